@@ -1,0 +1,67 @@
+"""Compile the C kernels into a cffi extension module (API mode).
+
+Used twice: by setup.py (``cffi_modules``) when the package is installed,
+and by native.py on first use when no installed module matches the current
+sources. The prototypes are read from the headers' ``cffi-begin``/``cffi-end``
+blocks, so they are written once, in C.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+from cffi import FFI
+
+HERE = Path(__file__).resolve().parent
+HEADERS = ("numerics.h", "microflat_kernels.h")
+SOURCES = ("conv2d.c", "depthwise_conv2d.c", "fully_connected.c")
+INSTALLED_MODULE = "microflat.kernels._native"
+COMPILE_ARGS = ["-std=c99", "-O3"]
+
+
+def cdef_text() -> str:
+    """The declarations cffi exposes: every prototype between the header markers."""
+    blocks = []
+    for header in HEADERS:
+        text = (HERE / header).read_text()
+        after_begin = text.split("/* cffi-begin", 1)[1].split("*/", 1)[1]
+        block = after_begin.split("/* cffi-end */", 1)[0]
+        blocks.append(block.replace("static inline ", ""))
+    blocks.append("const char *microflat_native_source_hash(void);")
+    return "\n".join(blocks)
+
+
+def source_hash() -> str:
+    """A digest of everything that determines the compiled module."""
+    digest = hashlib.sha256()
+    for name in HEADERS + SOURCES + ("_build_native.py",):
+        digest.update(name.encode())
+        digest.update((HERE / name).read_bytes())
+    digest.update(" ".join(COMPILE_ARGS).encode())
+    return digest.hexdigest()[:16]
+
+
+def make_ffibuilder(module_name: str = INSTALLED_MODULE) -> FFI:
+    ffi = FFI()
+    ffi.cdef(cdef_text())
+    # setuptools wants sources relative to setup.py when it can have them.
+    cwd = Path.cwd()
+    sources = [os.path.relpath(HERE / s, cwd) if (HERE / s).is_relative_to(cwd) else str(HERE / s) for s in SOURCES]
+    ffi.set_source(
+        module_name,
+        '#include "numerics.h"\n'
+        '#include "microflat_kernels.h"\n'
+        f'const char *microflat_native_source_hash(void) {{ return "{source_hash()}"; }}\n',
+        sources=sources,
+        include_dirs=[str(HERE)],
+        extra_compile_args=COMPILE_ARGS,
+    )
+    return ffi
+
+
+ffibuilder = make_ffibuilder()
+
+if __name__ == "__main__":
+    ffibuilder.compile(verbose=True)

@@ -1,0 +1,72 @@
+/*
+ * int8 2-D convolution, the C twin of conv2d.py (whose docstring derives the
+ * arithmetic). For each output pixel and group, the receptive field is
+ * gathered once into `scratch` as int16 (x - input_zp), 0 for padding taps;
+ * each output channel is then a dot product with a contiguous OHWI filter row.
+ */
+#include "microflat_kernels.h"
+#include "numerics.h"
+
+int32_t conv2d_s8_scratch_bytes(int32_t input_ch, int32_t filter_h, int32_t filter_w, int32_t groups)
+{
+    return 2 * filter_h * filter_w * (input_ch / groups);
+}
+
+void conv2d_s8(int16_t *scratch,
+               int32_t batches, int32_t input_h, int32_t input_w, int32_t input_ch,
+               int32_t filter_h, int32_t filter_w,
+               int32_t output_h, int32_t output_w, int32_t output_ch,
+               int32_t groups, int32_t stride_h, int32_t stride_w,
+               int32_t dilation_h, int32_t dilation_w, int32_t pad_top, int32_t pad_left,
+               int32_t input_zp, int32_t output_zp,
+               const int32_t *output_mult, const int32_t *output_shift, int32_t per_channel,
+               int32_t act_min, int32_t act_max,
+               const int8_t *input, const int8_t *filter, const int32_t *bias, int8_t *output)
+{
+    const int32_t cin_g = input_ch / groups;
+    const int32_t cout_g = output_ch / groups;
+    const int32_t k = filter_h * filter_w * cin_g;
+    for (int32_t b = 0; b < batches; ++b) {
+        for (int32_t oy = 0; oy < output_h; ++oy) {
+            const int32_t iy0 = oy * stride_h - pad_top;
+            for (int32_t ox = 0; ox < output_w; ++ox) {
+                const int32_t ix0 = ox * stride_w - pad_left;
+                int8_t *out = output + ((b * output_h + oy) * output_w + ox) * output_ch;
+                for (int32_t g = 0; g < groups; ++g) {
+                    /* im2col: the receptive field of group g as int16 (x - input_zp). */
+                    int16_t *col = scratch;
+                    for (int32_t ky = 0; ky < filter_h; ++ky) {
+                        const int32_t iy = iy0 + ky * dilation_h;
+                        for (int32_t kx = 0; kx < filter_w; ++kx) {
+                            const int32_t ix = ix0 + kx * dilation_w;
+                            if (iy >= 0 && iy < input_h && ix >= 0 && ix < input_w) {
+                                const int8_t *in = input + ((b * input_h + iy) * input_w + ix) * input_ch + g * cin_g;
+                                for (int32_t i = 0; i < cin_g; ++i) {
+                                    col[i] = (int16_t)(in[i] - input_zp); /* in [-255, 255] */
+                                }
+                            } else {
+                                for (int32_t i = 0; i < cin_g; ++i) {
+                                    col[i] = 0;
+                                }
+                            }
+                            col += cin_g;
+                        }
+                    }
+                    for (int32_t c = g * cout_g; c < (g + 1) * cout_g; ++c) {
+                        const int8_t *f = filter + c * k;
+                        int32_t acc = 0;
+                        for (int32_t t = 0; t < k; ++t) {
+                            acc += (int32_t)scratch[t] * (int32_t)f[t];
+                        }
+                        if (bias != 0) {
+                            acc += bias[c];
+                        }
+                        const int32_t q = per_channel ? c : 0;
+                        out[c] = (int8_t)requantize(acc, output_mult[q], output_shift[q], output_zp, act_min,
+                                                    act_max);
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,239 @@
+"""int8 2-D convolution: NHWC input, OHWI weights, per-channel requantization.
+
+Real-valued formula, for output channel c of group g at (b, oy, ox):
+
+    y[b, oy, ox, c] = bias_r[c] + sum_{ky, kx, i} x_r[b, iy, ix, g*Cg + i] * w_r[c, ky, kx, i]
+    iy = oy * stride_h - pad_top + ky * dilation_h   (likewise ix)
+
+with out-of-image taps contributing 0. In integers (r = s * (q - zp)):
+
+    acc[c] = sum (x - input_zp) * w + bias[c]          exact in int32 (see below)
+    out[c] = requantize(acc[c], mult[c], shift[c], output_zp, act_min, act_max)
+
+Accumulator: |x - input_zp| <= 255 and |w| <= 127, so |acc| <= 255 * sum|w| + |bias|;
+the public wrapper refuses layers where that bound reaches 2^31.
+
+Padding: a tap outside the image contributes (x - input_zp) = 0, exactly as
+if the image were padded with its zero point; that is TFLite's semantics.
+The kernel takes only pad_top and pad_left; the bottom and right padding are
+implied by output_h and output_w (TFLite's asymmetric SAME puts the odd
+extra row and column there).
+
+Method: for each output pixel and group, the receptive field is gathered once
+into ``scratch`` as int16 (x - input_zp), zero for padding taps (im2col, one
+column). Each output channel of the group is then a dot product of that
+column with a contiguous filter row. The C twin is conv2d.c.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, types
+
+from . import _checks
+from ._dispatch import check_backend, run_kernel
+from .numerics import requantize
+
+_i64 = types.int64
+_i32 = types.int32
+
+
+def conv2d_s8_scratch_bytes(input_ch: int, filter_h: int, filter_w: int, groups: int) -> int:
+    """Bytes of scratch conv2d_s8 needs: one int16 im2col column of filter_h * filter_w * input_ch / groups."""
+    return 2 * filter_h * filter_w * (input_ch // groups)
+
+
+@njit(
+    types.void(
+        types.int16[::1],  # scratch
+        _i64, _i64, _i64, _i64,  # batches, input_h, input_w, input_ch
+        _i64, _i64,  # filter_h, filter_w
+        _i64, _i64, _i64,  # output_h, output_w, output_ch
+        _i64, _i64, _i64, _i64, _i64, _i64, _i64,  # groups, stride_h/w, dilation_h/w, pad_top, pad_left
+        _i32, _i32,  # input_zp, output_zp
+        types.int32[::1], types.int32[::1], _i64,  # output_mult, output_shift, per_channel
+        _i32, _i32,  # act_min, act_max
+        types.int8[::1], types.int8[::1], types.int32[::1],  # input, filter, bias
+        types.int8[::1],  # output
+    ),
+    cache=True,
+    nogil=True,
+)
+def conv2d_s8(
+    scratch,
+    batches, input_h, input_w, input_ch,
+    filter_h, filter_w,
+    output_h, output_w, output_ch,
+    groups, stride_h, stride_w, dilation_h, dilation_w, pad_top, pad_left,
+    input_zp, output_zp,
+    output_mult, output_shift, per_channel,
+    act_min, act_max,
+    input, filter, bias, output,
+):
+    """The jitted kernel. Trusts its caller; flat C-order buffers; bias empty means none."""
+    cin_g = input_ch // groups
+    cout_g = output_ch // groups
+    k = filter_h * filter_w * cin_g
+    has_bias = bias.shape[0] > 0
+    for b in range(batches):
+        for oy in range(output_h):
+            iy0 = oy * stride_h - pad_top
+            for ox in range(output_w):
+                ix0 = ox * stride_w - pad_left
+                out_base = ((b * output_h + oy) * output_w + ox) * output_ch
+                for g in range(groups):
+                    # im2col: the receptive field of group g as int16 (x - input_zp).
+                    j = 0
+                    for ky in range(filter_h):
+                        iy = iy0 + ky * dilation_h
+                        for kx in range(filter_w):
+                            ix = ix0 + kx * dilation_w
+                            if 0 <= iy < input_h and 0 <= ix < input_w:
+                                in_base = ((b * input_h + iy) * input_w + ix) * input_ch + g * cin_g
+                                for i in range(cin_g):
+                                    scratch[j + i] = np.int16(input[in_base + i] - input_zp)
+                            else:
+                                for i in range(cin_g):
+                                    scratch[j + i] = 0
+                            j += cin_g
+                    for c in range(g * cout_g, (g + 1) * cout_g):
+                        f_base = c * k
+                        acc = np.int32(0)
+                        for t in range(k):
+                            acc += np.int32(scratch[t]) * np.int32(filter[f_base + t])
+                        if has_bias:
+                            acc += bias[c]
+                        q = c if per_channel else 0
+                        output[out_base + c] = np.int8(
+                            requantize(np.int32(acc), output_mult[q], output_shift[q], output_zp, act_min, act_max)
+                        )
+
+
+def conv_output_size_and_padding(fn: str, in_size: int, k: int, stride: int, dilation: int, padding) -> tuple[int, int]:
+    """(output size, padding before) along one axis.
+
+    padding: "valid", "same" (TFLite's rule: out = ceil(in / stride), total
+    padding max((out - 1) * stride + effective_k - in, 0), the smaller half
+    before and the extra one after), or (before, after).
+    """
+    eff_k = (k - 1) * dilation + 1
+    if padding == "same":
+        out = -(-in_size // stride)
+        total = max((out - 1) * stride + eff_k - in_size, 0)
+        return out, total // 2
+    if padding == "valid":
+        before, after = 0, 0
+    else:
+        before, after = padding
+    out = (in_size + before + after - eff_k) // stride + 1
+    if out < 1:
+        raise ValueError(
+            f"{fn}: the output would be empty: input size {in_size} with padding ({before}, {after}) "
+            f"is smaller than the dilated filter ({eff_k})"
+        )
+    return out, before
+
+
+def parse_padding(fn: str, padding):
+    """'valid' | 'same' | int | (pad_h, pad_w) | (top, bottom, left, right) -> per-axis spec."""
+    if padding in ("valid", "same"):
+        return padding, padding
+    if isinstance(padding, (int, np.integer)) and not isinstance(padding, bool):
+        p = _checks.integer(fn, "padding", padding, 0, 2**16)
+        return (p, p), (p, p)
+    if isinstance(padding, (tuple, list)):
+        vals = [_checks.integer(fn, f"padding[{i}]", v, 0, 2**16) for i, v in enumerate(padding)]
+        if len(vals) == 2:
+            return (vals[0], vals[0]), (vals[1], vals[1])
+        if len(vals) == 4:
+            return (vals[0], vals[1]), (vals[2], vals[3])
+    raise ValueError(
+        f"{fn}: padding must be 'valid', 'same', an int, (pad_h, pad_w) or (top, bottom, left, right), got {padding!r}"
+    )
+
+
+def conv2d(
+    input: np.ndarray,
+    filter: np.ndarray,
+    bias: np.ndarray | None = None,
+    *,
+    input_zp: int,
+    output_zp: int,
+    output_mult,
+    output_shift,
+    stride=1,
+    dilation=1,
+    padding="valid",
+    groups: int = 1,
+    act_min: int = -128,
+    act_max: int = 127,
+    backend: str = "numba",
+) -> np.ndarray:
+    """int8 convolution, TFLite's int8 reference arithmetic, bit-exact.
+
+    Args:
+      input: int8 [N, H, W, C_in], NHWC.
+      filter: int8 [C_out, KH, KW, C_in / groups], OHWI, symmetric (zero point 0,
+        values in [-127, 127]).
+      bias: int32 [C_out] at scale input_scale * filter_scale[c], or None.
+      input_zp, output_zp: zero points in [-128, 127].
+      output_mult, output_shift: the requantization multiplier (Q31, in
+        [0, 2^31)) and exponent (in [-31, 30], positive = left), one value
+        (per-tensor) or C_out values (per-channel); see numerics.quantize_multiplier.
+      stride, dilation: int or (h, w), >= 1.
+      padding: 'valid', 'same' (TFLite's, extra padding at the bottom/right),
+        an int, (pad_h, pad_w) or (top, bottom, left, right).
+      groups: C_in and C_out must both be divisible by it.
+      act_min, act_max: the output clamp in [-128, 127] (fused ReLU/ReLU6).
+      backend: 'numba' or 'c' (the C twin through cffi); results are identical.
+
+    Returns:
+      int8 [N, OH, OW, C_out].
+
+    Raises:
+      ValueError naming the argument, for any shape, dtype or range violation,
+      and when the int32 accumulator could overflow.
+    """
+    fn = "conv2d"
+    check_backend(fn, backend)
+    x = _checks.array(fn, "input", input, np.int8, 4)
+    w = _checks.array(fn, "filter", filter, np.int8, 4)
+    n, in_h, in_w, in_c = x.shape
+    out_c, k_h, k_w, k_c = w.shape
+    groups = _checks.integer(fn, "groups", groups, 1, 2**31 - 1)
+    if min(x.shape) < 1 or min(w.shape) < 1:
+        raise ValueError(f"{fn}: input {x.shape} and filter {w.shape} must have no empty dimension")
+    if in_c % groups or out_c % groups:
+        raise ValueError(f"{fn}: groups ({groups}) must divide input channels ({in_c}) and output channels ({out_c})")
+    if k_c != in_c // groups:
+        raise ValueError(
+            f"{fn}: filter has {k_c} input channels, expected input channels / groups = {in_c // groups}"
+        )
+    stride_h, stride_w = _checks.pair(fn, "stride", stride, 1, 2**16)
+    dil_h, dil_w = _checks.pair(fn, "dilation", dilation, 1, 2**16)
+    pad_spec_h, pad_spec_w = parse_padding(fn, padding)
+    out_h, pad_top = conv_output_size_and_padding(fn, in_h, k_h, stride_h, dil_h, pad_spec_h)
+    out_w, pad_left = conv_output_size_and_padding(fn, in_w, k_w, stride_w, dil_w, pad_spec_w)
+    in_zp = _checks.integer(fn, "input_zp", input_zp, -128, 127)
+    out_zp = _checks.integer(fn, "output_zp", output_zp, -128, 127)
+    act_lo, act_hi = _checks.activation_range(fn, act_min, act_max)
+    mult, shift, per_channel = _checks.requant_params(fn, output_mult, output_shift, out_c)
+    b = _checks.bias(fn, bias, out_c)
+    _checks.weights(fn, "filter", w)
+    _checks.accumulator_fits(fn, np.abs(w.reshape(out_c, -1).astype(np.int64)).sum(axis=1), b)
+
+    out = np.empty((n, out_h, out_w, out_c), dtype=np.int8)
+    scratch = np.empty(conv2d_s8_scratch_bytes(in_c, k_h, k_w, groups) // 2, dtype=np.int16)
+    run_kernel(
+        backend, conv2d_s8,
+        scratch,
+        n, in_h, in_w, in_c,
+        k_h, k_w,
+        out_h, out_w, out_c,
+        groups, stride_h, stride_w, dil_h, dil_w, pad_top, pad_left,
+        in_zp, out_zp,
+        mult, shift, per_channel,
+        act_lo, act_hi,
+        x.reshape(-1), w.reshape(-1), b, out.reshape(-1),
+    )
+    return out

@@ -1,0 +1,170 @@
+"""int8 depthwise convolution: NHWC input, [1, KH, KW, C * multiplier] weights.
+
+Real-valued formula, for input channel i and m in [0, depth_multiplier),
+output channel c = i * depth_multiplier + m (TFLite's layout):
+
+    y[b, oy, ox, c] = bias_r[c] + sum_{ky, kx} x_r[b, iy, ix, i] * w_r[0, ky, kx, c]
+    iy = oy * stride_h - pad_top + ky * dilation_h   (likewise ix)
+
+In integers: acc = sum (x - input_zp) * w + bias[c], then requantize, as
+conv2d. Padding taps contribute 0 (the zero point). Accumulator bound:
+255 * sum_k |w[., ., ., c]| + |bias[c]| < 2^31, checked by the wrapper.
+
+Method: direct; no scratch is needed (depthwise_conv2d_s8_scratch_bytes is 0
+and the argument is kept so every kernel has the same leading argument).
+The C twin is depthwise_conv2d.c.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, types
+
+from . import _checks
+from ._dispatch import check_backend, run_kernel
+from .conv2d import conv_output_size_and_padding, parse_padding
+from .numerics import requantize
+
+_i64 = types.int64
+_i32 = types.int32
+
+
+def depthwise_conv2d_s8_scratch_bytes(input_ch: int, filter_h: int, filter_w: int, depth_multiplier: int) -> int:
+    """Bytes of scratch depthwise_conv2d_s8 needs: none."""
+    return 0
+
+
+@njit(
+    types.void(
+        types.int16[::1],  # scratch (unused)
+        _i64, _i64, _i64, _i64,  # batches, input_h, input_w, input_ch
+        _i64, _i64,  # filter_h, filter_w
+        _i64, _i64, _i64,  # output_h, output_w, depth_multiplier
+        _i64, _i64, _i64, _i64, _i64, _i64,  # stride_h/w, dilation_h/w, pad_top, pad_left
+        _i32, _i32,  # input_zp, output_zp
+        types.int32[::1], types.int32[::1], _i64,  # output_mult, output_shift, per_channel
+        _i32, _i32,  # act_min, act_max
+        types.int8[::1], types.int8[::1], types.int32[::1],  # input, filter, bias
+        types.int8[::1],  # output
+    ),
+    cache=True,
+    nogil=True,
+)
+def depthwise_conv2d_s8(
+    scratch,
+    batches, input_h, input_w, input_ch,
+    filter_h, filter_w,
+    output_h, output_w, depth_multiplier,
+    stride_h, stride_w, dilation_h, dilation_w, pad_top, pad_left,
+    input_zp, output_zp,
+    output_mult, output_shift, per_channel,
+    act_min, act_max,
+    input, filter, bias, output,
+):
+    """The jitted kernel. Trusts its caller; flat C-order buffers; bias empty means none."""
+    output_ch = input_ch * depth_multiplier
+    has_bias = bias.shape[0] > 0
+    for b in range(batches):
+        for oy in range(output_h):
+            iy0 = oy * stride_h - pad_top
+            for ox in range(output_w):
+                ix0 = ox * stride_w - pad_left
+                out_base = ((b * output_h + oy) * output_w + ox) * output_ch
+                for i in range(input_ch):
+                    for m in range(depth_multiplier):
+                        c = i * depth_multiplier + m
+                        acc = np.int32(0)
+                        for ky in range(filter_h):
+                            iy = iy0 + ky * dilation_h
+                            if iy < 0 or iy >= input_h:
+                                continue
+                            for kx in range(filter_w):
+                                ix = ix0 + kx * dilation_w
+                                if ix < 0 or ix >= input_w:
+                                    continue
+                                xv = np.int32(input[((b * input_h + iy) * input_w + ix) * input_ch + i]) - input_zp
+                                acc += xv * np.int32(filter[(ky * filter_w + kx) * output_ch + c])
+                        if has_bias:
+                            acc += bias[c]
+                        q = c if per_channel else 0
+                        output[out_base + c] = np.int8(
+                            requantize(np.int32(acc), output_mult[q], output_shift[q], output_zp, act_min, act_max)
+                        )
+
+
+def depthwise_conv2d(
+    input: np.ndarray,
+    filter: np.ndarray,
+    bias: np.ndarray | None = None,
+    *,
+    input_zp: int,
+    output_zp: int,
+    output_mult,
+    output_shift,
+    stride=1,
+    dilation=1,
+    padding="valid",
+    act_min: int = -128,
+    act_max: int = 127,
+    backend: str = "numba",
+) -> np.ndarray:
+    """int8 depthwise convolution, TFLite's int8 reference arithmetic, bit-exact.
+
+    Args:
+      input: int8 [N, H, W, C], NHWC.
+      filter: int8 [1, KH, KW, C * depth_multiplier], symmetric ([-127, 127]);
+        output channel i * depth_multiplier + m reads input channel i.
+      bias: int32 [C * depth_multiplier] or None.
+      input_zp, output_zp, output_mult, output_shift, stride, dilation,
+      padding, act_min, act_max, backend: as conv2d.
+
+    Returns:
+      int8 [N, OH, OW, C * depth_multiplier].
+
+    Raises:
+      ValueError naming the argument, for any shape, dtype or range violation,
+      and when the int32 accumulator could overflow.
+    """
+    fn = "depthwise_conv2d"
+    check_backend(fn, backend)
+    x = _checks.array(fn, "input", input, np.int8, 4)
+    w = _checks.array(fn, "filter", filter, np.int8, 4)
+    n, in_h, in_w, in_c = x.shape
+    one, k_h, k_w, out_c = w.shape
+    if min(x.shape) < 1 or min(w.shape) < 1:
+        raise ValueError(f"{fn}: input {x.shape} and filter {w.shape} must have no empty dimension")
+    if one != 1:
+        raise ValueError(f"{fn}: filter must have shape [1, KH, KW, C * multiplier], got {w.shape}")
+    if out_c % in_c:
+        raise ValueError(
+            f"{fn}: filter channels ({out_c}) must be a multiple of input channels ({in_c}): C * depth_multiplier"
+        )
+    depth_multiplier = out_c // in_c
+    stride_h, stride_w = _checks.pair(fn, "stride", stride, 1, 2**16)
+    dil_h, dil_w = _checks.pair(fn, "dilation", dilation, 1, 2**16)
+    pad_spec_h, pad_spec_w = parse_padding(fn, padding)
+    out_h, pad_top = conv_output_size_and_padding(fn, in_h, k_h, stride_h, dil_h, pad_spec_h)
+    out_w, pad_left = conv_output_size_and_padding(fn, in_w, k_w, stride_w, dil_w, pad_spec_w)
+    in_zp = _checks.integer(fn, "input_zp", input_zp, -128, 127)
+    out_zp = _checks.integer(fn, "output_zp", output_zp, -128, 127)
+    act_lo, act_hi = _checks.activation_range(fn, act_min, act_max)
+    mult, shift, per_channel = _checks.requant_params(fn, output_mult, output_shift, out_c)
+    b = _checks.bias(fn, bias, out_c)
+    _checks.weights(fn, "filter", w)
+    _checks.accumulator_fits(fn, np.abs(w.reshape(-1, out_c).astype(np.int64)).sum(axis=0), b)
+
+    out = np.empty((n, out_h, out_w, out_c), dtype=np.int8)
+    scratch = np.empty(depthwise_conv2d_s8_scratch_bytes(in_c, k_h, k_w, depth_multiplier) // 2, dtype=np.int16)
+    run_kernel(
+        backend, depthwise_conv2d_s8,
+        scratch,
+        n, in_h, in_w, in_c,
+        k_h, k_w,
+        out_h, out_w, depth_multiplier,
+        stride_h, stride_w, dil_h, dil_w, pad_top, pad_left,
+        in_zp, out_zp,
+        mult, shift, per_channel,
+        act_lo, act_hi,
+        x.reshape(-1), w.reshape(-1), b, out.reshape(-1),
+    )
+    return out

@@ -1,0 +1,40 @@
+/*
+ * int8 fully connected, the C twin of fully_connected.py (whose docstring
+ * derives the arithmetic). Each input row is widened once into `scratch` as
+ * int16 (x - input_zp); each output is a dot product with a weight row.
+ */
+#include "microflat_kernels.h"
+#include "numerics.h"
+
+int32_t fully_connected_s8_scratch_bytes(int32_t input_features)
+{
+    return 2 * input_features;
+}
+
+void fully_connected_s8(int16_t *scratch,
+                        int32_t batches, int32_t input_features, int32_t output_features,
+                        int32_t input_zp, int32_t output_zp,
+                        const int32_t *output_mult, const int32_t *output_shift, int32_t per_channel,
+                        int32_t act_min, int32_t act_max,
+                        const int8_t *input, const int8_t *filter, const int32_t *bias, int8_t *output)
+{
+    for (int32_t b = 0; b < batches; ++b) {
+        const int8_t *in = input + b * input_features;
+        for (int32_t k = 0; k < input_features; ++k) {
+            scratch[k] = (int16_t)(in[k] - input_zp); /* in [-255, 255] */
+        }
+        for (int32_t o = 0; o < output_features; ++o) {
+            const int8_t *f = filter + o * input_features;
+            int32_t acc = 0;
+            for (int32_t k = 0; k < input_features; ++k) {
+                acc += (int32_t)scratch[k] * (int32_t)f[k];
+            }
+            if (bias != 0) {
+                acc += bias[o];
+            }
+            const int32_t q = per_channel ? o : 0;
+            output[b * output_features + o] =
+                (int8_t)requantize(acc, output_mult[q], output_shift[q], output_zp, act_min, act_max);
+        }
+    }
+}

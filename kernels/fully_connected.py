@@ -1,0 +1,134 @@
+"""int8 fully connected layer: [N, IN] input, [OUT, IN] weights.
+
+Real-valued formula:
+
+    y[b, o] = bias_r[o] + sum_k x_r[b, k] * w_r[o, k]
+
+In integers: acc = sum_k (x - input_zp) * w[o, k] + bias[o], then
+requantize with the per-tensor (one) or per-channel (OUT) multiplier and
+shift, as conv2d. Accumulator bound: 255 * sum_k |w[o, k]| + |bias[o]| < 2^31,
+checked by the wrapper.
+
+Method: each input row is widened once into ``scratch`` as int16
+(x - input_zp); each output is then a dot product of that row with a
+contiguous weight row. The C twin is fully_connected.c.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, types
+
+from . import _checks
+from ._dispatch import check_backend, run_kernel
+from .numerics import requantize
+
+_i64 = types.int64
+_i32 = types.int32
+
+
+def fully_connected_s8_scratch_bytes(input_features: int) -> int:
+    """Bytes of scratch fully_connected_s8 needs: one int16 input row."""
+    return 2 * input_features
+
+
+@njit(
+    types.void(
+        types.int16[::1],  # scratch
+        _i64, _i64, _i64,  # batches, input_features, output_features
+        _i32, _i32,  # input_zp, output_zp
+        types.int32[::1], types.int32[::1], _i64,  # output_mult, output_shift, per_channel
+        _i32, _i32,  # act_min, act_max
+        types.int8[::1], types.int8[::1], types.int32[::1],  # input, filter, bias
+        types.int8[::1],  # output
+    ),
+    cache=True,
+    nogil=True,
+)
+def fully_connected_s8(
+    scratch,
+    batches, input_features, output_features,
+    input_zp, output_zp,
+    output_mult, output_shift, per_channel,
+    act_min, act_max,
+    input, filter, bias, output,
+):
+    """The jitted kernel. Trusts its caller; flat C-order buffers; bias empty means none."""
+    has_bias = bias.shape[0] > 0
+    for b in range(batches):
+        in_base = b * input_features
+        for k in range(input_features):
+            scratch[k] = np.int16(input[in_base + k] - input_zp)
+        for o in range(output_features):
+            f_base = o * input_features
+            acc = np.int32(0)
+            for k in range(input_features):
+                acc += np.int32(scratch[k]) * np.int32(filter[f_base + k])
+            if has_bias:
+                acc += bias[o]
+            q = o if per_channel else 0
+            output[b * output_features + o] = np.int8(
+                requantize(np.int32(acc), output_mult[q], output_shift[q], output_zp, act_min, act_max)
+            )
+
+
+def fully_connected(
+    input: np.ndarray,
+    filter: np.ndarray,
+    bias: np.ndarray | None = None,
+    *,
+    input_zp: int,
+    output_zp: int,
+    output_mult,
+    output_shift,
+    act_min: int = -128,
+    act_max: int = 127,
+    backend: str = "numba",
+) -> np.ndarray:
+    """int8 fully connected, TFLite's int8 reference arithmetic, bit-exact.
+
+    Args:
+      input: int8 [N, IN].
+      filter: int8 [OUT, IN], symmetric ([-127, 127]).
+      bias: int32 [OUT] or None.
+      output_mult, output_shift: one value (per-tensor weights) or OUT values
+        (per-channel weights).
+      input_zp, output_zp, act_min, act_max, backend: as conv2d.
+
+    Returns:
+      int8 [N, OUT].
+
+    Raises:
+      ValueError naming the argument, for any shape, dtype or range violation,
+      and when the int32 accumulator could overflow.
+    """
+    fn = "fully_connected"
+    check_backend(fn, backend)
+    x = _checks.array(fn, "input", input, np.int8, 2)
+    w = _checks.array(fn, "filter", filter, np.int8, 2)
+    n, in_f = x.shape
+    out_f, w_in = w.shape
+    if min(x.shape) < 1 or min(w.shape) < 1:
+        raise ValueError(f"{fn}: input {x.shape} and filter {w.shape} must have no empty dimension")
+    if w_in != in_f:
+        raise ValueError(f"{fn}: filter has {w_in} input features, input has {in_f}")
+    in_zp = _checks.integer(fn, "input_zp", input_zp, -128, 127)
+    out_zp = _checks.integer(fn, "output_zp", output_zp, -128, 127)
+    act_lo, act_hi = _checks.activation_range(fn, act_min, act_max)
+    mult, shift, per_channel = _checks.requant_params(fn, output_mult, output_shift, out_f)
+    b = _checks.bias(fn, bias, out_f)
+    _checks.weights(fn, "filter", w)
+    _checks.accumulator_fits(fn, np.abs(w.astype(np.int64)).sum(axis=1), b)
+
+    out = np.empty((n, out_f), dtype=np.int8)
+    scratch = np.empty(fully_connected_s8_scratch_bytes(in_f) // 2, dtype=np.int16)
+    run_kernel(
+        backend, fully_connected_s8,
+        scratch,
+        n, in_f, out_f,
+        in_zp, out_zp,
+        mult, shift, per_channel,
+        act_lo, act_hi,
+        x.reshape(-1), w.reshape(-1), b, out.reshape(-1),
+    )
+    return out

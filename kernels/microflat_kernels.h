@@ -1,0 +1,73 @@
+/*
+ * microflat int8 kernels: the C twins of the Numba kernels in this folder.
+ *
+ * Each function has the name and the argument order of its Numba twin
+ * (conv2d.py, depthwise_conv2d.py, fully_connected.py) and gives the same
+ * bytes on every input. The argument order is fixed for every kernel:
+ *   scratch, dimensions, op parameters, quantization parameters,
+ *   input, filter, bias, output.
+ *
+ * Conventions (TFLite's and CMSIS-NN's, so external data maps one to one):
+ *   activations  int8, asymmetric, zero point in [-128, 127], NHWC;
+ *   weights      int8, symmetric per output channel, values in [-127, 127];
+ *                conv OHWI, depthwise [1, KH, KW, C * multiplier], FC [OUT, IN];
+ *   bias         int32 at scale input_scale * filter_scale[c]; NULL for none;
+ *   requant      output_mult (Q31, [0, 2^31)) and output_shift ([-31, 30],
+ *                positive = left), per_channel = 1: one pair per output
+ *                channel, 0: one pair for the whole tensor;
+ *   output       clamped to [act_min, act_max] (fused ReLU / ReLU6).
+ *
+ * Contract (checked by the callers, trusted here): dimensions positive and
+ * consistent, every index below 2^31, and for every output channel
+ * 255 * sum|w| + |bias| < 2^31 so the int32 accumulator cannot overflow.
+ * The kernels never allocate; `scratch` holds *_scratch_bytes bytes.
+ */
+#ifndef MICROFLAT_KERNELS_H
+#define MICROFLAT_KERNELS_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* cffi-begin: the declarations below are also read by kernels/_build_native.py */
+int32_t conv2d_s8_scratch_bytes(int32_t input_ch, int32_t filter_h, int32_t filter_w, int32_t groups);
+void conv2d_s8(int16_t *scratch,
+               int32_t batches, int32_t input_h, int32_t input_w, int32_t input_ch,
+               int32_t filter_h, int32_t filter_w,
+               int32_t output_h, int32_t output_w, int32_t output_ch,
+               int32_t groups, int32_t stride_h, int32_t stride_w,
+               int32_t dilation_h, int32_t dilation_w, int32_t pad_top, int32_t pad_left,
+               int32_t input_zp, int32_t output_zp,
+               const int32_t *output_mult, const int32_t *output_shift, int32_t per_channel,
+               int32_t act_min, int32_t act_max,
+               const int8_t *input, const int8_t *filter, const int32_t *bias, int8_t *output);
+
+int32_t depthwise_conv2d_s8_scratch_bytes(int32_t input_ch, int32_t filter_h, int32_t filter_w,
+                                          int32_t depth_multiplier);
+void depthwise_conv2d_s8(int16_t *scratch,
+                         int32_t batches, int32_t input_h, int32_t input_w, int32_t input_ch,
+                         int32_t filter_h, int32_t filter_w,
+                         int32_t output_h, int32_t output_w, int32_t depth_multiplier,
+                         int32_t stride_h, int32_t stride_w,
+                         int32_t dilation_h, int32_t dilation_w, int32_t pad_top, int32_t pad_left,
+                         int32_t input_zp, int32_t output_zp,
+                         const int32_t *output_mult, const int32_t *output_shift, int32_t per_channel,
+                         int32_t act_min, int32_t act_max,
+                         const int8_t *input, const int8_t *filter, const int32_t *bias, int8_t *output);
+
+int32_t fully_connected_s8_scratch_bytes(int32_t input_features);
+void fully_connected_s8(int16_t *scratch,
+                        int32_t batches, int32_t input_features, int32_t output_features,
+                        int32_t input_zp, int32_t output_zp,
+                        const int32_t *output_mult, const int32_t *output_shift, int32_t per_channel,
+                        int32_t act_min, int32_t act_max,
+                        const int8_t *input, const int8_t *filter, const int32_t *bias, int8_t *output);
+/* cffi-end */
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* MICROFLAT_KERNELS_H */
