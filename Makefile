@@ -7,7 +7,7 @@ STAMP := $(VENV)/.microflat-installed
 
 .PHONY: demo test clean
 
-$(STAMP): pyproject.toml setup.py
+$(STAMP): pyproject.toml setup.py $(wildcard kernels/*.c kernels/*.h) kernels/_build_native.py
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e ".[compiler,dev]"

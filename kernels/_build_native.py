@@ -43,12 +43,13 @@ def source_hash() -> str:
     return digest.hexdigest()[:16]
 
 
-def make_ffibuilder(module_name: str = INSTALLED_MODULE) -> FFI:
+def make_ffibuilder(module_name: str = INSTALLED_MODULE, relative_to: Path | None = None) -> FFI:
+    """The cffi builder. ``relative_to``: give source paths relative to it (setup.py wants that)."""
     ffi = FFI()
     ffi.cdef(cdef_text())
-    # setuptools wants sources relative to setup.py when it can have them.
-    cwd = Path.cwd()
-    sources = [os.path.relpath(HERE / s, cwd) if (HERE / s).is_relative_to(cwd) else str(HERE / s) for s in SOURCES]
+    sources = [str(HERE / s) for s in SOURCES]
+    if relative_to is not None:
+        sources = [os.path.relpath(s, relative_to) for s in sources]
     ffi.set_source(
         module_name,
         '#include "numerics.h"\n'
@@ -61,7 +62,8 @@ def make_ffibuilder(module_name: str = INSTALLED_MODULE) -> FFI:
     return ffi
 
 
-ffibuilder = make_ffibuilder()
+# For setup.py's cffi_modules, which runs from the project root.
+ffibuilder = make_ffibuilder(relative_to=Path.cwd())
 
 if __name__ == "__main__":
     ffibuilder.compile(verbose=True)

@@ -79,7 +79,7 @@ def _cache_dir() -> Path:
 
 def _load_or_build_cached():
     digest = _build_native.source_hash()
-    tag = f"{sys.implementation.cache_tag}_{digest}"
+    tag = f"{sys.implementation.cache_tag.replace('-', '_')}_{digest}"
     module_name = f"_microflat_native_{tag}"
     cache = _cache_dir()
     built = sorted(cache.glob(f"{module_name}.*.so")) + sorted(cache.glob(f"{module_name}.so"))

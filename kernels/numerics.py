@@ -67,8 +67,9 @@ def quantize_multiplier(real_multiplier: float) -> tuple[int, int]:
       shift < -31 (M < about 2^-32): every product would be shifted out, so
       the multiplier is flushed to (0, 0), which yields 0 exactly.
     microflat additionally refuses, with ValueError:
-      M < 0, NaN or infinite, and shift > 30 (M >= 2^30), for which TFLite's
-      `x * (1 << left_shift)` overflows; no sane layer has such a multiplier.
+      M < 0, NaN or infinite, and shift > 30 (M >= 2^30 * (1 - 2^-32), which
+      rounds up to 2^30), for which TFLite's `x * (1 << left_shift)`
+      overflows; no sane layer has such a multiplier.
     """
     m = float(real_multiplier)
     if math.isnan(m) or math.isinf(m) or m < 0.0:

@@ -1,0 +1,162 @@
+"""Fixed-point helpers and quantize_multiplier: Numba and C against the int64 reference."""
+
+import math
+from fractions import Fraction
+
+import numpy as np
+import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
+
+import int_reference as ref
+from microflat.kernels import (
+    dequantize,
+    multiply_by_quantized_multiplier,
+    quantize,
+    quantize_multiplier,
+    quantize_multipliers,
+    requantize,
+    rounding_divide_by_pot,
+    saturating_rounding_doubling_high_mul,
+)
+from microflat.kernels import native
+
+INT32 = st.one_of(
+    st.sampled_from([ref.INT32_MIN, ref.INT32_MIN + 1, -1, 0, 1, 2**30, ref.INT32_MAX]),
+    st.integers(ref.INT32_MIN, ref.INT32_MAX),
+)
+MULT = st.one_of(st.sampled_from([0, 1, 2**30, ref.INT32_MAX]), st.integers(0, ref.INT32_MAX))
+SHIFT = st.integers(-31, 30)
+
+
+@pytest.fixture(scope="module")
+def c():
+    return native.load()[1]
+
+
+@given(a=INT32, b=INT32)
+@example(a=ref.INT32_MIN, b=ref.INT32_MIN)  # the one saturating case
+def test_saturating_rounding_doubling_high_mul(c, a, b):
+    expected = int(ref.srdhm(a, b))
+    assert saturating_rounding_doubling_high_mul(a, b) == expected
+    assert c.saturating_rounding_doubling_high_mul(a, b) == expected
+
+
+@given(x=INT32, exponent=st.integers(0, 31))
+def test_rounding_divide_by_pot(c, x, exponent):
+    expected = int(ref.rounding_divide_by_pot(x, exponent))
+    assert rounding_divide_by_pot(x, exponent) == expected
+    assert c.rounding_divide_by_pot(x, exponent) == expected
+
+
+@given(x=INT32, mult=MULT, shift=SHIFT)
+@example(x=ref.INT32_MAX, mult=ref.INT32_MAX, shift=30)  # left shift saturates
+@example(x=ref.INT32_MIN, mult=ref.INT32_MAX, shift=30)
+def test_multiply_by_quantized_multiplier(c, x, mult, shift):
+    expected = int(ref.multiply_by_quantized_multiplier(x, mult, shift))
+    assert multiply_by_quantized_multiplier(x, mult, shift) == expected
+    assert c.multiply_by_quantized_multiplier(x, mult, shift) == expected
+
+
+@given(acc=INT32, mult=MULT, shift=SHIFT, zp=st.integers(-128, 127), lo=st.integers(-128, 127), hi=st.integers(-128, 127))
+def test_requantize(c, acc, mult, shift, zp, lo, hi):
+    lo, hi = min(lo, hi), max(lo, hi)
+    expected = int(ref.requantize(acc, mult, shift, zp, lo, hi))
+    assert requantize(acc, mult, shift, zp, lo, hi) == expected
+    assert c.requantize(acc, mult, shift, zp, lo, hi) == expected
+
+
+positive_reals = st.one_of(
+    st.floats(min_value=2.0**-40, max_value=2.0**30 - 1.0, allow_subnormal=False),
+    st.sampled_from([2.0**-32, 2.0**-33, 1.0 - 2.0**-33, 0.5, 1.0, 2.0**30 - 1.0]),
+)
+
+
+@given(real=positive_reals)
+def test_quantize_multiplier_matches_exact_rational_reference(real):
+    assert quantize_multiplier(real) == ref.quantize_multiplier_exact(real)
+
+
+@given(real=positive_reals)
+def test_quantize_multiplier_error_is_half_a_q31_step(real):
+    """|mult * 2^(shift-31) - M| <= 2^(shift-32) <= M * 2^-31, mult normalized to [2^30, 2^31)."""
+    mult, shift = quantize_multiplier(real)
+    if mult == 0:  # flushed: M below 2^-32 (within rounding)
+        assert shift == 0 and real < 2.0**-31
+        return
+    assert 2**30 <= mult < 2**31 and -31 <= shift <= 30
+    err = abs(math.ldexp(mult, shift - 31) - real)
+    assert err <= math.ldexp(1.0, shift - 32)
+    assert err <= real * 2.0**-31 * (1 + 1e-12)
+
+
+def test_quantize_multiplier_edge_cases():
+    assert quantize_multiplier(0.0) == (0, 0)
+    assert quantize_multiplier(0.5) == (2**30, 0)
+    assert quantize_multiplier(1.0) == (2**30, 1)
+    assert quantize_multiplier(0.25) == (2**30, -1)
+    assert quantize_multiplier(0.75) == (3 * 2**29, 0)
+    # q = 1 - 2^-40 rounds up to 2^31 in Q31: renormalized to 2^30 with shift + 1.
+    assert quantize_multiplier(1.0 - 2.0**-40) == (2**30, 1)
+    # 2^-40 needs shift -39 < -31: flushed to zero, as TFLite.
+    assert quantize_multiplier(2.0**-40) == (0, 0)
+    assert quantize_multiplier(2.0**-32) == (2**30, -31)
+    # Just below 2^30, q rounds up to 2^31 and the shift would be 31: refused.
+    for bad in (-0.5, math.nan, math.inf, 2.0**30, 2.0**30 - 2.0**-20):
+        with pytest.raises(ValueError, match="real_multiplier"):
+            quantize_multiplier(bad)
+
+
+def test_quantize_multipliers_per_channel():
+    mult, shift = quantize_multipliers([0.5, 0.25, 0.0])
+    assert mult.dtype == np.int32 and shift.dtype == np.int32
+    assert mult.tolist() == [2**30, 2**30, 0] and shift.tolist() == [0, -1, 0]
+
+
+@given(
+    values=st.lists(st.floats(-1e3, 1e3, allow_nan=False), min_size=1, max_size=50),
+    scale=st.floats(1e-3, 10.0),
+    zp=st.integers(-128, 127),
+)
+def test_quantize_is_nearest_ties_away_then_saturated(values, scale, zp):
+    """q = clamp(round_half_away(v / scale) + zp), the quotient rounded exactly (Fraction)."""
+    x = np.array(values, dtype=np.float64)
+    q = quantize(x, scale, zp)
+    assert q.dtype == np.int8
+    for v, got in zip(x.tolist(), q.tolist()):
+        t = Fraction(v / scale)  # the division is float64 for float64 input, by definition
+        magnitude = math.floor(abs(t))
+        if abs(t) - magnitude >= Fraction(1, 2):
+            magnitude += 1
+        expected = min(max((magnitude if t >= 0 else -magnitude) + zp, -128), 127)
+        assert got == expected
+
+
+@given(values=st.lists(st.floats(-300, 300, width=32), min_size=1, max_size=20), scale=st.floats(0.0078125, 4.0, width=32))
+def test_quantize_divides_float32_input_in_float32(values, scale):
+    """As TFLite's Quantize: float32 input is divided by a float32 scale in float32."""
+    x = np.array(values, dtype=np.float32)
+    expected = []
+    for v in x:
+        t = Fraction(float(np.float32(v) / np.float32(scale)))
+        magnitude = math.floor(abs(t)) + (1 if abs(t) - math.floor(abs(t)) >= Fraction(1, 2) else 0)
+        expected.append(min(max(magnitude if t >= 0 else -magnitude, -128), 127))
+    assert quantize(x, scale, 0).tolist() == expected
+
+
+def test_quantize_ties_and_saturation():
+    # Ties go away from zero (numpy's np.round would give 0, 2, -2).
+    assert quantize(np.array([0.5, 2.5, -2.5, -0.5]), 1.0, 0).tolist() == [1, 3, -3, -1]
+    assert quantize(np.array([1e9, -1e9, np.inf, -np.inf]), 1.0, 0).tolist() == [127, -128, 127, -128]
+    with pytest.raises(ValueError, match="NaN"):
+        quantize(np.array([np.nan]), 1.0, 0)
+    with pytest.raises(ValueError, match="scale"):
+        quantize(np.array([1.0]), 0.0, 0)
+
+
+@given(q=st.lists(st.integers(-128, 127), min_size=1, max_size=50), scale=st.floats(1e-3, 10.0), zp=st.integers(-128, 127))
+def test_dequantize_then_quantize_round_trips(q, scale, zp):
+    q = np.array(q, dtype=np.int8)
+    r = dequantize(q, scale, zp, dtype=np.float64)
+    np.testing.assert_array_equal(r, scale * (q.astype(np.float64) - zp))
+    np.testing.assert_array_equal(quantize(r, scale, zp), q)
