@@ -87,7 +87,7 @@ def requant_params(fn: str, output_mult, output_shift, channels: int) -> tuple[n
     return mult.astype(np.int32), shift.astype(np.int32), per_channel
 
 
-def bias(fn: str, b, channels: int) -> np.ndarray:
+def bias_values(fn: str, b, channels: int) -> np.ndarray:
     """int32 bias of ``channels`` values, or None (passed to the kernels as an empty array)."""
     if b is None:
         return np.zeros(0, dtype=np.int32)
@@ -114,3 +114,68 @@ def accumulator_fits(fn: str, abs_weight_sums: np.ndarray, b: np.ndarray) -> Non
             f"{fn}: the int32 accumulator of output channel {c} could reach {worst} "
             f"(255 * sum|w| + |bias|), above 2^31 - 1"
         )
+
+
+def layer_quantization(fn: str, *, input_zp, output_zp, act_min, act_max, output_mult, output_shift, bias, channels):
+    """The quantization arguments every int8 layer takes, checked together.
+
+    Returns (input_zp, output_zp, act_min, act_max, mult, shift, per_channel, bias),
+    with bias as an int32 array (empty for none).
+    """
+    in_zp = integer(fn, "input_zp", input_zp, INT8_MIN, INT8_MAX)
+    out_zp = integer(fn, "output_zp", output_zp, INT8_MIN, INT8_MAX)
+    lo, hi = activation_range(fn, act_min, act_max)
+    mult, shift, per_channel = requant_params(fn, output_mult, output_shift, channels)
+    return in_zp, out_zp, lo, hi, mult, shift, per_channel, bias_values(fn, bias, channels)
+
+
+def spatial_geometry(fn: str, in_h: int, in_w: int, k_h: int, k_w: int, stride, dilation, padding):
+    """Stride, dilation and padding arguments -> (stride_h, stride_w, dil_h, dil_w, out_h, out_w, pad_top, pad_left)."""
+    stride_h, stride_w = pair(fn, "stride", stride, 1, 2**16)
+    dil_h, dil_w = pair(fn, "dilation", dilation, 1, 2**16)
+    spec_h, spec_w = parse_padding(fn, padding)
+    out_h, pad_top = output_size_and_padding(fn, in_h, k_h, stride_h, dil_h, spec_h)
+    out_w, pad_left = output_size_and_padding(fn, in_w, k_w, stride_w, dil_w, spec_w)
+    return stride_h, stride_w, dil_h, dil_w, out_h, out_w, pad_top, pad_left
+
+
+def output_size_and_padding(fn: str, in_size: int, k: int, stride: int, dilation: int, padding) -> tuple[int, int]:
+    """(output size, padding before) along one axis.
+
+    padding: "valid", "same" (TFLite's rule: out = ceil(in / stride), total
+    padding max((out - 1) * stride + effective_k - in, 0), the smaller half
+    before and the extra one after), or (before, after).
+    """
+    eff_k = (k - 1) * dilation + 1
+    if padding == "same":
+        out = -(-in_size // stride)
+        total = max((out - 1) * stride + eff_k - in_size, 0)
+        return out, total // 2
+    if padding == "valid":
+        before, after = 0, 0
+    else:
+        before, after = padding
+    out = (in_size + before + after - eff_k) // stride + 1
+    if out < 1:
+        raise ValueError(
+            f"{fn}: the output would be empty: input size {in_size} with padding ({before}, {after}) "
+            f"is smaller than the dilated filter ({eff_k})"
+        )
+    return out, before
+
+
+def parse_padding(fn: str, padding):
+    """'valid' | 'same' | int | (pad_h, pad_w) | (top, bottom, left, right) -> per-axis spec."""
+    if isinstance(padding, str) and padding in ("valid", "same"):
+        return padding, padding
+    if isinstance(padding, (int, np.integer)) and not isinstance(padding, (bool, np.bool_)):
+        p = integer(fn, "padding", padding, 0, 2**16)
+        return (p, p), (p, p)
+    if isinstance(padding, (tuple, list)) and len(padding) in (2, 4):
+        vals = [integer(fn, f"padding[{i}]", v, 0, 2**16) for i, v in enumerate(padding)]
+        if len(vals) == 2:
+            return (vals[0], vals[0]), (vals[1], vals[1])
+        return (vals[0], vals[1]), (vals[2], vals[3])
+    raise ValueError(
+        f"{fn}: padding must be 'valid', 'same', an int, (pad_h, pad_w) or (top, bottom, left, right), got {padding!r}"
+    )

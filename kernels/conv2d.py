@@ -109,49 +109,6 @@ def conv2d_s8(
                         )
 
 
-def conv_output_size_and_padding(fn: str, in_size: int, k: int, stride: int, dilation: int, padding) -> tuple[int, int]:
-    """(output size, padding before) along one axis.
-
-    padding: "valid", "same" (TFLite's rule: out = ceil(in / stride), total
-    padding max((out - 1) * stride + effective_k - in, 0), the smaller half
-    before and the extra one after), or (before, after).
-    """
-    eff_k = (k - 1) * dilation + 1
-    if padding == "same":
-        out = -(-in_size // stride)
-        total = max((out - 1) * stride + eff_k - in_size, 0)
-        return out, total // 2
-    if padding == "valid":
-        before, after = 0, 0
-    else:
-        before, after = padding
-    out = (in_size + before + after - eff_k) // stride + 1
-    if out < 1:
-        raise ValueError(
-            f"{fn}: the output would be empty: input size {in_size} with padding ({before}, {after}) "
-            f"is smaller than the dilated filter ({eff_k})"
-        )
-    return out, before
-
-
-def parse_padding(fn: str, padding):
-    """'valid' | 'same' | int | (pad_h, pad_w) | (top, bottom, left, right) -> per-axis spec."""
-    if padding in ("valid", "same"):
-        return padding, padding
-    if isinstance(padding, (int, np.integer)) and not isinstance(padding, bool):
-        p = _checks.integer(fn, "padding", padding, 0, 2**16)
-        return (p, p), (p, p)
-    if isinstance(padding, (tuple, list)):
-        vals = [_checks.integer(fn, f"padding[{i}]", v, 0, 2**16) for i, v in enumerate(padding)]
-        if len(vals) == 2:
-            return (vals[0], vals[0]), (vals[1], vals[1])
-        if len(vals) == 4:
-            return (vals[0], vals[1]), (vals[2], vals[3])
-    raise ValueError(
-        f"{fn}: padding must be 'valid', 'same', an int, (pad_h, pad_w) or (top, bottom, left, right), got {padding!r}"
-    )
-
-
 def conv2d(
     input: np.ndarray,
     filter: np.ndarray,
@@ -209,16 +166,13 @@ def conv2d(
         raise ValueError(
             f"{fn}: filter has {k_c} input channels, expected input channels / groups = {in_c // groups}"
         )
-    stride_h, stride_w = _checks.pair(fn, "stride", stride, 1, 2**16)
-    dil_h, dil_w = _checks.pair(fn, "dilation", dilation, 1, 2**16)
-    pad_spec_h, pad_spec_w = parse_padding(fn, padding)
-    out_h, pad_top = conv_output_size_and_padding(fn, in_h, k_h, stride_h, dil_h, pad_spec_h)
-    out_w, pad_left = conv_output_size_and_padding(fn, in_w, k_w, stride_w, dil_w, pad_spec_w)
-    in_zp = _checks.integer(fn, "input_zp", input_zp, -128, 127)
-    out_zp = _checks.integer(fn, "output_zp", output_zp, -128, 127)
-    act_lo, act_hi = _checks.activation_range(fn, act_min, act_max)
-    mult, shift, per_channel = _checks.requant_params(fn, output_mult, output_shift, out_c)
-    b = _checks.bias(fn, bias, out_c)
+    stride_h, stride_w, dil_h, dil_w, out_h, out_w, pad_top, pad_left = _checks.spatial_geometry(
+        fn, in_h, in_w, k_h, k_w, stride, dilation, padding
+    )
+    in_zp, out_zp, act_lo, act_hi, mult, shift, per_channel, b = _checks.layer_quantization(
+        fn, input_zp=input_zp, output_zp=output_zp, act_min=act_min, act_max=act_max,
+        output_mult=output_mult, output_shift=output_shift, bias=bias, channels=out_c,
+    )
     _checks.weights(fn, "filter", w)
     _checks.accumulator_fits(fn, np.abs(w.reshape(out_c, -1).astype(np.int64)).sum(axis=1), b)
 

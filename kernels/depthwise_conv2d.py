@@ -22,7 +22,6 @@ from numba import njit, types
 
 from . import _checks
 from ._dispatch import check_backend, run_kernel
-from .conv2d import conv_output_size_and_padding, parse_padding
 from .numerics import requantize
 
 _i64 = types.int64
@@ -140,16 +139,13 @@ def depthwise_conv2d(
             f"{fn}: filter channels ({out_c}) must be a multiple of input channels ({in_c}): C * depth_multiplier"
         )
     depth_multiplier = out_c // in_c
-    stride_h, stride_w = _checks.pair(fn, "stride", stride, 1, 2**16)
-    dil_h, dil_w = _checks.pair(fn, "dilation", dilation, 1, 2**16)
-    pad_spec_h, pad_spec_w = parse_padding(fn, padding)
-    out_h, pad_top = conv_output_size_and_padding(fn, in_h, k_h, stride_h, dil_h, pad_spec_h)
-    out_w, pad_left = conv_output_size_and_padding(fn, in_w, k_w, stride_w, dil_w, pad_spec_w)
-    in_zp = _checks.integer(fn, "input_zp", input_zp, -128, 127)
-    out_zp = _checks.integer(fn, "output_zp", output_zp, -128, 127)
-    act_lo, act_hi = _checks.activation_range(fn, act_min, act_max)
-    mult, shift, per_channel = _checks.requant_params(fn, output_mult, output_shift, out_c)
-    b = _checks.bias(fn, bias, out_c)
+    stride_h, stride_w, dil_h, dil_w, out_h, out_w, pad_top, pad_left = _checks.spatial_geometry(
+        fn, in_h, in_w, k_h, k_w, stride, dilation, padding
+    )
+    in_zp, out_zp, act_lo, act_hi, mult, shift, per_channel, b = _checks.layer_quantization(
+        fn, input_zp=input_zp, output_zp=output_zp, act_min=act_min, act_max=act_max,
+        output_mult=output_mult, output_shift=output_shift, bias=bias, channels=out_c,
+    )
     _checks.weights(fn, "filter", w)
     _checks.accumulator_fits(fn, np.abs(w.reshape(-1, out_c).astype(np.int64)).sum(axis=0), b)
 

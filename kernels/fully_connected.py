@@ -112,11 +112,10 @@ def fully_connected(
         raise ValueError(f"{fn}: input {x.shape} and filter {w.shape} must have no empty dimension")
     if w_in != in_f:
         raise ValueError(f"{fn}: filter has {w_in} input features, input has {in_f}")
-    in_zp = _checks.integer(fn, "input_zp", input_zp, -128, 127)
-    out_zp = _checks.integer(fn, "output_zp", output_zp, -128, 127)
-    act_lo, act_hi = _checks.activation_range(fn, act_min, act_max)
-    mult, shift, per_channel = _checks.requant_params(fn, output_mult, output_shift, out_f)
-    b = _checks.bias(fn, bias, out_f)
+    in_zp, out_zp, act_lo, act_hi, mult, shift, per_channel, b = _checks.layer_quantization(
+        fn, input_zp=input_zp, output_zp=output_zp, act_min=act_min, act_max=act_max,
+        output_mult=output_mult, output_shift=output_shift, bias=bias, channels=out_f,
+    )
     _checks.weights(fn, "filter", w)
     _checks.accumulator_fits(fn, np.abs(w.astype(np.int64)).sum(axis=1), b)
 
