@@ -57,7 +57,7 @@ def _float_conv_nhwc(x, w_ohwi, b, stride, pad, groups):
     return out + b
 
 
-def _run_layer(name, rng, x_f, w_f, b_f, run, float_fn, channel_axis):
+def _run_layer(name, x_f, w_f, b_f, run, float_fn, channel_axis):
     x_scale, x_zp = _affine_params(float(x_f.min()), float(x_f.max()))
     w_q, w_scales = _quantize_weights_per_channel(w_f, channel_axis)
     x_q = quantize(x_f, x_scale, x_zp)
@@ -99,14 +99,14 @@ def main() -> int:
     w = rng.normal(scale=0.2, size=(16, 3, 3, 8))
     b = rng.normal(scale=0.1, size=16)
     rows.append(_run_layer(
-        "conv2d 3x3 s1", rng, x, w, b,
+        "conv2d 3x3 s1", x, w, b,
         lambda xq, wq, bq, qp, be: conv2d(xq, wq, bq, padding=1, backend=be, **qp),
         lambda xd, wd, bd: _float_conv_nhwc(xd, wd, bd, 1, 1, 1), channel_axis=0,
     ))
     w_dw = rng.normal(scale=0.3, size=(1, 3, 3, 16))
     b_dw = rng.normal(scale=0.1, size=16)
     rows.append(_run_layer(
-        "depthwise 3x3 s2", rng, x, w_dw, b_dw,
+        "depthwise 3x3 s2", x, w_dw, b_dw,
         lambda xq, wq, bq, qp, be: depthwise_conv2d(xq, wq, bq, stride=2, padding=1, backend=be, **qp),
         # depthwise with multiplier 2 == grouped conv with groups = C_in and OHWI [C*2, 3, 3, 1]
         lambda xd, wd, bd: _float_conv_nhwc(xd, np.transpose(wd, (3, 1, 2, 0)), bd, 2, 1, 8), channel_axis=3,
@@ -115,7 +115,7 @@ def main() -> int:
     w_fc = rng.normal(scale=0.05, size=(10, 256))
     b_fc = rng.normal(scale=0.1, size=10)
     rows.append(_run_layer(
-        "fully_connected", rng, x_fc, w_fc, b_fc,
+        "fully_connected", x_fc, w_fc, b_fc,
         lambda xq, wq, bq, qp, be: fully_connected(xq, wq, bq, backend=be, **qp),
         lambda xd, wd, bd: xd @ wd.T + bd, channel_axis=0,
     ))
