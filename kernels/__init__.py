@@ -4,6 +4,13 @@ Public API (each function validates its arguments and raises ValueError
 naming the one that is wrong):
 
     conv2d, depthwise_conv2d, fully_connected      int8 layers, backend="numba" | "c"
+    add, mul                                       int8 elementwise, NHWC broadcasting
+    average_pool2d, max_pool2d, mean_hw            int8 pooling
+    softmax                                        int8 softmax (output scale 1/256, zp -128)
+    concatenation, pad, lut                        int8 data movement and table activations
+    quantize_int8, dequantize_int8                 float32 <-> int8 at the model boundary
+    add_params, preprocess_softmax_scaling,
+    concatenation_params, build_lut_s8             compile-time parameter helpers
     quantize_multiplier, quantize_multipliers      real multiplier -> (Q31 mult, shift)
     quantize, dequantize                           float <-> int8 at a scale and zero point
     *_s8_scratch_bytes                             scratch each kernel needs
@@ -15,6 +22,13 @@ what the interpreter calls on arena buffers.
 from .conv2d import conv2d, conv2d_s8, conv2d_s8_scratch_bytes
 from .depthwise_conv2d import depthwise_conv2d, depthwise_conv2d_s8, depthwise_conv2d_s8_scratch_bytes
 from .fully_connected import fully_connected, fully_connected_s8, fully_connected_s8_scratch_bytes
+from .concatenation import concatenation, concatenation_params, concatenation_s8
+from .elementwise import add, add_params, add_s8, mul, mul_s8
+from .lut import build_lut_s8, lut, lut_s8
+from .pad import pad, pad_s8
+from .pooling import average_pool2d, average_pool2d_s8, max_pool2d, max_pool2d_s8, mean_hw, mean_hw_s8
+from .quantization import dequantize_int8, dequantize_s8, quantize_int8, quantize_s8
+from .softmax import preprocess_softmax_scaling, softmax, softmax_s8
 from .numerics import (
     ROUNDING_MODE,
     dequantize,
@@ -29,6 +43,15 @@ from .numerics import (
 
 __all__ = [
     "ROUNDING_MODE",
+    "add",
+    "add_params",
+    "add_s8",
+    "average_pool2d",
+    "average_pool2d_s8",
+    "build_lut_s8",
+    "concatenation",
+    "concatenation_params",
+    "concatenation_s8",
     "conv2d",
     "conv2d_s8",
     "conv2d_s8_scratch_bytes",
@@ -36,14 +59,31 @@ __all__ = [
     "depthwise_conv2d_s8",
     "depthwise_conv2d_s8_scratch_bytes",
     "dequantize",
+    "dequantize_int8",
+    "dequantize_s8",
     "fully_connected",
     "fully_connected_s8",
     "fully_connected_s8_scratch_bytes",
+    "lut",
+    "lut_s8",
+    "max_pool2d",
+    "max_pool2d_s8",
+    "mean_hw",
+    "mean_hw_s8",
+    "mul",
+    "mul_s8",
     "multiply_by_quantized_multiplier",
+    "pad",
+    "pad_s8",
+    "preprocess_softmax_scaling",
     "quantize",
+    "quantize_int8",
     "quantize_multiplier",
     "quantize_multipliers",
+    "quantize_s8",
     "requantize",
     "rounding_divide_by_pot",
     "saturating_rounding_doubling_high_mul",
+    "softmax",
+    "softmax_s8",
 ]

@@ -16,7 +16,7 @@ from cffi import FFI
 
 HERE = Path(__file__).resolve().parent
 HEADERS = ("numerics.h", "microflat_kernels.h")
-SOURCES = ("conv2d.c", "depthwise_conv2d.c", "fully_connected.c")
+SOURCES = tuple(sorted(p.name for p in HERE.glob("*.c")))
 INSTALLED_MODULE = "microflat.kernels._native"
 COMPILE_ARGS = ["-std=c99", "-O3"]
 

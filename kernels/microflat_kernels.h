@@ -2,10 +2,10 @@
  * microflat int8 kernels: the C twins of the Numba kernels in this folder.
  *
  * Each function has the name and the argument order of its Numba twin
- * (conv2d.py, depthwise_conv2d.py, fully_connected.py) and gives the same
- * bytes on every input. The argument order is fixed for every kernel:
- *   scratch, dimensions, op parameters, quantization parameters,
- *   input, filter, bias, output.
+ * (the .py file of the same stem) and gives the same bytes on every input.
+ * The argument order is fixed for every kernel:
+ *   scratch (only kernels that need one), dimensions, op parameters,
+ *   quantization parameters, inputs, filter, bias, output.
  *
  * Conventions (TFLite's and CMSIS-NN's, so external data maps one to one):
  *   activations  int8, asymmetric, zero point in [-128, 127], NHWC;
@@ -64,6 +64,47 @@ void fully_connected_s8(int16_t *scratch,
                         const int32_t *output_mult, const int32_t *output_shift, int32_t per_channel,
                         int32_t act_min, int32_t act_max,
                         const int8_t *input, const int8_t *filter, const int32_t *bias, int8_t *output);
+
+void add_s8(const int32_t *output_shape, const int32_t *input1_strides, const int32_t *input2_strides,
+            int32_t left_shift,
+            int32_t input1_zp, int32_t input1_mult, int32_t input1_shift,
+            int32_t input2_zp, int32_t input2_mult, int32_t input2_shift,
+            int32_t output_zp, int32_t output_mult, int32_t output_shift,
+            int32_t act_min, int32_t act_max,
+            const int8_t *input1, const int8_t *input2, int8_t *output);
+void mul_s8(const int32_t *output_shape, const int32_t *input1_strides, const int32_t *input2_strides,
+            int32_t input1_zp, int32_t input2_zp,
+            int32_t output_zp, int32_t output_mult, int32_t output_shift,
+            int32_t act_min, int32_t act_max,
+            const int8_t *input1, const int8_t *input2, int8_t *output);
+
+void average_pool2d_s8(int32_t batches, int32_t input_h, int32_t input_w, int32_t channels,
+                       int32_t filter_h, int32_t filter_w, int32_t output_h, int32_t output_w,
+                       int32_t stride_h, int32_t stride_w, int32_t pad_top, int32_t pad_left,
+                       int32_t act_min, int32_t act_max,
+                       const int8_t *input, int8_t *output);
+void max_pool2d_s8(int32_t batches, int32_t input_h, int32_t input_w, int32_t channels,
+                   int32_t filter_h, int32_t filter_w, int32_t output_h, int32_t output_w,
+                   int32_t stride_h, int32_t stride_w, int32_t pad_top, int32_t pad_left,
+                   int32_t act_min, int32_t act_max,
+                   const int8_t *input, int8_t *output);
+void mean_hw_s8(int32_t batches, int32_t input_h, int32_t input_w, int32_t channels,
+                int32_t input_zp, int32_t output_zp, int32_t mult, int32_t shift,
+                const int8_t *input, int8_t *output);
+
+void softmax_s8(int32_t outer, int32_t depth,
+                int32_t input_beta_mult, int32_t input_left_shift, int32_t diff_min,
+                const int8_t *input, int8_t *output);
+
+void concatenation_s8(int32_t outer, int32_t copy_size, int32_t output_row, int32_t output_start,
+                      int32_t requant, int32_t input_zp, int32_t output_zp, int32_t mult, int32_t shift,
+                      const int8_t *input, int8_t *output);
+void pad_s8(const int32_t *input_shape, const int32_t *pad_before, const int32_t *output_shape,
+            int32_t pad_value, const int8_t *input, int8_t *output);
+void lut_s8(int32_t size, const int8_t *table, const int8_t *input, int8_t *output);
+
+void quantize_s8(int32_t size, float scale, int32_t zero_point, const float *input, int8_t *output);
+void dequantize_s8(int32_t size, float scale, int32_t zero_point, const int8_t *input, float *output);
 /* cffi-end */
 
 #ifdef __cplusplus

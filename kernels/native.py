@@ -25,6 +25,7 @@ _C_ARRAY_TYPES = {
     np.dtype(np.uint8): "uint8_t[]",
     np.dtype(np.int16): "int16_t[]",
     np.dtype(np.int32): "int32_t[]",
+    np.dtype(np.float32): "float[]",
 }
 
 _lock = threading.Lock()
@@ -56,6 +57,8 @@ def call(name: str, *args):
                 if not a.flags.c_contiguous:
                     raise ValueError(f"{name}: array arguments must be C-contiguous")
                 c_args.append(ffi.from_buffer(_C_ARRAY_TYPES[a.dtype], a))
+        elif isinstance(a, (float, np.floating)):
+            c_args.append(float(a))
         else:
             c_args.append(int(a))
     return getattr(lib, name)(*c_args)

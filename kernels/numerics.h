@@ -34,6 +34,13 @@ static inline int32_t rounding_divide_by_pot(int32_t x, int32_t exponent);
 static inline int32_t multiply_by_quantized_multiplier(int32_t x, int32_t mult, int32_t shift);
 static inline int32_t requantize(int32_t acc, int32_t mult, int32_t shift, int32_t output_zp,
                                  int32_t act_min, int32_t act_max);
+static inline int32_t wrapping_add(int32_t a, int32_t b);
+static inline int32_t saturating_rounding_multiply_by_pot(int32_t x, int32_t exponent);
+static inline int32_t rounding_half_sum(int32_t a, int32_t b);
+static inline int32_t exp_on_interval_between_negative_one_quarter_and_0_excl(int32_t a);
+static inline int32_t exp_on_negative_values(int32_t a);
+static inline int32_t one_over_one_plus_x_for_x_in_0_1(int32_t a);
+static inline int32_t count_leading_zeros(uint32_t x);
 /* cffi-end */
 
 /*
@@ -99,6 +106,109 @@ static inline int32_t requantize(int32_t acc, int32_t mult, int32_t shift, int32
         v = act_max;
     }
     return (int32_t)v; /* in [act_min, act_max] */
+}
+
+/*
+ * gemmlowp fixed-point math used by softmax; numerics.py derives each step.
+ * A Qm raw int32 holds r * 2^(31 - m). Sums of raw values wrap as int32
+ * (two's complement, as GCC, Clang and arm-none-eabi-gcc convert).
+ */
+static inline int32_t wrapping_add(int32_t a, int32_t b)
+{
+    return (int32_t)(uint32_t)((uint32_t)a + (uint32_t)b);
+}
+
+/* x * 2^exponent: rounding right shift for exponent <= 0, saturating left shift above. */
+static inline int32_t saturating_rounding_multiply_by_pot(int32_t x, int32_t exponent)
+{
+    if (exponent <= 0) {
+        return rounding_divide_by_pot(x, -exponent);
+    }
+    const int64_t threshold = ((int64_t)1 << (31 - exponent)) - 1;
+    if (x > threshold) {
+        return INT32_MAX;
+    }
+    if (x < -threshold) {
+        return INT32_MIN;
+    }
+    return (int32_t)((int64_t)x * ((int64_t)1 << exponent)); /* fits: |x| <= threshold */
+}
+
+/* (a + b) / 2, ties away from zero. */
+static inline int32_t rounding_half_sum(int32_t a, int32_t b)
+{
+    const int64_t sum = (int64_t)a + (int64_t)b;
+    const int64_t sign = sum >= 0 ? 1 : -1;
+    return (int32_t)((sum + sign) / 2); /* |.| <= 2^31 - 1 */
+}
+
+#define MF_EXP_MINUS_ONE_EIGHTH_Q0 1895147668
+#define MF_ONE_THIRD_Q0 715827883
+#define MF_FORTY_EIGHT_OVER_SEVENTEEN_Q2 1515870810
+#define MF_MINUS_THIRTY_TWO_OVER_SEVENTEEN_Q2 (-1010580540)
+
+/* exp(a), a in Q0.31 within [-1/4, 0): Taylor series around -1/8. */
+static inline int32_t exp_on_interval_between_negative_one_quarter_and_0_excl(int32_t a)
+{
+    const int32_t x = wrapping_add(a, (int32_t)1 << 28);
+    const int32_t x2 = saturating_rounding_doubling_high_mul(x, x);
+    const int32_t x3 = saturating_rounding_doubling_high_mul(x2, x);
+    const int32_t x4 = saturating_rounding_doubling_high_mul(x2, x2);
+    const int32_t x4_over_4 = saturating_rounding_multiply_by_pot(x4, -2);
+    const int32_t poly = saturating_rounding_multiply_by_pot(
+        wrapping_add(saturating_rounding_doubling_high_mul(wrapping_add(x4_over_4, x3), MF_ONE_THIRD_Q0), x2),
+        -1);
+    return wrapping_add(MF_EXP_MINUS_ONE_EIGHTH_Q0,
+                        saturating_rounding_doubling_high_mul(MF_EXP_MINUS_ONE_EIGHTH_Q0, wrapping_add(x, poly)));
+}
+
+/* exp(a), a in Q5.26 and <= 0, as Q0.31: a quarter-interval Taylor step and a barrel of exp(-2^k). */
+static inline int32_t exp_on_negative_values(int32_t a)
+{
+    static const int32_t barrel[7] = {1672461947, 1302514674, 790015084, 290630308, 39332535, 720401, 242};
+    const int32_t one_quarter = (int32_t)1 << 24;
+    const int32_t a_mod_quarter_minus_one_quarter = wrapping_add(a & (one_quarter - 1), -one_quarter);
+    int32_t result = exp_on_interval_between_negative_one_quarter_and_0_excl(
+        saturating_rounding_multiply_by_pot(a_mod_quarter_minus_one_quarter, 5));
+    const int32_t remainder = wrapping_add(a_mod_quarter_minus_one_quarter, (int32_t)(0u - (uint32_t)a));
+    for (int32_t i = 0; i < 7; ++i) {
+        if (remainder & ((int32_t)1 << (24 + i))) {
+            result = saturating_rounding_doubling_high_mul(result, barrel[i]);
+        }
+    }
+    if (a == 0) {
+        result = INT32_MAX;
+    }
+    return result;
+}
+
+/* 1 / (1 + a), a in Q0.31 within [0, 1): three Newton-Raphson steps in Q2.29. */
+static inline int32_t one_over_one_plus_x_for_x_in_0_1(int32_t a)
+{
+    const int32_t half_denominator = rounding_half_sum(a, INT32_MAX);
+    int32_t x = wrapping_add(MF_FORTY_EIGHT_OVER_SEVENTEEN_Q2,
+                             saturating_rounding_doubling_high_mul(half_denominator,
+                                                                   MF_MINUS_THIRTY_TWO_OVER_SEVENTEEN_Q2));
+    for (int32_t i = 0; i < 3; ++i) {
+        const int32_t half_denominator_times_x = saturating_rounding_doubling_high_mul(half_denominator, x);
+        const int32_t one_minus = wrapping_add((int32_t)1 << 29, (int32_t)(0u - (uint32_t)half_denominator_times_x));
+        x = wrapping_add(x, saturating_rounding_multiply_by_pot(saturating_rounding_doubling_high_mul(x, one_minus), 2));
+    }
+    return saturating_rounding_multiply_by_pot(x, 1);
+}
+
+/* Leading zero bits of x (32 for 0). ARM: CLZ. */
+static inline int32_t count_leading_zeros(uint32_t x)
+{
+    int32_t n = 0;
+    if (x == 0u) {
+        return 32;
+    }
+    while ((x & 0x80000000u) == 0u) {
+        x <<= 1;
+        ++n;
+    }
+    return n;
 }
 
 #endif /* MICROFLAT_NUMERICS_H */

@@ -267,3 +267,147 @@ def requantize(acc, mult, shift, output_zp, act_min, act_max):
     elif v > act_max:
         v = act_max
     return np.int32(v)
+
+
+# ---------------------------------------------------------------------------
+# gemmlowp fixed-point math used by softmax (fixedpoint.h, 32-bit raw values)
+#
+# A Qm value holds a real number r as raw = r * 2^(31 - m) in an int32 (m
+# integer bits, 31 - m fractional bits). A product of Qa and Qb raw values
+# through saturating_rounding_doubling_high_mul is a Q(a+b) value. Sums of
+# raw values wrap in int32 as in gemmlowp (none of the sums below can leave
+# int32 for inputs in the stated ranges; wrapping keeps C and Numba equal
+# even where they could).
+# ---------------------------------------------------------------------------
+
+
+@njit(_i32(_i32, _i32), cache=True, nogil=True)
+def wrapping_add(a, b):
+    """a + b in two's-complement int32 (gemmlowp's raw `+`)."""
+    return np.int32(np.int64(a) + np.int64(b))
+
+
+@njit(_i32(_i32, _i32), cache=True, nogil=True)
+def saturating_rounding_multiply_by_pot(x, exponent):
+    """x * 2^exponent: rounding_divide_by_pot for exponent <= 0, a saturating left shift above.
+
+    gemmlowp SaturatingRoundingMultiplyByPOT. For exponent e > 0 the result
+    saturates when |x| > 2^(31-e) - 1 (x > threshold -> INT32_MAX,
+    x < -threshold -> INT32_MIN), which is exactly where x * 2^e leaves int32
+    (x = -2^(31-e) gives -2^31 either way). Exponent in [-31, 31].
+    """
+    if exponent <= 0:
+        return rounding_divide_by_pot(x, np.int32(-exponent))
+    threshold = (np.int64(1) << (31 - exponent)) - 1
+    if x > threshold:
+        return INT32_MAX
+    if x < -threshold:
+        return INT32_MIN
+    return np.int32(np.int64(x) << exponent)
+
+
+@njit(_i32(_i32, _i32), cache=True, nogil=True)
+def rounding_half_sum(a, b):
+    """(a + b) / 2 rounded to nearest, ties away from zero, computed in int64 (gemmlowp RoundingHalfSum)."""
+    s = np.int64(a) + np.int64(b)
+    sign = np.int64(1) if s >= 0 else np.int64(-1)
+    t = s + sign
+    # C's truncating division by 2.
+    q = t >> 1 if t >= 0 else -((-t) >> 1)
+    return np.int32(q)
+
+
+# Q0.31 constants from gemmlowp: exp(-1/8), 1/3, and exp(-2^k) for k = -2..4.
+EXP_MINUS_ONE_EIGHTH_Q0 = 1895147668
+ONE_THIRD_Q0 = 715827883
+EXP_BARREL_MULTIPLIERS_Q0 = (1672461947, 1302514674, 790015084, 290630308, 39332535, 720401, 242)
+# Q2.29 constants of the Newton-Raphson reciprocal: 48/17 and -32/17.
+FORTY_EIGHT_OVER_SEVENTEEN_Q2 = 1515870810
+MINUS_THIRTY_TWO_OVER_SEVENTEEN_Q2 = -1010580540
+
+
+@njit(_i32(_i32), cache=True, nogil=True)
+def exp_on_interval_between_negative_one_quarter_and_0_excl(a):
+    """exp(a) for a Q0.31 value a in [-1/4, 0), as a Q0.31 value.
+
+    Fourth-order Taylor expansion around -1/8 (x = a + 1/8, raw 2^28):
+      exp(a) = e^(-1/8) * (1 + x + x^2/2 + x^3/6 + x^4/24)
+    evaluated as e^(-1/8) + e^(-1/8) * (x + ((x^4/4 + x^3) / 3 + x^2) / 2).
+    """
+    x = wrapping_add(a, np.int32(1 << 28))
+    x2 = saturating_rounding_doubling_high_mul(x, x)
+    x3 = saturating_rounding_doubling_high_mul(x2, x)
+    x4 = saturating_rounding_doubling_high_mul(x2, x2)
+    x4_over_4 = saturating_rounding_multiply_by_pot(x4, np.int32(-2))
+    poly = saturating_rounding_multiply_by_pot(
+        wrapping_add(
+            saturating_rounding_doubling_high_mul(wrapping_add(x4_over_4, x3), np.int32(ONE_THIRD_Q0)), x2
+        ),
+        np.int32(-1),
+    )
+    c = np.int32(EXP_MINUS_ONE_EIGHTH_Q0)
+    return wrapping_add(c, saturating_rounding_doubling_high_mul(c, wrapping_add(x, poly)))
+
+
+@njit(_i32(_i32), cache=True, nogil=True)
+def exp_on_negative_values(a):
+    """exp(a) for a Q5.26 value a <= 0, as a Q0.31 value (gemmlowp exp_on_negative_values<5>).
+
+    Split -a into a multiple of 1/4 and a rest: a_mod = (a mod 1/4) - 1/4 lies
+    in [-1/4, 0), and exp(a) = exp(a_mod) * prod exp(-2^k) over the set bits
+    k of (a_mod - a), a multiple of 1/4 below 32 (bits 24 .. 30 of the raw
+    value, k = -2 .. 4). a == 0 gives the largest Q0.31 value, 1 - 2^-31.
+    """
+    one_quarter = np.int32(1 << 24)  # 1/4 in Q5.26
+    a_mod_quarter_minus_one_quarter = wrapping_add(np.int32(a & (one_quarter - 1)), -one_quarter)
+    # Q5.26 -> Q0.31 is a left shift by 5; a_mod is in [-2^24, 0), so it cannot saturate.
+    result = exp_on_interval_between_negative_one_quarter_and_0_excl(
+        saturating_rounding_multiply_by_pot(a_mod_quarter_minus_one_quarter, np.int32(5))
+    )
+    remainder = wrapping_add(a_mod_quarter_minus_one_quarter, np.int32(-a))
+    for i in range(7):
+        bit = np.int32(1) << np.int32(24 + i)  # 2^(k) in Q5.26, k = i - 2
+        if remainder & bit:
+            result = saturating_rounding_doubling_high_mul(result, np.int32(EXP_BARREL_MULTIPLIERS_Q0[i]))
+    if a == 0:
+        result = INT32_MAX
+    return result
+
+
+@njit(_i32(_i32), cache=True, nogil=True)
+def one_over_one_plus_x_for_x_in_0_1(a):
+    """1 / (1 + a) for a Q0.31 value a in [0, 1), as a Q0.31 value.
+
+    Newton-Raphson on the half denominator d = (1 + a) / 2 in [1/2, 1), in
+    Q2.29: start at 48/17 - 32/17 * d (the minimax linear start) and iterate
+    x <- x + x * (1 - d * x) three times, so x ~= 1/d. Then 1/(1+a) = x/2:
+    reinterpret the Q2.29 raw value as Q1.30 and convert to Q0.31 (a
+    saturating left shift by 1).
+    """
+    half_denominator = rounding_half_sum(a, INT32_MAX)  # (a + 1) / 2 in Q0.31
+    x = wrapping_add(
+        np.int32(FORTY_EIGHT_OVER_SEVENTEEN_Q2),
+        saturating_rounding_doubling_high_mul(half_denominator, np.int32(MINUS_THIRTY_TWO_OVER_SEVENTEEN_Q2)),
+    )
+    one_q2 = np.int32(1 << 29)
+    for _ in range(3):
+        half_denominator_times_x = saturating_rounding_doubling_high_mul(half_denominator, x)  # Q2
+        one_minus = wrapping_add(one_q2, np.int32(-half_denominator_times_x))  # Q2
+        # Q2 * Q2 = Q4; back to Q2 is a saturating left shift by 2.
+        x = wrapping_add(
+            x, saturating_rounding_multiply_by_pot(saturating_rounding_doubling_high_mul(x, one_minus), np.int32(2))
+        )
+    return saturating_rounding_multiply_by_pot(x, np.int32(1))
+
+
+@njit(_i32(types.uint32), cache=True, nogil=True)
+def count_leading_zeros(x):
+    """Leading zero bits of a uint32 (32 for 0). ARM: CLZ."""
+    n = np.int32(0)
+    v = np.uint32(x)
+    if v == 0:
+        return np.int32(32)
+    while (v & np.uint32(0x80000000)) == 0:
+        v = np.uint32(v << np.uint32(1))
+        n += 1
+    return n

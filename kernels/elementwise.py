@@ -1,0 +1,222 @@
+"""int8 elementwise add and mul, with NHWC broadcasting.
+
+Broadcasting: the output has a 4-D shape [N, H, W, C]; each input is read
+through four element strides, with stride 0 on a broadcast dimension (the
+[N, 1, 1, C] gate of a squeeze-excite block, a per-channel constant).
+
+add (TFLite's int8 reference Add). Real formula: y = a + b. With
+s = 2 * max(s_a, s_b), each input is centred, shifted left by left_shift (20)
+for headroom, and scaled to the common scale s / 2^left_shift:
+
+    a' = mbqm((a - a_zp) * 2^20, input1_mult, input1_shift)   (M1 = s_a / s <= 1/2)
+    b' = mbqm((b - b_zp) * 2^20, input2_mult, input2_shift)   (M2 = s_b / s <= 1/2)
+    y  = clamp(mbqm(a' + b', output_mult, output_shift) + y_zp)   (M = s / (2^20 s_y))
+
+mbqm is multiply_by_quantized_multiplier. Ranges: |a - a_zp| <= 255, so the
+shifted value is below 2^28; a' and b' are below 2^27 and their sum cannot
+overflow int32.
+
+mul (TFLite's int8 reference Mul). Real formula: y = a * b:
+
+    y = clamp(mbqm((a - a_zp) * (b - b_zp), output_mult, output_shift) + y_zp)
+
+with M = s_a * s_b / s_y; the product is at most 255^2 in magnitude.
+
+Both kernels read input element i before writing output element i, so the
+output may alias an input of the output's own shape (the memory planner runs
+them in place). C twins: elementwise.c.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, types
+
+from . import _checks
+from ._dispatch import check_backend, run_kernel
+from .numerics import multiply_by_quantized_multiplier, quantize_multiplier, requantize
+
+_i32 = types.int32
+_v32 = types.int32[::1]
+_v8 = types.int8[::1]
+
+ADD_LEFT_SHIFT = 20
+
+
+@njit(
+    types.void(
+        _v32, _v32, _v32,  # output_shape[4], input1_strides[4], input2_strides[4]
+        _i32,  # left_shift
+        _i32, _i32, _i32,  # input1_zp, input1_mult, input1_shift
+        _i32, _i32, _i32,  # input2_zp, input2_mult, input2_shift
+        _i32, _i32, _i32,  # output_zp, output_mult, output_shift
+        _i32, _i32,  # act_min, act_max
+        _v8, _v8, _v8,  # input1, input2, output
+    ),
+    cache=True,
+    nogil=True,
+)
+def add_s8(
+    output_shape, input1_strides, input2_strides,
+    left_shift,
+    input1_zp, input1_mult, input1_shift,
+    input2_zp, input2_mult, input2_shift,
+    output_zp, output_mult, output_shift,
+    act_min, act_max,
+    input1, input2, output,
+):
+    """The jitted kernel; trusts its caller."""
+    i = 0
+    for n in range(output_shape[0]):
+        for h in range(output_shape[1]):
+            for w in range(output_shape[2]):
+                base1 = n * input1_strides[0] + h * input1_strides[1] + w * input1_strides[2]
+                base2 = n * input2_strides[0] + h * input2_strides[1] + w * input2_strides[2]
+                for c in range(output_shape[3]):
+                    a = np.int32(input1[base1 + c * input1_strides[3]]) - input1_zp
+                    b = np.int32(input2[base2 + c * input2_strides[3]]) - input2_zp
+                    a_scaled = multiply_by_quantized_multiplier(np.int32(a << left_shift), input1_mult, input1_shift)
+                    b_scaled = multiply_by_quantized_multiplier(np.int32(b << left_shift), input2_mult, input2_shift)
+                    output[i] = np.int8(requantize(
+                        np.int32(a_scaled + b_scaled), output_mult, output_shift, output_zp, act_min, act_max))
+                    i += 1
+
+
+@njit(
+    types.void(
+        _v32, _v32, _v32,  # output_shape[4], input1_strides[4], input2_strides[4]
+        _i32, _i32,  # input1_zp, input2_zp
+        _i32, _i32, _i32,  # output_zp, output_mult, output_shift
+        _i32, _i32,  # act_min, act_max
+        _v8, _v8, _v8,  # input1, input2, output
+    ),
+    cache=True,
+    nogil=True,
+)
+def mul_s8(
+    output_shape, input1_strides, input2_strides,
+    input1_zp, input2_zp,
+    output_zp, output_mult, output_shift,
+    act_min, act_max,
+    input1, input2, output,
+):
+    """The jitted kernel; trusts its caller."""
+    i = 0
+    for n in range(output_shape[0]):
+        for h in range(output_shape[1]):
+            for w in range(output_shape[2]):
+                base1 = n * input1_strides[0] + h * input1_strides[1] + w * input1_strides[2]
+                base2 = n * input2_strides[0] + h * input2_strides[1] + w * input2_strides[2]
+                for c in range(output_shape[3]):
+                    a = np.int32(input1[base1 + c * input1_strides[3]]) - input1_zp
+                    b = np.int32(input2[base2 + c * input2_strides[3]]) - input2_zp
+                    output[i] = np.int8(requantize(np.int32(a * b), output_mult, output_shift, output_zp, act_min, act_max))
+                    i += 1
+
+
+def broadcast_strides(fn: str, in_shape, out_shape) -> np.ndarray:
+    """Element strides of a C-contiguous 4-D input read as ``out_shape`` (0 on broadcast axes)."""
+    strides = np.zeros(4, dtype=np.int32)
+    step = 1
+    for d in range(3, -1, -1):
+        if in_shape[d] == out_shape[d]:
+            strides[d] = step if in_shape[d] > 1 else 0
+        elif in_shape[d] == 1:
+            strides[d] = 0
+        else:
+            raise ValueError(f"{fn}: input shape {tuple(in_shape)} does not broadcast to {tuple(out_shape)}")
+        step *= in_shape[d]
+    return strides
+
+
+def broadcast_shape(fn: str, a_shape, b_shape) -> tuple[int, ...]:
+    if len(a_shape) != 4 or len(b_shape) != 4:
+        raise ValueError(f"{fn}: inputs must be 4-D (NHWC), got {tuple(a_shape)} and {tuple(b_shape)}")
+    out = []
+    for d, (x, y) in enumerate(zip(a_shape, b_shape)):
+        if x != y and 1 not in (x, y):
+            raise ValueError(f"{fn}: shapes {tuple(a_shape)} and {tuple(b_shape)} do not broadcast (axis {d})")
+        out.append(max(x, y))
+    return tuple(out)
+
+
+def add_params(input1_scale: float, input2_scale: float, output_scale: float):
+    """TFLite's int8 Add parameters from the three scales (compile time).
+
+    Returns dict(left_shift, input1_mult, input1_shift, input2_mult,
+    input2_shift, output_mult, output_shift).
+    """
+    twice_max = 2.0 * max(input1_scale, input2_scale)
+    m1, s1 = quantize_multiplier(input1_scale / twice_max)
+    m2, s2 = quantize_multiplier(input2_scale / twice_max)
+    mo, so = quantize_multiplier(twice_max / ((1 << ADD_LEFT_SHIFT) * output_scale))
+    return dict(left_shift=ADD_LEFT_SHIFT, input1_mult=m1, input1_shift=s1, input2_mult=m2, input2_shift=s2,
+                output_mult=mo, output_shift=so)
+
+
+def _scalar_requant(fn, name, mult, shift):
+    m = _checks.integer(fn, f"{name}_mult", mult, 0, 2**31 - 1)
+    s = _checks.integer(fn, f"{name}_shift", shift, -31, 30)
+    return m, s
+
+
+def _inputs(fn, input1, input2):
+    a = _checks.array(fn, "input1", input1, np.int8, 4)
+    b = _checks.array(fn, "input2", input2, np.int8, 4)
+    shape = broadcast_shape(fn, a.shape, b.shape)
+    if min(shape) < 1:
+        raise ValueError(f"{fn}: empty shape {shape}")
+    return a, b, shape, broadcast_strides(fn, a.shape, shape), broadcast_strides(fn, b.shape, shape)
+
+
+def add(
+    input1: np.ndarray, input2: np.ndarray, *,
+    input1_zp: int, input1_mult: int, input1_shift: int,
+    input2_zp: int, input2_mult: int, input2_shift: int,
+    output_zp: int, output_mult: int, output_shift: int,
+    left_shift: int = ADD_LEFT_SHIFT, act_min: int = -128, act_max: int = 127, backend: str = "numba",
+) -> np.ndarray:
+    """int8 add of two NHWC tensors (broadcasting), TFLite's int8 reference arithmetic.
+
+    ``add_params`` computes the multipliers from the scales. input1_mult and
+    input2_mult encode real multipliers <= 1/2 (input shifts <= 0), so the
+    scaled inputs stay below 2^27; other values are refused.
+    """
+    fn = "add"
+    check_backend(fn, backend)
+    a, b, shape, s1, s2 = _inputs(fn, input1, input2)
+    ls = _checks.integer(fn, "left_shift", left_shift, 0, 20)
+    z1 = _checks.integer(fn, "input1_zp", input1_zp, -128, 127)
+    z2 = _checks.integer(fn, "input2_zp", input2_zp, -128, 127)
+    zo = _checks.integer(fn, "output_zp", output_zp, -128, 127)
+    m1, sh1 = _scalar_requant(fn, "input1", input1_mult, input1_shift)
+    m2, sh2 = _scalar_requant(fn, "input2", input2_mult, input2_shift)
+    mo, so = _scalar_requant(fn, "output", output_mult, output_shift)
+    for name, s in (("input1_shift", sh1), ("input2_shift", sh2)):
+        if s > 0:
+            raise ValueError(f"{fn}: {name} must be <= 0 (input multipliers are at most 1/2), got {s}")
+    lo, hi = _checks.activation_range(fn, act_min, act_max)
+    out = np.empty(shape, dtype=np.int8)
+    run_kernel(backend, add_s8, np.array(shape, np.int32), s1, s2, ls, z1, m1, sh1, z2, m2, sh2, zo, mo, so, lo, hi,
+               a.reshape(-1), b.reshape(-1), out.reshape(-1))
+    return out
+
+
+def mul(
+    input1: np.ndarray, input2: np.ndarray, *,
+    input1_zp: int, input2_zp: int, output_zp: int, output_mult: int, output_shift: int,
+    act_min: int = -128, act_max: int = 127, backend: str = "numba",
+) -> np.ndarray:
+    """int8 multiply of two NHWC tensors (broadcasting), TFLite's int8 reference arithmetic."""
+    fn = "mul"
+    check_backend(fn, backend)
+    a, b, shape, s1, s2 = _inputs(fn, input1, input2)
+    z1 = _checks.integer(fn, "input1_zp", input1_zp, -128, 127)
+    z2 = _checks.integer(fn, "input2_zp", input2_zp, -128, 127)
+    zo = _checks.integer(fn, "output_zp", output_zp, -128, 127)
+    mo, so = _scalar_requant(fn, "output", output_mult, output_shift)
+    lo, hi = _checks.activation_range(fn, act_min, act_max)
+    out = np.empty(shape, dtype=np.int8)
+    run_kernel(backend, mul_s8, np.array(shape, np.int32), s1, s2, z1, z2, zo, mo, so, lo, hi,
+               a.reshape(-1), b.reshape(-1), out.reshape(-1))
+    return out

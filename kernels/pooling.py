@@ -1,0 +1,187 @@
+"""int8 average pool, max pool and mean over H, W (global average pool). NHWC.
+
+average_pool2d (TFLite's int8 reference AveragePool). Input and output share
+one scale and zero point, so the mean of raw int8 values is the answer:
+
+    acc   = sum of the window's in-bounds values (padding is not counted)
+    count = number of in-bounds values (>= 1: a window always overlaps the input)
+    y     = clamp(acc > 0 ? (acc + count/2) / count : (acc - count/2) / count)
+
+with C's truncating division, so the mean is rounded to nearest, ties away
+from zero. |acc| <= 128 * KH * KW < 2^31 for windows below 2^24 taps.
+
+max_pool2d: the largest in-bounds value, clamped to [act_min, act_max].
+
+mean_hw (TFLite's int8 reference Mean over axes 1, 2):
+
+    acc = sum over H, W of (x - input_zp)                 |acc| <= 255 * H * W
+    v   = multiply_by_quantized_multiplier(acc, mult, shift)   M = s_in / s_out
+    v   = v > 0 ? (v + HW/2) / HW : (v - HW/2) / HW        (truncating division)
+    y   = clamp(v + output_zp, -128, 127)
+
+The division by HW after requantization is TFLite's order; it rounds twice.
+Output [N, 1, 1, C] (or [N, C]; the bytes are the same). C twins: pooling.c.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, types
+
+from . import _checks
+from ._dispatch import check_backend, run_kernel
+from .numerics import multiply_by_quantized_multiplier
+
+_i32 = types.int32
+_v8 = types.int8[::1]
+
+MEAN_MAX_ELEMENTS = (2**31 - 1) // 255  # keeps 255 * H * W inside int32
+
+
+@njit(_i32(_i32, _i32), cache=True, nogil=True)
+def rounded_div_away_from_zero(acc, count):
+    """acc / count rounded to nearest, ties away from zero (count > 0), in C's truncating division."""
+    if acc > 0:
+        t = np.int64(acc) + count // 2
+        return np.int32(t // count)
+    t = np.int64(acc) - count // 2
+    return np.int32(-((-t) // count))
+
+
+_pool_signature = types.void(
+    _i32, _i32, _i32, _i32,  # batches, input_h, input_w, channels
+    _i32, _i32,  # filter_h, filter_w
+    _i32, _i32,  # output_h, output_w
+    _i32, _i32, _i32, _i32,  # stride_h, stride_w, pad_top, pad_left
+    _i32, _i32,  # act_min, act_max
+    _v8, _v8,  # input, output
+)
+
+
+@njit(_pool_signature, cache=True, nogil=True)
+def average_pool2d_s8(
+    batches, input_h, input_w, channels,
+    filter_h, filter_w, output_h, output_w,
+    stride_h, stride_w, pad_top, pad_left,
+    act_min, act_max,
+    input, output,
+):
+    """The jitted kernel; trusts its caller."""
+    for b in range(batches):
+        for oy in range(output_h):
+            y0 = oy * stride_h - pad_top
+            ky0, ky1 = max(0, -y0), min(filter_h, input_h - y0)
+            for ox in range(output_w):
+                x0 = ox * stride_w - pad_left
+                kx0, kx1 = max(0, -x0), min(filter_w, input_w - x0)
+                count = max(ky1 - ky0, 0) * max(kx1 - kx0, 0)
+                out_base = ((b * output_h + oy) * output_w + ox) * channels
+                for c in range(channels):
+                    acc = np.int32(0)
+                    for ky in range(ky0, ky1):
+                        row = ((b * input_h + y0 + ky) * input_w + x0) * channels + c
+                        for kx in range(kx0, kx1):
+                            acc += np.int32(input[row + kx * channels])
+                    v = rounded_div_away_from_zero(np.int32(acc), np.int32(count)) if count > 0 else 0
+                    output[out_base + c] = np.int8(min(max(v, act_min), act_max))
+
+
+@njit(_pool_signature, cache=True, nogil=True)
+def max_pool2d_s8(
+    batches, input_h, input_w, channels,
+    filter_h, filter_w, output_h, output_w,
+    stride_h, stride_w, pad_top, pad_left,
+    act_min, act_max,
+    input, output,
+):
+    """The jitted kernel; trusts its caller."""
+    for b in range(batches):
+        for oy in range(output_h):
+            y0 = oy * stride_h - pad_top
+            ky0, ky1 = max(0, -y0), min(filter_h, input_h - y0)
+            for ox in range(output_w):
+                x0 = ox * stride_w - pad_left
+                kx0, kx1 = max(0, -x0), min(filter_w, input_w - x0)
+                out_base = ((b * output_h + oy) * output_w + ox) * channels
+                for c in range(channels):
+                    v = np.int32(-128)
+                    for ky in range(ky0, ky1):
+                        row = ((b * input_h + y0 + ky) * input_w + x0) * channels + c
+                        for kx in range(kx0, kx1):
+                            v = max(v, np.int32(input[row + kx * channels]))
+                    output[out_base + c] = np.int8(min(max(v, act_min), act_max))
+
+
+@njit(
+    types.void(
+        _i32, _i32, _i32, _i32,  # batches, input_h, input_w, channels
+        _i32, _i32, _i32, _i32,  # input_zp, output_zp, mult, shift
+        _v8, _v8,  # input, output
+    ),
+    cache=True,
+    nogil=True,
+)
+def mean_hw_s8(batches, input_h, input_w, channels, input_zp, output_zp, mult, shift, input, output):
+    """The jitted kernel; trusts its caller."""
+    count = input_h * input_w
+    for b in range(batches):
+        for c in range(channels):
+            acc = np.int32(0)
+            base = b * count * channels + c
+            for i in range(count):
+                acc += np.int32(input[base + i * channels]) - input_zp
+            v = multiply_by_quantized_multiplier(np.int32(acc), mult, shift)
+            v = np.int64(rounded_div_away_from_zero(v, np.int32(count))) + output_zp
+            output[b * channels + c] = np.int8(min(max(v, -128), 127))
+
+
+def _pool(fn, kernel, input, filter_size, stride, padding, act_min, act_max, backend):
+    check_backend(fn, backend)
+    x = _checks.array(fn, "input", input, np.int8, 4)
+    n, h, w, c = x.shape
+    if min(x.shape) < 1:
+        raise ValueError(f"{fn}: input {x.shape} must have no empty dimension")
+    fh, fw = _checks.pair(fn, "filter_size", filter_size, 1, 2**12)
+    sh, sw, _, _, oh, ow, pt, pl = _checks.spatial_geometry(fn, h, w, fh, fw, stride, 1, padding)
+    if pt >= fh or pl >= fw or (oh - 1) * sh - pt >= h or (ow - 1) * sw - pl >= w:
+        raise ValueError(f"{fn}: every window must overlap the input; the padding is as large as the window ({fh}, {fw})")
+    lo, hi = _checks.activation_range(fn, act_min, act_max)
+    out = np.empty((n, oh, ow, c), dtype=np.int8)
+    run_kernel(backend, kernel, n, h, w, c, fh, fw, oh, ow, sh, sw, pt, pl, lo, hi, x.reshape(-1), out.reshape(-1))
+    return out
+
+
+def average_pool2d(input, filter_size, *, stride=1, padding="valid", act_min=-128, act_max=127, backend="numba"):
+    """int8 average pool (input and output share quantization), TFLite's int8 reference arithmetic.
+
+    padding: as conv2d; the padded positions are not counted. Every window
+    must overlap the input (TFLite's SAME padding always satisfies this).
+    """
+    return _pool("average_pool2d", average_pool2d_s8, input, filter_size, stride, padding, act_min, act_max, backend)
+
+
+def max_pool2d(input, filter_size, *, stride=1, padding="valid", act_min=-128, act_max=127, backend="numba"):
+    """int8 max pool (input and output share quantization)."""
+    return _pool("max_pool2d", max_pool2d_s8, input, filter_size, stride, padding, act_min, act_max, backend)
+
+
+def mean_hw(input, *, input_zp: int, output_zp: int, mult: int, shift: int, backend="numba") -> np.ndarray:
+    """Mean over H and W of an NHWC int8 tensor, TFLite's int8 reference Mean. Returns [N, 1, 1, C].
+
+    (mult, shift) encode s_in / s_out (quantize_multiplier).
+    """
+    fn = "mean_hw"
+    check_backend(fn, backend)
+    x = _checks.array(fn, "input", input, np.int8, 4)
+    n, h, w, c = x.shape
+    if min(x.shape) < 1:
+        raise ValueError(f"{fn}: input {x.shape} must have no empty dimension")
+    if h * w > MEAN_MAX_ELEMENTS:
+        raise ValueError(f"{fn}: H * W = {h * w} exceeds {MEAN_MAX_ELEMENTS}; the int32 sum could overflow")
+    zi = _checks.integer(fn, "input_zp", input_zp, -128, 127)
+    zo = _checks.integer(fn, "output_zp", output_zp, -128, 127)
+    m = _checks.integer(fn, "mult", mult, 0, 2**31 - 1)
+    s = _checks.integer(fn, "shift", shift, -31, 30)
+    out = np.empty((n, 1, 1, c), dtype=np.int8)
+    run_kernel(backend, mean_hw_s8, n, h, w, c, zi, zo, m, s, x.reshape(-1), out.reshape(-1))
+    return out
