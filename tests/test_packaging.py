@@ -36,14 +36,16 @@ def test_wheel_installs_everything_under_microflat(wheel):
     for src in C_SOURCES:
         assert f"microflat/kernels/{src.name}" in names
     assert any(n.startswith("microflat/kernels/_native") and n.endswith(".so") for n in names)
+    assert "microflat/runtime/schema.fbs" in names
 
 
-def test_runtime_depends_only_on_numpy_numba_cffi(wheel):
+def test_runtime_depends_only_on_numpy_numba_cffi_and_flatbuffers(wheel):
+    """flatbuffers (pure Python) reads the .mfb format, as issue 3 requires; torch stays an extra."""
     (meta_name,) = [n for n in wheel.namelist() if n.endswith(".dist-info/METADATA")]
     meta = email.message_from_bytes(wheel.read(meta_name))
     requires = meta.get_all("Requires-Dist")
     unconditional = {r.split(">")[0].split("=")[0].split("<")[0].strip() for r in requires if "extra ==" not in r}
-    assert unconditional == {"numpy", "numba", "cffi"}
+    assert unconditional == {"numpy", "numba", "cffi", "flatbuffers"}
     assert any(r.startswith("torch==2.13.0") and 'extra == "compiler"' in r for r in requires)
     entry_points = [n for n in wheel.namelist() if n.endswith("entry_points.txt")]
     assert "microflat = microflat.runtime.cli:main" in wheel.read(entry_points[0]).decode()
@@ -52,7 +54,7 @@ def test_runtime_depends_only_on_numpy_numba_cffi(wheel):
 def test_runtime_and_kernels_import_without_torch():
     code = (
         "import sys; sys.modules['torch'] = None\n"  # any `import torch` now raises ImportError
-        "import microflat.runtime, microflat.runtime.cli, microflat.kernels\n"
+        "import microflat.runtime, microflat.runtime.cli, microflat.kernels, microflat.compiler.writer\n"
         "from microflat.kernels import native; native.load()\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -1,0 +1,136 @@
+"""Build a .mfb model from tensors and operators: the writer API.
+
+    w = ModelWriter()
+    x = w.add_tensor("x", "int8", (1, 8, 8, 3), scale=0.05, zero_point=-3)
+    f = w.add_constant("conv.w", weights_int8, scale=w_scales, zero_point=0, axis=0)
+    y = w.add_tensor("y", "int8", (1, 8, 8, 16), scale=0.1, zero_point=5)
+    w.add_operator("CONV_2D", [x, f, b], [y], "Conv2DOptions", {"pad_top": 1, ...})
+    w.set_io([x], [y])
+    w.save("model.mfb")          # atomic: a temporary file, then a rename
+
+Writing verifies: the model is loaded back with the runtime's verifier (so a
+file the writer produces always loads), planned (memory_plan: greedy by
+size, in-place where allowed), serialized with the plan, and verified again.
+The PyTorch compiler (next layer up) calls this API.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+
+import numpy as np
+
+from microflat.runtime import memory_plan
+from microflat.runtime.errors import MicroflatError
+from microflat.runtime.format import DTYPE, OPCODE, ROUNDING_MODE
+from microflat.runtime.loader import LoadedModel
+
+from .serialize import serialize
+
+PRODUCER = "microflat 0.1.0"
+
+
+class ModelWriter:
+    def __init__(self):
+        self.tensors: list[dict] = []
+        self.operators: list[dict] = []
+        self.buffers: list[bytes] = [b""]
+        self.inputs: list[int] = []
+        self.outputs: list[int] = []
+
+    def _quant(self, scale, zero_point, axis):
+        if scale is None:
+            return None
+        scale = np.atleast_1d(np.asarray(scale, dtype=np.float32))
+        zp = np.broadcast_to(np.atleast_1d(np.asarray(zero_point, dtype=np.int32)), scale.shape)
+        return {"scale": scale, "zero_point": zp, "axis": -1 if scale.size == 1 and axis is None else (axis or 0)}
+
+    def add_tensor(self, name, dtype, shape, *, scale=None, zero_point=0, axis=None) -> int:
+        """An activation tensor (placed in the arena). Returns its index."""
+        self.tensors.append({"name": name, "dtype": DTYPE[dtype.upper()], "shape": [int(d) for d in shape],
+                             "quantization": self._quant(scale, zero_point, axis)})
+        return len(self.tensors) - 1
+
+    def add_constant(self, name, data: np.ndarray, *, scale=None, zero_point=0, axis=None) -> int:
+        """A constant tensor; its bytes go to the 16-byte-aligned constant segment."""
+        data = np.ascontiguousarray(data)
+        dtype = {np.dtype(np.int8): "INT8", np.dtype(np.int32): "INT32", np.dtype(np.float32): "FLOAT32"}[data.dtype]
+        self.buffers.append(data.astype(data.dtype.newbyteorder("<")).tobytes())
+        self.tensors.append({"name": name, "dtype": DTYPE[dtype], "shape": list(data.shape) or [1],
+                             "quantization": self._quant(scale, zero_point, axis), "buffer": len(self.buffers) - 1})
+        return len(self.tensors) - 1
+
+    def add_operator(self, opcode: str, inputs, outputs, options_table: str | None = None, options: dict | None = None):
+        op = {"opcode": OPCODE[opcode], "inputs": [int(i) for i in inputs], "outputs": [int(o) for o in outputs]}
+        if options_table is not None:
+            op["options"] = (options_table, options or {})
+        self.operators.append(op)
+        return len(self.operators) - 1
+
+    def set_io(self, inputs, outputs):
+        self.inputs, self.outputs = [int(i) for i in inputs], [int(o) for o in outputs]
+
+    def _model(self, plan, source_sha256):
+        return {"tensors": self.tensors, "operators": self.operators, "inputs": self.inputs, "outputs": self.outputs,
+                "plan": plan, "metadata": {"rounding_mode": ROUNDING_MODE["DOUBLE_ROUNDING"], "producer": PRODUCER,
+                                           "source_sha256": source_sha256}}
+
+    def plan(self, loaded: LoadedModel):
+        """Greedy-by-size arena plan. Returns (plan dict, arena bytes, liveness lower bound)."""
+        ops, life = loaded.graph()
+        sizes = [t.nbytes for t in loaded.tensors]
+        groups = memory_plan.alias_groups(len(sizes), ops, [i.in_place_inputs for i in loaded.op_info], life,
+                                          loaded.inputs, loaded.outputs, sizes)
+        scratch = [i.scratch_bytes for i in loaded.op_info]
+        bufs = memory_plan.buffers(len(sizes), ops, life, groups, sizes, scratch)
+        arena = memory_plan.greedy_by_size(bufs)
+        tensor_offsets = [-1] * len(sizes)
+        scratch_offsets = [-1] * len(ops)
+        for b in bufs:
+            for m in b.members:
+                if isinstance(m, tuple):
+                    scratch_offsets[m[1]] = b.offset
+                else:
+                    tensor_offsets[m] = b.offset
+        plan = {"arena_bytes": arena, "tensor_offsets": tensor_offsets, "scratch_offsets": scratch_offsets}
+        return plan, arena, memory_plan.liveness_lower_bound(bufs, len(ops))
+
+    def to_bytes(self, source_sha256: str | None = None) -> bytes:
+        """Serialize, verify, plan, and verify again. Raises MicroflatError on an invalid model."""
+        unplanned = self._model(None, source_sha256 or "")
+        if source_sha256 is None:  # no source model: identify the content itself
+            digest = hashlib.sha256(serialize(unplanned, self.buffers)).hexdigest()
+            unplanned["metadata"]["source_sha256"] = digest
+        first = LoadedModel(bytearray(serialize(unplanned, self.buffers)), verify_plan=False)
+        plan, _, _ = self.plan(first)
+        data = serialize(self._model(plan, unplanned["metadata"]["source_sha256"]), self.buffers)
+        LoadedModel(bytearray(data))  # the final file passes the runtime's verifier
+        return data
+
+    def save(self, path, source_sha256: str | None = None) -> int:
+        """Write atomically; returns the file's size."""
+        data = self.to_bytes(source_sha256)
+        write_atomic(path, data)
+        return len(data)
+
+
+def write_atomic(path, data: bytes) -> None:
+    """Write to a temporary file in the same folder, then rename: never a half-written file."""
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+__all__ = ["ModelWriter", "MicroflatError", "write_atomic"]

@@ -1,0 +1,64 @@
+"""What `microflat inspect` reports: ops with shapes, MACs and weight bytes, the arena plan, the file's bytes."""
+
+from __future__ import annotations
+
+from .format import HEADER_BYTES
+from .loader import LoadedModel
+
+
+def summary(m: LoadedModel) -> dict:
+    ops = []
+    for k, op in enumerate(m.operators):
+        consts = [m.tensors[int(i)] for i in op.inputs if i >= 0 and m.tensors[int(i)].is_const]
+        ops.append({
+            "index": k,
+            "op": m.opcode_name(op.opcode),
+            "inputs": [list(m.tensors[int(i)].shape) for i in op.inputs if i >= 0 and not m.tensors[int(i)].is_const],
+            "outputs": [list(m.tensors[int(i)].shape) for i in op.outputs],
+            "macs": m.op_info[k].macs,
+            "weight_bytes": sum(t.nbytes for t in consts),
+            "scratch_bytes": m.op_info[k].scratch_bytes,
+        })
+    h = m.header
+    weight = m.weight_bytes
+    return {
+        "file_bytes": h.file_bytes,
+        "weight_bytes": weight,
+        "arena_bytes": m.arena_bytes,
+        "liveness_lower_bound_bytes": m.liveness_bound(),
+        "macs": sum(o["macs"] for o in ops),
+        "format_version": f"{h.major}.{h.minor}",
+        "producer": m.root.metadata.producer,
+        "source_sha256": m.root.metadata.source_sha256,
+        "file_breakdown": {
+            "header": HEADER_BYTES,
+            "flatbuffer": h.flatbuffer_bytes - HEADER_BYTES,
+            "alignment_padding": h.segment_offset - h.flatbuffer_bytes + h.segment_bytes - weight,
+            "constants": weight,
+        },
+        "inputs": [_tensor(m, i) for i in m.inputs],
+        "outputs": [_tensor(m, i) for i in m.outputs],
+        "ops": ops,
+        "arena_plan": [{"tensor": t.index, "name": t.name, "offset": m.tensor_offsets[t.index], "bytes": t.nbytes}
+                       for t in m.tensors if m.tensor_offsets[t.index] >= 0],
+    }
+
+
+def _tensor(m, i):
+    t = m.tensors[i]
+    return {"index": i, "name": t.name, "shape": list(t.shape), "dtype": t.dtype, "scale": t.scale_value, "zero_point": t.zero_point}
+
+
+def render(s: dict) -> str:
+    lines = [
+        f"file {s['file_bytes']} bytes: header {s['file_breakdown']['header']}, flatbuffer {s['file_breakdown']['flatbuffer']}, "
+        f"constants {s['file_breakdown']['constants']}, padding {s['file_breakdown']['alignment_padding']}",
+        f"arena {s['arena_bytes']} bytes (liveness lower bound {s['liveness_lower_bound_bytes']}), "
+        f"{s['macs']} MACs, format {s['format_version']}, {s['producer']}",
+        "",
+        f"{'#':>3}  {'op':<18} {'output':<18} {'MACs':>10} {'weights':>9} {'scratch':>8}",
+    ]
+    for o in s["ops"]:
+        out = "x".join(map(str, o["outputs"][0])) if o["outputs"] else ""
+        lines.append(f"{o['index']:>3}  {o['op']:<18} {out:<18} {o['macs']:>10} {o['weight_bytes']:>9} {o['scratch_bytes']:>8}")
+    return "\n".join(lines)

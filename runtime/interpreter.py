@@ -1,0 +1,143 @@
+"""Run a verified model: prepare once, then invoke on one arena.
+
+prepare (once, at construction): every operator becomes a list of kernel
+calls whose arguments (dimensions, requantization vectors, and numpy views
+of the arena and of the mapped file's constants) are computed now. invoke
+copies the inputs into the arena, runs the calls in order, and copies the
+outputs out; it allocates nothing else and computes no parameter.
+
+Inputs are int8 (or whatever the model's input dtype is), or float32 for an
+int8 input, quantized at the boundary with the input tensor's scale and zero
+point. The batch is the leading dimension: a model compiled for batch 1 runs
+an [N, ...] input one sample at a time on the same arena.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+from microflat.kernels import dequantize_s8, quantize_s8
+from microflat.kernels._dispatch import check_backend
+
+from .errors import InputError
+from .loader import LoadedModel, load_bytes, load_file
+from .ops import OPS, OpCheck
+
+
+class Interpreter:
+    def __init__(self, model, backend: str = "numba"):
+        """model: a LoadedModel, a path, or the file's bytes. backend: "numba" or "c"."""
+        try:
+            check_backend("Interpreter", backend)
+        except ValueError as exc:
+            raise InputError(str(exc)) from None
+        if isinstance(model, LoadedModel):
+            self.model = model
+        elif isinstance(model, (bytes, bytearray, memoryview)):
+            self.model = load_bytes(bytes(model))
+        else:
+            self.model = load_file(model)
+        self.backend = backend
+        m = self.model
+        self.arena = np.zeros(max(m.arena_bytes, 1), dtype=np.uint8)
+        self._views = {}
+        self.steps = []
+        for k, op in enumerate(m.operators):
+            off = m.scratch_offsets[k]
+            size = m.op_info[k].scratch_bytes
+            scratch = self.arena[off:off + size].view(np.int16) if size else np.zeros(0, np.int16)
+            for kernel, args in OPS[op.opcode][1](OpCheck(m, k), self.view, scratch):
+                self.steps.append((self._callable(kernel), args))
+
+    def _callable(self, kernel):
+        if self.backend == "c" and hasattr(kernel, "py_func"):
+            from microflat.kernels import native
+
+            return functools.partial(native.call, kernel.py_func.__name__)
+        return kernel
+
+    def view(self, t):
+        """The flat array of a tensor: its constant data, or its place in the arena."""
+        if t.is_const:
+            return t.data.reshape(-1)
+        if t.index not in self._views:
+            off = self.model.tensor_offsets[t.index]
+            self._views[t.index] = self.arena[off:off + t.nbytes].view(t.dtype)
+        return self._views[t.index]
+
+    @property
+    def input_details(self):
+        return [self._details(self.model.tensors[i]) for i in self.model.inputs]
+
+    @property
+    def output_details(self):
+        return [self._details(self.model.tensors[i]) for i in self.model.outputs]
+
+    @staticmethod
+    def _details(t):
+        return dict(name=t.name, index=t.index, shape=t.shape, dtype=t.dtype, scale=t.scale_value, zero_point=t.zero_point)
+
+    def _batch(self, arrays):
+        m = self.model
+        if len(arrays) != len(m.inputs):
+            raise InputError(f"the model takes {len(m.inputs)} input(s), got {len(arrays)}")
+        batches = set()
+        prepared = []
+        for j, (a, idx) in enumerate(zip(arrays, m.inputs)):
+            t = m.tensors[idx]
+            a = np.asarray(a)
+            if a.shape == t.shape:
+                n, per = 1, a.reshape((1,) + t.shape)
+            elif t.shape[0] == 1 and a.ndim == len(t.shape) and a.shape[1:] == t.shape[1:]:
+                n, per = a.shape[0], a.reshape((a.shape[0], 1) + t.shape[1:])
+            else:
+                raise InputError(f"input {j} ({t.name or idx}) must have shape {t.shape} or [N, {', '.join(map(str, t.shape[1:]))}], got {a.shape}")
+            if a.dtype == np.dtype(t.dtype):
+                pass
+            elif t.dtype == "int8" and a.dtype in (np.float32, np.float64):
+                if t.scale_value is None:
+                    raise InputError(f"input {j} is int8 without quantization; pass int8 data")
+                per = per.astype(np.float32)
+            else:
+                raise InputError(f"input {j} ({t.name or idx}) must be {t.dtype}" + (" or float32" if t.dtype == "int8" else "") + f", got {a.dtype}")
+            batches.add(n)
+            prepared.append((t, per))
+        if len(batches) > 1:
+            raise InputError(f"inputs disagree on the batch size: {sorted(batches)}")
+        return batches.pop(), prepared
+
+    def invoke(self, *inputs, dequantize: bool = False) -> list[np.ndarray]:
+        """Run the model; returns one array per model output, batch first."""
+        n, prepared = self._batch(inputs)
+        m = self.model
+        outs = [np.empty((n,) + m.tensors[i].shape[1:] if m.tensors[i].shape[0] == 1 else m.tensors[i].shape,
+                         dtype=m.tensors[i].dtype) for i in m.outputs]
+        if n > 1 and any(m.tensors[i].shape[0] != 1 for i in m.outputs):
+            raise InputError("a batched input needs a model compiled for batch 1")
+        for b in range(n):
+            for t, per in prepared:
+                dst = self.view(t)
+                src = per[b].reshape(-1)
+                if src.dtype == np.float32 and t.dtype == "int8":
+                    self._call(quantize_s8, (src.size, np.float32(t.scale_value), t.zero_point, np.ascontiguousarray(src), dst))
+                else:
+                    dst[:] = src
+            for fn, args in self.steps:
+                fn(*args)
+            for o, i in zip(outs, m.outputs):
+                o.reshape(n, -1)[b] = self.view(m.tensors[i])
+        if dequantize:
+            outs = [self._dequantized(o, m.tensors[i]) for o, i in zip(outs, m.outputs)]
+        return outs
+
+    def _call(self, kernel, args):
+        self._callable(kernel)(*args)
+
+    def _dequantized(self, out, t):
+        if t.dtype != "int8" or t.scale_value is None:
+            return out
+        res = np.empty(out.shape, np.float32)
+        self._call(dequantize_s8, (out.size, np.float32(t.scale_value), t.zero_point, out.reshape(-1), res.reshape(-1)))
+        return res

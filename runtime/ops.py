@@ -1,0 +1,536 @@
+"""Per-operator rules: what a valid operator looks like, what it costs, and how it runs.
+
+For every opcode there is one ``check_*`` function and one ``prepare_*``
+function. ``check`` verifies everything a kernel trusts (tensor counts,
+dtypes, shapes, options, quantization parameters, weight ranges and the int32
+accumulator bound) and raises FormatError naming the field and its byte
+offset; it returns the op's scratch bytes, MACs and whether it may run in
+place. ``prepare`` turns a checked operator into kernel calls on arena and
+constant arrays; it runs once, at load.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from microflat import kernels as K
+from microflat.kernels.numerics import SHIFT_MAX, SHIFT_MIN
+from microflat.kernels.pooling import MEAN_MAX_ELEMENTS
+from microflat.kernels.softmax import SOFTMAX_MAX_DEPTH, softmax_input_radius
+
+from .errors import FormatError
+from .format import OPCODE
+
+INT32_MAX = 2**31 - 1
+MAX_SPATIAL = 2**16
+
+
+@dataclass
+class OpInfo:
+    scratch_bytes: int = 0
+    macs: int = 0
+    in_place_inputs: tuple = ()  # input positions whose buffer the output may reuse
+
+
+class OpCheck:
+    """Checks of one operator, with its field paths and byte offsets at hand."""
+
+    def __init__(self, model, index: int):
+        self.model = model
+        self.op = model.operators[index]
+        self.path = f"operators[{index}]"
+        self.name = model.opcode_name(self.op.opcode)
+
+    def fail(self, field, offset, reason):
+        raise FormatError(f"{self.path}.{field}", offset, f"{self.name}: {reason}")
+
+    def require(self, cond, field, reason, offset=None):
+        if not cond:
+            self.fail(field, self.op.pos if offset is None else offset, reason)
+
+    def counts(self, inputs, outputs):
+        ins, outs = self.op.inputs, self.op.outputs
+        n_in = 0 if ins is None else len(ins)
+        n_out = 0 if outs is None else len(outs)
+        self.require(n_in in inputs, "inputs", f"takes {inputs} inputs, has {n_in}", self.op.at["inputs"])
+        self.require(n_out == outputs, "outputs", f"has {outputs} output(s), not {n_out}", self.op.at["outputs"])
+
+    def tensor(self, which, i, dtype=None, rank=None, const=None, optional=False):
+        """The tensor at inputs[i] / outputs[i], checked; None for an absent optional input."""
+        idx = int(getattr(self.op, which)[i])
+        field = f"{which}[{i}]"
+        at = self.op.at[which] + 4 + 4 * i
+        if idx == -1 and optional:
+            return None
+        t = self.model.tensor_or_none(idx)
+        self.require(t is not None, field, f"tensor index {idx} is out of range", at)
+        if dtype is not None:
+            self.require(t.dtype == dtype, field, f"tensor {idx} must be {dtype}, is {t.dtype}", at)
+        if rank is not None:
+            self.require(len(t.shape) == rank, field, f"tensor {idx} must be {rank}-D, has shape {t.shape}", at)
+        if const is not None:
+            kind = "constant" if const else "an activation"
+            self.require(t.is_const == const, field, f"tensor {idx} must be {kind}", at)
+        return t
+
+    def options(self, table):
+        opts = self.op.options
+        have = None if opts is None else opts.table_name
+        self.require(have == table, "options", f"needs {table}, has {have}", self.op.at["options"])
+        return opts
+
+    def int_option(self, opts, name, lo, hi):
+        v = int(getattr(opts, name))
+        self.require(lo <= v <= hi, f"options.{name}", f"must be in [{lo}, {hi}], got {v}", opts.at[name])
+        return v
+
+    def act_range(self, opts):
+        lo = self.int_option(opts, "act_min", -128, 127)
+        hi = self.int_option(opts, "act_max", -128, 127)
+        self.require(lo <= hi, "options.act_min", f"act_min {lo} > act_max {hi}", opts.at["act_min"])
+        return lo, hi
+
+    def requant(self, opts, mult_name, shift_name, channels):
+        """Per-tensor or per-channel (mult, shift) vectors, range-checked."""
+        mult, shift = getattr(opts, mult_name), getattr(opts, shift_name)
+        for name, v in ((mult_name, mult), (shift_name, shift)):
+            self.require(v is not None and len(v) in (1, channels), f"options.{name}",
+                         f"needs 1 or {channels} values, has {0 if v is None else len(v)}", opts.at[name])
+        self.require(len(mult) == len(shift), f"options.{shift_name}", "mult and shift differ in length",
+                     opts.at[shift_name])
+        self.require(int(mult.min()) >= 0, f"options.{mult_name}", "a multiplier is negative", opts.at[mult_name])
+        self.require(SHIFT_MIN <= int(shift.min()) and int(shift.max()) <= SHIFT_MAX, f"options.{shift_name}",
+                     f"a shift is outside [{SHIFT_MIN}, {SHIFT_MAX}]", opts.at[shift_name])
+        return mult.astype(np.int32), shift.astype(np.int32), int(len(mult) > 1)
+
+    def scalar_requant(self, opts, mult_name, shift_name):
+        return (self.int_option(opts, mult_name, 0, INT32_MAX), self.int_option(opts, shift_name, SHIFT_MIN, SHIFT_MAX))
+
+    def zero_point(self, t, which, i):
+        at = self.op.at[which] + 4 + 4 * i
+        self.require(t.zero_point is not None, f"{which}[{i}]", f"tensor {t.index} has no quantization", at)
+        return t.zero_point
+
+    def same_quantization(self, a, b, field):
+        self.require(a.scale_value == b.scale_value and a.zero_point == b.zero_point, field,
+                     f"tensors {a.index} and {b.index} must share scale and zero point")
+
+    def weights(self, w, bias, channels_axis, field):
+        """Symmetric weights and the int32 accumulator bound 255 * sum|w| + |b| < 2^31."""
+        data = w.data.astype(np.int64)
+        self.require(data.size == 0 or int(data.min()) >= -127, field, "weights hold -128; symmetric int8 lies in [-127, 127]")
+        moved = np.moveaxis(np.abs(data), channels_axis, 0).reshape(data.shape[channels_axis], -1).sum(axis=1)
+        bound = 255 * moved
+        if bias is not None:
+            bound = bound + np.abs(bias.data.astype(np.int64))
+        if bound.size and int(bound.max()) > INT32_MAX:
+            c = int(np.argmax(bound))
+            self.fail(field, self.op.pos, f"the int32 accumulator of channel {c} could reach {int(bound.max())}")
+
+    def bias(self, i, channels):
+        b = self.tensor("inputs", i, "int32", 1, const=True, optional=True) if len(self.op.inputs) > i else None
+        if b is not None:
+            self.require(b.shape == (channels,), f"inputs[{i}]", f"bias must have shape ({channels},), has {b.shape}")
+        return b
+
+    def geometry(self, opts, in_size, k, out_size, axis):
+        """Stride, dilation and padding along one axis: every window overlaps the input."""
+        s = self.int_option(opts, f"stride_{axis}", 1, MAX_SPATIAL)
+        d = self.int_option(opts, f"dilation_{axis}", 1, MAX_SPATIAL) if hasattr(opts, f"dilation_{axis}") else 1
+        pad_name = "pad_top" if axis == "h" else "pad_left"
+        eff = (k - 1) * d + 1
+        p = self.int_option(opts, pad_name, 0, eff - 1)
+        last = (out_size - 1) * s - p
+        self.require(last < in_size, f"options.stride_{axis}",
+                     f"output size {out_size} puts the last window at {last}, outside the input ({in_size})")
+        return s, d, p
+
+
+def _views(view, *tensors):
+    return tuple(np.zeros(0, np.int32) if t is None else view(t) for t in tensors)
+
+
+# --- convolution and fully connected ---------------------------------------
+
+def check_conv_2d(c: OpCheck) -> OpInfo:
+    c.counts((2, 3), 1)
+    x = c.tensor("inputs", 0, "int8", 4)
+    w = c.tensor("inputs", 1, "int8", 4, const=True)
+    y = c.tensor("outputs", 0, "int8", 4, const=False)
+    o = c.options("Conv2DOptions")
+    n, h, wd, cin = x.shape
+    cout, kh, kw, cg = w.shape
+    groups = c.int_option(o, "groups", 1, cin)
+    c.require(cin % groups == 0 and cout % groups == 0 and cin // groups == cg, "options.groups",
+              f"input channels {cin}, filter {w.shape} and groups {groups} disagree", o.at["groups"])
+    c.require(y.shape[0] == n and y.shape[3] == cout, "outputs[0]", f"output shape {y.shape} does not match")
+    c.geometry(o, h, kh, y.shape[1], "h")
+    c.geometry(o, wd, kw, y.shape[2], "w")
+    b = c.bias(2, cout)
+    c.requant(o, "output_mult", "output_shift", cout)
+    c.act_range(o)
+    c.zero_point(x, "inputs", 0)
+    c.zero_point(y, "outputs", 0)
+    c.weights(w, b, 0, "inputs[1]")
+    return OpInfo(K.conv2d_s8_scratch_bytes(cin, kh, kw, groups), n * y.shape[1] * y.shape[2] * cout * kh * kw * cg)
+
+
+def prepare_conv_2d(c: OpCheck, view, scratch):
+    o = c.op.options
+    x, w, y = (c.model.tensors[int(i)] for i in (c.op.inputs[0], c.op.inputs[1], c.op.outputs[0]))
+    b = c.model.tensors[int(c.op.inputs[2])] if len(c.op.inputs) > 2 and c.op.inputs[2] >= 0 else None
+    mult, shift, per_channel = c.requant(o, "output_mult", "output_shift", w.shape[0])
+    xv, wv, bv, yv = _views(view, x, w, b, y)
+    return [(K.conv2d_s8, (
+        scratch, x.shape[0], x.shape[1], x.shape[2], x.shape[3], w.shape[1], w.shape[2],
+        y.shape[1], y.shape[2], y.shape[3], o.groups, o.stride_h, o.stride_w, o.dilation_h, o.dilation_w,
+        o.pad_top, o.pad_left, x.zero_point, y.zero_point, mult, shift, per_channel, o.act_min, o.act_max,
+        xv, wv, bv, yv))]
+
+
+def check_depthwise_conv_2d(c: OpCheck) -> OpInfo:
+    c.counts((2, 3), 1)
+    x = c.tensor("inputs", 0, "int8", 4)
+    w = c.tensor("inputs", 1, "int8", 4, const=True)
+    y = c.tensor("outputs", 0, "int8", 4, const=False)
+    o = c.options("DepthwiseConv2DOptions")
+    n, h, wd, cin = x.shape
+    one, kh, kw, cout = w.shape
+    m = c.int_option(o, "depth_multiplier", 1, 2**16)
+    c.require(one == 1 and cout == cin * m, "inputs[1]", f"filter {w.shape} does not match {cin} channels x {m}")
+    c.require(y.shape[0] == n and y.shape[3] == cout, "outputs[0]", f"output shape {y.shape} does not match")
+    c.geometry(o, h, kh, y.shape[1], "h")
+    c.geometry(o, wd, kw, y.shape[2], "w")
+    b = c.bias(2, cout)
+    c.requant(o, "output_mult", "output_shift", cout)
+    c.act_range(o)
+    c.zero_point(x, "inputs", 0)
+    c.zero_point(y, "outputs", 0)
+    c.weights(w, b, 3, "inputs[1]")
+    return OpInfo(K.depthwise_conv2d_s8_scratch_bytes(cin, kh, kw, m), n * y.shape[1] * y.shape[2] * cout * kh * kw)
+
+
+def prepare_depthwise_conv_2d(c: OpCheck, view, scratch):
+    o = c.op.options
+    x, w, y = (c.model.tensors[int(i)] for i in (c.op.inputs[0], c.op.inputs[1], c.op.outputs[0]))
+    b = c.model.tensors[int(c.op.inputs[2])] if len(c.op.inputs) > 2 and c.op.inputs[2] >= 0 else None
+    mult, shift, per_channel = c.requant(o, "output_mult", "output_shift", w.shape[3])
+    xv, wv, bv, yv = _views(view, x, w, b, y)
+    if scratch.size == 0:
+        scratch = np.zeros(0, np.int16)
+    return [(K.depthwise_conv2d_s8, (
+        scratch, x.shape[0], x.shape[1], x.shape[2], x.shape[3], w.shape[1], w.shape[2],
+        y.shape[1], y.shape[2], o.depth_multiplier, o.stride_h, o.stride_w, o.dilation_h, o.dilation_w,
+        o.pad_top, o.pad_left, x.zero_point, y.zero_point, mult, shift, per_channel, o.act_min, o.act_max,
+        xv, wv, bv, yv))]
+
+
+def check_fully_connected(c: OpCheck) -> OpInfo:
+    c.counts((2, 3), 1)
+    x = c.tensor("inputs", 0, "int8", 2)
+    w = c.tensor("inputs", 1, "int8", 2, const=True)
+    y = c.tensor("outputs", 0, "int8", 2, const=False)
+    o = c.options("FullyConnectedOptions")
+    n, k = x.shape
+    out, wk = w.shape
+    c.require(wk == k, "inputs[1]", f"filter {w.shape} does not take {k} input features")
+    c.require(y.shape == (n, out), "outputs[0]", f"output shape {y.shape} must be {(n, out)}")
+    b = c.bias(2, out)
+    c.requant(o, "output_mult", "output_shift", out)
+    c.act_range(o)
+    c.zero_point(x, "inputs", 0)
+    c.zero_point(y, "outputs", 0)
+    c.weights(w, b, 0, "inputs[1]")
+    return OpInfo(K.fully_connected_s8_scratch_bytes(k), n * k * out)
+
+
+def prepare_fully_connected(c: OpCheck, view, scratch):
+    o = c.op.options
+    x, w, y = (c.model.tensors[int(i)] for i in (c.op.inputs[0], c.op.inputs[1], c.op.outputs[0]))
+    b = c.model.tensors[int(c.op.inputs[2])] if len(c.op.inputs) > 2 and c.op.inputs[2] >= 0 else None
+    mult, shift, per_channel = c.requant(o, "output_mult", "output_shift", w.shape[0])
+    xv, wv, bv, yv = _views(view, x, w, b, y)
+    return [(K.fully_connected_s8, (scratch, x.shape[0], x.shape[1], w.shape[0], x.zero_point, y.zero_point,
+                                    mult, shift, per_channel, o.act_min, o.act_max, xv, wv, bv, yv))]
+
+
+# --- elementwise -------------------------------------------------------------
+
+def _broadcast(c, a, b, y):
+    shape = []
+    for d in range(4):
+        da, db = a.shape[d], b.shape[d]
+        c.require(da == db or 1 in (da, db), "inputs", f"shapes {a.shape} and {b.shape} do not broadcast")
+        shape.append(max(da, db))
+    c.require(tuple(shape) == y.shape, "outputs[0]", f"output shape {y.shape} must be {tuple(shape)}")
+
+
+def check_add(c: OpCheck) -> OpInfo:
+    c.counts((2,), 1)
+    a, b = c.tensor("inputs", 0, "int8", 4), c.tensor("inputs", 1, "int8", 4)
+    y = c.tensor("outputs", 0, "int8", 4, const=False)
+    _broadcast(c, a, b, y)
+    o = c.options("AddOptions")
+    c.int_option(o, "left_shift", 0, 20)
+    for name in ("input1", "input2"):
+        c.int_option(o, f"{name}_mult", 0, INT32_MAX)
+        c.int_option(o, f"{name}_shift", SHIFT_MIN, 0)  # input multipliers <= 1: no overflow of the sum
+    c.scalar_requant(o, "output_mult", "output_shift")
+    c.act_range(o)
+    for which, i, t in (("inputs", 0, a), ("inputs", 1, b), ("outputs", 0, y)):
+        c.zero_point(t, which, i)
+    return OpInfo(0, 0, tuple(i for i, t in enumerate((a, b)) if t.shape == y.shape))
+
+
+def _strides(t, y):
+    return K.elementwise.broadcast_strides("add", t.shape, y.shape)
+
+
+def prepare_add(c: OpCheck, view, scratch):
+    o = c.op.options
+    a, b, y = (c.model.tensors[int(i)] for i in (c.op.inputs[0], c.op.inputs[1], c.op.outputs[0]))
+    return [(K.add_s8, (np.array(y.shape, np.int32), _strides(a, y), _strides(b, y), o.left_shift,
+                        a.zero_point, o.input1_mult, o.input1_shift, b.zero_point, o.input2_mult, o.input2_shift,
+                        y.zero_point, o.output_mult, o.output_shift, o.act_min, o.act_max,
+                        view(a), view(b), view(y)))]
+
+
+def check_mul(c: OpCheck) -> OpInfo:
+    c.counts((2,), 1)
+    a, b = c.tensor("inputs", 0, "int8", 4), c.tensor("inputs", 1, "int8", 4)
+    y = c.tensor("outputs", 0, "int8", 4, const=False)
+    _broadcast(c, a, b, y)
+    o = c.options("MulOptions")
+    c.scalar_requant(o, "output_mult", "output_shift")
+    c.act_range(o)
+    for which, i, t in (("inputs", 0, a), ("inputs", 1, b), ("outputs", 0, y)):
+        c.zero_point(t, which, i)
+    return OpInfo(0, int(np.prod(y.shape)), tuple(i for i, t in enumerate((a, b)) if t.shape == y.shape))
+
+
+def prepare_mul(c: OpCheck, view, scratch):
+    o = c.op.options
+    a, b, y = (c.model.tensors[int(i)] for i in (c.op.inputs[0], c.op.inputs[1], c.op.outputs[0]))
+    return [(K.mul_s8, (np.array(y.shape, np.int32), _strides(a, y), _strides(b, y), a.zero_point, b.zero_point,
+                        y.zero_point, o.output_mult, o.output_shift, o.act_min, o.act_max, view(a), view(b), view(y)))]
+
+
+# --- pooling, mean, softmax ----------------------------------------------------
+
+def _check_pool(c: OpCheck) -> OpInfo:
+    c.counts((1,), 1)
+    x = c.tensor("inputs", 0, "int8", 4)
+    y = c.tensor("outputs", 0, "int8", 4, const=False)
+    o = c.options("Pool2DOptions")
+    fh = c.int_option(o, "filter_h", 1, 4096)
+    fw = c.int_option(o, "filter_w", 1, 4096)
+    c.require(y.shape[0] == x.shape[0] and y.shape[3] == x.shape[3], "outputs[0]", f"output shape {y.shape} does not match")
+    c.geometry(o, x.shape[1], fh, y.shape[1], "h")
+    c.geometry(o, x.shape[2], fw, y.shape[2], "w")
+    c.act_range(o)
+    c.same_quantization(x, y, "outputs[0]")
+    return OpInfo(0, 0)
+
+
+def _prepare_pool(kernel):
+    def prepare(c: OpCheck, view, scratch):
+        o = c.op.options
+        x, y = c.model.tensors[int(c.op.inputs[0])], c.model.tensors[int(c.op.outputs[0])]
+        return [(kernel, (x.shape[0], x.shape[1], x.shape[2], x.shape[3], o.filter_h, o.filter_w, y.shape[1], y.shape[2],
+                          o.stride_h, o.stride_w, o.pad_top, o.pad_left, o.act_min, o.act_max, view(x), view(y)))]
+    return prepare
+
+
+def check_mean(c: OpCheck) -> OpInfo:
+    c.counts((1,), 1)
+    x = c.tensor("inputs", 0, "int8", 4)
+    y = c.tensor("outputs", 0, "int8", const=False)
+    n, h, w, ch = x.shape
+    c.require(y.shape in ((n, 1, 1, ch), (n, ch)), "outputs[0]", f"output shape {y.shape} must be {(n, 1, 1, ch)} or {(n, ch)}")
+    c.require(h * w <= MEAN_MAX_ELEMENTS, "inputs[0]", f"H * W = {h * w} exceeds {MEAN_MAX_ELEMENTS}")
+    o = c.options("MeanOptions")
+    c.scalar_requant(o, "mult", "shift")
+    c.zero_point(x, "inputs", 0)
+    c.zero_point(y, "outputs", 0)
+    return OpInfo(0, 0)
+
+
+def prepare_mean(c: OpCheck, view, scratch):
+    o = c.op.options
+    x, y = c.model.tensors[int(c.op.inputs[0])], c.model.tensors[int(c.op.outputs[0])]
+    return [(K.mean_hw_s8, (*x.shape, x.zero_point, y.zero_point, o.mult, o.shift, view(x), view(y)))]
+
+
+def check_softmax(c: OpCheck) -> OpInfo:
+    c.counts((1,), 1)
+    x = c.tensor("inputs", 0, "int8")
+    y = c.tensor("outputs", 0, "int8", const=False)
+    c.require(y.shape == x.shape, "outputs[0]", f"output shape {y.shape} must equal the input's {x.shape}")
+    c.require(x.shape[-1] <= SOFTMAX_MAX_DEPTH, "inputs[0]", f"depth {x.shape[-1]} exceeds {SOFTMAX_MAX_DEPTH}")
+    c.require(y.zero_point == -128 and y.scale_value == 1.0 / 256.0, "outputs[0]",
+              "softmax output quantization must be scale 1/256, zero point -128")
+    o = c.options("SoftmaxOptions")
+    c.int_option(o, "input_beta_mult", 0, INT32_MAX)
+    ls = c.int_option(o, "input_left_shift", 0, 31)
+    c.int_option(o, "diff_min", -softmax_input_radius(ls), 0)
+    return OpInfo(0, 0, (0,))
+
+
+def prepare_softmax(c: OpCheck, view, scratch):
+    o = c.op.options
+    x, y = c.model.tensors[int(c.op.inputs[0])], c.model.tensors[int(c.op.outputs[0])]
+    depth = x.shape[-1]
+    return [(K.softmax_s8, (x.size // depth, depth, o.input_beta_mult, o.input_left_shift, o.diff_min, view(x), view(y)))]
+
+
+# --- data movement ---------------------------------------------------------------
+
+def check_concatenation(c: OpCheck) -> OpInfo:
+    c.counts(range(1, 1025), 1)
+    xs = [c.tensor("inputs", i, "int8") for i in range(len(c.op.inputs))]
+    y = c.tensor("outputs", 0, "int8", const=False)
+    o = c.options("ConcatenationOptions")
+    axis = c.int_option(o, "axis", 0, len(y.shape) - 1)
+    for i, x in enumerate(xs):
+        same = len(x.shape) == len(y.shape) and all(x.shape[d] == y.shape[d] for d in range(len(y.shape)) if d != axis)
+        c.require(same, f"inputs[{i}]", f"shape {x.shape} does not match the output {y.shape} off axis {axis}")
+        c.zero_point(x, "inputs", i)
+    c.require(sum(x.shape[axis] for x in xs) == y.shape[axis], "outputs[0]", "the axis sizes do not add up")
+    c.zero_point(y, "outputs", 0)
+    for name in ("requant", "input_mult", "input_shift"):
+        v = getattr(o, name)
+        c.require(v is not None and len(v) == len(xs), f"options.{name}", f"needs {len(xs)} values", o.at[name])
+    c.require(int(o.requant.max()) <= 1, "options.requant", "values must be 0 or 1", o.at["requant"])
+    c.require(int(o.input_mult.min()) >= 0, "options.input_mult", "a multiplier is negative", o.at["input_mult"])
+    c.require(SHIFT_MIN <= int(o.input_shift.min()) and int(o.input_shift.max()) <= SHIFT_MAX, "options.input_shift",
+              "a shift is out of range", o.at["input_shift"])
+    for i, x in enumerate(xs):
+        if not o.requant[i]:
+            c.same_quantization(x, y, f"options.requant[{i}]")
+    return OpInfo(0, 0)
+
+
+def prepare_concatenation(c: OpCheck, view, scratch):
+    o = c.op.options
+    y = c.model.tensors[int(c.op.outputs[0])]
+    axis = o.axis
+    outer = int(np.prod(y.shape[:axis], dtype=np.int64))
+    inner = int(np.prod(y.shape[axis + 1:], dtype=np.int64))
+    calls, start = [], 0
+    for i, idx in enumerate(c.op.inputs):
+        x = c.model.tensors[int(idx)]
+        copy = x.shape[axis] * inner
+        calls.append((K.concatenation_s8, (outer, copy, y.shape[axis] * inner, start, int(o.requant[i]), x.zero_point,
+                                           y.zero_point, int(o.input_mult[i]), int(o.input_shift[i]), view(x), view(y))))
+        start += copy
+    return calls
+
+
+def check_pad(c: OpCheck) -> OpInfo:
+    c.counts((1,), 1)
+    x = c.tensor("inputs", 0, "int8", 4)
+    y = c.tensor("outputs", 0, "int8", 4, const=False)
+    o = c.options("PadOptions")
+    for name in ("pad_before", "pad_after"):
+        v = getattr(o, name)
+        c.require(v is not None and len(v) == 4 and int(v.min()) >= 0 and int(v.max()) <= MAX_SPATIAL,
+                  f"options.{name}", f"needs four values in [0, {MAX_SPATIAL}]", o.at[name])
+    want = tuple(int(x.shape[d] + o.pad_before[d] + o.pad_after[d]) for d in range(4))
+    c.require(y.shape == want, "outputs[0]", f"output shape {y.shape} must be {want}")
+    c.same_quantization(x, y, "outputs[0]")
+    return OpInfo(0, 0)
+
+
+def prepare_pad(c: OpCheck, view, scratch):
+    o = c.op.options
+    x, y = c.model.tensors[int(c.op.inputs[0])], c.model.tensors[int(c.op.outputs[0])]
+    return [(K.pad_s8, (np.array(x.shape, np.int32), o.pad_before.astype(np.int32), np.array(y.shape, np.int32),
+                        y.zero_point, view(x), view(y)))]
+
+
+def check_reshape(c: OpCheck) -> OpInfo:
+    c.counts((1,), 1)
+    x = c.tensor("inputs", 0)
+    y = c.tensor("outputs", 0, x.dtype, const=False)
+    c.require(x.size == y.size, "outputs[0]", f"{y.shape} holds {y.size} elements, the input {x.size}")
+    c.require(c.op.options is None, "options", "takes no options", c.op.at["options"])
+    if x.dtype == "int8":
+        c.same_quantization(x, y, "outputs[0]")
+    return OpInfo(0, 0, (0,))
+
+
+def prepare_reshape(c: OpCheck, view, scratch):
+    x, y = c.model.tensors[int(c.op.inputs[0])], c.model.tensors[int(c.op.outputs[0])]
+    xv, yv = view(x), view(y)
+    if xv.__array_interface__["data"][0] == yv.__array_interface__["data"][0]:
+        return []  # planned in place: no data moves
+    return [(np.copyto, (yv, xv))]
+
+
+def check_lut(c: OpCheck) -> OpInfo:
+    c.counts((2,), 1)
+    x = c.tensor("inputs", 0, "int8")
+    t = c.tensor("inputs", 1, "int8", 1, const=True)
+    y = c.tensor("outputs", 0, "int8", const=False)
+    c.require(t.shape == (256,), "inputs[1]", f"the table must have 256 entries, has {t.shape}")
+    c.require(y.shape == x.shape, "outputs[0]", f"output shape {y.shape} must equal the input's {x.shape}")
+    c.require(c.op.options is None, "options", "takes no options", c.op.at["options"])
+    return OpInfo(0, 0, (0,))
+
+
+def prepare_lut(c: OpCheck, view, scratch):
+    x, t, y = (c.model.tensors[int(i)] for i in (c.op.inputs[0], c.op.inputs[1], c.op.outputs[0]))
+    return [(K.lut_s8, (x.size, view(t), view(x), view(y)))]
+
+
+def check_quantize(c: OpCheck) -> OpInfo:
+    c.counts((1,), 1)
+    x = c.tensor("inputs", 0, "float32")
+    y = c.tensor("outputs", 0, "int8", const=False)
+    c.require(y.shape == x.shape, "outputs[0]", f"output shape {y.shape} must equal the input's {x.shape}")
+    c.zero_point(y, "outputs", 0)
+    c.require(y.scale_value is not None and y.scale_value > 0, "outputs[0]", "needs a positive scale")
+    return OpInfo(0, 0)
+
+
+def prepare_quantize(c: OpCheck, view, scratch):
+    x, y = c.model.tensors[int(c.op.inputs[0])], c.model.tensors[int(c.op.outputs[0])]
+    return [(K.quantize_s8, (x.size, np.float32(y.scale_value), y.zero_point, view(x), view(y)))]
+
+
+def check_dequantize(c: OpCheck) -> OpInfo:
+    c.counts((1,), 1)
+    x = c.tensor("inputs", 0, "int8")
+    y = c.tensor("outputs", 0, "float32", const=False)
+    c.require(y.shape == x.shape, "outputs[0]", f"output shape {y.shape} must equal the input's {x.shape}")
+    c.zero_point(x, "inputs", 0)
+    c.require(x.scale_value is not None and x.scale_value > 0, "inputs[0]", "needs a positive scale")
+    return OpInfo(0, 0)
+
+
+def prepare_dequantize(c: OpCheck, view, scratch):
+    x, y = c.model.tensors[int(c.op.inputs[0])], c.model.tensors[int(c.op.outputs[0])]
+    return [(K.dequantize_s8, (x.size, np.float32(x.scale_value), x.zero_point, view(x), view(y)))]
+
+
+OPS = {
+    OPCODE["CONV_2D"]: (check_conv_2d, prepare_conv_2d),
+    OPCODE["DEPTHWISE_CONV_2D"]: (check_depthwise_conv_2d, prepare_depthwise_conv_2d),
+    OPCODE["FULLY_CONNECTED"]: (check_fully_connected, prepare_fully_connected),
+    OPCODE["ADD"]: (check_add, prepare_add),
+    OPCODE["MUL"]: (check_mul, prepare_mul),
+    OPCODE["AVERAGE_POOL_2D"]: (_check_pool, _prepare_pool(K.average_pool2d_s8)),
+    OPCODE["MAX_POOL_2D"]: (_check_pool, _prepare_pool(K.max_pool2d_s8)),
+    OPCODE["MEAN"]: (check_mean, prepare_mean),
+    OPCODE["SOFTMAX"]: (check_softmax, prepare_softmax),
+    OPCODE["CONCATENATION"]: (check_concatenation, prepare_concatenation),
+    OPCODE["PAD"]: (check_pad, prepare_pad),
+    OPCODE["RESHAPE"]: (check_reshape, prepare_reshape),
+    OPCODE["LOGISTIC"]: (check_lut, prepare_lut),
+    OPCODE["TANH"]: (check_lut, prepare_lut),
+    OPCODE["HARDSWISH"]: (check_lut, prepare_lut),
+    OPCODE["QUANTIZE"]: (check_quantize, prepare_quantize),
+    OPCODE["DEQUANTIZE"]: (check_dequantize, prepare_dequantize),
+}

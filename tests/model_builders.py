@@ -1,0 +1,100 @@
+"""Small int8 models built with the writer API, and the kernel-by-kernel reference run of each."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from microflat import kernels as K
+from microflat.compiler.writer import ModelWriter
+
+
+def _rng(seed):
+    return np.random.default_rng(seed)
+
+
+def conv_pool_fc_softmax(seed=0, width=8):
+    """quantize -> conv3x3 (ReLU) -> depthwise -> add (residual) -> avg pool -> reshape -> FC -> softmax -> dequantize.
+
+    Returns (file bytes, reference function float32 input -> float32 output).
+    """
+    r = _rng(seed)
+    w = ModelWriter()
+    s_in, z_in = 0.02, -3
+    x_f = w.add_tensor("x_float", "float32", (1, 8, 8, 3))
+    x = w.add_tensor("x", "int8", (1, 8, 8, 3), scale=s_in, zero_point=z_in)
+    w.add_operator("QUANTIZE", [x_f], [x])
+    conv_w = r.integers(-127, 128, (width, 3, 3, 3), dtype=np.int8)
+    conv_b = r.integers(-2000, 2000, width, dtype=np.int32)
+    cm, cs = K.quantize_multipliers(r.uniform(0.002, 0.01, width))
+    fw = w.add_constant("conv.w", conv_w, scale=np.full(width, 0.01), zero_point=0, axis=0)
+    fb = w.add_constant("conv.b", conv_b)
+    c1 = w.add_tensor("conv", "int8", (1, 8, 8, width), scale=0.05, zero_point=-128)
+    conv_opts = dict(pad_top=1, pad_left=1, act_min=-128, act_max=127, output_mult=cm, output_shift=cs)
+    w.add_operator("CONV_2D", [x, fw, fb], [c1], "Conv2DOptions", conv_opts)
+    dw_w = r.integers(-127, 128, (1, 3, 3, width), dtype=np.int8)
+    dm, ds = K.quantize_multipliers(r.uniform(0.005, 0.02, width))
+    dwt = w.add_constant("dw.w", dw_w)
+    c2 = w.add_tensor("dw", "int8", (1, 8, 8, width), scale=0.05, zero_point=-10)
+    dw_opts = dict(pad_top=1, pad_left=1, output_mult=dm, output_shift=ds)
+    w.add_operator("DEPTHWISE_CONV_2D", [c1, dwt, -1], [c2], "DepthwiseConv2DOptions", dw_opts)
+    add_p = K.add_params(0.05, 0.05, 0.08)
+    c3 = w.add_tensor("res", "int8", (1, 8, 8, width), scale=0.08, zero_point=0)
+    w.add_operator("ADD", [c1, c2], [c3], "AddOptions", dict(add_p))
+    p = w.add_tensor("pool", "int8", (1, 4, 4, width), scale=0.08, zero_point=0)
+    pool_opts = dict(filter_h=2, filter_w=2, stride_h=2, stride_w=2)
+    w.add_operator("AVERAGE_POOL_2D", [c3], [p], "Pool2DOptions", pool_opts)
+    flat = w.add_tensor("flat", "int8", (1, 16 * width), scale=0.08, zero_point=0)
+    w.add_operator("RESHAPE", [p], [flat])
+    fc_w = r.integers(-127, 128, (10, 16 * width), dtype=np.int8)
+    fm, fs = K.quantize_multipliers([0.0005])
+    fcw = w.add_constant("fc.w", fc_w)
+    logits = w.add_tensor("logits", "int8", (1, 10), scale=0.1, zero_point=0)
+    w.add_operator("FULLY_CONNECTED", [flat, fcw, -1], [logits], "FullyConnectedOptions",
+                   dict(output_mult=fm, output_shift=fs))
+    sm, sl, sd = K.preprocess_softmax_scaling(1.0, 0.1)
+    probs = w.add_tensor("probs", "int8", (1, 10), scale=1 / 256, zero_point=-128)
+    w.add_operator("SOFTMAX", [logits], [probs], "SoftmaxOptions", dict(input_beta_mult=sm, input_left_shift=sl, diff_min=sd))
+    out = w.add_tensor("probs_float", "float32", (1, 10))
+    w.add_operator("DEQUANTIZE", [probs], [out])
+    w.set_io([x_f], [out])
+
+    def reference(xf, backend="numba"):
+        """The same network, one public kernel call at a time."""
+        q = K.quantize_int8(xf.astype(np.float32), scale=s_in, zero_point=z_in, backend=backend)
+        a = K.conv2d(q, conv_w, conv_b, input_zp=z_in, output_zp=-128, output_mult=cm, output_shift=cs,
+                     padding=1, backend=backend)
+        b = K.depthwise_conv2d(a, dw_w, None, input_zp=-128, output_zp=-10, output_mult=dm, output_shift=ds,
+                               padding=1, backend=backend)
+        c = K.add(a, b, input1_zp=-128, input2_zp=-10, output_zp=0, backend=backend, **add_p)
+        d = K.average_pool2d(c, 2, stride=2, backend=backend)
+        e = K.fully_connected(d.reshape(d.shape[0], -1), fc_w, None, input_zp=0, output_zp=0, output_mult=fm,
+                              output_shift=fs, backend=backend)
+        f = K.softmax(e, input_beta_mult=sm, input_left_shift=sl, diff_min=sd, backend=backend)
+        return K.dequantize_int8(f, scale=1 / 256, zero_point=-128, backend=backend)
+
+    return w.to_bytes(), reference
+
+
+def fc_model(in_features=196, hidden=96, classes=10, seed=1):
+    """An int8 MLP of ~20k parameters: [1, IN] -> FC+ReLU -> FC -> softmax. Returns (bytes, payload bytes)."""
+    r = _rng(seed)
+    w = ModelWriter()
+    x = w.add_tensor("x", "int8", (1, in_features), scale=1 / 255, zero_point=-128)
+    payload = 0
+    prev, prev_n = x, in_features
+    for i, n in enumerate((hidden, classes)):
+        wt = r.integers(-127, 128, (n, prev_n), dtype=np.int8)
+        b = r.integers(-5000, 5000, n, dtype=np.int32)
+        m, s = K.quantize_multipliers(r.uniform(1e-4, 1e-3, n))
+        payload += wt.nbytes + b.nbytes
+        y = w.add_tensor(f"h{i}", "int8", (1, n), scale=0.1, zero_point=-128 if i == 0 else 0)
+        # Weight scales are left out: the requantization multipliers already carry them.
+        w.add_operator("FULLY_CONNECTED", [prev, w.add_constant(f"fc{i}.w", wt),
+                                           w.add_constant(f"fc{i}.b", b)], [y], "FullyConnectedOptions",
+                       dict(output_mult=m, output_shift=s))
+        prev, prev_n = y, n
+    sm, sl, sd = K.preprocess_softmax_scaling(1.0, 0.1)
+    probs = w.add_tensor("probs", "int8", (1, classes), scale=1 / 256, zero_point=-128)
+    w.add_operator("SOFTMAX", [prev], [probs], "SoftmaxOptions", dict(input_beta_mult=sm, input_left_shift=sl, diff_min=sd))
+    w.set_io([x], [probs])
+    return w.to_bytes(), payload
