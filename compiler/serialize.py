@@ -64,7 +64,9 @@ def _encode_table(b: flatbuffers.Builder, name: str, values: dict) -> int:
             elem = f.type[1:-1]
             ekind = SCHEMA.kind(elem)
             if ekind in ("scalar", "enum"):
-                children[f.name] = b.CreateNumpyVector(np.asarray(v, dtype=_NUMPY[_base(elem)]))
+                dtype = _NUMPY[_base(elem)]
+                arr = np.frombuffer(v, dtype=dtype) if isinstance(v, (bytes, bytearray)) else np.asarray(v, dtype=dtype)
+                children[f.name] = b.CreateNumpyVector(arr)
             else:
                 offsets = [_encode_table(b, elem, item) if ekind == "table" else b.CreateString(item) for item in v]
                 b.StartVector(4, len(offsets), 4)
@@ -94,7 +96,7 @@ def _align(n: int, a: int) -> int:
 
 
 def serialize(model: dict, buffers: list[bytes]) -> bytes:
-    """The .mfb bytes of ``model`` (a Model dict without "buffers") and its constant buffers.
+    """The .mfb bytes of ``model`` (a Model dict without the buffer fields) and its constant buffers.
 
     buffers[0] must be empty (the sentinel); each other buffer is placed at a
     16-byte-aligned offset of the constant segment.
@@ -108,7 +110,8 @@ def serialize(model: dict, buffers: list[bytes]) -> bytes:
         cursor += len(data)
     segment_bytes = cursor
     values = dict(model)
-    values["buffers"] = [{"offset": o, "size": len(d)} for o, d in zip(offsets, buffers)]
+    values["buffer_offsets"] = offsets
+    values["buffer_sizes"] = [len(d) for d in buffers]
     b = flatbuffers.Builder(1024)
     root = _encode_table(b, SCHEMA.root, values)
     b.Finish(root, file_identifier=FILE_IDENTIFIER)

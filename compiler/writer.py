@@ -29,7 +29,7 @@ from microflat.runtime.loader import LoadedModel
 
 from .serialize import serialize
 
-PRODUCER = "microflat 0.1.0"
+PRODUCER = "microflat 0.1"
 
 
 class ModelWriter:
@@ -42,15 +42,19 @@ class ModelWriter:
 
     def _quant(self, scale, zero_point, axis):
         if scale is None:
-            return None
-        scale = np.atleast_1d(np.asarray(scale, dtype=np.float32))
-        zp = np.broadcast_to(np.atleast_1d(np.asarray(zero_point, dtype=np.int32)), scale.shape)
-        return {"scale": scale, "zero_point": zp, "axis": -1 if scale.size == 1 and axis is None else (axis or 0)}
+            return {}
+        scales = np.atleast_1d(np.asarray(scale, dtype=np.float32))
+        zp = int(np.atleast_1d(zero_point)[0])
+        if np.any(np.atleast_1d(zero_point) != zp):
+            raise ValueError("one zero point per tensor (symmetric per-channel weights use 0)")
+        if scales.size == 1 and axis is None:
+            return {"scale": float(scales[0]), "zero_point": zp}
+        return {"channel_scales": scales, "zero_point": zp, "quantized_axis": axis or 0}
 
     def add_tensor(self, name, dtype, shape, *, scale=None, zero_point=0, axis=None) -> int:
         """An activation tensor (placed in the arena). Returns its index."""
         self.tensors.append({"name": name, "dtype": DTYPE[dtype.upper()], "shape": [int(d) for d in shape],
-                             "quantization": self._quant(scale, zero_point, axis)})
+                             **self._quant(scale, zero_point, axis)})
         return len(self.tensors) - 1
 
     def add_constant(self, name, data: np.ndarray, *, scale=None, zero_point=0, axis=None) -> int:
@@ -59,7 +63,7 @@ class ModelWriter:
         dtype = {np.dtype(np.int8): "INT8", np.dtype(np.int32): "INT32", np.dtype(np.float32): "FLOAT32"}[data.dtype]
         self.buffers.append(data.astype(data.dtype.newbyteorder("<")).tobytes())
         self.tensors.append({"name": name, "dtype": DTYPE[dtype], "shape": list(data.shape) or [1],
-                             "quantization": self._quant(scale, zero_point, axis), "buffer": len(self.buffers) - 1})
+                             **self._quant(scale, zero_point, axis), "buffer": len(self.buffers) - 1})
         return len(self.tensors) - 1
 
     def add_operator(self, opcode: str, inputs, outputs, options_table: str | None = None, options: dict | None = None):
@@ -72,7 +76,7 @@ class ModelWriter:
     def set_io(self, inputs, outputs):
         self.inputs, self.outputs = [int(i) for i in inputs], [int(o) for o in outputs]
 
-    def _model(self, plan, source_sha256):
+    def _model(self, plan, source_sha256: bytes):
         return {"tensors": self.tensors, "operators": self.operators, "inputs": self.inputs, "outputs": self.outputs,
                 "plan": plan, "metadata": {"rounding_mode": ROUNDING_MODE["DOUBLE_ROUNDING"], "producer": PRODUCER,
                                            "source_sha256": source_sha256}}
@@ -97,19 +101,23 @@ class ModelWriter:
         plan = {"arena_bytes": arena, "tensor_offsets": tensor_offsets, "scratch_offsets": scratch_offsets}
         return plan, arena, memory_plan.liveness_lower_bound(bufs, len(ops))
 
-    def to_bytes(self, source_sha256: str | None = None) -> bytes:
-        """Serialize, verify, plan, and verify again. Raises MicroflatError on an invalid model."""
-        unplanned = self._model(None, source_sha256 or "")
+    def to_bytes(self, source_sha256: bytes | None = None) -> bytes:
+        """Serialize, verify, plan, and verify again. Raises MicroflatError on an invalid model.
+
+        source_sha256: the 32-byte digest of the source model; by default the
+        digest of this model's own unplanned serialization.
+        """
+        unplanned = self._model(None, source_sha256 or b"")
         if source_sha256 is None:  # no source model: identify the content itself
-            digest = hashlib.sha256(serialize(unplanned, self.buffers)).hexdigest()
-            unplanned["metadata"]["source_sha256"] = digest
+            digest = hashlib.sha256(serialize(unplanned, self.buffers)).digest()
+            unplanned["metadata"]["source_sha256"] = np.frombuffer(digest, np.uint8)
         first = LoadedModel(bytearray(serialize(unplanned, self.buffers)), verify_plan=False)
         plan, _, _ = self.plan(first)
         data = serialize(self._model(plan, unplanned["metadata"]["source_sha256"]), self.buffers)
         LoadedModel(bytearray(data))  # the final file passes the runtime's verifier
         return data
 
-    def save(self, path, source_sha256: str | None = None) -> int:
+    def save(self, path, source_sha256: bytes | None = None) -> int:
         """Write atomically; returns the file's size."""
         data = self.to_bytes(source_sha256)
         write_atomic(path, data)

@@ -29,7 +29,7 @@ def summary(m: LoadedModel) -> dict:
         "macs": sum(o["macs"] for o in ops),
         "format_version": f"{h.major}.{h.minor}",
         "producer": m.root.metadata.producer,
-        "source_sha256": m.root.metadata.source_sha256,
+        "source_sha256": bytes(m.root.metadata.source_sha256 if m.root.metadata.source_sha256 is not None else b"").hex(),
         "file_breakdown": {
             "header": HEADER_BYTES,
             "flatbuffer": h.flatbuffer_bytes - HEADER_BYTES,

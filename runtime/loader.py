@@ -131,16 +131,19 @@ class LoadedModel:
                     setattr(op, which, np.zeros(0, np.int32))
 
     def _check_buffers(self):
-        bufs = self.root.buffers or []
-        if not bufs or bufs[0].size != 0:
-            raise FormatError("buffers[0]", self.root.at["buffers"], "the first buffer must be the empty sentinel")
+        """(offset, size) of each constant buffer, inside the segment and 16-byte aligned."""
+        r = self.root
+        offs, sizes = r.buffer_offsets, r.buffer_sizes
+        if offs is None or sizes is None or len(offs) != len(sizes) or len(sizes) == 0 or sizes[0] != 0:
+            raise FormatError("buffer_sizes", r.at["buffer_sizes"],
+                              "buffer_offsets and buffer_sizes must have one entry per buffer, buffer 0 empty")
         seg = self.header.segment_bytes
-        for i, b in enumerate(bufs):
-            if b.offset % SEGMENT_ALIGNMENT:
-                raise FormatError(f"buffers[{i}].offset", b.at["offset"], f"{b.offset} is not {SEGMENT_ALIGNMENT}-byte aligned")
-            if b.offset + b.size > seg:
-                raise FormatError(f"buffers[{i}]", b.pos, f"[{b.offset}, {b.offset + b.size}) lies outside the constant segment ({seg} bytes)")
-        return bufs
+        for i, (o, n) in enumerate(zip(offs.tolist(), sizes.tolist())):
+            if o % SEGMENT_ALIGNMENT:
+                raise FormatError(f"buffer_offsets[{i}]", r.at["buffer_offsets"] + 4 + 4 * i, f"{o} is not {SEGMENT_ALIGNMENT}-byte aligned")
+            if o + n > seg:
+                raise FormatError(f"buffer_sizes[{i}]", r.at["buffer_sizes"] + 4 + 4 * i, f"[{o}, {o + n}) lies outside the constant segment ({seg} bytes)")
+        return list(zip(offs.tolist(), sizes.tolist()))
 
     def _check_tensor(self, i, t) -> TensorInfo:
         path = f"tensors[{i}]"
@@ -154,30 +157,30 @@ class LoadedModel:
             raise FormatError(f"{path}.shape", t.at["shape"], f"{shape} needs {nbytes} bytes, above {MAX_TENSOR_BYTES}")
         dtype = DTYPE_NUMPY[t.dtype]
         scale = zp = None
-        q = t.quantization
-        if q is not None:
-            scale = q.scale if q.scale is not None else np.zeros(0, np.float32)
-            zps = q.zero_point if q.zero_point is not None else np.zeros(0, np.int32)
-            if len(scale) != len(zps) or len(scale) == 0:
-                raise FormatError(f"{path}.quantization", q.pos, f"{len(scale)} scales and {len(zps)} zero points")
+        if t.scale != 0 or t.channel_scales is not None:
+            per_channel = t.channel_scales is not None
+            scale = t.channel_scales if per_channel else np.array([t.scale], np.float32)
+            field = "channel_scales" if per_channel else "scale"
+            if len(scale) == 0 or (per_channel and t.scale != 0):
+                raise FormatError(f"{path}.{field}", t.at[field], "give either one scale or per-channel scales")
             if not (np.all(np.isfinite(scale)) and np.all(scale > 0)):
-                raise FormatError(f"{path}.quantization.scale", q.at["scale"], "scales must be finite and > 0")
+                raise FormatError(f"{path}.{field}", t.at[field], "scales must be finite and > 0")
             lo, hi = (-128, 127) if dtype == "int8" else (-(2**31), 2**31 - 1)
-            if int(zps.min()) < lo or int(zps.max()) > hi:
-                raise FormatError(f"{path}.quantization.zero_point", q.at["zero_point"], f"zero points must be in [{lo}, {hi}]")
-            axis_ok = (q.axis == -1 and len(scale) == 1) or (0 <= q.axis < len(shape) and len(scale) == shape[q.axis])
-            if not axis_ok:
-                raise FormatError(f"{path}.quantization.axis", q.at["axis"], f"axis {q.axis} does not fit {len(scale)} scales and shape {shape}")
-            zp = int(zps[0])
+            if not lo <= t.zero_point <= hi:
+                raise FormatError(f"{path}.zero_point", t.at["zero_point"], f"zero point {t.zero_point} is outside [{lo}, {hi}]")
+            ax = t.quantized_axis
+            if not ((ax == -1 and not per_channel) or (0 <= ax < len(shape) and len(scale) == shape[ax])):
+                raise FormatError(f"{path}.quantized_axis", t.at["quantized_axis"], f"axis {ax} does not fit {len(scale)} scales and shape {shape}")
+            zp = int(t.zero_point)
         data = None
         if t.buffer:
             if t.buffer >= len(self.buffers):
                 raise FormatError(f"{path}.buffer", t.at["buffer"], f"buffer {t.buffer} does not exist ({len(self.buffers)} buffers)")
-            b = self.buffers[t.buffer]
-            if b.size != nbytes:
-                raise FormatError(f"{path}.buffer", t.at["buffer"], f"buffer {t.buffer} holds {b.size} bytes; shape {shape} x {dtype} needs {nbytes}")
+            b_off, b_size = self.buffers[t.buffer]
+            if b_size != nbytes:
+                raise FormatError(f"{path}.buffer", t.at["buffer"], f"buffer {t.buffer} holds {b_size} bytes; shape {shape} x {dtype} needs {nbytes}")
             data = np.frombuffer(self.data, dtype=dtype, count=math.prod(shape),
-                                 offset=self.header.segment_offset + b.offset).reshape(shape)
+                                 offset=self.header.segment_offset + b_off).reshape(shape)
         return TensorInfo(i, t.name or "", dtype, shape, scale, zp, t.buffer, data, t.pos)
 
     def _check_io(self, which):
@@ -198,6 +201,8 @@ class LoadedModel:
         m = self.root.metadata
         if m is None:
             raise FormatError("metadata", self.root.at["metadata"], "missing")
+        if m.source_sha256 is not None and len(m.source_sha256) not in (0, 32):
+            raise FormatError("metadata.source_sha256", m.at["source_sha256"], "must hold 32 bytes")
         if m.rounding_mode != ROUNDING_MODE["DOUBLE_ROUNDING"]:
             raise FormatError("metadata.rounding_mode", m.at["rounding_mode"], "unsupported rounding mode")
 

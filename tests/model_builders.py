@@ -75,8 +75,12 @@ def conv_pool_fc_softmax(seed=0, width=8):
     return w.to_bytes(), reference
 
 
-def fc_model(in_features=196, hidden=96, classes=10, seed=1):
-    """An int8 MLP of ~20k parameters: [1, IN] -> FC+ReLU -> FC -> softmax. Returns (bytes, payload bytes)."""
+def fc_model(in_features=196, hidden=96, classes=10, seed=1, per_channel=False):
+    """An int8 MLP of ~20k parameters: [1, IN] -> FC -> FC -> softmax. Returns (bytes, payload bytes).
+
+    Weights are per tensor by default, as TFLite's converter quantizes fully
+    connected layers; per_channel=True gives one multiplier per output.
+    """
     r = _rng(seed)
     w = ModelWriter()
     x = w.add_tensor("x", "int8", (1, in_features), scale=1 / 255, zero_point=-128)
@@ -85,7 +89,7 @@ def fc_model(in_features=196, hidden=96, classes=10, seed=1):
     for i, n in enumerate((hidden, classes)):
         wt = r.integers(-127, 128, (n, prev_n), dtype=np.int8)
         b = r.integers(-5000, 5000, n, dtype=np.int32)
-        m, s = K.quantize_multipliers(r.uniform(1e-4, 1e-3, n))
+        m, s = K.quantize_multipliers(r.uniform(1e-4, 1e-3, n if per_channel else 1))
         payload += wt.nbytes + b.nbytes
         y = w.add_tensor(f"h{i}", "int8", (1, n), scale=0.1, zero_point=-128 if i == 0 else 0)
         # Weight scales are left out: the requantization multipliers already carry them.

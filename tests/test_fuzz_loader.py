@@ -1,0 +1,85 @@
+"""Fuzzing the loader: no damaged file gets past it or breaks it.
+
+Every mutant either raises FormatError or loads; a mutant that loads is
+then run (prepare + invoke), since an accepted file must be safe to execute.
+Any other exception, a crash or a hang fails the test. The CI profile runs
+1,000 cases per property plus every single-byte flip of a valid file;
+HYPOTHESIS_PROFILE=long runs 20,000 per property.
+"""
+
+import numpy as np
+from hypothesis import given
+from hypothesis import strategies as st
+
+from model_builders import conv_pool_fc_softmax
+from microflat.runtime import FormatError, Interpreter, load_bytes
+
+VALID, _ = conv_pool_fc_softmax()
+INPUT = np.random.default_rng(0).normal(size=(1, 8, 8, 3)).astype(np.float32)
+INTERESTING_WORDS = [0, 1, 0x7FFFFFFF, 0x80000000, 0xFFFFFFFF, 0xFFFF, 16, len(VALID), len(VALID) + 4]
+
+
+def _load_and_run(data: bytes) -> bool:
+    """True if the file was accepted (and then ran); False if it raised FormatError."""
+    try:
+        model = load_bytes(data)
+    except FormatError:
+        return False
+    Interpreter(model).invoke(INPUT)
+    return True
+
+
+@st.composite
+def mutants(draw):
+    data = bytearray(VALID)
+    for _ in range(draw(st.integers(1, 4))):
+        kind = draw(st.sampled_from(["flip", "byte", "word", "truncate", "extend"]) if data else st.just("extend"))
+        if kind == "flip":
+            i = draw(st.integers(0, len(data) - 1))
+            data[i] ^= 1 << draw(st.integers(0, 7))
+        elif kind == "byte":
+            data[draw(st.integers(0, len(data) - 1))] = draw(st.integers(0, 255))
+        elif kind == "word" and len(data) >= 4:
+            i = draw(st.integers(0, (len(data) - 4) // 4)) * 4  # aligned: where offsets and lengths live
+            data[i:i + 4] = draw(st.sampled_from(INTERESTING_WORDS)).to_bytes(4, "little")
+        elif kind == "truncate":
+            data = data[:draw(st.integers(0, len(data)))]
+        elif kind == "extend":
+            data += draw(st.binary(min_size=1, max_size=64))
+    return bytes(data)
+
+
+@given(data=mutants())
+def test_mutated_files_raise_format_error_or_run(data):
+    _load_and_run(data)
+
+
+@given(data=st.binary(max_size=512))
+def test_random_bytes_raise_format_error(data):
+    _load_and_run(data)
+
+
+@given(prefix=st.binary(min_size=8, max_size=8), data=st.binary(max_size=400))
+def test_random_bytes_with_a_valid_header_raise_format_error(prefix, data):
+    """Random flatbuffer bytes behind a header that passes the first layer of checks."""
+    import struct
+
+    body = prefix + data
+    n = 32 + len(body)
+    seg = (n + 15) // 16 * 16
+    head = struct.pack("<I4sHHIIIII", 32 + (len(body) % max(len(body), 1)) // 4 * 4, b"MFB0", 1, 0, n, seg, 0, seg, 0)
+    _load_and_run(head + body + bytes(seg - n))
+
+
+def test_every_single_byte_flip_of_a_valid_file():
+    accepted = rejected = 0
+    for i in range(len(VALID)):
+        for mask in (0x01, 0x80, 0xFF):
+            data = bytearray(VALID)
+            data[i] ^= mask
+            if _load_and_run(bytes(data)):
+                accepted += 1
+            else:
+                rejected += 1
+    print(f"\nsingle-byte flips of a {len(VALID)}-byte file: {rejected} rejected, {accepted} accepted and ran")
+    assert rejected > 0 and accepted + rejected == 3 * len(VALID)
