@@ -29,17 +29,10 @@ from microflat.runtime.format import (
     SEGMENT_ALIGNMENT,
 )
 
-_NUMPY = {"bool": np.uint8, "byte": np.int8, "ubyte": np.uint8, "short": np.int16, "ushort": np.uint16,
-          "int": np.int32, "uint": np.uint32, "long": np.int64, "ulong": np.uint64, "float": np.float32,
-          "double": np.float64}
 _PREPEND_SLOT = {"bool": "PrependBoolSlot", "byte": "PrependInt8Slot", "ubyte": "PrependUint8Slot",
                  "short": "PrependInt16Slot", "ushort": "PrependUint16Slot", "int": "PrependInt32Slot",
                  "uint": "PrependUint32Slot", "long": "PrependInt64Slot", "ulong": "PrependUint64Slot",
                  "float": "PrependFloat32Slot", "double": "PrependFloat64Slot"}
-
-
-def _base(type_name: str) -> str:
-    return SCHEMA.enums[type_name].base if type_name in SCHEMA.enums else type_name
 
 
 def _encode_table(b: flatbuffers.Builder, name: str, values: dict) -> int:
@@ -64,7 +57,7 @@ def _encode_table(b: flatbuffers.Builder, name: str, values: dict) -> int:
             elem = f.type[1:-1]
             ekind = SCHEMA.kind(elem)
             if ekind in ("scalar", "enum"):
-                dtype = _NUMPY[_base(elem)]
+                dtype = SCHEMA.scalar_dtype(elem)
                 arr = np.frombuffer(v, dtype=dtype) if isinstance(v, (bytes, bytearray)) else np.asarray(v, dtype=dtype)
                 children[f.name] = b.CreateNumpyVector(arr)
             else:
@@ -81,7 +74,7 @@ def _encode_table(b: flatbuffers.Builder, name: str, values: dict) -> int:
         kind = SCHEMA.kind(f.type)
         if kind in ("scalar", "enum"):
             default = f.default if f.default is not None else 0
-            getattr(b, _PREPEND_SLOT[_base(f.type)])(f.slot, v, default)
+            getattr(b, _PREPEND_SLOT[SCHEMA.base(f.type)])(f.slot, v, default)
         elif kind == "union":
             code = SCHEMA.unions[f.type].members.index(v[0]) + 1
             b.PrependUint8Slot(f.slot - 1, code, 0)

@@ -30,10 +30,6 @@ _FLAGS = {
     "ushort": N.Uint16Flags, "int": N.Int32Flags, "uint": N.Uint32Flags, "long": N.Int64Flags,
     "ulong": N.Uint64Flags, "float": N.Float32Flags, "double": N.Float64Flags,
 }
-_NUMPY = {
-    "bool": "<u1", "byte": "<i1", "ubyte": "<u1", "short": "<i2", "ushort": "<u2", "int": "<i4",
-    "uint": "<u4", "long": "<i8", "ulong": "<u8", "float": "<f4", "double": "<f8",
-}
 
 
 class Decoded:
@@ -128,7 +124,7 @@ class _Reader:
             if at is None:
                 value = f.default if f.default is not None else (0.0 if fmt in ("<f", "<d") else 0)
             else:
-                value = tab.Get(_FLAGS[self._base(f.type)], at)
+                value = tab.Get(_FLAGS[self.schema.base(f.type)], at)
             if kind == "enum" and value not in self.schema.enums[f.type].values.values():
                 self.fail(path, out.at[f.name], f"{value} is not a {f.type} value")
             return value
@@ -159,9 +155,6 @@ class _Reader:
             return self.string(path, target)
         return self.vector(path, target, f.type[1:-1], depth)
 
-    def _base(self, type_name):
-        return self.schema.enums[type_name].base if type_name in self.schema.enums else type_name
-
     def vector_header(self, path, target, elem_size):
         self.check_range(path, target, 4, 4)
         n = self.u32(target)
@@ -184,10 +177,9 @@ class _Reader:
     def vector(self, path, target, elem, depth):
         kind = self.schema.kind(elem)
         if kind in ("scalar", "enum"):
-            base = self._base(elem)
             size = struct.calcsize(self.schema.scalar_format(elem))
             n = self.vector_header(path, target, size)
-            values = np.frombuffer(self.buf, dtype=_NUMPY[base], count=n, offset=target + 4).copy()
+            values = np.frombuffer(self.buf, dtype=self.schema.scalar_dtype(elem), count=n, offset=target + 4).copy()
             if kind == "enum":
                 allowed = np.array(sorted(self.schema.enums[elem].values.values()))
                 bad = ~np.isin(values, allowed)

@@ -43,9 +43,11 @@ MAX_ARENA_BYTES = 2**31 - 1
 
 SCHEMA_PATH = Path(__file__).resolve().parent / "schema.fbs"
 
-SCALAR_FORMATS = {
-    "bool": "<?", "byte": "<b", "ubyte": "<B", "short": "<h", "ushort": "<H",
-    "int": "<i", "uint": "<I", "long": "<q", "ulong": "<Q", "float": "<f", "double": "<d",
+# FlatBuffers scalar type -> (struct format, numpy dtype), little-endian; used by the writer and the reader.
+SCALARS = {
+    "bool": ("<?", "<u1"), "byte": ("<b", "<i1"), "ubyte": ("<B", "<u1"), "short": ("<h", "<i2"),
+    "ushort": ("<H", "<u2"), "int": ("<i", "<i4"), "uint": ("<I", "<u4"), "long": ("<q", "<i8"),
+    "ulong": ("<Q", "<u8"), "float": ("<f", "<f4"), "double": ("<d", "<f8"),
 }
 
 
@@ -106,7 +108,7 @@ class Schema:
             return "vector"
         if type_name == "string":
             return "string"
-        if type_name in SCALAR_FORMATS:
+        if type_name in SCALARS:
             return "scalar"
         if type_name in self.enums:
             return "enum"
@@ -116,8 +118,15 @@ class Schema:
             return "table"
         raise KeyError(type_name)
 
+    def base(self, type_name: str) -> str:
+        """The scalar type of a scalar or enum type."""
+        return self.enums[type_name].base if type_name in self.enums else type_name
+
     def scalar_format(self, type_name: str) -> str:
-        return SCALAR_FORMATS[self.enums[type_name].base if type_name in self.enums else type_name]
+        return SCALARS[self.base(type_name)][0]
+
+    def scalar_dtype(self, type_name: str) -> str:
+        return SCALARS[self.base(type_name)][1]
 
 
 def parse_schema(text: str) -> Schema:

@@ -40,6 +40,8 @@ class Interpreter:
         else:
             self.model = load_file(model)
         self.backend = backend
+        self._quantize = self._callable(quantize_s8)  # boundary kernels, resolved once
+        self._dequantize = self._callable(dequantize_s8)
         m = self.model
         self.arena = np.zeros(max(m.arena_bytes, 1), dtype=np.uint8)
         self._views = {}
@@ -121,7 +123,7 @@ class Interpreter:
                 dst = self.view(t)
                 src = per[b].reshape(-1)
                 if src.dtype == np.float32 and t.dtype == "int8":
-                    self._call(quantize_s8, (src.size, np.float32(t.scale_value), t.zero_point, np.ascontiguousarray(src), dst))
+                    self._quantize(src.size, np.float32(t.scale_value), t.zero_point, np.ascontiguousarray(src), dst)
                 else:
                     dst[:] = src
             for fn, args in self.steps:
@@ -132,12 +134,9 @@ class Interpreter:
             outs = [self._dequantized(o, m.tensors[i]) for o, i in zip(outs, m.outputs)]
         return outs
 
-    def _call(self, kernel, args):
-        self._callable(kernel)(*args)
-
     def _dequantized(self, out, t):
         if t.dtype != "int8" or t.scale_value is None:
             return out
         res = np.empty(out.shape, np.float32)
-        self._call(dequantize_s8, (out.size, np.float32(t.scale_value), t.zero_point, out.reshape(-1), res.reshape(-1)))
+        self._dequantize(out.size, np.float32(t.scale_value), t.zero_point, out.reshape(-1), res.reshape(-1))
         return res

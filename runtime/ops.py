@@ -43,6 +43,11 @@ class OpCheck:
         self.path = f"operators[{index}]"
         self.name = model.opcode_name(self.op.opcode)
 
+    def io(self):
+        """(input tensors, output tensors) of a checked operator; None for an absent optional input."""
+        t = self.model.tensors
+        return [t[int(i)] if i >= 0 else None for i in self.op.inputs], [t[int(i)] for i in self.op.outputs]
+
     def fail(self, field, offset, reason):
         raise FormatError(f"{self.path}.{field}", offset, f"{self.name}: {reason}")
 
@@ -179,8 +184,8 @@ def check_conv_2d(c: OpCheck) -> OpInfo:
 
 def prepare_conv_2d(c: OpCheck, view, scratch):
     o = c.op.options
-    x, w, y = (c.model.tensors[int(i)] for i in (c.op.inputs[0], c.op.inputs[1], c.op.outputs[0]))
-    b = c.model.tensors[int(c.op.inputs[2])] if len(c.op.inputs) > 2 and c.op.inputs[2] >= 0 else None
+    (x, w, *bias), (y,) = c.io()
+    b = bias[0] if bias else None
     mult, shift, per_channel = c.requant(o, "output_mult", "output_shift", w.shape[0])
     xv, wv, bv, yv = _views(view, x, w, b, y)
     return [(K.conv2d_s8, (
@@ -214,8 +219,8 @@ def check_depthwise_conv_2d(c: OpCheck) -> OpInfo:
 
 def prepare_depthwise_conv_2d(c: OpCheck, view, scratch):
     o = c.op.options
-    x, w, y = (c.model.tensors[int(i)] for i in (c.op.inputs[0], c.op.inputs[1], c.op.outputs[0]))
-    b = c.model.tensors[int(c.op.inputs[2])] if len(c.op.inputs) > 2 and c.op.inputs[2] >= 0 else None
+    (x, w, *bias), (y,) = c.io()
+    b = bias[0] if bias else None
     mult, shift, per_channel = c.requant(o, "output_mult", "output_shift", w.shape[3])
     xv, wv, bv, yv = _views(view, x, w, b, y)
     if scratch.size == 0:
@@ -248,8 +253,8 @@ def check_fully_connected(c: OpCheck) -> OpInfo:
 
 def prepare_fully_connected(c: OpCheck, view, scratch):
     o = c.op.options
-    x, w, y = (c.model.tensors[int(i)] for i in (c.op.inputs[0], c.op.inputs[1], c.op.outputs[0]))
-    b = c.model.tensors[int(c.op.inputs[2])] if len(c.op.inputs) > 2 and c.op.inputs[2] >= 0 else None
+    (x, w, *bias), (y,) = c.io()
+    b = bias[0] if bias else None
     mult, shift, per_channel = c.requant(o, "output_mult", "output_shift", w.shape[0])
     xv, wv, bv, yv = _views(view, x, w, b, y)
     return [(K.fully_connected_s8, (scratch, x.shape[0], x.shape[1], w.shape[0], x.zero_point, y.zero_point,
@@ -290,7 +295,7 @@ def _strides(t, y):
 
 def prepare_add(c: OpCheck, view, scratch):
     o = c.op.options
-    a, b, y = (c.model.tensors[int(i)] for i in (c.op.inputs[0], c.op.inputs[1], c.op.outputs[0]))
+    (a, b), (y,) = c.io()
     return [(K.add_s8, (np.array(y.shape, np.int32), _strides(a, y), _strides(b, y), o.left_shift,
                         a.zero_point, o.input1_mult, o.input1_shift, b.zero_point, o.input2_mult, o.input2_shift,
                         y.zero_point, o.output_mult, o.output_shift, o.act_min, o.act_max,
@@ -312,7 +317,7 @@ def check_mul(c: OpCheck) -> OpInfo:
 
 def prepare_mul(c: OpCheck, view, scratch):
     o = c.op.options
-    a, b, y = (c.model.tensors[int(i)] for i in (c.op.inputs[0], c.op.inputs[1], c.op.outputs[0]))
+    (a, b), (y,) = c.io()
     return [(K.mul_s8, (np.array(y.shape, np.int32), _strides(a, y), _strides(b, y), a.zero_point, b.zero_point,
                         y.zero_point, o.output_mult, o.output_shift, o.act_min, o.act_max, view(a), view(b), view(y)))]
 
@@ -337,7 +342,7 @@ def _check_pool(c: OpCheck) -> OpInfo:
 def _prepare_pool(kernel):
     def prepare(c: OpCheck, view, scratch):
         o = c.op.options
-        x, y = c.model.tensors[int(c.op.inputs[0])], c.model.tensors[int(c.op.outputs[0])]
+        (x,), (y,) = c.io()
         return [(kernel, (x.shape[0], x.shape[1], x.shape[2], x.shape[3], o.filter_h, o.filter_w, y.shape[1], y.shape[2],
                           o.stride_h, o.stride_w, o.pad_top, o.pad_left, o.act_min, o.act_max, view(x), view(y)))]
     return prepare
@@ -359,7 +364,7 @@ def check_mean(c: OpCheck) -> OpInfo:
 
 def prepare_mean(c: OpCheck, view, scratch):
     o = c.op.options
-    x, y = c.model.tensors[int(c.op.inputs[0])], c.model.tensors[int(c.op.outputs[0])]
+    (x,), (y,) = c.io()
     return [(K.mean_hw_s8, (*x.shape, x.zero_point, y.zero_point, o.mult, o.shift, view(x), view(y)))]
 
 
@@ -380,7 +385,7 @@ def check_softmax(c: OpCheck) -> OpInfo:
 
 def prepare_softmax(c: OpCheck, view, scratch):
     o = c.op.options
-    x, y = c.model.tensors[int(c.op.inputs[0])], c.model.tensors[int(c.op.outputs[0])]
+    (x,), (y,) = c.io()
     depth = x.shape[-1]
     return [(K.softmax_s8, (x.size // depth, depth, o.input_beta_mult, o.input_left_shift, o.diff_min, view(x), view(y)))]
 
@@ -414,13 +419,12 @@ def check_concatenation(c: OpCheck) -> OpInfo:
 
 def prepare_concatenation(c: OpCheck, view, scratch):
     o = c.op.options
-    y = c.model.tensors[int(c.op.outputs[0])]
+    xs, (y,) = c.io()
     axis = o.axis
     outer = int(np.prod(y.shape[:axis], dtype=np.int64))
     inner = int(np.prod(y.shape[axis + 1:], dtype=np.int64))
     calls, start = [], 0
-    for i, idx in enumerate(c.op.inputs):
-        x = c.model.tensors[int(idx)]
+    for i, x in enumerate(xs):
         copy = x.shape[axis] * inner
         calls.append((K.concatenation_s8, (outer, copy, y.shape[axis] * inner, start, int(o.requant[i]), x.zero_point,
                                            y.zero_point, int(o.input_mult[i]), int(o.input_shift[i]), view(x), view(y))))
@@ -445,7 +449,7 @@ def check_pad(c: OpCheck) -> OpInfo:
 
 def prepare_pad(c: OpCheck, view, scratch):
     o = c.op.options
-    x, y = c.model.tensors[int(c.op.inputs[0])], c.model.tensors[int(c.op.outputs[0])]
+    (x,), (y,) = c.io()
     return [(K.pad_s8, (np.array(x.shape, np.int32), o.pad_before.astype(np.int32), np.array(y.shape, np.int32),
                         y.zero_point, view(x), view(y)))]
 
@@ -462,7 +466,7 @@ def check_reshape(c: OpCheck) -> OpInfo:
 
 
 def prepare_reshape(c: OpCheck, view, scratch):
-    x, y = c.model.tensors[int(c.op.inputs[0])], c.model.tensors[int(c.op.outputs[0])]
+    (x,), (y,) = c.io()
     xv, yv = view(x), view(y)
     if xv.__array_interface__["data"][0] == yv.__array_interface__["data"][0]:
         return []  # planned in place: no data moves
@@ -481,37 +485,37 @@ def check_lut(c: OpCheck) -> OpInfo:
 
 
 def prepare_lut(c: OpCheck, view, scratch):
-    x, t, y = (c.model.tensors[int(i)] for i in (c.op.inputs[0], c.op.inputs[1], c.op.outputs[0]))
+    (x, t), (y,) = c.io()
     return [(K.lut_s8, (x.size, view(t), view(x), view(y)))]
 
 
-def check_quantize(c: OpCheck) -> OpInfo:
+def _check_boundary(c: OpCheck, in_dtype, out_dtype, quantized) -> OpInfo:
+    """QUANTIZE (float32 -> int8) and DEQUANTIZE (int8 -> float32): same shape, the int8 side quantized."""
     c.counts((1,), 1)
-    x = c.tensor("inputs", 0, "float32")
-    y = c.tensor("outputs", 0, "int8", const=False)
+    x = c.tensor("inputs", 0, in_dtype)
+    y = c.tensor("outputs", 0, out_dtype, const=False)
     c.require(y.shape == x.shape, "outputs[0]", f"output shape {y.shape} must equal the input's {x.shape}")
-    c.zero_point(y, "outputs", 0)
-    c.require(y.scale_value is not None and y.scale_value > 0, "outputs[0]", "needs a positive scale")
+    which, t = ("outputs", y) if quantized == "output" else ("inputs", x)
+    c.zero_point(t, which, 0)
+    c.require(t.scale_value is not None and t.scale_value > 0, f"{which}[0]", "needs a positive scale")
     return OpInfo(0, 0)
 
 
-def prepare_quantize(c: OpCheck, view, scratch):
-    x, y = c.model.tensors[int(c.op.inputs[0])], c.model.tensors[int(c.op.outputs[0])]
-    return [(K.quantize_s8, (x.size, np.float32(y.scale_value), y.zero_point, view(x), view(y)))]
+def check_quantize(c: OpCheck) -> OpInfo:
+    return _check_boundary(c, "float32", "int8", "output")
 
 
 def check_dequantize(c: OpCheck) -> OpInfo:
-    c.counts((1,), 1)
-    x = c.tensor("inputs", 0, "int8")
-    y = c.tensor("outputs", 0, "float32", const=False)
-    c.require(y.shape == x.shape, "outputs[0]", f"output shape {y.shape} must equal the input's {x.shape}")
-    c.zero_point(x, "inputs", 0)
-    c.require(x.scale_value is not None and x.scale_value > 0, "inputs[0]", "needs a positive scale")
-    return OpInfo(0, 0)
+    return _check_boundary(c, "int8", "float32", "input")
+
+
+def prepare_quantize(c: OpCheck, view, scratch):
+    (x,), (y,) = c.io()
+    return [(K.quantize_s8, (x.size, np.float32(y.scale_value), y.zero_point, view(x), view(y)))]
 
 
 def prepare_dequantize(c: OpCheck, view, scratch):
-    x, y = c.model.tensors[int(c.op.inputs[0])], c.model.tensors[int(c.op.outputs[0])]
+    (x,), (y,) = c.io()
     return [(K.dequantize_s8, (x.size, np.float32(x.scale_value), x.zero_point, view(x), view(y)))]
 
 

@@ -12,10 +12,11 @@ def _rng(seed):
     return np.random.default_rng(seed)
 
 
-def conv_pool_fc_softmax(seed=0, width=8):
+def conv_pool_fc_softmax(seed=0, width=8, writer=False):
     """quantize -> conv3x3 (ReLU) -> depthwise -> add (residual) -> avg pool -> reshape -> FC -> softmax -> dequantize.
 
-    Returns (file bytes, reference function float32 input -> float32 output).
+    Returns (file bytes, reference function float32 input -> float32 output),
+    or the unserialized ModelWriter when writer=True.
     """
     r = _rng(seed)
     w = ModelWriter()
@@ -57,6 +58,8 @@ def conv_pool_fc_softmax(seed=0, width=8):
     out = w.add_tensor("probs_float", "float32", (1, 10))
     w.add_operator("DEQUANTIZE", [probs], [out])
     w.set_io([x_f], [out])
+    if writer:
+        return w
 
     def reference(xf, backend="numba"):
         """The same network, one public kernel call at a time."""

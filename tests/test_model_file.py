@@ -188,33 +188,15 @@ def test_a_newer_minor_version_still_loads():
 
 
 def _rewrite(mutate):
-    """Build the conv model, let ``mutate`` edit the writer's tables, serialize without re-planning."""
+    """The conv model's tables with ``mutate`` applied, serialized with the writer's plan but not re-planned."""
     from microflat.compiler.serialize import serialize
 
-    m = load_bytes(MODEL)
-    w = ModelWriter()
-    data, _ = conv_pool_fc_softmax()
-    # Recreate the writer state from the builder (same seed) and apply the mutation on the final dicts.
-    import model_builders
-
-    captured = {}
-    orig = ModelWriter.to_bytes
-
-    def capture(self, source_sha256=None):
-        captured["w"] = self
-        return orig(self, source_sha256)
-
-    ModelWriter.to_bytes = capture
-    try:
-        model_builders.conv_pool_fc_softmax()
-    finally:
-        ModelWriter.to_bytes = orig
-    w = captured["w"]
-    first = load_bytes(orig(w))
-    plan = {"arena_bytes": first.arena_bytes, "tensor_offsets": first.tensor_offsets, "scratch_offsets": first.scratch_offsets}
+    w = conv_pool_fc_softmax(writer=True)
+    planned = load_bytes(w.to_bytes())
+    plan = {"arena_bytes": planned.arena_bytes, "tensor_offsets": planned.tensor_offsets,
+            "scratch_offsets": planned.scratch_offsets}
     model = w._model(plan, bytes(32))
     mutate(model, w.buffers)
-    del m
     return serialize(model, w.buffers)
 
 
