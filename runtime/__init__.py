@@ -9,8 +9,8 @@ unsupported file (naming the field and its byte offset), InputError for an
 input of the wrong shape or dtype.
 """
 
-from .errors import FormatError, InputError, MicroflatError
+from .errors import CompileError, FormatError, InputError, MicroflatError
 from .interpreter import Interpreter
 from .loader import LoadedModel, load_bytes, load_file
 
-__all__ = ["FormatError", "InputError", "Interpreter", "LoadedModel", "MicroflatError", "load_bytes", "load_file"]
+__all__ = ["CompileError", "FormatError", "InputError", "Interpreter", "LoadedModel", "MicroflatError", "load_bytes", "load_file"]

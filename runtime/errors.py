@@ -2,7 +2,8 @@
 
 Catch ``MicroflatError`` for every user-facing failure. Its subclasses say
 more: ``FormatError`` for a damaged or unsupported model file (with the field
-and byte offset), ``InputError`` for an input of the wrong shape or dtype.
+and byte offset), ``InputError`` for an input of the wrong shape or dtype, and
+``CompileError`` for a PyTorch model the compiler cannot turn into a .mfb.
 """
 
 from __future__ import annotations
@@ -32,3 +33,9 @@ class FormatError(MicroflatError):
 
 class InputError(MicroflatError):
     """An input array does not fit the model (shape, dtype, count)."""
+
+
+class CompileError(MicroflatError):
+    """The compiler cannot lower or quantize a model: an unsupported op (named with
+    its graph node and the user's source line), a dynamic shape, an int32
+    accumulator that could overflow, or bad calibration data."""

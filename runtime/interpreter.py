@@ -46,12 +46,15 @@ class Interpreter:
         self.arena = np.zeros(max(m.arena_bytes, 1), dtype=np.uint8)
         self._views = {}
         self.steps = []
+        self.op_steps = []  # per operator: its slice of self.steps
         for k, op in enumerate(m.operators):
             off = m.scratch_offsets[k]
             size = m.op_info[k].scratch_bytes
             scratch = self.arena[off:off + size].view(np.int16) if size else np.zeros(0, np.int16)
+            first = len(self.steps)
             for kernel, args in OPS[op.opcode][1](OpCheck(m, k), self.view, scratch):
                 self.steps.append((self._callable(kernel), args))
+            self.op_steps.append(slice(first, len(self.steps)))
 
     def _callable(self, kernel):
         if self.backend == "c" and hasattr(kernel, "py_func"):
@@ -112,6 +115,20 @@ class Interpreter:
 
     def invoke(self, *inputs, dequantize: bool = False) -> list[np.ndarray]:
         """Run the model; returns one array per model output, batch first."""
+        return self._run(inputs, dequantize, None)
+
+    def trace(self, *inputs) -> dict[str, np.ndarray]:
+        """Run the model and keep every operator's output: {tensor name: array, batch first}.
+
+        For debugging accuracy (microflat.compiler.compare): the arena reuses
+        memory, so each output is copied right after the operator that writes it.
+        """
+        record: dict[int, list] = {}
+        self._run(inputs, False, record)
+        m = self.model
+        return {m.tensors[i].name: np.stack(v) for i, v in record.items()}
+
+    def _run(self, inputs, dequantize, record):
         n, prepared = self._batch(inputs)
         m = self.model
         outs = [np.empty((n,) + m.tensors[i].shape[1:] if m.tensors[i].shape[0] == 1 else m.tensors[i].shape,
@@ -126,8 +143,16 @@ class Interpreter:
                     self._quantize(src.size, np.float32(t.scale_value), t.zero_point, np.ascontiguousarray(src), dst)
                 else:
                     dst[:] = src
-            for fn, args in self.steps:
-                fn(*args)
+            if record is None:
+                for fn, args in self.steps:
+                    fn(*args)
+            else:
+                for k, op in enumerate(m.operators):
+                    for fn, args in self.steps[self.op_steps[k]]:
+                        fn(*args)
+                    for i in op.outputs:
+                        t = m.tensors[i]
+                        record.setdefault(i, []).append(self.view(t).copy().reshape(t.shape[1:] if t.shape[0] == 1 else t.shape))
             for o, i in zip(outs, m.outputs):
                 o.reshape(n, -1)[b] = self.view(m.tensors[i])
         if dequantize:

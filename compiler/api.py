@@ -1,0 +1,138 @@
+"""The compiler's entry points: a PyTorch model in, a .mfb out.
+
+    from microflat.compiler import compile
+    data = compile(model, (torch.randn(1, 1, 28, 28),), calib_loader, output="model.mfb")
+
+`compile_model` does the same and returns a CompiledModel, which also holds
+the quantized IR: its float and fake-quant simulations, and the quantization
+of each input and output.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from microflat.runtime.errors import CompileError
+
+from . import observers
+from .emit import emit
+from .ir import Graph
+from .lower import lower
+from .passes import optimize
+from .quantize import _batches, calibrate, quantize_weights
+from .simulate import run_graph
+from .writer import write_atomic
+
+
+def capture(model, example_inputs=None) -> torch.export.ExportedProgram:
+    """An ExportedProgram from an nn.Module (exported in eval mode), an ExportedProgram, or a saved .pt2 path."""
+    if isinstance(model, torch.export.ExportedProgram):
+        return model
+    if isinstance(model, (str, os.PathLike)):
+        path = os.fspath(model)
+        if not os.path.exists(path):
+            raise CompileError(f"{path}: no such file")
+        try:
+            return torch.export.load(path)
+        except Exception as exc:  # torch raises many types for a damaged archive
+            raise CompileError(f"{path}: not a saved ExportedProgram (torch.export.save): {exc}") from None
+    if not isinstance(model, torch.nn.Module):
+        raise CompileError(f"model must be a torch.nn.Module, an ExportedProgram or a .pt2 path, got {type(model).__name__}")
+    if example_inputs is None:
+        raise CompileError("example_inputs are required to export an nn.Module")
+    if isinstance(example_inputs, torch.Tensor):
+        example_inputs = (example_inputs,)
+    model = model.eval()
+    try:
+        return torch.export.export(model, tuple(example_inputs), strict=False)
+    except Exception as exc:
+        raise CompileError(f"torch.export failed: {str(exc).splitlines()[0]}") from None
+
+
+def _program_digest(ep: torch.export.ExportedProgram) -> bytes:
+    h = hashlib.sha256(str(ep.graph).encode())
+    for k in sorted(ep.state_dict):
+        h.update(k.encode())
+        h.update(ep.state_dict[k].detach().cpu().contiguous().numpy().tobytes())
+    return h.digest()
+
+
+@dataclass
+class CompiledModel:
+    graph: Graph          # quantized IR
+    data: bytes           # the .mfb
+    calibration_batches: int
+
+    def to_physical(self, inputs) -> list[torch.Tensor]:
+        """PyTorch-layout (NCHW) float inputs -> the runtime's layout (NHWC for 4-D inputs)."""
+        return next(_batches(self.graph, [inputs]))
+
+    def simulate(self, *inputs, fake_quant: bool = True) -> list[np.ndarray]:
+        """The model in PyTorch on NCHW inputs: fake-quantized (default) or float. Outputs in the file's layout."""
+        return [o.numpy() for o in run_graph(self.graph, self.to_physical(list(inputs)), fake_quant=fake_quant)]
+
+    @property
+    def input_quantization(self) -> list[tuple[float, int]]:
+        return [(v.scale, v.zero_point) for v in self.graph.inputs]
+
+    @property
+    def output_quantization(self) -> list[tuple[float, int]]:
+        return [(v.scale, v.zero_point) for v in self.graph.outputs]
+
+
+def lower_program(model, example_inputs=None) -> Graph:
+    """The optimized float IR of a model (no calibration yet)."""
+    return optimize(lower(capture(model, example_inputs)))
+
+
+def compile_model(model, example_inputs=None, calibration_data: Iterable | None = None, *,
+                  observer: str = observers.DEFAULT_OBSERVER, io_dtype: str = "int8",
+                  progress: bool = True) -> CompiledModel:
+    """Capture, lower, optimize, calibrate, quantize and serialize. Raises CompileError.
+
+    calibration_data: an iterable of batches, each a tensor (or tuple of
+    tensors, one per input) in PyTorch's layout (NCHW), batch first. Without
+    it the example inputs are the only calibration batch, which suits tests
+    and not deployment.
+    io_dtype: "int8" (inputs and outputs int8; Interpreter quantizes float
+    input at the boundary) or "float32" (QUANTIZE/DEQUANTIZE ops in the file).
+    """
+    if io_dtype not in ("int8", "float32"):
+        raise CompileError(f"io_dtype must be 'int8' or 'float32', got {io_dtype!r}")
+    if observer not in observers.OBSERVERS:
+        raise CompileError(f"observer must be one of {sorted(observers.OBSERVERS)}, got {observer!r}")
+    ep = capture(model, example_inputs)
+    graph = optimize(lower(ep))
+    if calibration_data is None:
+        if example_inputs is None:
+            raise CompileError("calibration_data is required (an iterable of input batches)")
+        calibration_data = [tuple(example_inputs) if isinstance(example_inputs, (tuple, list)) else example_inputs]
+    batches = calibrate(graph, calibration_data, observer, progress)
+    quantize_weights(graph)
+    data = emit(graph, io_dtype).to_bytes(_program_digest(ep))
+    return CompiledModel(graph, data, batches)
+
+
+def compile(model, example_inputs=None, calibration_data: Iterable | None = None, *, output=None,
+            observer: str = observers.DEFAULT_OBSERVER, io_dtype: str = "int8", progress: bool = True) -> bytes:
+    """Compile a PyTorch model to .mfb bytes; with output=PATH, also write them there (atomically)."""
+    compiled = compile_model(model, example_inputs, calibration_data, observer=observer, io_dtype=io_dtype,
+                             progress=progress)
+    if output is not None:
+        write_atomic(output, compiled.data)
+    return compiled.data
+
+
+def save_program(model, example_inputs, path) -> None:
+    """torch.export a module and save it as .pt2 (atomically), the input `microflat compile` takes."""
+    ep = capture(model, example_inputs)
+    buf = io.BytesIO()
+    torch.export.save(ep, buf)
+    write_atomic(path, buf.getvalue())

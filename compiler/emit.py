@@ -1,0 +1,186 @@
+"""Emit a quantized IR graph as a .mfb through the writer API.
+
+Every requantization parameter is computed here, once, from the scales the
+quantizer chose (kernels' compile-time helpers: quantize_multipliers,
+add_params, preprocess_softmax_scaling, concatenation_params, build_lut_s8):
+
+  conv, fc   M[c] = s_in * s_w[c] / s_out, per output channel
+  mul        M = s_a * s_b / s_out
+  mean       M = s_in / s_out (the kernel divides by H*W itself)
+  act range  the fused clamp [lo, hi] in real units becomes
+             [max(-128, zp + round(lo / s)), min(127, zp + round(hi / s))]
+
+Weight layouts change from PyTorch's to the runtime's here: conv OIHW -> OHWI,
+depthwise [C*m, 1, KH, KW] -> [1, KH, KW, C*m].
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from microflat import kernels as K
+from microflat.kernels.numerics import round_half_away_from_zero
+
+from .ir import Graph, Node, Value
+from .writer import ModelWriter
+
+_LUT_OPCODE = {"logistic": "LOGISTIC", "tanh": "TANH", "hardswish": "HARDSWISH"}
+
+
+def act_range(node: Node) -> dict:
+    v = node.output
+    lo, hi = node.act
+    qlo = -128 if lo == -math.inf else max(-128, v.zero_point + int(round_half_away_from_zero(np.array(lo / v.scale))))
+    qhi = 127 if hi == math.inf else min(127, v.zero_point + int(round_half_away_from_zero(np.array(hi / v.scale))))
+    return {"act_min": min(qlo, 127), "act_max": max(qhi, -128)}
+
+
+def is_depthwise(node: Node) -> bool:
+    w = node.attrs["weight"]
+    cin = node.inputs[0].shape[3]
+    return node.attrs["groups"] == cin and w.shape[1] == 1 and cin > 1
+
+
+class _Emitter:
+    def __init__(self, graph: Graph, io_dtype: str):
+        self.g, self.w, self.io = graph, ModelWriter(), io_dtype
+        self.index: dict[Value, int] = {}
+
+    def tensor(self, v: Value) -> int:
+        if v not in self.index:
+            self.index[v] = self.w.add_tensor(v.name, "int8", v.shape, scale=v.scale, zero_point=v.zero_point)
+        return self.index[v]
+
+    def as_4d(self, v: Value, suffix: str, into: bool) -> int:
+        """A rank < 4 int8 tensor seen as [1, ..., shape] for the 4-D elementwise ops: a free, in-place RESHAPE."""
+        t = self.tensor(v)
+        if len(v.shape) == 4:
+            return t
+        shape = (1,) * (4 - len(v.shape)) + tuple(v.shape)
+        r = self.w.add_tensor(f"{v.name}:{suffix}", "int8", shape, scale=v.scale, zero_point=v.zero_point)
+        if into:
+            self.w.add_operator("RESHAPE", [t], [r])
+        return r
+
+    def run(self) -> ModelWriter:
+        g, w = self.g, self.w
+        ins, outs = [], []
+        for v in g.inputs:
+            t = self.tensor(v)
+            if self.io == "float32":
+                f = w.add_tensor(f"{v.name}:float", "float32", v.shape)
+                w.add_operator("QUANTIZE", [f], [t])
+                t = f
+            ins.append(t)
+        for node in g.nodes:
+            getattr(self, node.op)(node)
+        for v in g.outputs:
+            t = self.tensor(v)
+            if self.io == "float32":
+                f = w.add_tensor(f"{v.name}:float", "float32", v.shape)
+                w.add_operator("DEQUANTIZE", [t], [f])
+                t = f
+            outs.append(t)
+        w.set_io(ins, outs)
+        return w
+
+    # --- ops -------------------------------------------------------------------
+
+    def _weights(self, node: Node, data: np.ndarray, axis: int):
+        q = node.attrs["quantized"]
+        wt = self.w.add_constant(f"{node.output.name}.weight", data, scale=q["weight_scale"], zero_point=0, axis=axis)
+        b = self.w.add_constant(f"{node.output.name}.bias", q["bias"])
+        real = node.inputs[0].scale * q["weight_scale"] / node.output.scale
+        mult, shift = K.quantize_multipliers(real)
+        return wt, b, mult, shift
+
+    def conv(self, node: Node):
+        a, q = node.attrs, node.attrs["quantized"]
+        x, y = self.tensor(node.inputs[0]), self.tensor(node.output)
+        common = dict(stride_h=a["stride"][0], stride_w=a["stride"][1], dilation_h=a["dilation"][0],
+                      dilation_w=a["dilation"][1], pad_top=a["pad"][0], pad_left=a["pad"][1], **act_range(node))
+        wq = q["weight_torch"]
+        if is_depthwise(node):
+            wt, b, mult, shift = self._weights(node, np.ascontiguousarray(wq.transpose(1, 2, 3, 0)), 3)
+            opts = dict(common, depth_multiplier=wq.shape[0] // node.inputs[0].shape[3], output_mult=mult,
+                        output_shift=shift)
+            self.w.add_operator("DEPTHWISE_CONV_2D", [x, wt, b], [y], "DepthwiseConv2DOptions", opts)
+        else:
+            wt, b, mult, shift = self._weights(node, np.ascontiguousarray(wq.transpose(0, 2, 3, 1)), 0)
+            opts = dict(common, groups=a["groups"], output_mult=mult, output_shift=shift)
+            self.w.add_operator("CONV_2D", [x, wt, b], [y], "Conv2DOptions", opts)
+
+    def fc(self, node: Node):
+        wt, b, mult, shift = self._weights(node, np.ascontiguousarray(node.attrs["quantized"]["weight_torch"]), 0)
+        opts = dict(act_range(node), output_mult=mult, output_shift=shift)
+        self.w.add_operator("FULLY_CONNECTED", [self.tensor(node.inputs[0]), wt, b], [self.tensor(node.output)],
+                            "FullyConnectedOptions", opts)
+
+    def _elementwise(self, node: Node, opcode: str, table: str, opts: dict):
+        a, b = (self.as_4d(v, "4d", True) for v in node.inputs)
+        y4 = self.as_4d(node.output, "4d", False)
+        self.w.add_operator(opcode, [a, b], [y4], table, dict(opts, **act_range(node)))
+        if y4 != self.tensor(node.output):
+            self.w.add_operator("RESHAPE", [y4], [self.tensor(node.output)])
+
+    def add(self, node: Node):
+        s1, s2 = (v.scale for v in node.inputs)
+        self._elementwise(node, "ADD", "AddOptions", dict(K.add_params(s1, s2, node.output.scale)))
+
+    def mul(self, node: Node):
+        s1, s2 = (v.scale for v in node.inputs)
+        mult, shift = K.quantize_multiplier(s1 * s2 / node.output.scale)
+        self._elementwise(node, "MUL", "MulOptions", dict(output_mult=mult, output_shift=shift))
+
+    def _pool(self, node: Node, opcode: str):
+        a = node.attrs
+        opts = dict(filter_h=a["kernel"][0], filter_w=a["kernel"][1], stride_h=a["stride"][0], stride_w=a["stride"][1],
+                    pad_top=a["pad"][0], pad_left=a["pad"][1], **act_range(node))
+        self.w.add_operator(opcode, [self.tensor(node.inputs[0])], [self.tensor(node.output)], "Pool2DOptions", opts)
+
+    def avg_pool(self, node: Node):
+        self._pool(node, "AVERAGE_POOL_2D")
+
+    def max_pool(self, node: Node):
+        self._pool(node, "MAX_POOL_2D")
+
+    def mean(self, node: Node):
+        mult, shift = K.quantize_multiplier(node.inputs[0].scale / node.output.scale)
+        self.w.add_operator("MEAN", [self.tensor(node.inputs[0])], [self.tensor(node.output)], "MeanOptions",
+                            dict(mult=mult, shift=shift))
+
+    def softmax(self, node: Node):
+        m, ls, dmin = K.preprocess_softmax_scaling(1.0, node.inputs[0].scale)
+        self.w.add_operator("SOFTMAX", [self.tensor(node.inputs[0])], [self.tensor(node.output)], "SoftmaxOptions",
+                            dict(input_beta_mult=m, input_left_shift=ls, diff_min=dmin))
+
+    def concat(self, node: Node):
+        y = node.output
+        params = [K.concatenation_params(v.scale, v.zero_point, y.scale, y.zero_point) for v in node.inputs]
+        opts = dict(axis=node.attrs["axis"], requant=np.array([p[0] for p in params], np.uint8),
+                    input_mult=np.array([p[1] for p in params], np.int32),
+                    input_shift=np.array([p[2] for p in params], np.int8))
+        self.w.add_operator("CONCATENATION", [self.tensor(v) for v in node.inputs], [self.tensor(y)],
+                            "ConcatenationOptions", opts)
+
+    def pad(self, node: Node):
+        opts = dict(pad_before=np.array(node.attrs["before"], np.int32), pad_after=np.array(node.attrs["after"], np.int32))
+        self.w.add_operator("PAD", [self.tensor(node.inputs[0])], [self.tensor(node.output)], "PadOptions", opts)
+
+    def reshape(self, node: Node):
+        self.w.add_operator("RESHAPE", [self.tensor(node.inputs[0])], [self.tensor(node.output)])
+
+    def _lut(self, node: Node):
+        x, y = node.inputs[0], node.output
+        table = K.build_lut_s8(node.op, x.scale, x.zero_point, y.scale, y.zero_point)
+        t = self.w.add_constant(f"{y.name}.table", table)
+        self.w.add_operator(_LUT_OPCODE[node.op], [self.tensor(x), t], [self.tensor(y)])
+
+    logistic = tanh = hardswish = _lut
+
+
+def emit(graph: Graph, io_dtype: str = "int8") -> ModelWriter:
+    """A ModelWriter holding the quantized graph; io_dtype "float32" adds QUANTIZE/DEQUANTIZE at the boundary."""
+    return _Emitter(graph, io_dtype).run()

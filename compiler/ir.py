@@ -1,0 +1,92 @@
+"""The compiler's intermediate representation: a list of int8-able ops on physical tensors.
+
+The IR sits between the captured PyTorch graph and the .mfb writer:
+
+    torch.export graph --lower--> Graph (float weights, physical NHWC shapes)
+        --passes--> (batch norm folded, pads and clamps fused)
+        --calibrate + quantize--> (every Value has a scale and zero point)
+        --emit--> ModelWriter
+
+A Value is an activation tensor in the layout the runtime will hold it:
+4-D tensors are NHWC (PyTorch's NCHW is a logical view the lowering tracks),
+anything else as PyTorch shapes it. A Node is one op with its float weights
+in ``attrs`` (PyTorch's own weight layouts; emit converts them).
+
+Ops and their attrs:
+  conv        weight [O, I/groups, KH, KW], bias [O] | None, stride, dilation, pad (top, left), groups
+  fc          weight [OUT, IN], bias [OUT] | None
+  batch_norm  scale [C], shift [C]   (y = x * scale + shift; folded or made a 1x1 depthwise conv)
+  clamp       lo, hi                 (fused into its producer's act range)
+  add, mul    -
+  avg_pool,
+  max_pool    kernel, stride, pad (top, left)
+  mean        -                      (over H and W of an NHWC tensor)
+  softmax     -                      (over the last axis)
+  concat      axis                   (physical)
+  pad         before[4], after[4]    (physical NHWC, zeros)
+  reshape     -
+  logistic, tanh, hardswish  -
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+# Ops whose output has the input's quantization (TFLite's rule for them, and
+# what lets the runtime run them without requantizing).
+TIED_OPS = frozenset({"reshape", "pad", "avg_pool", "max_pool"})
+# Ops whose output quantization is fixed by the op, whatever the data:
+# (scale, zero point), as TFLite's int8 kernels require.
+FIXED_OUTPUT = {"softmax": (1.0 / 256.0, -128), "logistic": (1.0 / 256.0, -128), "tanh": (1.0 / 128.0, 0)}
+# Ops that take a fused activation range (act_min, act_max).
+FUSES_ACTIVATION = frozenset({"conv", "fc", "add", "mul", "avg_pool", "max_pool"})
+
+
+@dataclass(eq=False)
+class Value:
+    name: str
+    shape: tuple[int, ...]
+    scale: float | None = None
+    zero_point: int = 0
+
+    @property
+    def quantized(self) -> bool:
+        return self.scale is not None
+
+
+@dataclass(eq=False)
+class Node:
+    op: str
+    inputs: list[Value]
+    output: Value
+    attrs: dict = field(default_factory=dict)
+    source: str = ""  # "graph node 'conv2d' (model.py:12: y = self.conv(x))"
+    act: tuple[float, float] = (-math.inf, math.inf)  # fused clamp, in real units
+
+
+@dataclass
+class Graph:
+    inputs: list[Value]
+    outputs: list[Value]
+    nodes: list[Node]
+    # Per input and output: "NHWC" when PyTorch's NCHW tensor is stored channels-last, else "".
+    input_layouts: list[str] = field(default_factory=list)
+    output_layouts: list[str] = field(default_factory=list)
+
+    def consumers(self) -> dict[Value, list[Node]]:
+        uses: dict[Value, list[Node]] = {}
+        for n in self.nodes:
+            for v in n.inputs:
+                uses.setdefault(v, []).append(n)
+        return uses
+
+    def producers(self) -> dict[Value, Node]:
+        return {n.output: n for n in self.nodes}
+
+    def values(self) -> list[Value]:
+        """Every activation, inputs first, then in execution order."""
+        seen = list(self.inputs)
+        for n in self.nodes:
+            seen.append(n.output)
+        return seen

@@ -1,0 +1,548 @@
+"""Lower a torch.export ExportedProgram to the compiler's IR (compiler/ir.py).
+
+Capture is torch.export's; this module walks its FX graph once, in order.
+
+Layout. PyTorch computes in NCHW, the runtime in NHWC. Every activation the
+lowering tracks is a `_Ref`: an IR Value (physical shape) plus `order`, the
+logical dimension each physical dimension holds (physical dim j is logical
+dim order[j]; NCHW stored as NHWC is (0, 2, 3, 1)). A permute only changes
+`order`, never data. A flatten of an NHWC tensor with H*W > 1 keeps its
+elements in (h, w, c) order while PyTorch's are (c, h, w): the _Ref remembers
+(C, H, W) in `chw`, and the Linear that consumes it permutes its weight
+columns to match, so no transpose runs at all.
+
+Constants. Parameters, buffers and lifted constants are torch tensors; a call
+whose tensor arguments are all constants (a weight's transpose, say) is
+evaluated here, once.
+
+Everything else either lowers to an IR node or raises CompileError naming the
+op, the graph node and the user's source line (torch.export records the stack
+trace of every node).
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+import os
+import re
+
+import numpy as np
+import torch
+
+from microflat.runtime.errors import CompileError
+
+from .ir import Graph, Node, Value
+
+NCHW_AS_NHWC = (0, 2, 3, 1)
+# The int32 accumulator of a dot product of K int8 pairs stays below 2^31 for
+# any data when K * 255 * 127 < 2^31: |x - zp| <= 255 and |w| <= 127.
+ACCUMULATOR_LIMIT = 2**31
+_TORCH_DIR = os.path.dirname(torch.__file__)
+# Calls that pass their input through unchanged at inference.
+_IDENTITY = {"aten.dropout.default", "aten.clone.default", "aten.contiguous.default", "aten.alias.default",
+             "aten.detach.default", "aten.lift_fresh_copy.default", "aten.feature_dropout.default",
+             "aten.alpha_dropout.default", "aten.native_dropout.default"}
+
+
+class _Ref:
+    """An activation as PyTorch sees it: an IR Value plus its logical layout."""
+
+    def __init__(self, value: Value, order: tuple[int, ...], chw: tuple[int, int, int] | None = None):
+        self.value, self.order, self.chw = value, tuple(order), chw
+
+    @property
+    def logical_shape(self):
+        shape = [0] * len(self.order)
+        for j, d in enumerate(self.order):
+            shape[d] = self.value.shape[j]
+        return tuple(shape)
+
+
+def source_of(node) -> str:
+    """'graph node NAME (file:line: code)': the innermost frame outside torch's own files."""
+    where = ""
+    frames = re.findall(r'File "([^"]+)", line (\d+), in [^\n]*\n\s*([^\n]*)', node.meta.get("stack_trace") or "")
+    user = [f for f in frames if not f[0].startswith(_TORCH_DIR)]
+    if user:
+        f, line, code = user[-1]
+        where = f" ({f}:{line}: {code.strip()})"
+    return f"graph node '{node.name}'{where}"
+
+
+def _physical_shape(logical, order):
+    return tuple(int(logical[d]) for d in order)
+
+
+def _static_shape(node, what) -> tuple[int, ...]:
+    val = node.meta.get("val")
+    if not isinstance(val, torch.Tensor):
+        raise CompileError(f"{what}: {source_of(node)} has no tensor shape recorded")
+    shape = []
+    for i, d in enumerate(val.shape):
+        if isinstance(d, torch.SymInt):
+            raise CompileError(f"{source_of(node)} has a dynamic dimension {i} ({d}); microflat compiles static "
+                               "shapes, and only the batch dimension may be dynamic")
+        shape.append(int(d))
+    return tuple(shape)
+
+
+def specialize_batch(ep: torch.export.ExportedProgram) -> torch.export.ExportedProgram:
+    """Re-export a program whose batch dimension is dynamic with batch 1; refuse other dynamic dimensions."""
+    user = [s.arg.name for s in ep.graph_signature.input_specs if s.kind == torch.export.graph_signature.InputKind.USER_INPUT]
+    placeholders = {n.name: n for n in ep.graph.nodes if n.op == "placeholder"}
+    examples, dynamic = [], False
+    for name in user:
+        val = placeholders[name].meta.get("val")
+        if not isinstance(val, torch.Tensor):
+            raise CompileError(f"input '{name}' is not a tensor; microflat models take tensors only")
+        shape = []
+        for i, d in enumerate(val.shape):
+            if isinstance(d, torch.SymInt):
+                if i != 0:
+                    raise CompileError(f"input '{name}' has a dynamic dimension {i} ({d}); microflat compiles static "
+                                       "shapes, and only the batch dimension (0) may be dynamic")
+                dynamic = True
+                d = 1
+            shape.append(int(d))
+        examples.append(torch.zeros(shape, dtype=val.dtype))
+    if not dynamic:
+        return ep
+    return torch.export.export(ep.module(), tuple(examples), strict=False)
+
+
+class _Lowering:
+    def __init__(self, ep: torch.export.ExportedProgram):
+        self.ep = ep
+        self.env: dict = {}
+        self.nodes: list[Node] = []
+        self.names: set[str] = set()
+
+    # --- helpers ---------------------------------------------------------------
+
+    def fail(self, node, reason):
+        raise CompileError(f"{reason} at {source_of(node)}")
+
+    def value(self, name, shape) -> Value:
+        base, k = name, 1
+        while name in self.names:
+            name, k = f"{base}_{k}", k + 1
+        self.names.add(name)
+        return Value(name, tuple(int(d) for d in shape))
+
+    def emit(self, node, op, inputs, out_logical, order, attrs=None, chw=None) -> _Ref:
+        v = self.value(node.name, _physical_shape(out_logical, order))
+        self.nodes.append(Node(op, [r.value for r in inputs], v, attrs or {}, source_of(node)))
+        return _Ref(v, order, chw)
+
+    def act(self, node, arg, what="input") -> _Ref:
+        r = self.env.get(arg) if isinstance(arg, torch.fx.Node) else None
+        if not isinstance(r, _Ref):
+            self.fail(node, f"{node.target}: the {what} must be an activation computed from the model's inputs, "
+                            f"not a constant or a Python number ({arg!r})")
+        return r
+
+    def const(self, node, arg, what) -> torch.Tensor | None:
+        if arg is None:
+            return None
+        r = self.env.get(arg) if isinstance(arg, torch.fx.Node) else arg
+        if not isinstance(r, torch.Tensor):
+            self.fail(node, f"{node.target}: the {what} must be a constant tensor (a parameter or buffer)")
+        return r.detach().to(torch.float64)
+
+    def nhwc(self, node, r: _Ref, what="input") -> _Ref:
+        if len(r.order) != 4 or r.order != NCHW_AS_NHWC or r.chw:
+            self.fail(node, f"{node.target}: the {what} must be a 4-D NCHW tensor, has logical shape {r.logical_shape}")
+        return r
+
+    def out_shape(self, node):
+        return _static_shape(node, str(node.target))
+
+    @staticmethod
+    def pair(v, default=None):
+        if v is None or (isinstance(v, (list, tuple)) and len(v) == 0):
+            v = default
+        if isinstance(v, (list, tuple)):
+            return (int(v[0]), int(v[-1])) if len(v) in (1, 2) else None
+        return (int(v), int(v))
+
+    def check_accumulator(self, node, k):
+        if k * 255 * 127 >= ACCUMULATOR_LIMIT:
+            self.fail(node, f"{node.target}: a dot product of K = {k} int8 pairs could overflow the int32 accumulator "
+                            f"(K * 255 * 127 = {k * 255 * 127} >= 2^31 = {ACCUMULATOR_LIMIT}); split the layer")
+
+    # --- the walk ----------------------------------------------------------------
+
+    def run(self) -> Graph:
+        sig = self.ep.graph_signature
+        kinds = torch.export.graph_signature.InputKind
+        consts = {}
+        for spec in sig.input_specs:
+            if spec.kind in (kinds.PARAMETER, kinds.BUFFER):
+                consts[spec.arg.name] = self.ep.state_dict[spec.target] if spec.target in self.ep.state_dict \
+                    else self.ep.constants[spec.target]
+            elif spec.kind == kinds.CONSTANT_TENSOR:
+                consts[spec.arg.name] = self.ep.constants[spec.target]
+            elif spec.kind != kinds.USER_INPUT:
+                raise CompileError(f"input '{spec.arg.name}' of kind {spec.kind.name} is not supported")
+        inputs, layouts = [], []
+        for node in self.ep.graph.nodes:
+            if node.op == "placeholder":
+                if node.name in consts:
+                    self.env[node] = consts[node.name]
+                    continue
+                shape = _static_shape(node, "input")
+                if node.meta["val"].dtype != torch.float32:
+                    self.fail(node, f"input '{node.name}' is {node.meta['val'].dtype}; microflat models take float32 inputs")
+                order = tuple(range(len(shape)))
+                if len(shape) == 4 and not self._permuted_to_nchw(node):
+                    order = NCHW_AS_NHWC
+                ref = _Ref(self.value(node.name, _physical_shape(shape, order)), order)
+                self.env[node] = ref
+                inputs.append(ref.value)
+                layouts.append("NHWC" if order == NCHW_AS_NHWC else "")
+            elif node.op == "call_function":
+                self.env[node] = self.call(node)
+            elif node.op == "output":
+                outputs, out_layouts = [], []
+                for arg in node.args[0]:
+                    r = self.act(node, arg, "output")
+                    if r.chw:
+                        self.fail(arg, "a flattened NCHW tensor with H*W > 1 is a model output; its element order "
+                                       "differs from PyTorch's in NHWC, and microflat has no transpose op")
+                    if r.order not in (tuple(range(len(r.order))), NCHW_AS_NHWC):
+                        self.fail(arg, f"a model output is a permuted view (order {r.order}); no transpose op exists")
+                    if r.value in inputs:
+                        self.fail(arg, "a model input is returned unchanged as an output")
+                    outputs.append(r.value)
+                    out_layouts.append("NHWC" if r.order == NCHW_AS_NHWC and len(r.order) == 4 else "")
+                return Graph(inputs, outputs, self.nodes, layouts, out_layouts)
+            else:
+                self.fail(node, f"graph node kind '{node.op}' is not supported")
+        raise CompileError("the exported graph has no output node")
+
+    @staticmethod
+    def _permuted_to_nchw(node) -> bool:
+        users = list(node.users)
+        return bool(users) and all(str(u.target) == "aten.permute.default" and list(u.args[1]) == [0, 3, 1, 2]
+                                   for u in users)
+
+    def call(self, node):
+        target = node.target
+        name = str(target)
+        if target is operator.getitem:
+            seq = self.env[node.args[0]]
+            return seq[node.args[1]]
+        if name.startswith("aten._assert") or name.startswith("aten.sym_") or name == "aten._assert_tensor_metadata.default":
+            return None
+        inputs = [self.env.get(a) for a in node.all_input_nodes]
+        if inputs and all(isinstance(a, torch.Tensor) for a in inputs):  # constant folding
+            args, kwargs = torch.fx.node.map_arg((node.args, node.kwargs), lambda a: self.env[a])
+            with torch.no_grad():
+                return target(*args, **kwargs)
+        if name in _IDENTITY:
+            return self.act(node, node.args[0])
+        handler = _HANDLERS.get(name)
+        if handler is None:
+            self.fail(node, f"unsupported op {name}")
+        return handler(self, node, *node.args, **node.kwargs)
+
+    # --- handlers ----------------------------------------------------------------
+
+    def conv(self, node, x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
+        r = self.nhwc(node, self.act(node, x))
+        weight = self.const(node, w, "weight")
+        bias = self.const(node, b, "bias")
+        if weight.dim() != 4:
+            self.fail(node, f"{node.target}: only 2-D convolution is supported (weight {tuple(weight.shape)})")
+        out = self.out_shape(node)
+        s, d = self.pair(stride, 1), self.pair(dilation, 1)
+        kh, kw = weight.shape[2], weight.shape[3]
+        if isinstance(padding, str):
+            if padding == "valid":
+                pad = (0, 0)
+            else:  # "same": torch pads total = d * (k - 1), the odd one after
+                pad = (d[0] * (kh - 1) // 2, d[1] * (kw - 1) // 2)
+        else:
+            pad = self.pair(padding, 0)
+        self.check_accumulator(node, int(weight.shape[1] * kh * kw))
+        attrs = dict(weight=weight.numpy(), bias=None if bias is None else bias.numpy(), stride=s, dilation=d,
+                     pad=pad, groups=int(groups))
+        return self.emit(node, "conv", [r], out, NCHW_AS_NHWC, attrs)
+
+    def convolution(self, node, x, w, b, stride, padding, dilation, transposed, output_padding, groups):
+        if transposed:
+            self.fail(node, "transposed convolution is not supported")
+        return self.conv(node, x, w, b, stride, padding, dilation, groups)
+
+    def linear(self, node, x, w, b=None):
+        r = self.act(node, x)
+        weight = self.const(node, w, "weight")
+        bias = self.const(node, b, "bias")
+        if len(r.order) != 2 or r.order != (0, 1):
+            self.fail(node, f"{node.target}: the input must be 2-D [N, features], has logical shape {r.logical_shape}; "
+                            "flatten it first")
+        wn = weight.numpy()
+        if r.chw:  # columns in PyTorch's (c, h, w) order -> the runtime's (h, w, c)
+            c, h, wd = r.chw
+            wn = wn.reshape(wn.shape[0], c, h, wd).transpose(0, 2, 3, 1).reshape(wn.shape[0], -1)
+        self.check_accumulator(node, int(wn.shape[1]))
+        attrs = dict(weight=np.ascontiguousarray(wn), bias=None if bias is None else bias.numpy())
+        return self.emit(node, "fc", [r], self.out_shape(node), (0, 1), attrs)
+
+    def addmm(self, node, b, x, wt, beta=1, alpha=1):
+        if beta != 1 or alpha != 1:
+            self.fail(node, "addmm with beta or alpha other than 1 is not supported")
+        return self.linear(node, x, self.const(node, wt, "weight").T.contiguous(), b)
+
+    def mm(self, node, x, wt):
+        return self.linear(node, x, self.const(node, wt, "weight").T.contiguous(), None)
+
+    def batch_norm(self, node, x, weight, bias, mean, var, *rest):
+        # aten.batch_norm(x, w, b, mean, var, training, momentum, eps, cudnn) or
+        # aten._native_batch_norm_legit_no_training(x, w, b, mean, var, momentum, eps)
+        training, eps = (rest[0], rest[2]) if len(rest) == 4 else (False, rest[1])
+        if training:
+            self.fail(node, "batch norm in training mode; call model.eval() before export")
+        r = self.act(node, x)
+        mu, v = self.const(node, mean, "running mean"), self.const(node, var, "running variance")
+        if mu is None or v is None:
+            self.fail(node, "batch norm without running statistics")
+        n = mu.shape[0]
+        g = self.const(node, weight, "weight") if weight is not None else torch.ones(n, dtype=torch.float64)
+        beta = self.const(node, bias, "bias") if bias is not None else torch.zeros(n, dtype=torch.float64)
+        scale = g / torch.sqrt(v + eps)
+        attrs = dict(scale=scale.numpy(), shift=(beta - mu * scale).numpy())
+        if len(r.order) == 4:
+            self.nhwc(node, r)
+        out = self.emit(node, "batch_norm", [r], self.out_shape(node), r.order, attrs)
+        return (out, None, None) if "native" in str(node.target) else out
+
+    def clamp_op(self, node, x, lo=None, hi=None):
+        r = self.act(node, x)
+        lo = -math.inf if lo is None else float(lo)
+        hi = math.inf if hi is None else float(hi)
+        return self.emit(node, "clamp", [r], self.out_shape(node), r.order, dict(lo=lo, hi=hi), r.chw)
+
+    def relu(self, node, x):
+        return self.clamp_op(node, x, 0.0, None)
+
+    def hardtanh(self, node, x, lo=-1.0, hi=1.0):
+        return self.clamp_op(node, x, lo, hi)
+
+    def relu6(self, node, x):
+        return self.clamp_op(node, x, 0.0, 6.0)
+
+    def binary(self, op):
+        def handler(self, node, a, b, alpha=1):
+            if alpha != 1:
+                self.fail(node, f"{node.target} with alpha {alpha} is not supported")
+            ra, rb = self.act(node, a, "first operand"), self.act(node, b, "second operand")
+            if ra.order != rb.order or ra.chw != rb.chw:
+                self.fail(node, f"{node.target}: the operands have different layouts (logical shapes "
+                                f"{ra.logical_shape} and {rb.logical_shape}); give them the same rank")
+            return self.emit(node, op, [ra, rb], self.out_shape(node), ra.order, None, ra.chw)
+        return handler
+
+    def unary(self, op):
+        def handler(self, node, x, *rest):
+            r = self.act(node, x)
+            return self.emit(node, op, [r], self.out_shape(node), r.order, None, r.chw)
+        return handler
+
+    def _pool_geometry(self, node, r, kernel, stride, padding):
+        k = self.pair(kernel)
+        s = self.pair(stride, k)
+        p = self.pair(padding, 0)
+        if k is None or s is None or p is None:
+            self.fail(node, f"{node.target}: kernel, stride and padding must have one or two values")
+        return k, s, p
+
+    def max_pool(self, node, x, kernel, stride=None, padding=0, dilation=1, ceil_mode=False):
+        r = self.nhwc(node, self.act(node, x))
+        if self.pair(dilation, 1) != (1, 1):
+            self.fail(node, "max pooling with dilation is not supported")
+        k, s, p = self._pool_geometry(node, r, kernel, stride, padding)
+        out = self.emit(node, "max_pool", [r], self.out_shape(node), NCHW_AS_NHWC, dict(kernel=k, stride=s, pad=p))
+        return (out, None) if "with_indices" in str(node.target) else out
+
+    def avg_pool(self, node, x, kernel, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
+                 divisor_override=None):
+        r = self.nhwc(node, self.act(node, x))
+        k, s, p = self._pool_geometry(node, r, kernel, stride, padding)
+        if divisor_override is not None:
+            self.fail(node, "average pooling with divisor_override is not supported")
+        if count_include_pad and p != (0, 0):
+            self.fail(node, "average pooling with padding and count_include_pad=True: microflat (as TFLite) averages "
+                            "the valid elements only; pass count_include_pad=False")
+        out = self.out_shape(node)
+        _, _, h, w = r.logical_shape
+        floor = ((h + 2 * p[0] - k[0]) // s[0] + 1, (w + 2 * p[1] - k[1]) // s[1] + 1)
+        if ceil_mode and tuple(out[2:]) != floor:
+            self.fail(node, "average pooling with ceil_mode=True that changes the output size is not supported")
+        return self.emit(node, "avg_pool", [r], out, NCHW_AS_NHWC, dict(kernel=k, stride=s, pad=p))
+
+    def adaptive_avg_pool(self, node, x, size):
+        r = self.nhwc(node, self.act(node, x))
+        _, _, h, w = r.logical_shape
+        oh, ow = self.pair(size)
+        if (oh, ow) == (1, 1):
+            return self.emit(node, "mean", [r], self.out_shape(node), NCHW_AS_NHWC)
+        if h % oh or w % ow:
+            self.fail(node, f"adaptive average pooling from {h}x{w} to {oh}x{ow}: the sizes must divide")
+        k = (h // oh, w // ow)
+        return self.emit(node, "avg_pool", [r], self.out_shape(node), NCHW_AS_NHWC, dict(kernel=k, stride=k, pad=(0, 0)))
+
+    def mean(self, node, x, dims=None, keepdim=False, dtype=None):
+        r = self.act(node, x)
+        rank = len(r.order)
+        dims = sorted({int(d) % rank for d in (dims if dims is not None else range(rank))})
+        if rank != 4 or r.order != NCHW_AS_NHWC or dims != [2, 3]:
+            self.fail(node, f"mean over dims {dims} of logical shape {r.logical_shape}: microflat averages over H and W "
+                            "of a 4-D NCHW tensor only")
+        out = self.out_shape(node)
+        order = NCHW_AS_NHWC if keepdim else (0, 1)
+        return self.emit(node, "mean", [r], out, order)
+
+    def reshape(self, node, x, *rest):
+        r = self.act(node, x)
+        out = self.out_shape(node)
+        logical = r.logical_shape
+        if tuple(out) == logical:
+            return r
+        if r.chw:  # undoing a flatten: back to NCHW
+            n = logical[0]
+            c, h, w = r.chw
+            if tuple(out) == (n, c, h, w):
+                return self._reshape(node, r, out, NCHW_AS_NHWC)
+            self.fail(node, f"reshape of a flattened NCHW tensor to {tuple(out)}")
+        in_plain = r.order == tuple(range(len(r.order)))
+        if len(r.order) == 4 and r.order == NCHW_AS_NHWC:
+            n, c, h, w = logical
+            if len(out) == 2 and out[0] == n and h * w > 1 and c > 1:
+                return self._reshape(node, r, out, (0, 1), chw=(c, h, w))
+            in_plain = h * w == 1 or c == 1  # NHWC and NCHW hold the same element order
+        if not in_plain:
+            self.fail(node, f"reshape from logical shape {logical} (stored as {r.value.shape}) to {tuple(out)} would "
+                            "reorder elements; microflat has no transpose op")
+        if len(out) == 4:
+            n, c, h, w = out
+            if h * w > 1 and c > 1:
+                self.fail(node, f"reshape to NCHW {tuple(out)} from {logical} would need a transpose to NHWC")
+            return self._reshape(node, r, out, NCHW_AS_NHWC)
+        return self._reshape(node, r, out, tuple(range(len(out))))
+
+    def _reshape(self, node, r, out, order, chw=None):
+        if _physical_shape(out, order) == r.value.shape:
+            return _Ref(r.value, order, chw)
+        return self.emit(node, "reshape", [r], out, order, None, chw)
+
+    def flatten(self, node, x, start=0, end=-1):
+        return self.reshape(node, x)
+
+    def permute(self, node, x, dims):
+        r = self.act(node, x)
+        if r.chw:
+            self.fail(node, "permute of a flattened NCHW tensor is not supported")
+        rank = len(r.order)
+        dims = [int(d) % rank for d in dims]
+        inverse = [0] * rank
+        for i, d in enumerate(dims):
+            inverse[d] = i
+        return _Ref(r.value, tuple(inverse[d] for d in r.order))
+
+    def transpose(self, node, x, d0, d1):
+        rank = len(self.act(node, x).order)
+        dims = list(range(rank))
+        d0, d1 = int(d0) % rank, int(d1) % rank
+        dims[d0], dims[d1] = dims[d1], dims[d0]
+        return self.permute(node, x, dims)
+
+    def cat(self, node, tensors, dim=0):
+        refs = [self.act(node, t, f"input {i}") for i, t in enumerate(tensors)]
+        if any(r.order != refs[0].order or r.chw for r in refs):
+            self.fail(node, "cat of tensors with different layouts")
+        rank = len(refs[0].order)
+        axis = refs[0].order.index(int(dim) % rank)
+        return self.emit(node, "concat", refs, self.out_shape(node), refs[0].order, dict(axis=axis))
+
+    def softmax(self, node, x, dim, *rest):
+        r = self.act(node, x)
+        if r.chw or r.order[-1] != int(dim) % len(r.order):
+            self.fail(node, f"softmax over dim {dim} of logical shape {r.logical_shape}: microflat's softmax runs over "
+                            "the innermost stored axis (channels of a 4-D tensor, features of a 2-D one)")
+        return self.emit(node, "softmax", [r], self.out_shape(node), r.order)
+
+    def pad(self, node, x, pad, mode="constant", value=None):
+        r = self.nhwc(node, self.act(node, x))
+        if mode != "constant" or (value not in (None, 0, 0.0)):
+            self.fail(node, f"pad mode {mode!r} with value {value!r}: only zero padding is supported")
+        pad = [int(p) for p in pad]
+        before, after = [0] * 4, [0] * 4
+        for i in range(len(pad) // 2):  # pairs from the last logical dimension backwards
+            dim = 3 - i
+            before[dim], after[dim] = pad[2 * i], pad[2 * i + 1]
+        if min(before + after) < 0:
+            self.fail(node, "negative padding (cropping) is not supported")
+        attrs = dict(before=[before[d] for d in NCHW_AS_NHWC], after=[after[d] for d in NCHW_AS_NHWC])
+        return self.emit(node, "pad", [r], self.out_shape(node), NCHW_AS_NHWC, attrs)
+
+    def constant_pad_nd(self, node, x, pad, value=0):
+        return self.pad(node, x, pad, "constant", value)
+
+
+_L = _Lowering
+_HANDLERS = {
+    "aten.conv2d.default": _L.conv,
+    "aten.conv2d.padding": _L.conv,
+    "aten.convolution.default": _L.convolution,
+    "aten.linear.default": _L.linear,
+    "aten.addmm.default": _L.addmm,
+    "aten.mm.default": _L.mm,
+    "aten.batch_norm.default": _L.batch_norm,
+    "aten._native_batch_norm_legit_no_training.default": _L.batch_norm,
+    "aten.relu.default": _L.relu,
+    "aten.relu_.default": _L.relu,
+    "aten.relu6.default": _L.relu6,
+    "aten.hardtanh.default": _L.hardtanh,
+    "aten.hardtanh_.default": _L.hardtanh,
+    "aten.clamp.default": _L.clamp_op,
+    "aten.clamp_.default": _L.clamp_op,
+    "aten.add.Tensor": _L.binary(_L, "add"),
+    "aten.add_.Tensor": _L.binary(_L, "add"),
+    "aten.mul.Tensor": _L.binary(_L, "mul"),
+    "aten.mul_.Tensor": _L.binary(_L, "mul"),
+    "aten.max_pool2d.default": _L.max_pool,
+    "aten.max_pool2d_with_indices.default": _L.max_pool,
+    "aten.avg_pool2d.default": _L.avg_pool,
+    "aten.adaptive_avg_pool2d.default": _L.adaptive_avg_pool,
+    "aten._adaptive_avg_pool2d.default": _L.adaptive_avg_pool,
+    "aten.mean.dim": _L.mean,
+    "aten.flatten.using_ints": _L.flatten,
+    "aten.view.default": _L.reshape,
+    "aten.reshape.default": _L.reshape,
+    "aten._unsafe_view.default": _L.reshape,
+    "aten.squeeze.dim": _L.reshape,
+    "aten.squeeze.dims": _L.reshape,
+    "aten.squeeze.default": _L.reshape,
+    "aten.unsqueeze.default": _L.reshape,
+    "aten.permute.default": _L.permute,
+    "aten.transpose.int": _L.transpose,
+    "aten.cat.default": _L.cat,
+    "aten.concat.default": _L.cat,
+    "aten.softmax.int": _L.softmax,
+    "aten._softmax.default": _L.softmax,
+    "aten.sigmoid.default": _L.unary(_L, "logistic"),
+    "aten.tanh.default": _L.unary(_L, "tanh"),
+    "aten.hardswish.default": _L.unary(_L, "hardswish"),
+    "aten.hardswish_.default": _L.unary(_L, "hardswish"),
+    "aten.pad.default": _L.pad,
+    "aten.constant_pad_nd.default": _L.constant_pad_nd,
+}
+
+SUPPORTED_OPS = sorted(_HANDLERS) + sorted(_IDENTITY)
+
+
+def lower(ep: torch.export.ExportedProgram) -> Graph:
+    """The IR of an exported program (batch specialized to 1). Raises CompileError."""
+    return _Lowering(specialize_batch(ep)).run()

@@ -1,0 +1,101 @@
+"""Graph passes on the float IR, before calibration: what TFLite's converter does.
+
+1. fold_batch_norm: y = conv(x) * a + b becomes one conv with weights scaled
+   by a per output channel and bias b' = bias * a + b. A batch norm with no
+   conv or linear before it becomes a 1x1 depthwise conv (weights a, bias b).
+2. fuse_pad: a zero pad feeding a convolution becomes the convolution's own
+   padding. Zero padding in real terms is padding with the input's zero
+   point, which is what the conv kernel does at its borders; TensorFlow-style
+   "same" padding (the odd row after) written as ZeroPad2d + Conv2d lowers to
+   a single conv this way.
+3. fuse_clamp: relu / relu6 / hardtanh / clamp become the act range of the op
+   that produced their input (conv, linear, add, mul, pooling). The producer's
+   output is then quantized on the clamped range, as in TFLite.
+
+Each pass needs its input to have a single consumer, so that folding changes
+nothing else.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from microflat.runtime.errors import CompileError
+
+from .ir import FUSES_ACTIVATION, Graph, Node
+
+
+def _single_consumer(graph: Graph, node: Node) -> bool:
+    uses = graph.consumers().get(node.output, [])
+    return len(uses) == 1 and node.output not in graph.outputs
+
+
+def _replace(graph: Graph, old: Node, keep: Node):
+    """`keep` takes over `old`'s output value (and name); `old` leaves the graph."""
+    keep.output = old.output
+    graph.nodes.remove(old)
+
+
+def fold_batch_norm(graph: Graph) -> None:
+    producers = graph.producers()
+    for bn in [n for n in graph.nodes if n.op == "batch_norm"]:
+        a, b = bn.attrs["scale"], bn.attrs["shift"]
+        prev = producers.get(bn.inputs[0])
+        if prev is not None and prev.op in ("conv", "fc") and _single_consumer(graph, prev):
+            w = prev.attrs["weight"]
+            prev.attrs["weight"] = w * a.reshape((-1,) + (1,) * (w.ndim - 1))
+            bias = prev.attrs["bias"] if prev.attrs["bias"] is not None else np.zeros_like(a)
+            prev.attrs["bias"] = bias * a + b
+            _replace(graph, bn, prev)
+            producers = graph.producers()
+        elif len(bn.output.shape) == 4:
+            c = a.shape[0]
+            bn.op = "conv"
+            bn.attrs = dict(weight=a.reshape(c, 1, 1, 1), bias=b, stride=(1, 1), dilation=(1, 1), pad=(0, 0), groups=c)
+        else:
+            raise CompileError(f"a batch norm on a {len(bn.output.shape)}-D tensor not after a linear layer cannot be "
+                               f"folded at {bn.source}")
+
+
+def fuse_pad(graph: Graph) -> None:
+    producers = graph.producers()
+    for conv in [n for n in graph.nodes if n.op == "conv"]:
+        pad = producers.get(conv.inputs[0])
+        if pad is None or pad.op != "pad" or not _single_consumer(graph, pad):
+            continue
+        before, after = pad.attrs["before"], pad.attrs["after"]
+        if before[0] or after[0] or before[3] or after[3]:
+            continue  # batch or channel padding stays a pad
+        k = conv.attrs["weight"].shape[2:]
+        top, left = conv.attrs["pad"][0] + before[1], conv.attrs["pad"][1] + before[2]
+        d = conv.attrs["dilation"]
+        if top > (k[0] - 1) * d[0] or left > (k[1] - 1) * d[1]:
+            continue  # a window would start wholly in the padding: keep the pad op
+        conv.attrs["pad"] = (top, left)
+        conv.inputs[0] = pad.inputs[0]
+        graph.nodes.remove(pad)
+        producers = graph.producers()
+
+
+def fuse_clamp(graph: Graph) -> None:
+    producers = graph.producers()
+    for clamp in [n for n in graph.nodes if n.op == "clamp"]:
+        prev = producers.get(clamp.inputs[0])
+        lo, hi = clamp.attrs["lo"], clamp.attrs["hi"]
+        if prev is None or prev.op not in FUSES_ACTIVATION:
+            what = "a model input" if prev is None else f"a {prev.op} op"
+            raise CompileError(f"an activation (clamp to [{lo}, {hi}]) after {what} cannot be fused at {clamp.source}; "
+                               "microflat fuses relu, relu6, hardtanh and clamp into conv, linear, add, mul and pooling")
+        if not _single_consumer(graph, prev):
+            raise CompileError(f"an activation (clamp to [{lo}, {hi}]) cannot be fused at {clamp.source}: the value "
+                               f"before it ({prev.output.name}) is also used elsewhere")
+        prev.act = (max(prev.act[0], lo), min(prev.act[1], hi))
+        _replace(graph, clamp, prev)
+        producers = graph.producers()
+
+
+def optimize(graph: Graph) -> Graph:
+    fold_batch_norm(graph)
+    fuse_pad(graph)
+    fuse_clamp(graph)
+    return graph

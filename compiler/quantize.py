@@ -1,0 +1,107 @@
+"""Post-training quantization: calibrate activations, then quantize weights and biases.
+
+Activations: asymmetric int8 per tensor from an observer (observers.py),
+except where the op fixes or ties the output quantization (ir.FIXED_OUTPUT,
+ir.TIED_OPS), as TFLite's int8 kernels require.
+
+Weights: symmetric per output channel, the TFLite int8 scheme:
+
+    s_w[c] = max|w[c]| / 127,   q = round(w / s_w[c]) in [-127, 127]
+
+(-128 is never used, so negation cannot overflow and the accumulator bound
+is symmetric). A channel of zeros gets s_w = s_out / s_in, which makes its
+requantization multiplier 1 and its bias exact to one output step.
+
+Biases: int32 at scale s_in * s_w[c], so that they add straight into the
+int32 accumulator: b_q = round(b / (s_in * s_w[c])).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+import torch
+
+from microflat.kernels.numerics import round_half_away_from_zero
+from microflat.runtime.errors import CompileError
+
+from . import observers
+from .ir import FIXED_OUTPUT, TIED_OPS, Graph
+from .simulate import run_graph
+
+INT32_MAX = 2**31 - 1
+
+
+def _batches(graph: Graph, data: Iterable):
+    """Calibration batches as lists of physical-layout float32 tensors, one per model input."""
+    for i, batch in enumerate(data):
+        items = list(batch) if isinstance(batch, (tuple, list)) else [batch]
+        if len(items) != len(graph.inputs):
+            raise CompileError(f"calibration batch {i} has {len(items)} tensor(s); the model takes {len(graph.inputs)}")
+        out = []
+        for j, (x, v, layout) in enumerate(zip(items, graph.inputs, graph.input_layouts)):
+            x = torch.as_tensor(np.asarray(x) if not isinstance(x, torch.Tensor) else x).to(torch.float32)
+            if layout == "NHWC":
+                x = x.permute(0, 2, 3, 1)
+            if x.dim() == len(v.shape) - 1:
+                x = x.unsqueeze(0)
+            if x.dim() != len(v.shape) or tuple(x.shape[1:]) != tuple(v.shape[1:]):
+                want = "[N, " + ", ".join(map(str, v.shape[1:])) + "]"
+                raise CompileError(f"calibration batch {i}, input {j}: shape {tuple(x.shape)} does not fit {want}"
+                                   + (" (NCHW, as PyTorch takes it)" if layout == "NHWC" else ""))
+            if not torch.isfinite(x).all():
+                raise CompileError(f"calibration batch {i}, input {j} holds NaN or infinite values")
+            out.append(x)
+        yield out
+
+
+def calibrate(graph: Graph, data: Iterable, observer: str = observers.DEFAULT_OBSERVER, progress: bool = True) -> int:
+    """Observe every activation over the calibration data; set each Value's scale and zero point."""
+    from tqdm.auto import tqdm
+
+    obs = {}
+    producers = graph.producers()
+    for v in graph.values():
+        node = producers.get(v)
+        if node is None or (node.op not in FIXED_OUTPUT and node.op not in TIED_OPS):
+            obs[v] = observers.make(observer)
+    count = 0
+    for batch in tqdm(_batches(graph, data), desc="calibrating", unit="batch", disable=not progress):
+        _, env = run_graph(graph, batch, record=True)
+        for v, o in obs.items():
+            o.update(env[v].numpy())
+        count += 1
+    if count == 0:
+        raise CompileError("the calibration data holds no batch")
+    for v in graph.values():
+        node = producers.get(v)
+        if node is not None and node.op in FIXED_OUTPUT:
+            v.scale, v.zero_point = FIXED_OUTPUT[node.op]
+        elif node is not None and node.op in TIED_OPS:
+            src = node.inputs[0]
+            v.scale, v.zero_point = src.scale, src.zero_point
+        else:
+            v.scale, v.zero_point = observers.qparams(*obs[v].range())
+    return count
+
+
+def quantize_weights(graph: Graph) -> None:
+    """Per-channel int8 weights and int32 biases for every conv and fc (in node.attrs['quantized'])."""
+    for node in graph.nodes:
+        if node.op not in ("conv", "fc"):
+            continue
+        w = np.asarray(node.attrs["weight"], np.float64)
+        b = node.attrs["bias"]
+        s_in, s_out = node.inputs[0].scale, node.output.scale
+        out_ch = w.shape[0]
+        maxabs = np.abs(w.reshape(out_ch, -1)).max(axis=1)
+        scale = np.where(maxabs > 0, maxabs / 127.0, s_out / s_in)
+        q = np.clip(round_half_away_from_zero(w / scale.reshape((-1,) + (1,) * (w.ndim - 1))), -127, 127)
+        bias = np.zeros(out_ch) if b is None else np.asarray(b, np.float64)
+        bq = round_half_away_from_zero(bias / (s_in * scale))
+        if np.abs(bq).max(initial=0) > INT32_MAX:
+            c = int(np.argmax(np.abs(bq)))
+            raise CompileError(f"the bias of channel {c} is {bias[c]:.4g}, {abs(bq[c]):.4g} steps of s_in * s_w: it "
+                               f"does not fit int32 at {node.source}")
+        node.attrs["quantized"] = dict(weight_torch=q.astype(np.int8), weight_scale=scale, bias=bq.astype(np.int32))

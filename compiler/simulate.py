@@ -1,0 +1,130 @@
+"""Run the IR in PyTorch: in float (calibration, the float side of a comparison)
+or as a fake-quantized simulation of the int8 model.
+
+Both run on physical (NHWC) tensors, a whole batch at a time.
+
+fake_quant=True simulates exactly the quantization the compiler chose, with
+PyTorch's own fake-quantize ops: every activation is rounded to its int8 grid
+(torch.fake_quantize_per_tensor_affine), weights are the int8 values times
+their per-channel scales, biases the int32 values times s_in * s_w. What it
+does not simulate is the runtime's fixed-point requantization (a Q31
+multiplier and a rounding shift instead of one float multiply and one
+rounding) and its rounding of ties (away from zero; PyTorch rounds them to
+even). Each op output of the int8 model can therefore differ from the
+simulation by one step, the +-1 LSB the tests allow.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from .ir import Graph, Node, Value
+
+_LUT = {"logistic": torch.sigmoid, "tanh": torch.tanh, "hardswish": F.hardswish}
+
+
+def _fq(t: torch.Tensor, v: Value) -> torch.Tensor:
+    return torch.fake_quantize_per_tensor_affine(t, float(v.scale), int(v.zero_point), -128, 127)
+
+
+def _nchw(t):
+    return t.permute(0, 3, 1, 2)
+
+
+def _nhwc(t):
+    return t.permute(0, 2, 3, 1).contiguous()
+
+
+def _pad_amounts(in_hw, out_hw, k, s, d, pad):
+    """(left, right, top, bottom) so that a VALID window sweep gives out_hw; right/bottom may be negative (crop)."""
+    need = [(o - 1) * st + dd * (kk - 1) + 1 for o, st, dd, kk in zip(out_hw, s, d, k)]
+    bottom = need[0] - in_hw[0] - pad[0]
+    right = need[1] - in_hw[1] - pad[1]
+    return (pad[1], right, pad[0], bottom)
+
+
+def _weights(node: Node, fake_quant: bool, s_in: float):
+    a = node.attrs
+    if not fake_quant:
+        w = torch.as_tensor(a["weight"], dtype=torch.float32)
+        b = None if a["bias"] is None else torch.as_tensor(a["bias"], dtype=torch.float32)
+        return w, b
+    q = a["quantized"]
+    scales = torch.as_tensor(q["weight_scale"], dtype=torch.float64)
+    w = torch.as_tensor(q["weight_torch"], dtype=torch.float64) * scales.reshape((-1,) + (1,) * (len(q["weight_torch"].shape) - 1))
+    b = torch.as_tensor(q["bias"], dtype=torch.float64) * (s_in * scales)
+    return w.float(), b.float()
+
+
+def _clamp(t, node):
+    lo, hi = node.act
+    if lo == float("-inf") and hi == float("inf"):
+        return t
+    return t.clamp(min=None if lo == float("-inf") else lo, max=None if hi == float("inf") else hi)
+
+
+def run_op(node: Node, xs: list[torch.Tensor], fake_quant: bool) -> torch.Tensor:
+    op, a = node.op, node.attrs
+    out_shape = node.output.shape
+    if op == "conv":
+        x = xs[0]
+        w, b = _weights(node, fake_quant, node.inputs[0].scale)
+        k = w.shape[2:]
+        padding = _pad_amounts(x.shape[1:3], out_shape[1:3], k, a["stride"], a["dilation"], a["pad"])
+        y = F.conv2d(F.pad(_nchw(x), padding), w, b, a["stride"], 0, a["dilation"], a["groups"])
+        y = _clamp(_nhwc(y), node)
+    elif op == "fc":
+        w, b = _weights(node, fake_quant, node.inputs[0].scale)
+        y = _clamp(F.linear(xs[0], w, b), node)
+    elif op == "batch_norm":
+        y = xs[0] * torch.as_tensor(a["scale"], dtype=torch.float32) + torch.as_tensor(a["shift"], dtype=torch.float32)
+    elif op == "clamp":
+        y = xs[0].clamp(a["lo"], a["hi"])
+    elif op == "add":
+        y = _clamp(xs[0] + xs[1], node)
+    elif op == "mul":
+        y = _clamp(xs[0] * xs[1], node)
+    elif op in ("avg_pool", "max_pool"):
+        x = xs[0]
+        padding = _pad_amounts(x.shape[1:3], out_shape[1:3], a["kernel"], a["stride"], (1, 1), a["pad"])
+        if op == "max_pool":  # padding never wins the max
+            y = F.max_pool2d(F.pad(_nchw(x), padding, value=float("-inf")), a["kernel"], a["stride"])
+        else:  # TFLite averages the valid elements only
+            total = F.avg_pool2d(F.pad(_nchw(x), padding), a["kernel"], a["stride"], divisor_override=1)
+            ones = torch.ones((1, 1) + tuple(x.shape[1:3]), dtype=x.dtype)
+            count = F.avg_pool2d(F.pad(ones, padding), a["kernel"], a["stride"], divisor_override=1)
+            y = total / count
+        y = _clamp(_nhwc(y), node)
+    elif op == "mean":
+        y = xs[0].mean(dim=(1, 2), keepdim=len(out_shape) == 4)
+    elif op == "softmax":
+        y = torch.softmax(xs[0], dim=-1)
+    elif op == "concat":
+        y = torch.cat(xs, dim=a["axis"])
+    elif op == "pad":
+        pairs = []
+        for d in reversed(range(4)):
+            pairs += [a["before"][d], a["after"][d]]
+        y = F.pad(xs[0], pairs)
+    elif op == "reshape":
+        y = xs[0].reshape((xs[0].shape[0],) + tuple(out_shape[1:]))
+    elif op in _LUT:
+        y = _LUT[op](xs[0])
+    else:
+        raise AssertionError(f"no simulation of {op}")
+    return y
+
+
+def run_graph(graph: Graph, inputs, *, fake_quant: bool = False, record: bool = False):
+    """Run on physical-layout float inputs (batch first). Returns the outputs, or (outputs, {Value: tensor}) when record."""
+    env: dict[Value, torch.Tensor] = {}
+    with torch.no_grad():
+        for v, x in zip(graph.inputs, inputs):
+            x = torch.as_tensor(x, dtype=torch.float32)
+            env[v] = _fq(x, v) if fake_quant else x
+        for node in graph.nodes:
+            y = run_op(node, [env[v] for v in node.inputs], fake_quant)
+            env[node.output] = _fq(y, node.output) if fake_quant else y
+    outs = [env[v] for v in graph.outputs]
+    return (outs, env) if record else outs

@@ -1,0 +1,71 @@
+"""A small default float training loop, for the zoo and the CLI (users bring their own).
+
+Adam, cross-entropy, a fixed seed and one thread-count-independent order of
+batches, so a run is reproducible on one machine.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+
+def batches(x: torch.Tensor, y: torch.Tensor | None = None, size: int = 64, shuffle_seed: int | None = None):
+    idx = np.arange(len(x))
+    if shuffle_seed is not None:
+        np.random.default_rng(shuffle_seed).shuffle(idx)
+    for i in range(0, len(x), size):
+        j = torch.from_numpy(idx[i:i + size])
+        yield (x[j], y[j]) if y is not None else x[j]
+
+
+def fit(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, *, epochs: int = 10, lr: float = 1e-3,
+        batch_size: int = 64, seed: int = 0, progress: bool = False) -> torch.nn.Module:
+    """Train in place with Adam and cross-entropy; returns the model in eval mode."""
+    from tqdm.auto import tqdm
+
+    torch.manual_seed(seed)
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, epochs)
+    model.train()
+    for epoch in tqdm(range(epochs), desc="training", unit="epoch", disable=not progress):
+        for xb, yb in batches(x, y, batch_size, shuffle_seed=seed * 1000 + epoch):
+            opt.zero_grad()
+            F.cross_entropy(model(xb), yb).backward()
+            opt.step()
+        sched.step()
+    return model.eval()
+
+
+@torch.no_grad()
+def predict(model: torch.nn.Module, x: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
+    model.eval()
+    return torch.cat([model(xb) for xb in batches(x, size=batch_size)])
+
+
+def accuracy(logits, labels) -> float:
+    """Top-1, as a fraction."""
+    logits = torch.as_tensor(np.asarray(logits)) if not isinstance(logits, torch.Tensor) else logits
+    return float((logits.argmax(-1) == torch.as_tensor(labels)).float().mean())
+
+
+@torch.no_grad()
+def reestimate_batch_norm(model: torch.nn.Module, inputs: torch.Tensor, batch_size: int = 64) -> torch.nn.Module:
+    """Set every BatchNorm's running statistics from `inputs` (cumulative average), weights untouched.
+
+    For untrained (seeded) architectures: it makes each normalized activation
+    zero-mean, unit-variance on the input distribution, so the network's
+    activations neither vanish nor explode and quantization sees realistic ranges.
+    """
+    norms = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None
+    model.train()
+    for m in model.modules():
+        if isinstance(m, torch.nn.modules.dropout._DropoutNd):
+            m.eval()  # statistics of the inference-time activations
+    for xb in batches(inputs, size=batch_size):
+        model(xb)
+    return model.eval()
