@@ -266,6 +266,14 @@ class _Lowering:
         else:
             pad = self.pair(padding, 0)
         self.check_accumulator(node, int(weight.shape[1] * kh * kw))
+        if pad[0] > d[0] * (kh - 1) or pad[1] > d[1] * (kw - 1):
+            # windows wholly inside the padding (a 1x1 conv with padding 1, say): the runtime's conv
+            # refuses them, so the padding becomes an explicit PAD op (the zero point is real 0)
+            n, c, h, w_ = r.logical_shape
+            padded = (n, c, h + 2 * pad[0], w_ + 2 * pad[1])
+            attrs = dict(before=[0, pad[0], pad[1], 0], after=[0, pad[0], pad[1], 0])
+            r = self.emit(node, "pad", [r], padded, NCHW_AS_NHWC, attrs)
+            pad = (0, 0)
         attrs = dict(weight=weight.numpy(), bias=None if bias is None else bias.numpy(), stride=s, dilation=d,
                      pad=pad, groups=int(groups))
         return self.emit(node, "conv", [r], out, NCHW_AS_NHWC, attrs)
@@ -397,12 +405,15 @@ class _Lowering:
         r = self.act(node, x)
         rank = len(r.order)
         dims = sorted({int(d) % rank for d in (dims if dims is not None else range(rank))})
-        if rank != 4 or r.order != NCHW_AS_NHWC or dims != [2, 3]:
-            self.fail(node, f"mean over dims {dims} of logical shape {r.logical_shape}: microflat averages over H and W "
-                            "of a 4-D NCHW tensor only")
-        out = self.out_shape(node)
-        order = NCHW_AS_NHWC if keepdim else (0, 1)
-        return self.emit(node, "mean", [r], out, order)
+        if rank != 4 or r.chw or dims != sorted((r.order[1], r.order[2])):
+            self.fail(node, f"mean over dims {dims} of logical shape {r.logical_shape}: microflat averages over the "
+                            "two spatial dimensions (H and W) of a 4-D tensor only")
+        if keepdim:
+            order = r.order
+        else:  # the logical dims left are N and C, in their logical order
+            left = sorted((r.order[0], r.order[3]))
+            order = (left.index(r.order[0]), left.index(r.order[3]))
+        return self.emit(node, "mean", [r], self.out_shape(node), order)
 
     def reshape(self, node, x, *rest):
         r = self.act(node, x)

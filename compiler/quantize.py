@@ -42,14 +42,15 @@ def _batches(graph: Graph, data: Iterable):
         out = []
         for j, (x, v, layout) in enumerate(zip(items, graph.inputs, graph.input_layouts)):
             x = torch.as_tensor(np.asarray(x) if not isinstance(x, torch.Tensor) else x).to(torch.float32)
-            if layout == "NHWC":
-                x = x.permute(0, 2, 3, 1)
-            if x.dim() == len(v.shape) - 1:
+            user = v.shape if layout != "NHWC" else (v.shape[0], v.shape[3], v.shape[1], v.shape[2])
+            if x.dim() == len(user) - 1:
                 x = x.unsqueeze(0)
-            if x.dim() != len(v.shape) or tuple(x.shape[1:]) != tuple(v.shape[1:]):
-                want = "[N, " + ", ".join(map(str, v.shape[1:])) + "]"
+            if x.dim() != len(user) or tuple(x.shape[1:]) != tuple(user[1:]):
+                want = "[N, " + ", ".join(map(str, user[1:])) + "]"
                 raise CompileError(f"calibration batch {i}, input {j}: shape {tuple(x.shape)} does not fit {want}"
                                    + (" (NCHW, as PyTorch takes it)" if layout == "NHWC" else ""))
+            if layout == "NHWC":
+                x = x.permute(0, 2, 3, 1)
             if not torch.isfinite(x).all():
                 raise CompileError(f"calibration batch {i}, input {j} holds NaN or infinite values")
             out.append(x)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .errors import FormatError
+from .errors import FormatError, MicroflatError
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -51,7 +51,68 @@ def _inspect(args: argparse.Namespace) -> int:
     from .loader import load_file
 
     s = summary(load_file(args.model))
+    if args.compare:
+        if not args.input:
+            raise ValueError("--compare needs --input X.npy (float32, PyTorch layout, batch first)")
+        _need_compiler("inspect --compare")
+        from microflat.compiler import compare
+
+        rows = compare.compare(args.model, _source_model(args.compare), _load_npy(args.input))
+        print(json.dumps(rows, indent=2) if args.json else compare.render(rows))
+        return 0
     print(json.dumps(s, indent=2) if args.json else render(s))
+    return 0
+
+
+def _need_compiler(what):
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        raise ValueError(f"{what} needs the compiler extra: pip install 'microflat[compiler]'") from None
+
+
+def _load_npy(path):
+    import numpy as np
+
+    try:
+        return np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"cannot read {path}: {exc}") from None
+
+
+def _source_model(spec):
+    """A zoo model (zoo:NAME) or the path of a saved ExportedProgram (.pt2)."""
+    if spec.startswith("zoo:"):
+        from microflat.compiler import zoo
+
+        return zoo.load(spec[4:], progress=True)
+    return spec
+
+
+def _compile(args: argparse.Namespace) -> int:
+    _need_compiler("compile")
+    import torch
+
+    from microflat.compiler import api, zoo
+
+    from .inspect_model import summary
+    from .loader import load_bytes
+
+    model = _source_model(args.model)
+    if args.calib:
+        data = torch.from_numpy(_load_npy(args.calib).astype("float32"))
+        example = (data[:1],)
+    elif args.model.startswith("zoo:"):
+        name = args.model[4:]
+        data = zoo.inputs(name, 256, split="train")
+        example = (zoo.example_input(name),)
+    else:
+        raise ValueError("compiling a .pt2 needs --calib DATA.npy: calibration inputs, PyTorch layout, batch first")
+    batches = [data[i:i + args.batch_size] for i in range(0, len(data), args.batch_size)]
+    blob = api.compile(model, example, batches, output=args.output, observer=args.observer, io_dtype=args.io)
+    s = summary(load_bytes(blob))
+    print(f"wrote {args.output}: {s['file_bytes']} bytes ({s['weight_bytes']} of weights), arena {s['arena_bytes']} bytes, "
+          f"{s['macs']} MACs")
     return 0
 
 
@@ -76,7 +137,20 @@ def build_parser() -> argparse.ArgumentParser:
     inspect = commands.add_parser("inspect", help="show a .mfb model's ops, MACs, weights, arena plan and bytes")
     inspect.add_argument("model", metavar="MODEL.mfb")
     inspect.add_argument("--json", action="store_true", help="machine-readable output")
+    inspect.add_argument("--compare", metavar="MODEL.pt2", help="per-layer SQNR and max error against the float model "
+                         "(a .pt2 or zoo:NAME); needs --input")
+    inspect.add_argument("--input", metavar="X.npy", help="float32 inputs for --compare, PyTorch layout (NCHW), batch first")
     inspect.set_defaults(handler=_inspect)
+    comp = commands.add_parser("compile", help="quantize a PyTorch model (a .pt2 or zoo:NAME) to int8 and write a .mfb")
+    comp.add_argument("model", metavar="MODEL", help="a saved ExportedProgram (torch.export.save, .pt2) or zoo:NAME")
+    comp.add_argument("-o", "--output", required=True, metavar="OUT.mfb")
+    comp.add_argument("--calib", metavar="DATA.npy", help="calibration inputs, float32, PyTorch layout, batch first "
+                      "(required for a .pt2; a zoo model uses its own data)")
+    comp.add_argument("--observer", default="minmax", choices=("minmax", "moving_average", "percentile", "mse"))
+    comp.add_argument("--io", default="int8", choices=("int8", "float32"),
+                      help="int8: the file's inputs and outputs are int8; float32: it quantizes and dequantizes them")
+    comp.add_argument("--batch-size", type=int, default=32, help="calibration batch size")
+    comp.set_defaults(handler=_compile)
     return parser
 
 
@@ -87,6 +161,9 @@ def main(argv: list[str] | None = None) -> int:
         return args.handler(args)
     except FormatError as exc:
         print(f"microflat: error: {args.model}: {exc}", file=sys.stderr)
+        return 2
+    except MicroflatError as exc:
+        print(f"microflat: error: {exc}", file=sys.stderr)
         return 2
     except (ValueError, OSError) as exc:
         print(f"microflat: error: {exc}", file=sys.stderr)

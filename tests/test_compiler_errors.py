@@ -1,0 +1,103 @@
+"""The compiler's errors: one CompileError (a MicroflatError) naming what is wrong and where."""
+
+import inspect
+import os
+
+import numpy as np
+import pytest
+import torch
+import torch.nn as nn
+
+from microflat.compiler import compile, compile_model
+from microflat.runtime import CompileError, MicroflatError
+
+
+class UsesSlice(nn.Module):
+    def forward(self, x):
+        return x[:, :2] * 1.0  # aten.slice: not supported
+
+
+class DynamicWidth(nn.Module):
+    def forward(self, x):
+        return torch.relu(nn.functional.max_pool2d(x, 1))
+
+
+def _line_of(fn, text):
+    src, start = inspect.getsourcelines(fn)
+    return start + next(i for i, line in enumerate(src) if text in line)
+
+
+def test_unsupported_op_names_the_op_the_node_and_the_source_line():
+    with pytest.raises(CompileError) as e:
+        compile(UsesSlice(), (torch.randn(1, 4, 3, 3),), progress=False)
+    msg = str(e.value)
+    assert "unsupported op aten.slice.Tensor" in msg
+    assert "graph node 'slice" in msg
+    assert f"{os.path.basename(__file__)}:{_line_of(UsesSlice.forward, 'x[:, :2]')}" in msg
+    assert "x[:, :2] * 1.0" in msg
+    assert isinstance(e.value, MicroflatError)
+
+
+def test_dynamic_dimension_other_than_batch_is_refused():
+    x = torch.randn(2, 3, 8, 8)
+    ep = torch.export.export(DynamicWidth(), (x,), dynamic_shapes=({3: torch.export.Dim("w", min=2, max=64)},))
+    with pytest.raises(CompileError, match=r"dynamic dimension 3 .*only the batch dimension"):
+        compile(ep, calibration_data=[x], progress=False)
+
+
+def test_dynamic_batch_is_specialized_to_one():
+    x = torch.randn(4, 3, 8, 8)
+    ep = torch.export.export(DynamicWidth(), (x,), dynamic_shapes=({0: torch.export.Dim("b", min=2, max=64)},))
+    cm = compile_model(ep, calibration_data=[x], progress=False)
+    assert cm.graph.inputs[0].shape == (1, 8, 8, 3)
+
+
+def test_accumulator_overflow_is_refused_with_the_numbers():
+    k = 66_312  # the least K with K * 255 * 127 >= 2^31
+    assert k * 255 * 127 >= 2**31 > (k - 1) * 255 * 127
+    with pytest.raises(CompileError, match=rf"K = {k} .* {k * 255 * 127} >= 2\^31"):
+        compile(nn.Linear(k, 2), (torch.randn(1, k),), progress=False)
+    compile(nn.Linear(k - 1, 2), (torch.randn(1, k - 1),), progress=False)  # one less fits
+
+
+def test_bad_calibration_shape_names_the_batch_and_the_expected_shape():
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU())
+    with pytest.raises(CompileError, match=r"calibration batch 1, input 0: shape \(2, 3, 9, 9\) does not fit \[N, 3, 8, 8\] \(NCHW"):
+        compile(model, (torch.randn(1, 3, 8, 8),), [torch.randn(2, 3, 8, 8), torch.randn(2, 3, 9, 9)], progress=False)
+
+
+def test_non_finite_calibration_data():
+    with pytest.raises(CompileError, match="NaN or infinite"):
+        compile(nn.Linear(3, 2), (torch.randn(1, 3),), [torch.tensor([[0.0, float("nan"), 1.0]])], progress=False)
+
+
+def test_missing_and_damaged_pt2(tmp_path):
+    with pytest.raises(CompileError, match="no such file"):
+        compile(str(tmp_path / "absent.pt2"), calibration_data=[torch.zeros(1, 3)], progress=False)
+    bad = tmp_path / "bad.pt2"
+    bad.write_bytes(b"not a zip archive")
+    with pytest.raises(CompileError, match="not a saved ExportedProgram"):
+        compile(str(bad), calibration_data=[torch.zeros(1, 3)], progress=False)
+
+
+def test_unfusable_activation_and_bad_arguments():
+    class ReluOfInput(nn.Module):
+        def forward(self, x):
+            return torch.relu(x)
+
+    with pytest.raises(CompileError, match=r"after a model input cannot be fused"):
+        compile(ReluOfInput(), (torch.randn(1, 4),), progress=False)
+    with pytest.raises(CompileError, match="observer must be one of"):
+        compile(nn.Linear(3, 2), (torch.randn(1, 3),), observer="histogram", progress=False)
+    with pytest.raises(CompileError, match="count_include_pad=False"):
+        compile(nn.AvgPool2d(3, 1, 1), (torch.randn(1, 2, 5, 5),), progress=False)
+
+
+def test_output_is_written_atomically_and_only_on_success(tmp_path):
+    out = tmp_path / "m.mfb"
+    with pytest.raises(CompileError):
+        compile(UsesSlice(), (torch.randn(1, 4, 3, 3),), output=out, progress=False)
+    assert not out.exists()
+    data = compile(nn.Linear(3, 2), (torch.randn(4, 3),), output=out, progress=False)
+    assert out.read_bytes() == data
+    assert [p.name for p in tmp_path.iterdir()] == ["m.mfb"]

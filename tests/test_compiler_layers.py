@@ -1,0 +1,233 @@
+"""Compiled layers against PyTorch itself: random one-layer models, int8 file vs float module.
+
+The reference is the float PyTorch module (never microflat). The tolerance
+is derived from the quantization the compiler wrote into the file (read back
+with the runtime's loader), per output element y = sum_i w_i x_i + b:
+
+    input rounding:   |x - x^| <= s_in / 2          -> sum_i |w_i| * s_in / 2
+    weight rounding:  |w - w^| <= s_w / 2           -> sum_i |x^_i| * s_w / 2
+    their product:                                   K * (s_in / 2) * (s_w / 2)
+    bias rounding:    s_in * s_w / 2
+    output: one rounding (s_out / 2) plus the fixed-point multiplier's double
+    rounding (one more step)                         -> 1.5 * s_out
+
+with sum |x^_i| bounded by K * max |x^|. Activations (relu, relu6, clamp) are
+1-Lipschitz and keep the bound. Each compile runs torch.export, so these
+properties run 25 cases each rather than the kernel tests' thousand.
+"""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from microflat.compiler import compile_model
+from microflat.runtime import Interpreter, load_bytes
+
+CASES = settings(max_examples=25)
+
+
+def _run(model, x, calib=None):
+    """(int8 interpreter output dequantized, float output, loaded model, compiled)."""
+    cm = compile_model(model, (x[:1],), [x] if calib is None else calib, progress=False)
+    it = Interpreter(cm.data)
+    (q,) = it.invoke(cm.to_physical([x])[0].numpy())
+    out = it.output_details[0]
+    y = (q.astype(np.float64) - out["zero_point"]) * out["scale"]
+    with torch.no_grad():
+        ref = model(x).double().numpy()
+    if ref.ndim == 4:
+        ref = ref.transpose(0, 2, 3, 1)
+    return y, ref, load_bytes(cm.data), cm
+
+
+def _layer_bound(lm, x, k, abs_w_sum):
+    tin = lm.tensors[lm.inputs[0]]
+    tout = lm.tensors[lm.outputs[0]]
+    w = next(t for t in lm.tensors if t.name.endswith(".weight"))
+    s_w = np.asarray(w.scale, np.float64)
+    s_in, s_out = tin.scale_value, tout.scale_value
+    xmax = float(np.abs(x).max()) + s_in / 2
+    return (abs_w_sum * s_in / 2 + k * xmax * s_w / 2 + k * s_in * s_w / 4 + s_in * s_w / 2 + 1.5 * s_out)
+
+
+@st.composite
+def conv_cases(draw):
+    kind = draw(st.sampled_from(["conv", "depthwise", "grouped"]))
+    cin = draw(st.integers(1, 6)) * (2 if kind == "grouped" else 1)
+    groups = {"conv": 1, "depthwise": cin, "grouped": 2}[kind]
+    mult = draw(st.integers(1, 2))
+    cout = cin * mult if kind == "depthwise" else draw(st.integers(1, 4)) * groups
+    k = (draw(st.integers(1, 4)), draw(st.integers(1, 4)))
+    stride = draw(st.integers(1, 3))
+    dilation = draw(st.integers(1, 2))
+    padding = draw(st.sampled_from([0, 1, "same"])) if stride == 1 else draw(st.sampled_from([0, 1]))
+    h = draw(st.integers((k[0] - 1) * dilation + 1, 10))
+    w = draw(st.integers((k[1] - 1) * dilation + 1, 10))
+    return dict(kind=kind, cin=cin, cout=cout, k=k, stride=stride, dilation=dilation, padding=padding, groups=groups,
+                h=h, w=w, bias=draw(st.booleans()), bn=draw(st.booleans()),
+                act=draw(st.sampled_from([None, "relu", "relu6", "hardtanh"])), seed=draw(st.integers(0, 2**16)))
+
+
+def _act(name):
+    return {None: nn.Identity(), "relu": nn.ReLU(), "relu6": nn.ReLU6(), "hardtanh": nn.Hardtanh(-0.5, 1.0)}[name]
+
+
+@CASES
+@given(conv_cases())
+def test_conv_matches_pytorch_within_the_derived_bound(c):
+    torch.manual_seed(c["seed"])
+    conv = nn.Conv2d(c["cin"], c["cout"], c["k"], c["stride"], c["padding"], c["dilation"], c["groups"], c["bias"])
+    layers = [conv]
+    if c["bn"]:
+        bn = nn.BatchNorm2d(c["cout"])
+        bn.running_mean.uniform_(-0.5, 0.5)
+        bn.running_var.uniform_(0.5, 2.0)
+        bn.weight.data.uniform_(0.5, 1.5)
+        bn.bias.data.uniform_(-0.3, 0.3)
+        layers.append(bn)
+    layers.append(_act(c["act"]))
+    model = nn.Sequential(*layers).eval()
+    x = torch.rand(4, c["cin"], c["h"], c["w"]) * 4 - 1.5
+    y, ref, lm, cm = _run(model, x)
+    # the folded float weights (conv * BN scale) are what the int8 weights approximate
+    w_f = next(n for n in cm.graph.nodes if n.op in ("conv", "fc")).attrs["weight"]
+    k = int(np.prod(w_f.shape[1:]))
+    bound = _layer_bound(lm, x.numpy(), k, np.abs(w_f).reshape(w_f.shape[0], -1).sum(1))
+    assert y.shape == ref.shape
+    assert np.all(np.abs(y - ref) <= bound.reshape(1, 1, 1, -1) + 1e-9), float(np.max(np.abs(y - ref) - bound))
+
+
+@CASES
+@given(st.integers(1, 40), st.integers(1, 20), st.booleans(), st.sampled_from([None, "relu", "relu6"]),
+       st.integers(0, 2**16), st.booleans())
+def test_linear_matches_pytorch_within_the_derived_bound(n_in, n_out, bias, act, seed, with_bn):
+    torch.manual_seed(seed)
+    layers = [nn.Linear(n_in, n_out, bias=bias)]
+    if with_bn:
+        bn = nn.BatchNorm1d(n_out)
+        bn.running_var.uniform_(0.5, 2.0)
+        layers.append(bn)
+    model = nn.Sequential(*layers, _act(act)).eval()
+    x = torch.randn(8, n_in)
+    y, ref, lm, cm = _run(model, x)
+    w_f = next(n for n in cm.graph.nodes if n.op in ("conv", "fc")).attrs["weight"]
+    bound = _layer_bound(lm, x.numpy(), n_in, np.abs(w_f).sum(1))
+    assert np.all(np.abs(y - ref) <= bound.reshape(1, -1) + 1e-9)
+
+
+# --- parameter-free ops: input rounding through an L-Lipschitz op, then 1.5 output steps --------
+
+class _Op(nn.Module):
+    def __init__(self, fn):
+        super().__init__()
+        self.fn = fn
+
+    def forward(self, *xs):
+        return self.fn(*xs)
+
+
+OPS = {
+    # name: (function, Lipschitz constant w.r.t. each input in the max norm)
+    "max_pool": (lambda x: F.max_pool2d(x, 2), 1.0),
+    "max_pool_pad_ceil": (lambda x: F.max_pool2d(x, 3, 2, 1, ceil_mode=True), 1.0),
+    "avg_pool": (lambda x: F.avg_pool2d(x, (2, 3), (1, 2)), 1.0),
+    "avg_pool_pad": (lambda x: F.avg_pool2d(x, 3, 1, 1, count_include_pad=False), 1.0),
+    "adaptive_avg_pool": (lambda x: F.adaptive_avg_pool2d(x, 1), 1.0),
+    "adaptive_avg_pool_2x2": (lambda x: F.adaptive_avg_pool2d(x, 2), 1.0),
+    "mean_hw": (lambda x: x.mean(dim=(2, 3)), 1.0),
+    "pad": (lambda x: F.pad(x, (1, 2, 0, 1)), 1.0),
+    "sigmoid": (torch.sigmoid, 0.25),
+    "tanh": (torch.tanh, 1.0),
+    "hardswish": (F.hardswish, 1.5),
+    "softmax_channels": (lambda x: torch.softmax(x, dim=1), 1.0),
+    "nhwc_permute": (lambda x: x.permute(0, 2, 3, 1).mean(dim=(1, 2)), 1.0),
+}
+BINARY = {
+    "add": (lambda a, b: a + b, 2.0),
+    "add_relu": (lambda a, b: torch.relu(a + b), 2.0),
+    "add_broadcast": (lambda a, b: a + b.mean(dim=(2, 3), keepdim=True), 2.0),
+    "cat": (lambda a, b: torch.cat([a, b], dim=1), 1.0),
+    "cat_width": (lambda a, b: torch.cat([a, b], dim=3), 1.0),
+}
+
+
+@pytest.mark.parametrize("name", sorted(OPS))
+@pytest.mark.parametrize("seed", range(3))
+def test_op_matches_pytorch(name, seed):
+    fn, lipschitz = OPS[name]
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(3, 5, 6, 8, generator=g) * 2
+    y, ref, lm, _ = _run(_Op(fn).eval(), x)
+    if name in ("softmax_channels",):
+        ref = ref.reshape(y.shape)
+    s_in = lm.tensors[lm.inputs[0]].scale_value
+    s_out = lm.tensors[lm.outputs[0]].scale_value
+    bound = lipschitz * s_in / 2 + 1.5 * s_out
+    assert y.shape == ref.shape
+    assert np.max(np.abs(y - ref)) <= bound + 1e-9, (np.max(np.abs(y - ref)), bound)
+
+
+@pytest.mark.parametrize("name", sorted(BINARY))
+def test_binary_op_matches_pytorch(name):
+    fn, lipschitz = BINARY[name]
+    g = torch.Generator().manual_seed(1)
+    a, b = torch.randn(3, 4, 5, 6, generator=g), torch.randn(3, 4, 5, 6, generator=g) * 3
+    cm = compile_model(_Op(fn).eval(), (a[:1], b[:1]), [(a, b)], progress=False)
+    it = Interpreter(cm.data)
+    pa, pb = cm.to_physical([a, b])
+    (q,) = it.invoke(pa.numpy(), pb.numpy())
+    out = it.output_details[0]
+    y = (q.astype(np.float64) - out["zero_point"]) * out["scale"]
+    with torch.no_grad():
+        ref = fn(a, b).double().numpy().transpose(0, 2, 3, 1)
+    lm = load_bytes(cm.data)
+    s_in = max(lm.tensors[i].scale_value for i in lm.inputs)
+    # the broadcast operand passes through a mean first: one more rounding of its own
+    extra = 1.5 * max(v.scale for v in cm.graph.values()) if name == "add_broadcast" else 0.0
+    bound = lipschitz * s_in / 2 + 1.5 * out["scale"] + extra
+    assert np.max(np.abs(y - ref)) <= bound + 1e-9
+
+
+def test_mul_matches_pytorch():
+    g = torch.Generator().manual_seed(2)
+    a, b = torch.randn(2, 4, 5, 5, generator=g), torch.rand(2, 4, 5, 5, generator=g)
+    fn = lambda a, b: a * torch.sigmoid(b)  # noqa: E731  (a squeeze-excite style gate)
+    cm = compile_model(_Op(fn).eval(), (a[:1], b[:1]), [(a, b)], progress=False)
+    it = Interpreter(cm.data)
+    (q,) = it.invoke(*[p.numpy() for p in cm.to_physical([a, b])])
+    out = it.output_details[0]
+    y = (q.astype(np.float64) - out["zero_point"]) * out["scale"]
+    with torch.no_grad():
+        ref = fn(a, b).double().numpy().transpose(0, 2, 3, 1)
+    sa, sb = (v.scale for v in cm.graph.inputs)
+    s_gate = 1 / 256
+    # |a g - a^ g^| <= |a| |g - g^| + |g^| |a - a^|: g^ in [0, 1], g's error one sigmoid step plus input rounding
+    amax = float(a.abs().max())
+    bound = amax * (s_gate * 1.5 + 0.25 * sb / 2) + sa / 2 + 1.5 * out["scale"]
+    assert np.max(np.abs(y - ref)) <= bound
+
+
+def test_lowered_float_graph_equals_the_module():
+    """The IR in float (layout changes, BN folding, pad and activation fusion) computes what PyTorch computes."""
+    from microflat.compiler import zoo
+    from microflat.compiler.api import lower_program
+    from microflat.compiler.simulate import run_graph
+    from microflat.compiler.quantize import _batches
+
+    for name in sorted(zoo.ZOO):
+        model = zoo.load(name, trained=False)
+        x = zoo.inputs(name, 4, seed=1) if not zoo.ZOO[name].dataset else torch.rand((4,) + zoo.ZOO[name].input_shape)
+        graph = lower_program(model, (x[:1],))
+        (y,) = run_graph(graph, next(_batches(graph, [x])))
+        with torch.no_grad():
+            ref = model(x)
+        if ref.dim() == 4:
+            ref = ref.permute(0, 2, 3, 1)
+        scale = float(ref.abs().max())
+        assert torch.allclose(y, ref, atol=1e-4 * scale + 1e-6), name
