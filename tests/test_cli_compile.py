@@ -1,0 +1,102 @@
+"""`microflat compile` and `microflat inspect --compare`: real subprocesses, real files."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn as nn
+
+from microflat.compiler import save_program
+from microflat.runtime import Interpreter
+
+SCRIPT = Path(sys.executable).parent / "microflat"
+
+
+def run(*args, cache=None):
+    env = dict(os.environ, MICROFLAT_CACHE=str(cache)) if cache else None
+    return subprocess.run([str(SCRIPT), *args], capture_output=True, text=True, env=env)
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(2, 4, 3, padding=1)
+        self.fc = nn.Linear(4, 3)
+
+    def forward(self, x):
+        x = torch.relu(self.conv(x))
+        return self.fc(torch.flatten(nn.functional.adaptive_avg_pool2d(x, 1), 1))
+
+
+class Unsupported(nn.Module):
+    def forward(self, x):
+        return torch.cumsum(x, dim=1)
+
+
+def _saved(tmp_path, module, shape):
+    torch.manual_seed(0)
+    path = tmp_path / "model.pt2"
+    save_program(module.eval(), (torch.randn(shape),), path)
+    calib = tmp_path / "calib.npy"
+    np.save(calib, torch.randn((32,) + shape[1:]).numpy())
+    return path, calib
+
+
+def test_compile_a_pt2_then_run_and_compare(tmp_path):
+    pt2, calib = _saved(tmp_path, Net(), (1, 2, 6, 6))
+    out = tmp_path / "model.mfb"
+    r = run("compile", str(pt2), "-o", str(out), "--calib", str(calib), "--observer", "percentile")
+    assert r.returncode == 0, r.stderr
+    assert f"wrote {out}: {out.stat().st_size} bytes" in r.stdout
+    x = np.load(calib)[:4]
+    nhwc = tmp_path / "x_nhwc.npy"
+    np.save(nhwc, x.transpose(0, 2, 3, 1))
+    r = run("run", str(out), "--input", str(nhwc), "--output", str(tmp_path / "y.npy"))
+    assert r.returncode == 0, r.stderr
+    assert np.array_equal(np.load(tmp_path / "y.npy"), Interpreter(str(out)).invoke(x.transpose(0, 2, 3, 1))[0])
+
+    r = run("inspect", str(out), "--compare", str(pt2), "--input", str(calib), "--json")
+    assert r.returncode == 0, r.stderr
+    rows = json.loads(r.stdout)
+    assert [row["op"] for row in rows] == ["conv", "mean", "reshape", "fc"]
+    assert all(row["sqnr_db"] > 20 for row in rows)
+    r = run("inspect", str(out), "--compare", str(pt2), "--input", str(calib))
+    assert "lowest SQNR" in r.stdout
+
+
+def test_compile_a_zoo_model(tmp_path):
+    out = tmp_path / "kws.mfb"
+    r = run("compile", "zoo:ds_cnn", "-o", str(out))
+    assert r.returncode == 0, r.stderr
+    assert "2656768 MACs" in r.stdout
+
+
+def test_compile_errors_are_one_line(tmp_path):
+    pt2, calib = _saved(tmp_path, Unsupported(), (1, 5))
+    cases = {
+        "unsupported op aten.cumsum.default at graph node 'cumsum'": ("compile", str(pt2), "-o", str(tmp_path / "a.mfb"),
+                                                                      "--calib", str(calib)),
+        "absent.pt2: no such file": ("compile", str(tmp_path / "absent.pt2"), "-o", str(tmp_path / "a.mfb"),
+                                     "--calib", str(calib)),
+        "needs --calib": ("compile", str(pt2), "-o", str(tmp_path / "a.mfb")),
+        "no zoo model 'nope'": ("compile", "zoo:nope", "-o", str(tmp_path / "a.mfb")),
+    }
+    (tmp_path / "ok").mkdir()
+    good, _ = _saved(tmp_path / "ok", Net(), (1, 2, 6, 6))
+    bad_shape = tmp_path / "bad.npy"
+    np.save(bad_shape, np.zeros((4, 2, 5, 6), np.float32))
+    cases["shape (4, 2, 5, 6) does not fit [N, 2, 6, 6]"] = ("compile", str(good), "-o", str(tmp_path / "a.mfb"),
+                                                             "--calib", str(bad_shape))
+    for expected, args in cases.items():
+        r = run(*args)
+        assert r.returncode == 2, (args, r.stderr)
+        assert "Traceback" not in r.stderr
+        errors = [line for line in r.stderr.splitlines() if line.startswith("microflat: error:")]
+        assert len(errors) == 1 and expected in errors[0], r.stderr
+        if "unsupported" in expected:  # the user's source line
+            assert f"{Path(__file__).name}:" in errors[0] and "torch.cumsum(x, dim=1)" in errors[0]
+    assert not (tmp_path / "a.mfb").exists()
