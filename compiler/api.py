@@ -26,7 +26,7 @@ from .emit import emit
 from .ir import Graph
 from .lower import lower
 from .passes import optimize
-from .quantize import _batches, calibrate, quantize_weights
+from .quantize import physical_batches, calibrate, quantize_weights
 from .simulate import run_graph
 from .writer import write_atomic
 
@@ -72,7 +72,7 @@ class CompiledModel:
 
     def to_physical(self, inputs) -> list[torch.Tensor]:
         """PyTorch-layout (NCHW) float inputs -> the runtime's layout (NHWC for 4-D inputs)."""
-        return next(_batches(self.graph, [inputs]))
+        return next(physical_batches(self.graph, [inputs]))
 
     def simulate(self, *inputs, fake_quant: bool = True) -> list[np.ndarray]:
         """The model in PyTorch on NCHW inputs: fake-quantized (default) or float. Outputs in the file's layout."""

@@ -25,7 +25,7 @@ import numpy as np
 from microflat.runtime import Interpreter, load_bytes, load_file
 
 from .api import lower_program
-from .quantize import _batches
+from .quantize import physical_batches
 from .simulate import run_graph
 
 
@@ -37,7 +37,7 @@ def compare(mfb, model, inputs, *, backend: str = "numba") -> list[dict]:
     items = inputs if isinstance(inputs, (tuple, list)) else [inputs]
     example = tuple(torch.as_tensor(np.asarray(x[:1], np.float32)) for x in items)
     graph = lower_program(model, example)
-    physical = next(_batches(graph, [tuple(torch.as_tensor(np.asarray(x, np.float32)) for x in items)]))
+    physical = next(physical_batches(graph, [tuple(torch.as_tensor(np.asarray(x, np.float32)) for x in items)]))
     _, env = run_graph(graph, physical, record=True)
     floats = {v.name: t.numpy().astype(np.float64) for v, t in env.items()}
     tensors = {t.name: t for t in loaded.tensors}

@@ -42,7 +42,7 @@ _TORCH_DIR = os.path.dirname(torch.__file__)
 # Calls that pass their input through unchanged at inference.
 _IDENTITY = {"aten.dropout.default", "aten.clone.default", "aten.contiguous.default", "aten.alias.default",
              "aten.detach.default", "aten.lift_fresh_copy.default", "aten.feature_dropout.default",
-             "aten.alpha_dropout.default", "aten.native_dropout.default"}
+             "aten.alpha_dropout.default"}
 
 
 class _Ref:

@@ -33,7 +33,7 @@ from .simulate import run_graph
 INT32_MAX = 2**31 - 1
 
 
-def _batches(graph: Graph, data: Iterable):
+def physical_batches(graph: Graph, data: Iterable):
     """Calibration batches as lists of physical-layout float32 tensors, one per model input."""
     for i, batch in enumerate(data):
         items = list(batch) if isinstance(batch, (tuple, list)) else [batch]
@@ -68,7 +68,7 @@ def calibrate(graph: Graph, data: Iterable, observer: str = observers.DEFAULT_OB
         if node is None or (node.op not in FIXED_OUTPUT and node.op not in TIED_OPS):
             obs[v] = observers.make(observer)
     count = 0
-    for batch in tqdm(_batches(graph, data), desc="calibrating", unit="batch", disable=not progress):
+    for batch in tqdm(physical_batches(graph, data), desc="calibrating", unit="batch", disable=not progress):
         _, env = run_graph(graph, batch, record=True)
         for v, o in obs.items():
             o.update(env[v].numpy())

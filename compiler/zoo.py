@@ -30,6 +30,7 @@ activations.
 from __future__ import annotations
 
 import hashlib
+import io
 import math
 import os
 from dataclasses import dataclass
@@ -42,6 +43,7 @@ import torch.nn as nn
 from microflat.runtime.errors import CompileError
 
 from . import datasets, training
+from .writer import write_atomic
 
 
 def same_padding(in_size: int, k: int, s: int) -> tuple[int, int]:
@@ -304,9 +306,6 @@ def load(name: str, *, trained: bool = True, seed: int = 0, progress: bool = Fal
             return model.eval()
         x, y = datasets.load(e.dataset, "train", e.image_size)
         training.fit(model, x, y, epochs=e.epochs, seed=seed, progress=progress)
-        from .writer import write_atomic
-        import io
-
         os.makedirs(os.path.dirname(path), exist_ok=True)
         buf = io.BytesIO()
         torch.save(model.state_dict(), buf)

@@ -218,13 +218,13 @@ def test_lowered_float_graph_equals_the_module():
     from microflat.compiler import zoo
     from microflat.compiler.api import lower_program
     from microflat.compiler.simulate import run_graph
-    from microflat.compiler.quantize import _batches
+    from microflat.compiler.quantize import physical_batches
 
     for name in sorted(zoo.ZOO):
         model = zoo.load(name, trained=False)
         x = zoo.inputs(name, 4, seed=1) if not zoo.ZOO[name].dataset else torch.rand((4,) + zoo.ZOO[name].input_shape)
         graph = lower_program(model, (x[:1],))
-        (y,) = run_graph(graph, next(_batches(graph, [x])))
+        (y,) = run_graph(graph, next(physical_batches(graph, [x])))
         with torch.no_grad():
             ref = model(x)
         if ref.dim() == 4:
