@@ -22,7 +22,7 @@ from microflat.compiler.simulate import run_op  # noqa: E402
 from microflat.runtime import Interpreter, load_bytes  # noqa: E402
 from microflat.runtime.inspect_model import summary  # noqa: E402
 
-REF = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "models", "mlperf_tiny")
+REF = tflite_reference.reference_dir()
 MLPERF = {"ds_cnn": "kws_ref_model.tflite", "mobilenet_v1_025": "vww_96_int8.tflite",
           "resnet8": "pretrainedResnet_quant.tflite", "fc_autoencoder": "ad01_int8.tflite"}
 

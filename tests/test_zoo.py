@@ -17,7 +17,7 @@ from microflat.runtime.inspect_model import summary
 
 import tflite_reference
 
-REFERENCE = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "models", "mlperf_tiny")
+REFERENCE = tflite_reference.reference_dir()
 MLPERF = {"ds_cnn": "kws_ref_model.tflite", "mobilenet_v1_025": "vww_96_int8.tflite",
           "resnet8": "pretrainedResnet_quant.tflite", "fc_autoencoder": "ad01_int8.tflite"}
 # SQNR of the int8 output against float on inputs from the input distribution, for the

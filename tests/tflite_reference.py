@@ -12,11 +12,26 @@ Builtin codes: CONV_2D 3, DEPTHWISE_CONV_2D 4, FULLY_CONNECTED 9.
 
 from __future__ import annotations
 
+import os
+
 import flatbuffers
 from flatbuffers import number_types as N
 from flatbuffers.table import Table
 
 CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED = 3, 4, 9
+_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def reference_dir() -> str:
+    """The MLPerf Tiny reference models: $MICROFLAT_MLPERF_TINY, else shared/ beside the
+    checkout (../shared from the project root), else the workplace's /work/shared."""
+    candidates = [os.environ.get("MICROFLAT_MLPERF_TINY"),
+                  os.path.join(_ROOT, "..", "shared", "models", "mlperf_tiny"),
+                  "/work/shared/models/mlperf_tiny"]
+    for c in candidates:
+        if c and os.path.isdir(c):
+            return os.path.abspath(c)
+    return os.path.abspath(candidates[1])
 
 
 def _field(t: Table, i):
