@@ -42,7 +42,7 @@ def compare(mfb, model, inputs, *, backend: str = "numba") -> list[dict]:
     floats = {v.name: t.numpy().astype(np.float64) for v, t in env.items()}
     tensors = {t.name: t for t in loaded.tensors}
     traced = Interpreter(loaded, backend).trace(*[p.numpy() for p in physical])
-    ops = {v.name: n.op for n in graph.nodes for v in [n.output]}
+    ops = {n.output.name: n.op for n in graph.nodes}
     rows = []
     for name, q in traced.items():
         t = tensors[name]

@@ -16,12 +16,9 @@ depthwise [C*m, 1, KH, KW] -> [1, KH, KW, C*m].
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from microflat import kernels as K
-from microflat.kernels.numerics import round_half_away_from_zero
 
 from .ir import Graph, Node, Value
 from .writer import ModelWriter
@@ -30,11 +27,10 @@ _LUT_OPCODE = {"logistic": "LOGISTIC", "tanh": "TANH", "hardswish": "HARDSWISH"}
 
 
 def act_range(node: Node) -> dict:
+    """The fused clamp in real units on the output's int8 grid: TFLite's quantize, saturating (+-inf -> 127/-128)."""
     v = node.output
-    lo, hi = node.act
-    qlo = -128 if lo == -math.inf else max(-128, v.zero_point + int(round_half_away_from_zero(np.array(lo / v.scale))))
-    qhi = 127 if hi == math.inf else min(127, v.zero_point + int(round_half_away_from_zero(np.array(hi / v.scale))))
-    return {"act_min": min(qlo, 127), "act_max": max(qhi, -128)}
+    lo, hi = (int(K.quantize(np.array(r, np.float64), v.scale, v.zero_point)) for r in node.act)
+    return {"act_min": lo, "act_max": hi}
 
 
 def is_depthwise(node: Node) -> bool:
@@ -66,25 +62,21 @@ class _Emitter:
 
     def run(self) -> ModelWriter:
         g, w = self.g, self.w
-        ins, outs = [], []
-        for v in g.inputs:
-            t = self.tensor(v)
-            if self.io == "float32":
-                f = w.add_tensor(f"{v.name}:float", "float32", v.shape)
-                w.add_operator("QUANTIZE", [f], [t])
-                t = f
-            ins.append(t)
+        ins = [self.boundary(v, "QUANTIZE") for v in g.inputs]
         for node in g.nodes:
             getattr(self, node.op)(node)
-        for v in g.outputs:
-            t = self.tensor(v)
-            if self.io == "float32":
-                f = w.add_tensor(f"{v.name}:float", "float32", v.shape)
-                w.add_operator("DEQUANTIZE", [t], [f])
-                t = f
-            outs.append(t)
-        w.set_io(ins, outs)
+        w.set_io(ins, [self.boundary(v, "DEQUANTIZE") for v in g.outputs])
         return w
+
+    def boundary(self, v: Value, opcode: str) -> int:
+        """The model's input or output tensor: the int8 one, or a float32 twin QUANTIZE/DEQUANTIZE converts."""
+        t = self.tensor(v)
+        if self.io != "float32":
+            return t
+        f = self.w.add_tensor(f"{v.name}:float", "float32", v.shape)
+        src, dst = (f, t) if opcode == "QUANTIZE" else (t, f)
+        self.w.add_operator(opcode, [src], [dst])
+        return f
 
     # --- ops -------------------------------------------------------------------
 

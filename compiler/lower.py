@@ -341,23 +341,6 @@ class _Lowering:
     def relu6(self, node, x):
         return self.clamp_op(node, x, 0.0, 6.0)
 
-    def binary(self, op):
-        def handler(self, node, a, b, alpha=1):
-            if alpha != 1:
-                self.fail(node, f"{node.target} with alpha {alpha} is not supported")
-            ra, rb = self.act(node, a, "first operand"), self.act(node, b, "second operand")
-            if ra.order != rb.order or ra.chw != rb.chw:
-                self.fail(node, f"{node.target}: the operands have different layouts (logical shapes "
-                                f"{ra.logical_shape} and {rb.logical_shape}); give them the same rank")
-            return self.emit(node, op, [ra, rb], self.out_shape(node), ra.order, None, ra.chw)
-        return handler
-
-    def unary(self, op):
-        def handler(self, node, x, *rest):
-            r = self.act(node, x)
-            return self.emit(node, op, [r], self.out_shape(node), r.order, None, r.chw)
-        return handler
-
     def _pool_geometry(self, node, r, kernel, stride, padding):
         k = self.pair(kernel)
         s = self.pair(stride, k)
@@ -502,6 +485,27 @@ class _Lowering:
         return self.pad(node, x, pad, "constant", value)
 
 
+def _binary(op):
+    """The handler of add / mul: two activations of one layout, broadcasting."""
+    def handler(self, node, a, b, alpha=1):
+        if alpha != 1:
+            self.fail(node, f"{node.target} with alpha {alpha} is not supported")
+        ra, rb = self.act(node, a, "first operand"), self.act(node, b, "second operand")
+        if ra.order != rb.order or ra.chw != rb.chw:
+            self.fail(node, f"{node.target}: the operands have different layouts (logical shapes "
+                            f"{ra.logical_shape} and {rb.logical_shape}); give them the same rank")
+        return self.emit(node, op, [ra, rb], self.out_shape(node), ra.order, None, ra.chw)
+    return handler
+
+
+def _unary(op):
+    """The handler of an elementwise op (a table activation): any layout passes through."""
+    def handler(self, node, x, *rest):
+        r = self.act(node, x)
+        return self.emit(node, op, [r], self.out_shape(node), r.order, None, r.chw)
+    return handler
+
+
 _L = _Lowering
 _HANDLERS = {
     "aten.conv2d.default": _L.conv,
@@ -519,10 +523,10 @@ _HANDLERS = {
     "aten.hardtanh_.default": _L.hardtanh,
     "aten.clamp.default": _L.clamp_op,
     "aten.clamp_.default": _L.clamp_op,
-    "aten.add.Tensor": _L.binary(_L, "add"),
-    "aten.add_.Tensor": _L.binary(_L, "add"),
-    "aten.mul.Tensor": _L.binary(_L, "mul"),
-    "aten.mul_.Tensor": _L.binary(_L, "mul"),
+    "aten.add.Tensor": _binary("add"),
+    "aten.add_.Tensor": _binary("add"),
+    "aten.mul.Tensor": _binary("mul"),
+    "aten.mul_.Tensor": _binary("mul"),
     "aten.max_pool2d.default": _L.max_pool,
     "aten.max_pool2d_with_indices.default": _L.max_pool,
     "aten.avg_pool2d.default": _L.avg_pool,
@@ -543,10 +547,10 @@ _HANDLERS = {
     "aten.concat.default": _L.cat,
     "aten.softmax.int": _L.softmax,
     "aten._softmax.default": _L.softmax,
-    "aten.sigmoid.default": _L.unary(_L, "logistic"),
-    "aten.tanh.default": _L.unary(_L, "tanh"),
-    "aten.hardswish.default": _L.unary(_L, "hardswish"),
-    "aten.hardswish_.default": _L.unary(_L, "hardswish"),
+    "aten.sigmoid.default": _unary("logistic"),
+    "aten.tanh.default": _unary("tanh"),
+    "aten.hardswish.default": _unary("hardswish"),
+    "aten.hardswish_.default": _unary("hardswish"),
     "aten.pad.default": _L.pad,
     "aten.constant_pad_nd.default": _L.constant_pad_nd,
 }

@@ -231,3 +231,17 @@ def test_lowered_float_graph_equals_the_module():
             ref = ref.permute(0, 2, 3, 1)
         scale = float(ref.abs().max())
         assert torch.allclose(y, ref, atol=1e-4 * scale + 1e-6), name
+
+
+def test_float32_io_quantizes_and_dequantizes_inside_the_file():
+    torch.manual_seed(3)
+    model = nn.Sequential(nn.Conv2d(2, 3, 3), nn.ReLU()).eval()
+    x = torch.randn(4, 2, 6, 6)
+    int8 = compile_model(model, (x[:1],), [x], progress=False)
+    flt = compile_model(model, (x[:1],), [x], io_dtype="float32", progress=False)
+    lm = load_bytes(flt.data)
+    assert [lm.tensors[i].dtype for i in lm.inputs + lm.outputs] == ["float32", "float32"]
+    assert [op.opcode for op in lm.operators] == [15, 0, 16]  # QUANTIZE, CONV_2D, DEQUANTIZE
+    xp = int8.to_physical([x])[0].numpy()
+    expected = Interpreter(int8.data).invoke(xp, dequantize=True)[0]
+    assert np.array_equal(Interpreter(flt.data).invoke(xp)[0], expected)
