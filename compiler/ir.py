@@ -49,6 +49,8 @@ class Value:
     shape: tuple[int, ...]
     scale: float | None = None
     zero_point: int = 0
+    # (scale, zero point) fixed by a fake-quantize op in the captured graph (a QAT model); calibration keeps it
+    fake_quant: tuple[float, int] | None = None
 
     @property
     def quantized(self) -> bool:

@@ -236,7 +236,7 @@ class _Lowering:
         if name.startswith("aten._assert") or name.startswith("aten.sym_") or name == "aten._assert_tensor_metadata.default":
             return None
         inputs = [self.env.get(a) for a in node.all_input_nodes]
-        if inputs and all(isinstance(a, torch.Tensor) for a in inputs):  # constant folding
+        if all(isinstance(a, torch.Tensor) for a in inputs):  # constant folding (and constant factories)
             args, kwargs = torch.fx.node.map_arg((node.args, node.kwargs), lambda a: self.env[a])
             with torch.no_grad():
                 return target(*args, **kwargs)
@@ -467,6 +467,21 @@ class _Lowering:
                             "the innermost stored axis (channels of a 4-D tensor, features of a 2-D one)")
         return self.emit(node, "softmax", [r], self.out_shape(node), r.order)
 
+    def fake_quantize(self, node, x, scale, zero_point, qmin, qmax):
+        """A QAT fake-quantization of an activation: no op, but it fixes the value's int8 quantization."""
+        r = self.act(node, x)
+        if (int(qmin), int(qmax)) != (-128, 127):
+            self.fail(node, f"fake quantization to [{qmin}, {qmax}]: microflat activations are int8 [-128, 127]")
+        s = float(self.env[scale]) if isinstance(scale, torch.fx.Node) else float(scale)
+        zp = int(self.env[zero_point]) if isinstance(zero_point, torch.fx.Node) else int(zero_point)
+        if not (math.isfinite(s) and s > 0):
+            self.fail(node, f"fake quantization with scale {s}")
+        if r.value.fake_quant is not None and r.value.fake_quant != (s, zp):
+            self.fail(node, f"a second fake quantization {(s, zp)} of a value already fake-quantized as "
+                            f"{r.value.fake_quant}")
+        r.value.fake_quant = (s, zp)
+        return r
+
     def pad(self, node, x, pad, mode="constant", value=None):
         r = self.nhwc(node, self.act(node, x))
         if mode != "constant" or (value not in (None, 0, 0.0)):
@@ -552,6 +567,8 @@ _HANDLERS = {
     "aten.hardswish.default": _unary("hardswish"),
     "aten.hardswish_.default": _unary("hardswish"),
     "aten.pad.default": _L.pad,
+    "aten.fake_quantize_per_tensor_affine.default": _L.fake_quantize,
+    "aten.fake_quantize_per_tensor_affine.tensor_qparams": _L.fake_quantize,
     "aten.constant_pad_nd.default": _L.constant_pad_nd,
 }
 

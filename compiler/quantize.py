@@ -2,7 +2,8 @@
 
 Activations: asymmetric int8 per tensor from an observer (observers.py),
 except where the op fixes or ties the output quantization (ir.FIXED_OUTPUT,
-ir.TIED_OPS), as TFLite's int8 kernels require.
+ir.TIED_OPS), as TFLite's int8 kernels require, and where the captured graph
+fake-quantizes the value (a QAT model): its scale and zero point are kept.
 
 Weights: symmetric per output channel, the TFLite int8 scheme:
 
@@ -65,7 +66,7 @@ def calibrate(graph: Graph, data: Iterable, observer: str = observers.DEFAULT_OB
     producers = graph.producers()
     for v in graph.values():
         node = producers.get(v)
-        if node is None or (node.op not in FIXED_OUTPUT and node.op not in TIED_OPS):
+        if v.fake_quant is None and (node is None or (node.op not in FIXED_OUTPUT and node.op not in TIED_OPS)):
             obs[v] = observers.make(observer)
     count = 0
     for batch in tqdm(physical_batches(graph, data), desc="calibrating", unit="batch", disable=not progress):
@@ -82,6 +83,8 @@ def calibrate(graph: Graph, data: Iterable, observer: str = observers.DEFAULT_OB
         elif node is not None and node.op in TIED_OPS:
             src = node.inputs[0]
             v.scale, v.zero_point = src.scale, src.zero_point
+        elif v.fake_quant is not None:  # a QAT model's own quantization (compress/qat.py)
+            v.scale, v.zero_point = v.fake_quant
         else:
             v.scale, v.zero_point = observers.qparams(*obs[v].range())
     return count

@@ -1,0 +1,299 @@
+"""Quantization-aware training (Jacob et al. 2018) with torch's fake-quantize ops.
+
+`prepare(model)` returns a torch.fx GraphModule that trains in the user's own
+loop and that `microflat.compiler.compile` turns into exactly the int8 model
+it simulates:
+
+  * every conv and linear layer becomes a QuantLayer: its weight, with a
+    following batch norm folded in, is fake-quantized per output channel,
+    symmetric, s_w[c] = max|w[c]| / 127, q in [-127, 127]: the compiler's
+    own weight scheme (quantize.py), recomputed from the weight at every
+    step as in Jacob et al. 3.1;
+  * a FakeQuant (asymmetric int8, [-128, 127]) follows every value the
+    runtime requantizes: the model inputs, each conv/linear (after its fused
+    relu/relu6/hardtanh), add, mul, mean, concat and hardswish. Softmax,
+    logistic and tanh get the fixed output quantizations TFLite's kernels
+    require. Values the runtime passes through with their input's
+    quantization (max/avg pool, pad, reshape, flatten, dropout) get none.
+
+Activation ranges are an exponential moving average (factor 0.01) of each
+batch's min and max (Jacob et al. 3.1), turned into (scale, zero point) by
+the compiler's own `observers.qparams`. Under DistributedDataParallel each
+batch's min and max are all-reduced (MIN, MAX) first, so every rank holds
+the same quantization parameters.
+
+Batch-norm folding during training follows Krishnamoorthi (2018), section
+3.2.2 (torch.ao's ConvBn): the conv runs on the fake-quantized *folded*
+weight w * gamma / sigma_running, its output is divided back by that factor,
+and the batch norm then normalizes with the batch statistics and updates its
+running ones. In eval mode (and after `freeze_bn_stats`) the layer computes
+conv(x, fq(w * gamma / sigma), beta + (b - mu) * gamma / sigma): exactly the
+folded layer the compiler emits, so the exported graph holds no batch norm.
+
+Pruning masks and clusters on the wrapped layers stay: a QuantLayer reads its
+layer's (parametrized) weight, so pruned zeros stay zero (fq(0) = 0) and the
+gradient still reaches the centroids (the PCQAT idea).
+
+The compiler reads every FakeQuant in the exported graph
+(aten.fake_quantize_per_tensor_affine) as the quantization of the value it
+follows and uses its scale and zero point as they are.
+"""
+
+from __future__ import annotations
+
+import operator
+
+import torch
+import torch.distributed as dist
+import torch.fx as fx
+import torch.nn as nn
+import torch.nn.functional as F
+
+from microflat.runtime.errors import CompileError
+
+from ..ir import FIXED_OUTPUT
+from ..observers import qparams
+
+EMA = 0.01
+WEIGHT_QMAX = 127
+
+
+def _distributed() -> bool:
+    return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
+
+
+class FakeQuant(nn.Module):
+    """Asymmetric int8 fake quantization of an activation, its range a moving average of batch extremes."""
+
+    def __init__(self, fixed: tuple[float, int] | None = None, ema: float = EMA):
+        super().__init__()
+        self.ema, self.fixed = ema, fixed
+        self.observing = fixed is None
+        self.calibrating = False
+        self.ready = fixed is not None  # a Python mirror of `seen`: export must not branch on a buffer
+        self.register_buffer("lo", torch.tensor(0.0))
+        self.register_buffer("hi", torch.tensor(0.0))
+        self.register_buffer("seen", torch.tensor(False))
+        s, zp = fixed if fixed is not None else (1.0, 0)
+        self.register_buffer("scale", torch.tensor(s, dtype=torch.float32))
+        self.register_buffer("zero_point", torch.tensor(zp, dtype=torch.int32))
+
+    @torch.no_grad()
+    def observe(self, x: torch.Tensor):
+        ext = torch.stack([-x.detach().min(), x.detach().max()]).float()
+        if _distributed():
+            dist.all_reduce(ext, op=dist.ReduceOp.MAX)  # max of -min = -(min of mins)
+        lo, hi = -ext[0], ext[1]
+        if bool(self.seen):
+            lo = self.lo + self.ema * (lo - self.lo)
+            hi = self.hi + self.ema * (hi - self.hi)
+        self.lo.copy_(lo)
+        self.hi.copy_(hi)
+        self.seen.fill_(True)
+        self.ready = True
+        s, zp = qparams(float(self.lo), float(self.hi))
+        self.scale.fill_(s)
+        self.zero_point.fill_(zp)
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+        self.ready = self.fixed is not None or bool(self.seen)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.observing and (self.training or self.calibrating):
+            self.observe(x)
+        if not self.ready:
+            return x  # no range yet: calibrate() or a training step first
+        return torch.fake_quantize_per_tensor_affine(x, self.scale, self.zero_point, -128, 127)
+
+
+def fake_quantize_weight(w: torch.Tensor) -> torch.Tensor:
+    """Per-output-channel symmetric int8: s[c] = max|w[c]| / 127, straight-through gradient inside the range."""
+    maxabs = w.detach().abs().reshape(w.shape[0], -1).amax(dim=1)
+    scale = (maxabs / WEIGHT_QMAX).clamp(min=1e-30).to(torch.float32)
+    zero = torch.zeros(w.shape[0], dtype=torch.int32, device=w.device)
+    return torch.fake_quantize_per_channel_affine(w, scale, zero, 0, -WEIGHT_QMAX, WEIGHT_QMAX)
+
+
+class QuantLayer(nn.Module):
+    """A conv or linear layer, with the batch norm that follows it folded in, on fake-quantized weights."""
+
+    def __init__(self, layer: nn.Module, bn: nn.Module | None = None):
+        super().__init__()
+        self.layer, self.bn = layer, bn
+        self.bn_frozen = False
+
+    def _run(self, x, w, b):
+        if isinstance(self.layer, nn.Linear):
+            return F.linear(x, w, b)
+        return self.layer._conv_forward(x, w, b)
+
+    def _shape(self, t):  # per output channel, broadcast over the output
+        return t.reshape((-1,) + (1,) * (self.layer.weight.dim() - 2)) if self.layer.weight.dim() > 2 else t
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        w, b = self.layer.weight, self.layer.bias
+        if self.bn is None:
+            return self._run(x, fake_quantize_weight(w), b)
+        bn = self.bn
+        std = torch.sqrt(bn.running_var + bn.eps)
+        gamma = bn.weight if bn.weight is not None else torch.ones_like(std)
+        beta = bn.bias if bn.bias is not None else torch.zeros_like(std)
+        factor = gamma / std
+        w_fold = fake_quantize_weight(w * factor.reshape((-1,) + (1,) * (w.dim() - 1)))
+        if self.training and not self.bn_frozen:
+            # conv on the folded weight, unfolded again; bn then normalizes with batch statistics
+            y = self._run(x, w_fold, None)
+            safe = torch.where(factor.abs() < 1e-12, torch.full_like(factor, 1e-12), factor)
+            y = y / self._shape(safe).unsqueeze(0) if y.dim() > 2 else y / safe
+            if b is not None:
+                y = y + (self._shape(b).unsqueeze(0) if y.dim() > 2 else b)
+            return bn(y)
+        bias = beta + ((b if b is not None else torch.zeros_like(std)) - bn.running_mean) * factor
+        return self._run(x, w_fold, bias)
+
+
+_ACTIVATION_MODULES = (nn.ReLU, nn.ReLU6, nn.Hardtanh)
+_ACTIVATION_FUNCTIONS = {torch.relu, F.relu, F.relu6, F.hardtanh, torch.clamp, torch.nn.functional.hardtanh}
+_ACTIVATION_METHODS = {"relu", "clamp", "clamp_"}
+_BINARY = {operator.add, operator.mul, torch.add, torch.mul}
+_MEAN_FUNCTIONS = {torch.mean, F.adaptive_avg_pool2d}
+_FIXED = {torch.softmax: "softmax", F.softmax: "softmax", torch.sigmoid: "logistic", F.sigmoid: "logistic",
+          torch.tanh: "tanh", F.tanh: "tanh"}
+_FIXED_MODULES = {nn.Softmax: "softmax", nn.Sigmoid: "logistic", nn.Tanh: "tanh"}
+
+
+def _module(gm, node):
+    return gm.get_submodule(node.target) if node.op == "call_module" else None
+
+
+def _is_activation(gm, node) -> bool:
+    if node.op == "call_module":
+        return isinstance(_module(gm, node), _ACTIVATION_MODULES)
+    if node.op == "call_function":
+        return node.target in _ACTIVATION_FUNCTIONS
+    return node.op == "call_method" and node.target in _ACTIVATION_METHODS
+
+
+def _requantizes(gm, node) -> str | bool:
+    """True when the runtime requantizes this node's output (it needs its own FakeQuant); a FIXED_OUTPUT op name
+    when its output quantization is fixed."""
+    if node.op == "placeholder" or (node.op == "call_module" and isinstance(_module(gm, node), QuantLayer)):
+        return True
+    if node.op == "call_module":
+        m = _module(gm, node)
+        if isinstance(m, nn.AdaptiveAvgPool2d):
+            return m.output_size in (1, (1, 1))
+        if isinstance(m, nn.Hardswish):
+            return True
+        return next((op for cls, op in _FIXED_MODULES.items() if isinstance(m, cls)), False)
+    if node.op == "call_function":
+        if node.target in _BINARY:
+            return all(isinstance(a, fx.Node) for a in node.args[:2])
+        if node.target is F.adaptive_avg_pool2d:
+            return node.args[1] in (1, (1, 1), [1, 1])
+        if node.target in (torch.mean, torch.cat, F.hardswish):
+            return True
+        return _FIXED.get(node.target, False)
+    if node.op == "call_method":
+        if node.target in ("add", "mul"):
+            return all(isinstance(a, fx.Node) for a in node.args[:2])
+        if node.target == "mean":
+            return True
+        return {"softmax": "softmax", "sigmoid": "logistic", "tanh": "tanh"}.get(node.target, False)
+    return False
+
+
+def _sole_user(node):
+    users = list(node.users)
+    return users[0] if len(users) == 1 else None
+
+
+def prepare(model: nn.Module, calibration_data=None) -> fx.GraphModule:
+    """The QAT model: a GraphModule that shares the model's parameters (and their pruning or clustering
+    parametrizations). Train it in the usual way, then `microflat.compiler.compile(qat_model.eval(), ...)`.
+
+    calibration_data (an iterable of input batches) initializes the activation ranges before training;
+    without it, the first training batch does.
+    """
+    try:
+        gm = fx.symbolic_trace(model)
+    except Exception as exc:
+        raise CompileError(f"quantization-aware training traces the model with torch.fx, which failed: "
+                           f"{str(exc).splitlines()[0]}") from None
+    graph = gm.graph
+    # 1. conv/linear (+ batch norm) -> QuantLayer
+    for node in list(graph.nodes):
+        layer = _module(gm, node)
+        if not isinstance(layer, (nn.Conv1d, nn.Conv2d, nn.Linear)):
+            continue
+        bn_node = _sole_user(node)
+        bn = _module(gm, bn_node) if bn_node is not None else None
+        if not isinstance(bn, nn.modules.batchnorm._BatchNorm):
+            bn, bn_node = None, None
+        name = node.target + "_qat"
+        gm.add_submodule(name, QuantLayer(layer, bn))
+        node.target = name
+        if bn_node is not None:
+            bn_node.replace_all_uses_with(node)
+            graph.erase_node(bn_node)
+    # 2. a FakeQuant after each requantized value (after its fused activation, if any)
+    count = 0
+    for node in list(graph.nodes):
+        kind = _requantizes(gm, node)
+        if not kind:
+            continue
+        last = node
+        while (nxt := _sole_user(last)) is not None and _is_activation(gm, nxt):
+            last = nxt
+        fq = FakeQuant(FIXED_OUTPUT[kind] if isinstance(kind, str) else None)
+        name = f"fake_quant_{count}"
+        count += 1
+        gm.add_submodule(name, fq)
+        with graph.inserting_after(last):
+            q = graph.call_module(name, (last,))
+        last.replace_all_uses_with(q, delete_user_cb=lambda user: user is not q)
+    graph.lint()
+    gm.delete_all_unused_submodules()
+    gm.recompile()
+    if calibration_data is not None:
+        calibrate(gm, calibration_data)
+    return gm
+
+
+@torch.no_grad()
+def calibrate(model: nn.Module, data) -> None:
+    """Set the activation ranges from batches run in eval mode (batch norm uses running statistics)."""
+    fqs = [m for m in model.modules() if isinstance(m, FakeQuant)]
+    was = model.training
+    model.eval()
+    for m in fqs:
+        m.calibrating = True
+    try:
+        for batch in data:
+            model(*batch) if isinstance(batch, (tuple, list)) else model(batch)
+    finally:
+        for m in fqs:
+            m.calibrating = False
+        model.train(was)
+
+
+def freeze_observers(model: nn.Module) -> nn.Module:
+    """Stop updating activation ranges (Jacob et al. freeze them late in training)."""
+    for m in model.modules():
+        if isinstance(m, FakeQuant):
+            m.observing = False
+    return model
+
+
+def freeze_bn_stats(model: nn.Module) -> nn.Module:
+    """Batch norms inside QuantLayers switch to their running statistics (the folded form) for the rest of training."""
+    for m in model.modules():
+        if isinstance(m, QuantLayer):
+            m.bn_frozen = True
+    return model
+
+
+def quantization_parameters(model: nn.Module) -> dict[str, tuple[float, int]]:
+    """{FakeQuant name: (scale, zero point)}."""
+    return {n: (float(m.scale), int(m.zero_point)) for n, m in model.named_modules() if isinstance(m, FakeQuant)}
