@@ -21,20 +21,31 @@ def batches(x: torch.Tensor, y: torch.Tensor | None = None, size: int = 64, shuf
 
 
 def fit(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, *, epochs: int = 10, lr: float = 1e-3,
-        batch_size: int = 64, seed: int = 0, progress: bool = False) -> torch.nn.Module:
-    """Train in place with Adam and cross-entropy; returns the model in eval mode."""
+        batch_size: int = 64, seed: int = 0, progress: bool = False, loss_fn=None, on_step=None,
+        on_epoch=None) -> torch.nn.Module:
+    """Train in place with Adam and a cosine schedule; returns the model in eval mode.
+
+    loss_fn(logits, x, y) replaces cross-entropy (a Distiller, say); on_step() runs after every optimizer
+    step (a pruning schedule) and on_epoch(epoch) after every epoch (freezing QAT statistics).
+    """
     from tqdm.auto import tqdm
 
     torch.manual_seed(seed)
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, epochs)
+    opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=lr)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(1, epochs))
     model.train()
     for epoch in tqdm(range(epochs), desc="training", unit="epoch", disable=not progress):
         for xb, yb in batches(x, y, batch_size, shuffle_seed=seed * 1000 + epoch):
             opt.zero_grad()
-            F.cross_entropy(model(xb), yb).backward()
+            logits = model(xb)
+            loss = F.cross_entropy(logits, yb) if loss_fn is None else loss_fn(logits, xb, yb)
+            loss.backward()
             opt.step()
+            if on_step is not None:
+                on_step()
         sched.step()
+        if on_epoch is not None:
+            on_epoch(epoch)
     return model.eval()
 
 
