@@ -116,6 +116,28 @@ def _compile(args: argparse.Namespace) -> int:
     return 0
 
 
+def _compress(args: argparse.Namespace) -> int:
+    _need_compiler("compress")
+    from microflat.compiler.compress import pipeline, recipe, report
+
+    if not args.model.startswith("zoo:"):
+        raise ValueError("the CLI compresses zoo models (zoo:NAME), which bring their dataset; compress your own "
+                         "model with microflat.compiler.compress.pipeline.run and your train/eval functions")
+    if args.recipe in recipe.BUILTIN:
+        chosen = recipe.BUILTIN[args.recipe]
+    else:
+        chosen = recipe.load(args.recipe)
+    _, rows, _ = pipeline.compress_zoo(args.model[4:], chosen, output=args.output, plot_path=args.plot,
+                                       log=lambda line: print(line, file=sys.stderr))
+    print(report.render(rows))
+    if args.json:
+        from microflat.compiler.writer import write_atomic
+
+        write_atomic(args.json, report.to_json(rows).encode())
+    print(f"wrote {args.output}" + (f", {args.plot}" if args.plot else "") + (f", {args.json}" if args.json else ""))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="microflat",
@@ -151,6 +173,14 @@ def build_parser() -> argparse.ArgumentParser:
                       help="int8: the file's inputs and outputs are int8; float32: it quantizes and dequantizes them")
     comp.add_argument("--batch-size", type=int, default=32, help="calibration batch size")
     comp.set_defaults(handler=_compile)
+    comp = commands.add_parser("compress", help="run a compression recipe on a zoo model, report each step, write a .mfb")
+    comp.add_argument("model", metavar="zoo:NAME", help="a zoo model with a bundled dataset (lenet300, lenet5, small_cnn)")
+    comp.add_argument("--recipe", default="deep_compression", metavar="RECIPE",
+                      help="a TOML file, or a built-in: deep_compression (default), channels_half, lowrank_half")
+    comp.add_argument("-o", "--output", required=True, metavar="OUT.mfb")
+    comp.add_argument("--plot", metavar="PLOT.png", help="size vs accuracy after each step (matplotlib)")
+    comp.add_argument("--json", metavar="REPORT.json", help="the table's figures, machine-readable")
+    comp.set_defaults(handler=_compress)
     return parser
 
 

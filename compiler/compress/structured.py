@@ -272,15 +272,17 @@ def _rewrite(model, group: ChannelGroup, keep: torch.Tensor):
             mod.num_features = n
 
 
-def remove_channels(model: nn.Module, example_inputs, amount: float, *, min_channels: int = 1) -> dict:
+def remove_channels(model: nn.Module, example_inputs, amount: float, *, min_channels: int = 1,
+                    groups: list[ChannelGroup] | None = None) -> dict:
     """Remove round(amount * C) of the C channels of every prunable group, in place.
 
+    groups: the model's analysis, if already made (it names modules, so it holds for a deep copy).
     Returns {group producers: (channels before, after)}.
     """
     if not 0.0 <= amount < 1.0:
         raise CompileError(f"amount must be in [0, 1), got {amount}")
     report = {}
-    for group in analyze(model, example_inputs):
+    for group in groups if groups is not None else analyze(model, example_inputs):
         if not group.prunable:
             continue
         c = group.channels
@@ -301,18 +303,22 @@ def remove_channels_to_macs(model: nn.Module, example_inputs, mac_fraction: floa
     if not 0.0 < mac_fraction < 1.0:
         raise CompileError(f"mac_fraction must be in (0, 1), got {mac_fraction}")
     base = count_macs(model, example_inputs)
+    groups = analyze(model, example_inputs)
+
+    def trial_at(amount):
+        trial = copy.deepcopy(model)
+        remove_channels(trial, example_inputs, amount, min_channels=min_channels, groups=groups)
+        return trial
+
     lo, hi = 0.0, 0.99
-    trial = copy.deepcopy(model)
-    remove_channels(trial, example_inputs, hi, min_channels=min_channels)
+    trial = trial_at(hi)
     if count_macs(trial, example_inputs) > mac_fraction * base:
         raise CompileError(f"removing 99% of the channels of every prunable group leaves "
                            f"{count_macs(trial, example_inputs) / base:.0%} of the MACs; {mac_fraction:.0%} is out of reach")
     while hi - lo > tolerance:
         mid = (lo + hi) / 2
-        trial = copy.deepcopy(model)
-        remove_channels(trial, example_inputs, mid, min_channels=min_channels)
-        if count_macs(trial, example_inputs) <= mac_fraction * base:
+        if count_macs(trial_at(mid), example_inputs) <= mac_fraction * base:
             hi = mid
         else:
             lo = mid
-    return hi, remove_channels(model, example_inputs, hi, min_channels=min_channels)
+    return hi, remove_channels(model, example_inputs, hi, min_channels=min_channels, groups=groups)

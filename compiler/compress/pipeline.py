@@ -1,0 +1,66 @@
+"""Run a recipe on a model: apply each step, fine-tune it, measure it (the engine of `microflat compress`)."""
+
+from __future__ import annotations
+
+import copy
+
+import torch.nn as nn
+from tqdm.auto import tqdm
+
+from microflat.runtime.errors import CompileError
+
+from . import recipe as recipes
+from .report import Row, measure
+
+
+def run(recipe: recipes.Recipe, model: nn.Module, example_inputs, *, calibration_data, train=None,
+        data=None, test=None, evaluate=None, teacher: nn.Module | None = None, progress: bool = True,
+        log=print) -> tuple[nn.Module, list[Row], bytes]:
+    """Apply the recipe's steps to `model` (in place; QAT returns a new GraphModule).
+
+    train: train(model, loss_fn, on_step, on_epoch, epochs, lr), with train.steps_per_epoch; or data=(x, y) for
+    the default loop. test=(x, y) gives the float and int8 accuracy; evaluate(model) -> top-1 replaces the float
+    one. teacher: the model to distill from (recipe.distill), by default a copy of the uncompressed model. Returns (the compressed model, one Row per step with the baseline first, the final .mfb bytes).
+    """
+    if train is None:
+        if data is None:
+            raise CompileError("give train=... (your training function) or data=(x, y) for the default loop")
+        train = recipes.default_trainer(*data, batch_size=recipe.batch_size, seed=recipe.seed, progress=progress)
+    steps_per_epoch = getattr(train, "steps_per_epoch", 100)
+    teacher = copy.deepcopy(model if teacher is None else teacher).eval()
+    loss_fn = recipes.make_loss(recipe, teacher)
+    row, compiled = measure("baseline", model, example_inputs, calibration_data, test, evaluate)
+    rows = [row]
+    log(f"baseline: float {row.accuracy}, int8 {row.int8_accuracy}, {row.file_bytes:,} B")
+    for i, step in enumerate(tqdm(recipe.steps, desc="recipe", unit="step", disable=not progress)):
+        model = recipes.apply_step(step, model, example_inputs, train, loss_fn, steps_per_epoch, calibration_data)
+        row, compiled = measure(f"{i + 1}:{step.kind}", model, example_inputs, calibration_data, test, evaluate)
+        rows.append(row)
+        log(f"{row.step}: float {row.accuracy}, int8 {row.int8_accuracy}, {row.nonzero:,} nonzero, "
+            f"{row.max_distinct} values/layer, {row.file_bytes:,} B")
+    return model, rows, compiled.data
+
+
+def compress_zoo(name: str, recipe: recipes.Recipe, *, output: str | None = None, plot_path: str | None = None,
+                 calibration_images: int = 512, progress: bool = True, log=print):
+    """`microflat compress zoo:NAME`: the recipe on a zoo model, trained and tested on its bundled dataset."""
+    from .. import datasets, zoo
+    from ..writer import write_atomic
+    from .report import plot
+
+    entry = zoo.entry(name)
+    if entry.dataset is None:
+        raise CompileError(f"zoo model {name!r} has no bundled dataset to fine-tune on; the ones that do are "
+                           f"{sorted(n for n, e in zoo.ZOO.items() if e.dataset)}")
+    model = zoo.load(name, progress=progress)
+    x, y = datasets.load(entry.dataset, "train", entry.image_size)
+    test = datasets.load(entry.dataset, "test", entry.image_size)
+    example = (zoo.example_input(name),)
+    calib = [x[:calibration_images]]
+    model, rows, data = run(recipe, model, example, calibration_data=calib, data=(x, y), test=test,
+                            progress=progress, log=log)
+    if output is not None:
+        write_atomic(output, data)
+    if plot_path is not None:
+        plot(rows, plot_path, f"{name}: size vs int8 top-1 after each step")
+    return model, rows, data

@@ -1,0 +1,200 @@
+"""Recipes: compression steps chained on one model, each fine-tuned, each measured.
+
+A recipe is a list of steps (dataclasses below), written in Python or in a
+TOML file:
+
+    distill = true            # fine-tune every step against the uncompressed model (Hinton loss)
+    [[step]]
+    kind = "prune"            # magnitude pruning on Zhu & Gupta's schedule
+    sparsity = 0.9
+    epochs = 12
+    [[step]]
+    kind = "cluster"          # k-means weight sharing, centroids fine-tuned
+    clusters = 16
+    epochs = 4
+    [[step]]
+    kind = "qat"              # quantization-aware training; the compiled model is the QAT model
+    epochs = 3
+
+Steps run in order on the model, in place. `run` fine-tunes each with the
+default loop (training.fit) on the given data, or with the caller's own
+`train(model, loss_fn, on_step, on_epoch, epochs, lr)`; after each step it
+records accuracy, parameters, MACs and compiled bytes (report.py).
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import os
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn as nn
+
+from microflat.runtime.errors import CompileError
+
+from .. import training
+from . import cluster, lowrank, prune, qat, structured
+from .distill import Distiller
+
+
+@dataclass
+class Prune:
+    """Unstructured magnitude pruning, ramped from 0 to `sparsity` over the first 3/4 of the epochs (Zhu & Gupta),
+    or N:M (n_m = [2, 4]) at once."""
+    sparsity: float = 0.9
+    scope: str = "layer"
+    n_m: tuple[int, int] | None = None
+    epochs: int = 10
+    lr: float = 1e-3
+    kind: str = "prune"
+
+
+@dataclass
+class Channels:
+    """Structured pruning: remove channels until the MACs are at most mac_fraction of the step's input."""
+    mac_fraction: float = 0.5
+    epochs: int = 10
+    lr: float = 1e-3
+    kind: str = "channels"
+
+
+@dataclass
+class Cluster:
+    clusters: int = 16
+    per_channel: bool = False
+    init: str = "linear"
+    epochs: int = 4
+    lr: float = 1e-4
+    kind: str = "cluster"
+
+
+@dataclass
+class LowRank:
+    """SVD factorization at a retained energy, or to a parameter budget (a fraction)."""
+    energy: float | None = None
+    budget: float | None = 0.5
+    epochs: int = 10
+    lr: float = 1e-3
+    kind: str = "lowrank"
+
+
+@dataclass
+class QAT:
+    """Quantization-aware training; batch-norm statistics and activation ranges freeze for the last epoch."""
+    epochs: int = 3
+    lr: float = 1e-4
+    kind: str = "qat"
+
+
+STEPS = {c.__dataclass_fields__["kind"].default: c for c in (Prune, Channels, Cluster, LowRank, QAT)}
+
+
+@dataclass
+class Recipe:
+    steps: list = field(default_factory=list)
+    distill: bool = True
+    temperature: float = 4.0
+    alpha: float = 0.7
+    seed: int = 0
+    batch_size: int = 64
+
+
+def from_dict(d: dict) -> Recipe:
+    d = dict(d)
+    steps = []
+    for i, s in enumerate(d.pop("step", d.pop("steps", []))):
+        s = dict(s)
+        kind = s.get("kind")
+        if kind not in STEPS:
+            raise CompileError(f"recipe step {i + 1}: kind must be one of {sorted(STEPS)}, got {kind!r}")
+        cls = STEPS[kind]
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(s) - names)
+        if unknown:
+            raise CompileError(f"recipe step {i + 1} ({kind}): unknown field(s) {unknown}; it takes {sorted(names)}")
+        if s.get("n_m") is not None:
+            s["n_m"] = tuple(s["n_m"])
+        steps.append(cls(**s))
+    names = {f.name for f in dataclasses.fields(Recipe)} - {"steps"}
+    unknown = sorted(set(d) - names)
+    if unknown:
+        raise CompileError(f"recipe: unknown field(s) {unknown}; it takes {sorted(names)} and [[step]] tables")
+    return Recipe(steps=steps, **d)
+
+
+def load(path) -> Recipe:
+    """A recipe from a TOML file."""
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise CompileError(f"{path}: no such file")
+    try:
+        with open(path, "rb") as f:
+            data = tomllib.load(f)
+    except tomllib.TOMLDecodeError as exc:
+        raise CompileError(f"{path}: not valid TOML: {exc}") from None
+    return from_dict(data)
+
+
+BUILTIN = {
+    # Deep Compression's pipeline, with int8 QAT in place of its fine-tuned quantization
+    "deep_compression": Recipe(steps=[Prune(sparsity=0.9, epochs=12), Cluster(clusters=16, epochs=4), QAT(epochs=3)]),
+    "channels_half": Recipe(steps=[Channels(mac_fraction=0.5, epochs=10)]),
+    "lowrank_half": Recipe(steps=[LowRank(budget=0.5, epochs=10)]),
+}
+
+
+def default_trainer(x: torch.Tensor, y: torch.Tensor, batch_size: int = 64, seed: int = 0, progress: bool = False):
+    """train(model, loss_fn, on_step, on_epoch, epochs, lr) with the default loop on tensors x, y."""
+    def train(model, loss_fn, on_step, on_epoch, epochs, lr):
+        training.fit(model, x, y, epochs=epochs, lr=lr, batch_size=batch_size, seed=seed, progress=progress,
+                     loss_fn=loss_fn, on_step=on_step, on_epoch=on_epoch)
+    train.steps_per_epoch = -(-len(x) // batch_size)
+    return train
+
+
+def apply_step(step, model: nn.Module, example_inputs, train, loss_fn, steps_per_epoch: int,
+               calibration_data=None) -> nn.Module:
+    """Apply one step to the model and fine-tune it; returns the model (a new one for QAT)."""
+    on_step, on_epoch = None, None
+    if isinstance(step, Prune):
+        if step.n_m is not None:
+            prune.n_m(model, *step.n_m)
+        else:
+            end = max(1, int(0.75 * step.epochs * steps_per_epoch))
+            schedule = prune.PolynomialDecay(model, step.sparsity, begin_step=0, end_step=end,
+                                             frequency=max(1, steps_per_epoch // 4), scope=step.scope)
+            on_step = schedule.step
+    elif isinstance(step, Channels):
+        prune.finalize(model)
+        structured.remove_channels_to_macs(model, example_inputs, step.mac_fraction)
+    elif isinstance(step, Cluster):
+        cluster.apply(model, step.clusters, per_channel=step.per_channel, init=step.init)
+    elif isinstance(step, LowRank):
+        prune.finalize(model)
+        lowrank.factorize(model, energy=step.energy, budget=step.budget if step.energy is None else None)
+    elif isinstance(step, QAT):
+        model = qat.prepare(model, calibration_data)
+        last = step.epochs - 1
+
+        def on_epoch(epoch):
+            if epoch == last - 1:
+                qat.freeze_bn_stats(model)
+                qat.freeze_observers(model)
+    else:
+        raise CompileError(f"unknown recipe step {step!r}")
+    if step.epochs > 0:
+        train(model, loss_fn, on_step, on_epoch, step.epochs, step.lr)
+    model.eval()
+    return model
+
+
+def make_loss(recipe: Recipe, teacher: nn.Module | None):
+    if not recipe.distill or teacher is None:
+        return None
+    return Distiller(copy.deepcopy(teacher), recipe.temperature, recipe.alpha)
