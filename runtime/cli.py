@@ -123,12 +123,14 @@ def _compress(args: argparse.Namespace) -> int:
     if not args.model.startswith("zoo:"):
         raise ValueError("the CLI compresses zoo models (zoo:NAME), which bring their dataset; compress your own "
                          "model with microflat.compiler.compress.pipeline.run and your train/eval functions")
-    if args.recipe in recipe.BUILTIN:
+    if args.target_bytes is not None:
+        chosen = None
+    elif args.recipe in recipe.BUILTIN:
         chosen = recipe.BUILTIN[args.recipe]
     else:
         chosen = recipe.load(args.recipe)
-    _, rows, _ = pipeline.compress_zoo(args.model[4:], chosen, output=args.output, plot_path=args.plot,
-                                       log=lambda line: print(line, file=sys.stderr))
+    _, rows, _ = pipeline.compress_zoo(args.model[4:], chosen, target_bytes=args.target_bytes, output=args.output,
+                                       plot_path=args.plot, log=lambda line: print(line, file=sys.stderr))
     print(report.render(rows))
     if args.json:
         from microflat.compiler.writer import write_atomic
@@ -177,6 +179,8 @@ def build_parser() -> argparse.ArgumentParser:
     comp.add_argument("model", metavar="zoo:NAME", help="a zoo model with a bundled dataset (lenet300, lenet5, small_cnn)")
     comp.add_argument("--recipe", default="deep_compression", metavar="RECIPE",
                       help="a TOML file, or a built-in: deep_compression (default), channels_half, lowrank_half")
+    comp.add_argument("--target-bytes", type=int, metavar="N", help="instead of a recipe: per-layer sensitivity, "
+                      "then per-layer pruning and cluster rates planned for N bytes of compressed weights")
     comp.add_argument("-o", "--output", required=True, metavar="OUT.mfb")
     comp.add_argument("--plot", metavar="PLOT.png", help="size vs accuracy after each step (matplotlib)")
     comp.add_argument("--json", metavar="REPORT.json", help="the table's figures, machine-readable")

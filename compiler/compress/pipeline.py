@@ -41,7 +41,23 @@ def run(recipe: recipes.Recipe, model: nn.Module, example_inputs, *, calibration
     return model, rows, compiled.data
 
 
-def compress_zoo(name: str, recipe: recipes.Recipe, *, output: str | None = None, plot_path: str | None = None,
+def planned_recipe(model: nn.Module, evaluate, target_bytes: int, *, prune_epochs: int = 30, cluster_epochs: int = 4,
+                   qat_epochs: int = 3, progress: bool = True, log=print) -> recipes.Recipe:
+    """Per-layer sensitivity, then a plan for target_bytes of weights, as a prune -> cluster -> QAT recipe."""
+    from . import sensitivity
+
+    sens = sensitivity.analyze(model, evaluate, progress=progress)
+    p = sensitivity.plan(sens, target_bytes)
+    log(f"plan for {target_bytes:,} B of weights: " + ", ".join(f"{n}: {s:.0%} sparse, {k} values"
+                                                             for n, (s, k) in p.rates.items())
+        + f"; estimated {p.bytes:,} B, predicted drop {100 * p.predicted_drop:.1f} points before fine-tuning")
+    return recipes.Recipe(steps=[
+        recipes.Prune(per_layer={n: s for n, (s, _) in p.rates.items()}, epochs=prune_epochs),
+        recipes.Cluster(per_layer={n: k for n, (_, k) in p.rates.items()}, epochs=cluster_epochs),
+        recipes.QAT(epochs=qat_epochs)], distill=False)
+
+
+def compress_zoo(name: str, recipe: recipes.Recipe | None, *, target_bytes: int | None = None, output: str | None = None, plot_path: str | None = None,
                  calibration_images: int = 512, progress: bool = True, log=print):
     """`microflat compress zoo:NAME`: the recipe on a zoo model, trained and tested on its bundled dataset."""
     from .. import datasets, zoo
@@ -55,6 +71,11 @@ def compress_zoo(name: str, recipe: recipes.Recipe, *, output: str | None = None
     model = zoo.load(name, progress=progress)
     x, y = datasets.load(entry.dataset, "train", entry.image_size)
     test = datasets.load(entry.dataset, "test", entry.image_size)
+    if target_bytes is not None:
+        from .. import training
+
+        recipe = planned_recipe(model, lambda m: training.accuracy(training.predict(m, test[0]), test[1]),
+                                target_bytes, progress=progress, log=log)
     example = (zoo.example_input(name),)
     calib = [x[:calibration_images]]
     model, rows, data = run(recipe, model, example, calibration_data=calib, data=(x, y), test=test,

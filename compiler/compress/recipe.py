@@ -46,6 +46,7 @@ class Prune:
     sparsity: float = 0.9
     scope: str = "layer"
     n_m: tuple[int, int] | None = None
+    per_layer: dict[str, float] | None = None  # {layer: sparsity}, e.g. from sensitivity.plan; replaces sparsity
     epochs: int = 10
     lr: float = 1e-3
     kind: str = "prune"
@@ -63,6 +64,7 @@ class Channels:
 @dataclass
 class Cluster:
     clusters: int = 16
+    per_layer: dict[str, int] | None = None  # {layer: clusters} (256: left unclustered); replaces clusters
     per_channel: bool = False
     init: str = "linear"
     epochs: int = 4
@@ -167,14 +169,22 @@ def apply_step(step, model: nn.Module, example_inputs, train, loss_fn, steps_per
             prune.n_m(model, *step.n_m)
         else:
             end = max(1, int(0.75 * step.epochs * steps_per_epoch))
-            schedule = prune.PolynomialDecay(model, step.sparsity, begin_step=0, end_step=end,
-                                             frequency=max(1, steps_per_epoch // 4), scope=step.scope)
-            on_step = schedule.step
+            targets = [(step.sparsity, None)] if step.per_layer is None else \
+                [(s, [name]) for name, s in step.per_layer.items() if s > 0]
+            schedules = [prune.PolynomialDecay(model, s, begin_step=0, end_step=end, layers=layers,
+                                               frequency=max(1, steps_per_epoch // 4), scope=step.scope)
+                         for s, layers in targets]
+
+            def on_step():
+                for schedule in schedules:
+                    schedule.step()
     elif isinstance(step, Channels):
         prune.finalize(model)
         structured.remove_channels_to_macs(model, example_inputs, step.mac_fraction)
     elif isinstance(step, Cluster):
-        cluster.apply(model, step.clusters, per_channel=step.per_channel, init=step.init)
+        for k, layers in ([(step.clusters, None)] if step.per_layer is None else
+                          [(k, [name]) for name, k in step.per_layer.items() if k < 256]):
+            cluster.apply(model, k, per_channel=step.per_channel, init=step.init, layers=layers)
     elif isinstance(step, LowRank):
         prune.finalize(model)
         lowrank.factorize(model, energy=step.energy, budget=step.budget if step.energy is None else None)
