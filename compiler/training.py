@@ -20,22 +20,36 @@ def batches(x: torch.Tensor, y: torch.Tensor | None = None, size: int = 64, shuf
         yield (x[j], y[j]) if y is not None else x[j]
 
 
+def random_shift(x: torch.Tensor, generator: torch.Generator, pixels: int = 2) -> torch.Tensor:
+    """Each NCHW image translated by a random (dy, dx) in [-pixels, pixels], zeros shifted in."""
+    n, _, h, w = x.shape
+    padded = F.pad(x, (pixels, pixels, pixels, pixels))
+    dy = torch.randint(0, 2 * pixels + 1, (n,), generator=generator).tolist()
+    dx = torch.randint(0, 2 * pixels + 1, (n,), generator=generator).tolist()
+    return torch.stack([padded[i, :, a:a + h, b:b + w] for i, (a, b) in enumerate(zip(dy, dx))])
+
+
 def fit(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, *, epochs: int = 10, lr: float = 1e-3,
         batch_size: int = 64, seed: int = 0, progress: bool = False, loss_fn=None, on_step=None,
-        on_epoch=None) -> torch.nn.Module:
+        on_epoch=None, shift: int = 0) -> torch.nn.Module:
     """Train in place with Adam and a cosine schedule; returns the model in eval mode.
 
     loss_fn(logits, x, y) replaces cross-entropy (a Distiller, say); on_step() runs after every optimizer
     step (a pruning schedule) and on_epoch(epoch) after every epoch (freezing QAT statistics).
+    shift > 0 augments each batch with random translations of up to that many pixels (seeded); the loss
+    sees the shifted batch, so a Distiller's teacher labels the same view the student sees.
     """
     from tqdm.auto import tqdm
 
     torch.manual_seed(seed)
+    generator = torch.Generator().manual_seed(seed)
     opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=lr)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(1, epochs))
     model.train()
     for epoch in tqdm(range(epochs), desc="training", unit="epoch", disable=not progress):
         for xb, yb in batches(x, y, batch_size, shuffle_seed=seed * 1000 + epoch):
+            if shift:
+                xb = random_shift(xb, generator, shift)
             opt.zero_grad()
             logits = model(xb)
             loss = F.cross_entropy(logits, yb) if loss_fn is None else loss_fn(logits, xb, yb)

@@ -25,7 +25,8 @@ def run(recipe: recipes.Recipe, model: nn.Module, example_inputs, *, calibration
     if train is None:
         if data is None:
             raise CompileError("give train=... (your training function) or data=(x, y) for the default loop")
-        train = recipes.default_trainer(*data, batch_size=recipe.batch_size, seed=recipe.seed, progress=progress)
+        train = recipes.default_trainer(*data, batch_size=recipe.batch_size, seed=recipe.seed, progress=progress,
+                                        shift=recipe.shift)
     steps_per_epoch = getattr(train, "steps_per_epoch", 100)
     teacher = copy.deepcopy(model if teacher is None else teacher).eval()
     loss_fn = recipes.make_loss(recipe, teacher)
