@@ -7,9 +7,10 @@
                      float baseline; int8 accuracy from the Numba runtime.
 2. channels          the small CNN on digits: structured pruning to half the MACs,
                      fine-tuned; MACs from the compiled file.
-3. distillation      a pruned student fine-tuned with and without the Hinton loss,
-                     same seeds, same data, same epochs.
+3. distillation      pruned students fine-tuned with and without the Hinton loss,
+                     same seeds, same data, same epochs and augmentation.
 4. lowrank           LeNet-300-100 factorized to half the parameters, fine-tuned.
+5. qat               every zoo model through QAT, compiled, against the QAT model's outputs.
 
 Each prints a markdown table (report.render) or its own lines. Nothing here
 is asserted: tests/test_compress_*.py hold the checks.
@@ -25,7 +26,7 @@ import torch
 
 from microflat.compiler import datasets, training, zoo
 from microflat.compiler.compress import recipe as R
-from microflat.compiler.compress import pipeline, report, structured
+from microflat.compiler.compress import pipeline, prune, report, structured
 from microflat.compiler.compress.distill import Distiller
 
 
@@ -48,9 +49,16 @@ def deep_compression(quick):
     if quick:
         recipe = R.Recipe(steps=[R.Prune(sparsity=0.91, scope="global", epochs=epochs), R.Cluster(clusters=16, epochs=4),
                                  R.QAT(epochs=3)])
-    rows = _run("lenet300", recipe)
-    print("## LeNet-300-100, MNIST subset: prune 90% -> 16 clusters -> int8 QAT\n")
+    (x, y), test = _data("lenet300")
+    model, rows, _ = pipeline.run(recipe, zoo.load("lenet300"), (zoo.example_input("lenet300"),),
+                                  calibration_data=[x[:512]], data=(x, y), test=test, progress=False,
+                                  log=lambda s: None)
+    print("## LeNet-300-100, MNIST subset: prune 91% -> 16 clusters -> int8 QAT\n")
     print(report.render(rows))
+    compiled = report.compile_step(model, (zoo.example_input("lenet300"),), [x[:512]])
+    exact, within = report.lsb_agreement(model, compiled, test[0])
+    print(f"\nthe compiled .mfb against the QAT model's fake-quant outputs, {test[0].shape[0] * 10:,} values: "
+          f"{100 * exact:.2f}% equal, {100 * within:.2f}% within 1 LSB")
     # the float baseline trained as long as the compressed model was in all (15 + epochs + 7)
     (x, y), (xt, yt) = _data("lenet300")
     torch.manual_seed(0)
@@ -71,29 +79,45 @@ def channels(quick):
     print(f"\nMACs {rows[-1].macs:,} / {rows[0].macs:,} = {rows[-1].macs / rows[0].macs:.3f}\n")
 
 
+def _student(kind):
+    if kind == "small_cnn":
+        s = zoo.load("small_cnn")
+        structured.remove_channels_to_macs(s, (zoo.example_input("small_cnn"),), 0.25)
+    else:
+        s = zoo.load("lenet300")
+        prune.magnitude(s, 0.95, scope="global")
+    return s
+
+
+DISTILL_CASES = [
+    # (student, dataset model, epochs, shift): every case run with cross-entropy and with the Hinton loss
+    ("small_cnn", "small_cnn", 10, 1),
+    ("small_cnn", "small_cnn", 10, 0),
+    ("lenet300", "lenet300", 3, 0),
+]
+
+
 def distillation(quick):
-    """LeNet-5 with 75% of its MACs removed, fine-tuned on 1,000 labeled images; teacher: the uncompressed LeNet-5
-    (trained on all 4,000). Three seeds each, identical but for the loss."""
-    name = "lenet5"
-    (x, y), (xt, yt) = _data(name)
-    x, y = x[:1000], y[:1000]
-    teacher = zoo.load(name)
+    """Pruned students fine-tuned with and without the Hinton loss: same seeds, same data, same epochs and
+    augmentation; the teacher is the uncompressed model."""
     seeds = (0, 1) if quick else (0, 1, 2, 3, 4)
-    results = {}
-    for distill in (False, True):
-        accs = []
-        for seed in seeds:
-            student = zoo.load(name)
-            structured.remove_channels_to_macs(student, (zoo.example_input(name),), 0.25)
-            loss = Distiller(copy.deepcopy(teacher), 4.0, 0.7) if distill else None
-            training.fit(student, x, y, epochs=3, seed=seed, loss_fn=loss)
-            accs.append(training.accuracy(training.predict(student, xt), yt))
-        results[distill] = accs
-    print("## distillation: LeNet-5 at 25% of its MACs, fine-tuned 3 epochs on 1,000 labeled MNIST images\n")
-    print("| fine-tuning | seeds | top-1 per seed | mean |\n|---|---|---|---|")
-    for distill, accs in results.items():
-        print(f"| {'Hinton loss (T=4, alpha=0.7)' if distill else 'cross-entropy only'} | {list(seeds)} | "
-              f"{', '.join(f'{100 * a:.2f}%' for a in accs)} | {100 * statistics.mean(accs):.2f}% |")
+    losses = [("cross-entropy", None), ("Hinton T=4, alpha=0.7", (4.0, 0.7)), ("Hinton T=1, alpha=1", (1.0, 1.0))]
+    print("## distillation: pruned students, fine-tuned with and without the Hinton loss\n")
+    print("- small_cnn: digits, channels removed to 25% of the MACs; lenet300: MNIST subset, 95% of the weights "
+          "pruned (global magnitude, one shot, masks kept)\n")
+    print("| student | epochs | shifts (px) | loss | top-1 per seed | mean |\n|---|---|---|---|---|---|")
+    for kind, name, epochs, shift in DISTILL_CASES:
+        (x, y), (xt, yt) = _data(name)
+        teacher = zoo.load(name)
+        for label, hinton in losses:
+            accs = []
+            for seed in seeds:
+                student = _student(kind)
+                loss = None if hinton is None else Distiller(copy.deepcopy(teacher), *hinton)
+                training.fit(student, x, y, epochs=epochs, seed=seed, loss_fn=loss, shift=shift)
+                accs.append(training.accuracy(training.predict(student, xt), yt))
+            print(f"| {kind} | {epochs} | {shift} | {label} | {', '.join(f'{100 * a:.2f}' for a in accs)} | "
+                  f"{100 * statistics.mean(accs):.2f}% |", flush=True)
     print()
 
 
@@ -105,8 +129,37 @@ def lowrank(quick):
     print(f"\nparams {rows[-1].params:,} / {rows[0].params:,} = {rows[-1].params / rows[0].params:.3f}\n")
 
 
+def qat_agreement(quick):
+    """Each zoo model through QAT (trained models: 2 epochs on their data; the others: ranges calibrated on 32
+    inputs and one training step), compiled, and compared with the QAT model's own outputs."""
+    from microflat.compiler.compress import qat
+
+    print("## QAT: the compiled int8 model against the QAT model's fake-quant outputs\n")
+    print("| model | QAT | output values | equal | within 1 LSB |\n|---|---|---|---|---|")
+    for name, e in zoo.ZOO.items():
+        model = zoo.load(name)
+        if e.dataset:
+            (x, y), (xt, _) = _data(name)
+            q = qat.prepare(model, [x[:256]])
+            training.fit(q, x, y, epochs=1 if quick else 2, lr=1e-4)
+            how = "2 epochs" if not quick else "1 epoch"
+        else:
+            xt = zoo.inputs(name, 96, seed=3)
+            x, xt = xt[:64], xt[64:]
+            q = qat.prepare(model, [x[:32]])
+            q.train()
+            q(x[:16]).float().pow(2).mean().backward()
+            how = "calibrated, 1 step"
+        compiled = report.compile_step(q, (zoo.example_input(name),), [x[:32]])
+        exact, within = report.lsb_agreement(q, compiled, xt)
+        n = compiled.graph.outputs[0].shape
+        count = len(xt) * int(torch.tensor(n[1:]).prod())
+        print(f"| {name} | {how} | {count:,} | {100 * exact:.2f}% | {100 * within:.2f}% |", flush=True)
+    print()
+
+
 EXPERIMENTS = {"deep_compression": deep_compression, "channels": channels, "distillation": distillation,
-               "lowrank": lowrank}
+               "lowrank": lowrank, "qat": qat_agreement}
 
 
 def main():

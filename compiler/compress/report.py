@@ -74,6 +74,18 @@ def measure(step: str, model, example_inputs, calibration_data, test=None, evalu
     return row, compiled
 
 
+@torch.no_grad()
+def lsb_agreement(model, compiled, x: torch.Tensor) -> tuple[float, float]:
+    """(fraction of output values equal, fraction within 1 LSB): the .mfb on the Numba runtime against the
+    PyTorch model's own outputs (a QAT model's are on the int8 grid) quantized with the file's output scale."""
+    out = Interpreter(compiled.data).invoke(compiled.to_physical([x])[0].numpy())[0].astype(np.int64)
+    ref = model.eval()(x).numpy().astype(np.float64)
+    s, zp = compiled.output_quantization[0]
+    want = np.clip(np.round(ref / s) + zp, -128, 127)
+    d = np.abs(out.reshape(want.shape) - want)
+    return float((d == 0).mean()), float((d <= 1).mean())
+
+
 def render(rows: list[Row]) -> str:
     head = ["step", "float top-1", "int8 top-1", "params", "nonzero", "max values/layer", "MACs", ".mfb B",
             ".mfb gzip B", "float32 B"]
