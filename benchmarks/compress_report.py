@@ -71,12 +71,17 @@ def deep_compression(quick):
           f"({100 * (last.int8_accuracy - acc_long):+.2f} points)\n")
 
 
-def channels(quick):
-    recipe = R.Recipe(steps=[R.Channels(mac_fraction=0.5, epochs=4 if quick else 10)], distill=False)
-    rows = _run("small_cnn", recipe)
-    print("## small CNN, digits: structured pruning to half the MACs\n")
+def _one_step(name, step, title, figure):
+    rows = _run(name, R.Recipe(steps=[step]))
+    print(f"## {title}\n")
     print(report.render(rows))
-    print(f"\nMACs {rows[-1].macs:,} / {rows[0].macs:,} = {rows[-1].macs / rows[0].macs:.3f}\n")
+    before, after = getattr(rows[0], figure), getattr(rows[-1], figure)
+    print(f"\n{figure} {after:,} / {before:,} = {after / before:.3f}\n")
+
+
+def channels(quick):
+    _one_step("small_cnn", R.Channels(mac_fraction=0.5, epochs=4 if quick else 10),
+              "small CNN, digits: structured pruning to half the MACs", "macs")
 
 
 def _student(kind):
@@ -122,11 +127,8 @@ def distillation(quick):
 
 
 def lowrank(quick):
-    recipe = R.Recipe(steps=[R.LowRank(budget=0.5, epochs=4 if quick else 10)], distill=False)
-    rows = _run("lenet300", recipe)
-    print("## LeNet-300-100, MNIST subset: low-rank SVD to half the parameters\n")
-    print(report.render(rows))
-    print(f"\nparams {rows[-1].params:,} / {rows[0].params:,} = {rows[-1].params / rows[0].params:.3f}\n")
+    _one_step("lenet300", R.LowRank(budget=0.5, epochs=4 if quick else 10),
+              "LeNet-300-100, MNIST subset: low-rank SVD to half the parameters", "params")
 
 
 def qat_agreement(quick):

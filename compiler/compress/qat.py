@@ -14,7 +14,9 @@ it simulates:
     relu/relu6/hardtanh), add, mul, mean, concat and hardswish. Softmax,
     logistic and tanh get the fixed output quantizations TFLite's kernels
     require. Values the runtime passes through with their input's
-    quantization (max/avg pool, pad, reshape, flatten, dropout) get none.
+    quantization (max pool, pad, reshape, flatten, dropout) get none; an
+    average pool keeps its input's quantization but rounds each average, so
+    its output is fake-quantized with its input's scale and zero point.
 
 Activation ranges are an exponential moving average (factor 0.01) of each
 batch's min and max (Jacob et al. 3.1), turned into (scale, zero point) by
@@ -204,6 +206,30 @@ def _requantizes(gm, node) -> str | bool:
     return False
 
 
+def _is_average_pool(gm, node) -> bool:
+    """An average pool the runtime runs in the input's quantization, rounding each average (ir.TIED_OPS)."""
+    if node.op == "call_module":
+        m = _module(gm, node)
+        return isinstance(m, nn.AvgPool2d) or (isinstance(m, nn.AdaptiveAvgPool2d) and m.output_size not in (1, (1, 1)))
+    if node.op == "call_function":
+        if node.target in (F.avg_pool2d, torch.nn.functional.avg_pool2d):
+            return True
+        return node.target is F.adaptive_avg_pool2d and node.args[1] not in (1, (1, 1), [1, 1])
+    return False
+
+
+def _source_fake_quant(gm, node, depth: int = 8):
+    """The FakeQuant whose quantization reaches `node` through ops that keep it (pooling, pad, reshape)."""
+    for _ in range(depth):
+        if node.op == "call_module" and isinstance(_module(gm, node), FakeQuant):
+            return node.target
+        inputs = [a for a in node.all_input_nodes]
+        if len(inputs) != 1:
+            return None
+        node = inputs[0]
+    return None
+
+
 def _sole_user(node):
     users = list(node.users)
     return users[0] if len(users) == 1 else None
@@ -253,6 +279,21 @@ def prepare(model: nn.Module, calibration_data=None) -> fx.GraphModule:
         with graph.inserting_after(last):
             q = graph.call_module(name, (last,))
         last.replace_all_uses_with(q, delete_user_cb=lambda user: user is not q)
+    # 3. an average pool keeps its input's quantization but rounds each average to it: fake-quantize its
+    #    output with the same (scale, zero point), read from the source FakeQuant's buffers
+    for node in list(graph.nodes):
+        if not _is_average_pool(gm, node):
+            continue
+        source = _source_fake_quant(gm, node.args[0])
+        if source is None:
+            continue
+        with graph.inserting_after(node):
+            scale = graph.get_attr(f"{source}.scale")
+        with graph.inserting_after(scale):
+            zero_point = graph.get_attr(f"{source}.zero_point")
+        with graph.inserting_after(zero_point):
+            q = graph.call_function(torch.fake_quantize_per_tensor_affine, (node, scale, zero_point, -128, 127))
+        node.replace_all_uses_with(q, delete_user_cb=lambda user: user is not q)
     graph.lint()
     gm.delete_all_unused_submodules()
     gm.recompile()
