@@ -42,6 +42,8 @@ def test_compress_small_cnn_writes_model_table_plot_and_json(tmp_path, capsys):
     assert [r["step"] for r in rows] == ["baseline", "1:prune", "2:cluster", "3:qat"]
     assert rows[1]["nonzero"] < 0.6 * rows[0]["nonzero"]
     assert rows[2]["max_distinct"] <= 8
+    # 8 values (3 bits) at 50% sparsity: under 3/8 of the int8 bytes, plus masks and palettes
+    assert rows[2]["estimated_weight_bytes"] < 0.5 * rows[0]["estimated_weight_bytes"]
     assert all(r["int8_accuracy"] > 0.5 for r in rows)
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     m = Interpreter(out.read_bytes())

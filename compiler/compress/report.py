@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import math
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -21,6 +22,7 @@ from microflat.runtime.inspect_model import summary
 from .. import training
 from ..api import compile_model
 from .metrics import count_nonzero, count_params
+from .sensitivity import layer_bytes
 
 
 @dataclass
@@ -35,10 +37,26 @@ class Row:
     file_bytes: int
     gzip_bytes: int               # the .mfb gzipped (TensorFlow's clustering guide measures this)
     float32_bytes: int            # the weights and biases as float32
+    estimated_weight_bytes: int   # conv/linear weights in the smallest compressed encoding (sensitivity.layer_bytes)
 
 
 def _top1(logits, labels) -> float:
     return float((np.asarray(logits).reshape(len(labels), -1).argmax(-1) == np.asarray(labels)).mean())
+
+
+@torch.no_grad()
+def estimated_weight_bytes(model) -> int:
+    """The conv and linear weights as sensitivity.layer_bytes prices them: each layer at its measured sparsity,
+    with a palette of the next power of two of its distinct values (256: plain int8)."""
+    total = 0
+    for m in model.modules():
+        w = getattr(m, "weight", None)
+        if isinstance(m, (torch.nn.Conv1d, torch.nn.Conv2d, torch.nn.Linear)) and isinstance(w, torch.Tensor):
+            w = w.detach()
+            distinct = int(torch.unique(w).numel())
+            k = 256 if distinct > 128 else 1 << max(1, math.ceil(math.log2(distinct)))
+            total += layer_bytes(w.numel(), float((w == 0).float().mean()), k)
+    return total
 
 
 @torch.no_grad()
@@ -70,7 +88,7 @@ def measure(step: str, model, example_inputs, calibration_data, test=None, evalu
     s = summary(Interpreter(compiled.data).model)
     params = count_params(model)
     row = Row(step, acc, int8, params, count_nonzero(model), _max_distinct(model), int(s["macs"]),
-              len(compiled.data), len(gzip.compress(compiled.data, 9)), 4 * params)
+              len(compiled.data), len(gzip.compress(compiled.data, 9)), 4 * params, estimated_weight_bytes(model))
     return row, compiled
 
 
@@ -88,7 +106,7 @@ def lsb_agreement(model, compiled, x: torch.Tensor) -> tuple[float, float]:
 
 def render(rows: list[Row]) -> str:
     head = ["step", "float top-1", "int8 top-1", "params", "nonzero", "max values/layer", "MACs", ".mfb B",
-            ".mfb gzip B", "float32 B"]
+            ".mfb gzip B", "float32 B", "est. compressed weights B"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
 
     def pct(v):
@@ -96,7 +114,8 @@ def render(rows: list[Row]) -> str:
 
     for r in rows:
         lines.append(f"| {r.step} | {pct(r.accuracy)} | {pct(r.int8_accuracy)} | {r.params:,} | {r.nonzero:,} | "
-                     f"{r.max_distinct:,} | {r.macs:,} | {r.file_bytes:,} | {r.gzip_bytes:,} | {r.float32_bytes:,} |")
+                     f"{r.max_distinct:,} | {r.macs:,} | {r.file_bytes:,} | {r.gzip_bytes:,} | {r.float32_bytes:,} | "
+                     f"{r.estimated_weight_bytes:,} |")
     return "\n".join(lines)
 
 
@@ -119,6 +138,7 @@ def plot(rows: list[Row], path: str, title: str = "") -> None:
     acc = [100 * (r.int8_accuracy if r.int8_accuracy is not None else (r.accuracy or 0)) for r in rows]
     ax.plot([r.file_bytes / 1024 for r in rows], acc, "o-", label=".mfb")
     ax.plot([r.gzip_bytes / 1024 for r in rows], acc, "s--", label=".mfb gzipped")
+    ax.plot([r.estimated_weight_bytes / 1024 for r in rows], acc, "^:", label="weights, compressed encodings (est.)")
     for r, a in zip(rows, acc):
         ax.annotate(r.step, (r.file_bytes / 1024, a), textcoords="offset points", xytext=(4, 4), fontsize=8)
     ax.set_xscale("log")
