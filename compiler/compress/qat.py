@@ -130,9 +130,6 @@ class QuantLayer(nn.Module):
             return F.linear(x, w, b)
         return self.layer._conv_forward(x, w, b)
 
-    def _shape(self, t):  # per output channel, broadcast over the output
-        return t.reshape((-1,) + (1,) * (self.layer.weight.dim() - 2)) if self.layer.weight.dim() > 2 else t
-
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         w, b = self.layer.weight, self.layer.bias
         if self.bn is None:
@@ -145,11 +142,12 @@ class QuantLayer(nn.Module):
         w_fold = fake_quantize_weight(w * factor.reshape((-1,) + (1,) * (w.dim() - 1)))
         if self.training and not self.bn_frozen:
             # conv on the folded weight, unfolded again; bn then normalizes with batch statistics
+            per_channel = (-1,) + (1,) * (w.dim() - 2)  # broadcasts over [N, C] and [N, C, H, W] outputs
             y = self._run(x, w_fold, None)
             safe = torch.where(factor.abs() < 1e-12, torch.full_like(factor, 1e-12), factor)
-            y = y / self._shape(safe).unsqueeze(0) if y.dim() > 2 else y / safe
+            y = y / safe.reshape(per_channel)
             if b is not None:
-                y = y + (self._shape(b).unsqueeze(0) if y.dim() > 2 else b)
+                y = y + b.reshape(per_channel)
             return bn(y)
         bias = beta + ((b if b is not None else torch.zeros_like(std)) - bn.running_mean) * factor
         return self._run(x, w_fold, bias)
@@ -159,7 +157,6 @@ _ACTIVATION_MODULES = (nn.ReLU, nn.ReLU6, nn.Hardtanh)
 _ACTIVATION_FUNCTIONS = {torch.relu, F.relu, F.relu6, F.hardtanh, torch.clamp, torch.nn.functional.hardtanh}
 _ACTIVATION_METHODS = {"relu", "clamp", "clamp_"}
 _BINARY = {operator.add, operator.mul, torch.add, torch.mul}
-_MEAN_FUNCTIONS = {torch.mean, F.adaptive_avg_pool2d}
 _FIXED = {torch.softmax: "softmax", F.softmax: "softmax", torch.sigmoid: "logistic", F.sigmoid: "logistic",
           torch.tanh: "tanh", F.tanh: "tanh"}
 _FIXED_MODULES = {nn.Softmax: "softmax", nn.Sigmoid: "logistic", nn.Tanh: "tanh"}
