@@ -122,3 +122,14 @@ def test_qat_keeps_pruned_zeros_and_clusters():
         wq = node.attrs["quantized"]["weight_torch"]
         assert max(np.unique(row).size for row in wq) <= 16  # per channel: 15 centroids and 0
         assert (wq == 0).mean() >= 0.89
+
+
+def test_compiler_refuses_fake_quantization_outside_int8():
+    from microflat.runtime.errors import CompileError
+
+    class UInt8(nn.Module):
+        def forward(self, x):
+            return torch.fake_quantize_per_tensor_affine(torch.relu(x), 0.1, 0, 0, 255)
+
+    with pytest.raises(CompileError, match=r"int8 \[-128, 127\]"):
+        compile_model(UInt8(), (torch.randn(1, 4),), progress=False)
