@@ -157,6 +157,26 @@ def _views(view, *tensors):
     return tuple(np.zeros(0, np.int32) if t is None else view(t) for t in tensors)
 
 
+def _check_weighted(c: OpCheck, o, x, w, y, out_channels: int, channel_axis: int):
+    """What conv, depthwise conv and fully connected check alike: the optional bias (inputs[2]), the per-tensor
+    or per-channel requantization, the fused activation range, the zero points and the weights' range."""
+    b = c.bias(2, out_channels)
+    c.requant(o, "output_mult", "output_shift", out_channels)
+    c.act_range(o)
+    c.zero_point(x, "inputs", 0)
+    c.zero_point(y, "outputs", 0)
+    c.weights(w, b, channel_axis, "inputs[1]")
+
+
+def _weighted(c: OpCheck, view, channel_axis: int):
+    """(options, x, w, y, mult, shift, per_channel, x view, w view, bias view, y view) of a verified weighted op."""
+    o = c.op.options
+    (x, w, *bias), (y,) = c.io()
+    b = bias[0] if bias else None
+    mult, shift, per_channel = c.requant(o, "output_mult", "output_shift", w.shape[channel_axis])
+    return (o, x, w, y, mult, shift, per_channel) + _views(view, x, w, b, y)
+
+
 # --- convolution and fully connected ---------------------------------------
 
 def check_conv_2d(c: OpCheck) -> OpInfo:
@@ -173,21 +193,12 @@ def check_conv_2d(c: OpCheck) -> OpInfo:
     c.require(y.shape[0] == n and y.shape[3] == cout, "outputs[0]", f"output shape {y.shape} does not match")
     c.geometry(o, h, kh, y.shape[1], "h")
     c.geometry(o, wd, kw, y.shape[2], "w")
-    b = c.bias(2, cout)
-    c.requant(o, "output_mult", "output_shift", cout)
-    c.act_range(o)
-    c.zero_point(x, "inputs", 0)
-    c.zero_point(y, "outputs", 0)
-    c.weights(w, b, 0, "inputs[1]")
+    _check_weighted(c, o, x, w, y, cout, 0)
     return OpInfo(K.conv2d_s8_scratch_bytes(cin, kh, kw, groups), n * y.shape[1] * y.shape[2] * cout * kh * kw * cg)
 
 
 def prepare_conv_2d(c: OpCheck, view, scratch):
-    o = c.op.options
-    (x, w, *bias), (y,) = c.io()
-    b = bias[0] if bias else None
-    mult, shift, per_channel = c.requant(o, "output_mult", "output_shift", w.shape[0])
-    xv, wv, bv, yv = _views(view, x, w, b, y)
+    o, x, w, y, mult, shift, per_channel, xv, wv, bv, yv = _weighted(c, view, 0)
     return [(K.conv2d_s8, (
         scratch, x.shape[0], x.shape[1], x.shape[2], x.shape[3], w.shape[1], w.shape[2],
         y.shape[1], y.shape[2], y.shape[3], o.groups, o.stride_h, o.stride_w, o.dilation_h, o.dilation_w,
@@ -208,21 +219,12 @@ def check_depthwise_conv_2d(c: OpCheck) -> OpInfo:
     c.require(y.shape[0] == n and y.shape[3] == cout, "outputs[0]", f"output shape {y.shape} does not match")
     c.geometry(o, h, kh, y.shape[1], "h")
     c.geometry(o, wd, kw, y.shape[2], "w")
-    b = c.bias(2, cout)
-    c.requant(o, "output_mult", "output_shift", cout)
-    c.act_range(o)
-    c.zero_point(x, "inputs", 0)
-    c.zero_point(y, "outputs", 0)
-    c.weights(w, b, 3, "inputs[1]")
+    _check_weighted(c, o, x, w, y, cout, 3)
     return OpInfo(K.depthwise_conv2d_s8_scratch_bytes(cin, kh, kw, m), n * y.shape[1] * y.shape[2] * cout * kh * kw)
 
 
 def prepare_depthwise_conv_2d(c: OpCheck, view, scratch):
-    o = c.op.options
-    (x, w, *bias), (y,) = c.io()
-    b = bias[0] if bias else None
-    mult, shift, per_channel = c.requant(o, "output_mult", "output_shift", w.shape[3])
-    xv, wv, bv, yv = _views(view, x, w, b, y)
+    o, x, w, y, mult, shift, per_channel, xv, wv, bv, yv = _weighted(c, view, 3)
     if scratch.size == 0:
         scratch = np.zeros(0, np.int16)
     return [(K.depthwise_conv2d_s8, (
@@ -242,21 +244,12 @@ def check_fully_connected(c: OpCheck) -> OpInfo:
     out, wk = w.shape
     c.require(wk == k, "inputs[1]", f"filter {w.shape} does not take {k} input features")
     c.require(y.shape == (n, out), "outputs[0]", f"output shape {y.shape} must be {(n, out)}")
-    b = c.bias(2, out)
-    c.requant(o, "output_mult", "output_shift", out)
-    c.act_range(o)
-    c.zero_point(x, "inputs", 0)
-    c.zero_point(y, "outputs", 0)
-    c.weights(w, b, 0, "inputs[1]")
+    _check_weighted(c, o, x, w, y, out, 0)
     return OpInfo(K.fully_connected_s8_scratch_bytes(k), n * k * out)
 
 
 def prepare_fully_connected(c: OpCheck, view, scratch):
-    o = c.op.options
-    (x, w, *bias), (y,) = c.io()
-    b = bias[0] if bias else None
-    mult, shift, per_channel = c.requant(o, "output_mult", "output_shift", w.shape[0])
-    xv, wv, bv, yv = _views(view, x, w, b, y)
+    o, x, w, y, mult, shift, per_channel, xv, wv, bv, yv = _weighted(c, view, 0)
     return [(K.fully_connected_s8, (scratch, x.shape[0], x.shape[1], w.shape[0], x.zero_point, y.zero_point,
                                     mult, shift, per_channel, o.act_min, o.act_max, xv, wv, bv, yv))]
 
