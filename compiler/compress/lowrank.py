@@ -131,8 +131,9 @@ def factorize(model: nn.Module, *, energy: float | None = None, budget: float | 
         return total - saved, ranks
 
     lo, hi = 0.0, 1.0
-    if params_at(1e-9)[0] > budget * total:
-        raise CompileError(f"even rank 1 everywhere leaves {params_at(1e-9)[0] / total:.0%} of the parameters; "
+    least = params_at(1e-9)[0]  # rank 1 wherever that saves parameters
+    if least > budget * total:
+        raise CompileError(f"even rank 1 everywhere leaves {least / total:.0%} of the parameters; "
                            f"a budget of {budget:.0%} is out of reach")
     for _ in range(50):
         mid = (lo + hi) / 2

@@ -81,11 +81,12 @@ def measure(step: str, model, example_inputs, calibration_data, test=None, evalu
         acc = float(evaluate(model))
     elif test is not None:
         acc = training.accuracy(training.predict(model, test[0]), test[1])
+    runtime = Interpreter(compiled.data)
     if test is not None:
         x = compiled.to_physical([test[0]])[0].numpy()
-        out = Interpreter(compiled.data).invoke(x, dequantize=True)[0]
+        out = runtime.invoke(x, dequantize=True)[0]
         int8 = _top1(out, test[1].numpy() if isinstance(test[1], torch.Tensor) else test[1])
-    s = summary(Interpreter(compiled.data).model)
+    s = summary(runtime.model)
     params = count_params(model)
     row = Row(step, acc, int8, params, count_nonzero(model), _max_distinct(model), int(s["macs"]),
               len(compiled.data), len(gzip.compress(compiled.data, 9)), 4 * params, estimated_weight_bytes(model))
