@@ -94,7 +94,7 @@ def lower_program(model, example_inputs=None) -> Graph:
 
 def compile_model(model, example_inputs=None, calibration_data: Iterable | None = None, *,
                   observer: str = observers.DEFAULT_OBSERVER, io_dtype: str = "int8",
-                  progress: bool = True) -> CompiledModel:
+                  weight_encoding="auto", weight_bits: int = 8, progress: bool = True) -> CompiledModel:
     """Capture, lower, optimize, calibrate, quantize and serialize. Raises CompileError.
 
     calibration_data: an iterable of batches, each a tensor (or tuple of
@@ -103,6 +103,11 @@ def compile_model(model, example_inputs=None, calibration_data: Iterable | None 
     and not deployment.
     io_dtype: "int8" (inputs and outputs int8; Interpreter quantizes float
     input at the boundary) or "float32" (QUANTIZE/DEQUANTIZE ops in the file).
+    weight_encoding: how each conv/fc weight is stored (compiler/encodings.py):
+    "auto" (default: the smallest encoding the kernels run in place), "dense",
+    "packed", "int4", "palette" or "sparse"; or a dict {weight tensor name or
+    layer name: mode}, "auto" elsewhere.
+    weight_bits: 8, or 4 (weights in [-7, 7], stored as packed int4).
     """
     if io_dtype not in ("int8", "float32"):
         raise CompileError(f"io_dtype must be 'int8' or 'float32', got {io_dtype!r}")
@@ -115,16 +120,17 @@ def compile_model(model, example_inputs=None, calibration_data: Iterable | None 
             raise CompileError("calibration_data is required (an iterable of input batches)")
         calibration_data = [tuple(example_inputs) if isinstance(example_inputs, (tuple, list)) else example_inputs]
     batches = calibrate(graph, calibration_data, observer, progress)
-    quantize_weights(graph)
-    data = emit(graph, io_dtype).to_bytes(_program_digest(ep))
+    quantize_weights(graph, weight_bits)
+    data = emit(graph, io_dtype, weight_encoding).to_bytes(_program_digest(ep))
     return CompiledModel(graph, data, batches)
 
 
 def compile(model, example_inputs=None, calibration_data: Iterable | None = None, *, output=None,
-            observer: str = observers.DEFAULT_OBSERVER, io_dtype: str = "int8", progress: bool = True) -> bytes:
+            observer: str = observers.DEFAULT_OBSERVER, io_dtype: str = "int8", weight_encoding="auto",
+            weight_bits: int = 8, progress: bool = True) -> bytes:
     """Compile a PyTorch model to .mfb bytes; with output=PATH, also write them there (atomically)."""
     compiled = compile_model(model, example_inputs, calibration_data, observer=observer, io_dtype=io_dtype,
-                             progress=progress)
+                             weight_encoding=weight_encoding, weight_bits=weight_bits, progress=progress)
     if output is not None:
         write_atomic(output, compiled.data)
     return compiled.data

@@ -20,6 +20,7 @@ import numpy as np
 
 from microflat import kernels as K
 
+from . import encodings
 from .ir import Graph, Node, Value
 from .writer import ModelWriter
 
@@ -40,9 +41,10 @@ def is_depthwise(node: Node) -> bool:
 
 
 class _Emitter:
-    def __init__(self, graph: Graph, io_dtype: str):
+    def __init__(self, graph: Graph, io_dtype: str, weight_encoding="auto"):
         self.g, self.w, self.io = graph, ModelWriter(), io_dtype
         self.index: dict[Value, int] = {}
+        self.weight_encoding = weight_encoding
 
     def tensor(self, v: Value) -> int:
         if v not in self.index:
@@ -82,7 +84,17 @@ class _Emitter:
 
     def _weights(self, node: Node, data: np.ndarray, axis: int):
         q = node.attrs["quantized"]
-        wt = self.w.add_constant(f"{node.output.name}.weight", data, scale=q["weight_scale"], zero_point=0, axis=axis)
+        name = f"{node.output.name}.weight"
+        mode = self.weight_encoding
+        if isinstance(mode, dict):
+            mode = mode.get(name, mode.get(node.output.name, "auto"))
+        choice = encodings.choose(data, axis, mode, f" ({name}, at {node.source})")
+        enc = encodings.encode(data, axis, choice)
+        scale = q["weight_scale"]
+        if enc is None:
+            wt = self.w.add_constant(name, data, scale=scale, zero_point=0, axis=axis)
+        else:
+            wt = self.w.add_encoded(name, enc, scale=scale, zero_point=0, axis=axis)
         b = self.w.add_constant(f"{node.output.name}.bias", q["bias"])
         real = node.inputs[0].scale * q["weight_scale"] / node.output.scale
         mult, shift = K.quantize_multipliers(real)
@@ -173,6 +185,9 @@ class _Emitter:
     logistic = tanh = hardswish = _lut
 
 
-def emit(graph: Graph, io_dtype: str = "int8") -> ModelWriter:
-    """A ModelWriter holding the quantized graph; io_dtype "float32" adds QUANTIZE/DEQUANTIZE at the boundary."""
-    return _Emitter(graph, io_dtype).run()
+def emit(graph: Graph, io_dtype: str = "int8", weight_encoding="auto") -> ModelWriter:
+    """A ModelWriter holding the quantized graph; io_dtype "float32" adds QUANTIZE/DEQUANTIZE at the boundary.
+
+    weight_encoding: one of encodings.MODES for every layer, or {weight tensor or layer name: mode}
+    ("auto" for the layers it does not name)."""
+    return _Emitter(graph, io_dtype, weight_encoding).run()

@@ -10,7 +10,13 @@ Weights: symmetric per output channel, the TFLite int8 scheme:
     s_w[c] = max|w[c]| / 127,   q = round(w / s_w[c]) in [-127, 127]
 
 (-128 is never used, so negation cannot overflow and the accumulator bound
-is symmetric). A channel of zeros gets s_w = s_out / s_in, which makes its
+is symmetric). With weight_bits = 4, 127 becomes 7: weights in [-7, 7], which
+the compiler stores as CMSIS-NN's packed int4.
+
+A palettized layer (at most 256 distinct float weights: a clustered model)
+gets one scale for the whole tensor, s_w = max|w| / 127, so that its K
+distinct floats stay K distinct int8 values and the file stores one palette
+of K entries; per-channel scales would scatter them into up to C * K values. A channel of zeros gets s_w = s_out / s_in, which makes its
 requantization multiplier 1 and its bias exact to one output step.
 
 Biases: int32 at scale s_in * s_w[c], so that they add straight into the
@@ -90,8 +96,15 @@ def calibrate(graph: Graph, data: Iterable, observer: str = observers.DEFAULT_OB
     return count
 
 
-def quantize_weights(graph: Graph) -> None:
-    """Per-channel int8 weights and int32 biases for every conv and fc (in node.attrs['quantized'])."""
+PALETTE_MAX = 256
+
+
+def quantize_weights(graph: Graph, weight_bits: int = 8) -> None:
+    """Symmetric int8 weights (per channel; per tensor for a palettized layer) and int32 biases for every conv
+    and fc (in node.attrs['quantized']). weight_bits 4: weights in [-7, 7]."""
+    if weight_bits not in (4, 8):
+        raise CompileError(f"weight_bits must be 4 or 8, got {weight_bits!r}")
+    qmax = 2 ** (weight_bits - 1) - 1
     for node in graph.nodes:
         if node.op not in ("conv", "fc"):
             continue
@@ -100,8 +113,10 @@ def quantize_weights(graph: Graph) -> None:
         s_in, s_out = node.inputs[0].scale, node.output.scale
         out_ch = w.shape[0]
         maxabs = np.abs(w.reshape(out_ch, -1)).max(axis=1)
-        scale = np.where(maxabs > 0, maxabs / 127.0, s_out / s_in)
-        q = np.clip(round_half_away_from_zero(w / scale.reshape((-1,) + (1,) * (w.ndim - 1))), -127, 127)
+        if np.unique(w).size <= PALETTE_MAX:
+            maxabs = np.full(out_ch, np.abs(w).max())
+        scale = np.where(maxabs > 0, maxabs / qmax, s_out / s_in)
+        q = np.clip(round_half_away_from_zero(w / scale.reshape((-1,) + (1,) * (w.ndim - 1))), -qmax, qmax)
         bias = np.zeros(out_ch) if b is None else np.asarray(b, np.float64)
         bq = round_half_away_from_zero(bias / (s_in * scale))
         if np.abs(bq).max(initial=0) > INT32_MAX:

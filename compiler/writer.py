@@ -66,6 +66,22 @@ class ModelWriter:
                              **self._quant(scale, zero_point, axis), "buffer": len(self.buffers) - 1})
         return len(self.tensors) - 1
 
+    def add_encoded(self, name, encoding, *, scale=None, zero_point=0, axis=None) -> int:
+        """A constant int8 weight stored in a WeightEncoding (kernels/weight_encoding.py): its value stream is the
+        tensor's buffer, its position stream (sparse) a second buffer, its codebook a vector in the table."""
+        e = encoding
+        self.buffers.append(np.ascontiguousarray(e.values, np.uint8).tobytes())
+        values_buffer = len(self.buffers) - 1
+        table = {"value_bits": e.value_bits, "codebook_per_channel": bool(e.codebook_per_channel) or None,
+                 "axis": e.axis, "position_bits": e.position_bits or None, "entries": e.entries,
+                 "codebook": np.asarray(e.codebook, np.int8) if e.codebook.size else None}
+        if e.position_bits:
+            self.buffers.append(np.ascontiguousarray(e.positions, np.uint8).tobytes())
+            table["positions_buffer"] = len(self.buffers) - 1
+        self.tensors.append({"name": name, "dtype": DTYPE["INT8"], "shape": [int(d) for d in e.shape],
+                             **self._quant(scale, zero_point, axis), "buffer": values_buffer, "encoding": table})
+        return len(self.tensors) - 1
+
     def add_operator(self, opcode: str, inputs, outputs, options_table: str | None = None, options: dict | None = None):
         op = {"opcode": OPCODE[opcode], "inputs": [int(i) for i in inputs], "outputs": [int(o) for o in outputs]}
         if options_table is not None:

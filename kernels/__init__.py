@@ -3,7 +3,9 @@
 Public API (each function validates its arguments and raises ValueError
 naming the one that is wrong):
 
-    conv2d, depthwise_conv2d, fully_connected      int8 layers, backend="numba" | "c"
+    conv2d, depthwise_conv2d, fully_connected      int8 layers, backend="numba" | "c"; the filter is an
+                                                   int8 array or an Encoding, run in place
+    encode, decode, Encoding                       compressed weights (palette, sparse, packed int4)
     add, mul                                       int8 elementwise, NHWC broadcasting
     average_pool2d, max_pool2d, mean_hw            int8 pooling
     softmax                                        int8 softmax (output scale 1/256, zp -128)
@@ -19,9 +21,15 @@ The jitted kernels themselves (conv2d_s8, ...) trust their caller; they are
 what the interpreter calls on arena buffers.
 """
 
-from .conv2d import conv2d, conv2d_s8, conv2d_s8_scratch_bytes
-from .depthwise_conv2d import depthwise_conv2d, depthwise_conv2d_s8, depthwise_conv2d_s8_scratch_bytes
-from .fully_connected import fully_connected, fully_connected_s8, fully_connected_s8_scratch_bytes
+from .conv2d import conv2d, conv2d_encoded_s8, conv2d_s8, conv2d_s8_scratch_bytes
+from .depthwise_conv2d import (
+    depthwise_conv2d,
+    depthwise_conv2d_encoded_s8,
+    depthwise_conv2d_s8,
+    depthwise_conv2d_s8_scratch_bytes,
+)
+from .fully_connected import fully_connected, fully_connected_encoded_s8, fully_connected_s8, fully_connected_s8_scratch_bytes
+from .weight_encoding import Encoding, EncodingError, decode, encode
 from .concatenation import concatenation, concatenation_params, concatenation_s8
 from .elementwise import add, add_params, add_s8, mul, mul_s8
 from .lut import build_lut_s8, lut, lut_s8
@@ -43,6 +51,8 @@ from .numerics import (
 
 __all__ = [
     "ROUNDING_MODE",
+    "Encoding",
+    "EncodingError",
     "add",
     "add_params",
     "add_s8",
@@ -53,15 +63,20 @@ __all__ = [
     "concatenation_params",
     "concatenation_s8",
     "conv2d",
+    "conv2d_encoded_s8",
     "conv2d_s8",
     "conv2d_s8_scratch_bytes",
     "depthwise_conv2d",
+    "depthwise_conv2d_encoded_s8",
     "depthwise_conv2d_s8",
     "depthwise_conv2d_s8_scratch_bytes",
+    "decode",
     "dequantize",
     "dequantize_int8",
     "dequantize_s8",
+    "encode",
     "fully_connected",
+    "fully_connected_encoded_s8",
     "fully_connected_s8",
     "fully_connected_s8_scratch_bytes",
     "lut",

@@ -15,7 +15,7 @@ from pathlib import Path
 from cffi import FFI
 
 HERE = Path(__file__).resolve().parent
-HEADERS = ("numerics.h", "microflat_kernels.h")
+HEADERS = ("numerics.h", "weight_encoding.h", "microflat_kernels.h")
 SOURCES = tuple(sorted(p.name for p in HERE.glob("*.c")))
 INSTALLED_MODULE = "microflat.kernels._native"
 COMPILE_ARGS = ["-std=c99", "-O3"]
@@ -53,6 +53,7 @@ def make_ffibuilder(module_name: str = INSTALLED_MODULE, relative_to: Path | Non
     ffi.set_source(
         module_name,
         '#include "numerics.h"\n'
+        '#include "weight_encoding.h"\n'
         '#include "microflat_kernels.h"\n'
         f'const char *microflat_native_source_hash(void) {{ return "{source_hash()}"; }}\n',
         sources=sources,

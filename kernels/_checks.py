@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from .numerics import INT32_MAX, SHIFT_MAX, SHIFT_MIN
+from .weight_encoding import Encoding, EncodingError, decode, validate
 
 INT8_MIN, INT8_MAX = -128, 127
 WEIGHT_MIN, WEIGHT_MAX = -127, 127  # symmetric weights: -128 is never used
@@ -26,6 +27,23 @@ def array(fn: str, name: str, value, dtype, ndim: int) -> np.ndarray:
     if value.size >= 2**31:
         raise ValueError(f"{fn}: {name} has {value.size} elements, more than int32 indexing allows")
     return np.ascontiguousarray(value)
+
+
+def filter_array(fn: str, value, ndim: int, channel_axis: int):
+    """(the filter as a dense int8 array, for the shape and range checks; its Encoding or None).
+
+    value: an int8 array, or a weight_encoding.Encoding that the *_encoded_s8 kernel reads in place."""
+    if not isinstance(value, Encoding):
+        return array(fn, "filter", value, np.int8, ndim), None
+    if len(value.shape) != ndim:
+        raise ValueError(f"{fn}: filter must be {ndim}-D, got an encoding of shape {value.shape}")
+    try:
+        validate(value)
+    except EncodingError as exc:
+        raise ValueError(f"{fn}: filter encoding: {exc}") from None
+    if (value.position_bits or value.codebook_per_channel) and value.axis != channel_axis:
+        raise ValueError(f"{fn}: filter encoding: its axis is {value.axis}, the output channels lie on axis {channel_axis}")
+    return decode(value), value
 
 
 def integer(fn: str, name: str, value, lo: int, hi: int) -> int:

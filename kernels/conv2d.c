@@ -6,10 +6,36 @@
  */
 #include "microflat_kernels.h"
 #include "numerics.h"
+#include "weight_encoding.h"
 
 int32_t conv2d_s8_scratch_bytes(int32_t input_ch, int32_t filter_h, int32_t filter_w, int32_t groups)
 {
     return 2 * filter_h * filter_w * (input_ch / groups);
+}
+
+/* The receptive field of group g at input corner (iy0, ix0) as int16 (x - input_zp), 0 for padding taps. */
+static void im2col_s16(int16_t *scratch, const int8_t *input, int32_t b, int32_t iy0, int32_t ix0, int32_t g,
+                       int32_t input_h, int32_t input_w, int32_t input_ch, int32_t cin_g, int32_t filter_h,
+                       int32_t filter_w, int32_t dilation_h, int32_t dilation_w, int32_t input_zp)
+{
+    int16_t *col = scratch;
+    for (int32_t ky = 0; ky < filter_h; ++ky) {
+        const int32_t iy = iy0 + ky * dilation_h;
+        for (int32_t kx = 0; kx < filter_w; ++kx) {
+            const int32_t ix = ix0 + kx * dilation_w;
+            if (iy >= 0 && iy < input_h && ix >= 0 && ix < input_w) {
+                const int8_t *in = input + ((b * input_h + iy) * input_w + ix) * input_ch + g * cin_g;
+                for (int32_t i = 0; i < cin_g; ++i) {
+                    col[i] = (int16_t)(in[i] - input_zp); /* in [-255, 255] */
+                }
+            } else {
+                for (int32_t i = 0; i < cin_g; ++i) {
+                    col[i] = 0;
+                }
+            }
+            col += cin_g;
+        }
+    }
 }
 
 void conv2d_s8(int16_t *scratch,
@@ -33,31 +59,59 @@ void conv2d_s8(int16_t *scratch,
                 const int32_t ix0 = ox * stride_w - pad_left;
                 int8_t *out = output + ((b * output_h + oy) * output_w + ox) * output_ch;
                 for (int32_t g = 0; g < groups; ++g) {
-                    /* im2col: the receptive field of group g as int16 (x - input_zp). */
-                    int16_t *col = scratch;
-                    for (int32_t ky = 0; ky < filter_h; ++ky) {
-                        const int32_t iy = iy0 + ky * dilation_h;
-                        for (int32_t kx = 0; kx < filter_w; ++kx) {
-                            const int32_t ix = ix0 + kx * dilation_w;
-                            if (iy >= 0 && iy < input_h && ix >= 0 && ix < input_w) {
-                                const int8_t *in = input + ((b * input_h + iy) * input_w + ix) * input_ch + g * cin_g;
-                                for (int32_t i = 0; i < cin_g; ++i) {
-                                    col[i] = (int16_t)(in[i] - input_zp); /* in [-255, 255] */
-                                }
-                            } else {
-                                for (int32_t i = 0; i < cin_g; ++i) {
-                                    col[i] = 0;
-                                }
-                            }
-                            col += cin_g;
-                        }
-                    }
+                    im2col_s16(scratch, input, b, iy0, ix0, g, input_h, input_w, input_ch, cin_g, filter_h, filter_w,
+                               dilation_h, dilation_w, input_zp);
                     for (int32_t c = g * cout_g; c < (g + 1) * cout_g; ++c) {
                         const int8_t *f = filter + c * k;
                         int32_t acc = 0;
                         for (int32_t t = 0; t < k; ++t) {
                             acc += (int32_t)scratch[t] * (int32_t)f[t];
                         }
+                        if (bias != 0) {
+                            acc += bias[c];
+                        }
+                        const int32_t q = per_channel ? c : 0;
+                        out[c] = (int8_t)requantize(acc, output_mult[q], output_shift[q], output_zp, act_min,
+                                                    act_max);
+                    }
+                }
+            }
+        }
+    }
+}
+
+void conv2d_encoded_s8(int16_t *scratch,
+                       int32_t batches, int32_t input_h, int32_t input_w, int32_t input_ch,
+                       int32_t filter_h, int32_t filter_w,
+                       int32_t output_h, int32_t output_w, int32_t output_ch,
+                       int32_t groups, int32_t stride_h, int32_t stride_w,
+                       int32_t dilation_h, int32_t dilation_w, int32_t pad_top, int32_t pad_left,
+                       int32_t value_bits, int32_t codebook_size, int32_t codebook_per_channel,
+                       int32_t position_bits, int32_t entries,
+                       int32_t input_zp, int32_t output_zp,
+                       const int32_t *output_mult, const int32_t *output_shift, int32_t per_channel,
+                       int32_t act_min, int32_t act_max,
+                       const int8_t *input, const int8_t *codebook, const uint8_t *values, const uint8_t *positions,
+                       const int32_t *bias, int8_t *output)
+{
+    const int32_t cin_g = input_ch / groups;
+    const int32_t cout_g = output_ch / groups;
+    const int32_t k = filter_h * filter_w * cin_g;
+    for (int32_t b = 0; b < batches; ++b) {
+        for (int32_t oy = 0; oy < output_h; ++oy) {
+            const int32_t iy0 = oy * stride_h - pad_top;
+            for (int32_t ox = 0; ox < output_w; ++ox) {
+                const int32_t ix0 = ox * stride_w - pad_left;
+                int8_t *out = output + ((b * output_h + oy) * output_w + ox) * output_ch;
+                int32_t entry = 0;
+                int32_t position = -1;
+                for (int32_t g = 0; g < groups; ++g) {
+                    im2col_s16(scratch, input, b, iy0, ix0, g, input_h, input_w, input_ch, cin_g, filter_h, filter_w,
+                               dilation_h, dilation_w, input_zp);
+                    for (int32_t c = g * cout_g; c < (g + 1) * cout_g; ++c) {
+                        const int32_t cb = codebook_per_channel ? c * codebook_size : 0;
+                        int32_t acc = encoded_row_dot(scratch, c, k, value_bits, codebook, cb, position_bits, entries,
+                                                      values, positions, &entry, &position);
                         if (bias != 0) {
                             acc += bias[c];
                         }

@@ -33,6 +33,7 @@ from numba import njit, types
 from . import _checks
 from ._dispatch import check_backend, run_kernel
 from .numerics import requantize
+from .weight_encoding import encoded_row_dot, kernel_parameters, kernel_streams
 
 _i64 = types.int64
 _i32 = types.int32
@@ -41,6 +42,25 @@ _i32 = types.int32
 def conv2d_s8_scratch_bytes(input_ch: int, filter_h: int, filter_w: int, groups: int) -> int:
     """Bytes of scratch conv2d_s8 needs: one int16 im2col column of filter_h * filter_w * input_ch / groups."""
     return 2 * filter_h * filter_w * (input_ch // groups)
+
+
+@njit(inline="always", cache=True, nogil=True)
+def im2col_s16(scratch, input, b, iy0, ix0, g, input_h, input_w, input_ch, cin_g, filter_h, filter_w,
+               dilation_h, dilation_w, input_zp):
+    """The receptive field of group g at input corner (iy0, ix0) as int16 (x - input_zp), 0 for padding taps."""
+    j = 0
+    for ky in range(filter_h):
+        iy = iy0 + ky * dilation_h
+        for kx in range(filter_w):
+            ix = ix0 + kx * dilation_w
+            if 0 <= iy < input_h and 0 <= ix < input_w:
+                in_base = ((b * input_h + iy) * input_w + ix) * input_ch + g * cin_g
+                for i in range(cin_g):
+                    scratch[j + i] = np.int16(input[in_base + i] - input_zp)
+            else:
+                for i in range(cin_g):
+                    scratch[j + i] = 0
+            j += cin_g
 
 
 @njit(
@@ -82,25 +102,75 @@ def conv2d_s8(
                 ix0 = ox * stride_w - pad_left
                 out_base = ((b * output_h + oy) * output_w + ox) * output_ch
                 for g in range(groups):
-                    # im2col: the receptive field of group g as int16 (x - input_zp).
-                    j = 0
-                    for ky in range(filter_h):
-                        iy = iy0 + ky * dilation_h
-                        for kx in range(filter_w):
-                            ix = ix0 + kx * dilation_w
-                            if 0 <= iy < input_h and 0 <= ix < input_w:
-                                in_base = ((b * input_h + iy) * input_w + ix) * input_ch + g * cin_g
-                                for i in range(cin_g):
-                                    scratch[j + i] = np.int16(input[in_base + i] - input_zp)
-                            else:
-                                for i in range(cin_g):
-                                    scratch[j + i] = 0
-                            j += cin_g
+                    im2col_s16(scratch, input, b, iy0, ix0, g, input_h, input_w, input_ch, cin_g,
+                               filter_h, filter_w, dilation_h, dilation_w, input_zp)
                     for c in range(g * cout_g, (g + 1) * cout_g):
                         f_base = c * k
                         acc = np.int32(0)
                         for t in range(k):
                             acc += np.int32(scratch[t]) * np.int32(filter[f_base + t])
+                        if has_bias:
+                            acc += bias[c]
+                        q = c if per_channel else 0
+                        output[out_base + c] = np.int8(
+                            requantize(np.int32(acc), output_mult[q], output_shift[q], output_zp, act_min, act_max)
+                        )
+
+
+@njit(
+    types.void(
+        types.int16[::1],  # scratch
+        _i64, _i64, _i64, _i64,  # batches, input_h, input_w, input_ch
+        _i64, _i64,  # filter_h, filter_w
+        _i64, _i64, _i64,  # output_h, output_w, output_ch
+        _i64, _i64, _i64, _i64, _i64, _i64, _i64,  # groups, stride_h/w, dilation_h/w, pad_top, pad_left
+        _i64, _i64, _i64, _i64, _i64,  # value_bits, codebook_size, codebook_per_channel, position_bits, entries
+        _i32, _i32,  # input_zp, output_zp
+        types.int32[::1], types.int32[::1], _i64,  # output_mult, output_shift, per_channel
+        _i32, _i32,  # act_min, act_max
+        types.int8[::1],  # input
+        types.int8[::1], types.uint8[::1], types.uint8[::1],  # codebook, values, positions: the encoded filter
+        types.int32[::1], types.int8[::1],  # bias, output
+    ),
+    cache=True,
+    nogil=True,
+)
+def conv2d_encoded_s8(
+    scratch,
+    batches, input_h, input_w, input_ch,
+    filter_h, filter_w,
+    output_h, output_w, output_ch,
+    groups, stride_h, stride_w, dilation_h, dilation_w, pad_top, pad_left,
+    value_bits, codebook_size, codebook_per_channel, position_bits, entries,
+    input_zp, output_zp,
+    output_mult, output_shift, per_channel,
+    act_min, act_max,
+    input, codebook, values, positions, bias, output,
+):
+    """conv2d_s8 on a filter in a WeightEncoding (weight_encoding.py), read in place: the same im2col
+    column, each output channel a dot product with one encoded OHWI row. Output channels are visited in
+    order at every pixel, so a sparse walk runs once through the stream per pixel. Same bytes as the
+    dense kernel on the decoded filter."""
+    cin_g = input_ch // groups
+    cout_g = output_ch // groups
+    k = filter_h * filter_w * cin_g
+    has_bias = bias.shape[0] > 0
+    for b in range(batches):
+        for oy in range(output_h):
+            iy0 = oy * stride_h - pad_top
+            for ox in range(output_w):
+                ix0 = ox * stride_w - pad_left
+                out_base = ((b * output_h + oy) * output_w + ox) * output_ch
+                entry = 0
+                position = -1
+                for g in range(groups):
+                    im2col_s16(scratch, input, b, iy0, ix0, g, input_h, input_w, input_ch, cin_g,
+                               filter_h, filter_w, dilation_h, dilation_w, input_zp)
+                    for c in range(g * cout_g, (g + 1) * cout_g):
+                        cb = c * codebook_size if codebook_per_channel else 0
+                        acc, entry, position = encoded_row_dot(scratch, c, k, value_bits, codebook, cb,
+                                                               position_bits, entries, values, positions,
+                                                               entry, position)
                         if has_bias:
                             acc += bias[c]
                         q = c if per_channel else 0
@@ -154,7 +224,7 @@ def conv2d(
     fn = "conv2d"
     check_backend(fn, backend)
     x = _checks.array(fn, "input", input, np.int8, 4)
-    w = _checks.array(fn, "filter", filter, np.int8, 4)
+    w, encoding = _checks.filter_array(fn, filter, 4, 0)
     n, in_h, in_w, in_c = x.shape
     out_c, k_h, k_w, k_c = w.shape
     groups = _checks.integer(fn, "groups", groups, 1, 2**31 - 1)
@@ -178,16 +248,12 @@ def conv2d(
 
     out = np.empty((n, out_h, out_w, out_c), dtype=np.int8)
     scratch = np.empty(conv2d_s8_scratch_bytes(in_c, k_h, k_w, groups) // 2, dtype=np.int16)
-    run_kernel(
-        backend, conv2d_s8,
-        scratch,
-        n, in_h, in_w, in_c,
-        k_h, k_w,
-        out_h, out_w, out_c,
-        groups, stride_h, stride_w, dil_h, dil_w, pad_top, pad_left,
-        in_zp, out_zp,
-        mult, shift, per_channel,
-        act_lo, act_hi,
-        x.reshape(-1), w.reshape(-1), b, out.reshape(-1),
-    )
+    dims = (n, in_h, in_w, in_c, k_h, k_w, out_h, out_w, out_c, groups, stride_h, stride_w, dil_h, dil_w,
+            pad_top, pad_left)
+    quant = (in_zp, out_zp, mult, shift, per_channel, act_lo, act_hi)
+    if encoding is None:
+        run_kernel(backend, conv2d_s8, scratch, *dims, *quant, x.reshape(-1), w.reshape(-1), b, out.reshape(-1))
+    else:
+        run_kernel(backend, conv2d_encoded_s8, scratch, *dims, *kernel_parameters(encoding), *quant,
+                   x.reshape(-1), *kernel_streams(encoding), b, out.reshape(-1))
     return out

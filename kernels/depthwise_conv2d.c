@@ -5,6 +5,7 @@
  */
 #include "microflat_kernels.h"
 #include "numerics.h"
+#include "weight_encoding.h"
 
 int32_t depthwise_conv2d_s8_scratch_bytes(int32_t input_ch, int32_t filter_h, int32_t filter_w,
                                           int32_t depth_multiplier)
@@ -51,6 +52,86 @@ void depthwise_conv2d_s8(int16_t *scratch,
                                 }
                                 const int32_t xv = (int32_t)input[((b * input_h + iy) * input_w + ix) * input_ch + i] - input_zp;
                                 acc += xv * (int32_t)filter[(ky * filter_w + kx) * output_ch + c];
+                            }
+                        }
+                        if (bias != 0) {
+                            acc += bias[c];
+                        }
+                        const int32_t q = per_channel ? c : 0;
+                        out[c] = (int8_t)requantize(acc, output_mult[q], output_shift[q], output_zp, act_min,
+                                                    act_max);
+                    }
+                }
+            }
+        }
+    }
+}
+
+void depthwise_conv2d_encoded_s8(int16_t *scratch,
+                                 int32_t batches, int32_t input_h, int32_t input_w, int32_t input_ch,
+                                 int32_t filter_h, int32_t filter_w,
+                                 int32_t output_h, int32_t output_w, int32_t depth_multiplier,
+                                 int32_t stride_h, int32_t stride_w,
+                                 int32_t dilation_h, int32_t dilation_w, int32_t pad_top, int32_t pad_left,
+                                 int32_t value_bits, int32_t codebook_size, int32_t codebook_per_channel,
+                                 int32_t position_bits, int32_t entries,
+                                 int32_t input_zp, int32_t output_zp,
+                                 const int32_t *output_mult, const int32_t *output_shift, int32_t per_channel,
+                                 int32_t act_min, int32_t act_max,
+                                 const int8_t *input, const int8_t *codebook, const uint8_t *values,
+                                 const uint8_t *positions, const int32_t *bias, int8_t *output)
+{
+    (void)scratch;
+    const int32_t output_ch = input_ch * depth_multiplier;
+    const int32_t taps = filter_h * filter_w;
+    for (int32_t b = 0; b < batches; ++b) {
+        for (int32_t oy = 0; oy < output_h; ++oy) {
+            const int32_t iy0 = oy * stride_h - pad_top;
+            for (int32_t ox = 0; ox < output_w; ++ox) {
+                const int32_t ix0 = ox * stride_w - pad_left;
+                int8_t *out = output + ((b * output_h + oy) * output_w + ox) * output_ch;
+                int32_t entry = 0;
+                int32_t position = -1;
+                for (int32_t i = 0; i < input_ch; ++i) {
+                    for (int32_t m = 0; m < depth_multiplier; ++m) {
+                        const int32_t c = i * depth_multiplier + m;
+                        const int32_t cb = codebook_per_channel ? c * codebook_size : 0;
+                        int32_t acc = 0;
+                        if (position_bits == 0) {
+                            for (int32_t ky = 0; ky < filter_h; ++ky) {
+                                const int32_t iy = iy0 + ky * dilation_h;
+                                if (iy < 0 || iy >= input_h) {
+                                    continue;
+                                }
+                                for (int32_t kx = 0; kx < filter_w; ++kx) {
+                                    const int32_t ix = ix0 + kx * dilation_w;
+                                    if (ix < 0 || ix >= input_w) {
+                                        continue;
+                                    }
+                                    const int32_t f = read_bits(values, ((ky * filter_w + kx) * output_ch + c) * value_bits,
+                                                                value_bits);
+                                    const int32_t xv = (int32_t)input[((b * input_h + iy) * input_w + ix) * input_ch + i] - input_zp;
+                                    acc += xv * weight_value(f, value_bits, codebook, cb);
+                                }
+                            }
+                        } else {
+                            const int32_t end = (c + 1) * taps;
+                            while (entry < entries) {
+                                const int32_t next = position + 1 + read_bits(positions, entry * position_bits, position_bits);
+                                if (next >= end) {
+                                    break;
+                                }
+                                position = next;
+                                const int32_t t = position - c * taps;
+                                const int32_t ky = t / filter_w;
+                                const int32_t iy = iy0 + ky * dilation_h;
+                                const int32_t ix = ix0 + (t - ky * filter_w) * dilation_w;
+                                if (iy >= 0 && iy < input_h && ix >= 0 && ix < input_w) {
+                                    const int32_t f = read_bits(values, entry * value_bits, value_bits);
+                                    const int32_t xv = (int32_t)input[((b * input_h + iy) * input_w + ix) * input_ch + i] - input_zp;
+                                    acc += xv * weight_value(f, value_bits, codebook, cb);
+                                }
+                                ++entry;
                             }
                         }
                         if (bias != 0) {

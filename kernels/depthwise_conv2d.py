@@ -23,6 +23,7 @@ from numba import njit, types
 from . import _checks
 from ._dispatch import check_backend, run_kernel
 from .numerics import requantize
+from .weight_encoding import kernel_parameters, kernel_streams, read_bits, weight_value
 
 _i64 = types.int64
 _i32 = types.int32
@@ -91,6 +92,95 @@ def depthwise_conv2d_s8(
                         )
 
 
+@njit(
+    types.void(
+        types.int16[::1],  # scratch (unused)
+        _i64, _i64, _i64, _i64,  # batches, input_h, input_w, input_ch
+        _i64, _i64,  # filter_h, filter_w
+        _i64, _i64, _i64,  # output_h, output_w, depth_multiplier
+        _i64, _i64, _i64, _i64, _i64, _i64,  # stride_h/w, dilation_h/w, pad_top, pad_left
+        _i64, _i64, _i64, _i64, _i64,  # value_bits, codebook_size, codebook_per_channel, position_bits, entries
+        _i32, _i32,  # input_zp, output_zp
+        types.int32[::1], types.int32[::1], _i64,  # output_mult, output_shift, per_channel
+        _i32, _i32,  # act_min, act_max
+        types.int8[::1],  # input
+        types.int8[::1], types.uint8[::1], types.uint8[::1],  # codebook, values, positions: the encoded filter
+        types.int32[::1], types.int8[::1],  # bias, output
+    ),
+    cache=True,
+    nogil=True,
+)
+def depthwise_conv2d_encoded_s8(
+    scratch,
+    batches, input_h, input_w, input_ch,
+    filter_h, filter_w,
+    output_h, output_w, depth_multiplier,
+    stride_h, stride_w, dilation_h, dilation_w, pad_top, pad_left,
+    value_bits, codebook_size, codebook_per_channel, position_bits, entries,
+    input_zp, output_zp,
+    output_mult, output_shift, per_channel,
+    act_min, act_max,
+    input, codebook, values, positions, bias, output,
+):
+    """depthwise_conv2d_s8 on a filter in a WeightEncoding (weight_encoding.py), read in place.
+
+    Dense layout: tap (ky, kx) of channel c is field (ky * filter_w + kx) * output_ch + c, read directly.
+    Sparse layout: channel c's taps are the row-order positions [c * taps, (c + 1) * taps); channels are
+    visited in order at every pixel, so the walk runs once through the stream per pixel, and a stored tap
+    that falls in the padding is consumed without a multiply. Same bytes as the dense kernel.
+    """
+    output_ch = input_ch * depth_multiplier
+    taps = filter_h * filter_w
+    has_bias = bias.shape[0] > 0
+    for b in range(batches):
+        for oy in range(output_h):
+            iy0 = oy * stride_h - pad_top
+            for ox in range(output_w):
+                ix0 = ox * stride_w - pad_left
+                out_base = ((b * output_h + oy) * output_w + ox) * output_ch
+                entry = 0
+                position = -1
+                for i in range(input_ch):
+                    for m in range(depth_multiplier):
+                        c = i * depth_multiplier + m
+                        cb = c * codebook_size if codebook_per_channel else 0
+                        acc = np.int32(0)
+                        if position_bits == 0:
+                            for ky in range(filter_h):
+                                iy = iy0 + ky * dilation_h
+                                if iy < 0 or iy >= input_h:
+                                    continue
+                                for kx in range(filter_w):
+                                    ix = ix0 + kx * dilation_w
+                                    if ix < 0 or ix >= input_w:
+                                        continue
+                                    f = read_bits(values, ((ky * filter_w + kx) * output_ch + c) * value_bits, value_bits)
+                                    xv = np.int32(input[((b * input_h + iy) * input_w + ix) * input_ch + i]) - input_zp
+                                    acc += xv * weight_value(f, value_bits, codebook, cb)
+                        else:
+                            end = (c + 1) * taps
+                            while entry < entries:
+                                nxt = position + 1 + read_bits(positions, entry * position_bits, position_bits)
+                                if nxt >= end:
+                                    break
+                                position = nxt
+                                t = position - c * taps
+                                ky = t // filter_w
+                                iy = iy0 + ky * dilation_h
+                                ix = ix0 + (t - ky * filter_w) * dilation_w
+                                if 0 <= iy < input_h and 0 <= ix < input_w:
+                                    f = read_bits(values, entry * value_bits, value_bits)
+                                    xv = np.int32(input[((b * input_h + iy) * input_w + ix) * input_ch + i]) - input_zp
+                                    acc += xv * weight_value(f, value_bits, codebook, cb)
+                                entry += 1
+                        if has_bias:
+                            acc += bias[c]
+                        q = c if per_channel else 0
+                        output[out_base + c] = np.int8(
+                            requantize(np.int32(acc), output_mult[q], output_shift[q], output_zp, act_min, act_max)
+                        )
+
+
 def depthwise_conv2d(
     input: np.ndarray,
     filter: np.ndarray,
@@ -127,7 +217,7 @@ def depthwise_conv2d(
     fn = "depthwise_conv2d"
     check_backend(fn, backend)
     x = _checks.array(fn, "input", input, np.int8, 4)
-    w = _checks.array(fn, "filter", filter, np.int8, 4)
+    w, encoding = _checks.filter_array(fn, filter, 4, 3)
     n, in_h, in_w, in_c = x.shape
     one, k_h, k_w, out_c = w.shape
     if min(x.shape) < 1 or min(w.shape) < 1:
@@ -151,16 +241,13 @@ def depthwise_conv2d(
 
     out = np.empty((n, out_h, out_w, out_c), dtype=np.int8)
     scratch = np.empty(depthwise_conv2d_s8_scratch_bytes(in_c, k_h, k_w, depth_multiplier) // 2, dtype=np.int16)
-    run_kernel(
-        backend, depthwise_conv2d_s8,
-        scratch,
-        n, in_h, in_w, in_c,
-        k_h, k_w,
-        out_h, out_w, depth_multiplier,
-        stride_h, stride_w, dil_h, dil_w, pad_top, pad_left,
-        in_zp, out_zp,
-        mult, shift, per_channel,
-        act_lo, act_hi,
-        x.reshape(-1), w.reshape(-1), b, out.reshape(-1),
-    )
+    dims = (n, in_h, in_w, in_c, k_h, k_w, out_h, out_w, depth_multiplier, stride_h, stride_w, dil_h, dil_w,
+            pad_top, pad_left)
+    quant = (in_zp, out_zp, mult, shift, per_channel, act_lo, act_hi)
+    if encoding is None:
+        run_kernel(backend, depthwise_conv2d_s8, scratch, *dims, *quant, x.reshape(-1), w.reshape(-1), b,
+                   out.reshape(-1))
+    else:
+        run_kernel(backend, depthwise_conv2d_encoded_s8, scratch, *dims, *kernel_parameters(encoding), *quant,
+                   x.reshape(-1), *kernel_streams(encoding), b, out.reshape(-1))
     return out

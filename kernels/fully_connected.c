@@ -5,6 +5,7 @@
  */
 #include "microflat_kernels.h"
 #include "numerics.h"
+#include "weight_encoding.h"
 
 int32_t fully_connected_s8_scratch_bytes(int32_t input_features)
 {
@@ -29,6 +30,37 @@ void fully_connected_s8(int16_t *scratch,
             for (int32_t k = 0; k < input_features; ++k) {
                 acc += (int32_t)scratch[k] * (int32_t)f[k];
             }
+            if (bias != 0) {
+                acc += bias[o];
+            }
+            const int32_t q = per_channel ? o : 0;
+            output[b * output_features + o] =
+                (int8_t)requantize(acc, output_mult[q], output_shift[q], output_zp, act_min, act_max);
+        }
+    }
+}
+
+void fully_connected_encoded_s8(int16_t *scratch,
+                                int32_t batches, int32_t input_features, int32_t output_features,
+                                int32_t value_bits, int32_t codebook_size, int32_t codebook_per_channel,
+                                int32_t position_bits, int32_t entries,
+                                int32_t input_zp, int32_t output_zp,
+                                const int32_t *output_mult, const int32_t *output_shift, int32_t per_channel,
+                                int32_t act_min, int32_t act_max,
+                                const int8_t *input, const int8_t *codebook, const uint8_t *values,
+                                const uint8_t *positions, const int32_t *bias, int8_t *output)
+{
+    for (int32_t b = 0; b < batches; ++b) {
+        const int8_t *in = input + b * input_features;
+        for (int32_t k = 0; k < input_features; ++k) {
+            scratch[k] = (int16_t)(in[k] - input_zp); /* in [-255, 255] */
+        }
+        int32_t entry = 0;
+        int32_t position = -1;
+        for (int32_t o = 0; o < output_features; ++o) {
+            const int32_t cb = codebook_per_channel ? o * codebook_size : 0;
+            int32_t acc = encoded_row_dot(scratch, o, input_features, value_bits, codebook, cb, position_bits,
+                                          entries, values, positions, &entry, &position);
             if (bias != 0) {
                 acc += bias[o];
             }

@@ -22,6 +22,7 @@ from numba import njit, types
 from . import _checks
 from ._dispatch import check_backend, run_kernel
 from .numerics import requantize
+from .weight_encoding import kernel_parameters, kernel_streams, encoded_row_dot
 
 _i64 = types.int64
 _i32 = types.int32
@@ -72,6 +73,52 @@ def fully_connected_s8(
             )
 
 
+@njit(
+    types.void(
+        types.int16[::1],  # scratch
+        _i64, _i64, _i64,  # batches, input_features, output_features
+        _i64, _i64, _i64, _i64, _i64,  # value_bits, codebook_size, codebook_per_channel, position_bits, entries
+        _i32, _i32,  # input_zp, output_zp
+        types.int32[::1], types.int32[::1], _i64,  # output_mult, output_shift, per_channel
+        _i32, _i32,  # act_min, act_max
+        types.int8[::1],  # input
+        types.int8[::1], types.uint8[::1], types.uint8[::1],  # codebook, values, positions: the encoded filter
+        types.int32[::1], types.int8[::1],  # bias, output
+    ),
+    cache=True,
+    nogil=True,
+)
+def fully_connected_encoded_s8(
+    scratch,
+    batches, input_features, output_features,
+    value_bits, codebook_size, codebook_per_channel, position_bits, entries,
+    input_zp, output_zp,
+    output_mult, output_shift, per_channel,
+    act_min, act_max,
+    input, codebook, values, positions, bias, output,
+):
+    """fully_connected_s8 on a filter in a WeightEncoding (weight_encoding.py), read in place: the same
+    widened input row, each output a dot product with one encoded row (in row order, so a sparse walk
+    runs once through the stream per input row). Same bytes as the dense kernel on the decoded filter."""
+    has_bias = bias.shape[0] > 0
+    for b in range(batches):
+        in_base = b * input_features
+        for k in range(input_features):
+            scratch[k] = np.int16(input[in_base + k] - input_zp)
+        entry = 0
+        position = -1
+        for o in range(output_features):
+            cb = o * codebook_size if codebook_per_channel else 0
+            acc, entry, position = encoded_row_dot(scratch, o, input_features, value_bits, codebook, cb,
+                                                   position_bits, entries, values, positions, entry, position)
+            if has_bias:
+                acc += bias[o]
+            q = o if per_channel else 0
+            output[b * output_features + o] = np.int8(
+                requantize(np.int32(acc), output_mult[q], output_shift[q], output_zp, act_min, act_max)
+            )
+
+
 def fully_connected(
     input: np.ndarray,
     filter: np.ndarray,
@@ -105,7 +152,7 @@ def fully_connected(
     fn = "fully_connected"
     check_backend(fn, backend)
     x = _checks.array(fn, "input", input, np.int8, 2)
-    w = _checks.array(fn, "filter", filter, np.int8, 2)
+    w, encoding = _checks.filter_array(fn, filter, 2, 0)
     n, in_f = x.shape
     out_f, w_in = w.shape
     if min(x.shape) < 1 or min(w.shape) < 1:
@@ -121,13 +168,11 @@ def fully_connected(
 
     out = np.empty((n, out_f), dtype=np.int8)
     scratch = np.empty(fully_connected_s8_scratch_bytes(in_f) // 2, dtype=np.int16)
-    run_kernel(
-        backend, fully_connected_s8,
-        scratch,
-        n, in_f, out_f,
-        in_zp, out_zp,
-        mult, shift, per_channel,
-        act_lo, act_hi,
-        x.reshape(-1), w.reshape(-1), b, out.reshape(-1),
-    )
+    quant = (in_zp, out_zp, mult, shift, per_channel, act_lo, act_hi)
+    if encoding is None:
+        run_kernel(backend, fully_connected_s8, scratch, n, in_f, out_f, *quant, x.reshape(-1), w.reshape(-1), b,
+                   out.reshape(-1))
+    else:
+        run_kernel(backend, fully_connected_encoded_s8, scratch, n, in_f, out_f, *kernel_parameters(encoding), *quant,
+                   x.reshape(-1), *kernel_streams(encoding), b, out.reshape(-1))
     return out

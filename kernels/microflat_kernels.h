@@ -6,6 +6,10 @@
  * The argument order is fixed for every kernel:
  *   scratch (only kernels that need one), dimensions, op parameters,
  *   quantization parameters, inputs, filter, bias, output.
+ * The *_encoded_s8 kernels read a compressed filter in place (weight_encoding.h):
+ * its parameters (value_bits, codebook_size, codebook_per_channel,
+ * position_bits, entries) come after the op parameters, and the filter
+ * is three streams: codebook (NULL: signed fields), values, positions.
  *
  * Conventions (TFLite's and CMSIS-NN's, so external data maps one to one):
  *   activations  int8, asymmetric, zero point in [-128, 127], NHWC;
@@ -44,6 +48,20 @@ void conv2d_s8(int16_t *scratch,
                int32_t act_min, int32_t act_max,
                const int8_t *input, const int8_t *filter, const int32_t *bias, int8_t *output);
 
+void conv2d_encoded_s8(int16_t *scratch,
+                       int32_t batches, int32_t input_h, int32_t input_w, int32_t input_ch,
+                       int32_t filter_h, int32_t filter_w,
+                       int32_t output_h, int32_t output_w, int32_t output_ch,
+                       int32_t groups, int32_t stride_h, int32_t stride_w,
+                       int32_t dilation_h, int32_t dilation_w, int32_t pad_top, int32_t pad_left,
+                       int32_t value_bits, int32_t codebook_size, int32_t codebook_per_channel,
+                       int32_t position_bits, int32_t entries,
+                       int32_t input_zp, int32_t output_zp,
+                       const int32_t *output_mult, const int32_t *output_shift, int32_t per_channel,
+                       int32_t act_min, int32_t act_max,
+                       const int8_t *input, const int8_t *codebook, const uint8_t *values, const uint8_t *positions,
+                       const int32_t *bias, int8_t *output);
+
 int32_t depthwise_conv2d_s8_scratch_bytes(int32_t input_ch, int32_t filter_h, int32_t filter_w,
                                           int32_t depth_multiplier);
 void depthwise_conv2d_s8(int16_t *scratch,
@@ -57,6 +75,20 @@ void depthwise_conv2d_s8(int16_t *scratch,
                          int32_t act_min, int32_t act_max,
                          const int8_t *input, const int8_t *filter, const int32_t *bias, int8_t *output);
 
+void depthwise_conv2d_encoded_s8(int16_t *scratch,
+                                 int32_t batches, int32_t input_h, int32_t input_w, int32_t input_ch,
+                                 int32_t filter_h, int32_t filter_w,
+                                 int32_t output_h, int32_t output_w, int32_t depth_multiplier,
+                                 int32_t stride_h, int32_t stride_w,
+                                 int32_t dilation_h, int32_t dilation_w, int32_t pad_top, int32_t pad_left,
+                                 int32_t value_bits, int32_t codebook_size, int32_t codebook_per_channel,
+                                 int32_t position_bits, int32_t entries,
+                                 int32_t input_zp, int32_t output_zp,
+                                 const int32_t *output_mult, const int32_t *output_shift, int32_t per_channel,
+                                 int32_t act_min, int32_t act_max,
+                                 const int8_t *input, const int8_t *codebook, const uint8_t *values,
+                                 const uint8_t *positions, const int32_t *bias, int8_t *output);
+
 int32_t fully_connected_s8_scratch_bytes(int32_t input_features);
 void fully_connected_s8(int16_t *scratch,
                         int32_t batches, int32_t input_features, int32_t output_features,
@@ -64,6 +96,16 @@ void fully_connected_s8(int16_t *scratch,
                         const int32_t *output_mult, const int32_t *output_shift, int32_t per_channel,
                         int32_t act_min, int32_t act_max,
                         const int8_t *input, const int8_t *filter, const int32_t *bias, int8_t *output);
+
+void fully_connected_encoded_s8(int16_t *scratch,
+                                int32_t batches, int32_t input_features, int32_t output_features,
+                                int32_t value_bits, int32_t codebook_size, int32_t codebook_per_channel,
+                                int32_t position_bits, int32_t entries,
+                                int32_t input_zp, int32_t output_zp,
+                                const int32_t *output_mult, const int32_t *output_shift, int32_t per_channel,
+                                int32_t act_min, int32_t act_max,
+                                const int8_t *input, const int8_t *codebook, const uint8_t *values,
+                                const uint8_t *positions, const int32_t *bias, int8_t *output);
 
 void add_s8(const int32_t *output_shape, const int32_t *input1_strides, const int32_t *input2_strides,
             int32_t left_shift,

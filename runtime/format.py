@@ -29,7 +29,7 @@ from pathlib import Path
 FILE_IDENTIFIER = b"MFB0"
 FILE_EXTENSION = ".mfb"
 FORMAT_MAJOR = 1  # a reader refuses any other major version
-FORMAT_MINOR = 0  # a reader accepts any minor version (new fields are appended and ignored)
+FORMAT_MINOR = 1  # a reader accepts any minor version (new fields are appended and ignored)
 HEADER = struct.Struct("<I4sHHIIIII")  # root, identifier, major, minor, fb bytes, seg offset, seg bytes, file bytes, reserved
 HEADER_BYTES = HEADER.size  # 32
 EXTENDED_HEADER_BYTES = HEADER_BYTES - 8  # inserted after FlatBuffers' root offset and identifier

@@ -25,6 +25,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from microflat.kernels import weight_encoding as WE
+
 from . import memory_plan
 from .errors import FormatError
 from .flatbuffer_reader import read_root
@@ -57,8 +59,18 @@ class TensorInfo:
     scale: np.ndarray | None
     zero_point: int | None  # per-tensor zero point (the first one for per-channel quantization)
     buffer: int
-    data: np.ndarray | None  # constant data, read in place from the file
+    data: np.ndarray | None  # constant data, read in place from the file (None for an encoded weight)
     pos: int
+    encoding: WE.Encoding | None = None  # a compressed int8 weight: its streams, read in place
+
+    def dense(self) -> np.ndarray:
+        """The constant's values as a dense array (decoding an encoded weight: for checks and reports only)."""
+        return self.data if self.encoding is None else WE.decode(self.encoding)
+
+    @property
+    def stored_bytes(self) -> int:
+        """Bytes the constant takes in the file: its streams and codebook when encoded, else nbytes."""
+        return self.nbytes if self.encoding is None else self.encoding.stored_bytes
 
     @property
     def is_const(self) -> bool:
@@ -172,16 +184,48 @@ class LoadedModel:
             if not ((ax == -1 and not per_channel) or (0 <= ax < len(shape) and len(scale) == shape[ax])):
                 raise FormatError(f"{path}.quantized_axis", t.at["quantized_axis"], f"axis {ax} does not fit {len(scale)} scales and shape {shape}")
             zp = int(t.zero_point)
-        data = None
-        if t.buffer:
-            if t.buffer >= len(self.buffers):
-                raise FormatError(f"{path}.buffer", t.at["buffer"], f"buffer {t.buffer} does not exist ({len(self.buffers)} buffers)")
-            b_off, b_size = self.buffers[t.buffer]
-            if b_size != nbytes:
-                raise FormatError(f"{path}.buffer", t.at["buffer"], f"buffer {t.buffer} holds {b_size} bytes; shape {shape} x {dtype} needs {nbytes}")
-            data = np.frombuffer(self.data, dtype=dtype, count=math.prod(shape),
-                                 offset=self.header.segment_offset + b_off).reshape(shape)
-        return TensorInfo(i, t.name or "", dtype, shape, scale, zp, t.buffer, data, t.pos)
+        data = encoding = None
+        if t.encoding is not None:
+            encoding = self._check_encoding(path, t, shape, dtype)
+        elif t.buffer:
+            data = self._buffer_view(f"{path}.buffer", t.at["buffer"], t.buffer, nbytes, f"shape {shape} x {dtype}")
+            data = data.view(dtype).reshape(shape)
+        return TensorInfo(i, t.name or "", dtype, shape, scale, zp, t.buffer, data, t.pos, encoding)
+
+    def _buffer_view(self, path, at, index, nbytes=None, what="") -> np.ndarray:
+        """Buffer ``index`` as uint8, in place; it must exist (and hold exactly ``nbytes`` when given)."""
+        if not 0 < index < len(self.buffers):
+            raise FormatError(path, at, f"buffer {index} does not exist (buffers 1..{len(self.buffers) - 1})")
+        b_off, b_size = self.buffers[index]
+        if nbytes is not None and b_size != nbytes:
+            raise FormatError(path, at, f"buffer {index} holds {b_size} bytes; {what} needs {nbytes}")
+        return np.frombuffer(self.data, dtype=np.uint8, count=b_size, offset=self.header.segment_offset + b_off)
+
+    def _check_encoding(self, path, t, shape, dtype) -> WE.Encoding:
+        """A WeightEncoding: every field, stream length, palette index and sparse position (weight_encoding.validate)."""
+        e = t.encoding
+        if dtype != "int8" or t.buffer == 0:
+            raise FormatError(f"{path}.encoding", e.pos, "only constant int8 weights can be encoded")
+        pb = int(e.position_bits)
+        positions = np.zeros(0, np.uint8)
+        if pb or e.positions_buffer:
+            positions = self._buffer_view(f"{path}.encoding.positions_buffer", e.at["positions_buffer"],
+                                          int(e.positions_buffer))
+        enc = WE.Encoding(shape=shape, value_bits=int(e.value_bits), entries=int(e.entries),
+                          values=self._buffer_view(f"{path}.buffer", t.at["buffer"], t.buffer),
+                          codebook=e.codebook if e.codebook is not None else np.zeros(0, np.int8),
+                          codebook_per_channel=bool(e.codebook_per_channel), axis=int(e.axis), position_bits=pb,
+                          positions=positions)
+        if pb == 0 and e.positions_buffer:
+            raise FormatError(f"{path}.encoding.positions_buffer", e.at["positions_buffer"],
+                              "the dense layout has no positions")
+        try:
+            WE.validate(enc)
+        except WE.EncodingError as err:
+            at = t.at["buffer"] if err.field == "buffer" else e.at[err.field]
+            name = "buffer" if err.field == "buffer" else f"encoding.{err.field}"
+            raise FormatError(f"{path}.{name}", at, err.reason) from None
+        return enc
 
     def _check_io(self, which):
         idx = getattr(self.root, which)
@@ -308,7 +352,7 @@ class LoadedModel:
 
     @property
     def weight_bytes(self) -> int:
-        return sum(t.nbytes for t in self.tensors if t.is_const)
+        return sum(t.stored_bytes for t in self.tensors if t.is_const)
 
     def liveness_bound(self) -> int:
         ops, life = self.graph()

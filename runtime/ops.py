@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from microflat import kernels as K
+from microflat.kernels import weight_encoding as WE
 from microflat.kernels.numerics import SHIFT_MAX, SHIFT_MIN
 from microflat.kernels.pooling import MEAN_MAX_ELEMENTS
 from microflat.kernels.softmax import SOFTMAX_MAX_DEPTH, softmax_input_radius
@@ -62,8 +63,9 @@ class OpCheck:
         self.require(n_in in inputs, "inputs", f"takes {inputs} inputs, has {n_in}", self.op.at["inputs"])
         self.require(n_out == outputs, "outputs", f"has {outputs} output(s), not {n_out}", self.op.at["outputs"])
 
-    def tensor(self, which, i, dtype=None, rank=None, const=None, optional=False):
-        """The tensor at inputs[i] / outputs[i], checked; None for an absent optional input."""
+    def tensor(self, which, i, dtype=None, rank=None, const=None, optional=False, encoded=False):
+        """The tensor at inputs[i] / outputs[i], checked; None for an absent optional input.
+        encoded: whether the op's kernels read this tensor in a WeightEncoding (else it must be stored dense)."""
         idx = int(getattr(self.op, which)[i])
         field = f"{which}[{i}]"
         at = self.op.at[which] + 4 + 4 * i
@@ -78,6 +80,8 @@ class OpCheck:
         if const is not None:
             kind = "constant" if const else "an activation"
             self.require(t.is_const == const, field, f"tensor {idx} must be {kind}", at)
+        if t.encoding is not None and not encoded:
+            self.require(False, field, f"tensor {idx} must be stored dense (no WeightEncoding)", at)
         return t
 
     def options(self, table):
@@ -123,8 +127,12 @@ class OpCheck:
                      f"tensors {a.index} and {b.index} must share scale and zero point")
 
     def weights(self, w, bias, channels_axis, field):
-        """Symmetric weights and the int32 accumulator bound 255 * sum|w| + |b| < 2^31."""
-        data = w.data.astype(np.int64)
+        """Symmetric weights and the int32 accumulator bound 255 * sum|w| + |b| < 2^31 (on decoded weights)."""
+        e = w.encoding
+        if e is not None and (e.position_bits or e.codebook_per_channel):
+            self.require(e.axis == channels_axis, field,
+                         f"the encoding's axis is {e.axis}; this op's output channels lie on axis {channels_axis}")
+        data = w.dense().astype(np.int64)
         self.require(data.size == 0 or int(data.min()) >= -127, field, "weights hold -128; symmetric int8 lies in [-127, 127]")
         moved = np.moveaxis(np.abs(data), channels_axis, 0).reshape(data.shape[channels_axis], -1).sum(axis=1)
         bound = 255 * moved
@@ -169,12 +177,21 @@ def _check_weighted(c: OpCheck, o, x, w, y, out_channels: int, channel_axis: int
 
 
 def _weighted(c: OpCheck, view, channel_axis: int):
-    """(options, x, w, y, mult, shift, per_channel, x view, w view, bias view, y view) of a verified weighted op."""
+    """(options, x, w, y, mult, shift, per_channel, x view, bias view, y view) of a verified weighted op."""
     o = c.op.options
     (x, w, *bias), (y,) = c.io()
     b = bias[0] if bias else None
     mult, shift, per_channel = c.requant(o, "output_mult", "output_shift", w.shape[channel_axis])
-    return (o, x, w, y, mult, shift, per_channel) + _views(view, x, w, b, y)
+    return (o, x, w, y, mult, shift, per_channel) + _views(view, x, b, y)
+
+
+def _weighted_call(dense_kernel, encoded_kernel, scratch, dims, quant, xv, w, view, bv, yv):
+    """The kernel call of a weighted op: the dense kernel on the filter's bytes, or the encoded kernel on its
+    streams (codebook, values, positions), read in place from the file."""
+    if w.encoding is None:
+        return dense_kernel, (scratch, *dims, *quant, xv, view(w), bv, yv)
+    e = w.encoding
+    return encoded_kernel, (scratch, *dims, *WE.kernel_parameters(e), *quant, xv, *WE.kernel_streams(e), bv, yv)
 
 
 # --- convolution and fully connected ---------------------------------------
@@ -182,7 +199,7 @@ def _weighted(c: OpCheck, view, channel_axis: int):
 def check_conv_2d(c: OpCheck) -> OpInfo:
     c.counts((2, 3), 1)
     x = c.tensor("inputs", 0, "int8", 4)
-    w = c.tensor("inputs", 1, "int8", 4, const=True)
+    w = c.tensor("inputs", 1, "int8", 4, const=True, encoded=True)
     y = c.tensor("outputs", 0, "int8", 4, const=False)
     o = c.options("Conv2DOptions")
     n, h, wd, cin = x.shape
@@ -198,18 +215,17 @@ def check_conv_2d(c: OpCheck) -> OpInfo:
 
 
 def prepare_conv_2d(c: OpCheck, view, scratch):
-    o, x, w, y, mult, shift, per_channel, xv, wv, bv, yv = _weighted(c, view, 0)
-    return [(K.conv2d_s8, (
-        scratch, x.shape[0], x.shape[1], x.shape[2], x.shape[3], w.shape[1], w.shape[2],
-        y.shape[1], y.shape[2], y.shape[3], o.groups, o.stride_h, o.stride_w, o.dilation_h, o.dilation_w,
-        o.pad_top, o.pad_left, x.zero_point, y.zero_point, mult, shift, per_channel, o.act_min, o.act_max,
-        xv, wv, bv, yv))]
+    o, x, w, y, mult, shift, per_channel, xv, bv, yv = _weighted(c, view, 0)
+    dims = (x.shape[0], x.shape[1], x.shape[2], x.shape[3], w.shape[1], w.shape[2], y.shape[1], y.shape[2],
+            y.shape[3], o.groups, o.stride_h, o.stride_w, o.dilation_h, o.dilation_w, o.pad_top, o.pad_left)
+    quant = (x.zero_point, y.zero_point, mult, shift, per_channel, o.act_min, o.act_max)
+    return [_weighted_call(K.conv2d_s8, K.conv2d_encoded_s8, scratch, dims, quant, xv, w, view, bv, yv)]
 
 
 def check_depthwise_conv_2d(c: OpCheck) -> OpInfo:
     c.counts((2, 3), 1)
     x = c.tensor("inputs", 0, "int8", 4)
-    w = c.tensor("inputs", 1, "int8", 4, const=True)
+    w = c.tensor("inputs", 1, "int8", 4, const=True, encoded=True)
     y = c.tensor("outputs", 0, "int8", 4, const=False)
     o = c.options("DepthwiseConv2DOptions")
     n, h, wd, cin = x.shape
@@ -224,20 +240,20 @@ def check_depthwise_conv_2d(c: OpCheck) -> OpInfo:
 
 
 def prepare_depthwise_conv_2d(c: OpCheck, view, scratch):
-    o, x, w, y, mult, shift, per_channel, xv, wv, bv, yv = _weighted(c, view, 3)
+    o, x, w, y, mult, shift, per_channel, xv, bv, yv = _weighted(c, view, 3)
     if scratch.size == 0:
         scratch = np.zeros(0, np.int16)
-    return [(K.depthwise_conv2d_s8, (
-        scratch, x.shape[0], x.shape[1], x.shape[2], x.shape[3], w.shape[1], w.shape[2],
-        y.shape[1], y.shape[2], o.depth_multiplier, o.stride_h, o.stride_w, o.dilation_h, o.dilation_w,
-        o.pad_top, o.pad_left, x.zero_point, y.zero_point, mult, shift, per_channel, o.act_min, o.act_max,
-        xv, wv, bv, yv))]
+    dims = (x.shape[0], x.shape[1], x.shape[2], x.shape[3], w.shape[1], w.shape[2], y.shape[1], y.shape[2],
+            o.depth_multiplier, o.stride_h, o.stride_w, o.dilation_h, o.dilation_w, o.pad_top, o.pad_left)
+    quant = (x.zero_point, y.zero_point, mult, shift, per_channel, o.act_min, o.act_max)
+    return [_weighted_call(K.depthwise_conv2d_s8, K.depthwise_conv2d_encoded_s8, scratch, dims, quant, xv, w, view,
+                           bv, yv)]
 
 
 def check_fully_connected(c: OpCheck) -> OpInfo:
     c.counts((2, 3), 1)
     x = c.tensor("inputs", 0, "int8", 2)
-    w = c.tensor("inputs", 1, "int8", 2, const=True)
+    w = c.tensor("inputs", 1, "int8", 2, const=True, encoded=True)
     y = c.tensor("outputs", 0, "int8", 2, const=False)
     o = c.options("FullyConnectedOptions")
     n, k = x.shape
@@ -249,9 +265,10 @@ def check_fully_connected(c: OpCheck) -> OpInfo:
 
 
 def prepare_fully_connected(c: OpCheck, view, scratch):
-    o, x, w, y, mult, shift, per_channel, xv, wv, bv, yv = _weighted(c, view, 0)
-    return [(K.fully_connected_s8, (scratch, x.shape[0], x.shape[1], w.shape[0], x.zero_point, y.zero_point,
-                                    mult, shift, per_channel, o.act_min, o.act_max, xv, wv, bv, yv))]
+    o, x, w, y, mult, shift, per_channel, xv, bv, yv = _weighted(c, view, 0)
+    quant = (x.zero_point, y.zero_point, mult, shift, per_channel, o.act_min, o.act_max)
+    return [_weighted_call(K.fully_connected_s8, K.fully_connected_encoded_s8, scratch,
+                           (x.shape[0], x.shape[1], w.shape[0]), quant, xv, w, view, bv, yv)]
 
 
 # --- elementwise -------------------------------------------------------------

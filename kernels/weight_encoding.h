@@ -1,0 +1,83 @@
+/*
+ * Reading compressed int8 weights in place: the C twin of the Numba readers
+ * in weight_encoding.py, whose docstring specifies the streams (little-endian
+ * bit order, signed fields or palette indices, dense or sparse layout) and
+ * derives why a field spans at most two bytes.
+ *
+ * Bit positions are int32: the verifier bounds entries * bits below 2^31.
+ */
+#ifndef MICROFLAT_WEIGHT_ENCODING_H
+#define MICROFLAT_WEIGHT_ENCODING_H
+
+#include <stdint.h>
+
+/* cffi-begin: the declarations below are also read by kernels/_build_native.py */
+static inline int32_t read_bits(const uint8_t *stream, int32_t bit, int32_t bits);
+static inline int32_t weight_value(int32_t field, int32_t bits, const int8_t *codebook, int32_t codebook_base);
+static inline int32_t encoded_row_dot(const int16_t *column, int32_t row, int32_t length, int32_t value_bits,
+                                      const int8_t *codebook, int32_t codebook_base, int32_t position_bits,
+                                      int32_t entries, const uint8_t *values, const uint8_t *positions,
+                                      int32_t *entry, int32_t *position);
+/* cffi-end */
+
+/* The unsigned `bits`-bit field (1..8) at bit `bit`: s = bit mod 8, s + bits <= 15, so at most two bytes,
+ * and the second only when the field reaches into it. */
+static inline int32_t read_bits(const uint8_t *stream, int32_t bit, int32_t bits)
+{
+    const int32_t byte = bit >> 3;
+    const int32_t s = bit & 7;
+    int32_t v = (int32_t)stream[byte] >> s;
+    if (s + bits > 8) {
+        v |= (int32_t)stream[byte + 1] << (8 - s);
+    }
+    return v & ((1 << bits) - 1);
+}
+
+/* A field as its int8 weight: the palette entry, or the field sign-extended from `bits` (no codebook: NULL). */
+static inline int32_t weight_value(int32_t field, int32_t bits, const int8_t *codebook, int32_t codebook_base)
+{
+    if (codebook != 0) {
+        return codebook[codebook_base + field];
+    }
+    const int32_t sign = 1 << (bits - 1);
+    return (field ^ sign) - sign;
+}
+
+/* sum_t column[t] * w[row, t] over one row of an encoded weight in row order. The sparse walk continues
+ * from (*entry, *position), the state after the previous row, and stops before the first entry past
+ * this row, so rows are visited in order. */
+static inline int32_t encoded_row_dot(const int16_t *column, int32_t row, int32_t length, int32_t value_bits,
+                                      const int8_t *codebook, int32_t codebook_base, int32_t position_bits,
+                                      int32_t entries, const uint8_t *values, const uint8_t *positions,
+                                      int32_t *entry, int32_t *position)
+{
+    int32_t acc = 0;
+    if (position_bits == 0) {
+        int32_t bit = row * length * value_bits;
+        for (int32_t t = 0; t < length; ++t) {
+            acc += (int32_t)column[t] * weight_value(read_bits(values, bit, value_bits), value_bits, codebook,
+                                                     codebook_base);
+            bit += value_bits;
+        }
+    } else {
+        const int32_t start = row * length;
+        const int32_t end = start + length;
+        int32_t j = *entry;
+        int32_t pos = *position;
+        while (j < entries) {
+            const int32_t next = pos + 1 + read_bits(positions, j * position_bits, position_bits);
+            if (next >= end) {
+                break;
+            }
+            pos = next;
+            acc += (int32_t)column[pos - start] *
+                   weight_value(read_bits(values, j * value_bits, value_bits), value_bits, codebook, codebook_base);
+            ++j;
+        }
+        *entry = j;
+        *position = pos;
+    }
+    return acc;
+}
+
+#endif /* MICROFLAT_WEIGHT_ENCODING_H */
