@@ -69,6 +69,12 @@ class CompiledModel:
     graph: Graph          # quantized IR
     data: bytes           # the .mfb
     calibration_batches: int
+    io_dtype: str = "int8"
+    source_sha256: bytes | None = None
+
+    def encoded(self, weight_encoding="auto") -> bytes:
+        """The same compiled model as .mfb bytes with another weight encoding (e.g. "dense", for a size ledger)."""
+        return emit(self.graph, self.io_dtype, weight_encoding).to_bytes(self.source_sha256)
 
     def to_physical(self, inputs) -> list[torch.Tensor]:
         """PyTorch-layout (NCHW) float inputs -> the runtime's layout (NHWC for 4-D inputs)."""
@@ -121,8 +127,9 @@ def compile_model(model, example_inputs=None, calibration_data: Iterable | None 
         calibration_data = [tuple(example_inputs) if isinstance(example_inputs, (tuple, list)) else example_inputs]
     batches = calibrate(graph, calibration_data, observer, progress)
     quantize_weights(graph, weight_bits)
-    data = emit(graph, io_dtype, weight_encoding).to_bytes(_program_digest(ep))
-    return CompiledModel(graph, data, batches)
+    digest = _program_digest(ep)
+    data = emit(graph, io_dtype, weight_encoding).to_bytes(digest)
+    return CompiledModel(graph, data, batches, io_dtype, digest)
 
 
 def compile(model, example_inputs=None, calibration_data: Iterable | None = None, *, output=None,

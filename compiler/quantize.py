@@ -13,10 +13,12 @@ Weights: symmetric per output channel, the TFLite int8 scheme:
 is symmetric). With weight_bits = 4, 127 becomes 7: weights in [-7, 7], which
 the compiler stores as CMSIS-NN's packed int4.
 
-A palettized layer (at most 256 distinct float weights: a clustered model)
-gets one scale for the whole tensor, s_w = max|w| / 127, so that its K
-distinct floats stay K distinct int8 values and the file stores one palette
-of K entries; per-channel scales would scatter them into up to C * K values. A channel of zeros gets s_w = s_out / s_in, which makes its
+A palettized layer (at most 256 distinct float weights shared across
+channels: a clustered model) gets one scale for the whole tensor,
+s_w = max|w| / 127, when per-channel scales would split its K shared values
+into more int8 values (up to C * K); with one scale they stay K values and
+the file stores one palette of K entries. A per-channel QAT layer shares no
+value across channels but 0, which every scale keeps, so it stays per channel. A channel of zeros gets s_w = s_out / s_in, which makes its
 requantization multiplier 1 and its bias exact to one output step.
 
 Biases: int32 at scale s_in * s_w[c], so that they add straight into the
@@ -99,6 +101,13 @@ def calibrate(graph: Graph, data: Iterable, observer: str = observers.DEFAULT_OB
 PALETTE_MAX = 256
 
 
+def _symmetric(w, maxabs, qmax, zero_channel_scale):
+    """(s[c], q): s = maxabs / qmax (zero_channel_scale for an all-zero channel), q = round(w / s) in [-qmax, qmax]."""
+    scale = np.where(maxabs > 0, maxabs / qmax, zero_channel_scale)
+    q = np.clip(round_half_away_from_zero(w / scale.reshape((-1,) + (1,) * (w.ndim - 1))), -qmax, qmax)
+    return scale, q
+
+
 def quantize_weights(graph: Graph, weight_bits: int = 8) -> None:
     """Symmetric int8 weights (per channel; per tensor for a palettized layer) and int32 biases for every conv
     and fc (in node.attrs['quantized']). weight_bits 4: weights in [-7, 7]."""
@@ -113,10 +122,10 @@ def quantize_weights(graph: Graph, weight_bits: int = 8) -> None:
         s_in, s_out = node.inputs[0].scale, node.output.scale
         out_ch = w.shape[0]
         maxabs = np.abs(w.reshape(out_ch, -1)).max(axis=1)
-        if np.unique(w).size <= PALETTE_MAX:
-            maxabs = np.full(out_ch, np.abs(w).max())
-        scale = np.where(maxabs > 0, maxabs / qmax, s_out / s_in)
-        q = np.clip(round_half_away_from_zero(w / scale.reshape((-1,) + (1,) * (w.ndim - 1))), -qmax, qmax)
+        scale, q = _symmetric(w, maxabs, qmax, s_out / s_in)
+        distinct = np.unique(w).size
+        if distinct <= PALETTE_MAX and np.unique(q).size > distinct:  # channels' scales split shared values
+            scale, q = _symmetric(w, np.full(out_ch, np.abs(w).max()), qmax, s_out / s_in)
         bias = np.zeros(out_ch) if b is None else np.asarray(b, np.float64)
         bq = round_half_away_from_zero(bias / (s_in * scale))
         if np.abs(bq).max(initial=0) > INT32_MAX:

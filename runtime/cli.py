@@ -95,7 +95,7 @@ def _compile(args: argparse.Namespace) -> int:
 
     from microflat.compiler import api, zoo
 
-    from .inspect_model import summary
+    from .inspect_model import ledger, summary
     from .loader import load_bytes
 
     model = _source_model(args.model)
@@ -109,10 +109,12 @@ def _compile(args: argparse.Namespace) -> int:
     else:
         raise ValueError("compiling a .pt2 needs --calib DATA.npy: calibration inputs, PyTorch layout, batch first")
     batches = [data[i:i + args.batch_size] for i in range(0, len(data), args.batch_size)]
-    blob = api.compile(model, example, batches, output=args.output, observer=args.observer, io_dtype=args.io)
+    blob = api.compile(model, example, batches, output=args.output, observer=args.observer, io_dtype=args.io,
+                       weight_encoding=args.weights, weight_bits=args.weight_bits)
     s = summary(load_bytes(blob))
     print(f"wrote {args.output}: {s['file_bytes']} bytes ({s['weight_bytes']} of weights), arena {s['arena_bytes']} bytes, "
           f"{s['macs']} MACs")
+    print(ledger(s["size_ledger"]))
     return 0
 
 
@@ -174,6 +176,11 @@ def build_parser() -> argparse.ArgumentParser:
     comp.add_argument("--io", default="int8", choices=("int8", "float32"),
                       help="int8: the file's inputs and outputs are int8; float32: it quantizes and dequantizes them")
     comp.add_argument("--batch-size", type=int, default=32, help="calibration batch size")
+    comp.add_argument("--weights", default="auto", choices=("auto", "dense", "packed", "int4", "palette", "sparse"),
+                      help="how conv/linear weights are stored: auto (default) picks each layer's smallest encoding "
+                           "the kernels run in place")
+    comp.add_argument("--weight-bits", type=int, default=8, choices=(8, 4),
+                      help="4: weights quantized to [-7, 7] (stored as packed int4)")
     comp.set_defaults(handler=_compile)
     comp = commands.add_parser("compress", help="run a compression recipe on a zoo model, report each step, write a .mfb")
     comp.add_argument("model", metavar="zoo:NAME", help="a zoo model with a bundled dataset (lenet300, lenet5, small_cnn)")

@@ -12,29 +12,46 @@ def _rng(seed):
     return np.random.default_rng(seed)
 
 
-def conv_pool_fc_softmax(seed=0, width=8, writer=False):
+def _compressible(r, w):
+    """Half the weights zero, the rest on a palette of 5 values: a pruned, clustered layer."""
+    palette = np.array([-90, -31, 12, 57, 127], np.int8)
+    return np.where(r.random(w.shape) < 0.5, 0, palette[r.integers(0, 5, w.shape)]).astype(np.int8)
+
+
+def conv_pool_fc_softmax(seed=0, width=8, writer=False, encoded=False):
     """quantize -> conv3x3 (ReLU) -> depthwise -> add (residual) -> avg pool -> reshape -> FC -> softmax -> dequantize.
 
     Returns (file bytes, reference function float32 input -> float32 output),
-    or the unserialized ModelWriter when writer=True.
+    or the unserialized ModelWriter when writer=True. encoded=True: pruned and
+    palettized weights, stored as a sparse per-channel palette (conv), packed
+    int4 (depthwise) and a 3-bit palette (FC); the reference runs them dense.
     """
     r = _rng(seed)
     w = ModelWriter()
+    add = w.add_constant
+    if encoded:
+        layouts = {"conv.w": (0, dict(palette="channel", position_bits=3)), "dw.w": (3, dict(value_bits=4)),
+                   "fc.w": (0, dict(palette="tensor"))}
+
+        def add(name, data, **quant):
+            axis, how = layouts[name]
+            return w.add_encoded(name, K.encode(data, axis, **how), **quant)
     s_in, z_in = 0.02, -3
     x_f = w.add_tensor("x_float", "float32", (1, 8, 8, 3))
     x = w.add_tensor("x", "int8", (1, 8, 8, 3), scale=s_in, zero_point=z_in)
     w.add_operator("QUANTIZE", [x_f], [x])
     conv_w = r.integers(-127, 128, (width, 3, 3, 3), dtype=np.int8)
+    conv_w = _compressible(r, conv_w) if encoded else conv_w
     conv_b = r.integers(-2000, 2000, width, dtype=np.int32)
     cm, cs = K.quantize_multipliers(r.uniform(0.002, 0.01, width))
-    fw = w.add_constant("conv.w", conv_w, scale=np.full(width, 0.01), zero_point=0, axis=0)
+    fw = add("conv.w", conv_w, scale=np.full(width, 0.01), zero_point=0, axis=0)
     fb = w.add_constant("conv.b", conv_b)
     c1 = w.add_tensor("conv", "int8", (1, 8, 8, width), scale=0.05, zero_point=-128)
     conv_opts = dict(pad_top=1, pad_left=1, act_min=-128, act_max=127, output_mult=cm, output_shift=cs)
     w.add_operator("CONV_2D", [x, fw, fb], [c1], "Conv2DOptions", conv_opts)
-    dw_w = r.integers(-127, 128, (1, 3, 3, width), dtype=np.int8)
+    dw_w = r.integers(-8 if encoded else -127, 8 if encoded else 128, (1, 3, 3, width), dtype=np.int8)
     dm, ds = K.quantize_multipliers(r.uniform(0.005, 0.02, width))
-    dwt = w.add_constant("dw.w", dw_w)
+    dwt = add("dw.w", dw_w)
     c2 = w.add_tensor("dw", "int8", (1, 8, 8, width), scale=0.05, zero_point=-10)
     dw_opts = dict(pad_top=1, pad_left=1, output_mult=dm, output_shift=ds)
     w.add_operator("DEPTHWISE_CONV_2D", [c1, dwt, -1], [c2], "DepthwiseConv2DOptions", dw_opts)
@@ -47,8 +64,9 @@ def conv_pool_fc_softmax(seed=0, width=8, writer=False):
     flat = w.add_tensor("flat", "int8", (1, 16 * width), scale=0.08, zero_point=0)
     w.add_operator("RESHAPE", [p], [flat])
     fc_w = r.integers(-127, 128, (10, 16 * width), dtype=np.int8)
+    fc_w = _compressible(r, fc_w) if encoded else fc_w
     fm, fs = K.quantize_multipliers([0.0005])
-    fcw = w.add_constant("fc.w", fc_w)
+    fcw = add("fc.w", fc_w)
     logits = w.add_tensor("logits", "int8", (1, 10), scale=0.1, zero_point=0)
     w.add_operator("FULLY_CONNECTED", [flat, fcw, -1], [logits], "FullyConnectedOptions",
                    dict(output_mult=fm, output_shift=fs))

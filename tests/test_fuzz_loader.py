@@ -2,12 +2,16 @@
 
 Every mutant either raises FormatError or loads; a mutant that loads is
 then run (prepare + invoke), since an accepted file must be safe to execute.
+Two valid files are mutated: one with dense weights, and one whose weights
+are stored in every encoding (a sparse per-channel palette, packed int4 and
+a palette), so damaged streams, codebooks and encoding fields are covered.
 Any other exception, a crash or a hang fails the test. The CI profile runs
 1,000 cases per property plus every single-byte flip of a valid file;
 HYPOTHESIS_PROFILE=long runs 20,000 per property.
 """
 
 import numpy as np
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -15,6 +19,7 @@ from model_builders import conv_pool_fc_softmax
 from microflat.runtime import FormatError, Interpreter, load_bytes
 
 VALID, _ = conv_pool_fc_softmax()
+VALID_ENCODED, _ = conv_pool_fc_softmax(encoded=True)
 INPUT = np.random.default_rng(0).normal(size=(1, 8, 8, 3)).astype(np.float32)
 INTERESTING_WORDS = [0, 1, 0x7FFFFFFF, 0x80000000, 0xFFFFFFFF, 0xFFFF, 16, len(VALID), len(VALID) + 4]
 
@@ -31,7 +36,7 @@ def _load_and_run(data: bytes) -> bool:
 
 @st.composite
 def mutants(draw):
-    data = bytearray(VALID)
+    data = bytearray(draw(st.sampled_from([VALID, VALID_ENCODED])))
     for _ in range(draw(st.integers(1, 4))):
         kind = draw(st.sampled_from(["flip", "byte", "word", "truncate", "extend"]) if data else st.just("extend"))
         if kind == "flip":
@@ -71,15 +76,16 @@ def test_random_bytes_with_a_valid_header_raise_format_error(prefix, data):
     _load_and_run(head + body + bytes(seg - n))
 
 
-def test_every_single_byte_flip_of_a_valid_file():
+@pytest.mark.parametrize("valid", [VALID, VALID_ENCODED], ids=["dense", "encoded"])
+def test_every_single_byte_flip_of_a_valid_file(valid):
     accepted = rejected = 0
-    for i in range(len(VALID)):
+    for i in range(len(valid)):
         for mask in (0x01, 0x80, 0xFF):
-            data = bytearray(VALID)
+            data = bytearray(valid)
             data[i] ^= mask
             if _load_and_run(bytes(data)):
                 accepted += 1
             else:
                 rejected += 1
-    print(f"\nsingle-byte flips of a {len(VALID)}-byte file: {rejected} rejected, {accepted} accepted and ran")
-    assert rejected > 0 and accepted + rejected == 3 * len(VALID)
+    print(f"\nsingle-byte flips of a {len(valid)}-byte file: {rejected} rejected, {accepted} accepted and ran")
+    assert rejected > 0 and accepted + rejected == 3 * len(valid)

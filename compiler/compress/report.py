@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import math
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -22,7 +21,6 @@ from microflat.runtime.inspect_model import summary
 from .. import training
 from ..api import compile_model
 from .metrics import count_nonzero, count_params
-from .sensitivity import layer_bytes
 
 
 @dataclass
@@ -34,29 +32,15 @@ class Row:
     nonzero: int
     max_distinct: int             # most distinct values in one layer's weight
     macs: int
-    file_bytes: int
-    gzip_bytes: int               # the .mfb gzipped (TensorFlow's clustering guide measures this)
+    file_bytes: int               # the .mfb as deployed: each weight in its smallest encoding, run in place
+    dense_file_bytes: int         # the same model with dense int8 weights
+    gzip_bytes: int               # the dense int8 .mfb gzipped (TensorFlow's clustering guide measures this)
     float32_bytes: int            # the weights and biases as float32
-    estimated_weight_bytes: int   # conv/linear weights in the smallest compressed encoding (sensitivity.layer_bytes)
+    weight_bytes: int             # the deployed file's constants (encoded weights, int32 biases)
 
 
 def _top1(logits, labels) -> float:
     return float((np.asarray(logits).reshape(len(labels), -1).argmax(-1) == np.asarray(labels)).mean())
-
-
-@torch.no_grad()
-def estimated_weight_bytes(model) -> int:
-    """The conv and linear weights as sensitivity.layer_bytes prices them: each layer at its measured sparsity,
-    with a palette of the next power of two of its distinct values (256: plain int8)."""
-    total = 0
-    for m in model.modules():
-        w = getattr(m, "weight", None)
-        if isinstance(m, (torch.nn.Conv1d, torch.nn.Conv2d, torch.nn.Linear)) and isinstance(w, torch.Tensor):
-            w = w.detach()
-            distinct = int(torch.unique(w).numel())
-            k = 256 if distinct > 128 else 1 << max(1, math.ceil(math.log2(distinct)))
-            total += layer_bytes(w.numel(), float((w == 0).float().mean()), k)
-    return total
 
 
 @torch.no_grad()
@@ -88,8 +72,9 @@ def measure(step: str, model, example_inputs, calibration_data, test=None, evalu
         int8 = _top1(out, test[1].numpy() if isinstance(test[1], torch.Tensor) else test[1])
     s = summary(runtime.model)
     params = count_params(model)
+    dense = compiled.encoded("dense")
     row = Row(step, acc, int8, params, count_nonzero(model), _max_distinct(model), int(s["macs"]),
-              len(compiled.data), len(gzip.compress(compiled.data, 9)), 4 * params, estimated_weight_bytes(model))
+              len(compiled.data), len(dense), len(gzip.compress(dense, 9)), 4 * params, int(s["weight_bytes"]))
     return row, compiled
 
 
@@ -106,8 +91,8 @@ def lsb_agreement(model, compiled, x: torch.Tensor) -> tuple[float, float]:
 
 
 def render(rows: list[Row]) -> str:
-    head = ["step", "float top-1", "int8 top-1", "params", "nonzero", "max values/layer", "MACs", ".mfb B",
-            ".mfb gzip B", "float32 B", "est. compressed weights B"]
+    head = ["step", "float top-1", "int8 top-1", "params", "nonzero", "max values/layer", "MACs", "float32 B",
+            "int8 dense .mfb B", "dense .mfb gzip B", "compressed .mfb B", "x vs float32"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
 
     def pct(v):
@@ -115,8 +100,8 @@ def render(rows: list[Row]) -> str:
 
     for r in rows:
         lines.append(f"| {r.step} | {pct(r.accuracy)} | {pct(r.int8_accuracy)} | {r.params:,} | {r.nonzero:,} | "
-                     f"{r.max_distinct:,} | {r.macs:,} | {r.file_bytes:,} | {r.gzip_bytes:,} | {r.float32_bytes:,} | "
-                     f"{r.estimated_weight_bytes:,} |")
+                     f"{r.max_distinct:,} | {r.macs:,} | {r.float32_bytes:,} | {r.dense_file_bytes:,} | "
+                     f"{r.gzip_bytes:,} | **{r.file_bytes:,}** | {r.float32_bytes / r.file_bytes:.1f}x |")
     return "\n".join(lines)
 
 
@@ -125,7 +110,8 @@ def to_json(rows: list[Row]) -> str:
 
 
 def plot(rows: list[Row], path: str, title: str = "") -> None:
-    """Size (compiled bytes, and gzip) against int8 top-1, one point per step, written atomically."""
+    """Size (the compressed .mfb, the dense one, and its gzip) against int8 top-1, one point per step, written
+    atomically."""
     import io
 
     import matplotlib
@@ -137,9 +123,9 @@ def plot(rows: list[Row], path: str, title: str = "") -> None:
 
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
     acc = [100 * (r.int8_accuracy if r.int8_accuracy is not None else (r.accuracy or 0)) for r in rows]
-    ax.plot([r.file_bytes / 1024 for r in rows], acc, "o-", label=".mfb")
-    ax.plot([r.gzip_bytes / 1024 for r in rows], acc, "s--", label=".mfb gzipped")
-    ax.plot([r.estimated_weight_bytes / 1024 for r in rows], acc, "^:", label="weights, compressed encodings (est.)")
+    ax.plot([r.file_bytes / 1024 for r in rows], acc, "o-", label=".mfb, compressed (executed as is)")
+    ax.plot([r.dense_file_bytes / 1024 for r in rows], acc, "^:", label=".mfb, dense int8")
+    ax.plot([r.gzip_bytes / 1024 for r in rows], acc, "s--", label=".mfb, dense int8, gzipped")
     for r, a in zip(rows, acc):
         ax.annotate(r.step, (r.file_bytes / 1024, a), textcoords="offset points", xytext=(4, 4), fontsize=8)
     ax.set_xscale("log")

@@ -1,0 +1,231 @@
+"""Compressed weights: the stream layout, the round trip, and encoded kernels bit-exact with the dense reference.
+
+The layout is pinned by a reference decoder written here from the format's
+text (docs/FORMAT.md, "Weight encodings") in plain Python integers: bit i of a
+stream is bit i % 8 of byte i // 8; a field is read low bit first; fields are
+sign-extended or index a palette; sparse positions are cumulative deltas + 1
+in row order (the output-channel axis first). It never calls the decoder
+under test.
+
+Kernel cases are the dense bit-exactness cases (layer_cases.py), with the
+filter thinned by a drawn density and drawn onto a drawn palette, then
+encoded with a drawn encoding; the int64 reference runs on the thinned dense
+filter, and the C twin must equal Numba.
+"""
+
+import numpy as np
+import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
+
+from layer_cases import conv2d_cases, depthwise_cases, fully_connected_cases
+from test_kernels_exact import conv2d_reference, depthwise_reference, fully_connected_reference
+from microflat.kernels import conv2d, depthwise_conv2d, fully_connected
+from microflat.kernels.weight_encoding import Encoding, EncodingError, encode, validate
+
+
+# --- the reference decoder, from the format's text ---------------------------------
+
+def ref_fields(stream, count, bits):
+    bitstring = "".join(format(int(b), "08b")[::-1] for b in bytes(stream))  # bit i = bit i % 8 of byte i // 8
+    return [int(bitstring[j * bits:(j + 1) * bits][::-1], 2) for j in range(count)]
+
+
+def ref_decode(e: Encoding):
+    shape = e.shape
+    n = int(np.prod(shape))
+    channels = shape[e.axis] if e.axis >= 0 else 1
+    fields = ref_fields(e.values, e.entries, e.value_bits)
+    book = [int(v) for v in e.codebook]
+    per = len(book) // channels if e.codebook_per_channel else len(book)
+    if e.position_bits:
+        deltas = ref_fields(e.positions, e.entries, e.position_bits)
+        positions, p = [], -1
+        for d in deltas:
+            p += 1 + d
+            positions.append(p)
+        row_len = n // channels
+        chan = [q // row_len for q in positions]
+    else:
+        positions = list(range(n))
+        inner = int(np.prod(shape[e.axis + 1:])) if e.axis >= 0 else 1
+        chan = [(j // inner) % channels for j in range(n)]
+    values = []
+    for f, c in zip(fields, chan):
+        if book:
+            values.append(book[(c * per if e.codebook_per_channel else 0) + f])
+        else:
+            values.append(f - (1 << e.value_bits) if f >= 1 << (e.value_bits - 1) else f)
+    flat = [0] * n
+    for q, v in zip(positions, values):
+        flat[q] = v
+    if not e.position_bits:
+        return np.array(flat, np.int64).reshape(shape)
+    moved = (shape[e.axis],) + tuple(d for i, d in enumerate(shape) if i != e.axis)
+    return np.moveaxis(np.array(flat, np.int64).reshape(moved), 0, e.axis)
+
+
+def test_packed_int4_is_cmsis_nn_layout():
+    """Two weights a byte, the first in the low nibble, continuous across an odd row length."""
+    w = np.array([[1, -2, 3], [-8, 7, 0]], np.int8)
+    e = encode(w, 0, value_bits=4)
+    assert bytes(e.values) == bytes([(1 & 15) | ((-2 & 15) << 4), (3 & 15) | ((-8 & 15) << 4), 7])
+
+
+# --- strategies --------------------------------------------------------------------------
+
+@st.composite
+def thinned(draw, w):
+    """w with a drawn fraction of zeros and, half the time, its values drawn onto a small palette."""
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    keep = rng.random(w.shape) < draw(st.sampled_from([0.0, 0.05, 0.3, 0.7, 1.0]))
+    out = np.where(keep, w, 0).astype(np.int8)
+    if draw(st.booleans()):
+        palette = np.array(draw(st.lists(st.integers(-127, 127), min_size=1, max_size=20)), np.int8)
+        out = np.where(out != 0, palette[rng.integers(0, palette.size, w.shape)], 0).astype(np.int8)
+    return out
+
+
+@st.composite
+def encodings_of(draw, w, axis):
+    palette = draw(st.sampled_from([None, "tensor", "channel"]))
+    position_bits = draw(st.sampled_from([0, 0, 1, 2, 3, 4, 5, 8]))
+    e = encode(w, axis, palette=palette, position_bits=position_bits)
+    assume(e.value_bits < 8 or position_bits > 0)  # an 8-bit dense layout is refused: it saves nothing
+    return e
+
+
+@st.composite
+def weights_and_axis(draw):
+    rank = draw(st.sampled_from([2, 4]))
+    shape = tuple(draw(st.lists(st.integers(1, 6), min_size=rank, max_size=rank)))
+    w = np.array(draw(st.lists(st.integers(-127, 127), min_size=int(np.prod(shape)), max_size=int(np.prod(shape)))),
+                 np.int8).reshape(shape)
+    return draw(thinned(w)), draw(st.sampled_from([0, rank - 1]))
+
+
+@given(data=st.data(), wa=weights_and_axis())
+def test_every_encoding_decodes_to_its_weights_by_the_format_text(data, wa):
+    w, axis = wa
+    e = data.draw(encodings_of(w, axis))
+    validate(e)
+    np.testing.assert_array_equal(ref_decode(e), w)
+    assert e.stored_bytes == e.values.size + e.positions.size + e.codebook.size
+
+
+@given(wa=weights_and_axis(), p=st.integers(1, 8))
+def test_sparse_stores_the_nonzeros_and_only_the_fillers_runs_of_zeros_need(wa, p):
+    """A run of g zeros between stored weights costs g div 2^p fillers, and each filler stores 0."""
+    w, axis = wa
+    e = encode(w, axis, position_bits=p)
+    rows = np.moveaxis(w, axis, 0).reshape(-1)
+    nz = [i for i, v in enumerate(rows.tolist()) if v]
+    prev, fillers = -1, 0
+    for i in nz:
+        fillers += (i - prev - 1) // (1 << p)
+        prev = i
+    assert e.entries == len(nz) + fillers
+
+
+# --- kernels: encoded == dense reference, C == Numba ---------------------------------------
+
+def _check_encoded(op, reference, case, data, axis):
+    case.w = data.draw(thinned(case.w))
+    sums = np.abs(np.moveaxis(case.w.astype(np.int64), axis, 0).reshape(case.w.shape[axis], -1)).sum(axis=1)
+    bias = np.zeros_like(sums) if case.bias is None else np.abs(case.bias.astype(np.int64))
+    assume(int((255 * sums + bias).max()) < 2**31)  # a palette may enlarge weights past the drawn bias's bound
+    e = data.draw(encodings_of(case.w, axis))
+    expected = reference(case)
+    got = op(case.x, e, case.bias, backend="numba", **case.kwargs)
+    np.testing.assert_array_equal(got, expected)
+    np.testing.assert_array_equal(op(case.x, e, case.bias, backend="c", **case.kwargs), got)
+
+
+@given(case=conv2d_cases(), data=st.data())
+def test_conv2d_encoded_equals_dense_reference(case, data):
+    _check_encoded(conv2d, conv2d_reference, case, data, 0)
+
+
+@given(case=depthwise_cases(), data=st.data())
+def test_depthwise_conv2d_encoded_equals_dense_reference(case, data):
+    _check_encoded(depthwise_conv2d, depthwise_reference, case, data, 3)
+
+
+@given(case=fully_connected_cases(), data=st.data())
+def test_fully_connected_encoded_equals_dense_reference(case, data):
+    _check_encoded(fully_connected, fully_connected_reference, case, data, 0)
+
+
+@given(stream=st.binary(min_size=2, max_size=64), data=st.data())
+def test_read_bits_numba_equals_c_equals_the_format_text(stream, data):
+    from microflat.kernels import native
+    from microflat.kernels.weight_encoding import read_bits
+
+    bits = data.draw(st.integers(1, 8))
+    count = len(stream) * 8 // bits
+    j = data.draw(st.integers(0, count - 1))
+    arr = np.frombuffer(stream, np.uint8)
+    expected = ref_fields(stream, count, bits)[j]
+    assert read_bits(arr, j * bits, bits) == expected
+    assert native.call("read_bits", arr, j * bits, bits) == expected
+
+
+# --- validation: every field a kernel trusts -------------------------------------------------
+
+def _sparse_palette():
+    w = np.zeros((3, 10), np.int8)
+    w[0, 2], w[1, 9], w[2, 0] = 5, -5, 7
+    return encode(w, 0, palette="channel", position_bits=2)
+
+
+@pytest.mark.parametrize("change, field", [
+    (dict(value_bits=0), "value_bits"),
+    (dict(value_bits=9), "value_bits"),
+    (dict(position_bits=9), "position_bits"),
+    (dict(axis=2), "axis"),
+    (dict(axis=-1), "axis"),
+    (dict(codebook=np.zeros(7, np.int8)), "codebook"),
+    (dict(codebook=np.full(6, -128, np.int8)), "codebook"),
+    (dict(codebook=np.zeros(0, np.int8)), "codebook_per_channel"),
+    (dict(values=np.zeros(9, np.uint8)), "buffer"),
+    (dict(positions=np.zeros(9, np.uint8)), "positions_buffer"),
+    (dict(entries=40), "buffer"),
+])
+def test_validate_names_the_broken_field(change, field):
+    e = _sparse_palette()
+    for k, v in change.items():
+        setattr(e, k, v)
+    with pytest.raises(EncodingError) as err:
+        validate(e)
+    assert err.value.field == field
+
+
+def test_validate_refuses_a_palette_index_past_the_palette():
+    e = encode(np.array([[1, 2, 3, 1]], np.int8), 0, palette="tensor")  # 3 entries, 2-bit indices
+    e.values = np.array([0b11_00_01_00], np.uint8)  # index 3
+    with pytest.raises(EncodingError, match="indexes entry 3"):
+        validate(e)
+
+
+def test_validate_refuses_positions_past_the_end():
+    e = encode(np.array([[0, 0, 0, 9]], np.int8), 0, position_bits=2)  # one entry, delta 3
+    e.positions = np.array([0b11], np.uint8)
+    validate(e)
+    e = encode(np.array([[0, 0, 9]], np.int8), 0, position_bits=2)  # delta 2 of 3 elements
+    e.positions = np.array([0b11], np.uint8)  # delta 3: element 3 of 3
+    with pytest.raises(EncodingError, match="run to element 3 of 3"):
+        validate(e)
+
+
+def test_validate_refuses_an_eight_bit_dense_layout_which_saves_nothing():
+    w = np.arange(-100, 100, dtype=np.int8).reshape(4, 50)
+    with pytest.raises(EncodingError, match="save nothing"):
+        validate(encode(w, 0))
+
+
+def test_a_kernel_wrapper_refuses_an_invalid_encoding_with_a_value_error():
+    e = _sparse_palette()
+    e.axis = 1
+    with pytest.raises(ValueError, match="fully_connected: filter encoding"):
+        fully_connected(np.zeros((1, 10), np.int8), e, None, input_zp=0, output_zp=0, output_mult=[1 << 30],
+                        output_shift=[0])
