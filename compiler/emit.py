@@ -97,6 +97,8 @@ class _Emitter:
             wt = self.w.add_encoded(name, enc, scale=scale, zero_point=0, axis=axis)
         b = self.w.add_constant(f"{node.output.name}.bias", q["bias"])
         real = node.inputs[0].scale * q["weight_scale"] / node.output.scale
+        if np.all(real == real[0]):  # one weight scale (a palettized layer): one multiplier, not one per channel
+            real = real[:1]
         mult, shift = K.quantize_multipliers(real)
         return wt, b, mult, shift
 

@@ -21,14 +21,20 @@ The jitted kernels themselves (conv2d_s8, ...) trust their caller; they are
 what the interpreter calls on arena buffers.
 """
 
-from .conv2d import conv2d, conv2d_encoded_s8, conv2d_s8, conv2d_s8_scratch_bytes
+from .conv2d import conv2d, conv2d_encoded_s8, conv2d_encoded_s8_scratch_bytes, conv2d_s8, conv2d_s8_scratch_bytes
 from .depthwise_conv2d import (
     depthwise_conv2d,
     depthwise_conv2d_encoded_s8,
     depthwise_conv2d_s8,
     depthwise_conv2d_s8_scratch_bytes,
 )
-from .fully_connected import fully_connected, fully_connected_encoded_s8, fully_connected_s8, fully_connected_s8_scratch_bytes
+from .fully_connected import (
+    fully_connected,
+    fully_connected_encoded_s8,
+    fully_connected_encoded_s8_scratch_bytes,
+    fully_connected_s8,
+    fully_connected_s8_scratch_bytes,
+)
 from .weight_encoding import Encoding, EncodingError, decode, encode
 from .concatenation import concatenation, concatenation_params, concatenation_s8
 from .elementwise import add, add_params, add_s8, mul, mul_s8
@@ -64,6 +70,7 @@ __all__ = [
     "concatenation_s8",
     "conv2d",
     "conv2d_encoded_s8",
+    "conv2d_encoded_s8_scratch_bytes",
     "conv2d_s8",
     "conv2d_s8_scratch_bytes",
     "depthwise_conv2d",
@@ -77,6 +84,7 @@ __all__ = [
     "encode",
     "fully_connected",
     "fully_connected_encoded_s8",
+    "fully_connected_encoded_s8_scratch_bytes",
     "fully_connected_s8",
     "fully_connected_s8_scratch_bytes",
     "lut",

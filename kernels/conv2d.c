@@ -80,6 +80,12 @@ void conv2d_s8(int16_t *scratch,
     }
 }
 
+int32_t conv2d_encoded_s8_scratch_bytes(int32_t input_ch, int32_t filter_h, int32_t filter_w, int32_t groups)
+{
+    return 2 * conv2d_s8_scratch_bytes(input_ch, filter_h, filter_w, groups);
+}
+
+/* conv2d_s8 on an encoded filter, read in place; scratch: the im2col column, then one decoded filter row. */
 void conv2d_encoded_s8(int16_t *scratch,
                        int32_t batches, int32_t input_h, int32_t input_w, int32_t input_ch,
                        int32_t filter_h, int32_t filter_w,
@@ -110,7 +116,7 @@ void conv2d_encoded_s8(int16_t *scratch,
                                dilation_h, dilation_w, input_zp);
                     for (int32_t c = g * cout_g; c < (g + 1) * cout_g; ++c) {
                         const int32_t cb = codebook_per_channel ? c * codebook_size : 0;
-                        int32_t acc = encoded_row_dot(scratch, c, k, value_bits, codebook, cb, position_bits, entries,
+                        int32_t acc = encoded_row_dot(scratch, scratch + k, c, k, value_bits, codebook, cb, position_bits, entries,
                                                       values, positions, &entry, &position);
                         if (bias != 0) {
                             acc += bias[c];

@@ -44,6 +44,11 @@ def conv2d_s8_scratch_bytes(input_ch: int, filter_h: int, filter_w: int, groups:
     return 2 * filter_h * filter_w * (input_ch // groups)
 
 
+def conv2d_encoded_s8_scratch_bytes(input_ch: int, filter_h: int, filter_w: int, groups: int) -> int:
+    """Bytes of scratch conv2d_encoded_s8 needs: the int16 column and one decoded int16 filter row of its size."""
+    return 2 * conv2d_s8_scratch_bytes(input_ch, filter_h, filter_w, groups)
+
+
 @njit(inline="always", cache=True, nogil=True)
 def im2col_s16(scratch, input, b, iy0, ix0, g, input_h, input_w, input_ch, cin_g, filter_h, filter_w,
                dilation_h, dilation_w, input_zp):
@@ -150,10 +155,12 @@ def conv2d_encoded_s8(
     """conv2d_s8 on a filter in a WeightEncoding (weight_encoding.py), read in place: the same im2col
     column, each output channel a dot product with one encoded OHWI row. Output channels are visited in
     order at every pixel, so a sparse walk runs once through the stream per pixel. Same bytes as the
-    dense kernel on the decoded filter."""
+    dense kernel on the decoded filter. Scratch: the column, then one decoded filter row
+    (conv2d_encoded_s8_scratch_bytes)."""
     cin_g = input_ch // groups
     cout_g = output_ch // groups
     k = filter_h * filter_w * cin_g
+    row_buffer = scratch[k:]
     has_bias = bias.shape[0] > 0
     for b in range(batches):
         for oy in range(output_h):
@@ -168,7 +175,7 @@ def conv2d_encoded_s8(
                                filter_h, filter_w, dilation_h, dilation_w, input_zp)
                     for c in range(g * cout_g, (g + 1) * cout_g):
                         cb = c * codebook_size if codebook_per_channel else 0
-                        acc, entry, position = encoded_row_dot(scratch, c, k, value_bits, codebook, cb,
+                        acc, entry, position = encoded_row_dot(scratch, row_buffer, c, k, value_bits, codebook, cb,
                                                                position_bits, entries, values, positions,
                                                                entry, position)
                         if has_bias:
@@ -247,7 +254,8 @@ def conv2d(
     _checks.accumulator_fits(fn, np.abs(w.reshape(out_c, -1).astype(np.int64)).sum(axis=1), b)
 
     out = np.empty((n, out_h, out_w, out_c), dtype=np.int8)
-    scratch = np.empty(conv2d_s8_scratch_bytes(in_c, k_h, k_w, groups) // 2, dtype=np.int16)
+    scratch_bytes = conv2d_s8_scratch_bytes if encoding is None else conv2d_encoded_s8_scratch_bytes
+    scratch = np.empty(scratch_bytes(in_c, k_h, k_w, groups) // 2, dtype=np.int16)
     dims = (n, in_h, in_w, in_c, k_h, k_w, out_h, out_w, out_c, groups, stride_h, stride_w, dil_h, dil_w,
             pad_top, pad_left)
     quant = (in_zp, out_zp, mult, shift, per_channel, act_lo, act_hi)

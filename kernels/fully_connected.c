@@ -40,6 +40,12 @@ void fully_connected_s8(int16_t *scratch,
     }
 }
 
+int32_t fully_connected_encoded_s8_scratch_bytes(int32_t input_features)
+{
+    return 4 * input_features;
+}
+
+/* fully_connected_s8 on an encoded filter, read in place; scratch: the widened row, then one decoded row. */
 void fully_connected_encoded_s8(int16_t *scratch,
                                 int32_t batches, int32_t input_features, int32_t output_features,
                                 int32_t value_bits, int32_t codebook_size, int32_t codebook_per_channel,
@@ -59,7 +65,7 @@ void fully_connected_encoded_s8(int16_t *scratch,
         int32_t position = -1;
         for (int32_t o = 0; o < output_features; ++o) {
             const int32_t cb = codebook_per_channel ? o * codebook_size : 0;
-            int32_t acc = encoded_row_dot(scratch, o, input_features, value_bits, codebook, cb, position_bits,
+            int32_t acc = encoded_row_dot(scratch, scratch + input_features, o, input_features, value_bits, codebook, cb, position_bits,
                                           entries, values, positions, &entry, &position);
             if (bias != 0) {
                 acc += bias[o];

@@ -33,6 +33,11 @@ def fully_connected_s8_scratch_bytes(input_features: int) -> int:
     return 2 * input_features
 
 
+def fully_connected_encoded_s8_scratch_bytes(input_features: int) -> int:
+    """Bytes of scratch fully_connected_encoded_s8 needs: the int16 input row and one decoded int16 weight row."""
+    return 4 * input_features
+
+
 @njit(
     types.void(
         types.int16[::1],  # scratch
@@ -99,8 +104,10 @@ def fully_connected_encoded_s8(
 ):
     """fully_connected_s8 on a filter in a WeightEncoding (weight_encoding.py), read in place: the same
     widened input row, each output a dot product with one encoded row (in row order, so a sparse walk
-    runs once through the stream per input row). Same bytes as the dense kernel on the decoded filter."""
+    runs once through the stream per input row). Same bytes as the dense kernel on the decoded filter.
+    Scratch: the widened row, then one decoded weight row (fully_connected_encoded_s8_scratch_bytes)."""
     has_bias = bias.shape[0] > 0
+    row_buffer = scratch[input_features:]
     for b in range(batches):
         in_base = b * input_features
         for k in range(input_features):
@@ -109,7 +116,7 @@ def fully_connected_encoded_s8(
         position = -1
         for o in range(output_features):
             cb = o * codebook_size if codebook_per_channel else 0
-            acc, entry, position = encoded_row_dot(scratch, o, input_features, value_bits, codebook, cb,
+            acc, entry, position = encoded_row_dot(scratch, row_buffer, o, input_features, value_bits, codebook, cb,
                                                    position_bits, entries, values, positions, entry, position)
             if has_bias:
                 acc += bias[o]
@@ -167,7 +174,8 @@ def fully_connected(
     _checks.accumulator_fits(fn, np.abs(w.astype(np.int64)).sum(axis=1), b)
 
     out = np.empty((n, out_f), dtype=np.int8)
-    scratch = np.empty(fully_connected_s8_scratch_bytes(in_f) // 2, dtype=np.int16)
+    scratch_bytes = fully_connected_s8_scratch_bytes if encoding is None else fully_connected_encoded_s8_scratch_bytes
+    scratch = np.empty(scratch_bytes(in_f) // 2, dtype=np.int16)
     quant = (in_zp, out_zp, mult, shift, per_channel, act_lo, act_hi)
     if encoding is None:
         run_kernel(backend, fully_connected_s8, scratch, n, in_f, out_f, *quant, x.reshape(-1), w.reshape(-1), b,

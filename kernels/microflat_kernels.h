@@ -48,6 +48,7 @@ void conv2d_s8(int16_t *scratch,
                int32_t act_min, int32_t act_max,
                const int8_t *input, const int8_t *filter, const int32_t *bias, int8_t *output);
 
+int32_t conv2d_encoded_s8_scratch_bytes(int32_t input_ch, int32_t filter_h, int32_t filter_w, int32_t groups);
 void conv2d_encoded_s8(int16_t *scratch,
                        int32_t batches, int32_t input_h, int32_t input_w, int32_t input_ch,
                        int32_t filter_h, int32_t filter_w,
@@ -97,6 +98,7 @@ void fully_connected_s8(int16_t *scratch,
                         int32_t act_min, int32_t act_max,
                         const int8_t *input, const int8_t *filter, const int32_t *bias, int8_t *output);
 
+int32_t fully_connected_encoded_s8_scratch_bytes(int32_t input_features);
 void fully_connected_encoded_s8(int16_t *scratch,
                                 int32_t batches, int32_t input_features, int32_t output_features,
                                 int32_t value_bits, int32_t codebook_size, int32_t codebook_per_channel,

@@ -14,10 +14,12 @@
 /* cffi-begin: the declarations below are also read by kernels/_build_native.py */
 static inline int32_t read_bits(const uint8_t *stream, int32_t bit, int32_t bits);
 static inline int32_t weight_value(int32_t field, int32_t bits, const int8_t *codebook, int32_t codebook_base);
-static inline int32_t encoded_row_dot(const int16_t *column, int32_t row, int32_t length, int32_t value_bits,
-                                      const int8_t *codebook, int32_t codebook_base, int32_t position_bits,
-                                      int32_t entries, const uint8_t *values, const uint8_t *positions,
-                                      int32_t *entry, int32_t *position);
+static inline void decode_row(int16_t *row, const uint8_t *values, int32_t first_bit, int32_t length,
+                              int32_t value_bits, const int8_t *codebook, int32_t codebook_base);
+static inline int32_t encoded_row_dot(const int16_t *column, int16_t *row_buffer, int32_t row, int32_t length,
+                                      int32_t value_bits, const int8_t *codebook, int32_t codebook_base,
+                                      int32_t position_bits, int32_t entries, const uint8_t *values,
+                                      const uint8_t *positions, int32_t *entry, int32_t *position);
 /* cffi-end */
 
 /* The unsigned `bits`-bit field (1..8) at bit `bit`: s = bit mod 8, s + bits <= 15, so at most two bytes,
@@ -43,21 +45,44 @@ static inline int32_t weight_value(int32_t field, int32_t bits, const int8_t *co
     return (field ^ sign) - sign;
 }
 
-/* sum_t column[t] * w[row, t] over one row of an encoded weight in row order. The sparse walk continues
- * from (*entry, *position), the state after the previous row, and stops before the first entry past
- * this row, so rows are visited in order. */
-static inline int32_t encoded_row_dot(const int16_t *column, int32_t row, int32_t length, int32_t value_bits,
-                                      const int8_t *codebook, int32_t codebook_base, int32_t position_bits,
-                                      int32_t entries, const uint8_t *values, const uint8_t *positions,
-                                      int32_t *entry, int32_t *position)
+/* `length` fields from bit `first_bit` on as int16 weights in row[0 .. length): a sequential bit reader whose
+ * `buf` holds the `have` bits not yet used (low bits first); a byte is loaded only when fewer than
+ * value_bits remain, so it never reads past the last field's byte. */
+static inline void decode_row(int16_t *row, const uint8_t *values, int32_t first_bit, int32_t length,
+                              int32_t value_bits, const int8_t *codebook, int32_t codebook_base)
+{
+    int32_t byte = first_bit >> 3;
+    int32_t buf = (int32_t)values[byte] >> (first_bit & 7);
+    int32_t have = 8 - (first_bit & 7);
+    const int32_t mask = (1 << value_bits) - 1;
+    const int32_t sign = 1 << (value_bits - 1);
+    for (int32_t t = 0; t < length; ++t) {
+        if (have < value_bits) {
+            ++byte;
+            buf |= (int32_t)values[byte] << have; /* have <= 7: fits 15 bits */
+            have += 8;
+        }
+        const int32_t field = buf & mask;
+        buf >>= value_bits;
+        have -= value_bits;
+        row[t] = (int16_t)(codebook != 0 ? codebook[codebook_base + field] : (field ^ sign) - sign);
+    }
+}
+
+/* sum_t column[t] * w[row, t] over one row of an encoded weight in row order. Dense layout: the row is
+ * decoded into row_buffer, then one dot product. Sparse layout: the walk continues from
+ * (*entry, *position), the state after the previous row, and stops before the first entry past this
+ * row, so rows are visited in order. */
+static inline int32_t encoded_row_dot(const int16_t *column, int16_t *row_buffer, int32_t row, int32_t length,
+                                      int32_t value_bits, const int8_t *codebook, int32_t codebook_base,
+                                      int32_t position_bits, int32_t entries, const uint8_t *values,
+                                      const uint8_t *positions, int32_t *entry, int32_t *position)
 {
     int32_t acc = 0;
     if (position_bits == 0) {
-        int32_t bit = row * length * value_bits;
+        decode_row(row_buffer, values, row * length * value_bits, length, value_bits, codebook, codebook_base);
         for (int32_t t = 0; t < length; ++t) {
-            acc += (int32_t)column[t] * weight_value(read_bits(values, bit, value_bits), value_bits, codebook,
-                                                     codebook_base);
-            bit += value_bits;
+            acc += (int32_t)column[t] * (int32_t)row_buffer[t];
         }
     } else {
         const int32_t start = row * length;

@@ -29,6 +29,7 @@ def summary(m: LoadedModel) -> dict:
         })
     h = m.header
     weight = m.weight_bytes
+    segment = sum(size for _, size in m.buffers)  # constants in the segment (codebooks live in the flatbuffer)
     return {
         "file_bytes": h.file_bytes,
         "weight_bytes": weight,
@@ -46,8 +47,8 @@ def summary(m: LoadedModel) -> dict:
         "file_breakdown": {
             "header": HEADER_BYTES,
             "flatbuffer": h.flatbuffer_bytes - HEADER_BYTES,
-            "alignment_padding": h.segment_offset - h.flatbuffer_bytes + h.segment_bytes - weight,
-            "constants": weight,
+            "alignment_padding": h.segment_offset - h.flatbuffer_bytes + h.segment_bytes - segment,
+            "constants": segment,
         },
         "inputs": [_tensor(m, i) for i in m.inputs],
         "outputs": [_tensor(m, i) for i in m.outputs],

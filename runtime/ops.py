@@ -211,7 +211,8 @@ def check_conv_2d(c: OpCheck) -> OpInfo:
     c.geometry(o, h, kh, y.shape[1], "h")
     c.geometry(o, wd, kw, y.shape[2], "w")
     _check_weighted(c, o, x, w, y, cout, 0)
-    return OpInfo(K.conv2d_s8_scratch_bytes(cin, kh, kw, groups), n * y.shape[1] * y.shape[2] * cout * kh * kw * cg)
+    scratch = K.conv2d_s8_scratch_bytes if w.encoding is None else K.conv2d_encoded_s8_scratch_bytes
+    return OpInfo(scratch(cin, kh, kw, groups), n * y.shape[1] * y.shape[2] * cout * kh * kw * cg)
 
 
 def prepare_conv_2d(c: OpCheck, view, scratch):
@@ -261,7 +262,8 @@ def check_fully_connected(c: OpCheck) -> OpInfo:
     c.require(wk == k, "inputs[1]", f"filter {w.shape} does not take {k} input features")
     c.require(y.shape == (n, out), "outputs[0]", f"output shape {y.shape} must be {(n, out)}")
     _check_weighted(c, o, x, w, y, out, 0)
-    return OpInfo(K.fully_connected_s8_scratch_bytes(k), n * k * out)
+    scratch = K.fully_connected_s8_scratch_bytes if w.encoding is None else K.fully_connected_encoded_s8_scratch_bytes
+    return OpInfo(scratch(k), n * k * out)
 
 
 def prepare_fully_connected(c: OpCheck, view, scratch):

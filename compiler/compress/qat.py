@@ -109,12 +109,24 @@ class FakeQuant(nn.Module):
         return torch.fake_quantize_per_tensor_affine(x, self.scale, self.zero_point, -128, 127)
 
 
-def fake_quantize_weight(w: torch.Tensor) -> torch.Tensor:
-    """Per-output-channel symmetric int8: s[c] = max|w[c]| / 127, straight-through gradient inside the range."""
+def fake_quantize_weight(w: torch.Tensor, per_tensor: bool = False) -> torch.Tensor:
+    """Symmetric int8, s[c] = max|w[c]| / 127 per output channel, straight-through gradient inside the range.
+
+    per_tensor: one s = max|w| / 127 for the whole weight, as the compiler quantizes a palettized layer
+    (compiler/quantize.py), so a clustered layer's K shared values stay K int8 values."""
     maxabs = w.detach().abs().reshape(w.shape[0], -1).amax(dim=1)
-    scale = (maxabs / WEIGHT_QMAX).clamp(min=1e-30).to(torch.float32)
+    if per_tensor:
+        maxabs = maxabs.max().expand(w.shape[0])
+    scale = (maxabs / WEIGHT_QMAX).clamp(min=1e-30).to(torch.float32).contiguous()
     zero = torch.zeros(w.shape[0], dtype=torch.int32, device=w.device)
     return torch.fake_quantize_per_channel_affine(w, scale, zero, 0, -WEIGHT_QMAX, WEIGHT_QMAX)
+
+
+def _clustered(layer: nn.Module) -> bool:
+    from .cluster import Clustered
+
+    plist = getattr(getattr(layer, "parametrizations", None), "weight", None)
+    return plist is not None and any(isinstance(p, Clustered) for p in plist)
 
 
 class QuantLayer(nn.Module):
@@ -124,6 +136,8 @@ class QuantLayer(nn.Module):
         super().__init__()
         self.layer, self.bn = layer, bn
         self.bn_frozen = False
+        # a clustered layer without batch norm shares its K values across channels: one scale keeps them K
+        self.per_tensor = bn is None and _clustered(layer)
 
     def _run(self, x, w, b):
         if isinstance(self.layer, nn.Linear):
@@ -133,7 +147,7 @@ class QuantLayer(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         w, b = self.layer.weight, self.layer.bias
         if self.bn is None:
-            return self._run(x, fake_quantize_weight(w), b)
+            return self._run(x, fake_quantize_weight(w, self.per_tensor), b)
         bn = self.bn
         std = torch.sqrt(bn.running_var + bn.eps)
         gamma = bn.weight if bn.weight is not None else torch.ones_like(std)
