@@ -104,3 +104,40 @@ def read(path):
     zps = _ints(q, 3, N.Int64Flags, 8)
     return {"params": params, "macs": macs, "input_scale": float(scale[0]), "input_zero_point": int(zps[0]),
             "input_shape": shapes[_ints(graph, 1)[0]]}
+
+
+def layers(path):
+    """Every conv, depthwise and FC layer of a .tflite, in op order: dict(code, weight (int8, the file's layout:
+    conv OHWI, depthwise [1, H, W, C], FC [out, in]), weight_scale (float32 per output channel), bias (int32 or
+    None), input_scale)."""
+    import numpy as np
+
+    buf = bytearray(open(path, "rb").read())
+    model = Table(buf, flatbuffers.encode.Get(flatbuffers.packer.uoffset, buf, 0))
+    codes = [max(_scalar(c, 0, N.Int8Flags), _scalar(c, 3, N.Int32Flags)) for c in _tables(model, 1)]
+    buffers = _tables(model, 4)
+    (graph,) = _tables(model, 2)
+    tensors = _tables(graph, 0)
+
+    def data(ti, dtype):
+        b = buffers[_scalar(tensors[ti], 2, N.Uint32Flags)]
+        o = _field(b, 0)
+        start, n = b.Vector(o), b.VectorLen(o)
+        return np.frombuffer(bytes(buf[start:start + n]), dtype).reshape(tuple(_ints(tensors[ti], 0)))
+
+    def scales(ti):
+        t = tensors[ti]
+        q = Table(t.Bytes, t.Indirect(t.Pos + _field(t, 4)))
+        o = _field(q, 2)
+        return np.array([q.Get(N.Float32Flags, q.Vector(o) + 4 * k) for k in range(q.VectorLen(o))], np.float32)
+
+    out = []
+    for op in _tables(graph, 3):
+        code = codes[_scalar(op, 0, N.Uint32Flags)]
+        if code not in (CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED):
+            continue
+        ins = _ints(op, 1)
+        bias = data(ins[2], "<i4") if len(ins) > 2 and ins[2] >= 0 else None
+        out.append(dict(code=code, weight=data(ins[1], np.int8), weight_scale=scales(ins[1]), bias=bias,
+                        input_scale=float(scales(ins[0])[0])))
+    return out

@@ -151,7 +151,7 @@ def load(path) -> Recipe:
 BUILTIN = {
     # Deep Compression's pipeline, with int8 QAT in place of its fine-tuned quantization
     # (0.91 of the weights, so that >= 90% of all parameters, biases included, are zero)
-    "deep_compression": Recipe(steps=[Prune(sparsity=0.91, scope="global", epochs=30), Cluster(clusters=16, epochs=4),
+    "deep_compression": Recipe(steps=[Prune(sparsity=0.95, scope="global", epochs=30), Cluster(clusters=16, epochs=4),
                                       QAT(epochs=3)]),
     "channels_half": Recipe(steps=[Channels(mac_fraction=0.5, epochs=10)]),
     "lowrank_half": Recipe(steps=[LowRank(budget=0.5, epochs=10)]),

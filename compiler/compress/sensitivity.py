@@ -42,16 +42,24 @@ CLUSTERS = (256, 64, 32, 16, 8, 4)
 
 
 def layer_bytes(n: int, sparsity: float, clusters: int) -> int:
-    """Estimated weight bytes of a layer of n weights at a sparsity and a palette of `clusters` values."""
+    """Estimated stored bytes of a layer of n weights at a sparsity with a palette of `clusters` values: the
+    smallest of the file's encodings (compiler/encodings.py), with zeros placed at random.
+
+    Dense layout: ceil(n * b / 8) + palette, b = ceil(log2 clusters) (8 and no palette from 256 on).
+    Sparse layout with p-bit positions: the gap before a nonzero is geometric with P(gap >= g) = (1 - d)^g at
+    density d, so it needs sum_j (1 - d)^(j * 2^p) = q / (1 - q) fillers on average, q = (1 - d)^(2^p); each
+    of the E = nnz * (1 + q / (1 - q)) entries costs p + b bits.
+    """
     bits = 8 if clusters >= 256 else max(1, math.ceil(math.log2(clusters)))
     palette = 0 if clusters >= 256 else clusters
-    dense = math.ceil(n * bits / 8) + palette
+    best = math.ceil(n * bits / 8) + palette
     nnz = n - int(round(sparsity * n))
-    bitmask = math.ceil(n / 8) + math.ceil(nnz * bits / 8) + palette
-    q = (1.0 - nnz / n) ** 16 if n else 0.0
-    fillers = nnz * q / (1.0 - q) if q < 1.0 else float(n)
-    relative = math.ceil((nnz + fillers) * (bits + 4) / 8) + palette
-    return min(dense, bitmask, relative)
+    density = nnz / n if n else 0.0
+    for p in range(1, 9):
+        q = (1.0 - density) ** (1 << p)
+        entries = nnz * (1.0 + q / (1.0 - q)) if q < 1.0 else float(n)
+        best = min(best, math.ceil(entries * p / 8) + math.ceil(entries * bits / 8) + palette)
+    return best
 
 
 @dataclass
