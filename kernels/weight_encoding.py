@@ -229,6 +229,17 @@ def decode_fields(enc: Encoding) -> tuple[np.ndarray, np.ndarray | None]:
     return fields, pos
 
 
+def channel_abs_sums(enc: Encoding, channel_axis: int) -> tuple[np.ndarray, int]:
+    """(sum |w| per channel of ``channel_axis``, the smallest weight) from the stored fields alone: work and
+    memory in proportion to the streams, never to the dense tensor (whose shape a damaged file may inflate).
+    A sparse layout's rows must lie along ``channel_axis``."""
+    values, pos = decode_fields(enc)
+    channels = enc.shape[channel_axis]
+    chan = channels_of(enc.shape, channel_axis, enc.entries, pos)
+    sums = np.bincount(chan, weights=np.abs(values), minlength=channels).astype(np.int64)
+    return sums, int(values.min(initial=0))
+
+
 def decode(enc: Encoding) -> np.ndarray:
     """The dense int8 tensor of a valid encoding (for the verifier's bounds and for tests; kernels never do this)."""
     shape = enc.shape

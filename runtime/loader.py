@@ -63,10 +63,6 @@ class TensorInfo:
     pos: int
     encoding: WE.Encoding | None = None  # a compressed int8 weight: its streams, read in place
 
-    def dense(self) -> np.ndarray:
-        """The constant's values as a dense array (decoding an encoded weight: for checks and reports only)."""
-        return self.data if self.encoding is None else WE.decode(self.encoding)
-
     @property
     def stored_bytes(self) -> int:
         """Bytes the constant takes in the file: its streams and codebook when encoded, else nbytes."""

@@ -127,15 +127,22 @@ class OpCheck:
                      f"tensors {a.index} and {b.index} must share scale and zero point")
 
     def weights(self, w, bias, channels_axis, field):
-        """Symmetric weights and the int32 accumulator bound 255 * sum|w| + |b| < 2^31 (on decoded weights)."""
+        """Symmetric weights and the int32 accumulator bound 255 * sum|w| + |b| < 2^31 (on decoded weights).
+
+        An encoded weight is checked from its stored fields (weight_encoding.channel_abs_sums), never
+        expanded: a damaged shape cannot make the verifier allocate the tensor it claims."""
         e = w.encoding
-        if e is not None and (e.position_bits or e.codebook_per_channel):
-            self.require(e.axis == channels_axis, field,
-                         f"the encoding's axis is {e.axis}; this op's output channels lie on axis {channels_axis}")
-        data = w.dense().astype(np.int64)
-        self.require(data.size == 0 or int(data.min()) >= -127, field, "weights hold -128; symmetric int8 lies in [-127, 127]")
-        moved = np.moveaxis(np.abs(data), channels_axis, 0).reshape(data.shape[channels_axis], -1).sum(axis=1)
-        bound = 255 * moved
+        if e is None:
+            data = w.data.astype(np.int64)
+            lowest = int(data.min()) if data.size else 0
+            sums = np.moveaxis(np.abs(data), channels_axis, 0).reshape(data.shape[channels_axis], -1).sum(axis=1)
+        else:
+            if e.position_bits or e.codebook_per_channel:
+                self.require(e.axis == channels_axis, field,
+                             f"the encoding's axis is {e.axis}; this op's output channels lie on axis {channels_axis}")
+            sums, lowest = WE.channel_abs_sums(e, channels_axis)
+        self.require(lowest >= -127, field, "weights hold -128; symmetric int8 lies in [-127, 127]")
+        bound = 255 * sums
         if bias is not None:
             bound = bound + np.abs(bias.data.astype(np.int64))
         if bound.size and int(bound.max()) > INT32_MAX:

@@ -102,6 +102,23 @@ def test_sparse_positions_past_the_weight_are_refused():
         load_bytes(_rewrite(run_off))
 
 
+def test_an_inflated_shape_is_refused_without_expanding_the_weight():
+    """A sparse weight claiming 8 x 9000 x 9000 x 3 elements (1.9 GB dense) holds only its entries: the
+    verifier works from the streams, so loading allocates a few MB before refusing the file."""
+    import tracemalloc
+
+    def inflate(model, buffers):
+        _tensor(model, "conv.w")["shape"] = [8, 9000, 9000, 3]
+
+    data = _rewrite(inflate)
+    tracemalloc.start()
+    with pytest.raises(FormatError):
+        load_bytes(data)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert peak < 16 * 2**20, peak
+
+
 # --- the compiler's choice ---------------------------------------------------------------------
 
 class TwoLayers(nn.Module):
