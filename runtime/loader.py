@@ -20,7 +20,6 @@ import hashlib
 import math
 import mmap
 import os
-import struct
 from dataclasses import dataclass
 
 import numpy as np

@@ -28,14 +28,14 @@ def conv_pool_fc_softmax(seed=0, width=8, writer=False, encoded=False):
     """
     r = _rng(seed)
     w = ModelWriter()
-    add = w.add_constant
-    if encoded:
-        layouts = {"conv.w": (0, dict(palette="channel", position_bits=3)), "dw.w": (3, dict(value_bits=4)),
-                   "fc.w": (0, dict(palette="tensor"))}
+    layouts = {"conv.w": (0, dict(palette="channel", position_bits=3)), "dw.w": (3, dict(value_bits=4)),
+               "fc.w": (0, dict(palette="tensor"))}
 
-        def add(name, data, **quant):
-            axis, how = layouts[name]
-            return w.add_encoded(name, K.encode(data, axis, **how), **quant)
+    def add(name, data, **quant):
+        if not encoded:
+            return w.add_constant(name, data, **quant)
+        axis, how = layouts[name]
+        return w.add_encoded(name, K.encode(data, axis, **how), **quant)
     s_in, z_in = 0.02, -3
     x_f = w.add_tensor("x_float", "float32", (1, 8, 8, 3))
     x = w.add_tensor("x", "int8", (1, 8, 8, 3), scale=s_in, zero_point=z_in)
@@ -123,3 +123,18 @@ def fc_model(in_features=196, hidden=96, classes=10, seed=1, per_channel=False):
     w.add_operator("SOFTMAX", [prev], [probs], "SoftmaxOptions", dict(input_beta_mult=sm, input_left_shift=sl, diff_min=sd))
     w.set_io([x], [probs])
     return w.to_bytes(), payload
+
+
+def rewritten(mutate, **builder_kwargs) -> bytes:
+    """conv_pool_fc_softmax(**builder_kwargs)'s tables with ``mutate(model dict, buffers)`` applied, serialized
+    with the writer's plan but not re-planned or verified: a damaged file for the verifier's tests."""
+    from microflat.compiler.serialize import serialize
+    from microflat.runtime import load_bytes
+
+    w = conv_pool_fc_softmax(writer=True, **builder_kwargs)
+    planned = load_bytes(w.to_bytes())
+    plan = {"arena_bytes": planned.arena_bytes, "tensor_offsets": planned.tensor_offsets,
+            "scratch_offsets": planned.scratch_offsets}
+    model = w._model(plan, bytes(32))
+    mutate(model, w.buffers)
+    return serialize(model, w.buffers)

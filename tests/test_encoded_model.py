@@ -5,10 +5,9 @@ import pytest
 import torch
 from torch import nn
 
-from model_builders import conv_pool_fc_softmax
+from model_builders import conv_pool_fc_softmax, rewritten
 from microflat.compiler import compile_model
 from microflat.compiler import encodings
-from microflat.compiler.serialize import serialize
 from microflat.kernels import weight_encoding as WE
 from microflat.runtime import CompileError, FormatError, Interpreter, load_bytes
 from microflat.runtime.inspect_model import summary
@@ -40,13 +39,7 @@ def test_the_file_holds_the_streams_not_the_dense_weights():
 
 
 def _rewrite(mutate):
-    w = conv_pool_fc_softmax(writer=True, encoded=True)
-    planned = load_bytes(w.to_bytes())
-    plan = {"arena_bytes": planned.arena_bytes, "tensor_offsets": planned.tensor_offsets,
-            "scratch_offsets": planned.scratch_offsets}
-    model = w._model(plan, bytes(32))
-    mutate(model, w.buffers)
-    return serialize(model, w.buffers)
+    return rewritten(mutate, encoded=True)
 
 
 def _tensor(model, name):

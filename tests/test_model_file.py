@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from model_builders import conv_pool_fc_softmax, fc_model
+from model_builders import conv_pool_fc_softmax, fc_model, rewritten
 from microflat.compiler.writer import ModelWriter
 from microflat.runtime import FormatError, InputError, Interpreter, MicroflatError, load_bytes
 from microflat.runtime.format import ARENA_ALIGNMENT, FILE_IDENTIFIER, HEADER_BYTES, SEGMENT_ALIGNMENT
@@ -188,16 +188,7 @@ def test_a_newer_minor_version_still_loads():
 
 
 def _rewrite(mutate):
-    """The conv model's tables with ``mutate`` applied, serialized with the writer's plan but not re-planned."""
-    from microflat.compiler.serialize import serialize
-
-    w = conv_pool_fc_softmax(writer=True)
-    planned = load_bytes(w.to_bytes())
-    plan = {"arena_bytes": planned.arena_bytes, "tensor_offsets": planned.tensor_offsets,
-            "scratch_offsets": planned.scratch_offsets}
-    model = w._model(plan, bytes(32))
-    mutate(model, w.buffers)
-    return serialize(model, w.buffers)
+    return rewritten(mutate)
 
 
 def _expect(mutate, field_part, reason_part=""):
