@@ -100,3 +100,23 @@ def test_compile_errors_are_one_line(tmp_path):
         if "unsupported" in expected:  # the user's source line
             assert f"{Path(__file__).name}:" in errors[0] and "torch.cumsum(x, dim=1)" in errors[0]
     assert not (tmp_path / "a.mfb").exists()
+
+
+def test_compile_weight_bits_4_stores_packed_int4_and_inspect_shows_the_ledger(tmp_path):
+    pt2, calib = _saved(tmp_path, Net(), (1, 2, 6, 6))
+    dense, packed = tmp_path / "dense.mfb", tmp_path / "int4.mfb"
+    r = run("compile", str(pt2), "-o", str(dense), "--calib", str(calib), "--weights", "dense")
+    assert r.returncode == 0, r.stderr
+    r = run("compile", str(pt2), "-o", str(packed), "--calib", str(calib), "--weight-bits", "4", "--weights", "int4")
+    assert r.returncode == 0, r.stderr
+    assert "constants: float32" in r.stdout
+    r = run("inspect", str(packed), "--json")
+    s = json.loads(r.stdout)
+    weighted = [o for o in s["ops"] if o["op"] in ("CONV_2D", "FULLY_CONNECTED")]
+    assert [o["encoding"] for o in weighted] == ["int4", "int4"]
+    ledger = s["size_ledger"]
+    assert ledger["stored_bytes"] < ledger["int8_dense_bytes"] < ledger["float32_bytes"]
+    text = run("inspect", str(packed)).stdout
+    assert "int4" in text and "stored" in text
+    r = run("compile", str(pt2), "-o", str(tmp_path / "x.mfb"), "--calib", str(calib), "--weights", "int4")
+    assert r.returncode == 2 and "int4 needs weights in [-8, 7]" in r.stderr and "Traceback" not in r.stderr
