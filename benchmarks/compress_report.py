@@ -27,14 +27,20 @@ from __future__ import annotations
 
 import argparse
 import copy
+import os
 import statistics
+import sys
 
+import numpy as np
 import torch
 
 from microflat.compiler import datasets, training, zoo
 from microflat.compiler.compress import recipe as R
 from microflat.compiler.compress import pipeline, prune, report, structured
 from microflat.compiler.compress.distill import Distiller
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests"))
+import tflite_reference  # noqa: E402  (reads the reference .tflite files; no TFLite runtime needed)
 
 
 def _data(name):
@@ -103,14 +109,6 @@ def with_reference_weights(name):
     """The zoo architecture with the MLPerf Tiny reference weights: each conv/depthwise/FC of the .tflite (op
     order equals our module order) dequantized into its layer; the BN after it set to the identity (the
     .tflite has it folded already)."""
-    import os
-    import sys
-
-    import numpy as np
-
-    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests"))
-    import tflite_reference
-
     model = zoo.load(name, trained=False)
     layers = tflite_reference.layers(os.path.join(tflite_reference.reference_dir(), MLPERF[name][0]))
     mods = [m for m in model.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear))]
@@ -135,25 +133,15 @@ def with_reference_weights(name):
 
 
 def _sqnr_db(ref, out):
-    import numpy as np
-
     ref, out = np.asarray(ref, np.float64), np.asarray(out, np.float64)
     return 10 * np.log10((ref ** 2).sum() / max(((out - ref) ** 2).sum(), 1e-30))
 
 
 def mlperf(quick):
     """ds_cnn and resnet8 with the reference weights: .mfb bytes against the reference .tflite, SQNR against float."""
-    import os
-    import sys
-
-    import numpy as np
-
     from microflat.compiler.api import compile_model
     from microflat.compiler.compress import cluster
     from microflat.runtime import Interpreter
-
-    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests"))
-    import tflite_reference
 
     print("## MLPerf Tiny ds_cnn and resnet8, reference weights, compressed in one shot (no data to fine-tune on)\n")
     print("- calibration and SQNR inputs: the reference sample input plus 63 samples of the zoo's input "

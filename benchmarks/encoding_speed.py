@@ -73,8 +73,9 @@ def main(argv=None) -> int:
     for name in args.models:
         model = compressed(name)
         x = zoo.inputs(name, 16, 0, "train")
-        files = {m: compile_model(model, (x[:1],), [x], progress=False, **kw).data for m, kw in MODES}
-        xs = x[:1].permute(0, 2, 3, 1).contiguous().numpy() if x.dim() == 4 else x[:1].numpy()
+        compiled = {m: compile_model(model, (x[:1],), [x], progress=False, **kw) for m, kw in MODES}
+        files = {m: c.data for m, c in compiled.items()}
+        xs = compiled["dense"].to_physical([x[:1]])[0].numpy()
         for backend in ("numba", "c"):
             interps = {m: Interpreter(d, backend=backend) for m, d in files.items()}
             for it in interps.values():

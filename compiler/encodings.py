@@ -92,13 +92,13 @@ def choose(w: np.ndarray, axis: int, mode: str = "auto", where: str = "") -> Cho
         raise CompileError(f"weight encoding must be one of {MODES}, got {mode!r}{where}")
     if mode == "dense":
         return Choice("dense", file_bytes=_aligned(w.size))
-    options = candidates(w, axis)
     if mode == "int4":
         lo, hi = int(w.min()), int(w.max())
         if lo < -8 or hi > 7:
             raise CompileError(f"int4 needs weights in [-8, 7]; they span [{lo}, {hi}]{where} (quantize with "
                                "weight_bits=4)")
         return Choice("packed", 4, file_bytes=_aligned(WE.stream_bytes(w.size, 4)) + ENCODING_OVERHEAD)
+    options = candidates(w, axis)
     if mode != "auto":
         options = [c for c in options if c.kind == mode]
         if not options:

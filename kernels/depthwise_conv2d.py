@@ -23,7 +23,7 @@ from numba import njit, types
 from . import _checks
 from ._dispatch import check_backend, run_kernel
 from .numerics import requantize
-from .weight_encoding import kernel_parameters, kernel_streams, read_bits, weight_value
+from .weight_encoding import read_bits, weight_value, weighted_call
 
 _i64 = types.int64
 _i32 = types.int32
@@ -244,10 +244,8 @@ def depthwise_conv2d(
     dims = (n, in_h, in_w, in_c, k_h, k_w, out_h, out_w, depth_multiplier, stride_h, stride_w, dil_h, dil_w,
             pad_top, pad_left)
     quant = (in_zp, out_zp, mult, shift, per_channel, act_lo, act_hi)
-    if encoding is None:
-        run_kernel(backend, depthwise_conv2d_s8, scratch, *dims, *quant, x.reshape(-1), w.reshape(-1), b,
-                   out.reshape(-1))
-    else:
-        run_kernel(backend, depthwise_conv2d_encoded_s8, scratch, *dims, *kernel_parameters(encoding), *quant,
-                   x.reshape(-1), *kernel_streams(encoding), b, out.reshape(-1))
+    kernel, args = weighted_call(depthwise_conv2d_s8, depthwise_conv2d_encoded_s8, scratch, dims, quant,
+                                 x.reshape(-1), w.reshape(-1) if encoding is None else encoding, b,
+                                 out.reshape(-1))
+    run_kernel(backend, kernel, *args)
     return out

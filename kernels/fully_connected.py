@@ -22,7 +22,7 @@ from numba import njit, types
 from . import _checks
 from ._dispatch import check_backend, run_kernel
 from .numerics import requantize
-from .weight_encoding import kernel_parameters, kernel_streams, encoded_row_dot
+from .weight_encoding import encoded_row_dot, weighted_call
 
 _i64 = types.int64
 _i32 = types.int32
@@ -177,10 +177,8 @@ def fully_connected(
     scratch_bytes = fully_connected_s8_scratch_bytes if encoding is None else fully_connected_encoded_s8_scratch_bytes
     scratch = np.empty(scratch_bytes(in_f) // 2, dtype=np.int16)
     quant = (in_zp, out_zp, mult, shift, per_channel, act_lo, act_hi)
-    if encoding is None:
-        run_kernel(backend, fully_connected_s8, scratch, n, in_f, out_f, *quant, x.reshape(-1), w.reshape(-1), b,
-                   out.reshape(-1))
-    else:
-        run_kernel(backend, fully_connected_encoded_s8, scratch, n, in_f, out_f, *kernel_parameters(encoding), *quant,
-                   x.reshape(-1), *kernel_streams(encoding), b, out.reshape(-1))
+    kernel, args = weighted_call(fully_connected_s8, fully_connected_encoded_s8, scratch, (n, in_f, out_f),
+                                 quant, x.reshape(-1), w.reshape(-1) if encoding is None else encoding, b,
+                                 out.reshape(-1))
+    run_kernel(backend, kernel, *args)
     return out

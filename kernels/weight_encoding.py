@@ -162,16 +162,19 @@ class Encoding:
         return int(self.values.size + self.positions.size + self.codebook.size)
 
 
-def kernel_parameters(enc: Encoding) -> tuple[int, int, int, int, int]:
-    """(value_bits, codebook_size, codebook_per_channel, position_bits, entries): the *_encoded_s8 op parameters."""
-    size = enc.codebook.size // (enc.shape[enc.axis] if enc.codebook_per_channel else 1)
-    return enc.value_bits, size, int(enc.codebook_per_channel), enc.position_bits, enc.entries
-
-
-def kernel_streams(enc: Encoding) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(codebook, values, positions): the *_encoded_s8 filter arguments, as flat C-contiguous arrays."""
-    return (np.ascontiguousarray(enc.codebook, np.int8).reshape(-1), np.ascontiguousarray(enc.values, np.uint8),
-            np.ascontiguousarray(enc.positions, np.uint8))
+def weighted_call(dense_kernel, encoded_kernel, scratch, dims, quant, input, filter, bias, output):
+    """(kernel, arguments) of a conv, depthwise or FC call: the dense kernel on a flat int8 ``filter``, or the
+    *_encoded_s8 kernel on an Encoding's streams, its parameters (value_bits, codebook_size,
+    codebook_per_channel, position_bits, entries) after the op's ``dims`` and its codebook, values and
+    positions in the filter's place. The public wrappers and the interpreter both build their calls here."""
+    if not isinstance(filter, Encoding):
+        return dense_kernel, (scratch, *dims, *quant, input, filter, bias, output)
+    e = filter
+    size = e.codebook.size // (e.shape[e.axis] if e.codebook_per_channel else 1)
+    params = (e.value_bits, size, int(e.codebook_per_channel), e.position_bits, e.entries)
+    streams = (np.ascontiguousarray(e.codebook, np.int8).reshape(-1), np.ascontiguousarray(e.values, np.uint8),
+               np.ascontiguousarray(e.positions, np.uint8))
+    return encoded_kernel, (scratch, *dims, *params, *quant, input, *streams, bias, output)
 
 
 def stream_bytes(entries: int, bits: int) -> int:

@@ -193,12 +193,9 @@ def _weighted(c: OpCheck, view, channel_axis: int):
 
 
 def _weighted_call(dense_kernel, encoded_kernel, scratch, dims, quant, xv, w, view, bv, yv):
-    """The kernel call of a weighted op: the dense kernel on the filter's bytes, or the encoded kernel on its
-    streams (codebook, values, positions), read in place from the file."""
-    if w.encoding is None:
-        return dense_kernel, (scratch, *dims, *quant, xv, view(w), bv, yv)
-    e = w.encoding
-    return encoded_kernel, (scratch, *dims, *WE.kernel_parameters(e), *quant, xv, *WE.kernel_streams(e), bv, yv)
+    """The kernel call of a weighted op: its filter's bytes, or its encoding's streams read in place."""
+    return WE.weighted_call(dense_kernel, encoded_kernel, scratch, dims, quant, xv,
+                            view(w) if w.encoding is None else w.encoding, bv, yv)
 
 
 # --- convolution and fully connected ---------------------------------------
