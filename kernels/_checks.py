@@ -82,7 +82,7 @@ def weights(fn: str, name: str, w: np.ndarray) -> None:
 def requant_params(fn: str, output_mult, output_shift, channels: int) -> tuple[np.ndarray, np.ndarray, int]:
     """Per-tensor (one value) or per-channel (``channels`` values) mult and shift.
 
-    Returns int32 arrays and the per_channel flag the kernels take.
+    Returns the int32 multipliers, the int8 shifts (as the .mfb stores them) and the per_channel flag the kernels take.
     """
     mult = np.ascontiguousarray(np.atleast_1d(np.asarray(output_mult)))
     shift = np.ascontiguousarray(np.atleast_1d(np.asarray(output_shift)))
@@ -102,7 +102,7 @@ def requant_params(fn: str, output_mult, output_shift, channels: int) -> tuple[n
             f"{fn}: output_shift must be in [{SHIFT_MIN}, {SHIFT_MAX}], got [{shift.min()}, {shift.max()}]"
         )
     per_channel = 1 if mult.shape[0] > 1 else 0
-    return mult.astype(np.int32), shift.astype(np.int32), per_channel
+    return mult.astype(np.int32), shift.astype(np.int8), per_channel
 
 
 def bias_values(fn: str, b, channels: int) -> np.ndarray:

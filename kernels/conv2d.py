@@ -76,7 +76,7 @@ def im2col_s16(scratch, input, b, iy0, ix0, g, input_h, input_w, input_ch, cin_g
         _i64, _i64, _i64,  # output_h, output_w, output_ch
         _i64, _i64, _i64, _i64, _i64, _i64, _i64,  # groups, stride_h/w, dilation_h/w, pad_top, pad_left
         _i32, _i32,  # input_zp, output_zp
-        types.int32[::1], types.int32[::1], _i64,  # output_mult, output_shift, per_channel
+        types.int32[::1], types.int8[::1], _i64,  # output_mult, output_shift, per_channel
         _i32, _i32,  # act_min, act_max
         types.int8[::1], types.int8[::1], types.int32[::1],  # input, filter, bias
         types.int8[::1],  # output
@@ -131,7 +131,7 @@ def conv2d_s8(
         _i64, _i64, _i64, _i64, _i64, _i64, _i64,  # groups, stride_h/w, dilation_h/w, pad_top, pad_left
         _i64, _i64, _i64, _i64, _i64,  # value_bits, codebook_size, codebook_per_channel, position_bits, entries
         _i32, _i32,  # input_zp, output_zp
-        types.int32[::1], types.int32[::1], _i64,  # output_mult, output_shift, per_channel
+        types.int32[::1], types.int8[::1], _i64,  # output_mult, output_shift, per_channel
         _i32, _i32,  # act_min, act_max
         types.int8[::1],  # input
         types.int8[::1], types.uint8[::1], types.uint8[::1],  # codebook, values, positions: the encoded filter

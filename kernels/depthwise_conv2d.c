@@ -24,7 +24,7 @@ void depthwise_conv2d_s8(int16_t *scratch,
                          int32_t stride_h, int32_t stride_w,
                          int32_t dilation_h, int32_t dilation_w, int32_t pad_top, int32_t pad_left,
                          int32_t input_zp, int32_t output_zp,
-                         const int32_t *output_mult, const int32_t *output_shift, int32_t per_channel,
+                         const int32_t *output_mult, const int8_t *output_shift, int32_t per_channel,
                          int32_t act_min, int32_t act_max,
                          const int8_t *input, const int8_t *filter, const int32_t *bias, int8_t *output)
 {
@@ -76,7 +76,7 @@ void depthwise_conv2d_encoded_s8(int16_t *scratch,
                                  int32_t value_bits, int32_t codebook_size, int32_t codebook_per_channel,
                                  int32_t position_bits, int32_t entries,
                                  int32_t input_zp, int32_t output_zp,
-                                 const int32_t *output_mult, const int32_t *output_shift, int32_t per_channel,
+                                 const int32_t *output_mult, const int8_t *output_shift, int32_t per_channel,
                                  int32_t act_min, int32_t act_max,
                                  const int8_t *input, const int8_t *codebook, const uint8_t *values,
                                  const uint8_t *positions, const int32_t *bias, int8_t *output)

@@ -42,7 +42,7 @@ def depthwise_conv2d_s8_scratch_bytes(input_ch: int, filter_h: int, filter_w: in
         _i64, _i64, _i64,  # output_h, output_w, depth_multiplier
         _i64, _i64, _i64, _i64, _i64, _i64,  # stride_h/w, dilation_h/w, pad_top, pad_left
         _i32, _i32,  # input_zp, output_zp
-        types.int32[::1], types.int32[::1], _i64,  # output_mult, output_shift, per_channel
+        types.int32[::1], types.int8[::1], _i64,  # output_mult, output_shift, per_channel
         _i32, _i32,  # act_min, act_max
         types.int8[::1], types.int8[::1], types.int32[::1],  # input, filter, bias
         types.int8[::1],  # output
@@ -101,7 +101,7 @@ def depthwise_conv2d_s8(
         _i64, _i64, _i64, _i64, _i64, _i64,  # stride_h/w, dilation_h/w, pad_top, pad_left
         _i64, _i64, _i64, _i64, _i64,  # value_bits, codebook_size, codebook_per_channel, position_bits, entries
         _i32, _i32,  # input_zp, output_zp
-        types.int32[::1], types.int32[::1], _i64,  # output_mult, output_shift, per_channel
+        types.int32[::1], types.int8[::1], _i64,  # output_mult, output_shift, per_channel
         _i32, _i32,  # act_min, act_max
         types.int8[::1],  # input
         types.int8[::1], types.uint8[::1], types.uint8[::1],  # codebook, values, positions: the encoded filter

@@ -15,7 +15,7 @@ int32_t fully_connected_s8_scratch_bytes(int32_t input_features)
 void fully_connected_s8(int16_t *scratch,
                         int32_t batches, int32_t input_features, int32_t output_features,
                         int32_t input_zp, int32_t output_zp,
-                        const int32_t *output_mult, const int32_t *output_shift, int32_t per_channel,
+                        const int32_t *output_mult, const int8_t *output_shift, int32_t per_channel,
                         int32_t act_min, int32_t act_max,
                         const int8_t *input, const int8_t *filter, const int32_t *bias, int8_t *output)
 {
@@ -51,7 +51,7 @@ void fully_connected_encoded_s8(int16_t *scratch,
                                 int32_t value_bits, int32_t codebook_size, int32_t codebook_per_channel,
                                 int32_t position_bits, int32_t entries,
                                 int32_t input_zp, int32_t output_zp,
-                                const int32_t *output_mult, const int32_t *output_shift, int32_t per_channel,
+                                const int32_t *output_mult, const int8_t *output_shift, int32_t per_channel,
                                 int32_t act_min, int32_t act_max,
                                 const int8_t *input, const int8_t *codebook, const uint8_t *values,
                                 const uint8_t *positions, const int32_t *bias, int8_t *output)

@@ -43,7 +43,7 @@ def fully_connected_encoded_s8_scratch_bytes(input_features: int) -> int:
         types.int16[::1],  # scratch
         _i64, _i64, _i64,  # batches, input_features, output_features
         _i32, _i32,  # input_zp, output_zp
-        types.int32[::1], types.int32[::1], _i64,  # output_mult, output_shift, per_channel
+        types.int32[::1], types.int8[::1], _i64,  # output_mult, output_shift, per_channel
         _i32, _i32,  # act_min, act_max
         types.int8[::1], types.int8[::1], types.int32[::1],  # input, filter, bias
         types.int8[::1],  # output
@@ -84,7 +84,7 @@ def fully_connected_s8(
         _i64, _i64, _i64,  # batches, input_features, output_features
         _i64, _i64, _i64, _i64, _i64,  # value_bits, codebook_size, codebook_per_channel, position_bits, entries
         _i32, _i32,  # input_zp, output_zp
-        types.int32[::1], types.int32[::1], _i64,  # output_mult, output_shift, per_channel
+        types.int32[::1], types.int8[::1], _i64,  # output_mult, output_shift, per_channel
         _i32, _i32,  # act_min, act_max
         types.int8[::1],  # input
         types.int8[::1], types.uint8[::1], types.uint8[::1],  # codebook, values, positions: the encoded filter

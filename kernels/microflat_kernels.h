@@ -16,7 +16,7 @@
  *   weights      int8, symmetric per output channel, values in [-127, 127];
  *                conv OHWI, depthwise [1, KH, KW, C * multiplier], FC [OUT, IN];
  *   bias         int32 at scale input_scale * filter_scale[c]; NULL for none;
- *   requant      output_mult (Q31, [0, 2^31)) and output_shift ([-31, 30],
+ *   requant      output_mult (Q31, [0, 2^31), int32) and output_shift ([-31, 30], int8 as the .mfb stores it,
  *                positive = left), per_channel = 1: one pair per output
  *                channel, 0: one pair for the whole tensor;
  *   output       clamped to [act_min, act_max] (fused ReLU / ReLU6).
@@ -44,7 +44,7 @@ void conv2d_s8(int16_t *scratch,
                int32_t groups, int32_t stride_h, int32_t stride_w,
                int32_t dilation_h, int32_t dilation_w, int32_t pad_top, int32_t pad_left,
                int32_t input_zp, int32_t output_zp,
-               const int32_t *output_mult, const int32_t *output_shift, int32_t per_channel,
+               const int32_t *output_mult, const int8_t *output_shift, int32_t per_channel,
                int32_t act_min, int32_t act_max,
                const int8_t *input, const int8_t *filter, const int32_t *bias, int8_t *output);
 
@@ -58,7 +58,7 @@ void conv2d_encoded_s8(int16_t *scratch,
                        int32_t value_bits, int32_t codebook_size, int32_t codebook_per_channel,
                        int32_t position_bits, int32_t entries,
                        int32_t input_zp, int32_t output_zp,
-                       const int32_t *output_mult, const int32_t *output_shift, int32_t per_channel,
+                       const int32_t *output_mult, const int8_t *output_shift, int32_t per_channel,
                        int32_t act_min, int32_t act_max,
                        const int8_t *input, const int8_t *codebook, const uint8_t *values, const uint8_t *positions,
                        const int32_t *bias, int8_t *output);
@@ -72,7 +72,7 @@ void depthwise_conv2d_s8(int16_t *scratch,
                          int32_t stride_h, int32_t stride_w,
                          int32_t dilation_h, int32_t dilation_w, int32_t pad_top, int32_t pad_left,
                          int32_t input_zp, int32_t output_zp,
-                         const int32_t *output_mult, const int32_t *output_shift, int32_t per_channel,
+                         const int32_t *output_mult, const int8_t *output_shift, int32_t per_channel,
                          int32_t act_min, int32_t act_max,
                          const int8_t *input, const int8_t *filter, const int32_t *bias, int8_t *output);
 
@@ -85,7 +85,7 @@ void depthwise_conv2d_encoded_s8(int16_t *scratch,
                                  int32_t value_bits, int32_t codebook_size, int32_t codebook_per_channel,
                                  int32_t position_bits, int32_t entries,
                                  int32_t input_zp, int32_t output_zp,
-                                 const int32_t *output_mult, const int32_t *output_shift, int32_t per_channel,
+                                 const int32_t *output_mult, const int8_t *output_shift, int32_t per_channel,
                                  int32_t act_min, int32_t act_max,
                                  const int8_t *input, const int8_t *codebook, const uint8_t *values,
                                  const uint8_t *positions, const int32_t *bias, int8_t *output);
@@ -94,7 +94,7 @@ int32_t fully_connected_s8_scratch_bytes(int32_t input_features);
 void fully_connected_s8(int16_t *scratch,
                         int32_t batches, int32_t input_features, int32_t output_features,
                         int32_t input_zp, int32_t output_zp,
-                        const int32_t *output_mult, const int32_t *output_shift, int32_t per_channel,
+                        const int32_t *output_mult, const int8_t *output_shift, int32_t per_channel,
                         int32_t act_min, int32_t act_max,
                         const int8_t *input, const int8_t *filter, const int32_t *bias, int8_t *output);
 
@@ -104,7 +104,7 @@ void fully_connected_encoded_s8(int16_t *scratch,
                                 int32_t value_bits, int32_t codebook_size, int32_t codebook_per_channel,
                                 int32_t position_bits, int32_t entries,
                                 int32_t input_zp, int32_t output_zp,
-                                const int32_t *output_mult, const int32_t *output_shift, int32_t per_channel,
+                                const int32_t *output_mult, const int8_t *output_shift, int32_t per_channel,
                                 int32_t act_min, int32_t act_max,
                                 const int8_t *input, const int8_t *codebook, const uint8_t *values,
                                 const uint8_t *positions, const int32_t *bias, int8_t *output);

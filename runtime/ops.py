@@ -112,7 +112,7 @@ class OpCheck:
         self.require(int(mult.min()) >= 0, f"options.{mult_name}", "a multiplier is negative", opts.at[mult_name])
         self.require(SHIFT_MIN <= int(shift.min()) and int(shift.max()) <= SHIFT_MAX, f"options.{shift_name}",
                      f"a shift is outside [{SHIFT_MIN}, {SHIFT_MAX}]", opts.at[shift_name])
-        return mult.astype(np.int32), shift.astype(np.int32), int(len(mult) > 1)
+        return mult.astype(np.int32), shift.astype(np.int8), int(len(mult) > 1)
 
     def scalar_requant(self, opts, mult_name, shift_name):
         return (self.int_option(opts, mult_name, 0, INT32_MAX), self.int_option(opts, shift_name, SHIFT_MIN, SHIFT_MAX))
