@@ -20,7 +20,34 @@ static inline int32_t encoded_row_dot(const int16_t *column, int16_t *row_buffer
                                       int32_t value_bits, const int8_t *codebook, int32_t codebook_base,
                                       int32_t position_bits, int32_t entries, const uint8_t *values,
                                       const uint8_t *positions, int32_t *entry, int32_t *position);
+
+/* The verifier's checks (weight_encoding.c): the twins of weight_encoding.validate and of the bound the
+ * loader computes from channel_abs_sums. */
+int32_t weight_encoding_validate(const int32_t *shape, int32_t rank, int32_t value_bits, const int8_t *codebook,
+                                 uint32_t codebook_bytes, int32_t codebook_per_channel, int32_t axis,
+                                 int32_t position_bits, uint32_t entries, const uint8_t *values, uint32_t values_bytes,
+                                 const uint8_t *positions, uint32_t positions_bytes);
+int32_t weight_channel_bound(const int32_t *shape, int32_t rank, int32_t channel_axis, int32_t value_bits,
+                             const int8_t *codebook, int32_t codebook_size, int32_t codebook_per_channel,
+                             int32_t position_bits, int32_t entries, const uint8_t *values, const uint8_t *positions,
+                             const int32_t *bias);
 /* cffi-end */
+
+/* weight_encoding_validate's result: 0, or the field that is wrong (EncodingError.field). */
+#define WE_VALID 0
+#define WE_VALUE_BITS 1
+#define WE_POSITION_BITS 2
+#define WE_ENTRIES 3
+#define WE_AXIS 4
+#define WE_CODEBOOK 5
+#define WE_CODEBOOK_PER_CHANNEL 6
+#define WE_BUFFER 7
+#define WE_POSITIONS_BUFFER 8
+
+/* weight_channel_bound's result. */
+#define WE_BOUND_OK 0
+#define WE_BOUND_MINUS_128 1  /* a weight is -128: symmetric int8 lies in [-127, 127] */
+#define WE_BOUND_OVERFLOW 2   /* 255 * sum|w| + |bias| of some output channel exceeds 2^31 - 1 */
 
 /* The unsigned `bits`-bit field (1..8) at bit `bit`: s = bit mod 8, s + bits <= 15, so at most two bytes,
  * and the second only when the field reaches into it. */

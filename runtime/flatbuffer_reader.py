@@ -5,7 +5,7 @@ but has no verifier, so every read below is preceded by the check the C++
 FlatBuffers Verifier would make: the table's vtable lies inside the buffer
 and is aligned; each present field lies inside its table and is aligned for
 its type; every offset points inside the buffer; vector and string lengths
-fit; strings are NUL-terminated UTF-8; enums and union types are in range.
+fit; strings are NUL-terminated UTF-8 of at most MAX_STRING_BYTES; enums and union types are in range.
 Work is bounded: nesting depth is limited, and each table is verified once
 (shared tables are memoized), so a hostile file cannot make it loop or blow up.
 
@@ -21,7 +21,7 @@ from flatbuffers import number_types as N
 from flatbuffers.table import Table as FbTable
 
 from .errors import FormatError
-from .format import SCHEMA, Schema
+from .format import MAX_STRING_BYTES, SCHEMA, Schema
 
 MAX_DEPTH = 32
 
@@ -166,6 +166,8 @@ class _Reader:
 
     def string(self, path, target):
         n = self.vector_header(path, target, 1)
+        if n > MAX_STRING_BYTES:
+            self.fail(path, target, f"a string of {n} bytes is longer than {MAX_STRING_BYTES}")
         self.check_range(path, target + 4, n + 1)
         if self.buf[target + 4 + n] != 0:
             self.fail(path, target, "string is not NUL-terminated")

@@ -38,6 +38,7 @@ ARENA_ALIGNMENT = 16  # every arena offset
 MAX_TENSORS = 4096  # bounds the verifier's work on a hostile file
 MAX_OPERATORS = 4096
 MAX_RANK = 6
+MAX_STRING_BYTES = 4096  # a name; bounds the C verifier's work, which has no memo of shared tables
 MAX_TENSOR_BYTES = 2**31 - 1  # int32 indexing in the kernels
 MAX_ARENA_BYTES = 2**31 - 1
 

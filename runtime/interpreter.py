@@ -1,9 +1,14 @@
 """Run a verified model: prepare once, then invoke on one arena.
 
-prepare (once, at construction): every operator becomes a list of kernel
-calls whose arguments (dimensions, requantization vectors, and numpy views
-of the arena and of the mapped file's constants) are computed now. invoke
-copies the inputs into the arena, runs the calls in order, and copies the
+Two backends, bit-exact with each other:
+  "numba"  prepare (once, at construction): every operator becomes a list of
+           kernel calls whose arguments (dimensions, requantization vectors,
+           and numpy views of the arena and of the mapped file's constants)
+           are computed now; invoke runs the calls in order.
+  "c"      the C runtime (runtime/c through c_runtime.py) loads the file with
+           its own verifier, which must accept what the Python one accepted,
+           and runs every operator itself on its arena.
+invoke copies the inputs into the arena, runs the model, and copies the
 outputs out; it allocates nothing else and computes no parameter.
 
 Inputs are int8 (or whatever the model's input dtype is), or float32 for an
@@ -21,6 +26,7 @@ import numpy as np
 from microflat.kernels import dequantize_s8, quantize_s8
 from microflat.kernels._dispatch import check_backend
 
+from .c_runtime import CRuntime
 from .errors import InputError
 from .loader import LoadedModel, load_bytes, load_file
 from .ops import OPS, OpCheck
@@ -43,10 +49,18 @@ class Interpreter:
         self._quantize = self._callable(quantize_s8)  # boundary kernels, resolved once
         self._dequantize = self._callable(dequantize_s8)
         m = self.model
-        self.arena = np.zeros(max(m.arena_bytes, 1), dtype=np.uint8)
         self._views = {}
         self.steps = []
         self.op_steps = []  # per operator: its slice of self.steps
+        if backend == "c":
+            self._c = CRuntime(m.data)
+            self.arena = self._c.arena
+            self.steps = [(self._c.invoke_operator, (k,)) for k in range(len(m.operators))]
+            self.op_steps = [slice(k, k + 1) for k in range(len(m.operators))]
+            self._invoke_all = self._c.invoke
+            return
+        self.arena = np.zeros(max(m.arena_bytes, 1), dtype=np.uint8)
+        self._invoke_all = self._run_steps
         for k, op in enumerate(m.operators):
             off = m.scratch_offsets[k]
             size = m.op_info[k].scratch_bytes
@@ -55,6 +69,10 @@ class Interpreter:
             for kernel, args in OPS[op.opcode][1](OpCheck(m, k), self.view, scratch):
                 self.steps.append((self._callable(kernel), args))
             self.op_steps.append(slice(first, len(self.steps)))
+
+    def _run_steps(self):
+        for fn, args in self.steps:
+            fn(*args)
 
     def _callable(self, kernel):
         if self.backend == "c" and hasattr(kernel, "py_func"):
@@ -144,8 +162,7 @@ class Interpreter:
                 else:
                     dst[:] = src
             if record is None:
-                for fn, args in self.steps:
-                    fn(*args)
+                self._invoke_all()
             else:
                 for k, op in enumerate(m.operators):
                     for fn, args in self.steps[self.op_steps[k]]:

@@ -1,7 +1,10 @@
-"""Fuzzing the loader: no damaged file gets past it or breaks it.
+"""Fuzzing the loaders: no damaged file gets past them or breaks them, and the two agree.
 
-Every mutant either raises FormatError or loads; a mutant that loads is
-then run (prepare + invoke), since an accepted file must be safe to execute.
+Every mutant either raises FormatError or loads, in the Python loader and
+in the C loader (runtime/c through cffi) alike: the C loader must accept
+exactly the files the Python one accepts. A mutant that loads is then run
+on both backends (an accepted file must be safe to execute), and their
+outputs must be the same bytes.
 Two valid files are mutated: one with dense weights, and one whose weights
 are stored in every encoding (a sparse per-channel palette, packed int4 and
 a palette), so damaged streams, codebooks and encoding fields are covered.
@@ -17,6 +20,7 @@ from hypothesis import strategies as st
 
 from model_builders import conv_pool_fc_softmax
 from microflat.runtime import FormatError, Interpreter, load_bytes
+from microflat.runtime.c_runtime import CRuntime, CRuntimeError
 
 VALID, _ = conv_pool_fc_softmax()
 VALID_ENCODED, _ = conv_pool_fc_softmax(encoded=True)
@@ -25,12 +29,17 @@ INTERESTING_WORDS = [0, 1, 0x7FFFFFFF, 0x80000000, 0xFFFFFFFF, 0xFFFF, 16, len(V
 
 
 def _load_and_run(data: bytes) -> bool:
-    """True if the file was accepted (and then ran); False if it raised FormatError."""
+    """True if the file was accepted (and then ran, the same on both backends); False if both loaders refused it."""
     try:
         model = load_bytes(data)
-    except FormatError:
+    except FormatError as exc:
+        with pytest.raises(CRuntimeError):
+            CRuntime(data)
+            pytest.fail(f"the C loader accepts a file the Python loader refuses: {exc}")
         return False
-    Interpreter(model).invoke(INPUT)
+    (numba,) = Interpreter(model).invoke(INPUT)
+    (c,) = Interpreter(model, backend="c").invoke(INPUT)  # raises CRuntimeError if the C loader refuses it
+    assert numba.tobytes() == c.tobytes()
     return True
 
 

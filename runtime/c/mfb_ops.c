@@ -1,0 +1,923 @@
+/*
+ * Per-operator rules and execution: the twin of runtime/ops.py.
+ *
+ * For every opcode, check_* verifies everything a kernel trusts (tensor
+ * counts, dtypes, shapes, options, quantization, weight ranges and the int32
+ * accumulator bound) and reports the op's scratch bytes and in-place
+ * inputs; run_* reads the same fields from the verified file and calls the
+ * kernel with the arguments ops.py's prepare_* builds, in the same order,
+ * so the C runtime and the Numba runtime give the same bytes.
+ *
+ * Arithmetic on sizes from the file is done in int64_t: a check's
+ * operands are file values below 2^31, so no product of two can overflow.
+ */
+#include <string.h>
+
+#include "mfb_internal.h"
+#include "microflat_kernels.h"
+#include "numerics.h"
+#include "weight_encoding.h"
+
+#define INT32_MAX_AS_64 ((int64_t)2147483647)
+#define MAX_SPATIAL 65536
+#define MEAN_MAX_ELEMENTS (2147483647 / 255) /* pooling.MEAN_MAX_ELEMENTS: 255 * H * W fits int32 */
+#define SOFTMAX_MAX_DEPTH 4095               /* softmax.SOFTMAX_MAX_DEPTH */
+#define SOFTMAX_OUTPUT_SCALE_BITS 0x3B800000u /* 1 / 256 as float32 */
+#define FOUR 4
+
+typedef struct {
+    const mf_model *m;
+    const uint8_t *b;
+    uint32_t k;
+    uint32_t op;      /* the Operator table */
+    uint32_t opcode;
+    uint32_t ins, outs; /* vectors (0: absent, i.e. empty) */
+    uint32_t n_in, n_out;
+    uint32_t options; /* the options table, 0: none */
+    uint32_t options_type;
+    mf_error *error;
+} op_ctx;
+
+static void ctx_init(op_ctx *c, const mf_model *m, uint32_t k, mf_error *error)
+{
+    c->m = m;
+    c->b = m->file;
+    c->k = k;
+    c->op = mfb_vec_table(m->file, m->operators, k);
+    c->opcode = mfb_ubyte(c->b, c->op, MFB_OPERATOR_OPCODE, 0);
+    c->ins = mfb_ref(c->b, c->op, MFB_OPERATOR_INPUTS);
+    c->outs = mfb_ref(c->b, c->op, MFB_OPERATOR_OUTPUTS);
+    c->n_in = mfb_len(c->b, c->ins);
+    c->n_out = mfb_len(c->b, c->outs);
+    c->options_type = mfb_ubyte(c->b, c->op, MFB_OPERATOR_OPTIONS - 1, 0);
+    c->options = mfb_ref(c->b, c->op, MFB_OPERATOR_OPTIONS);
+    c->error = error;
+}
+
+static mf_status fail(const op_ctx *c, uint32_t at, const char *message)
+{
+    return mfb_fail(c->error, MF_ERROR_OPERATOR, at ? at : c->op, (int32_t)c->k, message);
+}
+
+#define REQUIRE(cond, at, message)                                                                                    \
+    do {                                                                                                              \
+        if (!(cond)) {                                                                                                \
+            return fail(c, (at), (message));                                                                          \
+        }                                                                                                             \
+    } while (0)
+
+#define CHECK(call)                                                                                                   \
+    do {                                                                                                              \
+        const mf_status s_ = (call);                                                                                  \
+        if (s_ != MF_OK) {                                                                                            \
+            return s_;                                                                                                \
+        }                                                                                                             \
+    } while (0)
+
+static int64_t dim(const op_ctx *c, const mf_tensor *t, int32_t d)
+{
+    return mf_dim(c->m, t, d);
+}
+
+/* OpCheck.counts: n_in one of [lo, hi], n_out exactly `outputs`. */
+static mf_status counts(const op_ctx *c, uint32_t lo, uint32_t hi, uint32_t outputs)
+{
+    REQUIRE(c->n_in >= lo && c->n_in <= hi, c->ins, "wrong number of inputs");
+    REQUIRE(c->n_out == outputs, c->outs, "wrong number of outputs");
+    return MF_OK;
+}
+
+#define ANY (-1)
+enum { ACTIVATION = 0, CONSTANT = 1 };
+
+/* OpCheck.tensor: inputs[i] or outputs[i], of dtype and rank (ANY: any), constant or not (ANY), stored dense
+ * unless `encoded`. An optional input may be -1: then *present is 0. */
+static mf_status tensor(const op_ctx *c, int output, uint32_t i, int32_t dtype, int32_t rank, int32_t constant,
+                        int optional, int encoded, mf_tensor *t, int *present)
+{
+    const uint32_t vec = output ? c->outs : c->ins;
+    const uint32_t at = vec + 4 + 4 * i;
+    const int32_t idx = mfb_vec_int(c->b, vec, i);
+    if (present) {
+        *present = 0;
+    }
+    if (idx == -1 && optional) {
+        return MF_OK;
+    }
+    REQUIRE(idx >= 0 && (uint32_t)idx < c->m->n_tensors, at, "a tensor index is out of range");
+    mf_tensor_read(c->m, (uint32_t)idx, t);
+    REQUIRE(dtype == ANY || t->dtype == (uint32_t)dtype, at, "a tensor has the wrong dtype");
+    REQUIRE(rank == ANY || t->rank == rank, at, "a tensor has the wrong rank");
+    REQUIRE(constant == ANY || (t->buffer != 0) == (constant == CONSTANT), at,
+            constant == CONSTANT ? "a tensor must be constant" : "a tensor must be an activation");
+    REQUIRE(encoded || t->encoding == 0, at, "a tensor must be stored dense (no WeightEncoding)");
+    if (present) {
+        *present = 1;
+    }
+    return MF_OK;
+}
+
+static mf_status options(const op_ctx *c, uint32_t type)
+{
+    REQUIRE(c->options_type == type && c->options != 0, c->op, "the options table is missing or of the wrong type");
+    return MF_OK;
+}
+
+static mf_status no_options(const op_ctx *c)
+{
+    REQUIRE(c->options_type == 0, c->op, "this operator takes no options");
+    return MF_OK;
+}
+
+/* OpCheck.int_option: an int field (or its default) in [lo, hi]. */
+static mf_status int_option(const op_ctx *c, uint32_t slot, int32_t dflt, int64_t lo, int64_t hi, int32_t *value)
+{
+    const int32_t v = mfb_int(c->b, c->options, slot, dflt);
+    REQUIRE(v >= lo && v <= hi, mfb_field(c->b, c->options, slot), "an option is out of range");
+    if (value) {
+        *value = v;
+    }
+    return MF_OK;
+}
+
+static mf_status act_range(const op_ctx *c, uint32_t min_slot, uint32_t max_slot)
+{
+    int32_t lo, hi;
+    CHECK(int_option(c, min_slot, -128, -128, 127, &lo));
+    CHECK(int_option(c, max_slot, 127, -128, 127, &hi));
+    REQUIRE(lo <= hi, c->options, "act_min > act_max");
+    return MF_OK;
+}
+
+/* OpCheck.requant: vectors of 1 or `channels` multipliers in [0, 2^31) and shifts in [-31, 30]. */
+static mf_status requant(const op_ctx *c, uint32_t mult_slot, uint32_t shift_slot, int64_t channels)
+{
+    const uint32_t mult = mfb_ref(c->b, c->options, mult_slot), shift = mfb_ref(c->b, c->options, shift_slot);
+    const uint32_t n = mfb_len(c->b, mult);
+    REQUIRE(mult && (n == 1 || n == channels), mult, "output_mult needs 1 or one value per channel");
+    REQUIRE(shift && (mfb_len(c->b, shift) == 1 || mfb_len(c->b, shift) == channels), shift,
+            "output_shift needs 1 or one value per channel");
+    REQUIRE(mfb_len(c->b, shift) == n, shift, "output_mult and output_shift differ in length");
+    for (uint32_t i = 0; i < n; ++i) {
+        REQUIRE(mfb_vec_int(c->b, mult, i) >= 0, mult, "a multiplier is negative");
+        const int32_t s = mfb_i8_at(c->b, shift + 4 + i);
+        REQUIRE(s >= MF_SHIFT_MIN && s <= MF_SHIFT_MAX, shift, "a shift is outside [-31, 30]");
+    }
+    return MF_OK;
+}
+
+static mf_status scalar_requant(const op_ctx *c, uint32_t mult_slot, uint32_t shift_slot)
+{
+    CHECK(int_option(c, mult_slot, 0, 0, INT32_MAX_AS_64, 0));
+    return int_option(c, shift_slot, 0, MF_SHIFT_MIN, MF_SHIFT_MAX, 0);
+}
+
+static mf_status zero_point(const op_ctx *c, const mf_tensor *t)
+{
+    REQUIRE(t->quantized, t->table, "a tensor has no quantization");
+    return MF_OK;
+}
+
+static mf_status same_quantization(const op_ctx *c, const mf_tensor *a, const mf_tensor *y)
+{
+    const int same = a->quantized == y->quantized &&
+                     (!a->quantized || (a->scale_bits == y->scale_bits && a->zero_point == y->zero_point));
+    REQUIRE(same, y->table, "two tensors must share scale and zero point");
+    return MF_OK;
+}
+
+/* OpCheck.geometry along one axis: stride (and dilation) in [1, 2^16], padding below the dilated
+ * filter's extent, and the last window starts inside the input. */
+static mf_status geometry(const op_ctx *c, uint32_t stride_slot, int32_t dilation_slot, uint32_t pad_slot,
+                          int64_t in_size, int64_t k, int64_t out_size)
+{
+    int32_t s, d = 1, p;
+    CHECK(int_option(c, stride_slot, 1, 1, MAX_SPATIAL, &s));
+    if (dilation_slot >= 0) {
+        CHECK(int_option(c, (uint32_t)dilation_slot, 1, 1, MAX_SPATIAL, &d));
+    }
+    const int64_t eff = (k - 1) * d + 1;
+    CHECK(int_option(c, pad_slot, 0, 0, eff - 1, &p));
+    REQUIRE((out_size - 1) * s - p < in_size, mfb_field(c->b, c->options, stride_slot),
+            "the output size puts the last window outside the input");
+    return MF_OK;
+}
+
+/* The filter's encoding parameters as the kernels take them (weight_encoding.weighted_call). */
+typedef struct {
+    int32_t value_bits, codebook_size, per_channel, position_bits, entries, axis;
+    const int8_t *codebook;
+    const uint8_t *values, *positions;
+} encoded_filter;
+
+static void encoded_of(const mf_model *m, const mf_tensor *w, encoded_filter *f)
+{
+    const uint8_t *b = m->file;
+    const uint32_t e = w->encoding;
+    const uint32_t book = mfb_ref(b, e, MFB_WEIGHT_ENCODING_CODEBOOK);
+    const uint32_t pbuf = mfb_uint(b, e, MFB_WEIGHT_ENCODING_POSITIONS_BUFFER, 0);
+    f->value_bits = (int32_t)mfb_ubyte(b, e, MFB_WEIGHT_ENCODING_VALUE_BITS, MFB_WEIGHT_ENCODING_VALUE_BITS_DEFAULT);
+    f->per_channel = mfb_ubyte(b, e, MFB_WEIGHT_ENCODING_CODEBOOK_PER_CHANNEL, 0) != 0;
+    f->axis = mfb_int(b, e, MFB_WEIGHT_ENCODING_AXIS, MFB_WEIGHT_ENCODING_AXIS_DEFAULT);
+    f->position_bits = (int32_t)mfb_ubyte(b, e, MFB_WEIGHT_ENCODING_POSITION_BITS, 0);
+    f->entries = (int32_t)mfb_uint(b, e, MFB_WEIGHT_ENCODING_ENTRIES, 0);
+    const uint32_t n = mfb_len(b, book);
+    f->codebook = n ? (const int8_t *)(b + book + 4) : 0;
+    f->codebook_size = n ? (int32_t)(n / (f->per_channel ? (uint32_t)mf_dim(m, w, f->axis) : 1u)) : 0;
+    f->values = mf_const_data(m, w->buffer);
+    f->positions = pbuf ? mf_const_data(m, pbuf) : 0;
+}
+
+/* _check_weighted: the optional bias (inputs[2]), requantization, activation range, zero points, and
+ * OpCheck.weights: symmetric weights and 255 * sum|w| + |b| < 2^31 per output channel (weight_channel_bound,
+ * which reads an encoded weight's streams without expanding them). */
+static mf_status check_weighted(const op_ctx *c, const mf_tensor *x, const mf_tensor *w, const mf_tensor *y,
+                                int64_t channels, int32_t channel_axis, uint32_t opts_slot_mult, uint32_t slot_shift,
+                                uint32_t slot_min, uint32_t slot_max)
+{
+    mf_tensor bias;
+    int has_bias = 0;
+    if (c->n_in > 2) {
+        CHECK(tensor(c, 0, 2, MFB_DTYPE_INT32, 1, CONSTANT, 1, 0, &bias, &has_bias));
+        REQUIRE(!has_bias || dim(c, &bias, 0) == channels, c->ins, "the bias must have one value per output channel");
+    }
+    CHECK(requant(c, opts_slot_mult, slot_shift, channels));
+    CHECK(act_range(c, slot_min, slot_max));
+    CHECK(zero_point(c, x));
+    CHECK(zero_point(c, y));
+    int32_t shape[MF_MAX_RANK];
+    for (int32_t d = 0; d < w->rank; ++d) {
+        shape[d] = mf_dim(c->m, w, d);
+    }
+    const int32_t *bias_data = has_bias ? (const int32_t *)(const void *)mf_const_data(c->m, bias.buffer) : 0;
+    int32_t r;
+    if (w->encoding == 0) {
+        r = weight_channel_bound(shape, w->rank, channel_axis, 8, 0, 0, 0, 0, (int32_t)w->size,
+                                 mf_const_data(c->m, w->buffer), 0, bias_data);
+    } else {
+        encoded_filter f;
+        encoded_of(c->m, w, &f);
+        REQUIRE(!(f.position_bits || f.per_channel) || f.axis == channel_axis, c->ins,
+                "the encoding's axis is not this op's output-channel axis");
+        r = weight_channel_bound(shape, w->rank, channel_axis, f.value_bits, f.codebook, f.codebook_size, f.per_channel,
+                                 f.position_bits, f.entries, f.values, f.positions, bias_data);
+    }
+    REQUIRE(r != WE_BOUND_MINUS_128, c->ins, "weights hold -128; symmetric int8 lies in [-127, 127]");
+    REQUIRE(r == WE_BOUND_OK, c->ins, "the int32 accumulator of an output channel could overflow");
+    return MF_OK;
+}
+
+/* --- checks ------------------------------------------------------------------------------------ */
+
+static mf_status check_conv_2d(const op_ctx *c, mf_op_info *info)
+{
+    mf_tensor x, w, y;
+    int32_t groups;
+    CHECK(counts(c, 2, 3, 1));
+    CHECK(tensor(c, 0, 0, MFB_DTYPE_INT8, 4, ANY, 0, 0, &x, 0));
+    CHECK(tensor(c, 0, 1, MFB_DTYPE_INT8, 4, CONSTANT, 0, 1, &w, 0));
+    CHECK(tensor(c, 1, 0, MFB_DTYPE_INT8, 4, ACTIVATION, 0, 0, &y, 0));
+    CHECK(options(c, MFB_OP_OPTIONS_CONV2D_OPTIONS));
+    const int64_t cin = dim(c, &x, 3), cout = dim(c, &w, 0), kh = dim(c, &w, 1), kw = dim(c, &w, 2);
+    CHECK(int_option(c, MFB_CONV2D_OPTIONS_GROUPS, 1, 1, cin, &groups));
+    REQUIRE(cin % groups == 0 && cout % groups == 0 && cin / groups == dim(c, &w, 3), c->options,
+            "input channels, filter and groups disagree");
+    REQUIRE(dim(c, &y, 0) == dim(c, &x, 0) && dim(c, &y, 3) == cout, c->outs, "the output shape does not match");
+    CHECK(geometry(c, MFB_CONV2D_OPTIONS_STRIDE_H, MFB_CONV2D_OPTIONS_DILATION_H, MFB_CONV2D_OPTIONS_PAD_TOP,
+                   dim(c, &x, 1), kh, dim(c, &y, 1)));
+    CHECK(geometry(c, MFB_CONV2D_OPTIONS_STRIDE_W, MFB_CONV2D_OPTIONS_DILATION_W, MFB_CONV2D_OPTIONS_PAD_LEFT,
+                   dim(c, &x, 2), kw, dim(c, &y, 2)));
+    CHECK(check_weighted(c, &x, &w, &y, cout, 0, MFB_CONV2D_OPTIONS_OUTPUT_MULT, MFB_CONV2D_OPTIONS_OUTPUT_SHIFT,
+                         MFB_CONV2D_OPTIONS_ACT_MIN, MFB_CONV2D_OPTIONS_ACT_MAX));
+    /* conv2d_s8_scratch_bytes: one int16 column; the encoded kernel also decodes one row of that size */
+    info->scratch_bytes = (uint64_t)(2 * kh * kw * (cin / groups)) * (w.encoding ? 2u : 1u);
+    return MF_OK;
+}
+
+static mf_status check_depthwise_conv_2d(const op_ctx *c, mf_op_info *info)
+{
+    mf_tensor x, w, y;
+    int32_t mult;
+    CHECK(counts(c, 2, 3, 1));
+    CHECK(tensor(c, 0, 0, MFB_DTYPE_INT8, 4, ANY, 0, 0, &x, 0));
+    CHECK(tensor(c, 0, 1, MFB_DTYPE_INT8, 4, CONSTANT, 0, 1, &w, 0));
+    CHECK(tensor(c, 1, 0, MFB_DTYPE_INT8, 4, ACTIVATION, 0, 0, &y, 0));
+    CHECK(options(c, MFB_OP_OPTIONS_DEPTHWISE_CONV2D_OPTIONS));
+    const int64_t cin = dim(c, &x, 3), cout = dim(c, &w, 3);
+    CHECK(int_option(c, MFB_DEPTHWISE_CONV2D_OPTIONS_DEPTH_MULTIPLIER, 1, 1, MAX_SPATIAL, &mult));
+    REQUIRE(dim(c, &w, 0) == 1 && cout == cin * mult, c->ins, "the filter does not match the channels x multiplier");
+    REQUIRE(dim(c, &y, 0) == dim(c, &x, 0) && dim(c, &y, 3) == cout, c->outs, "the output shape does not match");
+    CHECK(geometry(c, MFB_DEPTHWISE_CONV2D_OPTIONS_STRIDE_H, MFB_DEPTHWISE_CONV2D_OPTIONS_DILATION_H,
+                   MFB_DEPTHWISE_CONV2D_OPTIONS_PAD_TOP, dim(c, &x, 1), dim(c, &w, 1), dim(c, &y, 1)));
+    CHECK(geometry(c, MFB_DEPTHWISE_CONV2D_OPTIONS_STRIDE_W, MFB_DEPTHWISE_CONV2D_OPTIONS_DILATION_W,
+                   MFB_DEPTHWISE_CONV2D_OPTIONS_PAD_LEFT, dim(c, &x, 2), dim(c, &w, 2), dim(c, &y, 2)));
+    CHECK(check_weighted(c, &x, &w, &y, cout, 3, MFB_DEPTHWISE_CONV2D_OPTIONS_OUTPUT_MULT,
+                         MFB_DEPTHWISE_CONV2D_OPTIONS_OUTPUT_SHIFT, MFB_DEPTHWISE_CONV2D_OPTIONS_ACT_MIN,
+                         MFB_DEPTHWISE_CONV2D_OPTIONS_ACT_MAX));
+    info->scratch_bytes = 0; /* depthwise_conv2d_s8_scratch_bytes */
+    return MF_OK;
+}
+
+static mf_status check_fully_connected(const op_ctx *c, mf_op_info *info)
+{
+    mf_tensor x, w, y;
+    CHECK(counts(c, 2, 3, 1));
+    CHECK(tensor(c, 0, 0, MFB_DTYPE_INT8, 2, ANY, 0, 0, &x, 0));
+    CHECK(tensor(c, 0, 1, MFB_DTYPE_INT8, 2, CONSTANT, 0, 1, &w, 0));
+    CHECK(tensor(c, 1, 0, MFB_DTYPE_INT8, 2, ACTIVATION, 0, 0, &y, 0));
+    CHECK(options(c, MFB_OP_OPTIONS_FULLY_CONNECTED_OPTIONS));
+    const int64_t k = dim(c, &x, 1), out = dim(c, &w, 0);
+    REQUIRE(dim(c, &w, 1) == k, c->ins, "the filter does not take the input's features");
+    REQUIRE(dim(c, &y, 0) == dim(c, &x, 0) && dim(c, &y, 1) == out, c->outs, "the output shape does not match");
+    CHECK(check_weighted(c, &x, &w, &y, out, 0, MFB_FULLY_CONNECTED_OPTIONS_OUTPUT_MULT,
+                         MFB_FULLY_CONNECTED_OPTIONS_OUTPUT_SHIFT, MFB_FULLY_CONNECTED_OPTIONS_ACT_MIN,
+                         MFB_FULLY_CONNECTED_OPTIONS_ACT_MAX));
+    info->scratch_bytes = (uint64_t)(2 * k) * (w.encoding ? 2u : 1u); /* fully_connected_s8_scratch_bytes */
+    return MF_OK;
+}
+
+/* _broadcast: a and b broadcast (NumPy rules, rank 4) to exactly y's shape. */
+static mf_status broadcast(const op_ctx *c, const mf_tensor *a, const mf_tensor *b, const mf_tensor *y)
+{
+    for (int32_t d = 0; d < FOUR; ++d) {
+        const int64_t da = dim(c, a, d), db = dim(c, b, d);
+        REQUIRE(da == db || da == 1 || db == 1, c->ins, "the input shapes do not broadcast");
+        REQUIRE(dim(c, y, d) == (da > db ? da : db), c->outs, "the output shape is not the broadcast shape");
+    }
+    return MF_OK;
+}
+
+static int same_shape(const op_ctx *c, const mf_tensor *a, const mf_tensor *b)
+{
+    if (a->rank != b->rank) {
+        return 0;
+    }
+    for (int32_t d = 0; d < a->rank; ++d) {
+        if (dim(c, a, d) != dim(c, b, d)) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static mf_status check_add_mul(const op_ctx *c, mf_op_info *info)
+{
+    mf_tensor a, b, y;
+    const int add = c->opcode == MFB_OP_CODE_ADD;
+    CHECK(counts(c, 2, 2, 1));
+    CHECK(tensor(c, 0, 0, MFB_DTYPE_INT8, 4, ANY, 0, 0, &a, 0));
+    CHECK(tensor(c, 0, 1, MFB_DTYPE_INT8, 4, ANY, 0, 0, &b, 0));
+    CHECK(tensor(c, 1, 0, MFB_DTYPE_INT8, 4, ACTIVATION, 0, 0, &y, 0));
+    CHECK(broadcast(c, &a, &b, &y));
+    if (add) {
+        CHECK(options(c, MFB_OP_OPTIONS_ADD_OPTIONS));
+        CHECK(int_option(c, MFB_ADD_OPTIONS_LEFT_SHIFT, MFB_ADD_OPTIONS_LEFT_SHIFT_DEFAULT, 0, 20, 0));
+        CHECK(int_option(c, MFB_ADD_OPTIONS_INPUT1_MULT, 0, 0, INT32_MAX_AS_64, 0));
+        CHECK(int_option(c, MFB_ADD_OPTIONS_INPUT1_SHIFT, 0, MF_SHIFT_MIN, 0, 0)); /* multipliers <= 1 */
+        CHECK(int_option(c, MFB_ADD_OPTIONS_INPUT2_MULT, 0, 0, INT32_MAX_AS_64, 0));
+        CHECK(int_option(c, MFB_ADD_OPTIONS_INPUT2_SHIFT, 0, MF_SHIFT_MIN, 0, 0));
+        CHECK(scalar_requant(c, MFB_ADD_OPTIONS_OUTPUT_MULT, MFB_ADD_OPTIONS_OUTPUT_SHIFT));
+        CHECK(act_range(c, MFB_ADD_OPTIONS_ACT_MIN, MFB_ADD_OPTIONS_ACT_MAX));
+    } else {
+        CHECK(options(c, MFB_OP_OPTIONS_MUL_OPTIONS));
+        CHECK(scalar_requant(c, MFB_MUL_OPTIONS_OUTPUT_MULT, MFB_MUL_OPTIONS_OUTPUT_SHIFT));
+        CHECK(act_range(c, MFB_MUL_OPTIONS_ACT_MIN, MFB_MUL_OPTIONS_ACT_MAX));
+    }
+    CHECK(zero_point(c, &a));
+    CHECK(zero_point(c, &b));
+    CHECK(zero_point(c, &y));
+    info->in_place = (same_shape(c, &a, &y) ? 1u : 0u) | (same_shape(c, &b, &y) ? 2u : 0u);
+    return MF_OK;
+}
+
+static mf_status check_pool(const op_ctx *c, mf_op_info *info)
+{
+    mf_tensor x, y;
+    int32_t fh, fw;
+    (void)info;
+    CHECK(counts(c, 1, 1, 1));
+    CHECK(tensor(c, 0, 0, MFB_DTYPE_INT8, 4, ANY, 0, 0, &x, 0));
+    CHECK(tensor(c, 1, 0, MFB_DTYPE_INT8, 4, ACTIVATION, 0, 0, &y, 0));
+    CHECK(options(c, MFB_OP_OPTIONS_POOL2D_OPTIONS));
+    CHECK(int_option(c, MFB_POOL2D_OPTIONS_FILTER_H, 1, 1, 4096, &fh));
+    CHECK(int_option(c, MFB_POOL2D_OPTIONS_FILTER_W, 1, 1, 4096, &fw));
+    REQUIRE(dim(c, &y, 0) == dim(c, &x, 0) && dim(c, &y, 3) == dim(c, &x, 3), c->outs, "the output shape does not match");
+    CHECK(geometry(c, MFB_POOL2D_OPTIONS_STRIDE_H, -1, MFB_POOL2D_OPTIONS_PAD_TOP, dim(c, &x, 1), fh, dim(c, &y, 1)));
+    CHECK(geometry(c, MFB_POOL2D_OPTIONS_STRIDE_W, -1, MFB_POOL2D_OPTIONS_PAD_LEFT, dim(c, &x, 2), fw, dim(c, &y, 2)));
+    CHECK(act_range(c, MFB_POOL2D_OPTIONS_ACT_MIN, MFB_POOL2D_OPTIONS_ACT_MAX));
+    return same_quantization(c, &x, &y);
+}
+
+static mf_status check_mean(const op_ctx *c, mf_op_info *info)
+{
+    mf_tensor x, y;
+    (void)info;
+    CHECK(counts(c, 1, 1, 1));
+    CHECK(tensor(c, 0, 0, MFB_DTYPE_INT8, 4, ANY, 0, 0, &x, 0));
+    CHECK(tensor(c, 1, 0, MFB_DTYPE_INT8, ANY, ACTIVATION, 0, 0, &y, 0));
+    const int64_t n = dim(c, &x, 0), h = dim(c, &x, 1), w = dim(c, &x, 2), ch = dim(c, &x, 3);
+    const int as4 = y.rank == 4 && dim(c, &y, 0) == n && dim(c, &y, 1) == 1 && dim(c, &y, 2) == 1 && dim(c, &y, 3) == ch;
+    const int as2 = y.rank == 2 && dim(c, &y, 0) == n && dim(c, &y, 1) == ch;
+    REQUIRE(as4 || as2, c->outs, "the output shape must be [N, 1, 1, C] or [N, C]");
+    REQUIRE(h * w <= MEAN_MAX_ELEMENTS, c->ins, "H * W exceeds (2^31 - 1) / 255");
+    CHECK(options(c, MFB_OP_OPTIONS_MEAN_OPTIONS));
+    CHECK(scalar_requant(c, MFB_MEAN_OPTIONS_MULT, MFB_MEAN_OPTIONS_SHIFT));
+    CHECK(zero_point(c, &x));
+    return zero_point(c, &y);
+}
+
+static mf_status check_softmax(const op_ctx *c, mf_op_info *info)
+{
+    mf_tensor x, y;
+    int32_t ls;
+    CHECK(counts(c, 1, 1, 1));
+    CHECK(tensor(c, 0, 0, MFB_DTYPE_INT8, ANY, ANY, 0, 0, &x, 0));
+    CHECK(tensor(c, 1, 0, MFB_DTYPE_INT8, ANY, ACTIVATION, 0, 0, &y, 0));
+    REQUIRE(same_shape(c, &x, &y), c->outs, "the output shape must equal the input's");
+    REQUIRE(dim(c, &x, x.rank - 1) <= SOFTMAX_MAX_DEPTH, c->ins, "the softmax depth exceeds 4095");
+    REQUIRE(y.quantized && y.zero_point == -128 && y.scale_bits == SOFTMAX_OUTPUT_SCALE_BITS, c->outs,
+            "softmax output quantization must be scale 1/256, zero point -128");
+    CHECK(options(c, MFB_OP_OPTIONS_SOFTMAX_OPTIONS));
+    CHECK(int_option(c, MFB_SOFTMAX_OPTIONS_INPUT_BETA_MULT, 0, 0, INT32_MAX_AS_64, 0));
+    CHECK(int_option(c, MFB_SOFTMAX_OPTIONS_INPUT_LEFT_SHIFT, 0, 0, 31, &ls));
+    /* softmax_input_radius: floor((2^5 - 1) * 2^26 / 2^left_shift) */
+    const int64_t radius = ((int64_t)31 << 26) >> ls;
+    CHECK(int_option(c, MFB_SOFTMAX_OPTIONS_DIFF_MIN, 0, -radius, 0, 0));
+    info->in_place = 1u;
+    return MF_OK;
+}
+
+static mf_status check_concatenation(const op_ctx *c, mf_op_info *info)
+{
+    mf_tensor x, y;
+    int32_t axis;
+    (void)info;
+    CHECK(counts(c, 1, 1024, 1));
+    CHECK(tensor(c, 1, 0, MFB_DTYPE_INT8, ANY, ACTIVATION, 0, 0, &y, 0));
+    for (uint32_t i = 0; i < c->n_in; ++i) {
+        CHECK(tensor(c, 0, i, MFB_DTYPE_INT8, ANY, ANY, 0, 0, &x, 0));
+    }
+    CHECK(options(c, MFB_OP_OPTIONS_CONCATENATION_OPTIONS));
+    CHECK(int_option(c, MFB_CONCATENATION_OPTIONS_AXIS, 0, 0, y.rank - 1, &axis));
+    int64_t total = 0;
+    for (uint32_t i = 0; i < c->n_in; ++i) {
+        CHECK(tensor(c, 0, i, MFB_DTYPE_INT8, ANY, ANY, 0, 0, &x, 0));
+        int same = x.rank == y.rank;
+        for (int32_t d = 0; same && d < y.rank; ++d) {
+            same = d == axis || dim(c, &x, d) == dim(c, &y, d);
+        }
+        REQUIRE(same, c->ins + 4 + 4 * i, "an input's shape does not match the output's off the axis");
+        CHECK(zero_point(c, &x));
+        total += dim(c, &x, axis);
+    }
+    REQUIRE(total == dim(c, &y, axis), c->outs, "the axis sizes do not add up");
+    CHECK(zero_point(c, &y));
+    const uint32_t rq = mfb_ref(c->b, c->options, MFB_CONCATENATION_OPTIONS_REQUANT);
+    const uint32_t mult = mfb_ref(c->b, c->options, MFB_CONCATENATION_OPTIONS_INPUT_MULT);
+    const uint32_t shift = mfb_ref(c->b, c->options, MFB_CONCATENATION_OPTIONS_INPUT_SHIFT);
+    REQUIRE(rq && mfb_len(c->b, rq) == c->n_in, c->options, "options.requant needs one value per input");
+    REQUIRE(mult && mfb_len(c->b, mult) == c->n_in, c->options, "options.input_mult needs one value per input");
+    REQUIRE(shift && mfb_len(c->b, shift) == c->n_in, c->options, "options.input_shift needs one value per input");
+    for (uint32_t i = 0; i < c->n_in; ++i) {
+        REQUIRE(c->b[rq + 4 + i] <= 1, rq, "options.requant values must be 0 or 1");
+        REQUIRE(mfb_vec_int(c->b, mult, i) >= 0, mult, "a multiplier is negative");
+        const int32_t s = mfb_i8_at(c->b, shift + 4 + i);
+        REQUIRE(s >= MF_SHIFT_MIN && s <= MF_SHIFT_MAX, shift, "a shift is out of range");
+    }
+    for (uint32_t i = 0; i < c->n_in; ++i) {
+        if (!c->b[rq + 4 + i]) {
+            CHECK(tensor(c, 0, i, MFB_DTYPE_INT8, ANY, ANY, 0, 0, &x, 0));
+            CHECK(same_quantization(c, &x, &y));
+        }
+    }
+    return MF_OK;
+}
+
+static mf_status check_pad(const op_ctx *c, mf_op_info *info)
+{
+    mf_tensor x, y;
+    (void)info;
+    CHECK(counts(c, 1, 1, 1));
+    CHECK(tensor(c, 0, 0, MFB_DTYPE_INT8, 4, ANY, 0, 0, &x, 0));
+    CHECK(tensor(c, 1, 0, MFB_DTYPE_INT8, 4, ACTIVATION, 0, 0, &y, 0));
+    CHECK(options(c, MFB_OP_OPTIONS_PAD_OPTIONS));
+    const uint32_t before = mfb_ref(c->b, c->options, MFB_PAD_OPTIONS_PAD_BEFORE);
+    const uint32_t after = mfb_ref(c->b, c->options, MFB_PAD_OPTIONS_PAD_AFTER);
+    const uint32_t vecs[2] = {before, after};
+    for (int v = 0; v < 2; ++v) {
+        REQUIRE(vecs[v] && mfb_len(c->b, vecs[v]) == FOUR, c->options, "pad_before and pad_after need four values");
+        for (uint32_t d = 0; d < FOUR; ++d) {
+            const int32_t p = mfb_vec_int(c->b, vecs[v], d);
+            REQUIRE(p >= 0 && p <= MAX_SPATIAL, vecs[v], "a padding is outside [0, 65536]");
+        }
+    }
+    for (uint32_t d = 0; d < FOUR; ++d) {
+        REQUIRE(dim(c, &y, (int32_t)d) == dim(c, &x, (int32_t)d) + mfb_vec_int(c->b, before, d) + mfb_vec_int(c->b, after, d),
+                c->outs, "the output shape is not the padded input shape");
+    }
+    return same_quantization(c, &x, &y);
+}
+
+static mf_status check_reshape(const op_ctx *c, mf_op_info *info)
+{
+    mf_tensor x, y;
+    CHECK(counts(c, 1, 1, 1));
+    CHECK(tensor(c, 0, 0, ANY, ANY, ANY, 0, 0, &x, 0));
+    CHECK(tensor(c, 1, 0, (int32_t)x.dtype, ANY, ACTIVATION, 0, 0, &y, 0));
+    REQUIRE(x.size == y.size, c->outs, "the output holds a different number of elements");
+    CHECK(no_options(c));
+    if (x.dtype == MFB_DTYPE_INT8) {
+        CHECK(same_quantization(c, &x, &y));
+    }
+    info->in_place = 1u;
+    return MF_OK;
+}
+
+static mf_status check_lut(const op_ctx *c, mf_op_info *info)
+{
+    mf_tensor x, t, y;
+    CHECK(counts(c, 2, 2, 1));
+    CHECK(tensor(c, 0, 0, MFB_DTYPE_INT8, ANY, ANY, 0, 0, &x, 0));
+    CHECK(tensor(c, 0, 1, MFB_DTYPE_INT8, 1, CONSTANT, 0, 0, &t, 0));
+    CHECK(tensor(c, 1, 0, MFB_DTYPE_INT8, ANY, ACTIVATION, 0, 0, &y, 0));
+    REQUIRE(dim(c, &t, 0) == 256, c->ins, "the table must have 256 entries");
+    REQUIRE(same_shape(c, &x, &y), c->outs, "the output shape must equal the input's");
+    CHECK(no_options(c));
+    info->in_place = 1u;
+    return MF_OK;
+}
+
+/* QUANTIZE (float32 -> int8) and DEQUANTIZE (int8 -> float32): same shape; the int8 side is quantized
+ * (then its scale is positive and finite: tensor_check). */
+static mf_status check_boundary(const op_ctx *c, mf_op_info *info)
+{
+    mf_tensor x, y;
+    const int quantize = c->opcode == MFB_OP_CODE_QUANTIZE;
+    (void)info;
+    CHECK(counts(c, 1, 1, 1));
+    CHECK(tensor(c, 0, 0, quantize ? MFB_DTYPE_FLOAT32 : MFB_DTYPE_INT8, ANY, ANY, 0, 0, &x, 0));
+    CHECK(tensor(c, 1, 0, quantize ? MFB_DTYPE_INT8 : MFB_DTYPE_FLOAT32, ANY, ACTIVATION, 0, 0, &y, 0));
+    REQUIRE(same_shape(c, &x, &y), c->outs, "the output shape must equal the input's");
+    return zero_point(c, quantize ? &y : &x);
+}
+
+mf_status mf_check_operator(const mf_model *m, uint32_t k, mf_op_info *info, mf_error *error)
+{
+    op_ctx c;
+    ctx_init(&c, m, k, error);
+    info->scratch_bytes = 0;
+    info->in_place = 0;
+    switch (c.opcode) {
+    case MFB_OP_CODE_CONV_2D:
+        return check_conv_2d(&c, info);
+    case MFB_OP_CODE_DEPTHWISE_CONV_2D:
+        return check_depthwise_conv_2d(&c, info);
+    case MFB_OP_CODE_FULLY_CONNECTED:
+        return check_fully_connected(&c, info);
+    case MFB_OP_CODE_ADD:
+    case MFB_OP_CODE_MUL:
+        return check_add_mul(&c, info);
+    case MFB_OP_CODE_AVERAGE_POOL_2D:
+    case MFB_OP_CODE_MAX_POOL_2D:
+        return check_pool(&c, info);
+    case MFB_OP_CODE_MEAN:
+        return check_mean(&c, info);
+    case MFB_OP_CODE_SOFTMAX:
+        return check_softmax(&c, info);
+    case MFB_OP_CODE_CONCATENATION:
+        return check_concatenation(&c, info);
+    case MFB_OP_CODE_PAD:
+        return check_pad(&c, info);
+    case MFB_OP_CODE_RESHAPE:
+        return check_reshape(&c, info);
+    case MFB_OP_CODE_LOGISTIC:
+    case MFB_OP_CODE_TANH:
+    case MFB_OP_CODE_HARDSWISH:
+        return check_lut(&c, info);
+    case MFB_OP_CODE_QUANTIZE:
+    case MFB_OP_CODE_DEQUANTIZE:
+        return check_boundary(&c, info);
+    default:
+        return fail(&c, c.op, "unsupported opcode");
+    }
+}
+
+/* --- execution: the kernel calls ops.py's prepare_* builds -------------------------------------- */
+
+static mf_tensor io(const op_ctx *c, int output, uint32_t i)
+{
+    mf_tensor t;
+    mf_tensor_read(c->m, (uint32_t)mfb_vec_int(c->b, output ? c->outs : c->ins, i), &t);
+    return t;
+}
+
+static void *data(const op_ctx *c, const mf_tensor *t)
+{
+    return mf_tensor_data(c->m, (uint32_t)t->index);
+}
+
+static int32_t d32(const op_ctx *c, const mf_tensor *t, int32_t d)
+{
+    return mf_dim(c->m, t, d);
+}
+
+static int32_t opt(const op_ctx *c, uint32_t slot, int32_t dflt)
+{
+    return mfb_int(c->b, c->options, slot, dflt);
+}
+
+/* The requantization vectors of a weighted op, read in place (int32 multipliers, int8 shifts). */
+typedef struct {
+    const int32_t *mult;
+    const int8_t *shift;
+    int32_t per_channel;
+} requant_vectors;
+
+static requant_vectors vectors(const op_ctx *c, uint32_t mult_slot, uint32_t shift_slot)
+{
+    requant_vectors v;
+    const uint32_t mult = mfb_ref(c->b, c->options, mult_slot), shift = mfb_ref(c->b, c->options, shift_slot);
+    v.mult = (const int32_t *)(const void *)(c->b + mult + 4);
+    v.shift = (const int8_t *)(c->b + shift + 4);
+    v.per_channel = mfb_len(c->b, mult) > 1;
+    return v;
+}
+
+static const int32_t *bias_of(const op_ctx *c)
+{
+    if (c->n_in < 3 || mfb_vec_int(c->b, c->ins, 2) == -1) {
+        return 0;
+    }
+    const mf_tensor b = io(c, 0, 2);
+    return (const int32_t *)data(c, &b);
+}
+
+static int16_t *scratch_of(const op_ctx *c)
+{
+    const int32_t off = mfb_vec_int(c->b, c->m->scratch_offsets, c->k);
+    return off < 0 ? 0 : (int16_t *)(void *)(c->m->arena + off);
+}
+
+static void run_conv_2d(const op_ctx *c)
+{
+    const mf_tensor x = io(c, 0, 0), w = io(c, 0, 1), y = io(c, 1, 0);
+    const requant_vectors q = vectors(c, MFB_CONV2D_OPTIONS_OUTPUT_MULT, MFB_CONV2D_OPTIONS_OUTPUT_SHIFT);
+    const int32_t groups = opt(c, MFB_CONV2D_OPTIONS_GROUPS, 1), sh = opt(c, MFB_CONV2D_OPTIONS_STRIDE_H, 1),
+                  sw = opt(c, MFB_CONV2D_OPTIONS_STRIDE_W, 1), dh = opt(c, MFB_CONV2D_OPTIONS_DILATION_H, 1),
+                  dw = opt(c, MFB_CONV2D_OPTIONS_DILATION_W, 1), pt = opt(c, MFB_CONV2D_OPTIONS_PAD_TOP, 0),
+                  pl = opt(c, MFB_CONV2D_OPTIONS_PAD_LEFT, 0), lo = opt(c, MFB_CONV2D_OPTIONS_ACT_MIN, -128),
+                  hi = opt(c, MFB_CONV2D_OPTIONS_ACT_MAX, 127);
+    if (w.encoding == 0) {
+        conv2d_s8(scratch_of(c), d32(c, &x, 0), d32(c, &x, 1), d32(c, &x, 2), d32(c, &x, 3), d32(c, &w, 1),
+                  d32(c, &w, 2), d32(c, &y, 1), d32(c, &y, 2), d32(c, &y, 3), groups, sh, sw, dh, dw, pt, pl,
+                  x.zero_point, y.zero_point, q.mult, q.shift, q.per_channel, lo, hi, (const int8_t *)data(c, &x),
+                  (const int8_t *)data(c, &w), bias_of(c), (int8_t *)data(c, &y));
+        return;
+    }
+    encoded_filter f;
+    encoded_of(c->m, &w, &f);
+    conv2d_encoded_s8(scratch_of(c), d32(c, &x, 0), d32(c, &x, 1), d32(c, &x, 2), d32(c, &x, 3), d32(c, &w, 1),
+                      d32(c, &w, 2), d32(c, &y, 1), d32(c, &y, 2), d32(c, &y, 3), groups, sh, sw, dh, dw, pt, pl,
+                      f.value_bits, f.codebook_size, f.per_channel, f.position_bits, f.entries, x.zero_point,
+                      y.zero_point, q.mult, q.shift, q.per_channel, lo, hi, (const int8_t *)data(c, &x), f.codebook,
+                      f.values, f.positions, bias_of(c), (int8_t *)data(c, &y));
+}
+
+static void run_depthwise_conv_2d(const op_ctx *c)
+{
+    const mf_tensor x = io(c, 0, 0), w = io(c, 0, 1), y = io(c, 1, 0);
+    const requant_vectors q =
+        vectors(c, MFB_DEPTHWISE_CONV2D_OPTIONS_OUTPUT_MULT, MFB_DEPTHWISE_CONV2D_OPTIONS_OUTPUT_SHIFT);
+    const int32_t m = opt(c, MFB_DEPTHWISE_CONV2D_OPTIONS_DEPTH_MULTIPLIER, 1),
+                  sh = opt(c, MFB_DEPTHWISE_CONV2D_OPTIONS_STRIDE_H, 1),
+                  sw = opt(c, MFB_DEPTHWISE_CONV2D_OPTIONS_STRIDE_W, 1),
+                  dh = opt(c, MFB_DEPTHWISE_CONV2D_OPTIONS_DILATION_H, 1),
+                  dw = opt(c, MFB_DEPTHWISE_CONV2D_OPTIONS_DILATION_W, 1),
+                  pt = opt(c, MFB_DEPTHWISE_CONV2D_OPTIONS_PAD_TOP, 0),
+                  pl = opt(c, MFB_DEPTHWISE_CONV2D_OPTIONS_PAD_LEFT, 0),
+                  lo = opt(c, MFB_DEPTHWISE_CONV2D_OPTIONS_ACT_MIN, -128),
+                  hi = opt(c, MFB_DEPTHWISE_CONV2D_OPTIONS_ACT_MAX, 127);
+    if (w.encoding == 0) {
+        depthwise_conv2d_s8(scratch_of(c), d32(c, &x, 0), d32(c, &x, 1), d32(c, &x, 2), d32(c, &x, 3), d32(c, &w, 1),
+                            d32(c, &w, 2), d32(c, &y, 1), d32(c, &y, 2), m, sh, sw, dh, dw, pt, pl, x.zero_point,
+                            y.zero_point, q.mult, q.shift, q.per_channel, lo, hi, (const int8_t *)data(c, &x),
+                            (const int8_t *)data(c, &w), bias_of(c), (int8_t *)data(c, &y));
+        return;
+    }
+    encoded_filter f;
+    encoded_of(c->m, &w, &f);
+    depthwise_conv2d_encoded_s8(scratch_of(c), d32(c, &x, 0), d32(c, &x, 1), d32(c, &x, 2), d32(c, &x, 3),
+                                d32(c, &w, 1), d32(c, &w, 2), d32(c, &y, 1), d32(c, &y, 2), m, sh, sw, dh, dw, pt, pl,
+                                f.value_bits, f.codebook_size, f.per_channel, f.position_bits, f.entries, x.zero_point,
+                                y.zero_point, q.mult, q.shift, q.per_channel, lo, hi, (const int8_t *)data(c, &x),
+                                f.codebook, f.values, f.positions, bias_of(c), (int8_t *)data(c, &y));
+}
+
+static void run_fully_connected(const op_ctx *c)
+{
+    const mf_tensor x = io(c, 0, 0), w = io(c, 0, 1), y = io(c, 1, 0);
+    const requant_vectors q =
+        vectors(c, MFB_FULLY_CONNECTED_OPTIONS_OUTPUT_MULT, MFB_FULLY_CONNECTED_OPTIONS_OUTPUT_SHIFT);
+    const int32_t lo = opt(c, MFB_FULLY_CONNECTED_OPTIONS_ACT_MIN, -128),
+                  hi = opt(c, MFB_FULLY_CONNECTED_OPTIONS_ACT_MAX, 127);
+    if (w.encoding == 0) {
+        fully_connected_s8(scratch_of(c), d32(c, &x, 0), d32(c, &x, 1), d32(c, &w, 0), x.zero_point, y.zero_point,
+                           q.mult, q.shift, q.per_channel, lo, hi, (const int8_t *)data(c, &x),
+                           (const int8_t *)data(c, &w), bias_of(c), (int8_t *)data(c, &y));
+        return;
+    }
+    encoded_filter f;
+    encoded_of(c->m, &w, &f);
+    fully_connected_encoded_s8(scratch_of(c), d32(c, &x, 0), d32(c, &x, 1), d32(c, &w, 0), f.value_bits,
+                               f.codebook_size, f.per_channel, f.position_bits, f.entries, x.zero_point, y.zero_point,
+                               q.mult, q.shift, q.per_channel, lo, hi, (const int8_t *)data(c, &x), f.codebook,
+                               f.values, f.positions, bias_of(c), (int8_t *)data(c, &y));
+}
+
+/* elementwise.broadcast_strides: element strides of a C-contiguous 4-D input read as y's shape. */
+static void broadcast_strides(const op_ctx *c, const mf_tensor *t, const mf_tensor *y, int32_t strides[FOUR])
+{
+    int32_t step = 1;
+    for (int32_t d = FOUR - 1; d >= 0; --d) {
+        const int32_t n = d32(c, t, d);
+        strides[d] = (n == d32(c, y, d) && n > 1) ? step : 0;
+        step *= n;
+    }
+}
+
+static void shape4(const op_ctx *c, const mf_tensor *t, int32_t shape[FOUR])
+{
+    for (int32_t d = 0; d < FOUR; ++d) {
+        shape[d] = d32(c, t, d);
+    }
+}
+
+static void run_add_mul(const op_ctx *c)
+{
+    const mf_tensor a = io(c, 0, 0), b = io(c, 0, 1), y = io(c, 1, 0);
+    int32_t shape[FOUR], sa[FOUR], sb[FOUR];
+    shape4(c, &y, shape);
+    broadcast_strides(c, &a, &y, sa);
+    broadcast_strides(c, &b, &y, sb);
+    if (c->opcode == MFB_OP_CODE_ADD) {
+        add_s8(shape, sa, sb, opt(c, MFB_ADD_OPTIONS_LEFT_SHIFT, MFB_ADD_OPTIONS_LEFT_SHIFT_DEFAULT), a.zero_point,
+               opt(c, MFB_ADD_OPTIONS_INPUT1_MULT, 0), opt(c, MFB_ADD_OPTIONS_INPUT1_SHIFT, 0), b.zero_point,
+               opt(c, MFB_ADD_OPTIONS_INPUT2_MULT, 0), opt(c, MFB_ADD_OPTIONS_INPUT2_SHIFT, 0), y.zero_point,
+               opt(c, MFB_ADD_OPTIONS_OUTPUT_MULT, 0), opt(c, MFB_ADD_OPTIONS_OUTPUT_SHIFT, 0),
+               opt(c, MFB_ADD_OPTIONS_ACT_MIN, -128), opt(c, MFB_ADD_OPTIONS_ACT_MAX, 127), (const int8_t *)data(c, &a),
+               (const int8_t *)data(c, &b), (int8_t *)data(c, &y));
+    } else {
+        mul_s8(shape, sa, sb, a.zero_point, b.zero_point, y.zero_point, opt(c, MFB_MUL_OPTIONS_OUTPUT_MULT, 0),
+               opt(c, MFB_MUL_OPTIONS_OUTPUT_SHIFT, 0), opt(c, MFB_MUL_OPTIONS_ACT_MIN, -128),
+               opt(c, MFB_MUL_OPTIONS_ACT_MAX, 127), (const int8_t *)data(c, &a), (const int8_t *)data(c, &b),
+               (int8_t *)data(c, &y));
+    }
+}
+
+static void run_pool(const op_ctx *c)
+{
+    const mf_tensor x = io(c, 0, 0), y = io(c, 1, 0);
+    void (*pool)(int32_t, int32_t, int32_t, int32_t, int32_t, int32_t, int32_t, int32_t, int32_t, int32_t, int32_t,
+                 int32_t, int32_t, int32_t, const int8_t *, int8_t *) =
+        c->opcode == MFB_OP_CODE_AVERAGE_POOL_2D ? average_pool2d_s8 : max_pool2d_s8;
+    pool(d32(c, &x, 0), d32(c, &x, 1), d32(c, &x, 2), d32(c, &x, 3), opt(c, MFB_POOL2D_OPTIONS_FILTER_H, 1),
+         opt(c, MFB_POOL2D_OPTIONS_FILTER_W, 1), d32(c, &y, 1), d32(c, &y, 2), opt(c, MFB_POOL2D_OPTIONS_STRIDE_H, 1),
+         opt(c, MFB_POOL2D_OPTIONS_STRIDE_W, 1), opt(c, MFB_POOL2D_OPTIONS_PAD_TOP, 0),
+         opt(c, MFB_POOL2D_OPTIONS_PAD_LEFT, 0), opt(c, MFB_POOL2D_OPTIONS_ACT_MIN, -128),
+         opt(c, MFB_POOL2D_OPTIONS_ACT_MAX, 127), (const int8_t *)data(c, &x), (int8_t *)data(c, &y));
+}
+
+static void run_mean(const op_ctx *c)
+{
+    const mf_tensor x = io(c, 0, 0), y = io(c, 1, 0);
+    mean_hw_s8(d32(c, &x, 0), d32(c, &x, 1), d32(c, &x, 2), d32(c, &x, 3), x.zero_point, y.zero_point,
+               opt(c, MFB_MEAN_OPTIONS_MULT, 0), opt(c, MFB_MEAN_OPTIONS_SHIFT, 0), (const int8_t *)data(c, &x),
+               (int8_t *)data(c, &y));
+}
+
+static void run_softmax(const op_ctx *c)
+{
+    const mf_tensor x = io(c, 0, 0), y = io(c, 1, 0);
+    const int32_t depth = d32(c, &x, x.rank - 1);
+    softmax_s8((int32_t)(x.size / depth), depth, opt(c, MFB_SOFTMAX_OPTIONS_INPUT_BETA_MULT, 0),
+               opt(c, MFB_SOFTMAX_OPTIONS_INPUT_LEFT_SHIFT, 0), opt(c, MFB_SOFTMAX_OPTIONS_DIFF_MIN, 0),
+               (const int8_t *)data(c, &x), (int8_t *)data(c, &y));
+}
+
+static void run_concatenation(const op_ctx *c)
+{
+    const mf_tensor y = io(c, 1, 0);
+    const int32_t axis = opt(c, MFB_CONCATENATION_OPTIONS_AXIS, 0);
+    const uint32_t rq = mfb_ref(c->b, c->options, MFB_CONCATENATION_OPTIONS_REQUANT);
+    const uint32_t mult = mfb_ref(c->b, c->options, MFB_CONCATENATION_OPTIONS_INPUT_MULT);
+    const uint32_t shift = mfb_ref(c->b, c->options, MFB_CONCATENATION_OPTIONS_INPUT_SHIFT);
+    int32_t outer = 1, inner = 1, start = 0;
+    for (int32_t d = 0; d < axis; ++d) {
+        outer *= d32(c, &y, d);
+    }
+    for (int32_t d = axis + 1; d < y.rank; ++d) {
+        inner *= d32(c, &y, d);
+    }
+    for (uint32_t i = 0; i < c->n_in; ++i) {
+        const mf_tensor x = io(c, 0, i);
+        const int32_t copy = d32(c, &x, axis) * inner;
+        concatenation_s8(outer, copy, d32(c, &y, axis) * inner, start, (int32_t)c->b[rq + 4 + i], x.zero_point,
+                         y.zero_point, mfb_vec_int(c->b, mult, i), mfb_i8_at(c->b, shift + 4 + i),
+                         (const int8_t *)data(c, &x), (int8_t *)data(c, &y));
+        start += copy;
+    }
+}
+
+static void run_pad(const op_ctx *c)
+{
+    const mf_tensor x = io(c, 0, 0), y = io(c, 1, 0);
+    const uint32_t before = mfb_ref(c->b, c->options, MFB_PAD_OPTIONS_PAD_BEFORE);
+    int32_t in[FOUR], pad[FOUR], out[FOUR];
+    shape4(c, &x, in);
+    shape4(c, &y, out);
+    for (uint32_t d = 0; d < FOUR; ++d) {
+        pad[d] = mfb_vec_int(c->b, before, d);
+    }
+    pad_s8(in, pad, out, y.zero_point, (const int8_t *)data(c, &x), (int8_t *)data(c, &y));
+}
+
+static void run_reshape(const op_ctx *c)
+{
+    const mf_tensor x = io(c, 0, 0), y = io(c, 1, 0);
+    void *dst = data(c, &y);
+    const void *src = data(c, &x);
+    if (dst != src) { /* planned in place: no data moves */
+        memcpy(dst, src, x.nbytes);
+    }
+}
+
+static void run_lut(const op_ctx *c)
+{
+    const mf_tensor x = io(c, 0, 0), t = io(c, 0, 1), y = io(c, 1, 0);
+    lut_s8((int32_t)x.size, (const int8_t *)data(c, &t), (const int8_t *)data(c, &x), (int8_t *)data(c, &y));
+}
+
+static float scale_of(const mf_tensor *t)
+{
+    float f;
+    memcpy(&f, &t->scale_bits, sizeof f);
+    return f;
+}
+
+static void run_boundary(const op_ctx *c)
+{
+    const mf_tensor x = io(c, 0, 0), y = io(c, 1, 0);
+    if (c->opcode == MFB_OP_CODE_QUANTIZE) {
+        quantize_s8((int32_t)x.size, scale_of(&y), y.zero_point, (const float *)data(c, &x), (int8_t *)data(c, &y));
+    } else {
+        dequantize_s8((int32_t)x.size, scale_of(&x), x.zero_point, (const int8_t *)data(c, &x), (float *)data(c, &y));
+    }
+}
+
+void mf_run_operator(const mf_model *m, uint32_t k)
+{
+    op_ctx c;
+    ctx_init(&c, m, k, 0);
+    switch (c.opcode) {
+    case MFB_OP_CODE_CONV_2D:
+        run_conv_2d(&c);
+        break;
+    case MFB_OP_CODE_DEPTHWISE_CONV_2D:
+        run_depthwise_conv_2d(&c);
+        break;
+    case MFB_OP_CODE_FULLY_CONNECTED:
+        run_fully_connected(&c);
+        break;
+    case MFB_OP_CODE_ADD:
+    case MFB_OP_CODE_MUL:
+        run_add_mul(&c);
+        break;
+    case MFB_OP_CODE_AVERAGE_POOL_2D:
+    case MFB_OP_CODE_MAX_POOL_2D:
+        run_pool(&c);
+        break;
+    case MFB_OP_CODE_MEAN:
+        run_mean(&c);
+        break;
+    case MFB_OP_CODE_SOFTMAX:
+        run_softmax(&c);
+        break;
+    case MFB_OP_CODE_CONCATENATION:
+        run_concatenation(&c);
+        break;
+    case MFB_OP_CODE_PAD:
+        run_pad(&c);
+        break;
+    case MFB_OP_CODE_RESHAPE:
+        run_reshape(&c);
+        break;
+    case MFB_OP_CODE_LOGISTIC:
+    case MFB_OP_CODE_TANH:
+    case MFB_OP_CODE_HARDSWISH:
+        run_lut(&c);
+        break;
+    default: /* QUANTIZE, DEQUANTIZE: the loader accepts no other opcode */
+        run_boundary(&c);
+        break;
+    }
+}

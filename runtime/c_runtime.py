@@ -1,0 +1,81 @@
+"""The C runtime (runtime/c), driven through cffi: the "c" backend of the Interpreter.
+
+The C loader verifies the file on its own (mf_model_load), with the same
+checks as the Python loader, and the C interpreter runs it (mf_invoke) on
+an arena this module owns. Both buffers are 16-byte aligned, as the C
+runtime requires: constants are read in place as int32 arrays.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from microflat.kernels import native
+
+from .errors import FormatError
+
+ALIGNMENT = 16
+STATUS = {
+    0: "MF_OK", 1: "MF_ERROR_ARGUMENT", 2: "MF_ERROR_HEADER", 3: "MF_ERROR_FLATBUFFER", 4: "MF_ERROR_MODEL",
+    5: "MF_ERROR_TENSOR", 6: "MF_ERROR_ENCODING", 7: "MF_ERROR_OPERATOR", 8: "MF_ERROR_PLAN",
+    9: "MF_ERROR_ARENA_TOO_SMALL", 10: "MF_ERROR_NOT_LOADED",
+}
+
+
+def aligned_bytes(n: int) -> np.ndarray:
+    """n zero bytes whose address is a multiple of ALIGNMENT."""
+    raw = np.zeros(n + ALIGNMENT, np.uint8)
+    start = -raw.ctypes.data % ALIGNMENT
+    return raw[start:start + n]
+
+
+class CRuntimeError(FormatError):
+    """The C loader refused a file: ``status`` is its mf_status name."""
+
+    def __init__(self, status: int, offset: int, index: int, message: str):
+        self.status = STATUS.get(status, str(status))
+        what = f" (tensor or operator {index})" if index >= 0 else ""
+        super().__init__(f"C runtime {self.status}{what}", offset, message)
+
+
+class CRuntime:
+    """A model loaded by the C runtime. ``arena_limit``: refuse to allocate a larger arena (the fuzz tests)."""
+
+    def __init__(self, data, arena_limit: int | None = None):
+        self.ffi, self.lib = native.load()
+        ffi, lib = self.ffi, self.lib
+        self.file = aligned_bytes(len(data))
+        self.file[:] = np.frombuffer(data, np.uint8)
+        self._file_ptr = ffi.from_buffer("uint8_t[]", self.file)
+        error = ffi.new("mf_error *")
+        need = ffi.new("uint32_t *")
+        self._check(lib.mf_arena_bytes(self._file_ptr, len(data), need, error), error)
+        size = need[0] if arena_limit is None else min(need[0], arena_limit)
+        self.arena = aligned_bytes(max(size, 1))
+        self._arena_ptr = ffi.from_buffer("uint8_t[]", self.arena)
+        self.model = ffi.new("mf_model *")
+        self._check(lib.mf_model_load(self.model, self._file_ptr, len(data), self._arena_ptr, size, error), error)
+        self.arena_bytes = int(self.model.arena_bytes)
+
+    def _check(self, status, error):
+        if status != 0:
+            message = self.ffi.string(error.message).decode() if error.message != self.ffi.NULL else ""
+            raise CRuntimeError(int(status), int(error.offset), int(error.index), message)
+
+    def invoke(self) -> None:
+        status = self.lib.mf_invoke(self.model)
+        if status != 0:
+            raise RuntimeError(f"mf_invoke returned {STATUS.get(status, status)}")
+
+    def invoke_operator(self, k: int) -> None:
+        status = self.lib.mf_invoke_operator(self.model, k)
+        if status != 0:
+            raise RuntimeError(f"mf_invoke_operator({k}) returned {STATUS.get(status, status)}")
+
+    def tensor(self, index: int, dtype) -> np.ndarray:
+        """The tensor's bytes as a flat array: a view of the arena, or a copy of a constant."""
+        n = int(self.lib.mf_tensor_bytes(self.model, index))
+        ptr = self.lib.mf_tensor_data(self.model, index)
+        if ptr == self.ffi.NULL:
+            raise ValueError(f"tensor {index} has no storage")
+        return np.frombuffer(self.ffi.buffer(ptr, n), dtype=np.uint8).view(dtype)
