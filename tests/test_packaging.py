@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-C_SOURCES = sorted((ROOT / "kernels").glob("*.c"))
+C_SOURCES = sorted((ROOT / "kernels").glob("*.c")) + sorted((ROOT / "runtime" / "c").glob("*.c"))
+STRICT_C = ["-std=c99", "-pedantic", "-Wall", "-Wextra", "-Wconversion", "-Wsign-conversion", "-Werror"]
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +35,9 @@ def test_wheel_installs_everything_under_microflat(wheel):
     assert not any(n.startswith("microflat/__init__") for n in names)  # microflat is a namespace package
     # The C twins ship as sources (first-use build, firmware) and as the compiled cffi module.
     for src in C_SOURCES:
-        assert f"microflat/kernels/{src.name}" in names
+        assert f"microflat/{src.parent.relative_to(ROOT)}/{src.name}" in names
+    for header in (ROOT / "runtime" / "c").glob("*.h"):
+        assert f"microflat/runtime/c/{header.name}" in names
     assert any(n.startswith("microflat/kernels/_native") and n.endswith(".so") for n in names)
     assert "microflat/runtime/schema.fbs" in names
 
@@ -61,12 +64,20 @@ def test_runtime_and_kernels_import_without_torch():
 
 
 @pytest.mark.parametrize("source", C_SOURCES, ids=lambda p: p.name)
-def test_c_twin_compiles_clean_under_strict_c99(source, tmp_path):
+def test_c_sources_compile_clean_under_strict_c99(source, tmp_path):
     subprocess.run(
-        ["gcc", "-std=c99", "-pedantic", "-Wall", "-Wextra", "-Wconversion", "-Werror", "-O2",
+        ["gcc", *STRICT_C, "-O2", f"-I{ROOT / 'kernels'}", f"-I{ROOT / 'runtime' / 'c'}",
          "-c", str(source), "-o", str(tmp_path / "out.o")],
         check=True,
     )
+
+
+def test_the_c_schema_header_is_generated_from_schema_fbs():
+    """runtime/c/mfb_schema.h is checked in (a firmware build needs no Python); it must equal the generator's."""
+    from microflat.runtime import c_schema
+
+    assert (ROOT / "runtime" / "c" / "mfb_schema.h").read_text() == c_schema.header(), \
+        "regenerate: python -m microflat.runtime.c_schema > runtime/c/mfb_schema.h"
 
 
 def test_first_use_build_matches_the_installed_module(tmp_path):

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from layer_cases import conv2d_cases, depthwise_cases, fully_connected_cases
 from test_kernels_exact import conv2d_reference, depthwise_reference, fully_connected_reference
-from microflat.kernels import conv2d, depthwise_conv2d, fully_connected
+from microflat.kernels import conv2d, depthwise_conv2d, fully_connected, native
 from microflat.kernels.weight_encoding import Encoding, EncodingError, encode, validate
 
 
@@ -229,3 +229,107 @@ def test_a_kernel_wrapper_refuses_an_invalid_encoding_with_a_value_error():
     with pytest.raises(ValueError, match="fully_connected: filter encoding"):
         fully_connected(np.zeros((1, 10), np.int8), e, None, input_zp=0, output_zp=0, output_mult=[1 << 30],
                         output_shift=[0])
+
+
+# --- the C verifier's twins: weight_encoding_validate and weight_channel_bound -------------
+
+C_FIELDS = [None, "value_bits", "position_bits", "entries", "axis", "codebook", "codebook_per_channel", "buffer",
+            "positions_buffer"]
+
+
+def c_validate(e: Encoding):
+    """The field weight_encoding_validate (C) names, or None."""
+    code = native.call("weight_encoding_validate", np.array(e.shape, np.int32), len(e.shape), e.value_bits,
+                       np.ascontiguousarray(e.codebook, np.int8), e.codebook.size, int(e.codebook_per_channel), e.axis,
+                       e.position_bits, e.entries, np.ascontiguousarray(e.values, np.uint8), e.values.size,
+                       np.ascontiguousarray(e.positions, np.uint8), e.positions.size)
+    return C_FIELDS[code]
+
+
+def _stream_mutant(draw, stream):
+    kind = draw(st.sampled_from(["keep", "trim", "extend", "byte"]))
+    s = np.array(stream, np.uint8)
+    if kind == "trim" and s.size:
+        return s[:draw(st.integers(0, s.size - 1))]
+    if kind == "extend":
+        return np.concatenate([s, np.array(draw(st.lists(st.integers(0, 255), min_size=1, max_size=3)), np.uint8)])
+    if kind == "byte" and s.size:
+        s[draw(st.integers(0, s.size - 1))] = draw(st.integers(0, 255))
+    return s
+
+
+@st.composite
+def damaged_encodings(draw):
+    w, axis = draw(weights_and_axis())
+    e = draw(encodings_of(w, axis))
+    for _ in range(draw(st.integers(0, 3))):
+        field = draw(st.sampled_from(["value_bits", "position_bits", "axis", "entries", "codebook",
+                                      "codebook_per_channel", "values", "positions"]))
+        if field in ("value_bits", "position_bits"):
+            setattr(e, field, draw(st.integers(0, 10)))
+        elif field == "axis":
+            e.axis = draw(st.integers(-2, len(e.shape)))
+        elif field == "entries":
+            e.entries = max(0, e.entries + draw(st.integers(-3, 3)))
+        elif field == "codebook":
+            book = _stream_mutant(draw, e.codebook.view(np.uint8)).view(np.int8)
+            if book.size and draw(st.booleans()):
+                book = book.copy()
+                book[draw(st.integers(0, book.size - 1))] = -128
+            e.codebook = book
+        elif field == "codebook_per_channel":
+            e.codebook_per_channel = not e.codebook_per_channel
+        else:
+            setattr(e, field, _stream_mutant(draw, getattr(e, field)))
+    return e
+
+
+@given(e=damaged_encodings())
+def test_c_validate_names_the_field_python_validate_names(e):
+    try:
+        validate(e)
+        expected = None
+    except EncodingError as err:
+        expected = err.field
+    assert c_validate(e) == expected
+
+
+def _reference_bound_ok(w: np.ndarray, channel_axis: int, bias) -> bool:
+    """No weight is -128, and 255 * sum|w| + |b| < 2^31 for every output channel, in Python integers."""
+    if (w == -128).any():
+        return False
+    sums = np.abs(np.moveaxis(w.astype(np.int64), channel_axis, 0)).reshape(w.shape[channel_axis], -1).sum(axis=1)
+    b = [0] * len(sums) if bias is None else [abs(int(v)) for v in bias]
+    return all(255 * int(s) + bv <= 2**31 - 1 for s, bv in zip(sums, b))
+
+
+@st.composite
+def bound_cases(draw):
+    w, axis = draw(weights_and_axis())
+    if draw(st.booleans()):
+        w = w.copy()
+        w.reshape(-1)[draw(st.integers(0, w.size - 1))] = -128  # only the dense and signed encodings hold it
+    channels = w.shape[axis]
+    bias = None
+    if draw(st.booleans()):
+        bias = np.array(draw(st.lists(st.sampled_from([0, 1, -5, 2**31 - 1, -(2**31), 2**31 - 1000, -(2**31 - 255 * 60)]),
+                                      min_size=channels, max_size=channels)), np.int32)
+    return w, axis, bias
+
+
+@given(case=bound_cases(), data=st.data())
+def test_c_channel_bound_accepts_exactly_the_weights_the_reference_accepts(case, data):
+    w, axis, bias = case
+    shape = np.array(w.shape, np.int32)
+    b = np.zeros(0, np.int32) if bias is None else bias
+    expected = _reference_bound_ok(w, axis, bias)
+    plain = native.call("weight_channel_bound", shape, len(w.shape), axis, 8, np.zeros(0, np.int8), 0, 0, 0, w.size,
+                        np.ascontiguousarray(w).view(np.uint8).reshape(-1), np.zeros(0, np.uint8), b)
+    assert (plain == 0) == expected
+    palette = data.draw(st.sampled_from([None, "tensor", "channel"]) if (w != -128).all() else st.just(None))
+    e = encode(w, axis, palette=palette, position_bits=data.draw(st.sampled_from([0, 1, 3, 8])))
+    assume(e.value_bits < 8 or e.position_bits > 0)
+    size = e.codebook.size // (w.shape[axis] if e.codebook_per_channel else 1)
+    encoded = native.call("weight_channel_bound", shape, len(w.shape), axis, e.value_bits, e.codebook, size,
+                          int(e.codebook_per_channel), e.position_bits, e.entries, e.values, e.positions, b)
+    assert (encoded == 0) == expected
