@@ -17,12 +17,11 @@ The PyTorch compiler (next layer up) calls this API.
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 
 import numpy as np
 
 from microflat.runtime import memory_plan
+from microflat.runtime.atomic import write_atomic
 from microflat.runtime.errors import MicroflatError
 from microflat.runtime.format import DTYPE, OPCODE, ROUNDING_MODE
 from microflat.runtime.loader import LoadedModel
@@ -138,23 +137,6 @@ class ModelWriter:
         data = self.to_bytes(source_sha256)
         write_atomic(path, data)
         return len(data)
-
-
-def write_atomic(path, data: bytes) -> None:
-    """Write to a temporary file in the same folder, then rename: never a half-written file."""
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 __all__ = ["ModelWriter", "MicroflatError", "write_atomic"]

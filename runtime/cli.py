@@ -21,8 +21,7 @@ def _demo(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from microflat.compiler.writer import write_atomic
-
+    from .atomic import write_atomic
     from .interpreter import Interpreter
 
     interpreter = Interpreter(args.model, backend=args.backend)
@@ -41,6 +40,16 @@ def _run(args: argparse.Namespace) -> int:
         np.set_printoptions(threshold=50)
         for o in outputs:
             print(o)
+    return 0
+
+
+def _export_c(args: argparse.Namespace) -> int:
+    from . import export_c
+
+    x = _load_npy(args.input) if args.input else None
+    info = export_c.export(args.model, args.output, x)
+    print(f"wrote {args.output}: model_data.c ({info['file_bytes']} bytes of model), model_data.h "
+          f"(MICROFLAT_ARENA_BYTES {info['arena_bytes']}), {len(info['inputs'])} example input(s), microflat/ (the C runtime)")
     return 0
 
 
@@ -135,7 +144,7 @@ def _compress(args: argparse.Namespace) -> int:
                                        plot_path=args.plot, log=lambda line: print(line, file=sys.stderr))
     print(report.render(rows))
     if args.json:
-        from microflat.compiler.writer import write_atomic
+        from .atomic import write_atomic
 
         write_atomic(args.json, report.to_json(rows).encode())
     print(f"wrote {args.output}" + (f", {args.plot}" if args.plot else "") + (f", {args.json}" if args.json else ""))
@@ -160,6 +169,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--backend", choices=("numba", "c"), default="numba")
     run.add_argument("--dequantize", action="store_true", help="return int8 outputs as float32")
     run.set_defaults(handler=_run)
+    export = commands.add_parser("export-c", help="write a .mfb as C source (a const array in flash), an example input "
+                                 "and the C runtime, for firmware")
+    export.add_argument("model", metavar="MODEL.mfb")
+    export.add_argument("-o", "--output", required=True, metavar="DIR")
+    export.add_argument("--input", metavar="X.npy", help="the example input: one sample in the model's input layout "
+                        "(default: a fixed pseudo-random one)")
+    export.set_defaults(handler=_export_c)
     inspect = commands.add_parser("inspect", help="show a .mfb model's ops, MACs, weights, arena plan and bytes")
     inspect.add_argument("model", metavar="MODEL.mfb")
     inspect.add_argument("--json", action="store_true", help="machine-readable output")

@@ -142,7 +142,7 @@ static mf_status int_option(const op_ctx *c, uint32_t slot, int32_t dflt, int64_
 
 static mf_status act_range(const op_ctx *c, uint32_t min_slot, uint32_t max_slot)
 {
-    int32_t lo, hi;
+    int32_t lo = 0, hi = 0;
     CHECK(int_option(c, min_slot, -128, -128, 127, &lo));
     CHECK(int_option(c, max_slot, 127, -128, 127, &hi));
     REQUIRE(lo <= hi, c->options, "act_min > act_max");
@@ -191,7 +191,7 @@ static mf_status same_quantization(const op_ctx *c, const mf_tensor *a, const mf
 static mf_status geometry(const op_ctx *c, uint32_t stride_slot, int32_t dilation_slot, uint32_t pad_slot,
                           int64_t in_size, int64_t k, int64_t out_size)
 {
-    int32_t s, d = 1, p;
+    int32_t s = 1, d = 1, p = 0;
     CHECK(int_option(c, stride_slot, 1, 1, MAX_SPATIAL, &s));
     if (dilation_slot >= 0) {
         CHECK(int_option(c, (uint32_t)dilation_slot, 1, 1, MAX_SPATIAL, &d));
@@ -272,7 +272,7 @@ static mf_status check_weighted(const op_ctx *c, const mf_tensor *x, const mf_te
 static mf_status check_conv_2d(const op_ctx *c, mf_op_info *info)
 {
     mf_tensor x, w, y;
-    int32_t groups;
+    int32_t groups = 1;
     CHECK(counts(c, 2, 3, 1));
     CHECK(tensor(c, 0, 0, MFB_DTYPE_INT8, 4, ANY, 0, 0, &x, 0));
     CHECK(tensor(c, 0, 1, MFB_DTYPE_INT8, 4, CONSTANT, 0, 1, &w, 0));
@@ -297,7 +297,7 @@ static mf_status check_conv_2d(const op_ctx *c, mf_op_info *info)
 static mf_status check_depthwise_conv_2d(const op_ctx *c, mf_op_info *info)
 {
     mf_tensor x, w, y;
-    int32_t mult;
+    int32_t mult = 1;
     CHECK(counts(c, 2, 3, 1));
     CHECK(tensor(c, 0, 0, MFB_DTYPE_INT8, 4, ANY, 0, 0, &x, 0));
     CHECK(tensor(c, 0, 1, MFB_DTYPE_INT8, 4, CONSTANT, 0, 1, &w, 0));
@@ -393,7 +393,7 @@ static mf_status check_add_mul(const op_ctx *c, mf_op_info *info)
 static mf_status check_pool(const op_ctx *c, mf_op_info *info)
 {
     mf_tensor x, y;
-    int32_t fh, fw;
+    int32_t fh = 1, fw = 1;
     (void)info;
     CHECK(counts(c, 1, 1, 1));
     CHECK(tensor(c, 0, 0, MFB_DTYPE_INT8, 4, ANY, 0, 0, &x, 0));
@@ -429,7 +429,7 @@ static mf_status check_mean(const op_ctx *c, mf_op_info *info)
 static mf_status check_softmax(const op_ctx *c, mf_op_info *info)
 {
     mf_tensor x, y;
-    int32_t ls;
+    int32_t ls = 0;
     CHECK(counts(c, 1, 1, 1));
     CHECK(tensor(c, 0, 0, MFB_DTYPE_INT8, ANY, ANY, 0, 0, &x, 0));
     CHECK(tensor(c, 1, 0, MFB_DTYPE_INT8, ANY, ACTIVATION, 0, 0, &y, 0));
@@ -450,7 +450,7 @@ static mf_status check_softmax(const op_ctx *c, mf_op_info *info)
 static mf_status check_concatenation(const op_ctx *c, mf_op_info *info)
 {
     mf_tensor x, y;
-    int32_t axis;
+    int32_t axis = 0;
     (void)info;
     CHECK(counts(c, 1, 1024, 1));
     CHECK(tensor(c, 1, 0, MFB_DTYPE_INT8, ANY, ACTIVATION, 0, 0, &y, 0));

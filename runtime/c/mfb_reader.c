@@ -119,7 +119,7 @@ static int is_utf8(const uint8_t *s, uint32_t n)
 
 static mf_status string(const reader *r, uint32_t target)
 {
-    uint32_t n;
+    uint32_t n = 0;
     mf_status s = vector_header(r, target, 1, &n);
     if (s != MF_OK) {
         return s;
@@ -177,7 +177,7 @@ static mf_status table(const reader *r, uint32_t pos, uint32_t id, uint32_t dept
 
 static mf_status field(const reader *r, const table_frame *t, const mfb_field_desc *f, uint32_t depth)
 {
-    uint32_t at, target, n;
+    uint32_t at = 0, target = 0, n = 0;
     mf_status s;
     switch (f->kind) {
     case MFB_KIND_SCALAR:

@@ -1,0 +1,42 @@
+/*
+ * Run a model exported with `microflat export-c` on a Cortex-M board: load
+ * and verify it from flash, run it on the example input, print the outputs
+ * and their checksum over semihosting (../common/report.h), and compare
+ * them with the outputs the Python runtime computed at export time.
+ * The exit status is 0 when they match, 1 when not, 2 when the loader
+ * refused the model.
+ */
+#include <string.h>
+
+#include "microflat.h"
+#include "model_data.h"
+#include "report.h"
+#include "semihosting.h"
+
+uint32_t stack_peak_bytes(void);
+
+static uint8_t arena[MICROFLAT_ARENA_BYTES] __attribute__((aligned(16)));
+
+int main(void)
+{
+    mf_model model;
+    mf_error error;
+    if (mf_model_load(&model, microflat_model, microflat_model_bytes, arena, sizeof arena, &error) != MF_OK) {
+        report_error(&error, semihosting_puts);
+        return 2;
+    }
+    for (uint32_t i = 0; i < MICROFLAT_INPUTS; ++i) {
+        memcpy(mf_input(&model, i), microflat_example_inputs[i], microflat_example_input_bytes[i]);
+    }
+    mf_invoke(&model);
+    report_outputs(&model, semihosting_puts);
+    int match = 1;
+    for (uint32_t i = 0; i < MICROFLAT_OUTPUTS; ++i) {
+        match &= mf_output_bytes(&model, i) == microflat_expected_output_bytes[i] &&
+                 memcmp(mf_output(&model, i), microflat_expected_outputs[i], microflat_expected_output_bytes[i]) == 0;
+    }
+    semihosting_puts(match ? "expected: match" : "expected: MISMATCH");
+    report_value(semihosting_puts, "arena bytes ", MICROFLAT_ARENA_BYTES);
+    report_value(semihosting_puts, "stack bytes ", stack_peak_bytes());
+    return match ? 0 : 1;
+}
