@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.microflat-installed
 
-.PHONY: demo test clean
+.PHONY: demo test fuzz clean
 
 $(STAMP): pyproject.toml setup.py $(wildcard kernels/*.c kernels/*.h) kernels/_build_native.py
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -18,6 +18,10 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest
+
+# The long libFuzzer run on the C loader (tests/test_c_sanitizers.py); CI runs it for 60 s.
+fuzz: $(STAMP)
+	MICROFLAT_FUZZ_SECONDS=$${MICROFLAT_FUZZ_SECONDS:-3600} $(PY) -m pytest -s tests/test_c_sanitizers.py -k libfuzzer
 
 clean:
 	rm -rf $(VENV) build *.egg-info kernels/_native*.so

@@ -51,37 +51,29 @@ static uint8_t *read_file(const char *path, uint32_t *n, void **block)
     fclose(f);
     if (got != (size_t)size) {
         free(*block);
+        *block = NULL;
         return NULL;
     }
     *n = (uint32_t)size;
     return data;
 }
 
-int main(int argc, char **argv)
+/* Load, run and report; returns the exit status. The caller owns and frees file and arena. */
+static int run(int argc, char **argv, const uint8_t *file, uint32_t file_bytes, void **arena_block)
 {
-    if (argc < 2) {
-        fprintf(stderr, "usage: %s MODEL.mfb INPUT0.bin [INPUT1.bin ...]\n", argv[0]);
-        return 2;
-    }
-    uint32_t file_bytes = 0, arena_bytes = 0;
-    void *file_block = NULL, *arena_block = NULL;
-    const uint8_t *file = read_file(argv[1], &file_bytes, &file_block);
-    if (file == NULL) {
-        fprintf(stderr, "microflat_run: cannot read %s\n", argv[1]);
-        return 2;
-    }
     mf_error error;
     mf_model model;
+    uint32_t arena_bytes = 0;
     if (mf_arena_bytes(file, file_bytes, &arena_bytes, &error) != MF_OK) {
         report_error(&error, put);
         return 2;
     }
-    arena_block = calloc((size_t)arena_bytes + 16, 1);
-    if (arena_block == NULL) {
+    *arena_block = calloc((size_t)arena_bytes + 16, 1);
+    if (*arena_block == NULL) {
         fprintf(stderr, "microflat_run: cannot allocate a %u-byte arena\n", (unsigned)arena_bytes);
         return 2;
     }
-    uint8_t *arena = (uint8_t *)arena_block + ((16 - (uintptr_t)arena_block % 16) % 16);
+    uint8_t *arena = (uint8_t *)*arena_block + ((16 - (uintptr_t)*arena_block % 16) % 16);
     if (mf_model_load(&model, file, file_bytes, arena, arena_bytes, &error) != MF_OK) {
         report_error(&error, put);
         return 2;
@@ -94,17 +86,37 @@ int main(int argc, char **argv)
         void *block = NULL;
         uint32_t n = 0;
         const uint8_t *input = read_file(argv[2 + i], &n, &block);
-        if (input == NULL || n != mf_input_bytes(&model, i)) {
+        const int fits = input != NULL && n == mf_input_bytes(&model, i);
+        if (fits) {
+            memcpy(mf_input(&model, i), input, n);
+        }
+        free(block);
+        if (!fits) {
             fprintf(stderr, "microflat_run: %s must hold the %u bytes of input %u\n", argv[2 + i],
                     (unsigned)mf_input_bytes(&model, i), (unsigned)i);
             return 2;
         }
-        memcpy(mf_input(&model, i), input, n);
-        free(block);
     }
     mf_invoke(&model);
     report_outputs(&model, put);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        fprintf(stderr, "usage: %s MODEL.mfb INPUT0.bin [INPUT1.bin ...]\n", argv[0]);
+        return 2;
+    }
+    uint32_t file_bytes = 0;
+    void *file_block = NULL, *arena_block = NULL;
+    const uint8_t *file = read_file(argv[1], &file_bytes, &file_block);
+    if (file == NULL) {
+        fprintf(stderr, "microflat_run: cannot read %s\n", argv[1]);
+        return 2;
+    }
+    const int status = run(argc, argv, file, file_bytes, &arena_block);
     free(arena_block);
     free(file_block);
-    return 0;
+    return status;
 }

@@ -4,7 +4,7 @@
  * and their checksum over semihosting (../common/report.h), and compare
  * them with the outputs the Python runtime computed at export time.
  * The exit status is 0 when they match, 1 when not, 2 when the loader
- * refused the model.
+ * refused the model, 4 when initialized data was not copied to RAM.
  */
 #include <string.h>
 
@@ -17,10 +17,17 @@ uint32_t stack_peak_bytes(void);
 
 static uint8_t arena[MICROFLAT_ARENA_BYTES] __attribute__((aligned(16)));
 
+/* Initialized data: startup.c must have copied it from flash (a board boots from flash alone). */
+static volatile uint32_t data_marker = 0x30626d66u;
+
 int main(void)
 {
     mf_model model;
     mf_error error;
+    if (data_marker != 0x30626d66u) {
+        semihosting_puts("error: .data was not copied from flash");
+        return 4;
+    }
     if (mf_model_load(&model, microflat_model, microflat_model_bytes, arena, sizeof arena, &error) != MF_OK) {
         report_error(&error, semihosting_puts);
         return 2;

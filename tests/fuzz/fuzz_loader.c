@@ -1,0 +1,43 @@
+/*
+ * libFuzzer target for the C loader: any byte string goes to mf_arena_bytes
+ * and mf_model_load; a file the loader accepts is then run, since an
+ * accepted file must be safe to execute. Built with clang's
+ * -fsanitize=fuzzer,address,undefined (tests/test_c_sanitizers.py), so an
+ * out-of-bounds read, an overflow or any undefined behaviour is a crash.
+ */
+#include <stdint.h>
+#include <string.h>
+
+#include "microflat.h"
+
+#define MAX_FILE (4u << 20)
+#define MAX_ARENA (16u << 20)
+
+static uint8_t file[MAX_FILE] __attribute__((aligned(16)));
+static uint8_t arena[MAX_ARENA] __attribute__((aligned(16)));
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    mf_model model;
+    mf_error error;
+    uint32_t need = 0;
+    if (size > MAX_FILE) {
+        return 0;
+    }
+    memcpy(file, data, size);
+    if (mf_arena_bytes(file, (uint32_t)size, &need, &error) != MF_OK) {
+        return 0;
+    }
+    /* An arena the plan says is larger than ours: the loader checks everything, then refuses it. */
+    const uint32_t given = need < MAX_ARENA ? need : MAX_ARENA;
+    if (mf_model_load(&model, file, (uint32_t)size, arena, given, &error) != MF_OK) {
+        return 0;
+    }
+    for (uint32_t i = 0; i < mf_input_count(&model); ++i) {
+        memset(mf_input(&model, i), 0x5A, mf_input_bytes(&model, i));
+    }
+    mf_invoke(&model);
+    return 0;
+}

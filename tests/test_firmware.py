@@ -1,0 +1,93 @@
+"""The C runtime on emulated ARM, bit-exact with the Python runtime on every zoo model.
+
+Cortex-M: `microflat export-c`, then firmware_examples/cortex-m's Makefile
+(arm-none-eabi-gcc, the startup that copies .data from flash), run under
+qemu-system-arm; the firmware prints its outputs and checksum over
+semihosting. aarch64 Linux: firmware_examples/aarch64-linux as a static
+binary under qemu-aarch64. Both outputs are compared byte for byte with
+the Numba runtime's, and the checksum with FNV-1a computed here.
+
+Without the cross tools and QEMU these tests skip, naming the Debian
+packages to install; under CI (.ci/run installs them) they fail instead.
+"""
+
+import pytest
+
+from firmware import EXAMPLES, as_input_files, assert_report_matches, exported, need, python_outputs, run
+from zoo_files import VARIANTS, compiled_zoo
+from microflat.compiler import zoo
+
+MODELS = sorted(zoo.ZOO) + sorted(VARIANTS)
+CORTEX_M = EXAMPLES / "cortex-m"
+LINUX = EXAMPLES / "aarch64-linux"
+
+
+def build_firmware(model_dir, out_dir, board="mps2-an386", opt="-O2", extra=""):
+    need("make", "arm-none-eabi-gcc")
+    result = run(["make", "-s", "-C", str(CORTEX_M), f"BOARD={board}", f"MODEL_DIR={model_dir}", f"OUT={out_dir}",
+                  f"OPT={opt}", f"EXTRA_CFLAGS={extra}"])
+    assert result.returncode == 0, result.stdout + result.stderr
+    return out_dir / "firmware.elf"
+
+
+def run_firmware(elf, board="mps2-an386"):
+    need("qemu-system-arm")
+    return run(["qemu-system-arm", "-M", board, "-nographic", "-monitor", "none", "-semihosting-config",
+                "enable=on,target=native", "-kernel", str(elf)], timeout=600)
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_cortex_m4_firmware_is_bit_exact_on_every_zoo_model(name, tmp_path):
+    data = compiled_zoo()[name]
+    elf = build_firmware(exported(data, tmp_path / "model"), tmp_path / "build")
+    result = run_firmware(elf)
+    assert_report_matches(result, data)
+    assert "expected: match" in result.stderr
+
+
+@pytest.mark.parametrize("board", ["mps2-an385", "mps2-an500", "mps3-an547"])
+def test_every_board_runs_the_firmware(board, tmp_path):
+    data = compiled_zoo()["ds_cnn/int4"]
+    elf = build_firmware(exported(data, tmp_path / "model"), tmp_path / "build", board=board)
+    assert_report_matches(run_firmware(elf, board), data)
+
+
+def test_firmware_copies_initialized_data_from_flash(tmp_path):
+    """QEMU loads each segment at its load address, as a board's flash holds it: without the startup's copy,
+    .data in RAM would not hold its initial values, and the firmware says so (exit status 4)."""
+    need("arm-none-eabi-readelf")
+    elf = build_firmware(exported(compiled_zoo()["small_cnn"], tmp_path / "model"), tmp_path / "build")
+    headers = run(["arm-none-eabi-readelf", "-lW", str(elf)]).stdout
+    data_segment = [line.split() for line in headers.splitlines() if line.strip().startswith("LOAD") and " RW " in line][0]
+    virt, phys = int(data_segment[2], 16), int(data_segment[3], 16)
+    assert virt >= 0x20000000 > phys  # .data runs in RAM, loads from flash
+    assert run_firmware(elf).returncode == 0
+
+
+@pytest.fixture(scope="module")
+def linux_program(tmp_path_factory):
+    need("make", "aarch64-linux-gnu-gcc")
+    out = tmp_path_factory.mktemp("aarch64")
+    result = run(["make", "-s", "-C", str(LINUX), f"OUT={out}"])
+    assert result.returncode == 0, result.stdout + result.stderr
+    return out / "microflat_run"
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_aarch64_linux_program_is_bit_exact_on_every_zoo_model(name, linux_program, tmp_path):
+    need("qemu-aarch64")
+    data = compiled_zoo()[name]
+    (tmp_path / "model.mfb").write_bytes(data)
+    result = run(["qemu-aarch64", str(linux_program), str(tmp_path / "model.mfb"), *as_input_files(data, tmp_path)])
+    assert_report_matches(result, data)
+
+
+def test_aarch64_linux_program_refuses_a_damaged_model_in_one_line(linux_program, tmp_path):
+    need("qemu-aarch64")
+    data = bytearray(compiled_zoo()["small_cnn"])
+    data[8] = 9  # the major version
+    (tmp_path / "model.mfb").write_bytes(bytes(data))
+    result = run(["qemu-aarch64", str(linux_program), str(tmp_path / "model.mfb"), str(tmp_path / "none.bin")])
+    assert result.returncode == 2
+    assert result.stdout.strip() == "error 2 at byte 8: the format's major version is not readable by this runtime"
+    assert python_outputs(compiled_zoo()["small_cnn"])  # the undamaged model runs

@@ -1,0 +1,34 @@
+"""The zoo compiled once per test session: {name: .mfb bytes}, for the tests that run whole models in C.
+
+Every zoo model (untrained: seeded and BN-calibrated, as test_zoo.py compiles
+them) with the default encoding choice, plus variants whose weights take the
+other encodings, so the C runtime runs packed int4 and sparse layouts on
+whole models too.
+"""
+
+import functools
+
+import torch
+
+from microflat.compiler import compile_model, zoo
+
+VARIANTS = {
+    "ds_cnn/int4": ("ds_cnn", dict(weight_bits=4)),
+    "lenet5/sparse": ("lenet5", dict(weight_encoding="sparse")),
+    "resnet8/float_io": ("resnet8", dict(io_dtype="float32")),
+}
+
+
+def _compile(name, **options):
+    torch.manual_seed(0)
+    model = zoo.load(name, trained=False)
+    x = zoo.inputs(name, 64, seed=7) if not zoo.ZOO[name].dataset else torch.rand((64,) + zoo.ZOO[name].input_shape)
+    batches = [x[i:i + 16] for i in range(0, 64, 16)]
+    return compile_model(model, (x[:1],), batches, progress=False, **options).data
+
+
+@functools.lru_cache(maxsize=None)
+def compiled_zoo() -> dict:
+    files = {name: _compile(name) for name in zoo.ZOO}
+    files.update({key: _compile(name, **options) for key, (name, options) in VARIANTS.items()})
+    return files
