@@ -15,6 +15,15 @@
 
 uint32_t stack_peak_bytes(void);
 
+/* Built with -DMICROFLAT_PROFILE, main runs the operators one by one and calls profile_mark before each
+ * and after the last, so an instruction-counting QEMU plugin (benchmarks/qemu/insn_count.c) can tell
+ * what each operator costs. */
+void profile_mark(void);
+__attribute__((noinline)) void profile_mark(void)
+{
+    __asm__ volatile("" ::: "memory");
+}
+
 static uint8_t arena[MICROFLAT_ARENA_BYTES] __attribute__((aligned(16)));
 
 /* Initialized data: startup.c must have copied it from flash (a board boots from flash alone). */
@@ -35,7 +44,15 @@ int main(void)
     for (uint32_t i = 0; i < MICROFLAT_INPUTS; ++i) {
         memcpy(mf_input(&model, i), microflat_example_inputs[i], microflat_example_input_bytes[i]);
     }
+#ifdef MICROFLAT_PROFILE
+    for (uint32_t k = 0; k < model.n_operators; ++k) {
+        profile_mark();
+        mf_invoke_operator(&model, k);
+    }
+    profile_mark();
+#else
     mf_invoke(&model);
+#endif
     report_outputs(&model, semihosting_puts);
     int match = 1;
     for (uint32_t i = 0; i < MICROFLAT_OUTPUTS; ++i) {

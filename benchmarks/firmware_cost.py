@@ -1,0 +1,188 @@
+"""What a model costs on a Cortex-M: flash, RAM and instructions per MAC, for the MLPerf Tiny architectures.
+
+For each model (compiled from the zoo, untrained: the cost does not depend
+on the weights' values, only on their shapes and encodings):
+
+* size: `microflat export-c`, the Cortex-M firmware built for the board at
+  -Os, then `arm-none-eabi-size -A`. Flash = .isr_vector + .text + .rodata
+  + .ARM.exidx + .data (its initial values); the model file lies in .rodata.
+  RAM = .data + .bss (the arena lies in .bss) + the stack the run used
+  (measured: startup.c paints the stack, the firmware reports its peak).
+* cost: the firmware built at -O3 with -DMICROFLAT_PROFILE (operators run
+  one by one, a marker call before each), run under qemu-system-arm with
+  benchmarks/qemu/insn_count.c, a TCG plugin that counts executed
+  instructions at each marker. Instructions per MAC, whole network and by
+  layer kind (1x1 pointwise conv, depthwise conv, other conv, FC), against
+  the MACs `microflat inspect` reports.
+
+QEMU counts instructions, not cycles: on a Cortex-M4 most integer
+instructions take one cycle, loads two, so cycles per MAC are somewhat
+higher than instructions per MAC.
+
+    .venv/bin/python benchmarks/firmware_cost.py [--board mps2-an386] [--models ds_cnn ...] [--json out.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import subprocess
+import sys
+import tempfile
+from collections import defaultdict
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+
+from microflat.compiler import compile_model, zoo  # noqa: E402
+from microflat.runtime import load_bytes  # noqa: E402
+from microflat.runtime.export_c import export  # noqa: E402
+from microflat.runtime.inspect_model import summary  # noqa: E402
+
+MLPERF = ["ds_cnn", "mobilenet_v1_025", "resnet8", "fc_autoencoder"]
+CORTEX_M = ROOT / "firmware_examples" / "cortex-m"
+PLUGIN_SOURCE = ROOT / "benchmarks" / "qemu" / "insn_count.c"
+FLASH_SECTIONS = (".isr_vector", ".text", ".rodata", ".ARM.exidx", ".data")
+
+
+def compiled(name: str, **options) -> bytes:
+    torch.manual_seed(0)
+    model = zoo.load(name, trained=False)
+    x = zoo.inputs(name, 64, seed=7) if not zoo.ZOO[name].dataset else torch.rand((64,) + zoo.ZOO[name].input_shape)
+    return compile_model(model, (x[:1],), [x[i:i + 16] for i in range(0, 64, 16)], progress=False, **options).data
+
+
+def sh(cmd, **kw) -> str:
+    result = subprocess.run(cmd, capture_output=True, text=True, **kw)
+    if result.returncode != 0:
+        raise RuntimeError(f"{' '.join(map(str, cmd))} failed:\n{result.stdout}\n{result.stderr}")
+    return result.stdout + result.stderr
+
+
+def build(model_dir: Path, out: Path, board: str, opt: str, extra: str = "") -> Path:
+    sh(["make", "-s", "-C", str(CORTEX_M), f"BOARD={board}", f"MODEL_DIR={model_dir}", f"OUT={out}", f"OPT={opt}",
+        f"EXTRA_CFLAGS={extra}"])
+    return out / "firmware.elf"
+
+
+def qemu(elf: Path, board: str, plugin: str | None = None) -> str:
+    cmd = ["qemu-system-arm", "-M", board, "-nographic", "-monitor", "none", "-semihosting-config",
+           "enable=on,target=native", "-kernel", str(elf)]
+    if plugin:
+        cmd += ["-plugin", plugin]
+    return sh(cmd, timeout=3600)
+
+
+def sections(elf: Path) -> dict:
+    out = {}
+    for line in sh(["arm-none-eabi-size", "-A", str(elf)]).splitlines():
+        parts = line.split()
+        if len(parts) == 3 and parts[0].startswith(".") and parts[1].isdigit():
+            out[parts[0]] = int(parts[1])
+    return out
+
+
+def layer_kind(lm, op) -> str:
+    name = lm.opcode_name(op.opcode)
+    if name == "FULLY_CONNECTED":
+        return "fc"
+    if name == "DEPTHWISE_CONV_2D":
+        return "depthwise"
+    if name == "CONV_2D":
+        w = lm.tensors[int(op.inputs[1])]
+        return "pointwise 1x1" if w.shape[1] == w.shape[2] == 1 else "conv"
+    return "other"
+
+
+def measure(name: str, data: bytes, board: str, plugin_so: Path, work: Path, portable: bool) -> dict:
+    model_dir = work / "model"
+    export(data if isinstance(data, bytes) else bytes(data), model_dir)
+    lm = load_bytes(data)
+    s = summary(lm)
+    extra = "-DMICROFLAT_PORTABLE" if portable else ""
+    # size, at -Os
+    elf = build(model_dir, work / "os", board, "-Os", extra)
+    sec = sections(elf)
+    run = qemu(elf, board)
+    if "expected: match" not in run:
+        raise RuntimeError(f"{name}: the firmware's outputs differ from Python's:\n{run}")
+    stack = int(re.search(r"stack bytes (\d+)", run).group(1))
+    arena = int(re.search(r"arena bytes (\d+)", run).group(1))
+    # cost, at -O3
+    elf3 = build(model_dir, work / "o3", board, "-O3", f"-DMICROFLAT_PROFILE {extra}")
+    marker = next(line.split()[0] for line in sh(["arm-none-eabi-nm", str(elf3)]).splitlines()
+                  if line.endswith(" profile_mark"))
+    counts_path = work / "counts.txt"
+    run3 = qemu(elf3, board, f"{plugin_so},marker=0x{marker},out={counts_path}")
+    if "expected: match" not in run3:
+        raise RuntimeError(f"{name}: the profiled firmware's outputs differ from Python's:\n{run3}")
+    marks = [int(v) for v in counts_path.read_text().split("\n") if v and not v.startswith("total")]
+    per_op = [b - a for a, b in zip(marks, marks[1:])]
+    if len(per_op) != len(lm.operators):
+        raise RuntimeError(f"{name}: {len(marks)} markers for {len(lm.operators)} operators")
+    by_kind = defaultdict(lambda: [0, 0])
+    for k, op in enumerate(lm.operators):
+        kind = layer_kind(lm, op)
+        by_kind[kind][0] += per_op[k]
+        by_kind[kind][1] += s["ops"][k]["macs"]
+    insns = sum(per_op)
+    return {
+        "model": name, "board": board, "path": "portable" if portable else "optimized",
+        "macs": s["macs"], "instructions": insns, "instructions_per_mac": insns / s["macs"],
+        "by_kind": {k: {"instructions": v[0], "macs": v[1], "per_mac": (v[0] / v[1]) if v[1] else None}
+                    for k, v in sorted(by_kind.items())},
+        "model_bytes": len(data), "arena_bytes": arena, "stack_bytes": stack,
+        "flash_bytes": sum(sec.get(k, 0) for k in FLASH_SECTIONS),
+        "code_bytes": sec.get(".text", 0), "rodata_bytes": sec.get(".rodata", 0),
+        "ram_bytes": sec.get(".data", 0) + sec.get(".bss", 0) + stack,
+        "sections": sec,
+    }
+
+
+def render(rows: list[dict]) -> str:
+    out = ["| model | path | MACs | instructions / MAC | 1x1 | depthwise | conv | FC | flash B (code + model) "
+           "| RAM B (arena + stack + other) |", "|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        kinds = r["by_kind"]
+
+        def per(k):
+            v = kinds.get(k, {}).get("per_mac")
+            return f"{v:.2f}" if v else "-"
+        other = r["ram_bytes"] - r["arena_bytes"] - r["stack_bytes"]
+        out.append(f"| {r['model']} | {r['path']} | {r['macs']:,} | {r['instructions_per_mac']:.2f} | {per('pointwise 1x1')} "
+                   f"| {per('depthwise')} | {per('conv')} | {per('fc')} | {r['flash_bytes']:,} ({r['code_bytes']:,} + "
+                   f"{r['model_bytes']:,}) | {r['ram_bytes']:,} ({r['arena_bytes']:,} + {r['stack_bytes']:,} + {other:,}) |")
+    return "\n".join(out)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--board", default="mps2-an386")
+    parser.add_argument("--models", nargs="+", default=MLPERF)
+    parser.add_argument("--paths", nargs="+", default=["portable", "optimized"], choices=("portable", "optimized"))
+    parser.add_argument("--json", metavar="OUT.json")
+    args = parser.parse_args(argv)
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        plugin_so = Path(tmp) / "insn_count.so"
+        sh(["gcc", "-shared", "-fPIC", "-O2", "-Wall", "-Wextra", "-Werror", str(PLUGIN_SOURCE), "-o", str(plugin_so)])
+        for name in args.models:
+            data = compiled(name)
+            for path in args.paths:
+                work = Path(tmp) / name / path
+                rows.append(measure(name, data, args.board, plugin_so, work, path == "portable"))
+                r = rows[-1]
+                print(f"{name} {path}: {r['instructions_per_mac']:.2f} instructions/MAC, flash {r['flash_bytes']}, "
+                      f"RAM {r['ram_bytes']}", file=sys.stderr)
+    print(render(rows))
+    if args.json:
+        Path(args.json).write_text(json.dumps(rows, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,96 @@
+/*
+ * A QEMU TCG plugin that counts executed guest instructions, and records the
+ * running count each time the guest calls a marker function, so a firmware
+ * can bracket each operator (benchmarks/firmware_cost.py).
+ *
+ *   qemu-system-arm ... -plugin insn_count.so,marker=0x1234,out=counts.txt
+ *
+ * Writes one line per marker hit (the instructions executed before it), then
+ * "total N". Debian's QEMU 7.2 loads plugins but ships neither plugins nor
+ * qemu-plugin.h, so the dozen declarations this plugin uses are written here
+ * from the plugin API of that release (API version 1).
+ */
+#include <inttypes.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* --- the QEMU 7.2 plugin API, as much of it as this plugin calls ------------------------------- */
+#define QEMU_PLUGIN_EXPORT __attribute__((visibility("default")))
+typedef uint64_t qemu_plugin_id_t;
+typedef struct qemu_info_t qemu_info_t;
+struct qemu_plugin_tb;
+enum qemu_plugin_cb_flags { QEMU_PLUGIN_CB_NO_REGS, QEMU_PLUGIN_CB_R_REGS, QEMU_PLUGIN_CB_RW_REGS };
+enum qemu_plugin_op { QEMU_PLUGIN_INLINE_ADD_U64 };
+typedef void (*qemu_plugin_vcpu_tb_trans_cb_t)(qemu_plugin_id_t id, struct qemu_plugin_tb *tb);
+typedef void (*qemu_plugin_vcpu_udata_cb_t)(unsigned int vcpu_index, void *userdata);
+typedef void (*qemu_plugin_udata_cb_t)(qemu_plugin_id_t id, void *userdata);
+void qemu_plugin_register_vcpu_tb_trans_cb(qemu_plugin_id_t id, qemu_plugin_vcpu_tb_trans_cb_t cb);
+void qemu_plugin_register_vcpu_tb_exec_cb(struct qemu_plugin_tb *tb, qemu_plugin_vcpu_udata_cb_t cb,
+                                          enum qemu_plugin_cb_flags flags, void *userdata);
+void qemu_plugin_register_vcpu_tb_exec_inline(struct qemu_plugin_tb *tb, enum qemu_plugin_op op, void *ptr,
+                                              uint64_t imm);
+size_t qemu_plugin_tb_n_insns(const struct qemu_plugin_tb *tb);
+uint64_t qemu_plugin_tb_vaddr(const struct qemu_plugin_tb *tb);
+void qemu_plugin_register_atexit_cb(qemu_plugin_id_t id, qemu_plugin_udata_cb_t cb, void *userdata);
+QEMU_PLUGIN_EXPORT int qemu_plugin_version = 1;
+QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id, const qemu_info_t *info, int argc, char **argv);
+/* ----------------------------------------------------------------------------------------------------- */
+
+#define MAX_MARKS 65536
+
+static uint64_t executed; /* one vCPU: the MPS2 boards are single-core */
+static uint64_t marker = UINT64_MAX;
+static uint64_t marks[MAX_MARKS];
+static size_t n_marks;
+static const char *out_path = "insn_count.txt";
+
+static void on_marker(unsigned int vcpu, void *userdata)
+{
+    (void)vcpu;
+    (void)userdata;
+    if (n_marks < MAX_MARKS) {
+        marks[n_marks++] = executed;
+    }
+}
+
+static void on_translate(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
+{
+    (void)id;
+    /* Thumb addresses: the TB's address is even; the marker's symbol value may carry the Thumb bit. */
+    if (qemu_plugin_tb_vaddr(tb) == (marker & ~(uint64_t)1)) {
+        qemu_plugin_register_vcpu_tb_exec_cb(tb, on_marker, QEMU_PLUGIN_CB_NO_REGS, NULL);
+    }
+    qemu_plugin_register_vcpu_tb_exec_inline(tb, QEMU_PLUGIN_INLINE_ADD_U64, &executed, qemu_plugin_tb_n_insns(tb));
+}
+
+static void write_counts(qemu_plugin_id_t id, void *userdata)
+{
+    (void)id;
+    (void)userdata;
+    FILE *f = fopen(out_path, "w");
+    if (f == NULL) {
+        return;
+    }
+    for (size_t i = 0; i < n_marks; ++i) {
+        fprintf(f, "%" PRIu64 "\n", marks[i]);
+    }
+    fprintf(f, "total %" PRIu64 "\n", executed);
+    fclose(f);
+}
+
+QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id, const qemu_info_t *info, int argc, char **argv)
+{
+    (void)info;
+    for (int i = 0; i < argc; ++i) {
+        if (strncmp(argv[i], "marker=", 7) == 0) {
+            marker = strtoull(argv[i] + 7, NULL, 0);
+        } else if (strncmp(argv[i], "out=", 4) == 0) {
+            out_path = argv[i] + 4;
+        }
+    }
+    qemu_plugin_register_vcpu_tb_trans_cb(id, on_translate);
+    qemu_plugin_register_atexit_cb(id, write_counts, NULL);
+    return 0;
+}
