@@ -2,10 +2,12 @@
  * int8 2-D convolution, the C twin of conv2d.py (whose docstring derives the
  * arithmetic). For each output pixel and group, the receptive field is
  * gathered once into `scratch` as int16 (x - input_zp), 0 for padding taps;
- * each output channel is then a dot product with a contiguous OHWI filter row.
+ * each output channel is then a dot product with a contiguous OHWI filter row
+ * (row_dots.h, four channels at a time).
  */
 #include "microflat_kernels.h"
 #include "numerics.h"
+#include "row_dots.h"
 #include "weight_encoding.h"
 
 int32_t conv2d_s8_scratch_bytes(int32_t input_ch, int32_t filter_h, int32_t filter_w, int32_t groups)
@@ -61,19 +63,8 @@ void conv2d_s8(int16_t *scratch,
                 for (int32_t g = 0; g < groups; ++g) {
                     im2col_s16(scratch, input, b, iy0, ix0, g, input_h, input_w, input_ch, cin_g, filter_h, filter_w,
                                dilation_h, dilation_w, input_zp);
-                    for (int32_t c = g * cout_g; c < (g + 1) * cout_g; ++c) {
-                        const int8_t *f = filter + c * k;
-                        int32_t acc = 0;
-                        for (int32_t t = 0; t < k; ++t) {
-                            acc += (int32_t)scratch[t] * (int32_t)f[t];
-                        }
-                        if (bias != 0) {
-                            acc += bias[c];
-                        }
-                        const int32_t q = per_channel ? c : 0;
-                        out[c] = (int8_t)requantize(acc, output_mult[q], output_shift[q], output_zp, act_min,
-                                                    act_max);
-                    }
+                    requantized_row_dots(scratch, k, filter, g * cout_g, (g + 1) * cout_g, bias, output_mult,
+                                         output_shift, per_channel, output_zp, act_min, act_max, out);
                 }
             }
         }

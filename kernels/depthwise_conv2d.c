@@ -17,6 +17,30 @@ int32_t depthwise_conv2d_s8_scratch_bytes(int32_t input_ch, int32_t filter_h, in
     return 0;
 }
 
+/* The taps [*lo, *hi) of a window starting at i0 (dilation d, k taps) that fall inside [0, size). */
+static void valid_taps(int32_t i0, int32_t d, int32_t k, int32_t size, int32_t *lo, int32_t *hi)
+{
+    int32_t a = 0, b = k;
+    while (a < k && i0 + a * d < 0) {
+        ++a;
+    }
+    while (b > a && i0 + (b - 1) * d >= size) {
+        --b;
+    }
+    *lo = a;
+    *hi = b;
+}
+
+#define CHANNEL_BLOCK 4
+
+/*
+ * Loop order for a microcontroller: for each output pixel, the valid taps are found once; with a depth
+ * multiplier of 1 (MobileNet's and DS-CNN's depthwise layers) the channels are then taken four at a time,
+ * each block accumulating over the taps in four registers from contiguous NHWC input and HWC filter
+ * bytes, so a MAC costs a load of each operand, a subtraction and a multiply-add. The accumulators
+ * start at the bias: every partial sum is bounded by 255 * sum|w| + |b| < 2^31 (the loader's check), so
+ * the order of the additions does not change the exact int32 result.
+ */
 void depthwise_conv2d_s8(int16_t *scratch,
                          int32_t batches, int32_t input_h, int32_t input_w, int32_t input_ch,
                          int32_t filter_h, int32_t filter_w,
@@ -30,37 +54,55 @@ void depthwise_conv2d_s8(int16_t *scratch,
 {
     (void)scratch;
     const int32_t output_ch = input_ch * depth_multiplier;
+    const int32_t blocked = depth_multiplier == 1 ? input_ch / CHANNEL_BLOCK * CHANNEL_BLOCK : 0;
     for (int32_t b = 0; b < batches; ++b) {
         for (int32_t oy = 0; oy < output_h; ++oy) {
             const int32_t iy0 = oy * stride_h - pad_top;
+            int32_t ky_lo, ky_hi;
+            valid_taps(iy0, dilation_h, filter_h, input_h, &ky_lo, &ky_hi);
             for (int32_t ox = 0; ox < output_w; ++ox) {
                 const int32_t ix0 = ox * stride_w - pad_left;
+                int32_t kx_lo, kx_hi;
+                valid_taps(ix0, dilation_w, filter_w, input_w, &kx_lo, &kx_hi);
                 int8_t *out = output + ((b * output_h + oy) * output_w + ox) * output_ch;
-                for (int32_t i = 0; i < input_ch; ++i) {
-                    for (int32_t m = 0; m < depth_multiplier; ++m) {
-                        const int32_t c = i * depth_multiplier + m;
-                        int32_t acc = 0;
-                        for (int32_t ky = 0; ky < filter_h; ++ky) {
-                            const int32_t iy = iy0 + ky * dilation_h;
-                            if (iy < 0 || iy >= input_h) {
-                                continue;
-                            }
-                            for (int32_t kx = 0; kx < filter_w; ++kx) {
-                                const int32_t ix = ix0 + kx * dilation_w;
-                                if (ix < 0 || ix >= input_w) {
-                                    continue;
-                                }
-                                const int32_t xv = (int32_t)input[((b * input_h + iy) * input_w + ix) * input_ch + i] - input_zp;
-                                acc += xv * (int32_t)filter[(ky * filter_w + kx) * output_ch + c];
-                            }
-                        }
-                        if (bias != 0) {
-                            acc += bias[c];
-                        }
-                        const int32_t q = per_channel ? c : 0;
-                        out[c] = (int8_t)requantize(acc, output_mult[q], output_shift[q], output_zp, act_min,
-                                                    act_max);
+                /* the window's corner may lie outside the input: an index, not a pointer, until a tap is valid */
+                const int32_t corner = ((b * input_h + iy0) * input_w + ix0) * input_ch;
+                for (int32_t c = 0; c < blocked; c += CHANNEL_BLOCK) {
+                    int32_t acc[CHANNEL_BLOCK];
+                    for (int32_t j = 0; j < CHANNEL_BLOCK; ++j) {
+                        acc[j] = bias != 0 ? bias[c + j] : 0;
                     }
+                    for (int32_t ky = ky_lo; ky < ky_hi; ++ky) {
+                        const int32_t x_row = corner + ky * dilation_h * input_w * input_ch + c;
+                        const int8_t *w_row = filter + ky * filter_w * output_ch + c;
+                        for (int32_t kx = kx_lo; kx < kx_hi; ++kx) {
+                            const int8_t *x = input + x_row + kx * dilation_w * input_ch;
+                            const int8_t *w = w_row + kx * output_ch;
+                            acc[0] += ((int32_t)x[0] - input_zp) * (int32_t)w[0];
+                            acc[1] += ((int32_t)x[1] - input_zp) * (int32_t)w[1];
+                            acc[2] += ((int32_t)x[2] - input_zp) * (int32_t)w[2];
+                            acc[3] += ((int32_t)x[3] - input_zp) * (int32_t)w[3];
+                        }
+                    }
+                    for (int32_t j = 0; j < CHANNEL_BLOCK; ++j) {
+                        const int32_t q = per_channel ? c + j : 0;
+                        out[c + j] = (int8_t)requantize(acc[j], output_mult[q], output_shift[q], output_zp, act_min,
+                                                        act_max);
+                    }
+                }
+                for (int32_t c = blocked; c < output_ch; ++c) {
+                    const int32_t i = c / depth_multiplier;
+                    int32_t acc = bias != 0 ? bias[c] : 0;
+                    for (int32_t ky = ky_lo; ky < ky_hi; ++ky) {
+                        for (int32_t kx = kx_lo; kx < kx_hi; ++kx) {
+                            const int32_t xv =
+                                (int32_t)input[corner + (ky * dilation_h * input_w + kx * dilation_w) * input_ch + i] -
+                                input_zp;
+                            acc += xv * (int32_t)filter[(ky * filter_w + kx) * output_ch + c];
+                        }
+                    }
+                    const int32_t q = per_channel ? c : 0;
+                    out[c] = (int8_t)requantize(acc, output_mult[q], output_shift[q], output_zp, act_min, act_max);
                 }
             }
         }
