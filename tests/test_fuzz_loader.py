@@ -98,3 +98,29 @@ def test_every_single_byte_flip_of_a_valid_file(valid):
                 rejected += 1
     print(f"\nsingle-byte flips of a {len(valid)}-byte file: {rejected} rejected, {accepted} accepted and ran")
     assert rejected > 0 and accepted + rejected == 3 * len(valid)
+
+
+def test_a_scratch_of_two_to_the_32_bytes_is_refused_by_both_loaders():
+    """An FC over 2^30 features whose sparse weight stores one entry: the encoded kernel's scratch is
+    4 * 2^30 = 2^32 bytes, which no arena holds. Rounded in 32 bits it would be 0 and fit anywhere."""
+    from microflat.compiler.serialize import serialize
+    from microflat.compiler.writer import ModelWriter
+    from microflat.kernels import weight_encoding as WE
+
+    k = 2**30
+    w = ModelWriter()
+    x = w.add_tensor("x", "int8", (1, k), scale=0.1, zero_point=0)
+    enc = WE.Encoding(shape=(1, k), value_bits=2, values=np.array([1], np.uint8), entries=1, axis=0,
+                      position_bits=1, positions=np.array([0], np.uint8))
+    WE.validate(enc)
+    f = w.add_encoded("w", enc, scale=0.01, zero_point=0)
+    y = w.add_tensor("y", "int8", (1, 1), scale=0.1, zero_point=0)
+    w.add_operator("FULLY_CONNECTED", [x, f, -1], [y], "FullyConnectedOptions",
+                   dict(output_mult=[1 << 30], output_shift=[0]))
+    w.set_io([x], [y])
+    plan = {"arena_bytes": k + 64, "tensor_offsets": [0, -1, k], "scratch_offsets": [k + 16]}
+    data = serialize(w._model(plan, bytes(32)), w.buffers)
+    with pytest.raises(FormatError, match="scratch"):
+        load_bytes(data)
+    with pytest.raises(CRuntimeError, match="scratch does not fit"):
+        CRuntime(data)

@@ -13,7 +13,9 @@
  *      reuses memory_plan.py allows.
  *
  * No heap: while loading, the caller's arena is the verifier's workspace:
- * one span (offset, size, lifetime) per tensor and per operator, and three
+ * each operator's scratch bytes as its check reported them (so the plan
+ * check does not run the operator checks again), one span (offset, size,
+ * lifetime) per tensor and per operator, and three
  * int16 arrays of one entry a tensor (tensors number at most 4096): first
  * and last use of each activation (memory_plan.lifetimes, -1 for none) and
  * its alias group (memory_plan.alias_groups, a union-find). Every pass is
@@ -29,9 +31,10 @@ static mf_status fail(mf_error *e, mf_status s, uint32_t at, int32_t index, cons
     return mfb_fail(e, s, at, index, message);
 }
 
-static uint32_t align16(uint64_t n)
+/* n rounded up to a multiple of 16, in 64 bits: a damaged file's scratch size may pass 2^32. */
+static uint64_t align16(uint64_t n)
 {
-    return (uint32_t)((n + MF_ALIGNMENT - 1) / MF_ALIGNMENT * MF_ALIGNMENT);
+    return (n + MF_ALIGNMENT - 1) / MF_ALIGNMENT * MF_ALIGNMENT;
 }
 
 static uint32_t dtype_bytes(uint32_t dtype)
@@ -350,6 +353,7 @@ typedef struct {
 
 typedef struct {
     mf_span *spans; /* one per tensor, then one per operator */
+    uint64_t *scratch; /* per operator: the scratch bytes its check reported */
     int16_t *first; /* memory_plan.lifetimes: the op that writes it (0 for a model input); -1: none */
     int16_t *last;  /* the last op that reads it (the last op for a model output) */
     int16_t *root;  /* alias_groups' union-find */
@@ -521,24 +525,22 @@ static mf_status plan_check(const mf_model *m, const workspace *w, mf_error *e)
         spans[t].last = w->last[t];
     }
     for (uint32_t k = 0; k < m->n_operators; ++k) {
-        mf_op_info info;
-        mf_error ignored;
         const int32_t off = mfb_vec_int(b, m->scratch_offsets, k);
         const uint32_t at = m->scratch_offsets + 4 + 4 * k;
         mf_span *s = &spans[m->n_tensors + k];
+        const uint64_t scratch = w->scratch[k]; /* the operator's check recorded it */
         s->size = 0;
-        (void)mf_check_operator(m, k, &info, &ignored); /* it passed before */
-        if (info.scratch_bytes == 0) {
+        if (scratch == 0) {
             if (off != -1) {
                 return fail(e, MF_ERROR_PLAN, at, (int32_t)k, "this operator needs no scratch; its offset must be -1");
             }
             continue;
         }
-        if (off < 0 || off % (int32_t)MF_ALIGNMENT != 0 || (uint64_t)off + align16(info.scratch_bytes) > arena) {
+        if (off < 0 || off % (int32_t)MF_ALIGNMENT != 0 || (uint64_t)off + align16(scratch) > arena) {
             return fail(e, MF_ERROR_PLAN, at, (int32_t)k, "an operator's scratch does not fit the arena");
         }
         s->offset = off;
-        s->size = (int32_t)align16(info.scratch_bytes);
+        s->size = (int32_t)align16(scratch); /* inside the arena: below 2^31 */
         s->first = s->last = (int16_t)k;
     }
     for (uint32_t t = 0; t < m->n_tensors; ++t) {
@@ -569,7 +571,8 @@ static mf_status plan_check(const mf_model *m, const workspace *w, mf_error *e)
 
 static uint32_t workspace_bytes(const mf_model *m)
 {
-    return align16((uint64_t)(m->n_tensors + m->n_operators) * sizeof(mf_span) + 3u * sizeof(int16_t) * m->n_tensors);
+    return (uint32_t)align16((uint64_t)(m->n_tensors + m->n_operators) * sizeof(mf_span) +
+                             m->n_operators * sizeof(uint64_t) + 3u * sizeof(int16_t) * m->n_tensors);
 }
 
 mf_status mf_arena_bytes(const uint8_t *file, uint32_t file_bytes, uint32_t *arena_bytes, mf_error *error)
@@ -619,7 +622,8 @@ mf_status mf_model_load(mf_model *model, const uint8_t *file, uint32_t file_byte
         return s;
     }
     workspace w;
-    w.spans = (mf_span *)(void *)arena;
+    w.scratch = (uint64_t *)(void *)arena; /* the 16-aligned arena: 8-byte entries first, then 4, then 2 */
+    w.spans = (mf_span *)(void *)(w.scratch + m->n_operators);
     w.first = (int16_t *)(void *)(w.spans + m->n_tensors + m->n_operators);
     w.last = w.first + m->n_tensors;
     w.root = w.last + m->n_tensors;
@@ -631,6 +635,7 @@ mf_status mf_model_load(mf_model *model, const uint8_t *file, uint32_t file_byte
         if ((s = mf_check_operator(m, k, &info, error)) != MF_OK) {
             return s;
         }
+        w.scratch[k] = info.scratch_bytes;
         alias(m, &w, k, info.in_place);
     }
     if ((s = plan_check(m, &w, error)) != MF_OK) {

@@ -21,7 +21,7 @@
  * one arena (16-byte aligned). The arena holds the activations and scratch
  * at the offsets of the file's memory plan, so it needs the plan's
  * arena_bytes; while loading it also serves as the verifier's workspace
- * (18 bytes a tensor and 12 an operator). mf_arena_bytes reports the larger
+ * (18 bytes a tensor and 20 an operator). mf_arena_bytes reports the larger
  * of the two. Nothing is
  * allocated, no libc beyond memcpy and memset is called, and nothing aborts:
  * every failure is a status code.
