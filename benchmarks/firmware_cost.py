@@ -33,12 +33,10 @@ import tempfile
 from collections import defaultdict
 from pathlib import Path
 
-import torch
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
-from microflat.compiler import compile_model, zoo  # noqa: E402
+from zoo_files import compile_zoo_model  # noqa: E402  (the zoo as the tests compile it)
 from microflat.runtime import load_bytes  # noqa: E402
 from microflat.runtime.export_c import export  # noqa: E402
 from microflat.runtime.inspect_model import summary  # noqa: E402
@@ -47,13 +45,6 @@ MLPERF = ["ds_cnn", "mobilenet_v1_025", "resnet8", "fc_autoencoder"]
 CORTEX_M = ROOT / "firmware_examples" / "cortex-m"
 PLUGIN_SOURCE = ROOT / "benchmarks" / "qemu" / "insn_count.c"
 FLASH_SECTIONS = (".isr_vector", ".text", ".rodata", ".ARM.exidx", ".data")
-
-
-def compiled(name: str, **options) -> bytes:
-    torch.manual_seed(0)
-    model = zoo.load(name, trained=False)
-    x = zoo.inputs(name, 64, seed=7) if not zoo.ZOO[name].dataset else torch.rand((64,) + zoo.ZOO[name].input_shape)
-    return compile_model(model, (x[:1],), [x[i:i + 16] for i in range(0, 64, 16)], progress=False, **options).data
 
 
 def sh(cmd, **kw) -> str:
@@ -100,7 +91,7 @@ def layer_kind(lm, op) -> str:
 
 def measure(name: str, data: bytes, board: str, plugin_so: Path, work: Path, portable: bool) -> dict:
     model_dir = work / "model"
-    export(data if isinstance(data, bytes) else bytes(data), model_dir)
+    export(bytes(data), model_dir)
     lm = load_bytes(data)
     s = summary(lm)
     extra = "-DMICROFLAT_PORTABLE" if portable else ""
@@ -171,7 +162,7 @@ def main(argv=None) -> int:
         plugin_so = Path(tmp) / "insn_count.so"
         sh(["gcc", "-shared", "-fPIC", "-O2", "-Wall", "-Wextra", "-Werror", str(PLUGIN_SOURCE), "-o", str(plugin_so)])
         for name in args.models:
-            data = compiled(name)
+            data = compile_zoo_model(name)
             for path in args.paths:
                 work = Path(tmp) / name / path
                 rows.append(measure(name, data, args.board, plugin_so, work, path == "portable"))

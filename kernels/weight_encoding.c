@@ -11,7 +11,6 @@
 #include "microflat_kernels.h"
 #include "weight_encoding.h"
 
-#define INT32_MAX_AS_64 ((int64_t)2147483647)
 
 static int64_t elements(const int32_t *shape, int32_t from, int32_t to)
 {
@@ -43,7 +42,7 @@ int32_t weight_encoding_validate(const int32_t *shape, int32_t rank, int32_t val
     if (vb == 8 && pb == 0) {
         return WE_VALUE_BITS; /* 8-bit fields in the dense layout save nothing */
     }
-    if ((uint64_t)entries * (uint64_t)(vb > pb ? vb : pb) > (uint64_t)INT32_MAX_AS_64) {
+    if ((uint64_t)entries * (uint64_t)(vb > pb ? vb : pb) > (uint64_t)INT32_MAX) {
         return WE_ENTRIES;
     }
     if (axis < -1 || axis >= rank) {
@@ -102,7 +101,7 @@ int32_t weight_encoding_validate(const int32_t *shape, int32_t rank, int32_t val
 static int channel_fits(int64_t abs_sum, const int32_t *bias, int64_t c)
 {
     const int64_t b = bias != 0 ? (int64_t)bias[c] : 0;
-    return 255 * abs_sum + (b < 0 ? -b : b) <= INT32_MAX_AS_64;
+    return 255 * abs_sum + (b < 0 ? -b : b) <= INT32_MAX;
 }
 
 /*

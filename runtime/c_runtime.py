@@ -39,9 +39,9 @@ class CRuntimeError(FormatError):
 
 
 class CRuntime:
-    """A model loaded by the C runtime. ``arena_limit``: refuse to allocate a larger arena (the fuzz tests)."""
+    """A model loaded by the C runtime, on an arena of mf_arena_bytes (``required_bytes``)."""
 
-    def __init__(self, data, arena_limit: int | None = None):
+    def __init__(self, data):
         self.ffi, self.lib = native.load()
         ffi, lib = self.ffi, self.lib
         self.file = aligned_bytes(len(data))
@@ -50,12 +50,12 @@ class CRuntime:
         error = ffi.new("mf_error *")
         need = ffi.new("uint32_t *")
         self._check(lib.mf_arena_bytes(self._file_ptr, len(data), need, error), error)
-        size = need[0] if arena_limit is None else min(need[0], arena_limit)
-        self.arena = aligned_bytes(max(size, 1))
+        self.required_bytes = int(need[0])  # the plan's arena or the verifier's workspace, the larger
+        self.arena = aligned_bytes(max(self.required_bytes, 1))
         self._arena_ptr = ffi.from_buffer("uint8_t[]", self.arena)
         self.model = ffi.new("mf_model *")
-        self._check(lib.mf_model_load(self.model, self._file_ptr, len(data), self._arena_ptr, size, error), error)
-        self.arena_bytes = int(self.model.arena_bytes)
+        self._check(lib.mf_model_load(self.model, self._file_ptr, len(data), self._arena_ptr, self.required_bytes,
+                                      error), error)
 
     def _check(self, status, error):
         if status != 0:
@@ -71,11 +71,3 @@ class CRuntime:
         status = self.lib.mf_invoke_operator(self.model, k)
         if status != 0:
             raise RuntimeError(f"mf_invoke_operator({k}) returned {STATUS.get(status, status)}")
-
-    def tensor(self, index: int, dtype) -> np.ndarray:
-        """The tensor's bytes as a flat array: a view of the arena, or a copy of a constant."""
-        n = int(self.lib.mf_tensor_bytes(self.model, index))
-        ptr = self.lib.mf_tensor_data(self.model, index)
-        if ptr == self.ffi.NULL:
-            raise ValueError(f"tensor {index} has no storage")
-        return np.frombuffer(self.ffi.buffer(ptr, n), dtype=np.uint8).view(dtype)

@@ -45,7 +45,7 @@ def _default(schema: Schema, f) -> str:
     return str(int(f.default))
 
 
-def _descriptor(schema: Schema, f, table_ids, union_ids) -> tuple[str, int, int, int, int]:
+def _descriptor(schema: Schema, f, table_ids, union_ids) -> tuple[str, int, int, int]:
     """(kind, byte size of the scalar or element, sub id: table or union, enum maximum)."""
     kind = schema.kind(f.type)
     if kind == "vector":

@@ -64,8 +64,7 @@ def export(model_path, out_dir, input_array: np.ndarray | None = None) -> dict:
     """Write DIR as the module docstring says; returns {arena_bytes, file_bytes, inputs, outputs}."""
     data = Path(model_path).read_bytes() if not isinstance(model_path, (bytes, bytearray)) else bytes(model_path)
     model = load_bytes(data)
-    arena = CRuntime(data)  # the C loader must accept it too, and says how much arena it needs
-    need = int(max(arena.arena_bytes, len(arena.arena)))
+    need = CRuntime(data).required_bytes  # the C loader must accept it too, and says how much arena it needs
     inputs = example_inputs(model, input_array)
     outputs = Interpreter(model).invoke(*inputs)
     out = Path(out_dir)

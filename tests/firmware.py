@@ -22,6 +22,8 @@ EXAMPLES = ROOT / "firmware_examples"
 APT = "apt-get install --no-install-recommends"
 PACKAGES = {
     "arm-none-eabi-gcc": "gcc-arm-none-eabi libnewlib-arm-none-eabi",
+    "arm-none-eabi-readelf": "binutils-arm-none-eabi",
+    "gcc": "gcc libc6-dev",
     "qemu-system-arm": "qemu-system-arm",
     "aarch64-linux-gnu-gcc": "gcc-aarch64-linux-gnu libc6-dev-arm64-cross",
     "qemu-aarch64": "qemu-user",

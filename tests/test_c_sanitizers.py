@@ -70,8 +70,10 @@ def _mutant(data: bytes, rng) -> bytes:
 def test_damaged_files_load_and_run_or_fail_in_one_line_under_asan_and_ubsan(sanitized_program, tmp_path):
     rng = np.random.default_rng(0)
     valid = [conv_pool_fc_softmax()[0], conv_pool_fc_softmax(encoded=True)[0], compiled_zoo()["ds_cnn/int4"]]
-    inputs = [as_input_files(v, tmp_path / f"in{k}") if (tmp_path / f"in{k}").mkdir() is None else None
-              for k, v in enumerate(valid)]
+    inputs = []
+    for k, v in enumerate(valid):
+        (tmp_path / f"in{k}").mkdir()
+        inputs.append(as_input_files(v, tmp_path / f"in{k}"))
     outcomes = {0: 0, 2: 0}
     for n in range(150):
         k = n % len(valid)

@@ -19,7 +19,8 @@ VARIANTS = {
 }
 
 
-def _compile(name, **options):
+def compile_zoo_model(name, **options):
+    """The untrained zoo model, seeded and calibrated on 64 samples of its input distribution, as .mfb bytes."""
     torch.manual_seed(0)
     model = zoo.load(name, trained=False)
     x = zoo.inputs(name, 64, seed=7) if not zoo.ZOO[name].dataset else torch.rand((64,) + zoo.ZOO[name].input_shape)
@@ -29,6 +30,6 @@ def _compile(name, **options):
 
 @functools.lru_cache(maxsize=None)
 def compiled_zoo() -> dict:
-    files = {name: _compile(name) for name in zoo.ZOO}
-    files.update({key: _compile(name, **options) for key, (name, options) in VARIANTS.items()})
+    files = {name: compile_zoo_model(name) for name in zoo.ZOO}
+    files.update({key: compile_zoo_model(name, **options) for key, (name, options) in VARIANTS.items()})
     return files

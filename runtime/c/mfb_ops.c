@@ -18,7 +18,6 @@
 #include "numerics.h"
 #include "weight_encoding.h"
 
-#define INT32_MAX_AS_64 ((int64_t)2147483647)
 #define MAX_SPATIAL 65536
 #define MEAN_MAX_ELEMENTS (2147483647 / 255) /* pooling.MEAN_MAX_ELEMENTS: 255 * H * W fits int32 */
 #define SOFTMAX_MAX_DEPTH 4095               /* softmax.SOFTMAX_MAX_DEPTH */
@@ -168,7 +167,7 @@ static mf_status requant(const op_ctx *c, uint32_t mult_slot, uint32_t shift_slo
 
 static mf_status scalar_requant(const op_ctx *c, uint32_t mult_slot, uint32_t shift_slot)
 {
-    CHECK(int_option(c, mult_slot, 0, 0, INT32_MAX_AS_64, 0));
+    CHECK(int_option(c, mult_slot, 0, 0, INT32_MAX, 0));
     return int_option(c, shift_slot, 0, MF_SHIFT_MIN, MF_SHIFT_MAX, 0);
 }
 
@@ -372,9 +371,9 @@ static mf_status check_add_mul(const op_ctx *c, mf_op_info *info)
     if (add) {
         CHECK(options(c, MFB_OP_OPTIONS_ADD_OPTIONS));
         CHECK(int_option(c, MFB_ADD_OPTIONS_LEFT_SHIFT, MFB_ADD_OPTIONS_LEFT_SHIFT_DEFAULT, 0, 20, 0));
-        CHECK(int_option(c, MFB_ADD_OPTIONS_INPUT1_MULT, 0, 0, INT32_MAX_AS_64, 0));
+        CHECK(int_option(c, MFB_ADD_OPTIONS_INPUT1_MULT, 0, 0, INT32_MAX, 0));
         CHECK(int_option(c, MFB_ADD_OPTIONS_INPUT1_SHIFT, 0, MF_SHIFT_MIN, 0, 0)); /* multipliers <= 1 */
-        CHECK(int_option(c, MFB_ADD_OPTIONS_INPUT2_MULT, 0, 0, INT32_MAX_AS_64, 0));
+        CHECK(int_option(c, MFB_ADD_OPTIONS_INPUT2_MULT, 0, 0, INT32_MAX, 0));
         CHECK(int_option(c, MFB_ADD_OPTIONS_INPUT2_SHIFT, 0, MF_SHIFT_MIN, 0, 0));
         CHECK(scalar_requant(c, MFB_ADD_OPTIONS_OUTPUT_MULT, MFB_ADD_OPTIONS_OUTPUT_SHIFT));
         CHECK(act_range(c, MFB_ADD_OPTIONS_ACT_MIN, MFB_ADD_OPTIONS_ACT_MAX));
@@ -438,7 +437,7 @@ static mf_status check_softmax(const op_ctx *c, mf_op_info *info)
     REQUIRE(y.quantized && y.zero_point == -128 && y.scale_bits == SOFTMAX_OUTPUT_SCALE_BITS, c->outs,
             "softmax output quantization must be scale 1/256, zero point -128");
     CHECK(options(c, MFB_OP_OPTIONS_SOFTMAX_OPTIONS));
-    CHECK(int_option(c, MFB_SOFTMAX_OPTIONS_INPUT_BETA_MULT, 0, 0, INT32_MAX_AS_64, 0));
+    CHECK(int_option(c, MFB_SOFTMAX_OPTIONS_INPUT_BETA_MULT, 0, 0, INT32_MAX, 0));
     CHECK(int_option(c, MFB_SOFTMAX_OPTIONS_INPUT_LEFT_SHIFT, 0, 0, 31, &ls));
     /* softmax_input_radius: floor((2^5 - 1) * 2^26 / 2^left_shift) */
     const int64_t radius = ((int64_t)31 << 26) >> ls;
@@ -454,9 +453,6 @@ static mf_status check_concatenation(const op_ctx *c, mf_op_info *info)
     (void)info;
     CHECK(counts(c, 1, 1024, 1));
     CHECK(tensor(c, 1, 0, MFB_DTYPE_INT8, ANY, ACTIVATION, 0, 0, &y, 0));
-    for (uint32_t i = 0; i < c->n_in; ++i) {
-        CHECK(tensor(c, 0, i, MFB_DTYPE_INT8, ANY, ANY, 0, 0, &x, 0));
-    }
     CHECK(options(c, MFB_OP_OPTIONS_CONCATENATION_OPTIONS));
     CHECK(int_option(c, MFB_CONCATENATION_OPTIONS_AXIS, 0, 0, y.rank - 1, &axis));
     int64_t total = 0;
