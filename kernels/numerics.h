@@ -76,9 +76,39 @@ static inline int32_t rounding_divide_by_pot(int32_t x, int32_t exponent)
  * x * mult * 2^(shift - 31), TFLite's double rounding: saturate x * 2^left to
  * int32 (TFLite leaves that overflow undefined), then
  * saturating_rounding_doubling_high_mul, then rounding_divide_by_pot.
+ *
+ * Every kernel calls this once per output, so the common case (shift <= 0,
+ * no saturation) is fused into one 64-bit multiply-add and 32-bit shifts.
+ * Let ab = x * mult (|ab| < 2^62 once a == b == INT32_MIN is excluded) and
+ * e = -shift. The first rounding is s = floor((ab + 2^30) / 2^31) (see
+ * saturating_rounding_doubling_high_mul); the second, for e >= 1, is
+ * floor((s + 2^(e-1) - [s < 0]) / 2^e). Since s + c = floor((ab + 2^30 +
+ * c 2^31) / 2^31) for an integer c, and floor(floor(n / p) / q) =
+ * floor(n / (p q)), the two roundings together are
+ *
+ *     floor((ab + 2^30 - [s < 0] 2^31 + 2^(e-1) 2^31) / 2^(31+e)).
+ *
+ * [s < 0] may be replaced by [ab < 0] = [(x ^ mult) < 0] (ab = 0 included):
+ * they differ only for ab in [-2^30, 0], where s = 0 and the quotient is
+ * floor((2^30 - 2^31 + ab) / 2^(31+e) + 1/2) = 0 either way. So with
+ * n = ab + 2^30 for ab >= 0 and n = ab - 2^30 for ab < 0 (a symmetric
+ * nudge), the result is floor((n / 2^(30+e) + 1) / 2): y = floor(n / 2^(30+e))
+ * rounded up by half, (y >> 1) + (y & 1), which cannot overflow. y is the
+ * high word of n shifted by e - 2 when e >= 2, and n >> 31 (|.| <= 2^31) when
+ * e = 1. tests/test_numerics.py checks it against the int64 reference.
  */
 static inline int32_t multiply_by_quantized_multiplier(int32_t x, int32_t mult, int32_t shift)
 {
+    if (shift <= 0 && !(x == INT32_MIN && mult == INT32_MIN)) {
+        const int32_t e = -shift;
+        const int64_t ab = (int64_t)x * (int64_t)mult;
+        if (e == 0) {
+            return (int32_t)((ab + ((int64_t)1 << 30)) >> 31); /* floor((ab + 2^30) / 2^31), in int32 */
+        }
+        const int64_t n = ab + (((x ^ mult) < 0) ? -((int64_t)1 << 30) : ((int64_t)1 << 30));
+        const int32_t y = e >= 2 ? (int32_t)(n >> 32) >> (e - 2) : (int32_t)(n >> 31);
+        return (y >> 1) + (y & 1);
+    }
     const int32_t left_shift = shift > 0 ? shift : 0;
     const int32_t right_shift = shift > 0 ? 0 : -shift;
     int64_t shifted = (int64_t)x * ((int64_t)1 << left_shift); /* |.| < 2^61 */
@@ -94,18 +124,21 @@ static inline int32_t multiply_by_quantized_multiplier(int32_t x, int32_t mult, 
 /*
  * The output stage of every int8 kernel:
  * clamp(multiply_by_quantized_multiplier(acc) + output_zp, act_min, act_max).
- * The zero point is added in int64 so a saturated product cannot overflow.
+ * The zero point and the bounds are int8 values (every caller's), so the
+ * clamp is done first, against act - output_zp, which cannot overflow:
+ * clamp(v + z, lo, hi) = clamp(v, lo - z, hi - z) + z.
  */
 static inline int32_t requantize(int32_t acc, int32_t mult, int32_t shift, int32_t output_zp,
                                  int32_t act_min, int32_t act_max)
 {
-    int64_t v = (int64_t)multiply_by_quantized_multiplier(acc, mult, shift) + output_zp;
-    if (v < act_min) {
-        v = act_min;
-    } else if (v > act_max) {
-        v = act_max;
+    const int32_t v = multiply_by_quantized_multiplier(acc, mult, shift);
+    if (v < act_min - output_zp) {
+        return act_min;
     }
-    return (int32_t)v; /* in [act_min, act_max] */
+    if (v > act_max - output_zp) {
+        return act_max;
+    }
+    return v + output_zp; /* in [act_min, act_max] */
 }
 
 /*
