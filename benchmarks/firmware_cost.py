@@ -20,6 +20,7 @@ instructions take one cycle, loads two, so cycles per MAC are somewhat
 higher than instructions per MAC.
 
     .venv/bin/python benchmarks/firmware_cost.py [--board mps2-an386] [--models ds_cnn ...] [--json out.json]
+        [--profile N]   # and the N source lines that execute the most instructions
 """
 
 from __future__ import annotations
@@ -89,7 +90,23 @@ def layer_kind(lm, op) -> str:
     return "other"
 
 
-def measure(name: str, data: bytes, board: str, plugin_so: Path, work: Path, portable: bool) -> dict:
+def hot_spots(elf: Path, blocks_path: Path, top: int) -> list[tuple[int, str]]:
+    """Executed instructions by source line (the line of each translated block's first instruction; with
+    inlining, the innermost inlined one), most first."""
+    by_addr = defaultdict(int)
+    for line in blocks_path.read_text().splitlines():
+        addr, n, runs = line.split()
+        by_addr[int(addr, 16)] += int(n) * int(runs)
+    addrs = sorted(by_addr)
+    where = [w.split()[0] for w in sh(["arm-none-eabi-addr2line", "-e", str(elf)] + [hex(a) for a in addrs]).splitlines()]
+    by_line = defaultdict(int)
+    for a, w in zip(addrs, where):
+        by_line[w.split("/")[-1]] += by_addr[a]
+    return sorted(((v, k) for k, v in by_line.items()), reverse=True)[:top]
+
+
+def measure(name: str, data: bytes, board: str, plugin_so: Path, work: Path, portable: bool,
+            profile: int = 0) -> dict:
     model_dir = work / "model"
     export(bytes(data), model_dir)
     lm = load_bytes(data)
@@ -104,11 +121,13 @@ def measure(name: str, data: bytes, board: str, plugin_so: Path, work: Path, por
     stack = int(re.search(r"stack bytes (\d+)", run).group(1))
     arena = int(re.search(r"arena bytes (\d+)", run).group(1))
     # cost, at -O3
-    elf3 = build(model_dir, work / "o3", board, "-O3", f"-DMICROFLAT_PROFILE {extra}")
+    elf3 = build(model_dir, work / "o3", board, "-O3", f"-DMICROFLAT_PROFILE {extra}" + (" -g" if profile else ""))
     marker = next(line.split()[0] for line in sh(["arm-none-eabi-nm", str(elf3)]).splitlines()
                   if line.endswith(" profile_mark"))
     counts_path = work / "counts.txt"
-    run3 = qemu(elf3, board, f"{plugin_so},marker=0x{marker},out={counts_path}")
+    blocks_path = work / "blocks.txt"
+    plugin = f"{plugin_so},marker=0x{marker},out={counts_path}" + (f",blocks={blocks_path}" if profile else "")
+    run3 = qemu(elf3, board, plugin)
     if "expected: match" not in run3:
         raise RuntimeError(f"{name}: the profiled firmware's outputs differ from Python's:\n{run3}")
     marks = [int(v) for v in counts_path.read_text().split("\n") if v and not v.startswith("total")]
@@ -121,6 +140,10 @@ def measure(name: str, data: bytes, board: str, plugin_so: Path, work: Path, por
         by_kind[kind][0] += per_op[k]
         by_kind[kind][1] += s["ops"][k]["macs"]
     insns = sum(per_op)
+    if profile:
+        print(f"{name} ({'portable' if portable else 'optimized'}): where the instructions go", file=sys.stderr)
+        for n, line in hot_spots(elf3, blocks_path, profile):
+            print(f"  {n / s['macs']:6.3f} per MAC  {line}", file=sys.stderr)
     return {
         "model": name, "board": board, "path": "portable" if portable else "optimized",
         "macs": s["macs"], "instructions": insns, "instructions_per_mac": insns / s["macs"],
@@ -156,6 +179,8 @@ def main(argv=None) -> int:
     parser.add_argument("--models", nargs="+", default=MLPERF)
     parser.add_argument("--paths", nargs="+", default=["portable", "optimized"], choices=("portable", "optimized"))
     parser.add_argument("--json", metavar="OUT.json")
+    parser.add_argument("--profile", type=int, default=0, metavar="N",
+                        help="also print the N source lines that execute the most instructions")
     args = parser.parse_args(argv)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -165,7 +190,7 @@ def main(argv=None) -> int:
             data = compile_zoo_model(name)
             for path in args.paths:
                 work = Path(tmp) / name / path
-                rows.append(measure(name, data, args.board, plugin_so, work, path == "portable"))
+                rows.append(measure(name, data, args.board, plugin_so, work, path == "portable", args.profile))
                 r = rows[-1]
                 print(f"{name} {path}: {r['instructions_per_mac']:.2f} instructions/MAC, flash {r['flash_bytes']}, "
                       f"RAM {r['ram_bytes']}", file=sys.stderr)

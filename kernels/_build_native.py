@@ -19,7 +19,9 @@ HERE = Path(__file__).resolve().parent
 RUNTIME_C = HERE.parent / "runtime" / "c"
 HEADERS = (HERE / "numerics.h", HERE / "weight_encoding.h", HERE / "microflat_kernels.h", RUNTIME_C / "microflat.h")
 SOURCES = tuple(sorted(HERE.glob("*.c")) + sorted(RUNTIME_C.glob("*.c")))
-DEPENDENCIES = HEADERS + SOURCES + tuple(sorted(HERE.glob("*.h")) + sorted(RUNTIME_C.glob("*.h"))) + (HERE / "_build_native.py",)
+DEPENDENCIES = HEADERS + SOURCES + tuple(sorted(HERE.glob("*.h")) + sorted(HERE.glob("arm/*.h")) + sorted(RUNTIME_C.glob("*.h"))) + (
+    HERE / "_build_native.py",
+)
 INSTALLED_MODULE = "microflat.kernels._native"
 COMPILE_ARGS = ["-std=c99", "-O3"]
 

@@ -1,18 +1,26 @@
 /*
  * int8 2-D convolution, the C twin of conv2d.py (whose docstring derives the
- * arithmetic). For each output pixel and group, the receptive field is
- * gathered once into `scratch` as int16 (x - input_zp), 0 for padding taps;
- * each output channel is then a dot product with a contiguous OHWI filter row
- * (row_dots.h, four channels at a time).
+ * arithmetic). Output pixels are taken two at a time: for each group, the two
+ * receptive fields are gathered into `scratch` as int16 columns (x - input_zp,
+ * 0 for padding taps), and each output channel is a dot product of both with
+ * a contiguous OHWI filter row (kernel_paths.h: MF_ROW_DOTS_X2), so each
+ * filter row is read once per pair of pixels. An odd last pixel takes
+ * MF_ROW_DOTS alone.
  */
+#include "kernel_paths.h"
 #include "microflat_kernels.h"
 #include "numerics.h"
-#include "row_dots.h"
 #include "weight_encoding.h"
+
+/* A column's length rounded up to whole 32-bit words, so the second column starts word-aligned. */
+static int32_t column_stride(int32_t k)
+{
+    return k + (k & 1);
+}
 
 int32_t conv2d_s8_scratch_bytes(int32_t input_ch, int32_t filter_h, int32_t filter_w, int32_t groups)
 {
-    return 2 * filter_h * filter_w * (input_ch / groups);
+    return 2 * 2 * column_stride(filter_h * filter_w * (input_ch / groups));
 }
 
 /* The receptive field of group g at input corner (iy0, ix0) as int16 (x - input_zp), 0 for padding taps. */
@@ -54,18 +62,43 @@ void conv2d_s8(int16_t *scratch,
     const int32_t cin_g = input_ch / groups;
     const int32_t cout_g = output_ch / groups;
     const int32_t k = filter_h * filter_w * cin_g;
+    const int32_t pixels = output_h * output_w;
+    int16_t *column0 = scratch;
+    int16_t *column1 = scratch + column_stride(k);
     for (int32_t b = 0; b < batches; ++b) {
-        for (int32_t oy = 0; oy < output_h; ++oy) {
-            const int32_t iy0 = oy * stride_h - pad_top;
-            for (int32_t ox = 0; ox < output_w; ++ox) {
-                const int32_t ix0 = ox * stride_w - pad_left;
-                int8_t *out = output + ((b * output_h + oy) * output_w + ox) * output_ch;
+        int32_t oy = 0, ox = 0; /* pixel p's position */
+        for (int32_t p = 0; p < pixels; p += 2) {
+            const int32_t iy0 = oy * stride_h - pad_top, ix0 = ox * stride_w - pad_left;
+            int8_t *out0 = output + (b * pixels + p) * output_ch;
+            if (++ox == output_w) {
+                ox = 0;
+                ++oy;
+            }
+            if (p + 1 == pixels) {
                 for (int32_t g = 0; g < groups; ++g) {
-                    im2col_s16(scratch, input, b, iy0, ix0, g, input_h, input_w, input_ch, cin_g, filter_h, filter_w,
-                               dilation_h, dilation_w, input_zp);
-                    requantized_row_dots(scratch, k, filter, g * cout_g, (g + 1) * cout_g, bias, output_mult,
-                                         output_shift, per_channel, output_zp, act_min, act_max, out);
+                    im2col_s16(column0, input, b, iy0, ix0, g, input_h, input_w, input_ch, cin_g, filter_h,
+                               filter_w, dilation_h, dilation_w, input_zp);
+                    MF_COLUMN_DONE(column0, k, input_zp);
+                    MF_ROW_DOTS(column0, k, filter, g * cout_g, (g + 1) * cout_g, bias, output_mult, output_shift,
+                                per_channel, input_zp, output_zp, act_min, act_max, out0);
                 }
+                break;
+            }
+            const int32_t iy1 = oy * stride_h - pad_top, ix1 = ox * stride_w - pad_left;
+            if (++ox == output_w) {
+                ox = 0;
+                ++oy;
+            }
+            for (int32_t g = 0; g < groups; ++g) {
+                im2col_s16(column0, input, b, iy0, ix0, g, input_h, input_w, input_ch, cin_g, filter_h, filter_w,
+                           dilation_h, dilation_w, input_zp);
+                im2col_s16(column1, input, b, iy1, ix1, g, input_h, input_w, input_ch, cin_g, filter_h, filter_w,
+                           dilation_h, dilation_w, input_zp);
+                MF_COLUMN_DONE(column0, k, input_zp);
+                MF_COLUMN_DONE(column1, k, input_zp);
+                MF_ROW_DOTS_X2(column0, column1, k, filter, g * cout_g, (g + 1) * cout_g, bias, output_mult,
+                               output_shift, per_channel, input_zp, output_zp, act_min, act_max, out0,
+                               out0 + output_ch);
             }
         }
     }
@@ -73,7 +106,7 @@ void conv2d_s8(int16_t *scratch,
 
 int32_t conv2d_encoded_s8_scratch_bytes(int32_t input_ch, int32_t filter_h, int32_t filter_w, int32_t groups)
 {
-    return 2 * conv2d_s8_scratch_bytes(input_ch, filter_h, filter_w, groups);
+    return 2 * 2 * filter_h * filter_w * (input_ch / groups);
 }
 
 /* conv2d_s8 on an encoded filter, read in place; scratch: the im2col column, then one decoded filter row. */

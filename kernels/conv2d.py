@@ -40,13 +40,16 @@ _i32 = types.int32
 
 
 def conv2d_s8_scratch_bytes(input_ch: int, filter_h: int, filter_w: int, groups: int) -> int:
-    """Bytes of scratch conv2d_s8 needs: one int16 im2col column of filter_h * filter_w * input_ch / groups."""
-    return 2 * filter_h * filter_w * (input_ch // groups)
+    """Bytes of scratch conv2d_s8 needs: two int16 im2col columns of k = filter_h * filter_w * input_ch / groups,
+    each rounded up to a whole number of 32-bit words (the C kernels gather two output pixels' columns at once,
+    so every filter row is loaded once per pair of pixels; this kernel uses the first)."""
+    k = filter_h * filter_w * (input_ch // groups)
+    return 2 * 2 * (k + (k & 1))
 
 
 def conv2d_encoded_s8_scratch_bytes(input_ch: int, filter_h: int, filter_w: int, groups: int) -> int:
     """Bytes of scratch conv2d_encoded_s8 needs: the int16 column and one decoded int16 filter row of its size."""
-    return 2 * conv2d_s8_scratch_bytes(input_ch, filter_h, filter_w, groups)
+    return 2 * 2 * filter_h * filter_w * (input_ch // groups)
 
 
 @njit(inline="always", cache=True, nogil=True)

@@ -3,6 +3,7 @@
  * docstring derives the arithmetic). Direct loops; output channel
  * c = i * depth_multiplier + m reads input channel i. No scratch.
  */
+#include "kernel_paths.h"
 #include "microflat_kernels.h"
 #include "numerics.h"
 #include "weight_encoding.h"
@@ -34,12 +35,14 @@ static void valid_taps(int32_t i0, int32_t d, int32_t k, int32_t size, int32_t *
 #define CHANNEL_BLOCK 4
 
 /*
- * Loop order for a microcontroller: for each output pixel, the valid taps are found once; with a depth
- * multiplier of 1 (MobileNet's and DS-CNN's depthwise layers) the channels are then taken four at a time,
- * each block accumulating over the taps in four registers from contiguous NHWC input and HWC filter
- * bytes, so a MAC costs a load of each operand, a subtraction and a multiply-add. The accumulators
- * start at the bias: every partial sum is bounded by 255 * sum|w| + |b| < 2^31 (the loader's check), so
- * the order of the additions does not change the exact int32 result.
+ * Loop order for a microcontroller. With a depth multiplier of 1 (MobileNet's and DS-CNN's depthwise
+ * layers) the channels are taken four at a time, outermost: each block's four requantizations are
+ * prepared once, then every output pixel accumulates the block over its window's valid taps in four
+ * registers, from contiguous NHWC input and HWC filter bytes (kernel_paths.h: MF_DEPTHWISE_TAPS_X4), so
+ * a MAC costs a load of each operand, a subtraction and a multiply-add, or less on a path that loads four
+ * channels at once. Other channels (a multiplier above 1, or the last input_ch % 4) go pixel by pixel.
+ * The accumulators start at the bias: every partial sum is bounded by 255 * sum|w| + |b| < 2^31 (the
+ * loader's check), so the order of the additions does not change the exact int32 result.
  */
 void depthwise_conv2d_s8(int16_t *scratch,
                          int32_t batches, int32_t input_h, int32_t input_w, int32_t input_ch,
@@ -55,7 +58,43 @@ void depthwise_conv2d_s8(int16_t *scratch,
     (void)scratch;
     const int32_t output_ch = input_ch * depth_multiplier;
     const int32_t blocked = depth_multiplier == 1 ? input_ch / CHANNEL_BLOCK * CHANNEL_BLOCK : 0;
+    const int32_t x_row_step = dilation_h * input_w * input_ch, x_col_step = dilation_w * input_ch;
+    const int32_t w_row_step = filter_w * output_ch;
     for (int32_t b = 0; b < batches; ++b) {
+        for (int32_t c = 0; c < blocked; c += CHANNEL_BLOCK) {
+            mf_requant q[CHANNEL_BLOCK];
+            int32_t start[CHANNEL_BLOCK];
+            for (int32_t j = 0; j < CHANNEL_BLOCK; ++j) {
+                q[j] = channel_requant(output_mult, output_shift, per_channel, c + j);
+                start[j] = bias != 0 ? bias[c + j] : 0;
+            }
+            int8_t *out = output + b * output_h * output_w * output_ch + c;
+            for (int32_t oy = 0; oy < output_h; ++oy) {
+                const int32_t iy0 = oy * stride_h - pad_top;
+                int32_t ky_lo, ky_hi;
+                valid_taps(iy0, dilation_h, filter_h, input_h, &ky_lo, &ky_hi);
+                for (int32_t ox = 0; ox < output_w; ++ox, out += output_ch) {
+                    const int32_t ix0 = ox * stride_w - pad_left;
+                    int32_t kx_lo, kx_hi;
+                    valid_taps(ix0, dilation_w, filter_w, input_w, &kx_lo, &kx_hi);
+                    int32_t acc[CHANNEL_BLOCK] = {start[0], start[1], start[2], start[3]};
+                    if (ky_lo < ky_hi && kx_lo < kx_hi) {
+                        /* the first valid tap lies inside the input (the window's corner may not) */
+                        const int32_t first_tap =
+                            ((b * input_h + iy0 + ky_lo * dilation_h) * input_w + ix0 + kx_lo * dilation_w) * input_ch;
+                        MF_DEPTHWISE_TAPS_X4(acc, input + first_tap + c,
+                                             filter + (ky_lo * filter_w + kx_lo) * output_ch + c, ky_hi - ky_lo,
+                                             kx_hi - kx_lo, x_row_step, x_col_step, w_row_step, output_ch, input_zp);
+                    }
+                    for (int32_t j = 0; j < CHANNEL_BLOCK; ++j) {
+                        out[j] = requant_output(acc[j], q[j], output_zp, act_min, act_max);
+                    }
+                }
+            }
+        }
+        if (blocked == output_ch) {
+            continue;
+        }
         for (int32_t oy = 0; oy < output_h; ++oy) {
             const int32_t iy0 = oy * stride_h - pad_top;
             int32_t ky_lo, ky_hi;
@@ -67,29 +106,6 @@ void depthwise_conv2d_s8(int16_t *scratch,
                 int8_t *out = output + ((b * output_h + oy) * output_w + ox) * output_ch;
                 /* the window's corner may lie outside the input: an index, not a pointer, until a tap is valid */
                 const int32_t corner = ((b * input_h + iy0) * input_w + ix0) * input_ch;
-                for (int32_t c = 0; c < blocked; c += CHANNEL_BLOCK) {
-                    int32_t acc[CHANNEL_BLOCK];
-                    for (int32_t j = 0; j < CHANNEL_BLOCK; ++j) {
-                        acc[j] = bias != 0 ? bias[c + j] : 0;
-                    }
-                    for (int32_t ky = ky_lo; ky < ky_hi; ++ky) {
-                        const int32_t x_row = corner + ky * dilation_h * input_w * input_ch + c;
-                        const int8_t *w_row = filter + ky * filter_w * output_ch + c;
-                        for (int32_t kx = kx_lo; kx < kx_hi; ++kx) {
-                            const int8_t *x = input + x_row + kx * dilation_w * input_ch;
-                            const int8_t *w = w_row + kx * output_ch;
-                            acc[0] += ((int32_t)x[0] - input_zp) * (int32_t)w[0];
-                            acc[1] += ((int32_t)x[1] - input_zp) * (int32_t)w[1];
-                            acc[2] += ((int32_t)x[2] - input_zp) * (int32_t)w[2];
-                            acc[3] += ((int32_t)x[3] - input_zp) * (int32_t)w[3];
-                        }
-                    }
-                    for (int32_t j = 0; j < CHANNEL_BLOCK; ++j) {
-                        const int32_t q = per_channel ? c + j : 0;
-                        out[c + j] = (int8_t)requantize(acc[j], output_mult[q], output_shift[q], output_zp, act_min,
-                                                        act_max);
-                    }
-                }
                 for (int32_t c = blocked; c < output_ch; ++c) {
                     const int32_t i = c / depth_multiplier;
                     int32_t acc = bias != 0 ? bias[c] : 0;
@@ -101,8 +117,8 @@ void depthwise_conv2d_s8(int16_t *scratch,
                             acc += xv * (int32_t)filter[(ky * filter_w + kx) * output_ch + c];
                         }
                     }
-                    const int32_t q = per_channel ? c : 0;
-                    out[c] = (int8_t)requantize(acc, output_mult[q], output_shift[q], output_zp, act_min, act_max);
+                    out[c] = requant_output(acc, channel_requant(output_mult, output_shift, per_channel, c), output_zp,
+                                            act_min, act_max);
                 }
             }
         }

@@ -2,11 +2,11 @@
  * int8 fully connected, the C twin of fully_connected.py (whose docstring
  * derives the arithmetic). Each input row is widened once into `scratch` as
  * int16 (x - input_zp); each output is a dot product with a weight row
- * (row_dots.h, four rows at a time).
+ * (kernel_paths.h: MF_ROW_DOTS).
  */
+#include "kernel_paths.h"
 #include "microflat_kernels.h"
 #include "numerics.h"
-#include "row_dots.h"
 #include "weight_encoding.h"
 
 int32_t fully_connected_s8_scratch_bytes(int32_t input_features)
@@ -26,8 +26,9 @@ void fully_connected_s8(int16_t *scratch,
         for (int32_t k = 0; k < input_features; ++k) {
             scratch[k] = (int16_t)(in[k] - input_zp); /* in [-255, 255] */
         }
-        requantized_row_dots(scratch, input_features, filter, 0, output_features, bias, output_mult, output_shift,
-                             per_channel, output_zp, act_min, act_max, output + b * output_features);
+        MF_COLUMN_DONE(scratch, input_features, input_zp);
+        MF_ROW_DOTS(scratch, input_features, filter, 0, output_features, bias, output_mult, output_shift, per_channel,
+                    input_zp, output_zp, act_min, act_max, output + b * output_features);
     }
 }
 

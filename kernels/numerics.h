@@ -32,6 +32,7 @@ typedef char mf_requires_arithmetic_right_shift[((-8 >> 1) == -4) ? 1 : -1];
 static inline int32_t saturating_rounding_doubling_high_mul(int32_t a, int32_t b);
 static inline int32_t rounding_divide_by_pot(int32_t x, int32_t exponent);
 static inline int32_t multiply_by_quantized_multiplier(int32_t x, int32_t mult, int32_t shift);
+int32_t multiply_by_quantized_multiplier_reference(int32_t x, int32_t mult, int32_t shift);
 static inline int32_t requantize(int32_t acc, int32_t mult, int32_t shift, int32_t output_zp,
                                  int32_t act_min, int32_t act_max);
 static inline int32_t wrapping_add(int32_t a, int32_t b);
@@ -75,63 +76,84 @@ static inline int32_t rounding_divide_by_pot(int32_t x, int32_t exponent)
 /*
  * x * mult * 2^(shift - 31), TFLite's double rounding: saturate x * 2^left to
  * int32 (TFLite leaves that overflow undefined), then
- * saturating_rounding_doubling_high_mul, then rounding_divide_by_pot.
+ * saturating_rounding_doubling_high_mul, then rounding_divide_by_pot. In
+ * numerics.c, out of line: kernels call it only for the rare multipliers
+ * requant_apply does not fuse, and inlined it would cost their loops
+ * registers.
+ */
+int32_t multiply_by_quantized_multiplier_reference(int32_t x, int32_t mult, int32_t shift);
+
+/*
+ * The same product, split so that a kernel prepares each output channel's
+ * multiplier once (requant_prepare) and then pays one 64-bit multiply-add
+ * and a shift per output (requant_apply).
  *
- * Every kernel calls this once per output, so the common case (shift <= 0,
- * no saturation) is fused into one 64-bit multiply-add and 32-bit shifts.
- * Let ab = x * mult (|ab| < 2^62 once a == b == INT32_MIN is excluded) and
- * e = -shift. The first rounding is s = floor((ab + 2^30) / 2^31) (see
- * saturating_rounding_doubling_high_mul); the second, for e >= 1, is
+ * Let ab = x * mult and e = -shift >= 1. The first rounding is
+ * s = floor((ab + 2^30) / 2^31) (see saturating_rounding_doubling_high_mul;
+ * |ab| < 2^62 once a == b == INT32_MIN is excluded); the second is
  * floor((s + 2^(e-1) - [s < 0]) / 2^e). Since s + c = floor((ab + 2^30 +
  * c 2^31) / 2^31) for an integer c, and floor(floor(n / p) / q) =
  * floor(n / (p q)), the two roundings together are
  *
- *     floor((ab + 2^30 - [s < 0] 2^31 + 2^(e-1) 2^31) / 2^(31+e)).
+ *     floor((ab + 2^30 + 2^(30+e) - [s < 0] 2^31) / 2^(31+e)).
  *
- * [s < 0] may be replaced by [ab < 0] = [(x ^ mult) < 0] (ab = 0 included):
- * they differ only for ab in [-2^30, 0], where s = 0 and the quotient is
- * floor((2^30 - 2^31 + ab) / 2^(31+e) + 1/2) = 0 either way. So with
- * n = ab + 2^30 for ab >= 0 and n = ab - 2^30 for ab < 0 (a symmetric
- * nudge), the result is floor((n / 2^(30+e) + 1) / 2): y = floor(n / 2^(30+e))
- * rounded up by half, (y >> 1) + (y & 1), which cannot overflow. y is the
- * high word of n shifted by e - 2 when e >= 2, and n >> 31 (|.| <= 2^31) when
- * e = 1. tests/test_numerics.py checks it against the int64 reference.
+ * [s < 0] may be replaced by [(x ^ mult) < 0], which is [ab < 0] except
+ * when ab = 0: the two differ only for ab in [-2^30, 0], where s = 0 and the
+ * quotient is floor((ab + 2^30 - 2^31) / 2^(31+e) + 1/2) = 0 either way. So
+ * with round = 2^30 + 2^(30+e) (below 2^62: no overflow), the result is the
+ * high word of ab + round - [(x ^ mult) < 0] 2^31, shifted right by e - 1.
+ *
+ * e = 0, a left shift, and mult = INT32_MIN (where a == b == INT32_MIN
+ * saturates) take multiply_by_quantized_multiplier_reference; the loader
+ * allows multipliers in [0, 2^31) and requantizing layers almost always have
+ * e >= 1 (a real multiplier below 1/2). tests/test_numerics.py compares every
+ * tie of both roundings with the int64 reference.
  */
+typedef struct {
+    int64_t round; /* 2^30 + 2^(30+e) */
+    int32_t mult;
+    int32_t shift; /* as given, for the reference path */
+    int32_t right; /* e - 1, in [0, 30] */
+    int32_t fused; /* e >= 1 and mult != INT32_MIN */
+} mf_requant;
+
+static inline mf_requant requant_prepare(int32_t mult, int32_t shift)
+{
+    mf_requant r;
+    r.mult = mult;
+    r.shift = shift;
+    r.fused = shift <= -1 && mult != INT32_MIN;
+    r.right = r.fused ? -shift - 1 : 0;
+    /* 2^30 + 2^(31 + right) from 32-bit halves: high word 2^right / 2, low word 2^30 plus 2^31 when right = 0 */
+    const uint32_t high = (1u << r.right) >> 1;
+    const uint32_t low = r.right == 0 ? 0xC0000000u : 0x40000000u;
+    r.round = (int64_t)(((uint64_t)high << 32) | low); /* < 2^61 */
+    return r;
+}
+
+static inline int32_t requant_apply(int32_t x, mf_requant r)
+{
+    if (!r.fused) {
+        return multiply_by_quantized_multiplier_reference(x, r.mult, r.shift);
+    }
+    const int64_t negative = (x ^ r.mult) < 0 ? ((int64_t)1 << 31) : 0;
+    const int64_t n = (int64_t)x * (int64_t)r.mult + (r.round - negative);
+    return (int32_t)(n >> 32) >> r.right; /* the high word: floor(n / 2^32), in int32 */
+}
+
 static inline int32_t multiply_by_quantized_multiplier(int32_t x, int32_t mult, int32_t shift)
 {
-    if (shift <= 0 && !(x == INT32_MIN && mult == INT32_MIN)) {
-        const int32_t e = -shift;
-        const int64_t ab = (int64_t)x * (int64_t)mult;
-        if (e == 0) {
-            return (int32_t)((ab + ((int64_t)1 << 30)) >> 31); /* floor((ab + 2^30) / 2^31), in int32 */
-        }
-        const int64_t n = ab + (((x ^ mult) < 0) ? -((int64_t)1 << 30) : ((int64_t)1 << 30));
-        const int32_t y = e >= 2 ? (int32_t)(n >> 32) >> (e - 2) : (int32_t)(n >> 31);
-        return (y >> 1) + (y & 1);
-    }
-    const int32_t left_shift = shift > 0 ? shift : 0;
-    const int32_t right_shift = shift > 0 ? 0 : -shift;
-    int64_t shifted = (int64_t)x * ((int64_t)1 << left_shift); /* |.| < 2^61 */
-    if (shifted > INT32_MAX) {
-        shifted = INT32_MAX;
-    } else if (shifted < INT32_MIN) {
-        shifted = INT32_MIN;
-    }
-    return rounding_divide_by_pot(saturating_rounding_doubling_high_mul((int32_t)shifted, mult),
-                                  right_shift);
+    return requant_apply(x, requant_prepare(mult, shift));
 }
 
 /*
- * The output stage of every int8 kernel:
- * clamp(multiply_by_quantized_multiplier(acc) + output_zp, act_min, act_max).
- * The zero point and the bounds are int8 values (every caller's), so the
- * clamp is done first, against act - output_zp, which cannot overflow:
+ * Clamp to [act_min, act_max] after adding the zero point. The zero point
+ * and the bounds are int8 values (every caller's), so the clamp is done
+ * first, against act - output_zp, which cannot overflow:
  * clamp(v + z, lo, hi) = clamp(v, lo - z, hi - z) + z.
  */
-static inline int32_t requantize(int32_t acc, int32_t mult, int32_t shift, int32_t output_zp,
-                                 int32_t act_min, int32_t act_max)
+static inline int32_t requant_clamp(int32_t v, int32_t output_zp, int32_t act_min, int32_t act_max)
 {
-    const int32_t v = multiply_by_quantized_multiplier(acc, mult, shift);
     if (v < act_min - output_zp) {
         return act_min;
     }
@@ -139,6 +161,27 @@ static inline int32_t requantize(int32_t acc, int32_t mult, int32_t shift, int32
         return act_max;
     }
     return v + output_zp; /* in [act_min, act_max] */
+}
+
+/* Output channel c's requantization, of a layer with one (per_channel = 0) or one-per-channel multipliers. */
+static inline mf_requant channel_requant(const int32_t *output_mult, const int8_t *output_shift, int32_t per_channel,
+                                         int32_t c)
+{
+    const int32_t q = per_channel ? c : 0;
+    return requant_prepare(output_mult[q], output_shift[q]);
+}
+
+/* requantize with a prepared multiplier: the int8 output of an accumulator. */
+static inline int8_t requant_output(int32_t acc, mf_requant r, int32_t output_zp, int32_t act_min, int32_t act_max)
+{
+    return (int8_t)requant_clamp(requant_apply(acc, r), output_zp, act_min, act_max); /* in [-128, 127] */
+}
+
+/* The output stage of every int8 kernel: clamp(multiply_by_quantized_multiplier(acc) + output_zp, act_min, act_max). */
+static inline int32_t requantize(int32_t acc, int32_t mult, int32_t shift, int32_t output_zp,
+                                 int32_t act_min, int32_t act_max)
+{
+    return requant_clamp(multiply_by_quantized_multiplier(acc, mult, shift), output_zp, act_min, act_max);
 }
 
 /*

@@ -1,14 +1,19 @@
 /*
- * The inner loop conv2d_s8 (after im2col) and fully_connected_s8 share:
+ * The inner loop conv2d_s8 (after im2col) and fully_connected_s8 share, in
+ * portable C99: the reference every optimized path (kernels/arm/) must match
+ * bit for bit, and the path every other target builds.
  *
  *     out[c] = requantize(bias[c] + sum_t column[t] * rows[c * length + t])   for c in [first, end)
  *
- * Four rows are taken at a time, so each int16 column value is loaded once
- * for four multiply-accumulates: on a Cortex-M a MAC then costs one weight
- * load and one MLA. The accumulators start at the bias; every partial sum is
- * bounded by 255 * sum|w| + |b| < 2^31 (the loader's check), so the order of
- * the additions does not change the exact int32 result, and the result is
- * the Numba kernels' bit for bit.
+ * A column is `length` int16 values x - input_zp (in [-255, 255]; 0 for a
+ * padding tap), written by the caller, then passed once to
+ * row_dots_column_done, which lets an optimized path change the column's
+ * layout; here it leaves it as it is.
+ *
+ * Every partial sum is bounded by 255 * sum|w| + |b| < 2^31 (the loader's
+ * check), so the order of the additions does not change the exact int32
+ * result: the accumulators start at the bias, and rows and columns are taken
+ * in whatever blocks load each operand least often.
  */
 #ifndef MICROFLAT_ROW_DOTS_H
 #define MICROFLAT_ROW_DOTS_H
@@ -17,11 +22,24 @@
 
 #include "numerics.h"
 
+static inline void row_dots_column_done(int16_t *column, int32_t length, int32_t input_zp)
+{
+    (void)column;
+    (void)length;
+    (void)input_zp;
+}
+
+/*
+ * One column against rows [first, end). Four rows at a time, so each column
+ * value is loaded once for four multiply-accumulates: a MAC costs one weight
+ * load and one MLA.
+ */
 static inline void requantized_row_dots(const int16_t *column, int32_t length, const int8_t *rows, int32_t first,
                                         int32_t end, const int32_t *bias, const int32_t *output_mult,
-                                        const int8_t *output_shift, int32_t per_channel, int32_t output_zp,
+                                        const int8_t *output_shift, int32_t per_channel, int32_t input_zp, int32_t output_zp,
                                         int32_t act_min, int32_t act_max, int8_t *out)
 {
+    (void)input_zp; /* the column already holds x - input_zp */
     int32_t c = first;
     for (; c + 4 <= end; c += 4) {
         const int8_t *r0 = rows + c * length;
@@ -39,12 +57,10 @@ static inline void requantized_row_dots(const int16_t *column, int32_t length, c
             a2 += x * r2[t];
             a3 += x * r3[t];
         }
-        const int32_t q = per_channel ? c : 0;
-        const int32_t s = per_channel ? 1 : 0;
-        out[c] = (int8_t)requantize(a0, output_mult[q], output_shift[q], output_zp, act_min, act_max);
-        out[c + 1] = (int8_t)requantize(a1, output_mult[q + s], output_shift[q + s], output_zp, act_min, act_max);
-        out[c + 2] = (int8_t)requantize(a2, output_mult[q + 2 * s], output_shift[q + 2 * s], output_zp, act_min, act_max);
-        out[c + 3] = (int8_t)requantize(a3, output_mult[q + 3 * s], output_shift[q + 3 * s], output_zp, act_min, act_max);
+        out[c] = requant_output(a0, channel_requant(output_mult, output_shift, per_channel, c), output_zp, act_min, act_max);
+        out[c + 1] = requant_output(a1, channel_requant(output_mult, output_shift, per_channel, c + 1), output_zp, act_min, act_max);
+        out[c + 2] = requant_output(a2, channel_requant(output_mult, output_shift, per_channel, c + 2), output_zp, act_min, act_max);
+        out[c + 3] = requant_output(a3, channel_requant(output_mult, output_shift, per_channel, c + 3), output_zp, act_min, act_max);
     }
     for (; c < end; ++c) {
         const int8_t *r = rows + c * length;
@@ -52,8 +68,60 @@ static inline void requantized_row_dots(const int16_t *column, int32_t length, c
         for (int32_t t = 0; t < length; ++t) {
             acc += (int32_t)column[t] * r[t];
         }
-        const int32_t q = per_channel ? c : 0;
-        out[c] = (int8_t)requantize(acc, output_mult[q], output_shift[q], output_zp, act_min, act_max);
+        out[c] = requant_output(acc, channel_requant(output_mult, output_shift, per_channel, c), output_zp, act_min, act_max);
+    }
+}
+
+/*
+ * Two columns (two output pixels) against rows [first, end), into out0 and
+ * out1. Two rows by two columns at a time: four loads feed four MLAs, and the
+ * four accumulators, two row and two column pointers stay in registers on a
+ * Cortex-M (an ARMv7-M has 13 to spare).
+ */
+static inline void requantized_row_dots_x2(const int16_t *column0, const int16_t *column1, int32_t length,
+                                           const int8_t *rows, int32_t first, int32_t end, const int32_t *bias,
+                                           const int32_t *output_mult, const int8_t *output_shift,
+                                           int32_t per_channel, int32_t input_zp, int32_t output_zp, int32_t act_min, int32_t act_max,
+                                           int8_t *out0, int8_t *out1)
+{
+    (void)input_zp; /* the column already holds x - input_zp */
+    int32_t c = first;
+    for (; c + 2 <= end; c += 2) {
+        const int8_t *r0 = rows + c * length;
+        const int8_t *r1 = r0 + length;
+        int32_t a00 = bias != 0 ? bias[c] : 0;
+        int32_t a10 = bias != 0 ? bias[c + 1] : 0;
+        int32_t a01 = a00;
+        int32_t a11 = a10;
+        for (int32_t t = 0; t < length; ++t) {
+            const int32_t x0 = column0[t];
+            const int32_t x1 = column1[t];
+            const int32_t w0 = r0[t];
+            const int32_t w1 = r1[t];
+            a00 += x0 * w0;
+            a01 += x1 * w0;
+            a10 += x0 * w1;
+            a11 += x1 * w1;
+        }
+        const mf_requant q0 = channel_requant(output_mult, output_shift, per_channel, c);
+        const mf_requant q1 = channel_requant(output_mult, output_shift, per_channel, c + 1);
+        out0[c] = requant_output(a00, q0, output_zp, act_min, act_max);
+        out1[c] = requant_output(a01, q0, output_zp, act_min, act_max);
+        out0[c + 1] = requant_output(a10, q1, output_zp, act_min, act_max);
+        out1[c + 1] = requant_output(a11, q1, output_zp, act_min, act_max);
+    }
+    if (c < end) {
+        const int8_t *r = rows + c * length;
+        int32_t a0 = bias != 0 ? bias[c] : 0;
+        int32_t a1 = a0;
+        for (int32_t t = 0; t < length; ++t) {
+            const int32_t w = r[t];
+            a0 += column0[t] * w;
+            a1 += column1[t] * w;
+        }
+        const mf_requant q = channel_requant(output_mult, output_shift, per_channel, c);
+        out0[c] = requant_output(a0, q, output_zp, act_min, act_max);
+        out1[c] = requant_output(a1, q, output_zp, act_min, act_max);
     }
 }
 

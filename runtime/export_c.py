@@ -8,7 +8,9 @@ DIR receives:
                  places const data in flash: the runtime reads it in place),
                  an example input for each model input, and the outputs the
                  Python runtime computes for it, so a board can check itself;
-  microflat/     the C runtime and kernels, so DIR builds on its own;
+  microflat/     the C runtime and kernels, so DIR builds on its own (arm/:
+                 the optimized ARM inner loops, headers kernel_paths.h
+                 selects from the target's features);
   input_<i>.bin  the example inputs as raw bytes (for microflat_run on Linux).
 
 Every file is written atomically. The example input is --input X.npy (the
@@ -111,11 +113,11 @@ def export(model_path, out_dir, input_array: np.ndarray | None = None) -> dict:
     for i, x in enumerate(inputs):
         write_atomic(out / f"input_{i}.bin", x.tobytes())
     sources = out / "microflat"
-    sources.mkdir(exist_ok=True)
-    for folder in (KERNELS_C, RUNTIME_C):
+    for folder, into in ((KERNELS_C, sources), (RUNTIME_C, sources), (KERNELS_C / "arm", sources / "arm")):
+        into.mkdir(parents=True, exist_ok=True)
         for path in sorted(folder.glob("*.[ch]")):
-            tmp = sources / f".tmp-{path.name}"
+            tmp = into / f".tmp-{path.name}"
             shutil.copyfile(path, tmp)
-            os.replace(tmp, sources / path.name)
+            os.replace(tmp, into / path.name)
     return {"arena_bytes": need, "file_bytes": len(data), "inputs": [x.tobytes() for x in inputs],
             "outputs": [y.tobytes() for y in outputs]}

@@ -36,20 +36,39 @@ def run_firmware(elf, board="mps2-an386"):
                 "enable=on,target=native", "-kernel", str(elf)], timeout=600)
 
 
+@pytest.mark.parametrize("path", ["dsp", "portable"])
 @pytest.mark.parametrize("name", MODELS)
-def test_cortex_m4_firmware_is_bit_exact_on_every_zoo_model(name, tmp_path):
+def test_cortex_m4_firmware_is_bit_exact_on_every_zoo_model(name, path, tmp_path):
+    """The M4 has the DSP extension: by default its firmware runs the SMLAD kernels (kernels/arm/); built
+    with -DMICROFLAT_PORTABLE, the portable C. Both must give the Python runtime's bytes."""
     data = compiled_zoo()[name]
-    elf = build_firmware(exported(data, tmp_path / "model"), tmp_path / "build")
+    extra = "-DMICROFLAT_PORTABLE" if path == "portable" else ""
+    elf = build_firmware(exported(data, tmp_path / "model"), tmp_path / "build", extra=extra)
     result = run_firmware(elf)
     assert_report_matches(result, data)
     assert "expected: match" in result.stderr
+    assert f"kernel path {path}\n" in result.stderr
 
 
-@pytest.mark.parametrize("board", ["mps2-an385", "mps2-an500", "mps3-an547"])
-def test_every_board_runs_the_firmware(board, tmp_path):
-    data = compiled_zoo()["ds_cnn/int4"]
+@pytest.mark.parametrize("board, path", [("mps2-an385", "portable"), ("mps2-an500", "dsp"), ("mps3-an547", "dsp")])
+@pytest.mark.parametrize("name", ["ds_cnn", "ds_cnn/int4"])
+def test_every_board_runs_the_firmware(board, path, name, tmp_path):
+    """The M3 has no DSP extension and runs the portable C; the M7 and the M55 run the SMLAD kernels."""
+    data = compiled_zoo()[name]
     elf = build_firmware(exported(data, tmp_path / "model"), tmp_path / "build", board=board)
-    assert_report_matches(run_firmware(elf, board), data)
+    result = run_firmware(elf, board)
+    assert_report_matches(result, data)
+    assert f"kernel path {path}\n" in result.stderr
+
+
+def test_an_unoptimized_build_runs_the_portable_kernels(tmp_path):
+    """At -O0 GCC keeps a frame pointer, and the DSP path's assembly needs that register: kernel_paths.h
+    selects the portable C instead, and says so."""
+    data = compiled_zoo()["ds_cnn"]
+    elf = build_firmware(exported(data, tmp_path / "model"), tmp_path / "build", opt="-O0")
+    result = run_firmware(elf)
+    assert_report_matches(result, data)
+    assert "kernel path portable\n" in result.stderr
 
 
 def test_firmware_copies_initialized_data_from_flash(tmp_path):
@@ -80,6 +99,7 @@ def test_aarch64_linux_program_is_bit_exact_on_every_zoo_model(name, linux_progr
     (tmp_path / "model.mfb").write_bytes(data)
     result = run(["qemu-aarch64", str(linux_program), str(tmp_path / "model.mfb"), *as_input_files(data, tmp_path)])
     assert_report_matches(result, data)
+    assert "kernel path dotprod\n" in result.stdout  # built for ARMv8.2-A: the SDOT kernels
 
 
 def test_aarch64_linux_program_refuses_a_damaged_model_in_one_line(linux_program, tmp_path):

@@ -56,19 +56,30 @@ def test_multiply_by_quantized_multiplier(c, x, mult, shift):
     expected = int(ref.multiply_by_quantized_multiplier(x, mult, shift))
     assert multiply_by_quantized_multiplier(x, mult, shift) == expected
     assert c.multiply_by_quantized_multiplier(x, mult, shift) == expected
+    assert c.multiply_by_quantized_multiplier_reference(x, mult, shift) == expected
+
+
+@given(x=INT32, mult=INT32, shift=SHIFT)
+@example(x=ref.INT32_MIN, mult=ref.INT32_MIN, shift=-1)  # srdhm's saturating case, which the fused path excludes
+@example(x=ref.INT32_MIN, mult=ref.INT32_MIN + 1, shift=-31)
+def test_c_multiply_by_quantized_multiplier_with_any_multiplier(c, x, mult, shift):
+    """The loader allows multipliers in [0, 2^31); the C function is exact for negative ones too."""
+    expected = int(ref.multiply_by_quantized_multiplier(x, mult, shift))
+    assert c.multiply_by_quantized_multiplier(x, mult, shift) == expected
 
 
 def test_multiply_by_quantized_multiplier_on_every_tie_of_both_roundings(c):
     """Small multipliers and shifts make both roundings land on ties often; the C
-    kernel fuses the two (numerics.h derives it), so every x in three windows
+    kernels fuse the two (numerics.h derives it), so every x in three windows
     (around 0 and both int32 limits) is compared for each pair."""
     xs = np.concatenate([np.arange(-3000, 3001), np.arange(ref.INT32_MIN, ref.INT32_MIN + 600),
                          np.arange(ref.INT32_MAX - 600, ref.INT32_MAX + 1)]).astype(np.int64)
     for mult in (1, 3, 2**30, 2**30 + 1, 3 * 2**29, ref.INT32_MAX):
         for shift in range(-13, 1):
             expected = ref.multiply_by_quantized_multiplier(xs, mult, shift)
-            got = np.array([c.multiply_by_quantized_multiplier(int(x), mult, shift) for x in xs])
-            assert np.array_equal(got, expected), (mult, shift)
+            for f in (c.multiply_by_quantized_multiplier, c.multiply_by_quantized_multiplier_reference):
+                got = np.array([f(int(x), mult, shift) for x in xs])
+                assert np.array_equal(got, expected), (f, mult, shift)
     for shift in (-31, -30, -29):
         expected = ref.multiply_by_quantized_multiplier(xs, ref.INT32_MAX, shift)
         got = np.array([c.multiply_by_quantized_multiplier(int(x), ref.INT32_MAX, shift) for x in xs])

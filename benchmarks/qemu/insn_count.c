@@ -39,6 +39,17 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id, const qemu_info_
 /* ----------------------------------------------------------------------------------------------------- */
 
 #define MAX_MARKS 65536
+#define MAX_BLOCKS 65536
+
+/* With blocks=PATH: each translated block's address, length and executions, for a per-function profile. */
+typedef struct {
+    uint64_t vaddr;
+    uint64_t n_insns;
+    uint64_t executions;
+} block_count;
+static block_count blocks[MAX_BLOCKS];
+static size_t n_blocks;
+static const char *blocks_path;
 
 static uint64_t executed; /* one vCPU: the MPS2 boards are single-core */
 static uint64_t marker = UINT64_MAX;
@@ -63,6 +74,12 @@ static void on_translate(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
         qemu_plugin_register_vcpu_tb_exec_cb(tb, on_marker, QEMU_PLUGIN_CB_NO_REGS, NULL);
     }
     qemu_plugin_register_vcpu_tb_exec_inline(tb, QEMU_PLUGIN_INLINE_ADD_U64, &executed, qemu_plugin_tb_n_insns(tb));
+    if (blocks_path != NULL && n_blocks < MAX_BLOCKS) {
+        block_count *b = &blocks[n_blocks++];
+        b->vaddr = qemu_plugin_tb_vaddr(tb);
+        b->n_insns = qemu_plugin_tb_n_insns(tb);
+        qemu_plugin_register_vcpu_tb_exec_inline(tb, QEMU_PLUGIN_INLINE_ADD_U64, &b->executions, 1);
+    }
 }
 
 static void write_counts(qemu_plugin_id_t id, void *userdata)
@@ -78,6 +95,15 @@ static void write_counts(qemu_plugin_id_t id, void *userdata)
     }
     fprintf(f, "total %" PRIu64 "\n", executed);
     fclose(f);
+    if (blocks_path != NULL && (f = fopen(blocks_path, "w")) != NULL) {
+        for (size_t i = 0; i < n_blocks; ++i) {
+            if (blocks[i].executions != 0) {
+                fprintf(f, "0x%" PRIx64 " %" PRIu64 " %" PRIu64 "\n", blocks[i].vaddr, blocks[i].n_insns,
+                        blocks[i].executions);
+            }
+        }
+        fclose(f);
+    }
 }
 
 QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id, const qemu_info_t *info, int argc, char **argv)
@@ -88,6 +114,8 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id, const qemu_info_
             marker = strtoull(argv[i] + 7, NULL, 0);
         } else if (strncmp(argv[i], "out=", 4) == 0) {
             out_path = argv[i] + 4;
+        } else if (strncmp(argv[i], "blocks=", 7) == 0) {
+            blocks_path = argv[i] + 7;
         }
     }
     qemu_plugin_register_vcpu_tb_trans_cb(id, on_translate);

@@ -99,6 +99,7 @@ static int run(int argc, char **argv, const uint8_t *file, uint32_t file_bytes, 
     }
     mf_invoke(&model);
     report_outputs(&model, put);
+    printf("kernel path %s\n", mf_kernel_path());
     return 0;
 }
 

@@ -60,6 +60,8 @@ int main(void)
                  memcmp(mf_output(&model, i), microflat_expected_outputs[i], microflat_expected_output_bytes[i]) == 0;
     }
     semihosting_puts(match ? "expected: match" : "expected: MISMATCH");
+    semihosting_write("kernel path ");
+    semihosting_puts(mf_kernel_path());
     report_value(semihosting_puts, "arena bytes ", MICROFLAT_ARENA_BYTES);
     report_value(semihosting_puts, "stack bytes ", stack_peak_bytes());
     return match ? 0 : 1;

@@ -13,6 +13,7 @@
  */
 #include <string.h>
 
+#include "kernel_paths.h"
 #include "mfb_internal.h"
 #include "microflat_kernels.h"
 #include "numerics.h"
@@ -916,4 +917,9 @@ void mf_run_operator(const mf_model *m, uint32_t k)
         run_boundary(&c);
         break;
     }
+}
+
+const char *mf_kernel_path(void)
+{
+    return MF_KERNEL_PATH;
 }

@@ -96,6 +96,8 @@ uint32_t mf_input_bytes(const mf_model *model, uint32_t i);
 uint32_t mf_output_bytes(const mf_model *model, uint32_t i);
 void *mf_tensor_data(const mf_model *model, uint32_t tensor);
 uint32_t mf_tensor_bytes(const mf_model *model, uint32_t tensor);
+/* The kernels' inner loops this build runs: "portable", "dsp" or "dotprod" (kernels/kernel_paths.h). */
+const char *mf_kernel_path(void);
 /* cffi-end */
 
 #ifdef __cplusplus

@@ -1,0 +1,227 @@
+/*
+ * row_dots.h for a Cortex-M with the DSP extension (__ARM_FEATURE_DSP: M4,
+ * M7, M33, M55), through ACLE's SIMD intrinsics: SMLAD multiplies two pairs
+ * of signed 16-bit halves and adds both products to an accumulator, so one
+ * instruction makes two MACs.
+ *
+ * Weights stay int8 in flash; four are read with one (unaligned) load and
+ * sign-extended in pairs: SXTB16(w) = [w0, w2] and SXTB16(w ROR 8) =
+ * [w1, w3] (halves listed low first). To meet them without repacking, the
+ * column is reordered once, by row_dots_dsp_column_done, so that each block
+ * of four int16 values t..t+3 is stored as t, t+2, t+1, t+3: its two words are
+ * then [x0, x2] and [x1, x3], and
+ *
+ *     SMLAD([x0, x2], [w0, w2], SMLAD([x1, x3], [w1, w3], acc))
+ *
+ * adds the four products of the block. The last length % 4 values keep their
+ * places and are taken one at a time. The column values x - zp are in
+ * [-255, 255] and the weights in [-128, 127], so every half is a signed
+ * 16-bit value, every product fits in 16 + 8 bits, and the sums are the
+ * portable path's exactly (row_dots.h: partial sums are bounded below 2^31,
+ * so SMLAD never overflows and its Q flag is never set).
+ *
+ * The column reordering costs four instructions per four values, once per
+ * output pixel; every output channel then reuses the column.
+ */
+#ifndef MICROFLAT_ROW_DOTS_DSP_H
+#define MICROFLAT_ROW_DOTS_DSP_H
+
+#include <arm_acle.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "../row_dots.h"
+
+/* Four bytes or two int16 values as one word; memcpy compiles to one LDR (ARMv7-M loads unaligned words). */
+static inline int32_t dsp_word(const void *p)
+{
+    int32_t v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+/* Two int16 values at a word-aligned address (a column's blocks are), so that the compiler may pair loads (LDRD). */
+static inline int32_t dsp_aligned_word(const int16_t *p)
+{
+    int32_t v;
+    memcpy(&v, __builtin_assume_aligned(p, 4), sizeof v);
+    return v;
+}
+
+/* SXTB16(w ROR 8): bytes 1 and 3 sign-extended into the two halves. ACLE has no rotate here; one instruction. */
+static inline int32_t dsp_sxtb16_ror8(int32_t w)
+{
+    int32_t r;
+    __asm__("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(w));
+    return r;
+}
+
+static inline void row_dots_dsp_column_done(int16_t *column, int32_t length, int32_t input_zp)
+{
+    (void)input_zp;
+    for (int32_t t = 0; t + 4 <= length; t += 4) {
+        const int16_t x1 = column[t + 1];
+        column[t + 1] = column[t + 2];
+        column[t + 2] = x1;
+    }
+}
+
+/*
+ * The 2 x 2 block's inner loop, written in assembly because it needs 13 of
+ * the 14 free registers and GCC's allocation of the same loop in C spills
+ * two of them and loses the post-indexed and paired loads (30 instructions
+ * where these take 20). Per four values of k: one weight word per row,
+ * widened by two SXTB16; each column's two words by one LDRD (the columns
+ * are word-aligned: kernels/conv2d.c and the arena's 16-byte alignment); row
+ * 0 against both columns, then row 1, so only four temporaries are live: 16
+ * MACs in 8 SMLADs, 6 loads, 4 SXTB16 and the loop's SUBS and BNE.
+ */
+static inline void dsp_block_2x2(int32_t *a00, int32_t *a01, int32_t *a10, int32_t *a11, const int8_t *row0,
+                                 int32_t length, const int16_t *column0, const int16_t *column1, int32_t blocks)
+{
+    int32_t s00 = *a00, s01 = *a01, s10 = *a10, s11 = *a11;
+    const int32_t row1_after = length - 4; /* row 1's word, from row 0's pointer once it has moved on */
+    int32_t wv, we, xe, xo;
+    __asm__("1:\n\t"
+            "ldr     %[wv], [%[w]], #4\n\t"
+            "sxtb16  %[we], %[wv]\n\t"
+            "sxtb16  %[wv], %[wv], ror #8\n\t"
+            "ldrd    %[xe], %[xo], [%[x0]]\n\t"
+            "smlad   %[s00], %[xe], %[we], %[s00]\n\t"
+            "smlad   %[s00], %[xo], %[wv], %[s00]\n\t"
+            "ldrd    %[xe], %[xo], [%[x1]]\n\t"
+            "smlad   %[s01], %[xe], %[we], %[s01]\n\t"
+            "smlad   %[s01], %[xo], %[wv], %[s01]\n\t"
+            "ldr     %[wv], [%[w], %[r1]]\n\t"
+            "sxtb16  %[we], %[wv]\n\t"
+            "sxtb16  %[wv], %[wv], ror #8\n\t"
+            "ldrd    %[xe], %[xo], [%[x0]], #8\n\t"
+            "smlad   %[s10], %[xe], %[we], %[s10]\n\t"
+            "smlad   %[s10], %[xo], %[wv], %[s10]\n\t"
+            "ldrd    %[xe], %[xo], [%[x1]], #8\n\t"
+            "smlad   %[s11], %[xe], %[we], %[s11]\n\t"
+            "smlad   %[s11], %[xo], %[wv], %[s11]\n\t"
+            "subs    %[n], %[n], #1\n\t"
+            "bne     1b"
+            : [s00] "+r"(s00), [s01] "+r"(s01), [s10] "+r"(s10), [s11] "+r"(s11), [w] "+r"(row0),
+              [x0] "+r"(column0), [x1] "+r"(column1), [n] "+r"(blocks), [wv] "=&r"(wv), [we] "=&r"(we),
+              [xe] "=&r"(xe), [xo] "=&r"(xo)
+            : [r1] "r"(row1_after)
+            : "cc", "memory");
+    *a00 = s00;
+    *a01 = s01;
+    *a10 = s10;
+    *a11 = s11;
+}
+
+/* One column, four rows at a time: per block of four column values, two column loads and one load per row. */
+static inline void requantized_row_dots_dsp(const int16_t *column, int32_t length, const int8_t *rows,
+                                            int32_t first, int32_t end, const int32_t *bias,
+                                            const int32_t *output_mult, const int8_t *output_shift,
+                                            int32_t per_channel, int32_t input_zp, int32_t output_zp, int32_t act_min,
+                                            int32_t act_max, int8_t *out)
+{
+    (void)input_zp; /* the column already holds x - input_zp */
+    const int32_t blocked = length & ~3;
+    int32_t c = first;
+    for (; c + 4 <= end; c += 4) {
+        const int8_t *r0 = rows + c * length;
+        const int8_t *r1 = r0 + length;
+        const int8_t *r2 = r1 + length;
+        const int8_t *r3 = r2 + length;
+        int32_t a0 = bias != 0 ? bias[c] : 0;
+        int32_t a1 = bias != 0 ? bias[c + 1] : 0;
+        int32_t a2 = bias != 0 ? bias[c + 2] : 0;
+        int32_t a3 = bias != 0 ? bias[c + 3] : 0;
+        int32_t t = 0;
+        for (; t < blocked; t += 4) {
+            const int32_t xe = dsp_word(column + t);     /* [x0, x2] */
+            const int32_t xo = dsp_word(column + t + 2); /* [x1, x3] */
+            int32_t w = dsp_word(r0 + t);
+            a0 = __smlad(xe, __sxtb16(w), __smlad(xo, dsp_sxtb16_ror8(w), a0));
+            w = dsp_word(r1 + t);
+            a1 = __smlad(xe, __sxtb16(w), __smlad(xo, dsp_sxtb16_ror8(w), a1));
+            w = dsp_word(r2 + t);
+            a2 = __smlad(xe, __sxtb16(w), __smlad(xo, dsp_sxtb16_ror8(w), a2));
+            w = dsp_word(r3 + t);
+            a3 = __smlad(xe, __sxtb16(w), __smlad(xo, dsp_sxtb16_ror8(w), a3));
+        }
+        for (; t < length; ++t) {
+            const int32_t x = column[t];
+            a0 += x * r0[t];
+            a1 += x * r1[t];
+            a2 += x * r2[t];
+            a3 += x * r3[t];
+        }
+        out[c] = requant_output(a0, channel_requant(output_mult, output_shift, per_channel, c), output_zp, act_min, act_max);
+        out[c + 1] = requant_output(a1, channel_requant(output_mult, output_shift, per_channel, c + 1), output_zp, act_min, act_max);
+        out[c + 2] = requant_output(a2, channel_requant(output_mult, output_shift, per_channel, c + 2), output_zp, act_min, act_max);
+        out[c + 3] = requant_output(a3, channel_requant(output_mult, output_shift, per_channel, c + 3), output_zp, act_min, act_max);
+    }
+    for (; c < end; ++c) {
+        const int8_t *r = rows + c * length;
+        int32_t acc = bias != 0 ? bias[c] : 0;
+        int32_t t = 0;
+        for (; t < blocked; t += 4) {
+            const int32_t w = dsp_word(r + t);
+            acc = __smlad(dsp_word(column + t), __sxtb16(w), __smlad(dsp_word(column + t + 2), dsp_sxtb16_ror8(w), acc));
+        }
+        for (; t < length; ++t) {
+            acc += (int32_t)column[t] * r[t];
+        }
+        out[c] = requant_output(acc, channel_requant(output_mult, output_shift, per_channel, c), output_zp, act_min, act_max);
+    }
+}
+
+/*
+ * Two columns, two rows at a time (CMSIS-NN's arrangement): per block of
+ * four values, two weight loads and four SXTB16 serve both columns, and four
+ * column loads serve both rows, for eight SMLADs: sixteen MACs in eighteen
+ * instructions.
+ */
+static inline void requantized_row_dots_x2_dsp(const int16_t *column0, const int16_t *column1, int32_t length,
+                                               const int8_t *rows, int32_t first, int32_t end, const int32_t *bias,
+                                               const int32_t *output_mult, const int8_t *output_shift,
+                                               int32_t per_channel, int32_t input_zp, int32_t output_zp, int32_t act_min,
+                                               int32_t act_max, int8_t *out0, int8_t *out1)
+{
+    (void)input_zp; /* the column already holds x - input_zp */
+    const int32_t blocked = length & ~3;
+    int32_t c = first;
+    for (; c + 2 <= end; c += 2) {
+        const int8_t *r0 = rows + c * length;
+        const int8_t *r1 = r0 + length;
+        int32_t a00 = bias != 0 ? bias[c] : 0;
+        int32_t a10 = bias != 0 ? bias[c + 1] : 0;
+        int32_t a01 = a00;
+        int32_t a11 = a10;
+        if (blocked > 0) {
+            dsp_block_2x2(&a00, &a01, &a10, &a11, r0, length, column0, column1, blocked >> 2);
+        }
+        int32_t t = blocked;
+        for (; t < length; ++t) {
+            const int32_t x0 = column0[t];
+            const int32_t x1 = column1[t];
+            const int32_t w0 = r0[t];
+            const int32_t w1 = r1[t];
+            a00 += x0 * w0;
+            a01 += x1 * w0;
+            a10 += x0 * w1;
+            a11 += x1 * w1;
+        }
+        const mf_requant q0 = channel_requant(output_mult, output_shift, per_channel, c);
+        const mf_requant q1 = channel_requant(output_mult, output_shift, per_channel, c + 1);
+        out0[c] = requant_output(a00, q0, output_zp, act_min, act_max);
+        out1[c] = requant_output(a01, q0, output_zp, act_min, act_max);
+        out0[c + 1] = requant_output(a10, q1, output_zp, act_min, act_max);
+        out1[c + 1] = requant_output(a11, q1, output_zp, act_min, act_max);
+    }
+    if (c < end) {
+        requantized_row_dots_dsp(column0, length, rows, c, end, bias, output_mult, output_shift, per_channel,
+                                 input_zp, output_zp, act_min, act_max, out0);
+        requantized_row_dots_dsp(column1, length, rows, c, end, bias, output_mult, output_shift, per_channel,
+                                 input_zp, output_zp, act_min, act_max, out1);
+    }
+}
+
+#endif /* MICROFLAT_ROW_DOTS_DSP_H */

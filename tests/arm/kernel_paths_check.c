@@ -1,0 +1,171 @@
+/*
+ * The optimized inner loops this target selects (kernels/kernel_paths.h:
+ * MF_COLUMN_DONE, MF_ROW_DOTS, MF_ROW_DOTS_X2, MF_DEPTHWISE_TAPS_X4) against
+ * the portable C (row_dots.h, depthwise_taps.h) on random shapes: lengths
+ * that are and are not multiples of the vector widths, odd channel counts,
+ * both requantization modes, unaligned weights and inputs. The portable C is
+ * itself held to int64 references by the host tests, so agreement here,
+ * byte for byte, is the optimized paths' bit-exactness on this core.
+ *
+ * Prints "kernel path NAME", then "cases N mismatches M" (and each mismatch);
+ * exits 0 when M = 0. Built by tests/test_kernel_paths.py for a Cortex-M4
+ * (semihosting) and for AArch64 Linux (qemu-aarch64).
+ */
+#include <stdint.h>
+#include <string.h>
+
+#include "kernel_paths.h"
+
+#if defined(__linux__)
+#include <stdio.h>
+static void say(const char *line)
+{
+    puts(line);
+}
+#else
+#include "semihosting.h"
+static void say(const char *line)
+{
+    semihosting_puts(line);
+}
+#endif
+
+#define CASES 4000
+#define MAX_LENGTH 80
+#define MAX_ROWS 11
+
+static uint32_t state = 0x9e3779b9u;
+
+/* xorshift32 */
+static uint32_t next(void)
+{
+    state ^= state << 13;
+    state ^= state >> 17;
+    state ^= state << 5;
+    return state;
+}
+
+/* uniform in [lo, hi] */
+static int32_t between(int32_t lo, int32_t hi)
+{
+    return lo + (int32_t)(next() % (uint32_t)(hi - lo + 1));
+}
+
+static void say_number(const char *label, uint32_t v)
+{
+    char line[48];
+    char digits[12];
+    int n = 0, i = 0;
+    do {
+        digits[n++] = (char)('0' + v % 10u);
+        v /= 10u;
+    } while (v != 0u);
+    while (label[i] != '\0' && i < 32) {
+        line[i] = label[i];
+        ++i;
+    }
+    while (n > 0) {
+        line[i++] = digits[--n];
+    }
+    line[i] = '\0';
+    say(line);
+}
+
+static int8_t rows[MAX_ROWS * MAX_LENGTH + 4];
+static int32_t bias[MAX_ROWS];
+static int32_t mult[MAX_ROWS];
+static int8_t shift[MAX_ROWS];
+static int16_t reference[2][MAX_LENGTH + 2] __attribute__((aligned(16)));
+static int16_t columns[2 * (MAX_LENGTH + 2)] __attribute__((aligned(16)));
+static int8_t got[2][MAX_ROWS], want[2][MAX_ROWS];
+static int8_t image[5 * 5 * 16 + 8], filter[5 * 5 * 16 + 8];
+
+/* One random row-dots case with one or two columns; 1 when the paths agree. */
+static int row_dots_case(void)
+{
+    const int32_t length = between(1, MAX_LENGTH);
+    const int32_t n_rows = between(1, MAX_ROWS);
+    const int32_t first = between(0, n_rows - 1);
+    const int32_t per_channel = between(0, 1);
+    const int32_t input_zp = between(-128, 127), output_zp = between(-128, 127);
+    int32_t act_min = between(-128, 127), act_max = between(-128, 127);
+    const int32_t with_bias = between(0, 3) != 0;
+    const int32_t offset = between(0, 3); /* the rows' misalignment */
+    const int32_t stride = length + (length & 1);
+    if (act_min > act_max) {
+        const int32_t t = act_min;
+        act_min = act_max;
+        act_max = t;
+    }
+    for (int32_t i = 0; i < n_rows * length; ++i) {
+        rows[offset + i] = (int8_t)between(-128, 127);
+    }
+    for (int32_t c = 0; c < n_rows; ++c) {
+        bias[c] = between(-100000, 100000);
+        mult[c] = between(1 << 30, INT32_MAX);
+        shift[c] = (int8_t)between(-14, 1); /* 0 and 1: the unfused requantization */
+    }
+    for (int32_t j = 0; j < 2; ++j) {
+        for (int32_t t = 0; t < length; ++t) {
+            reference[j][t] = (int16_t)(between(-128, 127) - input_zp);
+        }
+        memcpy(columns + j * stride, reference[j], (size_t)length * sizeof(int16_t));
+        MF_COLUMN_DONE(columns + j * stride, length, input_zp);
+    }
+    const int32_t *b = with_bias ? bias : 0;
+    memset(got, 0, sizeof got);
+    memset(want, 0, sizeof want);
+    if (between(0, 1)) {
+        requantized_row_dots_x2(reference[0], reference[1], length, rows + offset, first, n_rows, b, mult, shift,
+                                per_channel, input_zp, output_zp, act_min, act_max, want[0], want[1]);
+        MF_ROW_DOTS_X2(columns, columns + stride, length, rows + offset, first, n_rows, b, mult, shift, per_channel,
+                       input_zp, output_zp, act_min, act_max, got[0], got[1]);
+    } else {
+        requantized_row_dots(reference[0], length, rows + offset, first, n_rows, b, mult, shift, per_channel,
+                             input_zp, output_zp, act_min, act_max, want[0]);
+        MF_ROW_DOTS(columns, length, rows + offset, first, n_rows, b, mult, shift, per_channel, input_zp, output_zp,
+                    act_min, act_max, got[0]);
+    }
+    return memcmp(got, want, sizeof got) == 0;
+}
+
+/* One random depthwise-taps case: a window of up to 5 x 5 valid taps over 4..16 channels. */
+static int depthwise_case(void)
+{
+    const int32_t channels = between(4, 16), width = between(1, 5);
+    const int32_t n_rows = between(1, 5), n_cols = between(1, width);
+    const int32_t c = between(0, channels - 4);
+    const int32_t input_zp = between(-128, 127);
+    for (int32_t i = 0; i < (int32_t)sizeof image; ++i) {
+        image[i] = (int8_t)between(-128, 127);
+        filter[i] = (int8_t)between(-128, 127);
+    }
+    int32_t want_acc[4], got_acc[4];
+    for (int32_t j = 0; j < 4; ++j) {
+        want_acc[j] = got_acc[j] = between(-100000, 100000);
+    }
+    depthwise_taps_x4(want_acc, image + c, filter + c, n_rows, n_cols, width * channels, channels, n_cols * channels,
+                      channels, input_zp);
+    MF_DEPTHWISE_TAPS_X4(got_acc, image + c, filter + c, n_rows, n_cols, width * channels, channels,
+                         n_cols * channels, channels, input_zp);
+    return memcmp(got_acc, want_acc, sizeof got_acc) == 0;
+}
+
+int main(void)
+{
+    uint32_t mismatches = 0;
+    say("kernel path " MF_KERNEL_PATH);
+    for (uint32_t k = 0; k < CASES; ++k) {
+        if (!row_dots_case()) {
+            say_number("row dots mismatch in case ", k);
+            ++mismatches;
+        }
+        if (!depthwise_case()) {
+            say_number("depthwise mismatch in case ", k);
+            ++mismatches;
+        }
+    }
+    say_number("cases ", 2 * CASES);
+    say_number("mismatches ", mismatches);
+    return mismatches == 0 ? 0 : 1;
+}

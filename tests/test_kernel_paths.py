@@ -1,0 +1,56 @@
+"""The optimized ARM inner loops against the portable C, on random shapes, on emulated cores.
+
+tests/arm/kernel_paths_check.c draws 4,000 random row-dot cases (one and
+two columns; lengths 1..80, so every remainder of the SMLAD and SDOT block
+widths; 1..11 rows from a random first; unaligned weight rows; per-tensor
+and per-channel multipliers, shifts that take the fused and the unfused
+requantization; random zero points and clamps; with and without bias) and
+4,000 depthwise-tap cases (windows up to 5 x 5, 4..16 channels, unaligned
+inputs), runs each through the path kernels/kernel_paths.h selects for the
+core and through the portable C, and counts the cases whose bytes differ.
+The portable C is held to int64 references by the host tests
+(test_kernels_exact.py); the whole-model firmware tests (test_firmware.py)
+add the zoo's real shapes.
+"""
+
+import pytest
+
+from firmware import EXAMPLES, need, run
+
+ROOT = EXAMPLES.parent
+CHECK = ROOT / "tests" / "arm" / "kernel_paths_check.c"
+NUMERICS = ROOT / "kernels" / "numerics.c"
+CORTEX_M = EXAMPLES / "cortex-m"
+STRICT = ["-std=c99", "-O2", "-Wall", "-Wextra", "-Wconversion", "-Werror", f"-I{ROOT / 'kernels'}"]
+
+
+def assert_agrees(result, path):
+    out = result.stdout + result.stderr
+    assert result.returncode == 0, out
+    assert f"kernel path {path}\n" in out
+    assert "cases 8000\nmismatches 0\n" in out
+
+
+@pytest.mark.parametrize("cpu, flags, path", [
+    ("cortex-m4", ["-mfpu=fpv4-sp-d16", "-mfloat-abi=hard"], "dsp"),
+    ("cortex-m7", ["-mfpu=fpv5-d16", "-mfloat-abi=hard"], "dsp"),
+])
+def test_cortex_m_dsp_kernels_agree_with_the_portable_c(cpu, flags, path, tmp_path):
+    need("arm-none-eabi-gcc", "qemu-system-arm")
+    board = {"cortex-m4": "mps2-an386", "cortex-m7": "mps2-an500"}[cpu]
+    elf = tmp_path / "check.elf"
+    build = run(["arm-none-eabi-gcc", "-mthumb", f"-mcpu={cpu}", *flags, *STRICT, f"-I{CORTEX_M}",
+                 str(CHECK), str(NUMERICS), str(CORTEX_M / "startup.c"), "-nostartfiles", "--specs=nano.specs",
+                 f"-L{CORTEX_M}", f"-T{CORTEX_M / 'boards' / (board + '.ld')}", "-o", str(elf)])
+    assert build.returncode == 0, build.stderr
+    result = run(["qemu-system-arm", "-M", board, "-nographic", "-monitor", "none", "-semihosting-config",
+                  "enable=on,target=native", "-kernel", str(elf)], timeout=600)
+    assert_agrees(result, path)
+
+
+def test_aarch64_dot_product_kernels_agree_with_the_portable_c(tmp_path):
+    need("aarch64-linux-gnu-gcc", "qemu-aarch64")
+    exe = tmp_path / "check"
+    build = run(["aarch64-linux-gnu-gcc", "-march=armv8.2-a+dotprod", *STRICT, str(CHECK), str(NUMERICS), "-static", "-o", str(exe)])
+    assert build.returncode == 0, build.stderr
+    assert_agrees(run(["qemu-aarch64", str(exe)], timeout=600), "dotprod")
