@@ -29,6 +29,36 @@ static inline void row_dots_column_done(int16_t *column, int32_t length, int32_t
     (void)input_zp;
 }
 
+/* The products of one column with rows 0..3 over [from, to), added to the four sums (a[0..3]). */
+static inline void row_dots_4x1_range(const int16_t *column, const int8_t *r0, int32_t length, int32_t from,
+                                      int32_t to, int32_t a[4])
+{
+    const int8_t *r1 = r0 + length, *r2 = r1 + length, *r3 = r2 + length;
+    int32_t s0 = a[0], s1 = a[1], s2 = a[2], s3 = a[3];
+    for (int32_t t = from; t < to; ++t) {
+        const int32_t x = column[t];
+        s0 += x * r0[t];
+        s1 += x * r1[t];
+        s2 += x * r2[t];
+        s3 += x * r3[t];
+    }
+    a[0] = s0;
+    a[1] = s1;
+    a[2] = s2;
+    a[3] = s3;
+}
+
+/* Channels c..c + 3 of one pixel, from their sums. */
+static inline void requant_outputs_4(const int32_t a[4], int32_t c, const int32_t *output_mult,
+                                     const int8_t *output_shift, int32_t per_channel, int32_t output_zp,
+                                     int32_t act_min, int32_t act_max, int8_t *out)
+{
+    for (int32_t j = 0; j < 4; ++j) {
+        out[c + j] = requant_output(a[j], channel_requant(output_mult, output_shift, per_channel, c + j), output_zp,
+                                    act_min, act_max);
+    }
+}
+
 /*
  * One column against rows [first, end). Four rows at a time, so each column
  * value is loaded once for four multiply-accumulates: a MAC costs one weight
@@ -43,24 +73,12 @@ static inline void requantized_row_dots(const int16_t *column, int32_t length, c
     int32_t c = first;
     for (; c + 4 <= end; c += 4) {
         const int8_t *r0 = rows + c * length;
-        const int8_t *r1 = r0 + length;
-        const int8_t *r2 = r1 + length;
-        const int8_t *r3 = r2 + length;
-        int32_t a0 = bias != 0 ? bias[c] : 0;
-        int32_t a1 = bias != 0 ? bias[c + 1] : 0;
-        int32_t a2 = bias != 0 ? bias[c + 2] : 0;
-        int32_t a3 = bias != 0 ? bias[c + 3] : 0;
-        for (int32_t t = 0; t < length; ++t) {
-            const int32_t x = column[t];
-            a0 += x * r0[t];
-            a1 += x * r1[t];
-            a2 += x * r2[t];
-            a3 += x * r3[t];
+        int32_t a[4];
+        for (int32_t j = 0; j < 4; ++j) {
+            a[j] = bias != 0 ? bias[c + j] : 0;
         }
-        out[c] = requant_output(a0, channel_requant(output_mult, output_shift, per_channel, c), output_zp, act_min, act_max);
-        out[c + 1] = requant_output(a1, channel_requant(output_mult, output_shift, per_channel, c + 1), output_zp, act_min, act_max);
-        out[c + 2] = requant_output(a2, channel_requant(output_mult, output_shift, per_channel, c + 2), output_zp, act_min, act_max);
-        out[c + 3] = requant_output(a3, channel_requant(output_mult, output_shift, per_channel, c + 3), output_zp, act_min, act_max);
+        row_dots_4x1_range(column, r0, length, 0, length, a);
+        requant_outputs_4(a, c, output_mult, output_shift, per_channel, output_zp, act_min, act_max, out);
     }
     for (; c < end; ++c) {
         const int8_t *r = rows + c * length;
@@ -70,6 +88,42 @@ static inline void requantized_row_dots(const int16_t *column, int32_t length, c
         }
         out[c] = requant_output(acc, channel_requant(output_mult, output_shift, per_channel, c), output_zp, act_min, act_max);
     }
+}
+
+/* The products of columns 0 and 1 with rows 0 and 1 over [from, to), added to the four sums. */
+static inline void row_dots_2x2_range(const int16_t *column0, const int16_t *column1, const int8_t *r0,
+                                      const int8_t *r1, int32_t from, int32_t to, int32_t *a00, int32_t *a01,
+                                      int32_t *a10, int32_t *a11)
+{
+    int32_t s00 = *a00, s01 = *a01, s10 = *a10, s11 = *a11;
+    for (int32_t t = from; t < to; ++t) {
+        const int32_t x0 = column0[t];
+        const int32_t x1 = column1[t];
+        const int32_t w0 = r0[t];
+        const int32_t w1 = r1[t];
+        s00 += x0 * w0;
+        s01 += x1 * w0;
+        s10 += x0 * w1;
+        s11 += x1 * w1;
+    }
+    *a00 = s00;
+    *a01 = s01;
+    *a10 = s10;
+    *a11 = s11;
+}
+
+/* Channels c and c + 1 of both pixels, from their sums. */
+static inline void requant_outputs_2x2(int32_t a00, int32_t a01, int32_t a10, int32_t a11, int32_t c,
+                                       const int32_t *output_mult, const int8_t *output_shift, int32_t per_channel,
+                                       int32_t output_zp, int32_t act_min, int32_t act_max, int8_t *out0,
+                                       int8_t *out1)
+{
+    const mf_requant q0 = channel_requant(output_mult, output_shift, per_channel, c);
+    const mf_requant q1 = channel_requant(output_mult, output_shift, per_channel, c + 1);
+    out0[c] = requant_output(a00, q0, output_zp, act_min, act_max);
+    out1[c] = requant_output(a01, q0, output_zp, act_min, act_max);
+    out0[c + 1] = requant_output(a10, q1, output_zp, act_min, act_max);
+    out1[c + 1] = requant_output(a11, q1, output_zp, act_min, act_max);
 }
 
 /*
@@ -93,22 +147,9 @@ static inline void requantized_row_dots_x2(const int16_t *column0, const int16_t
         int32_t a10 = bias != 0 ? bias[c + 1] : 0;
         int32_t a01 = a00;
         int32_t a11 = a10;
-        for (int32_t t = 0; t < length; ++t) {
-            const int32_t x0 = column0[t];
-            const int32_t x1 = column1[t];
-            const int32_t w0 = r0[t];
-            const int32_t w1 = r1[t];
-            a00 += x0 * w0;
-            a01 += x1 * w0;
-            a10 += x0 * w1;
-            a11 += x1 * w1;
-        }
-        const mf_requant q0 = channel_requant(output_mult, output_shift, per_channel, c);
-        const mf_requant q1 = channel_requant(output_mult, output_shift, per_channel, c + 1);
-        out0[c] = requant_output(a00, q0, output_zp, act_min, act_max);
-        out1[c] = requant_output(a01, q0, output_zp, act_min, act_max);
-        out0[c + 1] = requant_output(a10, q1, output_zp, act_min, act_max);
-        out1[c + 1] = requant_output(a11, q1, output_zp, act_min, act_max);
+        row_dots_2x2_range(column0, column1, r0, r1, 0, length, &a00, &a01, &a10, &a11);
+        requant_outputs_2x2(a00, a01, a10, a11, c, output_mult, output_shift, per_channel, output_zp, act_min,
+                            act_max, out0, out1);
     }
     if (c < end) {
         const int8_t *r = rows + c * length;

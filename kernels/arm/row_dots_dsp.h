@@ -153,10 +153,14 @@ static inline void requantized_row_dots_dsp(const int16_t *column, int32_t lengt
             a2 += x * r2[t];
             a3 += x * r3[t];
         }
-        out[c] = requant_output(a0, channel_requant(output_mult, output_shift, per_channel, c), output_zp, act_min, act_max);
-        out[c + 1] = requant_output(a1, channel_requant(output_mult, output_shift, per_channel, c + 1), output_zp, act_min, act_max);
-        out[c + 2] = requant_output(a2, channel_requant(output_mult, output_shift, per_channel, c + 2), output_zp, act_min, act_max);
-        out[c + 3] = requant_output(a3, channel_requant(output_mult, output_shift, per_channel, c + 3), output_zp, act_min, act_max);
+        out[c] = requant_output(a0, channel_requant(output_mult, output_shift, per_channel, c), output_zp, act_min,
+                                act_max);
+        out[c + 1] = requant_output(a1, channel_requant(output_mult, output_shift, per_channel, c + 1), output_zp,
+                                    act_min, act_max);
+        out[c + 2] = requant_output(a2, channel_requant(output_mult, output_shift, per_channel, c + 2), output_zp,
+                                    act_min, act_max);
+        out[c + 3] = requant_output(a3, channel_requant(output_mult, output_shift, per_channel, c + 3), output_zp,
+                                    act_min, act_max);
     }
     for (; c < end; ++c) {
         const int8_t *r = rows + c * length;
@@ -198,23 +202,9 @@ static inline void requantized_row_dots_x2_dsp(const int16_t *column0, const int
         if (blocked > 0) {
             dsp_block_2x2(&a00, &a01, &a10, &a11, r0, length, column0, column1, blocked >> 2);
         }
-        int32_t t = blocked;
-        for (; t < length; ++t) {
-            const int32_t x0 = column0[t];
-            const int32_t x1 = column1[t];
-            const int32_t w0 = r0[t];
-            const int32_t w1 = r1[t];
-            a00 += x0 * w0;
-            a01 += x1 * w0;
-            a10 += x0 * w1;
-            a11 += x1 * w1;
-        }
-        const mf_requant q0 = channel_requant(output_mult, output_shift, per_channel, c);
-        const mf_requant q1 = channel_requant(output_mult, output_shift, per_channel, c + 1);
-        out0[c] = requant_output(a00, q0, output_zp, act_min, act_max);
-        out1[c] = requant_output(a01, q0, output_zp, act_min, act_max);
-        out0[c + 1] = requant_output(a10, q1, output_zp, act_min, act_max);
-        out1[c + 1] = requant_output(a11, q1, output_zp, act_min, act_max);
+        row_dots_2x2_range(column0, column1, r0, r1, blocked, length, &a00, &a01, &a10, &a11);
+        requant_outputs_2x2(a00, a01, a10, a11, c, output_mult, output_shift, per_channel, output_zp, act_min,
+                            act_max, out0, out1);
     }
     if (c < end) {
         requantized_row_dots_dsp(column0, length, rows, c, end, bias, output_mult, output_shift, per_channel,
