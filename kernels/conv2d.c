@@ -145,9 +145,8 @@ void conv2d_encoded_s8(int16_t *scratch,
                         if (bias != 0) {
                             acc += bias[c];
                         }
-                        const int32_t q = per_channel ? c : 0;
-                        out[c] = (int8_t)requantize(acc, output_mult[q], output_shift[q], output_zp, act_min,
-                                                    act_max);
+                        out[c] = requant_output(acc, channel_requant(output_mult, output_shift, per_channel, c),
+                                                output_zp, act_min, act_max);
                     }
                 }
             }

@@ -18,9 +18,18 @@ int32_t depthwise_conv2d_s8_scratch_bytes(int32_t input_ch, int32_t filter_h, in
     return 0;
 }
 
-/* The taps [*lo, *hi) of a window starting at i0 (dilation d, k taps) that fall inside [0, size). */
-static void valid_taps(int32_t i0, int32_t d, int32_t k, int32_t size, int32_t *lo, int32_t *hi)
+/*
+ * The taps [*lo, *hi) of a window starting at i0 (dilation d, k taps) that fall inside [0, size). Called
+ * for every output pixel of every channel block: a window wholly inside (most of them) is answered by
+ * two comparisons, a border window by stepping its ends inward.
+ */
+static inline void valid_taps(int32_t i0, int32_t d, int32_t k, int32_t size, int32_t *lo, int32_t *hi)
 {
+    if (i0 >= 0 && i0 + (k - 1) * d < size) {
+        *lo = 0;
+        *hi = k;
+        return;
+    }
     int32_t a = 0, b = k;
     while (a < k && i0 + a * d < 0) {
         ++a;
@@ -195,9 +204,8 @@ void depthwise_conv2d_encoded_s8(int16_t *scratch,
                         if (bias != 0) {
                             acc += bias[c];
                         }
-                        const int32_t q = per_channel ? c : 0;
-                        out[c] = (int8_t)requantize(acc, output_mult[q], output_shift[q], output_zp, act_min,
-                                                    act_max);
+                        out[c] = requant_output(acc, channel_requant(output_mult, output_shift, per_channel, c),
+                                                output_zp, act_min, act_max);
                     }
                 }
             }

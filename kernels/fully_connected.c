@@ -62,9 +62,8 @@ void fully_connected_encoded_s8(int16_t *scratch,
             if (bias != 0) {
                 acc += bias[o];
             }
-            const int32_t q = per_channel ? o : 0;
-            output[b * output_features + o] =
-                (int8_t)requantize(acc, output_mult[q], output_shift[q], output_zp, act_min, act_max);
+            output[b * output_features + o] = requant_output(
+                acc, channel_requant(output_mult, output_shift, per_channel, o), output_zp, act_min, act_max);
         }
     }
 }

@@ -40,14 +40,6 @@ static inline int32_t dsp_word(const void *p)
     return v;
 }
 
-/* Two int16 values at a word-aligned address (a column's blocks are), so that the compiler may pair loads (LDRD). */
-static inline int32_t dsp_aligned_word(const int16_t *p)
-{
-    int32_t v;
-    memcpy(&v, __builtin_assume_aligned(p, 4), sizeof v);
-    return v;
-}
-
 /* SXTB16(w ROR 8): bytes 1 and 3 sign-extended into the two halves. ACLE has no rotate here; one instruction. */
 static inline int32_t dsp_sxtb16_ror8(int32_t w)
 {
