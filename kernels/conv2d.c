@@ -3,11 +3,10 @@
  * arithmetic). Output pixels are taken two at a time: for each group, the two
  * receptive fields are gathered into `scratch` as int16 columns (x - input_zp,
  * 0 for padding taps), and each output channel is a dot product of both with
- * a contiguous OHWI filter row (kernel_paths.h: MF_ROW_DOTS_X2), so each
- * filter row is read once per pair of pixels. An odd last pixel takes
- * MF_ROW_DOTS alone.
+ * a contiguous OHWI filter row (requantized_row_dots.h), so each filter row
+ * is read once per pair of pixels. An odd last pixel takes one column alone.
  */
-#include "kernel_paths.h"
+#include "requantized_row_dots.h"
 #include "microflat_kernels.h"
 #include "numerics.h"
 #include "weight_encoding.h"
@@ -18,9 +17,11 @@ static int32_t column_stride(int32_t k)
     return k + (k & 1);
 }
 
-int32_t conv2d_s8_scratch_bytes(int32_t input_ch, int32_t filter_h, int32_t filter_w, int32_t groups)
+/* In 64 bits: the loader asks before it knows that the plan's arena holds the columns. */
+int64_t conv2d_s8_scratch_bytes(int32_t input_ch, int32_t filter_h, int32_t filter_w, int32_t groups)
 {
-    return 2 * 2 * column_stride(filter_h * filter_w * (input_ch / groups));
+    const int64_t k = (int64_t)filter_h * filter_w * (input_ch / groups);
+    return 2 * 2 * (k + (k & 1)); /* two columns of column_stride(k) int16 values */
 }
 
 /* The receptive field of group g at input corner (iy0, ix0) as int16 (x - input_zp), 0 for padding taps. */
@@ -79,7 +80,7 @@ void conv2d_s8(int16_t *scratch,
                     im2col_s16(column0, input, b, iy0, ix0, g, input_h, input_w, input_ch, cin_g, filter_h,
                                filter_w, dilation_h, dilation_w, input_zp);
                     MF_COLUMN_DONE(column0, k, input_zp);
-                    MF_ROW_DOTS(column0, k, filter, g * cout_g, (g + 1) * cout_g, bias, output_mult, output_shift,
+                    requantized_row_dots(column0, k, filter, g * cout_g, (g + 1) * cout_g, bias, output_mult, output_shift,
                                 per_channel, input_zp, output_zp, act_min, act_max, out0);
                 }
                 break;
@@ -96,17 +97,17 @@ void conv2d_s8(int16_t *scratch,
                            dilation_h, dilation_w, input_zp);
                 MF_COLUMN_DONE(column0, k, input_zp);
                 MF_COLUMN_DONE(column1, k, input_zp);
-                MF_ROW_DOTS_X2(column0, column1, k, filter, g * cout_g, (g + 1) * cout_g, bias, output_mult,
+                requantized_row_dots_x2(column0, column1, k, filter, g * cout_g, (g + 1) * cout_g, bias, output_mult,
                                output_shift, per_channel, input_zp, output_zp, act_min, act_max, out0,
-                               out0 + output_ch);
+                               output_ch);
             }
         }
     }
 }
 
-int32_t conv2d_encoded_s8_scratch_bytes(int32_t input_ch, int32_t filter_h, int32_t filter_w, int32_t groups)
+int64_t conv2d_encoded_s8_scratch_bytes(int32_t input_ch, int32_t filter_h, int32_t filter_w, int32_t groups)
 {
-    return 2 * 2 * filter_h * filter_w * (input_ch / groups);
+    return 2 * 2 * (int64_t)filter_h * filter_w * (input_ch / groups);
 }
 
 /* conv2d_s8 on an encoded filter, read in place; scratch: the im2col column, then one decoded filter row. */

@@ -8,7 +8,7 @@
 #include "numerics.h"
 #include "weight_encoding.h"
 
-int32_t depthwise_conv2d_s8_scratch_bytes(int32_t input_ch, int32_t filter_h, int32_t filter_w,
+int64_t depthwise_conv2d_s8_scratch_bytes(int32_t input_ch, int32_t filter_h, int32_t filter_w,
                                           int32_t depth_multiplier)
 {
     (void)input_ch;

@@ -2,16 +2,16 @@
  * int8 fully connected, the C twin of fully_connected.py (whose docstring
  * derives the arithmetic). Each input row is widened once into `scratch` as
  * int16 (x - input_zp); each output is a dot product with a weight row
- * (kernel_paths.h: MF_ROW_DOTS).
+ * (requantized_row_dots.h).
  */
-#include "kernel_paths.h"
+#include "requantized_row_dots.h"
 #include "microflat_kernels.h"
 #include "numerics.h"
 #include "weight_encoding.h"
 
-int32_t fully_connected_s8_scratch_bytes(int32_t input_features)
+int64_t fully_connected_s8_scratch_bytes(int32_t input_features)
 {
-    return 2 * input_features;
+    return 2 * (int64_t)input_features;
 }
 
 void fully_connected_s8(int16_t *scratch,
@@ -27,14 +27,14 @@ void fully_connected_s8(int16_t *scratch,
             scratch[k] = (int16_t)(in[k] - input_zp); /* in [-255, 255] */
         }
         MF_COLUMN_DONE(scratch, input_features, input_zp);
-        MF_ROW_DOTS(scratch, input_features, filter, 0, output_features, bias, output_mult, output_shift, per_channel,
+        requantized_row_dots(scratch, input_features, filter, 0, output_features, bias, output_mult, output_shift, per_channel,
                     input_zp, output_zp, act_min, act_max, output + b * output_features);
     }
 }
 
-int32_t fully_connected_encoded_s8_scratch_bytes(int32_t input_features)
+int64_t fully_connected_encoded_s8_scratch_bytes(int32_t input_features)
 {
-    return 4 * input_features;
+    return 4 * (int64_t)input_features;
 }
 
 /* fully_connected_s8 on an encoded filter, read in place; scratch: the widened row, then one decoded row. */

@@ -10,45 +10,59 @@
  *   __ARM_FEATURE_DOTPROD        AArch64 with SDOT (arm/row_dots_dotprod.h)
  *   anything else                portable C99
  *
- * Every path computes the same int32 sums (each header derives why) and
- * shares requantize (numerics.h), so all are bit-exact with one another and
+ * Every path computes the same int32 sums (each header derives why), which
+ * the kernels requantize in one shared pass (requantized_row_dots.h,
+ * requantize.c), so all are bit-exact with one another and
  * with the Numba kernels; tests/test_firmware.py and tests/test_kernel_paths.py
  * hold them to it on emulated boards.
  *
  * The interface (same arguments on every path):
  *   MF_COLUMN_DONE(column, length, input_zp)  after a column of int16
  *       x - input_zp is written, once; a path may change its layout in place
- *   MF_ROW_DOTS(column, length, rows, first, end, bias, output_mult,
- *       output_shift, per_channel, input_zp, output_zp, act_min, act_max, out)
- *   MF_ROW_DOTS_X2(column0, column1, ...same..., out0, out1)
+ *   MF_ROW_SUMS(column, length, rows, first, end, bias, input_zp, sums)
+ *       sums[c - first] = bias[c] + column . row c, for c in [first, end)
+ *   MF_ROW_SUMS_X2(column0, column1, length, rows, first, end, bias,
+ *       input_zp, sums0, sums1)  the same for two columns
  *   MF_DEPTHWISE_TAPS_X4  see depthwise_taps.h
+ *   MF_SATURATE_INT8(v)   v clamped to [-128, 127] (the DSP path: SSAT)
  */
 #ifndef MICROFLAT_KERNEL_PATHS_H
 #define MICROFLAT_KERNEL_PATHS_H
 
+#include <stdint.h>
+
 #include "depthwise_taps.h"
 #include "row_dots.h"
+
+/* v clamped to [-128, 127], in C. */
+static inline int32_t saturate_int8(int32_t v)
+{
+    return v < -128 ? -128 : v > 127 ? 127 : v;
+}
 
 #if !defined(MICROFLAT_PORTABLE) && defined(__ARM_FEATURE_DSP) && !defined(__aarch64__) && defined(__OPTIMIZE__)
 #include "arm/depthwise_taps_dsp.h"
 #include "arm/row_dots_dsp.h"
 #define MF_KERNEL_PATH "dsp"
 #define MF_COLUMN_DONE row_dots_dsp_column_done
-#define MF_ROW_DOTS requantized_row_dots_dsp
-#define MF_ROW_DOTS_X2 requantized_row_dots_x2_dsp
+#define MF_ROW_SUMS row_sums_dsp
+#define MF_ROW_SUMS_X2 row_sums_x2_dsp
 #define MF_DEPTHWISE_TAPS_X4 depthwise_taps_x4_dsp
+#define MF_SATURATE_INT8 dsp_saturate_int8
 #elif !defined(MICROFLAT_PORTABLE) && defined(__ARM_FEATURE_DOTPROD) && defined(__aarch64__)
 #include "arm/row_dots_dotprod.h"
 #define MF_KERNEL_PATH "dotprod"
+#define MF_SATURATE_INT8 saturate_int8
 #define MF_COLUMN_DONE row_dots_dotprod_column_done
-#define MF_ROW_DOTS requantized_row_dots_dotprod
-#define MF_ROW_DOTS_X2 requantized_row_dots_x2_dotprod
+#define MF_ROW_SUMS row_sums_dotprod
+#define MF_ROW_SUMS_X2 row_sums_x2_dotprod
 #define MF_DEPTHWISE_TAPS_X4 depthwise_taps_x4
 #else
 #define MF_KERNEL_PATH "portable"
+#define MF_SATURATE_INT8 saturate_int8
 #define MF_COLUMN_DONE row_dots_column_done
-#define MF_ROW_DOTS requantized_row_dots
-#define MF_ROW_DOTS_X2 requantized_row_dots_x2
+#define MF_ROW_SUMS row_sums
+#define MF_ROW_SUMS_X2 row_sums_x2
 #define MF_DEPTHWISE_TAPS_X4 depthwise_taps_x4
 #endif
 

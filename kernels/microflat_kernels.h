@@ -36,7 +36,10 @@ extern "C" {
 #endif
 
 /* cffi-begin: the declarations below are also read by kernels/_build_native.py */
-int32_t conv2d_s8_scratch_bytes(int32_t input_ch, int32_t filter_h, int32_t filter_w, int32_t groups);
+void requantize_rows(const int32_t *sums, int32_t sums_row, int32_t rows, int32_t first, int32_t end,
+                     const int32_t *output_mult, const int8_t *output_shift, int32_t per_channel, int32_t output_zp,
+                     int32_t act_min, int32_t act_max, int8_t *out, int32_t out_row);
+int64_t conv2d_s8_scratch_bytes(int32_t input_ch, int32_t filter_h, int32_t filter_w, int32_t groups);
 void conv2d_s8(int16_t *scratch,
                int32_t batches, int32_t input_h, int32_t input_w, int32_t input_ch,
                int32_t filter_h, int32_t filter_w,
@@ -48,7 +51,7 @@ void conv2d_s8(int16_t *scratch,
                int32_t act_min, int32_t act_max,
                const int8_t *input, const int8_t *filter, const int32_t *bias, int8_t *output);
 
-int32_t conv2d_encoded_s8_scratch_bytes(int32_t input_ch, int32_t filter_h, int32_t filter_w, int32_t groups);
+int64_t conv2d_encoded_s8_scratch_bytes(int32_t input_ch, int32_t filter_h, int32_t filter_w, int32_t groups);
 void conv2d_encoded_s8(int16_t *scratch,
                        int32_t batches, int32_t input_h, int32_t input_w, int32_t input_ch,
                        int32_t filter_h, int32_t filter_w,
@@ -63,7 +66,7 @@ void conv2d_encoded_s8(int16_t *scratch,
                        const int8_t *input, const int8_t *codebook, const uint8_t *values, const uint8_t *positions,
                        const int32_t *bias, int8_t *output);
 
-int32_t depthwise_conv2d_s8_scratch_bytes(int32_t input_ch, int32_t filter_h, int32_t filter_w,
+int64_t depthwise_conv2d_s8_scratch_bytes(int32_t input_ch, int32_t filter_h, int32_t filter_w,
                                           int32_t depth_multiplier);
 void depthwise_conv2d_s8(int16_t *scratch,
                          int32_t batches, int32_t input_h, int32_t input_w, int32_t input_ch,
@@ -90,7 +93,7 @@ void depthwise_conv2d_encoded_s8(int16_t *scratch,
                                  const int8_t *input, const int8_t *codebook, const uint8_t *values,
                                  const uint8_t *positions, const int32_t *bias, int8_t *output);
 
-int32_t fully_connected_s8_scratch_bytes(int32_t input_features);
+int64_t fully_connected_s8_scratch_bytes(int32_t input_features);
 void fully_connected_s8(int16_t *scratch,
                         int32_t batches, int32_t input_features, int32_t output_features,
                         int32_t input_zp, int32_t output_zp,
@@ -98,7 +101,7 @@ void fully_connected_s8(int16_t *scratch,
                         int32_t act_min, int32_t act_max,
                         const int8_t *input, const int8_t *filter, const int32_t *bias, int8_t *output);
 
-int32_t fully_connected_encoded_s8_scratch_bytes(int32_t input_features);
+int64_t fully_connected_encoded_s8_scratch_bytes(int32_t input_features);
 void fully_connected_encoded_s8(int16_t *scratch,
                                 int32_t batches, int32_t input_features, int32_t output_features,
                                 int32_t value_bits, int32_t codebook_size, int32_t codebook_per_channel,

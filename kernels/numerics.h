@@ -131,14 +131,26 @@ static inline mf_requant requant_prepare(int32_t mult, int32_t shift)
     return r;
 }
 
+/*
+ * requant_apply for a fused multiplier (r.fused). Its result needs no clamp
+ * before an int8 zero point is added: |ab| < 2^62 (|mult| < 2^31) and
+ * round < 2^61 + 2^30, so the high word, and the result, are below
+ * 2^30 + 2^29 + 1 in magnitude. On a Cortex-M: EOR, AND, SUBS, SBC, SMLAL
+ * and ASR.
+ */
+static inline int32_t requant_fused(int32_t x, mf_requant r)
+{
+    const int64_t negative = (x ^ r.mult) < 0 ? ((int64_t)1 << 31) : 0;
+    const int64_t n = (int64_t)x * (int64_t)r.mult + (r.round - negative);
+    return (int32_t)(n >> 32) >> r.right; /* the high word: floor(n / 2^32), in int32 */
+}
+
 static inline int32_t requant_apply(int32_t x, mf_requant r)
 {
     if (!r.fused) {
         return multiply_by_quantized_multiplier_reference(x, r.mult, r.shift);
     }
-    const int64_t negative = (x ^ r.mult) < 0 ? ((int64_t)1 << 31) : 0;
-    const int64_t n = (int64_t)x * (int64_t)r.mult + (r.round - negative);
-    return (int32_t)(n >> 32) >> r.right; /* the high word: floor(n / 2^32), in int32 */
+    return requant_fused(x, r);
 }
 
 static inline int32_t multiply_by_quantized_multiplier(int32_t x, int32_t mult, int32_t shift)

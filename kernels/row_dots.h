@@ -3,7 +3,9 @@
  * portable C99: the reference every optimized path (kernels/arm/) must match
  * bit for bit, and the path every other target builds.
  *
- *     out[c] = requantize(bias[c] + sum_t column[t] * rows[c * length + t])   for c in [first, end)
+ *     sums[c - first] = bias[c] + sum_t column[t] * rows[c * length + t]   for c in [first, end)
+ *
+ * (requantized_row_dots.h then requantizes blocks of these sums.)
  *
  * A column is `length` int16 values x - input_zp (in [-255, 255]; 0 for a
  * padding tap), written by the caller, then passed once to
@@ -19,8 +21,6 @@
 #define MICROFLAT_ROW_DOTS_H
 
 #include <stdint.h>
-
-#include "numerics.h"
 
 static inline void row_dots_column_done(int16_t *column, int32_t length, int32_t input_zp)
 {
@@ -48,37 +48,22 @@ static inline void row_dots_4x1_range(const int16_t *column, const int8_t *r0, i
     a[3] = s3;
 }
 
-/* Channels c..c + 3 of one pixel, from their sums. */
-static inline void requant_outputs_4(const int32_t a[4], int32_t c, const int32_t *output_mult,
-                                     const int8_t *output_shift, int32_t per_channel, int32_t output_zp,
-                                     int32_t act_min, int32_t act_max, int8_t *out)
-{
-    for (int32_t j = 0; j < 4; ++j) {
-        out[c + j] = requant_output(a[j], channel_requant(output_mult, output_shift, per_channel, c + j), output_zp,
-                                    act_min, act_max);
-    }
-}
-
 /*
- * One column against rows [first, end). Four rows at a time, so each column
- * value is loaded once for four multiply-accumulates: a MAC costs one weight
+ * sums[c - first] = bias[c] + the dot product of the column with row c, for c in [first, end). Four rows
+ * at a time, so each column value is loaded once for four multiply-accumulates: a MAC costs one weight
  * load and one MLA.
  */
-static inline void requantized_row_dots(const int16_t *column, int32_t length, const int8_t *rows, int32_t first,
-                                        int32_t end, const int32_t *bias, const int32_t *output_mult,
-                                        const int8_t *output_shift, int32_t per_channel, int32_t input_zp, int32_t output_zp,
-                                        int32_t act_min, int32_t act_max, int8_t *out)
+static inline void row_sums(const int16_t *column, int32_t length, const int8_t *rows, int32_t first, int32_t end,
+                            const int32_t *bias, int32_t input_zp, int32_t *sums)
 {
     (void)input_zp; /* the column already holds x - input_zp */
     int32_t c = first;
     for (; c + 4 <= end; c += 4) {
-        const int8_t *r0 = rows + c * length;
-        int32_t a[4];
+        int32_t *a = sums + (c - first);
         for (int32_t j = 0; j < 4; ++j) {
             a[j] = bias != 0 ? bias[c + j] : 0;
         }
-        row_dots_4x1_range(column, r0, length, 0, length, a);
-        requant_outputs_4(a, c, output_mult, output_shift, per_channel, output_zp, act_min, act_max, out);
+        row_dots_4x1_range(column, rows + c * length, length, 0, length, a);
     }
     for (; c < end; ++c) {
         const int8_t *r = rows + c * length;
@@ -86,7 +71,7 @@ static inline void requantized_row_dots(const int16_t *column, int32_t length, c
         for (int32_t t = 0; t < length; ++t) {
             acc += (int32_t)column[t] * r[t];
         }
-        out[c] = requant_output(acc, channel_requant(output_mult, output_shift, per_channel, c), output_zp, act_min, act_max);
+        sums[c - first] = acc;
     }
 }
 
@@ -112,44 +97,28 @@ static inline void row_dots_2x2_range(const int16_t *column0, const int16_t *col
     *a11 = s11;
 }
 
-/* Channels c and c + 1 of both pixels, from their sums. */
-static inline void requant_outputs_2x2(int32_t a00, int32_t a01, int32_t a10, int32_t a11, int32_t c,
-                                       const int32_t *output_mult, const int8_t *output_shift, int32_t per_channel,
-                                       int32_t output_zp, int32_t act_min, int32_t act_max, int8_t *out0,
-                                       int8_t *out1)
-{
-    const mf_requant q0 = channel_requant(output_mult, output_shift, per_channel, c);
-    const mf_requant q1 = channel_requant(output_mult, output_shift, per_channel, c + 1);
-    out0[c] = requant_output(a00, q0, output_zp, act_min, act_max);
-    out1[c] = requant_output(a01, q0, output_zp, act_min, act_max);
-    out0[c + 1] = requant_output(a10, q1, output_zp, act_min, act_max);
-    out1[c + 1] = requant_output(a11, q1, output_zp, act_min, act_max);
-}
-
 /*
- * Two columns (two output pixels) against rows [first, end), into out0 and
- * out1. Two rows by two columns at a time: four loads feed four MLAs, and the
- * four accumulators, two row and two column pointers stay in registers on a
- * Cortex-M (an ARMv7-M has 13 to spare).
+ * row_sums for two columns (two output pixels) at once, into sums0 and sums1. Two rows by two columns at a
+ * time: four loads feed four MLAs, and the four accumulators, two row and two column pointers stay in
+ * registers on a Cortex-M (an ARMv7-M has 13 to spare).
  */
-static inline void requantized_row_dots_x2(const int16_t *column0, const int16_t *column1, int32_t length,
-                                           const int8_t *rows, int32_t first, int32_t end, const int32_t *bias,
-                                           const int32_t *output_mult, const int8_t *output_shift,
-                                           int32_t per_channel, int32_t input_zp, int32_t output_zp, int32_t act_min, int32_t act_max,
-                                           int8_t *out0, int8_t *out1)
+static inline void row_sums_x2(const int16_t *column0, const int16_t *column1, int32_t length, const int8_t *rows,
+                               int32_t first, int32_t end, const int32_t *bias, int32_t input_zp, int32_t *sums0,
+                               int32_t *sums1)
 {
     (void)input_zp; /* the column already holds x - input_zp */
     int32_t c = first;
     for (; c + 2 <= end; c += 2) {
         const int8_t *r0 = rows + c * length;
-        const int8_t *r1 = r0 + length;
         int32_t a00 = bias != 0 ? bias[c] : 0;
         int32_t a10 = bias != 0 ? bias[c + 1] : 0;
         int32_t a01 = a00;
         int32_t a11 = a10;
-        row_dots_2x2_range(column0, column1, r0, r1, 0, length, &a00, &a01, &a10, &a11);
-        requant_outputs_2x2(a00, a01, a10, a11, c, output_mult, output_shift, per_channel, output_zp, act_min,
-                            act_max, out0, out1);
+        row_dots_2x2_range(column0, column1, r0, r0 + length, 0, length, &a00, &a01, &a10, &a11);
+        sums0[c - first] = a00;
+        sums1[c - first] = a01;
+        sums0[c + 1 - first] = a10;
+        sums1[c + 1 - first] = a11;
     }
     if (c < end) {
         const int8_t *r = rows + c * length;
@@ -160,9 +129,8 @@ static inline void requantized_row_dots_x2(const int16_t *column0, const int16_t
             a0 += column0[t] * w;
             a1 += column1[t] * w;
         }
-        const mf_requant q = channel_requant(output_mult, output_shift, per_channel, c);
-        out0[c] = requant_output(a0, q, output_zp, act_min, act_max);
-        out1[c] = requant_output(a1, q, output_zp, act_min, act_max);
+        sums0[c - first] = a0;
+        sums1[c - first] = a1;
     }
 }
 

@@ -18,7 +18,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from model_builders import conv_pool_fc_softmax
+from model_builders import conv_pool_fc_softmax, rewritten
 from microflat.runtime import FormatError, Interpreter, load_bytes
 from microflat.runtime.c_runtime import CRuntime, CRuntimeError
 
@@ -124,3 +124,24 @@ def test_a_scratch_of_two_to_the_32_bytes_is_refused_by_both_loaders():
         load_bytes(data)
     with pytest.raises(CRuntimeError, match="scratch does not fit"):
         CRuntime(data)
+
+
+@pytest.mark.parametrize("encoded", [False, True])
+def test_every_scratch_must_hold_what_its_kernel_writes_in_both_loaders(encoded):
+    """Each operator's scratch moved past every tensor, to the end of the arena: with exactly the bytes its
+    kernel writes (rounded up to the 16-byte alignment) both loaders accept the file and run it alike; with
+    16 bytes fewer both refuse it. A loader that undercounts a kernel's scratch would let it write past
+    the arena."""
+    valid = VALID_ENCODED if encoded else VALID
+    model = load_bytes(valid)
+    end = -(-model.arena_bytes // 16) * 16
+    scratched = [k for k, info in enumerate(model.op_info) if info.scratch_bytes > 0]
+    assert scratched  # the conv and the FC
+    for k in scratched:
+        need = -(-model.op_info[k].scratch_bytes // 16) * 16
+        for size, accepted in ((need, True), (need - 16, False)):
+            def at_the_end(m, buffers, k=k, size=size):
+                m["plan"]["scratch_offsets"][k] = end
+                m["plan"]["arena_bytes"] = end + size
+            data = rewritten(at_the_end, encoded=encoded)
+            assert _load_and_run(data) == accepted, (k, size)

@@ -1,13 +1,16 @@
 """The optimized ARM inner loops against the portable C, on random shapes, on emulated cores.
 
-tests/arm/kernel_paths_check.c draws 4,000 random row-dot cases (one and
+tests/arm/kernel_paths_check.c draws 4,000 random row-sum cases (one and
 two columns; lengths 1..80, so every remainder of the SMLAD and SDOT block
-widths; 1..11 rows from a random first; unaligned weight rows; per-tensor
-and per-channel multipliers, shifts that take the fused and the unfused
-requantization; random zero points and clamps; with and without bias) and
-4,000 depthwise-tap cases (windows up to 5 x 5, 4..16 channels, unaligned
-inputs), runs each through the path kernels/kernel_paths.h selects for the
-core and through the portable C, and counts the cases whose bytes differ.
+widths; 1..11 rows from a random first; unaligned weight rows; random input
+zero points; with and without bias) and 4,000 depthwise-tap cases (windows
+up to 5 x 5, 4..16 channels, unaligned inputs), runs each through the path
+kernels/kernel_paths.h selects for the core and through the portable C, and
+counts the cases whose int32 sums differ. 4,000 more cases run the shared
+requantization pass, as the core's compiler builds it, against one
+requant_output at a time (per-tensor and per-channel multipliers, shifts
+that take the fused and the unfused requantization, random zero points and
+clamps, the int8 range's SSAT special case).
 The portable C is held to int64 references by the host tests
 (test_kernels_exact.py); the whole-model firmware tests (test_firmware.py)
 add the zoo's real shapes.
@@ -20,6 +23,7 @@ from firmware import EXAMPLES, need, run
 ROOT = EXAMPLES.parent
 CHECK = ROOT / "tests" / "arm" / "kernel_paths_check.c"
 NUMERICS = ROOT / "kernels" / "numerics.c"
+REQUANTIZE = ROOT / "kernels" / "requantize.c"
 CORTEX_M = EXAMPLES / "cortex-m"
 STRICT = ["-std=c99", "-O2", "-Wall", "-Wextra", "-Wconversion", "-Werror", f"-I{ROOT / 'kernels'}"]
 
@@ -28,7 +32,7 @@ def assert_agrees(result, path):
     out = result.stdout + result.stderr
     assert result.returncode == 0, out
     assert f"kernel path {path}\n" in out
-    assert "cases 8000\nmismatches 0\n" in out
+    assert "cases 12000\nmismatches 0\n" in out
 
 
 @pytest.mark.parametrize("board, cpu, flags", [
@@ -39,7 +43,7 @@ def test_cortex_m_dsp_kernels_agree_with_the_portable_c(board, cpu, flags, tmp_p
     need("arm-none-eabi-gcc", "qemu-system-arm")
     elf = tmp_path / "check.elf"
     build = run(["arm-none-eabi-gcc", "-mthumb", f"-mcpu={cpu}", *flags, *STRICT, f"-I{CORTEX_M}",
-                 str(CHECK), str(NUMERICS), str(CORTEX_M / "startup.c"), "-nostartfiles", "--specs=nano.specs",
+                 str(CHECK), str(NUMERICS), str(REQUANTIZE), str(CORTEX_M / "startup.c"), "-nostartfiles", "--specs=nano.specs",
                  f"-L{CORTEX_M}", f"-T{CORTEX_M / 'boards' / (board + '.ld')}", "-o", str(elf)])
     assert build.returncode == 0, build.stderr
     result = run(["qemu-system-arm", "-M", board, "-nographic", "-monitor", "none", "-semihosting-config",
@@ -50,6 +54,6 @@ def test_cortex_m_dsp_kernels_agree_with_the_portable_c(board, cpu, flags, tmp_p
 def test_aarch64_dot_product_kernels_agree_with_the_portable_c(tmp_path):
     need("aarch64-linux-gnu-gcc", "qemu-aarch64")
     exe = tmp_path / "check"
-    build = run(["aarch64-linux-gnu-gcc", "-march=armv8.2-a+dotprod", *STRICT, str(CHECK), str(NUMERICS), "-static", "-o", str(exe)])
+    build = run(["aarch64-linux-gnu-gcc", "-march=armv8.2-a+dotprod", *STRICT, str(CHECK), str(NUMERICS), str(REQUANTIZE), "-static", "-o", str(exe)])
     assert build.returncode == 0, build.stderr
     assert_agrees(run(["qemu-aarch64", str(exe)], timeout=600), "dotprod")

@@ -94,6 +94,48 @@ def test_requantize(c, acc, mult, shift, zp, lo, hi):
     assert c.requantize(acc, mult, shift, zp, lo, hi) == expected
 
 
+@st.composite
+def requantize_blocks(draw):
+    """A block of accumulators for requantize_rows: 1 or 2 rows of channels [first, end) of `channels`, with
+    per-tensor or per-channel multipliers whose shifts take the fused and the unfused path, mixed within a
+    block, and either the int8 range (no activation, the SSAT case) or a random clamp."""
+    rows = draw(st.integers(1, 2))
+    channels = draw(st.integers(1, 12))
+    first = draw(st.integers(0, channels - 1))
+    end = draw(st.integers(first + 1, channels))
+    per_channel = draw(st.booleans())
+    n_q = channels if per_channel else 1
+    mult = draw(st.lists(MULT, min_size=n_q, max_size=n_q))
+    shift = draw(st.lists(st.one_of(st.integers(-31, -1), SHIFT), min_size=n_q, max_size=n_q))
+    sums = draw(st.lists(INT32, min_size=rows * (end - first), max_size=rows * (end - first)))
+    zp = draw(st.integers(-128, 127))
+    lo, hi = sorted(draw(st.sampled_from([(-128, 127), None])) or draw(st.tuples(st.integers(-128, 127), st.integers(-128, 127))))
+    return rows, channels, first, end, per_channel, mult, shift, sums, zp, lo, hi
+
+
+@given(block=requantize_blocks())
+def test_c_requantize_rows_equals_requantize_of_each_accumulator(c, block):
+    """The matrix kernels' output stage (kernels/requantize.c) against the int64 reference, one value at a
+    time; output bytes outside the block stay untouched."""
+    rows, channels, first, end, per_channel, mult, shift, sums, zp, lo, hi = block
+    from microflat.kernels.native import load
+    ffi = load()[0]
+    n = end - first
+    out_row = channels + 3
+    out = np.full(rows * out_row, 77, np.int8)
+    sums_a = np.array(sums, np.int32)
+    c.requantize_rows(ffi.from_buffer("int32_t[]", sums_a), n, rows, first, end,
+                      ffi.from_buffer("int32_t[]", np.array(mult, np.int32)),
+                      ffi.from_buffer("int8_t[]", np.array(shift, np.int8)), int(per_channel), zp, lo, hi,
+                      ffi.from_buffer("int8_t[]", out), out_row)
+    expected = np.full(rows * out_row, 77, np.int8)
+    for r in range(rows):
+        for ch in range(first, end):
+            q = ch if per_channel else 0
+            expected[r * out_row + ch] = ref.requantize(sums[r * n + ch - first], mult[q], shift[q], zp, lo, hi)
+    assert np.array_equal(out, expected)
+
+
 positive_reals = st.one_of(
     st.floats(min_value=2.0**-40, max_value=2.0**30 - 1.0, allow_subnormal=False),
     st.sampled_from([2.0**-32, 2.0**-33, 1.0 - 2.0**-33, 0.5, 1.0, 2.0**30 - 1.0]),

@@ -58,12 +58,9 @@ static inline int32_t dotprod_row(const int8_t *x, const int8_t *row, int32_t le
     return acc;
 }
 
-/* One column, four rows at a time: each 16-byte block of the column is loaded once for four SDOTs. */
-static inline void requantized_row_dots_dotprod(const int16_t *column, int32_t length, const int8_t *rows,
-                                                int32_t first, int32_t end, const int32_t *bias,
-                                                const int32_t *output_mult, const int8_t *output_shift,
-                                                int32_t per_channel, int32_t input_zp, int32_t output_zp,
-                                                int32_t act_min, int32_t act_max, int8_t *out)
+/* row_sums: one column, four rows at a time; each 16-byte block of the column is loaded once for four SDOTs. */
+static inline void row_sums_dotprod(const int16_t *column, int32_t length, const int8_t *rows, int32_t first,
+                                    int32_t end, const int32_t *bias, int32_t input_zp, int32_t *sums)
 {
     const int8_t *x = (const int8_t *)column;
     const int8x16_t zp = vdupq_n_s8((int8_t)input_zp);
@@ -96,33 +93,21 @@ static inline void requantized_row_dots_dotprod(const int16_t *column, int32_t l
             for (int32_t t = blocked; t < length; ++t) {
                 a[j] += ((int32_t)x[t] - input_zp) * r[t];
             }
-            if (bias != 0) {
-                a[j] += bias[c + j];
-            }
-            out[c + j] = requant_output(a[j], channel_requant(output_mult, output_shift, per_channel, c + j), output_zp, act_min, act_max);
+            sums[c - first + j] = a[j] + (bias != 0 ? bias[c + j] : 0);
         }
     }
     for (; c < end; ++c) {
-        int32_t acc = dotprod_row(x, rows + c * length, length, input_zp);
-        if (bias != 0) {
-            acc += bias[c];
-        }
-        out[c] = requant_output(acc, channel_requant(output_mult, output_shift, per_channel, c), output_zp, act_min, act_max);
+        sums[c - first] = dotprod_row(x, rows + c * length, length, input_zp) + (bias != 0 ? bias[c] : 0);
     }
 }
 
-/* Two columns: one after the other (an A-class core's caches make the second pass over the rows cheap). */
-static inline void requantized_row_dots_x2_dotprod(const int16_t *column0, const int16_t *column1, int32_t length,
-                                                   const int8_t *rows, int32_t first, int32_t end,
-                                                   const int32_t *bias, const int32_t *output_mult,
-                                                   const int8_t *output_shift, int32_t per_channel, int32_t input_zp,
-                                                   int32_t output_zp, int32_t act_min, int32_t act_max, int8_t *out0,
-                                                   int8_t *out1)
+/* row_sums_x2: one column after the other (an A-class core's caches make the second pass over the rows cheap). */
+static inline void row_sums_x2_dotprod(const int16_t *column0, const int16_t *column1, int32_t length,
+                                       const int8_t *rows, int32_t first, int32_t end, const int32_t *bias,
+                                       int32_t input_zp, int32_t *sums0, int32_t *sums1)
 {
-    requantized_row_dots_dotprod(column0, length, rows, first, end, bias, output_mult, output_shift, per_channel,
-                                 input_zp, output_zp, act_min, act_max, out0);
-    requantized_row_dots_dotprod(column1, length, rows, first, end, bias, output_mult, output_shift, per_channel,
-                                 input_zp, output_zp, act_min, act_max, out1);
+    row_sums_dotprod(column0, length, rows, first, end, bias, input_zp, sums0);
+    row_sums_dotprod(column1, length, rows, first, end, bias, input_zp, sums1);
 }
 
 #endif /* MICROFLAT_ROW_DOTS_DOTPROD_H */

@@ -48,6 +48,14 @@ static inline int32_t dsp_sxtb16_ror8(int32_t w)
     return r;
 }
 
+/* v clamped to [-128, 127]: one SSAT (ACLE's __ssat trips -Wsign-conversion inside GCC's own header). */
+static inline int32_t dsp_saturate_int8(int32_t v)
+{
+    int32_t r;
+    __asm__("ssat %0, #8, %1" : "=r"(r) : "r"(v));
+    return r;
+}
+
 static inline void row_dots_dsp_column_done(int16_t *column, int32_t length, int32_t input_zp)
 {
     (void)input_zp;
@@ -106,12 +114,9 @@ static inline void dsp_block_2x2(int32_t *a00, int32_t *a01, int32_t *a10, int32
     *a11 = s11;
 }
 
-/* One column, four rows at a time: per block of four column values, two column loads and one load per row. */
-static inline void requantized_row_dots_dsp(const int16_t *column, int32_t length, const int8_t *rows,
-                                            int32_t first, int32_t end, const int32_t *bias,
-                                            const int32_t *output_mult, const int8_t *output_shift,
-                                            int32_t per_channel, int32_t input_zp, int32_t output_zp, int32_t act_min,
-                                            int32_t act_max, int8_t *out)
+/* row_sums: one column, four rows at a time; per block of four column values, two column loads and one load per row. */
+static inline void row_sums_dsp(const int16_t *column, int32_t length, const int8_t *rows, int32_t first, int32_t end,
+                                const int32_t *bias, int32_t input_zp, int32_t *sums)
 {
     (void)input_zp; /* the column already holds x - input_zp */
     const int32_t blocked = length & ~3;
@@ -121,38 +126,26 @@ static inline void requantized_row_dots_dsp(const int16_t *column, int32_t lengt
         const int8_t *r1 = r0 + length;
         const int8_t *r2 = r1 + length;
         const int8_t *r3 = r2 + length;
-        int32_t a0 = bias != 0 ? bias[c] : 0;
-        int32_t a1 = bias != 0 ? bias[c + 1] : 0;
-        int32_t a2 = bias != 0 ? bias[c + 2] : 0;
-        int32_t a3 = bias != 0 ? bias[c + 3] : 0;
-        int32_t t = 0;
-        for (; t < blocked; t += 4) {
+        int32_t a[4];
+        for (int32_t j = 0; j < 4; ++j) {
+            a[j] = bias != 0 ? bias[c + j] : 0;
+        }
+        for (int32_t t = 0; t < blocked; t += 4) {
             const int32_t xe = dsp_word(column + t);     /* [x0, x2] */
             const int32_t xo = dsp_word(column + t + 2); /* [x1, x3] */
             int32_t w = dsp_word(r0 + t);
-            a0 = __smlad(xe, __sxtb16(w), __smlad(xo, dsp_sxtb16_ror8(w), a0));
+            a[0] = __smlad(xe, __sxtb16(w), __smlad(xo, dsp_sxtb16_ror8(w), a[0]));
             w = dsp_word(r1 + t);
-            a1 = __smlad(xe, __sxtb16(w), __smlad(xo, dsp_sxtb16_ror8(w), a1));
+            a[1] = __smlad(xe, __sxtb16(w), __smlad(xo, dsp_sxtb16_ror8(w), a[1]));
             w = dsp_word(r2 + t);
-            a2 = __smlad(xe, __sxtb16(w), __smlad(xo, dsp_sxtb16_ror8(w), a2));
+            a[2] = __smlad(xe, __sxtb16(w), __smlad(xo, dsp_sxtb16_ror8(w), a[2]));
             w = dsp_word(r3 + t);
-            a3 = __smlad(xe, __sxtb16(w), __smlad(xo, dsp_sxtb16_ror8(w), a3));
+            a[3] = __smlad(xe, __sxtb16(w), __smlad(xo, dsp_sxtb16_ror8(w), a[3]));
         }
-        for (; t < length; ++t) {
-            const int32_t x = column[t];
-            a0 += x * r0[t];
-            a1 += x * r1[t];
-            a2 += x * r2[t];
-            a3 += x * r3[t];
+        row_dots_4x1_range(column, r0, length, blocked, length, a);
+        for (int32_t j = 0; j < 4; ++j) {
+            sums[c - first + j] = a[j];
         }
-        out[c] = requant_output(a0, channel_requant(output_mult, output_shift, per_channel, c), output_zp, act_min,
-                                act_max);
-        out[c + 1] = requant_output(a1, channel_requant(output_mult, output_shift, per_channel, c + 1), output_zp,
-                                    act_min, act_max);
-        out[c + 2] = requant_output(a2, channel_requant(output_mult, output_shift, per_channel, c + 2), output_zp,
-                                    act_min, act_max);
-        out[c + 3] = requant_output(a3, channel_requant(output_mult, output_shift, per_channel, c + 3), output_zp,
-                                    act_min, act_max);
     }
     for (; c < end; ++c) {
         const int8_t *r = rows + c * length;
@@ -165,28 +158,23 @@ static inline void requantized_row_dots_dsp(const int16_t *column, int32_t lengt
         for (; t < length; ++t) {
             acc += (int32_t)column[t] * r[t];
         }
-        out[c] = requant_output(acc, channel_requant(output_mult, output_shift, per_channel, c), output_zp, act_min, act_max);
+        sums[c - first] = acc;
     }
 }
 
 /*
- * Two columns, two rows at a time (CMSIS-NN's arrangement): per block of
- * four values, two weight loads and four SXTB16 serve both columns, and four
- * column loads serve both rows, for eight SMLADs: sixteen MACs in eighteen
- * instructions.
+ * row_sums_x2: two columns, two rows at a time (CMSIS-NN's arrangement): per block of four values, two
+ * weight loads and four SXTB16 serve both columns, and four column loads serve both rows, for eight
+ * SMLADs: sixteen MACs in eighteen instructions.
  */
-static inline void requantized_row_dots_x2_dsp(const int16_t *column0, const int16_t *column1, int32_t length,
-                                               const int8_t *rows, int32_t first, int32_t end, const int32_t *bias,
-                                               const int32_t *output_mult, const int8_t *output_shift,
-                                               int32_t per_channel, int32_t input_zp, int32_t output_zp, int32_t act_min,
-                                               int32_t act_max, int8_t *out0, int8_t *out1)
+static inline void row_sums_x2_dsp(const int16_t *column0, const int16_t *column1, int32_t length, const int8_t *rows,
+                                   int32_t first, int32_t end, const int32_t *bias, int32_t input_zp, int32_t *sums0,
+                                   int32_t *sums1)
 {
-    (void)input_zp; /* the column already holds x - input_zp */
     const int32_t blocked = length & ~3;
     int32_t c = first;
     for (; c + 2 <= end; c += 2) {
         const int8_t *r0 = rows + c * length;
-        const int8_t *r1 = r0 + length;
         int32_t a00 = bias != 0 ? bias[c] : 0;
         int32_t a10 = bias != 0 ? bias[c + 1] : 0;
         int32_t a01 = a00;
@@ -194,15 +182,15 @@ static inline void requantized_row_dots_x2_dsp(const int16_t *column0, const int
         if (blocked > 0) {
             dsp_block_2x2(&a00, &a01, &a10, &a11, r0, length, column0, column1, blocked >> 2);
         }
-        row_dots_2x2_range(column0, column1, r0, r1, blocked, length, &a00, &a01, &a10, &a11);
-        requant_outputs_2x2(a00, a01, a10, a11, c, output_mult, output_shift, per_channel, output_zp, act_min,
-                            act_max, out0, out1);
+        row_dots_2x2_range(column0, column1, r0, r0 + length, blocked, length, &a00, &a01, &a10, &a11);
+        sums0[c - first] = a00;
+        sums1[c - first] = a01;
+        sums0[c + 1 - first] = a10;
+        sums1[c + 1 - first] = a11;
     }
     if (c < end) {
-        requantized_row_dots_dsp(column0, length, rows, c, end, bias, output_mult, output_shift, per_channel,
-                                 input_zp, output_zp, act_min, act_max, out0);
-        requantized_row_dots_dsp(column1, length, rows, c, end, bias, output_mult, output_shift, per_channel,
-                                 input_zp, output_zp, act_min, act_max, out1);
+        row_sums_dsp(column0, length, rows, c, end, bias, input_zp, sums0 + (c - first));
+        row_sums_dsp(column1, length, rows, c, end, bias, input_zp, sums1 + (c - first));
     }
 }
 

@@ -289,8 +289,8 @@ static mf_status check_conv_2d(const op_ctx *c, mf_op_info *info)
                    dim(c, &x, 2), kw, dim(c, &y, 2)));
     CHECK(check_weighted(c, &x, &w, &y, cout, 0, MFB_CONV2D_OPTIONS_OUTPUT_MULT, MFB_CONV2D_OPTIONS_OUTPUT_SHIFT,
                          MFB_CONV2D_OPTIONS_ACT_MIN, MFB_CONV2D_OPTIONS_ACT_MAX));
-    /* conv2d_s8_scratch_bytes: one int16 column; the encoded kernel also decodes one row of that size */
-    info->scratch_bytes = (uint64_t)(2 * kh * kw * (cin / groups)) * (w.encoding ? 2u : 1u);
+    info->scratch_bytes = (uint64_t)(w.encoding ? conv2d_encoded_s8_scratch_bytes((int32_t)cin, (int32_t)kh, (int32_t)kw, groups)
+                                                : conv2d_s8_scratch_bytes((int32_t)cin, (int32_t)kh, (int32_t)kw, groups));
     return MF_OK;
 }
 
@@ -314,7 +314,8 @@ static mf_status check_depthwise_conv_2d(const op_ctx *c, mf_op_info *info)
     CHECK(check_weighted(c, &x, &w, &y, cout, 3, MFB_DEPTHWISE_CONV2D_OPTIONS_OUTPUT_MULT,
                          MFB_DEPTHWISE_CONV2D_OPTIONS_OUTPUT_SHIFT, MFB_DEPTHWISE_CONV2D_OPTIONS_ACT_MIN,
                          MFB_DEPTHWISE_CONV2D_OPTIONS_ACT_MAX));
-    info->scratch_bytes = 0; /* depthwise_conv2d_s8_scratch_bytes */
+    info->scratch_bytes = (uint64_t)depthwise_conv2d_s8_scratch_bytes((int32_t)cin, (int32_t)dim(c, &w, 1),
+                                                                      (int32_t)dim(c, &w, 2), mult);
     return MF_OK;
 }
 
@@ -332,7 +333,8 @@ static mf_status check_fully_connected(const op_ctx *c, mf_op_info *info)
     CHECK(check_weighted(c, &x, &w, &y, out, 0, MFB_FULLY_CONNECTED_OPTIONS_OUTPUT_MULT,
                          MFB_FULLY_CONNECTED_OPTIONS_OUTPUT_SHIFT, MFB_FULLY_CONNECTED_OPTIONS_ACT_MIN,
                          MFB_FULLY_CONNECTED_OPTIONS_ACT_MAX));
-    info->scratch_bytes = (uint64_t)(2 * k) * (w.encoding ? 2u : 1u); /* fully_connected_s8_scratch_bytes */
+    info->scratch_bytes = (uint64_t)(w.encoding ? fully_connected_encoded_s8_scratch_bytes((int32_t)k)
+                                                : fully_connected_s8_scratch_bytes((int32_t)k));
     return MF_OK;
 }
 

@@ -1,11 +1,14 @@
 /*
  * The optimized inner loops this target selects (kernels/kernel_paths.h:
- * MF_COLUMN_DONE, MF_ROW_DOTS, MF_ROW_DOTS_X2, MF_DEPTHWISE_TAPS_X4) against
+ * MF_COLUMN_DONE, MF_ROW_SUMS, MF_ROW_SUMS_X2, MF_DEPTHWISE_TAPS_X4) against
  * the portable C (row_dots.h, depthwise_taps.h) on random shapes: lengths
  * that are and are not multiples of the vector widths, odd channel counts,
- * both requantization modes, unaligned weights and inputs. The portable C is
- * itself held to int64 references by the host tests, so agreement here,
- * byte for byte, is the optimized paths' bit-exactness on this core.
+ * unaligned weights and inputs; their int32 sums must be equal. And the
+ * shared requantization pass (requantize.c: requantize_rows), as this core's
+ * compiler builds it, against requant_output one value at a time: both
+ * requantization modes, random zero points and clamps. The portable C is
+ * itself held to int64 references by the host tests, so agreement here is
+ * the optimized paths' bit-exactness on this core.
  *
  * Prints "kernel path NAME", then "cases N mismatches M" (and each mismatch);
  * exits 0 when M = 0. Built by tests/test_kernel_paths.py for a Cortex-M4
@@ -15,6 +18,8 @@
 #include <string.h>
 
 #include "kernel_paths.h"
+#include "microflat_kernels.h"
+#include "numerics.h"
 
 #if defined(__linux__)
 #include <stdio.h>
@@ -77,33 +82,25 @@ static int32_t mult[MAX_ROWS];
 static int8_t shift[MAX_ROWS];
 static int16_t reference[2][MAX_LENGTH + 2] __attribute__((aligned(16)));
 static int16_t columns[2 * (MAX_LENGTH + 2)] __attribute__((aligned(16)));
-static int8_t got[2][MAX_ROWS], want[2][MAX_ROWS];
+static int32_t got[2][MAX_ROWS], want[2][MAX_ROWS];
+static int8_t got_out[2][MAX_ROWS], want_out[2][MAX_ROWS];
 static int8_t image[5 * 5 * 16 + 8], filter[5 * 5 * 16 + 8];
 
-/* One random row-dots case with one or two columns; 1 when the paths agree. */
-static int row_dots_case(void)
+/* One random row-sums case with one or two columns; 1 when the paths agree. */
+static int row_sums_case(void)
 {
     const int32_t length = between(1, MAX_LENGTH);
     const int32_t n_rows = between(1, MAX_ROWS);
     const int32_t first = between(0, n_rows - 1);
-    const int32_t per_channel = between(0, 1);
-    const int32_t input_zp = between(-128, 127), output_zp = between(-128, 127);
-    int32_t act_min = between(-128, 127), act_max = between(-128, 127);
+    const int32_t input_zp = between(-128, 127);
     const int32_t with_bias = between(0, 3) != 0;
     const int32_t offset = between(0, 3); /* the rows' misalignment */
     const int32_t stride = length + (length & 1);
-    if (act_min > act_max) {
-        const int32_t t = act_min;
-        act_min = act_max;
-        act_max = t;
-    }
     for (int32_t i = 0; i < n_rows * length; ++i) {
         rows[offset + i] = (int8_t)between(-128, 127);
     }
     for (int32_t c = 0; c < n_rows; ++c) {
         bias[c] = between(-100000, 100000);
-        mult[c] = between(1 << 30, INT32_MAX);
-        shift[c] = (int8_t)between(-14, 1); /* 0 and 1: the unfused requantization */
     }
     for (int32_t j = 0; j < 2; ++j) {
         for (int32_t t = 0; t < length; ++t) {
@@ -116,17 +113,50 @@ static int row_dots_case(void)
     memset(got, 0, sizeof got);
     memset(want, 0, sizeof want);
     if (between(0, 1)) {
-        requantized_row_dots_x2(reference[0], reference[1], length, rows + offset, first, n_rows, b, mult, shift,
-                                per_channel, input_zp, output_zp, act_min, act_max, want[0], want[1]);
-        MF_ROW_DOTS_X2(columns, columns + stride, length, rows + offset, first, n_rows, b, mult, shift, per_channel,
-                       input_zp, output_zp, act_min, act_max, got[0], got[1]);
+        row_sums_x2(reference[0], reference[1], length, rows + offset, first, n_rows, b, input_zp, want[0], want[1]);
+        MF_ROW_SUMS_X2(columns, columns + stride, length, rows + offset, first, n_rows, b, input_zp, got[0], got[1]);
     } else {
-        requantized_row_dots(reference[0], length, rows + offset, first, n_rows, b, mult, shift, per_channel,
-                             input_zp, output_zp, act_min, act_max, want[0]);
-        MF_ROW_DOTS(columns, length, rows + offset, first, n_rows, b, mult, shift, per_channel, input_zp, output_zp,
-                    act_min, act_max, got[0]);
+        row_sums(reference[0], length, rows + offset, first, n_rows, b, input_zp, want[0]);
+        MF_ROW_SUMS(columns, length, rows + offset, first, n_rows, b, input_zp, got[0]);
     }
     return memcmp(got, want, sizeof got) == 0;
+}
+
+/*
+ * One random requantize_rows case (the pass every path shares, compiled for this core: GCC may use SSAT)
+ * against requant_output one accumulator at a time, fused and unfused multipliers alike.
+ */
+static int requantize_case(void)
+{
+    const int32_t n_rows = between(1, 2), end = between(1, MAX_ROWS), first = between(0, end - 1);
+    const int32_t per_channel = between(0, 1), output_zp = between(-128, 127);
+    int32_t act_min = between(0, 3) == 0 ? between(-128, 127) : -128;
+    int32_t act_max = between(0, 3) == 0 ? between(-128, 127) : 127;
+    if (act_min > act_max) {
+        const int32_t t = act_min;
+        act_min = act_max;
+        act_max = t;
+    }
+    for (int32_t c = 0; c < MAX_ROWS; ++c) {
+        mult[c] = between(0, 3) == 0 ? between(0, INT32_MAX) : between(1 << 30, INT32_MAX);
+        shift[c] = (int8_t)between(-31, 2); /* 0 to 2: the unfused requantization */
+        got[0][c] = got[1][c] = (int32_t)next();
+        if (between(0, 1)) {
+            got[0][c] >>= between(0, 31);
+            got[1][c] >>= between(0, 31);
+        }
+    }
+    memset(got_out, 0, sizeof got_out);
+    memset(want_out, 0, sizeof want_out);
+    requantize_rows(got[0], MAX_ROWS, n_rows, first, end, mult, shift, per_channel, output_zp, act_min, act_max,
+                    got_out[0], MAX_ROWS);
+    for (int32_t r = 0; r < n_rows; ++r) {
+        for (int32_t c = first; c < end; ++c) {
+            want_out[r][c] = requant_output(got[r][c - first], channel_requant(mult, shift, per_channel, c),
+                                            output_zp, act_min, act_max);
+        }
+    }
+    return memcmp(got_out, want_out, sizeof got_out) == 0;
 }
 
 /* One random depthwise-taps case: a window of up to 5 x 5 valid taps over 4..16 channels. */
@@ -156,8 +186,12 @@ int main(void)
     uint32_t mismatches = 0;
     say("kernel path " MF_KERNEL_PATH);
     for (uint32_t k = 0; k < CASES; ++k) {
-        if (!row_dots_case()) {
-            say_number("row dots mismatch in case ", k);
+        if (!row_sums_case()) {
+            say_number("row sums mismatch in case ", k);
+            ++mismatches;
+        }
+        if (!requantize_case()) {
+            say_number("requantization mismatch in case ", k);
             ++mismatches;
         }
         if (!depthwise_case()) {
@@ -165,7 +199,7 @@ int main(void)
             ++mismatches;
         }
     }
-    say_number("cases ", 2 * CASES);
+    say_number("cases ", 3 * CASES);
     say_number("mismatches ", mismatches);
     return mismatches == 0 ? 0 : 1;
 }
