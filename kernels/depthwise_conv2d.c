@@ -42,16 +42,74 @@ static inline void valid_taps(int32_t i0, int32_t d, int32_t k, int32_t size, in
 }
 
 #define CHANNEL_BLOCK 4
+#define BLOCK_MAX_TAPS 25 /* up to 5 x 5: the block's laid-out taps live on the stack */
+
+/* One block of four channels, prepared once for all its output pixels. */
+typedef struct {
+    const int8_t *input;
+    const int32_t *weights; /* MF_DEPTHWISE_WEIGHTS_X4's layout */
+    int32_t taps, filter_w, input_zp, output_zp, act_min, act_max;
+    int32_t fused_int8; /* every multiplier fused and no activation: requant_fused, then the saturation */
+    int32_t start[CHANNEL_BLOCK];  /* the bias */
+    int32_t folded[CHANNEL_BLOCK]; /* the bias - input_zp * sum_t w_t */
+    mf_requant q[CHANNEL_BLOCK];
+} depthwise_block;
+
+static inline void block_outputs(const depthwise_block *k, const int32_t acc[CHANNEL_BLOCK], int8_t *out)
+{
+    if (k->fused_int8) { /* requantize.c: the zero point goes before the clamp */
+        for (int32_t j = 0; j < CHANNEL_BLOCK; ++j) {
+            out[j] = (int8_t)MF_SATURATE_INT8(requant_fused(acc[j], k->q[j]) + k->output_zp);
+        }
+    } else {
+        for (int32_t j = 0; j < CHANNEL_BLOCK; ++j) {
+            out[j] = requant_output(acc[j], k->q[j], k->output_zp, k->act_min, k->act_max);
+        }
+    }
+}
+
+/*
+ * `count` output pixels of one row whose windows lie wholly inside the input: the corner index `base`
+ * steps by base_step, the output by out_step. Out of line, like the functions below, so that its loop
+ * keeps its own registers.
+ */
+MF_NOINLINE static void block_inside_run(const depthwise_block *k, int32_t base, int32_t base_step, int32_t count,
+                                         int8_t *out, int32_t out_step)
+{
+    for (int32_t p = 0; p < count; ++p, base += base_step, out += out_step) {
+        int32_t acc[CHANNEL_BLOCK] = {k->folded[0], k->folded[1], k->folded[2], k->folded[3]};
+        MF_DEPTHWISE_TAPS_X4_FOLDED(acc, k->input, base, k->weights, k->taps);
+        block_outputs(k, acc, out);
+    }
+}
+
+/* One output pixel whose valid taps are rows [ky_lo, ky_hi) by columns [kx_lo, kx_hi) of its window. */
+MF_NOINLINE static void block_border_pixel(const depthwise_block *k, int32_t base, int32_t ky_lo, int32_t ky_hi,
+                                           int32_t kx_lo, int32_t kx_hi, int8_t *out)
+{
+    int32_t acc[CHANNEL_BLOCK] = {k->start[0], k->start[1], k->start[2], k->start[3]};
+    for (int32_t ky = ky_lo; ky < ky_hi && kx_lo < kx_hi; ++ky) {
+        MF_DEPTHWISE_TAPS_X4(acc, k->input, base, k->weights + (ky * k->filter_w + kx_lo) * MF_DEPTHWISE_WORDS_PER_TAP,
+                             kx_hi - kx_lo, k->input_zp);
+    }
+    block_outputs(k, acc, out);
+}
 
 /*
  * Loop order for a microcontroller. With a depth multiplier of 1 (MobileNet's and DS-CNN's depthwise
- * layers) the channels are taken four at a time, outermost: each block's four requantizations are
- * prepared once, then every output pixel accumulates the block over its window's valid taps in four
- * registers, from contiguous NHWC input and HWC filter bytes (kernel_paths.h: MF_DEPTHWISE_TAPS_X4), so
- * a MAC costs a load of each operand, a subtraction and a multiply-add, or less on a path that loads four
- * channels at once. Other channels (a multiplier above 1, or the last input_ch % 4) go pixel by pixel.
- * The accumulators start at the bias: every partial sum is bounded by 255 * sum|w| + |b| < 2^31 (the
- * loader's check), so the order of the additions does not change the exact int32 result.
+ * layers) and up to BLOCK_MAX_TAPS taps, the channels are taken four at a time, outermost: each block's
+ * taps are laid out once (kernel_paths.h: MF_DEPTHWISE_WEIGHTS_X4) and its four requantizations
+ * prepared once; then every output pixel accumulates the block over its window's valid taps in four
+ * registers (MF_DEPTHWISE_TAPS_X4) and requantizes them. Other channels (a multiplier above 1, larger
+ * filters, or the last input_ch % 4) go pixel by pixel.
+ *
+ * A window wholly inside the input (most of them: the columns [inside_lo, inside_hi) of a row whose
+ * window rows are all inside) takes every tap, so its zero point is folded into the accumulators'
+ * start: sum_t (x_t - zp) w_t + b = sum_t x_t w_t + (b - zp sum_t w_t), and the taps skip the
+ * subtraction (MF_DEPTHWISE_TAPS_X4_FOLDED). Every partial sum is then b + sum over the taps taken of
+ * (x_t - zp) w_t + sum over the rest of (-zp) w_t, each term at most 255 |w_t| (|zp| <= 128), so it
+ * stays within the loader's bound 255 * sum|w| + |b| < 2^31 and the result is exact in int32. A border
+ * window starts at the bias and takes each valid row of taps with the zero point.
  */
 void depthwise_conv2d_s8(int16_t *scratch,
                          int32_t batches, int32_t input_h, int32_t input_w, int32_t input_ch,
@@ -66,38 +124,63 @@ void depthwise_conv2d_s8(int16_t *scratch,
 {
     (void)scratch;
     const int32_t output_ch = input_ch * depth_multiplier;
-    const int32_t blocked = depth_multiplier == 1 ? input_ch / CHANNEL_BLOCK * CHANNEL_BLOCK : 0;
-    const int32_t x_row_step = dilation_h * input_w * input_ch, x_col_step = dilation_w * input_ch;
-    const int32_t w_row_step = filter_w * output_ch;
+    const int32_t taps = filter_h * filter_w;
+    const int32_t blocked =
+        depth_multiplier == 1 && taps <= BLOCK_MAX_TAPS ? input_ch / CHANNEL_BLOCK * CHANNEL_BLOCK : 0;
+    int32_t weights[MF_DEPTHWISE_WORDS_PER_TAP * BLOCK_MAX_TAPS];
+    depthwise_block k;
+    k.input = input;
+    k.weights = weights;
+    k.taps = taps;
+    k.filter_w = filter_w;
+    k.input_zp = input_zp;
+    k.output_zp = output_zp;
+    k.act_min = act_min;
+    k.act_max = act_max;
+    /* the output columns whose windows' columns all lie inside the input: [inside_lo, inside_hi) */
+    int32_t inside_lo = 0, inside_hi = 0;
+    for (int32_t ox = 0; ox < output_w; ++ox) {
+        int32_t lo, hi;
+        valid_taps(ox * stride_w - pad_left, dilation_w, filter_w, input_w, &lo, &hi);
+        if (lo == 0 && hi == filter_w) {
+            inside_lo = inside_hi == 0 ? ox : inside_lo;
+            inside_hi = ox + 1;
+        }
+    }
     for (int32_t b = 0; b < batches; ++b) {
         for (int32_t c = 0; c < blocked; c += CHANNEL_BLOCK) {
-            mf_requant q[CHANNEL_BLOCK];
-            int32_t start[CHANNEL_BLOCK];
+            k.fused_int8 = act_min == -128 && act_max == 127;
             for (int32_t j = 0; j < CHANNEL_BLOCK; ++j) {
-                q[j] = channel_requant(output_mult, output_shift, per_channel, c + j);
-                start[j] = bias != 0 ? bias[c + j] : 0;
+                k.q[j] = channel_requant(output_mult, output_shift, per_channel, c + j);
+                k.fused_int8 &= k.q[j].fused;
+                k.start[j] = bias != 0 ? bias[c + j] : 0;
+                int32_t weight_sum = 0; /* |.| <= 25 * 128 */
+                for (int32_t t = 0; t < taps; ++t) {
+                    weight_sum += filter[t * output_ch + c + j];
+                }
+                k.folded[j] = k.start[j] - input_zp * weight_sum;
             }
-            int8_t *out = output + b * output_h * output_w * output_ch + c;
+            MF_DEPTHWISE_WEIGHTS_X4(weights, filter + c, filter_h, filter_w, output_ch, dilation_h * input_w * input_ch,
+                                    dilation_w * input_ch);
             for (int32_t oy = 0; oy < output_h; ++oy) {
                 const int32_t iy0 = oy * stride_h - pad_top;
                 int32_t ky_lo, ky_hi;
                 valid_taps(iy0, dilation_h, filter_h, input_h, &ky_lo, &ky_hi);
-                for (int32_t ox = 0; ox < output_w; ++ox, out += output_ch) {
-                    const int32_t ix0 = ox * stride_w - pad_left;
+                const int32_t rows_inside = ky_lo == 0 && ky_hi == filter_h;
+                int8_t *out = output + ((b * output_h + oy) * output_w) * output_ch + c;
+                /* channel c at the corner of column ox's window: an index that may lie outside the input */
+                const int32_t row_base = ((b * input_h + iy0) * input_w - pad_left) * input_ch + c;
+                for (int32_t ox = 0; ox < output_w; ++ox) {
+                    if (rows_inside && ox == inside_lo && inside_hi > inside_lo) {
+                        block_inside_run(&k, row_base + ox * stride_w * input_ch, stride_w * input_ch,
+                                         inside_hi - inside_lo, out + ox * output_ch, output_ch);
+                        ox = inside_hi - 1;
+                        continue;
+                    }
                     int32_t kx_lo, kx_hi;
-                    valid_taps(ix0, dilation_w, filter_w, input_w, &kx_lo, &kx_hi);
-                    int32_t acc[CHANNEL_BLOCK] = {start[0], start[1], start[2], start[3]};
-                    if (ky_lo < ky_hi && kx_lo < kx_hi) {
-                        /* the first valid tap lies inside the input (the window's corner may not) */
-                        const int32_t first_tap =
-                            ((b * input_h + iy0 + ky_lo * dilation_h) * input_w + ix0 + kx_lo * dilation_w) * input_ch;
-                        MF_DEPTHWISE_TAPS_X4(acc, input + first_tap + c,
-                                             filter + (ky_lo * filter_w + kx_lo) * output_ch + c, ky_hi - ky_lo,
-                                             kx_hi - kx_lo, x_row_step, x_col_step, w_row_step, output_ch, input_zp);
-                    }
-                    for (int32_t j = 0; j < CHANNEL_BLOCK; ++j) {
-                        out[j] = requant_output(acc[j], q[j], output_zp, act_min, act_max);
-                    }
+                    valid_taps(ox * stride_w - pad_left, dilation_w, filter_w, input_w, &kx_lo, &kx_hi);
+                    block_border_pixel(&k, row_base + ox * stride_w * input_ch, ky_lo, ky_hi, kx_lo, kx_hi,
+                                       out + ox * output_ch);
                 }
             }
         }

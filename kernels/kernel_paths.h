@@ -23,7 +23,12 @@
  *       sums[c - first] = bias[c] + column . row c, for c in [first, end)
  *   MF_ROW_SUMS_X2(column0, column1, length, rows, first, end, bias,
  *       input_zp, sums0, sums1)  the same for two columns
- *   MF_DEPTHWISE_TAPS_X4  see depthwise_taps.h
+ *   MF_DEPTHWISE_WEIGHTS_X4(weights, w, filter_h, filter_w, output_ch,
+ *       x_row_step, x_col_step)  a block's taps, MF_DEPTHWISE_WORDS_PER_TAP
+ *       words each, laid out once for all its pixels
+ *   MF_DEPTHWISE_TAPS_X4(acc, input, base, weights, taps, input_zp) and
+ *   MF_DEPTHWISE_TAPS_X4_FOLDED(acc, input, base, weights, taps)
+ *       a run of taps, see depthwise_taps.h
  *   MF_SATURATE_INT8(v)   v clamped to [-128, 127] (the DSP path: SSAT)
  */
 #ifndef MICROFLAT_KERNEL_PATHS_H
@@ -33,6 +38,16 @@
 
 #include "depthwise_taps.h"
 #include "row_dots.h"
+
+/*
+ * A function GCC and Clang must keep out of line: an inner loop inlined into a kernel's large body
+ * shares its registers, and GCC spills the loop's pointers and constants.
+ */
+#if defined(__GNUC__)
+#define MF_NOINLINE __attribute__((noinline))
+#else
+#define MF_NOINLINE
+#endif
 
 /* v clamped to [-128, 127], in C. */
 static inline int32_t saturate_int8(int32_t v)
@@ -47,7 +62,10 @@ static inline int32_t saturate_int8(int32_t v)
 #define MF_COLUMN_DONE row_dots_dsp_column_done
 #define MF_ROW_SUMS row_sums_dsp
 #define MF_ROW_SUMS_X2 row_sums_x2_dsp
+#define MF_DEPTHWISE_WORDS_PER_TAP DEPTHWISE_WORDS_PER_TAP_DSP
+#define MF_DEPTHWISE_WEIGHTS_X4 depthwise_weights_x4_dsp
 #define MF_DEPTHWISE_TAPS_X4 depthwise_taps_x4_dsp
+#define MF_DEPTHWISE_TAPS_X4_FOLDED depthwise_taps_x4_folded_dsp
 #define MF_SATURATE_INT8 dsp_saturate_int8
 #elif !defined(MICROFLAT_PORTABLE) && defined(__ARM_FEATURE_DOTPROD) && defined(__aarch64__)
 #include "arm/row_dots_dotprod.h"
@@ -56,14 +74,29 @@ static inline int32_t saturate_int8(int32_t v)
 #define MF_COLUMN_DONE row_dots_dotprod_column_done
 #define MF_ROW_SUMS row_sums_dotprod
 #define MF_ROW_SUMS_X2 row_sums_x2_dotprod
+#define MF_DEPTHWISE_WORDS_PER_TAP DEPTHWISE_WORDS_PER_TAP
+#define MF_DEPTHWISE_WEIGHTS_X4 depthwise_weights_x4
 #define MF_DEPTHWISE_TAPS_X4 depthwise_taps_x4
+#define MF_DEPTHWISE_TAPS_X4_FOLDED depthwise_taps_x4_folded
 #else
 #define MF_KERNEL_PATH "portable"
 #define MF_SATURATE_INT8 saturate_int8
 #define MF_COLUMN_DONE row_dots_column_done
 #define MF_ROW_SUMS row_sums
 #define MF_ROW_SUMS_X2 row_sums_x2
+#define MF_DEPTHWISE_WORDS_PER_TAP DEPTHWISE_WORDS_PER_TAP
+#define MF_DEPTHWISE_WEIGHTS_X4 depthwise_weights_x4
 #define MF_DEPTHWISE_TAPS_X4 depthwise_taps_x4
+#define MF_DEPTHWISE_TAPS_X4_FOLDED depthwise_taps_x4_folded
 #endif
+
+/* An output's clamp: to [lo, hi], or, when int8_range is set (lo = -128, hi = 127), MF_SATURATE_INT8. */
+static inline int8_t clamp_output(int32_t v, int32_t lo, int32_t hi, int32_t int8_range)
+{
+    if (int8_range) {
+        return (int8_t)MF_SATURATE_INT8(v);
+    }
+    return (int8_t)(v < lo ? lo : v > hi ? hi : v);
+}
 
 #endif /* MICROFLAT_KERNEL_PATHS_H */

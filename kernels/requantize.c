@@ -21,22 +21,6 @@
 #include "microflat_kernels.h"
 #include "numerics.h"
 
-/* Each fused_run instance stays a function of its own: inlined into requantize_rows, GCC spills its loop. */
-#if defined(__GNUC__)
-#define MF_NOINLINE __attribute__((noinline))
-#else
-#define MF_NOINLINE
-#endif
-
-/* The clamp of an output: to [lo, hi], or, when int8_range is set (lo = -128, hi = 127), the saturation. */
-static inline int8_t clamp_output(int32_t v, int32_t lo, int32_t hi, int32_t int8_range)
-{
-    if (int8_range) {
-        return (int8_t)MF_SATURATE_INT8(v);
-    }
-    return (int8_t)(v < lo ? lo : v > hi ? hi : v);
-}
-
 /*
  * Channels j, j + 1, ... of both rows while their multipliers fuse; returns the first channel that does
  * not (or n). requant_fused's result plus an int8 zero point cannot overflow (numerics.h), so the zero
@@ -59,7 +43,7 @@ static inline int32_t fused_run(const int32_t *s0, const int32_t *s1, int32_t ro
     return j;
 }
 
-/* fused_run with rows and the clamp as constants: one instance each. */
+/* fused_run with rows and the clamp as constants: one instance each, each a function of its own (MF_NOINLINE). */
 MF_NOINLINE static int32_t fused_run_two_int8(const int32_t *s0, const int32_t *s1, int32_t j, int32_t n, const int32_t *mult,
                                   const int8_t *shift, int32_t step, int32_t zp, int8_t *o0, int8_t *o1)
 {

@@ -3,8 +3,10 @@
 tests/arm/kernel_paths_check.c draws 4,000 random row-sum cases (one and
 two columns; lengths 1..80, so every remainder of the SMLAD and SDOT block
 widths; 1..11 rows from a random first; unaligned weight rows; random input
-zero points; with and without bias) and 4,000 depthwise-tap cases (windows
-up to 5 x 5, 4..16 channels, unaligned inputs), runs each through the path
+zero points; with and without bias) and 4,000 depthwise-tap cases (filters up
+to 5 x 5 laid out by each path, 4..16 channels, unaligned inputs; a whole
+window's folded run, or one row's run of a border window whose corner lies
+outside the image), runs each through the path
 kernels/kernel_paths.h selects for the core and through the portable C, and
 counts the cases whose int32 sums differ. 4,000 more cases run the shared
 requantization pass, as the core's compiler builds it, against one

@@ -84,7 +84,7 @@ static int16_t reference[2][MAX_LENGTH + 2] __attribute__((aligned(16)));
 static int16_t columns[2 * (MAX_LENGTH + 2)] __attribute__((aligned(16)));
 static int32_t got[2][MAX_ROWS], want[2][MAX_ROWS];
 static int8_t got_out[2][MAX_ROWS], want_out[2][MAX_ROWS];
-static int8_t image[5 * 5 * 16 + 8], filter[5 * 5 * 16 + 8];
+static int8_t image[7 * 7 * 16], filter[5 * 5 * 16];
 
 /* One random row-sums case with one or two columns; 1 when the paths agree. */
 static int row_sums_case(void)
@@ -159,25 +159,47 @@ static int requantize_case(void)
     return memcmp(got_out, want_out, sizeof got_out) == 0;
 }
 
-/* One random depthwise-taps case: a window of up to 5 x 5 valid taps over 4..16 channels. */
+static int32_t taps_reference[DEPTHWISE_WORDS_PER_TAP * 25], taps_path[MF_DEPTHWISE_WORDS_PER_TAP * 25];
+
+/*
+ * One random depthwise-taps case: a block of four of 4..16 channels, a filter of up to 5 x 5 taps laid out
+ * by each path, then either a whole window inside an image of up to 7 x 7 pixels (the folded run) or one
+ * row's run of a border window whose corner may lie outside the image (the run with the zero point).
+ */
 static int depthwise_case(void)
 {
-    const int32_t channels = between(4, 16), width = between(1, 5);
-    const int32_t n_rows = between(1, 5), n_cols = between(1, width);
-    const int32_t c = between(0, channels - 4);
+    const int32_t channels = between(4, 16), c = between(0, channels - 4);
+    const int32_t filter_h = between(1, 5), filter_w = between(1, 5);
+    const int32_t height = between(filter_h, 7), width = between(filter_w, 7);
     const int32_t input_zp = between(-128, 127);
-    for (int32_t i = 0; i < (int32_t)sizeof image; ++i) {
+    for (int32_t i = 0; i < height * width * channels; ++i) {
         image[i] = (int8_t)between(-128, 127);
-        filter[i] = (int8_t)between(-128, 127);
     }
+    for (int32_t i = 0; i < filter_h * filter_w * channels; ++i) {
+        filter[i] = (int8_t)between(-127, 127);
+    }
+    depthwise_weights_x4(taps_reference, filter + c, filter_h, filter_w, channels, width * channels, channels);
+    MF_DEPTHWISE_WEIGHTS_X4(taps_path, filter + c, filter_h, filter_w, channels, width * channels, channels);
     int32_t want_acc[4], got_acc[4];
     for (int32_t j = 0; j < 4; ++j) {
         want_acc[j] = got_acc[j] = between(-100000, 100000);
     }
-    depthwise_taps_x4(want_acc, image + c, filter + c, n_rows, n_cols, width * channels, channels, n_cols * channels,
-                      channels, input_zp);
-    MF_DEPTHWISE_TAPS_X4(got_acc, image + c, filter + c, n_rows, n_cols, width * channels, channels,
-                         n_cols * channels, channels, input_zp);
+    if (between(0, 1)) {
+        const int32_t iy0 = between(0, height - filter_h), ix0 = between(0, width - filter_w);
+        const int32_t base = (iy0 * width + ix0) * channels + c;
+        depthwise_taps_x4_folded(want_acc, image, base, taps_reference, filter_h * filter_w);
+        MF_DEPTHWISE_TAPS_X4_FOLDED(got_acc, image, base, taps_path, filter_h * filter_w);
+    } else {
+        const int32_t ky = between(0, filter_h - 1), kx_lo = between(0, filter_w - 1);
+        const int32_t kx_hi = between(kx_lo + 1, filter_w);
+        const int32_t iy0 = between(-ky, height - 1 - ky), ix0 = between(-kx_lo, width - kx_hi);
+        const int32_t base = (iy0 * width + ix0) * channels + c; /* may be negative */
+        const int32_t tap = ky * filter_w + kx_lo;
+        depthwise_taps_x4(want_acc, image, base, taps_reference + tap * DEPTHWISE_WORDS_PER_TAP, kx_hi - kx_lo,
+                          input_zp);
+        MF_DEPTHWISE_TAPS_X4(got_acc, image, base, taps_path + tap * MF_DEPTHWISE_WORDS_PER_TAP, kx_hi - kx_lo,
+                             input_zp);
+    }
     return memcmp(got_acc, want_acc, sizeof got_acc) == 0;
 }
 
