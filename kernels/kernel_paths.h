@@ -41,10 +41,11 @@
 
 /*
  * A function GCC and Clang must keep out of line: an inner loop inlined into a kernel's large body
- * shares its registers, and GCC spills the loop's pointers and constants.
+ * shares its registers, and GCC spills the loop's pointers and constants. (`unused`: a header's such
+ * function may go unused by one of the sources that include it.)
  */
 #if defined(__GNUC__)
-#define MF_NOINLINE __attribute__((noinline))
+#define MF_NOINLINE __attribute__((noinline, unused))
 #else
 #define MF_NOINLINE
 #endif

@@ -17,7 +17,22 @@
 #include "kernel_paths.h"
 #include "microflat_kernels.h"
 
-#define ROW_DOTS_BLOCK 16
+#define ROW_DOTS_BLOCK 32
+
+/* The selected path's sums for one block, each a function of its own (MF_NOINLINE): inlined into the
+ * kernel, GCC spilled their accumulators. */
+MF_NOINLINE static void block_sums(const int16_t *column, int32_t length, const int8_t *rows, int32_t first,
+                                          int32_t end, const int32_t *bias, int32_t input_zp, int32_t *sums)
+{
+    MF_ROW_SUMS(column, length, rows, first, end, bias, input_zp, sums);
+}
+
+MF_NOINLINE static void block_sums_x2(const int16_t *column0, const int16_t *column1, int32_t length,
+                                             const int8_t *rows, int32_t first, int32_t end, const int32_t *bias,
+                                             int32_t input_zp, int32_t *sums0, int32_t *sums1)
+{
+    MF_ROW_SUMS_X2(column0, column1, length, rows, first, end, bias, input_zp, sums0, sums1);
+}
 
 /* out[c] = requantize(bias[c] + column . row c) for c in [first, end). */
 static inline void requantized_row_dots(const int16_t *column, int32_t length, const int8_t *rows, int32_t first,
@@ -28,7 +43,7 @@ static inline void requantized_row_dots(const int16_t *column, int32_t length, c
     int32_t sums[ROW_DOTS_BLOCK];
     for (int32_t c = first; c < end; c += ROW_DOTS_BLOCK) {
         const int32_t block_end = end - c > ROW_DOTS_BLOCK ? c + ROW_DOTS_BLOCK : end;
-        MF_ROW_SUMS(column, length, rows, c, block_end, bias, input_zp, sums);
+        block_sums(column, length, rows, c, block_end, bias, input_zp, sums);
         requantize_rows(sums, ROW_DOTS_BLOCK, 1, c, block_end, output_mult, output_shift, per_channel, output_zp,
                         act_min, act_max, out, 0);
     }
@@ -44,7 +59,7 @@ static inline void requantized_row_dots_x2(const int16_t *column0, const int16_t
     int32_t sums[2 * ROW_DOTS_BLOCK];
     for (int32_t c = first; c < end; c += ROW_DOTS_BLOCK) {
         const int32_t block_end = end - c > ROW_DOTS_BLOCK ? c + ROW_DOTS_BLOCK : end;
-        MF_ROW_SUMS_X2(column0, column1, length, rows, c, block_end, bias, input_zp, sums, sums + ROW_DOTS_BLOCK);
+        block_sums_x2(column0, column1, length, rows, c, block_end, bias, input_zp, sums, sums + ROW_DOTS_BLOCK);
         requantize_rows(sums, ROW_DOTS_BLOCK, 2, c, block_end, output_mult, output_shift, per_channel, output_zp,
                         act_min, act_max, out, out_row);
     }

@@ -126,26 +126,35 @@ static inline void row_sums_dsp(const int16_t *column, int32_t length, const int
         const int8_t *r1 = r0 + length;
         const int8_t *r2 = r1 + length;
         const int8_t *r3 = r2 + length;
-        int32_t a[4];
-        for (int32_t j = 0; j < 4; ++j) {
-            a[j] = bias != 0 ? bias[c + j] : 0;
-        }
-        for (int32_t t = 0; t < blocked; t += 4) {
+        int32_t a0 = bias != 0 ? bias[c] : 0;
+        int32_t a1 = bias != 0 ? bias[c + 1] : 0;
+        int32_t a2 = bias != 0 ? bias[c + 2] : 0;
+        int32_t a3 = bias != 0 ? bias[c + 3] : 0;
+        int32_t t = 0;
+        for (; t < blocked; t += 4) {
             const int32_t xe = dsp_word(column + t);     /* [x0, x2] */
             const int32_t xo = dsp_word(column + t + 2); /* [x1, x3] */
             int32_t w = dsp_word(r0 + t);
-            a[0] = __smlad(xe, __sxtb16(w), __smlad(xo, dsp_sxtb16_ror8(w), a[0]));
+            a0 = __smlad(xe, __sxtb16(w), __smlad(xo, dsp_sxtb16_ror8(w), a0));
             w = dsp_word(r1 + t);
-            a[1] = __smlad(xe, __sxtb16(w), __smlad(xo, dsp_sxtb16_ror8(w), a[1]));
+            a1 = __smlad(xe, __sxtb16(w), __smlad(xo, dsp_sxtb16_ror8(w), a1));
             w = dsp_word(r2 + t);
-            a[2] = __smlad(xe, __sxtb16(w), __smlad(xo, dsp_sxtb16_ror8(w), a[2]));
+            a2 = __smlad(xe, __sxtb16(w), __smlad(xo, dsp_sxtb16_ror8(w), a2));
             w = dsp_word(r3 + t);
-            a[3] = __smlad(xe, __sxtb16(w), __smlad(xo, dsp_sxtb16_ror8(w), a[3]));
+            a3 = __smlad(xe, __sxtb16(w), __smlad(xo, dsp_sxtb16_ror8(w), a3));
         }
-        row_dots_4x1_range(column, r0, length, blocked, length, a);
-        for (int32_t j = 0; j < 4; ++j) {
-            sums[c - first + j] = a[j];
+        for (; t < length; ++t) {
+            const int32_t x = column[t];
+            a0 += x * r0[t];
+            a1 += x * r1[t];
+            a2 += x * r2[t];
+            a3 += x * r3[t];
         }
+        int32_t *s = sums + (c - first);
+        s[0] = a0;
+        s[1] = a1;
+        s[2] = a2;
+        s[3] = a3;
     }
     for (; c < end; ++c) {
         const int8_t *r = rows + c * length;
