@@ -44,33 +44,46 @@ static inline uint32_t dsp_corner(const int8_t *input, int32_t base)
     return (uint32_t)(uintptr_t)input + (uint32_t)base;
 }
 
-static inline void depthwise_taps_x4_dsp(int32_t acc[4], const int8_t *input, int32_t base, const int32_t *weights,
-                                         int32_t taps, int32_t input_zp)
+/*
+ * The run's loop, in two parts around the optional zero-point subtraction. Per tap: the offset, the two
+ * weight words (LDRD, post-indexed past the tap's three), the input word, its two SXTB16 halves, then
+ * four multiply-accumulates and the count.
+ */
+#define DSP_TAPS_LOAD                              \
+    "1:\n\t"                                       \
+    "ldr     %[off], [%[w], #8]\n\t"               \
+    "ldrd    %[we], %[wo], [%[w]], #12\n\t"        \
+    "ldr     %[xv], [%[x], %[off]]\n\t"            \
+    "sxtb16  %[xo], %[xv], ror #8\n\t"             \
+    "sxtb16  %[xv], %[xv]\n\t"
+#define DSP_TAPS_ACCUMULATE                        \
+    "smlabb  %[a0], %[xv], %[we], %[a0]\n\t"       \
+    "smlatt  %[a2], %[xv], %[we], %[a2]\n\t"       \
+    "smlabb  %[a1], %[xo], %[wo], %[a1]\n\t"       \
+    "smlatt  %[a3], %[xo], %[wo], %[a3]\n\t"       \
+    "subs    %[n], %[n], #1\n\t"                   \
+    "bne     1b"
+#define DSP_TAPS_OUTPUTS                                                                                      \
+    [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [w] "+r"(weights), [n] "+r"(taps),           \
+        [we] "=&r"(we), [wo] "=&r"(wo), [off] "=&r"(off), [xv] "=&r"(xv), [xo] "=&r"(xo)
+
+/* A run of `taps` taps (at least one); subtract: take input_zp from the inputs (folded: not). */
+static inline void dsp_taps_run(int32_t acc[4], const int8_t *input, int32_t base, const int32_t *weights,
+                                int32_t taps, int32_t input_zp, int32_t subtract)
 {
+    const uint32_t corner = dsp_corner(input, base);
     /* input_zp in both halves: [zp, zp] */
     const int32_t zp2 = (int32_t)(((uint32_t)input_zp & 0xFFFFu) | ((uint32_t)input_zp << 16));
-    const uint32_t corner = dsp_corner(input, base);
     int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
     int32_t we, wo, off, xv, xo;
-    if (taps > 0) {
-        __asm__("1:\n\t"
-                "ldr     %[off], [%[w], #8]\n\t"
-                "ldrd    %[we], %[wo], [%[w]], #12\n\t"
-                "ldr     %[xv], [%[x], %[off]]\n\t"
-                "sxtb16  %[xo], %[xv], ror #8\n\t"
-                "sxtb16  %[xv], %[xv]\n\t"
-                "ssub16  %[xo], %[xo], %[zp]\n\t"
-                "ssub16  %[xv], %[xv], %[zp]\n\t"
-                "smlabb  %[a0], %[xv], %[we], %[a0]\n\t"
-                "smlatt  %[a2], %[xv], %[we], %[a2]\n\t"
-                "smlabb  %[a1], %[xo], %[wo], %[a1]\n\t"
-                "smlatt  %[a3], %[xo], %[wo], %[a3]\n\t"
-                "subs    %[n], %[n], #1\n\t"
-                "bne     1b"
-                : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [w] "+r"(weights), [n] "+r"(taps),
-                  [we] "=&r"(we), [wo] "=&r"(wo), [off] "=&r"(off), [xv] "=&r"(xv), [xo] "=&r"(xo)
+    if (subtract) {
+        __asm__(DSP_TAPS_LOAD "ssub16  %[xo], %[xo], %[zp]\n\t"
+                              "ssub16  %[xv], %[xv], %[zp]\n\t" DSP_TAPS_ACCUMULATE
+                : DSP_TAPS_OUTPUTS
                 : [x] "r"(corner), [zp] "r"(zp2)
                 : "cc", "memory");
+    } else {
+        __asm__(DSP_TAPS_LOAD DSP_TAPS_ACCUMULATE : DSP_TAPS_OUTPUTS : [x] "r"(corner) : "cc", "memory");
     }
     acc[0] = a0;
     acc[1] = a1;
@@ -78,34 +91,20 @@ static inline void depthwise_taps_x4_dsp(int32_t acc[4], const int8_t *input, in
     acc[3] = a3;
 }
 
+static inline void depthwise_taps_x4_dsp(int32_t acc[4], const int8_t *input, int32_t base, const int32_t *weights,
+                                         int32_t taps, int32_t input_zp)
+{
+    if (taps > 0) {
+        dsp_taps_run(acc, input, base, weights, taps, input_zp, 1);
+    }
+}
+
 static inline void depthwise_taps_x4_folded_dsp(int32_t acc[4], const int8_t *input, int32_t base,
                                                 const int32_t *weights, int32_t taps)
 {
-    const uint32_t corner = dsp_corner(input, base);
-    int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
-    int32_t we, wo, off, xv, xo;
     if (taps > 0) {
-        __asm__("1:\n\t"
-                "ldr     %[off], [%[w], #8]\n\t"
-                "ldrd    %[we], %[wo], [%[w]], #12\n\t"
-                "ldr     %[xv], [%[x], %[off]]\n\t"
-                "sxtb16  %[xo], %[xv], ror #8\n\t"
-                "sxtb16  %[xv], %[xv]\n\t"
-                "smlabb  %[a0], %[xv], %[we], %[a0]\n\t"
-                "smlatt  %[a2], %[xv], %[we], %[a2]\n\t"
-                "smlabb  %[a1], %[xo], %[wo], %[a1]\n\t"
-                "smlatt  %[a3], %[xo], %[wo], %[a3]\n\t"
-                "subs    %[n], %[n], #1\n\t"
-                "bne     1b"
-                : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [w] "+r"(weights), [n] "+r"(taps),
-                  [we] "=&r"(we), [wo] "=&r"(wo), [off] "=&r"(off), [xv] "=&r"(xv), [xo] "=&r"(xo)
-                : [x] "r"(corner)
-                : "cc", "memory");
+        dsp_taps_run(acc, input, base, weights, taps, 0, 0);
     }
-    acc[0] = a0;
-    acc[1] = a1;
-    acc[2] = a2;
-    acc[3] = a3;
 }
 
 #endif /* MICROFLAT_DEPTHWISE_TAPS_DSP_H */
