@@ -80,8 +80,8 @@ void conv2d_s8(int16_t *scratch,
                     im2col_s16(column0, input, b, iy0, ix0, g, input_h, input_w, input_ch, cin_g, filter_h,
                                filter_w, dilation_h, dilation_w, input_zp);
                     MF_COLUMN_DONE(column0, k, input_zp);
-                    requantized_row_dots(column0, k, filter, g * cout_g, (g + 1) * cout_g, bias, output_mult, output_shift,
-                                per_channel, input_zp, output_zp, act_min, act_max, out0);
+                    requantized_row_dots(column0, k, filter, g * cout_g, (g + 1) * cout_g, bias, output_mult,
+                                         output_shift, per_channel, input_zp, output_zp, act_min, act_max, out0);
                 }
                 break;
             }
@@ -98,8 +98,8 @@ void conv2d_s8(int16_t *scratch,
                 MF_COLUMN_DONE(column0, k, input_zp);
                 MF_COLUMN_DONE(column1, k, input_zp);
                 requantized_row_dots_x2(column0, column1, k, filter, g * cout_g, (g + 1) * cout_g, bias, output_mult,
-                               output_shift, per_channel, input_zp, output_zp, act_min, act_max, out0,
-                               output_ch);
+                                        output_shift, per_channel, input_zp, output_zp, act_min, act_max, out0,
+                                        output_ch);
             }
         }
     }

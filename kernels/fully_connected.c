@@ -27,8 +27,8 @@ void fully_connected_s8(int16_t *scratch,
             scratch[k] = (int16_t)(in[k] - input_zp); /* in [-255, 255] */
         }
         MF_COLUMN_DONE(scratch, input_features, input_zp);
-        requantized_row_dots(scratch, input_features, filter, 0, output_features, bias, output_mult, output_shift, per_channel,
-                    input_zp, output_zp, act_min, act_max, output + b * output_features);
+        requantized_row_dots(scratch, input_features, filter, 0, output_features, bias, output_mult, output_shift,
+                             per_channel, input_zp, output_zp, act_min, act_max, output + b * output_features);
     }
 }
 

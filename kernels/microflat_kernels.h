@@ -25,6 +25,10 @@
  * consistent, every index below 2^31, and for every output channel
  * 255 * sum|w| + |bias| < 2^31 so the int32 accumulator cannot overflow.
  * The kernels never allocate; `scratch` holds *_scratch_bytes bytes.
+ *
+ * requantize_rows (requantize.c) is C only: the output stage the matrix
+ * kernels share, requant_output over a block of their int32 sums, exposed
+ * here so the host tests hold it to the int64 reference.
  */
 #ifndef MICROFLAT_KERNELS_H
 #define MICROFLAT_KERNELS_H

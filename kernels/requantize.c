@@ -44,21 +44,22 @@ static inline int32_t fused_run(const int32_t *s0, const int32_t *s1, int32_t ro
 }
 
 /* fused_run with rows and the clamp as constants: one instance each, each a function of its own (MF_NOINLINE). */
-MF_NOINLINE static int32_t fused_run_two_int8(const int32_t *s0, const int32_t *s1, int32_t j, int32_t n, const int32_t *mult,
-                                  const int8_t *shift, int32_t step, int32_t zp, int8_t *o0, int8_t *o1)
+MF_NOINLINE static int32_t fused_run_two_int8(const int32_t *s0, const int32_t *s1, int32_t j, int32_t n,
+                                              const int32_t *mult, const int8_t *shift, int32_t step, int32_t zp,
+                                              int8_t *o0, int8_t *o1)
 {
     return fused_run(s0, s1, 2, j, n, mult, shift, step, zp, -128, 127, 1, o0, o1);
 }
 
-MF_NOINLINE static int32_t fused_run_one_int8(const int32_t *s0, int32_t j, int32_t n, const int32_t *mult, const int8_t *shift,
-                                  int32_t step, int32_t zp, int8_t *o0)
+MF_NOINLINE static int32_t fused_run_one_int8(const int32_t *s0, int32_t j, int32_t n, const int32_t *mult,
+                                              const int8_t *shift, int32_t step, int32_t zp, int8_t *o0)
 {
     return fused_run(s0, s0, 1, j, n, mult, shift, step, zp, -128, 127, 1, o0, o0);
 }
 
-MF_NOINLINE static int32_t fused_run_clamped(const int32_t *s0, const int32_t *s1, int32_t rows, int32_t j, int32_t n,
-                                 const int32_t *mult, const int8_t *shift, int32_t step, int32_t zp, int32_t lo,
-                                 int32_t hi, int8_t *o0, int8_t *o1)
+MF_NOINLINE static int32_t fused_run_clamped(const int32_t *s0, const int32_t *s1, int32_t rows, int32_t j,
+                                             int32_t n, const int32_t *mult, const int8_t *shift, int32_t step,
+                                             int32_t zp, int32_t lo, int32_t hi, int8_t *o0, int8_t *o1)
 {
     return fused_run(s0, s1, rows, j, n, mult, shift, step, zp, lo, hi, 0, o0, o1);
 }

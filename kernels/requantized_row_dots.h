@@ -22,14 +22,14 @@
 /* The selected path's sums for one block, each a function of its own (MF_NOINLINE): inlined into the
  * kernel, GCC spilled their accumulators. */
 MF_NOINLINE static void block_sums(const int16_t *column, int32_t length, const int8_t *rows, int32_t first,
-                                          int32_t end, const int32_t *bias, int32_t input_zp, int32_t *sums)
+                                   int32_t end, const int32_t *bias, int32_t input_zp, int32_t *sums)
 {
     MF_ROW_SUMS(column, length, rows, first, end, bias, input_zp, sums);
 }
 
 MF_NOINLINE static void block_sums_x2(const int16_t *column0, const int16_t *column1, int32_t length,
-                                             const int8_t *rows, int32_t first, int32_t end, const int32_t *bias,
-                                             int32_t input_zp, int32_t *sums0, int32_t *sums1)
+                                      const int8_t *rows, int32_t first, int32_t end, const int32_t *bias,
+                                      int32_t input_zp, int32_t *sums0, int32_t *sums1)
 {
     MF_ROW_SUMS_X2(column0, column1, length, rows, first, end, bias, input_zp, sums0, sums1);
 }

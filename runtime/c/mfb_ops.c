@@ -289,8 +289,9 @@ static mf_status check_conv_2d(const op_ctx *c, mf_op_info *info)
                    dim(c, &x, 2), kw, dim(c, &y, 2)));
     CHECK(check_weighted(c, &x, &w, &y, cout, 0, MFB_CONV2D_OPTIONS_OUTPUT_MULT, MFB_CONV2D_OPTIONS_OUTPUT_SHIFT,
                          MFB_CONV2D_OPTIONS_ACT_MIN, MFB_CONV2D_OPTIONS_ACT_MAX));
-    info->scratch_bytes = (uint64_t)(w.encoding ? conv2d_encoded_s8_scratch_bytes((int32_t)cin, (int32_t)kh, (int32_t)kw, groups)
-                                                : conv2d_s8_scratch_bytes((int32_t)cin, (int32_t)kh, (int32_t)kw, groups));
+    const int32_t cin32 = (int32_t)cin, kh32 = (int32_t)kh, kw32 = (int32_t)kw; /* shapes are int32 */
+    info->scratch_bytes = (uint64_t)(w.encoding ? conv2d_encoded_s8_scratch_bytes(cin32, kh32, kw32, groups)
+                                                : conv2d_s8_scratch_bytes(cin32, kh32, kw32, groups));
     return MF_OK;
 }
 
