@@ -44,22 +44,33 @@ static inline void valid_taps(int32_t i0, int32_t d, int32_t k, int32_t size, in
 #define CHANNEL_BLOCK 4
 #define BLOCK_MAX_TAPS 25 /* up to 5 x 5: the block's laid-out taps live on the stack */
 
+enum {
+    UNFUSED,   /* a multiplier of the block does not fuse (requant_prepare): requant_output */
+    FUSED,     /* fused_output, clamped to [act_min, act_max] */
+    FUSED_INT8 /* fused_output without an activation: the saturation */
+};
+
 /* One block of four channels, prepared once for all its output pixels. */
 typedef struct {
     const int8_t *input;
     const int32_t *weights; /* MF_DEPTHWISE_WEIGHTS_X4's layout */
     int32_t taps, filter_w, input_zp, output_zp, act_min, act_max;
-    int32_t fused_int8; /* every multiplier fused and no activation: requant_fused, then the saturation */
+    int32_t output_stage; /* FUSED_INT8, FUSED or UNFUSED: the block's multipliers and the clamp */
     int32_t start[CHANNEL_BLOCK];  /* the bias */
     int32_t folded[CHANNEL_BLOCK]; /* the bias - input_zp * sum_t w_t */
     mf_requant q[CHANNEL_BLOCK];
 } depthwise_block;
 
+/* The block's four outputs of one pixel: requantize.c's output stage, each multiplier prepared once a block. */
 static inline void block_outputs(const depthwise_block *k, const int32_t acc[CHANNEL_BLOCK], int8_t *out)
 {
-    if (k->fused_int8) { /* requantize.c: the zero point goes before the clamp */
+    if (k->output_stage == FUSED_INT8) { /* the range as constants: one SSAT, no test per output */
         for (int32_t j = 0; j < CHANNEL_BLOCK; ++j) {
-            out[j] = (int8_t)MF_SATURATE_INT8(requant_fused(acc[j], k->q[j]) + k->output_zp);
+            out[j] = fused_output(acc[j], k->q[j], k->output_zp, -128, 127, 1);
+        }
+    } else if (k->output_stage == FUSED) {
+        for (int32_t j = 0; j < CHANNEL_BLOCK; ++j) {
+            out[j] = fused_output(acc[j], k->q[j], k->output_zp, k->act_min, k->act_max, 0);
         }
     } else {
         for (int32_t j = 0; j < CHANNEL_BLOCK; ++j) {
@@ -149,10 +160,10 @@ void depthwise_conv2d_s8(int16_t *scratch,
     }
     for (int32_t b = 0; b < batches; ++b) {
         for (int32_t c = 0; c < blocked; c += CHANNEL_BLOCK) {
-            k.fused_int8 = act_min == -128 && act_max == 127;
+            int32_t fused = 1;
             for (int32_t j = 0; j < CHANNEL_BLOCK; ++j) {
                 k.q[j] = channel_requant(output_mult, output_shift, per_channel, c + j);
-                k.fused_int8 &= k.q[j].fused;
+                fused &= k.q[j].fused;
                 k.start[j] = bias != 0 ? bias[c + j] : 0;
                 int32_t weight_sum = 0; /* |.| <= 25 * 128 */
                 for (int32_t t = 0; t < taps; ++t) {
@@ -160,6 +171,7 @@ void depthwise_conv2d_s8(int16_t *scratch,
                 }
                 k.folded[j] = k.start[j] - input_zp * weight_sum;
             }
+            k.output_stage = !fused ? UNFUSED : act_min == -128 && act_max == 127 ? FUSED_INT8 : FUSED;
             MF_DEPTHWISE_WEIGHTS_X4(weights, filter + c, filter_h, filter_w, output_ch, dilation_h * input_w * input_ch,
                                     dilation_w * input_ch);
             for (int32_t oy = 0; oy < output_h; ++oy) {

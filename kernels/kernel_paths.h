@@ -37,6 +37,7 @@
 #include <stdint.h>
 
 #include "depthwise_taps.h"
+#include "numerics.h"
 #include "row_dots.h"
 
 /*
@@ -91,9 +92,15 @@ static inline int32_t saturate_int8(int32_t v)
 #define MF_DEPTHWISE_TAPS_X4_FOLDED depthwise_taps_x4_folded
 #endif
 
-/* An output's clamp: to [lo, hi], or, when int8_range is set (lo = -128, hi = 127), MF_SATURATE_INT8. */
-static inline int8_t clamp_output(int32_t v, int32_t lo, int32_t hi, int32_t int8_range)
+/*
+ * requant_output for a fused multiplier (q.fused), as the kernels' output stages run it: requant_fused's
+ * result plus an int8 zero point cannot overflow (numerics.h), so the zero point goes first and the
+ * clamp is to [lo, hi] themselves, or, when int8_range is set (lo = -128, hi = 127), MF_SATURATE_INT8.
+ */
+static inline int8_t fused_output(int32_t acc, mf_requant q, int32_t output_zp, int32_t lo, int32_t hi,
+                                  int32_t int8_range)
 {
+    const int32_t v = requant_fused(acc, q) + output_zp;
     if (int8_range) {
         return (int8_t)MF_SATURATE_INT8(v);
     }

@@ -15,17 +15,13 @@
  * and the clamp fixed per instance. A multiplier that requant_prepare does
  * not fuse ends the fast run; that channel takes requant_output, then the
  * run resumes. Without an activation the clamp is to the int8 range, one
- * SSAT on the DSP path (kernel_paths.h: MF_SATURATE_INT8).
+ * SSAT on the DSP path (kernel_paths.h: fused_output).
  */
 #include "kernel_paths.h"
 #include "microflat_kernels.h"
 #include "numerics.h"
 
-/*
- * Channels j, j + 1, ... of both rows while their multipliers fuse; returns the first channel that does
- * not (or n). requant_fused's result plus an int8 zero point cannot overflow (numerics.h), so the zero
- * point is added first and the clamp bounds are the activation's own.
- */
+/* Channels j, j + 1, ... of both rows while their multipliers fuse; returns the first channel that does not (or n). */
 static inline int32_t fused_run(const int32_t *s0, const int32_t *s1, int32_t rows, int32_t j, int32_t n,
                                 const int32_t *mult, const int8_t *shift, int32_t step, int32_t zp, int32_t lo,
                                 int32_t hi, int32_t int8_range, int8_t *o0, int8_t *o1)
@@ -35,9 +31,9 @@ static inline int32_t fused_run(const int32_t *s0, const int32_t *s1, int32_t ro
         if (!q.fused) {
             break;
         }
-        o0[j] = clamp_output(requant_fused(s0[j], q) + zp, lo, hi, int8_range);
+        o0[j] = fused_output(s0[j], q, zp, lo, hi, int8_range);
         if (rows == 2) {
-            o1[j] = clamp_output(requant_fused(s1[j], q) + zp, lo, hi, int8_range);
+            o1[j] = fused_output(s1[j], q, zp, lo, hi, int8_range);
         }
     }
     return j;

@@ -98,15 +98,25 @@ static inline void row_dots_2x2_range(const int16_t *column0, const int16_t *col
 }
 
 /*
- * row_sums for two columns (two output pixels) at once, into sums0 and sums1. Two rows by two columns at a
- * time: four loads feed four MLAs, and the four accumulators, two row and two column pointers stay in
- * registers on a Cortex-M (an ARMv7-M has 13 to spare).
+ * A path's inner loop for one pair of rows and both columns: adds the products of values [0, 4 * blocks)
+ * to the four sums (kernels/arm/row_dots_dsp.h: dsp_block_2x2).
  */
-static inline void row_sums_x2(const int16_t *column0, const int16_t *column1, int32_t length, const int8_t *rows,
-                               int32_t first, int32_t end, const int32_t *bias, int32_t input_zp, int32_t *sums0,
-                               int32_t *sums1)
+typedef void row_pair_blocks(int32_t *a00, int32_t *a01, int32_t *a10, int32_t *a11, const int8_t *row0,
+                             int32_t length, const int16_t *column0, const int16_t *column1, int32_t blocks);
+
+/*
+ * row_sums for two columns (two output pixels) at once, into sums0 and sums1, for the channel pairs of
+ * [first, end); returns the channel left unpaired (end when none), which each path's row_sums_x2 takes
+ * itself, in its column layout. Two rows by two columns at a time: four loads feed four MLAs, and the
+ * four accumulators, two row and two column pointers stay in registers on a Cortex-M (an ARMv7-M has 13
+ * to spare). `blocks`, when a path gives one, takes the length's whole blocks of four values, and the C
+ * loop the rest (a constant function pointer into a static inline function: compilers inline it).
+ */
+static inline int32_t row_sums_x2_pairs(const int16_t *column0, const int16_t *column1, int32_t length,
+                                        const int8_t *rows, int32_t first, int32_t end, const int32_t *bias,
+                                        int32_t *sums0, int32_t *sums1, row_pair_blocks *blocks)
 {
-    (void)input_zp; /* the column already holds x - input_zp */
+    const int32_t blocked = blocks != 0 ? length & ~3 : 0;
     int32_t c = first;
     for (; c + 2 <= end; c += 2) {
         const int8_t *r0 = rows + c * length;
@@ -114,12 +124,24 @@ static inline void row_sums_x2(const int16_t *column0, const int16_t *column1, i
         int32_t a10 = bias != 0 ? bias[c + 1] : 0;
         int32_t a01 = a00;
         int32_t a11 = a10;
-        row_dots_2x2_range(column0, column1, r0, r0 + length, 0, length, &a00, &a01, &a10, &a11);
+        if (blocked > 0) {
+            blocks(&a00, &a01, &a10, &a11, r0, length, column0, column1, blocked >> 2);
+        }
+        row_dots_2x2_range(column0, column1, r0, r0 + length, blocked, length, &a00, &a01, &a10, &a11);
         sums0[c - first] = a00;
         sums1[c - first] = a01;
         sums0[c + 1 - first] = a10;
         sums1[c + 1 - first] = a11;
     }
+    return c;
+}
+
+static inline void row_sums_x2(const int16_t *column0, const int16_t *column1, int32_t length, const int8_t *rows,
+                               int32_t first, int32_t end, const int32_t *bias, int32_t input_zp, int32_t *sums0,
+                               int32_t *sums1)
+{
+    (void)input_zp; /* the columns already hold x - input_zp */
+    const int32_t c = row_sums_x2_pairs(column0, column1, length, rows, first, end, bias, sums0, sums1, 0);
     if (c < end) {
         const int8_t *r = rows + c * length;
         int32_t a0 = bias != 0 ? bias[c] : 0;

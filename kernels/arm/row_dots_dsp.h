@@ -172,32 +172,16 @@ static inline void row_sums_dsp(const int16_t *column, int32_t length, const int
 }
 
 /*
- * row_sums_x2: two columns, two rows at a time (CMSIS-NN's arrangement): per block of four values, two
- * weight loads and four SXTB16 serve both columns, and four column loads serve both rows, for eight
- * SMLADs: sixteen MACs in eighteen instructions.
+ * row_sums_x2: the portable channel-pair driver (row_dots.h: row_sums_x2_pairs) around dsp_block_2x2,
+ * two columns by two rows (CMSIS-NN's arrangement): per block of four values, two weight loads and four
+ * SXTB16 serve both columns, and four column loads serve both rows, for eight SMLADs.
  */
 static inline void row_sums_x2_dsp(const int16_t *column0, const int16_t *column1, int32_t length, const int8_t *rows,
                                    int32_t first, int32_t end, const int32_t *bias, int32_t input_zp, int32_t *sums0,
                                    int32_t *sums1)
 {
-    const int32_t blocked = length & ~3;
-    int32_t c = first;
-    for (; c + 2 <= end; c += 2) {
-        const int8_t *r0 = rows + c * length;
-        int32_t a00 = bias != 0 ? bias[c] : 0;
-        int32_t a10 = bias != 0 ? bias[c + 1] : 0;
-        int32_t a01 = a00;
-        int32_t a11 = a10;
-        if (blocked > 0) {
-            dsp_block_2x2(&a00, &a01, &a10, &a11, r0, length, column0, column1, blocked >> 2);
-        }
-        row_dots_2x2_range(column0, column1, r0, r0 + length, blocked, length, &a00, &a01, &a10, &a11);
-        sums0[c - first] = a00;
-        sums1[c - first] = a01;
-        sums0[c + 1 - first] = a10;
-        sums1[c + 1 - first] = a11;
-    }
-    if (c < end) {
+    const int32_t c = row_sums_x2_pairs(column0, column1, length, rows, first, end, bias, sums0, sums1, dsp_block_2x2);
+    if (c < end) { /* the reordered columns: one row, each column by row_sums_dsp */
         row_sums_dsp(column0, length, rows, c, end, bias, input_zp, sums0 + (c - first));
         row_sums_dsp(column1, length, rows, c, end, bias, input_zp, sums1 + (c - first));
     }
