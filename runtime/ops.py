@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from microflat import kernels as K
+from microflat.kernels import packed_layers as PL
 from microflat.kernels import weight_encoding as WE
 from microflat.kernels.numerics import SHIFT_MAX, SHIFT_MIN
 from microflat.kernels.pooling import MEAN_MAX_ELEMENTS
@@ -224,6 +225,8 @@ def prepare_conv_2d(c: OpCheck, view, scratch):
     dims = (x.shape[0], x.shape[1], x.shape[2], x.shape[3], w.shape[1], w.shape[2], y.shape[1], y.shape[2],
             y.shape[3], o.groups, o.stride_h, o.stride_w, o.dilation_h, o.dilation_w, o.pad_top, o.pad_left)
     quant = (x.zero_point, y.zero_point, mult, shift, per_channel, o.act_min, o.act_max)
+    if w.encoding is None and o.groups == 1:  # weights repacked once for the SIMD tiles (packed_layers.py)
+        return [PL.conv2d_packed_call(dims, quant, xv, view(w), bv, yv)]
     return [_weighted_call(K.conv2d_s8, K.conv2d_encoded_s8, scratch, dims, quant, xv, w, view, bv, yv)]
 
 
@@ -251,6 +254,8 @@ def prepare_depthwise_conv_2d(c: OpCheck, view, scratch):
     dims = (x.shape[0], x.shape[1], x.shape[2], x.shape[3], w.shape[1], w.shape[2], y.shape[1], y.shape[2],
             o.depth_multiplier, o.stride_h, o.stride_w, o.dilation_h, o.dilation_w, o.pad_top, o.pad_left)
     quant = (x.zero_point, y.zero_point, mult, shift, per_channel, o.act_min, o.act_max)
+    if w.encoding is None:
+        return [PL.depthwise_packed_call(dims, quant, xv, view(w), bv, yv)]
     return [_weighted_call(K.depthwise_conv2d_s8, K.depthwise_conv2d_encoded_s8, scratch, dims, quant, xv, w, view,
                            bv, yv)]
 
@@ -273,6 +278,8 @@ def check_fully_connected(c: OpCheck) -> OpInfo:
 def prepare_fully_connected(c: OpCheck, view, scratch):
     o, x, w, y, mult, shift, per_channel, xv, bv, yv = _weighted(c, view, 0)
     quant = (x.zero_point, y.zero_point, mult, shift, per_channel, o.act_min, o.act_max)
+    if w.encoding is None:
+        return [PL.fully_connected_packed_call((x.shape[0], x.shape[1], w.shape[0]), quant, xv, view(w), bv, yv)]
     return [_weighted_call(K.fully_connected_s8, K.fully_connected_encoded_s8, scratch,
                            (x.shape[0], x.shape[1], w.shape[0]), quant, xv, w, view, bv, yv)]
 
@@ -312,6 +319,11 @@ def _strides(t, y):
 def prepare_add(c: OpCheck, view, scratch):
     o = c.op.options
     (a, b), (y,) = c.io()
+    if a.shape == y.shape and b.shape == y.shape and o.output_shift <= 0:  # one vectorized loop
+        return [(K.elementwise.add_s8_same_shape, (y.size, o.left_shift, a.zero_point, o.input1_mult, o.input1_shift,
+                                                   b.zero_point, o.input2_mult, o.input2_shift, y.zero_point,
+                                                   o.output_mult, o.output_shift, o.act_min, o.act_max,
+                                                   view(a), view(b), view(y)))]
     return [(K.add_s8, (np.array(y.shape, np.int32), _strides(a, y), _strides(b, y), o.left_shift,
                         a.zero_point, o.input1_mult, o.input1_shift, b.zero_point, o.input2_mult, o.input2_shift,
                         y.zero_point, o.output_mult, o.output_shift, o.act_min, o.act_max,

@@ -83,9 +83,9 @@ class Case:
 
 
 @st.composite
-def spatial_geometry(draw):
+def spatial_geometry(draw, kernel_sizes=st.integers(1, 4)):
     """Kernel size, stride, dilation and padding for one axis, plus an input size that gives output >= 1."""
-    k = draw(st.integers(1, 4))
+    k = draw(kernel_sizes)
     stride = draw(st.integers(1, 3))
     dilation = draw(st.integers(1, 3))
     eff = (k - 1) * dilation + 1

@@ -1,0 +1,416 @@
+"""The fast Numba path of conv2d, fully connected and depthwise conv2d: weights repacked once, SIMD tiles.
+
+The *_s8 kernels beside this file are the Numba twins of the C kernels: one
+output at a time, the same arguments as C. These kernels give the same bytes
+(tests/test_kernels_exact.py compares both with the int64 reference) on
+weights prepared once by `pack_gemm` / `pack_depthwise`, which is what the
+interpreter does at load:
+
+  conv2d, fully connected   an int16 GEMM. The filter [C_out, K] becomes int16
+                            blocks of 16 channels x K/2 pairs (vector_ir.py),
+                            the input a tile of up to 4 im2col rows of
+                            (x - input_zp) as int16; every tile of 4 pixels x 64
+                            channels keeps its 16 vectors of accumulators in
+                            registers through the whole reduction.
+  depthwise conv2d          per output row, one int32 accumulator per (pixel,
+                            channel), tap by tap; the loop over channels is
+                            contiguous on both sides, so LLVM vectorizes it.
+
+Both end in `requantize_row`: the accumulators (plus bias) go through the
+fused form of TFLite's double rounding (numerics.h, requant_fused, derived
+there): n = acc * mult + round - [acc ^ mult < 0] * 2^31, out = (n >> 32) >>
+right. That needs shift <= -1 and mult != INT32_MIN; a layer with another
+channel takes the reference `requantize` for every output. Branch-free and
+unit-stride, the fused loop vectorizes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numba import njit, types
+
+from .numerics import INT32_MIN, requantize
+from .vector_ir import LANES, depthwise_taps, pair_dot_tile
+
+PIXELS = 4  # im2col rows of a tile
+BLOCKS = 4  # 16-channel blocks of a tile: 4 x 4 x 16 int32 accumulators
+
+_T1 = tuple(pair_dot_tile(1, nb) for nb in range(1, BLOCKS + 1))
+_T4 = tuple(pair_dot_tile(PIXELS, nb) for nb in range(1, BLOCKS + 1))
+_t1_1, _t1_2, _t1_3, _t1_4 = _T1
+_t4_1, _t4_2, _t4_3, _t4_4 = _T4
+
+_taps9_16 = depthwise_taps(9, 16)
+_taps9_8 = depthwise_taps(9, 8)
+
+_i64 = types.int64
+_REQUANT = (types.int32[::1], types.int64[::1], types.int64[::1], types.int64[::1], types.int64[::1],
+            types.boolean)  # bias, mult, shift, round, right, fused
+
+
+@dataclass(frozen=True)
+class Requant:
+    """Per-channel vectors of the output stage, prepared once (requant_prepare in numerics.h)."""
+
+    mult: np.ndarray  # int64 [C]
+    shift: np.ndarray  # int64 [C], as stored (for the reference path)
+    round: np.ndarray  # int64 [C]: 2^30 + 2^(31 + right)
+    right: np.ndarray  # int64 [C]: -shift - 1
+    fused: bool  # every channel has shift <= -1 and mult != INT32_MIN
+
+
+def prepare_requant(mult, shift, channels: int) -> Requant:
+    mult = np.broadcast_to(np.asarray(mult, np.int64).reshape(-1), (channels,)).copy()
+    shift = np.broadcast_to(np.asarray(shift, np.int64).reshape(-1), (channels,)).copy()
+    fused = bool(np.all((shift <= -1) & (mult != INT32_MIN)))
+    right = np.where(shift <= -1, -shift - 1, 0)
+    return Requant(mult, shift, (1 << 30) + (1 << (31 + right)), right, fused)
+
+
+@dataclass(frozen=True)
+class PackedGemm:
+    """A [C_out, K] int8 filter as the tiles read it, with its bias and output stage."""
+
+    weights: np.ndarray  # int16 [blocks * kpairs * 32]
+    kpairs: int
+    channels: int
+    bias: np.ndarray  # int32 [C_out], zeros when the layer has none
+    requant: Requant
+
+
+def pack_gemm(filter_rows: np.ndarray, bias, mult, shift) -> PackedGemm:
+    """Blocks of 16 output channels; in each, for every pair j of the K axis, the 16 channels' (w[2j], w[2j+1]).
+    K is padded to even and C_out to a multiple of 16 with zero weights, which add nothing."""
+    w = np.asarray(filter_rows, np.int8)
+    channels, k = w.shape
+    kpairs = max((k + 1) // 2, 1)
+    blocks = -(-channels // LANES)
+    padded = np.zeros((blocks * LANES, 2 * kpairs), np.int16)
+    padded[:channels, :k] = w
+    packed = padded.reshape(blocks, LANES, kpairs, 2).transpose(0, 2, 1, 3).reshape(-1).copy()
+    b = np.zeros(channels, np.int32) if bias is None or len(bias) == 0 else np.asarray(bias, np.int32).copy()
+    return PackedGemm(packed, kpairs, channels, b, prepare_requant(mult, shift, channels))
+
+
+def gemm_scratch(packed: PackedGemm) -> tuple[np.ndarray, np.ndarray]:
+    """(im2col tile int16 [4 * 2 kpairs], accumulators int32 [4 * padded C_out]) of a packed layer."""
+    blocks = -(-packed.channels // LANES)
+    return np.zeros(PIXELS * 2 * packed.kpairs, np.int16), np.zeros(PIXELS * blocks * LANES, np.int32)
+
+
+@njit(inline="always", cache=True, nogil=True)
+def run_tile(pixels, blocks, acc, acc_stride, col, kstride, w, w_off, w_stride, kpairs):
+    """The tile of 1 or 4 pixels and 1..4 blocks (each size is its own compiled intrinsic)."""
+    if pixels == 1:
+        if blocks == 4:
+            _t1_4(acc, 0, acc_stride, col, 0, kstride, w, w_off, w_stride, kpairs)
+        elif blocks == 3:
+            _t1_3(acc, 0, acc_stride, col, 0, kstride, w, w_off, w_stride, kpairs)
+        elif blocks == 2:
+            _t1_2(acc, 0, acc_stride, col, 0, kstride, w, w_off, w_stride, kpairs)
+        else:
+            _t1_1(acc, 0, acc_stride, col, 0, kstride, w, w_off, w_stride, kpairs)
+    else:
+        if blocks == 4:
+            _t4_4(acc, 0, acc_stride, col, 0, kstride, w, w_off, w_stride, kpairs)
+        elif blocks == 3:
+            _t4_3(acc, 0, acc_stride, col, 0, kstride, w, w_off, w_stride, kpairs)
+        elif blocks == 2:
+            _t4_2(acc, 0, acc_stride, col, 0, kstride, w, w_off, w_stride, kpairs)
+        else:
+            _t4_1(acc, 0, acc_stride, col, 0, kstride, w, w_off, w_stride, kpairs)
+
+
+@njit(inline="always", cache=True, nogil=True)
+def requantize_row(acc, bias, mult, shift, rnd, right, fused, output_zp, act_min, act_max, output):
+    """One pixel: output[c] = requantize(acc[c] + bias[c], channel c's multiplier) for c < len(output).
+
+    The fused form (module docstring): |acc + bias| < 2^31 (the loader's bound), so n = x * mult + round -
+    [x ^ mult < 0] 2^31 is exact in int64, n >> 32 lies within +-(2^30 + 2^29 + 1) (numerics.h), and the clamp
+    to [act_min - output_zp, act_max - output_zp] before adding output_zp cannot overflow. The arguments are
+    slices that start at the pixel, so every index is a loop counter and the loop vectorizes."""
+    lo = np.int64(act_min) - output_zp
+    hi = np.int64(act_max) - output_zp
+    if fused:
+        for c in range(output.shape[0]):
+            x = np.int64(acc[c]) + bias[c]
+            negative = np.int64(1 << 31) if (x ^ mult[c]) < 0 else np.int64(0)
+            v = ((x * mult[c] + (rnd[c] - negative)) >> 32) >> right[c]
+            output[c] = np.int8(min(max(v, lo), hi) + output_zp)
+    else:
+        for c in range(output.shape[0]):
+            x = np.int32(np.int64(acc[c]) + bias[c])
+            output[c] = np.int8(requantize(x, np.int32(mult[c]), np.int32(shift[c]), np.int32(output_zp),
+                                           np.int32(act_min), np.int32(act_max)))
+
+
+@njit(inline="always", cache=True, nogil=True)
+def widen_centered(dst, src, zp):
+    """dst[i] = src[i] - zp as int16 (|.| <= 255), over slices: the indices are loop counters, so it vectorizes."""
+    for i in range(dst.shape[0]):
+        dst[i] = np.int16(src[i]) - zp
+
+
+@njit(inline="always", cache=True, nogil=True)
+def im2col_row(row, input, b, iy0, ix0, input_h, input_w, input_ch, filter_h, filter_w, dilation_h, dilation_w,
+               input_zp):
+    """One pixel's receptive field as int16 (x - input_zp), 0 for padding taps: conv2d.im2col_s16 for one
+    group. A filter row wholly inside the image with dilation_w = 1 is one contiguous run of filter_w *
+    input_ch values, copied at once; other rows go tap by tap."""
+    zp = np.int16(input_zp)
+    run = filter_w * input_ch
+    inside_w = dilation_w == 1 and ix0 >= 0 and ix0 + filter_w <= input_w
+    for ky in range(filter_h):
+        iy = iy0 + ky * dilation_h
+        dst = row[ky * run:(ky + 1) * run]
+        if iy < 0 or iy >= input_h:
+            dst[:] = 0
+        elif inside_w:
+            base = ((b * input_h + iy) * input_w + ix0) * input_ch
+            widen_centered(dst, input[base:base + run], zp)
+        else:
+            for kx in range(filter_w):
+                ix = ix0 + kx * dilation_w
+                tap = dst[kx * input_ch:(kx + 1) * input_ch]
+                if 0 <= ix < input_w:
+                    base = ((b * input_h + iy) * input_w + ix) * input_ch
+                    widen_centered(tap, input[base:base + input_ch], zp)
+                else:
+                    tap[:] = 0
+
+
+@njit(
+    types.void(
+        types.int16[::1], types.int32[::1],  # col, acc
+        _i64, _i64, _i64, _i64,  # batches, input_h, input_w, input_ch
+        _i64, _i64,  # filter_h, filter_w
+        _i64, _i64, _i64,  # output_h, output_w, output_ch
+        _i64, _i64, _i64, _i64, _i64, _i64,  # stride_h/w, dilation_h/w, pad_top, pad_left
+        _i64, _i64,  # input_zp, output_zp
+        types.int16[::1], _i64, *_REQUANT,  # weights, kpairs, bias, mult, shift, round, right, fused
+        _i64, _i64,  # act_min, act_max
+        types.int8[::1], types.int8[::1],  # input, output
+    ),
+    cache=True,
+    nogil=True,
+)
+def conv2d_s8_packed(
+    col, acc,
+    batches, input_h, input_w, input_ch,
+    filter_h, filter_w,
+    output_h, output_w, output_ch,
+    stride_h, stride_w, dilation_h, dilation_w, pad_top, pad_left,
+    input_zp, output_zp,
+    weights, kpairs, bias, mult, shift, rnd, right, fused,
+    act_min, act_max,
+    input, output,
+):
+    """conv2d_s8 (groups = 1) on a PackedGemm: per tile of 4 output pixels, the 4 im2col rows (K padded to even
+    with a zero), then every 64-channel slice of the output through one tile, then requantize_row per pixel.
+    A fully connected layer is the same call on an input of [batches, 1, 1, K] as [1, batches, 1, K]."""
+    k = filter_h * filter_w * input_ch
+    kstride = 2 * kpairs
+    blocks = (output_ch + 15) // 16
+    acc_stride = blocks * 16
+    block_stride = kpairs * 32
+    pixels = output_h * output_w
+    for b in range(batches):
+        for p0 in range(0, pixels, 4):
+            count = min(4, pixels - p0)
+            for r in range(count):
+                oy = (p0 + r) // output_w
+                ox = (p0 + r) - oy * output_w
+                row = col[r * kstride:(r + 1) * kstride]
+                im2col_row(row, input, b, oy * stride_h - pad_top, ox * stride_w - pad_left, input_h, input_w,
+                           input_ch, filter_h, filter_w, dilation_h, dilation_w, input_zp)
+                if k < kstride:
+                    row[k] = 0
+            tile_pixels = 1 if count == 1 else 4
+            for nb0 in range(0, blocks, 4):
+                nb = min(4, blocks - nb0)
+                run_tile(tile_pixels, nb, acc[nb0 * 16:], acc_stride, col, kstride, weights, nb0 * block_stride,
+                         block_stride, kpairs)
+            out_base = (b * pixels + p0) * output_ch
+            for r in range(count):
+                out = out_base + r * output_ch
+                requantize_row(acc[r * acc_stride:], bias, mult, shift, rnd, right, fused, output_zp, act_min, act_max,
+                               output[out:out + output_ch])
+
+
+@dataclass(frozen=True)
+class PackedDepthwise:
+    """A [1, KH, KW, C] int8 depthwise filter widened to int32 [KH * KW * C], with bias and output stage."""
+
+    weights: np.ndarray
+    tap_sums: np.ndarray  # int32 [C]: sum of each channel's weights over all taps
+    bias: np.ndarray
+    requant: Requant
+
+
+def pack_depthwise(filter_1hwc: np.ndarray, bias, mult, shift) -> PackedDepthwise:
+    w = np.asarray(filter_1hwc, np.int8)
+    channels = w.shape[3]
+    b = np.zeros(channels, np.int32) if bias is None or len(bias) == 0 else np.asarray(bias, np.int32).copy()
+    sums = w.astype(np.int32).reshape(-1, channels).sum(axis=0, dtype=np.int32)
+    return PackedDepthwise(w.astype(np.int32).reshape(-1), sums, b, prepare_requant(mult, shift, channels))
+
+
+def depthwise_scratch(output_w: int, output_ch: int) -> np.ndarray:
+    """The int32 accumulators of one output row."""
+    return np.zeros(output_w * output_ch, np.int32)
+
+
+@njit(inline="always", cache=True, nogil=True)
+def tap_pixel(input, zero_point_row, b, iy, ix, input_h, input_w, channels):
+    """The element offset of the input pixel a tap reads, or -1 where the tap falls in the padding."""
+    if 0 <= iy < input_h and 0 <= ix < input_w:
+        return ((b * input_h + iy) * input_w + ix) * channels
+    return -1
+
+
+@njit(inline="always", cache=True, nogil=True)
+def depthwise_3x3_pixel(acc, addrs, input, zero_point_row, b, iy0, ix0, input_h, input_w, channels, dilation_h,
+                        dilation_w, input_zp, weights, tap_sums):
+    """The accumulators of one output pixel of a 3x3 depthwise layer with depth multiplier 1, all nine taps
+    at once over 16 (then 8) channels in registers (vector_ir.depthwise_taps), the rest one by one.
+
+    The zero point comes out of the sum: sum (x - zp) w = sum x w - zp * sum w. A tap in the padding reads
+    x = zp (zero_point_row), which adds zp * w and is taken out again by zp * sum w: it contributes
+    (zp - zp) * w = 0, as TFLite's padding does. Every term is below 128 * 127 * 9 in magnitude and the
+    result is the exact accumulator, so int32 lanes cannot wrap."""
+    k = 0
+    for ky in range(3):
+        for kx in range(3):
+            at = tap_pixel(input, zero_point_row, b, iy0 + ky * dilation_h, ix0 + kx * dilation_w, input_h,
+                           input_w, channels)
+            addrs[k] = zero_point_row.ctypes.data if at < 0 else input.ctypes.data + at
+            k += 1
+    c = 0
+    while c + 16 <= channels:
+        _taps9_16(acc, c, addrs, c, weights, c, channels, tap_sums, input_zp)
+        c += 16
+    if c + 8 <= channels:
+        _taps9_8(acc, c, addrs, c, weights, c, channels, tap_sums, input_zp)
+        c += 8
+    for j in range(c, channels):  # fewer than 8 channels left: tap by tap
+        s = np.int64(0)
+        k = 0
+        for ky in range(3):
+            for kx in range(3):
+                at = tap_pixel(input, zero_point_row, b, iy0 + ky * dilation_h, ix0 + kx * dilation_w, input_h,
+                               input_w, channels)
+                x = np.int64(input_zp) if at < 0 else np.int64(input[at + j])
+                s += x * weights[k * channels + j]
+                k += 1
+        acc[j] = np.int32(s - input_zp * tap_sums[j])
+
+
+@njit(
+    types.void(
+        types.int32[::1],  # acc
+        _i64, _i64, _i64, _i64,  # batches, input_h, input_w, input_ch
+        _i64, _i64,  # filter_h, filter_w
+        _i64, _i64, _i64,  # output_h, output_w, depth_multiplier
+        _i64, _i64, _i64, _i64, _i64, _i64,  # stride_h/w, dilation_h/w, pad_top, pad_left
+        _i64, _i64,  # input_zp, output_zp
+        types.int32[::1], types.int32[::1], *_REQUANT,  # weights, tap_sums, bias, mult, shift, round, right, fused
+        _i64, _i64,  # act_min, act_max
+        types.int8[::1], types.int8[::1],  # input, output
+    ),
+    cache=True,
+    nogil=True,
+)
+def depthwise_conv2d_s8_packed(
+    acc,
+    batches, input_h, input_w, input_ch,
+    filter_h, filter_w,
+    output_h, output_w, depth_multiplier,
+    stride_h, stride_w, dilation_h, dilation_w, pad_top, pad_left,
+    input_zp, output_zp,
+    weights, tap_sums, bias, mult, shift, rnd, right, fused,
+    act_min, act_max,
+    input, output,
+):
+    """depthwise_conv2d_s8 on a PackedDepthwise: each output row's accumulators start at zero, each tap
+    (ky, kx) inside the image adds (x - input_zp) * w over the row's pixels and channels, then the row is
+    requantized. Padding taps are skipped, which is adding (zero point - zero point) * w = 0.
+    Every product is at most 255 * 127 in magnitude and every partial sum stays within the loader's
+    bound, so int32 lanes are exact."""
+    output_ch = input_ch * depth_multiplier
+    row = output_w * output_ch
+    if filter_h == 3 and filter_w == 3 and depth_multiplier == 1:
+        zero_point_row = np.full(input_ch, np.int8(input_zp), np.int8)
+        addrs = np.empty(9, np.int64)
+        for b in range(batches):
+            for oy in range(output_h):
+                for ox in range(output_w):
+                    depthwise_3x3_pixel(acc, addrs, input, zero_point_row, b, oy * stride_h - pad_top,
+                                        ox * stride_w - pad_left, input_h, input_w, input_ch, dilation_h, dilation_w,
+                                        input_zp, weights, tap_sums)
+                    out = ((b * output_h + oy) * output_w + ox) * output_ch
+                    requantize_row(acc, bias, mult, shift, rnd, right, fused, output_zp, act_min, act_max,
+                                   output[out:out + output_ch])
+        return
+    for b in range(batches):
+        for oy in range(output_h):
+            acc[:row] = 0
+            for ky in range(filter_h):
+                iy = oy * stride_h - pad_top + ky * dilation_h
+                if iy < 0 or iy >= input_h:
+                    continue
+                for kx in range(filter_w):
+                    w_tap = weights[(ky * filter_w + kx) * output_ch:(ky * filter_w + kx + 1) * output_ch]
+                    for ox in range(output_w):
+                        ix = ox * stride_w - pad_left + kx * dilation_w
+                        if ix < 0 or ix >= input_w:
+                            continue
+                        in_base = ((b * input_h + iy) * input_w + ix) * input_ch
+                        x_px = input[in_base:in_base + input_ch]
+                        a_px = acc[ox * output_ch:(ox + 1) * output_ch]
+                        if depth_multiplier == 1:
+                            for c in range(output_ch):
+                                a_px[c] += np.int32((np.int32(x_px[c]) - input_zp) * w_tap[c])
+                        else:
+                            for c in range(output_ch):
+                                a_px[c] += np.int32((np.int32(x_px[c // depth_multiplier]) - input_zp) * w_tap[c])
+            out_base = (b * output_h + oy) * row
+            for ox in range(output_w):
+                out = out_base + ox * output_ch
+                requantize_row(acc[ox * output_ch:], bias, mult, shift, rnd, right, fused, output_zp, act_min,
+                               act_max, output[out:out + output_ch])
+
+
+def _requant_args(r: Requant):
+    return r.mult, r.shift, r.round, r.right, r.fused
+
+
+def conv2d_packed_call(dims, quant, input, filter, bias, output):
+    """(kernel, arguments) of conv2d_s8_packed for conv2d_s8's dims and quant (groups must be 1); packs now."""
+    n, in_h, in_w, in_c, kh, kw, out_h, out_w, out_c, groups, sh, sw, dh, dw, pt, pl = (int(v) for v in dims)
+    in_zp, out_zp, mult, shift, _, lo, hi = quant
+    if groups != 1:
+        raise ValueError("conv2d_s8_packed: groups must be 1")
+    p = pack_gemm(np.asarray(filter).reshape(out_c, -1), bias, mult, shift)
+    col, acc = gemm_scratch(p)
+    return conv2d_s8_packed, (col, acc, n, in_h, in_w, in_c, kh, kw, out_h, out_w, out_c, sh, sw, dh, dw, pt, pl,
+                              int(in_zp), int(out_zp), p.weights, p.kpairs, p.bias, *_requant_args(p.requant),
+                              int(lo), int(hi), input, output)
+
+
+def fully_connected_packed_call(dims, quant, input, filter, bias, output):
+    """fully_connected_s8's dims (batches, K, C_out) as a 1x1 convolution over `batches` pixels."""
+    n, k, out = (int(v) for v in dims)
+    return conv2d_packed_call((1, n, 1, k, 1, 1, n, 1, out, 1, 1, 1, 1, 1, 0, 0), quant, input, filter, bias,
+                              output)
+
+
+def depthwise_packed_call(dims, quant, input, filter, bias, output):
+    """(kernel, arguments) of depthwise_conv2d_s8_packed for depthwise_conv2d_s8's dims and quant; packs now."""
+    n, in_h, in_w, in_c, kh, kw, out_h, out_w, m, sh, sw, dh, dw, pt, pl = (int(v) for v in dims)
+    in_zp, out_zp, mult, shift, _, lo, hi = quant
+    p = pack_depthwise(np.asarray(filter).reshape(1, kh, kw, in_c * m), bias, mult, shift)
+    return depthwise_conv2d_s8_packed, (depthwise_scratch(out_w, in_c * m), n, in_h, in_w, in_c, kh, kw, out_h,
+                                        out_w, m, sh, sw, dh, dw, pt, pl, int(in_zp), int(out_zp), p.weights,
+                                        p.tap_sums, p.bias, *_requant_args(p.requant), int(lo), int(hi), input, output)
