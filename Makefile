@@ -10,7 +10,7 @@ STAMP := $(VENV)/.microflat-installed
 $(STAMP): pyproject.toml setup.py $(wildcard kernels/*.c kernels/*.h runtime/c/*.c runtime/c/*.h) kernels/_build_native.py
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[compiler,dev]"
+	$(PY) -m pip install --quiet -e ".[compiler,dev,bench]"
 	touch $@
 
 demo: $(STAMP)
