@@ -4,7 +4,10 @@ Two backends, bit-exact with each other:
   "numba"  prepare (once, at construction): every operator becomes a list of
            kernel calls whose arguments (dimensions, requantization vectors,
            and numpy views of the arena and of the mapped file's constants)
-           are computed now; invoke runs the calls in order.
+           are computed now; dense conv, depthwise and FC weights are repacked
+           now for the SIMD kernels (kernels/packed_layers.py), which also get
+           a few kilobytes of workspace of their own, outside the arena;
+           invoke runs the calls in order.
   "c"      the C runtime (runtime/c through c_runtime.py) loads the file with
            its own verifier, which must accept what the Python one accepted,
            and runs every operator itself on its arena.
