@@ -62,7 +62,6 @@ class Session:
     batch64: np.ndarray
     file_bytes: int | None
     arena_bytes: int | None = None
-    note: str = ""
 
 
 def zoo_float_model(model: Model):
@@ -73,9 +72,7 @@ def zoo_float_model(model: Model):
 
     torch.manual_seed(0)
     net = zoo.load(model.zoo, trained=False)
-    e = zoo.ZOO[model.zoo]
-    x = zoo.inputs(model.zoo, CALIBRATION, seed=7) if not e.dataset else torch.rand((CALIBRATION,) + e.input_shape)
-    return net, x
+    return net, zoo.untrained_inputs(model.zoo, CALIBRATION, seed=7)
 
 
 def _random_int8(shape, n, seed=0):

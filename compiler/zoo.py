@@ -286,6 +286,16 @@ def inputs(name: str, n: int, seed: int = 0, split: str = "test") -> torch.Tenso
     return e.sample(n, np.random.default_rng(seed))
 
 
+def untrained_inputs(name: str, n: int, seed: int = 0) -> torch.Tensor:
+    """n inputs for the untrained model (load(name, trained=False)), NCHW: samples of its input
+    distribution, or uniform noise in [0, 1) from torch's global generator for a dataset model, so that
+    no dataset is needed. The tests and the benchmarks calibrate and run the untrained zoo on these."""
+    e = entry(name)
+    if e.dataset:
+        return torch.rand((n,) + e.input_shape)
+    return e.sample(n, np.random.default_rng(seed))
+
+
 def _cache_path(name: str) -> str:
     root = os.environ.get("MICROFLAT_CACHE") or os.path.join(
         os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "microflat")

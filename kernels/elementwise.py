@@ -34,7 +34,8 @@ from numba import njit, types
 
 from . import _checks
 from ._dispatch import check_backend, run_kernel
-from .numerics import multiply_by_quantized_multiplier, quantize_multiplier, requantize
+from .numerics import (multiply_by_quantized_multiplier, multiply_by_quantized_multiplier_right,
+                       quantize_multiplier, requantize)
 
 _i32 = types.int32
 _v32 = types.int32[::1]
@@ -80,21 +81,6 @@ def add_s8(
                     output[i] = np.int8(requantize(
                         np.int32(a_scaled + b_scaled), output_mult, output_shift, output_zp, act_min, act_max))
                     i += 1
-
-
-@njit(inline="always", cache=True, nogil=True)
-def multiply_by_quantized_multiplier_right(x, mult, right):
-    """multiply_by_quantized_multiplier(x, mult, -right) for right >= 0 and mult in [0, 2^31), branch-free
-    on int64 values so that a loop of it vectorizes.
-
-    Numerics: the first rounding, saturating_rounding_doubling_high_mul, is floor((x * mult + 2^30) / 2^31)
-    for both signs (numerics.py derives it); its one saturating case needs mult = -2^31, excluded here.
-    The second is rounding_divide_by_pot as in numerics.py: (s >> right) + [remainder > threshold], with
-    threshold = mask / 2 plus one for negative s."""
-    s = (x * mult + (np.int64(1) << 30)) >> 31
-    mask = (np.int64(1) << right) - 1
-    threshold = (mask >> 1) + (np.int64(1) if s < 0 else np.int64(0))
-    return (s >> right) + (np.int64(1) if (s & mask) > threshold else np.int64(0))
 
 
 @njit(

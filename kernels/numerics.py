@@ -269,6 +269,42 @@ def requantize(acc, mult, shift, output_zp, act_min, act_max):
     return np.int32(v)
 
 
+def requant_prepare_channels(mult, shift):
+    """numerics.h's requant_prepare over arrays of multipliers and shifts: (round, right, fused).
+
+    right = -shift - 1 and round = 2^30 + 2^(31 + right) (int64 arrays) for the fused form below;
+    fused: every channel has shift <= -1 and mult != INT32_MIN, the condition numerics.h derives."""
+    mult = np.asarray(mult, np.int64)
+    shift = np.asarray(shift, np.int64)
+    right = np.where(shift <= -1, -shift - 1, 0)
+    return (np.int64(1) << 30) + (np.int64(1) << (31 + right)), right, bool(np.all((shift <= -1) & (mult != INT32_MIN)))
+
+
+@njit(inline="always", cache=True, nogil=True)
+def requant_fused(x, mult, round, right):
+    """multiply_by_quantized_multiplier(x, mult, -(right + 1)) of a fused multiplier (numerics.h's
+    requant_fused, derived there): the high word of x * mult + round - [x ^ mult < 0] 2^31, shifted right
+    by `right`. On int64 values that hold int32 ones; branch-free, so a loop of it vectorizes. The result
+    lies within +-(2^30 + 2^29 + 1)."""
+    negative = np.int64(1 << 31) if (x ^ mult) < 0 else np.int64(0)
+    return ((x * mult + (round - negative)) >> 32) >> right
+
+
+@njit(inline="always", cache=True, nogil=True)
+def multiply_by_quantized_multiplier_right(x, mult, right):
+    """multiply_by_quantized_multiplier(x, mult, -right) for right >= 0 and mult in [0, 2^31), branch-free
+    on int64 values so that a loop of it vectorizes.
+
+    Numerics: the first rounding, saturating_rounding_doubling_high_mul, is floor((x * mult + 2^30) / 2^31)
+    for both signs (derived at that function); its one saturating case needs mult = -2^31, excluded here.
+    The second is rounding_divide_by_pot: (s >> right) + [remainder > threshold], with threshold = mask / 2
+    plus one for negative s."""
+    s = (x * mult + (np.int64(1) << 30)) >> 31
+    mask = (np.int64(1) << right) - 1
+    threshold = (mask >> 1) + (np.int64(1) if s < 0 else np.int64(0))
+    return (s >> right) + (np.int64(1) if (s & mask) > threshold else np.int64(0))
+
+
 # ---------------------------------------------------------------------------
 # gemmlowp fixed-point math used by softmax (fixedpoint.h, 32-bit raw values)
 #

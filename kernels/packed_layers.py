@@ -2,7 +2,7 @@
 
 The *_s8 kernels beside this file are the Numba twins of the C kernels: one
 output at a time, the same arguments as C. These kernels give the same bytes
-(tests/test_kernels_exact.py compares both with the int64 reference) on
+(tests/test_kernels_exact.py and tests/test_packed_kernels.py compare each with the int64 references) on
 weights prepared once by `pack_gemm` / `pack_depthwise`, which is what the
 interpreter does at load:
 
@@ -12,14 +12,16 @@ interpreter does at load:
                             (x - input_zp) as int16; every tile of 4 pixels x 64
                             channels keeps its 16 vectors of accumulators in
                             registers through the whole reduction.
-  depthwise conv2d          per output row, one int32 accumulator per (pixel,
-                            channel), tap by tap; the loop over channels is
-                            contiguous on both sides, so LLVM vectorizes it.
+  depthwise conv2d          3x3 with depth multiplier 1: per pixel, all nine taps
+                            over 16 (then 8) channels in registers
+                            (vector_ir.depthwise_taps). Other filters: per output
+                            row, one int32 accumulator per (pixel, channel), tap by
+                            tap, the loop over channels contiguous on both sides.
 
 Both end in `requantize_row`: the accumulators (plus bias) go through the
-fused form of TFLite's double rounding (numerics.h, requant_fused, derived
-there): n = acc * mult + round - [acc ^ mult < 0] * 2^31, out = (n >> 32) >>
-right. That needs shift <= -1 and mult != INT32_MIN; a layer with another
+fused form of TFLite's double rounding (numerics.requant_fused, derived in
+numerics.h): n = acc * mult + round - [acc ^ mult < 0] * 2^31, out = (n >> 32)
+>> right. That needs shift <= -1 and mult != INT32_MIN; a layer with another
 channel takes the reference `requantize` for every output. Branch-free and
 unit-stride, the fused loop vectorizes.
 """
@@ -31,7 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit, types
 
-from .numerics import INT32_MIN, requantize
+from .numerics import requant_fused, requant_prepare_channels, requantize
 from .vector_ir import LANES, depthwise_taps, pair_dot_tile
 
 PIXELS = 4  # im2col rows of a tile
@@ -64,9 +66,7 @@ class Requant:
 def prepare_requant(mult, shift, channels: int) -> Requant:
     mult = np.broadcast_to(np.asarray(mult, np.int64).reshape(-1), (channels,)).copy()
     shift = np.broadcast_to(np.asarray(shift, np.int64).reshape(-1), (channels,)).copy()
-    fused = bool(np.all((shift <= -1) & (mult != INT32_MIN)))
-    right = np.where(shift <= -1, -shift - 1, 0)
-    return Requant(mult, shift, (1 << 30) + (1 << (31 + right)), right, fused)
+    return Requant(mult, shift, *requant_prepare_channels(mult, shift))
 
 
 @dataclass(frozen=True)
@@ -127,17 +127,15 @@ def run_tile(pixels, blocks, acc, acc_stride, col, kstride, w, w_off, w_stride, 
 def requantize_row(acc, bias, mult, shift, rnd, right, fused, output_zp, act_min, act_max, output):
     """One pixel: output[c] = requantize(acc[c] + bias[c], channel c's multiplier) for c < len(output).
 
-    The fused form (module docstring): |acc + bias| < 2^31 (the loader's bound), so n = x * mult + round -
-    [x ^ mult < 0] 2^31 is exact in int64, n >> 32 lies within +-(2^30 + 2^29 + 1) (numerics.h), and the clamp
-    to [act_min - output_zp, act_max - output_zp] before adding output_zp cannot overflow. The arguments are
+    The fused form (numerics.requant_fused) needs |acc + bias| < 2^31, the loader's bound; its result lies
+    within +-(2^30 + 2^29 + 1), so the clamp to [act_min - output_zp, act_max - output_zp] before adding
+    output_zp cannot overflow. The arguments are
     slices that start at the pixel, so every index is a loop counter and the loop vectorizes."""
     lo = np.int64(act_min) - output_zp
     hi = np.int64(act_max) - output_zp
     if fused:
         for c in range(output.shape[0]):
-            x = np.int64(acc[c]) + bias[c]
-            negative = np.int64(1 << 31) if (x ^ mult[c]) < 0 else np.int64(0)
-            v = ((x * mult[c] + (rnd[c] - negative)) >> 32) >> right[c]
+            v = requant_fused(np.int64(acc[c]) + bias[c], mult[c], rnd[c], right[c])
             output[c] = np.int8(min(max(v, lo), hi) + output_zp)
     else:
         for c in range(output.shape[0]):
@@ -263,7 +261,7 @@ def depthwise_scratch(output_w: int, output_ch: int) -> np.ndarray:
 
 
 @njit(inline="always", cache=True, nogil=True)
-def tap_pixel(input, zero_point_row, b, iy, ix, input_h, input_w, channels):
+def tap_pixel(b, iy, ix, input_h, input_w, channels):
     """The element offset of the input pixel a tap reads, or -1 where the tap falls in the padding."""
     if 0 <= iy < input_h and 0 <= ix < input_w:
         return ((b * input_h + iy) * input_w + ix) * channels
@@ -271,7 +269,7 @@ def tap_pixel(input, zero_point_row, b, iy, ix, input_h, input_w, channels):
 
 
 @njit(inline="always", cache=True, nogil=True)
-def depthwise_3x3_pixel(acc, addrs, input, zero_point_row, b, iy0, ix0, input_h, input_w, channels, dilation_h,
+def depthwise_3x3_pixel(acc, taps, input, zero_point_row, b, iy0, ix0, input_h, input_w, channels, dilation_h,
                         dilation_w, input_zp, weights, tap_sums):
     """The accumulators of one output pixel of a 3x3 depthwise layer with depth multiplier 1, all nine taps
     at once over 16 (then 8) channels in registers (vector_ir.depthwise_taps), the rest one by one.
@@ -279,12 +277,16 @@ def depthwise_3x3_pixel(acc, addrs, input, zero_point_row, b, iy0, ix0, input_h,
     The zero point comes out of the sum: sum (x - zp) w = sum x w - zp * sum w. A tap in the padding reads
     x = zp (zero_point_row), which adds zp * w and is taken out again by zp * sum w: it contributes
     (zp - zp) * w = 0, as TFLite's padding does. Every term is below 128 * 127 * 9 in magnitude and the
-    result is the exact accumulator, so int32 lanes cannot wrap."""
+    result is the exact accumulator, so int32 lanes cannot wrap.
+
+    taps: int64 [18], the nine taps' addresses (what depthwise_taps reads), then their element offsets in
+    the input (-1 in the padding) for the channels left over."""
+    addrs, offsets = taps[:9], taps[9:]
     k = 0
     for ky in range(3):
         for kx in range(3):
-            at = tap_pixel(input, zero_point_row, b, iy0 + ky * dilation_h, ix0 + kx * dilation_w, input_h,
-                           input_w, channels)
+            at = tap_pixel(b, iy0 + ky * dilation_h, ix0 + kx * dilation_w, input_h, input_w, channels)
+            offsets[k] = at
             addrs[k] = zero_point_row.ctypes.data if at < 0 else input.ctypes.data + at
             k += 1
     c = 0
@@ -296,14 +298,9 @@ def depthwise_3x3_pixel(acc, addrs, input, zero_point_row, b, iy0, ix0, input_h,
         c += 8
     for j in range(c, channels):  # fewer than 8 channels left: tap by tap
         s = np.int64(0)
-        k = 0
-        for ky in range(3):
-            for kx in range(3):
-                at = tap_pixel(input, zero_point_row, b, iy0 + ky * dilation_h, ix0 + kx * dilation_w, input_h,
-                               input_w, channels)
-                x = np.int64(input_zp) if at < 0 else np.int64(input[at + j])
-                s += x * weights[k * channels + j]
-                k += 1
+        for k in range(9):
+            x = np.int64(input_zp) if offsets[k] < 0 else np.int64(input[offsets[k] + j])
+            s += x * weights[k * channels + j]
         acc[j] = np.int32(s - input_zp * tap_sums[j])
 
 
@@ -333,20 +330,22 @@ def depthwise_conv2d_s8_packed(
     act_min, act_max,
     input, output,
 ):
-    """depthwise_conv2d_s8 on a PackedDepthwise: each output row's accumulators start at zero, each tap
-    (ky, kx) inside the image adds (x - input_zp) * w over the row's pixels and channels, then the row is
-    requantized. Padding taps are skipped, which is adding (zero point - zero point) * w = 0.
+    """depthwise_conv2d_s8 on a PackedDepthwise. A 3x3 filter with depth multiplier 1 runs pixel by
+    pixel, all nine taps at once (depthwise_3x3_pixel). Any other filter runs row by row: the row's
+    accumulators start at zero, each tap (ky, kx) inside the image adds (x - input_zp) * w over the row's
+    pixels and channels, then the row is requantized. Padding taps are skipped, which is adding
+    (zero point - zero point) * w = 0.
     Every product is at most 255 * 127 in magnitude and every partial sum stays within the loader's
     bound, so int32 lanes are exact."""
     output_ch = input_ch * depth_multiplier
     row = output_w * output_ch
     if filter_h == 3 and filter_w == 3 and depth_multiplier == 1:
         zero_point_row = np.full(input_ch, np.int8(input_zp), np.int8)
-        addrs = np.empty(9, np.int64)
+        taps = np.empty(18, np.int64)
         for b in range(batches):
             for oy in range(output_h):
                 for ox in range(output_w):
-                    depthwise_3x3_pixel(acc, addrs, input, zero_point_row, b, oy * stride_h - pad_top,
+                    depthwise_3x3_pixel(acc, taps, input, zero_point_row, b, oy * stride_h - pad_top,
                                         ox * stride_w - pad_left, input_h, input_w, input_ch, dilation_h, dilation_w,
                                         input_zp, weights, tap_sums)
                     out = ((b * output_h + oy) * output_w + ox) * output_ch

@@ -16,7 +16,6 @@ with sum |x^_i| bounded by K * max |x^|. Activations (relu, relu6, clamp) are
 properties run 25 cases each rather than the kernel tests' thousand.
 """
 
-import math
 
 import numpy as np
 import pytest
@@ -222,7 +221,7 @@ def test_lowered_float_graph_equals_the_module():
 
     for name in sorted(zoo.ZOO):
         model = zoo.load(name, trained=False)
-        x = zoo.inputs(name, 4, seed=1) if not zoo.ZOO[name].dataset else torch.rand((4,) + zoo.ZOO[name].input_shape)
+        x = zoo.untrained_inputs(name, 4, seed=1)
         graph = lower_program(model, (x[:1],))
         (y,) = run_graph(graph, next(physical_batches(graph, [x])))
         with torch.no_grad():

@@ -36,7 +36,7 @@ def compiled():
     out = {}
     for name in zoo.ZOO:
         model = zoo.load(name, trained=False)
-        x = zoo.inputs(name, 64, seed=7) if not zoo.ZOO[name].dataset else torch.rand((64,) + zoo.ZOO[name].input_shape)
+        x = zoo.untrained_inputs(name, 64, seed=7)
         out[name] = (model, x, compile_model(model, (x[:1],), [x[i:i + 16] for i in range(0, 64, 16)], progress=False))
     return out
 

@@ -23,7 +23,7 @@ def compile_zoo_model(name, **options):
     """The untrained zoo model, seeded and calibrated on 64 samples of its input distribution, as .mfb bytes."""
     torch.manual_seed(0)
     model = zoo.load(name, trained=False)
-    x = zoo.inputs(name, 64, seed=7) if not zoo.ZOO[name].dataset else torch.rand((64,) + zoo.ZOO[name].input_shape)
+    x = zoo.untrained_inputs(name, 64, seed=7)
     batches = [x[i:i + 16] for i in range(0, 64, 16)]
     return compile_model(model, (x[:1],), batches, progress=False, **options).data
 
