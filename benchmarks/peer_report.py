@@ -53,7 +53,7 @@ def _ratio(results, model, peer, field="latency_ms", invert=False):
 
 
 def targets(results) -> list[tuple[str, str]]:
-    """Issue 8's latency targets on the MLPerf Tiny models measured in this run: (target, verdict)."""
+    """Issue 8's latency and memory targets on the MLPerf Tiny models measured in this run: (target, verdict)."""
     models = [m for m in MLPERF if m in results["models"]]
     out = []
     for peer, need, label in ((BUILTIN, len(models), "all"), (ORT, min(2, len(models)), "at least two")):
@@ -66,6 +66,16 @@ def targets(results) -> list[tuple[str, str]]:
             verdict = ("met" if len(met) >= need else "not met") + f" ({len(met)} of {len(models)}: " + ", ".join(
                 f"{m} {r:.2f}" for m, r in known.items()) + ")"
         out.append((f"batch-1 latency <= {peer} on {label} of {', '.join(models)}", verdict))
+    mem = {m: results["memory"][m] for m in models if m in results.get("memory", {})}
+    if mem:
+        tflm = {m: v["arena_bytes"] / v["tflite_micro_arena_bytes"] for m, v in mem.items()
+                if v.get("tflite_micro_arena_bytes")}
+        met = [m for m, r in tflm.items() if r <= 1.0]
+        out.append(("peak arena <= TFLite Micro's on each model", ("met" if len(met) == len(mem) else "not met") +
+                    " (" + ", ".join(f"{m} {r:.2f}" for m, r in tflm.items()) + ")"))
+        below = {m: v["arena_bytes"] / v["liveness_lower_bound_bytes"] for m, v in mem.items()}
+        out.append(("peak arena below the liveness lower bound", f"on {sum(r < 1.0 for r in below.values())} of "
+                    f"{len(below)} (" + ", ".join(f"{m} {r:.2f}" for m, r in below.items()) + ")"))
     return out
 
 
@@ -99,11 +109,13 @@ def markdown(results) -> str:
         if not mem:
             continue
         tflm = mem.get("tflite_micro_arena_bytes")
-        rows.append([m, f"{mem['arena_bytes']:,}", f"{mem['liveness_lower_bound_bytes']:,}",
+        live = mem["liveness_lower_bound_bytes"]
+        rows.append([m, f"{mem['arena_bytes']:,}", f"{live:,}", f"{mem['arena_bytes'] / live:.2f}",
+                     f"{mem.get('overlap_lower_bound_bytes', live):,}",
                      "-" if tflm is None else f"{tflm:,}",
                      "-" if tflm is None else f"{mem['arena_bytes'] / tflm:.2f}"])
-    parts.append(_table(["model", "microflat arena", "liveness lower bound", "TFLite Micro arena",
-                         "microflat / TFLite Micro"], rows))
+    parts.append(_table(["model", "microflat arena", "liveness lower bound", "arena / liveness bound",
+                         "lower bound with overlap", "TFLite Micro arena", "microflat / TFLite Micro"], rows))
     cold = results.get("cold_start") or {}
     if cold.get("seconds"):
         parts.append(f"\n## Cold start on {cold['model']}: import + load + JIT + first inference, fresh process (s)\n")

@@ -121,12 +121,13 @@ def cold_starts(results, model, work, repeats):
 
 
 def memory(model, work, tflm_arena):
-    """microflat's planned arena against its liveness lower bound and TFLite Micro's arena."""
+    """microflat's planned arena against its liveness lower bound (and the lower bound with overlap) and TFLite
+    Micro's arena."""
     from microflat.runtime import load_file
 
     m = load_file(os.path.join(work, f"{model.zoo}.mfb"))
     return dict(arena_bytes=m.arena_bytes, liveness_lower_bound_bytes=m.liveness_bound(),
-                tflite_micro_arena_bytes=tflm_arena)
+                overlap_lower_bound_bytes=m.overlap_bound(), tflite_micro_arena_bytes=tflm_arena)
 
 
 def main(argv=None) -> int:

@@ -97,16 +97,11 @@ class ModelWriter:
                                            "source_sha256": source_sha256}}
 
     def plan(self, loaded: LoadedModel):
-        """Greedy-by-size arena plan. Returns (plan dict, arena bytes, liveness lower bound)."""
-        ops, life = loaded.graph()
-        sizes = [t.nbytes for t in loaded.tensors]
-        groups = memory_plan.alias_groups(len(sizes), ops, [i.in_place_inputs for i in loaded.op_info], life,
-                                          loaded.inputs, loaded.outputs, sizes)
-        scratch = [i.scratch_bytes for i in loaded.op_info]
-        bufs = memory_plan.buffers(len(sizes), ops, life, groups, sizes, scratch)
-        arena = memory_plan.greedy_by_size(bufs)
-        tensor_offsets = [-1] * len(sizes)
-        scratch_offsets = [-1] * len(ops)
+        """Greedy-by-size arena plan with overlap pairs. Returns (plan dict, arena bytes, liveness lower bound)."""
+        bufs = loaded.plan_buffers()
+        arena = memory_plan.greedy_by_size(bufs, loaded.overlap_pairs())
+        tensor_offsets = [-1] * len(loaded.tensors)
+        scratch_offsets = [-1] * len(loaded.operators)
         for b in bufs:
             for m in b.members:
                 if isinstance(m, tuple):
@@ -114,7 +109,7 @@ class ModelWriter:
                 else:
                     tensor_offsets[m] = b.offset
         plan = {"arena_bytes": arena, "tensor_offsets": tensor_offsets, "scratch_offsets": scratch_offsets}
-        return plan, arena, memory_plan.liveness_lower_bound(bufs, len(ops))
+        return plan, arena, memory_plan.liveness_lower_bound(bufs, len(loaded.operators))
 
     def to_bytes(self, source_sha256: bytes | None = None) -> bytes:
         """Serialize, verify, plan, and verify again. Raises MicroflatError on an invalid model.

@@ -40,6 +40,7 @@ def summary(m: LoadedModel) -> dict:
         },
         "arena_bytes": m.arena_bytes,
         "liveness_lower_bound_bytes": m.liveness_bound(),
+        "overlap_lower_bound_bytes": m.overlap_bound(),
         "macs": sum(o["macs"] for o in ops),
         "format_version": f"{h.major}.{h.minor}",
         "producer": m.root.metadata.producer,
@@ -67,7 +68,8 @@ def render(s: dict) -> str:
     lines = [
         f"file {s['file_bytes']} bytes: header {s['file_breakdown']['header']}, flatbuffer {s['file_breakdown']['flatbuffer']}, "
         f"constants {s['file_breakdown']['constants']}, padding {s['file_breakdown']['alignment_padding']}",
-        f"arena {s['arena_bytes']} bytes (liveness lower bound {s['liveness_lower_bound_bytes']}), "
+        f"arena {s['arena_bytes']} bytes (liveness lower bound {s['liveness_lower_bound_bytes']}, with overlap "
+        f"{s['overlap_lower_bound_bytes']}), "
         f"{s['macs']} MACs, format {s['format_version']}, {s['producer']}",
         "",
         ledger(s["size_ledger"]),

@@ -334,7 +334,7 @@ class LoadedModel:
                 g.members += b.members
             else:
                 merged[key] = memory_plan.Buffer(list(b.members), b.size, b.first, b.last, b.offset)
-        clash = memory_plan.overlapping_pair(list(merged.values()))
+        clash = memory_plan.overlapping_pair(list(merged.values()), self.overlap_pairs())
         if clash:
             a, b = clash
             raise FormatError("plan", plan.pos, f"{_describe(a)} and {_describe(b)} are alive at the same time and overlap in the arena")
@@ -349,13 +349,26 @@ class LoadedModel:
     def weight_bytes(self) -> int:
         return sum(t.stored_bytes for t in self.tensors if t.is_const)
 
-    def liveness_bound(self) -> int:
+    def overlap_pairs(self) -> list:
+        """memory_plan.overlap_pairs of this graph: where an output may lie partly over its dying input."""
+        ops, life = self.graph()
+        return memory_plan.overlap_pairs(ops, [i.overlap for i in self.op_info], life, self.inputs, self.outputs)
+
+    def plan_buffers(self) -> list:
+        """The unplaced arena buffers: each tensor merged with its in-place aliases, and each op's scratch."""
         ops, life = self.graph()
         sizes = [t.nbytes for t in self.tensors]
         groups = memory_plan.alias_groups(len(self.tensors), ops, [i.in_place_inputs for i in self.op_info], life,
                                           self.inputs, self.outputs, sizes)
-        bufs = memory_plan.buffers(len(self.tensors), ops, life, groups, sizes, [i.scratch_bytes for i in self.op_info])
-        return memory_plan.liveness_lower_bound(bufs, len(ops))
+        return memory_plan.buffers(len(self.tensors), ops, life, groups, sizes, [i.scratch_bytes for i in self.op_info])
+
+    def liveness_bound(self) -> int:
+        """The least arena of any plan that keeps buffers alive at the same time apart."""
+        return memory_plan.liveness_lower_bound(self.plan_buffers(), len(self.operators))
+
+    def overlap_bound(self) -> int:
+        """The least arena of any plan, overlap pairs taken at their least span."""
+        return memory_plan.overlap_lower_bound(self.plan_buffers(), len(self.operators), self.overlap_pairs())
 
 
 def _describe(b) -> str:

@@ -22,6 +22,7 @@ from microflat.kernels.numerics import SHIFT_MAX, SHIFT_MIN
 from microflat.kernels.pooling import MEAN_MAX_ELEMENTS
 from microflat.kernels.softmax import SOFTMAX_MAX_DEPTH, softmax_input_radius
 
+from . import memory_plan
 from .errors import FormatError
 from .format import OPCODE
 
@@ -34,6 +35,14 @@ class OpInfo:
     scratch_bytes: int = 0
     macs: int = 0
     in_place_inputs: tuple = ()  # input positions whose buffer the output may reuse
+    overlap: tuple | None = None  # (d, q): the output may start d bytes or more below input 0 (memory_plan.py)
+
+
+def row_overlap(x, y, stride_h, pad_top, step=1):
+    """OpInfo.overlap of an op whose kernels (Numba and C) finish output rows in order, image by image."""
+    n, h, w, c = x.shape
+    _, oh, ow, oc = y.shape
+    return memory_plan.row_overlap_bytes(n, h, w * c, oh, ow * oc, stride_h, pad_top), step
 
 
 class OpCheck:
@@ -217,7 +226,11 @@ def check_conv_2d(c: OpCheck) -> OpInfo:
     c.geometry(o, wd, kw, y.shape[2], "w")
     _check_weighted(c, o, x, w, y, cout, 0)
     scratch = K.conv2d_s8_scratch_bytes if w.encoding is None else K.conv2d_encoded_s8_scratch_bytes
-    return OpInfo(scratch(cin, kh, kw, groups), n * y.shape[1] * y.shape[2] * cout * kh * kw * cg)
+    # Every conv kernel reads a pixel's (or, in C, a pixel pair's) whole window before writing it, in pixel
+    # order. With groups > 1 the C pair path writes group g of the pair before reading group g + 1, so a pair
+    # that straddles two rows writes the lower row before its upper pixel is read: no overlap there.
+    overlap = row_overlap(x, y, o.stride_h, o.pad_top) if groups == 1 else None
+    return OpInfo(scratch(cin, kh, kw, groups), n * y.shape[1] * y.shape[2] * cout * kh * kw * cg, overlap=overlap)
 
 
 def prepare_conv_2d(c: OpCheck, view, scratch):
@@ -244,7 +257,10 @@ def check_depthwise_conv_2d(c: OpCheck) -> OpInfo:
     c.geometry(o, h, kh, y.shape[1], "h")
     c.geometry(o, wd, kw, y.shape[2], "w")
     _check_weighted(c, o, x, w, y, cout, 3)
-    return OpInfo(K.depthwise_conv2d_s8_scratch_bytes(cin, kh, kw, m), n * y.shape[1] * y.shape[2] * cout * kh * kw)
+    # The C kernel runs blocks of channels over all rows when m = 1: the output may only land on its own channels.
+    overlap = row_overlap(x, y, o.stride_h, o.pad_top, step=cin if m == 1 else 1)
+    return OpInfo(K.depthwise_conv2d_s8_scratch_bytes(cin, kh, kw, m), n * y.shape[1] * y.shape[2] * cout * kh * kw,
+                  overlap=overlap)
 
 
 def prepare_depthwise_conv_2d(c: OpCheck, view, scratch):
@@ -364,7 +380,7 @@ def _check_pool(c: OpCheck) -> OpInfo:
     c.geometry(o, x.shape[2], fw, y.shape[2], "w")
     c.act_range(o)
     c.same_quantization(x, y, "outputs[0]")
-    return OpInfo(0, 0)
+    return OpInfo(0, 0, overlap=row_overlap(x, y, o.stride_h, o.pad_top))
 
 
 def _prepare_pool(kernel):

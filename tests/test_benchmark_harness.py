@@ -48,7 +48,8 @@ def test_smoke_pass_measures_every_runtime_on_kws(smoke):
 def test_smoke_pass_reports_memory_and_cold_start(smoke):
     results = json.loads((smoke / "peers.json").read_text())
     mem = results["memory"]["KWS"]
-    assert 0 < mem["liveness_lower_bound_bytes"] <= mem["arena_bytes"]
+    assert 0 < mem["overlap_lower_bound_bytes"] <= mem["arena_bytes"]
+    assert mem["overlap_lower_bound_bytes"] <= mem["liveness_lower_bound_bytes"]
     assert mem["tflite_micro_arena_bytes"] > 0
     cold = results["cold_start"]["seconds"]
     assert {"microflat Numba, no on-disk cache", "microflat Numba, on-disk cache", "LiteRT XNNPACK"} <= set(cold)

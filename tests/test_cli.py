@@ -57,7 +57,8 @@ def test_inspect_json_reports_bytes_macs_arena_and_ops(tmp_path):
     assert s["file_bytes"] == path.stat().st_size
     assert s["weight_bytes"] == 3 * 3 * 3 * 8 + 8 * 4 + 3 * 3 * 8 + 10 * 128  # conv w + b, depthwise w, fc w
     assert s["macs"] == 8 * 8 * 8 * 27 + 8 * 8 * 8 * 9 + 10 * 128
-    assert s["arena_bytes"] >= s["liveness_lower_bound_bytes"] > 0
+    assert s["arena_bytes"] >= s["overlap_lower_bound_bytes"] > 0
+    assert s["overlap_lower_bound_bytes"] <= s["liveness_lower_bound_bytes"]
     assert [o["op"] for o in s["ops"]][:3] == ["QUANTIZE", "CONV_2D", "DEPTHWISE_CONV_2D"]
     assert sum(s["file_breakdown"].values()) == s["file_bytes"]
 

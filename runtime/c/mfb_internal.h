@@ -35,6 +35,8 @@ typedef struct {
 typedef struct {
     uint64_t scratch_bytes;
     uint32_t in_place;   /* bit i: the output may reuse input i's buffer (memory_plan.alias_groups) */
+    int64_t overlap_bytes; /* > 0: the output may start this many bytes or more below input 0 (memory_plan.py) */
+    int32_t overlap_step;  /* ... at a distance that is a multiple of this */
 } mf_op_info;
 
 void mf_tensor_read(const mf_model *m, uint32_t i, mf_tensor *t);

@@ -10,12 +10,13 @@
  *      the graph's order; each operator's own rules (mfb_ops.c);
  *   4. the memory plan: every activation and scratch inside the arena, and
  *      no two buffers alive at the same time overlap, except the in-place
- *      reuses memory_plan.py allows.
+ *      reuses and overlap pairs memory_plan.py allows.
  *
  * No heap: while loading, the caller's arena is the verifier's workspace:
- * each operator's scratch bytes as its check reported them (so the plan
- * check does not run the operator checks again), one span (offset, size,
- * lifetime) per tensor and per operator, and three
+ * each operator's scratch bytes and overlap distance and step as its check
+ * reported them (so the plan check does not run the operator checks
+ * again), one span (offset, size, lifetime, overlap partner) per tensor and
+ * per operator, and three
  * int16 arrays of one entry a tensor (tensors number at most 4096): first
  * and last use of each activation (memory_plan.lifetimes, -1 for none) and
  * its alias group (memory_plan.alias_groups, a union-find). Every pass is
@@ -349,11 +350,15 @@ typedef struct {
     int32_t size;  /* 0: no buffer */
     int16_t first; /* alive from operator first to operator last */
     int16_t last;
+    int32_t below;   /* the span an overlap pair lets start partly below this one (memory_plan.py); -1: none */
+    int32_t pair_op; /* that pair's operator */
 } mf_span;
 
 typedef struct {
     mf_span *spans; /* one per tensor, then one per operator */
     uint64_t *scratch; /* per operator: the scratch bytes its check reported */
+    int64_t *overlap_bytes; /* per operator: its check's overlap distance, 0: none */
+    int32_t *overlap_step;  /* ... and step */
     int16_t *first; /* memory_plan.lifetimes: the op that writes it (0 for a model input); -1: none */
     int16_t *last;  /* the last op that reads it (the last op for a model output) */
     int16_t *root;  /* alias_groups' union-find */
@@ -476,6 +481,59 @@ static void alias(const mf_model *m, const workspace *w, uint32_t k, uint32_t in
 
 /* --- the memory plan ------------------------------------------------------------------------- */
 
+/* The span of tensor t after merging: the first with its alias group and offset. */
+static uint32_t span_of(const mf_span *spans, const workspace *w, uint32_t t)
+{
+    for (uint32_t u = 0; u < t; ++u) {
+        if (spans[u].size && w->root[u] == w->root[t] && spans[u].offset == spans[t].offset) {
+            return u;
+        }
+    }
+    return t;
+}
+
+/* memory_plan.overlap_pairs and buffer_pairs: operator k's output may start partly below its input 0 when
+ * that input dies at k, is read once by k, neither is a model input or output, and (after merging) the
+ * input's span ends at k and the output's begins there. */
+static void overlap_pairs(const mf_model *m, const workspace *w, mf_span *spans)
+{
+    const uint8_t *b = m->file;
+    for (uint32_t k = 0; k < m->n_operators; ++k) {
+        if (w->overlap_bytes[k] <= 0) {
+            continue;
+        }
+        const uint32_t op = op_table(m, k);
+        const uint32_t ins = mfb_ref(b, op, MFB_OPERATOR_INPUTS), outs = mfb_ref(b, op, MFB_OPERATOR_OUTPUTS);
+        const int32_t src = mfb_vec_int(b, ins, 0), dst = mfb_vec_int(b, outs, 0);
+        if (src < 0 || !is_activation(m, (uint32_t)src) || w->first[src] == MF_NONE || w->last[src] != (int16_t)k ||
+            listed(m, m->inputs, src) || listed(m, m->outputs, src) || listed(m, m->inputs, dst) ||
+            listed(m, m->outputs, dst)) {
+            continue;
+        }
+        int twice = 0;
+        for (uint32_t j = 1; j < mfb_len(b, ins); ++j) {
+            twice |= mfb_vec_int(b, ins, j) == src;
+        }
+        const uint32_t a = span_of(spans, w, (uint32_t)src), o = span_of(spans, w, (uint32_t)dst);
+        if (!twice && spans[a].last == (int16_t)k && spans[o].first == (int16_t)k) {
+            spans[a].below = (int32_t)o;
+            spans[a].pair_op = (int32_t)k;
+        }
+    }
+}
+
+/* OverlapPair.allows: span `out` may overlap span `in` when it starts at least the pair's distance below
+ * it, at a multiple of the pair's step. */
+static int paired(const workspace *w, const mf_span *spans, uint32_t in, uint32_t out)
+{
+    if (spans[in].below != (int32_t)out) {
+        return 0;
+    }
+    const int64_t delta = (int64_t)spans[in].offset - spans[out].offset;
+    const int32_t k = spans[in].pair_op;
+    return delta >= w->overlap_bytes[k] && delta % w->overlap_step[k] == 0;
+}
+
 static int clash(const mf_span *a, const mf_span *b)
 {
     return a->size && b->size && a->first <= b->last && b->first <= a->last && a->offset < b->offset + b->size &&
@@ -558,8 +616,12 @@ static mf_status plan_check(const mf_model *m, const workspace *w, mf_error *e)
     }
     const uint32_t n = m->n_tensors + m->n_operators;
     for (uint32_t i = 0; i < n; ++i) {
+        spans[i].below = -1;
+    }
+    overlap_pairs(m, w, spans);
+    for (uint32_t i = 0; i < n; ++i) {
         for (uint32_t j = i + 1; j < n && spans[i].size; ++j) {
-            if (clash(&spans[i], &spans[j])) {
+            if (clash(&spans[i], &spans[j]) && !paired(w, spans, i, j) && !paired(w, spans, j, i)) {
                 return fail(e, MF_ERROR_PLAN, plan, (int32_t)i, "two buffers alive at the same time overlap in the arena");
             }
         }
@@ -572,7 +634,8 @@ static mf_status plan_check(const mf_model *m, const workspace *w, mf_error *e)
 static uint32_t workspace_bytes(const mf_model *m)
 {
     return (uint32_t)align16((uint64_t)(m->n_tensors + m->n_operators) * sizeof(mf_span) +
-                             m->n_operators * sizeof(uint64_t) + 3u * sizeof(int16_t) * m->n_tensors);
+                             m->n_operators * (sizeof(uint64_t) + sizeof(int64_t) + sizeof(int32_t)) +
+                             3u * sizeof(int16_t) * m->n_tensors);
 }
 
 mf_status mf_arena_bytes(const uint8_t *file, uint32_t file_bytes, uint32_t *arena_bytes, mf_error *error)
@@ -623,8 +686,10 @@ mf_status mf_model_load(mf_model *model, const uint8_t *file, uint32_t file_byte
     }
     workspace w;
     w.scratch = (uint64_t *)(void *)arena; /* the 16-aligned arena: 8-byte entries first, then 4, then 2 */
-    w.spans = (mf_span *)(void *)(w.scratch + m->n_operators);
-    w.first = (int16_t *)(void *)(w.spans + m->n_tensors + m->n_operators);
+    w.overlap_bytes = (int64_t *)(void *)(w.scratch + m->n_operators);
+    w.spans = (mf_span *)(void *)(w.overlap_bytes + m->n_operators);
+    w.overlap_step = (int32_t *)(void *)(w.spans + m->n_tensors + m->n_operators);
+    w.first = (int16_t *)(void *)(w.overlap_step + m->n_operators);
     w.last = w.first + m->n_tensors;
     w.root = w.last + m->n_tensors;
     if ((s = graph_check(m, &w, error)) != MF_OK) {
@@ -636,6 +701,8 @@ mf_status mf_model_load(mf_model *model, const uint8_t *file, uint32_t file_byte
             return s;
         }
         w.scratch[k] = info.scratch_bytes;
+        w.overlap_bytes[k] = info.overlap_bytes;
+        w.overlap_step[k] = info.overlap_step;
         alias(m, &w, k, info.in_place);
     }
     if ((s = plan_check(m, &w, error)) != MF_OK) {

@@ -269,6 +269,29 @@ static mf_status check_weighted(const op_ctx *c, const mf_tensor *x, const mf_te
 
 /* --- checks ------------------------------------------------------------------------------------ */
 
+/* ops.row_overlap (memory_plan.row_overlap_bytes): for an op whose kernels finish output rows in order,
+ * image by image, the least distance below input 0 at which its output never overwrites input bytes a
+ * later output row still reads: the largest (end of output row r) - (start of the first input row r reads),
+ * plus, per further image, how much that grows. geometry() has bounded r * stride - pad below the input's
+ * height; every term is a product of a dimension (< 2^16) and a row (< 2^31 bytes), so int64_t holds it. */
+static void row_overlap(const op_ctx *c, const mf_tensor *x, const mf_tensor *y, uint32_t stride_slot,
+                        uint32_t pad_slot, int64_t step, mf_op_info *info)
+{
+    const int64_t n = dim(c, x, 0), h = dim(c, x, 1), in_row = dim(c, x, 2) * dim(c, x, 3);
+    const int64_t oh = dim(c, y, 1), out_row = dim(c, y, 2) * dim(c, y, 3);
+    const int64_t stride = mfb_int(c->b, c->options, stride_slot, 1), pad = mfb_int(c->b, c->options, pad_slot, 0);
+    int64_t worst = 0;
+    for (int64_t r = 0; r < oh; ++r) {
+        int64_t first = r * stride - pad;
+        first = first < 0 ? 0 : first > h - 1 ? h - 1 : first;
+        const int64_t gap = (r + 1) * out_row - first * in_row;
+        worst = r == 0 || gap > worst ? gap : worst;
+    }
+    const int64_t image_gap = oh * out_row - h * in_row;
+    info->overlap_bytes = worst + (image_gap > 0 ? (n - 1) * image_gap : 0);
+    info->overlap_step = (int32_t)step;
+}
+
 static mf_status check_conv_2d(const op_ctx *c, mf_op_info *info)
 {
     mf_tensor x, w, y;
@@ -292,6 +315,9 @@ static mf_status check_conv_2d(const op_ctx *c, mf_op_info *info)
     const int32_t cin32 = (int32_t)cin, kh32 = (int32_t)kh, kw32 = (int32_t)kw; /* shapes are int32 */
     info->scratch_bytes = (uint64_t)(w.encoding ? conv2d_encoded_s8_scratch_bytes(cin32, kh32, kw32, groups)
                                                 : conv2d_s8_scratch_bytes(cin32, kh32, kw32, groups));
+    if (groups == 1) { /* ops.check_conv_2d: the grouped pair path writes a row before reading the one above */
+        row_overlap(c, &x, &y, MFB_CONV2D_OPTIONS_STRIDE_H, MFB_CONV2D_OPTIONS_PAD_TOP, 1, info);
+    }
     return MF_OK;
 }
 
@@ -317,6 +343,9 @@ static mf_status check_depthwise_conv_2d(const op_ctx *c, mf_op_info *info)
                          MFB_DEPTHWISE_CONV2D_OPTIONS_ACT_MAX));
     info->scratch_bytes = (uint64_t)depthwise_conv2d_s8_scratch_bytes((int32_t)cin, (int32_t)dim(c, &w, 1),
                                                                       (int32_t)dim(c, &w, 2), mult);
+    /* depthwise_conv2d_s8 runs blocks of channels over all rows when mult = 1: output on its own channels */
+    row_overlap(c, &x, &y, MFB_DEPTHWISE_CONV2D_OPTIONS_STRIDE_H, MFB_DEPTHWISE_CONV2D_OPTIONS_PAD_TOP,
+                mult == 1 ? cin : 1, info);
     return MF_OK;
 }
 
@@ -397,7 +426,6 @@ static mf_status check_pool(const op_ctx *c, mf_op_info *info)
 {
     mf_tensor x, y;
     int32_t fh = 1, fw = 1;
-    (void)info;
     CHECK(counts(c, 1, 1, 1));
     CHECK(tensor(c, 0, 0, MFB_DTYPE_INT8, 4, ANY, 0, 0, &x, 0));
     CHECK(tensor(c, 1, 0, MFB_DTYPE_INT8, 4, ACTIVATION, 0, 0, &y, 0));
@@ -408,6 +436,7 @@ static mf_status check_pool(const op_ctx *c, mf_op_info *info)
     CHECK(geometry(c, MFB_POOL2D_OPTIONS_STRIDE_H, -1, MFB_POOL2D_OPTIONS_PAD_TOP, dim(c, &x, 1), fh, dim(c, &y, 1)));
     CHECK(geometry(c, MFB_POOL2D_OPTIONS_STRIDE_W, -1, MFB_POOL2D_OPTIONS_PAD_LEFT, dim(c, &x, 2), fw, dim(c, &y, 2)));
     CHECK(act_range(c, MFB_POOL2D_OPTIONS_ACT_MIN, MFB_POOL2D_OPTIONS_ACT_MAX));
+    row_overlap(c, &x, &y, MFB_POOL2D_OPTIONS_STRIDE_H, MFB_POOL2D_OPTIONS_PAD_TOP, 1, info);
     return same_quantization(c, &x, &y);
 }
 
@@ -567,6 +596,8 @@ mf_status mf_check_operator(const mf_model *m, uint32_t k, mf_op_info *info, mf_
     ctx_init(&c, m, k, error);
     info->scratch_bytes = 0;
     info->in_place = 0;
+    info->overlap_bytes = 0;
+    info->overlap_step = 1;
     switch (c.opcode) {
     case MFB_OP_CODE_CONV_2D:
         return check_conv_2d(&c, info);
