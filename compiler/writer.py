@@ -9,8 +9,10 @@
     w.save("model.mfb")          # atomic: a temporary file, then a rename
 
 Writing verifies: the model is loaded back with the runtime's verifier (so a
-file the writer produces always loads), planned (memory_plan: greedy by
-size, in-place where allowed), serialized with the plan, and verified again.
+file the writer produces always loads), its operators reordered where
+another topological order lowers the peak (schedule.py), planned
+(memory_plan: greedy by size, in-place and overlapped where allowed),
+serialized with the plan, and verified again.
 The PyTorch compiler (next layer up) calls this API.
 """
 
@@ -26,6 +28,7 @@ from microflat.runtime.errors import MicroflatError
 from microflat.runtime.format import DTYPE, OPCODE, ROUNDING_MODE
 from microflat.runtime.loader import LoadedModel
 
+from . import schedule
 from .serialize import serialize
 
 PRODUCER = "microflat 0.1"
@@ -122,6 +125,11 @@ class ModelWriter:
             digest = hashlib.sha256(serialize(unplanned, self.buffers)).digest()
             unplanned["metadata"]["source_sha256"] = np.frombuffer(digest, np.uint8)
         first = LoadedModel(bytearray(serialize(unplanned, self.buffers)), verify_plan=False)
+        order = schedule.model_order(first)
+        if order != sorted(order):  # a branchy graph whose peak another order lowers
+            self.operators = [self.operators[k] for k in order]
+            unplanned["operators"] = self.operators
+            first = LoadedModel(bytearray(serialize(unplanned, self.buffers)), verify_plan=False)
         plan, _, _ = self.plan(first)
         data = serialize(self._model(plan, unplanned["metadata"]["source_sha256"]), self.buffers)
         LoadedModel(bytearray(data))  # the final file passes the runtime's verifier
