@@ -18,12 +18,17 @@ interpreter does at load:
                             row, one int32 accumulator per (pixel, channel), tap by
                             tap, the loop over channels contiguous on both sides.
 
-Both end in `requantize_row`: the accumulators (plus bias) go through the
+Both end in the output stage: the accumulators (plus bias) go through the
 fused form of TFLite's double rounding (numerics.requant_fused, derived in
 numerics.h): n = acc * mult + round - [acc ^ mult < 0] * 2^31, out = (n >> 32)
 >> right. That needs shift <= -1 and mult != INT32_MIN; a layer with another
-channel takes the reference `requantize` for every output. Branch-free and
-unit-stride, the fused loop vectorizes.
+channel takes the reference `requantize` for every output, pixel by pixel.
+The fused stage runs over a whole span of accumulators at once (a tile of
+4 pixels, a depthwise output row), with the per-channel vectors repeated
+along the span when the layer is packed (`tile_requant`): one long
+branch-free, unit-stride loop that vectorizes. Pixel by pixel, 8 or 16
+channels are fewer than one vector iteration of it and ran scalar: that
+was half of every layer's time.
 """
 
 from __future__ import annotations
@@ -94,6 +99,13 @@ def pack_gemm(filter_rows: np.ndarray, bias, mult, shift) -> PackedGemm:
     return PackedGemm(packed, kpairs, channels, b, prepare_requant(mult, shift, channels))
 
 
+def tile_requant(bias, r: Requant, reps: int):
+    """(bias int32, mult, shift, round, right int64) of a span of `reps` pixels of the layer's channels: each
+    per-channel vector repeated. Entry c < channels stays channel c, as the pixel-by-pixel reference path
+    reads it."""
+    return (np.tile(np.asarray(bias, np.int32), reps), *(np.tile(v, reps) for v in (r.mult, r.shift, r.round, r.right)))
+
+
 def gemm_scratch(packed: PackedGemm) -> tuple[np.ndarray, np.ndarray]:
     """(im2col tile int16 [4 * 2 kpairs], accumulators int32 [4 * padded C_out]) of a packed layer."""
     blocks = -(-packed.channels // LANES)
@@ -124,24 +136,30 @@ def run_tile(pixels, blocks, acc, acc_stride, col, kstride, w, w_off, w_stride, 
 
 
 @njit(inline="always", cache=True, nogil=True)
-def requantize_row(acc, bias, mult, shift, rnd, right, fused, output_zp, act_min, act_max, output):
-    """One pixel: output[c] = requantize(acc[c] + bias[c], channel c's multiplier) for c < len(output).
+def requantize_span(acc, bias, mult, rnd, right, output_zp, act_min, act_max, output):
+    """output[j] = the fused requantization of acc[j] + bias[j] with entry j's vectors, for j < len(output).
 
-    The fused form (numerics.requant_fused) needs |acc + bias| < 2^31, the loader's bound; its result lies
-    within +-(2^30 + 2^29 + 1), so the clamp to [act_min - output_zp, act_max - output_zp] before adding
-    output_zp cannot overflow. The arguments are
-    slices that start at the pixel, so every index is a loop counter and the loop vectorizes."""
-    lo = np.int64(act_min) - output_zp
-    hi = np.int64(act_max) - output_zp
-    if fused:
-        for c in range(output.shape[0]):
-            v = requant_fused(np.int64(acc[c]) + bias[c], mult[c], rnd[c], right[c])
-            output[c] = np.int8(min(max(v, lo), hi) + output_zp)
-    else:
-        for c in range(output.shape[0]):
-            x = np.int32(np.int64(acc[c]) + bias[c])
-            output[c] = np.int8(requantize(x, np.int32(mult[c]), np.int32(shift[c]), np.int32(output_zp),
-                                           np.int32(act_min), np.int32(act_max)))
+    The fused form (numerics.requant_fused) needs |acc + bias| < 2^31, the loader's bound, so the sum is an
+    exact int32 and the product of two sign-extended int32 values (one PMULDQ); the result lies within
+    +-(2^30 + 2^29 + 1), an int32, so the clamp to [act_min - output_zp, act_max - output_zp] before adding
+    output_zp cannot overflow. Every index is the loop counter: the loop vectorizes."""
+    lo = np.int32(act_min - output_zp)
+    hi = np.int32(act_max - output_zp)
+    zp = np.int32(output_zp)
+    for j in range(output.shape[0]):
+        x = np.int64(np.int32(np.int64(acc[j]) + bias[j]))
+        v = np.int32(requant_fused(x, np.int64(np.int32(mult[j])), rnd[j], right[j]))
+        output[j] = np.int8(min(max(v, lo), hi) + zp)
+
+
+@njit(inline="always", cache=True, nogil=True)
+def requantize_row(acc, bias, mult, shift, output_zp, act_min, act_max, output):
+    """The reference output stage of one pixel: output[c] = requantize(acc[c] + bias[c], channel c's
+    multiplier and shift) for c < len(output), for layers the fused form cannot take."""
+    for c in range(output.shape[0]):
+        x = np.int32(np.int64(acc[c]) + bias[c])
+        output[c] = np.int8(requantize(x, np.int32(mult[c]), np.int32(shift[c]), np.int32(output_zp),
+                                       np.int32(act_min), np.int32(act_max)))
 
 
 @njit(inline="always", cache=True, nogil=True)
@@ -206,8 +224,9 @@ def conv2d_s8_packed(
     input, output,
 ):
     """conv2d_s8 (groups = 1) on a PackedGemm: per tile of 4 output pixels, the 4 im2col rows (K padded to even
-    with a zero), then every 64-channel slice of the output through one tile, then requantize_row per pixel.
-    A fully connected layer is the same call on an input of [batches, 1, 1, K] as [1, batches, 1, K]."""
+    with a zero), then every 64-channel slice of the output through one tile, then the tile's output stage
+    at once (bias..right: tile_requant over 4 pixels). A fully connected layer is the same
+    call on an input of [batches, 1, 1, K] as [1, batches, 1, K]."""
     k = filter_h * filter_w * input_ch
     kstride = 2 * kpairs
     blocks = (output_ch + 15) // 16
@@ -231,10 +250,18 @@ def conv2d_s8_packed(
                 run_tile(tile_pixels, nb, acc[nb0 * 16:], acc_stride, col, kstride, weights, nb0 * block_stride,
                          block_stride, kpairs)
             out_base = (b * pixels + p0) * output_ch
-            for r in range(count):
-                out = out_base + r * output_ch
-                requantize_row(acc[r * acc_stride:], bias, mult, shift, rnd, right, fused, output_zp, act_min, act_max,
-                               output[out:out + output_ch])
+            if not fused:
+                for r in range(count):
+                    out = out_base + r * output_ch
+                    requantize_row(acc[r * acc_stride:], bias, mult, shift, output_zp, act_min, act_max,
+                                   output[out:out + output_ch])
+            else:
+                if acc_stride != output_ch:  # close up the padding lanes: the tile's pixels become one span
+                    for r in range(1, count):
+                        for c in range(output_ch):
+                            acc[r * output_ch + c] = acc[r * acc_stride + c]
+                requantize_span(acc, bias, mult, rnd, right, output_zp, act_min, act_max,
+                                output[out_base:out_base + count * output_ch])
 
 
 @dataclass(frozen=True)
@@ -304,6 +331,18 @@ def depthwise_3x3_pixel(acc, taps, input, zero_point_row, b, iy0, ix0, input_h, 
         acc[j] = np.int32(s - input_zp * tap_sums[j])
 
 
+@njit(inline="always", cache=True, nogil=True)
+def depthwise_row_output(acc, bias, mult, shift, rnd, right, fused, output_zp, act_min, act_max, output_w, channels,
+                         output):
+    """The output stage of one depthwise output row: at once where fused, else pixel by pixel."""
+    if fused:
+        requantize_span(acc, bias, mult, rnd, right, output_zp, act_min, act_max, output)
+        return
+    for ox in range(output_w):
+        requantize_row(acc[ox * channels:], bias, mult, shift, output_zp, act_min, act_max,
+                       output[ox * channels:(ox + 1) * channels])
+
+
 @njit(
     types.void(
         types.int32[::1],  # acc
@@ -333,8 +372,8 @@ def depthwise_conv2d_s8_packed(
     """depthwise_conv2d_s8 on a PackedDepthwise. A 3x3 filter with depth multiplier 1 runs pixel by
     pixel, all nine taps at once (depthwise_3x3_pixel). Any other filter runs row by row: the row's
     accumulators start at zero, each tap (ky, kx) inside the image adds (x - input_zp) * w over the row's
-    pixels and channels, then the row is requantized. Padding taps are skipped, which is adding
-    (zero point - zero point) * w = 0.
+    pixels and channels. Padding taps are skipped, which is adding (zero point - zero point) * w = 0.
+    Either way the output row is requantized at once (bias..right: tile_requant over the row's pixels).
     Every product is at most 255 * 127 in magnitude and every partial sum stays within the loader's
     bound, so int32 lanes are exact."""
     output_ch = input_ch * depth_multiplier
@@ -345,12 +384,11 @@ def depthwise_conv2d_s8_packed(
         for b in range(batches):
             for oy in range(output_h):
                 for ox in range(output_w):
-                    depthwise_3x3_pixel(acc, taps, input, zero_point_row, b, oy * stride_h - pad_top,
+                    depthwise_3x3_pixel(acc[ox * output_ch:], taps, input, zero_point_row, b, oy * stride_h - pad_top,
                                         ox * stride_w - pad_left, input_h, input_w, input_ch, dilation_h, dilation_w,
                                         input_zp, weights, tap_sums)
-                    out = ((b * output_h + oy) * output_w + ox) * output_ch
-                    requantize_row(acc, bias, mult, shift, rnd, right, fused, output_zp, act_min, act_max,
-                                   output[out:out + output_ch])
+                depthwise_row_output(acc, bias, mult, shift, rnd, right, fused, output_zp, act_min, act_max,
+                                     output_w, output_ch, output[(b * output_h + oy) * row:(b * output_h + oy + 1) * row])
         return
     for b in range(batches):
         for oy in range(output_h):
@@ -374,15 +412,13 @@ def depthwise_conv2d_s8_packed(
                         else:
                             for c in range(output_ch):
                                 a_px[c] += np.int32((np.int32(x_px[c // depth_multiplier]) - input_zp) * w_tap[c])
-            out_base = (b * output_h + oy) * row
-            for ox in range(output_w):
-                out = out_base + ox * output_ch
-                requantize_row(acc[ox * output_ch:], bias, mult, shift, rnd, right, fused, output_zp, act_min,
-                               act_max, output[out:out + output_ch])
+            depthwise_row_output(acc, bias, mult, shift, rnd, right, fused, output_zp, act_min, act_max,
+                                 output_w, output_ch, output[(b * output_h + oy) * row:(b * output_h + oy + 1) * row])
 
 
-def _requant_args(r: Requant):
-    return r.mult, r.shift, r.round, r.right, r.fused
+def _output_stage_args(bias, r: Requant, reps: int):
+    """bias, mult, shift, round, right, fused: the per-channel vectors tiled over the kernel's output span."""
+    return (*tile_requant(bias, r, reps), r.fused)
 
 
 def conv2d_packed_call(dims, quant, input, filter, bias, output):
@@ -393,9 +429,9 @@ def conv2d_packed_call(dims, quant, input, filter, bias, output):
         raise ValueError("conv2d_s8_packed: groups must be 1")
     p = pack_gemm(np.asarray(filter).reshape(out_c, -1), bias, mult, shift)
     col, acc = gemm_scratch(p)
+    stage = _output_stage_args(p.bias, p.requant, PIXELS)
     return conv2d_s8_packed, (col, acc, n, in_h, in_w, in_c, kh, kw, out_h, out_w, out_c, sh, sw, dh, dw, pt, pl,
-                              int(in_zp), int(out_zp), p.weights, p.kpairs, p.bias, *_requant_args(p.requant),
-                              int(lo), int(hi), input, output)
+                              int(in_zp), int(out_zp), p.weights, p.kpairs, *stage, int(lo), int(hi), input, output)
 
 
 def fully_connected_packed_call(dims, quant, input, filter, bias, output):
@@ -410,6 +446,7 @@ def depthwise_packed_call(dims, quant, input, filter, bias, output):
     n, in_h, in_w, in_c, kh, kw, out_h, out_w, m, sh, sw, dh, dw, pt, pl = (int(v) for v in dims)
     in_zp, out_zp, mult, shift, _, lo, hi = quant
     p = pack_depthwise(np.asarray(filter).reshape(1, kh, kw, in_c * m), bias, mult, shift)
+    stage = _output_stage_args(p.bias, p.requant, out_w)
     return depthwise_conv2d_s8_packed, (depthwise_scratch(out_w, in_c * m), n, in_h, in_w, in_c, kh, kw, out_h,
                                         out_w, m, sh, sw, dh, dw, pt, pl, int(in_zp), int(out_zp), p.weights,
-                                        p.tap_sums, p.bias, *_requant_args(p.requant), int(lo), int(hi), input, output)
+                                        p.tap_sums, *stage, int(lo), int(hi), input, output)
