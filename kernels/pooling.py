@@ -66,7 +66,10 @@ def average_pool2d_s8(
     act_min, act_max,
     input, output,
 ):
-    """The jitted kernel; trusts its caller."""
+    """The jitted kernel; trusts its caller. The C twin sums one channel at a time; here a pixel's channels
+    are summed together, tap by tap, so the loop over channels is unit-stride on both sides and vectorizes.
+    The sums are the same integers (|sum| <= 128 * filter_h * filter_w, in int32)."""
+    acc = np.empty(channels, np.int32)
     for b in range(batches):
         for oy in range(output_h):
             y0 = oy * stride_h - pad_top
@@ -76,13 +79,14 @@ def average_pool2d_s8(
                 kx0, kx1 = max(0, -x0), min(filter_w, input_w - x0)
                 count = max(ky1 - ky0, 0) * max(kx1 - kx0, 0)
                 out_base = ((b * output_h + oy) * output_w + ox) * channels
+                acc[:] = 0
+                for ky in range(ky0, ky1):
+                    for kx in range(kx0, kx1):
+                        tap = ((b * input_h + y0 + ky) * input_w + x0 + kx) * channels
+                        for c in range(channels):
+                            acc[c] += np.int32(input[tap + c])
                 for c in range(channels):
-                    acc = np.int32(0)
-                    for ky in range(ky0, ky1):
-                        row = ((b * input_h + y0 + ky) * input_w + x0) * channels + c
-                        for kx in range(kx0, kx1):
-                            acc += np.int32(input[row + kx * channels])
-                    v = rounded_div_away_from_zero(np.int32(acc), np.int32(count)) if count > 0 else 0
+                    v = rounded_div_away_from_zero(acc[c], np.int32(count)) if count > 0 else 0
                     output[out_base + c] = np.int8(min(max(v, act_min), act_max))
 
 
