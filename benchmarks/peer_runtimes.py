@@ -86,9 +86,11 @@ class Microflat:
         self.backend = backend
         self.name = {"numba": "microflat Numba", "c": "microflat C (-O3)"}[backend]
 
+    compiled: set = set()  # compiled in this run: a file left by an earlier run may come from an older compiler
+
     def compile(self, model: Model, work: str) -> str:
         path = os.path.join(work, f"{model.zoo}.mfb")
-        if not os.path.exists(path):
+        if path not in Microflat.compiled:
             from microflat.compiler import compile_model
 
             net, x = zoo_float_model(model)
@@ -97,6 +99,7 @@ class Microflat:
             with open(path + ".tmp", "wb") as f:
                 f.write(data)
             os.replace(path + ".tmp", path)
+            Microflat.compiled.add(path)
         return path
 
     def prepare(self, model: Model, work: str) -> Session:
