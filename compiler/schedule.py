@@ -42,18 +42,17 @@ def _step_costs(n_tensors, operators, sizes, is_const, model_inputs, model_outpu
         return t in outputs or consumers[t] & ~done
 
     def saving(done, k):
+        """What memory_plan lets op k save when it runs after `done`: an in-place output, or an overlap pair."""
         ins, outs = operators[k]
+        dies = lambda t: not consumers[t] & ~(done | 1 << k)  # noqa: E731
         for pos in in_place[k]:
             src = ins[pos]
-            if (src >= 0 and src not in protected and outs[0] not in protected and sizes[src] == sizes[outs[0]]
-                    and not consumers[src] & ~(done | 1 << k) and src not in ins[:pos] + ins[pos + 1:]):
+            if memory_plan.may_overwrite(ins, pos, outs[0], protected) and dies(src) and sizes[src] == sizes[outs[0]]:
                 return size[src]
-        if overlaps[k] is not None and ins and ins[0] >= 0 and not is_const[ins[0]]:
-            src, dst = ins[0], outs[0]
-            if src not in protected and dst not in protected and not consumers[src] & ~(done | 1 << k) \
-                    and src not in ins[1:]:
-                pair = memory_plan.OverlapPair(k, src, dst, overlaps[k][0], overlaps[k][1])
-                return max(0, size[src] + size[dst] - max(size[src] + pair.planned_distance(), size[dst]))
+        if overlaps[k] is not None and ins and ins[0] >= 0 and not is_const[ins[0]] \
+                and memory_plan.may_overwrite(ins, 0, outs[0], protected) and dies(ins[0]):
+            pair = memory_plan.OverlapPair(k, ins[0], outs[0], overlaps[k][0], overlaps[k][1])
+            return pair.saving(size[ins[0]], size[outs[0]])
         return 0
 
     def cost(done, k):

@@ -125,6 +125,19 @@ class OverlapPair:
         step = np.lcm(self.step, ARENA_ALIGNMENT)
         return int((self.bytes + step - 1) // step * step)
 
+    def saving(self, input_bytes: int, output_bytes: int, least: bool = False) -> int:
+        """|in| + |out| less the pair's span max(|in| + distance, |out|): at the planned distance, or at the
+        least one the rule allows (least=True, for a lower bound). Never below 0."""
+        distance = self.bytes if least else self.planned_distance()
+        return max(0, input_bytes + output_bytes - max(input_bytes + distance, output_bytes))
+
+
+def may_overwrite(ins, pos: int, dst: int, protected) -> bool:
+    """Whether an op's output dst may take the storage of its input ins[pos] (in place or as an overlap pair),
+    the input's death at this op aside: neither is a model input or output, and the op reads it only there."""
+    src = ins[pos]
+    return src >= 0 and src not in protected and dst not in protected and src not in ins[:pos] + ins[pos + 1:]
+
 
 def overlap_pairs(operators, overlaps, life, model_inputs, model_outputs) -> list[OverlapPair]:
     """The overlap pairs of a graph. overlaps[k]: op k's (d, q) for its input 0, or None."""
@@ -133,10 +146,9 @@ def overlap_pairs(operators, overlaps, life, model_inputs, model_outputs) -> lis
     for k, (ins, outs) in enumerate(operators):
         if overlaps[k] is None or not ins or ins[0] < 0 or life[ins[0]][0] is None:
             continue
-        src, dst = ins[0], outs[0]
-        if src in protected or dst in protected or life[src][1] != k or src in ins[1:]:
+        if not may_overwrite(ins, 0, outs[0], protected) or life[ins[0]][1] != k:
             continue
-        pairs.append(OverlapPair(k, src, dst, int(overlaps[k][0]), int(overlaps[k][1])))
+        pairs.append(OverlapPair(k, ins[0], outs[0], int(overlaps[k][0]), int(overlaps[k][1])))
     return pairs
 
 
@@ -157,12 +169,9 @@ def alias_groups(n_tensors, operators, in_place, life, model_inputs, model_outpu
     for k, (ins, outs) in enumerate(operators):
         for pos in in_place[k]:
             src, dst = ins[pos], outs[0]
-            if src < 0 or src in protected or dst in protected or life[src][1] != k or sizes[src] != sizes[dst]:
-                continue
-            if any(other == src for j, other in enumerate(ins) if j != pos):
-                continue  # the same tensor read twice by this op
-            root[find(dst)] = find(src)
-            break
+            if may_overwrite(ins, pos, dst, protected) and life[src][1] == k and sizes[src] == sizes[dst]:
+                root[find(dst)] = find(src)
+                break
     return [find(t) for t in range(n_tensors)]
 
 
@@ -278,8 +287,7 @@ def greedy_by_size(bufs: list[Buffer], pairs: list[OverlapPair] = ()) -> int:
     happens to meet them; and every pair that saves bytes tied first, in order of saving."""
     by_ids = buffer_pairs(bufs, list(pairs))
     by = {id(b): b for b in bufs}
-    saving = {key: by[key[0]].size + by[key[1]].size - max(by[key[0]].size + p.planned_distance(), by[key[1]].size)
-              for key, p in by_ids.items()}
+    saving = {key: p.saving(by[key[0]].size, by[key[1]].size) for key, p in by_ids.items()}
     useful = sorted((k for k in by_ids if saving[k] > 0), key=lambda k: (-saving[k], by_ids[k].op))
     best = None
     tied = [((by[a], by[b]), by_ids[(a, b)]) for a, b in useful]
@@ -292,22 +300,24 @@ def greedy_by_size(bufs: list[Buffer], pairs: list[OverlapPair] = ()) -> int:
     return best[0]
 
 
-def liveness_lower_bound(bufs: list[Buffer], n_times: int) -> int:
+def _live_bytes(bufs: list[Buffer], n_times: int) -> np.ndarray:
+    """The bytes of the buffers alive at each time."""
     live = np.zeros(max(n_times, 1), dtype=np.int64)
     for b in bufs:
         live[b.first:b.last + 1] += b.size
-    return int(live.max()) if bufs else 0
+    return live
+
+
+def liveness_lower_bound(bufs: list[Buffer], n_times: int) -> int:
+    return int(_live_bytes(bufs, n_times).max()) if bufs else 0
 
 
 def overlap_lower_bound(bufs: list[Buffer], n_times: int, pairs: list[OverlapPair]) -> int:
     """The liveness bound with each overlap pair counted at its least span, max(|in| + d, |out|), at its op."""
-    live = np.zeros(max(n_times, 1), dtype=np.int64)
-    for b in bufs:
-        live[b.first:b.last + 1] += b.size
+    live = _live_bytes(bufs, n_times)
     by = {id(b): b for b in bufs}
     for (a, b), p in buffer_pairs(bufs, pairs).items():
-        a, b = by[a], by[b]
-        live[p.op] -= a.size + b.size - max(a.size + p.bytes, b.size)
+        live[p.op] -= p.saving(by[a].size, by[b].size, least=True)
     return int(live.max()) if bufs else 0
 
 
@@ -326,11 +336,6 @@ def overlapping_pair(bufs: list[Buffer], pairs: list[OverlapPair] = ()):
         clash[i] = False
         for j in np.flatnonzero(clash):
             a, b = bufs[i], bufs[int(j)]
-            pair = by_ids.get((id(a), id(b)))
-            if pair is not None and pair.allows(a.offset, b.offset):
-                continue
-            pair = by_ids.get((id(b), id(a)))
-            if pair is not None and pair.allows(b.offset, a.offset):
-                continue
-            return a, b
+            if _clash(a, a.offset, b, b.offset, by_ids):
+                return a, b
     return None
