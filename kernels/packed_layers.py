@@ -14,7 +14,9 @@ interpreter does at load:
                             registers through the whole reduction.
   depthwise conv2d          3x3 with depth multiplier 1: per pixel, all nine taps
                             over 16 (then 8) channels in registers
-                            (vector_ir.depthwise_taps). Other filters: per output
+                            (vector_ir.depthwise_taps), read from the input or,
+                            where the layer pads, from a copy of it with a border
+                            of zero points, so no tap is tested. Other filters: per output
                             row, one int32 accumulator per (pixel, channel), tap by
                             tap, the loop over channels contiguous on both sides.
 
@@ -49,8 +51,8 @@ _T4 = tuple(pair_dot_tile(PIXELS, nb) for nb in range(1, BLOCKS + 1))
 _t1_1, _t1_2, _t1_3, _t1_4 = _T1
 _t4_1, _t4_2, _t4_3, _t4_4 = _T4
 
-_taps9_16 = depthwise_taps(9, 16)
-_taps9_8 = depthwise_taps(9, 8)
+_taps3x3_16 = depthwise_taps(3, 3, 16)
+_taps3x3_8 = depthwise_taps(3, 3, 8)
 
 _i64 = types.int64
 _REQUANT = (types.int32[::1], types.int64[::1], types.int64[::1], types.int64[::1], types.int64[::1],
@@ -282,52 +284,65 @@ def pack_depthwise(filter_1hwc: np.ndarray, bias, mult, shift) -> PackedDepthwis
     return PackedDepthwise(w.astype(np.int32).reshape(-1), sums, b, prepare_requant(mult, shift, channels))
 
 
-def depthwise_scratch(output_w: int, output_ch: int) -> np.ndarray:
-    """The int32 accumulators of one output row."""
-    return np.zeros(output_w * output_ch, np.int32)
+@njit(cache=True, nogil=True)
+def depthwise_padding(input_h, input_w, filter_h, filter_w, output_h, output_w, stride_h, stride_w, dilation_h,
+                      dilation_w, pad_top, pad_left):
+    """(pad_bottom, pad_right): the rows and columns past the input that the last output row and column read."""
+    return (max(0, (output_h - 1) * stride_h + (filter_h - 1) * dilation_h + 1 - pad_top - input_h),
+            max(0, (output_w - 1) * stride_w + (filter_w - 1) * dilation_w + 1 - pad_left - input_w))
+
+
+def depthwise_scratch(dims) -> tuple[np.ndarray, np.ndarray]:
+    """(accumulators of one output row int32, the padded copy of one input image int8) of depthwise_conv2d_s8's
+    dims; the copy is empty where the layer reads no padding (it then reads the input itself)."""
+    n, in_h, in_w, in_c, kh, kw, out_h, out_w, m, sh, sw, dh, dw, pt, pl = dims
+    pb, pr = depthwise_padding(in_h, in_w, kh, kw, out_h, out_w, sh, sw, dh, dw, pt, pl)
+    copied = pt or pl or pb or pr
+    size = (in_h + pt + pb) * (in_w + pl + pr) * in_c if copied else 0
+    return np.zeros(out_w * in_c * m, np.int32), np.zeros(size, np.int8)
 
 
 @njit(inline="always", cache=True, nogil=True)
-def tap_pixel(b, iy, ix, input_h, input_w, channels):
-    """The element offset of the input pixel a tap reads, or -1 where the tap falls in the padding."""
-    if 0 <= iy < input_h and 0 <= ix < input_w:
-        return ((b * input_h + iy) * input_w + ix) * channels
-    return -1
+def pad_image(padded, input, base, input_h, input_w, channels, pad_top, pad_left, padded_h, padded_w, input_zp):
+    """padded[(pad_top + y) * padded_w + pad_left + x] = input pixel (y, x) of the image at element `base`, every
+    other pixel of the padded_h x padded_w image = input_zp (a padding tap then adds (zp - zp) * w = 0)."""
+    zp = np.int8(input_zp)
+    row = padded_w * channels
+    padded[:pad_top * row] = zp
+    for y in range(input_h):
+        at = (pad_top + y) * row
+        padded[at:at + pad_left * channels] = zp
+        dst = padded[at + pad_left * channels:at + (pad_left + input_w) * channels]
+        src = input[base + y * input_w * channels:base + (y + 1) * input_w * channels]
+        for i in range(dst.shape[0]):  # not a slice assignment: Numba's tests whether the two overlap
+            dst[i] = src[i]
+        padded[at + (pad_left + input_w) * channels:at + row] = zp
+    padded[(pad_top + input_h) * row:padded_h * row] = zp
 
 
 @njit(inline="always", cache=True, nogil=True)
-def depthwise_3x3_pixel(acc, taps, input, zero_point_row, b, iy0, ix0, input_h, input_w, channels, dilation_h,
-                        dilation_w, input_zp, weights, tap_sums):
-    """The accumulators of one output pixel of a 3x3 depthwise layer with depth multiplier 1, all nine taps
-    at once over 16 (then 8) channels in registers (vector_ir.depthwise_taps), the rest one by one.
+def depthwise_pixel(acc, source, at, row_stride, col_stride, channels, input_zp, weights, tap_sums):
+    """The accumulators of one output pixel of a 3x3 depthwise layer with depth multiplier 1: all nine taps
+    at once over 16 (then 8) channels in registers (vector_ir.depthwise_taps), the rest one by one. Tap
+    (ky, kx) of channel c is source[at + ky * row_stride + kx * col_stride + c]: the layer's input, or its
+    padded copy (pad_image), so every tap is in bounds.
 
-    The zero point comes out of the sum: sum (x - zp) w = sum x w - zp * sum w. A tap in the padding reads
-    x = zp (zero_point_row), which adds zp * w and is taken out again by zp * sum w: it contributes
-    (zp - zp) * w = 0, as TFLite's padding does. Every term is below 128 * 127 * 9 in magnitude and the
-    result is the exact accumulator, so int32 lanes cannot wrap.
-
-    taps: int64 [18], the nine taps' addresses (what depthwise_taps reads), then their element offsets in
-    the input (-1 in the padding) for the channels left over."""
-    addrs, offsets = taps[:9], taps[9:]
-    k = 0
-    for ky in range(3):
-        for kx in range(3):
-            at = tap_pixel(b, iy0 + ky * dilation_h, ix0 + kx * dilation_w, input_h, input_w, channels)
-            offsets[k] = at
-            addrs[k] = zero_point_row.ctypes.data if at < 0 else input.ctypes.data + at
-            k += 1
+    The zero point comes out of the sum: sum (x - zp) w = sum x w - zp * sum w. A padding tap holds
+    x = zp, which adds zp * w and is taken out again by zp * sum w: it contributes (zp - zp) * w = 0, as
+    TFLite's padding does. Every term is below 128 * 127 * 9 in magnitude and the result is the exact
+    accumulator, so int32 lanes cannot wrap."""
+    address = source.ctypes.data + at
     c = 0
     while c + 16 <= channels:
-        _taps9_16(acc, c, addrs, c, weights, c, channels, tap_sums, input_zp)
+        _taps3x3_16(acc, c, address + c, row_stride, col_stride, weights, c, channels, tap_sums, input_zp)
         c += 16
     if c + 8 <= channels:
-        _taps9_8(acc, c, addrs, c, weights, c, channels, tap_sums, input_zp)
+        _taps3x3_8(acc, c, address + c, row_stride, col_stride, weights, c, channels, tap_sums, input_zp)
         c += 8
     for j in range(c, channels):  # fewer than 8 channels left: tap by tap
         s = np.int64(0)
         for k in range(9):
-            x = np.int64(input_zp) if offsets[k] < 0 else np.int64(input[offsets[k] + j])
-            s += x * weights[k * channels + j]
+            s += np.int64(source[at + (k // 3) * row_stride + (k % 3) * col_stride + j]) * weights[k * channels + j]
         acc[j] = np.int32(s - input_zp * tap_sums[j])
 
 
@@ -345,7 +360,7 @@ def depthwise_row_output(acc, bias, mult, shift, rnd, right, fused, output_zp, a
 
 @njit(
     types.void(
-        types.int32[::1],  # acc
+        types.int32[::1], types.int8[::1],  # acc, padded
         _i64, _i64, _i64, _i64,  # batches, input_h, input_w, input_ch
         _i64, _i64,  # filter_h, filter_w
         _i64, _i64, _i64,  # output_h, output_w, depth_multiplier
@@ -359,7 +374,7 @@ def depthwise_row_output(acc, bias, mult, shift, rnd, right, fused, output_zp, a
     nogil=True,
 )
 def depthwise_conv2d_s8_packed(
-    acc,
+    acc, padded,
     batches, input_h, input_w, input_ch,
     filter_h, filter_w,
     output_h, output_w, depth_multiplier,
@@ -379,14 +394,26 @@ def depthwise_conv2d_s8_packed(
     output_ch = input_ch * depth_multiplier
     row = output_w * output_ch
     if filter_h == 3 and filter_w == 3 and depth_multiplier == 1:
-        zero_point_row = np.full(input_ch, np.int8(input_zp), np.int8)
-        taps = np.empty(18, np.int64)
+        image = input_h * input_w * input_ch
+        if padded.shape[0] > 0:
+            pad_bottom, pad_right = depthwise_padding(input_h, input_w, 3, 3, output_h, output_w, stride_h, stride_w,
+                                                      dilation_h, dilation_w, pad_top, pad_left)
+            padded_h, padded_w = input_h + pad_top + pad_bottom, input_w + pad_left + pad_right
+        else:
+            padded_h, padded_w = input_h, input_w
+        row_stride, col_stride = dilation_h * padded_w * input_ch, dilation_w * input_ch
         for b in range(batches):
+            if padded.shape[0] > 0:
+                pad_image(padded, input, b * image, input_h, input_w, input_ch, pad_top, pad_left, padded_h, padded_w,
+                          input_zp)
+                source, base = padded, 0
+            else:
+                source, base = input, b * image
             for oy in range(output_h):
+                top = base + oy * stride_h * padded_w * input_ch
                 for ox in range(output_w):
-                    depthwise_3x3_pixel(acc[ox * output_ch:], taps, input, zero_point_row, b, oy * stride_h - pad_top,
-                                        ox * stride_w - pad_left, input_h, input_w, input_ch, dilation_h, dilation_w,
-                                        input_zp, weights, tap_sums)
+                    depthwise_pixel(acc[ox * output_ch:], source, top + ox * stride_w * input_ch, row_stride,
+                                    col_stride, input_ch, input_zp, weights, tap_sums)
                 depthwise_row_output(acc, bias, mult, shift, rnd, right, fused, output_zp, act_min, act_max,
                                      output_w, output_ch, output[(b * output_h + oy) * row:(b * output_h + oy + 1) * row])
         return
@@ -447,6 +474,7 @@ def depthwise_packed_call(dims, quant, input, filter, bias, output):
     in_zp, out_zp, mult, shift, _, lo, hi = quant
     p = pack_depthwise(np.asarray(filter).reshape(1, kh, kw, in_c * m), bias, mult, shift)
     stage = _output_stage_args(p.bias, p.requant, out_w)
-    return depthwise_conv2d_s8_packed, (depthwise_scratch(out_w, in_c * m), n, in_h, in_w, in_c, kh, kw, out_h,
+    return depthwise_conv2d_s8_packed, (*depthwise_scratch((n, in_h, in_w, in_c, kh, kw, out_h, out_w, m, sh, sw, dh,
+                                                           dw, pt, pl)), n, in_h, in_w, in_c, kh, kw, out_h,
                                         out_w, m, sh, sw, dh, dw, pt, pl, int(in_zp), int(out_zp), p.weights,
                                         p.tap_sums, *stage, int(lo), int(hi), input, output)

@@ -83,8 +83,9 @@ def average_pool2d_s8(
                 for ky in range(ky0, ky1):
                     for kx in range(kx0, kx1):
                         tap = ((b * input_h + y0 + ky) * input_w + x0 + kx) * channels
+                        px = input[tap:tap + channels]  # indexed by the loop counter: no wraparound test, vectorizes
                         for c in range(channels):
-                            acc[c] += np.int32(input[tap + c])
+                            acc[c] += np.int32(px[c])
                 for c in range(channels):
                     v = rounded_div_away_from_zero(acc[c], np.int32(count)) if count > 0 else 0
                     output[out_base + c] = np.int8(min(max(v, act_min), act_max))

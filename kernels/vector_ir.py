@@ -167,23 +167,25 @@ def pair_dot_tile(pixels: int, blocks: int):
     return tile
 
 
-def _depthwise_codegen(taps, lanes):
+def _depthwise_codegen(filter_h, filter_w, lanes):
     i8v, accv = ir.VectorType(ir.IntType(8), lanes), ir.VectorType(_I32, lanes)
 
     def codegen(context, builder, sig, args):
-        acc_a, acc_off, addrs_a, x_off, w_a, w_off, w_stride, sums_a, zp = args
+        acc_a, acc_off, x_addr, row_stride, col_stride, w_a, w_off, w_stride, sums_a, zp = args
         accp = _data(context, builder, sig.args[0], acc_a, acc_off)
-        addrs = _data(context, builder, sig.args[2], addrs_a, ir.Constant(_I64, 0))
         total = None
-        for t in range(taps):
-            address = builder.add(builder.load(builder.gep(addrs, [ir.Constant(_I64, t)])), x_off)
-            x = builder.load(builder.inttoptr(address, i8v.as_pointer()), align=1)
-            w_at = builder.add(w_off, builder.mul(ir.Constant(_I64, t), w_stride))
-            w = builder.load(builder.bitcast(_data(context, builder, sig.args[4], w_a, w_at), accv.as_pointer()),
-                             align=4)
-            product = builder.mul(builder.sext(x, accv), w)
-            total = product if total is None else builder.add(total, product)
-        sums = builder.load(builder.bitcast(_data(context, builder, sig.args[7], sums_a, w_off), accv.as_pointer()),
+        for ky in range(filter_h):
+            row = builder.add(x_addr, builder.mul(ir.Constant(_I64, ky), row_stride))
+            for kx in range(filter_w):
+                t = ky * filter_w + kx
+                address = builder.add(row, builder.mul(ir.Constant(_I64, kx), col_stride))
+                x = builder.load(builder.inttoptr(address, i8v.as_pointer()), align=1)
+                w_at = builder.add(w_off, builder.mul(ir.Constant(_I64, t), w_stride))
+                w = builder.load(builder.bitcast(_data(context, builder, sig.args[5], w_a, w_at), accv.as_pointer()),
+                                 align=4)
+                product = builder.mul(builder.sext(x, accv), w)
+                total = product if total is None else builder.add(total, product)
+        sums = builder.load(builder.bitcast(_data(context, builder, sig.args[8], sums_a, w_off), accv.as_pointer()),
                             align=4)
         zpv = builder.insert_element(ir.Constant(accv, None), builder.trunc(zp, _I32), ir.Constant(_I32, 0))
         zpv = builder.shuffle_vector(zpv, zpv, ir.Constant(ir.VectorType(_I32, lanes), [0] * lanes))
@@ -193,21 +195,22 @@ def _depthwise_codegen(taps, lanes):
     return codegen
 
 
-def depthwise_taps(taps: int, lanes: int):
+def depthwise_taps(filter_h: int, filter_w: int, lanes: int):
     """`lanes` channels of one depthwise output pixel as a Numba intrinsic:
 
-        taps_fn(acc, acc_off, addrs, x_off, w, w_off, w_stride, tap_sums, zp)
+        taps_fn(acc, acc_off, x_addr, row_stride, col_stride, w, w_off, w_stride, tap_sums, zp)
 
-    acc[acc_off + l] = sum_t x_t[x_off + l] * w[w_off + t * w_stride + l] - zp * tap_sums[w_off + l] for l < lanes,
-    where x_t is the int8 memory at address addrs[t] (an int64 array of `taps` addresses); w and tap_sums are
-    int32. With x = zp at padding taps this is sum (x - zp) w (packed_layers.depthwise_3x3_pixel derives it).
-    Products of int8 and |w| <= 127 widened to int32 lanes are exact, and so is their sum."""
+    acc[acc_off + l] = sum_t x_t[l] * w[w_off + t * w_stride + l] - zp * tap_sums[w_off + l] for l < lanes, where
+    tap t = (ky, kx) reads the int8 memory at address x_addr + ky * row_stride + kx * col_stride (strides in
+    bytes); w and tap_sums are int32. With x = zp at padding taps this is sum (x - zp) w
+    (packed_layers.depthwise_pixel derives it). Products of int8 and |w| <= 127 widened to int32 lanes are
+    exact, and so is their sum."""
 
     @intrinsic
-    def taps_fn(typingctx, acc, acc_off, addrs, x_off, w, w_off, w_stride, tap_sums, zp):
+    def taps_fn(typingctx, acc, acc_off, x_addr, row_stride, col_stride, w, w_off, w_stride, tap_sums, zp):
         i64 = types.int64
-        sig = types.void(acc, i64, addrs, i64, w, i64, i64, tap_sums, i64)
-        return sig, _depthwise_codegen(taps, lanes)
+        sig = types.void(acc, i64, i64, i64, i64, w, i64, i64, tap_sums, i64)
+        return sig, _depthwise_codegen(filter_h, filter_w, lanes)
 
-    taps_fn.__name__ = f"depthwise_taps_{taps}x{lanes}"
+    taps_fn.__name__ = f"depthwise_taps_{filter_h}x{filter_w}x{lanes}"
     return taps_fn
