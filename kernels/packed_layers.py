@@ -6,12 +6,17 @@ output at a time, the same arguments as C. These kernels give the same bytes
 weights prepared once by `pack_gemm` / `pack_depthwise`, which is what the
 interpreter does at load:
 
-  conv2d, fully connected   an int16 GEMM. The filter [C_out, K] becomes int16
-                            blocks of 16 channels x K/2 pairs (vector_ir.py),
-                            the input a tile of up to 4 im2col rows of
-                            (x - input_zp) as int16; every tile of 4 pixels x 64
-                            channels keeps its 16 vectors of accumulators in
-                            registers through the whole reduction.
+  conv2d, fully connected   a u8 x s8 GEMM without im2col. The filter [C_out,
+                            KH, KW, C_in] becomes int8 blocks of 16 channels x
+                            quads of 4 (vector_ir.quad_dot_tile), cut along the
+                            runs that lie side by side in the input (a filter
+                            row); a tile of P pixels x up to 4 blocks reads each
+                            pixel's quads where they lie, through the pixel's
+                            address and the quads' offsets, and keeps its P x NB
+                            vectors of accumulators in registers through the
+                            whole reduction. The input is read as x + 128
+                            (unsigned, what VPDPBUSD multiplies), the 128 and
+                            the zero point taken out through the bias.
   depthwise conv2d          3x3 with depth multiplier 1: per pixel, all nine taps
                             over 16 (then 8) channels in registers
                             (vector_ir.depthwise_taps), read from the input or,
@@ -25,8 +30,8 @@ fused form of TFLite's double rounding (numerics.requant_fused, derived in
 numerics.h): n = acc * mult + round - [acc ^ mult < 0] * 2^31, out = (n >> 32)
 >> right. That needs shift <= -1 and mult != INT32_MIN; a layer with another
 channel takes the reference `requantize` for every output, pixel by pixel.
-The fused stage runs over a whole span of accumulators at once (a tile of
-4 pixels, a depthwise output row), with the per-channel vectors repeated
+The fused stage runs over a whole span of accumulators at once (a tile's
+pixels, a depthwise output row), with the per-channel vectors repeated
 along the span when the layer is packed (`tile_requant`): one long
 branch-free, unit-stride loop that vectorizes. Pixel by pixel, 8 or 16
 channels are fewer than one vector iteration of it and ran scalar: that
@@ -41,15 +46,16 @@ import numpy as np
 from numba import njit, types
 
 from .numerics import requant_fused, requant_prepare_channels, requantize
-from .vector_ir import LANES, depthwise_taps, pair_dot_tile
+from .vector_ir import LANES, depthwise_taps, quad_dot_tile
 
-PIXELS = 4  # im2col rows of a tile
-BLOCKS = 4  # 16-channel blocks of a tile: 4 x 4 x 16 int32 accumulators
+QUAD = 4  # bytes of the reduction per VPDPBUSD lane
+BLOCKS = 4  # 16-channel blocks of a tile, at most
+# Pixels of a tile by the layer's blocks (up to 4): P x NB int32 vectors of accumulators stay in registers, 12
+# to 18 of the 32, with NB weight vectors and a broadcast beside them.
+TILE_PIXELS = {1: 12, 2: 8, 3: 6, 4: 4}
 
-_T1 = tuple(pair_dot_tile(1, nb) for nb in range(1, BLOCKS + 1))
-_T4 = tuple(pair_dot_tile(PIXELS, nb) for nb in range(1, BLOCKS + 1))
-_t1_1, _t1_2, _t1_3, _t1_4 = _T1
-_t4_1, _t4_2, _t4_3, _t4_4 = _T4
+_t12_1, _t8_2, _t6_3 = quad_dot_tile(12, 1), quad_dot_tile(8, 2), quad_dot_tile(6, 3)
+_t4_1, _t4_2, _t4_3, _t4_4 = (quad_dot_tile(4, nb) for nb in range(1, BLOCKS + 1))
 
 _taps3x3_16 = depthwise_taps(3, 3, 16)
 _taps3x3_8 = depthwise_taps(3, 3, 8)
@@ -78,27 +84,43 @@ def prepare_requant(mult, shift, channels: int) -> Requant:
 
 @dataclass(frozen=True)
 class PackedGemm:
-    """A [C_out, K] int8 filter as the tiles read it, with its bias and output stage."""
+    """A [C_out, KH, KW, C_in] int8 filter as the tiles read it, with its bias and output stage."""
 
-    weights: np.ndarray  # int16 [blocks * kpairs * 32]
-    kpairs: int
+    weights: np.ndarray  # int8 [blocks * nk * 64]
+    koff: np.ndarray  # int64 [nk]: quad j's byte offset from a pixel's first tap in the source image
     channels: int
-    bias: np.ndarray  # int32 [C_out], zeros when the layer has none
+    bias: np.ndarray  # int32 [C_out]: the layer's bias - (input_zp + 128) * sum of the channel's weights
     requant: Requant
 
 
-def pack_gemm(filter_rows: np.ndarray, bias, mult, shift) -> PackedGemm:
-    """Blocks of 16 output channels; in each, for every pair j of the K axis, the 16 channels' (w[2j], w[2j+1]).
-    K is padded to even and C_out to a multiple of 16 with zero weights, which add nothing."""
+def filter_runs(filter_h, filter_w, input_ch, dilation_h, dilation_w, source_w):
+    """[(first index, length, byte offset)]: the filter's (ky, kx, c) order cut into the runs that lie side by
+    side in the source image (source_w pixels a row): one per filter row when dilation_w = 1, else one per tap."""
+    row = dilation_h * source_w * input_ch
+    if dilation_w == 1:
+        return [(ky * filter_w * input_ch, filter_w * input_ch, ky * row) for ky in range(filter_h)]
+    return [((ky * filter_w + kx) * input_ch, input_ch, ky * row + kx * dilation_w * input_ch)
+            for ky in range(filter_h) for kx in range(filter_w)]
+
+
+def pack_gemm(filter_rows: np.ndarray, runs, bias, mult, shift, input_zp: int) -> PackedGemm:
+    """Blocks of 16 output channels; in each, for every quad j, the 16 channels' four weights. Each run is cut
+    into quads, its last one filled up with zero weights: those read the bytes after the run, which add 0.
+    C_out is padded to a multiple of 16 with zero weights."""
     w = np.asarray(filter_rows, np.int8)
     channels, k = w.shape
-    kpairs = max((k + 1) // 2, 1)
+    index = [[first + QUAD * q + i if QUAD * q + i < length else -1 for i in range(QUAD)]
+             for first, length, _ in runs for q in range(-(-length // QUAD))]
+    koff = np.array([offset + QUAD * q for _, length, offset in runs for q in range(-(-length // QUAD))], np.int64)
+    index = np.array(index, np.int64)  # [nk, 4], -1: a zero weight
     blocks = -(-channels // LANES)
-    padded = np.zeros((blocks * LANES, 2 * kpairs), np.int16)
+    padded = np.zeros((blocks * LANES, k + 1), np.int8)  # column k: the zero weight
     padded[:channels, :k] = w
-    packed = padded.reshape(blocks, LANES, kpairs, 2).transpose(0, 2, 1, 3).reshape(-1).copy()
-    b = np.zeros(channels, np.int32) if bias is None or len(bias) == 0 else np.asarray(bias, np.int32).copy()
-    return PackedGemm(packed, kpairs, channels, b, prepare_requant(mult, shift, channels))
+    quads = padded[:, np.where(index < 0, k, index)]  # [C_out', nk, 4]
+    packed = quads.reshape(blocks, LANES, len(koff), QUAD).transpose(0, 2, 1, 3).reshape(-1).copy()
+    b = np.zeros(channels, np.int64) if bias is None or len(bias) == 0 else np.asarray(bias, np.int64)
+    b = (b - (int(input_zp) + 128) * w.astype(np.int64).sum(axis=1)).astype(np.int32)
+    return PackedGemm(packed, koff, channels, b, prepare_requant(mult, shift, channels))
 
 
 def tile_requant(bias, r: Requant, reps: int):
@@ -108,33 +130,25 @@ def tile_requant(bias, r: Requant, reps: int):
     return (np.tile(np.asarray(bias, np.int32), reps), *(np.tile(v, reps) for v in (r.mult, r.shift, r.round, r.right)))
 
 
-def gemm_scratch(packed: PackedGemm) -> tuple[np.ndarray, np.ndarray]:
-    """(im2col tile int16 [4 * 2 kpairs], accumulators int32 [4 * padded C_out]) of a packed layer."""
-    blocks = -(-packed.channels // LANES)
-    return np.zeros(PIXELS * 2 * packed.kpairs, np.int16), np.zeros(PIXELS * blocks * LANES, np.int32)
-
-
 @njit(inline="always", cache=True, nogil=True)
-def run_tile(pixels, blocks, acc, acc_stride, col, kstride, w, w_off, w_stride, kpairs):
-    """The tile of 1 or 4 pixels and 1..4 blocks (each size is its own compiled intrinsic)."""
-    if pixels == 1:
-        if blocks == 4:
-            _t1_4(acc, 0, acc_stride, col, 0, kstride, w, w_off, w_stride, kpairs)
-        elif blocks == 3:
-            _t1_3(acc, 0, acc_stride, col, 0, kstride, w, w_off, w_stride, kpairs)
-        elif blocks == 2:
-            _t1_2(acc, 0, acc_stride, col, 0, kstride, w, w_off, w_stride, kpairs)
-        else:
-            _t1_1(acc, 0, acc_stride, col, 0, kstride, w, w_off, w_stride, kpairs)
+def run_tile(pixels, blocks, acc, acc_stride, addrs, koff, w, w_off, w_stride):
+    """The tile of `pixels` (12, 8, 6 or 4, with 1, 2, 3 or 1..4 blocks: TILE_PIXELS) x `blocks` (each its own
+    compiled intrinsic)."""
+    nk = koff.shape[0]
+    if pixels == 12:
+        _t12_1(acc, 0, acc_stride, addrs, koff, nk, w, w_off, w_stride)
+    elif pixels == 8:
+        _t8_2(acc, 0, acc_stride, addrs, koff, nk, w, w_off, w_stride)
+    elif pixels == 6:
+        _t6_3(acc, 0, acc_stride, addrs, koff, nk, w, w_off, w_stride)
+    elif blocks == 4:
+        _t4_4(acc, 0, acc_stride, addrs, koff, nk, w, w_off, w_stride)
+    elif blocks == 3:
+        _t4_3(acc, 0, acc_stride, addrs, koff, nk, w, w_off, w_stride)
+    elif blocks == 2:
+        _t4_2(acc, 0, acc_stride, addrs, koff, nk, w, w_off, w_stride)
     else:
-        if blocks == 4:
-            _t4_4(acc, 0, acc_stride, col, 0, kstride, w, w_off, w_stride, kpairs)
-        elif blocks == 3:
-            _t4_3(acc, 0, acc_stride, col, 0, kstride, w, w_off, w_stride, kpairs)
-        elif blocks == 2:
-            _t4_2(acc, 0, acc_stride, col, 0, kstride, w, w_off, w_stride, kpairs)
-        else:
-            _t4_1(acc, 0, acc_stride, col, 0, kstride, w, w_off, w_stride, kpairs)
+        _t4_1(acc, 0, acc_stride, addrs, koff, nk, w, w_off, w_stride)
 
 
 @njit(inline="always", cache=True, nogil=True)
@@ -164,50 +178,40 @@ def requantize_row(acc, bias, mult, shift, output_zp, act_min, act_max, output):
                                        np.int32(act_min), np.int32(act_max)))
 
 
-@njit(inline="always", cache=True, nogil=True)
-def widen_centered(dst, src, zp):
-    """dst[i] = src[i] - zp as int16 (|.| <= 255), over slices: the indices are loop counters, so it vectorizes."""
-    for i in range(dst.shape[0]):
-        dst[i] = np.int16(src[i]) - zp
+@njit(cache=True, nogil=True)
+def padding_past_input(input_h, input_w, filter_h, filter_w, output_h, output_w, stride_h, stride_w, dilation_h,
+                      dilation_w, pad_top, pad_left):
+    """(pad_bottom, pad_right): the rows and columns past the input that the last output row and column read."""
+    return (max(0, (output_h - 1) * stride_h + (filter_h - 1) * dilation_h + 1 - pad_top - input_h),
+            max(0, (output_w - 1) * stride_w + (filter_w - 1) * dilation_w + 1 - pad_left - input_w))
 
 
 @njit(inline="always", cache=True, nogil=True)
-def im2col_row(row, input, b, iy0, ix0, input_h, input_w, input_ch, filter_h, filter_w, dilation_h, dilation_w,
-               input_zp):
-    """One pixel's receptive field as int16 (x - input_zp), 0 for padding taps: conv2d.im2col_s16 for one
-    group. A filter row wholly inside the image with dilation_w = 1 is one contiguous run of filter_w *
-    input_ch values, copied at once; other rows go tap by tap."""
-    zp = np.int16(input_zp)
-    run = filter_w * input_ch
-    inside_w = dilation_w == 1 and ix0 >= 0 and ix0 + filter_w <= input_w
-    for ky in range(filter_h):
-        iy = iy0 + ky * dilation_h
-        dst = row[ky * run:(ky + 1) * run]
-        if iy < 0 or iy >= input_h:
-            dst[:] = 0
-        elif inside_w:
-            base = ((b * input_h + iy) * input_w + ix0) * input_ch
-            widen_centered(dst, input[base:base + run], zp)
-        else:
-            for kx in range(filter_w):
-                ix = ix0 + kx * dilation_w
-                tap = dst[kx * input_ch:(kx + 1) * input_ch]
-                if 0 <= ix < input_w:
-                    base = ((b * input_h + iy) * input_w + ix) * input_ch
-                    widen_centered(tap, input[base:base + input_ch], zp)
-                else:
-                    tap[:] = 0
+def pad_image(padded, input, base, input_h, input_w, channels, pad_top, pad_left, padded_h, padded_w, input_zp):
+    """padded[(pad_top + y) * padded_w + pad_left + x] = input pixel (y, x) of the image at element `base`, every
+    other pixel of the padded_h x padded_w image = input_zp (a padding tap then adds (zp - zp) * w = 0)."""
+    zp = np.int8(input_zp)
+    row = padded_w * channels
+    padded[:pad_top * row] = zp
+    for y in range(input_h):
+        at = (pad_top + y) * row
+        padded[at:at + pad_left * channels] = zp
+        dst = padded[at + pad_left * channels:at + (pad_left + input_w) * channels]
+        src = input[base + y * input_w * channels:base + (y + 1) * input_w * channels]
+        for i in range(dst.shape[0]):  # not a slice assignment: Numba's tests whether the two overlap
+            dst[i] = src[i]
+        padded[at + (pad_left + input_w) * channels:at + row] = zp
+    padded[(pad_top + input_h) * row:padded_h * row] = zp
 
 
 @njit(
     types.void(
-        types.int16[::1], types.int32[::1],  # col, acc
+        types.int32[::1], types.int64[::1], types.int8[::1],  # acc, addrs, padded
         _i64, _i64, _i64, _i64,  # batches, input_h, input_w, input_ch
-        _i64, _i64,  # filter_h, filter_w
         _i64, _i64, _i64,  # output_h, output_w, output_ch
-        _i64, _i64, _i64, _i64, _i64, _i64,  # stride_h/w, dilation_h/w, pad_top, pad_left
+        _i64, _i64, _i64, _i64, _i64, _i64,  # stride_h, stride_w, pad_top, pad_left, padded_h, padded_w
         _i64, _i64,  # input_zp, output_zp
-        types.int16[::1], _i64, *_REQUANT,  # weights, kpairs, bias, mult, shift, round, right, fused
+        types.int8[::1], types.int64[::1], *_REQUANT,  # weights, koff, bias, mult, shift, round, right, fused
         _i64, _i64,  # act_min, act_max
         types.int8[::1], types.int8[::1],  # input, output
     ),
@@ -215,42 +219,47 @@ def im2col_row(row, input, b, iy0, ix0, input_h, input_w, input_ch, filter_h, fi
     nogil=True,
 )
 def conv2d_s8_packed(
-    col, acc,
+    acc, addrs, padded,
     batches, input_h, input_w, input_ch,
-    filter_h, filter_w,
     output_h, output_w, output_ch,
-    stride_h, stride_w, dilation_h, dilation_w, pad_top, pad_left,
+    stride_h, stride_w, pad_top, pad_left, padded_h, padded_w,
     input_zp, output_zp,
-    weights, kpairs, bias, mult, shift, rnd, right, fused,
+    weights, koff, bias, mult, shift, rnd, right, fused,
     act_min, act_max,
     input, output,
 ):
-    """conv2d_s8 (groups = 1) on a PackedGemm: per tile of 4 output pixels, the 4 im2col rows (K padded to even
-    with a zero), then every 64-channel slice of the output through one tile, then the tile's output stage
-    at once (bias..right: tile_requant over 4 pixels). A fully connected layer is the same
-    call on an input of [batches, 1, 1, K] as [1, batches, 1, K]."""
-    k = filter_h * filter_w * input_ch
-    kstride = 2 * kpairs
+    """conv2d_s8 (groups = 1) on a PackedGemm, with no im2col: a tile's pixels are read where they lie, in the
+    input or, where the layer pads or its runs end off a quad, in a copy of it with a border of zero points
+    (pad_image; padded_h x padded_w pixels, 4 bytes to spare). Per tile of P output pixels (TILE_PIXELS; the
+    last tile repeats its last pixel), every 64-channel slice of the output through one tile, then the tile's
+    output stage at once (bias..right: tile_requant over P pixels). A fully connected layer is the same call
+    on an input of [batches, 1, 1, K] as [1, batches, 1, K]."""
     blocks = (output_ch + 15) // 16
+    pixels_per_tile = addrs.shape[0]
     acc_stride = blocks * 16
-    block_stride = kpairs * 32
+    block_stride = koff.shape[0] * 64
     pixels = output_h * output_w
+    image = input_h * input_w * input_ch
     for b in range(batches):
-        for p0 in range(0, pixels, 4):
-            count = min(4, pixels - p0)
+        if padded.shape[0] > 0:
+            pad_image(padded, input, b * image, input_h, input_w, input_ch, pad_top, pad_left, padded_h, padded_w,
+                      input_zp)
+            start = padded.ctypes.data
+        else:
+            start = input.ctypes.data + b * image
+        oy = ox = 0  # the next pixel's place (no division per pixel: small layers notice it)
+        for p0 in range(0, pixels, pixels_per_tile):
+            count = min(pixels_per_tile, pixels - p0)
             for r in range(count):
-                oy = (p0 + r) // output_w
-                ox = (p0 + r) - oy * output_w
-                row = col[r * kstride:(r + 1) * kstride]
-                im2col_row(row, input, b, oy * stride_h - pad_top, ox * stride_w - pad_left, input_h, input_w,
-                           input_ch, filter_h, filter_w, dilation_h, dilation_w, input_zp)
-                if k < kstride:
-                    row[k] = 0
-            tile_pixels = 1 if count == 1 else 4
+                addrs[r] = start + (oy * stride_h * padded_w + ox * stride_w) * input_ch
+                ox += 1
+                if ox == output_w:
+                    oy, ox = oy + 1, 0
+            for r in range(count, pixels_per_tile):
+                addrs[r] = addrs[count - 1]
             for nb0 in range(0, blocks, 4):
-                nb = min(4, blocks - nb0)
-                run_tile(tile_pixels, nb, acc[nb0 * 16:], acc_stride, col, kstride, weights, nb0 * block_stride,
-                         block_stride, kpairs)
+                run_tile(pixels_per_tile, min(4, blocks - nb0), acc[nb0 * 16:], acc_stride, addrs, koff, weights,
+                         nb0 * block_stride, block_stride)
             out_base = (b * pixels + p0) * output_ch
             if not fused:
                 for r in range(count):
@@ -284,40 +293,14 @@ def pack_depthwise(filter_1hwc: np.ndarray, bias, mult, shift) -> PackedDepthwis
     return PackedDepthwise(w.astype(np.int32).reshape(-1), sums, b, prepare_requant(mult, shift, channels))
 
 
-@njit(cache=True, nogil=True)
-def depthwise_padding(input_h, input_w, filter_h, filter_w, output_h, output_w, stride_h, stride_w, dilation_h,
-                      dilation_w, pad_top, pad_left):
-    """(pad_bottom, pad_right): the rows and columns past the input that the last output row and column read."""
-    return (max(0, (output_h - 1) * stride_h + (filter_h - 1) * dilation_h + 1 - pad_top - input_h),
-            max(0, (output_w - 1) * stride_w + (filter_w - 1) * dilation_w + 1 - pad_left - input_w))
-
-
 def depthwise_scratch(dims) -> tuple[np.ndarray, np.ndarray]:
     """(accumulators of one output row int32, the padded copy of one input image int8) of depthwise_conv2d_s8's
     dims; the copy is empty where the layer reads no padding (it then reads the input itself)."""
     n, in_h, in_w, in_c, kh, kw, out_h, out_w, m, sh, sw, dh, dw, pt, pl = dims
-    pb, pr = depthwise_padding(in_h, in_w, kh, kw, out_h, out_w, sh, sw, dh, dw, pt, pl)
+    pb, pr = padding_past_input(in_h, in_w, kh, kw, out_h, out_w, sh, sw, dh, dw, pt, pl)
     copied = pt or pl or pb or pr
     size = (in_h + pt + pb) * (in_w + pl + pr) * in_c if copied else 0
     return np.zeros(out_w * in_c * m, np.int32), np.zeros(size, np.int8)
-
-
-@njit(inline="always", cache=True, nogil=True)
-def pad_image(padded, input, base, input_h, input_w, channels, pad_top, pad_left, padded_h, padded_w, input_zp):
-    """padded[(pad_top + y) * padded_w + pad_left + x] = input pixel (y, x) of the image at element `base`, every
-    other pixel of the padded_h x padded_w image = input_zp (a padding tap then adds (zp - zp) * w = 0)."""
-    zp = np.int8(input_zp)
-    row = padded_w * channels
-    padded[:pad_top * row] = zp
-    for y in range(input_h):
-        at = (pad_top + y) * row
-        padded[at:at + pad_left * channels] = zp
-        dst = padded[at + pad_left * channels:at + (pad_left + input_w) * channels]
-        src = input[base + y * input_w * channels:base + (y + 1) * input_w * channels]
-        for i in range(dst.shape[0]):  # not a slice assignment: Numba's tests whether the two overlap
-            dst[i] = src[i]
-        padded[at + (pad_left + input_w) * channels:at + row] = zp
-    padded[(pad_top + input_h) * row:padded_h * row] = zp
 
 
 @njit(inline="always", cache=True, nogil=True)
@@ -396,7 +379,7 @@ def depthwise_conv2d_s8_packed(
     if filter_h == 3 and filter_w == 3 and depth_multiplier == 1:
         image = input_h * input_w * input_ch
         if padded.shape[0] > 0:
-            pad_bottom, pad_right = depthwise_padding(input_h, input_w, 3, 3, output_h, output_w, stride_h, stride_w,
+            pad_bottom, pad_right = padding_past_input(input_h, input_w, 3, 3, output_h, output_w, stride_h, stride_w,
                                                       dilation_h, dilation_w, pad_top, pad_left)
             padded_h, padded_w = input_h + pad_top + pad_bottom, input_w + pad_left + pad_right
         else:
@@ -449,16 +432,29 @@ def _output_stage_args(bias, r: Requant, reps: int):
 
 
 def conv2d_packed_call(dims, quant, input, filter, bias, output):
-    """(kernel, arguments) of conv2d_s8_packed for conv2d_s8's dims and quant (groups must be 1); packs now."""
+    """(kernel, arguments) of conv2d_s8_packed for conv2d_s8's dims and quant (groups must be 1); packs now.
+
+    The layer reads a padded copy of its input where it pads, or where a run of its filter ends off a quad
+    (the quad would read up to 3 bytes past the input's end); otherwise the input itself."""
     n, in_h, in_w, in_c, kh, kw, out_h, out_w, out_c, groups, sh, sw, dh, dw, pt, pl = (int(v) for v in dims)
     in_zp, out_zp, mult, shift, _, lo, hi = quant
     if groups != 1:
         raise ValueError("conv2d_s8_packed: groups must be 1")
-    p = pack_gemm(np.asarray(filter).reshape(out_c, -1), bias, mult, shift)
-    col, acc = gemm_scratch(p)
-    stage = _output_stage_args(p.bias, p.requant, PIXELS)
-    return conv2d_s8_packed, (col, acc, n, in_h, in_w, in_c, kh, kw, out_h, out_w, out_c, sh, sw, dh, dw, pt, pl,
-                              int(in_zp), int(out_zp), p.weights, p.kpairs, *stage, int(lo), int(hi), input, output)
+    pb, pr = padding_past_input(in_h, in_w, kh, kw, out_h, out_w, sh, sw, dh, dw, pt, pl)
+    ragged = any(length % QUAD for _, length, _ in filter_runs(kh, kw, in_c, dh, dw, in_w))
+    copied = bool(pt or pl or pb or pr or ragged)
+    src_h, src_w = (in_h + pt + pb, in_w + pl + pr) if copied else (in_h, in_w)
+    p = pack_gemm(np.asarray(filter).reshape(out_c, -1), filter_runs(kh, kw, in_c, dh, dw, src_w), bias, mult, shift,
+                  int(in_zp))
+    blocks = -(-out_c // LANES)
+    pixels = TILE_PIXELS[min(blocks, BLOCKS)]
+    acc = np.zeros(pixels * blocks * LANES, np.int32)
+    addrs = np.zeros(pixels, np.int64)
+    padded = np.zeros(src_h * src_w * in_c + QUAD if copied else 0, np.int8)
+    stage = _output_stage_args(p.bias, p.requant, pixels)
+    return conv2d_s8_packed, (acc, addrs, padded, n, in_h, in_w, in_c, out_h, out_w, out_c, sh, sw,
+                              pt if copied else 0, pl if copied else 0, src_h, src_w, int(in_zp), int(out_zp),
+                              p.weights, p.koff, *stage, int(lo), int(hi), input, output)
 
 
 def fully_connected_packed_call(dims, quant, input, filter, bias, output):

@@ -1,37 +1,40 @@
 """The inner loops of the packed kernels (packed_layers.py), written as LLVM vector IR.
 
-  pair_dot_tile      a tile of int16 pair dot products: the GEMM of conv2d and fully connected
+  quad_dot_tile      a tile of u8 x s8 quad dot products: the GEMM of conv2d and fully connected
   depthwise_taps     one pixel's taps of a depthwise layer, 8 or 16 channels at a time
 
 Why hand-written: Numba widens int32 * int32 to int64 and its loops reach
-LLVM as scalar code, so the auto-vectorizer never forms the x86 PMADDWD /
-VPDPWSSD (two int16 products summed into one int32 lane) nor keeps a tile of
+LLVM as scalar code, so the auto-vectorizer never forms the x86 VPDPBUSD
+(four u8 x s8 products summed into one int32 lane) nor keeps a tile of
 accumulators in registers. No library gives Numba kernels that instruction;
 an @intrinsic that emits the loop in LLVM IR does, and Numba inlines it into
 the kernel that calls it like any other function.
 
 What a tile computes (LANES = 16 output channels per block):
 
-    acc[p, nb * 16 + l] = sum_{j < kpairs} x[p, 2j] * w[nb, j, l, 0] + x[p, 2j+1] * w[nb, j, l, 1]
+    acc[p, nb * 16 + l] = sum_{j < nk} sum_{i < 4} u(x_p[koff[j] + i]) * w[nb, j, l, i]
 
-for p < P pixels (rows of x, `x_stride` int16 apart) and nb < NB blocks of 16
-channels (`w_stride` int16 apart). Each block of the packed filter holds, for
-every pair j of the reduction dimension, 16 channels' two weights side by side
-(32 int16 = 64 bytes, one vector): the layout PMADDWD reads. Each pixel's pair
-(x[2j], x[2j+1]) is loaded as one int32 and broadcast to all 16 lanes.
+for p < P pixels and nb < NB blocks of 16 channels (`w_stride` bytes apart).
+x_p is the int8 memory at the address addrs[p], read as u(x) = x + 128 (the
+byte with its top bit flipped: an unsigned 0..255), koff[j] the byte offset
+of the reduction's quad j from the pixel's first tap. Each block of the packed
+filter holds, for every quad j, 16 channels' four weights side by side (64
+bytes, one vector): the layout VPDPBUSD reads. Each pixel's quad is loaded as
+one int32 and broadcast to all 16 lanes. The caller takes the 128 back out:
+sum (x - zp) w = sum u(x) w - (zp + 128) sum w, a per-channel constant it
+folds into the bias.
 
-Exactness: the operands are int16 with |x| <= 255 (x - zero point) and
-|w| <= 127, so each product fits in int32 and PMADDWD's sum of two products is
-exact (|.| <= 2 * 255 * 127 < 2^16); the lanes then add in int32 and the
-caller's bound 255 * sum|w| + |bias| < 2^31 keeps every partial sum in range.
-So the tile equals the int64 sum on every input the loader accepts.
+Exactness: u(x) <= 255 and |w| <= 128, so a lane's sum of four products is
+below 2^17 and VPDPBUSD adds it exactly (it does not saturate); the loader's
+bound 255 * sum|w| + |bias| < 2^31 keeps every partial sum, and the corrected
+bias, inside int32. So the tile equals the int64 sum on every input the loader
+accepts.
 
-Targets: with AVX-512BW the pair product is llvm.x86.avx512.pmaddw.d.512,
-which LLVM fuses with the accumulating add into VPDPWSSD where AVX-512 VNNI
-exists; with AVX2 it is two llvm.x86.avx2.pmadd.wd on the halves; elsewhere
-(AArch64, other hosts) it is the portable IR sext/mul/add of the even and odd
-lanes, which every LLVM target lowers (SMLAL on AArch64). The choice follows
-the CPU Numba compiles for, so a cached kernel is never run on another.
+Targets: with AVX-512 VNNI the quad product and its accumulating add are
+llvm.x86.avx512.vpdpbusd.512; elsewhere (AVX2, AArch64, other hosts) it is the
+portable IR zext/sext/mul/add of the four lanes, which every LLVM target
+lowers. The choice follows the CPU Numba compiles for, so a cached kernel is
+never run on another.
 """
 
 from __future__ import annotations
@@ -44,21 +47,16 @@ from numba.extending import intrinsic
 
 LANES = 16  # int32 accumulators per block: one 512-bit vector, two 256-bit ones, four 128-bit ones
 
-_I16, _I32, _I64 = ir.IntType(16), ir.IntType(32), ir.IntType(64)
-_PAIRS = ir.VectorType(_I16, 2 * LANES)
+_I8, _I32, _I64 = ir.IntType(8), ir.IntType(32), ir.IntType(64)
 _ACC = ir.VectorType(_I32, LANES)
 
 
 def _target() -> str:
-    """"avx512", "avx2" or "portable": what the CPU Numba compiles for can run."""
+    """"vnni" (AVX-512 VNNI) or "portable": what the CPU Numba compiles for can run."""
     if config.CPU_NAME:  # NUMBA_CPU_NAME (e.g. "generic" for a portable cache): no host-specific intrinsics
         return "portable"
     features = set(llvm.get_host_cpu_features().flatten().split(","))
-    if "+avx512bw" in features:
-        return "avx512"
-    if "+avx2" in features:
-        return "avx2"
-    return "portable"
+    return "vnni" if {"+avx512bw", "+avx512vnni"} <= features else "portable"
 
 
 TARGET = _target()
@@ -68,29 +66,19 @@ def _lanes(n, offset=0, step=1):
     return ir.Constant(ir.VectorType(_I32, n), [offset + step * i for i in range(n)])
 
 
-def _pair_products(builder, x, w):
-    """<16 x i32>: x[2l] * w[2l] + x[2l+1] * w[2l+1] of two <32 x i16> vectors, exactly."""
-    module = builder.module
-    if TARGET == "avx512":
-        fn = cgutils.get_or_insert_function(module, ir.FunctionType(_ACC, [_PAIRS, _PAIRS]),
-                                            "llvm.x86.avx512.pmaddw.d.512")
-        return builder.call(fn, [x, w])
-    if TARGET == "avx2":
-        half = ir.VectorType(_I16, LANES)
-        fn = cgutils.get_or_insert_function(module, ir.FunctionType(ir.VectorType(_I32, LANES // 2), [half, half]),
-                                            "llvm.x86.avx2.pmadd.wd")
-        low = builder.call(fn, [builder.shuffle_vector(x, x, _lanes(LANES)),
-                                builder.shuffle_vector(w, w, _lanes(LANES))])
-        high = builder.call(fn, [builder.shuffle_vector(x, x, _lanes(LANES, LANES)),
-                                 builder.shuffle_vector(w, w, _lanes(LANES, LANES))])
-        return builder.shuffle_vector(low, high, _lanes(LANES))
-    even, odd = _lanes(LANES, 0, 2), _lanes(LANES, 1, 2)
-    products = []
-    for lanes in (even, odd):
-        a = builder.sext(builder.shuffle_vector(x, x, lanes), _ACC)
-        b = builder.sext(builder.shuffle_vector(w, w, lanes), _ACC)
-        products.append(builder.mul(a, b))
-    return builder.add(*products)
+def _quad_accumulate(builder, acc, x, w):
+    """acc + (for each lane l: the sum over i < 4 of x[4l + i] * w[4l + i]), x unsigned and w signed bytes, as
+    <16 x i32> vectors of four bytes per lane; exact in int32 (module docstring)."""
+    if TARGET == "vnni":
+        fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(_ACC, [_ACC, _ACC, _ACC]),
+                                            "llvm.x86.avx512.vpdpbusd.512")
+        return builder.call(fn, [acc, x, w])
+    bytes_ = ir.VectorType(_I8, 4 * LANES)
+    wide = ir.VectorType(_I32, 4 * LANES)
+    products = builder.mul(builder.zext(builder.bitcast(x, bytes_), wide), builder.sext(builder.bitcast(w, bytes_), wide))
+    for i in range(4):
+        acc = builder.add(acc, builder.shuffle_vector(products, products, _lanes(LANES, i, 4)))
+    return acc
 
 
 def _data(context, builder, array_type, value, offset):
@@ -101,13 +89,16 @@ def _data(context, builder, array_type, value, offset):
 
 def _tile_codegen(pixels, blocks):
     def codegen(context, builder, sig, args):
-        acc_a, acc_off, acc_stride, x_a, x_off, x_stride, w_a, w_off, w_stride, kpairs = args
+        acc_a, acc_off, acc_stride, addrs_a, koff_a, nk, w_a, w_off, w_stride = args
         accp = _data(context, builder, sig.args[0], acc_a, acc_off)
-        xp = _data(context, builder, sig.args[3], x_a, x_off)
+        addrs = [builder.load(_data(context, builder, sig.args[3], addrs_a, ir.Constant(_I64, p)))
+                 for p in range(pixels)]
+        koff = _data(context, builder, sig.args[4], koff_a, ir.Constant(_I64, 0))
         wp = _data(context, builder, sig.args[6], w_a, w_off)
+        flip = ir.Constant(_I32, 0x80808080 - (1 << 32))  # u(x) = x + 128: each byte's top bit flipped
         entry = builder.block
-        loop = builder.append_basic_block("pair_tile.loop")
-        done = builder.append_basic_block("pair_tile.done")
+        loop = builder.append_basic_block("quad_tile.loop")
+        done = builder.append_basic_block("quad_tile.done")
         builder.branch(loop)
 
         builder.position_at_end(loop)
@@ -119,24 +110,25 @@ def _tile_codegen(pixels, blocks):
             phi.add_incoming(ir.Constant(_ACC, None), entry)
             sums.append(phi)
         weights = []
-        pair_row = builder.mul(j, ir.Constant(_I64, 2 * LANES))
+        quad_row = builder.mul(j, ir.Constant(_I64, 4 * LANES))
         for nb in range(blocks):
-            at = builder.add(pair_row, builder.mul(ir.Constant(_I64, nb), w_stride))
-            weights.append(builder.load(builder.bitcast(builder.gep(wp, [at]), _PAIRS.as_pointer()), align=2))
+            at = builder.add(quad_row, builder.mul(ir.Constant(_I64, nb), w_stride))
+            weights.append(builder.load(builder.bitcast(builder.gep(wp, [at]), _ACC.as_pointer()), align=1))
+        offset = builder.load(builder.gep(koff, [j]))
         updated = []
         for p in range(pixels):
-            at = builder.add(builder.mul(ir.Constant(_I64, p), x_stride), builder.mul(j, ir.Constant(_I64, 2)))
-            pair = builder.load(builder.bitcast(builder.gep(xp, [at]), _I32.as_pointer()), align=2)
-            splat = builder.insert_element(ir.Constant(_ACC, None), pair, ir.Constant(_I32, 0))
-            splat = builder.bitcast(builder.shuffle_vector(splat, splat, ir.Constant(_ACC, [0] * LANES)), _PAIRS)
+            address = builder.inttoptr(builder.add(addrs[p], offset), _I32.as_pointer())
+            quad = builder.xor(builder.load(address, align=1), flip)
+            splat = builder.insert_element(ir.Constant(_ACC, None), quad, ir.Constant(_I32, 0))
+            splat = builder.shuffle_vector(splat, splat, ir.Constant(_ACC, [0] * LANES))
             for nb in range(blocks):
-                updated.append(builder.add(sums[p * blocks + nb], _pair_products(builder, splat, weights[nb])))
+                updated.append(_quad_accumulate(builder, sums[p * blocks + nb], splat, weights[nb]))
         j_next = builder.add(j, ir.Constant(_I64, 1))
         tail = builder.block
         j.add_incoming(j_next, tail)
         for phi, value in zip(sums, updated):
             phi.add_incoming(value, tail)
-        builder.cbranch(builder.icmp_signed("<", j_next, kpairs), loop, done)
+        builder.cbranch(builder.icmp_signed("<", j_next, nk), loop, done)
 
         builder.position_at_end(done)
         for p in range(pixels):
@@ -149,21 +141,22 @@ def _tile_codegen(pixels, blocks):
     return codegen
 
 
-def pair_dot_tile(pixels: int, blocks: int):
+def quad_dot_tile(pixels: int, blocks: int):
     """The tile of `pixels` x `blocks` x 16 accumulators as a Numba intrinsic:
 
-        tile(acc, acc_off, acc_stride, x, x_off, x_stride, w, w_off, w_stride, kpairs)
+        tile(acc, acc_off, acc_stride, addrs, koff, nk, w, w_off, w_stride)
 
-    acc int32[::1], x and w int16[::1]; offsets and strides in elements; kpairs >= 1.
-    Writes (does not add to) acc[acc_off + p * acc_stride + c] for p < pixels, c < 16 * blocks."""
+    acc int32[::1]; addrs int64[::1], the pixels' addresses; koff int64[::1], the nk >= 1 quads' byte offsets;
+    w int8[::1]; offsets and strides in elements. Writes (does not add to) acc[acc_off + p * acc_stride + c]
+    for p < pixels, c < 16 * blocks."""
 
     @intrinsic
-    def tile(typingctx, acc, acc_off, acc_stride, x, x_off, x_stride, w, w_off, w_stride, kpairs):
+    def tile(typingctx, acc, acc_off, acc_stride, addrs, koff, nk, w, w_off, w_stride):
         i64 = types.int64
-        sig = types.void(acc, i64, i64, x, i64, i64, w, i64, i64, i64)
+        sig = types.void(acc, i64, i64, addrs, koff, i64, w, i64, i64)
         return sig, _tile_codegen(pixels, blocks)
 
-    tile.__name__ = f"pair_dot_tile_{pixels}x{blocks}"
+    tile.__name__ = f"quad_dot_tile_{pixels}x{blocks}"
     return tile
 
 
