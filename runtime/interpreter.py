@@ -7,7 +7,8 @@ Two backends, bit-exact with each other:
            are computed now; dense conv, depthwise and FC weights are repacked
            now for the SIMD kernels (kernels/packed_layers.py), which also get
            a few kilobytes of workspace of their own, outside the arena;
-           invoke runs the calls in order.
+           invoke runs the calls in order, most of them in one jitted
+           loop (step_program.py).
   "c"      the C runtime (runtime/c through c_runtime.py) loads the file with
            its own verifier, which must accept what the Python one accepted,
            and runs every operator itself on its arena.
@@ -33,6 +34,7 @@ from .c_runtime import CRuntime
 from .errors import InputError
 from .loader import LoadedModel, load_bytes, load_file
 from .ops import OPS, OpCheck
+from .step_program import StepProgram
 
 
 class Interpreter:
@@ -49,6 +51,8 @@ class Interpreter:
         else:
             self.model = load_file(model)
         self.backend = backend
+        self._input_kinds = [(self.model.tensors[i].shape, np.dtype(self.model.tensors[i].dtype))
+                             for i in self.model.inputs]
         self._quantize = self._callable(quantize_s8)  # boundary kernels, resolved once
         self._dequantize = self._callable(dequantize_s8)
         m = self.model
@@ -62,8 +66,7 @@ class Interpreter:
             self.op_steps = [slice(k, k + 1) for k in range(len(m.operators))]
             self._invoke_all = self._c.invoke
             return
-        self.arena = np.zeros(max(m.arena_bytes, 1), dtype=np.uint8)
-        self._invoke_all = self._run_steps
+        self.arena = np.zeros(-(-max(m.arena_bytes, 1) // 8) * 8, dtype=np.uint8)  # whole int64s: step_program
         for k, op in enumerate(m.operators):
             off = m.scratch_offsets[k]
             size = m.op_info[k].scratch_bytes
@@ -72,10 +75,7 @@ class Interpreter:
             for kernel, args in OPS[op.opcode][1](OpCheck(m, k), self.view, scratch):
                 self.steps.append((self._callable(kernel), args))
             self.op_steps.append(slice(first, len(self.steps)))
-
-    def _run_steps(self):
-        for fn, args in self.steps:
-            fn(*args)
+        self._invoke_all = StepProgram(self.steps, self.arena).run  # rewrites the steps' own arrays
 
     def _callable(self, kernel):
         if self.backend == "c" and hasattr(kernel, "py_func"):
@@ -136,7 +136,22 @@ class Interpreter:
 
     def invoke(self, *inputs, dequantize: bool = False) -> list[np.ndarray]:
         """Run the model; returns one array per model output, batch first."""
+        if self._exact_inputs(inputs):  # one sample of the model's own shapes and dtypes: no batching to do
+            m = self.model
+            for a, i in zip(inputs, m.inputs):
+                np.copyto(self.view(m.tensors[i]), a.reshape(-1))
+            self._invoke_all()
+            outs = [self.view(m.tensors[i]).reshape(m.tensors[i].shape).copy() for i in m.outputs]
+            if dequantize:
+                outs = [self._dequantized(o, m.tensors[i]) for o, i in zip(outs, m.outputs)]
+            return outs
         return self._run(inputs, dequantize, None)
+
+    def _exact_inputs(self, inputs) -> bool:
+        if len(inputs) != len(self._input_kinds):
+            return False
+        return all(type(a) is np.ndarray and a.shape == shape and a.dtype == dtype
+                   for a, (shape, dtype) in zip(inputs, self._input_kinds))
 
     def trace(self, *inputs) -> dict[str, np.ndarray]:
         """Run the model and keep every operator's output: {tensor name: array, batch first}.
