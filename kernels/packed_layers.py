@@ -368,7 +368,8 @@ def depthwise_conv2d_s8_packed(
     input, output,
 ):
     """depthwise_conv2d_s8 on a PackedDepthwise. A 3x3 filter with depth multiplier 1 runs pixel by
-    pixel, all nine taps at once (depthwise_3x3_pixel). Any other filter runs row by row: the row's
+    pixel (or, below 16 channels at stride 1, 16 / C pixels at a time), all nine taps at once
+    (depthwise_pixel). Any other filter runs row by row: the row's
     accumulators start at zero, each tap (ky, kx) inside the image adds (x - input_zp) * w over the row's
     pixels and channels. Padding taps are skipped, which is adding (zero point - zero point) * w = 0.
     Either way the output row is requantized at once (bias..right: tile_requant over the row's pixels).
@@ -385,6 +386,17 @@ def depthwise_conv2d_s8_packed(
         else:
             padded_h, padded_w = input_h, input_w
         row_stride, col_stride = dilation_h * padded_w * input_ch, dilation_w * input_ch
+        # Fewer than 16 channels that divide 16, stride 1: one 16-lane vector holds `group` neighbouring output
+        # pixels, since pixel ox + 1's taps are pixel ox's taps moved by one pixel; its weights (and their sums)
+        # are the channels' repeated `group` times.
+        group = 16 // input_ch if input_ch < 16 and 16 % input_ch == 0 and stride_w == 1 else 1
+        grouped_w = np.empty(9 * 16, np.int32)
+        grouped_sums = np.empty(16, np.int32)
+        if group > 1:
+            for lane in range(16):
+                grouped_sums[lane] = tap_sums[lane % input_ch]
+                for t in range(9):
+                    grouped_w[t * 16 + lane] = weights[t * input_ch + lane % input_ch]
         for b in range(batches):
             if padded.shape[0] > 0:
                 pad_image(padded, input, b * image, input_h, input_w, input_ch, pad_top, pad_left, padded_h, padded_w,
@@ -394,7 +406,13 @@ def depthwise_conv2d_s8_packed(
                 source, base = input, b * image
             for oy in range(output_h):
                 top = base + oy * stride_h * padded_w * input_ch
-                for ox in range(output_w):
+                ox = 0
+                if group > 1:
+                    while ox + group <= output_w:
+                        _taps3x3_16(acc, ox * output_ch, source.ctypes.data + top + ox * input_ch, row_stride,
+                                    col_stride, grouped_w, 0, 16, grouped_sums, input_zp)
+                        ox += group
+                for ox in range(ox, output_w):
                     depthwise_pixel(acc[ox * output_ch:], source, top + ox * stride_w * input_ch, row_stride,
                                     col_stride, input_ch, input_zp, weights, tap_sums)
                 depthwise_row_output(acc, bias, mult, shift, rnd, right, fused, output_zp, act_min, act_max,
