@@ -304,11 +304,12 @@ def depthwise_scratch(dims) -> tuple[np.ndarray, np.ndarray]:
 
 
 @njit(inline="always", cache=True, nogil=True)
-def depthwise_pixel(acc, source, at, row_stride, col_stride, channels, input_zp, weights, tap_sums):
-    """The accumulators of one output pixel of a 3x3 depthwise layer with depth multiplier 1: all nine taps
-    at once over 16 (then 8) channels in registers (vector_ir.depthwise_taps), the rest one by one. Tap
-    (ky, kx) of channel c is source[at + ky * row_stride + kx * col_stride + c]: the layer's input, or its
-    padded copy (pad_image), so every tap is in bounds.
+def depthwise_row(acc, source, at, pixel_step, count, row_stride, col_stride, channels, input_zp, weights, tap_sums):
+    """The accumulators of `count` output pixels of a 3x3 depthwise layer with depth multiplier 1, pixel i's
+    first tap at source[at + i * pixel_step]: all nine taps at once over 16 (then 8) channels in registers,
+    the block's weights held across the pixels (vector_ir.depthwise_taps), the rest one by one. Tap (ky, kx)
+    of channel c is source[... + ky * row_stride + kx * col_stride + c]: the layer's input, or its padded
+    copy (pad_image), so every tap is in bounds.
 
     The zero point comes out of the sum: sum (x - zp) w = sum x w - zp * sum w. A padding tap holds
     x = zp, which adds zp * w and is taken out again by zp * sum w: it contributes (zp - zp) * w = 0, as
@@ -317,16 +318,20 @@ def depthwise_pixel(acc, source, at, row_stride, col_stride, channels, input_zp,
     address = source.ctypes.data + at
     c = 0
     while c + 16 <= channels:
-        _taps3x3_16(acc, c, address + c, row_stride, col_stride, weights, c, channels, tap_sums, input_zp)
+        _taps3x3_16(acc, c, channels, address + c, pixel_step, count, row_stride, col_stride, weights, c, channels,
+                    tap_sums, input_zp)
         c += 16
     if c + 8 <= channels:
-        _taps3x3_8(acc, c, address + c, row_stride, col_stride, weights, c, channels, tap_sums, input_zp)
+        _taps3x3_8(acc, c, channels, address + c, pixel_step, count, row_stride, col_stride, weights, c, channels,
+                   tap_sums, input_zp)
         c += 8
-    for j in range(c, channels):  # fewer than 8 channels left: tap by tap
-        s = np.int64(0)
-        for k in range(9):
-            s += np.int64(source[at + (k // 3) * row_stride + (k % 3) * col_stride + j]) * weights[k * channels + j]
-        acc[j] = np.int32(s - input_zp * tap_sums[j])
+    for i in range(count):
+        for j in range(c, channels):  # fewer than 8 channels left: tap by tap
+            s = np.int64(0)
+            for k in range(9):
+                s += (np.int64(source[at + i * pixel_step + (k // 3) * row_stride + (k % 3) * col_stride + j])
+                      * weights[k * channels + j])
+            acc[i * channels + j] = np.int32(s - input_zp * tap_sums[j])
 
 
 @njit(inline="always", cache=True, nogil=True)
@@ -369,7 +374,7 @@ def depthwise_conv2d_s8_packed(
 ):
     """depthwise_conv2d_s8 on a PackedDepthwise. A 3x3 filter with depth multiplier 1 runs pixel by
     pixel (or, below 16 channels at stride 1, 16 / C pixels at a time), all nine taps at once
-    (depthwise_pixel). Any other filter runs row by row: the row's
+    (depthwise_row). Any other filter runs row by row: the row's
     accumulators start at zero, each tap (ky, kx) inside the image adds (x - input_zp) * w over the row's
     pixels and channels. Padding taps are skipped, which is adding (zero point - zero point) * w = 0.
     Either way the output row is requantized at once (bias..right: tile_requant over the row's pixels).
@@ -408,13 +413,13 @@ def depthwise_conv2d_s8_packed(
                 top = base + oy * stride_h * padded_w * input_ch
                 ox = 0
                 if group > 1:
-                    while ox + group <= output_w:
-                        _taps3x3_16(acc, ox * output_ch, source.ctypes.data + top + ox * input_ch, row_stride,
-                                    col_stride, grouped_w, 0, 16, grouped_sums, input_zp)
-                        ox += group
-                for ox in range(ox, output_w):
-                    depthwise_pixel(acc[ox * output_ch:], source, top + ox * stride_w * input_ch, row_stride,
-                                    col_stride, input_ch, input_zp, weights, tap_sums)
+                    n = output_w // group
+                    _taps3x3_16(acc, 0, group * input_ch, source.ctypes.data + top, group * input_ch, n, row_stride,
+                                col_stride, grouped_w, 0, 16, grouped_sums, input_zp)
+                    ox = n * group
+                if ox < output_w:
+                    depthwise_row(acc[ox * output_ch:], source, top + ox * stride_w * input_ch, stride_w * input_ch,
+                                  output_w - ox, row_stride, col_stride, input_ch, input_zp, weights, tap_sums)
                 depthwise_row_output(acc, bias, mult, shift, rnd, right, fused, output_zp, act_min, act_max,
                                      output_w, output_ch, output[(b * output_h + oy) * row:(b * output_h + oy + 1) * row])
         return

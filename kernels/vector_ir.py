@@ -164,45 +164,66 @@ def _depthwise_codegen(filter_h, filter_w, lanes):
     i8v, accv = ir.VectorType(ir.IntType(8), lanes), ir.VectorType(_I32, lanes)
 
     def codegen(context, builder, sig, args):
-        acc_a, acc_off, x_addr, row_stride, col_stride, w_a, w_off, w_stride, sums_a, zp = args
-        accp = _data(context, builder, sig.args[0], acc_a, acc_off)
-        total = None
+        acc_a, acc_off, acc_step, x_addr, x_step, count, row_stride, col_stride, w_a, w_off, w_stride, sums_a, zp = args
+        weights, offsets = [], []
         for ky in range(filter_h):
-            row = builder.add(x_addr, builder.mul(ir.Constant(_I64, ky), row_stride))
             for kx in range(filter_w):
                 t = ky * filter_w + kx
-                address = builder.add(row, builder.mul(ir.Constant(_I64, kx), col_stride))
-                x = builder.load(builder.inttoptr(address, i8v.as_pointer()), align=1)
+                offsets.append(builder.add(builder.mul(ir.Constant(_I64, ky), row_stride),
+                                           builder.mul(ir.Constant(_I64, kx), col_stride)))
                 w_at = builder.add(w_off, builder.mul(ir.Constant(_I64, t), w_stride))
-                w = builder.load(builder.bitcast(_data(context, builder, sig.args[5], w_a, w_at), accv.as_pointer()),
-                                 align=4)
-                product = builder.mul(builder.sext(x, accv), w)
-                total = product if total is None else builder.add(total, product)
-        sums = builder.load(builder.bitcast(_data(context, builder, sig.args[8], sums_a, w_off), accv.as_pointer()),
+                weights.append(builder.load(builder.bitcast(_data(context, builder, sig.args[8], w_a, w_at),
+                                                            accv.as_pointer()), align=4))
+        sums = builder.load(builder.bitcast(_data(context, builder, sig.args[11], sums_a, w_off), accv.as_pointer()),
                             align=4)
         zpv = builder.insert_element(ir.Constant(accv, None), builder.trunc(zp, _I32), ir.Constant(_I32, 0))
         zpv = builder.shuffle_vector(zpv, zpv, ir.Constant(ir.VectorType(_I32, lanes), [0] * lanes))
-        builder.store(builder.sub(total, builder.mul(zpv, sums)), builder.bitcast(accp, accv.as_pointer()), align=4)
+        correction = builder.mul(zpv, sums)
+        accp = _data(context, builder, sig.args[0], acc_a, acc_off)
+        entry = builder.block
+        loop = builder.append_basic_block("depthwise_row.loop")
+        done = builder.append_basic_block("depthwise_row.done")
+        builder.cbranch(builder.icmp_signed(">", count, ir.Constant(_I64, 0)), loop, done)
+
+        builder.position_at_end(loop)
+        i = builder.phi(_I64)
+        i.add_incoming(ir.Constant(_I64, 0), entry)
+        pixel = builder.add(x_addr, builder.mul(i, x_step))
+        total = None
+        for offset, w in zip(offsets, weights):
+            x = builder.load(builder.inttoptr(builder.add(pixel, offset), i8v.as_pointer()), align=1)
+            product = builder.mul(builder.sext(x, accv), w)
+            total = product if total is None else builder.add(total, product)
+        out = builder.gep(accp, [builder.mul(i, acc_step)])
+        builder.store(builder.sub(total, correction), builder.bitcast(out, accv.as_pointer()), align=4)
+        i_next = builder.add(i, ir.Constant(_I64, 1))
+        i.add_incoming(i_next, builder.block)
+        builder.cbranch(builder.icmp_signed("<", i_next, count), loop, done)
+
+        builder.position_at_end(done)
         return context.get_dummy_value()
 
     return codegen
 
 
 def depthwise_taps(filter_h: int, filter_w: int, lanes: int):
-    """`lanes` channels of one depthwise output pixel as a Numba intrinsic:
+    """`lanes` channels of `count` depthwise output pixels as a Numba intrinsic, the filter's taps held in
+    registers across the pixels:
 
-        taps_fn(acc, acc_off, x_addr, row_stride, col_stride, w, w_off, w_stride, tap_sums, zp)
+        taps_fn(acc, acc_off, acc_step, x_addr, x_step, count, row_stride, col_stride, w, w_off, w_stride,
+                tap_sums, zp)
 
-    acc[acc_off + l] = sum_t x_t[l] * w[w_off + t * w_stride + l] - zp * tap_sums[w_off + l] for l < lanes, where
-    tap t = (ky, kx) reads the int8 memory at address x_addr + ky * row_stride + kx * col_stride (strides in
-    bytes); w and tap_sums are int32. With x = zp at padding taps this is sum (x - zp) w
-    (packed_layers.depthwise_pixel derives it). Products of int8 and |w| <= 127 widened to int32 lanes are
-    exact, and so is their sum."""
+    for i < count, l < lanes: acc[acc_off + i * acc_step + l] = sum_t x_t[l] * w[w_off + t * w_stride + l]
+    - zp * tap_sums[w_off + l], where tap t = (ky, kx) of pixel i reads the int8 memory at address
+    x_addr + i * x_step + ky * row_stride + kx * col_stride (strides in bytes); w and tap_sums are int32. With
+    x = zp at padding taps this is sum (x - zp) w (packed_layers.depthwise_row derives it). Products of
+    int8 and |w| <= 127 widened to int32 lanes are exact, and so is their sum."""
 
     @intrinsic
-    def taps_fn(typingctx, acc, acc_off, x_addr, row_stride, col_stride, w, w_off, w_stride, tap_sums, zp):
+    def taps_fn(typingctx, acc, acc_off, acc_step, x_addr, x_step, count, row_stride, col_stride, w, w_off, w_stride,
+                tap_sums, zp):
         i64 = types.int64
-        sig = types.void(acc, i64, i64, i64, i64, w, i64, i64, tap_sums, i64)
+        sig = types.void(acc, i64, i64, i64, i64, i64, i64, i64, w, i64, i64, tap_sums, i64)
         return sig, _depthwise_codegen(filter_h, filter_w, lanes)
 
     taps_fn.__name__ = f"depthwise_taps_{filter_h}x{filter_w}x{lanes}"
