@@ -33,6 +33,7 @@ import numpy as np
 from numba import njit, types
 
 from . import _checks
+from ._copy import copy_elements
 from ._dispatch import check_backend, run_kernel
 from .numerics import (multiply_by_quantized_multiplier, multiply_by_quantized_multiplier_right,
                        quantize_multiplier, requantize)
@@ -42,17 +43,20 @@ _v32 = types.int32[::1]
 _v8 = types.int8[::1]
 
 ADD_LEFT_SHIFT = 20
+_ADD_QUANT_AND_DATA = (  # the arguments add_s8 and add_s8_same_shape end with
+    _i32, _i32, _i32,  # input1_zp, input1_mult, input1_shift
+    _i32, _i32, _i32,  # input2_zp, input2_mult, input2_shift
+    _i32, _i32, _i32,  # output_zp, output_mult, output_shift
+    _i32, _i32,  # act_min, act_max
+    _v8, _v8, _v8,  # input1, input2, output
+)
 
 
 @njit(
     types.void(
         _v32, _v32, _v32,  # output_shape[4], input1_strides[4], input2_strides[4]
         _i32,  # left_shift
-        _i32, _i32, _i32,  # input1_zp, input1_mult, input1_shift
-        _i32, _i32, _i32,  # input2_zp, input2_mult, input2_shift
-        _i32, _i32, _i32,  # output_zp, output_mult, output_shift
-        _i32, _i32,  # act_min, act_max
-        _v8, _v8, _v8,  # input1, input2, output
+        *_ADD_QUANT_AND_DATA,
     ),
     cache=True,
     nogil=True,
@@ -86,11 +90,7 @@ def add_s8(
 @njit(
     types.void(
         types.int64, _i32,  # count, left_shift
-        _i32, _i32, _i32,  # input1_zp, input1_mult, input1_shift
-        _i32, _i32, _i32,  # input2_zp, input2_mult, input2_shift
-        _i32, _i32, _i32,  # output_zp, output_mult, output_shift
-        _i32, _i32,  # act_min, act_max
-        _v8, _v8, _v8,  # input1, input2, output
+        *_ADD_QUANT_AND_DATA,
     ),
     cache=True,
     nogil=True,
@@ -123,7 +123,7 @@ def add_s8_same_shape(
                      + multiply_by_quantized_multiplier_right(b, input2_mult, r2))
             v = multiply_by_quantized_multiplier_right(total, output_mult, ro) + output_zp
             chunk[i] = np.int8(min(max(v, lo), hi))
-        output[start:start + n] = chunk[:n]
+        copy_elements(output[start:start + n], chunk)
 
 
 @njit(

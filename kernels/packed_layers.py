@@ -45,6 +45,7 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit, types
 
+from ._copy import copy_elements
 from .numerics import requant_fused, requant_prepare_channels, requantize
 from .vector_ir import LANES, depthwise_taps, quad_dot_tile
 
@@ -196,10 +197,8 @@ def pad_image(padded, input, base, input_h, input_w, channels, pad_top, pad_left
     for y in range(input_h):
         at = (pad_top + y) * row
         padded[at:at + pad_left * channels] = zp
-        dst = padded[at + pad_left * channels:at + (pad_left + input_w) * channels]
-        src = input[base + y * input_w * channels:base + (y + 1) * input_w * channels]
-        for i in range(dst.shape[0]):  # not a slice assignment: Numba's tests whether the two overlap
-            dst[i] = src[i]
+        copy_elements(padded[at + pad_left * channels:at + (pad_left + input_w) * channels],
+                      input[base + y * input_w * channels:base + (y + 1) * input_w * channels])
         padded[at + (pad_left + input_w) * channels:at + row] = zp
     padded[(pad_top + input_h) * row:padded_h * row] = zp
 
@@ -279,26 +278,41 @@ def conv2d_s8_packed(
 class PackedDepthwise:
     """A [1, KH, KW, C] int8 depthwise filter widened to int32 [KH * KW * C], with bias and output stage."""
 
-    weights: np.ndarray
-    tap_sums: np.ndarray  # int32 [C]: sum of each channel's weights over all taps
+    weights: np.ndarray  # int32 [KH * KW * C], then, where grouped_pixels(C) > 1, [KH * KW * 16] (below)
+    tap_sums: np.ndarray  # int32 [C]: sum of each channel's weights over all taps; then [16] where grouped
     bias: np.ndarray
     requant: Requant
 
 
+@njit(cache=True, nogil=True)
+def grouped_pixels(channels):
+    """Output pixels that share one 16-lane vector in the 3x3 path at stride 1: 16 / C for C < 16 dividing
+    16 (pixel ox + 1's taps are pixel ox's moved by one pixel, so one load reads both), else 1."""
+    return LANES // channels if channels < LANES and LANES % channels == 0 else 1
+
+
 def pack_depthwise(filter_1hwc: np.ndarray, bias, mult, shift) -> PackedDepthwise:
+    """The filter widened to int32, and below 16 channels that divide 16 a second copy of it (and of the tap
+    sums) with each tap's channels repeated over the 16 lanes, for the grouped 3x3 path."""
     w = np.asarray(filter_1hwc, np.int8)
     channels = w.shape[3]
     b = np.zeros(channels, np.int32) if bias is None or len(bias) == 0 else np.asarray(bias, np.int32).copy()
-    sums = w.astype(np.int32).reshape(-1, channels).sum(axis=0, dtype=np.int32)
-    return PackedDepthwise(w.astype(np.int32).reshape(-1), sums, b, prepare_requant(mult, shift, channels))
+    taps = w.astype(np.int32).reshape(-1, channels)
+    sums = taps.sum(axis=0, dtype=np.int32)
+    group = grouped_pixels(channels)
+    if group > 1:
+        taps = np.concatenate([taps.reshape(-1), np.tile(taps, group).reshape(-1)])
+        sums = np.concatenate([sums, np.tile(sums, group)])
+    return PackedDepthwise(taps.reshape(-1), sums, b, prepare_requant(mult, shift, channels))
 
 
 def depthwise_scratch(dims) -> tuple[np.ndarray, np.ndarray]:
     """(accumulators of one output row int32, the padded copy of one input image int8) of depthwise_conv2d_s8's
-    dims; the copy is empty where the layer reads no padding (it then reads the input itself)."""
+    dims; the copy is empty where the layer reads no padding (it then reads the input itself) or takes the
+    row-by-row path, which tests its taps."""
     n, in_h, in_w, in_c, kh, kw, out_h, out_w, m, sh, sw, dh, dw, pt, pl = dims
     pb, pr = padding_past_input(in_h, in_w, kh, kw, out_h, out_w, sh, sw, dh, dw, pt, pl)
-    copied = pt or pl or pb or pr
+    copied = (pt or pl or pb or pr) and (kh, kw, m) == (3, 3, 1)
     size = (in_h + pt + pb) * (in_w + pl + pr) * in_c if copied else 0
     return np.zeros(out_w * in_c * m, np.int32), np.zeros(size, np.int8)
 
@@ -391,17 +405,8 @@ def depthwise_conv2d_s8_packed(
         else:
             padded_h, padded_w = input_h, input_w
         row_stride, col_stride = dilation_h * padded_w * input_ch, dilation_w * input_ch
-        # Fewer than 16 channels that divide 16, stride 1: one 16-lane vector holds `group` neighbouring output
-        # pixels, since pixel ox + 1's taps are pixel ox's taps moved by one pixel; its weights (and their sums)
-        # are the channels' repeated `group` times.
-        group = 16 // input_ch if input_ch < 16 and 16 % input_ch == 0 and stride_w == 1 else 1
-        grouped_w = np.empty(9 * 16, np.int32)
-        grouped_sums = np.empty(16, np.int32)
-        if group > 1:
-            for lane in range(16):
-                grouped_sums[lane] = tap_sums[lane % input_ch]
-                for t in range(9):
-                    grouped_w[t * 16 + lane] = weights[t * input_ch + lane % input_ch]
+        group = grouped_pixels(input_ch) if stride_w == 1 else 1
+        taps = 9 * input_ch
         for b in range(batches):
             if padded.shape[0] > 0:
                 pad_image(padded, input, b * image, input_h, input_w, input_ch, pad_top, pad_left, padded_h, padded_w,
@@ -412,11 +417,10 @@ def depthwise_conv2d_s8_packed(
             for oy in range(output_h):
                 top = base + oy * stride_h * padded_w * input_ch
                 ox = 0
-                if group > 1:
-                    n = output_w // group
-                    _taps3x3_16(acc, 0, group * input_ch, source.ctypes.data + top, group * input_ch, n, row_stride,
-                                col_stride, grouped_w, 0, 16, grouped_sums, input_zp)
-                    ox = n * group
+                if group > 1:  # `group` pixels as one of 16 channels, on the repeated weights (pack_depthwise)
+                    ox = output_w // group * group
+                    depthwise_row(acc, source, top, 16, ox // group, row_stride, col_stride, 16, input_zp,
+                                  weights[taps:], tap_sums[input_ch:])
                 if ox < output_w:
                     depthwise_row(acc[ox * output_ch:], source, top + ox * stride_w * input_ch, stride_w * input_ch,
                                   output_w - ox, row_stride, col_stride, input_ch, input_zp, weights, tap_sums)

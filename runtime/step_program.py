@@ -64,6 +64,8 @@ class StepProgram:
     """Encodes an interpreter's steps (a list of (kernel, args)), rewriting their arrays into `constants`."""
 
     def __init__(self, steps: list, arena: np.ndarray):
+        if arena.nbytes % 8:
+            raise ValueError("the arena must hold whole int64s: run_program views it as int32 and int64")
         self.arena = arena
         self._arena_at, self._arena_end = _address(arena), _address(arena) + arena.nbytes
         encodable = [self._encodable(fn, args) for fn, args in steps]
@@ -75,11 +77,12 @@ class StepProgram:
                 if isinstance(a, np.ndarray) and not self._in_arena(a) and id(a) not in slots:
                     slots[id(a)] = (size, a)
                     size += -(-max(a.nbytes, 1) // ALIGN) * ALIGN
-        self.constants = np.zeros(size + ALIGN, np.uint8)
-        base = -_address(self.constants) % ALIGN  # the first 64-byte boundary in the buffer
+        raw = np.zeros(size + ALIGN, np.uint8)
+        base = -_address(raw) % ALIGN
+        self.constants = raw[base:base + size]  # starts on a 64-byte boundary: every slot's offset is whole elements
         views = {}
         for key, (offset, a) in slots.items():
-            v = self.constants[base + offset:base + offset + a.nbytes].view(a.dtype)
+            v = self.constants[offset:offset + a.nbytes].view(a.dtype)
             v[:] = a
             views[key] = v
         self._constants_at = _address(self.constants)
@@ -102,7 +105,7 @@ class StepProgram:
         return self._arena_at <= _address(a) < self._arena_end
 
     def _encodable(self, fn, args) -> bool:
-        fields = FIELDS.get(fn) if any(fn is k for k in KERNELS) else None
+        fields = FIELDS.get(fn)
         if fields is None or len(fields) != len(args):
             return False
         for kind, a in zip(fields, args):
@@ -144,11 +147,10 @@ def _array(arena, constants, p, at):
 @njit(types.void(types.int64[::1], types.uint8[::1], types.uint8[::1]), cache=True, nogil=True)
 def run_program(program, arena, constants):
     """Decode each row of `program` (StepProgram's encoding) and call its kernel. Trusts its caller: the rows
-    come from steps the loader verified and the interpreter prepared."""
-    n8 = arena.shape[0] - arena.shape[0] % 8  # the views below need a whole number of elements
+    come from steps the loader verified and the interpreter prepared, and both buffers hold whole int64s."""
     a8, c8 = arena.view(np.int8), constants.view(np.int8)
-    a32, c32 = arena[:n8].view(np.int32), constants[:constants.shape[0] - constants.shape[0] % 8].view(np.int32)
-    a64, c64 = arena[:n8].view(np.int64), constants[:constants.shape[0] - constants.shape[0] % 8].view(np.int64)
+    a32, c32 = arena.view(np.int32), constants.view(np.int32)
+    a64, c64 = arena.view(np.int64), constants.view(np.int64)
     pc = 0
     while pc < program.shape[0]:
         kind = program[pc]

@@ -18,7 +18,7 @@ from layer_references import conv2d_reference, depthwise_reference, fully_connec
 from microflat.kernels import elementwise
 from microflat.kernels import packed_layers as PL
 
-WIDTHS = st.sampled_from([1, 2, 3, 7, 8, 9, 15, 16, 17, 33, 48, 64, 65, 80])
+WIDTHS = st.sampled_from([1, 2, 3, 4, 7, 8, 9, 15, 16, 17, 33, 48, 64, 65, 80])
 KERNELS = st.sampled_from([3, 3, 3, 1, 2, 4, 5])
 
 
