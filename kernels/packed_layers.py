@@ -46,6 +46,7 @@ import numpy as np
 from numba import njit, types
 
 from ._copy import copy_elements
+from .kernel_args import bind
 from .numerics import requant_fused, requant_prepare_channels, requantize
 from .vector_ir import LANES, depthwise_taps, quad_dot_tile
 
@@ -453,9 +454,9 @@ def depthwise_conv2d_s8_packed(
                                  output_w, output_ch, output[(b * output_h + oy) * row:(b * output_h + oy + 1) * row])
 
 
-def _output_stage_args(bias, r: Requant, reps: int):
-    """bias, mult, shift, round, right, fused: the per-channel vectors tiled over the kernel's output span."""
-    return (*tile_requant(bias, r, reps), r.fused)
+def _output_stage_args(bias, r: Requant, reps: int) -> dict:
+    """bias, mult, shift, rnd, right, fused: the per-channel vectors tiled over the kernel's output span."""
+    return dict(zip(("bias", "mult", "shift", "rnd", "right"), tile_requant(bias, r, reps)), fused=r.fused)
 
 
 def conv2d_packed_call(dims, quant, input, filter, bias, output):
@@ -479,9 +480,12 @@ def conv2d_packed_call(dims, quant, input, filter, bias, output):
     addrs = np.zeros(pixels, np.int64)
     padded = np.zeros(src_h * src_w * in_c + QUAD if copied else 0, np.int8)
     stage = _output_stage_args(p.bias, p.requant, pixels)
-    return conv2d_s8_packed, (acc, addrs, padded, n, in_h, in_w, in_c, out_h, out_w, out_c, sh, sw,
-                              pt if copied else 0, pl if copied else 0, src_h, src_w, int(in_zp), int(out_zp),
-                              p.weights, p.koff, *stage, int(lo), int(hi), input, output)
+    return conv2d_s8_packed, bind(conv2d_s8_packed, acc=acc, addrs=addrs, padded=padded, batches=n, input_h=in_h,
+                                  input_w=in_w, input_ch=in_c, output_h=out_h, output_w=out_w, output_ch=out_c,
+                                  stride_h=sh, stride_w=sw, pad_top=pt if copied else 0,
+                                  pad_left=pl if copied else 0, padded_h=src_h, padded_w=src_w,
+                                  input_zp=int(in_zp), output_zp=int(out_zp), weights=p.weights, koff=p.koff,
+                                  **stage, act_min=int(lo), act_max=int(hi), input=input, output=output)
 
 
 def fully_connected_packed_call(dims, quant, input, filter, bias, output):
@@ -497,7 +501,11 @@ def depthwise_packed_call(dims, quant, input, filter, bias, output):
     in_zp, out_zp, mult, shift, _, lo, hi = quant
     p = pack_depthwise(np.asarray(filter).reshape(1, kh, kw, in_c * m), bias, mult, shift)
     stage = _output_stage_args(p.bias, p.requant, out_w)
-    return depthwise_conv2d_s8_packed, (*depthwise_scratch((n, in_h, in_w, in_c, kh, kw, out_h, out_w, m, sh, sw, dh,
-                                                           dw, pt, pl)), n, in_h, in_w, in_c, kh, kw, out_h,
-                                        out_w, m, sh, sw, dh, dw, pt, pl, int(in_zp), int(out_zp), p.weights,
-                                        p.tap_sums, *stage, int(lo), int(hi), input, output)
+    acc, padded = depthwise_scratch((n, in_h, in_w, in_c, kh, kw, out_h, out_w, m, sh, sw, dh, dw, pt, pl))
+    return depthwise_conv2d_s8_packed, bind(depthwise_conv2d_s8_packed, acc=acc, padded=padded, batches=n,
+                                            input_h=in_h, input_w=in_w, input_ch=in_c, filter_h=kh, filter_w=kw,
+                                            output_h=out_h, output_w=out_w, depth_multiplier=m, stride_h=sh,
+                                            stride_w=sw, dilation_h=dh, dilation_w=dw, pad_top=pt, pad_left=pl,
+                                            input_zp=int(in_zp), output_zp=int(out_zp), weights=p.weights,
+                                            tap_sums=p.tap_sums, **stage, act_min=int(lo), act_max=int(hi),
+                                            input=input, output=output)

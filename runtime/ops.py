@@ -18,6 +18,7 @@ import numpy as np
 from microflat import kernels as K
 from microflat.kernels import packed_layers as PL
 from microflat.kernels import weight_encoding as WE
+from microflat.kernels.kernel_args import bind
 from microflat.kernels.numerics import SHIFT_MAX, SHIFT_MIN
 from microflat.kernels.pooling import MEAN_MAX_ELEMENTS
 from microflat.kernels.softmax import SOFTMAX_MAX_DEPTH, softmax_input_radius
@@ -178,6 +179,11 @@ class OpCheck:
         return s, d, p
 
 
+def _step(kernel, **named):
+    """(kernel, positional arguments) of one kernel call, its arguments given by name (kernels.kernel_args)."""
+    return kernel, bind(kernel, **named)
+
+
 def _views(view, *tensors):
     return tuple(np.zeros(0, np.int32) if t is None else view(t) for t in tensors)
 
@@ -328,22 +334,24 @@ def check_add(c: OpCheck) -> OpInfo:
     return OpInfo(0, 0, tuple(i for i, t in enumerate((a, b)) if t.shape == y.shape))
 
 
-def _strides(t, y):
-    return K.elementwise.broadcast_strides("add", t.shape, y.shape)
+def _broadcast_args(a, b, y):
+    """The 4-D output shape and each input's element strides (0 on a broadcast axis) of a binary kernel."""
+    return dict(output_shape=np.array(y.shape, np.int32),
+                input1_strides=K.elementwise.broadcast_strides("add", a.shape, y.shape),
+                input2_strides=K.elementwise.broadcast_strides("add", b.shape, y.shape))
 
 
 def prepare_add(c: OpCheck, view, scratch):
     o = c.op.options
     (a, b), (y,) = c.io()
+    common = dict(left_shift=o.left_shift, input1_zp=a.zero_point, input1_mult=o.input1_mult,
+                  input1_shift=o.input1_shift, input2_zp=b.zero_point, input2_mult=o.input2_mult,
+                  input2_shift=o.input2_shift, output_zp=y.zero_point, output_mult=o.output_mult,
+                  output_shift=o.output_shift, act_min=o.act_min, act_max=o.act_max,
+                  input1=view(a), input2=view(b), output=view(y))
     if a.shape == y.shape and b.shape == y.shape and o.output_shift <= 0:  # one vectorized loop
-        return [(K.elementwise.add_s8_same_shape, (y.size, o.left_shift, a.zero_point, o.input1_mult, o.input1_shift,
-                                                   b.zero_point, o.input2_mult, o.input2_shift, y.zero_point,
-                                                   o.output_mult, o.output_shift, o.act_min, o.act_max,
-                                                   view(a), view(b), view(y)))]
-    return [(K.add_s8, (np.array(y.shape, np.int32), _strides(a, y), _strides(b, y), o.left_shift,
-                        a.zero_point, o.input1_mult, o.input1_shift, b.zero_point, o.input2_mult, o.input2_shift,
-                        y.zero_point, o.output_mult, o.output_shift, o.act_min, o.act_max,
-                        view(a), view(b), view(y)))]
+        return [_step(K.elementwise.add_s8_same_shape, count=y.size, **common)]
+    return [_step(K.add_s8, **_broadcast_args(a, b, y), **common)]
 
 
 def check_mul(c: OpCheck) -> OpInfo:
@@ -362,8 +370,9 @@ def check_mul(c: OpCheck) -> OpInfo:
 def prepare_mul(c: OpCheck, view, scratch):
     o = c.op.options
     (a, b), (y,) = c.io()
-    return [(K.mul_s8, (np.array(y.shape, np.int32), _strides(a, y), _strides(b, y), a.zero_point, b.zero_point,
-                        y.zero_point, o.output_mult, o.output_shift, o.act_min, o.act_max, view(a), view(b), view(y)))]
+    return [_step(K.mul_s8, **_broadcast_args(a, b, y), input1_zp=a.zero_point, input2_zp=b.zero_point,
+                  output_zp=y.zero_point, output_mult=o.output_mult, output_shift=o.output_shift,
+                  act_min=o.act_min, act_max=o.act_max, input1=view(a), input2=view(b), output=view(y))]
 
 
 # --- pooling, mean, softmax ----------------------------------------------------
@@ -387,8 +396,10 @@ def _prepare_pool(kernel):
     def prepare(c: OpCheck, view, scratch):
         o = c.op.options
         (x,), (y,) = c.io()
-        return [(kernel, (x.shape[0], x.shape[1], x.shape[2], x.shape[3], o.filter_h, o.filter_w, y.shape[1], y.shape[2],
-                          o.stride_h, o.stride_w, o.pad_top, o.pad_left, o.act_min, o.act_max, view(x), view(y)))]
+        return [_step(kernel, batches=x.shape[0], input_h=x.shape[1], input_w=x.shape[2], channels=x.shape[3],
+                      filter_h=o.filter_h, filter_w=o.filter_w, output_h=y.shape[1], output_w=y.shape[2],
+                      stride_h=o.stride_h, stride_w=o.stride_w, pad_top=o.pad_top, pad_left=o.pad_left,
+                      act_min=o.act_min, act_max=o.act_max, input=view(x), output=view(y))]
     return prepare
 
 
@@ -409,7 +420,9 @@ def check_mean(c: OpCheck) -> OpInfo:
 def prepare_mean(c: OpCheck, view, scratch):
     o = c.op.options
     (x,), (y,) = c.io()
-    return [(K.mean_hw_s8, (*x.shape, x.zero_point, y.zero_point, o.mult, o.shift, view(x), view(y)))]
+    n, h, w, ch = x.shape
+    return [_step(K.mean_hw_s8, batches=n, input_h=h, input_w=w, channels=ch, input_zp=x.zero_point,
+                  output_zp=y.zero_point, mult=o.mult, shift=o.shift, input=view(x), output=view(y))]
 
 
 def check_softmax(c: OpCheck) -> OpInfo:
@@ -431,7 +444,8 @@ def prepare_softmax(c: OpCheck, view, scratch):
     o = c.op.options
     (x,), (y,) = c.io()
     depth = x.shape[-1]
-    return [(K.softmax_s8, (x.size // depth, depth, o.input_beta_mult, o.input_left_shift, o.diff_min, view(x), view(y)))]
+    return [_step(K.softmax_s8, outer=x.size // depth, depth=depth, input_beta_mult=o.input_beta_mult,
+                  input_left_shift=o.input_left_shift, diff_min=o.diff_min, input=view(x), output=view(y))]
 
 
 # --- data movement ---------------------------------------------------------------
@@ -470,8 +484,10 @@ def prepare_concatenation(c: OpCheck, view, scratch):
     calls, start = [], 0
     for i, x in enumerate(xs):
         copy = x.shape[axis] * inner
-        calls.append((K.concatenation_s8, (outer, copy, y.shape[axis] * inner, start, int(o.requant[i]), x.zero_point,
-                                           y.zero_point, int(o.input_mult[i]), int(o.input_shift[i]), view(x), view(y))))
+        calls.append(_step(K.concatenation_s8, outer=outer, copy_size=copy, output_row=y.shape[axis] * inner,
+                           output_start=start, requant=int(o.requant[i]), input_zp=x.zero_point,
+                           output_zp=y.zero_point, mult=int(o.input_mult[i]), shift=int(o.input_shift[i]),
+                           input=view(x), output=view(y)))
         start += copy
     return calls
 
@@ -494,8 +510,8 @@ def check_pad(c: OpCheck) -> OpInfo:
 def prepare_pad(c: OpCheck, view, scratch):
     o = c.op.options
     (x,), (y,) = c.io()
-    return [(K.pad_s8, (np.array(x.shape, np.int32), o.pad_before.astype(np.int32), np.array(y.shape, np.int32),
-                        y.zero_point, view(x), view(y)))]
+    return [_step(K.pad_s8, input_shape=np.array(x.shape, np.int32), pad_before=o.pad_before.astype(np.int32),
+                  output_shape=np.array(y.shape, np.int32), pad_value=y.zero_point, input=view(x), output=view(y))]
 
 
 def check_reshape(c: OpCheck) -> OpInfo:
@@ -530,7 +546,7 @@ def check_lut(c: OpCheck) -> OpInfo:
 
 def prepare_lut(c: OpCheck, view, scratch):
     (x, t), (y,) = c.io()
-    return [(K.lut_s8, (x.size, view(t), view(x), view(y)))]
+    return [_step(K.lut_s8, size=x.size, table=view(t), input=view(x), output=view(y))]
 
 
 def _check_boundary(c: OpCheck, in_dtype, out_dtype, quantized) -> OpInfo:
@@ -553,14 +569,19 @@ def check_dequantize(c: OpCheck) -> OpInfo:
     return _check_boundary(c, "int8", "float32", "input")
 
 
+def _boundary_args(view, x, y, q):
+    """quantize_s8's and dequantize_s8's arguments; q is the int8 side, whose scale and zero point they use."""
+    return dict(size=x.size, scale=np.float32(q.scale_value), zero_point=q.zero_point, input=view(x), output=view(y))
+
+
 def prepare_quantize(c: OpCheck, view, scratch):
     (x,), (y,) = c.io()
-    return [(K.quantize_s8, (x.size, np.float32(y.scale_value), y.zero_point, view(x), view(y)))]
+    return [_step(K.quantize_s8, **_boundary_args(view, x, y, y))]
 
 
 def prepare_dequantize(c: OpCheck, view, scratch):
     (x,), (y,) = c.io()
-    return [(K.dequantize_s8, (x.size, np.float32(x.scale_value), x.zero_point, view(x), view(y)))]
+    return [_step(K.dequantize_s8, **_boundary_args(view, x, y, x))]
 
 
 OPS = {

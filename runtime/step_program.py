@@ -24,36 +24,34 @@ same memory.
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
-from numba import njit, types
 
-from microflat.kernels.elementwise import add_s8_same_shape
-from microflat.kernels.packed_layers import conv2d_s8_packed, depthwise_conv2d_s8_packed
-from microflat.kernels.pooling import average_pool2d_s8, max_pool2d_s8, mean_hw_s8
-from microflat.kernels.softmax import softmax_s8
+from microflat.kernels.kernel_args import parameters
 
-KERNELS = (conv2d_s8_packed, depthwise_conv2d_s8_packed, add_s8_same_shape, average_pool2d_s8, max_pool2d_s8,
-           mean_hw_s8, softmax_s8)
+from .step_decoder import KERNELS, run_program
+
+# The kernels a program may call (module:name), in the order of their numbers. The decoder is generated
+# from this list and the kernels' signatures (decoder_source); after changing either, regenerate it:
+#     python -m microflat.runtime.step_program > runtime/step_decoder.py
+PROGRAM_KERNELS = (
+    "microflat.kernels.packed_layers:conv2d_s8_packed",
+    "microflat.kernels.packed_layers:depthwise_conv2d_s8_packed",
+    "microflat.kernels.elementwise:add_s8_same_shape",
+    "microflat.kernels.pooling:average_pool2d_s8",
+    "microflat.kernels.pooling:max_pool2d_s8",
+    "microflat.kernels.pooling:mean_hw_s8",
+    "microflat.kernels.softmax:softmax_s8",
+)
 ALIGN = 64
+# The dtypes an array field may have: run_program views both buffers as each of them.
+VIEW_DTYPES = (np.dtype(np.int8), np.dtype(np.int16), np.dtype(np.int32), np.dtype(np.int64))
 
 
-def _fields(kernel):
-    """The kernel's argument kinds: a numpy dtype for an array, "int" or "bool" for a scalar."""
-    kinds = []
-    for t in kernel.signatures[0]:
-        if isinstance(t, types.Array):
-            kinds.append(np.dtype(str(t.dtype)))
-        elif isinstance(t, types.Boolean):
-            kinds.append("bool")
-        elif isinstance(t, types.Integer):
-            kinds.append("int")
-        else:
-            raise TypeError(f"{kernel.__name__}: argument type {t} has no encoding")
-    return kinds
-
-
-FIELDS = {k: _fields(k) for k in KERNELS}
-ROW_LENGTHS = (55, 54, 23, 21, 21, 15, 12)  # what run_program decodes, kernel by kernel
+def row_length(kernel) -> int:
+    """A row's int64s: the kernel's number, then 3 per array argument and 1 per scalar."""
+    return 1 + sum(3 if p.is_array else 1 for p in parameters(kernel))
 
 
 def _address(a: np.ndarray) -> int:
@@ -105,12 +103,14 @@ class StepProgram:
         return self._arena_at <= _address(a) < self._arena_end
 
     def _encodable(self, fn, args) -> bool:
-        fields = FIELDS.get(fn)
-        if fields is None or len(fields) != len(args):
+        if fn not in KERNELS:
             return False
-        for kind, a in zip(fields, args):
+        params = parameters(fn)
+        if len(params) != len(args):
+            return False
+        for (_, kind), a in zip(params, args):
             if isinstance(kind, np.dtype):
-                if not (isinstance(a, np.ndarray) and a.dtype == kind and a.ndim == 1 and a.flags.c_contiguous):
+                if kind not in VIEW_DTYPES or not (isinstance(a, np.ndarray) and a.dtype == kind and a.ndim == 1 and a.flags.c_contiguous):
                     return False
                 if self._in_arena(a) and (_address(a) - self._arena_at) % a.itemsize:
                     return False
@@ -118,14 +118,13 @@ class StepProgram:
 
     def _row(self, fn, args) -> np.ndarray:
         row = [KERNELS.index(fn)]
-        for kind, a in zip(FIELDS[fn], args):
+        for (_, kind), a in zip(parameters(fn), args):
             if isinstance(kind, np.dtype):
                 in_arena = self._in_arena(a)
                 start = self._arena_at if in_arena else self._constants_at
                 row += [0 if in_arena else 1, (_address(a) - start) // a.itemsize, a.shape[0]]
             else:
                 row.append(int(a))
-        assert len(row) == ROW_LENGTHS[row[0]], f"{fn.__name__}: its signature no longer matches run_program"
         return np.array(row, np.int64)
 
     def run(self):
@@ -137,61 +136,70 @@ class StepProgram:
                 fn(*args)
 
 
-@njit(inline="always", cache=True, nogil=True)
-def _array(arena, constants, p, at):
-    """The slice a row's array field (buffer, offset, length) at p[at] names, of the two buffers' views."""
-    buffer = arena if p[at] == 0 else constants
-    return buffer[p[at + 1]:p[at + 1] + p[at + 2]]
 
 
-@njit(types.void(types.int64[::1], types.uint8[::1], types.uint8[::1]), cache=True, nogil=True)
-def run_program(program, arena, constants):
-    """Decode each row of `program` (StepProgram's encoding) and call its kernel. Trusts its caller: the rows
-    come from steps the loader verified and the interpreter prepared, and both buffers hold whole int64s."""
-    a8, c8 = arena.view(np.int8), constants.view(np.int8)
-    a32, c32 = arena.view(np.int32), constants.view(np.int32)
-    a64, c64 = arena.view(np.int64), constants.view(np.int64)
-    pc = 0
-    while pc < program.shape[0]:
-        kind = program[pc]
-        p = program[pc + 1:]
-        i32 = np.int32
-        if kind == 0:  # conv2d_s8_packed: 3 arrays, 15 ints, 7 arrays, bool, 2 ints, 2 arrays
-            conv2d_s8_packed(_array(a32, c32, p, 0), _array(a64, c64, p, 3), _array(a8, c8, p, 6),
-                             p[9], p[10], p[11], p[12], p[13], p[14], p[15], p[16], p[17], p[18], p[19], p[20],
-                             p[21], p[22], p[23],
-                             _array(a8, c8, p, 24), _array(a64, c64, p, 27), _array(a32, c32, p, 30),
-                             _array(a64, c64, p, 33), _array(a64, c64, p, 36), _array(a64, c64, p, 39),
-                             _array(a64, c64, p, 42), p[45] != 0, p[46], p[47],
-                             _array(a8, c8, p, 48), _array(a8, c8, p, 51))
-            pc += 55
-        elif kind == 1:  # depthwise_conv2d_s8_packed: 2 arrays, 17 ints, 7 arrays, bool, 2 ints, 2 arrays
-            depthwise_conv2d_s8_packed(_array(a32, c32, p, 0), _array(a8, c8, p, 3),
-                                       p[6], p[7], p[8], p[9], p[10], p[11], p[12], p[13], p[14], p[15], p[16],
-                                       p[17], p[18], p[19], p[20], p[21], p[22],
-                                       _array(a32, c32, p, 23), _array(a32, c32, p, 26), _array(a32, c32, p, 29),
-                                       _array(a64, c64, p, 32), _array(a64, c64, p, 35), _array(a64, c64, p, 38),
-                                       _array(a64, c64, p, 41), p[44] != 0, p[45], p[46],
-                                       _array(a8, c8, p, 47), _array(a8, c8, p, 50))
-            pc += 54
-        elif kind == 2:  # add_s8_same_shape: 13 ints, 3 arrays
-            add_s8_same_shape(p[0], i32(p[1]), i32(p[2]), i32(p[3]), i32(p[4]), i32(p[5]), i32(p[6]), i32(p[7]),
-                              i32(p[8]), i32(p[9]), i32(p[10]), i32(p[11]), i32(p[12]),
-                              _array(a8, c8, p, 13), _array(a8, c8, p, 16), _array(a8, c8, p, 19))
-            pc += 23
-        elif kind == 3 or kind == 4:  # average_pool2d_s8, max_pool2d_s8: 14 ints, 2 arrays
-            args = (i32(p[0]), i32(p[1]), i32(p[2]), i32(p[3]), i32(p[4]), i32(p[5]), i32(p[6]), i32(p[7]),
-                    i32(p[8]), i32(p[9]), i32(p[10]), i32(p[11]), i32(p[12]), i32(p[13]))
-            if kind == 3:
-                average_pool2d_s8(*args, _array(a8, c8, p, 14), _array(a8, c8, p, 17))
+_SCALAR = {"int32": "np.int32(p[{at}])", "int64": "p[{at}]", "bool": "p[{at}] != 0"}
+
+
+def decoder_source() -> str:
+    """The text of runtime/step_decoder.py: run_program, one branch per kernel of PROGRAM_KERNELS, each
+    decoding a row field by field in the order of the kernel's signature."""
+    import importlib
+
+    kernels = []
+    for spec in PROGRAM_KERNELS:
+        module, name = spec.split(":")
+        kernels.append((module, name, getattr(importlib.import_module(module), name)))
+    views = {d: f"a{d.itemsize * 8}, c{d.itemsize * 8}" for d in VIEW_DTYPES}
+    lines = [
+        '"""run_program: decode a step program (runtime/step_program.py) and call its kernels.',
+        "",
+        "Generated by `python -m microflat.runtime.step_program` from PROGRAM_KERNELS and the kernels' signatures",
+        '(microflat.kernels.kernel_args); do not edit. A test regenerates it and compares."""',
+        "",
+        "import numpy as np",
+        "from numba import njit, types",
+        "",
+    ]
+    for module, name, _ in kernels:
+        lines.append(f"from {module} import {name}")
+    lines += ["", "KERNELS = (" + ", ".join(n for _, n, _ in kernels) + ",)", "", ""]
+    lines += [
+        '@njit(inline="always", cache=True, nogil=True)',
+        "def _array(arena, constants, p, at):",
+        '    """The slice that the array field (buffer, offset, length) at p[at] names, of the two buffers\' views."""',
+        "    buffer = arena if p[at] == 0 else constants",
+        "    return buffer[p[at + 1]:p[at + 1] + p[at + 2]]",
+        "",
+        "",
+        "@njit(types.void(types.int64[::1], types.uint8[::1], types.uint8[::1]), cache=True, nogil=True)",
+        "def run_program(program, arena, constants):",
+        '    """Decode each row of `program` and call its kernel. Trusts its caller: the rows come from steps the',
+        '    loader verified and the interpreter prepared, and both buffers hold whole int64s."""',
+    ]
+    for d in VIEW_DTYPES:
+        bits = d.itemsize * 8
+        lines.append(f"    a{bits}, c{bits} = arena.view(np.{d.name}), constants.view(np.{d.name})")
+    lines += ["    pc = 0", "    while pc < program.shape[0]:", "        kind = program[pc]",
+              "        p = program[pc + 1:]"]
+    for k, (_, name, kernel) in enumerate(kernels):
+        args, at = [], 0
+        for prm in parameters(kernel):
+            if prm.is_array:
+                args.append(f"_array({views[prm.kind]}, p, {at})")
+                at += 3
             else:
-                max_pool2d_s8(*args, _array(a8, c8, p, 14), _array(a8, c8, p, 17))
-            pc += 21
-        elif kind == 5:  # mean_hw_s8: 8 ints, 2 arrays
-            mean_hw_s8(i32(p[0]), i32(p[1]), i32(p[2]), i32(p[3]), i32(p[4]), i32(p[5]), i32(p[6]), i32(p[7]),
-                       _array(a8, c8, p, 8), _array(a8, c8, p, 11))
-            pc += 15
-        else:  # softmax_s8: 5 ints, 2 arrays
-            softmax_s8(i32(p[0]), i32(p[1]), i32(p[2]), i32(p[3]), i32(p[4]), _array(a8, c8, p, 5),
-                       _array(a8, c8, p, 8))
-            pc += 12
+                args.append(_SCALAR[prm.kind].format(at=at))
+                at += 1
+        keyword = "if" if k == 0 else "elif"
+        lines.append(f"        {keyword} kind == {k}:")
+        lines.append(f"            {name}(")
+        lines += [f"                {a},  # {prm.name}" for a, prm in zip(args, parameters(kernel))]
+        lines.append("            )")
+        lines.append(f"            pc += {at + 1}")
+    lines += ["        else:", "            return", ""]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.stdout.write(decoder_source())

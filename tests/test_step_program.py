@@ -1,20 +1,58 @@
 """The Numba backend runs its steps as integer programs (runtime/step_program.py): the same bytes as calling
 each kernel from Python, and no known kernel left to Python."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from microflat.runtime import Interpreter
+from microflat.kernels.kernel_args import bind, parameters
 from microflat.runtime import step_program as SP
 from model_builders import conv_pool_fc_softmax
 from zoo_files import compiled_zoo
 
 
-def test_row_lengths_follow_the_kernels_signatures():
-    """run_program decodes rows of fixed lengths; they must be what the encoder writes for each signature."""
+def test_the_decoder_is_generated_from_the_kernels_signatures():
+    """run_program decodes each row field by field from the kernel's named signature (kernel_args); the checked-in
+    decoder must be what the generator writes now."""
+    text = (Path(SP.__file__).parent / "step_decoder.py").read_text()
+    assert text == SP.decoder_source(), "regenerate: python -m microflat.runtime.step_program > runtime/step_decoder.py"
+    assert [k.__name__ for k in SP.KERNELS] == [s.split(":")[1] for s in SP.PROGRAM_KERNELS]
+
+
+def test_a_row_holds_each_argument_where_the_decoder_reads_it():
+    """Encode a step whose every scalar argument is distinct, and read each field back at the position the
+    generated decoder reads it from (its `p[...]` index, named in the same line's comment)."""
+    import re
+
+    text = (Path(SP.__file__).parent / "step_decoder.py").read_text()
+    arena = np.zeros(64, np.uint8)
     for k, kernel in enumerate(SP.KERNELS):
-        fields = SP.FIELDS[kernel]
-        assert SP.ROW_LENGTHS[k] == 1 + sum(3 if isinstance(f, np.dtype) else 1 for f in fields), kernel.__name__
+        params = parameters(kernel)
+        args = []
+        for j, prm in enumerate(params):
+            args.append(np.zeros(1 + j, prm.kind) if prm.is_array else (j % 2 == 1 if prm.kind == "bool" else 1000 + j))
+        row = SP.StepProgram([(kernel, tuple(args))], arena).segments[0]
+        branch = text.split(f"kind == {k}:")[1].split("pc +=")[0]
+        for prm, a in zip(params, args):
+            at = int(re.search(r"p, (\d+)\),  # " + prm.name + r"\n" if prm.is_array else
+                               r"p\[(\d+)\][^,]*,  # " + prm.name + r"\n", branch).group(1))
+            if prm.is_array:
+                assert row[1 + at + 2] == a.shape[0], (kernel.__name__, prm.name)
+            else:
+                assert row[1 + at] == int(a), (kernel.__name__, prm.name)
+
+
+def test_bind_orders_arguments_by_name_and_refuses_a_missing_or_unknown_one():
+    kernel = SP.KERNELS[-1]
+    names = [p.name for p in parameters(kernel)]
+    named = {n: i for i, n in enumerate(names)}
+    assert bind(kernel, **dict(reversed(list(named.items())))) == tuple(range(len(names)))
+    with pytest.raises(TypeError, match="missing"):
+        bind(kernel, **{n: 0 for n in names[1:]})
+    with pytest.raises(TypeError, match="unknown"):
+        bind(kernel, extra=1, **named)
 
 
 def _programs(it):
