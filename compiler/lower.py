@@ -35,9 +35,6 @@ from microflat.runtime.errors import CompileError
 from .ir import Graph, Node, Value
 
 NCHW_AS_NHWC = (0, 2, 3, 1)
-# The int32 accumulator of a dot product of K int8 pairs stays below 2^31 for
-# any data when K * 255 * 127 < 2^31: |x - zp| <= 255 and |w| <= 127.
-ACCUMULATOR_LIMIT = 2**31
 _TORCH_DIR = os.path.dirname(torch.__file__)
 # Calls that pass their input through unchanged at inference.
 _IDENTITY = {"aten.dropout.default", "aten.clone.default", "aten.contiguous.default", "aten.alias.default",
@@ -166,11 +163,6 @@ class _Lowering:
             return (int(v[0]), int(v[-1])) if len(v) in (1, 2) else None
         return (int(v), int(v))
 
-    def check_accumulator(self, node, k):
-        if k * 255 * 127 >= ACCUMULATOR_LIMIT:
-            self.fail(node, f"{node.target}: a dot product of K = {k} int8 pairs could overflow the int32 accumulator "
-                            f"(K * 255 * 127 = {k * 255 * 127} >= 2^31 = {ACCUMULATOR_LIMIT}); split the layer")
-
     # --- the walk ----------------------------------------------------------------
 
     def run(self) -> Graph:
@@ -265,7 +257,6 @@ class _Lowering:
                 pad = (d[0] * (kh - 1) // 2, d[1] * (kw - 1) // 2)
         else:
             pad = self.pair(padding, 0)
-        self.check_accumulator(node, int(weight.shape[1] * kh * kw))
         if pad[0] > d[0] * (kh - 1) or pad[1] > d[1] * (kw - 1):
             # windows wholly inside the padding (a 1x1 conv with padding 1, say): the runtime's conv
             # refuses them, so the padding becomes an explicit PAD op (the zero point is real 0)
@@ -294,7 +285,6 @@ class _Lowering:
         if r.chw:  # columns in PyTorch's (c, h, w) order -> the runtime's (h, w, c)
             c, h, wd = r.chw
             wn = wn.reshape(wn.shape[0], c, h, wd).transpose(0, 2, 3, 1).reshape(wn.shape[0], -1)
-        self.check_accumulator(node, int(wn.shape[1]))
         attrs = dict(weight=np.ascontiguousarray(wn), bias=None if bias is None else bias.numpy())
         return self.emit(node, "fc", [r], self.out_shape(node), (0, 1), attrs)
 

@@ -32,7 +32,7 @@ from collections.abc import Iterable
 import numpy as np
 import torch
 
-from microflat.kernels.numerics import round_half_away_from_zero
+from microflat.kernels.numerics import accumulator_overflow, round_half_away_from_zero
 from microflat.runtime.errors import CompileError
 
 from . import observers
@@ -132,4 +132,10 @@ def quantize_weights(graph: Graph, weight_bits: int = 8) -> None:
             c = int(np.argmax(np.abs(bq)))
             raise CompileError(f"the bias of channel {c} is {bias[c]:.4g}, {abs(bq[c]):.4g} steps of s_in * s_w: it "
                                f"does not fit int32 at {node.source}")
+        worst = accumulator_overflow(np.abs(q.reshape(out_ch, -1)).sum(axis=1), bq)
+        if worst is not None:
+            c, bound = worst
+            raise CompileError(f"the int32 accumulator of output channel {c} of {node.output.name} could reach "
+                               f"{bound} (255 * sum|w| + |bias| > 2^31 - 1, with {w[0].size} weights per channel) "
+                               f"at {node.source}; split the layer")
         node.attrs["quantized"] = dict(weight_torch=q.astype(np.int8), weight_scale=scale, bias=bq.astype(np.int32))

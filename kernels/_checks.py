@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .numerics import INT32_MAX, SHIFT_MAX, SHIFT_MIN
+from .numerics import INT32_MAX, SHIFT_MAX, SHIFT_MIN, accumulator_overflow
 from .weight_encoding import Encoding, EncodingError, decode, validate
 
 INT8_MIN, INT8_MAX = -128, 127
@@ -116,22 +116,11 @@ def bias_values(fn: str, b, channels: int) -> np.ndarray:
 
 
 def accumulator_fits(fn: str, abs_weight_sums: np.ndarray, b: np.ndarray) -> None:
-    """Refuse a layer whose int32 accumulator could overflow.
-
-    Each product (x - input_zp) * w has |x - input_zp| <= 255, so for output
-    channel c the accumulator is bounded by 255 * sum_k |w[c, k]| + |bias[c]|.
-    The kernels accumulate in int32 (C) and rely on this bound being < 2^31.
-    """
-    bound = 255 * abs_weight_sums.astype(np.int64)
-    if b.size:
-        bound = bound + np.abs(b.astype(np.int64))
-    worst = int(bound.max()) if bound.size else 0
-    if worst > INT32_MAX:
-        c = int(np.argmax(bound))
-        raise ValueError(
-            f"{fn}: the int32 accumulator of output channel {c} could reach {worst} "
-            f"(255 * sum|w| + |bias|), above 2^31 - 1"
-        )
+    """Refuse a layer whose int32 accumulator could overflow (numerics.accumulator_overflow)."""
+    worst = accumulator_overflow(abs_weight_sums, b)
+    if worst is not None:
+        raise ValueError(f"{fn}: the int32 accumulator of output channel {worst[0]} could reach {worst[1]} "
+                         f"(255 * sum|w| + |bias|), above 2^31 - 1")
 
 
 def layer_quantization(fn: str, *, input_zp, output_zp, act_min, act_max, output_mult, output_shift, bias, channels):

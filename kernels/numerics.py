@@ -49,6 +49,25 @@ SHIFT_MIN = -31
 SHIFT_MAX = 30
 
 ROUNDING_MODE = "double_rounding"
+# |x - input_zp| of an int8 activation: x and input_zp both lie in [-128, 127].
+MAX_CENTERED_INPUT = 255
+
+
+def accumulator_overflow(abs_weight_sums, bias=None) -> tuple[int, int] | None:
+    """The one accumulator rule of every weighted layer (conv, depthwise, fully connected): None when it holds,
+    else (channel, bound) of the worst output channel.
+
+    Each product (x - input_zp) * w has |x - input_zp| <= 255, so output channel c's int32 accumulator is at
+    most 255 * sum_k |w[c, k]| + |bias[c]| in magnitude, whatever the input; the kernels (int32 in C, and the
+    SIMD tiles) rely on that bound being <= 2^31 - 1. The public kernels, both loaders and the compiler apply
+    this function (the C loader its twin, weight_encoding.c's weight_channel_bound)."""
+    bound = MAX_CENTERED_INPUT * np.asarray(abs_weight_sums, np.int64)
+    if bias is not None and np.size(bias):
+        bound = bound + np.abs(np.asarray(bias, np.int64))
+    if bound.size == 0 or int(bound.max()) <= INT32_MAX:
+        return None
+    c = int(np.argmax(bound))
+    return c, int(bound[c])
 
 
 def quantize_multiplier(real_multiplier: float) -> tuple[int, int]:

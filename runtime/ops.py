@@ -19,7 +19,7 @@ from microflat import kernels as K
 from microflat.kernels import packed_layers as PL
 from microflat.kernels import weight_encoding as WE
 from microflat.kernels.kernel_args import bind
-from microflat.kernels.numerics import SHIFT_MAX, SHIFT_MIN
+from microflat.kernels.numerics import SHIFT_MAX, SHIFT_MIN, accumulator_overflow
 from microflat.kernels.pooling import MEAN_MAX_ELEMENTS
 from microflat.kernels.softmax import SOFTMAX_MAX_DEPTH, softmax_input_radius
 
@@ -153,12 +153,9 @@ class OpCheck:
                              f"the encoding's axis is {e.axis}; this op's output channels lie on axis {channels_axis}")
             sums, lowest = WE.channel_abs_sums(e, channels_axis)
         self.require(lowest >= -127, field, "weights hold -128; symmetric int8 lies in [-127, 127]")
-        bound = 255 * sums
-        if bias is not None:
-            bound = bound + np.abs(bias.data.astype(np.int64))
-        if bound.size and int(bound.max()) > INT32_MAX:
-            c = int(np.argmax(bound))
-            self.fail(field, self.op.pos, f"the int32 accumulator of channel {c} could reach {int(bound.max())}")
+        worst = accumulator_overflow(sums, None if bias is None else bias.data)
+        if worst is not None:
+            self.fail(field, self.op.pos, f"the int32 accumulator of channel {worst[0]} could reach {worst[1]}")
 
     def bias(self, i, channels):
         b = self.tensor("inputs", i, "int32", 1, const=True, optional=True) if len(self.op.inputs) > i else None

@@ -52,12 +52,22 @@ def test_dynamic_batch_is_specialized_to_one():
     assert cm.graph.inputs[0].shape == (1, 8, 8, 3)
 
 
-def test_accumulator_overflow_is_refused_with_the_numbers():
-    k = 66_312  # the least K with K * 255 * 127 >= 2^31
-    assert k * 255 * 127 >= 2**31 > (k - 1) * 255 * 127
-    with pytest.raises(CompileError, match=rf"K = {k} .* {k * 255 * 127} >= 2\^31"):
-        compile(nn.Linear(k, 2), (torch.randn(1, k),), progress=False)
-    compile(nn.Linear(k - 1, 2), (torch.randn(1, k - 1),), progress=False)  # one less fits
+def _constant_linear(k):
+    """A Linear(k, 2) whose quantized weights are all 127 and biases 0: its bound is 255 * 127 * k exactly."""
+    layer = nn.Linear(k, 2)
+    with torch.no_grad():
+        layer.weight.fill_(0.01)
+        layer.bias.zero_()
+    return layer
+
+
+def test_accumulator_overflow_is_refused_with_the_layer_and_the_numbers():
+    k = 66_312  # the least K with 255 * 127 * K > 2^31 - 1
+    assert 255 * 127 * k > 2**31 - 1 >= 255 * 127 * (k - 1)
+    with pytest.raises(CompileError, match=rf"accumulator of output channel 0 of linear could reach {255 * 127 * k} "
+                                           r"\(255 \* sum\|w\| \+ \|bias\| > 2\^31 - 1.*graph node 'linear'"):
+        compile(_constant_linear(k), (torch.randn(1, k),), progress=False)
+    compile(_constant_linear(k - 1), (torch.randn(1, k - 1),), progress=False)  # one less fits
 
 
 def test_bad_calibration_shape_names_the_batch_and_the_expected_shape():
