@@ -33,14 +33,19 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-# Ops whose output has the input's quantization (TFLite's rule for them, and
-# what lets the runtime run them without requantizing).
-TIED_OPS = frozenset({"reshape", "pad", "avg_pool", "max_pool"})
-# Ops whose output quantization is fixed by the op, whatever the data:
-# (scale, zero point), as TFLite's int8 kernels require.
-FIXED_OUTPUT = {"softmax": (1.0 / 256.0, -128), "logistic": (1.0 / 256.0, -128), "tanh": (1.0 / 128.0, 0)}
-# Ops that take a fused activation range (act_min, act_max).
-FUSES_ACTIVATION = frozenset({"conv", "fc", "add", "mul", "avg_pool", "max_pool"})
+from microflat.runtime.ops import OP_DEFS
+
+# The runtime opcode (runtime/ops.py's OP_DEFS) each IR op becomes; conv also becomes DEPTHWISE_CONV_2D, which
+# shares CONV_2D's facts. batch_norm and clamp never reach the file: the passes fold them.
+OPCODE_OF = {"conv": "CONV_2D", "fc": "FULLY_CONNECTED", "add": "ADD", "mul": "MUL", "avg_pool": "AVERAGE_POOL_2D",
+             "max_pool": "MAX_POOL_2D", "mean": "MEAN", "softmax": "SOFTMAX", "concat": "CONCATENATION", "pad": "PAD",
+             "reshape": "RESHAPE", "logistic": "LOGISTIC", "tanh": "TANH", "hardswish": "HARDSWISH"}
+# Ops whose output has the input's quantization (TFLite's rule for them, and what lets the runtime run them
+# without requantizing), and ops whose output quantization (scale, zero point) the op fixes whatever the data.
+TIED_OPS = frozenset(op for op, code in OPCODE_OF.items() if OP_DEFS[code].output_quantization == "tied")
+FIXED_OUTPUT = {op: OP_DEFS[code].fixed_output for op, code in OPCODE_OF.items() if OP_DEFS[code].fixed_output}
+# Ops that take a fused activation range (act_min, act_max): those whose options table has the fields.
+FUSES_ACTIVATION = frozenset(op for op, code in OPCODE_OF.items() if OP_DEFS[code].fuses_activation)
 
 
 @dataclass(eq=False)

@@ -72,7 +72,7 @@ class Interpreter:
             size = m.op_info[k].scratch_bytes
             scratch = self.arena[off:off + size].view(np.int16) if size else np.zeros(0, np.int16)
             first = len(self.steps)
-            for kernel, args in OPS[op.opcode][1](OpCheck(m, k), self.view, scratch):
+            for kernel, args in OPS[op.opcode].prepare(OpCheck(m, k), self.view, scratch):
                 self.steps.append((self._callable(kernel), args))
             self.op_steps.append(slice(first, len(self.steps)))
         self._invoke_all = StepProgram(self.steps, self.arena).run  # rewrites the steps' own arrays

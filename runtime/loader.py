@@ -113,7 +113,7 @@ class LoadedModel:
         self.op_info: list[OpInfo] = []
         for k in range(len(self.operators)):
             self._check_opcode(k)
-            self.op_info.append(OPS[self.operators[k].opcode][0](OpCheck(self, k)))
+            self.op_info.append(OPS[self.operators[k].opcode].check(OpCheck(self, k)))
         self.arena_bytes, self.tensor_offsets, self.scratch_offsets = self._check_plan() if verify_plan else (0, None, None)
 
     # -- helpers used by ops.py -----------------------------------------------------

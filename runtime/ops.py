@@ -21,11 +21,11 @@ from microflat.kernels import weight_encoding as WE
 from microflat.kernels.kernel_args import bind
 from microflat.kernels.numerics import SHIFT_MAX, SHIFT_MIN, accumulator_overflow
 from microflat.kernels.pooling import MEAN_MAX_ELEMENTS
-from microflat.kernels.softmax import SOFTMAX_MAX_DEPTH, softmax_input_radius
+from microflat.kernels.softmax import SOFTMAX_MAX_DEPTH, SOFTMAX_OUTPUT_SCALE, SOFTMAX_OUTPUT_ZP, softmax_input_radius
 
 from . import memory_plan
 from .errors import FormatError
-from .format import OPCODE
+from .format import OPCODE, SCHEMA
 
 INT32_MAX = 2**31 - 1
 MAX_SPATIAL = 2**16
@@ -95,7 +95,9 @@ class OpCheck:
             self.require(False, field, f"tensor {idx} must be stored dense (no WeightEncoding)", at)
         return t
 
-    def options(self, table):
+    def options(self):
+        """The operator's options table, which must be its OpDef's."""
+        table = OPS[self.op.opcode].options
         opts = self.op.options
         have = None if opts is None else opts.table_name
         self.require(have == table, "options", f"needs {table}, has {have}", self.op.at["options"])
@@ -218,7 +220,7 @@ def check_conv_2d(c: OpCheck) -> OpInfo:
     x = c.tensor("inputs", 0, "int8", 4)
     w = c.tensor("inputs", 1, "int8", 4, const=True, encoded=True)
     y = c.tensor("outputs", 0, "int8", 4, const=False)
-    o = c.options("Conv2DOptions")
+    o = c.options()
     n, h, wd, cin = x.shape
     cout, kh, kw, cg = w.shape
     groups = c.int_option(o, "groups", 1, cin)
@@ -251,7 +253,7 @@ def check_depthwise_conv_2d(c: OpCheck) -> OpInfo:
     x = c.tensor("inputs", 0, "int8", 4)
     w = c.tensor("inputs", 1, "int8", 4, const=True, encoded=True)
     y = c.tensor("outputs", 0, "int8", 4, const=False)
-    o = c.options("DepthwiseConv2DOptions")
+    o = c.options()
     n, h, wd, cin = x.shape
     one, kh, kw, cout = w.shape
     m = c.int_option(o, "depth_multiplier", 1, 2**16)
@@ -284,7 +286,7 @@ def check_fully_connected(c: OpCheck) -> OpInfo:
     x = c.tensor("inputs", 0, "int8", 2)
     w = c.tensor("inputs", 1, "int8", 2, const=True, encoded=True)
     y = c.tensor("outputs", 0, "int8", 2, const=False)
-    o = c.options("FullyConnectedOptions")
+    o = c.options()
     n, k = x.shape
     out, wk = w.shape
     c.require(wk == k, "inputs[1]", f"filter {w.shape} does not take {k} input features")
@@ -319,7 +321,7 @@ def check_add(c: OpCheck) -> OpInfo:
     a, b = c.tensor("inputs", 0, "int8", 4), c.tensor("inputs", 1, "int8", 4)
     y = c.tensor("outputs", 0, "int8", 4, const=False)
     _broadcast(c, a, b, y)
-    o = c.options("AddOptions")
+    o = c.options()
     c.int_option(o, "left_shift", 0, 20)
     for name in ("input1", "input2"):
         c.int_option(o, f"{name}_mult", 0, INT32_MAX)
@@ -356,7 +358,7 @@ def check_mul(c: OpCheck) -> OpInfo:
     a, b = c.tensor("inputs", 0, "int8", 4), c.tensor("inputs", 1, "int8", 4)
     y = c.tensor("outputs", 0, "int8", 4, const=False)
     _broadcast(c, a, b, y)
-    o = c.options("MulOptions")
+    o = c.options()
     c.scalar_requant(o, "output_mult", "output_shift")
     c.act_range(o)
     for which, i, t in (("inputs", 0, a), ("inputs", 1, b), ("outputs", 0, y)):
@@ -378,7 +380,7 @@ def _check_pool(c: OpCheck) -> OpInfo:
     c.counts((1,), 1)
     x = c.tensor("inputs", 0, "int8", 4)
     y = c.tensor("outputs", 0, "int8", 4, const=False)
-    o = c.options("Pool2DOptions")
+    o = c.options()
     fh = c.int_option(o, "filter_h", 1, 4096)
     fw = c.int_option(o, "filter_w", 1, 4096)
     c.require(y.shape[0] == x.shape[0] and y.shape[3] == x.shape[3], "outputs[0]", f"output shape {y.shape} does not match")
@@ -407,7 +409,7 @@ def check_mean(c: OpCheck) -> OpInfo:
     n, h, w, ch = x.shape
     c.require(y.shape in ((n, 1, 1, ch), (n, ch)), "outputs[0]", f"output shape {y.shape} must be {(n, 1, 1, ch)} or {(n, ch)}")
     c.require(h * w <= MEAN_MAX_ELEMENTS, "inputs[0]", f"H * W = {h * w} exceeds {MEAN_MAX_ELEMENTS}")
-    o = c.options("MeanOptions")
+    o = c.options()
     c.scalar_requant(o, "mult", "shift")
     c.zero_point(x, "inputs", 0)
     c.zero_point(y, "outputs", 0)
@@ -428,9 +430,9 @@ def check_softmax(c: OpCheck) -> OpInfo:
     y = c.tensor("outputs", 0, "int8", const=False)
     c.require(y.shape == x.shape, "outputs[0]", f"output shape {y.shape} must equal the input's {x.shape}")
     c.require(x.shape[-1] <= SOFTMAX_MAX_DEPTH, "inputs[0]", f"depth {x.shape[-1]} exceeds {SOFTMAX_MAX_DEPTH}")
-    c.require(y.zero_point == -128 and y.scale_value == 1.0 / 256.0, "outputs[0]",
-              "softmax output quantization must be scale 1/256, zero point -128")
-    o = c.options("SoftmaxOptions")
+    c.require((y.scale_value, y.zero_point) == (SOFTMAX_OUTPUT_SCALE, SOFTMAX_OUTPUT_ZP), "outputs[0]",
+              f"softmax output quantization must be scale {SOFTMAX_OUTPUT_SCALE}, zero point {SOFTMAX_OUTPUT_ZP}")
+    o = c.options()
     c.int_option(o, "input_beta_mult", 0, INT32_MAX)
     ls = c.int_option(o, "input_left_shift", 0, 31)
     c.int_option(o, "diff_min", -softmax_input_radius(ls), 0)
@@ -451,7 +453,7 @@ def check_concatenation(c: OpCheck) -> OpInfo:
     c.counts(range(1, 1025), 1)
     xs = [c.tensor("inputs", i, "int8") for i in range(len(c.op.inputs))]
     y = c.tensor("outputs", 0, "int8", const=False)
-    o = c.options("ConcatenationOptions")
+    o = c.options()
     axis = c.int_option(o, "axis", 0, len(y.shape) - 1)
     for i, x in enumerate(xs):
         same = len(x.shape) == len(y.shape) and all(x.shape[d] == y.shape[d] for d in range(len(y.shape)) if d != axis)
@@ -493,7 +495,7 @@ def check_pad(c: OpCheck) -> OpInfo:
     c.counts((1,), 1)
     x = c.tensor("inputs", 0, "int8", 4)
     y = c.tensor("outputs", 0, "int8", 4, const=False)
-    o = c.options("PadOptions")
+    o = c.options()
     for name in ("pad_before", "pad_after"):
         v = getattr(o, name)
         c.require(v is not None and len(v) == 4 and int(v.min()) >= 0 and int(v.max()) <= MAX_SPATIAL,
@@ -581,22 +583,51 @@ def prepare_dequantize(c: OpCheck, view, scratch):
     return [_step(K.dequantize_s8, **_boundary_args(view, x, y, x))]
 
 
-OPS = {
-    OPCODE["CONV_2D"]: (check_conv_2d, prepare_conv_2d),
-    OPCODE["DEPTHWISE_CONV_2D"]: (check_depthwise_conv_2d, prepare_depthwise_conv_2d),
-    OPCODE["FULLY_CONNECTED"]: (check_fully_connected, prepare_fully_connected),
-    OPCODE["ADD"]: (check_add, prepare_add),
-    OPCODE["MUL"]: (check_mul, prepare_mul),
-    OPCODE["AVERAGE_POOL_2D"]: (_check_pool, _prepare_pool(K.average_pool2d_s8)),
-    OPCODE["MAX_POOL_2D"]: (_check_pool, _prepare_pool(K.max_pool2d_s8)),
-    OPCODE["MEAN"]: (check_mean, prepare_mean),
-    OPCODE["SOFTMAX"]: (check_softmax, prepare_softmax),
-    OPCODE["CONCATENATION"]: (check_concatenation, prepare_concatenation),
-    OPCODE["PAD"]: (check_pad, prepare_pad),
-    OPCODE["RESHAPE"]: (check_reshape, prepare_reshape),
-    OPCODE["LOGISTIC"]: (check_lut, prepare_lut),
-    OPCODE["TANH"]: (check_lut, prepare_lut),
-    OPCODE["HARDSWISH"]: (check_lut, prepare_lut),
-    OPCODE["QUANTIZE"]: (check_quantize, prepare_quantize),
-    OPCODE["DEQUANTIZE"]: (check_dequantize, prepare_dequantize),
+@dataclass(frozen=True)
+class OpDef:
+    """What an opcode is, for the loaders, the interpreter and the compiler.
+
+    output_quantization: "requantizes" (the output has its own scale and zero point, calibrated), "tied" (the
+    output has its input's: the kernel moves or compares values without requantizing), or (scale, zero point)
+    fixed by the op whatever the data (TFLite's int8 rule). Whether an op takes a fused activation range follows
+    from its options table (act_min / act_max fields), so it is not restated here."""
+
+    check: object
+    prepare: object
+    output_quantization: object = "requantizes"
+
+    options: str | None = None  # the schema's options table, None: the op takes none
+
+    @property
+    def fixed_output(self):
+        return self.output_quantization if isinstance(self.output_quantization, tuple) else None
+
+    @property
+    def fuses_activation(self) -> bool:
+        return self.options is not None and "act_min" in {f.name for f in SCHEMA.tables[self.options].fields}
+
+
+_POOL = dict(check=_check_pool, output_quantization="tied", options="Pool2DOptions")
+_LUT = dict(check=check_lut, prepare=prepare_lut)
+OP_DEFS = {
+    "CONV_2D": OpDef(check_conv_2d, prepare_conv_2d, options="Conv2DOptions"),
+    "DEPTHWISE_CONV_2D": OpDef(check_depthwise_conv_2d, prepare_depthwise_conv_2d, options="DepthwiseConv2DOptions"),
+    "FULLY_CONNECTED": OpDef(check_fully_connected, prepare_fully_connected, options="FullyConnectedOptions"),
+    "ADD": OpDef(check_add, prepare_add, options="AddOptions"),
+    "MUL": OpDef(check_mul, prepare_mul, options="MulOptions"),
+    "AVERAGE_POOL_2D": OpDef(prepare=_prepare_pool(K.average_pool2d_s8), **_POOL),
+    "MAX_POOL_2D": OpDef(prepare=_prepare_pool(K.max_pool2d_s8), **_POOL),
+    "MEAN": OpDef(check_mean, prepare_mean, options="MeanOptions"),
+    "SOFTMAX": OpDef(check_softmax, prepare_softmax, (SOFTMAX_OUTPUT_SCALE, SOFTMAX_OUTPUT_ZP), "SoftmaxOptions"),
+    "CONCATENATION": OpDef(check_concatenation, prepare_concatenation, options="ConcatenationOptions"),
+    "PAD": OpDef(check_pad, prepare_pad, "tied", "PadOptions"),
+    "RESHAPE": OpDef(check_reshape, prepare_reshape, "tied"),
+    # TFLite's int8 logistic and tanh fix their output quantization; a table computes any, but the compiler
+    # keeps TFLite's so that a model means the same in both.
+    "LOGISTIC": OpDef(**_LUT, output_quantization=(1.0 / 256.0, -128)),
+    "TANH": OpDef(**_LUT, output_quantization=(1.0 / 128.0, 0)),
+    "HARDSWISH": OpDef(**_LUT),
+    "QUANTIZE": OpDef(check_quantize, prepare_quantize),
+    "DEQUANTIZE": OpDef(check_dequantize, prepare_dequantize),
 }
+OPS = {OPCODE[name]: d for name, d in OP_DEFS.items()}
