@@ -16,15 +16,17 @@ depthwise [C*m, 1, KH, KW] -> [1, KH, KW, C*m].
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from microflat import kernels as K
 
 from . import encodings
-from .ir import Graph, Node, Value
+from .ir import OPCODE_OF, TABLE_OPS, Graph, Node, Value
 from .writer import ModelWriter
 
-_LUT_OPCODE = {"logistic": "LOGISTIC", "tanh": "TANH", "hardswish": "HARDSWISH"}
+_NAMED_CLAMPS = {(0.0, math.inf): "RELU", (0.0, 6.0): "RELU6", (-1.0, 1.0): "RELU_N1_TO_1"}
 
 
 def act_range(node: Node) -> dict:
@@ -66,7 +68,7 @@ class _Emitter:
         g, w = self.g, self.w
         ins = [self.boundary(v, "QUANTIZE") for v in g.inputs]
         for node in g.nodes:
-            getattr(self, node.op)(node)
+            getattr(self, "table" if node.op in TABLE_OPS else node.op)(node)
         w.set_io(ins, [self.boundary(v, "DEQUANTIZE") for v in g.outputs])
         return w
 
@@ -178,13 +180,14 @@ class _Emitter:
     def reshape(self, node: Node):
         self.w.add_operator("RESHAPE", [self.tensor(node.inputs[0])], [self.tensor(node.output)])
 
-    def _lut(self, node: Node):
+    def table(self, node: Node):
         x, y = node.inputs[0], node.output
-        table = K.build_lut_s8(node.op, x.scale, x.zero_point, y.scale, y.zero_point)
+        table = K.build_lut_s8(node.op, x.scale, x.zero_point, y.scale, y.zero_point, **node.attrs)
         t = self.w.add_constant(f"{y.name}.table", table)
-        self.w.add_operator(_LUT_OPCODE[node.op], [self.tensor(x), t], [self.tensor(y)])
-
-    logistic = tanh = hardswish = _lut
+        opcode = OPCODE_OF[node.op]
+        if node.op == "clamp":  # the named ReLUs where the range is theirs
+            opcode = _NAMED_CLAMPS.get((node.attrs["lo"], node.attrs["hi"]), opcode)
+        self.w.add_operator(opcode, [self.tensor(x), t], [self.tensor(y)])
 
 
 def emit(graph: Graph, io_dtype: str = "int8", weight_encoding="auto") -> ModelWriter:

@@ -16,7 +16,7 @@ Ops and their attrs:
   conv        weight [O, I/groups, KH, KW], bias [O] | None, stride, dilation, pad (top, left), groups
   fc          weight [OUT, IN], bias [OUT] | None
   batch_norm  scale [C], shift [C]   (y = x * scale + shift; folded or made a 1x1 depthwise conv)
-  clamp       lo, hi                 (fused into its producer's act range)
+  clamp       lo, hi                 (fused into its producer's act range; else a table)
   add, mul    -
   avg_pool,
   max_pool    kernel, stride, pad (top, left)
@@ -25,7 +25,8 @@ Ops and their attrs:
   concat      axis                   (physical)
   pad         before[4], after[4]    (physical NHWC, zeros)
   reshape     -
-  logistic, tanh, hardswish  -
+  logistic, tanh, hardswish, gelu, gelu_tanh, silu, hardsigmoid, mish  -     (table activations)
+  leaky_relu, elu  alpha
 """
 
 from __future__ import annotations
@@ -33,13 +34,19 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from microflat.kernels.lut import LUT_FUNCTIONS
 from microflat.runtime.ops import OP_DEFS
 
 # The runtime opcode (runtime/ops.py's OP_DEFS) each IR op becomes; conv also becomes DEPTHWISE_CONV_2D, which
 # shares CONV_2D's facts. batch_norm and clamp never reach the file: the passes fold them.
 OPCODE_OF = {"conv": "CONV_2D", "fc": "FULLY_CONNECTED", "add": "ADD", "mul": "MUL", "avg_pool": "AVERAGE_POOL_2D",
              "max_pool": "MAX_POOL_2D", "mean": "MEAN", "softmax": "SOFTMAX", "concat": "CONCATENATION", "pad": "PAD",
-             "reshape": "RESHAPE", "logistic": "LOGISTIC", "tanh": "TANH", "hardswish": "HARDSWISH"}
+             "reshape": "RESHAPE", "logistic": "LOGISTIC", "tanh": "TANH", "hardswish": "HARDSWISH", "gelu": "GELU",
+             "gelu_tanh": "GELU", "silu": "SILU", "hardsigmoid": "HARD_SIGMOID", "leaky_relu": "LEAKY_RELU",
+             "elu": "ELU", "mish": "MISH", "clamp": "CLAMP"}
+# The table activations (kernels/lut.py's LUT_FUNCTIONS; their attrs are the function's parameters). A clamp
+# that the passes could not fuse into its producer is one too.
+TABLE_OPS = frozenset(LUT_FUNCTIONS)
 # Ops whose output has the input's quantization (TFLite's rule for them, and what lets the runtime run them
 # without requantizing), and ops whose output quantization (scale, zero point) the op fixes whatever the data.
 TIED_OPS = frozenset(op for op, code in OPCODE_OF.items() if OP_DEFS[code].output_quantization == "tied")

@@ -472,6 +472,33 @@ class _Lowering:
         r.value.fake_quant = (s, zp)
         return r
 
+    def _table_attrs(self, node, op, given):
+        if op == "elu":
+            alpha = float(given.get("alpha", 1.0))
+            if float(given.get("scale", 1.0)) != 1.0 or float(given.get("input_scale", 1.0)) != 1.0:
+                self.fail(node, "ELU with scale or input_scale other than 1 (SELU, CELU) is not supported")
+            return {"alpha": alpha}
+        if op == "leaky_relu":
+            return {"alpha": float(given.get("negative_slope", 0.01))}
+        raise AssertionError(op)
+
+    def gelu(self, node, x, approximate="none"):
+        r = self.act(node, x)
+        if approximate not in ("none", "tanh"):
+            self.fail(node, f"GELU with approximate={approximate!r}: microflat knows 'none' (erf) and 'tanh'")
+        op = "gelu" if approximate == "none" else "gelu_tanh"
+        return self.emit(node, op, [r], self.out_shape(node), r.order, None, r.chw)
+
+    def prelu(self, node, x, weight):
+        """A PReLU with one parameter is a leaky ReLU of that slope; one slope per channel has no table."""
+        r = self.act(node, x)
+        w = self.const(node, weight, "weight")
+        if w.numel() != 1:
+            self.fail(node, f"PReLU with {w.numel()} parameters (one per channel) is not supported; microflat runs "
+                            "nn.PReLU() with a single parameter (num_parameters=1) as a table")
+        attrs = {"alpha": float(w.reshape(-1)[0])}
+        return self.emit(node, "leaky_relu", [r], self.out_shape(node), r.order, attrs, r.chw)
+
     def pad(self, node, x, pad, mode="constant", value=None):
         r = self.nhwc(node, self.act(node, x))
         if mode != "constant" or (value not in (None, 0, 0.0)):
@@ -508,6 +535,17 @@ def _unary(op):
     def handler(self, node, x, *rest):
         r = self.act(node, x)
         return self.emit(node, op, [r], self.out_shape(node), r.order, None, r.chw)
+    return handler
+
+
+def _table(op, parameters=()):
+    """The handler of a table activation with parameters (kernels/lut.py's LUT_PARAMETERS): positional
+    arguments after the input, then keyword arguments, by the aten schema's names in `parameters`."""
+    def handler(self, node, x, *args, **kwargs):
+        r = self.act(node, x)
+        given = dict(zip(parameters, args), **kwargs)
+        attrs = self._table_attrs(node, op, given)
+        return self.emit(node, op, [r], self.out_shape(node), r.order, attrs, r.chw)
     return handler
 
 
@@ -556,6 +594,19 @@ _HANDLERS = {
     "aten.tanh.default": _unary("tanh"),
     "aten.hardswish.default": _unary("hardswish"),
     "aten.hardswish_.default": _unary("hardswish"),
+    "aten.gelu.default": _L.gelu,
+    "aten.gelu_.default": _L.gelu,
+    "aten.silu.default": _unary("silu"),
+    "aten.silu_.default": _unary("silu"),
+    "aten.hardsigmoid.default": _unary("hardsigmoid"),
+    "aten.hardsigmoid_.default": _unary("hardsigmoid"),
+    "aten.mish.default": _unary("mish"),
+    "aten.mish_.default": _unary("mish"),
+    "aten.leaky_relu.default": _table("leaky_relu", ("negative_slope",)),
+    "aten.leaky_relu_.default": _table("leaky_relu", ("negative_slope",)),
+    "aten.elu.default": _table("elu", ("alpha", "scale", "input_scale")),
+    "aten.elu_.default": _table("elu", ("alpha", "scale", "input_scale")),
+    "aten.prelu.default": _L.prelu,
     "aten.pad.default": _L.pad,
     "aten.fake_quantize_per_tensor_affine.default": _L.fake_quantize,
     "aten.fake_quantize_per_tensor_affine.tensor_qparams": _L.fake_quantize,

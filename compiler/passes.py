@@ -10,7 +10,11 @@
    a single conv this way.
 3. fuse_clamp: relu / relu6 / hardtanh / clamp become the act range of the op
    that produced their input (conv, linear, add, mul, pooling). The producer's
-   output is then quantized on the clamped range, as in TFLite.
+   output is then quantized on the clamped range, as in TFLite. A clamp with
+   no such producer (after a model input, a concatenation, or a value used
+   twice) stays, and runs as a table activation.
+4. fuse_silu: x * sigmoid(x) becomes one SiLU table (the logistic's output
+   used by that multiply alone).
 
 Each pass needs its input to have a single consumer, so that folding changes
 nothing else.
@@ -82,20 +86,29 @@ def fuse_clamp(graph: Graph) -> None:
     for clamp in [n for n in graph.nodes if n.op == "clamp"]:
         prev = producers.get(clamp.inputs[0])
         lo, hi = clamp.attrs["lo"], clamp.attrs["hi"]
-        if prev is None or prev.op not in FUSES_ACTIVATION:
-            what = "a model input" if prev is None else f"a {prev.op} op"
-            raise CompileError(f"an activation (clamp to [{lo}, {hi}]) after {what} cannot be fused at {clamp.source}; "
-                               "microflat fuses relu, relu6, hardtanh and clamp into conv, linear, add, mul and pooling")
-        if not _single_consumer(graph, prev):
-            raise CompileError(f"an activation (clamp to [{lo}, {hi}]) cannot be fused at {clamp.source}: the value "
-                               f"before it ({prev.output.name}) is also used elsewhere")
+        if prev is None or prev.op not in FUSES_ACTIVATION or not _single_consumer(graph, prev):
+            continue  # it stays a clamp, which runs as a table activation
         prev.act = (max(prev.act[0], lo), min(prev.act[1], hi))
         _replace(graph, clamp, prev)
         producers = graph.producers()
 
 
+def fuse_silu(graph: Graph) -> None:
+    producers = graph.producers()
+    for mul in [n for n in graph.nodes if n.op == "mul"]:
+        for i in (0, 1):
+            gate = producers.get(mul.inputs[i])
+            if (gate is not None and gate.op == "logistic" and gate.inputs[0] is mul.inputs[1 - i]
+                    and _single_consumer(graph, gate) and mul.act == gate.act):
+                mul.op, mul.inputs, mul.attrs = "silu", [gate.inputs[0]], {}
+                graph.nodes.remove(gate)
+                producers = graph.producers()
+                break
+
+
 def optimize(graph: Graph) -> Graph:
     fold_batch_norm(graph)
     fuse_pad(graph)
+    fuse_silu(graph)
     fuse_clamp(graph)
     return graph

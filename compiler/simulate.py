@@ -19,9 +19,10 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from .ir import Graph, Node, Value
+from microflat.kernels.lut import lut_function
 
-_LUT = {"logistic": torch.sigmoid, "tanh": torch.tanh, "hardswish": F.hardswish}
+from .ir import TABLE_OPS, Graph, Node, Value
+
 
 
 def _fq(t: torch.Tensor, v: Value) -> torch.Tensor:
@@ -79,8 +80,6 @@ def run_op(node: Node, xs: list[torch.Tensor], fake_quant: bool) -> torch.Tensor
         y = _clamp(F.linear(xs[0], w, b), node)
     elif op == "batch_norm":
         y = xs[0] * torch.as_tensor(a["scale"], dtype=torch.float32) + torch.as_tensor(a["shift"], dtype=torch.float32)
-    elif op == "clamp":
-        y = xs[0].clamp(a["lo"], a["hi"])
     elif op == "add":
         y = _clamp(xs[0] + xs[1], node)
     elif op == "mul":
@@ -109,8 +108,9 @@ def run_op(node: Node, xs: list[torch.Tensor], fake_quant: bool) -> torch.Tensor
         y = F.pad(xs[0], pairs)
     elif op == "reshape":
         y = xs[0].reshape((xs[0].shape[0],) + tuple(out_shape[1:]))
-    elif op in _LUT:
-        y = _LUT[op](xs[0])
+    elif op in TABLE_OPS:  # the one float definition of each table activation
+        x = xs[0]
+        y = torch.from_numpy(lut_function(op, **a)(x.detach().double().numpy())).to(x.dtype)
     else:
         raise AssertionError(f"no simulation of {op}")
     return y

@@ -627,6 +627,8 @@ OP_DEFS = {
     "LOGISTIC": OpDef(**_LUT, output_quantization=(1.0 / 256.0, -128)),
     "TANH": OpDef(**_LUT, output_quantization=(1.0 / 128.0, 0)),
     "HARDSWISH": OpDef(**_LUT),
+    **{name: OpDef(**_LUT) for name in ("GELU", "SILU", "HARD_SIGMOID", "LEAKY_RELU", "ELU", "MISH", "RELU", "RELU6",
+                                        "RELU_N1_TO_1", "CLAMP")},
     "QUANTIZE": OpDef(check_quantize, prepare_quantize),
     "DEQUANTIZE": OpDef(check_dequantize, prepare_dequantize),
 }

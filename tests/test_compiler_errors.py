@@ -90,13 +90,9 @@ def test_missing_and_damaged_pt2(tmp_path):
         compile(str(bad), calibration_data=[torch.zeros(1, 3)], progress=False)
 
 
-def test_unfusable_activation_and_bad_arguments():
-    class ReluOfInput(nn.Module):
-        def forward(self, x):
-            return torch.relu(x)
-
-    with pytest.raises(CompileError, match=r"after a model input cannot be fused"):
-        compile(ReluOfInput(), (torch.randn(1, 4),), progress=False)
+def test_bad_arguments():
+    with pytest.raises(CompileError, match=r"PReLU with 4 parameters .* \(num_parameters=1\) as a table at graph node 'prelu'"):
+        compile(nn.PReLU(4), (torch.randn(1, 4, 3, 3),), progress=False)
     with pytest.raises(CompileError, match="observer must be one of"):
         compile(nn.Linear(3, 2), (torch.randn(1, 3),), observer="histogram", progress=False)
     with pytest.raises(CompileError, match="count_include_pad=False"):

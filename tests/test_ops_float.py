@@ -16,6 +16,8 @@ the maximum's. Bounding p_j <= 1 gives, in LSBs of 1/256,
 multiplier the kernel applies, mult 2^(left_shift - 31) / 2^26.
 """
 
+import math
+
 import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
@@ -40,14 +42,42 @@ def test_softmax_within_derived_bound_of_float(data):
     assert np.abs(got - clamped).max() <= bound
 
 
-@given(function=st.sampled_from(["logistic", "tanh", "hardswish"]), s_in=st.floats(1e-3, 0.2),
-       s_out=st.floats(1e-3, 0.1), zi=zero_points, zo=zero_points)
-def test_lut_table_is_the_correctly_rounded_function(function, s_in, s_out, zi, zo):
+def _reference_activation(function, r, params):
+    """The float64 definitions, written from PyTorch's documentation (never from microflat's LUT_FUNCTIONS)."""
+    erf = np.array([math.erf(v / math.sqrt(2)) for v in r])
+    sig = 1 / (1 + np.exp(-r))
+    return {
+        "logistic": sig,
+        "tanh": np.tanh(r),
+        "hardswish": r * np.minimum(np.maximum(r + 3, 0), 6) / 6,
+        "gelu": r * 0.5 * (1 + erf),
+        "gelu_tanh": 0.5 * r * (1 + np.tanh(math.sqrt(2 / math.pi) * (r + 0.044715 * r**3))),
+        "silu": r * sig,
+        "hardsigmoid": np.minimum(np.maximum(r / 6 + 0.5, 0), 1),
+        "leaky_relu": np.where(r >= 0, r, params.get("alpha", 0) * r),
+        "elu": np.where(r > 0, r, params.get("alpha", 0) * (np.exp(np.minimum(r, 0)) - 1)),
+        "mish": r * np.tanh(np.log1p(np.exp(r))),
+        "clamp": np.minimum(np.maximum(r, params.get("lo", 0)), params.get("hi", 0)),
+    }[function]
+
+
+TABLE_FUNCTIONS = ["logistic", "tanh", "hardswish", "gelu", "gelu_tanh", "silu", "hardsigmoid", "leaky_relu", "elu",
+                   "mish", "clamp"]
+
+
+@given(function=st.sampled_from(TABLE_FUNCTIONS), s_in=st.floats(1e-3, 0.2),
+       s_out=st.floats(1e-3, 0.1), zi=zero_points, zo=zero_points, data=st.data())
+def test_lut_table_is_the_correctly_rounded_function(function, s_in, s_out, zi, zo, data):
     """Each entry is within half an output LSB of f (before the clamp): the best an int8 table can be."""
-    table = k.build_lut_s8(function, s_in, zi, s_out, zo).astype(np.float64)
+    params = {}
+    if function in ("leaky_relu", "elu"):
+        params["alpha"] = data.draw(st.floats(0.0, 2.0))
+    if function == "clamp":
+        lo = data.draw(st.floats(-3.0, 3.0))
+        params = dict(lo=lo, hi=lo + data.draw(st.floats(0.0, 6.0)))
+    table = k.build_lut_s8(function, s_in, zi, s_out, zo, **params).astype(np.float64)
     r = s_in * (np.arange(-128, 128, dtype=np.float64) - zi)
-    f = {"logistic": 1 / (1 + np.exp(-r)), "tanh": np.tanh(r), "hardswish": r * np.minimum(np.maximum(r + 3, 0), 6) / 6}[function]
-    want = np.clip(f / s_out + zo, -128, 127)
+    want = np.clip(_reference_activation(function, r, params) / s_out + zo, -128, 127)
     assert np.abs(table - want).max() <= 0.5 + 1e-9
 
 

@@ -624,6 +624,16 @@ mf_status mf_check_operator(const mf_model *m, uint32_t k, mf_op_info *info, mf_
     case MFB_OP_CODE_LOGISTIC:
     case MFB_OP_CODE_TANH:
     case MFB_OP_CODE_HARDSWISH:
+    case MFB_OP_CODE_GELU:
+    case MFB_OP_CODE_SILU:
+    case MFB_OP_CODE_HARD_SIGMOID:
+    case MFB_OP_CODE_LEAKY_RELU:
+    case MFB_OP_CODE_ELU:
+    case MFB_OP_CODE_MISH:
+    case MFB_OP_CODE_RELU:
+    case MFB_OP_CODE_RELU6:
+    case MFB_OP_CODE_RELU_N1_TO_1:
+    case MFB_OP_CODE_CLAMP:
         return check_lut(&c, info);
     case MFB_OP_CODE_QUANTIZE:
     case MFB_OP_CODE_DEQUANTIZE:
@@ -945,6 +955,16 @@ void mf_run_operator(const mf_model *m, uint32_t k)
     case MFB_OP_CODE_LOGISTIC:
     case MFB_OP_CODE_TANH:
     case MFB_OP_CODE_HARDSWISH:
+    case MFB_OP_CODE_GELU:
+    case MFB_OP_CODE_SILU:
+    case MFB_OP_CODE_HARD_SIGMOID:
+    case MFB_OP_CODE_LEAKY_RELU:
+    case MFB_OP_CODE_ELU:
+    case MFB_OP_CODE_MISH:
+    case MFB_OP_CODE_RELU:
+    case MFB_OP_CODE_RELU6:
+    case MFB_OP_CODE_RELU_N1_TO_1:
+    case MFB_OP_CODE_CLAMP:
         run_lut(&c);
         break;
     default: /* QUANTIZE, DEQUANTIZE: the loader accepts no other opcode */

@@ -82,7 +82,17 @@ typedef struct {
 #define MFB_OP_CODE_HARDSWISH 14
 #define MFB_OP_CODE_QUANTIZE 15
 #define MFB_OP_CODE_DEQUANTIZE 16
-#define MFB_OP_CODE_MAX 16
+#define MFB_OP_CODE_GELU 17
+#define MFB_OP_CODE_SILU 18
+#define MFB_OP_CODE_HARD_SIGMOID 19
+#define MFB_OP_CODE_LEAKY_RELU 20
+#define MFB_OP_CODE_ELU 21
+#define MFB_OP_CODE_MISH 22
+#define MFB_OP_CODE_RELU 23
+#define MFB_OP_CODE_RELU6 24
+#define MFB_OP_CODE_RELU_N1_TO_1 25
+#define MFB_OP_CODE_CLAMP 26
+#define MFB_OP_CODE_MAX 26
 #define MFB_ROUNDING_MODE_DOUBLE_ROUNDING 0
 #define MFB_ROUNDING_MODE_MAX 0
 
@@ -353,7 +363,7 @@ static const mfb_field_desc mfb_fields_PadOptions[] = {
     {MFB_KIND_VECTOR_SCALAR, 1, 4, 0, 0}, /* pad_after */
 };
 static const mfb_field_desc mfb_fields_Operator[] = {
-    {MFB_KIND_ENUM, 0, 1, 0, 16}, /* opcode */
+    {MFB_KIND_ENUM, 0, 1, 0, 26}, /* opcode */
     {MFB_KIND_VECTOR_SCALAR, 1, 4, 0, 0}, /* inputs */
     {MFB_KIND_VECTOR_SCALAR, 2, 4, 0, 0}, /* outputs */
     {MFB_KIND_UNION, 4, 4, 0, 0}, /* options */
