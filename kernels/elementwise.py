@@ -1,4 +1,4 @@
-"""int8 elementwise add and mul, with NHWC broadcasting.
+"""int8 elementwise add, sub, mul, maximum, minimum and squared difference, with NHWC broadcasting.
 
 Broadcasting: the output has a 4-D shape [N, H, W, C]; each input is read
 through four element strides, with stride 0 on a broadcast dimension (the
@@ -22,7 +22,56 @@ mul (TFLite's int8 reference Mul). Real formula: y = a * b:
 
 with M = s_a * s_b / s_y; the product is at most 255^2 in magnitude.
 
-Both kernels read input element i before writing output element i, so the
+sub (TFLite's int8 Sub, tensorflow/lite/kernels/sub.cc). Real formula:
+y = a - b. Prepare (PrepareGeneralSubOp) computes exactly add's parameters
+(left_shift 20, M1 = s_a / s, M2 = s_b / s, M = s / (2^20 s_y) with
+s = 2 * max(s_a, s_b)) and then negates the second input's Q31 multiplier
+(op_sign = -1); Eval runs the int8 Add kernel (reference_integer_ops::Add /
+BroadcastAdd4DSlow) on those parameters. So
+
+    b' = mbqm((b - b_zp) * 2^20, -input2_mult, input2_shift)
+    y  = clamp(mbqm(a' + b', output_mult, output_shift) + y_zp)
+
+with a' as in add. Negating the multiplier is not the same as negating
+mbqm's result: the first rounding rounds ties toward +inf, so
+mbqm(x, -m, s) and -mbqm(x, m, s) differ on ties; TFLite's form is kept.
+sub_s8 takes input2_mult as add does (in [0, 2^31), as add_params and
+sub_params give it) and applies the sign itself, by calling add_s8 with
+-input2_mult: one arithmetic for both ops. Ranges: -input2_mult is in
+(-2^31, 0], so a' and b' are below 2^27 in magnitude as in add.
+
+maximum, minimum (TFLite's MAXIMUM / MINIMUM,
+tensorflow/lite/kernels/maximum_minimum.cc). For int8, TFLite compares the
+raw stored values (MaximumMinimumBroadcastSlow with el1 > el2 ? el1 : el2,
+resp. <) and copies the winner to the output: no requantization and no
+fused activation. That is max(r_a, r_b) only when both inputs and the output
+share one scale and one zero point (r = s (q - zp) is then increasing in q),
+which is what the TFLite converter gives them; the kernels assume it and
+take no quantization arguments.
+
+squared_difference (TFLite's int8 SquaredDifference,
+tensorflow/lite/kernels/squared_difference.cc). Real formula: y = (a - b)^2.
+Prepare uses left_shift 7 and, with s = 2 * max(s_a, s_b), M1 = s_a / s,
+M2 = s_b / s (both <= 1/2) and M = s^2 / (2^14 s_y): both inputs are brought
+to the common scale s / 2^7, subtracted, and the difference is squared in
+int32 before one output requantization (scale s^2 / 2^14 -> s_y):
+
+    a' = mbqm((a - a_zp) * 2^7, input1_mult, input1_shift)
+    b' = mbqm((b - b_zp) * 2^7, input2_mult, input2_shift)
+    y  = clamp(mbqm((a' - b')^2, output_mult, output_shift) + y_zp, -128, 127)
+
+The op has no fused activation (TFLite clamps to the int8 range only).
+Ranges: |(a - a_zp) * 2^7| <= 255 * 2^7 = 32640, and an encoded multiplier
+of at most 1/2 halves it: |a'|, |b'| <= 16320 (2^7 even, so no rounding up),
+|a' - b'| <= 32640 and (a' - b')^2 <= 255^2 * 2^14 = 1065369600 < 2^30: no
+int32 overflow. For any left_shift L in [0, 7] (the kernels take it as a
+parameter), |a' - b'| <= 255 * 2^L + 1 (the + 1 only for L = 0, where a'
+can round up to 128), so the square is below 32641^2 < 2^30. The input
+multipliers must encode at most 1/2 (shift <= -1, or shift 0 and
+mult <= 2^30), which TFLite's Prepare always gives; a multiplier near 1
+would let the square reach 65280^2 > 2^31, so the wrapper refuses it.
+
+Every kernel reads input element i before writing output element i, so the
 output may alias an input of the output's own shape (the memory planner runs
 them in place). C twins: elementwise.c.
 """
@@ -85,6 +134,33 @@ def add_s8(
                     output[i] = np.int8(requantize(
                         np.int32(a_scaled + b_scaled), output_mult, output_shift, output_zp, act_min, act_max))
                     i += 1
+
+
+@njit(
+    types.void(
+        _v32, _v32, _v32,  # output_shape[4], input1_strides[4], input2_strides[4]
+        _i32,  # left_shift
+        *_ADD_QUANT_AND_DATA,
+    ),
+    cache=True,
+    nogil=True,
+)
+def sub_s8(
+    output_shape, input1_strides, input2_strides,
+    left_shift,
+    input1_zp, input1_mult, input1_shift,
+    input2_zp, input2_mult, input2_shift,
+    output_zp, output_mult, output_shift,
+    act_min, act_max,
+    input1, input2, output,
+):
+    """The jitted kernel; trusts its caller. add_s8 with the second input's multiplier negated, as
+    TFLite's Sub (op_sign = -1); input2_mult in [0, 2^31), so its negation is in int32."""
+    add_s8(output_shape, input1_strides, input2_strides, left_shift,
+           input1_zp, input1_mult, input1_shift,
+           input2_zp, np.int32(-input2_mult), input2_shift,
+           output_zp, output_mult, output_shift,
+           act_min, act_max, input1, input2, output)
 
 
 @njit(
@@ -158,6 +234,84 @@ def mul_s8(
                     i += 1
 
 
+_EXTREMUM_ARGS = (
+    _v32, _v32, _v32,  # output_shape[4], input1_strides[4], input2_strides[4]
+    _v8, _v8, _v8,  # input1, input2, output
+)
+
+
+@njit(inline="always", cache=True, nogil=True)
+def _extremum(output_shape, input1_strides, input2_strides, input1, input2, output, take_max):
+    """maximum_s8 (take_max) and minimum_s8: the larger (smaller) raw int8 value, as TFLite compares."""
+    i = 0
+    for n in range(output_shape[0]):
+        for h in range(output_shape[1]):
+            for w in range(output_shape[2]):
+                base1 = n * input1_strides[0] + h * input1_strides[1] + w * input1_strides[2]
+                base2 = n * input2_strides[0] + h * input2_strides[1] + w * input2_strides[2]
+                for c in range(output_shape[3]):
+                    a = input1[base1 + c * input1_strides[3]]
+                    b = input2[base2 + c * input2_strides[3]]
+                    if take_max:
+                        output[i] = a if a > b else b
+                    else:
+                        output[i] = a if a < b else b
+                    i += 1
+
+
+@njit(types.void(*_EXTREMUM_ARGS), cache=True, nogil=True)
+def maximum_s8(output_shape, input1_strides, input2_strides, input1, input2, output):
+    """The jitted kernel; trusts its caller."""
+    _extremum(output_shape, input1_strides, input2_strides, input1, input2, output, True)
+
+
+@njit(types.void(*_EXTREMUM_ARGS), cache=True, nogil=True)
+def minimum_s8(output_shape, input1_strides, input2_strides, input1, input2, output):
+    """The jitted kernel; trusts its caller."""
+    _extremum(output_shape, input1_strides, input2_strides, input1, input2, output, False)
+
+
+SQUARED_DIFFERENCE_LEFT_SHIFT = 7
+
+
+@njit(
+    types.void(
+        _v32, _v32, _v32,  # output_shape[4], input1_strides[4], input2_strides[4]
+        _i32,  # left_shift
+        _i32, _i32, _i32,  # input1_zp, input1_mult, input1_shift
+        _i32, _i32, _i32,  # input2_zp, input2_mult, input2_shift
+        _i32, _i32, _i32,  # output_zp, output_mult, output_shift
+        _v8, _v8, _v8,  # input1, input2, output
+    ),
+    cache=True,
+    nogil=True,
+)
+def squared_difference_s8(
+    output_shape, input1_strides, input2_strides,
+    left_shift,
+    input1_zp, input1_mult, input1_shift,
+    input2_zp, input2_mult, input2_shift,
+    output_zp, output_mult, output_shift,
+    input1, input2, output,
+):
+    """The jitted kernel; trusts its caller (left_shift <= 7, input multipliers <= 1/2: the square fits)."""
+    i = 0
+    for n in range(output_shape[0]):
+        for h in range(output_shape[1]):
+            for w in range(output_shape[2]):
+                base1 = n * input1_strides[0] + h * input1_strides[1] + w * input1_strides[2]
+                base2 = n * input2_strides[0] + h * input2_strides[1] + w * input2_strides[2]
+                for c in range(output_shape[3]):
+                    a = np.int32(input1[base1 + c * input1_strides[3]]) - input1_zp
+                    b = np.int32(input2[base2 + c * input2_strides[3]]) - input2_zp
+                    a_scaled = multiply_by_quantized_multiplier(np.int32(a << left_shift), input1_mult, input1_shift)
+                    b_scaled = multiply_by_quantized_multiplier(np.int32(b << left_shift), input2_mult, input2_shift)
+                    diff = np.int32(a_scaled - b_scaled)  # |diff| <= 255 * 2^7
+                    output[i] = np.int8(requantize(
+                        np.int32(diff * diff), output_mult, output_shift, output_zp, np.int32(-128), np.int32(127)))
+                    i += 1
+
+
 def broadcast_strides(fn: str, in_shape, out_shape) -> np.ndarray:
     """Element strides of a C-contiguous 4-D input read as ``out_shape`` (0 on broadcast axes)."""
     strides = np.zeros(4, dtype=np.int32)
@@ -198,6 +352,36 @@ def add_params(input1_scale: float, input2_scale: float, output_scale: float):
                 output_mult=mo, output_shift=so)
 
 
+def sub_params(input1_scale: float, input2_scale: float, output_scale: float):
+    """TFLite's int8 Sub parameters from the three scales (compile time): PrepareGeneralSubOp.
+
+    The same values as add_params (left_shift 20, M1 = s1 / s, M2 = s2 / s,
+    M = s / (2^20 s_out), s = 2 * max(s1, s2)). TFLite then stores the
+    second multiplier negated; sub_s8 applies that sign itself, so
+    input2_mult is returned non-negative, as the kernels and the file
+    format take every multiplier.
+    """
+    return add_params(input1_scale, input2_scale, output_scale)
+
+
+def squared_difference_params(input1_scale: float, input2_scale: float, output_scale: float):
+    """TFLite's int8 SquaredDifference parameters from the three scales (compile time).
+
+    left_shift 7; with s = 2 * max(s1, s2): M1 = s1 / s and M2 = s2 / s
+    (at most 1/2) and M = s^2 / (2^14 s_out), the output multiplier applied
+    to the squared difference at scale (s / 2^7)^2. Returns dict(left_shift,
+    input1_mult, input1_shift, input2_mult, input2_shift, output_mult,
+    output_shift).
+    """
+    twice_max = 2.0 * max(input1_scale, input2_scale)
+    m1, s1 = quantize_multiplier(input1_scale / twice_max)
+    m2, s2 = quantize_multiplier(input2_scale / twice_max)
+    mo, so = quantize_multiplier(
+        (twice_max * twice_max) / ((1 << (2 * SQUARED_DIFFERENCE_LEFT_SHIFT)) * output_scale))
+    return dict(left_shift=SQUARED_DIFFERENCE_LEFT_SHIFT, input1_mult=m1, input1_shift=s1, input2_mult=m2,
+                input2_shift=s2, output_mult=mo, output_shift=so)
+
+
 def _scalar_requant(fn, name, mult, shift):
     m = _checks.integer(fn, f"{name}_mult", mult, 0, 2**31 - 1)
     s = _checks.integer(fn, f"{name}_shift", shift, -31, 30)
@@ -213,6 +397,39 @@ def _inputs(fn, input1, input2):
     return a, b, shape, broadcast_strides(fn, a.shape, shape), broadcast_strides(fn, b.shape, shape)
 
 
+def _two_scale_quantization(
+    fn, left_shift, max_left_shift,
+    input1_zp, input1_mult, input1_shift, input2_zp, input2_mult, input2_shift,
+    output_zp, output_mult, output_shift,
+):
+    """The checked quantization arguments of add, sub and squared_difference, in the kernels' order:
+    (left_shift, input1_zp, input1_mult, input1_shift, input2_zp, input2_mult, input2_shift, output_zp,
+    output_mult, output_shift). Input shifts must be <= 0 (input multipliers below 1)."""
+    ls = _checks.integer(fn, "left_shift", left_shift, 0, max_left_shift)
+    z1 = _checks.integer(fn, "input1_zp", input1_zp, -128, 127)
+    z2 = _checks.integer(fn, "input2_zp", input2_zp, -128, 127)
+    zo = _checks.integer(fn, "output_zp", output_zp, -128, 127)
+    m1, sh1 = _scalar_requant(fn, "input1", input1_mult, input1_shift)
+    m2, sh2 = _scalar_requant(fn, "input2", input2_mult, input2_shift)
+    mo, so = _scalar_requant(fn, "output", output_mult, output_shift)
+    for name, s in (("input1_shift", sh1), ("input2_shift", sh2)):
+        if s > 0:
+            raise ValueError(f"{fn}: {name} must be <= 0 (input multipliers are at most 1/2), got {s}")
+    return ls, z1, m1, sh1, z2, m2, sh2, zo, mo, so
+
+
+def _add_or_sub(fn, kernel, input1, input2, quantization, act_min, act_max, backend):
+    """add and sub: the same arguments, checks and kernel signature (sub_s8 negates input2_mult itself)."""
+    check_backend(fn, backend)
+    a, b, shape, s1, s2 = _inputs(fn, input1, input2)
+    q = _two_scale_quantization(fn, max_left_shift=ADD_LEFT_SHIFT, **quantization)
+    lo, hi = _checks.activation_range(fn, act_min, act_max)
+    out = np.empty(shape, dtype=np.int8)
+    run_kernel(backend, kernel, np.array(shape, np.int32), s1, s2, *q, lo, hi,
+               a.reshape(-1), b.reshape(-1), out.reshape(-1))
+    return out
+
+
 def add(
     input1: np.ndarray, input2: np.ndarray, *,
     input1_zp: int, input1_mult: int, input1_shift: int,
@@ -226,24 +443,29 @@ def add(
     input2_mult encode real multipliers <= 1/2 (input shifts <= 0), so the
     scaled inputs stay below 2^27; other values are refused.
     """
-    fn = "add"
-    check_backend(fn, backend)
-    a, b, shape, s1, s2 = _inputs(fn, input1, input2)
-    ls = _checks.integer(fn, "left_shift", left_shift, 0, 20)
-    z1 = _checks.integer(fn, "input1_zp", input1_zp, -128, 127)
-    z2 = _checks.integer(fn, "input2_zp", input2_zp, -128, 127)
-    zo = _checks.integer(fn, "output_zp", output_zp, -128, 127)
-    m1, sh1 = _scalar_requant(fn, "input1", input1_mult, input1_shift)
-    m2, sh2 = _scalar_requant(fn, "input2", input2_mult, input2_shift)
-    mo, so = _scalar_requant(fn, "output", output_mult, output_shift)
-    for name, s in (("input1_shift", sh1), ("input2_shift", sh2)):
-        if s > 0:
-            raise ValueError(f"{fn}: {name} must be <= 0 (input multipliers are at most 1/2), got {s}")
-    lo, hi = _checks.activation_range(fn, act_min, act_max)
-    out = np.empty(shape, dtype=np.int8)
-    run_kernel(backend, add_s8, np.array(shape, np.int32), s1, s2, ls, z1, m1, sh1, z2, m2, sh2, zo, mo, so, lo, hi,
-               a.reshape(-1), b.reshape(-1), out.reshape(-1))
-    return out
+    return _add_or_sub("add", add_s8, input1, input2, dict(
+        left_shift=left_shift, input1_zp=input1_zp, input1_mult=input1_mult, input1_shift=input1_shift,
+        input2_zp=input2_zp, input2_mult=input2_mult, input2_shift=input2_shift,
+        output_zp=output_zp, output_mult=output_mult, output_shift=output_shift), act_min, act_max, backend)
+
+
+def sub(
+    input1: np.ndarray, input2: np.ndarray, *,
+    input1_zp: int, input1_mult: int, input1_shift: int,
+    input2_zp: int, input2_mult: int, input2_shift: int,
+    output_zp: int, output_mult: int, output_shift: int,
+    left_shift: int = ADD_LEFT_SHIFT, act_min: int = -128, act_max: int = 127, backend: str = "numba",
+) -> np.ndarray:
+    """int8 input1 - input2 of two NHWC tensors (broadcasting), TFLite's int8 Sub arithmetic.
+
+    The arguments are add's, with the same checks; ``sub_params`` computes
+    them from the scales. input2_mult is given non-negative, as add takes it:
+    the kernel applies TFLite's negation of the second multiplier.
+    """
+    return _add_or_sub("sub", sub_s8, input1, input2, dict(
+        left_shift=left_shift, input1_zp=input1_zp, input1_mult=input1_mult, input1_shift=input1_shift,
+        input2_zp=input2_zp, input2_mult=input2_mult, input2_shift=input2_shift,
+        output_zp=output_zp, output_mult=output_mult, output_shift=output_shift), act_min, act_max, backend)
 
 
 def mul(
@@ -262,5 +484,56 @@ def mul(
     lo, hi = _checks.activation_range(fn, act_min, act_max)
     out = np.empty(shape, dtype=np.int8)
     run_kernel(backend, mul_s8, np.array(shape, np.int32), s1, s2, z1, z2, zo, mo, so, lo, hi,
+               a.reshape(-1), b.reshape(-1), out.reshape(-1))
+    return out
+
+
+def _extremum_op(fn, kernel, input1, input2, backend):
+    check_backend(fn, backend)
+    a, b, shape, s1, s2 = _inputs(fn, input1, input2)
+    out = np.empty(shape, dtype=np.int8)
+    run_kernel(backend, kernel, np.array(shape, np.int32), s1, s2, a.reshape(-1), b.reshape(-1), out.reshape(-1))
+    return out
+
+
+def maximum(input1: np.ndarray, input2: np.ndarray, *, backend: str = "numba") -> np.ndarray:
+    """int8 elementwise maximum of two NHWC tensors (broadcasting), as TFLite's MAXIMUM: the larger raw
+    value. Meaningful when both inputs and the output share one scale and zero point (the converter's
+    quantization of MAXIMUM); no requantization, no activation."""
+    return _extremum_op("maximum", maximum_s8, input1, input2, backend)
+
+
+def minimum(input1: np.ndarray, input2: np.ndarray, *, backend: str = "numba") -> np.ndarray:
+    """int8 elementwise minimum of two NHWC tensors (broadcasting), as TFLite's MINIMUM; see maximum."""
+    return _extremum_op("minimum", minimum_s8, input1, input2, backend)
+
+
+def squared_difference(
+    input1: np.ndarray, input2: np.ndarray, *,
+    input1_zp: int, input1_mult: int, input1_shift: int,
+    input2_zp: int, input2_mult: int, input2_shift: int,
+    output_zp: int, output_mult: int, output_shift: int,
+    left_shift: int = SQUARED_DIFFERENCE_LEFT_SHIFT, backend: str = "numba",
+) -> np.ndarray:
+    """int8 (input1 - input2)^2 of two NHWC tensors (broadcasting), TFLite's int8 SquaredDifference.
+
+    ``squared_difference_params`` computes the multipliers from the scales.
+    left_shift is at most 7 and input1_mult and input2_mult must encode real
+    multipliers of at most 1/2 (shift <= -1, or shift 0 with mult <= 2^30),
+    so the squared difference fits in int32 (derivation in the module
+    docstring); other values are refused. No fused activation: the output is
+    clamped to [-128, 127].
+    """
+    fn = "squared_difference"
+    check_backend(fn, backend)
+    a, b, shape, s1, s2 = _inputs(fn, input1, input2)
+    q = _two_scale_quantization(fn, left_shift, SQUARED_DIFFERENCE_LEFT_SHIFT, input1_zp, input1_mult, input1_shift,
+                                input2_zp, input2_mult, input2_shift, output_zp, output_mult, output_shift)
+    for name, m, sh in (("input1", q[2], q[3]), ("input2", q[5], q[6])):
+        if sh == 0 and m > 2**30:
+            raise ValueError(f"{fn}: {name}_mult {m} with shift 0 encodes a multiplier above 1/2; "
+                             f"the squared difference could overflow int32")
+    out = np.empty(shape, dtype=np.int8)
+    run_kernel(backend, squared_difference_s8, np.array(shape, np.int32), s1, s2, *q,
                a.reshape(-1), b.reshape(-1), out.reshape(-1))
     return out

@@ -29,6 +29,33 @@ def mul(a, b, p):
     return requantize(prod, p["output_mult"], p["output_shift"], p["output_zp"], p["act_min"], p["act_max"]).astype(np.int8)
 
 
+def sub(a, b, p):
+    """TFLite's int8 Sub (sub.cc): its Prepare negates the second Q31 multiplier and Eval runs the Add kernel."""
+    return add(a, b, dict(p, input2_mult=-p["input2_mult"]))
+
+
+def maximum(a, b):
+    """TFLite's MAXIMUM on int8: the larger raw value."""
+    x, y = broadcast_int64(a, b)
+    return np.maximum(x, y).astype(np.int8)
+
+
+def minimum(a, b):
+    x, y = broadcast_int64(a, b)
+    return np.minimum(x, y).astype(np.int8)
+
+
+def squared_difference(a, b, p):
+    """TFLite's int8 SquaredDifference (squared_difference.cc): both inputs to the common scale, subtract,
+    square, one output requantization, clamp to the int8 range (no fused activation)."""
+    x, y = broadcast_int64(a, b)
+    xs = multiply_by_quantized_multiplier((x - p["input1_zp"]) * 2 ** p["left_shift"], p["input1_mult"], p["input1_shift"])
+    ys = multiply_by_quantized_multiplier((y - p["input2_zp"]) * 2 ** p["left_shift"], p["input2_mult"], p["input2_shift"])
+    diff = xs - ys
+    assert np.abs(diff).max() ** 2 <= INT32_MAX  # TFLite squares in int32
+    return requantize(diff * diff, p["output_mult"], p["output_shift"], p["output_zp"], -128, 127).astype(np.int8)
+
+
 def _windows(x, fh, fw, sh, sw, pt, pl, oh, ow, fill):
     """[N, OH, OW, C, FH*FW] windows of x over a padded image filled with ``fill`` (NaN = not counted)."""
     n, h, w, c = x.shape
