@@ -6,13 +6,18 @@ naming the one that is wrong):
     conv2d, depthwise_conv2d, fully_connected      int8 layers, backend="numba" | "c"; the filter is an
                                                    int8 array or an Encoding, run in place
     encode, decode, Encoding                       compressed weights (palette, sparse, packed int4)
-    add, mul                                       int8 elementwise, NHWC broadcasting
+    add, sub, mul, maximum, minimum,
+    squared_difference                             int8 elementwise, NHWC broadcasting
     average_pool2d, max_pool2d, mean_hw            int8 pooling
     softmax                                        int8 softmax (output scale 1/256, zp -128)
     concatenation, pad, lut                        int8 data movement and table activations
+    transpose                                      int8 permutation of up to five dimensions
     quantize_int8, dequantize_int8                 float32 <-> int8 at the model boundary
-    add_params, preprocess_softmax_scaling,
-    concatenation_params, build_lut_s8             compile-time parameter helpers
+    add_params, sub_params,
+    squared_difference_params,
+    preprocess_softmax_scaling,
+    concatenation_params, build_lut_s8,
+    transpose_params                               compile-time parameter helpers
     quantize_multiplier, quantize_multipliers      real multiplier -> (Q31 mult, shift)
     quantize, dequantize                           float <-> int8 at a scale and zero point
     *_s8_scratch_bytes                             scratch each kernel needs
@@ -37,12 +42,29 @@ from .fully_connected import (
 )
 from .weight_encoding import Encoding, EncodingError, decode, encode
 from .concatenation import concatenation, concatenation_params, concatenation_s8
-from .elementwise import add, add_params, add_s8, mul, mul_s8
+from .elementwise import (
+    add,
+    add_params,
+    add_s8,
+    maximum,
+    maximum_s8,
+    minimum,
+    minimum_s8,
+    mul,
+    mul_s8,
+    squared_difference,
+    squared_difference_params,
+    squared_difference_s8,
+    sub,
+    sub_params,
+    sub_s8,
+)
 from .lut import build_lut_s8, lut, lut_s8
 from .pad import pad, pad_s8
 from .pooling import average_pool2d, average_pool2d_s8, max_pool2d, max_pool2d_s8, mean_hw, mean_hw_s8
 from .quantization import dequantize_int8, dequantize_s8, quantize_int8, quantize_s8
 from .softmax import preprocess_softmax_scaling, softmax, softmax_s8
+from .transpose import transpose, transpose_params, transpose_s8
 from .numerics import (
     ROUNDING_MODE,
     dequantize,
@@ -91,8 +113,12 @@ __all__ = [
     "lut_s8",
     "max_pool2d",
     "max_pool2d_s8",
+    "maximum",
+    "maximum_s8",
     "mean_hw",
     "mean_hw_s8",
+    "minimum",
+    "minimum_s8",
     "mul",
     "mul_s8",
     "multiply_by_quantized_multiplier",
@@ -109,4 +135,13 @@ __all__ = [
     "saturating_rounding_doubling_high_mul",
     "softmax",
     "softmax_s8",
+    "squared_difference",
+    "squared_difference_params",
+    "squared_difference_s8",
+    "sub",
+    "sub_params",
+    "sub_s8",
+    "transpose",
+    "transpose_params",
+    "transpose_s8",
 ]

@@ -128,6 +128,23 @@ void mul_s8(const int32_t *output_shape, const int32_t *input1_strides, const in
             int32_t output_zp, int32_t output_mult, int32_t output_shift,
             int32_t act_min, int32_t act_max,
             const int8_t *input1, const int8_t *input2, int8_t *output);
+void sub_s8(const int32_t *output_shape, const int32_t *input1_strides, const int32_t *input2_strides,
+            int32_t left_shift,
+            int32_t input1_zp, int32_t input1_mult, int32_t input1_shift,
+            int32_t input2_zp, int32_t input2_mult, int32_t input2_shift,
+            int32_t output_zp, int32_t output_mult, int32_t output_shift,
+            int32_t act_min, int32_t act_max,
+            const int8_t *input1, const int8_t *input2, int8_t *output);
+void maximum_s8(const int32_t *output_shape, const int32_t *input1_strides, const int32_t *input2_strides,
+                const int8_t *input1, const int8_t *input2, int8_t *output);
+void minimum_s8(const int32_t *output_shape, const int32_t *input1_strides, const int32_t *input2_strides,
+                const int8_t *input1, const int8_t *input2, int8_t *output);
+void squared_difference_s8(const int32_t *output_shape, const int32_t *input1_strides, const int32_t *input2_strides,
+                           int32_t left_shift,
+                           int32_t input1_zp, int32_t input1_mult, int32_t input1_shift,
+                           int32_t input2_zp, int32_t input2_mult, int32_t input2_shift,
+                           int32_t output_zp, int32_t output_mult, int32_t output_shift,
+                           const int8_t *input1, const int8_t *input2, int8_t *output);
 
 void average_pool2d_s8(int32_t batches, int32_t input_h, int32_t input_w, int32_t channels,
                        int32_t filter_h, int32_t filter_w, int32_t output_h, int32_t output_w,
@@ -153,6 +170,7 @@ void concatenation_s8(int32_t outer, int32_t copy_size, int32_t output_row, int3
 void pad_s8(const int32_t *input_shape, const int32_t *pad_before, const int32_t *output_shape,
             int32_t pad_value, const int8_t *input, int8_t *output);
 void lut_s8(int32_t size, const int8_t *table, const int8_t *input, int8_t *output);
+void transpose_s8(const int32_t *output_shape, const int32_t *input_strides, const int8_t *input, int8_t *output);
 
 void quantize_s8(int32_t size, float scale, int32_t zero_point, const float *input, int8_t *output);
 void dequantize_s8(int32_t size, float scale, int32_t zero_point, const int8_t *input, float *output);
