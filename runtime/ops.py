@@ -21,6 +21,7 @@ from microflat.kernels import weight_encoding as WE
 from microflat.kernels.kernel_args import bind
 from microflat.kernels.numerics import SHIFT_MAX, SHIFT_MIN, accumulator_overflow
 from microflat.kernels.pooling import MEAN_MAX_ELEMENTS
+from microflat.kernels.transpose import MAX_DIMS as TRANSPOSE_MAX_DIMS
 from microflat.kernels.softmax import SOFTMAX_MAX_DEPTH, SOFTMAX_OUTPUT_SCALE, SOFTMAX_OUTPUT_ZP, softmax_input_radius
 
 from . import memory_plan
@@ -316,21 +317,58 @@ def _broadcast(c, a, b, y):
     c.require(tuple(shape) == y.shape, "outputs[0]", f"output shape {y.shape} must be {tuple(shape)}")
 
 
-def check_add(c: OpCheck) -> OpInfo:
+def _binary_tensors(c: OpCheck):
+    """(a, b, y) of a two-input elementwise op: int8 NHWC, broadcasting to the output, each quantized."""
     c.counts((2,), 1)
     a, b = c.tensor("inputs", 0, "int8", 4), c.tensor("inputs", 1, "int8", 4)
     y = c.tensor("outputs", 0, "int8", 4, const=False)
     _broadcast(c, a, b, y)
-    o = c.options()
-    c.int_option(o, "left_shift", 0, 20)
-    for name in ("input1", "input2"):
-        c.int_option(o, f"{name}_mult", 0, INT32_MAX)
-        c.int_option(o, f"{name}_shift", SHIFT_MIN, 0)  # input multipliers <= 1: no overflow of the sum
-    c.scalar_requant(o, "output_mult", "output_shift")
-    c.act_range(o)
     for which, i, t in (("inputs", 0, a), ("inputs", 1, b), ("outputs", 0, y)):
         c.zero_point(t, which, i)
-    return OpInfo(0, 0, tuple(i for i, t in enumerate((a, b)) if t.shape == y.shape))
+    return a, b, y
+
+
+def _binary_info(a, b, y, macs=0) -> OpInfo:
+    """Each kernel reads element i of both inputs before writing element i: an input of the output's shape may
+    be overwritten."""
+    return OpInfo(0, macs, tuple(i for i, t in enumerate((a, b)) if t.shape == y.shape))
+
+
+def _input_scaling(c: OpCheck, o, max_left_shift: int, max_shift: int, max_mult_at_shift_0: int):
+    """left_shift and the two input multipliers of add, sub and squared difference (each real multiplier
+    mult * 2^(shift - 31) bounded by the op's range argument)."""
+    c.int_option(o, "left_shift", 0, max_left_shift)
+    for name in ("input1", "input2"):
+        mult = c.int_option(o, f"{name}_mult", 0, INT32_MAX)
+        shift = c.int_option(o, f"{name}_shift", SHIFT_MIN, max_shift)
+        c.require(shift < 0 or mult <= max_mult_at_shift_0, f"options.{name}_mult",
+                  f"encodes a multiplier above {max_mult_at_shift_0 / 2**31}", o.at[f"{name}_mult"])
+    c.scalar_requant(o, "output_mult", "output_shift")
+
+
+def check_add(c: OpCheck) -> OpInfo:
+    """ADD and SUB: input multipliers <= 1 (shift <= 0), so the scaled inputs' sum cannot overflow."""
+    a, b, y = _binary_tensors(c)
+    o = c.options()
+    _input_scaling(c, o, 20, 0, INT32_MAX)
+    c.act_range(o)
+    return _binary_info(a, b, y)
+
+
+def check_squared_difference(c: OpCheck) -> OpInfo:
+    """Input multipliers <= 1/2 and left_shift <= 7: the squared difference fits int32 (elementwise.py)."""
+    a, b, y = _binary_tensors(c)
+    _input_scaling(c, c.options(), K.elementwise.SQUARED_DIFFERENCE_LEFT_SHIFT, 0, 2**30)
+    return _binary_info(a, b, y)
+
+
+def check_extremum(c: OpCheck) -> OpInfo:
+    """MAXIMUM and MINIMUM compare raw values: both inputs and the output share one quantization."""
+    a, b, y = _binary_tensors(c)
+    c.require(c.op.options is None, "options", "takes no options", c.op.at["options"])
+    c.same_quantization(a, y, "inputs[0]")
+    c.same_quantization(b, y, "inputs[1]")
+    return _binary_info(a, b, y)
 
 
 def _broadcast_args(a, b, y):
@@ -343,27 +381,46 @@ def _broadcast_args(a, b, y):
 def prepare_add(c: OpCheck, view, scratch):
     o = c.op.options
     (a, b), (y,) = c.io()
-    common = dict(left_shift=o.left_shift, input1_zp=a.zero_point, input1_mult=o.input1_mult,
-                  input1_shift=o.input1_shift, input2_zp=b.zero_point, input2_mult=o.input2_mult,
-                  input2_shift=o.input2_shift, output_zp=y.zero_point, output_mult=o.output_mult,
-                  output_shift=o.output_shift, act_min=o.act_min, act_max=o.act_max,
-                  input1=view(a), input2=view(b), output=view(y))
+    common = dict(_scaled_inputs(o, a, b, y, view), act_min=o.act_min, act_max=o.act_max)
     if a.shape == y.shape and b.shape == y.shape and o.output_shift <= 0:  # one vectorized loop
         return [_step(K.elementwise.add_s8_same_shape, count=y.size, **common)]
     return [_step(K.add_s8, **_broadcast_args(a, b, y), **common)]
 
 
 def check_mul(c: OpCheck) -> OpInfo:
-    c.counts((2,), 1)
-    a, b = c.tensor("inputs", 0, "int8", 4), c.tensor("inputs", 1, "int8", 4)
-    y = c.tensor("outputs", 0, "int8", 4, const=False)
-    _broadcast(c, a, b, y)
+    a, b, y = _binary_tensors(c)
     o = c.options()
     c.scalar_requant(o, "output_mult", "output_shift")
     c.act_range(o)
-    for which, i, t in (("inputs", 0, a), ("inputs", 1, b), ("outputs", 0, y)):
-        c.zero_point(t, which, i)
-    return OpInfo(0, int(np.prod(y.shape)), tuple(i for i, t in enumerate((a, b)) if t.shape == y.shape))
+    return _binary_info(a, b, y, int(np.prod(y.shape)))
+
+
+def _scaled_inputs(o, a, b, y, view):
+    """The arguments add_s8, sub_s8 and squared_difference_s8 share after the broadcast: the input scaling,
+    the output requantization, the data."""
+    return dict(left_shift=o.left_shift, input1_zp=a.zero_point, input1_mult=o.input1_mult,
+                input1_shift=o.input1_shift, input2_zp=b.zero_point, input2_mult=o.input2_mult,
+                input2_shift=o.input2_shift, output_zp=y.zero_point, output_mult=o.output_mult,
+                output_shift=o.output_shift, input1=view(a), input2=view(b), output=view(y))
+
+
+def prepare_sub(c: OpCheck, view, scratch):
+    o = c.op.options
+    (a, b), (y,) = c.io()
+    return [_step(K.sub_s8, **_broadcast_args(a, b, y), **_scaled_inputs(o, a, b, y, view), act_min=o.act_min,
+                  act_max=o.act_max)]
+
+
+def prepare_squared_difference(c: OpCheck, view, scratch):
+    (a, b), (y,) = c.io()
+    return [_step(K.squared_difference_s8, **_broadcast_args(a, b, y), **_scaled_inputs(c.op.options, a, b, y, view))]
+
+
+def _prepare_extremum(kernel):
+    def prepare(c: OpCheck, view, scratch):
+        (a, b), (y,) = c.io()
+        return [_step(kernel, **_broadcast_args(a, b, y), input1=view(a), input2=view(b), output=view(y))]
+    return prepare
 
 
 def prepare_mul(c: OpCheck, view, scratch):
@@ -532,6 +589,30 @@ def prepare_reshape(c: OpCheck, view, scratch):
     return [(np.copyto, (yv, xv))]
 
 
+def check_transpose(c: OpCheck) -> OpInfo:
+    """Any permutation of up to five dimensions; the output is written in order while the input is read
+    permuted, so never in place."""
+    c.counts((1,), 1)
+    x = c.tensor("inputs", 0, "int8")
+    y = c.tensor("outputs", 0, "int8", const=False)
+    o = c.options()
+    rank = len(x.shape)
+    c.require(rank <= TRANSPOSE_MAX_DIMS, "inputs[0]", f"rank {rank} exceeds {TRANSPOSE_MAX_DIMS}")
+    perm = o.perm
+    c.require(perm is not None and sorted(int(p) for p in perm) == list(range(rank)), "options.perm",
+              f"must be a permutation of 0..{rank - 1}", o.at["perm"])
+    want = tuple(x.shape[int(p)] for p in perm)
+    c.require(y.shape == want, "outputs[0]", f"output shape {y.shape} must be {want}")
+    c.same_quantization(x, y, "outputs[0]")
+    return OpInfo(0, 0)
+
+
+def prepare_transpose(c: OpCheck, view, scratch):
+    (x,), (y,) = c.io()
+    loops, strides = K.transpose_params(x.shape, [int(p) for p in c.op.options.perm])
+    return [_step(K.transpose_s8, output_shape=loops, input_strides=strides, input=view(x), output=view(y))]
+
+
 def check_lut(c: OpCheck) -> OpInfo:
     c.counts((2,), 1)
     x = c.tensor("inputs", 0, "int8")
@@ -629,6 +710,12 @@ OP_DEFS = {
     "HARDSWISH": OpDef(**_LUT),
     **{name: OpDef(**_LUT) for name in ("GELU", "SILU", "HARD_SIGMOID", "LEAKY_RELU", "ELU", "MISH", "RELU", "RELU6",
                                         "RELU_N1_TO_1", "CLAMP")},
+    "SUB": OpDef(check_add, prepare_sub, options="AddOptions"),
+    "MAXIMUM": OpDef(check_extremum, _prepare_extremum(K.maximum_s8), "tied"),
+    "MINIMUM": OpDef(check_extremum, _prepare_extremum(K.minimum_s8), "tied"),
+    "SQUARED_DIFFERENCE": OpDef(check_squared_difference, prepare_squared_difference,
+                                options="SquaredDifferenceOptions"),
+    "TRANSPOSE": OpDef(check_transpose, prepare_transpose, "tied", "TransposeOptions"),
     "QUANTIZE": OpDef(check_quantize, prepare_quantize),
     "DEQUANTIZE": OpDef(check_dequantize, prepare_dequantize),
 }

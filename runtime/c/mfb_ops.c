@@ -392,34 +392,71 @@ static int same_shape(const op_ctx *c, const mf_tensor *a, const mf_tensor *b)
     return 1;
 }
 
-static mf_status check_add_mul(const op_ctx *c, mf_op_info *info)
+/* ops._input_scaling: left_shift and two input multipliers (slots in AddOptions' order, which
+ * SquaredDifferenceOptions shares: left_shift, input1_mult, input1_shift, input2_mult, input2_shift), each real
+ * multiplier bounded by max_shift and, at shift 0, max_mult. */
+static mf_status input_scaling(const op_ctx *c, const uint32_t slots[5], int32_t left_shift_default,
+                               int32_t max_left_shift, int32_t max_shift, int64_t max_mult)
 {
-    mf_tensor a, b, y;
-    const int add = c->opcode == MFB_OP_CODE_ADD;
+    CHECK(int_option(c, slots[0], left_shift_default, 0, max_left_shift, 0));
+    for (uint32_t i = 0; i < 2; ++i) {
+        int32_t mult = 0, shift = 0;
+        CHECK(int_option(c, slots[1 + 2 * i], 0, 0, INT32_MAX, &mult));
+        CHECK(int_option(c, slots[2 + 2 * i], 0, MF_SHIFT_MIN, max_shift, &shift));
+        REQUIRE(shift < 0 || mult <= max_mult, mfb_field(c->b, c->options, slots[1 + 2 * i]),
+                "an input multiplier is out of range");
+    }
+    return MF_OK;
+}
+
+/* ops._binary_tensors and _binary_info: two int8 NHWC inputs broadcasting to the output, all quantized; an input
+ * of the output's shape may be overwritten. */
+static mf_status binary_tensors(const op_ctx *c, mf_op_info *info, mf_tensor *a, mf_tensor *b, mf_tensor *y)
+{
     CHECK(counts(c, 2, 2, 1));
-    CHECK(tensor(c, 0, 0, MFB_DTYPE_INT8, 4, ANY, 0, 0, &a, 0));
-    CHECK(tensor(c, 0, 1, MFB_DTYPE_INT8, 4, ANY, 0, 0, &b, 0));
-    CHECK(tensor(c, 1, 0, MFB_DTYPE_INT8, 4, ACTIVATION, 0, 0, &y, 0));
-    CHECK(broadcast(c, &a, &b, &y));
-    if (add) {
+    CHECK(tensor(c, 0, 0, MFB_DTYPE_INT8, 4, ANY, 0, 0, a, 0));
+    CHECK(tensor(c, 0, 1, MFB_DTYPE_INT8, 4, ANY, 0, 0, b, 0));
+    CHECK(tensor(c, 1, 0, MFB_DTYPE_INT8, 4, ACTIVATION, 0, 0, y, 0));
+    CHECK(broadcast(c, a, b, y));
+    CHECK(zero_point(c, a));
+    CHECK(zero_point(c, b));
+    CHECK(zero_point(c, y));
+    info->in_place = (same_shape(c, a, y) ? 1u : 0u) | (same_shape(c, b, y) ? 2u : 0u);
+    return MF_OK;
+}
+
+static mf_status check_binary(const op_ctx *c, mf_op_info *info)
+{
+    static const uint32_t add_slots[5] = {MFB_ADD_OPTIONS_LEFT_SHIFT, MFB_ADD_OPTIONS_INPUT1_MULT,
+                                          MFB_ADD_OPTIONS_INPUT1_SHIFT, MFB_ADD_OPTIONS_INPUT2_MULT,
+                                          MFB_ADD_OPTIONS_INPUT2_SHIFT};
+    static const uint32_t sqd_slots[5] = {
+        MFB_SQUARED_DIFFERENCE_OPTIONS_LEFT_SHIFT, MFB_SQUARED_DIFFERENCE_OPTIONS_INPUT1_MULT,
+        MFB_SQUARED_DIFFERENCE_OPTIONS_INPUT1_SHIFT, MFB_SQUARED_DIFFERENCE_OPTIONS_INPUT2_MULT,
+        MFB_SQUARED_DIFFERENCE_OPTIONS_INPUT2_SHIFT};
+    mf_tensor a, b, y;
+    CHECK(binary_tensors(c, info, &a, &b, &y));
+    switch (c->opcode) {
+    case MFB_OP_CODE_ADD:
+    case MFB_OP_CODE_SUB: /* input multipliers <= 1: no overflow of the sum */
         CHECK(options(c, MFB_OP_OPTIONS_ADD_OPTIONS));
-        CHECK(int_option(c, MFB_ADD_OPTIONS_LEFT_SHIFT, MFB_ADD_OPTIONS_LEFT_SHIFT_DEFAULT, 0, 20, 0));
-        CHECK(int_option(c, MFB_ADD_OPTIONS_INPUT1_MULT, 0, 0, INT32_MAX, 0));
-        CHECK(int_option(c, MFB_ADD_OPTIONS_INPUT1_SHIFT, 0, MF_SHIFT_MIN, 0, 0)); /* multipliers <= 1 */
-        CHECK(int_option(c, MFB_ADD_OPTIONS_INPUT2_MULT, 0, 0, INT32_MAX, 0));
-        CHECK(int_option(c, MFB_ADD_OPTIONS_INPUT2_SHIFT, 0, MF_SHIFT_MIN, 0, 0));
+        CHECK(input_scaling(c, add_slots, MFB_ADD_OPTIONS_LEFT_SHIFT_DEFAULT, 20, 0, INT32_MAX));
         CHECK(scalar_requant(c, MFB_ADD_OPTIONS_OUTPUT_MULT, MFB_ADD_OPTIONS_OUTPUT_SHIFT));
-        CHECK(act_range(c, MFB_ADD_OPTIONS_ACT_MIN, MFB_ADD_OPTIONS_ACT_MAX));
-    } else {
+        return act_range(c, MFB_ADD_OPTIONS_ACT_MIN, MFB_ADD_OPTIONS_ACT_MAX);
+    case MFB_OP_CODE_MUL:
         CHECK(options(c, MFB_OP_OPTIONS_MUL_OPTIONS));
         CHECK(scalar_requant(c, MFB_MUL_OPTIONS_OUTPUT_MULT, MFB_MUL_OPTIONS_OUTPUT_SHIFT));
-        CHECK(act_range(c, MFB_MUL_OPTIONS_ACT_MIN, MFB_MUL_OPTIONS_ACT_MAX));
+        return act_range(c, MFB_MUL_OPTIONS_ACT_MIN, MFB_MUL_OPTIONS_ACT_MAX);
+    case MFB_OP_CODE_SQUARED_DIFFERENCE: /* input multipliers <= 1/2: the square fits int32 */
+        CHECK(options(c, MFB_OP_OPTIONS_SQUARED_DIFFERENCE_OPTIONS));
+        CHECK(input_scaling(c, sqd_slots, MFB_SQUARED_DIFFERENCE_OPTIONS_LEFT_SHIFT_DEFAULT, 7, 0, 1 << 30));
+        return scalar_requant(c, MFB_SQUARED_DIFFERENCE_OPTIONS_OUTPUT_MULT,
+                              MFB_SQUARED_DIFFERENCE_OPTIONS_OUTPUT_SHIFT);
+    default: /* MAXIMUM, MINIMUM: raw values compared, one quantization */
+        CHECK(no_options(c));
+        CHECK(same_quantization(c, &a, &y));
+        return same_quantization(c, &b, &y);
     }
-    CHECK(zero_point(c, &a));
-    CHECK(zero_point(c, &b));
-    CHECK(zero_point(c, &y));
-    info->in_place = (same_shape(c, &a, &y) ? 1u : 0u) | (same_shape(c, &b, &y) ? 2u : 0u);
-    return MF_OK;
 }
 
 static mf_status check_pool(const op_ctx *c, mf_op_info *info)
@@ -562,6 +599,32 @@ static mf_status check_reshape(const op_ctx *c, mf_op_info *info)
     return MF_OK;
 }
 
+#define TRANSPOSE_MAX_DIMS 5 /* transpose.MAX_DIMS */
+
+/* ops.check_transpose: a permutation of up to five dimensions; never in place. */
+static mf_status check_transpose(const op_ctx *c, mf_op_info *info)
+{
+    mf_tensor x, y;
+    (void)info;
+    CHECK(counts(c, 1, 1, 1));
+    CHECK(tensor(c, 0, 0, MFB_DTYPE_INT8, ANY, ANY, 0, 0, &x, 0));
+    CHECK(tensor(c, 1, 0, MFB_DTYPE_INT8, ANY, ACTIVATION, 0, 0, &y, 0));
+    CHECK(options(c, MFB_OP_OPTIONS_TRANSPOSE_OPTIONS));
+    REQUIRE(x.rank <= TRANSPOSE_MAX_DIMS, c->ins, "a transpose takes at most five dimensions");
+    const uint32_t perm = mfb_ref(c->b, c->options, MFB_TRANSPOSE_OPTIONS_PERM);
+    REQUIRE(perm != 0 && mfb_len(c->b, perm) == (uint32_t)x.rank && y.rank == x.rank, perm ? perm : c->options,
+            "perm must be a permutation of the input's dimensions");
+    uint32_t seen = 0;
+    for (int32_t d = 0; d < x.rank; ++d) {
+        const int32_t p = mfb_vec_int(c->b, perm, (uint32_t)d);
+        REQUIRE(p >= 0 && p < x.rank && !(seen & (1u << p)), perm,
+                "perm must be a permutation of the input's dimensions");
+        seen |= 1u << p;
+        REQUIRE(dim(c, &y, d) == dim(c, &x, p), c->outs, "the output shape is not the permuted input shape");
+    }
+    return same_quantization(c, &x, &y);
+}
+
 static mf_status check_lut(const op_ctx *c, mf_op_info *info)
 {
     mf_tensor x, t, y;
@@ -607,7 +670,11 @@ mf_status mf_check_operator(const mf_model *m, uint32_t k, mf_op_info *info, mf_
         return check_fully_connected(&c, info);
     case MFB_OP_CODE_ADD:
     case MFB_OP_CODE_MUL:
-        return check_add_mul(&c, info);
+    case MFB_OP_CODE_SUB:
+    case MFB_OP_CODE_MAXIMUM:
+    case MFB_OP_CODE_MINIMUM:
+    case MFB_OP_CODE_SQUARED_DIFFERENCE:
+        return check_binary(&c, info);
     case MFB_OP_CODE_AVERAGE_POOL_2D:
     case MFB_OP_CODE_MAX_POOL_2D:
         return check_pool(&c, info);
@@ -635,6 +702,8 @@ mf_status mf_check_operator(const mf_model *m, uint32_t k, mf_op_info *info, mf_
     case MFB_OP_CODE_RELU_N1_TO_1:
     case MFB_OP_CODE_CLAMP:
         return check_lut(&c, info);
+    case MFB_OP_CODE_TRANSPOSE:
+        return check_transpose(&c, info);
     case MFB_OP_CODE_QUANTIZE:
     case MFB_OP_CODE_DEQUANTIZE:
         return check_boundary(&c, info);
@@ -793,25 +862,47 @@ static void shape4(const op_ctx *c, const mf_tensor *t, int32_t shape[FOUR])
     }
 }
 
-static void run_add_mul(const op_ctx *c)
+static void run_binary(const op_ctx *c)
 {
     const mf_tensor a = io(c, 0, 0), b = io(c, 0, 1), y = io(c, 1, 0);
+    const int8_t *in1 = (const int8_t *)data(c, &a), *in2 = (const int8_t *)data(c, &b);
+    int8_t *out = (int8_t *)data(c, &y);
     int32_t shape[FOUR], sa[FOUR], sb[FOUR];
     shape4(c, &y, shape);
     broadcast_strides(c, &a, &y, sa);
     broadcast_strides(c, &b, &y, sb);
-    if (c->opcode == MFB_OP_CODE_ADD) {
-        add_s8(shape, sa, sb, opt(c, MFB_ADD_OPTIONS_LEFT_SHIFT, MFB_ADD_OPTIONS_LEFT_SHIFT_DEFAULT), a.zero_point,
-               opt(c, MFB_ADD_OPTIONS_INPUT1_MULT, 0), opt(c, MFB_ADD_OPTIONS_INPUT1_SHIFT, 0), b.zero_point,
-               opt(c, MFB_ADD_OPTIONS_INPUT2_MULT, 0), opt(c, MFB_ADD_OPTIONS_INPUT2_SHIFT, 0), y.zero_point,
-               opt(c, MFB_ADD_OPTIONS_OUTPUT_MULT, 0), opt(c, MFB_ADD_OPTIONS_OUTPUT_SHIFT, 0),
-               opt(c, MFB_ADD_OPTIONS_ACT_MIN, -128), opt(c, MFB_ADD_OPTIONS_ACT_MAX, 127), (const int8_t *)data(c, &a),
-               (const int8_t *)data(c, &b), (int8_t *)data(c, &y));
-    } else {
+    switch (c->opcode) {
+    case MFB_OP_CODE_ADD:
+    case MFB_OP_CODE_SUB:
+        (c->opcode == MFB_OP_CODE_ADD ? add_s8 : sub_s8)(
+            shape, sa, sb, opt(c, MFB_ADD_OPTIONS_LEFT_SHIFT, MFB_ADD_OPTIONS_LEFT_SHIFT_DEFAULT), a.zero_point,
+            opt(c, MFB_ADD_OPTIONS_INPUT1_MULT, 0), opt(c, MFB_ADD_OPTIONS_INPUT1_SHIFT, 0), b.zero_point,
+            opt(c, MFB_ADD_OPTIONS_INPUT2_MULT, 0), opt(c, MFB_ADD_OPTIONS_INPUT2_SHIFT, 0), y.zero_point,
+            opt(c, MFB_ADD_OPTIONS_OUTPUT_MULT, 0), opt(c, MFB_ADD_OPTIONS_OUTPUT_SHIFT, 0),
+            opt(c, MFB_ADD_OPTIONS_ACT_MIN, -128), opt(c, MFB_ADD_OPTIONS_ACT_MAX, 127), in1, in2, out);
+        break;
+    case MFB_OP_CODE_MUL:
         mul_s8(shape, sa, sb, a.zero_point, b.zero_point, y.zero_point, opt(c, MFB_MUL_OPTIONS_OUTPUT_MULT, 0),
                opt(c, MFB_MUL_OPTIONS_OUTPUT_SHIFT, 0), opt(c, MFB_MUL_OPTIONS_ACT_MIN, -128),
-               opt(c, MFB_MUL_OPTIONS_ACT_MAX, 127), (const int8_t *)data(c, &a), (const int8_t *)data(c, &b),
-               (int8_t *)data(c, &y));
+               opt(c, MFB_MUL_OPTIONS_ACT_MAX, 127), in1, in2, out);
+        break;
+    case MFB_OP_CODE_SQUARED_DIFFERENCE:
+        squared_difference_s8(
+            shape, sa, sb,
+            opt(c, MFB_SQUARED_DIFFERENCE_OPTIONS_LEFT_SHIFT, MFB_SQUARED_DIFFERENCE_OPTIONS_LEFT_SHIFT_DEFAULT),
+            a.zero_point, opt(c, MFB_SQUARED_DIFFERENCE_OPTIONS_INPUT1_MULT, 0),
+            opt(c, MFB_SQUARED_DIFFERENCE_OPTIONS_INPUT1_SHIFT, 0), b.zero_point,
+            opt(c, MFB_SQUARED_DIFFERENCE_OPTIONS_INPUT2_MULT, 0),
+            opt(c, MFB_SQUARED_DIFFERENCE_OPTIONS_INPUT2_SHIFT, 0), y.zero_point,
+            opt(c, MFB_SQUARED_DIFFERENCE_OPTIONS_OUTPUT_MULT, 0),
+            opt(c, MFB_SQUARED_DIFFERENCE_OPTIONS_OUTPUT_SHIFT, 0), in1, in2, out);
+        break;
+    case MFB_OP_CODE_MAXIMUM:
+        maximum_s8(shape, sa, sb, in1, in2, out);
+        break;
+    default:
+        minimum_s8(shape, sa, sb, in1, in2, out);
+        break;
     }
 }
 
@@ -892,6 +983,27 @@ static void run_reshape(const op_ctx *c)
     }
 }
 
+/* transpose_s8's loop nest, unmerged (transpose.transpose_params merges neighbours; the bytes are the same):
+ * output dimension d loops over input dimension perm[d] at its element stride, led by 1s up to five loops. */
+static void run_transpose(const op_ctx *c)
+{
+    const mf_tensor x = io(c, 0, 0), y = io(c, 1, 0);
+    const uint32_t perm = mfb_ref(c->b, c->options, MFB_TRANSPOSE_OPTIONS_PERM);
+    int32_t in_strides[TRANSPOSE_MAX_DIMS], loops[TRANSPOSE_MAX_DIMS], strides[TRANSPOSE_MAX_DIMS];
+    int32_t step = 1;
+    for (int32_t d = x.rank - 1; d >= 0; --d) {
+        in_strides[d] = step;
+        step *= d32(c, &x, d);
+    }
+    const int32_t lead = TRANSPOSE_MAX_DIMS - x.rank;
+    for (int32_t d = 0; d < TRANSPOSE_MAX_DIMS; ++d) {
+        const int32_t p = d < lead ? -1 : mfb_vec_int(c->b, perm, (uint32_t)(d - lead));
+        loops[d] = p < 0 ? 1 : d32(c, &x, p);
+        strides[d] = p < 0 ? 0 : in_strides[p];
+    }
+    transpose_s8(loops, strides, (const int8_t *)data(c, &x), (int8_t *)data(c, &y));
+}
+
 static void run_lut(const op_ctx *c)
 {
     const mf_tensor x = io(c, 0, 0), t = io(c, 0, 1), y = io(c, 1, 0);
@@ -931,7 +1043,11 @@ void mf_run_operator(const mf_model *m, uint32_t k)
         break;
     case MFB_OP_CODE_ADD:
     case MFB_OP_CODE_MUL:
-        run_add_mul(&c);
+    case MFB_OP_CODE_SUB:
+    case MFB_OP_CODE_MAXIMUM:
+    case MFB_OP_CODE_MINIMUM:
+    case MFB_OP_CODE_SQUARED_DIFFERENCE:
+        run_binary(&c);
         break;
     case MFB_OP_CODE_AVERAGE_POOL_2D:
     case MFB_OP_CODE_MAX_POOL_2D:
@@ -966,6 +1082,9 @@ void mf_run_operator(const mf_model *m, uint32_t k)
     case MFB_OP_CODE_RELU_N1_TO_1:
     case MFB_OP_CODE_CLAMP:
         run_lut(&c);
+        break;
+    case MFB_OP_CODE_TRANSPOSE:
+        run_transpose(&c);
         break;
     default: /* QUANTIZE, DEQUANTIZE: the loader accepts no other opcode */
         run_boundary(&c);

@@ -48,16 +48,18 @@ typedef struct {
 #define MFB_TABLE_FULLY_CONNECTED_OPTIONS 4
 #define MFB_TABLE_ADD_OPTIONS 5
 #define MFB_TABLE_MUL_OPTIONS 6
-#define MFB_TABLE_POOL2D_OPTIONS 7
-#define MFB_TABLE_MEAN_OPTIONS 8
-#define MFB_TABLE_SOFTMAX_OPTIONS 9
-#define MFB_TABLE_CONCATENATION_OPTIONS 10
-#define MFB_TABLE_PAD_OPTIONS 11
-#define MFB_TABLE_OPERATOR 12
-#define MFB_TABLE_MEMORY_PLAN 13
-#define MFB_TABLE_METADATA 14
-#define MFB_TABLE_MODEL 15
-#define MFB_TABLE_COUNT 16
+#define MFB_TABLE_SQUARED_DIFFERENCE_OPTIONS 7
+#define MFB_TABLE_TRANSPOSE_OPTIONS 8
+#define MFB_TABLE_POOL2D_OPTIONS 9
+#define MFB_TABLE_MEAN_OPTIONS 10
+#define MFB_TABLE_SOFTMAX_OPTIONS 11
+#define MFB_TABLE_CONCATENATION_OPTIONS 12
+#define MFB_TABLE_PAD_OPTIONS 13
+#define MFB_TABLE_OPERATOR 14
+#define MFB_TABLE_MEMORY_PLAN 15
+#define MFB_TABLE_METADATA 16
+#define MFB_TABLE_MODEL 17
+#define MFB_TABLE_COUNT 18
 #define MFB_ROOT_TABLE MFB_TABLE_MODEL
 
 /* Enums. */
@@ -92,7 +94,12 @@ typedef struct {
 #define MFB_OP_CODE_RELU6 24
 #define MFB_OP_CODE_RELU_N1_TO_1 25
 #define MFB_OP_CODE_CLAMP 26
-#define MFB_OP_CODE_MAX 26
+#define MFB_OP_CODE_SUB 27
+#define MFB_OP_CODE_MAXIMUM 28
+#define MFB_OP_CODE_MINIMUM 29
+#define MFB_OP_CODE_SQUARED_DIFFERENCE 30
+#define MFB_OP_CODE_TRANSPOSE 31
+#define MFB_OP_CODE_MAX 31
 #define MFB_ROUNDING_MODE_DOUBLE_ROUNDING 0
 #define MFB_ROUNDING_MODE_MAX 0
 
@@ -107,6 +114,8 @@ typedef struct {
 #define MFB_OP_OPTIONS_SOFTMAX_OPTIONS 8
 #define MFB_OP_OPTIONS_CONCATENATION_OPTIONS 9
 #define MFB_OP_OPTIONS_PAD_OPTIONS 10
+#define MFB_OP_OPTIONS_SQUARED_DIFFERENCE_OPTIONS 11
+#define MFB_OP_OPTIONS_TRANSPOSE_OPTIONS 12
 
 /* Field slots (MFB_<TABLE>_<FIELD>) and defaults (..._DEFAULT). */
 #define MFB_WEIGHT_ENCODING_VALUE_BITS 0
@@ -208,6 +217,21 @@ typedef struct {
 #define MFB_MUL_OPTIONS_ACT_MIN_DEFAULT -128
 #define MFB_MUL_OPTIONS_ACT_MAX 3
 #define MFB_MUL_OPTIONS_ACT_MAX_DEFAULT 127
+#define MFB_SQUARED_DIFFERENCE_OPTIONS_LEFT_SHIFT 0
+#define MFB_SQUARED_DIFFERENCE_OPTIONS_LEFT_SHIFT_DEFAULT 7
+#define MFB_SQUARED_DIFFERENCE_OPTIONS_INPUT1_MULT 1
+#define MFB_SQUARED_DIFFERENCE_OPTIONS_INPUT1_MULT_DEFAULT 0
+#define MFB_SQUARED_DIFFERENCE_OPTIONS_INPUT1_SHIFT 2
+#define MFB_SQUARED_DIFFERENCE_OPTIONS_INPUT1_SHIFT_DEFAULT 0
+#define MFB_SQUARED_DIFFERENCE_OPTIONS_INPUT2_MULT 3
+#define MFB_SQUARED_DIFFERENCE_OPTIONS_INPUT2_MULT_DEFAULT 0
+#define MFB_SQUARED_DIFFERENCE_OPTIONS_INPUT2_SHIFT 4
+#define MFB_SQUARED_DIFFERENCE_OPTIONS_INPUT2_SHIFT_DEFAULT 0
+#define MFB_SQUARED_DIFFERENCE_OPTIONS_OUTPUT_MULT 5
+#define MFB_SQUARED_DIFFERENCE_OPTIONS_OUTPUT_MULT_DEFAULT 0
+#define MFB_SQUARED_DIFFERENCE_OPTIONS_OUTPUT_SHIFT 6
+#define MFB_SQUARED_DIFFERENCE_OPTIONS_OUTPUT_SHIFT_DEFAULT 0
+#define MFB_TRANSPOSE_OPTIONS_PERM 0
 #define MFB_POOL2D_OPTIONS_FILTER_H 0
 #define MFB_POOL2D_OPTIONS_FILTER_H_DEFAULT 1
 #define MFB_POOL2D_OPTIONS_FILTER_W 1
@@ -333,6 +357,18 @@ static const mfb_field_desc mfb_fields_MulOptions[] = {
     {MFB_KIND_SCALAR, 2, 4, 0, 0}, /* act_min */
     {MFB_KIND_SCALAR, 3, 4, 0, 0}, /* act_max */
 };
+static const mfb_field_desc mfb_fields_SquaredDifferenceOptions[] = {
+    {MFB_KIND_SCALAR, 0, 4, 0, 0}, /* left_shift */
+    {MFB_KIND_SCALAR, 1, 4, 0, 0}, /* input1_mult */
+    {MFB_KIND_SCALAR, 2, 4, 0, 0}, /* input1_shift */
+    {MFB_KIND_SCALAR, 3, 4, 0, 0}, /* input2_mult */
+    {MFB_KIND_SCALAR, 4, 4, 0, 0}, /* input2_shift */
+    {MFB_KIND_SCALAR, 5, 4, 0, 0}, /* output_mult */
+    {MFB_KIND_SCALAR, 6, 4, 0, 0}, /* output_shift */
+};
+static const mfb_field_desc mfb_fields_TransposeOptions[] = {
+    {MFB_KIND_VECTOR_SCALAR, 0, 4, 0, 0}, /* perm */
+};
 static const mfb_field_desc mfb_fields_Pool2DOptions[] = {
     {MFB_KIND_SCALAR, 0, 4, 0, 0}, /* filter_h */
     {MFB_KIND_SCALAR, 1, 4, 0, 0}, /* filter_w */
@@ -363,7 +399,7 @@ static const mfb_field_desc mfb_fields_PadOptions[] = {
     {MFB_KIND_VECTOR_SCALAR, 1, 4, 0, 0}, /* pad_after */
 };
 static const mfb_field_desc mfb_fields_Operator[] = {
-    {MFB_KIND_ENUM, 0, 1, 0, 26}, /* opcode */
+    {MFB_KIND_ENUM, 0, 1, 0, 31}, /* opcode */
     {MFB_KIND_VECTOR_SCALAR, 1, 4, 0, 0}, /* inputs */
     {MFB_KIND_VECTOR_SCALAR, 2, 4, 0, 0}, /* outputs */
     {MFB_KIND_UNION, 4, 4, 0, 0}, /* options */
@@ -380,13 +416,13 @@ static const mfb_field_desc mfb_fields_Metadata[] = {
 };
 static const mfb_field_desc mfb_fields_Model[] = {
     {MFB_KIND_VECTOR_TABLE, 0, 4, 1, 0}, /* tensors */
-    {MFB_KIND_VECTOR_TABLE, 1, 4, 12, 0}, /* operators */
+    {MFB_KIND_VECTOR_TABLE, 1, 4, 14, 0}, /* operators */
     {MFB_KIND_VECTOR_SCALAR, 2, 4, 0, 0}, /* inputs */
     {MFB_KIND_VECTOR_SCALAR, 3, 4, 0, 0}, /* outputs */
     {MFB_KIND_VECTOR_SCALAR, 4, 4, 0, 0}, /* buffer_offsets */
     {MFB_KIND_VECTOR_SCALAR, 5, 4, 0, 0}, /* buffer_sizes */
-    {MFB_KIND_TABLE, 6, 4, 13, 0}, /* plan */
-    {MFB_KIND_TABLE, 7, 4, 14, 0}, /* metadata */
+    {MFB_KIND_TABLE, 6, 4, 15, 0}, /* plan */
+    {MFB_KIND_TABLE, 7, 4, 16, 0}, /* metadata */
 };
 static const mfb_table_desc mfb_tables[MFB_TABLE_COUNT] = {
     {mfb_fields_WeightEncoding, 7},
@@ -396,6 +432,8 @@ static const mfb_table_desc mfb_tables[MFB_TABLE_COUNT] = {
     {mfb_fields_FullyConnectedOptions, 4},
     {mfb_fields_AddOptions, 9},
     {mfb_fields_MulOptions, 4},
+    {mfb_fields_SquaredDifferenceOptions, 7},
+    {mfb_fields_TransposeOptions, 1},
     {mfb_fields_Pool2DOptions, 8},
     {mfb_fields_MeanOptions, 2},
     {mfb_fields_SoftmaxOptions, 3},
@@ -406,9 +444,9 @@ static const mfb_table_desc mfb_tables[MFB_TABLE_COUNT] = {
     {mfb_fields_Metadata, 3},
     {mfb_fields_Model, 8},
 };
-static const uint8_t mfb_members_OpOptions[] = {MFB_TABLE_CONV2D_OPTIONS, MFB_TABLE_DEPTHWISE_CONV2D_OPTIONS, MFB_TABLE_FULLY_CONNECTED_OPTIONS, MFB_TABLE_ADD_OPTIONS, MFB_TABLE_MUL_OPTIONS, MFB_TABLE_POOL2D_OPTIONS, MFB_TABLE_MEAN_OPTIONS, MFB_TABLE_SOFTMAX_OPTIONS, MFB_TABLE_CONCATENATION_OPTIONS, MFB_TABLE_PAD_OPTIONS};
+static const uint8_t mfb_members_OpOptions[] = {MFB_TABLE_CONV2D_OPTIONS, MFB_TABLE_DEPTHWISE_CONV2D_OPTIONS, MFB_TABLE_FULLY_CONNECTED_OPTIONS, MFB_TABLE_ADD_OPTIONS, MFB_TABLE_MUL_OPTIONS, MFB_TABLE_POOL2D_OPTIONS, MFB_TABLE_MEAN_OPTIONS, MFB_TABLE_SOFTMAX_OPTIONS, MFB_TABLE_CONCATENATION_OPTIONS, MFB_TABLE_PAD_OPTIONS, MFB_TABLE_SQUARED_DIFFERENCE_OPTIONS, MFB_TABLE_TRANSPOSE_OPTIONS};
 static const mfb_union_desc mfb_unions[1] = {
-    {mfb_members_OpOptions, 10},
+    {mfb_members_OpOptions, 12},
 };
 #endif /* MFB_SCHEMA_DESCRIPTORS */
 
