@@ -21,6 +21,7 @@ import math
 import numpy as np
 
 from microflat import kernels as K
+from microflat.runtime.ops import OP_DEFS
 
 from . import encodings
 from .ir import OPCODE_OF, TABLE_OPS, Graph, Node, Value
@@ -126,16 +127,39 @@ class _Emitter:
         self.w.add_operator("FULLY_CONNECTED", [self.tensor(node.inputs[0]), wt, b], [self.tensor(node.output)],
                             "FullyConnectedOptions", opts)
 
-    def _elementwise(self, node: Node, opcode: str, table: str, opts: dict):
+    def constant(self, node: Node):
+        """A constant operand: its data quantized at its own scale and zero point (calibration took its range)."""
+        v = node.output
+        q = K.quantize(np.asarray(node.attrs["data"], np.float64), v.scale, v.zero_point)
+        self.index[v] = self.w.add_constant(v.name, q, scale=v.scale, zero_point=v.zero_point)
+
+    def _elementwise(self, node: Node, opcode: str, table: str | None, opts: dict):
         a, b = (self.as_4d(v, "4d", True) for v in node.inputs)
         y4 = self.as_4d(node.output, "4d", False)
-        self.w.add_operator(opcode, [a, b], [y4], table, dict(opts, **act_range(node)))
+        if table is not None and OP_DEFS[opcode].fuses_activation:
+            opts = dict(opts, **act_range(node))
+        self.w.add_operator(opcode, [a, b], [y4], table, opts)
         if y4 != self.tensor(node.output):
             self.w.add_operator("RESHAPE", [y4], [self.tensor(node.output)])
 
     def add(self, node: Node):
         s1, s2 = (v.scale for v in node.inputs)
         self._elementwise(node, "ADD", "AddOptions", dict(K.add_params(s1, s2, node.output.scale)))
+
+    def sub(self, node: Node):
+        s1, s2 = (v.scale for v in node.inputs)
+        self._elementwise(node, "SUB", "AddOptions", dict(K.sub_params(s1, s2, node.output.scale)))
+
+    def squared_difference(self, node: Node):
+        s1, s2 = (v.scale for v in node.inputs)
+        self._elementwise(node, "SQUARED_DIFFERENCE", "SquaredDifferenceOptions",
+                          K.squared_difference_params(s1, s2, node.output.scale))
+
+    def maximum(self, node: Node):
+        self._elementwise(node, "MAXIMUM", None, None)
+
+    def minimum(self, node: Node):
+        self._elementwise(node, "MINIMUM", None, None)
 
     def mul(self, node: Node):
         s1, s2 = (v.scale for v in node.inputs)
@@ -176,6 +200,10 @@ class _Emitter:
     def pad(self, node: Node):
         opts = dict(pad_before=np.array(node.attrs["before"], np.int32), pad_after=np.array(node.attrs["after"], np.int32))
         self.w.add_operator("PAD", [self.tensor(node.inputs[0])], [self.tensor(node.output)], "PadOptions", opts)
+
+    def transpose(self, node: Node):
+        self.w.add_operator("TRANSPOSE", [self.tensor(node.inputs[0])], [self.tensor(node.output)], "TransposeOptions",
+                            dict(perm=np.array(node.attrs["perm"], np.int32)))
 
     def reshape(self, node: Node):
         self.w.add_operator("RESHAPE", [self.tensor(node.inputs[0])], [self.tensor(node.output)])

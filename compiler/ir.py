@@ -17,7 +17,8 @@ Ops and their attrs:
   fc          weight [OUT, IN], bias [OUT] | None
   batch_norm  scale [C], shift [C]   (y = x * scale + shift; folded or made a 1x1 depthwise conv)
   clamp       lo, hi                 (fused into its producer's act range; else a table)
-  add, mul    -
+  add, sub, mul, maximum, minimum, squared_difference  -   (two operands of one layout, broadcasting)
+  constant    data                   (a float constant operand in its consumer's physical layout; no inputs)
   avg_pool,
   max_pool    kernel, stride, pad (top, left)
   mean        -                      (over H and W of an NHWC tensor)
@@ -25,6 +26,7 @@ Ops and their attrs:
   concat      axis                   (physical)
   pad         before[4], after[4]    (physical NHWC, zeros)
   reshape     -
+  transpose   perm                   (physical dimensions: output dim j is input dim perm[j]; never the batch)
   logistic, tanh, hardswish, gelu, gelu_tanh, silu, hardsigmoid, mish  -     (table activations)
   leaky_relu, elu  alpha
 """
@@ -43,7 +45,8 @@ OPCODE_OF = {"conv": "CONV_2D", "fc": "FULLY_CONNECTED", "add": "ADD", "mul": "M
              "max_pool": "MAX_POOL_2D", "mean": "MEAN", "softmax": "SOFTMAX", "concat": "CONCATENATION", "pad": "PAD",
              "reshape": "RESHAPE", "logistic": "LOGISTIC", "tanh": "TANH", "hardswish": "HARDSWISH", "gelu": "GELU",
              "gelu_tanh": "GELU", "silu": "SILU", "hardsigmoid": "HARD_SIGMOID", "leaky_relu": "LEAKY_RELU",
-             "elu": "ELU", "mish": "MISH", "clamp": "CLAMP"}
+             "elu": "ELU", "mish": "MISH", "clamp": "CLAMP", "sub": "SUB", "maximum": "MAXIMUM", "minimum": "MINIMUM",
+             "squared_difference": "SQUARED_DIFFERENCE", "transpose": "TRANSPOSE"}
 # The table activations (kernels/lut.py's LUT_FUNCTIONS; their attrs are the function's parameters). A clamp
 # that the passes could not fuse into its producer is one too.
 TABLE_OPS = frozenset(LUT_FUNCTIONS)

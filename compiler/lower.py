@@ -30,6 +30,7 @@ import re
 import numpy as np
 import torch
 
+from microflat.kernels.transpose import MAX_DIMS as TRANSPOSE_MAX_DIMS
 from microflat.runtime.errors import CompileError
 
 from .ir import Graph, Node, Value
@@ -114,6 +115,7 @@ class _Lowering:
         self.env: dict = {}
         self.nodes: list[Node] = []
         self.names: set[str] = set()
+        self.image_out: dict = {}
 
     # --- helpers ---------------------------------------------------------------
 
@@ -133,6 +135,8 @@ class _Lowering:
         return _Ref(v, order, chw)
 
     def act(self, node, arg, what="input") -> _Ref:
+        if isinstance(arg, _Ref):  # already resolved (a 1-D op lowered through its 2-D handler)
+            return arg
         r = self.env.get(arg) if isinstance(arg, torch.fx.Node) else None
         if not isinstance(r, _Ref):
             self.fail(node, f"{node.target}: the {what} must be an activation computed from the model's inputs, "
@@ -153,6 +157,8 @@ class _Lowering:
         return r
 
     def out_shape(self, node):
+        if node in self.image_out:  # a 1-D op lowered through its 2-D handler: (N, C, 1, L)
+            return self.image_out[node]
         return _static_shape(node, str(node.target))
 
     @staticmethod
@@ -199,11 +205,8 @@ class _Lowering:
                 outputs, out_layouts = [], []
                 for arg in node.args[0]:
                     r = self.act(node, arg, "output")
-                    if r.chw:
-                        self.fail(arg, "a flattened NCHW tensor with H*W > 1 is a model output; its element order "
-                                       "differs from PyTorch's in NHWC, and microflat has no transpose op")
-                    if r.order not in (tuple(range(len(r.order))), NCHW_AS_NHWC):
-                        self.fail(arg, f"a model output is a permuted view (order {r.order}); no transpose op exists")
+                    if r.chw or r.order not in (tuple(range(len(r.order))), NCHW_AS_NHWC):
+                        r = self.plain(arg, r)  # PyTorch's element order: a TRANSPOSE
                     if r.value in inputs:
                         self.fail(arg, "a model input is returned unchanged as an output")
                     outputs.append(r.value)
@@ -273,6 +276,55 @@ class _Lowering:
         if transposed:
             self.fail(node, "transposed convolution is not supported")
         return self.conv(node, x, w, b, stride, padding, dilation, groups)
+
+    # --- 1-D ops on [N, C, L]: the 2-D ops on [N, C, 1, L], stored channels last ([N, 1, L, C]) -----------
+
+    def as_image(self, node, x) -> _Ref:
+        """A [N, C, L] activation as the image [N, C, 1, L], stored NHWC: [N, L, C] then a free reshape."""
+        r = self.act(node, x)
+        if len(r.order) != 3:
+            self.fail(node, f"{node.target}: the input must be 3-D [N, C, L], has logical shape {r.logical_shape}")
+        n, c, length = r.logical_shape
+        channels_last = self.relayout(node, r, (0, 2, 1))
+        return self._reshape(node, channels_last, (n, c, 1, length), NCHW_AS_NHWC)
+
+    def via_image(self, node, handler, x, *args):
+        """Lower a 1-D op with its 2-D handler: x as an image of height 1, the result back to [N, C', L']."""
+        out = self.out_shape(node)
+        self.image_out[node] = (out[0], out[1], 1, out[2])
+        image = handler(self, node, self.as_image(node, x), *args)
+        del self.image_out[node]
+        return self._reshape(node, image, out, (0, 2, 1))
+
+    @staticmethod
+    def _one(v, default):
+        """A 1-D op's kernel, stride, padding or dilation as the 2-D (1, v) or (0, v) pair."""
+        if v is None or (isinstance(v, (list, tuple)) and len(v) == 0):
+            v = default
+        if isinstance(v, (list, tuple)):
+            v = v[0]
+        return v
+
+    def conv1d(self, node, x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
+        weight = self.const(node, w, "weight")
+        if weight.dim() != 3:
+            self.fail(node, f"{node.target}: a 1-D convolution's weight is [O, I, K], has {tuple(weight.shape)}")
+        pad = padding if isinstance(padding, str) else (0, self._one(padding, 0))
+        return self.via_image(node, _L.conv, x, weight.unsqueeze(2), b, (1, self._one(stride, 1)), pad,
+                              (1, self._one(dilation, 1)), groups)
+
+    def max_pool1d(self, node, x, kernel, stride=None, padding=0, dilation=1, ceil_mode=False):
+        k = self._one(kernel, None)
+        return self.via_image(node, _L.max_pool, x, (1, k), (1, self._one(stride, k)), (0, self._one(padding, 0)),
+                              (1, self._one(dilation, 1)), ceil_mode)
+
+    def avg_pool1d(self, node, x, kernel, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
+        k = self._one(kernel, None)
+        return self.via_image(node, _L.avg_pool, x, (1, k), (1, self._one(stride, k)), (0, self._one(padding, 0)),
+                              ceil_mode, count_include_pad)
+
+    def adaptive_avg_pool1d(self, node, x, size):
+        return self.via_image(node, _L.adaptive_avg_pool, x, (1, self._one(size, None)))
 
     def linear(self, node, x, w, b=None):
         r = self.act(node, x)
@@ -378,6 +430,10 @@ class _Lowering:
         r = self.act(node, x)
         rank = len(r.order)
         dims = sorted({int(d) % rank for d in (dims if dims is not None else range(rank))})
+        if rank == 3 and dims == [2] and not r.chw:  # over L of [N, C, L]: over H and W of [N, C, 1, L]
+            n, c, _ = r.logical_shape
+            m = self.emit(node, "mean", [self.as_image(node, r)], (n, c), (0, 1))
+            return self._reshape(node, m, (n, c, 1), (0, 1, 2)) if keepdim else m
         if rank != 4 or r.chw or dims != sorted((r.order[1], r.order[2])):
             self.fail(node, f"mean over dims {dims} of logical shape {r.logical_shape}: microflat averages over the "
                             "two spatial dimensions (H and W) of a 4-D tensor only")
@@ -399,22 +455,50 @@ class _Lowering:
             c, h, w = r.chw
             if tuple(out) == (n, c, h, w):
                 return self._reshape(node, r, out, NCHW_AS_NHWC)
-            self.fail(node, f"reshape of a flattened NCHW tensor to {tuple(out)}")
+            r = self.plain(node, r)
         in_plain = r.order == tuple(range(len(r.order)))
         if len(r.order) == 4 and r.order == NCHW_AS_NHWC:
             n, c, h, w = logical
             if len(out) == 2 and out[0] == n and h * w > 1 and c > 1:
                 return self._reshape(node, r, out, (0, 1), chw=(c, h, w))
             in_plain = h * w == 1 or c == 1  # NHWC and NCHW hold the same element order
-        if not in_plain:
-            self.fail(node, f"reshape from logical shape {logical} (stored as {r.value.shape}) to {tuple(out)} would "
-                            "reorder elements; microflat has no transpose op")
+        if not in_plain:  # PyTorch's element order first: a TRANSPOSE
+            r = self.plain(node, r)
         if len(out) == 4:
             n, c, h, w = out
-            if h * w > 1 and c > 1:
-                self.fail(node, f"reshape to NCHW {tuple(out)} from {logical} would need a transpose to NHWC")
+            if h * w > 1 and c > 1:  # the elements in NCHW order, then a TRANSPOSE to the runtime's NHWC
+                return self.relayout(node, self._reshape(node, r, out, (0, 1, 2, 3)), NCHW_AS_NHWC)
             return self._reshape(node, r, out, NCHW_AS_NHWC)
         return self._reshape(node, r, out, tuple(range(len(out))))
+
+    def relayout(self, node, r: _Ref, order) -> _Ref:
+        """r stored with its logical dimensions in `order`: a TRANSPOSE where the layouts differ."""
+        if r.chw:
+            r = self.plain(node, r)
+        order = tuple(order)
+        perm = tuple(r.order.index(d) for d in order)
+        if perm == tuple(range(len(perm))):
+            return _Ref(r.value, order)
+        if perm[0] != 0:
+            self.fail(node, f"{node.target}: a transpose that moves the batch dimension (physical permutation {perm}) "
+                            "is not supported")
+        if len(perm) > TRANSPOSE_MAX_DIMS:
+            self.fail(node, f"{node.target}: a transpose of {len(perm)} dimensions; microflat transposes at most "
+                            f"{TRANSPOSE_MAX_DIMS}")
+        v = self.value(f"{node.name}_transposed", _physical_shape(r.logical_shape, order))
+        self.nodes.append(Node("transpose", [r.value], v, {"perm": perm}, source_of(node)))
+        return _Ref(v, order)
+
+    def plain(self, node, r: _Ref) -> _Ref:
+        """r in PyTorch's own element order (physical = logical). A flattened NCHW tensor (stored in (h, w, c)
+        order) is viewed as NHWC, transposed to NCHW and flattened again."""
+        if r.chw:
+            c, h, w = r.chw
+            n = r.logical_shape[0]
+            image = self._reshape(node, _Ref(r.value, (0, 1)), (n, c, h, w), NCHW_AS_NHWC)
+            nchw = self.relayout(node, image, (0, 1, 2, 3))
+            return self._reshape(node, nchw, (n, c * h * w), (0, 1))
+        return self.relayout(node, r, tuple(range(len(r.order))))
 
     def _reshape(self, node, r, out, order, chw=None):
         if _physical_shape(out, order) == r.value.shape:
@@ -427,7 +511,7 @@ class _Lowering:
     def permute(self, node, x, dims):
         r = self.act(node, x)
         if r.chw:
-            self.fail(node, "permute of a flattened NCHW tensor is not supported")
+            r = self.plain(node, r)
         rank = len(r.order)
         dims = [int(d) % rank for d in dims]
         inverse = [0] * rank
@@ -444,8 +528,9 @@ class _Lowering:
 
     def cat(self, node, tensors, dim=0):
         refs = [self.act(node, t, f"input {i}") for i, t in enumerate(tensors)]
-        if any(r.order != refs[0].order or r.chw for r in refs):
-            self.fail(node, "cat of tensors with different layouts")
+        if any(r.chw for r in refs):
+            refs = [self.plain(node, r) for r in refs]
+        refs = [self.relayout(node, r, refs[0].order) for r in refs]  # one layout for all
         rank = len(refs[0].order)
         axis = refs[0].order.index(int(dim) % rank)
         return self.emit(node, "concat", refs, self.out_shape(node), refs[0].order, dict(axis=axis))
@@ -499,6 +584,66 @@ class _Lowering:
         attrs = {"alpha": float(w.reshape(-1)[0])}
         return self.emit(node, "leaky_relu", [r], self.out_shape(node), r.order, attrs, r.chw)
 
+    def operand(self, node, arg):
+        """An activation's _Ref, or the constant as a float64 tensor (a Python number too), or None."""
+        r = self.env.get(arg) if isinstance(arg, torch.fx.Node) else arg
+        if isinstance(r, _Ref):
+            return r
+        if isinstance(r, (int, float)) and not isinstance(r, bool):
+            return torch.tensor(float(r), dtype=torch.float64)
+        if isinstance(r, torch.Tensor):
+            return r.detach().to(torch.float64)
+        return None
+
+    def constant(self, node, data: torch.Tensor, like: _Ref) -> _Ref:
+        """A constant operand of an elementwise op with `like`: a constant node holding it in like's layout."""
+        rank = len(like.order)
+        if data.dim() > rank or (like.chw and data.numel() > 1):
+            self.fail(node, f"{node.target}: a constant of shape {tuple(data.shape)} does not broadcast against "
+                            f"the activation's logical shape {like.logical_shape}")
+        logical = data.reshape((1,) * (rank - data.dim()) + tuple(data.shape))
+        physical = logical.permute(*like.order).contiguous().numpy()
+        v = self.value(f"{node.name}_const", physical.shape)
+        self.nodes.append(Node("constant", [], v, {"data": physical}, source_of(node)))
+        return _Ref(v, like.order, like.chw)
+
+    def binary(self, node, op, a, b):
+        ra, rb = self.operand(node, a), self.operand(node, b)
+        for r, what in ((ra, "first"), (rb, "second")):
+            if r is None:
+                self.fail(node, f"{node.target}: the {what} operand must be a tensor or a number")
+        if not isinstance(ra, _Ref):
+            ra = self.constant(node, ra, rb)
+        if not isinstance(rb, _Ref):
+            rb = self.constant(node, rb, ra)
+        if len(ra.order) != len(rb.order):
+            self.fail(node, f"{node.target}: operands of logical shapes {ra.logical_shape} and {rb.logical_shape} "
+                            "have different ranks; give them the same rank")
+        if ra.order != rb.order or ra.chw != rb.chw:  # one layout for both: b's becomes a's, by a TRANSPOSE
+            if ra.chw or rb.chw:
+                ra, rb = self.plain(node, ra), self.plain(node, rb)
+            else:
+                rb = self.relayout(node, rb, ra.order)
+        return self.emit(node, op, [ra, rb], self.out_shape(node), ra.order, None, ra.chw)
+
+    def div(self, node, a, b, rounding_mode=None):
+        """x / c for a constant c is x * (1 / c); a division by an activation has no integer kernel."""
+        if rounding_mode is not None:
+            self.fail(node, f"division with rounding_mode={rounding_mode!r} is not supported")
+        c = self.operand(node, b)
+        if not isinstance(c, torch.Tensor):
+            self.fail(node, f"{node.target}: division by an activation is not supported; divide by a constant")
+        return self.binary(node, "mul", a, 1.0 / c)
+
+    def neg(self, node, x):
+        return self.binary(node, "mul", x, -1.0)
+
+    def pow(self, node, x, exponent):
+        """x ** 2 is x * x (and (a - b) ** 2 one SQUARED_DIFFERENCE, fused by the passes)."""
+        if exponent != 2:
+            self.fail(node, f"{node.target}: only the exponent 2 is supported (x * x), got {exponent!r}")
+        return self.binary(node, "mul", x, x)
+
     def pad(self, node, x, pad, mode="constant", value=None):
         r = self.nhwc(node, self.act(node, x))
         if mode != "constant" or (value not in (None, 0, 0.0)):
@@ -517,16 +662,16 @@ class _Lowering:
         return self.pad(node, x, pad, "constant", value)
 
 
-def _binary(op):
-    """The handler of add / mul: two activations of one layout, broadcasting."""
+def _binary(op, swap=False):
+    """The handler of add / sub / mul / maximum / minimum: two operands of one layout, broadcasting. One may be a
+    constant (a parameter, a buffer, a Python number): it becomes a constant node in the activation's layout.
+    swap: the aten op takes (x, other) for other - x (rsub)."""
     def handler(self, node, a, b, alpha=1):
         if alpha != 1:
             self.fail(node, f"{node.target} with alpha {alpha} is not supported")
-        ra, rb = self.act(node, a, "first operand"), self.act(node, b, "second operand")
-        if ra.order != rb.order or ra.chw != rb.chw:
-            self.fail(node, f"{node.target}: the operands have different layouts (logical shapes "
-                            f"{ra.logical_shape} and {rb.logical_shape}); give them the same rank")
-        return self.emit(node, op, [ra, rb], self.out_shape(node), ra.order, None, ra.chw)
+        if swap:
+            a, b = b, a
+        return self.binary(node, op, a, b)
     return handler
 
 
@@ -554,6 +699,11 @@ _HANDLERS = {
     "aten.conv2d.default": _L.conv,
     "aten.conv2d.padding": _L.conv,
     "aten.convolution.default": _L.convolution,
+    "aten.conv1d.default": _L.conv1d,
+    "aten.conv1d.padding": _L.conv1d,
+    "aten.max_pool1d.default": _L.max_pool1d,
+    "aten.avg_pool1d.default": _L.avg_pool1d,
+    "aten.adaptive_avg_pool1d.default": _L.adaptive_avg_pool1d,
     "aten.linear.default": _L.linear,
     "aten.addmm.default": _L.addmm,
     "aten.mm.default": _L.mm,
@@ -568,6 +718,17 @@ _HANDLERS = {
     "aten.clamp_.default": _L.clamp_op,
     "aten.add.Tensor": _binary("add"),
     "aten.add_.Tensor": _binary("add"),
+    "aten.sub.Tensor": _binary("sub"),
+    "aten.sub_.Tensor": _binary("sub"),
+    "aten.rsub.Scalar": _binary("sub", swap=True),
+    "aten.rsub.Tensor": _binary("sub", swap=True),
+    "aten.maximum.default": _binary("maximum"),
+    "aten.minimum.default": _binary("minimum"),
+    "aten.div.Tensor": _L.div,
+    "aten.div_.Tensor": _L.div,
+    "aten.div.Tensor_mode": _L.div,
+    "aten.neg.default": _L.neg,
+    "aten.pow.Tensor_Scalar": _L.pow,
     "aten.mul.Tensor": _binary("mul"),
     "aten.mul_.Tensor": _binary("mul"),
     "aten.max_pool2d.default": _L.max_pool,

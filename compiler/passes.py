@@ -15,12 +15,16 @@
    twice) stays, and runs as a table activation.
 4. fuse_silu: x * sigmoid(x) becomes one SiLU table (the logistic's output
    used by that multiply alone).
+5. fuse_squared_difference: (a - b) * (a - b), or (a - b) ** 2, becomes one
+   SQUARED_DIFFERENCE (the difference used by that multiply alone).
 
 Each pass needs its input to have a single consumer, so that folding changes
 nothing else.
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
@@ -40,17 +44,27 @@ def _replace(graph: Graph, old: Node, keep: Node):
     graph.nodes.remove(old)
 
 
+def _producer(graph: Graph, producers: dict, v):
+    """(the op that computes v, the reshape between them or None): a reshape that keeps the channels (the last
+    physical axis) and feeds nothing else is looked through, as a 1-D conv's [N, 1, L, C] -> [N, L, C]."""
+    prev = producers.get(v)
+    if (prev is not None and prev.op == "reshape" and _single_consumer(graph, prev)
+            and prev.inputs[0].shape[-1] == prev.output.shape[-1]):
+        return producers.get(prev.inputs[0]), prev
+    return prev, None
+
+
 def fold_batch_norm(graph: Graph) -> None:
     producers = graph.producers()
     for bn in [n for n in graph.nodes if n.op == "batch_norm"]:
         a, b = bn.attrs["scale"], bn.attrs["shift"]
-        prev = producers.get(bn.inputs[0])
+        prev, via = _producer(graph, producers, bn.inputs[0])
         if prev is not None and prev.op in ("conv", "fc") and _single_consumer(graph, prev):
             w = prev.attrs["weight"]
             prev.attrs["weight"] = w * a.reshape((-1,) + (1,) * (w.ndim - 1))
             bias = prev.attrs["bias"] if prev.attrs["bias"] is not None else np.zeros_like(a)
             prev.attrs["bias"] = bias * a + b
-            _replace(graph, bn, prev)
+            _replace(graph, bn, via or prev)  # through a reshape, the reshape then computes bn's output
             producers = graph.producers()
         elif len(bn.output.shape) == 4:
             c = a.shape[0]
@@ -84,12 +98,12 @@ def fuse_pad(graph: Graph) -> None:
 def fuse_clamp(graph: Graph) -> None:
     producers = graph.producers()
     for clamp in [n for n in graph.nodes if n.op == "clamp"]:
-        prev = producers.get(clamp.inputs[0])
+        prev, via = _producer(graph, producers, clamp.inputs[0])
         lo, hi = clamp.attrs["lo"], clamp.attrs["hi"]
         if prev is None or prev.op not in FUSES_ACTIVATION or not _single_consumer(graph, prev):
             continue  # it stays a clamp, which runs as a table activation
         prev.act = (max(prev.act[0], lo), min(prev.act[1], hi))
-        _replace(graph, clamp, prev)
+        _replace(graph, clamp, via or prev)
         producers = graph.producers()
 
 
@@ -106,9 +120,22 @@ def fuse_silu(graph: Graph) -> None:
                 break
 
 
+def fuse_squared_difference(graph: Graph) -> None:
+    producers, uses = graph.producers(), graph.consumers()
+    for mul in [n for n in graph.nodes if n.op == "mul"]:
+        d = mul.inputs[0]
+        sub = producers.get(d)
+        if (mul.inputs[1] is d and sub is not None and sub.op == "sub" and sub.act == (-math.inf, math.inf)
+                and uses.get(d) == [mul, mul] and d not in graph.outputs):
+            mul.op, mul.inputs = "squared_difference", list(sub.inputs)
+            graph.nodes.remove(sub)
+            producers, uses = graph.producers(), graph.consumers()
+
+
 def optimize(graph: Graph) -> Graph:
     fold_batch_norm(graph)
     fuse_pad(graph)
     fuse_silu(graph)
+    fuse_squared_difference(graph)
     fuse_clamp(graph)
     return graph

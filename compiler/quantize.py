@@ -84,6 +84,13 @@ def calibrate(graph: Graph, data: Iterable, observer: str = observers.DEFAULT_OB
         count += 1
     if count == 0:
         raise CompileError("the calibration data holds no batch")
+    ranges = {v: o.range() for v, o in obs.items()}
+    for v in ranges:  # a constant operand keeps its exact range, whatever the observer would clip
+        node = producers.get(v)
+        if node is not None and node.op == "constant":
+            data = np.asarray(node.attrs["data"], np.float64)
+            ranges[v] = (float(data.min()), float(data.max()))
+    _share_ranges(graph, ranges, producers)
     for v in graph.values():
         node = producers.get(v)
         if node is not None and node.op in FIXED_OUTPUT:
@@ -94,8 +101,34 @@ def calibrate(graph: Graph, data: Iterable, observer: str = observers.DEFAULT_OB
         elif v.fake_quant is not None:  # a QAT model's own quantization (compress/qat.py)
             v.scale, v.zero_point = v.fake_quant
         else:
-            v.scale, v.zero_point = observers.qparams(*obs[v].range())
+            v.scale, v.zero_point = observers.qparams(*ranges[v])
     return count
+
+
+# Ops whose inputs must share one quantization with their output (the kernel compares raw values).
+SHARED_INPUT_QUANTIZATION = frozenset({"maximum", "minimum"})
+
+
+def _share_ranges(graph: Graph, ranges: dict, producers: dict) -> None:
+    """Give both inputs of every maximum / minimum the union of their ranges (their output is tied to the first),
+    so that the kernel's raw comparison compares real values. Each input must be calibrated freely: a model input,
+    a constant, or the output of an op that requantizes; the union is taken to a fixed point over chains."""
+    groups = [n for n in graph.nodes if n.op in SHARED_INPUT_QUANTIZATION]
+    for n in groups:
+        for v in n.inputs:
+            if v not in ranges:
+                raise CompileError(f"{n.op} at {n.source}: its operand {v.name} has a quantization fixed by its own "
+                                   "producer (or by fake quantization); the operands of maximum and minimum must share "
+                                   "one scale and zero point, so each must be free to take the other's range")
+    changed = True
+    while changed:
+        changed = False
+        for n in groups:
+            a, b = n.inputs
+            union = (min(ranges[a][0], ranges[b][0]), max(ranges[a][1], ranges[b][1]))
+            for v in (a, b):
+                if ranges[v] != union:
+                    ranges[v], changed = union, True
 
 
 PALETTE_MAX = 256

@@ -80,8 +80,18 @@ def run_op(node: Node, xs: list[torch.Tensor], fake_quant: bool) -> torch.Tensor
         y = _clamp(F.linear(xs[0], w, b), node)
     elif op == "batch_norm":
         y = xs[0] * torch.as_tensor(a["scale"], dtype=torch.float32) + torch.as_tensor(a["shift"], dtype=torch.float32)
+    elif op == "constant":
+        y = torch.as_tensor(a["data"], dtype=torch.float32)
     elif op == "add":
         y = _clamp(xs[0] + xs[1], node)
+    elif op == "sub":
+        y = _clamp(xs[0] - xs[1], node)
+    elif op == "maximum":
+        y = torch.maximum(xs[0], xs[1])
+    elif op == "minimum":
+        y = torch.minimum(xs[0], xs[1])
+    elif op == "squared_difference":
+        y = (xs[0] - xs[1]) ** 2
     elif op == "mul":
         y = _clamp(xs[0] * xs[1], node)
     elif op in ("avg_pool", "max_pool"):
@@ -106,6 +116,8 @@ def run_op(node: Node, xs: list[torch.Tensor], fake_quant: bool) -> torch.Tensor
         for d in reversed(range(4)):
             pairs += [a["before"][d], a["after"][d]]
         y = F.pad(xs[0], pairs)
+    elif op == "transpose":
+        y = xs[0].permute(*a["perm"])
     elif op == "reshape":
         y = xs[0].reshape((xs[0].shape[0],) + tuple(out_shape[1:]))
     elif op in TABLE_OPS:  # the one float definition of each table activation

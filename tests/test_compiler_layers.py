@@ -161,6 +161,21 @@ OPS = {
     "mish": (F.mish, 1.089),
     "relu_of_input": (torch.relu, 1.0),
     "relu6_after_cat": (lambda x: F.relu6(torch.cat([x, torch.tanh(x)], dim=1)), 1.0),
+    # a Python number as an operand: a constant tensor, exact at its own scale (each c below is the end of its
+    # range, quantized to -128 or 127 exactly), so the op is |c|-Lipschitz (mul) or 1-Lipschitz (add, sub, max)
+    "add_scalar": (lambda x: x + 3.0, 1.0),
+    "mul_scalar": (lambda x: x * 0.5, 0.5),
+    "div_scalar": (lambda x: x / 4, 0.25),
+    "rsub_scalar": (lambda x: 1 - x, 1.0),
+    "neg": (lambda x: -x, 1.0),
+    "maximum_scalar": (lambda x: torch.maximum(x, torch.tensor(0.5)), 1.0),
+    "minimum_scalar": (lambda x: torch.minimum(x, torch.tensor(-0.25)), 1.0),
+    "relu_via_maximum_then_scale": (lambda x: torch.maximum(x, torch.tensor(0.0)) * 2, 2.0),
+    # layouts PyTorch's element order needs: TRANSPOSE ops (they move bytes, so 1-Lipschitz with no rounding)
+    "flatten_output": (lambda x: torch.tanh(x).flatten(1), 1.0),
+    "permuted_output": (lambda x: torch.tanh(x).permute(0, 2, 1, 3), 1.0),
+    "reshape_after_transpose": (lambda x: torch.tanh(x.transpose(2, 3)).reshape(x.shape[0], 5, -1), 1.0),
+    "sequence_made_4d": (lambda x: F.avg_pool2d(x.flatten(2).unsqueeze(3), (2, 1)), 1.0),
 }
 BINARY = {
     "add": (lambda a, b: a + b, 2.0),
@@ -168,6 +183,13 @@ BINARY = {
     "add_broadcast": (lambda a, b: a + b.mean(dim=(2, 3), keepdim=True), 2.0),
     "cat": (lambda a, b: torch.cat([a, b], dim=1), 1.0),
     "cat_width": (lambda a, b: torch.cat([a, b], dim=3), 1.0),
+    "cat_transposed": (lambda a, b: torch.cat([a.flatten(2), b.transpose(2, 3).flatten(2)], dim=1), 1.0),
+    "sub": (lambda a, b: a - b, 2.0),
+    "sub_relu": (lambda a, b: torch.relu(a - b), 2.0),
+    "maximum": (torch.maximum, 1.0),  # both inputs at one (union) scale: each input's rounding, then exact
+    "minimum": (torch.minimum, 1.0),
+    "squared_difference": (lambda a, b: (a - b) ** 2, None),  # bound derived in the test
+    "sub_channel_constant": (lambda a, b: a - torch.linspace(-1, 2, 4).reshape(4, 1, 1) + b, 3.0),
 }
 
 
@@ -177,9 +199,11 @@ def test_op_matches_pytorch(name, seed):
     fn, lipschitz = OPS[name]
     g = torch.Generator().manual_seed(seed)
     x = torch.randn(3, 5, 6, 8, generator=g) * 2
-    y, ref, lm, _ = _run(_Op(fn).eval(), x)
+    y, ref, lm, cm = _run(_Op(fn).eval(), x)
     if name in ("softmax_channels",):
         ref = ref.reshape(y.shape)
+    if ref.ndim == 4 and cm.graph.output_layouts[0] != "NHWC":  # a 4-D output in PyTorch's own layout
+        ref = ref.transpose(0, 3, 1, 2)
     s_in = lm.tensors[lm.inputs[0]].scale_value
     s_out = lm.tensors[lm.outputs[0]].scale_value
     bound = lipschitz * s_in / 2 + 1.5 * s_out
@@ -199,12 +223,28 @@ def test_binary_op_matches_pytorch(name):
     out = it.output_details[0]
     y = (q.astype(np.float64) - out["zero_point"]) * out["scale"]
     with torch.no_grad():
-        ref = fn(a, b).double().numpy().transpose(0, 2, 3, 1)
+        ref = fn(a, b).double().numpy()
+    if cm.graph.output_layouts[0] == "NHWC":
+        ref = ref.transpose(0, 2, 3, 1)
     lm = load_bytes(cm.data)
     s_in = max(lm.tensors[i].scale_value for i in lm.inputs)
     # the broadcast operand passes through a mean first: one more rounding of its own
     extra = 1.5 * max(v.scale for v in cm.graph.values()) if name == "add_broadcast" else 0.0
-    bound = lipschitz * s_in / 2 + 1.5 * out["scale"] + extra
+    if name == "sub_channel_constant":  # a sub then an add: the constant's rounding and one more output step
+        extra = max(n.output.scale for n in cm.graph.nodes if n.op == "constant") / 2 + \
+            1.5 * max(n.output.scale for n in cm.graph.nodes if n.op == "sub")
+    if name == "squared_difference":
+        # |d^2 - e^2| <= (2|d| + eps) eps for |d - e| <= eps: each input's rounding (s_a / 2 + s_b / 2) and
+        # the kernel's rounding of each scaled input to s / 2^7 (s = 2 max(s_a, s_b)), half a step each
+        sa, sb = (lm.tensors[i].scale_value for i in lm.inputs)
+        eps = (sa + sb) / 2 + 2 * max(sa, sb) / 2**7
+        dmax = float((a - b).abs().max())
+        assert [n.op for n in cm.graph.nodes] == ["squared_difference"]
+        bound = (2 * dmax + eps) * eps + 1.5 * out["scale"]
+    else:
+        bound = lipschitz * s_in / 2 + 1.5 * out["scale"] + extra
+    (q_c,) = Interpreter(cm.data, backend="c").invoke(pa.numpy(), pb.numpy())
+    np.testing.assert_array_equal(q_c, q)
     assert np.max(np.abs(y - ref)) <= bound + 1e-9
 
 
@@ -259,3 +299,43 @@ def test_float32_io_quantizes_and_dequantizes_inside_the_file():
     xp = int8.to_physical([x])[0].numpy()
     expected = Interpreter(int8.data).invoke(xp, dequantize=True)[0]
     assert np.array_equal(Interpreter(flt.data).invoke(xp)[0], expected)
+
+
+# --- 1-D models: lowered through the 2-D ops on [N, C, 1, L], so they must give the 2-D model's very bytes ---
+
+class _Net1d(nn.Module):
+    """Conv1d + BatchNorm1d + ReLU, MaxPool1d, a strided and a dilated Conv1d, AvgPool1d, then the mean over L."""
+
+    def __init__(self, two_d: bool):
+        super().__init__()
+        conv, bn, maxp, avgp = ((nn.Conv2d, nn.BatchNorm2d, nn.MaxPool2d, nn.AvgPool2d) if two_d else
+                                (nn.Conv1d, nn.BatchNorm1d, nn.MaxPool1d, nn.AvgPool1d))
+        k = (lambda n: (1, n)) if two_d else (lambda n: n)
+        self.two_d = two_d
+        self.body = nn.Sequential(
+            conv(8, 12, k(3), padding=(0, 1) if two_d else 1), bn(12), nn.ReLU(), maxp(k(2)),
+            conv(12, 16, k(3), stride=k(2)), nn.ReLU6(), conv(16, 16, k(3), dilation=k(2), groups=4),
+            avgp(k(2)))
+
+    def forward(self, x):
+        y = self.body(x)
+        return y.mean(dim=(2, 3)) if self.two_d else y.mean(dim=-1)
+
+
+def test_conv1d_models_give_the_bytes_of_their_2d_twins():
+    torch.manual_seed(3)
+    one, two = _Net1d(False), _Net1d(True)
+    two.load_state_dict({k: v.unsqueeze(2) if v.dim() == 3 else v for k, v in one.state_dict().items()})
+    x = torch.randn(16, 8, 49) * 2
+    with torch.no_grad():
+        one.body[1].running_mean.uniform_(-0.5, 0.5)
+        two.body[1].running_mean.copy_(one.body[1].running_mean)
+    one.eval(), two.eval()
+    cm1 = compile_model(one, (x[:1],), [x], progress=False)
+    cm2 = compile_model(two, (x[:1].unsqueeze(2),), [x.unsqueeze(2)], progress=False)
+    moves = ("reshape", "transpose")  # the 1-D model transposes its input to channels last, then views it 2-D
+    assert [n.op for n in cm1.graph.nodes if n.op not in moves] == [n.op for n in cm2.graph.nodes]
+    for backend in ("numba", "c"):
+        (q1,) = Interpreter(cm1.data, backend=backend).invoke(x[:4].numpy())
+        (q2,) = Interpreter(cm2.data, backend=backend).invoke(x[:4].unsqueeze(2).permute(0, 2, 3, 1).numpy())
+        np.testing.assert_array_equal(q1, q2)

@@ -14,10 +14,11 @@ packages to install; under CI (.ci/run installs them) they fail instead.
 import pytest
 
 from firmware import EXAMPLES, as_input_files, assert_report_matches, exported, need, python_outputs, run
+from op_models import OP_MODELS
 from zoo_files import VARIANTS, compiled_zoo
 from microflat.compiler import zoo
 
-MODELS = sorted(zoo.ZOO) + sorted(VARIANTS)
+MODELS = sorted(zoo.ZOO) + sorted(VARIANTS) + sorted(OP_MODELS)
 CORTEX_M = EXAMPLES / "cortex-m"
 LINUX = EXAMPLES / "aarch64-linux"
 

@@ -5,9 +5,10 @@ in the C loader (runtime/c through cffi) alike: the C loader must accept
 exactly the files the Python one accepts. A mutant that loads is then run
 on both backends (an accepted file must be safe to execute), and their
 outputs must be the same bytes.
-Two valid files are mutated: one with dense weights, and one whose weights
-are stored in every encoding (a sparse per-channel palette, packed int4 and
-a palette), so damaged streams, codebooks and encoding fields are covered.
+The valid files mutated: one with dense weights, one whose weights are
+stored in every encoding (a sparse per-channel palette, packed int4 and a
+palette), so damaged streams, codebooks and encoding fields are covered, and
+the op-coverage models (op_models.py), so every opcode's checks are.
 Any other exception, a crash or a hang fails the test. The CI profile runs
 1,000 cases per property plus every single-byte flip of a valid file;
 HYPOTHESIS_PROFILE=long runs 20,000 per property.
@@ -19,11 +20,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from model_builders import conv_pool_fc_softmax, rewritten
+from op_models import OP_MODELS
+from zoo_files import compile_op_model
 from microflat.runtime import FormatError, Interpreter, load_bytes
 from microflat.runtime.c_runtime import CRuntime, CRuntimeError
 
 VALID, _ = conv_pool_fc_softmax()
 VALID_ENCODED, _ = conv_pool_fc_softmax(encoded=True)
+# every operator the two above lack: table activations, sub, maximum, minimum, squared difference, constants
+VALID_OPS = [compile_op_model(name) for name in sorted(OP_MODELS)]
 INPUT = np.random.default_rng(0).normal(size=(1, 8, 8, 3)).astype(np.float32)
 INTERESTING_WORDS = [0, 1, 0x7FFFFFFF, 0x80000000, 0xFFFFFFFF, 0xFFFF, 16, len(VALID), len(VALID) + 4]
 
@@ -45,7 +50,7 @@ def _load_and_run(data: bytes) -> bool:
 
 @st.composite
 def mutants(draw):
-    data = bytearray(draw(st.sampled_from([VALID, VALID_ENCODED])))
+    data = bytearray(draw(st.sampled_from([VALID, VALID_ENCODED, *VALID_OPS])))
     for _ in range(draw(st.integers(1, 4))):
         kind = draw(st.sampled_from(["flip", "byte", "word", "truncate", "extend"]) if data else st.just("extend"))
         if kind == "flip":
@@ -85,7 +90,7 @@ def test_random_bytes_with_a_valid_header_raise_format_error(prefix, data):
     _load_and_run(head + body + bytes(seg - n))
 
 
-@pytest.mark.parametrize("valid", [VALID, VALID_ENCODED], ids=["dense", "encoded"])
+@pytest.mark.parametrize("valid", [VALID, VALID_ENCODED, *VALID_OPS], ids=["dense", "encoded", *sorted(OP_MODELS)])
 def test_every_single_byte_flip_of_a_valid_file(valid):
     accepted = rejected = 0
     for i in range(len(valid)):

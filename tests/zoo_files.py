@@ -3,7 +3,8 @@
 Every zoo model (untrained: seeded and BN-calibrated, as test_zoo.py compiles
 them) with the default encoding choice, plus variants whose weights take the
 other encodings, so the C runtime runs packed int4 and sparse layouts on
-whole models too.
+whole models too, and the op-coverage models of op_models.py, which use every
+operator the zoo does not.
 """
 
 import functools
@@ -11,6 +12,7 @@ import functools
 import torch
 
 from microflat.compiler import compile_model, zoo
+from op_models import OP_MODELS, op_model, op_model_inputs
 
 VARIANTS = {
     "ds_cnn/int4": ("ds_cnn", dict(weight_bits=4)),
@@ -32,4 +34,12 @@ def compile_zoo_model(name, **options):
 def compiled_zoo() -> dict:
     files = {name: compile_zoo_model(name) for name in zoo.ZOO}
     files.update({key: compile_zoo_model(name, **options) for key, (name, options) in VARIANTS.items()})
+    files.update({name: compile_op_model(name) for name in OP_MODELS})
     return files
+
+
+def compile_op_model(name, **options):
+    """An op-coverage model (op_models.py), calibrated on 64 samples, as .mfb bytes."""
+    x = op_model_inputs(64, seed=7)
+    return compile_model(op_model(name), (x[:1],), [x[i:i + 16] for i in range(0, 64, 16)], progress=False,
+                         **options).data

@@ -1,0 +1,50 @@
+"""Small PyTorch models that use every operator the zoo does not, for the whole-model tests: the C runtime on
+Cortex-M and aarch64 under QEMU, the fuzzed loaders, the step programs. Seeded weights, float32 input
+[1, 3, 8, 8] (NCHW, as PyTorch takes it); compiled by zoo_files.compiled_zoo beside the zoo."""
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class TableActivations(nn.Module):
+    """Every table activation, each on its own branch of a conv, concatenated."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3, padding=1)
+        self.prelu = nn.PReLU(init=0.2)
+
+    def forward(self, x):
+        h = self.conv(x)
+        branches = [F.gelu(h), F.gelu(h, approximate="tanh"), F.silu(h), h * torch.sigmoid(h), F.hardsigmoid(h),
+                    F.leaky_relu(h, 0.1), self.prelu(h), F.elu(h), F.mish(h), torch.tanh(h), F.hardswish(h)]
+        return F.relu6(torch.cat(branches, dim=1))  # a ReLU6 after a concatenation: a table too
+
+
+class BinaryOps(nn.Module):
+    """sub, maximum, minimum, squared difference, and Python numbers and constant tensors as operands."""
+
+    def __init__(self):
+        super().__init__()
+        self.a = nn.Conv2d(3, 4, 3, padding=1)
+        self.b = nn.Conv2d(3, 4, 1)
+        self.register_buffer("offset", torch.linspace(-1.0, 1.0, 4).reshape(4, 1, 1))
+
+    def forward(self, x):
+        a, b = self.a(x), self.b(x)
+        parts = [a - b, torch.maximum(a, b), torch.minimum(a, b), (a - b) ** 2, a * 0.5 + 1.0, 2.0 - b,
+                 a / 4 - self.offset, torch.maximum(b, torch.tensor(0.25))]
+        return torch.cat(parts, dim=1)
+
+
+OP_MODELS = {"ops/tables": TableActivations, "ops/binary": BinaryOps}
+
+
+def op_model(name: str) -> nn.Module:
+    torch.manual_seed(0)
+    return OP_MODELS[name]().eval()
+
+
+def op_model_inputs(n: int, seed: int) -> torch.Tensor:
+    return torch.randn(n, 3, 8, 8, generator=torch.Generator().manual_seed(seed)) * 2
