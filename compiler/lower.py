@@ -183,6 +183,7 @@ class _Lowering:
                 consts[spec.arg.name] = self.ep.constants[spec.target]
             elif spec.kind != kinds.USER_INPUT:
                 raise CompileError(f"input '{spec.arg.name}' of kind {spec.kind.name} is not supported")
+        self.check_supported(consts)
         inputs, layouts = [], []
         for node in self.ep.graph.nodes:
             if node.op == "placeholder":
@@ -215,6 +216,26 @@ class _Lowering:
             else:
                 self.fail(node, f"graph node kind '{node.op}' is not supported")
         raise CompileError("the exported graph has no output node")
+
+    def check_supported(self, consts) -> None:
+        """Refuse a graph with ops microflat has no lowering for, naming every one of them at once (op, node,
+        source line, and a rewrite where one exists), not only the first. An op whose inputs are all constants
+        is evaluated at compile time and needs none."""
+        constant, missing = set(consts), []
+        for node in self.ep.graph.nodes:
+            if node.op != "call_function":
+                continue
+            name = str(node.target)
+            if all(a.name in constant for a in node.all_input_nodes):
+                constant.add(node.name)
+            elif not (node.target is operator.getitem or name in _HANDLERS or name in _IDENTITY
+                      or name.startswith("aten._assert") or name.startswith("aten.sym_")):
+                hint = _REWRITES.get(name)
+                missing.append(f"unsupported op {name} at {source_of(node)}" + (f" (instead: {hint})" if hint else ""))
+        if len(missing) == 1:
+            raise CompileError(missing[0])
+        if missing:  # one line still, as every error: the ops one after another
+            raise CompileError(f"{len(missing)} unsupported ops: " + "; ".join(missing))
 
     @staticmethod
     def _permuted_to_nchw(node) -> bool:
@@ -715,6 +736,8 @@ _HANDLERS = {
     "aten.hardtanh.default": _L.hardtanh,
     "aten.hardtanh_.default": _L.hardtanh,
     "aten.clamp.default": _L.clamp_op,
+    "aten.clamp_min.default": _L.clamp_op,
+    "aten.clamp_max.default": lambda self, node, x, hi: self.clamp_op(node, x, None, hi),
     "aten.clamp_.default": _L.clamp_op,
     "aten.add.Tensor": _binary("add"),
     "aten.add_.Tensor": _binary("add"),
@@ -775,6 +798,12 @@ _HANDLERS = {
 }
 
 SUPPORTED_OPS = sorted(_HANDLERS) + sorted(_IDENTITY)
+# Rewrites into supported ops, for the ops that have one.
+_REWRITES = {
+    "aten.abs.default": "torch.relu(x) + torch.relu(-x)",
+    "aten.square.default": "x * x",
+    "aten.selu.default": "1.0507 * F.elu(x, 1.6733)",
+}
 
 
 def lower(ep: torch.export.ExportedProgram) -> Graph:

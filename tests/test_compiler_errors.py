@@ -38,6 +38,25 @@ def test_unsupported_op_names_the_op_the_node_and_the_source_line():
     assert isinstance(e.value, MicroflatError)
 
 
+class ThreeUnsupported(nn.Module):
+    def forward(self, x):
+        a = torch.cumsum(x, dim=1)
+        b = torch.abs(x)
+        return torch.sort(a + b, dim=1)[0]
+
+
+def test_every_unsupported_op_is_named_at_once_with_a_rewrite_where_one_exists():
+    with pytest.raises(CompileError) as e:
+        compile(ThreeUnsupported(), (torch.randn(1, 4),), progress=False)
+    msg = str(e.value)
+    assert "\n" not in msg and msg.startswith("3 unsupported ops: ")
+    parts = msg[len("3 unsupported ops: "):].split("; ")
+    assert [p.split(" at ")[0] for p in parts] == [
+        "unsupported op aten.cumsum.default", "unsupported op aten.abs.default", "unsupported op aten.sort.default"]
+    assert parts[1].endswith(" (instead: torch.relu(x) + torch.relu(-x))")
+    assert f"{os.path.basename(__file__)}:{_line_of(ThreeUnsupported.forward, 'torch.abs(x)')}" in parts[1]
+
+
 def test_dynamic_dimension_other_than_batch_is_refused():
     x = torch.randn(2, 3, 8, 8)
     ep = torch.export.export(DynamicWidth(), (x,), dynamic_shapes=({3: torch.export.Dim("w", min=2, max=64)},))
