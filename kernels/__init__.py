@@ -5,6 +5,7 @@ naming the one that is wrong):
 
     conv2d, depthwise_conv2d, fully_connected      int8 layers, backend="numba" | "c"; the filter is an
                                                    int8 array or an Encoding, run in place
+    transpose_conv2d                               int8 transposed convolution (ConvTranspose2d, groups 1)
     encode, decode, Encoding                       compressed weights (palette, sparse, packed int4)
     add, sub, mul, maximum, minimum,
     squared_difference                             int8 elementwise, NHWC broadcasting
@@ -12,12 +13,18 @@ naming the one that is wrong):
     softmax                                        int8 softmax (output scale 1/256, zp -128)
     concatenation, pad, lut                        int8 data movement and table activations
     transpose                                      int8 permutation of up to five dimensions
+    reduce_mean, reduce_sum, reduce_max            int8 MEAN, SUM, REDUCE_MAX over any axes (rank <= 5)
+    resize_nearest, resize_bilinear                int8 RESIZE_NEAREST_NEIGHBOR, RESIZE_BILINEAR (NHWC)
+    batch_matmul                                   int8 batched matmul of two activations (attention)
     quantize_int8, dequantize_int8                 float32 <-> int8 at the model boundary
     add_params, sub_params,
     squared_difference_params,
     preprocess_softmax_scaling,
     concatenation_params, build_lut_s8,
-    transpose_params                               compile-time parameter helpers
+    resize_params,
+    transpose_params, batch_matmul_params          compile-time parameter helpers
+    reduce_params, reduce_mean_params,
+    reduce_sum_params, fold_mean_multiplier        reduction dimension and quantization helpers
     quantize_multiplier, quantize_multipliers      real multiplier -> (Q31 mult, shift)
     quantize, dequantize                           float <-> int8 at a scale and zero point
     *_s8_scratch_bytes                             scratch each kernel needs
@@ -65,6 +72,22 @@ from .pooling import average_pool2d, average_pool2d_s8, max_pool2d, max_pool2d_s
 from .quantization import dequantize_int8, dequantize_s8, quantize_int8, quantize_s8
 from .softmax import preprocess_softmax_scaling, softmax, softmax_s8
 from .transpose import transpose, transpose_params, transpose_s8
+from .reduce import (
+    fold_mean_multiplier,
+    reduce_max,
+    reduce_max_s8,
+    reduce_mean,
+    reduce_mean_params,
+    reduce_mean_s8,
+    reduce_params,
+    reduce_s8_scratch_bytes,
+    reduce_sum,
+    reduce_sum_params,
+    reduce_sum_s8,
+)
+from .resize import resize_bilinear, resize_bilinear_s8, resize_nearest, resize_nearest_s8, resize_params
+from .transpose_conv import transpose_conv2d, transpose_conv2d_s8, transpose_conv2d_s8_scratch_bytes
+from .batch_matmul import batch_matmul, batch_matmul_params, batch_matmul_s8
 from .numerics import (
     ROUNDING_MODE,
     dequantize,
@@ -86,6 +109,9 @@ __all__ = [
     "add_s8",
     "average_pool2d",
     "average_pool2d_s8",
+    "batch_matmul",
+    "batch_matmul_params",
+    "batch_matmul_s8",
     "build_lut_s8",
     "concatenation",
     "concatenation_params",
@@ -104,6 +130,7 @@ __all__ = [
     "dequantize_int8",
     "dequantize_s8",
     "encode",
+    "fold_mean_multiplier",
     "fully_connected",
     "fully_connected_encoded_s8",
     "fully_connected_encoded_s8_scratch_bytes",
@@ -130,7 +157,22 @@ __all__ = [
     "quantize_multiplier",
     "quantize_multipliers",
     "quantize_s8",
+    "reduce_max",
+    "reduce_max_s8",
+    "reduce_mean",
+    "reduce_mean_params",
+    "reduce_mean_s8",
+    "reduce_params",
+    "reduce_s8_scratch_bytes",
+    "reduce_sum",
+    "reduce_sum_params",
+    "reduce_sum_s8",
     "requantize",
+    "resize_bilinear",
+    "resize_bilinear_s8",
+    "resize_nearest",
+    "resize_nearest_s8",
+    "resize_params",
     "rounding_divide_by_pot",
     "saturating_rounding_doubling_high_mul",
     "softmax",
@@ -142,6 +184,9 @@ __all__ = [
     "sub_params",
     "sub_s8",
     "transpose",
+    "transpose_conv2d",
+    "transpose_conv2d_s8",
+    "transpose_conv2d_s8_scratch_bytes",
     "transpose_params",
     "transpose_s8",
 ]

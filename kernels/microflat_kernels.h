@@ -97,6 +97,18 @@ void depthwise_conv2d_encoded_s8(int16_t *scratch,
                                  const int8_t *input, const int8_t *codebook, const uint8_t *values,
                                  const uint8_t *positions, const int32_t *bias, int8_t *output);
 
+/* transpose_conv2d_s8: the contract's sum|w| is over the taps that meet one output (transpose_conv.py). */
+int64_t transpose_conv2d_s8_scratch_bytes(int32_t output_h, int32_t output_w, int32_t output_ch);
+void transpose_conv2d_s8(int32_t *scratch,
+                         int32_t batches, int32_t input_h, int32_t input_w, int32_t input_ch,
+                         int32_t filter_h, int32_t filter_w,
+                         int32_t output_h, int32_t output_w, int32_t output_ch,
+                         int32_t stride_h, int32_t stride_w, int32_t pad_top, int32_t pad_left,
+                         int32_t input_zp, int32_t output_zp,
+                         const int32_t *output_mult, const int8_t *output_shift, int32_t per_channel,
+                         int32_t act_min, int32_t act_max,
+                         const int8_t *input, const int8_t *filter, const int32_t *bias, int8_t *output);
+
 int64_t fully_connected_s8_scratch_bytes(int32_t input_features);
 void fully_connected_s8(int16_t *scratch,
                         int32_t batches, int32_t input_features, int32_t output_features,
@@ -171,6 +183,29 @@ void pad_s8(const int32_t *input_shape, const int32_t *pad_before, const int32_t
             int32_t pad_value, const int8_t *input, int8_t *output);
 void lut_s8(int32_t size, const int8_t *table, const int8_t *input, int8_t *output);
 void transpose_s8(const int32_t *output_shape, const int32_t *input_strides, const int8_t *input, int8_t *output);
+void resize_nearest_s8(int32_t batches, int32_t input_h, int32_t input_w, int32_t channels,
+                       int32_t output_h, int32_t output_w, int32_t align_corners, int32_t half_pixel_centers,
+                       int32_t scale_h, int32_t shift_h, int32_t scale_w, int32_t shift_w,
+                       const int8_t *input, int8_t *output);
+void resize_bilinear_s8(int32_t batches, int32_t input_h, int32_t input_w, int32_t channels,
+                        int32_t output_h, int32_t output_w, int32_t half_pixel_centers,
+                        int32_t scale_h, int32_t scale_w, const int8_t *input, int8_t *output);
+void batch_matmul_s8(const int32_t *batch_shape, const int32_t *lhs_batch_strides, const int32_t *rhs_batch_strides,
+                     int32_t rows, int32_t cols, int32_t depth,
+                     int32_t adj_x, int32_t adj_y,
+                     int32_t lhs_zp, int32_t rhs_zp, int32_t output_zp,
+                     int32_t output_mult, int32_t output_shift,
+                     int32_t act_min, int32_t act_max,
+                     const int8_t *lhs, const int8_t *rhs, int8_t *output);
+
+int64_t reduce_s8_scratch_bytes(int32_t output_elements);
+void reduce_mean_s8(int32_t *scratch, const int32_t *input_shape, const int32_t *reduce_mask,
+                    int32_t input_zp, int32_t output_zp, int32_t mult, int32_t shift,
+                    const int8_t *input, int8_t *output);
+void reduce_sum_s8(int32_t *scratch, const int32_t *input_shape, const int32_t *reduce_mask,
+                   int32_t input_zp, int32_t output_zp, int32_t mult, int32_t shift,
+                   const int8_t *input, int8_t *output);
+void reduce_max_s8(const int32_t *input_shape, const int32_t *reduce_mask, const int8_t *input, int8_t *output);
 
 void quantize_s8(int32_t size, float scale, int32_t zero_point, const float *input, int8_t *output);
 void dequantize_s8(int32_t size, float scale, int32_t zero_point, const int8_t *input, float *output);
