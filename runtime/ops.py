@@ -306,6 +306,72 @@ def prepare_fully_connected(c: OpCheck, view, scratch):
                            (x.shape[0], x.shape[1], w.shape[0]), quant, xv, w, view, bv, yv)]
 
 
+def check_transpose_conv(c: OpCheck) -> OpInfo:
+    """PyTorch's ConvTranspose2d (groups 1, dilation 1): input pixel (iy, ix) times tap (ky, kx) lands on output
+    (iy * stride_h - pad_top + ky, ix * stride_w - pad_left + kx), and what lands outside is dropped, so any
+    output size is safe; the windows reaching past it are bounded by requiring pad < kernel and
+    out <= in * stride + kernel. The accumulator rule takes each channel's whole filter (an upper bound of the
+    taps that meet one output)."""
+    c.counts((2, 3), 1)
+    x = c.tensor("inputs", 0, "int8", 4)
+    w = c.tensor("inputs", 1, "int8", 4, const=True)
+    y = c.tensor("outputs", 0, "int8", 4, const=False)
+    o = c.options()
+    n, h, wd, cin = x.shape
+    cout, kh, kw, wc = w.shape
+    c.require(wc == cin, "inputs[1]", f"filter {w.shape} does not take {cin} input channels")
+    c.require(y.shape[0] == n and y.shape[3] == cout, "outputs[0]", f"output shape {y.shape} does not match")
+    for axis, size, k, out in (("h", h, kh, y.shape[1]), ("w", wd, kw, y.shape[2])):
+        s = c.int_option(o, f"stride_{axis}", 1, MAX_SPATIAL)
+        c.int_option(o, "pad_top" if axis == "h" else "pad_left", 0, k - 1)
+        c.require(out <= size * s + k, "outputs[0]", f"output size {out} exceeds {size} * {s} + {k}")
+    _check_weighted(c, o, x, w, y, cout, 0)
+    return OpInfo(K.transpose_conv2d_s8_scratch_bytes(y.shape[1], y.shape[2], cout), n * h * wd * cin * kh * kw * cout)
+
+
+def prepare_transpose_conv(c: OpCheck, view, scratch):
+    o, x, w, y, mult, shift, per_channel, xv, bv, yv = _weighted(c, view, 0)
+    n, h, wd, cin = x.shape
+    cout, kh, kw, _ = w.shape
+    return [_step(K.transpose_conv2d_s8, scratch=scratch.view(np.int32), batches=n, input_h=h, input_w=wd,
+                  input_ch=cin, filter_h=kh, filter_w=kw, output_h=y.shape[1], output_w=y.shape[2], output_ch=cout,
+                  stride_h=o.stride_h, stride_w=o.stride_w, pad_top=o.pad_top, pad_left=o.pad_left,
+                  input_zp=x.zero_point, output_zp=y.zero_point, output_mult=mult, output_shift=shift,
+                  per_channel=per_channel, act_min=o.act_min, act_max=o.act_max, input=xv, filter=view(w), bias=bv,
+                  output=yv)]
+
+
+def check_batch_matmul(c: OpCheck) -> OpInfo:
+    """Both operands int8 of rank 2 to 5 with their own zero points; the batch dimensions broadcast; the depth K
+    at most 33025 (65025 * K fits the int32 accumulator); the output's shape is the product's."""
+    c.counts((2,), 1)
+    a, b = c.tensor("inputs", 0, "int8"), c.tensor("inputs", 1, "int8")
+    y = c.tensor("outputs", 0, "int8", const=False)
+    o = c.options()
+    try:
+        *_, rows, cols, depth, shape = K.batch_matmul_params(a.shape, b.shape, bool(o.adj_x), bool(o.adj_y))
+    except ValueError as exc:
+        c.fail("inputs", c.op.at["inputs"], str(exc).split(": ", 1)[1])
+    c.require(y.shape == shape, "outputs[0]", f"output shape {y.shape} must be {shape}")
+    c.scalar_requant(o, "output_mult", "output_shift")
+    c.act_range(o)
+    for which, i, t in (("inputs", 0, a), ("inputs", 1, b), ("outputs", 0, y)):
+        c.zero_point(t, which, i)
+    return OpInfo(0, y.size * depth)
+
+
+def prepare_batch_matmul(c: OpCheck, view, scratch):
+    o = c.op.options
+    (a, b), (y,) = c.io()
+    batch, lhs_strides, rhs_strides, rows, cols, depth, _ = K.batch_matmul_params(a.shape, b.shape, bool(o.adj_x),
+                                                                                  bool(o.adj_y))
+    return [_step(K.batch_matmul_s8, batch_shape=batch, lhs_batch_strides=lhs_strides,
+                  rhs_batch_strides=rhs_strides, rows=rows, cols=cols, depth=depth, adj_x=int(o.adj_x),
+                  adj_y=int(o.adj_y), lhs_zp=a.zero_point, rhs_zp=b.zero_point, output_zp=y.zero_point,
+                  output_mult=o.output_mult, output_shift=o.output_shift, act_min=o.act_min, act_max=o.act_max,
+                  lhs=view(a), rhs=view(b), output=view(y))]
+
+
 # --- elementwise -------------------------------------------------------------
 
 def _broadcast(c, a, b, y):
@@ -716,6 +782,8 @@ OP_DEFS = {
     "SQUARED_DIFFERENCE": OpDef(check_squared_difference, prepare_squared_difference,
                                 options="SquaredDifferenceOptions"),
     "TRANSPOSE": OpDef(check_transpose, prepare_transpose, "tied", "TransposeOptions"),
+    "BATCH_MATMUL": OpDef(check_batch_matmul, prepare_batch_matmul, options="BatchMatMulOptions"),
+    "TRANSPOSE_CONV": OpDef(check_transpose_conv, prepare_transpose_conv, options="TransposeConvOptions"),
     "QUANTIZE": OpDef(check_quantize, prepare_quantize),
     "DEQUANTIZE": OpDef(check_dequantize, prepare_dequantize),
 }

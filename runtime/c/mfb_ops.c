@@ -321,6 +321,104 @@ static mf_status check_conv_2d(const op_ctx *c, mf_op_info *info)
     return MF_OK;
 }
 
+/* ops.check_transpose_conv: groups 1, dilation 1, pad below the kernel and out <= in * stride + kernel per axis. */
+static mf_status check_transpose_conv(const op_ctx *c, mf_op_info *info)
+{
+    static const uint32_t stride_slots[2] = {MFB_TRANSPOSE_CONV_OPTIONS_STRIDE_H, MFB_TRANSPOSE_CONV_OPTIONS_STRIDE_W};
+    static const uint32_t pad_slots[2] = {MFB_TRANSPOSE_CONV_OPTIONS_PAD_TOP, MFB_TRANSPOSE_CONV_OPTIONS_PAD_LEFT};
+    mf_tensor x, w, y;
+    CHECK(counts(c, 2, 3, 1));
+    CHECK(tensor(c, 0, 0, MFB_DTYPE_INT8, 4, ANY, 0, 0, &x, 0));
+    CHECK(tensor(c, 0, 1, MFB_DTYPE_INT8, 4, CONSTANT, 0, 0, &w, 0));
+    CHECK(tensor(c, 1, 0, MFB_DTYPE_INT8, 4, ACTIVATION, 0, 0, &y, 0));
+    CHECK(options(c, MFB_OP_OPTIONS_TRANSPOSE_CONV_OPTIONS));
+    const int64_t cout = dim(c, &w, 0);
+    REQUIRE(dim(c, &w, 3) == dim(c, &x, 3), c->ins, "the filter does not take the input's channels");
+    REQUIRE(dim(c, &y, 0) == dim(c, &x, 0) && dim(c, &y, 3) == cout, c->outs, "the output shape does not match");
+    for (int32_t a = 0; a < 2; ++a) {
+        int32_t s = 1;
+        const int64_t k = dim(c, &w, 1 + a);
+        CHECK(int_option(c, stride_slots[a], 1, 1, MAX_SPATIAL, &s));
+        CHECK(int_option(c, pad_slots[a], 0, 0, k - 1, 0));
+        REQUIRE(dim(c, &y, 1 + a) <= dim(c, &x, 1 + a) * s + k, c->outs, "the output exceeds in * stride + kernel");
+    }
+    CHECK(check_weighted(c, &x, &w, &y, cout, 0, MFB_TRANSPOSE_CONV_OPTIONS_OUTPUT_MULT,
+                         MFB_TRANSPOSE_CONV_OPTIONS_OUTPUT_SHIFT, MFB_TRANSPOSE_CONV_OPTIONS_ACT_MIN,
+                         MFB_TRANSPOSE_CONV_OPTIONS_ACT_MAX));
+    info->scratch_bytes = (uint64_t)transpose_conv2d_s8_scratch_bytes((int32_t)dim(c, &y, 1), (int32_t)dim(c, &y, 2),
+                                                                       (int32_t)cout);
+    return MF_OK;
+}
+
+/* batch_matmul.batch_matmul_params: operands of rank 2..5 extended to rank 5 (three batch dimensions, then the
+ * matrix), batch dimensions broadcasting, depth at most BATCH_MATMUL_MAX_DEPTH; the output's shape. Fills the
+ * kernel's dimension arguments. */
+#define BATCH_MATMUL_MAX_DEPTH 33025 /* batch_matmul.MAX_DEPTH: 65025 * K < 2^31 */
+typedef struct {
+    int32_t batch[3], lhs_strides[3], rhs_strides[3], rows, cols, depth, rank, shape[5];
+} matmul_dims;
+
+static int batch_matmul_dims(const op_ctx *c, const mf_tensor *a, const mf_tensor *b, int adj_x, int adj_y,
+                             matmul_dims *m)
+{
+    if (a->rank < 2 || a->rank > 5 || b->rank < 2 || b->rank > 5) {
+        return 0;
+    }
+    const int64_t rows = dim(c, a, a->rank - (adj_x ? 1 : 2)), lhs_depth = dim(c, a, a->rank - (adj_x ? 2 : 1));
+    const int64_t rhs_depth = dim(c, b, b->rank - (adj_y ? 1 : 2)), cols = dim(c, b, b->rank - (adj_y ? 2 : 1));
+    if (lhs_depth != rhs_depth || lhs_depth > BATCH_MATMUL_MAX_DEPTH) {
+        return 0;
+    }
+    int64_t lhs_step = rows * lhs_depth, rhs_step = lhs_depth * cols;
+    m->rank = a->rank > b->rank ? a->rank : b->rank;
+    for (int32_t d = 2; d >= 0; --d) { /* extended batch dimension d: operand dimension d - (5 - rank) */
+        const int32_t da = d - (5 - a->rank), db = d - (5 - b->rank);
+        const int64_t l = da >= 0 ? dim(c, a, da) : 1, r = db >= 0 ? dim(c, b, db) : 1;
+        if (l != r && l != 1 && r != 1) {
+            return 0;
+        }
+        m->batch[d] = (int32_t)(l > r ? l : r);
+        m->lhs_strides[d] = l == 1 ? 0 : (int32_t)lhs_step;
+        m->rhs_strides[d] = r == 1 ? 0 : (int32_t)rhs_step;
+        lhs_step *= l;
+        rhs_step *= r;
+    }
+    m->rows = (int32_t)rows;
+    m->cols = (int32_t)cols;
+    m->depth = (int32_t)lhs_depth;
+    for (int32_t d = 0; d < m->rank - 2; ++d) {
+        m->shape[d] = m->batch[3 - (m->rank - 2) + d];
+    }
+    m->shape[m->rank - 2] = m->rows;
+    m->shape[m->rank - 1] = m->cols;
+    return 1;
+}
+
+static mf_status check_batch_matmul(const op_ctx *c, mf_op_info *info)
+{
+    mf_tensor a, b, y;
+    matmul_dims m;
+    (void)info;
+    CHECK(counts(c, 2, 2, 1));
+    CHECK(tensor(c, 0, 0, MFB_DTYPE_INT8, ANY, ANY, 0, 0, &a, 0));
+    CHECK(tensor(c, 0, 1, MFB_DTYPE_INT8, ANY, ANY, 0, 0, &b, 0));
+    CHECK(tensor(c, 1, 0, MFB_DTYPE_INT8, ANY, ACTIVATION, 0, 0, &y, 0));
+    CHECK(options(c, MFB_OP_OPTIONS_BATCH_MAT_MUL_OPTIONS));
+    const int adj_x = mfb_ubyte(c->b, c->options, MFB_BATCH_MAT_MUL_OPTIONS_ADJ_X, 0) != 0;
+    const int adj_y = mfb_ubyte(c->b, c->options, MFB_BATCH_MAT_MUL_OPTIONS_ADJ_Y, 0) != 0;
+    REQUIRE(batch_matmul_dims(c, &a, &b, adj_x, adj_y, &m), c->ins,
+            "the operands do not multiply (ranks 2..5, equal depth at most 33025, broadcasting batch dimensions)");
+    REQUIRE(y.rank == m.rank, c->outs, "the output shape is not the product's");
+    for (int32_t d = 0; d < m.rank; ++d) {
+        REQUIRE(dim(c, &y, d) == m.shape[d], c->outs, "the output shape is not the product's");
+    }
+    CHECK(scalar_requant(c, MFB_BATCH_MAT_MUL_OPTIONS_OUTPUT_MULT, MFB_BATCH_MAT_MUL_OPTIONS_OUTPUT_SHIFT));
+    CHECK(act_range(c, MFB_BATCH_MAT_MUL_OPTIONS_ACT_MIN, MFB_BATCH_MAT_MUL_OPTIONS_ACT_MAX));
+    CHECK(zero_point(c, &a));
+    CHECK(zero_point(c, &b));
+    return zero_point(c, &y);
+}
+
 static mf_status check_depthwise_conv_2d(const op_ctx *c, mf_op_info *info)
 {
     mf_tensor x, w, y;
@@ -704,6 +802,10 @@ mf_status mf_check_operator(const mf_model *m, uint32_t k, mf_op_info *info, mf_
         return check_lut(&c, info);
     case MFB_OP_CODE_TRANSPOSE:
         return check_transpose(&c, info);
+    case MFB_OP_CODE_TRANSPOSE_CONV:
+        return check_transpose_conv(&c, info);
+    case MFB_OP_CODE_BATCH_MATMUL:
+        return check_batch_matmul(&c, info);
     case MFB_OP_CODE_QUANTIZE:
     case MFB_OP_CODE_DEQUANTIZE:
         return check_boundary(&c, info);
@@ -791,6 +893,33 @@ static void run_conv_2d(const op_ctx *c)
                       f.value_bits, f.codebook_size, f.per_channel, f.position_bits, f.entries, x.zero_point,
                       y.zero_point, q.mult, q.shift, q.per_channel, lo, hi, (const int8_t *)data(c, &x), f.codebook,
                       f.values, f.positions, bias_of(c), (int8_t *)data(c, &y));
+}
+
+static void run_transpose_conv(const op_ctx *c)
+{
+    const mf_tensor x = io(c, 0, 0), w = io(c, 0, 1), y = io(c, 1, 0);
+    const requant_vectors q = vectors(c, MFB_TRANSPOSE_CONV_OPTIONS_OUTPUT_MULT, MFB_TRANSPOSE_CONV_OPTIONS_OUTPUT_SHIFT);
+    transpose_conv2d_s8((int32_t *)(void *)scratch_of(c), d32(c, &x, 0), d32(c, &x, 1), d32(c, &x, 2), d32(c, &x, 3),
+                        d32(c, &w, 1), d32(c, &w, 2), d32(c, &y, 1), d32(c, &y, 2), d32(c, &y, 3),
+                        opt(c, MFB_TRANSPOSE_CONV_OPTIONS_STRIDE_H, 1), opt(c, MFB_TRANSPOSE_CONV_OPTIONS_STRIDE_W, 1),
+                        opt(c, MFB_TRANSPOSE_CONV_OPTIONS_PAD_TOP, 0), opt(c, MFB_TRANSPOSE_CONV_OPTIONS_PAD_LEFT, 0),
+                        x.zero_point, y.zero_point, q.mult, q.shift, q.per_channel,
+                        opt(c, MFB_TRANSPOSE_CONV_OPTIONS_ACT_MIN, -128), opt(c, MFB_TRANSPOSE_CONV_OPTIONS_ACT_MAX, 127),
+                        (const int8_t *)data(c, &x), (const int8_t *)data(c, &w), bias_of(c), (int8_t *)data(c, &y));
+}
+
+static void run_batch_matmul(const op_ctx *c)
+{
+    const mf_tensor a = io(c, 0, 0), b = io(c, 0, 1), y = io(c, 1, 0);
+    const int adj_x = mfb_ubyte(c->b, c->options, MFB_BATCH_MAT_MUL_OPTIONS_ADJ_X, 0) != 0;
+    const int adj_y = mfb_ubyte(c->b, c->options, MFB_BATCH_MAT_MUL_OPTIONS_ADJ_Y, 0) != 0;
+    matmul_dims m;
+    (void)batch_matmul_dims(c, &a, &b, adj_x, adj_y, &m); /* verified by check_batch_matmul */
+    batch_matmul_s8(m.batch, m.lhs_strides, m.rhs_strides, m.rows, m.cols, m.depth, adj_x, adj_y, a.zero_point,
+                    b.zero_point, y.zero_point, opt(c, MFB_BATCH_MAT_MUL_OPTIONS_OUTPUT_MULT, 0),
+                    opt(c, MFB_BATCH_MAT_MUL_OPTIONS_OUTPUT_SHIFT, 0), opt(c, MFB_BATCH_MAT_MUL_OPTIONS_ACT_MIN, -128),
+                    opt(c, MFB_BATCH_MAT_MUL_OPTIONS_ACT_MAX, 127), (const int8_t *)data(c, &a),
+                    (const int8_t *)data(c, &b), (int8_t *)data(c, &y));
 }
 
 static void run_depthwise_conv_2d(const op_ctx *c)
@@ -1085,6 +1214,12 @@ void mf_run_operator(const mf_model *m, uint32_t k)
         break;
     case MFB_OP_CODE_TRANSPOSE:
         run_transpose(&c);
+        break;
+    case MFB_OP_CODE_TRANSPOSE_CONV:
+        run_transpose_conv(&c);
+        break;
+    case MFB_OP_CODE_BATCH_MATMUL:
+        run_batch_matmul(&c);
         break;
     default: /* QUANTIZE, DEQUANTIZE: the loader accepts no other opcode */
         run_boundary(&c);

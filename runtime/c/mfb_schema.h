@@ -50,16 +50,18 @@ typedef struct {
 #define MFB_TABLE_MUL_OPTIONS 6
 #define MFB_TABLE_SQUARED_DIFFERENCE_OPTIONS 7
 #define MFB_TABLE_TRANSPOSE_OPTIONS 8
-#define MFB_TABLE_POOL2D_OPTIONS 9
-#define MFB_TABLE_MEAN_OPTIONS 10
-#define MFB_TABLE_SOFTMAX_OPTIONS 11
-#define MFB_TABLE_CONCATENATION_OPTIONS 12
-#define MFB_TABLE_PAD_OPTIONS 13
-#define MFB_TABLE_OPERATOR 14
-#define MFB_TABLE_MEMORY_PLAN 15
-#define MFB_TABLE_METADATA 16
-#define MFB_TABLE_MODEL 17
-#define MFB_TABLE_COUNT 18
+#define MFB_TABLE_BATCH_MAT_MUL_OPTIONS 9
+#define MFB_TABLE_TRANSPOSE_CONV_OPTIONS 10
+#define MFB_TABLE_POOL2D_OPTIONS 11
+#define MFB_TABLE_MEAN_OPTIONS 12
+#define MFB_TABLE_SOFTMAX_OPTIONS 13
+#define MFB_TABLE_CONCATENATION_OPTIONS 14
+#define MFB_TABLE_PAD_OPTIONS 15
+#define MFB_TABLE_OPERATOR 16
+#define MFB_TABLE_MEMORY_PLAN 17
+#define MFB_TABLE_METADATA 18
+#define MFB_TABLE_MODEL 19
+#define MFB_TABLE_COUNT 20
 #define MFB_ROOT_TABLE MFB_TABLE_MODEL
 
 /* Enums. */
@@ -99,7 +101,9 @@ typedef struct {
 #define MFB_OP_CODE_MINIMUM 29
 #define MFB_OP_CODE_SQUARED_DIFFERENCE 30
 #define MFB_OP_CODE_TRANSPOSE 31
-#define MFB_OP_CODE_MAX 31
+#define MFB_OP_CODE_BATCH_MATMUL 32
+#define MFB_OP_CODE_TRANSPOSE_CONV 33
+#define MFB_OP_CODE_MAX 33
 #define MFB_ROUNDING_MODE_DOUBLE_ROUNDING 0
 #define MFB_ROUNDING_MODE_MAX 0
 
@@ -116,6 +120,8 @@ typedef struct {
 #define MFB_OP_OPTIONS_PAD_OPTIONS 10
 #define MFB_OP_OPTIONS_SQUARED_DIFFERENCE_OPTIONS 11
 #define MFB_OP_OPTIONS_TRANSPOSE_OPTIONS 12
+#define MFB_OP_OPTIONS_BATCH_MAT_MUL_OPTIONS 13
+#define MFB_OP_OPTIONS_TRANSPOSE_CONV_OPTIONS 14
 
 /* Field slots (MFB_<TABLE>_<FIELD>) and defaults (..._DEFAULT). */
 #define MFB_WEIGHT_ENCODING_VALUE_BITS 0
@@ -232,6 +238,32 @@ typedef struct {
 #define MFB_SQUARED_DIFFERENCE_OPTIONS_OUTPUT_SHIFT 6
 #define MFB_SQUARED_DIFFERENCE_OPTIONS_OUTPUT_SHIFT_DEFAULT 0
 #define MFB_TRANSPOSE_OPTIONS_PERM 0
+#define MFB_BATCH_MAT_MUL_OPTIONS_ADJ_X 0
+#define MFB_BATCH_MAT_MUL_OPTIONS_ADJ_X_DEFAULT 0
+#define MFB_BATCH_MAT_MUL_OPTIONS_ADJ_Y 1
+#define MFB_BATCH_MAT_MUL_OPTIONS_ADJ_Y_DEFAULT 0
+#define MFB_BATCH_MAT_MUL_OPTIONS_OUTPUT_MULT 2
+#define MFB_BATCH_MAT_MUL_OPTIONS_OUTPUT_MULT_DEFAULT 0
+#define MFB_BATCH_MAT_MUL_OPTIONS_OUTPUT_SHIFT 3
+#define MFB_BATCH_MAT_MUL_OPTIONS_OUTPUT_SHIFT_DEFAULT 0
+#define MFB_BATCH_MAT_MUL_OPTIONS_ACT_MIN 4
+#define MFB_BATCH_MAT_MUL_OPTIONS_ACT_MIN_DEFAULT -128
+#define MFB_BATCH_MAT_MUL_OPTIONS_ACT_MAX 5
+#define MFB_BATCH_MAT_MUL_OPTIONS_ACT_MAX_DEFAULT 127
+#define MFB_TRANSPOSE_CONV_OPTIONS_STRIDE_H 0
+#define MFB_TRANSPOSE_CONV_OPTIONS_STRIDE_H_DEFAULT 1
+#define MFB_TRANSPOSE_CONV_OPTIONS_STRIDE_W 1
+#define MFB_TRANSPOSE_CONV_OPTIONS_STRIDE_W_DEFAULT 1
+#define MFB_TRANSPOSE_CONV_OPTIONS_PAD_TOP 2
+#define MFB_TRANSPOSE_CONV_OPTIONS_PAD_TOP_DEFAULT 0
+#define MFB_TRANSPOSE_CONV_OPTIONS_PAD_LEFT 3
+#define MFB_TRANSPOSE_CONV_OPTIONS_PAD_LEFT_DEFAULT 0
+#define MFB_TRANSPOSE_CONV_OPTIONS_ACT_MIN 4
+#define MFB_TRANSPOSE_CONV_OPTIONS_ACT_MIN_DEFAULT -128
+#define MFB_TRANSPOSE_CONV_OPTIONS_ACT_MAX 5
+#define MFB_TRANSPOSE_CONV_OPTIONS_ACT_MAX_DEFAULT 127
+#define MFB_TRANSPOSE_CONV_OPTIONS_OUTPUT_MULT 6
+#define MFB_TRANSPOSE_CONV_OPTIONS_OUTPUT_SHIFT 7
 #define MFB_POOL2D_OPTIONS_FILTER_H 0
 #define MFB_POOL2D_OPTIONS_FILTER_H_DEFAULT 1
 #define MFB_POOL2D_OPTIONS_FILTER_W 1
@@ -369,6 +401,24 @@ static const mfb_field_desc mfb_fields_SquaredDifferenceOptions[] = {
 static const mfb_field_desc mfb_fields_TransposeOptions[] = {
     {MFB_KIND_VECTOR_SCALAR, 0, 4, 0, 0}, /* perm */
 };
+static const mfb_field_desc mfb_fields_BatchMatMulOptions[] = {
+    {MFB_KIND_SCALAR, 0, 1, 0, 0}, /* adj_x */
+    {MFB_KIND_SCALAR, 1, 1, 0, 0}, /* adj_y */
+    {MFB_KIND_SCALAR, 2, 4, 0, 0}, /* output_mult */
+    {MFB_KIND_SCALAR, 3, 4, 0, 0}, /* output_shift */
+    {MFB_KIND_SCALAR, 4, 4, 0, 0}, /* act_min */
+    {MFB_KIND_SCALAR, 5, 4, 0, 0}, /* act_max */
+};
+static const mfb_field_desc mfb_fields_TransposeConvOptions[] = {
+    {MFB_KIND_SCALAR, 0, 4, 0, 0}, /* stride_h */
+    {MFB_KIND_SCALAR, 1, 4, 0, 0}, /* stride_w */
+    {MFB_KIND_SCALAR, 2, 4, 0, 0}, /* pad_top */
+    {MFB_KIND_SCALAR, 3, 4, 0, 0}, /* pad_left */
+    {MFB_KIND_SCALAR, 4, 4, 0, 0}, /* act_min */
+    {MFB_KIND_SCALAR, 5, 4, 0, 0}, /* act_max */
+    {MFB_KIND_VECTOR_SCALAR, 6, 4, 0, 0}, /* output_mult */
+    {MFB_KIND_VECTOR_SCALAR, 7, 1, 0, 0}, /* output_shift */
+};
 static const mfb_field_desc mfb_fields_Pool2DOptions[] = {
     {MFB_KIND_SCALAR, 0, 4, 0, 0}, /* filter_h */
     {MFB_KIND_SCALAR, 1, 4, 0, 0}, /* filter_w */
@@ -399,7 +449,7 @@ static const mfb_field_desc mfb_fields_PadOptions[] = {
     {MFB_KIND_VECTOR_SCALAR, 1, 4, 0, 0}, /* pad_after */
 };
 static const mfb_field_desc mfb_fields_Operator[] = {
-    {MFB_KIND_ENUM, 0, 1, 0, 31}, /* opcode */
+    {MFB_KIND_ENUM, 0, 1, 0, 33}, /* opcode */
     {MFB_KIND_VECTOR_SCALAR, 1, 4, 0, 0}, /* inputs */
     {MFB_KIND_VECTOR_SCALAR, 2, 4, 0, 0}, /* outputs */
     {MFB_KIND_UNION, 4, 4, 0, 0}, /* options */
@@ -416,13 +466,13 @@ static const mfb_field_desc mfb_fields_Metadata[] = {
 };
 static const mfb_field_desc mfb_fields_Model[] = {
     {MFB_KIND_VECTOR_TABLE, 0, 4, 1, 0}, /* tensors */
-    {MFB_KIND_VECTOR_TABLE, 1, 4, 14, 0}, /* operators */
+    {MFB_KIND_VECTOR_TABLE, 1, 4, 16, 0}, /* operators */
     {MFB_KIND_VECTOR_SCALAR, 2, 4, 0, 0}, /* inputs */
     {MFB_KIND_VECTOR_SCALAR, 3, 4, 0, 0}, /* outputs */
     {MFB_KIND_VECTOR_SCALAR, 4, 4, 0, 0}, /* buffer_offsets */
     {MFB_KIND_VECTOR_SCALAR, 5, 4, 0, 0}, /* buffer_sizes */
-    {MFB_KIND_TABLE, 6, 4, 15, 0}, /* plan */
-    {MFB_KIND_TABLE, 7, 4, 16, 0}, /* metadata */
+    {MFB_KIND_TABLE, 6, 4, 17, 0}, /* plan */
+    {MFB_KIND_TABLE, 7, 4, 18, 0}, /* metadata */
 };
 static const mfb_table_desc mfb_tables[MFB_TABLE_COUNT] = {
     {mfb_fields_WeightEncoding, 7},
@@ -434,6 +484,8 @@ static const mfb_table_desc mfb_tables[MFB_TABLE_COUNT] = {
     {mfb_fields_MulOptions, 4},
     {mfb_fields_SquaredDifferenceOptions, 7},
     {mfb_fields_TransposeOptions, 1},
+    {mfb_fields_BatchMatMulOptions, 6},
+    {mfb_fields_TransposeConvOptions, 8},
     {mfb_fields_Pool2DOptions, 8},
     {mfb_fields_MeanOptions, 2},
     {mfb_fields_SoftmaxOptions, 3},
@@ -444,9 +496,9 @@ static const mfb_table_desc mfb_tables[MFB_TABLE_COUNT] = {
     {mfb_fields_Metadata, 3},
     {mfb_fields_Model, 8},
 };
-static const uint8_t mfb_members_OpOptions[] = {MFB_TABLE_CONV2D_OPTIONS, MFB_TABLE_DEPTHWISE_CONV2D_OPTIONS, MFB_TABLE_FULLY_CONNECTED_OPTIONS, MFB_TABLE_ADD_OPTIONS, MFB_TABLE_MUL_OPTIONS, MFB_TABLE_POOL2D_OPTIONS, MFB_TABLE_MEAN_OPTIONS, MFB_TABLE_SOFTMAX_OPTIONS, MFB_TABLE_CONCATENATION_OPTIONS, MFB_TABLE_PAD_OPTIONS, MFB_TABLE_SQUARED_DIFFERENCE_OPTIONS, MFB_TABLE_TRANSPOSE_OPTIONS};
+static const uint8_t mfb_members_OpOptions[] = {MFB_TABLE_CONV2D_OPTIONS, MFB_TABLE_DEPTHWISE_CONV2D_OPTIONS, MFB_TABLE_FULLY_CONNECTED_OPTIONS, MFB_TABLE_ADD_OPTIONS, MFB_TABLE_MUL_OPTIONS, MFB_TABLE_POOL2D_OPTIONS, MFB_TABLE_MEAN_OPTIONS, MFB_TABLE_SOFTMAX_OPTIONS, MFB_TABLE_CONCATENATION_OPTIONS, MFB_TABLE_PAD_OPTIONS, MFB_TABLE_SQUARED_DIFFERENCE_OPTIONS, MFB_TABLE_TRANSPOSE_OPTIONS, MFB_TABLE_BATCH_MAT_MUL_OPTIONS, MFB_TABLE_TRANSPOSE_CONV_OPTIONS};
 static const mfb_union_desc mfb_unions[1] = {
-    {mfb_members_OpOptions, 12},
+    {mfb_members_OpOptions, 14},
 };
 #endif /* MFB_SCHEMA_DESCRIPTORS */
 
