@@ -85,12 +85,15 @@ class _Emitter:
 
     # --- ops -------------------------------------------------------------------
 
-    def _weights(self, node: Node, data: np.ndarray, axis: int):
+    def _weights(self, node: Node, data: np.ndarray, axis: int, encodable: bool = True):
+        """(weight, bias, mult, shift) tensors and multipliers; encodable: the op's kernels read a WeightEncoding
+        (TRANSPOSE_CONV's do not: its weights are stored dense whatever the mode)."""
         q = node.attrs["quantized"]
         name = f"{node.output.name}.weight"
         mode = self.weight_encoding
         if isinstance(mode, dict):
             mode = mode.get(name, mode.get(node.output.name, "auto"))
+        mode = mode if encodable else "dense"
         choice = encodings.choose(data, axis, mode, f" ({name}, at {node.source})")
         enc = encodings.encode(data, axis, choice)
         scale = q["weight_scale"]
@@ -120,6 +123,23 @@ class _Emitter:
             wt, b, mult, shift = self._weights(node, np.ascontiguousarray(wq.transpose(0, 2, 3, 1)), 0)
             opts = dict(common, groups=a["groups"], output_mult=mult, output_shift=shift)
             self.w.add_operator("CONV_2D", [x, wt, b], [y], "Conv2DOptions", opts)
+
+    def transpose_conv(self, node: Node):
+        a = node.attrs
+        wt, b, mult, shift = self._weights(node, np.ascontiguousarray(a["quantized"]["weight_torch"].transpose(0, 2, 3, 1)),
+                                           0, encodable=False)
+        opts = dict(stride_h=a["stride"][0], stride_w=a["stride"][1], pad_top=a["pad"][0], pad_left=a["pad"][1],
+                    output_mult=mult, output_shift=shift, **act_range(node))
+        self.w.add_operator("TRANSPOSE_CONV", [self.tensor(node.inputs[0]), wt, b], [self.tensor(node.output)],
+                            "TransposeConvOptions", opts)
+
+    def batch_matmul(self, node: Node):
+        (lhs, rhs), y, a = node.inputs, node.output, node.attrs
+        mult, shift = K.quantize_multiplier(lhs.scale * rhs.scale * a["scale"] / y.scale)
+        opts = dict(adj_x=a["adj_x"] or None, adj_y=a["adj_y"] or None, output_mult=mult, output_shift=shift,
+                    **act_range(node))
+        self.w.add_operator("BATCH_MATMUL", [self.tensor(lhs), self.tensor(rhs)], [self.tensor(y)],
+                            "BatchMatMulOptions", opts)
 
     def fc(self, node: Node):
         wt, b, mult, shift = self._weights(node, np.ascontiguousarray(node.attrs["quantized"]["weight_torch"]), 0)

@@ -14,7 +14,9 @@ in ``attrs`` (PyTorch's own weight layouts; emit converts them).
 
 Ops and their attrs:
   conv        weight [O, I/groups, KH, KW], bias [O] | None, stride, dilation, pad (top, left), groups
-  fc          weight [OUT, IN], bias [OUT] | None
+  fc          weight [OUT, IN], bias [OUT] | None   (input [rows, IN]: a 3-D Linear's tokens are rows)
+  transpose_conv  weight [O, I, KH, KW] (PyTorch's [I, O, KH, KW] swapped), bias, stride, pad (top, left)
+  batch_matmul    adj_x, adj_y (an operand stored with its last two dims swapped), scale (folded into the output)
   batch_norm  scale [C], shift [C]   (y = x * scale + shift; folded or made a 1x1 depthwise conv)
   clamp       lo, hi                 (fused into its producer's act range; else a table)
   add, sub, mul, maximum, minimum, squared_difference  -   (two operands of one layout, broadcasting)
@@ -46,7 +48,10 @@ OPCODE_OF = {"conv": "CONV_2D", "fc": "FULLY_CONNECTED", "add": "ADD", "mul": "M
              "reshape": "RESHAPE", "logistic": "LOGISTIC", "tanh": "TANH", "hardswish": "HARDSWISH", "gelu": "GELU",
              "gelu_tanh": "GELU", "silu": "SILU", "hardsigmoid": "HARD_SIGMOID", "leaky_relu": "LEAKY_RELU",
              "elu": "ELU", "mish": "MISH", "clamp": "CLAMP", "sub": "SUB", "maximum": "MAXIMUM", "minimum": "MINIMUM",
-             "squared_difference": "SQUARED_DIFFERENCE", "transpose": "TRANSPOSE"}
+             "squared_difference": "SQUARED_DIFFERENCE", "transpose": "TRANSPOSE", "transpose_conv": "TRANSPOSE_CONV",
+             "batch_matmul": "BATCH_MATMUL"}
+# Ops with a constant weight whose output channels lie on its axis 0 (quantized per channel, BN-foldable).
+WEIGHTED_OPS = ("conv", "fc", "transpose_conv")
 # The table activations (kernels/lut.py's LUT_FUNCTIONS; their attrs are the function's parameters). A clamp
 # that the passes could not fuse into its producer is one too.
 TABLE_OPS = frozenset(LUT_FUNCTIONS)

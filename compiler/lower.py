@@ -295,8 +295,26 @@ class _Lowering:
 
     def convolution(self, node, x, w, b, stride, padding, dilation, transposed, output_padding, groups):
         if transposed:
-            self.fail(node, "transposed convolution is not supported")
+            return self.conv_transpose(node, x, w, b, stride, padding, output_padding, groups, dilation)
         return self.conv(node, x, w, b, stride, padding, dilation, groups)
+
+    def conv_transpose(self, node, x, w, b=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+        """ConvTranspose2d (groups 1, dilation 1): TRANSPOSE_CONV; the output's shape carries output_padding."""
+        r = self.nhwc(node, self.act(node, x))
+        weight = self.const(node, w, "weight")
+        bias = self.const(node, b, "bias")
+        if weight.dim() != 4:
+            self.fail(node, f"{node.target}: only 2-D transposed convolution is supported")
+        if int(groups) != 1 or self.pair(dilation, 1) != (1, 1):
+            self.fail(node, f"{node.target}: transposed convolution with groups {groups} or dilation {dilation} is "
+                            "not supported (groups 1, dilation 1 are)")
+        pad = self.pair(padding, 0)
+        kh, kw = weight.shape[2], weight.shape[3]
+        if pad[0] >= kh or pad[1] >= kw:
+            self.fail(node, f"{node.target}: padding {pad} must be below the kernel {(kh, kw)}")
+        attrs = dict(weight=weight.transpose(0, 1).contiguous().numpy(), bias=None if bias is None else bias.numpy(),
+                     stride=self.pair(stride, 1), pad=pad)
+        return self.emit(node, "transpose_conv", [r], self.out_shape(node), NCHW_AS_NHWC, attrs)
 
     # --- 1-D ops on [N, C, L]: the 2-D ops on [N, C, 1, L], stored channels last ([N, 1, L, C]) -----------
 
@@ -351,6 +369,15 @@ class _Lowering:
         r = self.act(node, x)
         weight = self.const(node, w, "weight")
         bias = self.const(node, b, "bias")
+        if len(r.order) > 2:  # [N, ..., IN]: every leading index a row of one [rows, IN] FULLY_CONNECTED
+            plain = self.plain(node, r)
+            shape = plain.logical_shape
+            rows = self._reshape(node, plain, (int(np.prod(shape[:-1])), shape[-1]), (0, 1))
+            out = self.out_shape(node)
+            self.image_out[node] = (rows.value.shape[0], out[-1])
+            y = self.linear(node, rows, weight, bias)
+            del self.image_out[node]
+            return self._reshape(node, y, out, tuple(range(len(out))))
         if len(r.order) != 2 or r.order != (0, 1):
             self.fail(node, f"{node.target}: the input must be 2-D [N, features], has logical shape {r.logical_shape}; "
                             "flatten it first")
@@ -361,13 +388,67 @@ class _Lowering:
         attrs = dict(weight=np.ascontiguousarray(wn), bias=None if bias is None else bias.numpy())
         return self.emit(node, "fc", [r], self.out_shape(node), (0, 1), attrs)
 
+    def matmul(self, node, a, b):
+        """A constant right operand is a Linear's weight (x @ W = linear(x, W^T)); two activations are a
+        BATCH_MATMUL, an operand that is a transposed view read as such (adj_x / adj_y), no data moved."""
+        ra, rb = self.operand(node, a), self.operand(node, b)
+        if isinstance(ra, _Ref) and isinstance(rb, torch.Tensor):
+            if rb.dim() != 2:
+                self.fail(node, f"{node.target}: a constant right operand must be a 2-D weight, has {tuple(rb.shape)}")
+            return self.linear(node, ra, rb.T.contiguous(), None)
+        if not (isinstance(ra, _Ref) and isinstance(rb, _Ref)):
+            self.fail(node, f"{node.target}: the left operand must be an activation")
+        return self.batch_matmul(node, ra, rb, 1.0)
+
+    def batch_matmul(self, node, ra: _Ref, rb: _Ref, scale: float) -> _Ref:
+        adj = []
+        refs = []
+        for r in (ra, rb):
+            rank = len(r.order)
+            if rank < 2:
+                self.fail(node, f"{node.target}: operands must have at least 2 dimensions, one has {r.logical_shape}")
+            swapped = tuple(range(rank - 2)) + (rank - 1, rank - 2)
+            if r.order == swapped and not r.chw:  # stored with the last two dimensions swapped
+                adj.append(True)
+                refs.append(r)
+            else:
+                adj.append(False)
+                refs.append(self.plain(node, r))
+        out = self.out_shape(node)
+        attrs = dict(adj_x=adj[0], adj_y=adj[1], scale=float(scale))
+        return self.emit(node, "batch_matmul", refs, out, tuple(range(len(out))), attrs)
+
+    def sdpa(self, node, q, k, v, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None, enable_gqa=False):
+        """softmax(q k^T * scale) v: two BATCH_MATMULs (the scale folded into the first's output multiplier) and
+        a SOFTMAX over the keys."""
+        if attn_mask is not None or is_causal or dropout_p:
+            self.fail(node, f"{node.target}: attention with a mask, is_causal or dropout is not supported")
+        rq, rk, rv = (self.act(node, t, what) for t, what in ((q, "query"), (k, "key"), (v, "value")))
+        depth = rq.logical_shape[-1]
+        scale = 1.0 / math.sqrt(depth) if scale is None else float(scale)
+        rk = self.plain(node, rk) if rk.chw else rk
+        kt = _Ref(rk.value, self._swap_last(rk.order))  # k^T as a view: BATCH_MATMUL reads it with adj_y
+        logits_shape = rq.logical_shape[:-1] + (rk.logical_shape[-2],)
+        self.image_out[node] = logits_shape
+        logits = self.batch_matmul(node, rq, kt, scale)
+        probs = self.emit(node, "softmax", [logits], logits_shape, logits.order)
+        del self.image_out[node]
+        return self.batch_matmul(node, probs, rv, 1.0)
+
+    @staticmethod
+    def _swap_last(order):
+        """The order of a view whose last two logical dimensions are swapped."""
+        rank = len(order)
+        swap = {rank - 1: rank - 2, rank - 2: rank - 1}
+        return tuple(swap.get(d, d) for d in order)
+
     def addmm(self, node, b, x, wt, beta=1, alpha=1):
         if beta != 1 or alpha != 1:
             self.fail(node, "addmm with beta or alpha other than 1 is not supported")
         return self.linear(node, x, self.const(node, wt, "weight").T.contiguous(), b)
 
     def mm(self, node, x, wt):
-        return self.linear(node, x, self.const(node, wt, "weight").T.contiguous(), None)
+        return self.matmul(node, x, wt)
 
     def batch_norm(self, node, x, weight, bias, mean, var, *rest):
         # aten.batch_norm(x, w, b, mean, var, training, momentum, eps, cudnn) or
@@ -482,6 +563,10 @@ class _Lowering:
             n, c, h, w = logical
             if len(out) == 2 and out[0] == n and h * w > 1 and c > 1:
                 return self._reshape(node, r, out, (0, 1), chw=(c, h, w))
+            if tuple(out) == (n, c, h * w):  # [N, C, H*W] stored [N, H*W, C]: tokens, no data moved
+                return self._reshape(node, r, out, (0, 2, 1))
+        if r.order == (0, 2, 1) and len(out) == 4 and out[:2] == logical[:2] and out[2] * out[3] == logical[2]:
+            return self._reshape(node, r, out, NCHW_AS_NHWC)  # [N, C, L] stored [N, L, C] as an NHWC image
             in_plain = h * w == 1 or c == 1  # NHWC and NCHW hold the same element order
         if not in_plain:  # PyTorch's element order first: a TRANSPOSE
             r = self.plain(node, r)
@@ -727,6 +812,10 @@ _HANDLERS = {
     "aten.adaptive_avg_pool1d.default": _L.adaptive_avg_pool1d,
     "aten.linear.default": _L.linear,
     "aten.addmm.default": _L.addmm,
+    "aten.matmul.default": _L.matmul,
+    "aten.bmm.default": _L.matmul,
+    "aten.scaled_dot_product_attention.default": _L.sdpa,
+    "aten.conv_transpose2d.input": _L.conv_transpose,
     "aten.mm.default": _L.mm,
     "aten.batch_norm.default": _L.batch_norm,
     "aten._native_batch_norm_legit_no_training.default": _L.batch_norm,

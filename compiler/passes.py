@@ -17,6 +17,8 @@
    used by that multiply alone).
 5. fuse_squared_difference: (a - b) * (a - b), or (a - b) ** 2, becomes one
    SQUARED_DIFFERENCE (the difference used by that multiply alone).
+6. fold_matmul_scale: a batch matmul times a scalar constant (attention's
+   1 / sqrt(d)) carries the scale in its output multiplier.
 
 Each pass needs its input to have a single consumer, so that folding changes
 nothing else.
@@ -30,7 +32,7 @@ import numpy as np
 
 from microflat.runtime.errors import CompileError
 
-from .ir import FUSES_ACTIVATION, Graph, Node
+from .ir import FUSES_ACTIVATION, WEIGHTED_OPS, Graph, Node
 
 
 def _single_consumer(graph: Graph, node: Node) -> bool:
@@ -59,7 +61,7 @@ def fold_batch_norm(graph: Graph) -> None:
     for bn in [n for n in graph.nodes if n.op == "batch_norm"]:
         a, b = bn.attrs["scale"], bn.attrs["shift"]
         prev, via = _producer(graph, producers, bn.inputs[0])
-        if prev is not None and prev.op in ("conv", "fc") and _single_consumer(graph, prev):
+        if prev is not None and prev.op in WEIGHTED_OPS and _single_consumer(graph, prev):
             w = prev.attrs["weight"]
             prev.attrs["weight"] = w * a.reshape((-1,) + (1,) * (w.ndim - 1))
             bias = prev.attrs["bias"] if prev.attrs["bias"] is not None else np.zeros_like(a)
@@ -132,10 +134,29 @@ def fuse_squared_difference(graph: Graph) -> None:
             producers, uses = graph.producers(), graph.consumers()
 
 
+def fold_matmul_scale(graph: Graph) -> None:
+    """A BATCH_MATMUL times a scalar constant (attention's 1 / sqrt(d)) is one BATCH_MATMUL whose output
+    multiplier carries the scale: one requantization fewer."""
+    producers = graph.producers()
+    for mul in [n for n in graph.nodes if n.op == "mul"]:
+        for i in (0, 1):
+            mm, c = producers.get(mul.inputs[i]), producers.get(mul.inputs[1 - i])
+            if (mm is not None and c is not None and mm.op == "batch_matmul" and c.op == "constant"
+                    and np.size(c.attrs["data"]) == 1 and _single_consumer(graph, mm) and _single_consumer(graph, c)
+                    and mm.act == (-math.inf, math.inf)):
+                mm.attrs["scale"] *= float(np.asarray(c.attrs["data"]).reshape(-1)[0])
+                mm.act = mul.act
+                _replace(graph, mul, mm)
+                graph.nodes.remove(c)
+                producers = graph.producers()
+                break
+
+
 def optimize(graph: Graph) -> Graph:
     fold_batch_norm(graph)
     fuse_pad(graph)
     fuse_silu(graph)
     fuse_squared_difference(graph)
+    fold_matmul_scale(graph)
     fuse_clamp(graph)
     return graph

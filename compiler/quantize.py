@@ -36,7 +36,7 @@ from microflat.kernels.numerics import accumulator_overflow, round_half_away_fro
 from microflat.runtime.errors import CompileError
 
 from . import observers
-from .ir import FIXED_OUTPUT, TIED_OPS, Graph
+from .ir import FIXED_OUTPUT, TIED_OPS, WEIGHTED_OPS, Graph
 from .simulate import run_graph
 
 INT32_MAX = 2**31 - 1
@@ -148,7 +148,7 @@ def quantize_weights(graph: Graph, weight_bits: int = 8) -> None:
         raise CompileError(f"weight_bits must be 4 or 8, got {weight_bits!r}")
     qmax = 2 ** (weight_bits - 1) - 1
     for node in graph.nodes:
-        if node.op not in ("conv", "fc"):
+        if node.op not in WEIGHTED_OPS:
             continue
         w = np.asarray(node.attrs["weight"], np.float64)
         b = node.attrs["bias"]

@@ -75,6 +75,18 @@ def run_op(node: Node, xs: list[torch.Tensor], fake_quant: bool) -> torch.Tensor
         padding = _pad_amounts(x.shape[1:3], out_shape[1:3], k, a["stride"], a["dilation"], a["pad"])
         y = F.conv2d(F.pad(_nchw(x), padding), w, b, a["stride"], 0, a["dilation"], a["groups"])
         y = _clamp(_nhwc(y), node)
+    elif op == "transpose_conv":
+        x = xs[0]
+        w, b = _weights(node, fake_quant, node.inputs[0].scale)  # [O, I, KH, KW]
+        (sh, sw), (pt, pl) = a["stride"], a["pad"]
+        full = [(i - 1) * s_ + k for i, s_, k in zip(x.shape[1:3], (sh, sw), w.shape[2:])]  # uncropped
+        y = F.conv_transpose2d(_nchw(x), w.transpose(0, 1), b, (sh, sw))
+        y = F.pad(y, (0, max(0, out_shape[2] + pl - full[1]), 0, max(0, out_shape[1] + pt - full[0])))
+        y = _clamp(_nhwc(y[:, :, pt:pt + out_shape[1], pl:pl + out_shape[2]]), node)
+    elif op == "batch_matmul":
+        lhs = xs[0].transpose(-1, -2) if a["adj_x"] else xs[0]
+        rhs = xs[1].transpose(-1, -2) if a["adj_y"] else xs[1]
+        y = _clamp(torch.matmul(lhs, rhs) * a["scale"], node)
     elif op == "fc":
         w, b = _weights(node, fake_quant, node.inputs[0].scale)
         y = _clamp(F.linear(xs[0], w, b), node)
@@ -119,7 +131,7 @@ def run_op(node: Node, xs: list[torch.Tensor], fake_quant: bool) -> torch.Tensor
     elif op == "transpose":
         y = xs[0].permute(*a["perm"])
     elif op == "reshape":
-        y = xs[0].reshape((xs[0].shape[0],) + tuple(out_shape[1:]))
+        y = xs[0].reshape((-1,) + tuple(out_shape[1:]))  # the batch folds into the rows of a 3-D Linear's view
     elif op in TABLE_OPS:  # the one float definition of each table activation
         x = xs[0]
         y = torch.from_numpy(lut_function(op, **a)(x.detach().double().numpy())).to(x.dtype)

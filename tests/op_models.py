@@ -38,7 +38,25 @@ class BinaryOps(nn.Module):
         return torch.cat(parts, dim=1)
 
 
-OP_MODELS = {"ops/tables": TableActivations, "ops/binary": BinaryOps}
+class AttentionAndUpsampling(nn.Module):
+    """Tokens from a conv (a flatten and transpose of the image), one head of attention (Linear on a sequence,
+    q k^T scaled, softmax, times v), then back to an image upsampled by a ConvTranspose2d."""
+
+    def __init__(self):
+        super().__init__()
+        self.embed = nn.Conv2d(3, 8, 3, stride=2, padding=1)
+        self.q, self.k, self.v = nn.Linear(8, 8), nn.Linear(8, 8), nn.Linear(8, 8)
+        self.up = nn.ConvTranspose2d(8, 4, 3, stride=2, padding=1, output_padding=1)
+
+    def forward(self, x):
+        h = self.embed(x)                                  # [1, 8, 4, 4]
+        t = h.flatten(2).transpose(1, 2)                   # [1, 16, 8] tokens
+        a = F.scaled_dot_product_attention(self.q(t), self.k(t), self.v(t))
+        image = (a + t).transpose(1, 2).reshape(h.shape)   # [1, 8, 4, 4]
+        return torch.relu(self.up(image))                  # [1, 4, 8, 8]
+
+
+OP_MODELS = {"ops/tables": TableActivations, "ops/binary": BinaryOps, "ops/attention": AttentionAndUpsampling}
 
 
 def op_model(name: str) -> nn.Module:

@@ -17,6 +17,8 @@ properties run 25 cases each rather than the kernel tests' thousand.
 """
 
 
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -339,3 +341,114 @@ def test_conv1d_models_give_the_bytes_of_their_2d_twins():
         (q1,) = Interpreter(cm1.data, backend=backend).invoke(x[:4].numpy())
         (q2,) = Interpreter(cm2.data, backend=backend).invoke(x[:4].unsqueeze(2).permute(0, 2, 3, 1).numpy())
         np.testing.assert_array_equal(q1, q2)
+
+
+# --- sequences and attention: Linear on [N, T, F], BATCH_MATMUL, scaled dot-product attention --------------
+
+def test_linear_on_a_sequence_runs_each_token_through_one_fully_connected():
+    torch.manual_seed(4)
+    layer = nn.Linear(32, 12).eval()
+    x = torch.randn(8, 16, 32)
+    y, ref, lm, cm = _run(layer, x)
+    assert [n.op for n in cm.graph.nodes if n.op != "reshape"] == ["fc"]
+    w = layer.weight.detach().double().numpy()
+    bound = _layer_bound(lm, x.numpy(), w.shape[1], np.abs(w).sum(axis=1))
+    assert y.shape == ref.shape
+    assert np.all(np.abs(y - ref) <= bound + 1e-9)
+
+
+def _matmul_bound(a, b, sa, sb, s_out, depth, scale=1.0):
+    """|AB - A^B^| per element: each of the K products is off by at most |a| s_b / 2 + |b| s_a / 2 + s_a s_b / 4
+    (each operand rounded by half a step), times the folded scale; then one requantization, 1.5 output steps."""
+    amax, bmax = float(np.abs(a).max()), float(np.abs(b).max())
+    return scale * depth * (amax * sb / 2 + bmax * sa / 2 + sa * sb / 4) + 1.5 * s_out
+
+
+@pytest.mark.parametrize("transposed", [False, True])
+def test_matmul_of_two_activations(transposed):
+    g = torch.Generator().manual_seed(5)
+    a, b = torch.randn(4, 6, 8, generator=g), torch.randn(4, 6, 8, generator=g) * 2
+    fn = (lambda a, b: a @ b.transpose(1, 2)) if transposed else (lambda a, b: a @ b.reshape(-1, 8, 6))
+    cm = compile_model(_Op(fn).eval(), (a[:1], b[:1]), [(a, b)], progress=False)
+    mm = [n for n in cm.graph.nodes if n.op == "batch_matmul"]
+    assert len(mm) == 1 and mm[0].attrs["adj_y"] == transposed  # a transposed view is read as such, not moved
+    outs = [Interpreter(cm.data, backend=be).invoke(a.numpy(), b.numpy())[0] for be in ("numba", "c")]
+    np.testing.assert_array_equal(outs[0], outs[1])
+    out = Interpreter(cm.data).output_details[0]
+    y = (outs[0].astype(np.float64) - out["zero_point"]) * out["scale"]
+    with torch.no_grad():
+        ref = fn(a, b).double().numpy()
+    sa, sb = (v.scale for v in cm.graph.inputs)
+    assert np.max(np.abs(y - ref)) <= _matmul_bound(a.numpy(), b.numpy(), sa, sb, out["scale"], 8) + 1e-9
+
+
+class _Attention(nn.Module):
+    def __init__(self, explicit):
+        super().__init__()
+        self.q, self.k, self.v = nn.Linear(16, 16), nn.Linear(16, 16), nn.Linear(16, 16)
+        self.explicit = explicit
+
+    def forward(self, x):
+        q, k, v = self.q(x), self.k(x), self.v(x)
+        if self.explicit:
+            return torch.softmax(q @ k.transpose(-1, -2) / 4.0, dim=-1) @ v
+        return F.scaled_dot_product_attention(q, k, v)
+
+
+@pytest.mark.parametrize("explicit", [False, True])
+def test_attention_within_its_derived_bound(explicit):
+    """softmax(q k^T / sqrt(d)) v. With eps_L the logits' error (the matmul bound, scale 1/4 folded), each
+    probability is off by a factor within e^(+-2 eps_L), so sum |dp| <= e^(2 eps_L) - 1, plus the softmax's own
+    rounding (S keys, at most 1.5 / 256 each); the output p v adds max|v| times that, the value's rounding
+    (s_v / 2; the p sum to 1) and one requantization (1.5 output steps)."""
+    torch.manual_seed(6)
+    model = _Attention(explicit).eval()
+    x = torch.randn(4, 10, 16)
+    cm = compile_model(model, (x[:1],), [x], progress=False)
+    ops = [n.op for n in cm.graph.nodes]
+    assert ops.count("batch_matmul") == 2 and "softmax" in ops and "transpose" not in ops
+    got = [Interpreter(cm.data, backend=be).invoke(x.numpy())[0] for be in ("numba", "c")]
+    np.testing.assert_array_equal(got[0], got[1])
+    out = Interpreter(cm.data).output_details[0]
+    y = (got[0].astype(np.float64) - out["zero_point"]) * out["scale"]
+    with torch.no_grad():
+        q, k, v = (m(x).double().numpy() for m in (model.q, model.k, model.v))
+        ref = model(x).double().numpy()
+    fcs = [n.output for n in cm.graph.nodes if n.op == "fc"]
+    sq, sk, sv = (v_.scale for v_ in fcs)
+    logits = next(n.output for n in cm.graph.nodes if n.op == "batch_matmul")
+    # q, k and v are one FC each: the module docstring's layer bound (input and weight rounding, one output step)
+    s_in = cm.graph.inputs[0].scale
+    xmax = float(x.abs().max()) + s_in / 2
+
+    def fc_error(m, s_out):
+        w = m.weight.detach().double().numpy()
+        s_w = np.abs(w).max(axis=1) / 127
+        kk = w.shape[1]
+        return float(np.max(np.abs(w).sum(axis=1) * s_in / 2 + kk * xmax * s_w / 2 + kk * s_in * s_w / 4
+                            + s_in * s_w / 2)) + 1.5 * s_out
+
+    eps_qk = [fc_error(m, s) for s, m in ((sq, model.q), (sk, model.k), (sv, model.v))]
+    eps_l = 0.25 * 16 * (np.abs(q).max() * eps_qk[1] + np.abs(k).max() * eps_qk[0] + eps_qk[0] * eps_qk[1]) \
+        + 1.5 * logits.scale
+    keys = x.shape[1]
+    bound = (math.expm1(2 * eps_l) + keys * 1.5 / 256) * np.abs(v).max() + eps_qk[2] + 1.5 * out["scale"]
+    assert y.shape == ref.shape
+    assert np.max(np.abs(y - ref)) <= bound, (np.max(np.abs(y - ref)), bound)
+
+
+# --- transposed convolution ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("k, stride, padding, output_padding", [(3, 2, 1, 1), (2, 2, 0, 0), (4, 3, 1, 2), (3, 1, 1, 0)])
+def test_conv_transpose2d_within_the_layer_bound(k, stride, padding, output_padding):
+    torch.manual_seed(7)
+    layer = nn.ConvTranspose2d(5, 6, k, stride, padding, output_padding).eval()
+    x = torch.randn(4, 5, 6, 7)
+    y, ref, lm, cm = _run(layer, x)
+    assert [n.op for n in cm.graph.nodes] == ["transpose_conv"]
+    w = layer.weight.detach().double().numpy()  # [I, O, KH, KW]
+    # each output meets at most I * ceil(KH / s) * ceil(KW / s) taps; the whole filter's sum bounds their |w|
+    taps = 5 * math.ceil(k / stride) ** 2
+    bound = _layer_bound(lm, x.numpy(), taps, np.abs(w).sum(axis=(0, 2, 3)))
+    assert y.shape == ref.shape
+    assert np.all(np.abs(y - ref) <= bound.reshape(1, 1, 1, -1) + 1e-9)
