@@ -21,6 +21,9 @@ from microflat.kernels import weight_encoding as WE
 from microflat.kernels.kernel_args import bind
 from microflat.kernels.numerics import SHIFT_MAX, SHIFT_MIN, accumulator_overflow
 from microflat.kernels.pooling import MEAN_MAX_ELEMENTS
+from microflat.kernels.reduce import MAX_DIMS as REDUCE_MAX_DIMS
+from microflat.kernels.reduce import MAX_ELEMENTS as REDUCE_MAX_ELEMENTS
+from microflat.kernels.resize import MAX_SIZE as RESIZE_MAX_SIZE
 from microflat.kernels.transpose import MAX_DIMS as TRANSPOSE_MAX_DIMS
 from microflat.kernels.softmax import SOFTMAX_MAX_DEPTH, SOFTMAX_OUTPUT_SCALE, SOFTMAX_OUTPUT_ZP, softmax_input_radius
 
@@ -679,6 +682,75 @@ def prepare_transpose(c: OpCheck, view, scratch):
     return [_step(K.transpose_s8, output_shape=loops, input_strides=strides, input=view(x), output=view(y))]
 
 
+def check_resize(c: OpCheck) -> OpInfo:
+    """NHWC, batch and channels kept, H and W up to resize.MAX_SIZE, not both options; one quantization."""
+    c.counts((1,), 1)
+    x = c.tensor("inputs", 0, "int8", 4)
+    y = c.tensor("outputs", 0, "int8", 4, const=False)
+    o = c.options()
+    c.require(y.shape[0] == x.shape[0] and y.shape[3] == x.shape[3], "outputs[0]",
+              f"output shape {y.shape} must keep the batch and channels of {x.shape}")
+    c.require(max(x.shape[1:3] + y.shape[1:3]) <= RESIZE_MAX_SIZE, "outputs[0]",
+              f"heights and widths must be at most {RESIZE_MAX_SIZE}")
+    c.require(not (o.align_corners and o.half_pixel_centers), "options.align_corners",
+              "align_corners and half_pixel_centers cannot both be set", o.at["align_corners"])
+    c.same_quantization(x, y, "outputs[0]")
+    return OpInfo(0, 0)
+
+
+def _prepare_resize(method, kernel):
+    def prepare(c: OpCheck, view, scratch):
+        o = c.op.options
+        (x,), (y,) = c.io()
+        n, h, w, ch = x.shape
+        params = K.resize_params(method, (h, w), y.shape[1:3], align_corners=bool(o.align_corners),
+                                 half_pixel_centers=bool(o.half_pixel_centers))
+        return [_step(kernel, batches=n, input_h=h, input_w=w, channels=ch, output_h=y.shape[1],
+                      output_w=y.shape[2], **params, input=view(x), output=view(y))]
+    return prepare
+
+
+def check_reduce(c: OpCheck) -> OpInfo:
+    """SUM, REDUCE_MEAN, REDUCE_MAX: rank <= 5, distinct axes; the output is the input with the axes kept as 1s
+    or dropped. SUM and REDUCE_MEAN sum N centred values in int32 (N <= reduce.MAX_ELEMENTS); REDUCE_MAX keeps
+    the quantization."""
+    c.counts((1,), 1)
+    x = c.tensor("inputs", 0, "int8")
+    y = c.tensor("outputs", 0, "int8", const=False)
+    o = c.options()
+    rank = len(x.shape)
+    c.require(rank <= REDUCE_MAX_DIMS, "inputs[0]", f"rank {rank} exceeds {REDUCE_MAX_DIMS}")
+    axes = o.axes
+    c.require(axes is not None and len(axes) >= 1 and len(set(int(a) for a in axes)) == len(axes)
+              and all(0 <= int(a) < rank for a in axes), "options.axes",
+              f"must be distinct axes in [0, {rank})", o.at["axes"])
+    kept = tuple(1 if d in set(int(a) for a in axes) else x.shape[d] for d in range(rank))
+    dropped = tuple(s for d, s in enumerate(x.shape) if d not in set(int(a) for a in axes)) or (1,)
+    c.require(y.shape in (kept, dropped), "outputs[0]", f"output shape {y.shape} must be {kept} or {dropped}")
+    n = int(np.prod([x.shape[int(a)] for a in axes]))
+    if OPS[c.op.opcode] is OP_DEFS["REDUCE_MAX"]:
+        c.same_quantization(x, y, "outputs[0]")
+        return OpInfo(0, 0)
+    c.require(n <= REDUCE_MAX_ELEMENTS, "inputs[0]", f"{n} elements a sum exceed {REDUCE_MAX_ELEMENTS}")
+    c.scalar_requant(o, "mult", "shift")
+    c.zero_point(x, "inputs", 0)
+    c.zero_point(y, "outputs", 0)
+    return OpInfo(K.reduce_s8_scratch_bytes(y.size), 0)
+
+
+def _prepare_reduce(kernel):
+    def prepare(c: OpCheck, view, scratch):
+        o = c.op.options
+        (x,), (y,) = c.io()
+        shape, mask, _, _ = K.reduce_params(x.shape, [int(a) for a in o.axes])
+        if kernel is K.reduce_max_s8:
+            return [_step(kernel, input_shape=shape, reduce_mask=mask, input=view(x), output=view(y))]
+        return [_step(kernel, scratch=scratch.view(np.int32), input_shape=shape, reduce_mask=mask,
+                      input_zp=x.zero_point, output_zp=y.zero_point, mult=o.mult, shift=o.shift, input=view(x),
+                      output=view(y))]
+    return prepare
+
+
 def check_lut(c: OpCheck) -> OpInfo:
     c.counts((2,), 1)
     x = c.tensor("inputs", 0, "int8")
@@ -784,6 +856,13 @@ OP_DEFS = {
     "TRANSPOSE": OpDef(check_transpose, prepare_transpose, "tied", "TransposeOptions"),
     "BATCH_MATMUL": OpDef(check_batch_matmul, prepare_batch_matmul, options="BatchMatMulOptions"),
     "TRANSPOSE_CONV": OpDef(check_transpose_conv, prepare_transpose_conv, options="TransposeConvOptions"),
+    "RESIZE_NEAREST_NEIGHBOR": OpDef(check_resize, _prepare_resize("nearest", K.resize_nearest_s8), "tied",
+                                     "ResizeOptions"),
+    "RESIZE_BILINEAR": OpDef(check_resize, _prepare_resize("bilinear", K.resize_bilinear_s8), "tied", "ResizeOptions"),
+    "SUM": OpDef(check_reduce, _prepare_reduce(K.reduce_sum_s8), options="ReduceOptions"),
+    "REDUCE_MAX": OpDef(check_reduce, _prepare_reduce(K.reduce_max_s8), "tied", "ReduceOptions"),
+    "REDUCE_MEAN": OpDef(check_reduce, _prepare_reduce(K.reduce_mean_s8), options="ReduceOptions"),
+    "RSQRT": OpDef(**_LUT),
     "QUANTIZE": OpDef(check_quantize, prepare_quantize),
     "DEQUANTIZE": OpDef(check_dequantize, prepare_dequantize),
 }

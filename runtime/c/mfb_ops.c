@@ -723,6 +723,75 @@ static mf_status check_transpose(const op_ctx *c, mf_op_info *info)
     return same_quantization(c, &x, &y);
 }
 
+#define RESIZE_MAX_SIZE 65536 /* resize.MAX_SIZE */
+#define REDUCE_MAX_DIMS 5     /* reduce.MAX_DIMS */
+
+/* ops.check_resize: NHWC, batch and channels kept, sizes up to RESIZE_MAX_SIZE, not both options. */
+static mf_status check_resize(const op_ctx *c, mf_op_info *info)
+{
+    mf_tensor x, y;
+    (void)info;
+    CHECK(counts(c, 1, 1, 1));
+    CHECK(tensor(c, 0, 0, MFB_DTYPE_INT8, 4, ANY, 0, 0, &x, 0));
+    CHECK(tensor(c, 1, 0, MFB_DTYPE_INT8, 4, ACTIVATION, 0, 0, &y, 0));
+    CHECK(options(c, MFB_OP_OPTIONS_RESIZE_OPTIONS));
+    REQUIRE(dim(c, &y, 0) == dim(c, &x, 0) && dim(c, &y, 3) == dim(c, &x, 3), c->outs,
+            "the output must keep the input's batch and channels");
+    for (int32_t d = 1; d <= 2; ++d) {
+        REQUIRE(dim(c, &x, d) <= RESIZE_MAX_SIZE && dim(c, &y, d) <= RESIZE_MAX_SIZE, c->outs,
+                "heights and widths must be at most 65536");
+    }
+    REQUIRE(!(mfb_ubyte(c->b, c->options, MFB_RESIZE_OPTIONS_ALIGN_CORNERS, 0) &&
+              mfb_ubyte(c->b, c->options, MFB_RESIZE_OPTIONS_HALF_PIXEL_CENTERS, 0)),
+            c->options, "align_corners and half_pixel_centers cannot both be set");
+    return same_quantization(c, &x, &y);
+}
+
+/* ops.check_reduce: rank <= 5, distinct axes, the output the input with the axes kept as 1s or dropped (a
+ * scalar as [1]); SUM and REDUCE_MEAN at most reduce.MAX_ELEMENTS values a sum, REDUCE_MAX one quantization. */
+static mf_status check_reduce(const op_ctx *c, mf_op_info *info)
+{
+    mf_tensor x, y;
+    CHECK(counts(c, 1, 1, 1));
+    CHECK(tensor(c, 0, 0, MFB_DTYPE_INT8, ANY, ANY, 0, 0, &x, 0));
+    CHECK(tensor(c, 1, 0, MFB_DTYPE_INT8, ANY, ACTIVATION, 0, 0, &y, 0));
+    CHECK(options(c, MFB_OP_OPTIONS_REDUCE_OPTIONS));
+    REQUIRE(x.rank <= REDUCE_MAX_DIMS, c->ins, "a reduction takes at most five dimensions");
+    const uint32_t axes = mfb_ref(c->b, c->options, MFB_REDUCE_OPTIONS_AXES);
+    const uint32_t n_axes = mfb_len(c->b, axes);
+    REQUIRE(axes != 0 && n_axes >= 1, axes ? axes : c->options, "axes must be distinct axes of the input");
+    uint32_t reduced = 0;
+    for (uint32_t i = 0; i < n_axes; ++i) {
+        const int32_t a = mfb_vec_int(c->b, axes, i);
+        REQUIRE(a >= 0 && a < x.rank && !(reduced & (1u << a)), axes, "axes must be distinct axes of the input");
+        reduced |= 1u << a;
+    }
+    int64_t n = 1;
+    const int32_t dropped_rank = x.rank - (int32_t)n_axes;
+    int32_t kept = y.rank == x.rank, dropped = y.rank == (dropped_rank > 0 ? dropped_rank : 1), j = 0;
+    for (int32_t d = 0; d < x.rank; ++d) { /* dim(y, .) only below y's rank */
+        const int64_t size = dim(c, &x, d);
+        const int reduce = (reduced & (1u << d)) != 0;
+        n *= reduce ? size : 1;
+        kept = kept && dim(c, &y, d) == (reduce ? 1 : size);
+        if (!reduce) {
+            dropped = dropped && dim(c, &y, j) == size;
+            ++j;
+        }
+    }
+    dropped = dropped && (dropped_rank > 0 || dim(c, &y, 0) == 1);
+    REQUIRE(kept || dropped, c->outs, "the output shape is not the reduced input's");
+    if (c->opcode == MFB_OP_CODE_REDUCE_MAX) {
+        return same_quantization(c, &x, &y);
+    }
+    REQUIRE(n <= MEAN_MAX_ELEMENTS, c->ins, "a sum would take too many elements for int32");
+    CHECK(scalar_requant(c, MFB_REDUCE_OPTIONS_MULT, MFB_REDUCE_OPTIONS_SHIFT));
+    CHECK(zero_point(c, &x));
+    CHECK(zero_point(c, &y));
+    info->scratch_bytes = (uint64_t)reduce_s8_scratch_bytes((int32_t)y.size);
+    return MF_OK;
+}
+
 static mf_status check_lut(const op_ctx *c, mf_op_info *info)
 {
     mf_tensor x, t, y;
@@ -799,6 +868,7 @@ mf_status mf_check_operator(const mf_model *m, uint32_t k, mf_op_info *info, mf_
     case MFB_OP_CODE_RELU6:
     case MFB_OP_CODE_RELU_N1_TO_1:
     case MFB_OP_CODE_CLAMP:
+    case MFB_OP_CODE_RSQRT:
         return check_lut(&c, info);
     case MFB_OP_CODE_TRANSPOSE:
         return check_transpose(&c, info);
@@ -806,6 +876,13 @@ mf_status mf_check_operator(const mf_model *m, uint32_t k, mf_op_info *info, mf_
         return check_transpose_conv(&c, info);
     case MFB_OP_CODE_BATCH_MATMUL:
         return check_batch_matmul(&c, info);
+    case MFB_OP_CODE_RESIZE_NEAREST_NEIGHBOR:
+    case MFB_OP_CODE_RESIZE_BILINEAR:
+        return check_resize(&c, info);
+    case MFB_OP_CODE_SUM:
+    case MFB_OP_CODE_REDUCE_MAX:
+    case MFB_OP_CODE_REDUCE_MEAN:
+        return check_reduce(&c, info);
     case MFB_OP_CODE_QUANTIZE:
     case MFB_OP_CODE_DEQUANTIZE:
         return check_boundary(&c, info);
@@ -1133,6 +1210,86 @@ static void run_transpose(const op_ctx *c)
     transpose_s8(loops, strides, (const int8_t *)data(c, &x), (int8_t *)data(c, &y));
 }
 
+/* resize._float32_scale without floats: a / b rounded to 24 significant bits, ties to even (IEEE single
+ * division, correctly rounded), as q * 2^-k. a, b <= 2^16, so a / b < 2^23 and k >= 7; a << k < 2^56. */
+static void scale24(int64_t a, int64_t b, int32_t *q_out, int32_t *k_out)
+{
+    if (a == 0) {
+        *q_out = 0;
+        *k_out = 24;
+        return;
+    }
+    int32_t k = 0;
+    while ((a << k) < (b << 23)) {
+        ++k;
+    }
+    const int64_t num = a << k;
+    int64_t q = num / b;
+    const int64_t r2 = 2 * (num % b);
+    q += r2 > b || (r2 == b && (q & 1));
+    if (q == (1 << 24)) {
+        q >>= 1;
+        --k;
+    }
+    *q_out = (int32_t)q;
+    *k_out = k;
+}
+
+/* resize._scale_10: ResizeBilinearInteger's 10-bit fixed-point scale. */
+static int32_t scale10(int64_t in, int64_t out, int32_t align_corners)
+{
+    if (align_corners && out > 1) {
+        return (int32_t)(((1 << 10) * (in - 1) + (out - 1) / 2) / (out - 1));
+    }
+    return (int32_t)(((1 << 10) * in + out / 2) / out);
+}
+
+static void run_resize(const op_ctx *c)
+{
+    const mf_tensor x = io(c, 0, 0), y = io(c, 1, 0);
+    const int32_t ac = mfb_ubyte(c->b, c->options, MFB_RESIZE_OPTIONS_ALIGN_CORNERS, 0) != 0;
+    const int32_t hpc = mfb_ubyte(c->b, c->options, MFB_RESIZE_OPTIONS_HALF_PIXEL_CENTERS, 0) != 0;
+    const int32_t n = d32(c, &x, 0), h = d32(c, &x, 1), w = d32(c, &x, 2), ch = d32(c, &x, 3);
+    const int32_t oh = d32(c, &y, 1), ow = d32(c, &y, 2);
+    if (c->opcode == MFB_OP_CODE_RESIZE_BILINEAR) {
+        resize_bilinear_s8(n, h, w, ch, oh, ow, hpc, scale10(h, oh, ac), scale10(w, ow, ac),
+                           (const int8_t *)data(c, &x), (int8_t *)data(c, &y));
+        return;
+    }
+    int32_t scale_h, shift_h, scale_w, shift_w;
+    scale24(ac && oh > 1 ? h - 1 : h, ac && oh > 1 ? oh - 1 : oh, &scale_h, &shift_h);
+    scale24(ac && ow > 1 ? w - 1 : w, ac && ow > 1 ? ow - 1 : ow, &scale_w, &shift_w);
+    resize_nearest_s8(n, h, w, ch, oh, ow, ac, hpc, scale_h, shift_h, scale_w, shift_w, (const int8_t *)data(c, &x),
+                      (int8_t *)data(c, &y));
+}
+
+/* reduce_params, unmerged (the sums and maxima are the same in any order): the input's shape led by 1s to
+ * five, and a mask of the reduced axes. */
+static void run_reduce(const op_ctx *c)
+{
+    const mf_tensor x = io(c, 0, 0), y = io(c, 1, 0);
+    const uint32_t axes = mfb_ref(c->b, c->options, MFB_REDUCE_OPTIONS_AXES);
+    int32_t shape[REDUCE_MAX_DIMS], mask[REDUCE_MAX_DIMS];
+    const int32_t lead = REDUCE_MAX_DIMS - x.rank;
+    for (int32_t d = 0; d < REDUCE_MAX_DIMS; ++d) {
+        shape[d] = d < lead ? 1 : d32(c, &x, d - lead);
+        mask[d] = 0;
+    }
+    for (uint32_t i = 0; i < mfb_len(c->b, axes); ++i) {
+        mask[lead + mfb_vec_int(c->b, axes, i)] = 1;
+    }
+    const int8_t *in = (const int8_t *)data(c, &x);
+    int8_t *out = (int8_t *)data(c, &y);
+    if (c->opcode == MFB_OP_CODE_REDUCE_MAX) {
+        reduce_max_s8(shape, mask, in, out);
+        return;
+    }
+    const int32_t mult = opt(c, MFB_REDUCE_OPTIONS_MULT, 0), shift = opt(c, MFB_REDUCE_OPTIONS_SHIFT, 0);
+    int32_t *scratch = (int32_t *)(void *)scratch_of(c);
+    (c->opcode == MFB_OP_CODE_SUM ? reduce_sum_s8 : reduce_mean_s8)(scratch, shape, mask, x.zero_point, y.zero_point,
+                                                                   mult, shift, in, out);
+}
+
 static void run_lut(const op_ctx *c)
 {
     const mf_tensor x = io(c, 0, 0), t = io(c, 0, 1), y = io(c, 1, 0);
@@ -1210,6 +1367,7 @@ void mf_run_operator(const mf_model *m, uint32_t k)
     case MFB_OP_CODE_RELU6:
     case MFB_OP_CODE_RELU_N1_TO_1:
     case MFB_OP_CODE_CLAMP:
+    case MFB_OP_CODE_RSQRT:
         run_lut(&c);
         break;
     case MFB_OP_CODE_TRANSPOSE:
@@ -1220,6 +1378,15 @@ void mf_run_operator(const mf_model *m, uint32_t k)
         break;
     case MFB_OP_CODE_BATCH_MATMUL:
         run_batch_matmul(&c);
+        break;
+    case MFB_OP_CODE_RESIZE_NEAREST_NEIGHBOR:
+    case MFB_OP_CODE_RESIZE_BILINEAR:
+        run_resize(&c);
+        break;
+    case MFB_OP_CODE_SUM:
+    case MFB_OP_CODE_REDUCE_MAX:
+    case MFB_OP_CODE_REDUCE_MEAN:
+        run_reduce(&c);
         break;
     default: /* QUANTIZE, DEQUANTIZE: the loader accepts no other opcode */
         run_boundary(&c);

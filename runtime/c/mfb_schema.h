@@ -52,16 +52,18 @@ typedef struct {
 #define MFB_TABLE_TRANSPOSE_OPTIONS 8
 #define MFB_TABLE_BATCH_MAT_MUL_OPTIONS 9
 #define MFB_TABLE_TRANSPOSE_CONV_OPTIONS 10
-#define MFB_TABLE_POOL2D_OPTIONS 11
-#define MFB_TABLE_MEAN_OPTIONS 12
-#define MFB_TABLE_SOFTMAX_OPTIONS 13
-#define MFB_TABLE_CONCATENATION_OPTIONS 14
-#define MFB_TABLE_PAD_OPTIONS 15
-#define MFB_TABLE_OPERATOR 16
-#define MFB_TABLE_MEMORY_PLAN 17
-#define MFB_TABLE_METADATA 18
-#define MFB_TABLE_MODEL 19
-#define MFB_TABLE_COUNT 20
+#define MFB_TABLE_RESIZE_OPTIONS 11
+#define MFB_TABLE_REDUCE_OPTIONS 12
+#define MFB_TABLE_POOL2D_OPTIONS 13
+#define MFB_TABLE_MEAN_OPTIONS 14
+#define MFB_TABLE_SOFTMAX_OPTIONS 15
+#define MFB_TABLE_CONCATENATION_OPTIONS 16
+#define MFB_TABLE_PAD_OPTIONS 17
+#define MFB_TABLE_OPERATOR 18
+#define MFB_TABLE_MEMORY_PLAN 19
+#define MFB_TABLE_METADATA 20
+#define MFB_TABLE_MODEL 21
+#define MFB_TABLE_COUNT 22
 #define MFB_ROOT_TABLE MFB_TABLE_MODEL
 
 /* Enums. */
@@ -103,7 +105,13 @@ typedef struct {
 #define MFB_OP_CODE_TRANSPOSE 31
 #define MFB_OP_CODE_BATCH_MATMUL 32
 #define MFB_OP_CODE_TRANSPOSE_CONV 33
-#define MFB_OP_CODE_MAX 33
+#define MFB_OP_CODE_RESIZE_NEAREST_NEIGHBOR 34
+#define MFB_OP_CODE_RESIZE_BILINEAR 35
+#define MFB_OP_CODE_SUM 36
+#define MFB_OP_CODE_REDUCE_MAX 37
+#define MFB_OP_CODE_REDUCE_MEAN 38
+#define MFB_OP_CODE_RSQRT 39
+#define MFB_OP_CODE_MAX 39
 #define MFB_ROUNDING_MODE_DOUBLE_ROUNDING 0
 #define MFB_ROUNDING_MODE_MAX 0
 
@@ -122,6 +130,8 @@ typedef struct {
 #define MFB_OP_OPTIONS_TRANSPOSE_OPTIONS 12
 #define MFB_OP_OPTIONS_BATCH_MAT_MUL_OPTIONS 13
 #define MFB_OP_OPTIONS_TRANSPOSE_CONV_OPTIONS 14
+#define MFB_OP_OPTIONS_RESIZE_OPTIONS 15
+#define MFB_OP_OPTIONS_REDUCE_OPTIONS 16
 
 /* Field slots (MFB_<TABLE>_<FIELD>) and defaults (..._DEFAULT). */
 #define MFB_WEIGHT_ENCODING_VALUE_BITS 0
@@ -264,6 +274,15 @@ typedef struct {
 #define MFB_TRANSPOSE_CONV_OPTIONS_ACT_MAX_DEFAULT 127
 #define MFB_TRANSPOSE_CONV_OPTIONS_OUTPUT_MULT 6
 #define MFB_TRANSPOSE_CONV_OPTIONS_OUTPUT_SHIFT 7
+#define MFB_RESIZE_OPTIONS_ALIGN_CORNERS 0
+#define MFB_RESIZE_OPTIONS_ALIGN_CORNERS_DEFAULT 0
+#define MFB_RESIZE_OPTIONS_HALF_PIXEL_CENTERS 1
+#define MFB_RESIZE_OPTIONS_HALF_PIXEL_CENTERS_DEFAULT 0
+#define MFB_REDUCE_OPTIONS_AXES 0
+#define MFB_REDUCE_OPTIONS_MULT 1
+#define MFB_REDUCE_OPTIONS_MULT_DEFAULT 0
+#define MFB_REDUCE_OPTIONS_SHIFT 2
+#define MFB_REDUCE_OPTIONS_SHIFT_DEFAULT 0
 #define MFB_POOL2D_OPTIONS_FILTER_H 0
 #define MFB_POOL2D_OPTIONS_FILTER_H_DEFAULT 1
 #define MFB_POOL2D_OPTIONS_FILTER_W 1
@@ -419,6 +438,15 @@ static const mfb_field_desc mfb_fields_TransposeConvOptions[] = {
     {MFB_KIND_VECTOR_SCALAR, 6, 4, 0, 0}, /* output_mult */
     {MFB_KIND_VECTOR_SCALAR, 7, 1, 0, 0}, /* output_shift */
 };
+static const mfb_field_desc mfb_fields_ResizeOptions[] = {
+    {MFB_KIND_SCALAR, 0, 1, 0, 0}, /* align_corners */
+    {MFB_KIND_SCALAR, 1, 1, 0, 0}, /* half_pixel_centers */
+};
+static const mfb_field_desc mfb_fields_ReduceOptions[] = {
+    {MFB_KIND_VECTOR_SCALAR, 0, 4, 0, 0}, /* axes */
+    {MFB_KIND_SCALAR, 1, 4, 0, 0}, /* mult */
+    {MFB_KIND_SCALAR, 2, 4, 0, 0}, /* shift */
+};
 static const mfb_field_desc mfb_fields_Pool2DOptions[] = {
     {MFB_KIND_SCALAR, 0, 4, 0, 0}, /* filter_h */
     {MFB_KIND_SCALAR, 1, 4, 0, 0}, /* filter_w */
@@ -449,7 +477,7 @@ static const mfb_field_desc mfb_fields_PadOptions[] = {
     {MFB_KIND_VECTOR_SCALAR, 1, 4, 0, 0}, /* pad_after */
 };
 static const mfb_field_desc mfb_fields_Operator[] = {
-    {MFB_KIND_ENUM, 0, 1, 0, 33}, /* opcode */
+    {MFB_KIND_ENUM, 0, 1, 0, 39}, /* opcode */
     {MFB_KIND_VECTOR_SCALAR, 1, 4, 0, 0}, /* inputs */
     {MFB_KIND_VECTOR_SCALAR, 2, 4, 0, 0}, /* outputs */
     {MFB_KIND_UNION, 4, 4, 0, 0}, /* options */
@@ -466,13 +494,13 @@ static const mfb_field_desc mfb_fields_Metadata[] = {
 };
 static const mfb_field_desc mfb_fields_Model[] = {
     {MFB_KIND_VECTOR_TABLE, 0, 4, 1, 0}, /* tensors */
-    {MFB_KIND_VECTOR_TABLE, 1, 4, 16, 0}, /* operators */
+    {MFB_KIND_VECTOR_TABLE, 1, 4, 18, 0}, /* operators */
     {MFB_KIND_VECTOR_SCALAR, 2, 4, 0, 0}, /* inputs */
     {MFB_KIND_VECTOR_SCALAR, 3, 4, 0, 0}, /* outputs */
     {MFB_KIND_VECTOR_SCALAR, 4, 4, 0, 0}, /* buffer_offsets */
     {MFB_KIND_VECTOR_SCALAR, 5, 4, 0, 0}, /* buffer_sizes */
-    {MFB_KIND_TABLE, 6, 4, 17, 0}, /* plan */
-    {MFB_KIND_TABLE, 7, 4, 18, 0}, /* metadata */
+    {MFB_KIND_TABLE, 6, 4, 19, 0}, /* plan */
+    {MFB_KIND_TABLE, 7, 4, 20, 0}, /* metadata */
 };
 static const mfb_table_desc mfb_tables[MFB_TABLE_COUNT] = {
     {mfb_fields_WeightEncoding, 7},
@@ -486,6 +514,8 @@ static const mfb_table_desc mfb_tables[MFB_TABLE_COUNT] = {
     {mfb_fields_TransposeOptions, 1},
     {mfb_fields_BatchMatMulOptions, 6},
     {mfb_fields_TransposeConvOptions, 8},
+    {mfb_fields_ResizeOptions, 2},
+    {mfb_fields_ReduceOptions, 3},
     {mfb_fields_Pool2DOptions, 8},
     {mfb_fields_MeanOptions, 2},
     {mfb_fields_SoftmaxOptions, 3},
@@ -496,9 +526,9 @@ static const mfb_table_desc mfb_tables[MFB_TABLE_COUNT] = {
     {mfb_fields_Metadata, 3},
     {mfb_fields_Model, 8},
 };
-static const uint8_t mfb_members_OpOptions[] = {MFB_TABLE_CONV2D_OPTIONS, MFB_TABLE_DEPTHWISE_CONV2D_OPTIONS, MFB_TABLE_FULLY_CONNECTED_OPTIONS, MFB_TABLE_ADD_OPTIONS, MFB_TABLE_MUL_OPTIONS, MFB_TABLE_POOL2D_OPTIONS, MFB_TABLE_MEAN_OPTIONS, MFB_TABLE_SOFTMAX_OPTIONS, MFB_TABLE_CONCATENATION_OPTIONS, MFB_TABLE_PAD_OPTIONS, MFB_TABLE_SQUARED_DIFFERENCE_OPTIONS, MFB_TABLE_TRANSPOSE_OPTIONS, MFB_TABLE_BATCH_MAT_MUL_OPTIONS, MFB_TABLE_TRANSPOSE_CONV_OPTIONS};
+static const uint8_t mfb_members_OpOptions[] = {MFB_TABLE_CONV2D_OPTIONS, MFB_TABLE_DEPTHWISE_CONV2D_OPTIONS, MFB_TABLE_FULLY_CONNECTED_OPTIONS, MFB_TABLE_ADD_OPTIONS, MFB_TABLE_MUL_OPTIONS, MFB_TABLE_POOL2D_OPTIONS, MFB_TABLE_MEAN_OPTIONS, MFB_TABLE_SOFTMAX_OPTIONS, MFB_TABLE_CONCATENATION_OPTIONS, MFB_TABLE_PAD_OPTIONS, MFB_TABLE_SQUARED_DIFFERENCE_OPTIONS, MFB_TABLE_TRANSPOSE_OPTIONS, MFB_TABLE_BATCH_MAT_MUL_OPTIONS, MFB_TABLE_TRANSPOSE_CONV_OPTIONS, MFB_TABLE_RESIZE_OPTIONS, MFB_TABLE_REDUCE_OPTIONS};
 static const mfb_union_desc mfb_unions[1] = {
-    {mfb_members_OpOptions, 14},
+    {mfb_members_OpOptions, 16},
 };
 #endif /* MFB_SCHEMA_DESCRIPTORS */
 
