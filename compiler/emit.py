@@ -221,6 +221,36 @@ class _Emitter:
         opts = dict(pad_before=np.array(node.attrs["before"], np.int32), pad_after=np.array(node.attrs["after"], np.int32))
         self.w.add_operator("PAD", [self.tensor(node.inputs[0])], [self.tensor(node.output)], "PadOptions", opts)
 
+    def _reduce(self, node: Node, opcode: str, params=None):
+        x, y = node.inputs[0], node.output
+        opts = dict(axes=np.array(node.attrs["axes"], np.int32))
+        if params is not None:
+            opts.update(mult=params["mult"], shift=params["shift"])
+        self.w.add_operator(opcode, [self.tensor(x)], [self.tensor(y)], "ReduceOptions", opts)
+
+    def reduce_mean(self, node: Node):
+        x, y = node.inputs[0], node.output
+        n = int(np.prod([x.shape[a] for a in node.attrs["axes"]]))
+        self._reduce(node, "REDUCE_MEAN", K.reduce_mean_params(x.scale, x.zero_point, y.scale, y.zero_point, n))
+
+    def reduce_sum(self, node: Node):
+        x, y = node.inputs[0], node.output
+        self._reduce(node, "SUM", K.reduce_sum_params(x.scale, x.zero_point, y.scale, y.zero_point))
+
+    def reduce_max(self, node: Node):
+        self._reduce(node, "REDUCE_MAX")
+
+    def _resize(self, node: Node, opcode: str):
+        a = node.attrs
+        opts = dict(align_corners=a["align_corners"] or None, half_pixel_centers=a["half_pixel_centers"] or None)
+        self.w.add_operator(opcode, [self.tensor(node.inputs[0])], [self.tensor(node.output)], "ResizeOptions", opts)
+
+    def resize_nearest(self, node: Node):
+        self._resize(node, "RESIZE_NEAREST_NEIGHBOR")
+
+    def resize_bilinear(self, node: Node):
+        self._resize(node, "RESIZE_BILINEAR")
+
     def transpose(self, node: Node):
         self.w.add_operator("TRANSPOSE", [self.tensor(node.inputs[0])], [self.tensor(node.output)], "TransposeOptions",
                             dict(perm=np.array(node.attrs["perm"], np.int32)))

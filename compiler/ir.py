@@ -28,6 +28,9 @@ Ops and their attrs:
   concat      axis                   (physical)
   pad         before[4], after[4]    (physical NHWC, zeros)
   reshape     -
+  reduce_mean, reduce_sum, reduce_max  axes   (physical axes; the output keeps them as 1s or drops them)
+  resize_nearest, resize_bilinear  align_corners, half_pixel_centers   (TFLite's options; the output's H, W)
+  rsqrt       eps                    (a table: 1 / sqrt(x + eps), LayerNorm's)
   transpose   perm                   (physical dimensions: output dim j is input dim perm[j]; never the batch)
   logistic, tanh, hardswish, gelu, gelu_tanh, silu, hardsigmoid, mish  -     (table activations)
   leaky_relu, elu  alpha
@@ -49,7 +52,8 @@ OPCODE_OF = {"conv": "CONV_2D", "fc": "FULLY_CONNECTED", "add": "ADD", "mul": "M
              "gelu_tanh": "GELU", "silu": "SILU", "hardsigmoid": "HARD_SIGMOID", "leaky_relu": "LEAKY_RELU",
              "elu": "ELU", "mish": "MISH", "clamp": "CLAMP", "sub": "SUB", "maximum": "MAXIMUM", "minimum": "MINIMUM",
              "squared_difference": "SQUARED_DIFFERENCE", "transpose": "TRANSPOSE", "transpose_conv": "TRANSPOSE_CONV",
-             "batch_matmul": "BATCH_MATMUL"}
+             "batch_matmul": "BATCH_MATMUL", "reduce_mean": "REDUCE_MEAN", "reduce_sum": "SUM", "reduce_max": "REDUCE_MAX",
+             "resize_nearest": "RESIZE_NEAREST_NEIGHBOR", "resize_bilinear": "RESIZE_BILINEAR", "rsqrt": "RSQRT"}
 # Ops with a constant weight whose output channels lie on its axis 0 (quantized per channel, BN-foldable).
 WEIGHTED_OPS = ("conv", "fc", "transpose_conv")
 # The table activations (kernels/lut.py's LUT_FUNCTIONS; their attrs are the function's parameters). A clamp

@@ -30,6 +30,7 @@ import re
 import numpy as np
 import torch
 
+from microflat.kernels.reduce import MAX_DIMS as REDUCE_MAX_DIMS
 from microflat.kernels.transpose import MAX_DIMS as TRANSPOSE_MAX_DIMS
 from microflat.runtime.errors import CompileError
 
@@ -537,14 +538,79 @@ class _Lowering:
             m = self.emit(node, "mean", [self.as_image(node, r)], (n, c), (0, 1))
             return self._reshape(node, m, (n, c, 1), (0, 1, 2)) if keepdim else m
         if rank != 4 or r.chw or dims != sorted((r.order[1], r.order[2])):
-            self.fail(node, f"mean over dims {dims} of logical shape {r.logical_shape}: microflat averages over the "
-                            "two spatial dimensions (H and W) of a 4-D tensor only")
+            return self.reduce(node, "reduce_mean", r, dims, keepdim)
         if keepdim:
             order = r.order
         else:  # the logical dims left are N and C, in their logical order
             left = sorted((r.order[0], r.order[3]))
             order = (left.index(r.order[0]), left.index(r.order[3]))
         return self.emit(node, "mean", [r], self.out_shape(node), order)
+
+    def reduce(self, node, op, r: _Ref, dims, keepdim, out=None) -> _Ref:
+        """REDUCE_MEAN, SUM or REDUCE_MAX over logical `dims`, on the stored tensor (its axes where those dims lie)."""
+        if r.chw:
+            r = self.plain(node, r)
+        rank = len(r.order)
+        if 0 in dims:
+            self.fail(node, f"{node.target}: a reduction over the batch dimension is not supported")
+        if rank > REDUCE_MAX_DIMS:
+            self.fail(node, f"{node.target}: a reduction of a {rank}-D tensor; microflat reduces up to "
+                            f"{REDUCE_MAX_DIMS} dimensions")
+        axes = [j for j, d in enumerate(r.order) if d in dims]
+        logical = r.logical_shape
+        if keepdim:
+            shape, order = tuple(1 if d in dims else n for d, n in enumerate(logical)), r.order
+        else:
+            left = [d for d in range(rank) if d not in dims]
+            shape, order = tuple(logical[d] for d in left), tuple(left.index(d) for d in r.order if d not in dims)
+        return self.emit(node, op, [r], shape if out is None else out, order, dict(axes=axes))
+
+    def sum(self, node, x, dims=None, keepdim=False, dtype=None):
+        r = self.act(node, x)
+        rank = len(r.order)
+        return self.reduce(node, "reduce_sum", r, sorted({int(d) % rank for d in (dims or range(rank))}), keepdim)
+
+    def amax(self, node, x, dims=(), keepdim=False):
+        r = self.act(node, x)
+        rank = len(r.order)
+        return self.reduce(node, "reduce_max", r, sorted({int(d) % rank for d in (dims or range(rank))}), keepdim)
+
+    def layer_norm(self, node, x, normalized_shape, weight=None, bias=None, eps=1e-5, cudnn_enable=True):
+        """TFLite's int8 LayerNorm: mean = MEAN(x), var = MEAN(SQUARED_DIFFERENCE(x, mean)), y = (x - mean) *
+        RSQRT(var + eps) (a table, eps inside), then * weight + bias (constants), each step calibrated."""
+        r = self.plain(node, self.act(node, x))
+        rank, logical = len(r.order), r.logical_shape
+        dims = list(range(rank - len(normalized_shape), rank))
+        order = tuple(range(rank))
+        stats_shape = tuple(1 if d in dims else n for d, n in enumerate(logical))
+        mean = self.reduce(node, "reduce_mean", r, dims, True)
+        centred = self.emit(node, "sub", [r, mean], logical, order)
+        square = self.emit(node, "squared_difference", [r, mean], logical, order)
+        var = self.reduce(node, "reduce_mean", square, dims, True)
+        scale = self.emit(node, "rsqrt", [var], stats_shape, order, dict(eps=float(eps)))
+        y = self.emit(node, "mul", [centred, scale], logical, order)
+        for op, param in (("mul", weight), ("add", bias)):
+            if param is not None:
+                y = self.emit(node, op, [y, self.constant(node, self.const(node, param, "weight"), y)], logical, order)
+        return (y, None, None) if "native" in str(node.target) else y
+
+    def interpolate(self, node, x, size, align_corners, *, mode):
+        """nn.Upsample / F.interpolate (nearest, nearest-exact, bilinear) as TFLite's RESIZE ops: PyTorch's
+        nearest is TFLite's without options, nearest-exact TFLite's half_pixel_centers, bilinear with
+        align_corners=False TFLite's half_pixel_centers and with True TFLite's align_corners."""
+        r = self.nhwc(node, self.act(node, x))
+        out = self.out_shape(node)
+        if mode == "bilinear":
+            attrs = dict(align_corners=bool(align_corners), half_pixel_centers=not align_corners)
+        else:
+            attrs = dict(align_corners=False, half_pixel_centers=mode == "nearest-exact")
+        return self.emit(node, "resize_bilinear" if mode == "bilinear" else "resize_nearest", [r], out, NCHW_AS_NHWC,
+                         attrs)
+
+    def upsample_vec(self, node, x, size, *rest, mode):
+        """aten.upsample_*.vec(x, output_size, [align_corners,] scale_factors)."""
+        align = rest[0] if mode == "bilinear" else False
+        return self.interpolate(node, x, size, align, mode=mode)
 
     def reshape(self, node, x, *rest):
         r = self.act(node, x)
@@ -849,6 +915,15 @@ _HANDLERS = {
     "aten.adaptive_avg_pool2d.default": _L.adaptive_avg_pool,
     "aten._adaptive_avg_pool2d.default": _L.adaptive_avg_pool,
     "aten.mean.dim": _L.mean,
+    "aten.sum.dim_IntList": _L.sum,
+    "aten.amax.default": _L.amax,
+    "aten.layer_norm.default": _L.layer_norm,
+    "aten.native_layer_norm.default": lambda self, node, x, shape, w, b, eps: self.layer_norm(node, x, shape, w, b, eps),
+    "aten.upsample_nearest2d.vec": lambda self, node, x, size, scales: self.upsample_vec(node, x, size, mode="nearest"),
+    "aten._upsample_nearest_exact2d.vec":
+        lambda self, node, x, size, scales: self.upsample_vec(node, x, size, mode="nearest-exact"),
+    "aten.upsample_bilinear2d.vec":
+        lambda self, node, x, size, align, scales: self.upsample_vec(node, x, size, align, mode="bilinear"),
     "aten.flatten.using_ints": _L.flatten,
     "aten.view.default": _L.reshape,
     "aten.reshape.default": _L.reshape,

@@ -128,6 +128,19 @@ def run_op(node: Node, xs: list[torch.Tensor], fake_quant: bool) -> torch.Tensor
         for d in reversed(range(4)):
             pairs += [a["before"][d], a["after"][d]]
         y = F.pad(xs[0], pairs)
+    elif op in ("reduce_mean", "reduce_sum", "reduce_max"):
+        keep = len(out_shape) == len(node.inputs[0].shape)
+        x, axes = xs[0], tuple(a["axes"])
+        y = x.mean(dim=axes, keepdim=keep) if op == "reduce_mean" else x.sum(dim=axes, keepdim=keep) \
+            if op == "reduce_sum" else x.amax(dim=axes, keepdim=keep)
+        y = y.reshape((-1,) + tuple(out_shape[1:]))
+    elif op in ("resize_nearest", "resize_bilinear"):
+        size = tuple(out_shape[1:3])
+        if op == "resize_bilinear":
+            y = F.interpolate(_nchw(xs[0]), size=size, mode="bilinear", align_corners=a["align_corners"])
+        else:
+            y = F.interpolate(_nchw(xs[0]), size=size, mode="nearest-exact" if a["half_pixel_centers"] else "nearest")
+        y = _nhwc(y)
     elif op == "transpose":
         y = xs[0].permute(*a["perm"])
     elif op == "reshape":

@@ -51,8 +51,10 @@ LUT_FUNCTIONS = {
     "elu": lambda r, alpha: np.where(r > 0, r, alpha * np.expm1(np.minimum(r, 0.0))),
     "mish": lambda r: r * np.tanh(_softplus(r)),
     "clamp": lambda r, lo, hi: np.clip(r, lo, hi),
+    "rsqrt": lambda r, eps: 1.0 / np.sqrt(np.maximum(r, 0.0) + eps),  # LayerNorm's 1 / sqrt(var + eps)
 }
-LUT_PARAMETERS = {"leaky_relu": {"alpha": 0.01}, "elu": {"alpha": 1.0}, "clamp": {"lo": -math.inf, "hi": math.inf}}
+LUT_PARAMETERS = {"leaky_relu": {"alpha": 0.01}, "elu": {"alpha": 1.0}, "clamp": {"lo": -math.inf, "hi": math.inf},
+                  "rsqrt": {"eps": 1e-5}}
 
 
 def lut_function(function: str, **params):

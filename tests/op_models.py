@@ -56,7 +56,28 @@ class AttentionAndUpsampling(nn.Module):
         return torch.relu(self.up(image))                  # [1, 4, 8, 8]
 
 
-OP_MODELS = {"ops/tables": TableActivations, "ops/binary": BinaryOps, "ops/attention": AttentionAndUpsampling}
+class NormsAndResizing(nn.Module):
+    """LayerNorm over tokens (MEAN, SQUARED_DIFFERENCE, RSQRT, MUL, ADD), reductions over other axes (mean over
+    channels, sum, amax), nearest and bilinear upsampling."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 6, 3, padding=1)
+        self.norm = nn.LayerNorm(6)
+
+    def forward(self, x):
+        h = self.conv(x)                                                    # [1, 6, 8, 8]
+        t = self.norm(h.flatten(2).transpose(1, 2))                         # [1, 64, 6]
+        g = t.transpose(1, 2).reshape(h.shape)
+        pooled = F.avg_pool2d(g, 2)                                         # [1, 6, 4, 4]
+        up = F.interpolate(pooled, scale_factor=2) + F.interpolate(pooled, scale_factor=2, mode="bilinear")
+        stats = torch.cat([h.mean(dim=1, keepdim=True), h.amax(dim=1, keepdim=True),
+                           h.sum(dim=1, keepdim=True) * 0.25], dim=1)       # [1, 3, 8, 8]
+        return torch.cat([up, stats], dim=1)
+
+
+OP_MODELS = {"ops/tables": TableActivations, "ops/binary": BinaryOps, "ops/attention": AttentionAndUpsampling,
+             "ops/norms": NormsAndResizing}
 
 
 def op_model(name: str) -> nn.Module:

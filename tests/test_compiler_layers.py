@@ -178,6 +178,17 @@ OPS = {
     "permuted_output": (lambda x: torch.tanh(x).permute(0, 2, 1, 3), 1.0),
     "reshape_after_transpose": (lambda x: torch.tanh(x.transpose(2, 3)).reshape(x.shape[0], 5, -1), 1.0),
     "sequence_made_4d": (lambda x: F.avg_pool2d(x.flatten(2).unsqueeze(3), (2, 1)), 1.0),
+    # reductions over any axes (the sum of 6 values moves each input error 6 times)
+    "mean_channels": (lambda x: x.mean(dim=1), 1.0),
+    "mean_channels_keepdim": (lambda x: x.mean(dim=1, keepdim=True), 1.0),
+    "mean_width": (lambda x: x.mean(dim=3), 1.0),
+    "sum_height": (lambda x: x.sum(dim=2), 6.0),
+    "amax_channels": (lambda x: x.amax(dim=1), 1.0),
+    # resizing where TFLite's 10-bit source positions are exact (scales 1/2): a convex combination, 1-Lipschitz
+    "upsample_nearest_2x": (lambda x: F.interpolate(x, scale_factor=2), 1.0),
+    "upsample_nearest_exact": (lambda x: F.interpolate(x, size=(12, 16), mode="nearest-exact"), 1.0),
+    "upsample_bilinear_2x": (lambda x: F.interpolate(x, scale_factor=2, mode="bilinear"), 1.0),
+    "upsample_bilinear_aligned": (lambda x: F.interpolate(x, size=(11, 15), mode="bilinear", align_corners=True), 1.0),
 }
 BINARY = {
     "add": (lambda a, b: a + b, 2.0),
@@ -452,3 +463,38 @@ def test_conv_transpose2d_within_the_layer_bound(k, stride, padding, output_padd
     bound = _layer_bound(lm, x.numpy(), taps, np.abs(w).sum(axis=(0, 2, 3)))
     assert y.shape == ref.shape
     assert np.all(np.abs(y - ref) <= bound.reshape(1, 1, 1, -1) + 1e-9)
+
+
+def test_layer_norm_within_its_derived_bound():
+    """TFLite's decomposition, error carried step by step (e = error, s = each step's output scale; one
+    requantization costs 1.5 s):
+        mean  e_m  = e_x + 1.5 s_m                       (the mean of inputs off by e_x = s_x / 2)
+        d     e_d  = e_x + e_m + 1.5 s_d
+        sq    e_sq = (2 max|d| + e1) e1 + 1.5 s_sq,  e1 = e_x + e_m + 2 max(s_x, s_m) / 2^7 (the kernel's rounding)
+        var   e_v  = e_sq + 1.5 s_v
+        r     e_r  = L e_v + s_r / 2,  L = |d/dv (v + eps)^(-1/2)| at the least variance less e_v (a table: one
+                     correctly rounded step, no requantization)
+        y     e_y  = max|d| e_r + max r e_d + e_d e_r + 1.5 s_y"""
+    torch.manual_seed(8)
+    layer = nn.LayerNorm(24, elementwise_affine=False).eval()
+    x = torch.randn(6, 10, 24) * 3 + torch.linspace(-2, 2, 10).reshape(1, 10, 1)
+    y, ref, lm, cm = _run(layer, x)
+    ops = [n.op for n in cm.graph.nodes]
+    assert ops == ["reduce_mean", "sub", "squared_difference", "reduce_mean", "rsqrt", "mul"]
+    scale = {n.op + ("2" if n.op == "reduce_mean" and i > 0 else ""): n.output.scale
+             for i, n in enumerate(n for n in cm.graph.nodes)}
+    s_x = cm.graph.inputs[0].scale
+    xn = x.double().numpy()
+    mu = xn.mean(-1, keepdims=True)
+    var = ((xn - mu) ** 2).mean(-1)
+    e_x = s_x / 2
+    e_m = e_x + 1.5 * scale["reduce_mean"]
+    e_d = e_x + e_m + 1.5 * scale["sub"]
+    dmax = float(np.abs(xn - mu).max()) + e_d
+    e1 = e_x + e_m + 2 * max(s_x, scale["reduce_mean"]) / 2**7
+    e_v = (2 * dmax + e1) * e1 + 1.5 * scale["squared_difference"] + 1.5 * scale["reduce_mean2"]
+    vmin = max(float(var.min()) - e_v, 0.0) + 1e-5
+    e_r = 0.5 * vmin ** -1.5 * e_v + scale["rsqrt"] / 2
+    rmax = vmin ** -0.5
+    bound = dmax * e_r + rmax * e_d + e_d * e_r + 1.5 * lm.tensors[lm.outputs[0]].scale_value
+    assert np.max(np.abs(y - ref)) <= bound, (np.max(np.abs(y - ref)), bound)
