@@ -13,6 +13,8 @@ naming the one that is wrong):
     softmax                                        int8 softmax (output scale 1/256, zp -128)
     concatenation, pad, lut                        int8 data movement and table activations
     transpose                                      int8 permutation of up to five dimensions
+    strided_slice, gather                          int8 STRIDED_SLICE (SLICE, SPLIT, SPLIT_V, UNPACK) of up to
+                                                   five dimensions, GATHER (nn.Embedding)
     reduce_mean, reduce_sum, reduce_max            int8 MEAN, SUM, REDUCE_MAX over any axes (rank <= 5)
     resize_nearest, resize_bilinear                int8 RESIZE_NEAREST_NEIGHBOR, RESIZE_BILINEAR (NHWC)
     batch_matmul                                   int8 batched matmul of two activations (attention)
@@ -22,7 +24,8 @@ naming the one that is wrong):
     preprocess_softmax_scaling,
     concatenation_params, build_lut_s8,
     resize_params,
-    transpose_params, batch_matmul_params          compile-time parameter helpers
+    transpose_params, batch_matmul_params,
+    strided_slice_params                           compile-time parameter helpers
     reduce_params, reduce_mean_params,
     reduce_sum_params, fold_mean_multiplier        reduction dimension and quantization helpers
     quantize_multiplier, quantize_multipliers      real multiplier -> (Q31 mult, shift)
@@ -72,6 +75,7 @@ from .pooling import average_pool2d, average_pool2d_s8, max_pool2d, max_pool2d_s
 from .quantization import dequantize_int8, dequantize_s8, quantize_int8, quantize_s8
 from .softmax import preprocess_softmax_scaling, softmax, softmax_s8
 from .transpose import transpose, transpose_params, transpose_s8
+from .slicing import gather, gather_s8, strided_slice, strided_slice_params, strided_slice_s8
 from .reduce import (
     fold_mean_multiplier,
     reduce_max,
@@ -136,6 +140,8 @@ __all__ = [
     "fully_connected_encoded_s8_scratch_bytes",
     "fully_connected_s8",
     "fully_connected_s8_scratch_bytes",
+    "gather",
+    "gather_s8",
     "lut",
     "lut_s8",
     "max_pool2d",
@@ -180,6 +186,9 @@ __all__ = [
     "squared_difference",
     "squared_difference_params",
     "squared_difference_s8",
+    "strided_slice",
+    "strided_slice_params",
+    "strided_slice_s8",
     "sub",
     "sub_params",
     "sub_s8",

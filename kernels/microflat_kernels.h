@@ -183,6 +183,10 @@ void pad_s8(const int32_t *input_shape, const int32_t *pad_before, const int32_t
             int32_t pad_value, const int8_t *input, int8_t *output);
 void lut_s8(int32_t size, const int8_t *table, const int8_t *input, int8_t *output);
 void transpose_s8(const int32_t *output_shape, const int32_t *input_strides, const int8_t *input, int8_t *output);
+void strided_slice_s8(const int32_t *input_shape, const int32_t *begin, const int32_t *strides,
+                      const int32_t *output_shape, const int8_t *input, int8_t *output);
+void gather_s8(int32_t outer, int32_t indices_count, int32_t axis_size, int32_t inner,
+               const int32_t *indices, const int8_t *params, int8_t *output);
 void resize_nearest_s8(int32_t batches, int32_t input_h, int32_t input_w, int32_t channels,
                        int32_t output_h, int32_t output_w, int32_t align_corners, int32_t half_pixel_centers,
                        int32_t scale_h, int32_t shift_h, int32_t scale_w, int32_t shift_w,
