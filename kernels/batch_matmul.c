@@ -12,7 +12,7 @@
 #include "microflat_kernels.h"
 #include "numerics.h"
 
-void batch_matmul_s8(const int32_t *batch_shape, const int32_t *lhs_batch_strides, const int32_t *rhs_batch_strides,
+void mf_batch_matmul_s8(const int32_t *batch_shape, const int32_t *lhs_batch_strides, const int32_t *rhs_batch_strides,
                      int32_t rows, int32_t cols, int32_t depth,
                      int32_t adj_x, int32_t adj_y,
                      int32_t lhs_zp, int32_t rhs_zp, int32_t output_zp,

@@ -5,7 +5,7 @@
 #include "microflat_kernels.h"
 #include "numerics.h"
 
-void concatenation_s8(int32_t outer, int32_t copy_size, int32_t output_row, int32_t output_start,
+void mf_concatenation_s8(int32_t outer, int32_t copy_size, int32_t output_row, int32_t output_start,
                       int32_t requant, int32_t input_zp, int32_t output_zp, int32_t mult, int32_t shift,
                       const int8_t *input, int8_t *output)
 {

@@ -18,7 +18,7 @@ static int32_t column_stride(int32_t k)
 }
 
 /* In 64 bits: the loader asks before it knows that the plan's arena holds the columns. */
-int64_t conv2d_s8_scratch_bytes(int32_t input_ch, int32_t filter_h, int32_t filter_w, int32_t groups)
+int64_t mf_conv2d_s8_scratch_bytes(int32_t input_ch, int32_t filter_h, int32_t filter_w, int32_t groups)
 {
     const int64_t k = (int64_t)filter_h * filter_w * (input_ch / groups);
     return 2 * 2 * (k + (k & 1)); /* two columns of column_stride(k) int16 values */
@@ -49,7 +49,7 @@ static void im2col_s16(int16_t *scratch, const int8_t *input, int32_t b, int32_t
     }
 }
 
-void conv2d_s8(int16_t *scratch,
+void mf_conv2d_s8(int16_t *scratch,
                int32_t batches, int32_t input_h, int32_t input_w, int32_t input_ch,
                int32_t filter_h, int32_t filter_w,
                int32_t output_h, int32_t output_w, int32_t output_ch,
@@ -105,13 +105,13 @@ void conv2d_s8(int16_t *scratch,
     }
 }
 
-int64_t conv2d_encoded_s8_scratch_bytes(int32_t input_ch, int32_t filter_h, int32_t filter_w, int32_t groups)
+int64_t mf_conv2d_encoded_s8_scratch_bytes(int32_t input_ch, int32_t filter_h, int32_t filter_w, int32_t groups)
 {
     return 2 * 2 * (int64_t)filter_h * filter_w * (input_ch / groups);
 }
 
-/* conv2d_s8 on an encoded filter, read in place; scratch: the im2col column, then one decoded filter row. */
-void conv2d_encoded_s8(int16_t *scratch,
+/* mf_conv2d_s8 on an encoded filter, read in place; scratch: the im2col column, then one decoded filter row. */
+void mf_conv2d_encoded_s8(int16_t *scratch,
                        int32_t batches, int32_t input_h, int32_t input_w, int32_t input_ch,
                        int32_t filter_h, int32_t filter_w,
                        int32_t output_h, int32_t output_w, int32_t output_ch,

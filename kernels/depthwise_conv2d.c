@@ -8,7 +8,7 @@
 #include "numerics.h"
 #include "weight_encoding.h"
 
-int64_t depthwise_conv2d_s8_scratch_bytes(int32_t input_ch, int32_t filter_h, int32_t filter_w,
+int64_t mf_depthwise_conv2d_s8_scratch_bytes(int32_t input_ch, int32_t filter_h, int32_t filter_w,
                                           int32_t depth_multiplier)
 {
     (void)input_ch;
@@ -122,7 +122,7 @@ MF_NOINLINE static void block_border_pixel(const depthwise_block *k, int32_t bas
  * stays within the loader's bound 255 * sum|w| + |b| < 2^31 and the result is exact in int32. A border
  * window starts at the bias and takes each valid row of taps with the zero point.
  */
-void depthwise_conv2d_s8(int16_t *scratch,
+void mf_depthwise_conv2d_s8(int16_t *scratch,
                          int32_t batches, int32_t input_h, int32_t input_w, int32_t input_ch,
                          int32_t filter_h, int32_t filter_w,
                          int32_t output_h, int32_t output_w, int32_t depth_multiplier,
@@ -229,7 +229,7 @@ void depthwise_conv2d_s8(int16_t *scratch,
     }
 }
 
-void depthwise_conv2d_encoded_s8(int16_t *scratch,
+void mf_depthwise_conv2d_encoded_s8(int16_t *scratch,
                                  int32_t batches, int32_t input_h, int32_t input_w, int32_t input_ch,
                                  int32_t filter_h, int32_t filter_w,
                                  int32_t output_h, int32_t output_w, int32_t depth_multiplier,

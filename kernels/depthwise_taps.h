@@ -1,5 +1,5 @@
 /*
- * The inner loop of depthwise_conv2d_s8 with a depth multiplier of 1, in
+ * The inner loop of mf_depthwise_conv2d_s8 with a depth multiplier of 1, in
  * portable C99 (the reference for kernels/arm/depthwise_taps_dsp.h): four
  * adjacent channels of one output pixel, accumulated over a run of a
  * window's taps.

@@ -9,7 +9,7 @@
 #include "microflat_kernels.h"
 #include "numerics.h"
 
-void add_s8(const int32_t *output_shape, const int32_t *input1_strides, const int32_t *input2_strides,
+void mf_add_s8(const int32_t *output_shape, const int32_t *input1_strides, const int32_t *input2_strides,
             int32_t left_shift,
             int32_t input1_zp, int32_t input1_mult, int32_t input1_shift,
             int32_t input2_zp, int32_t input2_mult, int32_t input2_shift,
@@ -39,7 +39,7 @@ void add_s8(const int32_t *output_shape, const int32_t *input1_strides, const in
     }
 }
 
-void mul_s8(const int32_t *output_shape, const int32_t *input1_strides, const int32_t *input2_strides,
+void mf_mul_s8(const int32_t *output_shape, const int32_t *input1_strides, const int32_t *input2_strides,
             int32_t input1_zp, int32_t input2_zp,
             int32_t output_zp, int32_t output_mult, int32_t output_shift,
             int32_t act_min, int32_t act_max,
@@ -61,8 +61,8 @@ void mul_s8(const int32_t *output_shape, const int32_t *input1_strides, const in
     }
 }
 
-/* TFLite's int8 Sub: add_s8 with the second input's multiplier negated (input2_mult in [0, 2^31)). */
-void sub_s8(const int32_t *output_shape, const int32_t *input1_strides, const int32_t *input2_strides,
+/* TFLite's int8 Sub: mf_add_s8 with the second input's multiplier negated (input2_mult in [0, 2^31)). */
+void mf_sub_s8(const int32_t *output_shape, const int32_t *input1_strides, const int32_t *input2_strides,
             int32_t left_shift,
             int32_t input1_zp, int32_t input1_mult, int32_t input1_shift,
             int32_t input2_zp, int32_t input2_mult, int32_t input2_shift,
@@ -70,14 +70,14 @@ void sub_s8(const int32_t *output_shape, const int32_t *input1_strides, const in
             int32_t act_min, int32_t act_max,
             const int8_t *input1, const int8_t *input2, int8_t *output)
 {
-    add_s8(output_shape, input1_strides, input2_strides, left_shift,
+    mf_add_s8(output_shape, input1_strides, input2_strides, left_shift,
            input1_zp, input1_mult, input1_shift,
            input2_zp, -input2_mult, input2_shift,
            output_zp, output_mult, output_shift,
            act_min, act_max, input1, input2, output);
 }
 
-/* maximum_s8 (take_max) and minimum_s8: the larger (smaller) raw int8 value, as TFLite compares. */
+/* mf_maximum_s8 (take_max) and mf_minimum_s8: the larger (smaller) raw int8 value, as TFLite compares. */
 static void extremum_s8(const int32_t *output_shape, const int32_t *input1_strides, const int32_t *input2_strides,
                         const int8_t *input1, const int8_t *input2, int8_t *output, int32_t take_max)
 {
@@ -101,19 +101,19 @@ static void extremum_s8(const int32_t *output_shape, const int32_t *input1_strid
     }
 }
 
-void maximum_s8(const int32_t *output_shape, const int32_t *input1_strides, const int32_t *input2_strides,
+void mf_maximum_s8(const int32_t *output_shape, const int32_t *input1_strides, const int32_t *input2_strides,
                 const int8_t *input1, const int8_t *input2, int8_t *output)
 {
     extremum_s8(output_shape, input1_strides, input2_strides, input1, input2, output, 1);
 }
 
-void minimum_s8(const int32_t *output_shape, const int32_t *input1_strides, const int32_t *input2_strides,
+void mf_minimum_s8(const int32_t *output_shape, const int32_t *input1_strides, const int32_t *input2_strides,
                 const int8_t *input1, const int8_t *input2, int8_t *output)
 {
     extremum_s8(output_shape, input1_strides, input2_strides, input1, input2, output, 0);
 }
 
-void squared_difference_s8(const int32_t *output_shape, const int32_t *input1_strides, const int32_t *input2_strides,
+void mf_squared_difference_s8(const int32_t *output_shape, const int32_t *input1_strides, const int32_t *input2_strides,
                            int32_t left_shift,
                            int32_t input1_zp, int32_t input1_mult, int32_t input1_shift,
                            int32_t input2_zp, int32_t input2_mult, int32_t input2_shift,

@@ -9,12 +9,12 @@
 #include "numerics.h"
 #include "weight_encoding.h"
 
-int64_t fully_connected_s8_scratch_bytes(int32_t input_features)
+int64_t mf_fully_connected_s8_scratch_bytes(int32_t input_features)
 {
     return 2 * (int64_t)input_features;
 }
 
-void fully_connected_s8(int16_t *scratch,
+void mf_fully_connected_s8(int16_t *scratch,
                         int32_t batches, int32_t input_features, int32_t output_features,
                         int32_t input_zp, int32_t output_zp,
                         const int32_t *output_mult, const int8_t *output_shift, int32_t per_channel,
@@ -32,13 +32,13 @@ void fully_connected_s8(int16_t *scratch,
     }
 }
 
-int64_t fully_connected_encoded_s8_scratch_bytes(int32_t input_features)
+int64_t mf_fully_connected_encoded_s8_scratch_bytes(int32_t input_features)
 {
     return 4 * (int64_t)input_features;
 }
 
-/* fully_connected_s8 on an encoded filter, read in place; scratch: the widened row, then one decoded row. */
-void fully_connected_encoded_s8(int16_t *scratch,
+/* mf_fully_connected_s8 on an encoded filter, read in place; scratch: the widened row, then one decoded row. */
+void mf_fully_connected_encoded_s8(int16_t *scratch,
                                 int32_t batches, int32_t input_features, int32_t output_features,
                                 int32_t value_bits, int32_t codebook_size, int32_t codebook_per_channel,
                                 int32_t position_bits, int32_t entries,

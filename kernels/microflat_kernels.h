@@ -26,7 +26,7 @@
  * 255 * sum|w| + |bias| < 2^31 so the int32 accumulator cannot overflow.
  * The kernels never allocate; `scratch` holds *_scratch_bytes bytes.
  *
- * requantize_rows (requantize.c) is C only: the output stage the matrix
+ * mf_requantize_rows (requantize.c) is C only: the output stage the matrix
  * kernels share, requant_output over a block of their int32 sums, exposed
  * here so the host tests hold it to the int64 reference.
  */
@@ -40,11 +40,11 @@ extern "C" {
 #endif
 
 /* cffi-begin: the declarations below are also read by kernels/_build_native.py */
-void requantize_rows(const int32_t *sums, int32_t sums_row, int32_t rows, int32_t first, int32_t end,
+void mf_requantize_rows(const int32_t *sums, int32_t sums_row, int32_t rows, int32_t first, int32_t end,
                      const int32_t *output_mult, const int8_t *output_shift, int32_t per_channel, int32_t output_zp,
                      int32_t act_min, int32_t act_max, int8_t *out, int32_t out_row);
-int64_t conv2d_s8_scratch_bytes(int32_t input_ch, int32_t filter_h, int32_t filter_w, int32_t groups);
-void conv2d_s8(int16_t *scratch,
+int64_t mf_conv2d_s8_scratch_bytes(int32_t input_ch, int32_t filter_h, int32_t filter_w, int32_t groups);
+void mf_conv2d_s8(int16_t *scratch,
                int32_t batches, int32_t input_h, int32_t input_w, int32_t input_ch,
                int32_t filter_h, int32_t filter_w,
                int32_t output_h, int32_t output_w, int32_t output_ch,
@@ -55,8 +55,8 @@ void conv2d_s8(int16_t *scratch,
                int32_t act_min, int32_t act_max,
                const int8_t *input, const int8_t *filter, const int32_t *bias, int8_t *output);
 
-int64_t conv2d_encoded_s8_scratch_bytes(int32_t input_ch, int32_t filter_h, int32_t filter_w, int32_t groups);
-void conv2d_encoded_s8(int16_t *scratch,
+int64_t mf_conv2d_encoded_s8_scratch_bytes(int32_t input_ch, int32_t filter_h, int32_t filter_w, int32_t groups);
+void mf_conv2d_encoded_s8(int16_t *scratch,
                        int32_t batches, int32_t input_h, int32_t input_w, int32_t input_ch,
                        int32_t filter_h, int32_t filter_w,
                        int32_t output_h, int32_t output_w, int32_t output_ch,
@@ -70,9 +70,9 @@ void conv2d_encoded_s8(int16_t *scratch,
                        const int8_t *input, const int8_t *codebook, const uint8_t *values, const uint8_t *positions,
                        const int32_t *bias, int8_t *output);
 
-int64_t depthwise_conv2d_s8_scratch_bytes(int32_t input_ch, int32_t filter_h, int32_t filter_w,
+int64_t mf_depthwise_conv2d_s8_scratch_bytes(int32_t input_ch, int32_t filter_h, int32_t filter_w,
                                           int32_t depth_multiplier);
-void depthwise_conv2d_s8(int16_t *scratch,
+void mf_depthwise_conv2d_s8(int16_t *scratch,
                          int32_t batches, int32_t input_h, int32_t input_w, int32_t input_ch,
                          int32_t filter_h, int32_t filter_w,
                          int32_t output_h, int32_t output_w, int32_t depth_multiplier,
@@ -83,7 +83,7 @@ void depthwise_conv2d_s8(int16_t *scratch,
                          int32_t act_min, int32_t act_max,
                          const int8_t *input, const int8_t *filter, const int32_t *bias, int8_t *output);
 
-void depthwise_conv2d_encoded_s8(int16_t *scratch,
+void mf_depthwise_conv2d_encoded_s8(int16_t *scratch,
                                  int32_t batches, int32_t input_h, int32_t input_w, int32_t input_ch,
                                  int32_t filter_h, int32_t filter_w,
                                  int32_t output_h, int32_t output_w, int32_t depth_multiplier,
@@ -97,9 +97,9 @@ void depthwise_conv2d_encoded_s8(int16_t *scratch,
                                  const int8_t *input, const int8_t *codebook, const uint8_t *values,
                                  const uint8_t *positions, const int32_t *bias, int8_t *output);
 
-/* transpose_conv2d_s8: the contract's sum|w| is over the taps that meet one output (transpose_conv.py). */
-int64_t transpose_conv2d_s8_scratch_bytes(int32_t output_h, int32_t output_w, int32_t output_ch);
-void transpose_conv2d_s8(int32_t *scratch,
+/* mf_transpose_conv2d_s8: the contract's sum|w| is over the taps that meet one output (transpose_conv.py). */
+int64_t mf_transpose_conv2d_s8_scratch_bytes(int32_t output_h, int32_t output_w, int32_t output_ch);
+void mf_transpose_conv2d_s8(int32_t *scratch,
                          int32_t batches, int32_t input_h, int32_t input_w, int32_t input_ch,
                          int32_t filter_h, int32_t filter_w,
                          int32_t output_h, int32_t output_w, int32_t output_ch,
@@ -109,16 +109,16 @@ void transpose_conv2d_s8(int32_t *scratch,
                          int32_t act_min, int32_t act_max,
                          const int8_t *input, const int8_t *filter, const int32_t *bias, int8_t *output);
 
-int64_t fully_connected_s8_scratch_bytes(int32_t input_features);
-void fully_connected_s8(int16_t *scratch,
+int64_t mf_fully_connected_s8_scratch_bytes(int32_t input_features);
+void mf_fully_connected_s8(int16_t *scratch,
                         int32_t batches, int32_t input_features, int32_t output_features,
                         int32_t input_zp, int32_t output_zp,
                         const int32_t *output_mult, const int8_t *output_shift, int32_t per_channel,
                         int32_t act_min, int32_t act_max,
                         const int8_t *input, const int8_t *filter, const int32_t *bias, int8_t *output);
 
-int64_t fully_connected_encoded_s8_scratch_bytes(int32_t input_features);
-void fully_connected_encoded_s8(int16_t *scratch,
+int64_t mf_fully_connected_encoded_s8_scratch_bytes(int32_t input_features);
+void mf_fully_connected_encoded_s8(int16_t *scratch,
                                 int32_t batches, int32_t input_features, int32_t output_features,
                                 int32_t value_bits, int32_t codebook_size, int32_t codebook_per_channel,
                                 int32_t position_bits, int32_t entries,
@@ -128,73 +128,73 @@ void fully_connected_encoded_s8(int16_t *scratch,
                                 const int8_t *input, const int8_t *codebook, const uint8_t *values,
                                 const uint8_t *positions, const int32_t *bias, int8_t *output);
 
-void add_s8(const int32_t *output_shape, const int32_t *input1_strides, const int32_t *input2_strides,
+void mf_add_s8(const int32_t *output_shape, const int32_t *input1_strides, const int32_t *input2_strides,
             int32_t left_shift,
             int32_t input1_zp, int32_t input1_mult, int32_t input1_shift,
             int32_t input2_zp, int32_t input2_mult, int32_t input2_shift,
             int32_t output_zp, int32_t output_mult, int32_t output_shift,
             int32_t act_min, int32_t act_max,
             const int8_t *input1, const int8_t *input2, int8_t *output);
-void mul_s8(const int32_t *output_shape, const int32_t *input1_strides, const int32_t *input2_strides,
+void mf_mul_s8(const int32_t *output_shape, const int32_t *input1_strides, const int32_t *input2_strides,
             int32_t input1_zp, int32_t input2_zp,
             int32_t output_zp, int32_t output_mult, int32_t output_shift,
             int32_t act_min, int32_t act_max,
             const int8_t *input1, const int8_t *input2, int8_t *output);
-void sub_s8(const int32_t *output_shape, const int32_t *input1_strides, const int32_t *input2_strides,
+void mf_sub_s8(const int32_t *output_shape, const int32_t *input1_strides, const int32_t *input2_strides,
             int32_t left_shift,
             int32_t input1_zp, int32_t input1_mult, int32_t input1_shift,
             int32_t input2_zp, int32_t input2_mult, int32_t input2_shift,
             int32_t output_zp, int32_t output_mult, int32_t output_shift,
             int32_t act_min, int32_t act_max,
             const int8_t *input1, const int8_t *input2, int8_t *output);
-void maximum_s8(const int32_t *output_shape, const int32_t *input1_strides, const int32_t *input2_strides,
+void mf_maximum_s8(const int32_t *output_shape, const int32_t *input1_strides, const int32_t *input2_strides,
                 const int8_t *input1, const int8_t *input2, int8_t *output);
-void minimum_s8(const int32_t *output_shape, const int32_t *input1_strides, const int32_t *input2_strides,
+void mf_minimum_s8(const int32_t *output_shape, const int32_t *input1_strides, const int32_t *input2_strides,
                 const int8_t *input1, const int8_t *input2, int8_t *output);
-void squared_difference_s8(const int32_t *output_shape, const int32_t *input1_strides, const int32_t *input2_strides,
+void mf_squared_difference_s8(const int32_t *output_shape, const int32_t *input1_strides, const int32_t *input2_strides,
                            int32_t left_shift,
                            int32_t input1_zp, int32_t input1_mult, int32_t input1_shift,
                            int32_t input2_zp, int32_t input2_mult, int32_t input2_shift,
                            int32_t output_zp, int32_t output_mult, int32_t output_shift,
                            const int8_t *input1, const int8_t *input2, int8_t *output);
 
-void average_pool2d_s8(int32_t batches, int32_t input_h, int32_t input_w, int32_t channels,
+void mf_average_pool2d_s8(int32_t batches, int32_t input_h, int32_t input_w, int32_t channels,
                        int32_t filter_h, int32_t filter_w, int32_t output_h, int32_t output_w,
                        int32_t stride_h, int32_t stride_w, int32_t pad_top, int32_t pad_left,
                        int32_t act_min, int32_t act_max,
                        const int8_t *input, int8_t *output);
-void max_pool2d_s8(int32_t batches, int32_t input_h, int32_t input_w, int32_t channels,
+void mf_max_pool2d_s8(int32_t batches, int32_t input_h, int32_t input_w, int32_t channels,
                    int32_t filter_h, int32_t filter_w, int32_t output_h, int32_t output_w,
                    int32_t stride_h, int32_t stride_w, int32_t pad_top, int32_t pad_left,
                    int32_t act_min, int32_t act_max,
                    const int8_t *input, int8_t *output);
-void mean_hw_s8(int32_t batches, int32_t input_h, int32_t input_w, int32_t channels,
+void mf_mean_hw_s8(int32_t batches, int32_t input_h, int32_t input_w, int32_t channels,
                 int32_t input_zp, int32_t output_zp, int32_t mult, int32_t shift,
                 const int8_t *input, int8_t *output);
 
-void softmax_s8(int32_t outer, int32_t depth,
+void mf_softmax_s8(int32_t outer, int32_t depth,
                 int32_t input_beta_mult, int32_t input_left_shift, int32_t diff_min,
                 const int8_t *input, int8_t *output);
 
-void concatenation_s8(int32_t outer, int32_t copy_size, int32_t output_row, int32_t output_start,
+void mf_concatenation_s8(int32_t outer, int32_t copy_size, int32_t output_row, int32_t output_start,
                       int32_t requant, int32_t input_zp, int32_t output_zp, int32_t mult, int32_t shift,
                       const int8_t *input, int8_t *output);
-void pad_s8(const int32_t *input_shape, const int32_t *pad_before, const int32_t *output_shape,
+void mf_pad_s8(const int32_t *input_shape, const int32_t *pad_before, const int32_t *output_shape,
             int32_t pad_value, const int8_t *input, int8_t *output);
-void lut_s8(int32_t size, const int8_t *table, const int8_t *input, int8_t *output);
-void transpose_s8(const int32_t *output_shape, const int32_t *input_strides, const int8_t *input, int8_t *output);
-void strided_slice_s8(const int32_t *input_shape, const int32_t *begin, const int32_t *strides,
+void mf_lut_s8(int32_t size, const int8_t *table, const int8_t *input, int8_t *output);
+void mf_transpose_s8(const int32_t *output_shape, const int32_t *input_strides, const int8_t *input, int8_t *output);
+void mf_strided_slice_s8(const int32_t *input_shape, const int32_t *begin, const int32_t *strides,
                       const int32_t *output_shape, const int8_t *input, int8_t *output);
-void gather_s8(int32_t outer, int32_t indices_count, int32_t axis_size, int32_t inner,
+void mf_gather_s8(int32_t outer, int32_t indices_count, int32_t axis_size, int32_t inner,
                const int32_t *indices, const int8_t *params, int8_t *output);
-void resize_nearest_s8(int32_t batches, int32_t input_h, int32_t input_w, int32_t channels,
+void mf_resize_nearest_s8(int32_t batches, int32_t input_h, int32_t input_w, int32_t channels,
                        int32_t output_h, int32_t output_w, int32_t align_corners, int32_t half_pixel_centers,
                        int32_t scale_h, int32_t shift_h, int32_t scale_w, int32_t shift_w,
                        const int8_t *input, int8_t *output);
-void resize_bilinear_s8(int32_t batches, int32_t input_h, int32_t input_w, int32_t channels,
+void mf_resize_bilinear_s8(int32_t batches, int32_t input_h, int32_t input_w, int32_t channels,
                         int32_t output_h, int32_t output_w, int32_t half_pixel_centers,
                         int32_t scale_h, int32_t scale_w, const int8_t *input, int8_t *output);
-void batch_matmul_s8(const int32_t *batch_shape, const int32_t *lhs_batch_strides, const int32_t *rhs_batch_strides,
+void mf_batch_matmul_s8(const int32_t *batch_shape, const int32_t *lhs_batch_strides, const int32_t *rhs_batch_strides,
                      int32_t rows, int32_t cols, int32_t depth,
                      int32_t adj_x, int32_t adj_y,
                      int32_t lhs_zp, int32_t rhs_zp, int32_t output_zp,
@@ -202,17 +202,17 @@ void batch_matmul_s8(const int32_t *batch_shape, const int32_t *lhs_batch_stride
                      int32_t act_min, int32_t act_max,
                      const int8_t *lhs, const int8_t *rhs, int8_t *output);
 
-int64_t reduce_s8_scratch_bytes(int32_t output_elements);
-void reduce_mean_s8(int32_t *scratch, const int32_t *input_shape, const int32_t *reduce_mask,
+int64_t mf_reduce_s8_scratch_bytes(int32_t output_elements);
+void mf_reduce_mean_s8(int32_t *scratch, const int32_t *input_shape, const int32_t *reduce_mask,
                     int32_t input_zp, int32_t output_zp, int32_t mult, int32_t shift,
                     const int8_t *input, int8_t *output);
-void reduce_sum_s8(int32_t *scratch, const int32_t *input_shape, const int32_t *reduce_mask,
+void mf_reduce_sum_s8(int32_t *scratch, const int32_t *input_shape, const int32_t *reduce_mask,
                    int32_t input_zp, int32_t output_zp, int32_t mult, int32_t shift,
                    const int8_t *input, int8_t *output);
-void reduce_max_s8(const int32_t *input_shape, const int32_t *reduce_mask, const int8_t *input, int8_t *output);
+void mf_reduce_max_s8(const int32_t *input_shape, const int32_t *reduce_mask, const int8_t *input, int8_t *output);
 
-void quantize_s8(int32_t size, float scale, int32_t zero_point, const float *input, int8_t *output);
-void dequantize_s8(int32_t size, float scale, int32_t zero_point, const int8_t *input, float *output);
+void mf_quantize_s8(int32_t size, float scale, int32_t zero_point, const float *input, int8_t *output);
+void mf_dequantize_s8(int32_t size, float scale, int32_t zero_point, const int8_t *input, float *output);
 /* cffi-end */
 
 #ifdef __cplusplus

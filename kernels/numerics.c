@@ -4,7 +4,7 @@
  */
 #include "numerics.h"
 
-int32_t multiply_by_quantized_multiplier_reference(int32_t x, int32_t mult, int32_t shift)
+int32_t mf_multiply_by_quantized_multiplier_reference(int32_t x, int32_t mult, int32_t shift)
 {
     const int32_t left_shift = shift > 0 ? shift : 0;
     const int32_t right_shift = shift > 0 ? 0 : -shift;

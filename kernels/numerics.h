@@ -32,7 +32,7 @@ typedef char mf_requires_arithmetic_right_shift[((-8 >> 1) == -4) ? 1 : -1];
 static inline int32_t saturating_rounding_doubling_high_mul(int32_t a, int32_t b);
 static inline int32_t rounding_divide_by_pot(int32_t x, int32_t exponent);
 static inline int32_t multiply_by_quantized_multiplier(int32_t x, int32_t mult, int32_t shift);
-int32_t multiply_by_quantized_multiplier_reference(int32_t x, int32_t mult, int32_t shift);
+int32_t mf_multiply_by_quantized_multiplier_reference(int32_t x, int32_t mult, int32_t shift);
 static inline int32_t requantize(int32_t acc, int32_t mult, int32_t shift, int32_t output_zp,
                                  int32_t act_min, int32_t act_max);
 static inline int32_t wrapping_add(int32_t a, int32_t b);
@@ -81,7 +81,7 @@ static inline int32_t rounding_divide_by_pot(int32_t x, int32_t exponent)
  * requant_apply does not fuse, and inlined it would cost their loops
  * registers.
  */
-int32_t multiply_by_quantized_multiplier_reference(int32_t x, int32_t mult, int32_t shift);
+int32_t mf_multiply_by_quantized_multiplier_reference(int32_t x, int32_t mult, int32_t shift);
 
 /*
  * The same product, split so that a kernel prepares each output channel's
@@ -104,7 +104,7 @@ int32_t multiply_by_quantized_multiplier_reference(int32_t x, int32_t mult, int3
  * high word of ab + round - [(x ^ mult) < 0] 2^31, shifted right by e - 1.
  *
  * e = 0, a left shift, and mult = INT32_MIN (where a == b == INT32_MIN
- * saturates) take multiply_by_quantized_multiplier_reference; the loader
+ * saturates) take mf_multiply_by_quantized_multiplier_reference; the loader
  * allows multipliers in [0, 2^31) and requantizing layers almost always have
  * e >= 1 (a real multiplier below 1/2). tests/test_numerics.py compares every
  * tie of both roundings with the int64 reference.
@@ -148,7 +148,7 @@ static inline int32_t requant_fused(int32_t x, mf_requant r)
 static inline int32_t requant_apply(int32_t x, mf_requant r)
 {
     if (!r.fused) {
-        return multiply_by_quantized_multiplier_reference(x, r.mult, r.shift);
+        return mf_multiply_by_quantized_multiplier_reference(x, r.mult, r.shift);
     }
     return requant_fused(x, r);
 }

@@ -1,7 +1,7 @@
 /* int8 constant padding of an NHWC tensor: the C twin of pad.py. */
 #include "microflat_kernels.h"
 
-void pad_s8(const int32_t *input_shape, const int32_t *pad_before, const int32_t *output_shape,
+void mf_pad_s8(const int32_t *input_shape, const int32_t *pad_before, const int32_t *output_shape,
             int32_t pad_value, const int8_t *input, int8_t *output)
 {
     int32_t i = 0;

@@ -15,7 +15,7 @@ static int32_t rounded_div_away_from_zero(int32_t acc, int32_t count)
     return (int32_t)(t / count); /* C99 division truncates toward zero; |t / count| <= |acc| */
 }
 
-void average_pool2d_s8(int32_t batches, int32_t input_h, int32_t input_w, int32_t channels,
+void mf_average_pool2d_s8(int32_t batches, int32_t input_h, int32_t input_w, int32_t channels,
                        int32_t filter_h, int32_t filter_w, int32_t output_h, int32_t output_w,
                        int32_t stride_h, int32_t stride_w, int32_t pad_top, int32_t pad_left,
                        int32_t act_min, int32_t act_max,
@@ -46,7 +46,7 @@ void average_pool2d_s8(int32_t batches, int32_t input_h, int32_t input_w, int32_
     }
 }
 
-void max_pool2d_s8(int32_t batches, int32_t input_h, int32_t input_w, int32_t channels,
+void mf_max_pool2d_s8(int32_t batches, int32_t input_h, int32_t input_w, int32_t channels,
                    int32_t filter_h, int32_t filter_w, int32_t output_h, int32_t output_w,
                    int32_t stride_h, int32_t stride_w, int32_t pad_top, int32_t pad_left,
                    int32_t act_min, int32_t act_max,
@@ -75,7 +75,7 @@ void max_pool2d_s8(int32_t batches, int32_t input_h, int32_t input_w, int32_t ch
     }
 }
 
-void mean_hw_s8(int32_t batches, int32_t input_h, int32_t input_w, int32_t channels,
+void mf_mean_hw_s8(int32_t batches, int32_t input_h, int32_t input_w, int32_t channels,
                 int32_t input_zp, int32_t output_zp, int32_t mult, int32_t shift,
                 const int8_t *input, int8_t *output)
 {

@@ -5,7 +5,7 @@
  */
 #include "microflat_kernels.h"
 
-void quantize_s8(int32_t size, float scale, int32_t zero_point, const float *input, int8_t *output)
+void mf_quantize_s8(int32_t size, float scale, int32_t zero_point, const float *input, int8_t *output)
 {
     for (int32_t i = 0; i < size; ++i) {
         const float v = input[i] / scale;
@@ -26,7 +26,7 @@ void quantize_s8(int32_t size, float scale, int32_t zero_point, const float *inp
     }
 }
 
-void dequantize_s8(int32_t size, float scale, int32_t zero_point, const int8_t *input, float *output)
+void mf_dequantize_s8(int32_t size, float scale, int32_t zero_point, const int8_t *input, float *output)
 {
     for (int32_t i = 0; i < size; ++i) {
         output[i] = scale * (float)((int32_t)input[i] - zero_point);

@@ -4,14 +4,14 @@
  *
  * input_shape holds five sizes and reduce_mask five 0/1 flags (1: reduced), as reduce_params builds them.
  * The input is walked once in memory order; each value goes to the output of its kept coordinates.
- * reduce_mean_s8 and reduce_sum_s8 add into `scratch`, one int32 per output element, then requantize;
- * they differ only in the (mult, shift) their caller passes. reduce_max_s8 keeps the maxima in the output.
+ * mf_reduce_mean_s8 and mf_reduce_sum_s8 add into `scratch`, one int32 per output element, then requantize;
+ * they differ only in the (mult, shift) their caller passes. mf_reduce_max_s8 keeps the maxima in the output.
  */
 #include "microflat_kernels.h"
 #include "numerics.h"
 
 /* In 64 bits, as the other *_scratch_bytes: the loader asks before it knows the arena holds it. */
-int64_t reduce_s8_scratch_bytes(int32_t output_elements)
+int64_t mf_reduce_s8_scratch_bytes(int32_t output_elements)
 {
     return 4 * (int64_t)output_elements;
 }
@@ -76,21 +76,21 @@ static void reduce_sum_requantize(int32_t *scratch, const int32_t *input_shape, 
     }
 }
 
-void reduce_mean_s8(int32_t *scratch, const int32_t *input_shape, const int32_t *reduce_mask,
+void mf_reduce_mean_s8(int32_t *scratch, const int32_t *input_shape, const int32_t *reduce_mask,
                     int32_t input_zp, int32_t output_zp, int32_t mult, int32_t shift,
                     const int8_t *input, int8_t *output)
 {
     reduce_sum_requantize(scratch, input_shape, reduce_mask, input_zp, output_zp, mult, shift, input, output);
 }
 
-void reduce_sum_s8(int32_t *scratch, const int32_t *input_shape, const int32_t *reduce_mask,
+void mf_reduce_sum_s8(int32_t *scratch, const int32_t *input_shape, const int32_t *reduce_mask,
                    int32_t input_zp, int32_t output_zp, int32_t mult, int32_t shift,
                    const int8_t *input, int8_t *output)
 {
     reduce_sum_requantize(scratch, input_shape, reduce_mask, input_zp, output_zp, mult, shift, input, output);
 }
 
-void reduce_max_s8(const int32_t *input_shape, const int32_t *reduce_mask, const int8_t *input, int8_t *output)
+void mf_reduce_max_s8(const int32_t *input_shape, const int32_t *reduce_mask, const int8_t *input, int8_t *output)
 {
     int32_t s[5];
     int32_t count = 1;

@@ -1,6 +1,6 @@
 /*
- * The output stage of the matrix kernels (conv2d_s8, fully_connected_s8,
- * depthwise_conv2d_s8): they accumulate a block of channels for one or two
+ * The output stage of the matrix kernels (mf_conv2d_s8, mf_fully_connected_s8,
+ * mf_depthwise_conv2d_s8): they accumulate a block of channels for one or two
  * output pixels, then requantize the block here,
  *
  *     out[r * out_row + c] = requant_output(sums[r * sums_row + c - first], channel c's multiplier)
@@ -60,7 +60,7 @@ MF_NOINLINE static int32_t fused_run_clamped(const int32_t *s0, const int32_t *s
     return fused_run(s0, s1, rows, j, n, mult, shift, step, zp, lo, hi, 0, o0, o1);
 }
 
-void requantize_rows(const int32_t *sums, int32_t sums_row, int32_t rows, int32_t first, int32_t end,
+void mf_requantize_rows(const int32_t *sums, int32_t sums_row, int32_t rows, int32_t first, int32_t end,
                      const int32_t *output_mult, const int8_t *output_shift, int32_t per_channel, int32_t output_zp,
                      int32_t act_min, int32_t act_max, int8_t *out, int32_t out_row)
 {

@@ -1,7 +1,7 @@
 /*
- * The int8 outputs of conv2d_s8 and fully_connected_s8 from their columns:
+ * The int8 outputs of mf_conv2d_s8 and mf_fully_connected_s8 from their columns:
  * the selected path's row sums (kernel_paths.h), a block of channels at a
- * time, each block requantized at once by requantize_rows (requantize.c).
+ * time, each block requantized at once by mf_requantize_rows (requantize.c).
  *
  * Apart, each loop keeps its own constants in registers: the sums loop its
  * pointers and accumulators, the requantization its multiplier, rounding,
@@ -44,7 +44,7 @@ static inline void requantized_row_dots(const int16_t *column, int32_t length, c
     for (int32_t c = first; c < end; c += ROW_DOTS_BLOCK) {
         const int32_t block_end = end - c > ROW_DOTS_BLOCK ? c + ROW_DOTS_BLOCK : end;
         block_sums(column, length, rows, c, block_end, bias, input_zp, sums);
-        requantize_rows(sums, ROW_DOTS_BLOCK, 1, c, block_end, output_mult, output_shift, per_channel, output_zp,
+        mf_requantize_rows(sums, ROW_DOTS_BLOCK, 1, c, block_end, output_mult, output_shift, per_channel, output_zp,
                         act_min, act_max, out, 0);
     }
 }
@@ -60,7 +60,7 @@ static inline void requantized_row_dots_x2(const int16_t *column0, const int16_t
     for (int32_t c = first; c < end; c += ROW_DOTS_BLOCK) {
         const int32_t block_end = end - c > ROW_DOTS_BLOCK ? c + ROW_DOTS_BLOCK : end;
         block_sums_x2(column0, column1, length, rows, c, block_end, bias, input_zp, sums, sums + ROW_DOTS_BLOCK);
-        requantize_rows(sums, ROW_DOTS_BLOCK, 2, c, block_end, output_mult, output_shift, per_channel, output_zp,
+        mf_requantize_rows(sums, ROW_DOTS_BLOCK, 2, c, block_end, output_mult, output_shift, per_channel, output_zp,
                         act_min, act_max, out, out_row);
     }
 }

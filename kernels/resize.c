@@ -27,7 +27,7 @@ static int32_t nearest_index(int32_t i, int32_t in_size, int32_t scale, int32_t 
     return idx > in_size - 1 ? in_size - 1 : (int32_t)idx; /* <= in_size - 1 < 2^16 */
 }
 
-void resize_nearest_s8(int32_t batches, int32_t input_h, int32_t input_w, int32_t channels,
+void mf_resize_nearest_s8(int32_t batches, int32_t input_h, int32_t input_w, int32_t channels,
                        int32_t output_h, int32_t output_w, int32_t align_corners, int32_t half_pixel_centers,
                        int32_t scale_h, int32_t shift_h, int32_t scale_w, int32_t shift_w,
                        const int8_t *input, int8_t *output)
@@ -66,7 +66,7 @@ static void bilinear_axis(int32_t i, int32_t in_size, int32_t scale_10, int32_t 
     *lo = l > in_size - 1 ? in_size - 1 : (int32_t)l;
 }
 
-void resize_bilinear_s8(int32_t batches, int32_t input_h, int32_t input_w, int32_t channels,
+void mf_resize_bilinear_s8(int32_t batches, int32_t input_h, int32_t input_w, int32_t channels,
                         int32_t output_h, int32_t output_w, int32_t half_pixel_centers,
                         int32_t scale_h, int32_t scale_w, const int8_t *input, int8_t *output)
 {

@@ -1,5 +1,5 @@
 /*
- * The inner loop conv2d_s8 (after im2col) and fully_connected_s8 share, in
+ * The inner loop mf_conv2d_s8 (after im2col) and mf_fully_connected_s8 share, in
  * portable C99: the reference every optimized path (kernels/arm/) must match
  * bit for bit, and the path every other target builds.
  *

@@ -1,7 +1,7 @@
 /* int8 strided slice and gather: the C twins of slicing.py, whose docstring states the contracts. */
 #include "microflat_kernels.h"
 
-void strided_slice_s8(const int32_t *input_shape, const int32_t *begin, const int32_t *strides,
+void mf_strided_slice_s8(const int32_t *input_shape, const int32_t *begin, const int32_t *strides,
                       const int32_t *output_shape, const int8_t *input, int8_t *output)
 {
     /* Element stride of each input dimension; indices are formed only for positions that are read. */
@@ -36,7 +36,7 @@ void strided_slice_s8(const int32_t *input_shape, const int32_t *begin, const in
     }
 }
 
-void gather_s8(int32_t outer, int32_t indices_count, int32_t axis_size, int32_t inner,
+void mf_gather_s8(int32_t outer, int32_t indices_count, int32_t axis_size, int32_t inner,
                const int32_t *indices, const int8_t *params, int8_t *output)
 {
     int32_t i = 0;

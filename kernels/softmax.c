@@ -5,7 +5,7 @@
 #include "microflat_kernels.h"
 #include "numerics.h"
 
-void softmax_s8(int32_t outer, int32_t depth,
+void mf_softmax_s8(int32_t outer, int32_t depth,
                 int32_t input_beta_mult, int32_t input_left_shift, int32_t diff_min,
                 const int8_t *input, int8_t *output)
 {

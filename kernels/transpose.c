@@ -1,7 +1,7 @@
 /* int8 transpose over a rank-5 loop nest: the C twin of transpose.py, whose docstring states the contract. */
 #include "microflat_kernels.h"
 
-void transpose_s8(const int32_t *output_shape, const int32_t *input_strides, const int8_t *input, int8_t *output)
+void mf_transpose_s8(const int32_t *output_shape, const int32_t *input_strides, const int8_t *input, int8_t *output)
 {
     const int32_t n4 = output_shape[4];
     const int32_t s4 = input_strides[4];

@@ -16,7 +16,7 @@
 #include "numerics.h"
 
 /* In 64 bits: the loader asks before it knows that the plan's arena holds the plane. */
-int64_t transpose_conv2d_s8_scratch_bytes(int32_t output_h, int32_t output_w, int32_t output_ch)
+int64_t mf_transpose_conv2d_s8_scratch_bytes(int32_t output_h, int32_t output_w, int32_t output_ch)
 {
     return 4 * (int64_t)output_h * output_w * output_ch;
 }
@@ -31,7 +31,7 @@ static int32_t min_i32(int32_t a, int32_t b)
     return a < b ? a : b;
 }
 
-void transpose_conv2d_s8(int32_t *scratch,
+void mf_transpose_conv2d_s8(int32_t *scratch,
                          int32_t batches, int32_t input_h, int32_t input_w, int32_t input_ch,
                          int32_t filter_h, int32_t filter_w,
                          int32_t output_h, int32_t output_w, int32_t output_ch,
@@ -76,7 +76,7 @@ void transpose_conv2d_s8(int32_t *scratch,
         int8_t *out = output + b * pixels * output_ch;
         for (int32_t p = 0; p < pixels; p += 2) {
             const int32_t rows = pixels - p >= 2 ? 2 : 1;
-            requantize_rows(scratch + p * output_ch, output_ch, rows, 0, output_ch, output_mult, output_shift,
+            mf_requantize_rows(scratch + p * output_ch, output_ch, rows, 0, output_ch, output_mult, output_shift,
                             per_channel, output_zp, act_min, act_max, out + p * output_ch, output_ch);
         }
     }

@@ -26,7 +26,7 @@ static uint64_t stream_bytes(uint64_t entries, int32_t bits)
     return (entries * (uint64_t)bits + 7) / 8;
 }
 
-int32_t weight_encoding_validate(const int32_t *shape, int32_t rank, int32_t value_bits, const int8_t *codebook,
+int32_t mf_weight_encoding_validate(const int32_t *shape, int32_t rank, int32_t value_bits, const int8_t *codebook,
                                  uint32_t codebook_bytes, int32_t codebook_per_channel, int32_t axis,
                                  int32_t position_bits, uint32_t entries, const uint8_t *values, uint32_t values_bytes,
                                  const uint8_t *positions, uint32_t positions_bytes)
@@ -114,7 +114,7 @@ static int channel_fits(int64_t abs_sum, const int32_t *bias, int64_t c)
  * each channel is summed by a strided pass and the whole check is one pass. A sparse layout lies in row
  * order (its axis is channel_axis, which the caller checked), so a single walk meets the channels in order.
  */
-int32_t weight_channel_bound(const int32_t *shape, int32_t rank, int32_t channel_axis, int32_t value_bits,
+int32_t mf_weight_channel_bound(const int32_t *shape, int32_t rank, int32_t channel_axis, int32_t value_bits,
                              const int8_t *codebook, int32_t codebook_size, int32_t codebook_per_channel,
                              int32_t position_bits, int32_t entries, const uint8_t *values, const uint8_t *positions,
                              const int32_t *bias)

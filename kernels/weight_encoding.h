@@ -23,17 +23,17 @@ static inline int32_t encoded_row_dot(const int16_t *column, int16_t *row_buffer
 
 /* The verifier's checks (weight_encoding.c): the twins of weight_encoding.validate and of the bound the
  * loader computes from channel_abs_sums. */
-int32_t weight_encoding_validate(const int32_t *shape, int32_t rank, int32_t value_bits, const int8_t *codebook,
+int32_t mf_weight_encoding_validate(const int32_t *shape, int32_t rank, int32_t value_bits, const int8_t *codebook,
                                  uint32_t codebook_bytes, int32_t codebook_per_channel, int32_t axis,
                                  int32_t position_bits, uint32_t entries, const uint8_t *values, uint32_t values_bytes,
                                  const uint8_t *positions, uint32_t positions_bytes);
-int32_t weight_channel_bound(const int32_t *shape, int32_t rank, int32_t channel_axis, int32_t value_bits,
+int32_t mf_weight_channel_bound(const int32_t *shape, int32_t rank, int32_t channel_axis, int32_t value_bits,
                              const int8_t *codebook, int32_t codebook_size, int32_t codebook_per_channel,
                              int32_t position_bits, int32_t entries, const uint8_t *values, const uint8_t *positions,
                              const int32_t *bias);
 /* cffi-end */
 
-/* weight_encoding_validate's result: 0, or the field that is wrong (EncodingError.field). */
+/* mf_weight_encoding_validate's result: 0, or the field that is wrong (EncodingError.field). */
 #define WE_VALID 0
 #define WE_VALUE_BITS 1
 #define WE_POSITION_BITS 2
@@ -44,7 +44,7 @@ int32_t weight_channel_bound(const int32_t *shape, int32_t rank, int32_t channel
 #define WE_BUFFER 7
 #define WE_POSITIONS_BUFFER 8
 
-/* weight_channel_bound's result. */
+/* mf_weight_channel_bound's result. */
 #define WE_BOUND_OK 0
 #define WE_BOUND_MINUS_128 1  /* a weight is -128: symmetric int8 lies in [-127, 127] */
 #define WE_BOUND_OVERFLOW 2   /* 255 * sum|w| + |bias| of some output channel exceeds 2^31 - 1 */

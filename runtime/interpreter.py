@@ -28,7 +28,7 @@ import functools
 import numpy as np
 
 from microflat.kernels import dequantize_s8, quantize_s8
-from microflat.kernels._dispatch import check_backend
+from microflat.kernels._dispatch import c_name, check_backend
 
 from .c_runtime import CRuntime
 from .errors import InputError
@@ -81,7 +81,7 @@ class Interpreter:
         if self.backend == "c" and hasattr(kernel, "py_func"):
             from microflat.kernels import native
 
-            return functools.partial(native.call, kernel.py_func.__name__)
+            return functools.partial(native.call, c_name(kernel))
         return kernel
 
     def view(self, t):

@@ -131,18 +131,6 @@ def test_within_the_derived_bound_of_float64(shapes, adj_x, adj_y, data):
     assert np.all(err <= bound), f"max error {err.max()} LSB, bound there {bound.flat[np.argmax(err - bound)]}"
 
 
-def test_the_kernel_has_one_signature_whose_names_the_c_prototype_repeats():
-    """The runtime binds arguments by name and native.call looks the C function up by the Numba name."""
-    from pathlib import Path
-
-    names = [p.name for p in parameters(batch_matmul_s8)]
-    header = (Path(__file__).resolve().parents[1] / "kernels" / "microflat_kernels.h").read_text()
-    proto = header.split("void batch_matmul_s8(", 1)[1].split(");", 1)[0]
-    c_names = [arg.strip().split()[-1].lstrip("*") for arg in proto.split(",")]
-    assert names == c_names
-    assert [p.kind for p in parameters(batch_matmul_s8)][:3] == [np.dtype(np.int32)] * 3
-
-
 X = np.zeros((2, 3, 4), np.int8)
 Y = np.zeros((2, 4, 5), np.int8)
 Q = dict(lhs_zp=0, rhs_zp=0, output_zp=0, output_mult=2**30, output_shift=-1)

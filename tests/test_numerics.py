@@ -56,7 +56,7 @@ def test_multiply_by_quantized_multiplier(c, x, mult, shift):
     expected = int(ref.multiply_by_quantized_multiplier(x, mult, shift))
     assert multiply_by_quantized_multiplier(x, mult, shift) == expected
     assert c.multiply_by_quantized_multiplier(x, mult, shift) == expected
-    assert c.multiply_by_quantized_multiplier_reference(x, mult, shift) == expected
+    assert c.mf_multiply_by_quantized_multiplier_reference(x, mult, shift) == expected
 
 
 @given(x=INT32, mult=INT32, shift=SHIFT)
@@ -77,7 +77,7 @@ def test_multiply_by_quantized_multiplier_on_every_tie_of_both_roundings(c):
     for mult in (1, 3, 2**30, 2**30 + 1, 3 * 2**29, ref.INT32_MAX):
         for shift in range(-13, 1):
             expected = ref.multiply_by_quantized_multiplier(xs, mult, shift)
-            for f in (c.multiply_by_quantized_multiplier, c.multiply_by_quantized_multiplier_reference):
+            for f in (c.multiply_by_quantized_multiplier, c.mf_multiply_by_quantized_multiplier_reference):
                 got = np.array([f(int(x), mult, shift) for x in xs])
                 assert np.array_equal(got, expected), (f, mult, shift)
     for shift in (-31, -30, -29):
@@ -124,7 +124,7 @@ def test_c_requantize_rows_equals_requantize_of_each_accumulator(c, block):
     out_row = channels + 3
     out = np.full(rows * out_row, 77, np.int8)
     sums_a = np.array(sums, np.int32)
-    c.requantize_rows(ffi.from_buffer("int32_t[]", sums_a), n, rows, first, end,
+    c.mf_requantize_rows(ffi.from_buffer("int32_t[]", sums_a), n, rows, first, end,
                       ffi.from_buffer("int32_t[]", np.array(mult, np.int32)),
                       ffi.from_buffer("int8_t[]", np.array(shift, np.int8)), int(per_channel), zp, lo, hi,
                       ffi.from_buffer("int8_t[]", out), out_row)

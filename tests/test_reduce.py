@@ -139,14 +139,14 @@ def test_kernels_on_the_unmerged_walk(case):
                          flat, out)
         np.testing.assert_array_equal(out, want_sum)
         out_c = np.full(outputs, 99, np.int8)
-        native.call(name, np.full(outputs, 12345, np.int32), input_shape, reduce_mask, q["input_zp"],
+        native.call("mf_" + name, np.full(outputs, 12345, np.int32), input_shape, reduce_mask, q["input_zp"],
                     q["output_zp"], q["mult"], q["shift"], flat, out_c)
         assert out_c.tobytes() == out.tobytes()
     out = np.full(outputs, 99, np.int8)
     k.reduce_max_s8(input_shape, reduce_mask, flat, out)
     np.testing.assert_array_equal(out, ref_max(x, axes, False).reshape(-1))
     out_c = np.full(outputs, 99, np.int8)
-    native.call("reduce_max_s8", input_shape, reduce_mask, flat, out_c)
+    native.call("mf_reduce_max_s8", input_shape, reduce_mask, flat, out_c)
     assert out_c.tobytes() == out.tobytes()
 
 
@@ -203,7 +203,7 @@ def test_fold_stays_in_the_multiplier_domain(mult, shift, n):
 
 def test_scratch_bytes_c_equals_python():
     for outputs in (1, 7, 1000, 2**31 - 1):
-        assert k.reduce_s8_scratch_bytes(outputs) == 4 * outputs == native.call("reduce_s8_scratch_bytes", outputs)
+        assert k.reduce_s8_scratch_bytes(outputs) == 4 * outputs == native.call("mf_reduce_s8_scratch_bytes", outputs)
 
 
 # ---------------------------------------------------------------------------

@@ -117,7 +117,7 @@ def test_kernel_on_the_unmerged_loop_nest(case):
     k.strided_slice_s8(input_shape, b, s, output_shape, x.reshape(-1), out)
     np.testing.assert_array_equal(out, want.reshape(-1))
     out_c = np.full(want.size, 99, np.int8)
-    native.call("strided_slice_s8", input_shape, b, s, output_shape, x.reshape(-1), out_c)
+    native.call("mf_strided_slice_s8", input_shape, b, s, output_shape, x.reshape(-1), out_c)
     assert out_c.tobytes() == out.tobytes()
 
 
@@ -183,7 +183,7 @@ def _split(x, axis, sizes, backend):
         if backend == "numba":
             k.strided_slice_s8(p.input_shape, p.begin, p.strides, p.output_shape, x.reshape(-1), out.reshape(-1))
         else:
-            native.call("strided_slice_s8", p.input_shape, p.begin, p.strides, p.output_shape,
+            native.call("mf_strided_slice_s8", p.input_shape, p.begin, p.strides, p.output_shape,
                         x.reshape(-1), out.reshape(-1))
         outs.append(out)
         start += size
@@ -337,7 +337,7 @@ def test_gather_kernel_direct_call(backend):
     if backend == "numba":
         k.gather_s8(2, 3, 4, 3, indices, params, out)
     else:
-        native.call("gather_s8", 2, 3, 4, 3, indices, params, out)
+        native.call("mf_gather_s8", 2, 3, 4, 3, indices, params, out)
     np.testing.assert_array_equal(out, np.take(params.reshape(2, 4, 3), indices, axis=1).reshape(-1))
 
 

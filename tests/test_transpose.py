@@ -55,7 +55,7 @@ def test_kernel_on_the_unmerged_loop_nest(case):
     k.transpose_s8(loops, strides, x.reshape(-1), out)
     np.testing.assert_array_equal(out, reference(x, perm).reshape(-1))
     out_c = np.full(x.size, 99, np.int8)
-    native.call("transpose_s8", loops, strides, x.reshape(-1), out_c)
+    native.call("mf_transpose_s8", loops, strides, x.reshape(-1), out_c)
     assert out_c.tobytes() == out.tobytes()
 
 
@@ -84,7 +84,7 @@ def test_identity_runs_in_place(backend):
     if backend == "numba":
         k.transpose_s8(loops, strides, flat, flat)
     else:
-        native.call("transpose_s8", loops, strides, flat, flat)
+        native.call("mf_transpose_s8", loops, strides, flat, flat)
     np.testing.assert_array_equal(flat, x.reshape(-1))
 
 

@@ -130,7 +130,7 @@ def test_kernels_use_exactly_their_scratch_and_need_it_uninitialized(case, fill)
     want = reference(case)
     words = transpose_conv2d_s8_scratch_bytes(*g["out"], g["oc"])
     assert words == 4 * g["out"][0] * g["out"][1] * g["oc"]
-    for run in (transpose_conv2d_s8, lambda *a: native.call("transpose_conv2d_s8", *a)):
+    for run in (transpose_conv2d_s8, lambda *a: native.call("mf_transpose_conv2d_s8", *a)):
         padded = np.full(words // 4 + 2, fill, np.int32)
         padded[0] = padded[-1] = 0x5A5A5A5A
         out = np.zeros(want.size, np.int8)

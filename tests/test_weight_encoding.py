@@ -239,7 +239,7 @@ C_FIELDS = [None, "value_bits", "position_bits", "entries", "axis", "codebook", 
 
 def c_validate(e: Encoding):
     """The field weight_encoding_validate (C) names, or None."""
-    code = native.call("weight_encoding_validate", np.array(e.shape, np.int32), len(e.shape), e.value_bits,
+    code = native.call("mf_weight_encoding_validate", np.array(e.shape, np.int32), len(e.shape), e.value_bits,
                        np.ascontiguousarray(e.codebook, np.int8), e.codebook.size, int(e.codebook_per_channel), e.axis,
                        e.position_bits, e.entries, np.ascontiguousarray(e.values, np.uint8), e.values.size,
                        np.ascontiguousarray(e.positions, np.uint8), e.positions.size)
@@ -323,13 +323,13 @@ def test_c_channel_bound_accepts_exactly_the_weights_the_reference_accepts(case,
     shape = np.array(w.shape, np.int32)
     b = np.zeros(0, np.int32) if bias is None else bias
     expected = _reference_bound_ok(w, axis, bias)
-    plain = native.call("weight_channel_bound", shape, len(w.shape), axis, 8, np.zeros(0, np.int8), 0, 0, 0, w.size,
+    plain = native.call("mf_weight_channel_bound", shape, len(w.shape), axis, 8, np.zeros(0, np.int8), 0, 0, 0, w.size,
                         np.ascontiguousarray(w).view(np.uint8).reshape(-1), np.zeros(0, np.uint8), b)
     assert (plain == 0) == expected
     palette = data.draw(st.sampled_from([None, "tensor", "channel"]) if (w != -128).all() else st.just(None))
     e = encode(w, axis, palette=palette, position_bits=data.draw(st.sampled_from([0, 1, 3, 8])))
     assume(e.value_bits < 8 or e.position_bits > 0)
     size = e.codebook.size // (w.shape[axis] if e.codebook_per_channel else 1)
-    encoded = native.call("weight_channel_bound", shape, len(w.shape), axis, e.value_bits, e.codebook, size,
+    encoded = native.call("mf_weight_channel_bound", shape, len(w.shape), axis, e.value_bits, e.codebook, size,
                           int(e.codebook_per_channel), e.position_bits, e.entries, e.values, e.positions, b)
     assert (encoded == 0) == expected

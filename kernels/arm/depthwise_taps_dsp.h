@@ -10,7 +10,7 @@
  * channel each. The products and sums are the portable loop's, in the same
  * int32 accumulators, so the results are bit-exact with it.
  *
- * The loops are in assembly: compiled from C inside depthwise_conv2d_s8,
+ * The loops are in assembly: compiled from C inside mf_depthwise_conv2d_s8,
  * GCC spilled their pointers and took 17 instructions a tap where these
  * take 11 (folded) or 13.
  */

@@ -29,7 +29,7 @@
 
 static mf_status fail(mf_error *e, mf_status s, uint32_t at, int32_t index, const char *message)
 {
-    return mfb_fail(e, s, at, index, message);
+    return mf_fail(e, s, at, index, message);
 }
 
 /* n rounded up to a multiple of 16, in 64 bits: a damaged file's scratch size may pass 2^32. */
@@ -99,7 +99,7 @@ static int buffer_exists(const mf_model *m, uint32_t buffer)
     return buffer > 0 && buffer < mfb_len(m->file, m->buffer_offsets);
 }
 
-/* loader._check_encoding: a WeightEncoding's fields and streams (weight_encoding_validate). */
+/* loader._check_encoding: a WeightEncoding's fields and streams (mf_weight_encoding_validate). */
 static mf_status encoding_check(const mf_model *m, const mf_tensor *t, mf_error *e)
 {
     static const char *const reasons[] = {
@@ -132,7 +132,7 @@ static mf_status encoding_check(const mf_model *m, const mf_tensor *t, mf_error 
         shape[d] = mf_dim(m, t, d);
     }
     const uint32_t codebook = mfb_ref(b, enc, MFB_WEIGHT_ENCODING_CODEBOOK);
-    const int32_t r = weight_encoding_validate(
+    const int32_t r = mf_weight_encoding_validate(
         shape, t->rank, (int32_t)mfb_ubyte(b, enc, MFB_WEIGHT_ENCODING_VALUE_BITS, MFB_WEIGHT_ENCODING_VALUE_BITS_DEFAULT),
         codebook ? (const int8_t *)(b + codebook + 4) : 0, mfb_len(b, codebook),
         mfb_ubyte(b, enc, MFB_WEIGHT_ENCODING_CODEBOOK_PER_CHANNEL, 0) != 0,
@@ -241,7 +241,7 @@ static mf_status structure(mf_model *m, const uint8_t *file, uint32_t file_bytes
         return s;
     }
     const uint32_t fb = mfb_u32_at(file, 12);
-    if ((s = mfb_verify(file, fb, e)) != MF_OK) {
+    if ((s = mf_verify(file, fb, e)) != MF_OK) {
         return s;
     }
     const uint32_t root = mfb_u32_at(file, 0);

@@ -56,7 +56,7 @@ static void ctx_init(op_ctx *c, const mf_model *m, uint32_t k, mf_error *error)
 
 static mf_status fail(const op_ctx *c, uint32_t at, const char *message)
 {
-    return mfb_fail(c->error, MF_ERROR_OPERATOR, at ? at : c->op, (int32_t)c->k, message);
+    return mf_fail(c->error, MF_ERROR_OPERATOR, at ? at : c->op, (int32_t)c->k, message);
 }
 
 #define REQUIRE(cond, at, message)                                                                                    \
@@ -229,7 +229,7 @@ static void encoded_of(const mf_model *m, const mf_tensor *w, encoded_filter *f)
 }
 
 /* _check_weighted: the optional bias (inputs[2]), requantization, activation range, zero points, and
- * OpCheck.weights: symmetric weights and 255 * sum|w| + |b| < 2^31 per output channel (weight_channel_bound,
+ * OpCheck.weights: symmetric weights and 255 * sum|w| + |b| < 2^31 per output channel (mf_weight_channel_bound,
  * which reads an encoded weight's streams without expanding them). */
 static mf_status check_weighted(const op_ctx *c, const mf_tensor *x, const mf_tensor *w, const mf_tensor *y,
                                 int64_t channels, int32_t channel_axis, uint32_t opts_slot_mult, uint32_t slot_shift,
@@ -252,14 +252,14 @@ static mf_status check_weighted(const op_ctx *c, const mf_tensor *x, const mf_te
     const int32_t *bias_data = has_bias ? (const int32_t *)(const void *)mf_const_data(c->m, bias.buffer) : 0;
     int32_t r;
     if (w->encoding == 0) {
-        r = weight_channel_bound(shape, w->rank, channel_axis, 8, 0, 0, 0, 0, (int32_t)w->size,
+        r = mf_weight_channel_bound(shape, w->rank, channel_axis, 8, 0, 0, 0, 0, (int32_t)w->size,
                                  mf_const_data(c->m, w->buffer), 0, bias_data);
     } else {
         encoded_filter f;
         encoded_of(c->m, w, &f);
         REQUIRE(!(f.position_bits || f.per_channel) || f.axis == channel_axis, c->ins,
                 "the encoding's axis is not this op's output-channel axis");
-        r = weight_channel_bound(shape, w->rank, channel_axis, f.value_bits, f.codebook, f.codebook_size, f.per_channel,
+        r = mf_weight_channel_bound(shape, w->rank, channel_axis, f.value_bits, f.codebook, f.codebook_size, f.per_channel,
                                  f.position_bits, f.entries, f.values, f.positions, bias_data);
     }
     REQUIRE(r != WE_BOUND_MINUS_128, c->ins, "weights hold -128; symmetric int8 lies in [-127, 127]");
@@ -313,8 +313,8 @@ static mf_status check_conv_2d(const op_ctx *c, mf_op_info *info)
     CHECK(check_weighted(c, &x, &w, &y, cout, 0, MFB_CONV2D_OPTIONS_OUTPUT_MULT, MFB_CONV2D_OPTIONS_OUTPUT_SHIFT,
                          MFB_CONV2D_OPTIONS_ACT_MIN, MFB_CONV2D_OPTIONS_ACT_MAX));
     const int32_t cin32 = (int32_t)cin, kh32 = (int32_t)kh, kw32 = (int32_t)kw; /* shapes are int32 */
-    info->scratch_bytes = (uint64_t)(w.encoding ? conv2d_encoded_s8_scratch_bytes(cin32, kh32, kw32, groups)
-                                                : conv2d_s8_scratch_bytes(cin32, kh32, kw32, groups));
+    info->scratch_bytes = (uint64_t)(w.encoding ? mf_conv2d_encoded_s8_scratch_bytes(cin32, kh32, kw32, groups)
+                                                : mf_conv2d_s8_scratch_bytes(cin32, kh32, kw32, groups));
     if (groups == 1) { /* ops.check_conv_2d: the grouped pair path writes a row before reading the one above */
         row_overlap(c, &x, &y, MFB_CONV2D_OPTIONS_STRIDE_H, MFB_CONV2D_OPTIONS_PAD_TOP, 1, info);
     }
@@ -345,7 +345,7 @@ static mf_status check_transpose_conv(const op_ctx *c, mf_op_info *info)
     CHECK(check_weighted(c, &x, &w, &y, cout, 0, MFB_TRANSPOSE_CONV_OPTIONS_OUTPUT_MULT,
                          MFB_TRANSPOSE_CONV_OPTIONS_OUTPUT_SHIFT, MFB_TRANSPOSE_CONV_OPTIONS_ACT_MIN,
                          MFB_TRANSPOSE_CONV_OPTIONS_ACT_MAX));
-    info->scratch_bytes = (uint64_t)transpose_conv2d_s8_scratch_bytes((int32_t)dim(c, &y, 1), (int32_t)dim(c, &y, 2),
+    info->scratch_bytes = (uint64_t)mf_transpose_conv2d_s8_scratch_bytes((int32_t)dim(c, &y, 1), (int32_t)dim(c, &y, 2),
                                                                        (int32_t)cout);
     return MF_OK;
 }
@@ -439,9 +439,9 @@ static mf_status check_depthwise_conv_2d(const op_ctx *c, mf_op_info *info)
     CHECK(check_weighted(c, &x, &w, &y, cout, 3, MFB_DEPTHWISE_CONV2D_OPTIONS_OUTPUT_MULT,
                          MFB_DEPTHWISE_CONV2D_OPTIONS_OUTPUT_SHIFT, MFB_DEPTHWISE_CONV2D_OPTIONS_ACT_MIN,
                          MFB_DEPTHWISE_CONV2D_OPTIONS_ACT_MAX));
-    info->scratch_bytes = (uint64_t)depthwise_conv2d_s8_scratch_bytes((int32_t)cin, (int32_t)dim(c, &w, 1),
+    info->scratch_bytes = (uint64_t)mf_depthwise_conv2d_s8_scratch_bytes((int32_t)cin, (int32_t)dim(c, &w, 1),
                                                                       (int32_t)dim(c, &w, 2), mult);
-    /* depthwise_conv2d_s8 runs blocks of channels over all rows when mult = 1: output on its own channels */
+    /* mf_depthwise_conv2d_s8 runs blocks of channels over all rows when mult = 1: output on its own channels */
     row_overlap(c, &x, &y, MFB_DEPTHWISE_CONV2D_OPTIONS_STRIDE_H, MFB_DEPTHWISE_CONV2D_OPTIONS_PAD_TOP,
                 mult == 1 ? cin : 1, info);
     return MF_OK;
@@ -461,8 +461,8 @@ static mf_status check_fully_connected(const op_ctx *c, mf_op_info *info)
     CHECK(check_weighted(c, &x, &w, &y, out, 0, MFB_FULLY_CONNECTED_OPTIONS_OUTPUT_MULT,
                          MFB_FULLY_CONNECTED_OPTIONS_OUTPUT_SHIFT, MFB_FULLY_CONNECTED_OPTIONS_ACT_MIN,
                          MFB_FULLY_CONNECTED_OPTIONS_ACT_MAX));
-    info->scratch_bytes = (uint64_t)(w.encoding ? fully_connected_encoded_s8_scratch_bytes((int32_t)k)
-                                                : fully_connected_s8_scratch_bytes((int32_t)k));
+    info->scratch_bytes = (uint64_t)(w.encoding ? mf_fully_connected_encoded_s8_scratch_bytes((int32_t)k)
+                                                : mf_fully_connected_s8_scratch_bytes((int32_t)k));
     return MF_OK;
 }
 
@@ -788,7 +788,7 @@ static mf_status check_reduce(const op_ctx *c, mf_op_info *info)
     CHECK(scalar_requant(c, MFB_REDUCE_OPTIONS_MULT, MFB_REDUCE_OPTIONS_SHIFT));
     CHECK(zero_point(c, &x));
     CHECK(zero_point(c, &y));
-    info->scratch_bytes = (uint64_t)reduce_s8_scratch_bytes((int32_t)y.size);
+    info->scratch_bytes = (uint64_t)mf_reduce_s8_scratch_bytes((int32_t)y.size);
     return MF_OK;
 }
 
@@ -957,7 +957,7 @@ static void run_conv_2d(const op_ctx *c)
                   pl = opt(c, MFB_CONV2D_OPTIONS_PAD_LEFT, 0), lo = opt(c, MFB_CONV2D_OPTIONS_ACT_MIN, -128),
                   hi = opt(c, MFB_CONV2D_OPTIONS_ACT_MAX, 127);
     if (w.encoding == 0) {
-        conv2d_s8(scratch_of(c), d32(c, &x, 0), d32(c, &x, 1), d32(c, &x, 2), d32(c, &x, 3), d32(c, &w, 1),
+        mf_conv2d_s8(scratch_of(c), d32(c, &x, 0), d32(c, &x, 1), d32(c, &x, 2), d32(c, &x, 3), d32(c, &w, 1),
                   d32(c, &w, 2), d32(c, &y, 1), d32(c, &y, 2), d32(c, &y, 3), groups, sh, sw, dh, dw, pt, pl,
                   x.zero_point, y.zero_point, q.mult, q.shift, q.per_channel, lo, hi, (const int8_t *)data(c, &x),
                   (const int8_t *)data(c, &w), bias_of(c), (int8_t *)data(c, &y));
@@ -965,7 +965,7 @@ static void run_conv_2d(const op_ctx *c)
     }
     encoded_filter f;
     encoded_of(c->m, &w, &f);
-    conv2d_encoded_s8(scratch_of(c), d32(c, &x, 0), d32(c, &x, 1), d32(c, &x, 2), d32(c, &x, 3), d32(c, &w, 1),
+    mf_conv2d_encoded_s8(scratch_of(c), d32(c, &x, 0), d32(c, &x, 1), d32(c, &x, 2), d32(c, &x, 3), d32(c, &w, 1),
                       d32(c, &w, 2), d32(c, &y, 1), d32(c, &y, 2), d32(c, &y, 3), groups, sh, sw, dh, dw, pt, pl,
                       f.value_bits, f.codebook_size, f.per_channel, f.position_bits, f.entries, x.zero_point,
                       y.zero_point, q.mult, q.shift, q.per_channel, lo, hi, (const int8_t *)data(c, &x), f.codebook,
@@ -976,7 +976,7 @@ static void run_transpose_conv(const op_ctx *c)
 {
     const mf_tensor x = io(c, 0, 0), w = io(c, 0, 1), y = io(c, 1, 0);
     const requant_vectors q = vectors(c, MFB_TRANSPOSE_CONV_OPTIONS_OUTPUT_MULT, MFB_TRANSPOSE_CONV_OPTIONS_OUTPUT_SHIFT);
-    transpose_conv2d_s8((int32_t *)(void *)scratch_of(c), d32(c, &x, 0), d32(c, &x, 1), d32(c, &x, 2), d32(c, &x, 3),
+    mf_transpose_conv2d_s8((int32_t *)(void *)scratch_of(c), d32(c, &x, 0), d32(c, &x, 1), d32(c, &x, 2), d32(c, &x, 3),
                         d32(c, &w, 1), d32(c, &w, 2), d32(c, &y, 1), d32(c, &y, 2), d32(c, &y, 3),
                         opt(c, MFB_TRANSPOSE_CONV_OPTIONS_STRIDE_H, 1), opt(c, MFB_TRANSPOSE_CONV_OPTIONS_STRIDE_W, 1),
                         opt(c, MFB_TRANSPOSE_CONV_OPTIONS_PAD_TOP, 0), opt(c, MFB_TRANSPOSE_CONV_OPTIONS_PAD_LEFT, 0),
@@ -992,7 +992,7 @@ static void run_batch_matmul(const op_ctx *c)
     const int adj_y = mfb_ubyte(c->b, c->options, MFB_BATCH_MAT_MUL_OPTIONS_ADJ_Y, 0) != 0;
     matmul_dims m;
     (void)batch_matmul_dims(c, &a, &b, adj_x, adj_y, &m); /* verified by check_batch_matmul */
-    batch_matmul_s8(m.batch, m.lhs_strides, m.rhs_strides, m.rows, m.cols, m.depth, adj_x, adj_y, a.zero_point,
+    mf_batch_matmul_s8(m.batch, m.lhs_strides, m.rhs_strides, m.rows, m.cols, m.depth, adj_x, adj_y, a.zero_point,
                     b.zero_point, y.zero_point, opt(c, MFB_BATCH_MAT_MUL_OPTIONS_OUTPUT_MULT, 0),
                     opt(c, MFB_BATCH_MAT_MUL_OPTIONS_OUTPUT_SHIFT, 0), opt(c, MFB_BATCH_MAT_MUL_OPTIONS_ACT_MIN, -128),
                     opt(c, MFB_BATCH_MAT_MUL_OPTIONS_ACT_MAX, 127), (const int8_t *)data(c, &a),
@@ -1014,7 +1014,7 @@ static void run_depthwise_conv_2d(const op_ctx *c)
                   lo = opt(c, MFB_DEPTHWISE_CONV2D_OPTIONS_ACT_MIN, -128),
                   hi = opt(c, MFB_DEPTHWISE_CONV2D_OPTIONS_ACT_MAX, 127);
     if (w.encoding == 0) {
-        depthwise_conv2d_s8(scratch_of(c), d32(c, &x, 0), d32(c, &x, 1), d32(c, &x, 2), d32(c, &x, 3), d32(c, &w, 1),
+        mf_depthwise_conv2d_s8(scratch_of(c), d32(c, &x, 0), d32(c, &x, 1), d32(c, &x, 2), d32(c, &x, 3), d32(c, &w, 1),
                             d32(c, &w, 2), d32(c, &y, 1), d32(c, &y, 2), m, sh, sw, dh, dw, pt, pl, x.zero_point,
                             y.zero_point, q.mult, q.shift, q.per_channel, lo, hi, (const int8_t *)data(c, &x),
                             (const int8_t *)data(c, &w), bias_of(c), (int8_t *)data(c, &y));
@@ -1022,7 +1022,7 @@ static void run_depthwise_conv_2d(const op_ctx *c)
     }
     encoded_filter f;
     encoded_of(c->m, &w, &f);
-    depthwise_conv2d_encoded_s8(scratch_of(c), d32(c, &x, 0), d32(c, &x, 1), d32(c, &x, 2), d32(c, &x, 3),
+    mf_depthwise_conv2d_encoded_s8(scratch_of(c), d32(c, &x, 0), d32(c, &x, 1), d32(c, &x, 2), d32(c, &x, 3),
                                 d32(c, &w, 1), d32(c, &w, 2), d32(c, &y, 1), d32(c, &y, 2), m, sh, sw, dh, dw, pt, pl,
                                 f.value_bits, f.codebook_size, f.per_channel, f.position_bits, f.entries, x.zero_point,
                                 y.zero_point, q.mult, q.shift, q.per_channel, lo, hi, (const int8_t *)data(c, &x),
@@ -1037,14 +1037,14 @@ static void run_fully_connected(const op_ctx *c)
     const int32_t lo = opt(c, MFB_FULLY_CONNECTED_OPTIONS_ACT_MIN, -128),
                   hi = opt(c, MFB_FULLY_CONNECTED_OPTIONS_ACT_MAX, 127);
     if (w.encoding == 0) {
-        fully_connected_s8(scratch_of(c), d32(c, &x, 0), d32(c, &x, 1), d32(c, &w, 0), x.zero_point, y.zero_point,
+        mf_fully_connected_s8(scratch_of(c), d32(c, &x, 0), d32(c, &x, 1), d32(c, &w, 0), x.zero_point, y.zero_point,
                            q.mult, q.shift, q.per_channel, lo, hi, (const int8_t *)data(c, &x),
                            (const int8_t *)data(c, &w), bias_of(c), (int8_t *)data(c, &y));
         return;
     }
     encoded_filter f;
     encoded_of(c->m, &w, &f);
-    fully_connected_encoded_s8(scratch_of(c), d32(c, &x, 0), d32(c, &x, 1), d32(c, &w, 0), f.value_bits,
+    mf_fully_connected_encoded_s8(scratch_of(c), d32(c, &x, 0), d32(c, &x, 1), d32(c, &w, 0), f.value_bits,
                                f.codebook_size, f.per_channel, f.position_bits, f.entries, x.zero_point, y.zero_point,
                                q.mult, q.shift, q.per_channel, lo, hi, (const int8_t *)data(c, &x), f.codebook,
                                f.values, f.positions, bias_of(c), (int8_t *)data(c, &y));
@@ -1080,7 +1080,7 @@ static void run_binary(const op_ctx *c)
     switch (c->opcode) {
     case MFB_OP_CODE_ADD:
     case MFB_OP_CODE_SUB:
-        (c->opcode == MFB_OP_CODE_ADD ? add_s8 : sub_s8)(
+        (c->opcode == MFB_OP_CODE_ADD ? mf_add_s8 : mf_sub_s8)(
             shape, sa, sb, opt(c, MFB_ADD_OPTIONS_LEFT_SHIFT, MFB_ADD_OPTIONS_LEFT_SHIFT_DEFAULT), a.zero_point,
             opt(c, MFB_ADD_OPTIONS_INPUT1_MULT, 0), opt(c, MFB_ADD_OPTIONS_INPUT1_SHIFT, 0), b.zero_point,
             opt(c, MFB_ADD_OPTIONS_INPUT2_MULT, 0), opt(c, MFB_ADD_OPTIONS_INPUT2_SHIFT, 0), y.zero_point,
@@ -1088,12 +1088,12 @@ static void run_binary(const op_ctx *c)
             opt(c, MFB_ADD_OPTIONS_ACT_MIN, -128), opt(c, MFB_ADD_OPTIONS_ACT_MAX, 127), in1, in2, out);
         break;
     case MFB_OP_CODE_MUL:
-        mul_s8(shape, sa, sb, a.zero_point, b.zero_point, y.zero_point, opt(c, MFB_MUL_OPTIONS_OUTPUT_MULT, 0),
+        mf_mul_s8(shape, sa, sb, a.zero_point, b.zero_point, y.zero_point, opt(c, MFB_MUL_OPTIONS_OUTPUT_MULT, 0),
                opt(c, MFB_MUL_OPTIONS_OUTPUT_SHIFT, 0), opt(c, MFB_MUL_OPTIONS_ACT_MIN, -128),
                opt(c, MFB_MUL_OPTIONS_ACT_MAX, 127), in1, in2, out);
         break;
     case MFB_OP_CODE_SQUARED_DIFFERENCE:
-        squared_difference_s8(
+        mf_squared_difference_s8(
             shape, sa, sb,
             opt(c, MFB_SQUARED_DIFFERENCE_OPTIONS_LEFT_SHIFT, MFB_SQUARED_DIFFERENCE_OPTIONS_LEFT_SHIFT_DEFAULT),
             a.zero_point, opt(c, MFB_SQUARED_DIFFERENCE_OPTIONS_INPUT1_MULT, 0),
@@ -1104,10 +1104,10 @@ static void run_binary(const op_ctx *c)
             opt(c, MFB_SQUARED_DIFFERENCE_OPTIONS_OUTPUT_SHIFT, 0), in1, in2, out);
         break;
     case MFB_OP_CODE_MAXIMUM:
-        maximum_s8(shape, sa, sb, in1, in2, out);
+        mf_maximum_s8(shape, sa, sb, in1, in2, out);
         break;
     default:
-        minimum_s8(shape, sa, sb, in1, in2, out);
+        mf_minimum_s8(shape, sa, sb, in1, in2, out);
         break;
     }
 }
@@ -1117,7 +1117,7 @@ static void run_pool(const op_ctx *c)
     const mf_tensor x = io(c, 0, 0), y = io(c, 1, 0);
     void (*pool)(int32_t, int32_t, int32_t, int32_t, int32_t, int32_t, int32_t, int32_t, int32_t, int32_t, int32_t,
                  int32_t, int32_t, int32_t, const int8_t *, int8_t *) =
-        c->opcode == MFB_OP_CODE_AVERAGE_POOL_2D ? average_pool2d_s8 : max_pool2d_s8;
+        c->opcode == MFB_OP_CODE_AVERAGE_POOL_2D ? mf_average_pool2d_s8 : mf_max_pool2d_s8;
     pool(d32(c, &x, 0), d32(c, &x, 1), d32(c, &x, 2), d32(c, &x, 3), opt(c, MFB_POOL2D_OPTIONS_FILTER_H, 1),
          opt(c, MFB_POOL2D_OPTIONS_FILTER_W, 1), d32(c, &y, 1), d32(c, &y, 2), opt(c, MFB_POOL2D_OPTIONS_STRIDE_H, 1),
          opt(c, MFB_POOL2D_OPTIONS_STRIDE_W, 1), opt(c, MFB_POOL2D_OPTIONS_PAD_TOP, 0),
@@ -1128,7 +1128,7 @@ static void run_pool(const op_ctx *c)
 static void run_mean(const op_ctx *c)
 {
     const mf_tensor x = io(c, 0, 0), y = io(c, 1, 0);
-    mean_hw_s8(d32(c, &x, 0), d32(c, &x, 1), d32(c, &x, 2), d32(c, &x, 3), x.zero_point, y.zero_point,
+    mf_mean_hw_s8(d32(c, &x, 0), d32(c, &x, 1), d32(c, &x, 2), d32(c, &x, 3), x.zero_point, y.zero_point,
                opt(c, MFB_MEAN_OPTIONS_MULT, 0), opt(c, MFB_MEAN_OPTIONS_SHIFT, 0), (const int8_t *)data(c, &x),
                (int8_t *)data(c, &y));
 }
@@ -1137,7 +1137,7 @@ static void run_softmax(const op_ctx *c)
 {
     const mf_tensor x = io(c, 0, 0), y = io(c, 1, 0);
     const int32_t depth = d32(c, &x, x.rank - 1);
-    softmax_s8((int32_t)(x.size / depth), depth, opt(c, MFB_SOFTMAX_OPTIONS_INPUT_BETA_MULT, 0),
+    mf_softmax_s8((int32_t)(x.size / depth), depth, opt(c, MFB_SOFTMAX_OPTIONS_INPUT_BETA_MULT, 0),
                opt(c, MFB_SOFTMAX_OPTIONS_INPUT_LEFT_SHIFT, 0), opt(c, MFB_SOFTMAX_OPTIONS_DIFF_MIN, 0),
                (const int8_t *)data(c, &x), (int8_t *)data(c, &y));
 }
@@ -1159,7 +1159,7 @@ static void run_concatenation(const op_ctx *c)
     for (uint32_t i = 0; i < c->n_in; ++i) {
         const mf_tensor x = io(c, 0, i);
         const int32_t copy = d32(c, &x, axis) * inner;
-        concatenation_s8(outer, copy, d32(c, &y, axis) * inner, start, (int32_t)c->b[rq + 4 + i], x.zero_point,
+        mf_concatenation_s8(outer, copy, d32(c, &y, axis) * inner, start, (int32_t)c->b[rq + 4 + i], x.zero_point,
                          y.zero_point, mfb_vec_int(c->b, mult, i), mfb_i8_at(c->b, shift + 4 + i),
                          (const int8_t *)data(c, &x), (int8_t *)data(c, &y));
         start += copy;
@@ -1176,7 +1176,7 @@ static void run_pad(const op_ctx *c)
     for (uint32_t d = 0; d < FOUR; ++d) {
         pad[d] = mfb_vec_int(c->b, before, d);
     }
-    pad_s8(in, pad, out, y.zero_point, (const int8_t *)data(c, &x), (int8_t *)data(c, &y));
+    mf_pad_s8(in, pad, out, y.zero_point, (const int8_t *)data(c, &x), (int8_t *)data(c, &y));
 }
 
 static void run_reshape(const op_ctx *c)
@@ -1189,7 +1189,7 @@ static void run_reshape(const op_ctx *c)
     }
 }
 
-/* transpose_s8's loop nest, unmerged (transpose.transpose_params merges neighbours; the bytes are the same):
+/* mf_transpose_s8's loop nest, unmerged (transpose.transpose_params merges neighbours; the bytes are the same):
  * output dimension d loops over input dimension perm[d] at its element stride, led by 1s up to five loops. */
 static void run_transpose(const op_ctx *c)
 {
@@ -1207,7 +1207,7 @@ static void run_transpose(const op_ctx *c)
         loops[d] = p < 0 ? 1 : d32(c, &x, p);
         strides[d] = p < 0 ? 0 : in_strides[p];
     }
-    transpose_s8(loops, strides, (const int8_t *)data(c, &x), (int8_t *)data(c, &y));
+    mf_transpose_s8(loops, strides, (const int8_t *)data(c, &x), (int8_t *)data(c, &y));
 }
 
 /* resize._float32_scale without floats: a / b rounded to 24 significant bits, ties to even (IEEE single
@@ -1252,14 +1252,14 @@ static void run_resize(const op_ctx *c)
     const int32_t n = d32(c, &x, 0), h = d32(c, &x, 1), w = d32(c, &x, 2), ch = d32(c, &x, 3);
     const int32_t oh = d32(c, &y, 1), ow = d32(c, &y, 2);
     if (c->opcode == MFB_OP_CODE_RESIZE_BILINEAR) {
-        resize_bilinear_s8(n, h, w, ch, oh, ow, hpc, scale10(h, oh, ac), scale10(w, ow, ac),
+        mf_resize_bilinear_s8(n, h, w, ch, oh, ow, hpc, scale10(h, oh, ac), scale10(w, ow, ac),
                            (const int8_t *)data(c, &x), (int8_t *)data(c, &y));
         return;
     }
     int32_t scale_h, shift_h, scale_w, shift_w;
     scale24(ac && oh > 1 ? h - 1 : h, ac && oh > 1 ? oh - 1 : oh, &scale_h, &shift_h);
     scale24(ac && ow > 1 ? w - 1 : w, ac && ow > 1 ? ow - 1 : ow, &scale_w, &shift_w);
-    resize_nearest_s8(n, h, w, ch, oh, ow, ac, hpc, scale_h, shift_h, scale_w, shift_w, (const int8_t *)data(c, &x),
+    mf_resize_nearest_s8(n, h, w, ch, oh, ow, ac, hpc, scale_h, shift_h, scale_w, shift_w, (const int8_t *)data(c, &x),
                       (int8_t *)data(c, &y));
 }
 
@@ -1281,19 +1281,19 @@ static void run_reduce(const op_ctx *c)
     const int8_t *in = (const int8_t *)data(c, &x);
     int8_t *out = (int8_t *)data(c, &y);
     if (c->opcode == MFB_OP_CODE_REDUCE_MAX) {
-        reduce_max_s8(shape, mask, in, out);
+        mf_reduce_max_s8(shape, mask, in, out);
         return;
     }
     const int32_t mult = opt(c, MFB_REDUCE_OPTIONS_MULT, 0), shift = opt(c, MFB_REDUCE_OPTIONS_SHIFT, 0);
     int32_t *scratch = (int32_t *)(void *)scratch_of(c);
-    (c->opcode == MFB_OP_CODE_SUM ? reduce_sum_s8 : reduce_mean_s8)(scratch, shape, mask, x.zero_point, y.zero_point,
+    (c->opcode == MFB_OP_CODE_SUM ? mf_reduce_sum_s8 : mf_reduce_mean_s8)(scratch, shape, mask, x.zero_point, y.zero_point,
                                                                    mult, shift, in, out);
 }
 
 static void run_lut(const op_ctx *c)
 {
     const mf_tensor x = io(c, 0, 0), t = io(c, 0, 1), y = io(c, 1, 0);
-    lut_s8((int32_t)x.size, (const int8_t *)data(c, &t), (const int8_t *)data(c, &x), (int8_t *)data(c, &y));
+    mf_lut_s8((int32_t)x.size, (const int8_t *)data(c, &t), (const int8_t *)data(c, &x), (int8_t *)data(c, &y));
 }
 
 static float scale_of(const mf_tensor *t)
@@ -1307,9 +1307,9 @@ static void run_boundary(const op_ctx *c)
 {
     const mf_tensor x = io(c, 0, 0), y = io(c, 1, 0);
     if (c->opcode == MFB_OP_CODE_QUANTIZE) {
-        quantize_s8((int32_t)x.size, scale_of(&y), y.zero_point, (const float *)data(c, &x), (int8_t *)data(c, &y));
+        mf_quantize_s8((int32_t)x.size, scale_of(&y), y.zero_point, (const float *)data(c, &x), (int8_t *)data(c, &y));
     } else {
-        dequantize_s8((int32_t)x.size, scale_of(&x), x.zero_point, (const int8_t *)data(c, &x), (float *)data(c, &y));
+        mf_dequantize_s8((int32_t)x.size, scale_of(&x), x.zero_point, (const int8_t *)data(c, &x), (float *)data(c, &y));
     }
 }
 

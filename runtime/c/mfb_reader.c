@@ -18,7 +18,7 @@
 #define MFB_SCHEMA_DESCRIPTORS
 #include "mfb_reader.h"
 
-mf_status mfb_fail(mf_error *error, mf_status status, uint32_t offset, int32_t index, const char *message)
+mf_status mf_fail(mf_error *error, mf_status status, uint32_t offset, int32_t index, const char *message)
 {
     if (error != 0) {
         error->status = status;
@@ -37,7 +37,7 @@ typedef struct {
 
 static mf_status fail(const reader *r, int64_t at, const char *message)
 {
-    return mfb_fail(r->error, MF_ERROR_FLATBUFFER, at < 0 ? 0u : (uint32_t)at, -1, message);
+    return mf_fail(r->error, MF_ERROR_FLATBUFFER, at < 0 ? 0u : (uint32_t)at, -1, message);
 }
 
 /* size bytes at pos lie in the buffer, and pos is a multiple of align. */
@@ -295,7 +295,7 @@ static mf_status table(const reader *r, uint32_t pos, uint32_t id, uint32_t dept
     return MF_OK;
 }
 
-mf_status mfb_verify(const uint8_t *buf, uint32_t end, mf_error *error)
+mf_status mf_verify(const uint8_t *buf, uint32_t end, mf_error *error)
 {
     reader r;
     uint32_t root = 0;

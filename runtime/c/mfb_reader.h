@@ -20,10 +20,10 @@
 #define MFB_MAX_TABLE_VECTOR 4096  /* format.MAX_TENSORS and MAX_OPERATORS: the only vectors of tables */
 
 /* Record a failure and return its status. */
-mf_status mfb_fail(mf_error *error, mf_status status, uint32_t offset, int32_t index, const char *message);
+mf_status mf_fail(mf_error *error, mf_status status, uint32_t offset, int32_t index, const char *message);
 
 /* Verify the root table of buf[0, end) and everything it reaches, field by field against the schema. */
-mf_status mfb_verify(const uint8_t *buf, uint32_t end, mf_error *error);
+mf_status mf_verify(const uint8_t *buf, uint32_t end, mf_error *error);
 
 static inline uint32_t mfb_u16_at(const uint8_t *b, uint32_t p)
 {
@@ -47,7 +47,7 @@ static inline int32_t mfb_i8_at(const uint8_t *b, uint32_t p)
     return b[p] <= 127 ? (int32_t)b[p] : (int32_t)b[p] - 256;
 }
 
-/* --- accessors: valid only on a buffer mfb_verify accepted ------------------------------------ */
+/* --- accessors: valid only on a buffer mf_verify accepted ------------------------------------ */
 
 /* Where field `slot` of the table at `table` lies, or 0 when absent. */
 static inline uint32_t mfb_field(const uint8_t *b, uint32_t table, uint32_t slot)

@@ -4,7 +4,7 @@
  * the portable C (row_dots.h, depthwise_taps.h) on random shapes: lengths
  * that are and are not multiples of the vector widths, odd channel counts,
  * unaligned weights and inputs; their int32 sums must be equal. And the
- * shared requantization pass (requantize.c: requantize_rows), as this core's
+ * shared requantization pass (requantize.c: mf_requantize_rows), as this core's
  * compiler builds it, against requant_output one value at a time: both
  * requantization modes, random zero points and clamps. The portable C is
  * itself held to int64 references by the host tests, so agreement here is
@@ -123,7 +123,7 @@ static int row_sums_case(void)
 }
 
 /*
- * One random requantize_rows case (the pass every path shares, compiled for this core: GCC may use SSAT)
+ * One random mf_requantize_rows case (the pass every path shares, compiled for this core: GCC may use SSAT)
  * against requant_output one accumulator at a time, fused and unfused multipliers alike.
  */
 static int requantize_case(void)
@@ -148,7 +148,7 @@ static int requantize_case(void)
     }
     memset(got_out, 0, sizeof got_out);
     memset(want_out, 0, sizeof want_out);
-    requantize_rows(got[0], MAX_ROWS, n_rows, first, end, mult, shift, per_channel, output_zp, act_min, act_max,
+    mf_requantize_rows(got[0], MAX_ROWS, n_rows, first, end, mult, shift, per_channel, output_zp, act_min, act_max,
                     got_out[0], MAX_ROWS);
     for (int32_t r = 0; r < n_rows; ++r) {
         for (int32_t c = first; c < end; ++c) {
