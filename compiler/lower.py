@@ -631,9 +631,9 @@ class _Lowering:
                 return self._reshape(node, r, out, (0, 1), chw=(c, h, w))
             if tuple(out) == (n, c, h * w):  # [N, C, H*W] stored [N, H*W, C]: tokens, no data moved
                 return self._reshape(node, r, out, (0, 2, 1))
+            in_plain = h * w == 1 or c == 1  # NHWC and NCHW hold the same element order
         if r.order == (0, 2, 1) and len(out) == 4 and out[:2] == logical[:2] and out[2] * out[3] == logical[2]:
             return self._reshape(node, r, out, NCHW_AS_NHWC)  # [N, C, L] stored [N, L, C] as an NHWC image
-            in_plain = h * w == 1 or c == 1  # NHWC and NCHW hold the same element order
         if not in_plain:  # PyTorch's element order first: a TRANSPOSE
             r = self.plain(node, r)
         if len(out) == 4:
