@@ -101,15 +101,15 @@ _ADD_QUANT_AND_DATA = (  # the arguments add_s8 and add_s8_same_shape end with
 )
 
 
-@njit(
-    types.void(
-        _v32, _v32, _v32,  # output_shape[4], input1_strides[4], input2_strides[4]
-        _i32,  # left_shift
-        *_ADD_QUANT_AND_DATA,
-    ),
-    cache=True,
-    nogil=True,
+# add_s8 and sub_s8: one signature (sub is add with the second multiplier negated)
+_ADD_SIGNATURE = types.void(
+    _v32, _v32, _v32,  # output_shape[4], input1_strides[4], input2_strides[4]
+    _i32,  # left_shift
+    *_ADD_QUANT_AND_DATA,
 )
+
+
+@njit(_ADD_SIGNATURE, cache=True, nogil=True)
 def add_s8(
     output_shape, input1_strides, input2_strides,
     left_shift,
@@ -136,15 +136,7 @@ def add_s8(
                     i += 1
 
 
-@njit(
-    types.void(
-        _v32, _v32, _v32,  # output_shape[4], input1_strides[4], input2_strides[4]
-        _i32,  # left_shift
-        *_ADD_QUANT_AND_DATA,
-    ),
-    cache=True,
-    nogil=True,
-)
+@njit(_ADD_SIGNATURE, cache=True, nogil=True)
 def sub_s8(
     output_shape, input1_strides, input2_strides,
     left_shift,
