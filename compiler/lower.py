@@ -22,6 +22,7 @@ trace of every node).
 
 from __future__ import annotations
 
+import contextlib
 import math
 import operator
 import os
@@ -116,7 +117,7 @@ class _Lowering:
         self.env: dict = {}
         self.nodes: list[Node] = []
         self.names: set[str] = set()
-        self.image_out: dict = {}
+        self.step_shapes: dict = {}  # node -> the logical output shape of the step being lowered (step_shape)
 
     # --- helpers ---------------------------------------------------------------
 
@@ -158,9 +159,19 @@ class _Lowering:
         return r
 
     def out_shape(self, node):
-        if node in self.image_out:  # a 1-D op lowered through its 2-D handler: (N, C, 1, L)
-            return self.image_out[node]
+        if node in self.step_shapes:
+            return self.step_shapes[node]
         return _static_shape(node, str(node.target))
+
+    @contextlib.contextmanager
+    def step_shape(self, node, shape):
+        """Within it, out_shape(node) is `shape`: one aten node lowered as several steps (a 1-D op through its
+        2-D handler, a 3-D Linear over its tokens, attention's logits), each emitted with its own shape."""
+        self.step_shapes[node] = tuple(shape)
+        try:
+            yield
+        finally:
+            del self.step_shapes[node]
 
     @staticmethod
     def pair(v, default=None):
@@ -331,9 +342,8 @@ class _Lowering:
     def via_image(self, node, handler, x, *args):
         """Lower a 1-D op with its 2-D handler: x as an image of height 1, the result back to [N, C', L']."""
         out = self.out_shape(node)
-        self.image_out[node] = (out[0], out[1], 1, out[2])
-        image = handler(self, node, self.as_image(node, x), *args)
-        del self.image_out[node]
+        with self.step_shape(node, (out[0], out[1], 1, out[2])):
+            image = handler(self, node, self.as_image(node, x), *args)
         return self._reshape(node, image, out, (0, 2, 1))
 
     @staticmethod
@@ -375,9 +385,8 @@ class _Lowering:
             shape = plain.logical_shape
             rows = self._reshape(node, plain, (int(np.prod(shape[:-1])), shape[-1]), (0, 1))
             out = self.out_shape(node)
-            self.image_out[node] = (rows.value.shape[0], out[-1])
-            y = self.linear(node, rows, weight, bias)
-            del self.image_out[node]
+            with self.step_shape(node, (rows.value.shape[0], out[-1])):
+                y = self.linear(node, rows, weight, bias)
             return self._reshape(node, y, out, tuple(range(len(out))))
         if len(r.order) != 2 or r.order != (0, 1):
             self.fail(node, f"{node.target}: the input must be 2-D [N, features], has logical shape {r.logical_shape}; "
@@ -430,10 +439,9 @@ class _Lowering:
         rk = self.plain(node, rk) if rk.chw else rk
         kt = _Ref(rk.value, self._swap_last(rk.order))  # k^T as a view: BATCH_MATMUL reads it with adj_y
         logits_shape = rq.logical_shape[:-1] + (rk.logical_shape[-2],)
-        self.image_out[node] = logits_shape
-        logits = self.batch_matmul(node, rq, kt, scale)
+        with self.step_shape(node, logits_shape):
+            logits = self.batch_matmul(node, rq, kt, scale)
         probs = self.emit(node, "softmax", [logits], logits_shape, logits.order)
-        del self.image_out[node]
         return self.batch_matmul(node, probs, rv, 1.0)
 
     @staticmethod
@@ -546,7 +554,7 @@ class _Lowering:
             order = (left.index(r.order[0]), left.index(r.order[3]))
         return self.emit(node, "mean", [r], self.out_shape(node), order)
 
-    def reduce(self, node, op, r: _Ref, dims, keepdim, out=None) -> _Ref:
+    def reduce(self, node, op, r: _Ref, dims, keepdim) -> _Ref:
         """REDUCE_MEAN, SUM or REDUCE_MAX over logical `dims`, on the stored tensor (its axes where those dims lie)."""
         if r.chw:
             r = self.plain(node, r)
@@ -563,7 +571,7 @@ class _Lowering:
         else:
             left = [d for d in range(rank) if d not in dims]
             shape, order = tuple(logical[d] for d in left), tuple(left.index(d) for d in r.order if d not in dims)
-        return self.emit(node, op, [r], shape if out is None else out, order, dict(axes=axes))
+        return self.emit(node, op, [r], shape, order, dict(axes=axes))
 
     def sum(self, node, x, dims=None, keepdim=False, dtype=None):
         r = self.act(node, x)
@@ -594,7 +602,7 @@ class _Lowering:
                 y = self.emit(node, op, [y, self.constant(node, self.const(node, param, "weight"), y)], logical, order)
         return (y, None, None) if "native" in str(node.target) else y
 
-    def interpolate(self, node, x, size, align_corners, *, mode):
+    def interpolate(self, node, x, align_corners, *, mode):
         """nn.Upsample / F.interpolate (nearest, nearest-exact, bilinear) as TFLite's RESIZE ops: PyTorch's
         nearest is TFLite's without options, nearest-exact TFLite's half_pixel_centers, bilinear with
         align_corners=False TFLite's half_pixel_centers and with True TFLite's align_corners."""
@@ -610,7 +618,7 @@ class _Lowering:
     def upsample_vec(self, node, x, size, *rest, mode):
         """aten.upsample_*.vec(x, output_size, [align_corners,] scale_factors)."""
         align = rest[0] if mode == "bilinear" else False
-        return self.interpolate(node, x, size, align, mode=mode)
+        return self.interpolate(node, x, align, mode=mode)  # the size is the output's
 
     def reshape(self, node, x, *rest):
         r = self.act(node, x)

@@ -92,7 +92,13 @@ def test_random_bytes_with_a_valid_header_raise_format_error(prefix, data):
     _load_and_run(head + body + bytes(seg - n))
 
 
-@pytest.mark.parametrize("valid", [VALID, VALID_ENCODED, *VALID_OPS], ids=["dense", "encoded", *sorted(OP_MODELS)])
+# every single-byte flip of the files whose operators carry options tables (the table-activation model's new
+# operators take none; random mutants cover it)
+FLIPPED = {"dense": VALID, "encoded": VALID_ENCODED,
+           **{name: data for name, data in zip(sorted(OP_MODELS), VALID_OPS) if name != "ops/tables"}}
+
+
+@pytest.mark.parametrize("valid", list(FLIPPED.values()), ids=list(FLIPPED))
 def test_every_single_byte_flip_of_a_valid_file(valid):
     accepted = rejected = 0
     for i in range(len(valid)):
