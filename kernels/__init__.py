@@ -25,7 +25,7 @@ naming the one that is wrong):
     concatenation_params, build_lut_s8,
     resize_params,
     transpose_params, batch_matmul_params,
-    strided_slice_params                           compile-time parameter helpers
+    strided_slice_params, strided_slice_loops      compile-time parameter helpers
     reduce_params, reduce_mean_params,
     reduce_sum_params, fold_mean_multiplier        reduction dimension and quantization helpers
     quantize_multiplier, quantize_multipliers      real multiplier -> (Q31 mult, shift)
@@ -75,7 +75,7 @@ from .pooling import average_pool2d, average_pool2d_s8, max_pool2d, max_pool2d_s
 from .quantization import dequantize_int8, dequantize_s8, quantize_int8, quantize_s8
 from .softmax import preprocess_softmax_scaling, softmax, softmax_s8
 from .transpose import transpose, transpose_params, transpose_s8
-from .slicing import gather, gather_s8, strided_slice, strided_slice_params, strided_slice_s8
+from .slicing import gather, gather_s8, strided_slice, strided_slice_loops, strided_slice_params, strided_slice_s8
 from .reduce import (
     fold_mean_multiplier,
     reduce_max,
@@ -187,6 +187,7 @@ __all__ = [
     "squared_difference_params",
     "squared_difference_s8",
     "strided_slice",
+    "strided_slice_loops",
     "strided_slice_params",
     "strided_slice_s8",
     "sub",

@@ -16,9 +16,10 @@ as reference/strided_slice.h and kernels/strided_slice.cc use them):
 
 which is Python's slice(begin, end, stride).indices(size) (a masked bound: None). The count is exact
 integer arithmetic; TFLite's ceil in float32 agrees below 2^24 elements per dimension. shrink_axis_mask
-takes the one element at start and drops the dimension. Dimensions past len(begin) are taken whole. When the innermost stride is 1 the
-kernel copies contiguous runs: the helper merges a dimension taken whole (begin 0, stride 1) into the
-stride-1 dimension around it, so SPLIT along an outer axis is a single run.
+takes the one element at start and drops the dimension. Dimensions past len(begin) are taken whole. When
+the innermost stride is 1 the kernel copies contiguous runs: strided_slice_loops (which strided_slice_params
+and the runtime's STRIDED_SLICE share) merges a dimension taken whole (begin 0, stride 1) into the stride-1
+dimension around it, so SPLIT along an outer axis is a single run.
 
 Contract (trusted, checked by the wrapper and the helper): input_shape positive, its product (the input's
 elements) below 2^31; loop sizes >= 0 (the helper gives an empty output a walk over a 1-element input);
@@ -149,12 +150,10 @@ def _resolve(fn: str, shape, begin, end, strides, begin_mask, end_mask, shrink_a
     em = _checks.integer(fn, "end_mask", end_mask, 0, 2**n - 1)
     sm = _checks.integer(fn, "shrink_axis_mask", shrink_axis_mask, 0, 2**n - 1)
 
-    loops: list[tuple[int, int, int, int]] = []  # (input size, begin, stride, count) per input dimension
-    out_tensor: list[int] = []
+    loops: list[tuple[int, int, int]] = []  # (begin, stride, count) per input dimension
     for d, size in enumerate(shape):
         if d >= n:
-            loops.append((size, 0, 1, size))
-            out_tensor.append(size)
+            loops.append((0, 1, size))
             continue
         stride = s[d]
         if stride == 0:
@@ -175,23 +174,37 @@ def _resolve(fn: str, shape, begin, end, strides, begin_mask, end_mask, shrink_a
                                  f"which shrink_axis_mask indexes")
             if size == 0:
                 raise ValueError(f"{fn}: dimension {d} is empty; shrink_axis_mask cannot index it")
-            loops.append((size, start, 1, 1))
+            loops.append((start, 1, 1))
             continue
         stop = e[d] + size if e[d] < 0 else e[d]
         stop = min(max(stop, lo), hi)
         if em >> d & 1:
             stop = size if stride > 0 else -1
         count = max(0, -((stop - start) // -stride))  # ceil((stop - start) / stride), exact
-        loops.append((size, start, stride, count))
-        out_tensor.append(count)
+        loops.append((start, stride, count))
+    return strided_slice_loops(shape, [b for b, _, _ in loops], [st for _, st, _ in loops], [c for _, _, c in loops],
+                               shrink_axis_mask=sm)
 
-    if any(count == 0 for _, _, _, count in loops):  # nothing to read: an empty walk over a 1-element input
-        empty = StridedSliceParams(np.ones(MAX_DIMS, np.int32), np.zeros(MAX_DIMS, np.int32),
-                                   np.ones(MAX_DIMS, np.int32), np.array([1, 1, 1, 1, 0], np.int32),
-                                   tuple(out_tensor))
-        return empty
+
+def strided_slice_loops(shape, begin, strides, counts, shrink_axis_mask: int = 0) -> StridedSliceParams:
+    """strided_slice_s8's loop nest from resolved per-dimension loops: input dimension d of ``shape`` (rank <= 5)
+    read at ``begin[d] + k * strides[d]`` for k < ``counts[d]``; bit d of shrink_axis_mask drops dimension d
+    (its count 1) from output_tensor_shape. The caller has checked every position of a non-empty walk lies in
+    its dimension (strided_slice_params resolves them; a runtime reads them from a verified file).
+
+    A count of 0 anywhere gives the empty walk over a 1-element input; otherwise a loop of one position takes
+    stride 1, a whole dimension (begin 0, stride 1, count = size) merges into the stride-1 loop around it, and
+    leading 1s pad the loops to five."""
+    if not len(shape) == len(begin) == len(strides) == len(counts) <= MAX_DIMS:
+        raise ValueError(f"strided_slice_loops: shape, begin, strides and counts need one entry per dimension "
+                         f"(at most {MAX_DIMS}), got {len(shape)}, {len(begin)}, {len(strides)}, {len(counts)}")
+    out_tensor = tuple(int(n) for d, n in enumerate(counts) if not shrink_axis_mask >> d & 1)
+    if any(int(n) == 0 for n in counts):  # nothing to read: an empty walk over a 1-element input
+        return StridedSliceParams(np.ones(MAX_DIMS, np.int32), np.zeros(MAX_DIMS, np.int32),
+                                  np.ones(MAX_DIMS, np.int32), np.array([1, 1, 1, 1, 0], np.int32), out_tensor)
     merged: list[list[int]] = []
-    for size, start, stride, count in loops:
+    for size, start, stride, count in zip(shape, begin, strides, counts):
+        size, start, stride, count = int(size), int(start), int(stride), int(count)
         if count == 1:
             stride = 1  # one position: the step is never taken
         whole = start == 0 and stride == 1 and count == size
@@ -202,7 +215,7 @@ def _resolve(fn: str, shape, begin, end, strides, begin_mask, end_mask, shrink_a
             merged.append([size, start, stride, count])
     merged = [[1, 0, 1, 1]] * (MAX_DIMS - len(merged)) + merged
     cols = [np.array([m[j] for m in merged], np.int32) for j in range(4)]
-    return StridedSliceParams(cols[0], cols[1], cols[2], cols[3], tuple(out_tensor))
+    return StridedSliceParams(cols[0], cols[1], cols[2], cols[3], out_tensor)
 
 
 def strided_slice_params(shape, begin, end, strides, begin_mask=0, end_mask=0, shrink_axis_mask=0, *,

@@ -12,14 +12,15 @@ import numpy as np
 
 from microflat.kernels import native
 
-from .errors import FormatError
+from .errors import FormatError, InputError
 
 ALIGNMENT = 16
 STATUS = {
     0: "MF_OK", 1: "MF_ERROR_ARGUMENT", 2: "MF_ERROR_HEADER", 3: "MF_ERROR_FLATBUFFER", 4: "MF_ERROR_MODEL",
     5: "MF_ERROR_TENSOR", 6: "MF_ERROR_ENCODING", 7: "MF_ERROR_OPERATOR", 8: "MF_ERROR_PLAN",
-    9: "MF_ERROR_ARENA_TOO_SMALL", 10: "MF_ERROR_NOT_LOADED",
+    9: "MF_ERROR_ARENA_TOO_SMALL", 10: "MF_ERROR_NOT_LOADED", 11: "MF_ERROR_INPUT",
 }
+MF_ERROR_INPUT = 11  # an input's value the model refuses at invoke (a GATHER index outside its table): InputError
 
 
 def aligned_bytes(n: int) -> np.ndarray:
@@ -63,11 +64,16 @@ class CRuntime:
             raise CRuntimeError(int(status), int(error.offset), int(error.index), message)
 
     def invoke(self) -> None:
-        status = self.lib.mf_invoke(self.model)
-        if status != 0:
-            raise RuntimeError(f"mf_invoke returned {STATUS.get(status, status)}")
+        _invoke_status(self.lib.mf_invoke(self.model), "mf_invoke")
 
     def invoke_operator(self, k: int) -> None:
-        status = self.lib.mf_invoke_operator(self.model, k)
-        if status != 0:
-            raise RuntimeError(f"mf_invoke_operator({k}) returned {STATUS.get(status, status)}")
+        _invoke_status(self.lib.mf_invoke_operator(self.model, k), f"mf_invoke_operator({k})")
+
+
+def _invoke_status(status: int, call: str) -> None:
+    """InputError for MF_ERROR_INPUT (an input's value the model refuses), RuntimeError for any other failure."""
+    if status == MF_ERROR_INPUT:
+        raise InputError(f"{call} returned MF_ERROR_INPUT: an input's value is outside what the model accepts "
+                         "(a GATHER index outside its table)")
+    if status != 0:
+        raise RuntimeError(f"{call} returned {STATUS.get(status, status)}")

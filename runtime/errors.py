@@ -2,8 +2,10 @@
 
 Catch ``MicroflatError`` for every user-facing failure. Its subclasses say
 more: ``FormatError`` for a damaged or unsupported model file (with the field
-and byte offset), ``InputError`` for an input of the wrong shape or dtype, and
-``CompileError`` for a PyTorch model the compiler cannot turn into a .mfb.
+and byte offset), ``InputError`` for an input of the wrong shape or dtype (or
+holding a value the model refuses when it runs: a GATHER index outside its
+table), and ``CompileError`` for a PyTorch model the compiler cannot turn into
+a .mfb.
 """
 
 from __future__ import annotations
@@ -32,7 +34,8 @@ class FormatError(MicroflatError):
 
 
 class InputError(MicroflatError):
-    """An input array does not fit the model (shape, dtype, count)."""
+    """An input array does not fit the model (shape, dtype, count), or holds a value the model refuses at invoke
+    (a GATHER index outside its table: the op writes nothing)."""
 
 
 class CompileError(MicroflatError):

@@ -6,11 +6,16 @@ dtypes, shapes, options, quantization parameters, weight ranges and the int32
 accumulator bound) and raises FormatError naming the field and its byte
 offset; it returns the op's scratch bytes, MACs and whether it may run in
 place. ``prepare`` turns a checked operator into kernel calls on arena and
-constant arrays; it runs once, at load.
+constant arrays; it runs once, at load. A call is (callable, arguments): a
+jitted kernel, or, where an input's values must be checked at every invoke
+(GATHER's indices), a Python function that checks them, raises InputError,
+and calls the kernel.
 """
 
 from __future__ import annotations
 
+import functools
+import struct
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,12 +29,13 @@ from microflat.kernels.pooling import MEAN_MAX_ELEMENTS
 from microflat.kernels.reduce import MAX_DIMS as REDUCE_MAX_DIMS
 from microflat.kernels.reduce import MAX_ELEMENTS as REDUCE_MAX_ELEMENTS
 from microflat.kernels.resize import MAX_SIZE as RESIZE_MAX_SIZE
+from microflat.kernels.slicing import MAX_DIMS as SLICE_MAX_DIMS
 from microflat.kernels.transpose import MAX_DIMS as TRANSPOSE_MAX_DIMS
 from microflat.kernels.softmax import SOFTMAX_MAX_DEPTH, SOFTMAX_OUTPUT_SCALE, SOFTMAX_OUTPUT_ZP, softmax_input_radius
 
 from . import memory_plan
-from .errors import FormatError
-from .format import OPCODE, SCHEMA
+from .errors import FormatError, InputError
+from .format import MAX_RANK, OPCODE, SCHEMA
 
 INT32_MAX = 2**31 - 1
 MAX_SPATIAL = 2**16
@@ -78,12 +84,18 @@ class OpCheck:
         self.require(n_in in inputs, "inputs", f"takes {inputs} inputs, has {n_in}", self.op.at["inputs"])
         self.require(n_out == outputs, "outputs", f"has {outputs} output(s), not {n_out}", self.op.at["outputs"])
 
+    def element_at(self, which, i):
+        """The byte offset of inputs[i] / outputs[i] (an element of the vector the operator's field points to),
+        as the C verifier reports it."""
+        at = self.op.at[which]
+        return at + struct.unpack_from("<I", self.model.data, at)[0] + 4 + 4 * i
+
     def tensor(self, which, i, dtype=None, rank=None, const=None, optional=False, encoded=False):
         """The tensor at inputs[i] / outputs[i], checked; None for an absent optional input.
         encoded: whether the op's kernels read this tensor in a WeightEncoding (else it must be stored dense)."""
         idx = int(getattr(self.op, which)[i])
         field = f"{which}[{i}]"
-        at = self.op.at[which] + 4 + 4 * i
+        at = self.element_at(which, i)
         if idx == -1 and optional:
             return None
         t = self.model.tensor_or_none(idx)
@@ -135,13 +147,13 @@ class OpCheck:
         return (self.int_option(opts, mult_name, 0, INT32_MAX), self.int_option(opts, shift_name, SHIFT_MIN, SHIFT_MAX))
 
     def zero_point(self, t, which, i):
-        at = self.op.at[which] + 4 + 4 * i
+        at = self.element_at(which, i)
         self.require(t.zero_point is not None, f"{which}[{i}]", f"tensor {t.index} has no quantization", at)
         return t.zero_point
 
-    def same_quantization(self, a, b, field):
+    def same_quantization(self, a, b, field, offset=None):
         self.require(a.scale_value == b.scale_value and a.zero_point == b.zero_point, field,
-                     f"tensors {a.index} and {b.index} must share scale and zero point")
+                     f"tensors {a.index} and {b.index} must share scale and zero point", offset)
 
     def weights(self, w, bias, channels_axis, field):
         """Symmetric weights and the int32 accumulator bound 255 * sum|w| + |b| < 2^31 (on decoded weights).
@@ -682,6 +694,91 @@ def prepare_transpose(c: OpCheck, view, scratch):
     return [_step(K.transpose_s8, output_shape=loops, input_strides=strides, input=view(x), output=view(y))]
 
 
+def check_strided_slice(c: OpCheck) -> OpInfo:
+    """Resolved loops (the compiler resolved TFLite's begin / end / masks, slicing.strided_slice_params): for input
+    dimension d of up to five, positions begin[d] + k * strides[d] for k below count[d], the output's dimension or
+    1 where bit d of shrink_axis_mask drops d; the first and the last lie in [0, size), so every one does. One
+    quantization. The output is written in order while the input is read strided: never in place. Offsets are
+    the C verifier's: an option's field, the output's element of outputs[], the output tensor's table."""
+    c.counts((1,), 1)
+    x = c.tensor("inputs", 0, "int8")
+    y = c.tensor("outputs", 0, "int8", const=False)
+    o = c.options()
+    rank = len(x.shape)
+    c.require(rank <= SLICE_MAX_DIMS, "inputs[0]", f"rank {rank} exceeds {SLICE_MAX_DIMS}", c.element_at("inputs", 0))
+    for name in ("begin", "strides"):
+        v = getattr(o, name)
+        c.require(v is not None and len(v) == rank, f"options.{name}",
+                  f"needs {rank} values, one per input dimension, has {0 if v is None else len(v)}", o.at[name])
+    shrink = c.int_option(o, "shrink_axis_mask", 0, 2**rank - 1)
+    kept = [d for d in range(rank) if not shrink >> d & 1]
+    out_at = c.element_at("outputs", 0)
+    c.require(len(y.shape) == len(kept), "outputs[0]",
+              f"output shape {y.shape} must have {len(kept)} dimensions: the input's {rank} less the "
+              f"{rank - len(kept)} shrink_axis_mask drops", out_at)
+    for d, size in enumerate(x.shape):
+        b, s = int(o.begin[d]), int(o.strides[d])
+        c.require(s != 0, "options.strides", f"strides[{d}] must be non-zero", o.at["strides"])
+        c.require(0 <= b < size, "options.begin", f"begin[{d}] = {b} lies outside [0, {size})", o.at["begin"])
+        n = 1 if shrink >> d & 1 else y.shape[kept.index(d)]
+        last = b + (n - 1) * s  # Python ints: no overflow
+        c.require(0 <= last < size, "outputs[0]",
+                  f"{n} positions of input dimension {d} from {b} by {s} end at {last}, outside [0, {size})", out_at)
+    c.same_quantization(x, y, "outputs[0]", y.pos)
+    return OpInfo(0, 0)
+
+
+def prepare_strided_slice(c: OpCheck, view, scratch):
+    o = c.op.options
+    (x,), (y,) = c.io()
+    shrink = int(o.shrink_axis_mask)
+    kept = iter(y.shape)
+    counts = [1 if shrink >> d & 1 else next(kept) for d in range(len(x.shape))]
+    p = K.strided_slice_loops(x.shape, [int(b) for b in o.begin], [int(s) for s in o.strides], counts, shrink)
+    return [_step(K.strided_slice_s8, input_shape=p.input_shape, begin=p.begin, strides=p.strides,
+                  output_shape=p.output_shape, input=view(x), output=view(y))]
+
+
+def check_gather(c: OpCheck) -> OpInfo:
+    """GATHER (batch_dims 0): params int8 of any rank, indices int32 of any rank (a model input such as token ids,
+    or a constant); the output params.shape[:axis] + indices.shape + params.shape[axis + 1:] (rank <= MAX_RANK)
+    at params' quantization. The indices' values are checked at every invoke (_gather_checked); never in place."""
+    c.counts((2,), 1)
+    p = c.tensor("inputs", 0, "int8")
+    i = c.tensor("inputs", 1, "int32")
+    y = c.tensor("outputs", 0, "int8", const=False)
+    o = c.options()
+    axis = c.int_option(o, "axis", 0, len(p.shape) - 1)
+    want = p.shape[:axis] + i.shape + p.shape[axis + 1:]
+    out_at = c.element_at("outputs", 0)
+    c.require(len(want) <= MAX_RANK, "outputs[0]", f"the output would have {len(want)} dimensions, more than "
+              f"{MAX_RANK}", out_at)
+    c.require(y.shape == want, "outputs[0]", f"output shape {y.shape} must be {want}", out_at)
+    c.same_quantization(p, y, "outputs[0]", y.pos)
+    return OpInfo(0, 0)
+
+
+def _gather_checked(axis, outer, indices_count, axis_size, inner, indices, params, output):
+    """GATHER's step: gather_s8 trusts its indices, so they are checked here, at every invoke, as TFLite's GATHER
+    fails the op; an index outside [0, axis_size) raises InputError before anything is written."""
+    lo, hi = int(indices.min()), int(indices.max())
+    if lo < 0 or hi >= axis_size:
+        raise InputError(f"GATHER: index {lo if lo < 0 else hi} lies outside [0, {axis_size - 1}] "
+                         f"(axis {axis} of params)")
+    K.gather_s8(outer, indices_count, axis_size, inner, indices, params, output)
+
+
+def prepare_gather(c: OpCheck, view, scratch):
+    axis = int(c.op.options.axis)
+    (p, i), (y,) = c.io()
+    outer = int(np.prod(p.shape[:axis], dtype=np.int64))
+    inner = int(np.prod(p.shape[axis + 1:], dtype=np.int64))
+    # A plain callable, not a kernel: the interpreter runs it from Python between step programs.
+    _, args = _step(K.gather_s8, outer=outer, indices_count=i.size, axis_size=p.shape[axis], inner=inner,
+                    indices=view(i), params=view(p), output=view(y))
+    return [(functools.partial(_gather_checked, axis), args)]
+
+
 def check_resize(c: OpCheck) -> OpInfo:
     """NHWC, batch and channels kept, H and W up to resize.MAX_SIZE, not both options; one quantization."""
     c.counts((1,), 1)
@@ -863,6 +960,8 @@ OP_DEFS = {
     "REDUCE_MAX": OpDef(check_reduce, _prepare_reduce(K.reduce_max_s8), "tied", "ReduceOptions"),
     "REDUCE_MEAN": OpDef(check_reduce, _prepare_reduce(K.reduce_mean_s8), options="ReduceOptions"),
     "RSQRT": OpDef(**_LUT),
+    "STRIDED_SLICE": OpDef(check_strided_slice, prepare_strided_slice, "tied", "StridedSliceOptions"),
+    "GATHER": OpDef(check_gather, prepare_gather, "tied", "GatherOptions"),
     "QUANTIZE": OpDef(check_quantize, prepare_quantize),
     "DEQUANTIZE": OpDef(check_dequantize, prepare_dequantize),
 }

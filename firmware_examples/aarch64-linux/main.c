@@ -97,7 +97,12 @@ static int run(int argc, char **argv, const uint8_t *file, uint32_t file_bytes, 
             return 2;
         }
     }
-    mf_invoke(&model);
+    const mf_status status = mf_invoke(&model);
+    if (status != MF_OK) { /* MF_ERROR_INPUT: an input the model refuses, e.g. a GATHER index outside its table */
+        fprintf(stderr, "microflat_run: mf_invoke failed with status %d (an input's value the model refuses)\n",
+                (int)status);
+        return 2;
+    }
     report_outputs(&model, put);
     printf("kernel path %s\n", mf_kernel_path());
     return 0;

@@ -46,7 +46,8 @@ uint32_t mf_buffer_bytes(const mf_model *m, uint32_t buffer);
 
 /* Check operator k (ops.py's check_*), given checked tensors. */
 mf_status mf_check_operator(const mf_model *m, uint32_t k, mf_op_info *info, mf_error *error);
-/* Run operator k of a loaded model (ops.py's prepare_* and the interpreter's step). */
-void mf_run_operator(const mf_model *m, uint32_t k);
+/* Run operator k of a loaded model (ops.py's prepare_* and the interpreter's step): MF_OK, or MF_ERROR_INPUT
+ * when an input's value is refused at run time (a GATHER index outside its table; nothing is written). */
+mf_status mf_run_operator(const mf_model *m, uint32_t k);
 
 #endif /* MFB_INTERNAL_H */

@@ -724,8 +724,7 @@ mf_status mf_invoke_operator(const mf_model *model, uint32_t op)
     if (op >= model->n_operators) {
         return MF_ERROR_ARGUMENT;
     }
-    mf_run_operator(model, op);
-    return MF_OK;
+    return mf_run_operator(model, op);
 }
 
 mf_status mf_invoke(const mf_model *model)
@@ -734,7 +733,10 @@ mf_status mf_invoke(const mf_model *model)
         return MF_ERROR_NOT_LOADED;
     }
     for (uint32_t k = 0; k < model->n_operators; ++k) {
-        mf_run_operator(model, k);
+        const mf_status s = mf_run_operator(model, k);
+        if (s != MF_OK) {
+            return s; /* an operator refused an input's value: the later ones would read what it did not write */
+        }
     }
     return MF_OK;
 }

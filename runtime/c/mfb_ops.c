@@ -723,6 +723,84 @@ static mf_status check_transpose(const op_ctx *c, mf_op_info *info)
     return same_quantization(c, &x, &y);
 }
 
+#define SLICE_MAX_DIMS 5 /* slicing.MAX_DIMS */
+
+/* Where an option's field lies, or the options table when the field is absent (the Python reader's opts.at). */
+static uint32_t option_at(const op_ctx *c, uint32_t slot)
+{
+    const uint32_t at = mfb_field(c->b, c->options, slot);
+    return at ? at : c->options;
+}
+
+/* ops.check_strided_slice: resolved loops over up to five dimensions; for input dimension d, positions
+ * begin[d] + k * strides[d] for k below its count (the output's dimension, or 1 where shrink_axis_mask drops d),
+ * the first and the last inside the dimension (in int64_t: a count and a stride are below 2^31); one
+ * quantization; never in place. Offsets as ops.py reports them: an option's field, the output's element of the
+ * operator's outputs, the output tensor's table. */
+static mf_status check_strided_slice(const op_ctx *c, mf_op_info *info)
+{
+    mf_tensor x, y;
+    int32_t shrink = 0, kept = 0;
+    (void)info;
+    CHECK(counts(c, 1, 1, 1));
+    CHECK(tensor(c, 0, 0, MFB_DTYPE_INT8, ANY, ANY, 0, 0, &x, 0));
+    CHECK(tensor(c, 1, 0, MFB_DTYPE_INT8, ANY, ACTIVATION, 0, 0, &y, 0));
+    CHECK(options(c, MFB_OP_OPTIONS_STRIDED_SLICE_OPTIONS));
+    REQUIRE(x.rank <= SLICE_MAX_DIMS, c->ins + 4, "a strided slice takes at most five dimensions");
+    const uint32_t begin = mfb_ref(c->b, c->options, MFB_STRIDED_SLICE_OPTIONS_BEGIN);
+    const uint32_t strides = mfb_ref(c->b, c->options, MFB_STRIDED_SLICE_OPTIONS_STRIDES);
+    const uint32_t begin_at = option_at(c, MFB_STRIDED_SLICE_OPTIONS_BEGIN);
+    const uint32_t strides_at = option_at(c, MFB_STRIDED_SLICE_OPTIONS_STRIDES);
+    const uint32_t out_at = c->outs + 4;
+    REQUIRE(begin && mfb_len(c->b, begin) == (uint32_t)x.rank, begin_at,
+            "options.begin needs one value per input dimension");
+    REQUIRE(strides && mfb_len(c->b, strides) == (uint32_t)x.rank, strides_at,
+            "options.strides needs one value per input dimension");
+    CHECK(int_option(c, MFB_STRIDED_SLICE_OPTIONS_SHRINK_AXIS_MASK, 0, 0, ((int64_t)1 << x.rank) - 1, &shrink));
+    for (int32_t d = 0; d < x.rank; ++d) {
+        kept += ((shrink >> d) & 1) == 0;
+    }
+    REQUIRE(y.rank == kept, out_at, "the output's rank is not the input's less the dimensions shrink_axis_mask drops");
+    int32_t j = 0; /* the output dimension of input dimension d */
+    for (int32_t d = 0; d < x.rank; ++d) {
+        const int64_t size = dim(c, &x, d);
+        const int64_t b = mfb_vec_int(c->b, begin, (uint32_t)d), s = mfb_vec_int(c->b, strides, (uint32_t)d);
+        REQUIRE(s != 0, strides_at, "options.strides must be non-zero");
+        REQUIRE(b >= 0 && b < size, begin_at, "options.begin must lie inside its input dimension");
+        const int64_t n = ((shrink >> d) & 1) ? 1 : dim(c, &y, j++);
+        const int64_t last = b + (n - 1) * s;
+        REQUIRE(last >= 0 && last < size, out_at, "an output dimension puts the slice's last position outside the input");
+    }
+    return same_quantization(c, &x, &y);
+}
+
+/* ops.check_gather: params int8 of any rank, indices int32 of any rank, the output
+ * params.shape[:axis] + indices.shape + params.shape[axis + 1:] at params' quantization; never in place. The
+ * indices' values are checked by run_gather at every invoke. */
+static mf_status check_gather(const op_ctx *c, mf_op_info *info)
+{
+    mf_tensor p, i, y;
+    int32_t axis = 0;
+    (void)info;
+    CHECK(counts(c, 2, 2, 1));
+    CHECK(tensor(c, 0, 0, MFB_DTYPE_INT8, ANY, ANY, 0, 0, &p, 0));
+    CHECK(tensor(c, 0, 1, MFB_DTYPE_INT32, ANY, ANY, 0, 0, &i, 0));
+    CHECK(tensor(c, 1, 0, MFB_DTYPE_INT8, ANY, ACTIVATION, 0, 0, &y, 0));
+    CHECK(options(c, MFB_OP_OPTIONS_GATHER_OPTIONS));
+    CHECK(int_option(c, MFB_GATHER_OPTIONS_AXIS, 0, 0, p.rank - 1, &axis));
+    const uint32_t out_at = c->outs + 4;
+    const int32_t rank = p.rank - 1 + i.rank;
+    REQUIRE(rank <= MF_MAX_RANK, out_at, "the output would have more than six dimensions");
+    REQUIRE(y.rank == rank, out_at, "the output shape is not params' with the indices' shape at the axis");
+    for (int32_t d = 0; d < rank; ++d) {
+        const int64_t want = d < axis            ? dim(c, &p, d)
+                             : d < axis + i.rank ? dim(c, &i, d - axis)
+                                                 : dim(c, &p, d - i.rank + 1);
+        REQUIRE(dim(c, &y, d) == want, out_at, "the output shape is not params' with the indices' shape at the axis");
+    }
+    return same_quantization(c, &p, &y);
+}
+
 #define RESIZE_MAX_SIZE 65536 /* resize.MAX_SIZE */
 #define REDUCE_MAX_DIMS 5     /* reduce.MAX_DIMS */
 
@@ -883,6 +961,10 @@ mf_status mf_check_operator(const mf_model *m, uint32_t k, mf_op_info *info, mf_
     case MFB_OP_CODE_REDUCE_MAX:
     case MFB_OP_CODE_REDUCE_MEAN:
         return check_reduce(&c, info);
+    case MFB_OP_CODE_STRIDED_SLICE:
+        return check_strided_slice(&c, info);
+    case MFB_OP_CODE_GATHER:
+        return check_gather(&c, info);
     case MFB_OP_CODE_QUANTIZE:
     case MFB_OP_CODE_DEQUANTIZE:
         return check_boundary(&c, info);
@@ -1210,6 +1292,52 @@ static void run_transpose(const op_ctx *c)
     mf_transpose_s8(loops, strides, (const int8_t *)data(c, &x), (int8_t *)data(c, &y));
 }
 
+/* mf_strided_slice_s8's loop nest, unmerged (slicing.strided_slice_loops merges whole dimensions; the bytes are the
+ * same): input dimension d read at begin[d] + k * strides[d] for k below its count (the output's dimension, 1 on
+ * a shrunk one), led by 1s up to five loops. */
+static void run_strided_slice(const op_ctx *c)
+{
+    const mf_tensor x = io(c, 0, 0), y = io(c, 1, 0);
+    const uint32_t begin = mfb_ref(c->b, c->options, MFB_STRIDED_SLICE_OPTIONS_BEGIN);
+    const uint32_t strides = mfb_ref(c->b, c->options, MFB_STRIDED_SLICE_OPTIONS_STRIDES);
+    const int32_t shrink = opt(c, MFB_STRIDED_SLICE_OPTIONS_SHRINK_AXIS_MASK, 0);
+    int32_t in[SLICE_MAX_DIMS], first[SLICE_MAX_DIMS], step[SLICE_MAX_DIMS], count[SLICE_MAX_DIMS];
+    const int32_t lead = SLICE_MAX_DIMS - x.rank;
+    int32_t j = 0;
+    for (int32_t d = 0; d < SLICE_MAX_DIMS; ++d) {
+        const int32_t e = d - lead; /* the input dimension, < 0 for a leading 1 */
+        in[d] = e < 0 ? 1 : d32(c, &x, e);
+        first[d] = e < 0 ? 0 : mfb_vec_int(c->b, begin, (uint32_t)e);
+        step[d] = e < 0 ? 1 : mfb_vec_int(c->b, strides, (uint32_t)e);
+        count[d] = e < 0 || ((shrink >> e) & 1) ? 1 : d32(c, &y, j++);
+    }
+    mf_strided_slice_s8(in, first, step, count, (const int8_t *)data(c, &x), (int8_t *)data(c, &y));
+}
+
+/* GATHER: params viewed as [outer, axis size, inner]. mf_gather_s8 trusts its indices, so every one is checked
+ * first, at every invoke, as TFLite's GATHER fails the op: MF_ERROR_INPUT, and nothing is written. */
+static mf_status run_gather(const op_ctx *c)
+{
+    const mf_tensor p = io(c, 0, 0), i = io(c, 0, 1), y = io(c, 1, 0);
+    const int32_t axis = opt(c, MFB_GATHER_OPTIONS_AXIS, 0), axis_size = d32(c, &p, axis);
+    const int32_t count = (int32_t)i.size; /* below 2^31: a verified tensor */
+    const int32_t *indices = (const int32_t *)data(c, &i);
+    int32_t outer = 1, inner = 1;
+    for (int32_t d = 0; d < axis; ++d) {
+        outer *= d32(c, &p, d);
+    }
+    for (int32_t d = axis + 1; d < p.rank; ++d) {
+        inner *= d32(c, &p, d);
+    }
+    for (int32_t k = 0; k < count; ++k) {
+        if (indices[k] < 0 || indices[k] >= axis_size) {
+            return MF_ERROR_INPUT;
+        }
+    }
+    mf_gather_s8(outer, count, axis_size, inner, indices, (const int8_t *)data(c, &p), (int8_t *)data(c, &y));
+    return MF_OK;
+}
+
 /* resize._float32_scale without floats: a / b rounded to 24 significant bits, ties to even (IEEE single
  * division, correctly rounded), as q * 2^-k. a, b <= 2^16, so a / b < 2^23 and k >= 7; a << k < 2^56. */
 static void scale24(int64_t a, int64_t b, int32_t *q_out, int32_t *k_out)
@@ -1313,7 +1441,7 @@ static void run_boundary(const op_ctx *c)
     }
 }
 
-void mf_run_operator(const mf_model *m, uint32_t k)
+mf_status mf_run_operator(const mf_model *m, uint32_t k)
 {
     op_ctx c;
     ctx_init(&c, m, k, 0);
@@ -1388,10 +1516,16 @@ void mf_run_operator(const mf_model *m, uint32_t k)
     case MFB_OP_CODE_REDUCE_MEAN:
         run_reduce(&c);
         break;
+    case MFB_OP_CODE_STRIDED_SLICE:
+        run_strided_slice(&c);
+        break;
+    case MFB_OP_CODE_GATHER:
+        return run_gather(&c);
     default: /* QUANTIZE, DEQUANTIZE: the loader accepts no other opcode */
         run_boundary(&c);
         break;
     }
+    return MF_OK;
 }
 
 const char *mf_kernel_path(void)

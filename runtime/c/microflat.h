@@ -50,7 +50,9 @@ typedef enum {
     MF_ERROR_OPERATOR = 7,        /* an operator's inputs, outputs or options */
     MF_ERROR_PLAN = 8,            /* the memory plan */
     MF_ERROR_ARENA_TOO_SMALL = 9, /* the arena given is smaller than mf_arena_bytes */
-    MF_ERROR_NOT_LOADED = 10      /* mf_invoke on a model mf_model_load did not accept */
+    MF_ERROR_NOT_LOADED = 10,     /* mf_invoke on a model mf_model_load did not accept */
+    MF_ERROR_INPUT = 11           /* an input's value is outside what the model accepts, found at invoke: a GATHER
+                                     index outside its table */
 } mf_status;
 
 typedef struct {
@@ -83,6 +85,8 @@ typedef struct {
 mf_status mf_arena_bytes(const uint8_t *file, uint32_t file_bytes, uint32_t *arena_bytes, mf_error *error);
 mf_status mf_model_load(mf_model *model, const uint8_t *file, uint32_t file_bytes, uint8_t *arena,
                         uint32_t arena_bytes, mf_error *error);
+/* Run every operator in order (or operator `op` alone). An operator that refuses its inputs' values (a GATHER
+ * index outside its table) writes nothing; mf_invoke stops there and returns MF_ERROR_INPUT. */
 mf_status mf_invoke(const mf_model *model);
 mf_status mf_invoke_operator(const mf_model *model, uint32_t op);
 
