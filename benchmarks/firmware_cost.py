@@ -105,6 +105,34 @@ def hot_spots(elf: Path, blocks_path: Path, top: int) -> list[tuple[int, str]]:
     return sorted(((v, k) for k, v in by_line.items()), reverse=True)[:top]
 
 
+def build_plugin(folder: Path) -> Path:
+    """benchmarks/qemu/insn_count.c compiled into folder: the TCG plugin that counts instructions at each marker."""
+    plugin_so = Path(folder) / "insn_count.so"
+    sh(["gcc", "-shared", "-fPIC", "-O2", "-Wall", "-Wextra", "-Werror", str(PLUGIN_SOURCE), "-o", str(plugin_so)])
+    return plugin_so
+
+
+def per_op_instructions(name: str, model_dir: Path, work: Path, board: str, plugin_so: Path, extra: str,
+                        operators: int, profile: int = 0) -> tuple[list[int], Path]:
+    """The exported model in model_dir built at -O3 with -DMICROFLAT_PROFILE (and extra) and run under QEMU with
+    the plugin: (instructions executed by each operator, in order; the ELF). Raises RuntimeError when the firmware's
+    outputs differ from Python's or the markers do not match the operators."""
+    elf3 = build(model_dir, work / "o3", board, "-O3", f"-DMICROFLAT_PROFILE {extra}" + (" -g" if profile else ""))
+    marker = next(line.split()[0] for line in sh(["arm-none-eabi-nm", str(elf3)]).splitlines()
+                  if line.endswith(" profile_mark"))
+    counts_path = work / "counts.txt"
+    blocks_path = work / "blocks.txt"
+    plugin = f"{plugin_so},marker=0x{marker},out={counts_path}" + (f",blocks={blocks_path}" if profile else "")
+    run3 = qemu(elf3, board, plugin)
+    if "expected: match" not in run3:
+        raise RuntimeError(f"{name}: the profiled firmware's outputs differ from Python's:\n{run3}")
+    marks = [int(v) for v in counts_path.read_text().split("\n") if v and not v.startswith("total")]
+    per_op = [b - a for a, b in zip(marks, marks[1:])]
+    if len(per_op) != operators:
+        raise RuntimeError(f"{name}: {len(marks)} markers for {operators} operators")
+    return per_op, elf3
+
+
 def measure(name: str, data: bytes, board: str, plugin_so: Path, work: Path, portable: bool,
             profile: int = 0) -> dict:
     model_dir = work / "model"
@@ -121,19 +149,8 @@ def measure(name: str, data: bytes, board: str, plugin_so: Path, work: Path, por
     stack = int(re.search(r"stack bytes (\d+)", run).group(1))
     arena = int(re.search(r"arena bytes (\d+)", run).group(1))
     # cost, at -O3
-    elf3 = build(model_dir, work / "o3", board, "-O3", f"-DMICROFLAT_PROFILE {extra}" + (" -g" if profile else ""))
-    marker = next(line.split()[0] for line in sh(["arm-none-eabi-nm", str(elf3)]).splitlines()
-                  if line.endswith(" profile_mark"))
-    counts_path = work / "counts.txt"
+    per_op, elf3 = per_op_instructions(name, model_dir, work, board, plugin_so, extra, len(lm.operators), profile)
     blocks_path = work / "blocks.txt"
-    plugin = f"{plugin_so},marker=0x{marker},out={counts_path}" + (f",blocks={blocks_path}" if profile else "")
-    run3 = qemu(elf3, board, plugin)
-    if "expected: match" not in run3:
-        raise RuntimeError(f"{name}: the profiled firmware's outputs differ from Python's:\n{run3}")
-    marks = [int(v) for v in counts_path.read_text().split("\n") if v and not v.startswith("total")]
-    per_op = [b - a for a, b in zip(marks, marks[1:])]
-    if len(per_op) != len(lm.operators):
-        raise RuntimeError(f"{name}: {len(marks)} markers for {len(lm.operators)} operators")
     by_kind = defaultdict(lambda: [0, 0])
     for k, op in enumerate(lm.operators):
         kind = layer_kind(lm, op)
@@ -184,8 +201,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        plugin_so = Path(tmp) / "insn_count.so"
-        sh(["gcc", "-shared", "-fPIC", "-O2", "-Wall", "-Wextra", "-Werror", str(PLUGIN_SOURCE), "-o", str(plugin_so)])
+        plugin_so = build_plugin(Path(tmp))
         for name in args.models:
             data = compile_zoo_model(name)
             for path in args.paths:
