@@ -51,7 +51,8 @@ class _Emitter:
 
     def tensor(self, v: Value) -> int:
         if v not in self.index:
-            self.index[v] = self.w.add_tensor(v.name, "int8", v.shape, scale=v.scale, zero_point=v.zero_point)
+            quant = dict(scale=v.scale, zero_point=v.zero_point) if v.dtype == "int8" else {}
+            self.index[v] = self.w.add_tensor(v.name, v.dtype, v.shape, **quant)
         return self.index[v]
 
     def as_4d(self, v: Value, suffix: str, into: bool) -> int:
@@ -76,7 +77,7 @@ class _Emitter:
     def boundary(self, v: Value, opcode: str) -> int:
         """The model's input or output tensor: the int8 one, or a float32 twin QUANTIZE/DEQUANTIZE converts."""
         t = self.tensor(v)
-        if self.io != "float32":
+        if self.io != "float32" or v.dtype != "int8":  # integer ids stay integers
             return t
         f = self.w.add_tensor(f"{v.name}:float", "float32", v.shape)
         src, dst = (f, t) if opcode == "QUANTIZE" else (t, f)
@@ -254,6 +255,22 @@ class _Emitter:
     def transpose(self, node: Node):
         self.w.add_operator("TRANSPOSE", [self.tensor(node.inputs[0])], [self.tensor(node.output)], "TransposeOptions",
                             dict(perm=np.array(node.attrs["perm"], np.int32)))
+
+    def strided_slice(self, node: Node):
+        a = node.attrs
+        opts = dict(begin=np.array(a["begin"], np.int32), strides=np.array(a["strides"], np.int32),
+                    shrink_axis_mask=sum(1 << d for d in a["shrink"]) or None)
+        self.w.add_operator("STRIDED_SLICE", [self.tensor(node.inputs[0])], [self.tensor(node.output)],
+                            "StridedSliceOptions", opts)
+
+    def gather(self, node: Node):
+        params = self.tensor(node.inputs[0])
+        if node.attrs.get("indices") is not None:
+            ids = self.w.add_constant(f"{node.output.name}.indices", np.asarray(node.attrs["indices"], np.int32))
+        else:
+            ids = self.tensor(node.inputs[1])
+        self.w.add_operator("GATHER", [params, ids], [self.tensor(node.output)], "GatherOptions",
+                            dict(axis=node.attrs["axis"] or None))
 
     def reshape(self, node: Node):
         self.w.add_operator("RESHAPE", [self.tensor(node.inputs[0])], [self.tensor(node.output)])

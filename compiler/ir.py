@@ -31,7 +31,11 @@ Ops and their attrs:
   reduce_mean, reduce_sum, reduce_max  axes   (physical axes; the output keeps them as 1s or drops them)
   resize_nearest, resize_bilinear  align_corners, half_pixel_centers   (TFLite's options; the output's H, W)
   rsqrt       eps                    (a table: 1 / sqrt(x + eps), LayerNorm's)
-  transpose   perm                   (physical dimensions: output dim j is input dim perm[j]; never the batch)
+  transpose   perm                   (physical dimensions: output dim j is input dim perm[j])
+  strided_slice  begin, strides, shrink  (per physical dim: first element, step; shrink: the dims taken once and
+                                     dropped; each kept dim's count is the output's)
+  gather      axis, indices | None   (params = inputs[0], physical axis; indices: a constant int32 array, else
+                                     inputs[1], an int32 activation: nn.Embedding's token ids)
   logistic, tanh, hardswish, gelu, gelu_tanh, silu, hardsigmoid, mish  -     (table activations)
   leaky_relu, elu  alpha
 """
@@ -53,7 +57,8 @@ OPCODE_OF = {"conv": "CONV_2D", "fc": "FULLY_CONNECTED", "add": "ADD", "mul": "M
              "elu": "ELU", "mish": "MISH", "clamp": "CLAMP", "sub": "SUB", "maximum": "MAXIMUM", "minimum": "MINIMUM",
              "squared_difference": "SQUARED_DIFFERENCE", "transpose": "TRANSPOSE", "transpose_conv": "TRANSPOSE_CONV",
              "batch_matmul": "BATCH_MATMUL", "reduce_mean": "REDUCE_MEAN", "reduce_sum": "SUM", "reduce_max": "REDUCE_MAX",
-             "resize_nearest": "RESIZE_NEAREST_NEIGHBOR", "resize_bilinear": "RESIZE_BILINEAR", "rsqrt": "RSQRT"}
+             "resize_nearest": "RESIZE_NEAREST_NEIGHBOR", "resize_bilinear": "RESIZE_BILINEAR", "rsqrt": "RSQRT",
+             "strided_slice": "STRIDED_SLICE", "gather": "GATHER"}
 # Ops with a constant weight whose output channels lie on its axis 0 (quantized per channel, BN-foldable).
 WEIGHTED_OPS = ("conv", "fc", "transpose_conv")
 # The table activations (kernels/lut.py's LUT_FUNCTIONS; their attrs are the function's parameters). A clamp
@@ -71,6 +76,7 @@ FUSES_ACTIVATION = frozenset(op for op, code in OPCODE_OF.items() if OP_DEFS[cod
 class Value:
     name: str
     shape: tuple[int, ...]
+    dtype: str = "int8"  # "int32": integer data that is never quantized (token ids a GATHER reads)
     scale: float | None = None
     zero_point: int = 0
     # (scale, zero point) fixed by a fake-quantize op in the captured graph (a QAT model); calibration keeps it
@@ -99,6 +105,9 @@ class Graph:
     # Per input and output: "NHWC" when PyTorch's NCHW tensor is stored channels-last, else "".
     input_layouts: list[str] = field(default_factory=list)
     output_layouts: list[str] = field(default_factory=list)
+    # Whether some value's leading physical dimension is not the batch (a batch-1 model that moves it, as
+    # nn.MultiheadAttention's sequence-first layout does): the simulation then runs one sample at a time.
+    per_sample: bool = False
 
     def consumers(self) -> dict[Value, list[Node]]:
         uses: dict[Value, list[Node]] = {}

@@ -118,6 +118,7 @@ class _Lowering:
         self.nodes: list[Node] = []
         self.names: set[str] = set()
         self.step_shapes: dict = {}  # node -> the logical output shape of the step being lowered (step_shape)
+        self.per_sample = False  # some value's leading physical dimension is not the batch (Graph.per_sample)
 
     # --- helpers ---------------------------------------------------------------
 
@@ -203,12 +204,16 @@ class _Lowering:
                     self.env[node] = consts[node.name]
                     continue
                 shape = _static_shape(node, "input")
-                if node.meta["val"].dtype != torch.float32:
-                    self.fail(node, f"input '{node.name}' is {node.meta['val'].dtype}; microflat models take float32 inputs")
+                dtype = node.meta["val"].dtype
+                if dtype not in (torch.float32, torch.int64, torch.int32):
+                    self.fail(node, f"input '{node.name}' is {dtype}; microflat models take float32 inputs, or "
+                                    "integer ids (int64 or int32) for an nn.Embedding")
                 order = tuple(range(len(shape)))
-                if len(shape) == 4 and not self._permuted_to_nchw(node):
+                if len(shape) == 4 and dtype == torch.float32 and not self._permuted_to_nchw(node):
                     order = NCHW_AS_NHWC
                 ref = _Ref(self.value(node.name, _physical_shape(shape, order)), order)
+                if dtype != torch.float32:
+                    ref.value.dtype = "int32"
                 self.env[node] = ref
                 inputs.append(ref.value)
                 layouts.append("NHWC" if order == NCHW_AS_NHWC else "")
@@ -224,7 +229,7 @@ class _Lowering:
                         self.fail(arg, "a model input is returned unchanged as an output")
                     outputs.append(r.value)
                     out_layouts.append("NHWC" if r.order == NCHW_AS_NHWC and len(r.order) == 4 else "")
-                return Graph(inputs, outputs, self.nodes, layouts, out_layouts)
+                return Graph(inputs, outputs, self.nodes, layouts, out_layouts, self.per_sample)
             else:
                 self.fail(node, f"graph node kind '{node.op}' is not supported")
         raise CompileError("the exported graph has no output node")
@@ -659,9 +664,13 @@ class _Lowering:
         perm = tuple(r.order.index(d) for d in order)
         if perm == tuple(range(len(perm))):
             return _Ref(r.value, order)
-        if perm[0] != 0:
-            self.fail(node, f"{node.target}: a transpose that moves the batch dimension (physical permutation {perm}) "
-                            "is not supported")
+        if r.value.dtype != "int8":
+            self.fail(node, f"{node.target}: integer ids must keep their layout (a transpose of them is not supported)")
+        self.per_sample |= perm[0] != 0  # the batch (1) moves: nn.MultiheadAttention's sequence-first layout
+        shape = r.value.shape
+        if [p for p in perm if shape[p] > 1] == sorted(p for p in perm if shape[p] > 1):
+            # only dimensions of size 1 move: the elements keep their order, a reshape (no data moves)
+            return self._reshape(node, r, r.logical_shape, order)
         if len(perm) > TRANSPOSE_MAX_DIMS:
             self.fail(node, f"{node.target}: a transpose of {len(perm)} dimensions; microflat transposes at most "
                             f"{TRANSPOSE_MAX_DIMS}")
@@ -714,6 +723,137 @@ class _Lowering:
         rank = len(refs[0].order)
         axis = refs[0].order.index(int(dim) % rank)
         return self.emit(node, "concat", refs, self.out_shape(node), refs[0].order, dict(axis=axis))
+
+    # --- slicing, splitting, stacking and gathering: STRIDED_SLICE, CONCATENATION and GATHER ---------------
+
+    def _slice(self, node, r: _Ref, d: int, start: int, count: int, step: int, shrink: bool = False) -> _Ref:
+        """Logical dimension d of r, elements start + k * step (k < count), as one STRIDED_SLICE on the stored
+        tensor (the dimension's physical axis); shrink: the one element, the dimension dropped."""
+        if r.chw:
+            r = self.plain(node, r)
+        if r.value.dtype != "int8":
+            self.fail(node, f"{node.target}: slicing integer ids is not supported")
+        logical, j = r.logical_shape, r.order.index(d)
+        if not shrink and (start, count, step) == (0, logical[d], 1):
+            return r  # the whole dimension
+        if count < 1:
+            self.fail(node, f"{node.target}: the slice of dimension {d} (size {logical[d]}) is empty")
+        self.per_sample |= j == 0  # the leading stored dimension (the batch, 1, or one moved there) is cut
+        begin, strides = [0] * len(r.order), [1] * len(r.order)
+        begin[j], strides[j] = start, step
+        attrs = dict(begin=begin, strides=strides, shrink=[j] if shrink else [])
+        if shrink:
+            out = logical[:d] + logical[d + 1:]
+            order = tuple(o - (o > d) for o in r.order if o != d)
+        else:
+            out, order = logical[:d] + (count,) + logical[d + 1:], r.order
+        return self.emit(node, "strided_slice", [r], out, order, attrs)
+
+    def _dim(self, r: _Ref, dim) -> int:
+        return int(dim) % len(r.order)
+
+    def slice_tensor(self, node, x, dim=0, start=None, end=None, step=1):
+        """x[..., start:end:step, ...] (PyTorch's steps are positive; the bounds clamp as Python's do)."""
+        r = self.act(node, x)
+        d = self._dim(r, dim)
+        lo, hi, st = slice(start, end, step).indices(r.logical_shape[d])
+        return self._slice(node, r, d, lo, len(range(lo, hi, st)), st)
+
+    def narrow(self, node, x, dim, start, length):
+        r = self.act(node, x)
+        d = self._dim(r, dim)
+        return self._slice(node, r, d, int(start) % r.logical_shape[d], int(length), 1)
+
+    def select(self, node, x, dim, index):
+        """x[..., index, ...]: one element of the dimension, which is dropped (STRIDED_SLICE's shrink_axis_mask)."""
+        r = self.act(node, x)
+        d = self._dim(r, dim)
+        size = r.logical_shape[d]
+        if not -size <= int(index) < size:
+            self.fail(node, f"{node.target}: index {index} lies outside dimension {d} of size {size}")
+        return self._slice(node, r, d, int(index) % size, 1, 1, shrink=True)
+
+    def _split(self, node, x, sizes, dim):
+        r = self.act(node, x)
+        d = self._dim(r, dim)
+        pieces, start = [], 0
+        for n in sizes:
+            pieces.append(self._slice(node, r, d, start, int(n), 1))
+            start += int(n)
+        return pieces
+
+    def split(self, node, x, split_size, dim=0):
+        """torch.split with one size: pieces of that size, the last one shorter (TFLite's SPLIT when it divides)."""
+        size = self.act(node, x).logical_shape[self._dim(self.act(node, x), dim)]
+        n = int(split_size)
+        return self._split(node, x, [min(n, size - k) for k in range(0, size, n)], dim)
+
+    def split_with_sizes(self, node, x, sizes, dim=0):
+        return self._split(node, x, sizes, dim)
+
+    def chunk(self, node, x, chunks, dim=0):
+        """torch.chunk: pieces of ceil(size / chunks), the last one shorter."""
+        size = self.act(node, x).logical_shape[self._dim(self.act(node, x), dim)]
+        return self.split(node, x, -(-size // int(chunks)), dim)
+
+    def unbind(self, node, x, dim=0):
+        """torch.unbind: every element of the dimension, each with the dimension dropped (TFLite's UNPACK)."""
+        r = self.act(node, x)
+        d = self._dim(r, dim)
+        return [self._slice(node, r, d, k, 1, 1, shrink=True) for k in range(r.logical_shape[d])]
+
+    def stack(self, node, tensors, dim=0):
+        """torch.stack (TFLite's PACK): each input with a new dimension of 1 (a reshape), then one concatenation."""
+        refs = [self.act(node, t, f"input {i}") for i, t in enumerate(tensors)]
+        rank = len(refs[0].order) + 1
+        d = int(dim) % rank
+        grown = []
+        for r in refs:
+            shape = r.logical_shape[:d] + (1,) + r.logical_shape[d:]
+            with self.step_shape(node, shape):
+                grown.append(self.reshape(node, r))
+        return self.cat(node, grown, d)
+
+    def embedding(self, node, weight, indices, padding_idx=-1, scale_grad_by_freq=False, sparse=False):
+        """nn.Embedding: GATHER of the table's rows (a constant, int8 at its own scale) by the token ids, an
+        integer model input."""
+        table = self.const(node, weight, "weight")
+        ids = self.act(node, indices, "indices")
+        if table.dim() != 2:
+            self.fail(node, f"{node.target}: the table must be 2-D [num_embeddings, dim], has {tuple(table.shape)}")
+        if ids.value.dtype != "int32" or ids.order != tuple(range(len(ids.order))):
+            self.fail(node, f"{node.target}: the indices must be integer token ids, a model input of dtype int64 or "
+                            "int32 used as it is")
+        v = self.value(f"{node.name}_table", table.shape)
+        self.nodes.append(Node("constant", [], v, {"data": table.numpy()}, source_of(node)))
+        out = ids.logical_shape + (table.shape[1],)
+        return self.emit(node, "gather", [_Ref(v, (0, 1)), ids], out, tuple(range(len(out))), dict(axis=0))
+
+    def index_select(self, node, x, dim, index):
+        """x.index_select(dim, ids) with constant ids: GATHER of the activation along that dimension."""
+        r = self.act(node, x)
+        if r.chw:
+            r = self.plain(node, r)
+        d = self._dim(r, dim)
+        ids = self.env.get(index) if isinstance(index, torch.fx.Node) else index
+        if not isinstance(ids, torch.Tensor) or ids.dim() != 1 or ids.is_floating_point():
+            self.fail(node, f"{node.target}: the indices must be a constant 1-D integer tensor")
+        size = r.logical_shape[d]
+        if ids.numel() == 0 or not bool(((ids >= -size) & (ids < size)).all()):
+            self.fail(node, f"{node.target}: indices {ids.tolist()} must lie in [{-size}, {size}) (dimension {d})")
+        j = r.order.index(d)
+        self.per_sample |= j == 0
+        out = r.logical_shape[:d] + (ids.numel(),) + r.logical_shape[d + 1:]
+        attrs = dict(axis=j, indices=(ids % size).to(torch.int32).numpy())
+        return self.emit(node, "gather", [r], out, r.order, attrs)
+
+    def index(self, node, x, indices):
+        """x[..., ids, ...] with one constant 1-D integer index tensor and plain slices elsewhere: index_select."""
+        given = [(d, i) for d, i in enumerate(indices) if i is not None]
+        if len(given) != 1:
+            self.fail(node, f"{node.target}: indexing with {len(given)} index tensors; microflat gathers along one "
+                            "dimension with a constant 1-D index")
+        return self.index_select(node, x, given[0][0], given[0][1])
 
     def softmax(self, node, x, dim, *rest):
         r = self.act(node, x)
@@ -943,6 +1083,18 @@ _HANDLERS = {
     "aten.permute.default": _L.permute,
     "aten.transpose.int": _L.transpose,
     "aten.cat.default": _L.cat,
+    "aten.slice.Tensor": _L.slice_tensor,
+    "aten.narrow.default": _L.narrow,
+    "aten.select.int": _L.select,
+    "aten.split.Tensor": _L.split,
+    "aten.split_with_sizes.default": _L.split_with_sizes,
+    "aten.chunk.default": _L.chunk,
+    "aten.unbind.int": _L.unbind,
+    "aten.stack.default": _L.stack,
+    "aten.embedding.default": _L.embedding,
+    "aten.index_select.default": _L.index_select,
+    "aten.index.Tensor": _L.index,
+    "aten.unflatten.int": _L.reshape,
     "aten.concat.default": _L.cat,
     "aten.softmax.int": _L.softmax,
     "aten._softmax.default": _L.softmax,

@@ -50,7 +50,16 @@ def physical_batches(graph: Graph, data: Iterable):
             raise CompileError(f"calibration batch {i} has {len(items)} tensor(s); the model takes {len(graph.inputs)}")
         out = []
         for j, (x, v, layout) in enumerate(zip(items, graph.inputs, graph.input_layouts)):
-            x = torch.as_tensor(np.asarray(x) if not isinstance(x, torch.Tensor) else x).to(torch.float32)
+            x = torch.as_tensor(np.asarray(x) if not isinstance(x, torch.Tensor) else x)
+            if v.dtype == "int32":
+                if (x.is_floating_point() and not torch.equal(x, x.round())) or x.dtype == torch.bool:
+                    raise CompileError(f"calibration batch {i}, input {j}: the model takes integer ids ({v.name}); "
+                                       f"got {x.dtype} values that are not integers")
+                if x.numel() and (x.min() < -(2**31) or x.max() > INT32_MAX):
+                    raise CompileError(f"calibration batch {i}, input {j}: ids must fit int32")
+                x = x.to(torch.int64)
+            else:
+                x = x.to(torch.float32)
             user = v.shape if layout != "NHWC" else (v.shape[0], v.shape[3], v.shape[1], v.shape[2])
             if x.dim() == len(user) - 1:
                 x = x.unsqueeze(0)
@@ -60,7 +69,7 @@ def physical_batches(graph: Graph, data: Iterable):
                                    + (" (NCHW, as PyTorch takes it)" if layout == "NHWC" else ""))
             if layout == "NHWC":
                 x = x.permute(0, 2, 3, 1)
-            if not torch.isfinite(x).all():
+            if x.is_floating_point() and not torch.isfinite(x).all():
                 raise CompileError(f"calibration batch {i}, input {j} holds NaN or infinite values")
             out.append(x)
         yield out
@@ -74,7 +83,8 @@ def calibrate(graph: Graph, data: Iterable, observer: str = observers.DEFAULT_OB
     producers = graph.producers()
     for v in graph.values():
         node = producers.get(v)
-        if v.fake_quant is None and (node is None or (node.op not in FIXED_OUTPUT and node.op not in TIED_OPS)):
+        if v.dtype == "int8" and v.fake_quant is None and (node is None or (node.op not in FIXED_OUTPUT
+                                                                            and node.op not in TIED_OPS)):
             obs[v] = observers.make(observer)
     count = 0
     for batch in tqdm(physical_batches(graph, data), desc="calibrating", unit="batch", disable=not progress):
@@ -93,6 +103,8 @@ def calibrate(graph: Graph, data: Iterable, observer: str = observers.DEFAULT_OB
     _share_ranges(graph, ranges, producers)
     for v in graph.values():
         node = producers.get(v)
+        if v.dtype != "int8":
+            continue  # integer ids: not quantized
         if node is not None and node.op in FIXED_OUTPUT:
             v.scale, v.zero_point = FIXED_OUTPUT[node.op]
         elif node is not None and node.op in TIED_OPS:

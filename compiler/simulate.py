@@ -143,6 +143,21 @@ def run_op(node: Node, xs: list[torch.Tensor], fake_quant: bool) -> torch.Tensor
         y = _nhwc(y)
     elif op == "transpose":
         y = xs[0].permute(*a["perm"])
+    elif op == "strided_slice":
+        y, in_shape = xs[0], node.inputs[0].shape
+        for d in reversed(range(len(in_shape))):  # the last dims first: a shrunk dim moves none before it
+            count = 1 if d in a["shrink"] else out_shape[d - sum(1 for s in a["shrink"] if s < d)]
+            if d in a["shrink"] or (a["begin"][d], a["strides"][d], count) != (0, 1, in_shape[d]):
+                # a dim taken whole is left alone: the batch, which a calibration batch makes N long
+                y = y.index_select(d, a["begin"][d] + a["strides"][d] * torch.arange(count))
+            if d in a["shrink"]:
+                y = y.squeeze(d)
+    elif op == "gather":
+        params, axis = xs[0], a["axis"]
+        ids = torch.as_tensor(a["indices"]) if a.get("indices") is not None else xs[1]
+        ids = ids.to(torch.int64)
+        y = params.index_select(axis, ids.reshape(-1))
+        y = y.reshape(params.shape[:axis] + ids.shape + params.shape[axis + 1:])
     elif op == "reshape":
         y = xs[0].reshape((-1,) + tuple(out_shape[1:]))  # the batch folds into the rows of a 3-D Linear's view
     elif op in TABLE_OPS:  # the one float definition of each table activation
@@ -153,15 +168,31 @@ def run_op(node: Node, xs: list[torch.Tensor], fake_quant: bool) -> torch.Tensor
     return y
 
 
-def run_graph(graph: Graph, inputs, *, fake_quant: bool = False, record: bool = False):
-    """Run on physical-layout float inputs (batch first). Returns the outputs, or (outputs, {Value: tensor}) when record."""
+def _run(graph: Graph, inputs, fake_quant: bool) -> dict:
     env: dict[Value, torch.Tensor] = {}
+    for v, x in zip(graph.inputs, inputs):
+        if v.dtype == "int32":  # token ids: integers, never quantized
+            env[v] = torch.as_tensor(x).to(torch.int64)
+            continue
+        x = torch.as_tensor(x, dtype=torch.float32)
+        env[v] = _fq(x, v) if fake_quant else x
+    for node in graph.nodes:
+        y = run_op(node, [env[v] for v in node.inputs], fake_quant)
+        env[node.output] = _fq(y, node.output) if fake_quant else y
+    return env
+
+
+def run_graph(graph: Graph, inputs, *, fake_quant: bool = False, record: bool = False):
+    """Run on physical-layout float inputs (batch first). Returns the outputs, or (outputs, {Value: tensor}) when record.
+
+    A graph whose values do not all lead with the batch (Graph.per_sample) runs sample by sample; each value's
+    tensors are then concatenated along their first dimension (what an observer sees is the same elements)."""
     with torch.no_grad():
-        for v, x in zip(graph.inputs, inputs):
-            x = torch.as_tensor(x, dtype=torch.float32)
-            env[v] = _fq(x, v) if fake_quant else x
-        for node in graph.nodes:
-            y = run_op(node, [env[v] for v in node.inputs], fake_quant)
-            env[node.output] = _fq(y, node.output) if fake_quant else y
+        n = len(inputs[0]) if inputs else 1
+        if graph.per_sample and n > 1:
+            runs = [_run(graph, [x[i:i + 1] for x in inputs], fake_quant) for i in range(n)]
+            env = {v: torch.cat([r[v] for r in runs]) for v in runs[0]}
+        else:
+            env = _run(graph, inputs, fake_quant)
     outs = [env[v] for v in graph.outputs]
     return (outs, env) if record else outs

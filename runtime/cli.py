@@ -109,7 +109,9 @@ def _compile(args: argparse.Namespace) -> int:
 
     model = _source_model(args.model)
     if args.calib:
-        data = torch.from_numpy(_load_npy(args.calib).astype("float32"))
+        calib = _load_npy(args.calib)
+        # integer arrays are token ids (an nn.Embedding's input) and stay integers; anything else is float32
+        data = torch.from_numpy(calib if calib.dtype.kind in "iu" else calib.astype("float32"))
         example = (data[:1],)
     elif args.model.startswith("zoo:"):
         name = args.model[4:]
@@ -186,7 +188,8 @@ def build_parser() -> argparse.ArgumentParser:
     comp = commands.add_parser("compile", help="quantize a PyTorch model (a .pt2 or zoo:NAME) to int8 and write a .mfb")
     comp.add_argument("model", metavar="MODEL", help="a saved ExportedProgram (torch.export.save, .pt2) or zoo:NAME")
     comp.add_argument("-o", "--output", required=True, metavar="OUT.mfb")
-    comp.add_argument("--calib", metavar="DATA.npy", help="calibration inputs, float32, PyTorch layout, batch first "
+    comp.add_argument("--calib", metavar="DATA.npy", help="calibration inputs, float32, PyTorch layout, batch first; "
+                      "integer token ids for a model whose input is an nn.Embedding's "
                       "(required for a .pt2; a zoo model uses its own data)")
     comp.add_argument("--observer", default="minmax", choices=("minmax", "moving_average", "percentile", "mse"))
     comp.add_argument("--io", default="int8", choices=("int8", "float32"),

@@ -43,6 +43,13 @@ def c_array(name: str, data: bytes, align: bool = False) -> str:
     return f"const uint8_t {name}[{max(len(data), 1)}]{attr} = {{\n    {body}\n}};\n"
 
 
+def _gathered_rows(model, tensor: int) -> int | None:
+    """The fewest rows of the GATHER tables `tensor` indexes (None: it indexes none)."""
+    sizes = [model.tensors[int(op.inputs[0])].shape[int(op.options.axis)]
+             for op in model.operators if model.opcode_name(op.opcode) == "GATHER" and int(op.inputs[1]) == tensor]
+    return min(sizes) if sizes else None
+
+
 def example_inputs(model, given: np.ndarray | None) -> list[np.ndarray]:
     """One sample per model input: the given array, or a fixed pseudo-random one in the input's dtype."""
     out = []
@@ -56,6 +63,8 @@ def example_inputs(model, given: np.ndarray | None) -> list[np.ndarray]:
             out.append(x.astype(t.dtype))
         elif t.dtype == "float32":
             out.append(rng.normal(size=t.shape).astype(np.float32))
+        elif (rows := _gathered_rows(model, idx)) is not None:  # token ids: valid rows of the table they index
+            out.append(rng.integers(0, rows, size=t.shape).astype(t.dtype))
         else:
             info = np.iinfo(t.dtype)
             out.append(rng.integers(info.min, info.max + 1, size=t.shape).astype(t.dtype))

@@ -1,6 +1,7 @@
 """Small PyTorch models that use every operator the zoo does not, for the whole-model tests: the C runtime on
 Cortex-M and aarch64 under QEMU, the fuzzed loaders, the step programs. Seeded weights, float32 input
-[1, 3, 8, 8] (NCHW, as PyTorch takes it); compiled by zoo_files.compiled_zoo beside the zoo."""
+[1, 3, 8, 8] (NCHW, as PyTorch takes it; ops/embedding: [1, 12] token ids); compiled by zoo_files.compiled_zoo
+beside the zoo."""
 
 import torch
 import torch.nn as nn
@@ -76,8 +77,40 @@ class NormsAndResizing(nn.Module):
         return torch.cat([up, stats], dim=1)
 
 
+class SlicingAndGathering(nn.Module):
+    """chunk, strided slicing, unbind and stack, index_select and x[:, i] (STRIDED_SLICE with and without
+    shrinking, CONCATENATION as PACK, GATHER with constant indices)."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 6, 3, padding=1)
+        self.register_buffer("order", torch.tensor([5, 0, 2]))
+
+    def forward(self, x):
+        h = self.conv(x)                                       # [1, 6, 8, 8]
+        a, b = h.chunk(2, dim=1)                               # [1, 3, 8, 8] each
+        g = h.index_select(1, self.order)                      # [1, 3, 8, 8]
+        strided = h[:, :, 1:7:2, ::3]                          # [1, 6, 3, 3]
+        rows = torch.stack(h.unbind(2)[::2], dim=2)            # [1, 6, 4, 8]
+        parts = [(a - b + g).flatten(1), strided.flatten(1), rows.flatten(1), h[:, 2].flatten(1), h[..., -1].flatten(1)]
+        return torch.cat(parts, dim=1)
+
+
+class Embedding(nn.Module):
+    """Token ids (an int32 model input) through nn.Embedding (GATHER), a mean over the sequence, a Linear."""
+
+    def __init__(self):
+        super().__init__()
+        self.embed = nn.Embedding(40, 8)
+        self.fc = nn.Linear(8, 5)
+
+    def forward(self, ids):
+        return self.fc(self.embed(ids).mean(dim=1))
+
+
 OP_MODELS = {"ops/tables": TableActivations, "ops/binary": BinaryOps, "ops/attention": AttentionAndUpsampling,
-             "ops/norms": NormsAndResizing}
+             "ops/norms": NormsAndResizing, "ops/slicing": SlicingAndGathering,
+             "ops/embedding": Embedding}
 
 
 def op_model(name: str) -> nn.Module:
@@ -85,5 +118,8 @@ def op_model(name: str) -> nn.Module:
     return OP_MODELS[name]().eval()
 
 
-def op_model_inputs(n: int, seed: int) -> torch.Tensor:
-    return torch.randn(n, 3, 8, 8, generator=torch.Generator().manual_seed(seed)) * 2
+def op_model_inputs(n: int, seed: int, name: str = "") -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    if name == "ops/embedding":  # [n, 12] token ids of its 40-word vocabulary
+        return torch.randint(0, 40, (n, 12), generator=g)
+    return torch.randn(n, 3, 8, 8, generator=g) * 2

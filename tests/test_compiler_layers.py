@@ -28,7 +28,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from microflat.compiler import compile_model
-from microflat.runtime import Interpreter, load_bytes
+from microflat.runtime import InputError, Interpreter, load_bytes
 
 CASES = settings(max_examples=25)
 
@@ -178,6 +178,17 @@ OPS = {
     "permuted_output": (lambda x: torch.tanh(x).permute(0, 2, 1, 3), 1.0),
     "reshape_after_transpose": (lambda x: torch.tanh(x.transpose(2, 3)).reshape(x.shape[0], 5, -1), 1.0),
     "sequence_made_4d": (lambda x: F.avg_pool2d(x.flatten(2).unsqueeze(3), (2, 1)), 1.0),
+    # slicing, splitting, stacking, gathering: bytes moved (STRIDED_SLICE, CONCATENATION as PACK, GATHER)
+    "slice_strided": (lambda x: x[:, 1:4, ::2, 1::3], 1.0),
+    "select_channel": (lambda x: x[:, 2], 1.0),
+    "select_last_width": (lambda x: x[..., -1], 1.0),
+    "narrow_height": (lambda x: x.narrow(2, 1, 4), 1.0),
+    "chunk_sub": (lambda x: torch.sub(*x.chunk(2, dim=3)), 2.0),
+    "split_sizes_reversed": (lambda x: torch.cat(x.split([2, 3], dim=1)[::-1], dim=1), 1.0),
+    "unbind_stack_reversed": (lambda x: torch.stack(x.unbind(1)[::-1], dim=1), 1.0),
+    "index_select_width": (lambda x: x.index_select(3, torch.tensor([7, 0, 3, 3])), 1.0),
+    "index_channels": (lambda x: x[:, [4, 1]], 1.0),
+    "slice_tokens": (lambda x: x.flatten(2).transpose(1, 2)[:, 5:20:3], 1.0),
     # reductions over any axes (the sum of 6 values moves each input error 6 times)
     "mean_channels": (lambda x: x.mean(dim=1), 1.0),
     "mean_channels_keepdim": (lambda x: x.mean(dim=1, keepdim=True), 1.0),
@@ -498,3 +509,28 @@ def test_layer_norm_within_its_derived_bound():
     rmax = vmin ** -0.5
     bound = dmax * e_r + rmax * e_d + e_d * e_r + 1.5 * lm.tensors[lm.outputs[0]].scale_value
     assert np.max(np.abs(y - ref)) <= bound, (np.max(np.abs(y - ref)), bound)
+
+
+# --- embedding: GATHER of a constant table by integer ids -------------------------------------------------------
+
+def test_embedding_rows_are_the_table_rounded_once_and_bad_ids_are_refused():
+    """nn.Embedding on int64 ids: the output is tied to the table's quantization, so each row is the float row
+    rounded once (s / 2), on both backends; an id outside the table fails the invoke on both (InputError)."""
+    torch.manual_seed(9)
+    model = nn.Embedding(50, 6).eval()
+    ids = torch.randint(0, 50, (16, 7))
+    cm = compile_model(model, (ids[:1],), [ids], progress=False)
+    assert [n.op for n in cm.graph.nodes] == ["constant", "gather"]
+    feed = ids.numpy().astype(np.int32)
+    got = [Interpreter(cm.data, backend=be).invoke(feed)[0] for be in ("numba", "c")]
+    np.testing.assert_array_equal(got[0], got[1])
+    out = Interpreter(cm.data).output_details[0]
+    y = (got[0].astype(np.float64) - out["zero_point"]) * out["scale"]
+    ref = model.weight.detach().double().numpy()[ids.numpy()]
+    assert np.max(np.abs(y - ref)) <= out["scale"] / 2 * (1 + 1e-6)
+    for bad in (-1, 50, 2**31 - 1):
+        wrong = feed[:1].copy()
+        wrong[0, 3] = bad
+        for be in ("numba", "c"):
+            with pytest.raises(InputError):
+                Interpreter(cm.data, backend=be).invoke(wrong)

@@ -40,6 +40,6 @@ def compiled_zoo() -> dict:
 
 def compile_op_model(name, **options):
     """An op-coverage model (op_models.py), calibrated on 64 samples, as .mfb bytes."""
-    x = op_model_inputs(64, seed=7)
+    x = op_model_inputs(64, seed=7, name=name)
     return compile_model(op_model(name), (x[:1],), [x[i:i + 16] for i in range(0, 64, 16)], progress=False,
                          **options).data
