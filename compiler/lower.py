@@ -1000,6 +1000,7 @@ def _unary(op):
     def handler(self, node, x, *rest):
         r = self.act(node, x)
         return self.emit(node, op, [r], self.out_shape(node), r.order, None, r.chw)
+    handler.pointwise = True
     return handler
 
 
@@ -1011,6 +1012,7 @@ def _table(op, parameters=()):
         given = dict(zip(parameters, args), **kwargs)
         attrs = self._table_attrs(node, op, given)
         return self.emit(node, op, [r], self.out_shape(node), r.order, attrs, r.chw)
+    handler.pointwise = True
     return handler
 
 
@@ -1122,6 +1124,11 @@ _HANDLERS = {
 }
 
 SUPPORTED_OPS = sorted(_HANDLERS) + sorted(_IDENTITY)
+# The aten ops that act on each element alone (clamps and table activations): a channel passes through them
+# unchanged, which structured pruning (compress/structured.py) relies on.
+POINTWISE_OPS = frozenset(name for name, h in _HANDLERS.items()
+                          if getattr(h, "pointwise", False) or h in (_L.relu, _L.relu6, _L.hardtanh, _L.clamp_op,
+                                                                     _L.gelu))
 # Rewrites into supported ops, for the ops that have one.
 _REWRITES = {
     "aten.abs.default": "torch.relu(x) + torch.relu(-x)",

@@ -81,6 +81,10 @@ def calibrate(graph: Graph, data: Iterable, observer: str = observers.DEFAULT_OB
 
     obs = {}
     producers = graph.producers()
+    for node in reversed(graph.nodes):  # a QAT quantization seen after a tied op (a 1-D conv's reshape) is its input's
+        src = node.inputs[0] if node.inputs else None
+        if node.op in TIED_OPS and node.output.fake_quant is not None and src is not None and src.fake_quant is None:
+            src.fake_quant = node.output.fake_quant
     for v in graph.values():
         node = producers.get(v)
         if v.dtype == "int8" and v.fake_quant is None and (node is None or (node.op not in FIXED_OUTPUT

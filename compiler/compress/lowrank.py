@@ -71,9 +71,17 @@ def _factor(mod: nn.Module, r: int) -> nn.Module:
     return nn.Sequential(a, b)
 
 
+def _read_by_parent(model, name) -> bool:
+    """A layer whose parent reads its weight itself (nn.MultiheadAttention's out_proj; nn.TransformerEncoderLayer's
+    linear1 and linear2, which its fast-path test inspects): no two-layer stand-in can take its place."""
+    parent = name.rpartition(".")[0]
+    return isinstance(model.get_submodule(parent) if parent else model,
+                      (nn.MultiheadAttention, nn.TransformerEncoderLayer, nn.TransformerDecoderLayer))
+
+
 def _candidates(model, layers):
     mods = {n: m for n, m in prunable_layers(model, layers).items()
-            if isinstance(m, (nn.Linear, nn.Conv2d)) and getattr(m, "groups", 1) == 1}
+            if isinstance(m, (nn.Linear, nn.Conv2d)) and getattr(m, "groups", 1) == 1 and not _read_by_parent(model, n)}
     for n, m in mods.items():
         if parametrize.is_parametrized(m):
             raise CompileError(f"layer {n!r} has a parametrization (a mask or clusters); factorize before pruning "

@@ -10,8 +10,10 @@ it simulates:
     own weight scheme (quantize.py), recomputed from the weight at every
     step as in Jacob et al. 3.1;
   * a FakeQuant (asymmetric int8, [-128, 127]) follows every value the
-    runtime requantizes: the model inputs, each conv/linear (after its fused
-    relu/relu6/hardtanh), add, mul, mean, concat and hardswish. Softmax,
+    runtime requantizes: the model inputs (not integer ids), each conv/linear
+    (after its fused relu/relu6/hardtanh), add, sub, mul, mean, concat and the
+    table activations (hardswish, GELU, SiLU, hardsigmoid, leaky ReLU, ELU,
+    Mish, PReLU). Softmax,
     logistic and tanh get the fixed output quantizations TFLite's kernels
     require. Values the runtime passes through with their input's
     quantization (max pool, pad, reshape, flatten, dropout) get none; an
@@ -102,6 +104,8 @@ class FakeQuant(nn.Module):
         self.ready = self.fixed is not None or bool(self.seen)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not x.is_floating_point():
+            return x  # integer token ids (an nn.Embedding's input) are never quantized
         if self.observing and (self.training or self.calibrating):
             self.observe(x)
         if not self.ready:
@@ -170,7 +174,10 @@ class QuantLayer(nn.Module):
 _ACTIVATION_MODULES = (nn.ReLU, nn.ReLU6, nn.Hardtanh)
 _ACTIVATION_FUNCTIONS = {torch.relu, F.relu, F.relu6, F.hardtanh, torch.clamp, torch.nn.functional.hardtanh}
 _ACTIVATION_METHODS = {"relu", "clamp", "clamp_"}
-_BINARY = {operator.add, operator.mul, torch.add, torch.mul}
+_BINARY = {operator.add, operator.mul, operator.sub, torch.add, torch.mul, torch.sub}
+# Table activations (kernels/lut.py): the runtime requantizes their outputs to their own scale.
+_TABLE_MODULES = (nn.Hardswish, nn.GELU, nn.SiLU, nn.Hardsigmoid, nn.LeakyReLU, nn.ELU, nn.Mish, nn.PReLU)
+_TABLE_FUNCTIONS = {F.hardswish, F.gelu, F.silu, F.hardsigmoid, F.leaky_relu, F.elu, F.mish, F.prelu}
 _FIXED = {torch.softmax: "softmax", F.softmax: "softmax", torch.sigmoid: "logistic", F.sigmoid: "logistic",
           torch.tanh: "tanh", F.tanh: "tanh"}
 _FIXED_MODULES = {nn.Softmax: "softmax", nn.Sigmoid: "logistic", nn.Tanh: "tanh"}
@@ -197,7 +204,7 @@ def _requantizes(gm, node) -> str | bool:
         m = _module(gm, node)
         if isinstance(m, nn.AdaptiveAvgPool2d):
             return m.output_size in (1, (1, 1))
-        if isinstance(m, nn.Hardswish):
+        if isinstance(m, _TABLE_MODULES):
             return True
         return next((op for cls, op in _FIXED_MODULES.items() if isinstance(m, cls)), False)
     if node.op == "call_function":
@@ -205,11 +212,11 @@ def _requantizes(gm, node) -> str | bool:
             return all(isinstance(a, fx.Node) for a in node.args[:2])
         if node.target is F.adaptive_avg_pool2d:
             return node.args[1] in (1, (1, 1), [1, 1])
-        if node.target in (torch.mean, torch.cat, F.hardswish):
+        if node.target in (torch.mean, torch.cat) or node.target in _TABLE_FUNCTIONS:
             return True
         return _FIXED.get(node.target, False)
     if node.op == "call_method":
-        if node.target in ("add", "mul"):
+        if node.target in ("add", "mul", "sub"):
             return all(isinstance(a, fx.Node) for a in node.args[:2])
         if node.target == "mean":
             return True

@@ -10,7 +10,8 @@ same channels of one activation:
   * every conv or linear that consumes it (their input columns "in"; a
     linear after a flatten of C x H x W takes H*W columns per channel),
   * residual adds and muls join the groups of their two operands, which
-    must then lose the same channels.
+    must then lose the same channels (also a squeeze-and-excitation gate
+    [N, C, 1, 1] broadcast over its [N, C, H, W] input),
 
 Groups touching a model input or output, a grouped (non-depthwise) conv, or
 any op this analysis does not know stay whole. The rest lose the channels
@@ -34,13 +35,15 @@ from torch.nn.utils import parametrize
 
 from microflat.runtime.errors import CompileError
 
+from ..lower import POINTWISE_OPS
+
 from .metrics import count_macs
 
-_PASS = {"aten.relu.default", "aten.relu_.default", "aten.relu6.default", "aten.hardtanh.default",
-         "aten.hardtanh_.default", "aten.clamp.default", "aten.dropout.default", "aten.feature_dropout.default",
-         "aten.max_pool2d.default", "aten.max_pool2d_with_indices.default", "aten.avg_pool2d.default",
-         "aten.adaptive_avg_pool2d.default", "aten.sigmoid.default", "aten.tanh.default", "aten.hardswish.default",
-         "aten.clone.default", "aten.contiguous.default", "aten.alias.default", "aten.detach.default"}
+# Ops a channel passes through: the lowering's pointwise ones (clamps, table activations), pooling, identities.
+_PASS = POINTWISE_OPS | {"aten.dropout.default", "aten.feature_dropout.default", "aten.max_pool2d.default",
+                         "aten.max_pool2d_with_indices.default", "aten.avg_pool2d.default",
+                         "aten.adaptive_avg_pool2d.default", "aten.clone.default", "aten.contiguous.default",
+                         "aten.alias.default", "aten.detach.default"}
 _RESHAPE = {"aten.flatten.using_ints", "aten.view.default", "aten.reshape.default", "aten._unsafe_view.default"}
 _BINARY = {"aten.add.Tensor", "aten.add_.Tensor", "aten.mul.Tensor", "aten.mul_.Tensor"}
 _BN = {"aten.batch_norm.default", "aten._native_batch_norm_legit_no_training.default"}
@@ -109,6 +112,13 @@ class _Groups:
 def _shape(node):
     val = node.meta.get("val")
     return tuple(int(d) for d in val.shape) if isinstance(val, torch.Tensor) else None
+
+
+def _same_channels(a, b) -> bool:
+    """Operands that index one set of channels (dim 1), any other dimension equal or broadcast from 1 (a
+    squeeze-and-excitation gate [N, C, 1, 1] times its [N, C, H, W] input)."""
+    return (a is not None and b is not None and len(a) == len(b) and len(a) >= 2 and a[1] == b[1]
+            and all(x == y or 1 in (x, y) for x, y in zip(a[2:], b[2:])))
 
 
 def analyze(model: nn.Module, example_inputs) -> list[ChannelGroup]:
@@ -203,7 +213,7 @@ def analyze(model: nn.Module, example_inputs) -> list[ChannelGroup]:
                 env[node] = (groups.new(out_shape[1] if len(out_shape) > 1 else 1, "reshape"), 1)
         elif name in _BINARY and len(acts) == 2:
             (g1, f1), (g2, f2) = env[node.args[0]], env[node.args[1]]
-            if _shape(node.args[0]) != _shape(node.args[1]) or f1 != f2:
+            if not _same_channels(_shape(node.args[0]), _shape(node.args[1])) or f1 != f2:
                 groups.fix(g1, "broadcast operands")
                 groups.fix(g2, "broadcast operands")
             env[node] = (groups.union(g1, g2), f1)
