@@ -119,6 +119,7 @@ class _Lowering:
         self.names: set[str] = set()
         self.step_shapes: dict = {}  # node -> the logical output shape of the step being lowered (step_shape)
         self.per_sample = False  # some value's leading physical dimension is not the batch (Graph.per_sample)
+        self.relayouts: dict = {}  # (value, its order, new order) -> the TRANSPOSE's _Ref: one per view and layout
 
     # --- helpers ---------------------------------------------------------------
 
@@ -155,9 +156,10 @@ class _Lowering:
         return r.detach().to(torch.float64)
 
     def nhwc(self, node, r: _Ref, what="input") -> _Ref:
-        if len(r.order) != 4 or r.order != NCHW_AS_NHWC or r.chw:
+        """r stored NHWC, as the image ops take it: a TRANSPOSE where a reshape left it in PyTorch's order."""
+        if len(r.order) != 4:
             self.fail(node, f"{node.target}: the {what} must be a 4-D NCHW tensor, has logical shape {r.logical_shape}")
-        return r
+        return r if r.order == NCHW_AS_NHWC and not r.chw else self.relayout(node, r, NCHW_AS_NHWC)
 
     def out_shape(self, node):
         if node in self.step_shapes:
@@ -651,8 +653,8 @@ class _Lowering:
             r = self.plain(node, r)
         if len(out) == 4:
             n, c, h, w = out
-            if h * w > 1 and c > 1:  # the elements in NCHW order, then a TRANSPOSE to the runtime's NHWC
-                return self.relayout(node, self._reshape(node, r, out, (0, 1, 2, 3)), NCHW_AS_NHWC)
+            if h * w > 1 and c > 1:  # the elements in NCHW order; an image op that needs NHWC transposes them
+                return self._reshape(node, r, out, (0, 1, 2, 3))
             return self._reshape(node, r, out, NCHW_AS_NHWC)
         return self._reshape(node, r, out, tuple(range(len(out))))
 
@@ -674,9 +676,13 @@ class _Lowering:
         if len(perm) > TRANSPOSE_MAX_DIMS:
             self.fail(node, f"{node.target}: a transpose of {len(perm)} dimensions; microflat transposes at most "
                             f"{TRANSPOSE_MAX_DIMS}")
+        key = (r.value, r.order, order)
+        if key in self.relayouts:  # this view already transposed for another consumer
+            return self.relayouts[key]
         v = self.value(f"{node.name}_transposed", _physical_shape(r.logical_shape, order))
         self.nodes.append(Node("transpose", [r.value], v, {"perm": perm}, source_of(node)))
-        return _Ref(v, order)
+        self.relayouts[key] = _Ref(v, order)
+        return self.relayouts[key]
 
     def plain(self, node, r: _Ref) -> _Ref:
         """r in PyTorch's own element order (physical = logical). A flattened NCHW tensor (stored in (h, w, c)
