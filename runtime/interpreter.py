@@ -126,8 +126,13 @@ class Interpreter:
                 if t.scale_value is None:
                     raise InputError(f"input {j} is int8 without quantization; pass int8 data")
                 per = per.astype(np.float32)
+            elif t.dtype == "int32" and a.dtype.kind in "iu":  # token ids as PyTorch and numpy make them: int64
+                if a.size and (int(a.min()) < -(2**31) or int(a.max()) > 2**31 - 1):
+                    raise InputError(f"input {j} ({t.name or idx}) holds values outside int32")
+                per = per.astype(np.int32)
             else:
-                raise InputError(f"input {j} ({t.name or idx}) must be {t.dtype}" + (" or float32" if t.dtype == "int8" else "") + f", got {a.dtype}")
+                also = {"int8": " or float32", "int32": " or another integer type"}.get(t.dtype, "")
+                raise InputError(f"input {j} ({t.name or idx}) must be {t.dtype}{also}, got {a.dtype}")
             batches.add(n)
             prepared.append((t, per))
         if len(batches) > 1:
