@@ -48,17 +48,11 @@ from dataclasses import dataclass, field
 from microflat.kernels.lut import LUT_FUNCTIONS
 from microflat.runtime.ops import OP_DEFS
 
-# The runtime opcode (runtime/ops.py's OP_DEFS) each IR op becomes; conv also becomes DEPTHWISE_CONV_2D, which
-# shares CONV_2D's facts. batch_norm and clamp never reach the file: the passes fold them.
-OPCODE_OF = {"conv": "CONV_2D", "fc": "FULLY_CONNECTED", "add": "ADD", "mul": "MUL", "avg_pool": "AVERAGE_POOL_2D",
-             "max_pool": "MAX_POOL_2D", "mean": "MEAN", "softmax": "SOFTMAX", "concat": "CONCATENATION", "pad": "PAD",
-             "reshape": "RESHAPE", "logistic": "LOGISTIC", "tanh": "TANH", "hardswish": "HARDSWISH", "gelu": "GELU",
-             "gelu_tanh": "GELU", "silu": "SILU", "hardsigmoid": "HARD_SIGMOID", "leaky_relu": "LEAKY_RELU",
-             "elu": "ELU", "mish": "MISH", "clamp": "CLAMP", "sub": "SUB", "maximum": "MAXIMUM", "minimum": "MINIMUM",
-             "squared_difference": "SQUARED_DIFFERENCE", "transpose": "TRANSPOSE", "transpose_conv": "TRANSPOSE_CONV",
-             "batch_matmul": "BATCH_MATMUL", "reduce_mean": "REDUCE_MEAN", "reduce_sum": "SUM", "reduce_max": "REDUCE_MAX",
-             "resize_nearest": "RESIZE_NEAREST_NEIGHBOR", "resize_bilinear": "RESIZE_BILINEAR", "rsqrt": "RSQRT",
-             "strided_slice": "STRIDED_SLICE", "gather": "GATHER"}
+from .ir_ops import IR_OPS
+
+# The runtime opcode (runtime/ops.py's OP_DEFS) each IR op becomes (ir_ops.py defines every op in one place);
+# batch_norm and constant have none: the passes fold the one, the other is a tensor.
+OPCODE_OF = {op: d.opcode for op, d in IR_OPS.items() if d.opcode is not None}
 # Ops with a constant weight whose output channels lie on its axis 0 (quantized per channel, BN-foldable).
 WEIGHTED_OPS = ("conv", "fc", "transpose_conv")
 # The table activations (kernels/lut.py's LUT_FUNCTIONS; their attrs are the function's parameters). A clamp
