@@ -55,13 +55,24 @@ def _step_costs(n_tensors, operators, sizes, is_const, model_inputs, model_outpu
             return pair.saving(size[ins[0]], size[outs[0]])
         return 0
 
-    def cost(done, k):
-        total = sum(size[t] for t in activations
-                    if (producer[t] < 0 or done >> producer[t] & 1) and alive(t, done))
+    def held(done):
+        """The bytes alive whatever runs next: activations produced by `done` (or inputs) still to be read."""
+        return sum(size[t] for t in activations if (producer[t] < 0 or done >> producer[t] & 1) and alive(t, done))
+
+    def held_after(done, k, held_bytes):
+        """held(done | k) from held(done): k's outputs that are read later join, its inputs read last leave."""
+        state = done | 1 << k
+        ins, outs = operators[k]
+        joined = sum(size[t] for t in set(outs) if alive(t, state))
+        left = sum(size[t] for t in set(ins) if t >= 0 and not is_const[t] and not alive(t, state))
+        return held_bytes + joined - left
+
+    def cost(done, k, held_bytes=None):
+        total = held(done) if held_bytes is None else held_bytes
         total += sum(size[t] for t in operators[k][1])
         return total + memory_plan.align(scratch[k]) - saving(done, k)
 
-    return producer, cost
+    return producer, cost, held, held_after
 
 
 def peak(order, cost) -> int:
@@ -77,7 +88,7 @@ def memory_order(n_tensors, operators, sizes, is_const, model_inputs, model_outp
     """A topological order of `operators` ([(inputs, outputs)]) with the least peak bytes (module docstring);
     the given order where none is lower or the graph has too many cuts."""
     n = len(operators)
-    producer, cost = _step_costs(n_tensors, operators, sizes, is_const, model_inputs, model_outputs, in_place,
+    producer, cost, held, held_after = _step_costs(n_tensors, operators, sizes, is_const, model_inputs, model_outputs, in_place,
                                  overlaps, scratch)
     needs = [0] * n
     for k, (ins, _) in enumerate(operators):
@@ -85,18 +96,19 @@ def memory_order(n_tensors, operators, sizes, is_const, model_inputs, model_outp
             if t >= 0 and producer[t] >= 0:
                 needs[k] |= 1 << producer[t]
     given = list(range(n))
-    layer = {0: (0, None, None)}  # done set -> (peak so far, previous set, last op)
+    layer = {0: (0, None, None, held(0))}  # done set -> (peak so far, previous set, last op, bytes held)
     history = [layer]
     for _ in range(n):
         nxt: dict = {}
-        for done, (worst, _, _) in layer.items():
+        for done, (worst, _, _, held_bytes) in layer.items():
             for k in range(n):
                 if done >> k & 1 or needs[k] & ~done:
                     continue
                 state = done | 1 << k
-                value = max(worst, cost(done, k))
+                value = max(worst, cost(done, k, held_bytes))
                 if state not in nxt or value < nxt[state][0]:
-                    nxt[state] = (value, done, k)
+                    after = nxt[state][3] if state in nxt else held_after(done, k, held_bytes)
+                    nxt[state] = (value, done, k, after)
         if len(nxt) > max_states:
             return given
         layer = nxt
@@ -106,7 +118,7 @@ def memory_order(n_tensors, operators, sizes, is_const, model_inputs, model_outp
         return given
     order, state = [], full
     for depth in range(n, 0, -1):
-        _, previous, k = history[depth][state]
+        _, previous, k, _ = history[depth][state]
         order.append(k)
         state = previous
     return order[::-1]

@@ -12,6 +12,8 @@ why, is the pieces' own business (structured.analyze names a group's reason).
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pytest
 
@@ -28,6 +30,11 @@ def _compiled(model, x):
     return compile_model(model.eval(), (x[:1],), [x], progress=False)
 
 
+@functools.lru_cache(maxsize=None)
+def _dense(name):
+    return _compiled(REACH_MODELS[name]().eval(), reach_inputs(name, 8))
+
+
 def _runs_on_both_backends(cm, name, x):
     feed = cm.to_physical([x])[0].numpy()
     feed = feed.astype(np.int32) if name == "text" else feed
@@ -39,7 +46,7 @@ def _runs_on_both_backends(cm, name, x):
 @pytest.mark.parametrize("name", sorted(REACH_MODELS))
 def test_compression_piece_on_model(name, piece):
     x = reach_inputs(name, 8)
-    dense = _compiled(REACH_MODELS[name]().eval(), x)
+    dense = _dense(name)
     model = REACH_MODELS[name]().eval()
     if piece == "prune":
         prune.magnitude(model, 0.5)
