@@ -11,9 +11,10 @@ it simulates:
     step as in Jacob et al. 3.1;
   * a FakeQuant (asymmetric int8, [-128, 127]) follows every value the
     runtime requantizes: the model inputs (not integer ids), each conv/linear
-    (after its fused relu/relu6/hardtanh), add, sub, mul, mean, concat and the
-    table activations (hardswish, GELU, SiLU, hardsigmoid, leaky ReLU, ELU,
-    Mish, PReLU). Softmax,
+    (after its fused relu/relu6/hardtanh), and every op whose IR op the
+    runtime requantizes (_FX_MODULES, _FX_FUNCTIONS, _FX_METHODS name the IR
+    op; its rule is the runtime's definition): add, sub, mul, mean, sum,
+    concat, matmul, the table activations. Softmax,
     logistic and tanh get the fixed output quantizations TFLite's kernels
     require. Values the runtime passes through with their input's
     quantization (max pool, pad, reshape, flatten, dropout) get none; an
@@ -55,7 +56,7 @@ import torch.nn.functional as F
 
 from microflat.runtime.errors import CompileError
 
-from ..ir import FIXED_OUTPUT
+from ..ir import FIXED_OUTPUT, TIED_OPS
 from ..observers import qparams
 
 EMA = 0.01
@@ -174,13 +175,38 @@ class QuantLayer(nn.Module):
 _ACTIVATION_MODULES = (nn.ReLU, nn.ReLU6, nn.Hardtanh)
 _ACTIVATION_FUNCTIONS = {torch.relu, F.relu, F.relu6, F.hardtanh, torch.clamp, torch.nn.functional.hardtanh}
 _ACTIVATION_METHODS = {"relu", "clamp", "clamp_"}
-_BINARY = {operator.add, operator.mul, operator.sub, torch.add, torch.mul, torch.sub}
-# Table activations (kernels/lut.py): the runtime requantizes their outputs to their own scale.
-_TABLE_MODULES = (nn.Hardswish, nn.GELU, nn.SiLU, nn.Hardsigmoid, nn.LeakyReLU, nn.ELU, nn.Mish, nn.PReLU)
-_TABLE_FUNCTIONS = {F.hardswish, F.gelu, F.silu, F.hardsigmoid, F.leaky_relu, F.elu, F.mish, F.prelu}
-_FIXED = {torch.softmax: "softmax", F.softmax: "softmax", torch.sigmoid: "logistic", F.sigmoid: "logistic",
-          torch.tanh: "tanh", F.tanh: "tanh"}
-_FIXED_MODULES = {nn.Softmax: "softmax", nn.Sigmoid: "logistic", nn.Tanh: "tanh"}
+# The IR op (ir_ops.py) that computes each torch.fx target's output (a LayerNorm's last is a mul; torch.nn's own
+# modules are leaves of the trace, and one that is not named here gets no FakeQuant, its output then calibrated
+# after training). Whether QAT fake-quantizes an output follows from that
+# op's runtime definition (ir.FIXED_OUTPUT: a fixed quantization; ir.TIED_OPS: its input's, no FakeQuant; any
+# other: its own, calibrated). A binary op with a constant operand is left to calibration, as before.
+_BINARY_OPS = {operator.add: "add", torch.add: "add", operator.mul: "mul", torch.mul: "mul", operator.sub: "sub",
+               torch.sub: "sub", "add": "add", "mul": "mul", "sub": "sub"}
+_FX_MODULES = {nn.Softmax: "softmax", nn.Sigmoid: "logistic", nn.Tanh: "tanh", nn.Hardswish: "hardswish",
+               nn.GELU: "gelu", nn.SiLU: "silu", nn.Hardsigmoid: "hardsigmoid", nn.LeakyReLU: "leaky_relu",
+               nn.ELU: "elu", nn.Mish: "mish", nn.PReLU: "leaky_relu", nn.MaxPool2d: "max_pool", nn.Flatten: "reshape",
+               nn.Upsample: "resize_nearest", nn.LayerNorm: "mul"}
+_FX_FUNCTIONS = {torch.softmax: "softmax", F.softmax: "softmax", torch.sigmoid: "logistic", F.sigmoid: "logistic",
+                 torch.tanh: "tanh", F.tanh: "tanh", F.hardswish: "hardswish", F.gelu: "gelu", F.silu: "silu",
+                 F.hardsigmoid: "hardsigmoid", F.leaky_relu: "leaky_relu", F.elu: "elu", F.mish: "mish",
+                 F.prelu: "leaky_relu", torch.cat: "concat", torch.mean: "reduce_mean", torch.sum: "reduce_sum",
+                 torch.amax: "reduce_max", torch.maximum: "maximum", torch.minimum: "minimum",
+                 torch.matmul: "batch_matmul", torch.bmm: "batch_matmul", F.max_pool2d: "max_pool",
+                 torch.flatten: "reshape", F.interpolate: "resize_nearest",
+                 F.scaled_dot_product_attention: "batch_matmul"}
+_FX_METHODS = {"mean": "reduce_mean", "sum": "reduce_sum", "amax": "reduce_max", "softmax": "softmax",
+               "sigmoid": "logistic", "tanh": "tanh", "view": "reshape", "reshape": "reshape", "flatten": "reshape",
+               "permute": "transpose", "transpose": "transpose"}
+
+
+def _rule(op: str | None) -> str | bool:
+    """True: the runtime requantizes op's output (a FakeQuant follows it); the op's name: its output quantization
+    is fixed (ir.FIXED_OUTPUT); False: it keeps its input's (ir.TIED_OPS), or op is unknown."""
+    if op is None:
+        return False
+    if op in FIXED_OUTPUT:
+        return op
+    return op not in TIED_OPS
 
 
 def _module(gm, node):
@@ -197,31 +223,18 @@ def _is_activation(gm, node) -> bool:
 
 def _requantizes(gm, node) -> str | bool:
     """True when the runtime requantizes this node's output (it needs its own FakeQuant); a FIXED_OUTPUT op name
-    when its output quantization is fixed."""
+    when its output quantization is fixed (_rule of the IR op the node lowers to)."""
     if node.op == "placeholder" or (node.op == "call_module" and isinstance(_module(gm, node), QuantLayer)):
         return True
+    target = node.target if node.op != "call_module" else type(_module(gm, node))
+    if target in (nn.AdaptiveAvgPool2d, F.adaptive_avg_pool2d):  # to 1x1: MEAN; else AVERAGE_POOL_2D (tied)
+        size = _module(gm, node).output_size if node.op == "call_module" else node.args[1]
+        return size in (1, (1, 1), [1, 1])
+    if node.op != "call_module" and target in _BINARY_OPS:
+        return all(isinstance(a, fx.Node) for a in node.args[:2]) and _rule(_BINARY_OPS[target])
     if node.op == "call_module":
-        m = _module(gm, node)
-        if isinstance(m, nn.AdaptiveAvgPool2d):
-            return m.output_size in (1, (1, 1))
-        if isinstance(m, _TABLE_MODULES):
-            return True
-        return next((op for cls, op in _FIXED_MODULES.items() if isinstance(m, cls)), False)
-    if node.op == "call_function":
-        if node.target in _BINARY:
-            return all(isinstance(a, fx.Node) for a in node.args[:2])
-        if node.target is F.adaptive_avg_pool2d:
-            return node.args[1] in (1, (1, 1), [1, 1])
-        if node.target in (torch.mean, torch.cat) or node.target in _TABLE_FUNCTIONS:
-            return True
-        return _FIXED.get(node.target, False)
-    if node.op == "call_method":
-        if node.target in ("add", "mul", "sub"):
-            return all(isinstance(a, fx.Node) for a in node.args[:2])
-        if node.target == "mean":
-            return True
-        return {"softmax": "softmax", "sigmoid": "logistic", "tanh": "tanh"}.get(node.target, False)
-    return False
+        return _rule(next((op for cls, op in _FX_MODULES.items() if isinstance(_module(gm, node), cls)), None))
+    return _rule((_FX_FUNCTIONS if node.op == "call_function" else _FX_METHODS).get(target))
 
 
 def _is_average_pool(gm, node) -> bool:
