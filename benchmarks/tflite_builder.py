@@ -19,7 +19,8 @@ TensorType: FLOAT32 0, INT32 2, INT8 9. A union is two slots: its type (the memb
 NONE), then the offset of the member table.
 
 Constant inputs (TRANSPOSE's perm, a reduction's axes, RESIZE's size, STRIDED_SLICE's begin / end /
-strides, TRANSPOSE_CONV's output_shape, filters and biases) are tensors with buffers, as TFLite wants.
+strides, TRANSPOSE_CONV's output_shape, filters and biases) are tensors with buffers, as TFLite wants. A
+filter's zero point may be non-zero (FULLY_CONNECTED's per-tensor asymmetric weights, tests/test_fc_weight_zp.py).
 Checked against the generated schema of the ai-edge-litert wheel by tests/test_litert_ops.py.
 
     b = TFLiteBuilder()
@@ -42,8 +43,9 @@ TENSOR_TYPE = {"float32": 0, "int32": 2, "int8": 9}
 # BuiltinOperator (schema.fbs enum). Codes above 127 are stored in builtin_code only; the deprecated byte
 # field then holds PLACEHOLDER_FOR_GREATER_OP_CODES (127).
 BUILTIN = {
-    "ADD": 0, "LOGISTIC": 14, "MUL": 18, "RELU": 19, "RELU6": 21, "RESIZE_BILINEAR": 23, "TANH": 28,
-    "GATHER": 36, "TRANSPOSE": 39, "MEAN": 40, "SUB": 41, "STRIDED_SLICE": 45, "MAXIMUM": 55, "MINIMUM": 57,
+    "ADD": 0, "FULLY_CONNECTED": 9, "LOGISTIC": 14, "MUL": 18, "RELU": 19, "RELU6": 21, "RESIZE_BILINEAR": 23,
+    "TANH": 28, "GATHER": 36, "TRANSPOSE": 39, "MEAN": 40, "SUB": 41, "STRIDED_SLICE": 45, "MAXIMUM": 55,
+    "MINIMUM": 57,
     "TRANSPOSE_CONV": 67, "SUM": 74, "RSQRT": 76, "REDUCE_MAX": 82, "RESIZE_NEAREST_NEIGHBOR": 97,
     "LEAKY_RELU": 98, "SQUARED_DIFFERENCE": 99, "ELU": 111, "QUANTIZE": 114, "HARD_SWISH": 117,
     "BATCH_MATMUL": 126, "GELU": 150,
@@ -53,6 +55,8 @@ PLACEHOLDER_FOR_GREATER_OP_CODES = 127
 # BuiltinOptions (schema.fbs union): table -> (union type code, {field: (slot, kind, default)}).
 # kind: "b" bool / byte (int8), "i" int32, "f" float32.
 OPTIONS = {
+    "FullyConnectedOptions": (8, {"fused_activation_function": (0, "b", 0), "weights_format": (1, "b", 0),
+                                  "keep_num_dims": (2, "b", 0), "asymmetric_quantize_inputs": (3, "b", 0)}),
     "AddOptions": (11, {"fused_activation_function": (0, "b", 0)}),
     "ResizeBilinearOptions": (15, {"align_corners": (2, "b", 0), "half_pixel_centers": (3, "b", 0)}),  # 0, 1 deprecated
     "MulOptions": (21, {"fused_activation_function": (0, "b", 0)}),

@@ -120,7 +120,7 @@ def accumulator_fits(fn: str, abs_weight_sums: np.ndarray, b: np.ndarray) -> Non
     worst = accumulator_overflow(abs_weight_sums, b)
     if worst is not None:
         raise ValueError(f"{fn}: the int32 accumulator of output channel {worst[0]} could reach {worst[1]} "
-                         f"(255 * sum|w| + |bias|), above 2^31 - 1")
+                         f"(255 * sum|w - filter zero point| + |bias|), above 2^31 - 1")
 
 
 def layer_quantization(fn: str, *, input_zp, output_zp, act_min, act_max, output_mult, output_shift, bias, channels):

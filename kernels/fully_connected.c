@@ -2,7 +2,8 @@
  * int8 fully connected, the C twin of fully_connected.py (whose docstring
  * derives the arithmetic). Each input row is widened once into `scratch` as
  * int16 (x - input_zp); each output is a dot product with a weight row
- * (requantized_row_dots.h).
+ * (requantized_row_dots.h), or, for asymmetric weights (filter_zp != 0, decided
+ * once per call), with the row's weights centred as they are read.
  */
 #include "requantized_row_dots.h"
 #include "microflat_kernels.h"
@@ -14,13 +15,66 @@ int64_t mf_fully_connected_s8_scratch_bytes(int32_t input_features)
     return 2 * (int64_t)input_features;
 }
 
+/*
+ * The outputs of one widened row (x - input_zp, in natural order) on asymmetric weights: output o is
+ * requantize(bias[o] + sum_k column[k] * (w[o, k] - filter_zp)). Both factors lie in [-255, 255] and
+ * every partial sum within the loader's bound 255 * sum_k |w[o, k] - filter_zp| + |bias[o]| < 2^31
+ * (numerics.accumulator_overflow), so the int32 sums are exact. Four rows at a time, as row_dots.h.
+ */
+static void asymmetric_row_outputs(const int16_t *column, int32_t length, const int8_t *rows, int32_t filter_zp,
+                                   int32_t output_features, const int32_t *bias, const int32_t *output_mult,
+                                   const int8_t *output_shift, int32_t per_channel, int32_t output_zp,
+                                   int32_t act_min, int32_t act_max, int8_t *out)
+{
+    const int16_t zp = (int16_t)filter_zp;
+    int32_t o = 0;
+    for (; o + 4 <= output_features; o += 4) {
+        const int8_t *r0 = rows + o * length, *r1 = r0 + length, *r2 = r1 + length, *r3 = r2 + length;
+        int32_t s0 = bias != 0 ? bias[o] : 0, s1 = bias != 0 ? bias[o + 1] : 0;
+        int32_t s2 = bias != 0 ? bias[o + 2] : 0, s3 = bias != 0 ? bias[o + 3] : 0;
+        for (int32_t k = 0; k < length; ++k) { /* int16 x int16 products: one widening multiply-add a pair */
+            const int16_t x = column[k];
+            s0 += x * (int16_t)(r0[k] - zp);
+            s1 += x * (int16_t)(r1[k] - zp);
+            s2 += x * (int16_t)(r2[k] - zp);
+            s3 += x * (int16_t)(r3[k] - zp);
+        }
+        const int32_t sums[4] = {s0, s1, s2, s3};
+        for (int32_t j = 0; j < 4; ++j) {
+            out[o + j] = requant_output(sums[j], channel_requant(output_mult, output_shift, per_channel, o + j),
+                                        output_zp, act_min, act_max);
+        }
+    }
+    for (; o < output_features; ++o) {
+        const int8_t *r = rows + o * length;
+        int32_t acc = bias != 0 ? bias[o] : 0;
+        for (int32_t k = 0; k < length; ++k) {
+            acc += column[k] * (int16_t)(r[k] - zp);
+        }
+        out[o] = requant_output(acc, channel_requant(output_mult, output_shift, per_channel, o), output_zp, act_min,
+                                act_max);
+    }
+}
+
 void mf_fully_connected_s8(int16_t *scratch,
                         int32_t batches, int32_t input_features, int32_t output_features,
-                        int32_t input_zp, int32_t output_zp,
+                        int32_t input_zp, int32_t filter_zp, int32_t output_zp,
                         const int32_t *output_mult, const int8_t *output_shift, int32_t per_channel,
                         int32_t act_min, int32_t act_max,
                         const int8_t *input, const int8_t *filter, const int32_t *bias, int8_t *output)
 {
+    if (filter_zp != 0) {
+        for (int32_t b = 0; b < batches; ++b) {
+            const int8_t *in = input + b * input_features;
+            for (int32_t k = 0; k < input_features; ++k) {
+                scratch[k] = (int16_t)(in[k] - input_zp); /* in [-255, 255]; no MF_COLUMN_DONE: natural order */
+            }
+            asymmetric_row_outputs(scratch, input_features, filter, filter_zp, output_features, bias, output_mult,
+                                   output_shift, per_channel, output_zp, act_min, act_max,
+                                   output + b * output_features);
+        }
+        return;
+    }
     for (int32_t b = 0; b < batches; ++b) {
         const int8_t *in = input + b * input_features;
         for (int32_t k = 0; k < input_features; ++k) {

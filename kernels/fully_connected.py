@@ -4,14 +4,38 @@ Real-valued formula:
 
     y[b, o] = bias_r[o] + sum_k x_r[b, k] * w_r[o, k]
 
-In integers: acc = sum_k (x - input_zp) * w[o, k] + bias[o], then
-requantize with the per-tensor (one) or per-channel (OUT) multiplier and
-shift, as conv2d. Accumulator bound: 255 * sum_k |w[o, k]| + |bias[o]| < 2^31,
-checked by the wrapper.
+In integers: acc = sum_k (x - input_zp) * (w[o, k] - filter_zp) + bias[o],
+then requantize with the per-tensor (one) or per-channel (OUT) multiplier and
+shift, as conv2d. This is TFLite's reference FullyConnected (int8), whose
+params.weights_offset is -filter_zp, and CMSIS-NN's arm_fully_connected_s8
+(filter_offset = -filter_zp).
+
+The weight zero point. microflat's weights are symmetric (filter_zp = 0,
+w in [-127, 127]) everywhere except here: a fully connected filter may be
+asymmetric, one zero point for the whole tensor in [-128, 127], and then w
+takes the full [-128, 127], so |w - filter_zp| <= 255. (TFLite applies the
+filter offset only in its per-tensor kernel; its per-channel one ignores it,
+so the loaders take a non-zero zero point only on a weight with one scale.)
+
+Accumulator bound: |x - input_zp| <= 255 and |w - filter_zp| <= 255, so
+|acc| <= 255 * sum_k |w[o, k] - filter_zp| + |bias[o]|, which must be < 2^31
+(numerics.accumulator_overflow on numerics.weight_abs_sums), checked by the
+wrapper. Every partial sum of the centred form is bounded by it, so the
+C twin's int32 accumulators are exact.
 
 Method: each input row is widened once into ``scratch`` as int16
 (x - input_zp); each output is then a dot product of that row with a
-contiguous weight row. The C twin is fully_connected.c.
+contiguous weight row. The zero point, two ways with the same exact result:
+this Numba kernel accumulates in int64, so it folds it out,
+sum (x - input_zp) w - filter_zp * sum (x - input_zp), the second sum once
+per input row; the C twin (fully_connected.c) accumulates in int32, where
+that fold's partial sums would need 255 * sum |w| < 2^31 as well, which the
+bound above does not give, so for filter_zp != 0 (decided once per call) it
+centres each weight as it reads it, w - filter_zp in [-255, 255], as
+CMSIS-NN's DSP and scalar paths do. Symmetric weights cost what they did
+(C: the same loops; Numba: one add per input value). The interpreter runs a
+symmetric dense layer on the packed SIMD path (packed_layers.py) and an
+asymmetric one on this kernel.
 """
 
 from __future__ import annotations
@@ -21,7 +45,8 @@ from numba import njit, types
 
 from . import _checks
 from ._dispatch import check_backend, run_kernel
-from .numerics import requantize
+from .kernel_args import bind
+from .numerics import requantize, weight_abs_sums
 from .weight_encoding import encoded_row_dot, weighted_call
 
 _i64 = types.int64
@@ -42,7 +67,7 @@ def fully_connected_encoded_s8_scratch_bytes(input_features: int) -> int:
     types.void(
         types.int16[::1],  # scratch
         _i64, _i64, _i64,  # batches, input_features, output_features
-        _i32, _i32,  # input_zp, output_zp
+        _i32, _i32, _i32,  # input_zp, filter_zp, output_zp
         types.int32[::1], types.int8[::1], _i64,  # output_mult, output_shift, per_channel
         _i32, _i32,  # act_min, act_max
         types.int8[::1], types.int8[::1], types.int32[::1],  # input, filter, bias
@@ -54,22 +79,34 @@ def fully_connected_encoded_s8_scratch_bytes(input_features: int) -> int:
 def fully_connected_s8(
     scratch,
     batches, input_features, output_features,
-    input_zp, output_zp,
+    input_zp, filter_zp, output_zp,
     output_mult, output_shift, per_channel,
     act_min, act_max,
     input, filter, bias, output,
 ):
-    """The jitted kernel. Trusts its caller; flat C-order buffers; bias empty means none."""
+    """The jitted kernel. Trusts its caller; flat C-order buffers; bias empty means none. filter_zp: the
+    weights' zero point (0: symmetric weights).
+
+    Numba computes each product and the accumulator in int64 (it widens int32 operands), so here the zero
+    point is folded out exactly: sum_k (x - input_zp) * (w - filter_zp) = sum_k (x - input_zp) * w
+    - filter_zp * sum_k (x - input_zp), the last sum once per input row (0 for symmetric weights). No
+    partial sum can leave int64 (each is below 255 * 128 * 2^31 in magnitude); the result is the
+    accumulator, which the layer's bound keeps in int32. The C twin centres each weight instead (int32
+    accumulators)."""
     has_bias = bias.shape[0] > 0
     for b in range(batches):
         in_base = b * input_features
+        column_sum = np.int64(0)
         for k in range(input_features):
             scratch[k] = np.int16(input[in_base + k] - input_zp)
+            column_sum += scratch[k]
+        offset = np.int64(filter_zp) * column_sum
         for o in range(output_features):
             f_base = o * input_features
-            acc = np.int32(0)
+            acc = np.int64(0)
             for k in range(input_features):
-                acc += np.int32(scratch[k]) * np.int32(filter[f_base + k])
+                acc += np.int64(scratch[k]) * np.int64(filter[f_base + k])
+            acc -= offset
             if has_bias:
                 acc += bias[o]
             q = o if per_channel else 0
@@ -135,6 +172,7 @@ def fully_connected(
     output_zp: int,
     output_mult,
     output_shift,
+    filter_zp: int = 0,
     act_min: int = -128,
     act_max: int = 127,
     backend: str = "numba",
@@ -143,10 +181,15 @@ def fully_connected(
 
     Args:
       input: int8 [N, IN].
-      filter: int8 [OUT, IN], symmetric ([-127, 127]).
+      filter: int8 [OUT, IN], symmetric ([-127, 127]) unless filter_zp is given.
       bias: int32 [OUT] or None.
       output_mult, output_shift: one value (per-tensor weights) or OUT values
         (per-channel weights).
+      filter_zp: the weights' zero point in [-128, 127] (TFLite's filter
+        offset is its negation): 0, symmetric weights, by default; otherwise
+        the weights may take all of [-128, 127] and each product is
+        (x - input_zp) * (w - filter_zp). A dense filter only (an Encoding
+        holds symmetric weights).
       input_zp, output_zp, act_min, act_max, backend: as conv2d.
 
     Returns:
@@ -154,7 +197,8 @@ def fully_connected(
 
     Raises:
       ValueError naming the argument, for any shape, dtype or range violation,
-      and when the int32 accumulator could overflow.
+      and when the int32 accumulator could overflow
+      (255 * sum_k |w[o, k] - filter_zp| + |bias[o]| >= 2^31).
     """
     fn = "fully_connected"
     check_backend(fn, backend)
@@ -170,15 +214,26 @@ def fully_connected(
         fn, input_zp=input_zp, output_zp=output_zp, act_min=act_min, act_max=act_max,
         output_mult=output_mult, output_shift=output_shift, bias=bias, channels=out_f,
     )
-    _checks.weights(fn, "filter", w)
-    _checks.accumulator_fits(fn, np.abs(w.astype(np.int64)).sum(axis=1), b)
+    w_zp = _checks.integer(fn, "filter_zp", filter_zp, _checks.INT8_MIN, _checks.INT8_MAX)
+    if w_zp != 0 and encoding is not None:
+        raise ValueError(f"{fn}: filter_zp must be 0 for an encoded filter (encodings hold symmetric weights), "
+                         f"got {w_zp}")
+    if w_zp == 0:
+        _checks.weights(fn, "filter", w)
+    _checks.accumulator_fits(fn, weight_abs_sums(w, 0, w_zp), b)
 
     out = np.empty((n, out_f), dtype=np.int8)
-    scratch_bytes = fully_connected_s8_scratch_bytes if encoding is None else fully_connected_encoded_s8_scratch_bytes
-    scratch = np.empty(scratch_bytes(in_f) // 2, dtype=np.int16)
-    quant = (in_zp, out_zp, mult, shift, per_channel, act_lo, act_hi)
-    kernel, args = weighted_call(fully_connected_s8, fully_connected_encoded_s8, scratch, (n, in_f, out_f),
-                                 quant, x.reshape(-1), w.reshape(-1) if encoding is None else encoding, b,
-                                 out.reshape(-1))
+    if encoding is None:
+        scratch = np.empty(fully_connected_s8_scratch_bytes(in_f) // 2, dtype=np.int16)
+        kernel = fully_connected_s8
+        args = bind(kernel, scratch=scratch, batches=n, input_features=in_f, output_features=out_f, input_zp=in_zp,
+                    filter_zp=w_zp, output_zp=out_zp, output_mult=mult, output_shift=shift, per_channel=per_channel,
+                    act_min=act_lo, act_max=act_hi, input=x.reshape(-1), filter=w.reshape(-1), bias=b,
+                    output=out.reshape(-1))
+    else:
+        scratch = np.empty(fully_connected_encoded_s8_scratch_bytes(in_f) // 2, dtype=np.int16)
+        quant = (in_zp, out_zp, mult, shift, per_channel, act_lo, act_hi)
+        kernel, args = weighted_call(fully_connected_s8, fully_connected_encoded_s8, scratch, (n, in_f, out_f),
+                                     quant, x.reshape(-1), encoding, b, out.reshape(-1))
     run_kernel(backend, kernel, *args)
     return out

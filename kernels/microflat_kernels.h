@@ -15,6 +15,9 @@
  *   activations  int8, asymmetric, zero point in [-128, 127], NHWC;
  *   weights      int8, symmetric per output channel, values in [-127, 127];
  *                conv OHWI, depthwise [1, KH, KW, C * multiplier], FC [OUT, IN];
+ *                mf_fully_connected_s8 alone also takes asymmetric weights:
+ *                filter_zp in [-128, 127] (CMSIS-NN's filter_offset is its
+ *                negation), values in [-128, 127], 0 for symmetric ones;
  *   bias         int32 at scale input_scale * filter_scale[c]; NULL for none;
  *   requant      output_mult (Q31, [0, 2^31), int32) and output_shift ([-31, 30], int8 as the .mfb stores it,
  *                positive = left), per_channel = 1: one pair per output
@@ -23,7 +26,8 @@
  *
  * Contract (checked by the callers, trusted here): dimensions positive and
  * consistent, every index below 2^31, and for every output channel
- * 255 * sum|w| + |bias| < 2^31 so the int32 accumulator cannot overflow.
+ * 255 * sum|w - filter_zp| + |bias| < 2^31 so the int32 accumulator cannot
+ * overflow (filter_zp: 0 but for an asymmetric fully connected weight).
  * The kernels never allocate; `scratch` holds *_scratch_bytes bytes.
  *
  * mf_requantize_rows (requantize.c) is C only: the output stage the matrix
@@ -112,7 +116,7 @@ void mf_transpose_conv2d_s8(int32_t *scratch,
 int64_t mf_fully_connected_s8_scratch_bytes(int32_t input_features);
 void mf_fully_connected_s8(int16_t *scratch,
                         int32_t batches, int32_t input_features, int32_t output_features,
-                        int32_t input_zp, int32_t output_zp,
+                        int32_t input_zp, int32_t filter_zp, int32_t output_zp,
                         const int32_t *output_mult, const int8_t *output_shift, int32_t per_channel,
                         int32_t act_min, int32_t act_max,
                         const int8_t *input, const int8_t *filter, const int32_t *bias, int8_t *output);

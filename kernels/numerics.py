@@ -53,14 +53,25 @@ ROUNDING_MODE = "double_rounding"
 MAX_CENTERED_INPUT = 255
 
 
+def weight_abs_sums(weights, channel_axis: int, zero_point: int = 0) -> np.ndarray:
+    """sum |w - zero_point| over each output channel's weights (along ``channel_axis``), int64: the weight term
+    of accumulator_overflow. zero_point is the weights' own (0 but for an asymmetric fully connected weight)."""
+    w = np.asarray(weights, np.int64)
+    centred = np.abs(w - int(zero_point)) if zero_point else np.abs(w)
+    return np.moveaxis(centred, channel_axis, 0).reshape(w.shape[channel_axis], -1).sum(axis=1)
+
+
 def accumulator_overflow(abs_weight_sums, bias=None) -> tuple[int, int] | None:
     """The one accumulator rule of every weighted layer (conv, depthwise, fully connected): None when it holds,
     else (channel, bound) of the worst output channel.
 
-    Each product (x - input_zp) * w has |x - input_zp| <= 255, so output channel c's int32 accumulator is at
-    most 255 * sum_k |w[c, k]| + |bias[c]| in magnitude, whatever the input; the kernels (int32 in C, and the
-    SIMD tiles) rely on that bound being <= 2^31 - 1. The public kernels, both loaders and the compiler apply
-    this function (the C loader its twin, weight_encoding.c's weight_channel_bound)."""
+    abs_weight_sums[c] = sum_k |w[c, k] - w_zp| (weight_abs_sums), w_zp the weights' zero point: 0 for
+    symmetric weights (|w| <= 127), or an asymmetric fully connected weight's, where |w - w_zp| <= 255. Each
+    product (x - input_zp) * (w - w_zp) has |x - input_zp| <= 255, so output channel c's int32 accumulator,
+    and every partial sum of it, is at most 255 * sum_k |w[c, k] - w_zp| + |bias[c]| in magnitude, whatever
+    the input; the kernels (int32 in C, and the SIMD tiles) rely on that bound being <= 2^31 - 1. The public
+    kernels, both loaders and the compiler apply this function (the C loader its twin, weight_encoding.c's
+    mf_weight_channel_bound, which sums |w - w_zp| the same way)."""
     bound = MAX_CENTERED_INPUT * np.asarray(abs_weight_sums, np.int64)
     if bias is not None and np.size(bias):
         bound = bound + np.abs(np.asarray(bias, np.int64))

@@ -105,9 +105,11 @@ static int channel_fits(int64_t abs_sum, const int32_t *bias, int64_t c)
 }
 
 /*
- * The loader's check of a conv, depthwise or FC weight (ops.py, OpCheck.weights): no weight is -128, and
- * for every output channel c along channel_axis, 255 * sum |w| + |bias[c]| < 2^31, so the int32
- * accumulator of every kernel is exact (|x - zp| <= 255).
+ * The loader's check of a conv, depthwise or FC weight (ops.py, OpCheck.weights): for every output channel c
+ * along channel_axis, 255 * sum |w - weight_zp| + |bias[c]| < 2^31 (numerics.accumulator_overflow on
+ * numerics.weight_abs_sums), so the int32 accumulator of every kernel is exact (|x - zp| <= 255); and, for
+ * symmetric weights (weight_zp 0: every encoded weight, and every weight but an asymmetric dense FC one),
+ * no weight is -128. An asymmetric weight takes all of [-128, 127].
  *
  * A plain int8 tensor is passed as value_bits 8, no codebook, the dense layout. In the dense layout
  * element i of channel c is i = (o * channels + c) * inner + k (inner: the elements after the axis), so
@@ -117,7 +119,7 @@ static int channel_fits(int64_t abs_sum, const int32_t *bias, int64_t c)
 int32_t mf_weight_channel_bound(const int32_t *shape, int32_t rank, int32_t channel_axis, int32_t value_bits,
                              const int8_t *codebook, int32_t codebook_size, int32_t codebook_per_channel,
                              int32_t position_bits, int32_t entries, const uint8_t *values, const uint8_t *positions,
-                             const int32_t *bias)
+                             const int32_t *bias, int32_t weight_zp)
 {
     const int64_t channels = shape[channel_axis];
     const int64_t inner = elements(shape, channel_axis + 1, rank);
@@ -141,10 +143,10 @@ int32_t mf_weight_channel_bound(const int32_t *shape, int32_t rank, int32_t chan
                     const int32_t w = raw ? weights[i]
                                           : weight_value(read_bits(values, (int32_t)i * value_bits, value_bits),
                                                          value_bits, codebook, base);
-                    if (w == -128) {
+                    if (w == -128 && weight_zp == 0) {
                         return WE_BOUND_MINUS_128;
                     }
-                    sum += w < 0 ? -w : w;
+                    sum += w - weight_zp < 0 ? weight_zp - w : w - weight_zp;
                 }
             }
             if (!channel_fits(sum, bias, c)) {
@@ -167,10 +169,10 @@ int32_t mf_weight_channel_bound(const int32_t *shape, int32_t rank, int32_t chan
         }
         const int32_t base = codebook_per_channel ? (int32_t)c * codebook_size : 0;
         const int32_t w = weight_value(read_bits(values, j * value_bits, value_bits), value_bits, codebook, base);
-        if (w == -128) {
+        if (w == -128 && weight_zp == 0) {
             return WE_BOUND_MINUS_128;
         }
-        sum += w < 0 ? -w : w;
+        sum += w - weight_zp < 0 ? weight_zp - w : w - weight_zp;
     }
     return channel_fits(sum, bias, channel) ? WE_BOUND_OK : WE_BOUND_OVERFLOW;
 }

@@ -30,7 +30,7 @@ int32_t mf_weight_encoding_validate(const int32_t *shape, int32_t rank, int32_t 
 int32_t mf_weight_channel_bound(const int32_t *shape, int32_t rank, int32_t channel_axis, int32_t value_bits,
                              const int8_t *codebook, int32_t codebook_size, int32_t codebook_per_channel,
                              int32_t position_bits, int32_t entries, const uint8_t *values, const uint8_t *positions,
-                             const int32_t *bias);
+                             const int32_t *bias, int32_t weight_zp);
 /* cffi-end */
 
 /* mf_weight_encoding_validate's result: 0, or the field that is wrong (EncodingError.field). */
@@ -46,8 +46,8 @@ int32_t mf_weight_channel_bound(const int32_t *shape, int32_t rank, int32_t chan
 
 /* mf_weight_channel_bound's result. */
 #define WE_BOUND_OK 0
-#define WE_BOUND_MINUS_128 1  /* a weight is -128: symmetric int8 lies in [-127, 127] */
-#define WE_BOUND_OVERFLOW 2   /* 255 * sum|w| + |bias| of some output channel exceeds 2^31 - 1 */
+#define WE_BOUND_MINUS_128 1  /* a weight is -128 and weight_zp 0: symmetric int8 lies in [-127, 127] */
+#define WE_BOUND_OVERFLOW 2   /* 255 * sum|w - weight_zp| + |bias| of some output channel exceeds 2^31 - 1 */
 
 /* The unsigned `bits`-bit field (1..8) at bit `bit`: s = bit mod 8, s + bits <= 15, so at most two bytes,
  * and the second only when the field reaches into it. */

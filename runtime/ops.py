@@ -24,7 +24,7 @@ from microflat import kernels as K
 from microflat.kernels import packed_layers as PL
 from microflat.kernels import weight_encoding as WE
 from microflat.kernels.kernel_args import bind
-from microflat.kernels.numerics import SHIFT_MAX, SHIFT_MIN, accumulator_overflow
+from microflat.kernels.numerics import SHIFT_MAX, SHIFT_MIN, accumulator_overflow, weight_abs_sums
 from microflat.kernels.pooling import MEAN_MAX_ELEMENTS
 from microflat.kernels.reduce import MAX_DIMS as REDUCE_MAX_DIMS
 from microflat.kernels.reduce import MAX_ELEMENTS as REDUCE_MAX_ELEMENTS
@@ -155,25 +155,45 @@ class OpCheck:
         self.require(a.scale_value == b.scale_value and a.zero_point == b.zero_point, field,
                      f"tensors {a.index} and {b.index} must share scale and zero point", offset)
 
-    def weights(self, w, bias, channels_axis, field):
-        """Symmetric weights and the int32 accumulator bound 255 * sum|w| + |b| < 2^31 (on decoded weights).
+    def weight_zero_point(self, w, asymmetric: bool) -> int:
+        """The zero point of the weight at inputs[1] (0 when it has no quantization). Weights are symmetric, zero
+        point 0, except where ``asymmetric`` (a FULLY_CONNECTED weight): there a non-zero one needs a dense weight
+        (an encoding holds symmetric weights) with one scale, as TFLite's per-tensor kernel, the only one that
+        applies a filter offset (its per-channel kernel ignores it). Refusals point at inputs[1]."""
+        zp = w.zero_point or 0
+        if zp != 0:
+            field, at = "inputs[1]", self.element_at("inputs", 1)
+            self.require(asymmetric, field, f"weight zero point {zp}: this op's weights must be symmetric (0)", at)
+            self.require(w.encoding is None, field, f"weight zero point {zp}: an encoded weight must be symmetric (0)",
+                         at)
+            self.require(len(w.scale) == 1, field,
+                         f"weight zero point {zp} with {len(w.scale)} scales: an asymmetric weight has one scale", at)
+        return zp
+
+    def weights(self, w, bias, channels_axis, field, asymmetric=False):
+        """The weights' zero point (weight_zero_point), then, on the weights centred on it, the symmetric range
+        (zero point 0: no -128) and the int32 accumulator bound 255 * sum|w - zp| + |b| < 2^31 (on decoded
+        weights; numerics.accumulator_overflow). Returns the zero point.
 
         An encoded weight is checked from its stored fields (weight_encoding.channel_abs_sums), never
         expanded: a damaged shape cannot make the verifier allocate the tensor it claims."""
+        zp = self.weight_zero_point(w, asymmetric)
         e = w.encoding
         if e is None:
-            data = w.data.astype(np.int64)
-            lowest = int(data.min()) if data.size else 0
-            sums = np.moveaxis(np.abs(data), channels_axis, 0).reshape(data.shape[channels_axis], -1).sum(axis=1)
+            lowest = int(w.data.min()) if w.data.size else 0
+            sums = weight_abs_sums(w.data, channels_axis, zp)
         else:
             if e.position_bits or e.codebook_per_channel:
                 self.require(e.axis == channels_axis, field,
                              f"the encoding's axis is {e.axis}; this op's output channels lie on axis {channels_axis}")
             sums, lowest = WE.channel_abs_sums(e, channels_axis)
-        self.require(lowest >= -127, field, "weights hold -128; symmetric int8 lies in [-127, 127]")
+        self.require(lowest >= -127 or zp != 0, field, "weights hold -128; symmetric int8 lies in [-127, 127]",
+                     self.element_at("inputs", 1))
         worst = accumulator_overflow(sums, None if bias is None else bias.data)
         if worst is not None:
-            self.fail(field, self.op.pos, f"the int32 accumulator of channel {worst[0]} could reach {worst[1]}")
+            self.fail(field, self.element_at("inputs", 1),
+                      f"the int32 accumulator of channel {worst[0]} could reach {worst[1]}")
+        return zp
 
     def bias(self, i, channels):
         b = self.tensor("inputs", i, "int32", 1, const=True, optional=True) if len(self.op.inputs) > i else None
@@ -203,15 +223,16 @@ def _views(view, *tensors):
     return tuple(np.zeros(0, np.int32) if t is None else view(t) for t in tensors)
 
 
-def _check_weighted(c: OpCheck, o, x, w, y, out_channels: int, channel_axis: int):
+def _check_weighted(c: OpCheck, o, x, w, y, out_channels: int, channel_axis: int, asymmetric=False):
     """What conv, depthwise conv and fully connected check alike: the optional bias (inputs[2]), the per-tensor
-    or per-channel requantization, the fused activation range, the zero points and the weights' range."""
+    or per-channel requantization, the fused activation range, the zero points and the weights' range
+    (asymmetric: the weight may have a zero point, OpCheck.weight_zero_point)."""
     b = c.bias(2, out_channels)
     c.requant(o, "output_mult", "output_shift", out_channels)
     c.act_range(o)
     c.zero_point(x, "inputs", 0)
     c.zero_point(y, "outputs", 0)
-    c.weights(w, b, channel_axis, "inputs[1]")
+    c.weights(w, b, channel_axis, "inputs[1]", asymmetric)
 
 
 def _weighted(c: OpCheck, view, channel_axis: int):
@@ -307,16 +328,24 @@ def check_fully_connected(c: OpCheck) -> OpInfo:
     out, wk = w.shape
     c.require(wk == k, "inputs[1]", f"filter {w.shape} does not take {k} input features")
     c.require(y.shape == (n, out), "outputs[0]", f"output shape {y.shape} must be {(n, out)}")
-    _check_weighted(c, o, x, w, y, out, 0)
+    _check_weighted(c, o, x, w, y, out, 0, asymmetric=True)
     scratch = K.fully_connected_s8_scratch_bytes if w.encoding is None else K.fully_connected_encoded_s8_scratch_bytes
     return OpInfo(scratch(k), n * k * out)
 
 
 def prepare_fully_connected(c: OpCheck, view, scratch):
+    """Symmetric dense weights: the packed SIMD path (packed_layers.py); asymmetric ones (a weight zero point,
+    which the packed s8 weights cannot hold centred): fully_connected_s8 itself; encoded ones: its encoded twin."""
     o, x, w, y, mult, shift, per_channel, xv, bv, yv = _weighted(c, view, 0)
     quant = (x.zero_point, y.zero_point, mult, shift, per_channel, o.act_min, o.act_max)
-    if w.encoding is None:
+    filter_zp = w.zero_point or 0
+    if w.encoding is None and filter_zp == 0:
         return [PL.fully_connected_packed_call((x.shape[0], x.shape[1], w.shape[0]), quant, xv, view(w), bv, yv)]
+    if w.encoding is None:
+        return [_step(K.fully_connected_s8, scratch=scratch, batches=x.shape[0], input_features=x.shape[1],
+                      output_features=w.shape[0], input_zp=x.zero_point, filter_zp=filter_zp, output_zp=y.zero_point,
+                      output_mult=mult, output_shift=shift, per_channel=per_channel, act_min=o.act_min,
+                      act_max=o.act_max, input=xv, filter=view(w), bias=bv, output=yv)]
     return [_weighted_call(K.fully_connected_s8, K.fully_connected_encoded_s8, scratch,
                            (x.shape[0], x.shape[1], w.shape[0]), quant, xv, w, view, bv, yv)]
 

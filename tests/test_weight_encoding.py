@@ -324,12 +324,12 @@ def test_c_channel_bound_accepts_exactly_the_weights_the_reference_accepts(case,
     b = np.zeros(0, np.int32) if bias is None else bias
     expected = _reference_bound_ok(w, axis, bias)
     plain = native.call("mf_weight_channel_bound", shape, len(w.shape), axis, 8, np.zeros(0, np.int8), 0, 0, 0, w.size,
-                        np.ascontiguousarray(w).view(np.uint8).reshape(-1), np.zeros(0, np.uint8), b)
+                        np.ascontiguousarray(w).view(np.uint8).reshape(-1), np.zeros(0, np.uint8), b, 0)
     assert (plain == 0) == expected
     palette = data.draw(st.sampled_from([None, "tensor", "channel"]) if (w != -128).all() else st.just(None))
     e = encode(w, axis, palette=palette, position_bits=data.draw(st.sampled_from([0, 1, 3, 8])))
     assume(e.value_bits < 8 or e.position_bits > 0)
     size = e.codebook.size // (w.shape[axis] if e.codebook_per_channel else 1)
     encoded = native.call("mf_weight_channel_bound", shape, len(w.shape), axis, e.value_bits, e.codebook, size,
-                          int(e.codebook_per_channel), e.position_bits, e.entries, e.values, e.positions, b)
+                          int(e.codebook_per_channel), e.position_bits, e.entries, e.values, e.positions, b, 0)
     assert (encoded == 0) == expected

@@ -228,9 +228,26 @@ static void encoded_of(const mf_model *m, const mf_tensor *w, encoded_filter *f)
     f->positions = pbuf ? mf_const_data(m, pbuf) : 0;
 }
 
+/* OpCheck.weight_zero_point: the zero point of the weight w at inputs[1] (0 when it has no quantization), 0
+ * but for a FULLY_CONNECTED weight, whose non-zero one needs a dense weight with one scale (TFLite's
+ * per-tensor kernel, the one that applies a filter offset). Refusals point at inputs[1]. */
+static mf_status weight_zero_point(const op_ctx *c, const mf_tensor *w, int32_t *zp)
+{
+    const uint32_t at = c->ins + 4 + 4 * 1;
+    const uint32_t cs = mfb_ref(c->b, w->table, MFB_TENSOR_CHANNEL_SCALES);
+    *zp = w->quantized ? w->zero_point : 0;
+    if (*zp != 0) {
+        REQUIRE(c->opcode == MFB_OP_CODE_FULLY_CONNECTED, at, "this op's weights must be symmetric (zero point 0)");
+        REQUIRE(w->encoding == 0, at, "an encoded weight must be symmetric (zero point 0)");
+        REQUIRE(cs == 0 || mfb_len(c->b, cs) == 1, at, "an asymmetric weight (a zero point) has one scale");
+    }
+    return MF_OK;
+}
+
 /* _check_weighted: the optional bias (inputs[2]), requantization, activation range, zero points, and
- * OpCheck.weights: symmetric weights and 255 * sum|w| + |b| < 2^31 per output channel (mf_weight_channel_bound,
- * which reads an encoded weight's streams without expanding them). */
+ * OpCheck.weights: the weight's zero point zp (weight_zero_point), then symmetric weights where zp is 0 and
+ * 255 * sum|w - zp| + |b| < 2^31 per output channel (mf_weight_channel_bound, which reads an encoded weight's
+ * streams without expanding them). */
 static mf_status check_weighted(const op_ctx *c, const mf_tensor *x, const mf_tensor *w, const mf_tensor *y,
                                 int64_t channels, int32_t channel_axis, uint32_t opts_slot_mult, uint32_t slot_shift,
                                 uint32_t slot_min, uint32_t slot_max)
@@ -245,6 +262,8 @@ static mf_status check_weighted(const op_ctx *c, const mf_tensor *x, const mf_te
     CHECK(act_range(c, slot_min, slot_max));
     CHECK(zero_point(c, x));
     CHECK(zero_point(c, y));
+    int32_t zp = 0;
+    CHECK(weight_zero_point(c, w, &zp));
     int32_t shape[MF_MAX_RANK];
     for (int32_t d = 0; d < w->rank; ++d) {
         shape[d] = mf_dim(c->m, w, d);
@@ -253,17 +272,17 @@ static mf_status check_weighted(const op_ctx *c, const mf_tensor *x, const mf_te
     int32_t r;
     if (w->encoding == 0) {
         r = mf_weight_channel_bound(shape, w->rank, channel_axis, 8, 0, 0, 0, 0, (int32_t)w->size,
-                                 mf_const_data(c->m, w->buffer), 0, bias_data);
+                                 mf_const_data(c->m, w->buffer), 0, bias_data, zp);
     } else {
         encoded_filter f;
         encoded_of(c->m, w, &f);
         REQUIRE(!(f.position_bits || f.per_channel) || f.axis == channel_axis, c->ins,
                 "the encoding's axis is not this op's output-channel axis");
         r = mf_weight_channel_bound(shape, w->rank, channel_axis, f.value_bits, f.codebook, f.codebook_size, f.per_channel,
-                                 f.position_bits, f.entries, f.values, f.positions, bias_data);
+                                 f.position_bits, f.entries, f.values, f.positions, bias_data, 0);
     }
-    REQUIRE(r != WE_BOUND_MINUS_128, c->ins, "weights hold -128; symmetric int8 lies in [-127, 127]");
-    REQUIRE(r == WE_BOUND_OK, c->ins, "the int32 accumulator of an output channel could overflow");
+    REQUIRE(r != WE_BOUND_MINUS_128, c->ins + 4 + 4 * 1, "weights hold -128; symmetric int8 lies in [-127, 127]");
+    REQUIRE(r == WE_BOUND_OK, c->ins + 4 + 4 * 1, "the int32 accumulator of an output channel could overflow");
     return MF_OK;
 }
 
@@ -1118,10 +1137,11 @@ static void run_fully_connected(const op_ctx *c)
         vectors(c, MFB_FULLY_CONNECTED_OPTIONS_OUTPUT_MULT, MFB_FULLY_CONNECTED_OPTIONS_OUTPUT_SHIFT);
     const int32_t lo = opt(c, MFB_FULLY_CONNECTED_OPTIONS_ACT_MIN, -128),
                   hi = opt(c, MFB_FULLY_CONNECTED_OPTIONS_ACT_MAX, 127);
-    if (w.encoding == 0) {
-        mf_fully_connected_s8(scratch_of(c), d32(c, &x, 0), d32(c, &x, 1), d32(c, &w, 0), x.zero_point, y.zero_point,
-                           q.mult, q.shift, q.per_channel, lo, hi, (const int8_t *)data(c, &x),
-                           (const int8_t *)data(c, &w), bias_of(c), (int8_t *)data(c, &y));
+    if (w.encoding == 0) { /* the weight's zero point: 0 but for an asymmetric weight (weight_zero_point) */
+        mf_fully_connected_s8(scratch_of(c), d32(c, &x, 0), d32(c, &x, 1), d32(c, &w, 0), x.zero_point,
+                           w.quantized ? w.zero_point : 0, y.zero_point, q.mult, q.shift, q.per_channel, lo, hi,
+                           (const int8_t *)data(c, &x), (const int8_t *)data(c, &w), bias_of(c),
+                           (int8_t *)data(c, &y));
         return;
     }
     encoded_filter f;
