@@ -142,3 +142,123 @@ void mf_squared_difference_s8(const int32_t *output_shape, const int32_t *input1
         }
     }
 }
+
+/*
+ * The same-shape fast paths (elementwise.py: add_s8_same_shape, extremum_s8_same_shape,
+ * squared_difference_s8_same_shape): both inputs have the output's shape, so one flat loop over the elements,
+ * with the arithmetic of the broadcasting kernels above. Every shift is <= 0 (the caller guarantees it).
+ *
+ * Each rounding multiply_by_quantized_multiplier(x, m, -e), e >= 0, |x| < 2^30, m in [0, 2^31), is written so
+ * that a compiler vectorizes the loop with 32-bit lanes and one unsigned 32 x 32 -> 64-bit multiply (SSE2's
+ * PMULUDQ; a Cortex-M's UMLAL):
+ *
+ *   With s = floor((x m + 2^30) / 2^31) the first rounding (numerics.h) and the second
+ *   floor((s + 2^(e-1) - [s < 0]) / 2^e) for e >= 1 (s itself for e = 0), both together are, as numerics.h
+ *   derives for requant_fused (there with [x m < 0] for [s < 0]: they differ only where x m lies in
+ *   [-2^30, 0), where both quotients are 0),
+ *
+ *       floor((2 x m + 2^31 + [e >= 1] (2^(31+e) - [x m < 0] 2^32)) / 2^(32+e))      (numerator doubled)
+ *
+ *   With x2 = 2x (|x2| < 2^31) read as the unsigned (uint32_t)x2 = x2 + 2^32 [x2 < 0]:
+ *
+ *       u  = (uint32_t)x2 * m + round,   round = 2^31 + [e >= 1] 2^(31+e)      (< 2^64: no wrap)
+ *       hi = (high word of u) - [x2 < 0] (m + [e >= 1])   (mod 2^32)
+ *
+ *   is the high word of the numerator, floor(numerator / 2^32), which lies in int32 (|numerator| < 2^62), and
+ *   the result is hi >> e. (The conversion of hi to int32_t is modular on every compiler microflat supports,
+ *   as wrapping_add in numerics.h relies on.)
+ *
+ * A negative input multiplier (SUB's input2_mult, in (-2^31, 0]) is taken as |m| with the input negated: the
+ * same product, and [x m < 0] is then [-x < 0]. The sign goes into the factor that doubles and shifts the
+ * centred input, so the loop pays nothing for it.
+ */
+typedef struct {
+    uint32_t round_hi; /* the high word of round, [e >= 1] 2^(e-1); its low word is 2^31 */
+    uint32_t mult;     /* |m| */
+    uint32_t borrow;   /* |m| + [e >= 1]: subtracted from the high word where x2 < 0 */
+    int32_t e;         /* -shift, in [0, 31] */
+} same_shape_scale;
+
+static same_shape_scale same_shape_prepare(int32_t mult, int32_t shift)
+{
+    same_shape_scale q;
+    q.e = -shift;
+    q.mult = mult < 0 ? (uint32_t)0 - (uint32_t)mult : (uint32_t)mult; /* mult > -2^31: |m| < 2^31 */
+    q.round_hi = q.e >= 1 ? (uint32_t)1 << (q.e - 1) : 0u;
+    q.borrow = q.mult + (q.e >= 1 ? 1u : 0u);
+    return q;
+}
+
+/* The factor of a centred input: 2^(left_shift + 1), negated where its multiplier is negative. */
+static int32_t same_shape_factor(int32_t left_shift, int32_t mult)
+{
+    return mult < 0 ? -(1 << (left_shift + 1)) : 1 << (left_shift + 1);
+}
+
+/* multiply_by_quantized_multiplier(x, |m|, -e) of x2 = 2x (the derivation above). */
+static inline int32_t same_shape_scale_apply(int32_t x2, same_shape_scale q)
+{
+    const uint64_t u = (uint64_t)(uint32_t)x2 * q.mult + (((uint64_t)q.round_hi << 32) | 0x80000000u);
+    const uint32_t hi = (uint32_t)(u >> 32) - (x2 < 0 ? q.borrow : 0u);
+    return (int32_t)hi >> q.e;
+}
+
+void mf_add_s8_same_shape(int64_t count, int32_t left_shift,
+                       int32_t input1_zp, int32_t input1_mult, int32_t input1_shift,
+                       int32_t input2_zp, int32_t input2_mult, int32_t input2_shift,
+                       int32_t output_zp, int32_t output_mult, int32_t output_shift,
+                       int32_t act_min, int32_t act_max,
+                       const int8_t *input1, const int8_t *input2, int8_t *output)
+{
+    const same_shape_scale q1 = same_shape_prepare(input1_mult, input1_shift);
+    const same_shape_scale q2 = same_shape_prepare(input2_mult, input2_shift);
+    const same_shape_scale qo = same_shape_prepare(output_mult, output_shift);
+    const int32_t f1 = same_shape_factor(left_shift, input1_mult), f2 = same_shape_factor(left_shift, input2_mult);
+    const int32_t lo = act_min - output_zp, hi = act_max - output_zp;
+    for (int64_t i = 0; i < count; ++i) {
+        /* |a - zp| <= 255, left_shift <= 20: |2 (a - zp) 2^left_shift| < 2^29; the scaled inputs are below 2^27 */
+        const int32_t a = ((int32_t)input1[i] - input1_zp) * f1;
+        const int32_t b = ((int32_t)input2[i] - input2_zp) * f2;
+        const int32_t sum = same_shape_scale_apply(a, q1) + same_shape_scale_apply(b, q2);
+        int32_t v = same_shape_scale_apply(sum * 2, qo); /* |2 sum| < 2^29; output_mult >= 0 */
+        v = v < lo ? lo : v;
+        v = v > hi ? hi : v;
+        output[i] = (int8_t)(v + output_zp); /* in [act_min, act_max] */
+    }
+}
+
+void mf_extremum_s8_same_shape(int64_t count, int32_t take_max, const int8_t *input1, const int8_t *input2,
+                            int8_t *output)
+{
+    if (take_max) {
+        for (int64_t i = 0; i < count; ++i) {
+            output[i] = input1[i] > input2[i] ? input1[i] : input2[i];
+        }
+    } else {
+        for (int64_t i = 0; i < count; ++i) {
+            output[i] = input1[i] < input2[i] ? input1[i] : input2[i];
+        }
+    }
+}
+
+void mf_squared_difference_s8_same_shape(int64_t count, int32_t left_shift,
+                                      int32_t input1_zp, int32_t input1_mult, int32_t input1_shift,
+                                      int32_t input2_zp, int32_t input2_mult, int32_t input2_shift,
+                                      int32_t output_zp, int32_t output_mult, int32_t output_shift,
+                                      const int8_t *input1, const int8_t *input2, int8_t *output)
+{
+    const same_shape_scale q1 = same_shape_prepare(input1_mult, input1_shift);
+    const same_shape_scale q2 = same_shape_prepare(input2_mult, input2_shift);
+    const same_shape_scale qo = same_shape_prepare(output_mult, output_shift);
+    const int32_t f1 = same_shape_factor(left_shift, input1_mult), f2 = same_shape_factor(left_shift, input2_mult);
+    const int32_t lo = -128 - output_zp, hi = 127 - output_zp;
+    for (int64_t i = 0; i < count; ++i) {
+        const int32_t a = ((int32_t)input1[i] - input1_zp) * f1; /* left_shift <= 7 */
+        const int32_t b = ((int32_t)input2[i] - input2_zp) * f2;
+        const int32_t diff = same_shape_scale_apply(a, q1) - same_shape_scale_apply(b, q2);
+        int32_t v = same_shape_scale_apply(diff * diff * 2, qo); /* diff^2 < 2^30 (elementwise.py) */
+        v = v < lo ? lo : v;
+        v = v > hi ? hi : v;
+        output[i] = (int8_t)(v + output_zp);
+    }
+}

@@ -71,6 +71,29 @@ multipliers must encode at most 1/2 (shift <= -1, or shift 0 and
 mult <= 2^30), which TFLite's Prepare always gives; a multiplier near 1
 would let the square reach 65280^2 > 2^31, so the wrapper refuses it.
 
+Same-shape fast paths. When neither input broadcasts (both have the output's
+shape) the 4-D loops and the strides are not needed: the runtimes call one
+flat, branch-free loop over the elements instead, with the same per-element
+arithmetic, so the bytes are the same (tests/test_elementwise_same_shape.py).
+One kernel per arithmetic family:
+
+    add_s8_same_shape                   ADD, and SUB with input2_mult negated
+                                        (what sub_s8 does: TFLite's op_sign)
+    extremum_s8_same_shape              MAXIMUM (take_max 1) and MINIMUM (0)
+    squared_difference_s8_same_shape    SQUARED_DIFFERENCE
+
+The requantizing two (add and squared difference) compute every rounding of
+multiply_by_quantized_multiplier in a branch-free right-shift form (here
+numerics.multiply_by_quantized_multiplier_right; in C an unsigned
+32 x 32 -> 64-bit form that SSE2 vectorizes, derived in elementwise.c),
+which needs every shift <= 0: the loader demands it of the input
+multipliers, and the runtimes take
+the fast path only when the output's is too (an output multiplier below 1,
+what every calibrated layer has; add's is s / (2^20 s_y), squared
+difference's s^2 / (2^14 s_y)). The form holds for a negative multiplier
+as well (the first rounding is floor((x * mult + 2^30) / 2^31) for either
+sign, its one saturating case needs mult = -2^31, outside (-2^31, 2^31)).
+
 Every kernel reads input element i before writing output element i, so the
 output may alias an input of the output's own shape (the memory planner runs
 them in place). C twins: elementwise.c.
@@ -173,7 +196,8 @@ def add_s8_same_shape(
 ):
     """add_s8 for two inputs of the output's shape and every shift <= 0 (the loader demands it of the
     inputs; an output multiplier below 1 gives it): the same arithmetic, one branch-free loop over the
-    elements that LLVM vectorizes. Numba only: the interpreter's fast path (tests compare it with add_s8).
+    elements that LLVM vectorizes. SUB runs it too, with input2_mult negated (sub_s8's arithmetic):
+    input1_mult and output_mult lie in [0, 2^31), input2_mult in (-2^31, 2^31).
     Ranges: |(a - zp) * 2^left_shift| < 2^28, so the scaled inputs are below 2^27 and their sum fits."""
     r1, r2, ro = -np.int64(input1_shift), -np.int64(input2_shift), -np.int64(output_shift)
     lo, hi = np.int64(act_min), np.int64(act_max)
@@ -192,6 +216,33 @@ def add_s8_same_shape(
             v = multiply_by_quantized_multiplier_right(total, output_mult, ro) + output_zp
             chunk[i] = np.int8(min(max(v, lo), hi))
         copy_elements(output[start:start + n], chunk)
+
+
+@njit(inline="always", cache=True, nogil=True)
+def _extremum_flat(count, take_max, input1, input2, output):
+    if take_max:
+        for i in range(count):
+            output[i] = max(input1[i], input2[i])
+    else:
+        for i in range(count):
+            output[i] = min(input1[i], input2[i])
+
+
+@njit(types.void(types.int64, _i32, _v8, _v8, _v8), cache=True, nogil=True)  # count, take_max, data
+def extremum_s8_same_shape(count, take_max, input1, input2, output):
+    """maximum_s8 (take_max 1) and minimum_s8 (take_max 0) for two inputs of the output's shape: the same
+    comparison of raw values, one loop over the elements per op that LLVM vectorizes. Run in place (the
+    output is an input's buffer), the loop reads that input through the output's own array: LLVM then sees
+    one array loaded and stored at the same index, a dependence it vectorizes, where two arrays that might
+    overlap would send it to its scalar loop (add_s8_same_shape copies through a buffer instead; here the
+    copy would cost as much as the comparison)."""
+    at = output.ctypes.data
+    if input1.ctypes.data == at:
+        _extremum_flat(count, take_max, output, input2, output)
+    elif input2.ctypes.data == at:
+        _extremum_flat(count, take_max, input1, output, output)
+    else:
+        _extremum_flat(count, take_max, input1, input2, output)
 
 
 @njit(
@@ -302,6 +353,42 @@ def squared_difference_s8(
                     output[i] = np.int8(requantize(
                         np.int32(diff * diff), output_mult, output_shift, output_zp, np.int32(-128), np.int32(127)))
                     i += 1
+
+
+@njit(
+    types.void(
+        types.int64, _i32,  # count, left_shift
+        _i32, _i32, _i32,  # input1_zp, input1_mult, input1_shift
+        _i32, _i32, _i32,  # input2_zp, input2_mult, input2_shift
+        _i32, _i32, _i32,  # output_zp, output_mult, output_shift
+        _v8, _v8, _v8,  # input1, input2, output
+    ),
+    cache=True,
+    nogil=True,
+)
+def squared_difference_s8_same_shape(
+    count, left_shift,
+    input1_zp, input1_mult, input1_shift,
+    input2_zp, input2_mult, input2_shift,
+    output_zp, output_mult, output_shift,
+    input1, input2, output,
+):
+    """squared_difference_s8 for two inputs of the output's shape and every shift <= 0: the same
+    arithmetic, one branch-free loop over the elements that LLVM vectorizes (in place as
+    add_s8_same_shape). Ranges as squared_difference_s8 (module docstring): (a' - b')^2 < 2^30."""
+    r1, r2, ro = -np.int64(input1_shift), -np.int64(input2_shift), -np.int64(output_shift)
+    chunk = np.empty(256, np.int8)
+    for start in range(0, count, 256):
+        n = min(256, count - start)
+        x1, x2 = input1[start:start + n], input2[start:start + n]
+        for i in range(n):
+            a = (np.int64(x1[i]) - input1_zp) << left_shift
+            b = (np.int64(x2[i]) - input2_zp) << left_shift
+            diff = (multiply_by_quantized_multiplier_right(a, input1_mult, r1)
+                    - multiply_by_quantized_multiplier_right(b, input2_mult, r2))
+            v = multiply_by_quantized_multiplier_right(diff * diff, output_mult, ro) + output_zp
+            chunk[i] = np.int8(min(max(v, np.int64(-128)), np.int64(127)))
+        copy_elements(output[start:start + n], chunk)
 
 
 def broadcast_strides(fn: str, in_shape, out_shape) -> np.ndarray:

@@ -161,6 +161,21 @@ void mf_squared_difference_s8(const int32_t *output_shape, const int32_t *input1
                            int32_t input2_zp, int32_t input2_mult, int32_t input2_shift,
                            int32_t output_zp, int32_t output_mult, int32_t output_shift,
                            const int8_t *input1, const int8_t *input2, int8_t *output);
+/* The same-shape fast paths: both inputs of the output's shape, every shift <= 0; SUB is
+ * mf_add_s8_same_shape with input2_mult negated, MAXIMUM / MINIMUM mf_extremum_s8_same_shape with take_max 1 / 0. */
+void mf_add_s8_same_shape(int64_t count, int32_t left_shift,
+                       int32_t input1_zp, int32_t input1_mult, int32_t input1_shift,
+                       int32_t input2_zp, int32_t input2_mult, int32_t input2_shift,
+                       int32_t output_zp, int32_t output_mult, int32_t output_shift,
+                       int32_t act_min, int32_t act_max,
+                       const int8_t *input1, const int8_t *input2, int8_t *output);
+void mf_extremum_s8_same_shape(int64_t count, int32_t take_max, const int8_t *input1, const int8_t *input2,
+                            int8_t *output);
+void mf_squared_difference_s8_same_shape(int64_t count, int32_t left_shift,
+                                      int32_t input1_zp, int32_t input1_mult, int32_t input1_shift,
+                                      int32_t input2_zp, int32_t input2_mult, int32_t input2_shift,
+                                      int32_t output_zp, int32_t output_mult, int32_t output_shift,
+                                      const int8_t *input1, const int8_t *input2, int8_t *output);
 
 void mf_average_pool2d_s8(int32_t batches, int32_t input_h, int32_t input_w, int32_t channels,
                        int32_t filter_h, int32_t filter_w, int32_t output_h, int32_t output_w,

@@ -322,8 +322,8 @@ def requant_fused(x, mult, round, right):
 
 @njit(inline="always", cache=True, nogil=True)
 def multiply_by_quantized_multiplier_right(x, mult, right):
-    """multiply_by_quantized_multiplier(x, mult, -right) for right >= 0 and mult in [0, 2^31), branch-free
-    on int64 values so that a loop of it vectorizes.
+    """multiply_by_quantized_multiplier(x, mult, -right) for right >= 0, x an int32 and mult in (-2^31, 2^31)
+    (SUB's negated multiplier included), branch-free on int64 values so that a loop of it vectorizes.
 
     Numerics: the first rounding, saturating_rounding_doubling_high_mul, is floor((x * mult + 2^30) / 2^31)
     for both signs (derived at that function); its one saturating case needs mult = -2^31, excluded here.

@@ -17,6 +17,11 @@ interpreter does at load:
                             whole reduction. The input is read as x + 128
                             (unsigned, what VPDPBUSD multiplies), the 128 and
                             the zero point taken out through the bias.
+  transpose conv2d          stride_h * stride_w ordinary convolutions, one per
+                            output phase (the rows oy = oy0 + j * stride_h, columns
+                            likewise), each on the conv2d path above; a phase's
+                            output is then copied to its strided place
+                            (transpose_conv2d_packed_calls, scatter_pixels_s8).
   depthwise conv2d          3x3 with depth multiplier 1: per pixel, all nine taps
                             over 16 (then 8) channels in registers
                             (vector_ir.depthwise_taps), read from the input or,
@@ -509,3 +514,102 @@ def depthwise_packed_call(dims, quant, input, filter, bias, output):
                                             input_zp=int(in_zp), output_zp=int(out_zp), weights=p.weights,
                                             tap_sums=p.tap_sums, **stage, act_min=int(lo), act_max=int(hi),
                                             input=input, output=output)
+
+
+# --- transposed convolution ---------------------------------------------------------------------------------
+
+
+@njit(
+    types.void(
+        _i64, _i64, _i64, _i64,  # batches, rows, cols, channels
+        _i64, _i64, _i64, _i64,  # src_at, src_batch, src_row, src_col: element offset and strides of the source
+        _i64, _i64, _i64, _i64,  # dst_at, dst_batch, dst_row, dst_col: likewise of the destination
+        types.int8[::1], types.int8[::1],  # src, dst
+    ),
+    cache=True,
+    nogil=True,
+)
+def scatter_pixels_s8(batches, rows, cols, channels, src_at, src_batch, src_row, src_col, dst_at, dst_batch, dst_row,
+                      dst_col, src, dst):
+    """dst[dst_at + b dst_batch + r dst_row + q dst_col + c] = src[src_at + b src_batch + r src_row + q src_col + c]
+    for every b < batches, r < rows, q < cols, c < channels: a transposed convolution's phase output to its
+    strided place (a source stride of 0 repeats one pixel). Trusts its caller; src and dst do not overlap."""
+    for b in range(batches):
+        for r in range(rows):
+            s = src_at + b * src_batch + r * src_row
+            d = dst_at + b * dst_batch + r * dst_row
+            for q in range(cols):
+                copy_elements(dst[d + q * dst_col:d + q * dst_col + channels], src[s + q * src_col:])
+
+
+def _phase_axis(in_size: int, k: int, stride: int, pad: int, out_size: int, phase: int):
+    """One axis of a transposed convolution's output phase `phase` (in [0, stride)): the outputs o with
+    (o + pad) mod stride = phase, as an ordinary stride-1 convolution.
+
+    Output o = o0 + j * stride (j < count) meets the taps k = phase + m * stride (m < taps) and reads input
+    q_j - m, q_j = (o + pad - phase) / stride = q0 + j (transpose_conv.py). A stride-1 convolution with the
+    taps reversed (window row r reads input row start + r, tap m = taps - 1 - r) gives it where its output
+    row j' = j + skip starts its window at q_j - (taps - 1) = j' - pad': with skip = max(0, q0 - taps + 1)
+    extra rows computed first (dropped), pad' = skip + taps - 1 - q0 >= 0 rows of padding.
+
+    Returns (o0, count, taps, skip, pad') or None where no output has this phase."""
+    o0 = (phase - pad) % stride
+    if o0 >= out_size:
+        return None
+    count = -(-(out_size - o0) // stride)
+    taps = len(range(phase, k, stride))
+    q0 = (o0 + pad - phase) // stride
+    skip = max(0, q0 - (taps - 1))
+    return o0, count, taps, skip, skip + taps - 1 - q0
+
+
+def transpose_conv2d_packed_calls(dims, quant, input, filter, bias, output):
+    """[(kernel, arguments)] that compute transpose_conv2d_s8 for its dims (batches, input_h, input_w, input_ch,
+    filter_h, filter_w, output_h, output_w, output_ch, stride_h, stride_w, pad_top, pad_left) and quant
+    (input_zp, output_zp, mult, shift, per_channel, act_min, act_max); packs now.
+
+    Per output phase (ry, rx): a conv2d_s8_packed call of the filter's taps ky = ry (mod stride_h),
+    kx = rx (mod stride_w), reversed, at stride 1 and the padding of _phase_axis, into a buffer of its own, then
+    scatter_pixels_s8 of its rows and columns to the output's. A tap that falls outside the input reads the
+    conv path's border of zero points, which adds (zp - zp) w = 0: each output gets the bias plus exactly the
+    taps TFLite scatters to it, so the same int32 sum (each phase's weight sum is one that meets an output,
+    so the loader's bound 255 * S[c] + |bias[c]| covers the exact sum; the tiles' int32 lanes wrap, the way
+    every partial sum of the packed path may, and end on it), and the same output stage. A phase with no
+    taps (filter smaller than the stride) holds requantize(bias) at each of its pixels."""
+    n, in_h, in_w, in_c, kh, kw, out_h, out_w, out_c, sh, sw, pt, pl = (int(v) for v in dims)
+    in_zp, out_zp, mult, shift, per_channel, lo, hi = quant
+    w = np.asarray(filter, np.int8).reshape(out_c, kh, kw, in_c)
+    b = np.zeros(out_c, np.int32) if bias is None or len(bias) == 0 else np.asarray(bias, np.int32)
+    m, s = np.asarray(mult, np.int32), np.asarray(shift, np.int8)
+    calls = []
+    for ry in range(sh):
+        rows = _phase_axis(in_h, kh, sh, pt, out_h, ry)
+        if rows is None:
+            continue
+        oy0, ph, my, skip_h, pad_h = rows
+        for rx in range(sw):
+            cols = _phase_axis(in_w, kw, sw, pl, out_w, rx)
+            if cols is None:
+                continue
+            ox0, pw, mx, skip_w, pad_w = cols
+            dst = dict(dst_at=(oy0 * out_w + ox0) * out_c, dst_batch=out_h * out_w * out_c,
+                       dst_row=sh * out_w * out_c, dst_col=sw * out_c, dst=output)
+            if my == 0 or mx == 0:  # no tap reaches these outputs
+                q = [c if per_channel else 0 for c in range(out_c)]
+                src = np.array([requantize(int(b[c]), int(m[q[c]]), int(s[q[c]]), int(out_zp), int(lo), int(hi))
+                                for c in range(out_c)], np.int8)
+                calls.append((scatter_pixels_s8, bind(scatter_pixels_s8, batches=n, rows=ph, cols=pw,
+                                                      channels=out_c, src_at=0, src_batch=0, src_row=0, src_col=0,
+                                                      src=src, **dst)))
+                continue
+            sub = w[:, ry::sh][:, ::-1][:, :, rx::sw][:, :, ::-1]  # [C_out, my, mx, C_in], taps reversed
+            conv_h, conv_w = ph + skip_h, pw + skip_w
+            phase_out = np.zeros(n * conv_h * conv_w * out_c, np.int8)
+            conv_dims = (n, in_h, in_w, in_c, my, mx, conv_h, conv_w, out_c, 1, 1, 1, 1, 1, pad_h, pad_w)
+            calls.append(conv2d_packed_call(conv_dims, (in_zp, out_zp, m, s, per_channel, lo, hi), input,
+                                            np.ascontiguousarray(sub).reshape(-1), b, phase_out))
+            calls.append((scatter_pixels_s8, bind(scatter_pixels_s8, batches=n, rows=ph, cols=pw, channels=out_c,
+                                                  src_at=(skip_h * conv_w + skip_w) * out_c,
+                                                  src_batch=conv_h * conv_w * out_c, src_row=conv_w * out_c,
+                                                  src_col=out_c, src=phase_out, **dst)))
+    return calls

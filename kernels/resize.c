@@ -76,27 +76,29 @@ void mf_resize_bilinear_s8(int32_t batches, int32_t input_h, int32_t input_w, in
             int32_t y0, y1;
             int64_t fy;
             bilinear_axis(y, input_h, scale_h, half_pixel_centers, &y0, &y1, &fy);
-            const int64_t wy0 = 1024 - fy; /* (0, 1536] */
-            const int64_t wy1 = fy;        /* [-512, 1024) */
+            const int32_t wy0 = (int32_t)(1024 - fy); /* (0, 1536] */
+            const int32_t wy1 = (int32_t)fy;          /* [-512, 1024) */
             const int32_t row0 = (b * input_h + y0) * input_w;
             const int32_t row1 = (b * input_h + y1) * input_w;
             for (int32_t x = 0; x < output_w; ++x) {
                 int32_t x0, x1;
                 int64_t fx;
                 bilinear_axis(x, input_w, scale_w, half_pixel_centers, &x0, &x1, &fx);
-                const int64_t w00 = wy0 * (1024 - fx);
-                const int64_t w10 = wy1 * (1024 - fx);
-                const int64_t w01 = wy0 * fx;
-                const int64_t w11 = wy1 * fx;
+                /* |w00| + |w10| + |w01| + |w11| <= (|2^10 - f_y| + |f_y|) (|2^10 - f_x| + |f_x|) <= 2^22 */
+                const int32_t w00 = wy0 * (int32_t)(1024 - fx);
+                const int32_t w10 = wy1 * (int32_t)(1024 - fx);
+                const int32_t w01 = wy0 * (int32_t)fx;
+                const int32_t w11 = wy1 * (int32_t)fx;
                 const int8_t *p00 = input + (row0 + x0) * channels;
                 const int8_t *p10 = input + (row1 + x0) * channels;
                 const int8_t *p01 = input + (row0 + x1) * channels;
                 const int8_t *p11 = input + (row1 + x1) * channels;
+                int8_t *out = output + o;
                 for (int32_t c = 0; c < channels; ++c) {
-                    const int64_t acc = (int64_t)p00[c] * w00 + (int64_t)p10[c] * w10 + (int64_t)p01[c] * w01 +
-                                        (int64_t)p11[c] * w11; /* |acc| <= 2^29 */
-                    const int64_t v = acc > 0 ? (acc + 524288) >> 20 : -((524288 - acc) >> 20);
-                    output[o + c] = (int8_t)v; /* in [-128, 127]: acc is a convex combination */
+                    /* |acc| <= 128 * 2^22 = 2^29, and so is every partial sum: int32 */
+                    const int32_t acc = p00[c] * w00 + p10[c] * w10 + p01[c] * w01 + p11[c] * w11;
+                    /* acc > 0: (acc + 2^19) >> 20; else -((2^19 - acc) >> 20) = (acc + 2^19 - 1) >> 20 (floors) */
+                    out[c] = (int8_t)((acc + 524288 - (acc <= 0)) >> 20); /* in [-128, 127]: a convex combination */
                 }
                 o += channels;
             }

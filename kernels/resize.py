@@ -65,8 +65,11 @@ Per channel, in int64 as TFLite:
 
 This is TFLite's default (double-rounding build) rounding, the one microflat has (numerics.ROUNDING_MODE).
 Along an axis |2^10 - f| + |f| <= 2^11 (f >= -2^9), so the four weights sum to at most 2^22 in magnitude and
-|acc| <= 128 * 2^22 = 2^29 (int32 would do); being convex, acc lies in [-128 * 2^20, 127 * 2^20] and y in
-[-128, 127], so the cast to int8 is exact.
+|acc| <= 128 * 2^22 = 2^29, as is every partial sum: the kernels compute acc in int32 (TFLite in int64; the
+values are the same). Being convex, acc lies in [-128 * 2^20, 127 * 2^20] and y in [-128, 127], so the cast to
+int8 is exact. The kernels round without a branch: for acc <= 0, -((2^19 - acc) >> 20) = ceil((acc - 2^19) /
+2^20) = (acc + 2^19 - 1) >> 20, so y = (acc + 2^19 - [acc <= 0]) >> 20 (>> floors), one loop over the channels
+that vectorizes.
 
 One deviation, where TFLite has no defined result: for large upsampling ratios (in = 1, out = 55 is the
 first), the rounded scale_10 makes lo = in at the last rows and TFLite reads one row (or column) past the
@@ -177,30 +180,30 @@ def resize_bilinear_s8(batches, input_h, input_w, channels, output_h, output_w, 
     for b in range(batches):
         for y in range(output_h):
             y0, y1, fy = _bilinear_axis(y, input_h, scale_h, half_pixel_centers)
-            wy0 = 1024 - fy  # (0, 1536]
-            wy1 = fy  # [-512, 1024)
+            wy0 = np.int32(1024 - fy)  # (0, 1536]
+            wy1 = np.int32(fy)  # [-512, 1024)
             row0 = (b * input_h + y0) * input_w
             row1 = (b * input_h + y1) * input_w
             for x in range(output_w):
                 x0, x1, fx = _bilinear_axis(x, input_w, scale_w, half_pixel_centers)
-                wx0 = 1024 - fx
-                wx1 = fx
-                w00 = wy0 * wx0  # each |w| <= 1536^2 < 2^22
-                w10 = wy1 * wx0
-                w01 = wy0 * wx1
-                w11 = wy1 * wx1
-                p00 = (row0 + x0) * channels
-                p10 = (row1 + x0) * channels
-                p01 = (row0 + x1) * channels
-                p11 = (row1 + x1) * channels
+                wx0 = np.int32(1024 - fx)
+                wx1 = np.int32(fx)
+                w00 = np.int32(wy0 * wx0)  # |w00| + |w10| + |w01| + |w11| <= 2^22
+                w10 = np.int32(wy1 * wx0)
+                w01 = np.int32(wy0 * wx1)
+                w11 = np.int32(wy1 * wx1)
+                q00 = input[(row0 + x0) * channels:]
+                q10 = input[(row1 + x0) * channels:]
+                q01 = input[(row0 + x1) * channels:]
+                q11 = input[(row1 + x1) * channels:]
+                out = output[o:o + channels]
                 for c in range(channels):
-                    acc = (np.int64(input[p00 + c]) * w00 + np.int64(input[p10 + c]) * w10
-                           + np.int64(input[p01 + c]) * w01 + np.int64(input[p11 + c]) * w11)
-                    if acc > 0:
-                        v = (acc + 524288) >> 20
-                    else:
-                        v = -((524288 - acc) >> 20)  # (acc - 2^19) / 2^20, truncating
-                    output[o + c] = np.int8(v)  # in [-128, 127]: acc is a convex combination
+                    # |acc| <= 128 * 2^22 = 2^29, every partial sum too: int32, each product cast back to it so
+                    # that the loop runs on int32 lanes
+                    acc = np.int32(np.int32(np.int32(q00[c]) * w00) + np.int32(np.int32(q10[c]) * w10)
+                                   + np.int32(np.int32(q01[c]) * w01) + np.int32(np.int32(q11[c]) * w11))
+                    # acc > 0: (acc + 2^19) >> 20; else -((2^19 - acc) >> 20) = (acc + 2^19 - 1) >> 20 (floors)
+                    out[c] = np.int8((acc + np.int32(524288) - np.int32(acc <= 0)) >> 20)  # a convex combination
                 o += channels
 
 

@@ -55,15 +55,23 @@ refuses a layer where 255 * S[c] + |bias[c]| exceeds 2^31 - 1
 (numerics.accumulator_overflow, the rule of every weighted layer applied to
 the weights that can meet one output).
 
-Method. The int32 accumulators are the caller's ``scratch``: one batch's
-output plane, OH * OW * C_out int32 (transpose_conv2d_s8_scratch_bytes),
-reused for each batch (TFLite's buffer holds the whole output; the batches
-are independent, so one plane gives the same bytes). Per batch: set each
-accumulator to its bias (or 0); for each input pixel and each tap that lands
-inside the output, add to each output channel the dot product of the pixel's
-C_in values (x - input_zp) with the contiguous OHWI filter row
-w[c, ky, kx, :]; then requantize the plane into the output. The C twin is
-transpose_conv.c.
+Method. Gathered, not scattered (TFLite's reference scatters each input pixel
+into an int32 buffer of the whole output, requantized after; the sums are the
+same integers, added in another order, and by the bound above no partial sum
+leaves int32 in either). The int32 accumulators are the caller's ``scratch``:
+one batch's output plane, OH * OW * C_out int32
+(transpose_conv2d_s8_scratch_bytes), reused for each batch. Per output pixel:
+set its accumulators to the bias (or 0); for each tap that reaches it from
+inside the input (ky = oy + pad_top - iy * stride_h with iy in [0, H), the
+taps of one residue class mod stride_h; likewise kx), convert that input
+pixel's C_in values to x - input_zp once and add their dot products with the
+contiguous OHWI filter rows w[c, ky, kx, :], four output channels at a time;
+then requantize the plane into the output. The C twin is transpose_conv.c.
+
+The Numba interpreter does not call this kernel: it runs the layer as
+stride_h * stride_w ordinary convolutions on the packed SIMD path, one per
+output phase (packed_layers.transpose_conv2d_packed_calls), which gives the
+same bytes.
 """
 
 from __future__ import annotations
@@ -105,6 +113,38 @@ def transpose_conv2d_abs_weight_sums(filter: np.ndarray, input_h: int, input_w: 
     return sums.reshape(w.shape[0], -1).max(axis=1)
 
 
+@njit(inline="always", cache=True, nogil=True)
+def _tap_dots(acc, at, column, filter, f_at, channel_stride, output_ch):
+    """acc[at + c] += the dot product of the column with filter[f_at + c * channel_stride:][:len(column)], for
+    c < output_ch, four channels at a time (each sum within the bound: an int32)."""
+    n = column.shape[0]
+    c = 0
+    while c + 4 <= output_ch:
+        r0 = filter[f_at + c * channel_stride:]
+        r1 = filter[f_at + (c + 1) * channel_stride:]
+        r2 = filter[f_at + (c + 2) * channel_stride:]
+        r3 = filter[f_at + (c + 3) * channel_stride:]
+        s0 = s1 = s2 = s3 = np.int32(0)
+        for i in range(n):
+            x = column[i]
+            s0 = np.int32(s0 + x * np.int32(r0[i]))
+            s1 = np.int32(s1 + x * np.int32(r1[i]))
+            s2 = np.int32(s2 + x * np.int32(r2[i]))
+            s3 = np.int32(s3 + x * np.int32(r3[i]))
+        acc[at + c] += s0
+        acc[at + c + 1] += s1
+        acc[at + c + 2] += s2
+        acc[at + c + 3] += s3
+        c += 4
+    while c < output_ch:
+        r0 = filter[f_at + c * channel_stride:]
+        s0 = np.int32(0)
+        for i in range(n):
+            s0 = np.int32(s0 + column[i] * np.int32(r0[i]))
+        acc[at + c] += s0
+        c += 1
+
+
 @njit(
     types.void(
         types.int32[::1],  # scratch: one batch's accumulators
@@ -135,31 +175,33 @@ def transpose_conv2d_s8(
     """The jitted kernel. Trusts its caller; flat C-order buffers; bias empty means none;
     scratch holds output_h * output_w * output_ch int32 and need not be initialized."""
     pixels = output_h * output_w
-    filter_ch_stride = filter_h * filter_w * input_ch
+    channel_stride = filter_h * filter_w * input_ch  # from w[c, ky, kx, :] to w[c + 1, ky, kx, :]
     has_bias = bias.shape[0] > 0
+    column = np.empty(input_ch, np.int32)
     for b in range(batches):
-        for p in range(pixels):
-            for c in range(output_ch):
-                scratch[p * output_ch + c] = bias[c] if has_bias else 0
-        for iy in range(input_h):
-            oy0 = iy * stride_h - pad_top
-            ky_lo = max(0, -oy0)
-            ky_hi = min(filter_h, output_h - oy0)
-            for ix in range(input_w):
-                ox0 = ix * stride_w - pad_left
-                kx_lo = max(0, -ox0)
-                kx_hi = min(filter_w, output_w - ox0)
-                in_base = ((b * input_h + iy) * input_w + ix) * input_ch
-                for ky in range(ky_lo, ky_hi):
-                    for kx in range(kx_lo, kx_hi):
-                        acc_base = ((oy0 + ky) * output_w + ox0 + kx) * output_ch
-                        f_base = (ky * filter_w + kx) * input_ch
-                        for c in range(output_ch):
-                            s = np.int32(0)
-                            for i in range(input_ch):
-                                s += (np.int32(input[in_base + i]) - input_zp) * np.int32(filter[f_base + i])
-                            scratch[acc_base + c] = np.int32(scratch[acc_base + c] + s)  # within the bound
-                            f_base += filter_ch_stride
+        image = b * input_h * input_w * input_ch
+        for oy in range(output_h):
+            for ox in range(output_w):
+                at = (oy * output_w + ox) * output_ch
+                for c in range(output_ch):
+                    scratch[at + c] = bias[c] if has_bias else 0
+                for ky in range((oy + pad_top) % stride_h, filter_h, stride_h):
+                    ty = oy + pad_top - ky  # iy * stride_h; decreasing: past the input first, then inside
+                    if ty < 0:
+                        break
+                    if ty // stride_h >= input_h:
+                        continue
+                    for kx in range((ox + pad_left) % stride_w, filter_w, stride_w):
+                        tx = ox + pad_left - kx
+                        if tx < 0:
+                            break
+                        if tx // stride_w >= input_w:
+                            continue
+                        x_at = image + ((ty // stride_h) * input_w + tx // stride_w) * input_ch
+                        for i in range(input_ch):
+                            column[i] = np.int32(input[x_at + i]) - input_zp
+                        _tap_dots(scratch, at, column, filter, (ky * filter_w + kx) * input_ch, channel_stride,
+                                  output_ch)
         out_base = b * pixels * output_ch
         for p in range(pixels):
             for c in range(output_ch):

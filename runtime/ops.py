@@ -374,15 +374,13 @@ def check_transpose_conv(c: OpCheck) -> OpInfo:
 
 
 def prepare_transpose_conv(c: OpCheck, view, scratch):
+    """One packed convolution per output phase, then its scatter (packed_layers.transpose_conv2d_packed_calls):
+    transpose_conv2d_s8's bytes, on the SIMD tiles; the planned scratch goes unused here (C's kernel uses it)."""
     o, x, w, y, mult, shift, per_channel, xv, bv, yv = _weighted(c, view, 0)
-    n, h, wd, cin = x.shape
-    cout, kh, kw, _ = w.shape
-    return [_step(K.transpose_conv2d_s8, scratch=scratch.view(np.int32), batches=n, input_h=h, input_w=wd,
-                  input_ch=cin, filter_h=kh, filter_w=kw, output_h=y.shape[1], output_w=y.shape[2], output_ch=cout,
-                  stride_h=o.stride_h, stride_w=o.stride_w, pad_top=o.pad_top, pad_left=o.pad_left,
-                  input_zp=x.zero_point, output_zp=y.zero_point, output_mult=mult, output_shift=shift,
-                  per_channel=per_channel, act_min=o.act_min, act_max=o.act_max, input=xv, filter=view(w), bias=bv,
-                  output=yv)]
+    dims = (*x.shape, w.shape[1], w.shape[2], y.shape[1], y.shape[2], w.shape[0], o.stride_h, o.stride_w, o.pad_top,
+            o.pad_left)
+    quant = (x.zero_point, y.zero_point, mult, shift, per_channel, o.act_min, o.act_max)
+    return PL.transpose_conv2d_packed_calls(dims, quant, xv, view(w), bv, yv)
 
 
 def check_batch_matmul(c: OpCheck) -> OpInfo:
@@ -488,13 +486,25 @@ def _broadcast_args(a, b, y):
                 input2_strides=K.elementwise.broadcast_strides("add", b.shape, y.shape))
 
 
-def prepare_add(c: OpCheck, view, scratch):
+def _same_shape(a, b, y, o=None) -> bool:
+    """Whether a binary op takes its same-shape kernel (elementwise.py), as mfb_ops.c's run_binary decides:
+    neither input broadcasts and, for the requantizing ops (options o), the output shift is <= 0 (the
+    kernels' branch-free rounding; the loader already demands it of the input shifts)."""
+    return a.shape == y.shape and b.shape == y.shape and (o is None or o.output_shift <= 0)
+
+
+def _add_or_sub(c: OpCheck, view, sign: int, kernel):
+    """ADD (sign 1) and SUB (sign -1, TFLite's negated second multiplier; add_s8_same_shape takes it so)."""
     o = c.op.options
     (a, b), (y,) = c.io()
     common = dict(_scaled_inputs(o, a, b, y, view), act_min=o.act_min, act_max=o.act_max)
-    if a.shape == y.shape and b.shape == y.shape and o.output_shift <= 0:  # one vectorized loop
-        return [_step(K.elementwise.add_s8_same_shape, count=y.size, **common)]
-    return [_step(K.add_s8, **_broadcast_args(a, b, y), **common)]
+    if _same_shape(a, b, y, o):  # one vectorized loop
+        return [_step(K.elementwise.add_s8_same_shape, count=y.size, **dict(common, input2_mult=sign * o.input2_mult))]
+    return [_step(kernel, **_broadcast_args(a, b, y), **common)]
+
+
+def prepare_add(c: OpCheck, view, scratch):
+    return _add_or_sub(c, view, 1, K.add_s8)
 
 
 def check_mul(c: OpCheck) -> OpInfo:
@@ -515,21 +525,24 @@ def _scaled_inputs(o, a, b, y, view):
 
 
 def prepare_sub(c: OpCheck, view, scratch):
-    o = c.op.options
-    (a, b), (y,) = c.io()
-    return [_step(K.sub_s8, **_broadcast_args(a, b, y), **_scaled_inputs(o, a, b, y, view), act_min=o.act_min,
-                  act_max=o.act_max)]
+    return _add_or_sub(c, view, -1, K.sub_s8)
 
 
 def prepare_squared_difference(c: OpCheck, view, scratch):
+    o = c.op.options
     (a, b), (y,) = c.io()
-    return [_step(K.squared_difference_s8, **_broadcast_args(a, b, y), **_scaled_inputs(c.op.options, a, b, y, view))]
+    if _same_shape(a, b, y, o):
+        return [_step(K.elementwise.squared_difference_s8_same_shape, count=y.size, **_scaled_inputs(o, a, b, y, view))]
+    return [_step(K.squared_difference_s8, **_broadcast_args(a, b, y), **_scaled_inputs(o, a, b, y, view))]
 
 
-def _prepare_extremum(kernel):
+def _prepare_extremum(kernel, take_max: int):
     def prepare(c: OpCheck, view, scratch):
         (a, b), (y,) = c.io()
-        return [_step(kernel, **_broadcast_args(a, b, y), input1=view(a), input2=view(b), output=view(y))]
+        data = dict(input1=view(a), input2=view(b), output=view(y))
+        if _same_shape(a, b, y):
+            return [_step(K.elementwise.extremum_s8_same_shape, count=y.size, take_max=take_max, **data)]
+        return [_step(kernel, **_broadcast_args(a, b, y), **data)]
     return prepare
 
 
@@ -975,8 +988,8 @@ OP_DEFS = {
     **{name: OpDef(**_LUT) for name in ("GELU", "SILU", "HARD_SIGMOID", "LEAKY_RELU", "ELU", "MISH", "RELU", "RELU6",
                                         "RELU_N1_TO_1", "CLAMP")},
     "SUB": OpDef(check_add, prepare_sub, options="AddOptions"),
-    "MAXIMUM": OpDef(check_extremum, _prepare_extremum(K.maximum_s8), "tied"),
-    "MINIMUM": OpDef(check_extremum, _prepare_extremum(K.minimum_s8), "tied"),
+    "MAXIMUM": OpDef(check_extremum, _prepare_extremum(K.maximum_s8, 1), "tied"),
+    "MINIMUM": OpDef(check_extremum, _prepare_extremum(K.minimum_s8, 0), "tied"),
     "SQUARED_DIFFERENCE": OpDef(check_squared_difference, prepare_squared_difference,
                                 options="SquaredDifferenceOptions"),
     "TRANSPOSE": OpDef(check_transpose, prepare_transpose, "tied", "TransposeOptions"),

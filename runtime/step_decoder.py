@@ -8,13 +8,17 @@ from numba import njit, types
 
 from microflat.kernels.packed_layers import conv2d_s8_packed
 from microflat.kernels.packed_layers import depthwise_conv2d_s8_packed
+from microflat.kernels.packed_layers import scatter_pixels_s8
 from microflat.kernels.elementwise import add_s8_same_shape
+from microflat.kernels.elementwise import extremum_s8_same_shape
+from microflat.kernels.elementwise import squared_difference_s8_same_shape
 from microflat.kernels.pooling import average_pool2d_s8
 from microflat.kernels.pooling import max_pool2d_s8
 from microflat.kernels.pooling import mean_hw_s8
+from microflat.kernels.resize import resize_bilinear_s8
 from microflat.kernels.softmax import softmax_s8
 
-KERNELS = (conv2d_s8_packed, depthwise_conv2d_s8_packed, add_s8_same_shape, average_pool2d_s8, max_pool2d_s8, mean_hw_s8, softmax_s8,)
+KERNELS = (conv2d_s8_packed, depthwise_conv2d_s8_packed, scatter_pixels_s8, add_s8_same_shape, extremum_s8_same_shape, squared_difference_s8_same_shape, average_pool2d_s8, max_pool2d_s8, mean_hw_s8, resize_bilinear_s8, softmax_s8,)
 
 
 @njit(inline="always", cache=True, nogil=True)
@@ -106,6 +110,24 @@ def run_program(program, arena, constants):
             )
             pc += 54
         elif kind == 2:
+            scatter_pixels_s8(
+                p[0],  # batches
+                p[1],  # rows
+                p[2],  # cols
+                p[3],  # channels
+                p[4],  # src_at
+                p[5],  # src_batch
+                p[6],  # src_row
+                p[7],  # src_col
+                p[8],  # dst_at
+                p[9],  # dst_batch
+                p[10],  # dst_row
+                p[11],  # dst_col
+                _array(a8, c8, p, 12),  # src
+                _array(a8, c8, p, 15),  # dst
+            )
+            pc += 19
+        elif kind == 3:
             add_s8_same_shape(
                 p[0],  # count
                 np.int32(p[1]),  # left_shift
@@ -125,7 +147,34 @@ def run_program(program, arena, constants):
                 _array(a8, c8, p, 19),  # output
             )
             pc += 23
-        elif kind == 3:
+        elif kind == 4:
+            extremum_s8_same_shape(
+                p[0],  # count
+                np.int32(p[1]),  # take_max
+                _array(a8, c8, p, 2),  # input1
+                _array(a8, c8, p, 5),  # input2
+                _array(a8, c8, p, 8),  # output
+            )
+            pc += 12
+        elif kind == 5:
+            squared_difference_s8_same_shape(
+                p[0],  # count
+                np.int32(p[1]),  # left_shift
+                np.int32(p[2]),  # input1_zp
+                np.int32(p[3]),  # input1_mult
+                np.int32(p[4]),  # input1_shift
+                np.int32(p[5]),  # input2_zp
+                np.int32(p[6]),  # input2_mult
+                np.int32(p[7]),  # input2_shift
+                np.int32(p[8]),  # output_zp
+                np.int32(p[9]),  # output_mult
+                np.int32(p[10]),  # output_shift
+                _array(a8, c8, p, 11),  # input1
+                _array(a8, c8, p, 14),  # input2
+                _array(a8, c8, p, 17),  # output
+            )
+            pc += 21
+        elif kind == 6:
             average_pool2d_s8(
                 np.int32(p[0]),  # batches
                 np.int32(p[1]),  # input_h
@@ -145,7 +194,7 @@ def run_program(program, arena, constants):
                 _array(a8, c8, p, 17),  # output
             )
             pc += 21
-        elif kind == 4:
+        elif kind == 7:
             max_pool2d_s8(
                 np.int32(p[0]),  # batches
                 np.int32(p[1]),  # input_h
@@ -165,7 +214,7 @@ def run_program(program, arena, constants):
                 _array(a8, c8, p, 17),  # output
             )
             pc += 21
-        elif kind == 5:
+        elif kind == 8:
             mean_hw_s8(
                 np.int32(p[0]),  # batches
                 np.int32(p[1]),  # input_h
@@ -179,7 +228,22 @@ def run_program(program, arena, constants):
                 _array(a8, c8, p, 11),  # output
             )
             pc += 15
-        elif kind == 6:
+        elif kind == 9:
+            resize_bilinear_s8(
+                np.int32(p[0]),  # batches
+                np.int32(p[1]),  # input_h
+                np.int32(p[2]),  # input_w
+                np.int32(p[3]),  # channels
+                np.int32(p[4]),  # output_h
+                np.int32(p[5]),  # output_w
+                np.int32(p[6]),  # half_pixel_centers
+                np.int32(p[7]),  # scale_h
+                np.int32(p[8]),  # scale_w
+                _array(a8, c8, p, 9),  # input
+                _array(a8, c8, p, 12),  # output
+            )
+            pc += 16
+        elif kind == 10:
             softmax_s8(
                 np.int32(p[0]),  # outer
                 np.int32(p[1]),  # depth

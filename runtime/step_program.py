@@ -38,10 +38,14 @@ from .step_decoder import KERNELS, run_program
 PROGRAM_KERNELS = (
     "microflat.kernels.packed_layers:conv2d_s8_packed",
     "microflat.kernels.packed_layers:depthwise_conv2d_s8_packed",
+    "microflat.kernels.packed_layers:scatter_pixels_s8",
     "microflat.kernels.elementwise:add_s8_same_shape",
+    "microflat.kernels.elementwise:extremum_s8_same_shape",
+    "microflat.kernels.elementwise:squared_difference_s8_same_shape",
     "microflat.kernels.pooling:average_pool2d_s8",
     "microflat.kernels.pooling:max_pool2d_s8",
     "microflat.kernels.pooling:mean_hw_s8",
+    "microflat.kernels.resize:resize_bilinear_s8",
     "microflat.kernels.softmax:softmax_s8",
 )
 ALIGN = 64

@@ -1170,47 +1170,69 @@ static void shape4(const op_ctx *c, const mf_tensor *t, int32_t shape[FOUR])
     }
 }
 
+/* Binary ops take their same-shape kernel when neither input broadcasts and, for the requantizing ones, the
+ * output shift is <= 0: what ops._same_shape decides, so both runtimes call the same kernel for one file. */
 static void run_binary(const op_ctx *c)
 {
     const mf_tensor a = io(c, 0, 0), b = io(c, 0, 1), y = io(c, 1, 0);
     const int8_t *in1 = (const int8_t *)data(c, &a), *in2 = (const int8_t *)data(c, &b);
     int8_t *out = (int8_t *)data(c, &y);
+    const int flat = same_shape(c, &a, &y) && same_shape(c, &b, &y);
+    const int64_t count = y.size;
     int32_t shape[FOUR], sa[FOUR], sb[FOUR];
     shape4(c, &y, shape);
     broadcast_strides(c, &a, &y, sa);
     broadcast_strides(c, &b, &y, sb);
     switch (c->opcode) {
     case MFB_OP_CODE_ADD:
-    case MFB_OP_CODE_SUB:
-        (c->opcode == MFB_OP_CODE_ADD ? mf_add_s8 : mf_sub_s8)(
-            shape, sa, sb, opt(c, MFB_ADD_OPTIONS_LEFT_SHIFT, MFB_ADD_OPTIONS_LEFT_SHIFT_DEFAULT), a.zero_point,
-            opt(c, MFB_ADD_OPTIONS_INPUT1_MULT, 0), opt(c, MFB_ADD_OPTIONS_INPUT1_SHIFT, 0), b.zero_point,
-            opt(c, MFB_ADD_OPTIONS_INPUT2_MULT, 0), opt(c, MFB_ADD_OPTIONS_INPUT2_SHIFT, 0), y.zero_point,
-            opt(c, MFB_ADD_OPTIONS_OUTPUT_MULT, 0), opt(c, MFB_ADD_OPTIONS_OUTPUT_SHIFT, 0),
-            opt(c, MFB_ADD_OPTIONS_ACT_MIN, -128), opt(c, MFB_ADD_OPTIONS_ACT_MAX, 127), in1, in2, out);
+    case MFB_OP_CODE_SUB: {
+        const int32_t ls = opt(c, MFB_ADD_OPTIONS_LEFT_SHIFT, MFB_ADD_OPTIONS_LEFT_SHIFT_DEFAULT);
+        const int32_t m1 = opt(c, MFB_ADD_OPTIONS_INPUT1_MULT, 0), s1 = opt(c, MFB_ADD_OPTIONS_INPUT1_SHIFT, 0);
+        const int32_t m2 = opt(c, MFB_ADD_OPTIONS_INPUT2_MULT, 0), s2 = opt(c, MFB_ADD_OPTIONS_INPUT2_SHIFT, 0);
+        const int32_t mo = opt(c, MFB_ADD_OPTIONS_OUTPUT_MULT, 0), so = opt(c, MFB_ADD_OPTIONS_OUTPUT_SHIFT, 0);
+        const int32_t lo = opt(c, MFB_ADD_OPTIONS_ACT_MIN, -128), hi = opt(c, MFB_ADD_OPTIONS_ACT_MAX, 127);
+        if (flat && so <= 0) { /* SUB: add with the second multiplier negated (m2 in [0, 2^31)) */
+            mf_add_s8_same_shape(count, ls, a.zero_point, m1, s1, b.zero_point,
+                              c->opcode == MFB_OP_CODE_ADD ? m2 : -m2, s2, y.zero_point, mo, so, lo, hi, in1, in2, out);
+            break;
+        }
+        (c->opcode == MFB_OP_CODE_ADD ? mf_add_s8 : mf_sub_s8)(shape, sa, sb, ls, a.zero_point, m1, s1, b.zero_point,
+                                                               m2, s2, y.zero_point, mo, so, lo, hi, in1, in2, out);
         break;
+    }
     case MFB_OP_CODE_MUL:
         mf_mul_s8(shape, sa, sb, a.zero_point, b.zero_point, y.zero_point, opt(c, MFB_MUL_OPTIONS_OUTPUT_MULT, 0),
                opt(c, MFB_MUL_OPTIONS_OUTPUT_SHIFT, 0), opt(c, MFB_MUL_OPTIONS_ACT_MIN, -128),
                opt(c, MFB_MUL_OPTIONS_ACT_MAX, 127), in1, in2, out);
         break;
-    case MFB_OP_CODE_SQUARED_DIFFERENCE:
-        mf_squared_difference_s8(
-            shape, sa, sb,
-            opt(c, MFB_SQUARED_DIFFERENCE_OPTIONS_LEFT_SHIFT, MFB_SQUARED_DIFFERENCE_OPTIONS_LEFT_SHIFT_DEFAULT),
-            a.zero_point, opt(c, MFB_SQUARED_DIFFERENCE_OPTIONS_INPUT1_MULT, 0),
-            opt(c, MFB_SQUARED_DIFFERENCE_OPTIONS_INPUT1_SHIFT, 0), b.zero_point,
-            opt(c, MFB_SQUARED_DIFFERENCE_OPTIONS_INPUT2_MULT, 0),
-            opt(c, MFB_SQUARED_DIFFERENCE_OPTIONS_INPUT2_SHIFT, 0), y.zero_point,
-            opt(c, MFB_SQUARED_DIFFERENCE_OPTIONS_OUTPUT_MULT, 0),
-            opt(c, MFB_SQUARED_DIFFERENCE_OPTIONS_OUTPUT_SHIFT, 0), in1, in2, out);
+    case MFB_OP_CODE_SQUARED_DIFFERENCE: {
+        const int32_t ls =
+            opt(c, MFB_SQUARED_DIFFERENCE_OPTIONS_LEFT_SHIFT, MFB_SQUARED_DIFFERENCE_OPTIONS_LEFT_SHIFT_DEFAULT);
+        const int32_t m1 = opt(c, MFB_SQUARED_DIFFERENCE_OPTIONS_INPUT1_MULT, 0),
+                      s1 = opt(c, MFB_SQUARED_DIFFERENCE_OPTIONS_INPUT1_SHIFT, 0);
+        const int32_t m2 = opt(c, MFB_SQUARED_DIFFERENCE_OPTIONS_INPUT2_MULT, 0),
+                      s2 = opt(c, MFB_SQUARED_DIFFERENCE_OPTIONS_INPUT2_SHIFT, 0);
+        const int32_t mo = opt(c, MFB_SQUARED_DIFFERENCE_OPTIONS_OUTPUT_MULT, 0),
+                      so = opt(c, MFB_SQUARED_DIFFERENCE_OPTIONS_OUTPUT_SHIFT, 0);
+        if (flat && so <= 0) {
+            mf_squared_difference_s8_same_shape(count, ls, a.zero_point, m1, s1, b.zero_point, m2, s2, y.zero_point, mo,
+                                             so, in1, in2, out);
+            break;
+        }
+        mf_squared_difference_s8(shape, sa, sb, ls, a.zero_point, m1, s1, b.zero_point, m2, s2, y.zero_point, mo, so,
+                                 in1, in2, out);
         break;
+    }
     case MFB_OP_CODE_MAXIMUM:
-        mf_maximum_s8(shape, sa, sb, in1, in2, out);
+    default: {
+        const int32_t take_max = c->opcode == MFB_OP_CODE_MAXIMUM;
+        if (flat) {
+            mf_extremum_s8_same_shape(count, take_max, in1, in2, out);
+            break;
+        }
+        (take_max ? mf_maximum_s8 : mf_minimum_s8)(shape, sa, sb, in1, in2, out);
         break;
-    default:
-        mf_minimum_s8(shape, sa, sb, in1, in2, out);
-        break;
+    }
     }
 }
 
