@@ -788,9 +788,14 @@ class _Lowering:
             start += int(n)
         return pieces
 
+    def _size(self, node, x, dim) -> int:
+        """The logical size of dimension `dim` of activation x."""
+        r = self.act(node, x)
+        return r.logical_shape[self._dim(r, dim)]
+
     def split(self, node, x, split_size, dim=0):
         """torch.split with one size: pieces of that size, the last one shorter (TFLite's SPLIT when it divides)."""
-        size = self.act(node, x).logical_shape[self._dim(self.act(node, x), dim)]
+        size = self._size(node, x, dim)
         n = int(split_size)
         return self._split(node, x, [min(n, size - k) for k in range(0, size, n)], dim)
 
@@ -799,8 +804,7 @@ class _Lowering:
 
     def chunk(self, node, x, chunks, dim=0):
         """torch.chunk: pieces of ceil(size / chunks), the last one shorter."""
-        size = self.act(node, x).logical_shape[self._dim(self.act(node, x), dim)]
-        return self.split(node, x, -(-size // int(chunks)), dim)
+        return self.split(node, x, -(-self._size(node, x, dim) // int(chunks)), dim)
 
     def unbind(self, node, x, dim=0):
         """torch.unbind: every element of the dimension, each with the dimension dropped (TFLite's UNPACK)."""
