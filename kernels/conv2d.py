@@ -259,10 +259,11 @@ def conv2d(
     out = np.empty((n, out_h, out_w, out_c), dtype=np.int8)
     scratch_bytes = conv2d_s8_scratch_bytes if encoding is None else conv2d_encoded_s8_scratch_bytes
     scratch = np.empty(scratch_bytes(in_c, k_h, k_w, groups) // 2, dtype=np.int16)
-    dims = (n, in_h, in_w, in_c, k_h, k_w, out_h, out_w, out_c, groups, stride_h, stride_w, dil_h, dil_w,
-            pad_top, pad_left)
-    quant = (in_zp, out_zp, mult, shift, per_channel, act_lo, act_hi)
-    kernel, args = weighted_call(conv2d_s8, conv2d_encoded_s8, scratch, dims, quant, x.reshape(-1),
-                                 w.reshape(-1) if encoding is None else encoding, b, out.reshape(-1))
+    kernel, args = weighted_call(
+        conv2d_s8, conv2d_encoded_s8, w.reshape(-1) if encoding is None else encoding, scratch=scratch, batches=n,
+        input_h=in_h, input_w=in_w, input_ch=in_c, filter_h=k_h, filter_w=k_w, output_h=out_h, output_w=out_w,
+        output_ch=out_c, groups=groups, stride_h=stride_h, stride_w=stride_w, dilation_h=dil_h, dilation_w=dil_w,
+        pad_top=pad_top, pad_left=pad_left, input_zp=in_zp, output_zp=out_zp, output_mult=mult, output_shift=shift,
+        per_channel=per_channel, act_min=act_lo, act_max=act_hi, input=x.reshape(-1), bias=b, output=out.reshape(-1))
     run_kernel(backend, kernel, *args)
     return out

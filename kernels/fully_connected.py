@@ -45,7 +45,6 @@ from numba import njit, types
 
 from . import _checks
 from ._dispatch import check_backend, run_kernel
-from .kernel_args import bind
 from .numerics import requantize, weight_abs_sums
 from .weight_encoding import encoded_row_dot, weighted_call
 
@@ -223,17 +222,12 @@ def fully_connected(
     _checks.accumulator_fits(fn, weight_abs_sums(w, 0, w_zp), b)
 
     out = np.empty((n, out_f), dtype=np.int8)
-    if encoding is None:
-        scratch = np.empty(fully_connected_s8_scratch_bytes(in_f) // 2, dtype=np.int16)
-        kernel = fully_connected_s8
-        args = bind(kernel, scratch=scratch, batches=n, input_features=in_f, output_features=out_f, input_zp=in_zp,
-                    filter_zp=w_zp, output_zp=out_zp, output_mult=mult, output_shift=shift, per_channel=per_channel,
-                    act_min=act_lo, act_max=act_hi, input=x.reshape(-1), filter=w.reshape(-1), bias=b,
-                    output=out.reshape(-1))
-    else:
-        scratch = np.empty(fully_connected_encoded_s8_scratch_bytes(in_f) // 2, dtype=np.int16)
-        quant = (in_zp, out_zp, mult, shift, per_channel, act_lo, act_hi)
-        kernel, args = weighted_call(fully_connected_s8, fully_connected_encoded_s8, scratch, (n, in_f, out_f),
-                                     quant, x.reshape(-1), encoding, b, out.reshape(-1))
+    scratch_bytes = fully_connected_s8_scratch_bytes if encoding is None else fully_connected_encoded_s8_scratch_bytes
+    kernel, args = weighted_call(
+        fully_connected_s8, fully_connected_encoded_s8, w.reshape(-1) if encoding is None else encoding,
+        scratch=np.empty(scratch_bytes(in_f) // 2, dtype=np.int16), batches=n, input_features=in_f,
+        output_features=out_f, input_zp=in_zp, filter_zp=w_zp, output_zp=out_zp, output_mult=mult,
+        output_shift=shift, per_channel=per_channel, act_min=act_lo, act_max=act_hi, input=x.reshape(-1), bias=b,
+        output=out.reshape(-1))
     run_kernel(backend, kernel, *args)
     return out

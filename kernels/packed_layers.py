@@ -46,12 +46,17 @@ was half of every layer's time.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from types import SimpleNamespace
 
 import numpy as np
 from numba import njit, types
 
 from ._copy import copy_elements
+from .conv2d import conv2d_s8
+from .depthwise_conv2d import depthwise_conv2d_s8
+from .fully_connected import fully_connected_s8
 from .kernel_args import bind
+from .transpose_conv import transpose_conv2d_s8
 from .numerics import requant_fused, requant_prepare_channels, requantize
 from .vector_ir import LANES, depthwise_taps, quad_dot_tile
 
@@ -312,15 +317,15 @@ def pack_depthwise(filter_1hwc: np.ndarray, bias, mult, shift) -> PackedDepthwis
     return PackedDepthwise(taps.reshape(-1), sums, b, prepare_requant(mult, shift, channels))
 
 
-def depthwise_scratch(dims) -> tuple[np.ndarray, np.ndarray]:
+def depthwise_scratch(a) -> tuple[np.ndarray, np.ndarray]:
     """(accumulators of one output row int32, the padded copy of one input image int8) of depthwise_conv2d_s8's
-    dims; the copy is empty where the layer reads no padding (it then reads the input itself) or takes the
-    row-by-row path, which tests its taps."""
-    n, in_h, in_w, in_c, kh, kw, out_h, out_w, m, sh, sw, dh, dw, pt, pl = dims
-    pb, pr = padding_past_input(in_h, in_w, kh, kw, out_h, out_w, sh, sw, dh, dw, pt, pl)
-    copied = (pt or pl or pb or pr) and (kh, kw, m) == (3, 3, 1)
-    size = (in_h + pt + pb) * (in_w + pl + pr) * in_c if copied else 0
-    return np.zeros(out_w * in_c * m, np.int32), np.zeros(size, np.int8)
+    arguments ``a`` (by name); the copy is empty where the layer reads no padding (it then reads the input
+    itself) or takes the row-by-row path, which tests its taps."""
+    pb, pr = padding_past_input(a.input_h, a.input_w, a.filter_h, a.filter_w, a.output_h, a.output_w, a.stride_h,
+                                a.stride_w, a.dilation_h, a.dilation_w, a.pad_top, a.pad_left)
+    copied = (a.pad_top or a.pad_left or pb or pr) and (a.filter_h, a.filter_w, a.depth_multiplier) == (3, 3, 1)
+    size = (a.input_h + a.pad_top + pb) * (a.input_w + a.pad_left + pr) * a.input_ch if copied else 0
+    return np.zeros(a.output_w * a.input_ch * a.depth_multiplier, np.int32), np.zeros(size, np.int8)
 
 
 @njit(inline="always", cache=True, nogil=True)
@@ -464,56 +469,76 @@ def _output_stage_args(bias, r: Requant, reps: int) -> dict:
     return dict(zip(("bias", "mult", "shift", "rnd", "right"), tile_requant(bias, r, reps)), fused=r.fused)
 
 
-def conv2d_packed_call(dims, quant, input, filter, bias, output):
-    """(kernel, arguments) of conv2d_s8_packed for conv2d_s8's dims and quant (groups must be 1); packs now.
+def arguments_of(kernel, arguments: dict, unused=("scratch",)) -> SimpleNamespace:
+    """``arguments`` as attributes, checked to name exactly ``kernel``'s arguments but ``unused`` (the packed
+    paths take their hand-written kernel's call by name and bring their own scratch)."""
+    bind(kernel, **dict.fromkeys(unused), **arguments)  # TypeError on a missing or an unknown name
+    return SimpleNamespace(**arguments)
+
+
+def conv2d_packed_call(**conv):
+    """(kernel, arguments) of conv2d_s8_packed for conv2d_s8's arguments by name but its scratch (groups must
+    be 1); packs now.
 
     The layer reads a padded copy of its input where it pads, or where a run of its filter ends off a quad
     (the quad would read up to 3 bytes past the input's end); otherwise the input itself."""
-    n, in_h, in_w, in_c, kh, kw, out_h, out_w, out_c, groups, sh, sw, dh, dw, pt, pl = (int(v) for v in dims)
-    in_zp, out_zp, mult, shift, _, lo, hi = quant
-    if groups != 1:
+    a = arguments_of(conv2d_s8, conv)
+    if a.groups != 1:
         raise ValueError("conv2d_s8_packed: groups must be 1")
-    pb, pr = padding_past_input(in_h, in_w, kh, kw, out_h, out_w, sh, sw, dh, dw, pt, pl)
-    ragged = any(length % QUAD for _, length, _ in filter_runs(kh, kw, in_c, dh, dw, in_w))
+    in_h, in_w, in_c, pt, pl = (int(v) for v in (a.input_h, a.input_w, a.input_ch, a.pad_top, a.pad_left))
+    pb, pr = padding_past_input(in_h, in_w, a.filter_h, a.filter_w, a.output_h, a.output_w, a.stride_h, a.stride_w,
+                                a.dilation_h, a.dilation_w, pt, pl)
+    ragged = any(length % QUAD for _, length, _ in filter_runs(a.filter_h, a.filter_w, in_c, a.dilation_h,
+                                                               a.dilation_w, in_w))
     copied = bool(pt or pl or pb or pr or ragged)
     src_h, src_w = (in_h + pt + pb, in_w + pl + pr) if copied else (in_h, in_w)
-    p = pack_gemm(np.asarray(filter).reshape(out_c, -1), filter_runs(kh, kw, in_c, dh, dw, src_w), bias, mult, shift,
-                  int(in_zp))
-    blocks = -(-out_c // LANES)
+    p = pack_gemm(np.asarray(a.filter).reshape(a.output_ch, -1),
+                  filter_runs(a.filter_h, a.filter_w, in_c, a.dilation_h, a.dilation_w, src_w), a.bias,
+                  a.output_mult, a.output_shift, int(a.input_zp))
+    blocks = -(-a.output_ch // LANES)
     pixels = TILE_PIXELS[min(blocks, BLOCKS)]
-    acc = np.zeros(pixels * blocks * LANES, np.int32)
-    addrs = np.zeros(pixels, np.int64)
-    padded = np.zeros(src_h * src_w * in_c + QUAD if copied else 0, np.int8)
     stage = _output_stage_args(p.bias, p.requant, pixels)
-    return conv2d_s8_packed, bind(conv2d_s8_packed, acc=acc, addrs=addrs, padded=padded, batches=n, input_h=in_h,
-                                  input_w=in_w, input_ch=in_c, output_h=out_h, output_w=out_w, output_ch=out_c,
-                                  stride_h=sh, stride_w=sw, pad_top=pt if copied else 0,
-                                  pad_left=pl if copied else 0, padded_h=src_h, padded_w=src_w,
-                                  input_zp=int(in_zp), output_zp=int(out_zp), weights=p.weights, koff=p.koff,
-                                  **stage, act_min=int(lo), act_max=int(hi), input=input, output=output)
+    return conv2d_s8_packed, bind(conv2d_s8_packed, acc=np.zeros(pixels * blocks * LANES, np.int32),
+                                  addrs=np.zeros(pixels, np.int64),
+                                  padded=np.zeros(src_h * src_w * in_c + QUAD if copied else 0, np.int8),
+                                  batches=a.batches, input_h=in_h, input_w=in_w, input_ch=in_c, output_h=a.output_h,
+                                  output_w=a.output_w, output_ch=a.output_ch, stride_h=a.stride_h,
+                                  stride_w=a.stride_w, pad_top=pt if copied else 0, pad_left=pl if copied else 0,
+                                  padded_h=src_h, padded_w=src_w, input_zp=int(a.input_zp),
+                                  output_zp=int(a.output_zp), weights=p.weights, koff=p.koff, **stage,
+                                  act_min=int(a.act_min), act_max=int(a.act_max), input=a.input, output=a.output)
 
 
-def fully_connected_packed_call(dims, quant, input, filter, bias, output):
-    """fully_connected_s8's dims (batches, K, C_out) as a 1x1 convolution over `batches` pixels."""
-    n, k, out = (int(v) for v in dims)
-    return conv2d_packed_call((1, n, 1, k, 1, 1, n, 1, out, 1, 1, 1, 1, 1, 0, 0), quant, input, filter, bias,
-                              output)
+def fully_connected_packed_call(**fc):
+    """fully_connected_s8's arguments by name but its scratch (filter_zp 0: the packed weights are symmetric),
+    as a 1x1 convolution over `batches` pixels."""
+    a = arguments_of(fully_connected_s8, fc)
+    if a.filter_zp:
+        raise ValueError("fully_connected_s8 packed: filter_zp must be 0")
+    return conv2d_packed_call(batches=1, input_h=a.batches, input_w=1, input_ch=a.input_features, filter_h=1,
+                              filter_w=1, output_h=a.batches, output_w=1, output_ch=a.output_features, groups=1,
+                              stride_h=1, stride_w=1, dilation_h=1, dilation_w=1, pad_top=0, pad_left=0,
+                              input_zp=a.input_zp, output_zp=a.output_zp, output_mult=a.output_mult,
+                              output_shift=a.output_shift, per_channel=a.per_channel, act_min=a.act_min,
+                              act_max=a.act_max, input=a.input, filter=a.filter, bias=a.bias, output=a.output)
 
 
-def depthwise_packed_call(dims, quant, input, filter, bias, output):
-    """(kernel, arguments) of depthwise_conv2d_s8_packed for depthwise_conv2d_s8's dims and quant; packs now."""
-    n, in_h, in_w, in_c, kh, kw, out_h, out_w, m, sh, sw, dh, dw, pt, pl = (int(v) for v in dims)
-    in_zp, out_zp, mult, shift, _, lo, hi = quant
-    p = pack_depthwise(np.asarray(filter).reshape(1, kh, kw, in_c * m), bias, mult, shift)
-    stage = _output_stage_args(p.bias, p.requant, out_w)
-    acc, padded = depthwise_scratch((n, in_h, in_w, in_c, kh, kw, out_h, out_w, m, sh, sw, dh, dw, pt, pl))
-    return depthwise_conv2d_s8_packed, bind(depthwise_conv2d_s8_packed, acc=acc, padded=padded, batches=n,
-                                            input_h=in_h, input_w=in_w, input_ch=in_c, filter_h=kh, filter_w=kw,
-                                            output_h=out_h, output_w=out_w, depth_multiplier=m, stride_h=sh,
-                                            stride_w=sw, dilation_h=dh, dilation_w=dw, pad_top=pt, pad_left=pl,
-                                            input_zp=int(in_zp), output_zp=int(out_zp), weights=p.weights,
-                                            tap_sums=p.tap_sums, **stage, act_min=int(lo), act_max=int(hi),
-                                            input=input, output=output)
+def depthwise_packed_call(**depthwise):
+    """(kernel, arguments) of depthwise_conv2d_s8_packed for depthwise_conv2d_s8's arguments by name but its
+    scratch; packs now."""
+    a = arguments_of(depthwise_conv2d_s8, depthwise)
+    channels = a.input_ch * a.depth_multiplier
+    p = pack_depthwise(np.asarray(a.filter).reshape(1, a.filter_h, a.filter_w, channels), a.bias, a.output_mult,
+                       a.output_shift)
+    acc, padded = depthwise_scratch(a)
+    geometry = {k: int(depthwise[k]) for k in ("batches", "input_h", "input_w", "input_ch", "filter_h", "filter_w",
+                                          "output_h", "output_w", "depth_multiplier", "stride_h", "stride_w",
+                                          "dilation_h", "dilation_w", "pad_top", "pad_left")}
+    return depthwise_conv2d_s8_packed, bind(depthwise_conv2d_s8_packed, acc=acc, padded=padded, **geometry,
+                                            input_zp=int(a.input_zp), output_zp=int(a.output_zp), weights=p.weights,
+                                            tap_sums=p.tap_sums, **_output_stage_args(p.bias, p.requant, a.output_w),
+                                            act_min=int(a.act_min), act_max=int(a.act_max), input=a.input,
+                                            output=a.output)
 
 
 # --- transposed convolution ---------------------------------------------------------------------------------
@@ -563,10 +588,9 @@ def _phase_axis(in_size: int, k: int, stride: int, pad: int, out_size: int, phas
     return o0, count, taps, skip, skip + taps - 1 - q0
 
 
-def transpose_conv2d_packed_calls(dims, quant, input, filter, bias, output):
-    """[(kernel, arguments)] that compute transpose_conv2d_s8 for its dims (batches, input_h, input_w, input_ch,
-    filter_h, filter_w, output_h, output_w, output_ch, stride_h, stride_w, pad_top, pad_left) and quant
-    (input_zp, output_zp, mult, shift, per_channel, act_min, act_max); packs now.
+def transpose_conv2d_packed_calls(**transpose_conv):
+    """[(kernel, arguments)] that compute transpose_conv2d_s8 for its arguments by name but its scratch; packs
+    now.
 
     Per output phase (ry, rx): a conv2d_s8_packed call of the filter's taps ky = ry (mod stride_h),
     kx = rx (mod stride_w), reversed, at stride 1 and the padding of _phase_axis, into a buffer of its own, then
@@ -576,11 +600,14 @@ def transpose_conv2d_packed_calls(dims, quant, input, filter, bias, output):
     so the loader's bound 255 * S[c] + |bias[c]| covers the exact sum; the tiles' int32 lanes wrap, the way
     every partial sum of the packed path may, and end on it), and the same output stage. A phase with no
     taps (filter smaller than the stride) holds requantize(bias) at each of its pixels."""
-    n, in_h, in_w, in_c, kh, kw, out_h, out_w, out_c, sh, sw, pt, pl = (int(v) for v in dims)
-    in_zp, out_zp, mult, shift, per_channel, lo, hi = quant
-    w = np.asarray(filter, np.int8).reshape(out_c, kh, kw, in_c)
-    b = np.zeros(out_c, np.int32) if bias is None or len(bias) == 0 else np.asarray(bias, np.int32)
-    m, s = np.asarray(mult, np.int32), np.asarray(shift, np.int8)
+    a = arguments_of(transpose_conv2d_s8, transpose_conv)
+    n, in_h, in_w, in_c, kh, kw, out_h, out_w, out_c, sh, sw, pt, pl = (int(v) for v in (
+        a.batches, a.input_h, a.input_w, a.input_ch, a.filter_h, a.filter_w, a.output_h, a.output_w, a.output_ch,
+        a.stride_h, a.stride_w, a.pad_top, a.pad_left))
+    out_zp, per_channel, lo, hi, output = int(a.output_zp), a.per_channel, int(a.act_min), int(a.act_max), a.output
+    w = np.asarray(a.filter, np.int8).reshape(out_c, kh, kw, in_c)
+    b = np.zeros(out_c, np.int32) if a.bias is None or len(a.bias) == 0 else np.asarray(a.bias, np.int32)
+    m, s = np.asarray(a.output_mult, np.int32), np.asarray(a.output_shift, np.int8)
     calls = []
     for ry in range(sh):
         rows = _phase_axis(in_h, kh, sh, pt, out_h, ry)
@@ -605,9 +632,12 @@ def transpose_conv2d_packed_calls(dims, quant, input, filter, bias, output):
             sub = w[:, ry::sh][:, ::-1][:, :, rx::sw][:, :, ::-1]  # [C_out, my, mx, C_in], taps reversed
             conv_h, conv_w = ph + skip_h, pw + skip_w
             phase_out = np.zeros(n * conv_h * conv_w * out_c, np.int8)
-            conv_dims = (n, in_h, in_w, in_c, my, mx, conv_h, conv_w, out_c, 1, 1, 1, 1, 1, pad_h, pad_w)
-            calls.append(conv2d_packed_call(conv_dims, (in_zp, out_zp, m, s, per_channel, lo, hi), input,
-                                            np.ascontiguousarray(sub).reshape(-1), b, phase_out))
+            calls.append(conv2d_packed_call(
+                batches=n, input_h=in_h, input_w=in_w, input_ch=in_c, filter_h=my, filter_w=mx, output_h=conv_h,
+                output_w=conv_w, output_ch=out_c, groups=1, stride_h=1, stride_w=1, dilation_h=1, dilation_w=1,
+                pad_top=pad_h, pad_left=pad_w, input_zp=a.input_zp, output_zp=out_zp, output_mult=m, output_shift=s,
+                per_channel=per_channel, act_min=lo, act_max=hi, input=a.input,
+                filter=np.ascontiguousarray(sub).reshape(-1), bias=b, output=phase_out))
             calls.append((scatter_pixels_s8, bind(scatter_pixels_s8, batches=n, rows=ph, cols=pw, channels=out_c,
                                                   src_at=(skip_h * conv_w + skip_w) * out_c,
                                                   src_batch=conv_h * conv_w * out_c, src_row=conv_w * out_c,

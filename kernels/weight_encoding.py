@@ -50,6 +50,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from numba import njit
 
+from .kernel_args import bind
+
 MAX_VALUE_BITS = 8
 MAX_POSITION_BITS = 8
 MAX_CODEBOOK = 256
@@ -162,19 +164,24 @@ class Encoding:
         return int(self.values.size + self.positions.size + self.codebook.size)
 
 
-def weighted_call(dense_kernel, encoded_kernel, scratch, dims, quant, input, filter, bias, output):
-    """(kernel, arguments) of a conv, depthwise or FC call: the dense kernel on a flat int8 ``filter``, or the
-    *_encoded_s8 kernel on an Encoding's streams, its parameters (value_bits, codebook_size,
-    codebook_per_channel, position_bits, entries) after the op's ``dims`` and its codebook, values and
-    positions in the filter's place. The public wrappers and the interpreter both build their calls here."""
+def weighted_call(dense_kernel, encoded_kernel, filter, **arguments):
+    """(kernel, arguments) of a conv, depthwise or FC call: the dense kernel on a flat int8 ``filter``, or its
+    *_encoded_s8 twin on an Encoding's streams (codebook, values, positions in the filter's place) and their
+    parameters. ``arguments`` are the dense kernel's other arguments by name (kernel_args.bind); an encoded
+    filter is symmetric, so a ``filter_zp`` there must be 0. The public wrappers and the interpreter both
+    build their calls here."""
     if not isinstance(filter, Encoding):
-        return dense_kernel, (scratch, *dims, *quant, input, filter, bias, output)
+        return dense_kernel, bind(dense_kernel, filter=filter, **arguments)
+    if arguments.pop("filter_zp", 0):
+        raise ValueError(f"{encoded_kernel.__name__}: encoded weights have no zero point")
     e = filter
-    size = e.codebook.size // (e.shape[e.axis] if e.codebook_per_channel else 1)
-    params = (e.value_bits, size, int(e.codebook_per_channel), e.position_bits, e.entries)
-    streams = (np.ascontiguousarray(e.codebook, np.int8).reshape(-1), np.ascontiguousarray(e.values, np.uint8),
-               np.ascontiguousarray(e.positions, np.uint8))
-    return encoded_kernel, (scratch, *dims, *params, *quant, input, *streams, bias, output)
+    return encoded_kernel, bind(
+        encoded_kernel, value_bits=e.value_bits,
+        codebook_size=e.codebook.size // (e.shape[e.axis] if e.codebook_per_channel else 1),
+        codebook_per_channel=int(e.codebook_per_channel), position_bits=e.position_bits, entries=e.entries,
+        codebook=np.ascontiguousarray(e.codebook, np.int8).reshape(-1),
+        values=np.ascontiguousarray(e.values, np.uint8), positions=np.ascontiguousarray(e.positions, np.uint8),
+        **arguments)
 
 
 def stream_bytes(entries: int, bits: int) -> int:

@@ -236,18 +236,29 @@ def _check_weighted(c: OpCheck, o, x, w, y, out_channels: int, channel_axis: int
 
 
 def _weighted(c: OpCheck, view, channel_axis: int):
-    """(options, x, w, y, mult, shift, per_channel, x view, bias view, y view) of a verified weighted op."""
+    """(options, x, w, y, arguments) of a verified weighted op: the arguments its kernels share, by name (its
+    zero points, requantization, activation range, input, bias and output)."""
     o = c.op.options
     (x, w, *bias), (y,) = c.io()
-    b = bias[0] if bias else None
     mult, shift, per_channel = c.requant(o, "output_mult", "output_shift", w.shape[channel_axis])
-    return (o, x, w, y, mult, shift, per_channel) + _views(view, x, b, y)
+    xv, bv, yv = _views(view, x, bias[0] if bias else None, y)
+    return o, x, w, y, dict(input_zp=x.zero_point, output_zp=y.zero_point, output_mult=mult, output_shift=shift,
+                            per_channel=per_channel, act_min=o.act_min, act_max=o.act_max, input=xv, bias=bv,
+                            output=yv)
 
 
-def _weighted_call(dense_kernel, encoded_kernel, scratch, dims, quant, xv, w, view, bv, yv):
+def _conv_geometry(o, x, w, y) -> dict:
+    """The spatial arguments conv2d_s8 and depthwise_conv2d_s8 share, by name."""
+    return dict(batches=x.shape[0], input_h=x.shape[1], input_w=x.shape[2], input_ch=x.shape[3],
+                filter_h=w.shape[1], filter_w=w.shape[2], output_h=y.shape[1], output_w=y.shape[2],
+                stride_h=o.stride_h, stride_w=o.stride_w, dilation_h=o.dilation_h, dilation_w=o.dilation_w,
+                pad_top=o.pad_top, pad_left=o.pad_left)
+
+
+def _weighted_call(dense_kernel, encoded_kernel, scratch, w, view, **arguments):
     """The kernel call of a weighted op: its filter's bytes, or its encoding's streams read in place."""
-    return WE.weighted_call(dense_kernel, encoded_kernel, scratch, dims, quant, xv,
-                            view(w) if w.encoding is None else w.encoding, bv, yv)
+    return WE.weighted_call(dense_kernel, encoded_kernel, view(w) if w.encoding is None else w.encoding,
+                            scratch=scratch, **arguments)
 
 
 # --- convolution and fully connected ---------------------------------------
@@ -276,13 +287,11 @@ def check_conv_2d(c: OpCheck) -> OpInfo:
 
 
 def prepare_conv_2d(c: OpCheck, view, scratch):
-    o, x, w, y, mult, shift, per_channel, xv, bv, yv = _weighted(c, view, 0)
-    dims = (x.shape[0], x.shape[1], x.shape[2], x.shape[3], w.shape[1], w.shape[2], y.shape[1], y.shape[2],
-            y.shape[3], o.groups, o.stride_h, o.stride_w, o.dilation_h, o.dilation_w, o.pad_top, o.pad_left)
-    quant = (x.zero_point, y.zero_point, mult, shift, per_channel, o.act_min, o.act_max)
+    o, x, w, y, arguments = _weighted(c, view, 0)
+    arguments.update(_conv_geometry(o, x, w, y), output_ch=y.shape[3], groups=o.groups)
     if w.encoding is None and o.groups == 1:  # weights repacked once for the SIMD tiles (packed_layers.py)
-        return [PL.conv2d_packed_call(dims, quant, xv, view(w), bv, yv)]
-    return [_weighted_call(K.conv2d_s8, K.conv2d_encoded_s8, scratch, dims, quant, xv, w, view, bv, yv)]
+        return [PL.conv2d_packed_call(filter=view(w), **arguments)]
+    return [_weighted_call(K.conv2d_s8, K.conv2d_encoded_s8, scratch, w, view, **arguments)]
 
 
 def check_depthwise_conv_2d(c: OpCheck) -> OpInfo:
@@ -306,16 +315,13 @@ def check_depthwise_conv_2d(c: OpCheck) -> OpInfo:
 
 
 def prepare_depthwise_conv_2d(c: OpCheck, view, scratch):
-    o, x, w, y, mult, shift, per_channel, xv, bv, yv = _weighted(c, view, 3)
+    o, x, w, y, arguments = _weighted(c, view, 3)
     if scratch.size == 0:
         scratch = np.zeros(0, np.int16)
-    dims = (x.shape[0], x.shape[1], x.shape[2], x.shape[3], w.shape[1], w.shape[2], y.shape[1], y.shape[2],
-            o.depth_multiplier, o.stride_h, o.stride_w, o.dilation_h, o.dilation_w, o.pad_top, o.pad_left)
-    quant = (x.zero_point, y.zero_point, mult, shift, per_channel, o.act_min, o.act_max)
+    arguments.update(_conv_geometry(o, x, w, y), depth_multiplier=o.depth_multiplier)
     if w.encoding is None:
-        return [PL.depthwise_packed_call(dims, quant, xv, view(w), bv, yv)]
-    return [_weighted_call(K.depthwise_conv2d_s8, K.depthwise_conv2d_encoded_s8, scratch, dims, quant, xv, w, view,
-                           bv, yv)]
+        return [PL.depthwise_packed_call(filter=view(w), **arguments)]
+    return [_weighted_call(K.depthwise_conv2d_s8, K.depthwise_conv2d_encoded_s8, scratch, w, view, **arguments)]
 
 
 def check_fully_connected(c: OpCheck) -> OpInfo:
@@ -336,18 +342,12 @@ def check_fully_connected(c: OpCheck) -> OpInfo:
 def prepare_fully_connected(c: OpCheck, view, scratch):
     """Symmetric dense weights: the packed SIMD path (packed_layers.py); asymmetric ones (a weight zero point,
     which the packed s8 weights cannot hold centred): fully_connected_s8 itself; encoded ones: its encoded twin."""
-    o, x, w, y, mult, shift, per_channel, xv, bv, yv = _weighted(c, view, 0)
-    quant = (x.zero_point, y.zero_point, mult, shift, per_channel, o.act_min, o.act_max)
-    filter_zp = w.zero_point or 0
-    if w.encoding is None and filter_zp == 0:
-        return [PL.fully_connected_packed_call((x.shape[0], x.shape[1], w.shape[0]), quant, xv, view(w), bv, yv)]
-    if w.encoding is None:
-        return [_step(K.fully_connected_s8, scratch=scratch, batches=x.shape[0], input_features=x.shape[1],
-                      output_features=w.shape[0], input_zp=x.zero_point, filter_zp=filter_zp, output_zp=y.zero_point,
-                      output_mult=mult, output_shift=shift, per_channel=per_channel, act_min=o.act_min,
-                      act_max=o.act_max, input=xv, filter=view(w), bias=bv, output=yv)]
-    return [_weighted_call(K.fully_connected_s8, K.fully_connected_encoded_s8, scratch,
-                           (x.shape[0], x.shape[1], w.shape[0]), quant, xv, w, view, bv, yv)]
+    o, x, w, y, arguments = _weighted(c, view, 0)
+    arguments.update(batches=x.shape[0], input_features=x.shape[1], output_features=w.shape[0],
+                     filter_zp=w.zero_point or 0)
+    if w.encoding is None and arguments["filter_zp"] == 0:
+        return [PL.fully_connected_packed_call(filter=view(w), **arguments)]
+    return [_weighted_call(K.fully_connected_s8, K.fully_connected_encoded_s8, scratch, w, view, **arguments)]
 
 
 def check_transpose_conv(c: OpCheck) -> OpInfo:
@@ -376,11 +376,11 @@ def check_transpose_conv(c: OpCheck) -> OpInfo:
 def prepare_transpose_conv(c: OpCheck, view, scratch):
     """One packed convolution per output phase, then its scatter (packed_layers.transpose_conv2d_packed_calls):
     transpose_conv2d_s8's bytes, on the SIMD tiles; the planned scratch goes unused here (C's kernel uses it)."""
-    o, x, w, y, mult, shift, per_channel, xv, bv, yv = _weighted(c, view, 0)
-    dims = (*x.shape, w.shape[1], w.shape[2], y.shape[1], y.shape[2], w.shape[0], o.stride_h, o.stride_w, o.pad_top,
-            o.pad_left)
-    quant = (x.zero_point, y.zero_point, mult, shift, per_channel, o.act_min, o.act_max)
-    return PL.transpose_conv2d_packed_calls(dims, quant, xv, view(w), bv, yv)
+    o, x, w, y, arguments = _weighted(c, view, 0)
+    return PL.transpose_conv2d_packed_calls(
+        batches=x.shape[0], input_h=x.shape[1], input_w=x.shape[2], input_ch=x.shape[3], filter_h=w.shape[1],
+        filter_w=w.shape[2], output_h=y.shape[1], output_w=y.shape[2], output_ch=w.shape[0], stride_h=o.stride_h,
+        stride_w=o.stride_w, pad_top=o.pad_top, pad_left=o.pad_left, filter=view(w), **arguments)
 
 
 def check_batch_matmul(c: OpCheck) -> OpInfo:

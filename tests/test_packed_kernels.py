@@ -65,16 +65,20 @@ def wide_fully_connected_cases(draw):
     return Case(x, w, bias, _layer_kwargs(draw, o))
 
 
-def _quant(case):
+def _layer(case):
+    """The arguments every weighted kernel takes, by name (kernels.kernel_args)."""
     kw = case.kwargs
-    return (kw["input_zp"], kw["output_zp"], kw["output_mult"], kw["output_shift"], 1, kw["act_min"], kw["act_max"])
+    return dict(input_zp=kw["input_zp"], output_zp=kw["output_zp"], output_mult=kw["output_mult"],
+                output_shift=kw["output_shift"], per_channel=1, act_min=kw["act_min"], act_max=kw["act_max"],
+                input=case.x.reshape(-1), filter=case.w, bias=case.bias)
 
 
-def _spatial_dims(case, out_channels_or_multiplier):
+def _spatial(case):
     gh, gw = case.geometry["h"], case.geometry["w"]
     n, h, w, c = case.x.shape
-    return (n, h, w, c, gh["k"], gw["k"], gh["out"], gw["out"], out_channels_or_multiplier), (
-        gh["stride"], gw["stride"], gh["dilation"], gw["dilation"], gh["before"], gw["before"])
+    return dict(batches=n, input_h=h, input_w=w, input_ch=c, filter_h=gh["k"], filter_w=gw["k"],
+                output_h=gh["out"], output_w=gw["out"], stride_h=gh["stride"], stride_w=gw["stride"],
+                dilation_h=gh["dilation"], dilation_w=gw["dilation"], pad_top=gh["before"], pad_left=gw["before"])
 
 
 def _run(kernel_and_args, output):
@@ -86,20 +90,18 @@ def _run(kernel_and_args, output):
 @given(case=wide_conv2d_cases())
 def test_packed_conv2d_equals_reference(case):
     expected = conv2d_reference(case)
-    sizes, geometry = _spatial_dims(case, case.w.shape[0])
     out = np.full(expected.shape, 99, np.int8)
-    call = PL.conv2d_packed_call(sizes + (1,) + geometry, _quant(case), case.x.reshape(-1), case.w, case.bias,
-                                 out.reshape(-1))
+    call = PL.conv2d_packed_call(**_spatial(case), output_ch=case.w.shape[0], groups=1, **_layer(case),
+                                 output=out.reshape(-1))
     np.testing.assert_array_equal(_run(call, out), expected)
 
 
 @given(case=wide_depthwise_cases())
 def test_packed_depthwise_conv2d_equals_reference(case):
     expected = depthwise_reference(case)
-    sizes, geometry = _spatial_dims(case, case.geometry["multiplier"])
     out = np.full(expected.shape, 99, np.int8)
-    call = PL.depthwise_packed_call(sizes + geometry, _quant(case), case.x.reshape(-1), case.w, case.bias,
-                                    out.reshape(-1))
+    call = PL.depthwise_packed_call(**_spatial(case), depth_multiplier=case.geometry["multiplier"], **_layer(case),
+                                    output=out.reshape(-1))
     np.testing.assert_array_equal(_run(call, out), expected)
 
 
@@ -107,8 +109,9 @@ def test_packed_depthwise_conv2d_equals_reference(case):
 def test_packed_fully_connected_equals_reference(case):
     expected = fully_connected_reference(case)
     out = np.full(expected.shape, 99, np.int8)
-    call = PL.fully_connected_packed_call((case.x.shape[0], case.x.shape[1], case.w.shape[0]), _quant(case),
-                                          case.x.reshape(-1), case.w, case.bias, out.reshape(-1))
+    call = PL.fully_connected_packed_call(batches=case.x.shape[0], input_features=case.x.shape[1],
+                                          output_features=case.w.shape[0], filter_zp=0, **_layer(case),
+                                          output=out.reshape(-1))
     np.testing.assert_array_equal(_run(call, out), expected)
 
 

@@ -23,6 +23,7 @@ from layer_cases import activation_ranges, bias_array, int8_array, requant_param
 from microflat import kernels as K
 from microflat.compiler.writer import ModelWriter
 from microflat.kernels import native
+from microflat.kernels.kernel_args import bind
 from microflat.kernels import packed_layers as PL
 from microflat.runtime import Interpreter
 
@@ -103,20 +104,21 @@ def test_phase_convolutions_equal_reference_and_the_gathering_kernels(case):
     mult, shift = np.asarray(q["output_mult"], np.int32), np.asarray(q["output_shift"], np.int8)
     b = np.zeros(0, np.int32) if bias is None else bias
     per_channel = int(mult.size > 1)
-    dims = (n, h, wd, ic, kh, kw, *g["out"], oc, *g["stride"], *g["pad"])
-    quant = (q["input_zp"], q["output_zp"], mult, shift, per_channel, q["act_min"], q["act_max"])
+    named = dict(batches=n, input_h=h, input_w=wd, input_ch=ic, filter_h=kh, filter_w=kw, output_h=g["out"][0],
+                 output_w=g["out"][1], output_ch=oc, stride_h=g["stride"][0], stride_w=g["stride"][1],
+                 pad_top=g["pad"][0], pad_left=g["pad"][1], input_zp=q["input_zp"], output_zp=q["output_zp"],
+                 output_mult=mult, output_shift=shift, per_channel=per_channel, act_min=q["act_min"],
+                 act_max=q["act_max"], input=x.reshape(-1), filter=w.reshape(-1), bias=b)
     out = np.full(want.size, 99, np.int8)
-    calls = PL.transpose_conv2d_packed_calls(dims, quant, x.reshape(-1), w.reshape(-1), b, out)
+    calls = PL.transpose_conv2d_packed_calls(**named, output=out)
     assert {k for k, _ in calls} <= {PL.conv2d_s8_packed, PL.scatter_pixels_s8}
     _run_calls(calls)
     np.testing.assert_array_equal(out.reshape(want.shape), want)
 
     scratch = np.empty(K.transpose_conv2d_s8_scratch_bytes(*g["out"], oc) // 4, np.int32)
-    args = (scratch, *dims[:13], q["input_zp"], q["output_zp"], mult, shift, per_channel, q["act_min"],
-            q["act_max"], x.reshape(-1), w.reshape(-1), b)
     for run in (K.transpose_conv2d_s8, lambda *a: native.call("mf_transpose_conv2d_s8", *a)):
         got = np.zeros(want.size, np.int8)
-        run(*args, got)
+        run(*bind(K.transpose_conv2d_s8, scratch=scratch, **named, output=got))
         assert got.tobytes() == out.tobytes()
 
 
