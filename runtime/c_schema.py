@@ -71,6 +71,18 @@ def _descriptor(schema: Schema, f, table_ids, union_ids) -> tuple[str, int, int,
     return "STRING", 4, 0, 0
 
 
+def _ops_built(schema: Schema) -> list[str]:
+    """MFB_OP_BUILT_<NAME>, 1 or 0 for every opcode: the operators a build holds (microflat.h, "Operators").
+    0 and 1 rather than defined or not, so that mfb_ops.c can test them in C expressions, which the compiler
+    folds, and so still type-checks the operators it leaves out."""
+    out = ["", "/* The operators this build holds: every one, or with MF_OPS_SELECTED those mf_ops_used.h enables. */",
+           "#ifdef MF_OPS_SELECTED", '#include "mf_ops_used.h"', "#endif"]
+    for name in schema.enums["OpCode"].values:
+        out += [f"#if !defined(MF_OPS_SELECTED) || defined(MF_OP_ENABLE_{name})", f"#define MFB_OP_BUILT_{name} 1",
+                "#else", f"#define MFB_OP_BUILT_{name} 0", "#endif"]
+    return out
+
+
 def header(schema: Schema = SCHEMA) -> str:
     tables = list(schema.tables)
     table_ids = {t: i for i, t in enumerate(tables)}
@@ -115,6 +127,7 @@ def header(schema: Schema = SCHEMA) -> str:
         for k, v in e.values.items():
             out.append(f"#define MFB_{_macro(name)}_{k} {v}")
         out.append(f"#define MFB_{_macro(name)}_MAX {_enum_max(schema, name)}")
+    out += _ops_built(schema)
     out += ["", "/* Union type codes (0 is NONE). */"]
     for name, u in schema.unions.items():
         for i, m in enumerate(u.members):

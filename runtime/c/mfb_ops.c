@@ -8,6 +8,11 @@
  * kernel with the arguments ops.py's prepare_* builds, in the same order,
  * so the C runtime and the Numba runtime give the same bytes.
  *
+ * OPERATORS below lists every operator's check and run; an operator the build leaves out (MFB_OP_BUILT_<NAME> 0:
+ * MF_OPS_SELECTED, microflat.h) is refused at load instead, and since its check and run are then reached only
+ * from branches the compiler folds away, neither is compiled in, nor, with --gc-sections, the kernels only they
+ * call. A run_* that serves several opcodes takes each one's kernel as an argument, so that it names none.
+ *
  * Arithmetic on sizes from the file is done in int64_t: a check's
  * operands are file values below 2^31, so no product of two can overflow.
  */
@@ -917,81 +922,6 @@ static mf_status check_boundary(const op_ctx *c, mf_op_info *info)
     return zero_point(c, quantize ? &y : &x);
 }
 
-mf_status mf_check_operator(const mf_model *m, uint32_t k, mf_op_info *info, mf_error *error)
-{
-    op_ctx c;
-    ctx_init(&c, m, k, error);
-    info->scratch_bytes = 0;
-    info->in_place = 0;
-    info->overlap_bytes = 0;
-    info->overlap_step = 1;
-    switch (c.opcode) {
-    case MFB_OP_CODE_CONV_2D:
-        return check_conv_2d(&c, info);
-    case MFB_OP_CODE_DEPTHWISE_CONV_2D:
-        return check_depthwise_conv_2d(&c, info);
-    case MFB_OP_CODE_FULLY_CONNECTED:
-        return check_fully_connected(&c, info);
-    case MFB_OP_CODE_ADD:
-    case MFB_OP_CODE_MUL:
-    case MFB_OP_CODE_SUB:
-    case MFB_OP_CODE_MAXIMUM:
-    case MFB_OP_CODE_MINIMUM:
-    case MFB_OP_CODE_SQUARED_DIFFERENCE:
-        return check_binary(&c, info);
-    case MFB_OP_CODE_AVERAGE_POOL_2D:
-    case MFB_OP_CODE_MAX_POOL_2D:
-        return check_pool(&c, info);
-    case MFB_OP_CODE_MEAN:
-        return check_mean(&c, info);
-    case MFB_OP_CODE_SOFTMAX:
-        return check_softmax(&c, info);
-    case MFB_OP_CODE_CONCATENATION:
-        return check_concatenation(&c, info);
-    case MFB_OP_CODE_PAD:
-        return check_pad(&c, info);
-    case MFB_OP_CODE_RESHAPE:
-        return check_reshape(&c, info);
-    case MFB_OP_CODE_LOGISTIC:
-    case MFB_OP_CODE_TANH:
-    case MFB_OP_CODE_HARDSWISH:
-    case MFB_OP_CODE_GELU:
-    case MFB_OP_CODE_SILU:
-    case MFB_OP_CODE_HARD_SIGMOID:
-    case MFB_OP_CODE_LEAKY_RELU:
-    case MFB_OP_CODE_ELU:
-    case MFB_OP_CODE_MISH:
-    case MFB_OP_CODE_RELU:
-    case MFB_OP_CODE_RELU6:
-    case MFB_OP_CODE_RELU_N1_TO_1:
-    case MFB_OP_CODE_CLAMP:
-    case MFB_OP_CODE_RSQRT:
-        return check_lut(&c, info);
-    case MFB_OP_CODE_TRANSPOSE:
-        return check_transpose(&c, info);
-    case MFB_OP_CODE_TRANSPOSE_CONV:
-        return check_transpose_conv(&c, info);
-    case MFB_OP_CODE_BATCH_MATMUL:
-        return check_batch_matmul(&c, info);
-    case MFB_OP_CODE_RESIZE_NEAREST_NEIGHBOR:
-    case MFB_OP_CODE_RESIZE_BILINEAR:
-        return check_resize(&c, info);
-    case MFB_OP_CODE_SUM:
-    case MFB_OP_CODE_REDUCE_MAX:
-    case MFB_OP_CODE_REDUCE_MEAN:
-        return check_reduce(&c, info);
-    case MFB_OP_CODE_STRIDED_SLICE:
-        return check_strided_slice(&c, info);
-    case MFB_OP_CODE_GATHER:
-        return check_gather(&c, info);
-    case MFB_OP_CODE_QUANTIZE:
-    case MFB_OP_CODE_DEQUANTIZE:
-        return check_boundary(&c, info);
-    default:
-        return fail(&c, c.op, "unsupported opcode");
-    }
-}
-
 /* --- execution: the kernel calls ops.py's prepare_* builds -------------------------------------- */
 
 static mf_tensor io(const op_ctx *c, int output, uint32_t i)
@@ -1048,7 +978,7 @@ static int16_t *scratch_of(const op_ctx *c)
     return off < 0 ? 0 : (int16_t *)(void *)(c->m->arena + off);
 }
 
-static void run_conv_2d(const op_ctx *c)
+static mf_status run_conv_2d(const op_ctx *c)
 {
     const mf_tensor x = io(c, 0, 0), w = io(c, 0, 1), y = io(c, 1, 0);
     const requant_vectors q = vectors(c, MFB_CONV2D_OPTIONS_OUTPUT_MULT, MFB_CONV2D_OPTIONS_OUTPUT_SHIFT);
@@ -1062,7 +992,7 @@ static void run_conv_2d(const op_ctx *c)
                   d32(c, &w, 2), d32(c, &y, 1), d32(c, &y, 2), d32(c, &y, 3), groups, sh, sw, dh, dw, pt, pl,
                   x.zero_point, y.zero_point, q.mult, q.shift, q.per_channel, lo, hi, (const int8_t *)data(c, &x),
                   (const int8_t *)data(c, &w), bias_of(c), (int8_t *)data(c, &y));
-        return;
+        return MF_OK;
     }
     encoded_filter f;
     encoded_of(c->m, &w, &f);
@@ -1071,9 +1001,10 @@ static void run_conv_2d(const op_ctx *c)
                       f.value_bits, f.codebook_size, f.per_channel, f.position_bits, f.entries, x.zero_point,
                       y.zero_point, q.mult, q.shift, q.per_channel, lo, hi, (const int8_t *)data(c, &x), f.codebook,
                       f.values, f.positions, bias_of(c), (int8_t *)data(c, &y));
+    return MF_OK;
 }
 
-static void run_transpose_conv(const op_ctx *c)
+static mf_status run_transpose_conv(const op_ctx *c)
 {
     const mf_tensor x = io(c, 0, 0), w = io(c, 0, 1), y = io(c, 1, 0);
     const requant_vectors q = vectors(c, MFB_TRANSPOSE_CONV_OPTIONS_OUTPUT_MULT, MFB_TRANSPOSE_CONV_OPTIONS_OUTPUT_SHIFT);
@@ -1084,9 +1015,10 @@ static void run_transpose_conv(const op_ctx *c)
                         x.zero_point, y.zero_point, q.mult, q.shift, q.per_channel,
                         opt(c, MFB_TRANSPOSE_CONV_OPTIONS_ACT_MIN, -128), opt(c, MFB_TRANSPOSE_CONV_OPTIONS_ACT_MAX, 127),
                         (const int8_t *)data(c, &x), (const int8_t *)data(c, &w), bias_of(c), (int8_t *)data(c, &y));
+    return MF_OK;
 }
 
-static void run_batch_matmul(const op_ctx *c)
+static mf_status run_batch_matmul(const op_ctx *c)
 {
     const mf_tensor a = io(c, 0, 0), b = io(c, 0, 1), y = io(c, 1, 0);
     const int adj_x = mfb_ubyte(c->b, c->options, MFB_BATCH_MAT_MUL_OPTIONS_ADJ_X, 0) != 0;
@@ -1098,9 +1030,10 @@ static void run_batch_matmul(const op_ctx *c)
                     opt(c, MFB_BATCH_MAT_MUL_OPTIONS_OUTPUT_SHIFT, 0), opt(c, MFB_BATCH_MAT_MUL_OPTIONS_ACT_MIN, -128),
                     opt(c, MFB_BATCH_MAT_MUL_OPTIONS_ACT_MAX, 127), (const int8_t *)data(c, &a),
                     (const int8_t *)data(c, &b), (int8_t *)data(c, &y));
+    return MF_OK;
 }
 
-static void run_depthwise_conv_2d(const op_ctx *c)
+static mf_status run_depthwise_conv_2d(const op_ctx *c)
 {
     const mf_tensor x = io(c, 0, 0), w = io(c, 0, 1), y = io(c, 1, 0);
     const requant_vectors q =
@@ -1119,7 +1052,7 @@ static void run_depthwise_conv_2d(const op_ctx *c)
                             d32(c, &w, 2), d32(c, &y, 1), d32(c, &y, 2), m, sh, sw, dh, dw, pt, pl, x.zero_point,
                             y.zero_point, q.mult, q.shift, q.per_channel, lo, hi, (const int8_t *)data(c, &x),
                             (const int8_t *)data(c, &w), bias_of(c), (int8_t *)data(c, &y));
-        return;
+        return MF_OK;
     }
     encoded_filter f;
     encoded_of(c->m, &w, &f);
@@ -1128,9 +1061,10 @@ static void run_depthwise_conv_2d(const op_ctx *c)
                                 f.value_bits, f.codebook_size, f.per_channel, f.position_bits, f.entries, x.zero_point,
                                 y.zero_point, q.mult, q.shift, q.per_channel, lo, hi, (const int8_t *)data(c, &x),
                                 f.codebook, f.values, f.positions, bias_of(c), (int8_t *)data(c, &y));
+    return MF_OK;
 }
 
-static void run_fully_connected(const op_ctx *c)
+static mf_status run_fully_connected(const op_ctx *c)
 {
     const mf_tensor x = io(c, 0, 0), w = io(c, 0, 1), y = io(c, 1, 0);
     const requant_vectors q =
@@ -1142,7 +1076,7 @@ static void run_fully_connected(const op_ctx *c)
                            w.quantized ? w.zero_point : 0, y.zero_point, q.mult, q.shift, q.per_channel, lo, hi,
                            (const int8_t *)data(c, &x), (const int8_t *)data(c, &w), bias_of(c),
                            (int8_t *)data(c, &y));
-        return;
+        return MF_OK;
     }
     encoded_filter f;
     encoded_of(c->m, &w, &f);
@@ -1150,6 +1084,7 @@ static void run_fully_connected(const op_ctx *c)
                                f.codebook_size, f.per_channel, f.position_bits, f.entries, x.zero_point, y.zero_point,
                                q.mult, q.shift, q.per_channel, lo, hi, (const int8_t *)data(c, &x), f.codebook,
                                f.values, f.positions, bias_of(c), (int8_t *)data(c, &y));
+    return MF_OK;
 }
 
 /* elementwise.broadcast_strides: element strides of a C-contiguous 4-D input read as y's shape. */
@@ -1170,103 +1105,170 @@ static void shape4(const op_ctx *c, const mf_tensor *t, int32_t shape[FOUR])
     }
 }
 
-/* Binary ops take their same-shape kernel when neither input broadcasts and, for the requantizing ones, the
- * output shift is <= 0: what ops._same_shape decides, so both runtimes call the same kernel for one file. */
-static void run_binary(const op_ctx *c)
-{
-    const mf_tensor a = io(c, 0, 0), b = io(c, 0, 1), y = io(c, 1, 0);
-    const int8_t *in1 = (const int8_t *)data(c, &a), *in2 = (const int8_t *)data(c, &b);
-    int8_t *out = (int8_t *)data(c, &y);
-    const int flat = same_shape(c, &a, &y) && same_shape(c, &b, &y);
-    const int64_t count = y.size;
+/* A binary op's tensors and its kernels' shape arguments. Binary ops take their same-shape kernel when neither
+ * input broadcasts (flat) and, for the requantizing ones, the output shift is <= 0: what ops._same_shape decides,
+ * so both runtimes call the same kernel for one file. */
+typedef struct {
+    mf_tensor a, b, y;
+    const int8_t *in1, *in2;
+    int8_t *out;
+    int flat;
     int32_t shape[FOUR], sa[FOUR], sb[FOUR];
-    shape4(c, &y, shape);
-    broadcast_strides(c, &a, &y, sa);
-    broadcast_strides(c, &b, &y, sb);
-    switch (c->opcode) {
-    case MFB_OP_CODE_ADD:
-    case MFB_OP_CODE_SUB: {
-        const int32_t ls = opt(c, MFB_ADD_OPTIONS_LEFT_SHIFT, MFB_ADD_OPTIONS_LEFT_SHIFT_DEFAULT);
-        const int32_t m1 = opt(c, MFB_ADD_OPTIONS_INPUT1_MULT, 0), s1 = opt(c, MFB_ADD_OPTIONS_INPUT1_SHIFT, 0);
-        const int32_t m2 = opt(c, MFB_ADD_OPTIONS_INPUT2_MULT, 0), s2 = opt(c, MFB_ADD_OPTIONS_INPUT2_SHIFT, 0);
-        const int32_t mo = opt(c, MFB_ADD_OPTIONS_OUTPUT_MULT, 0), so = opt(c, MFB_ADD_OPTIONS_OUTPUT_SHIFT, 0);
-        const int32_t lo = opt(c, MFB_ADD_OPTIONS_ACT_MIN, -128), hi = opt(c, MFB_ADD_OPTIONS_ACT_MAX, 127);
-        if (flat && so <= 0) { /* SUB: add with the second multiplier negated (m2 in [0, 2^31)) */
-            mf_add_s8_same_shape(count, ls, a.zero_point, m1, s1, b.zero_point,
-                              c->opcode == MFB_OP_CODE_ADD ? m2 : -m2, s2, y.zero_point, mo, so, lo, hi, in1, in2, out);
-            break;
-        }
-        (c->opcode == MFB_OP_CODE_ADD ? mf_add_s8 : mf_sub_s8)(shape, sa, sb, ls, a.zero_point, m1, s1, b.zero_point,
-                                                               m2, s2, y.zero_point, mo, so, lo, hi, in1, in2, out);
-        break;
-    }
-    case MFB_OP_CODE_MUL:
-        mf_mul_s8(shape, sa, sb, a.zero_point, b.zero_point, y.zero_point, opt(c, MFB_MUL_OPTIONS_OUTPUT_MULT, 0),
-               opt(c, MFB_MUL_OPTIONS_OUTPUT_SHIFT, 0), opt(c, MFB_MUL_OPTIONS_ACT_MIN, -128),
-               opt(c, MFB_MUL_OPTIONS_ACT_MAX, 127), in1, in2, out);
-        break;
-    case MFB_OP_CODE_SQUARED_DIFFERENCE: {
-        const int32_t ls =
-            opt(c, MFB_SQUARED_DIFFERENCE_OPTIONS_LEFT_SHIFT, MFB_SQUARED_DIFFERENCE_OPTIONS_LEFT_SHIFT_DEFAULT);
-        const int32_t m1 = opt(c, MFB_SQUARED_DIFFERENCE_OPTIONS_INPUT1_MULT, 0),
-                      s1 = opt(c, MFB_SQUARED_DIFFERENCE_OPTIONS_INPUT1_SHIFT, 0);
-        const int32_t m2 = opt(c, MFB_SQUARED_DIFFERENCE_OPTIONS_INPUT2_MULT, 0),
-                      s2 = opt(c, MFB_SQUARED_DIFFERENCE_OPTIONS_INPUT2_SHIFT, 0);
-        const int32_t mo = opt(c, MFB_SQUARED_DIFFERENCE_OPTIONS_OUTPUT_MULT, 0),
-                      so = opt(c, MFB_SQUARED_DIFFERENCE_OPTIONS_OUTPUT_SHIFT, 0);
-        if (flat && so <= 0) {
-            mf_squared_difference_s8_same_shape(count, ls, a.zero_point, m1, s1, b.zero_point, m2, s2, y.zero_point, mo,
-                                             so, in1, in2, out);
-            break;
-        }
-        mf_squared_difference_s8(shape, sa, sb, ls, a.zero_point, m1, s1, b.zero_point, m2, s2, y.zero_point, mo, so,
-                                 in1, in2, out);
-        break;
-    }
-    case MFB_OP_CODE_MAXIMUM:
-    default: {
-        const int32_t take_max = c->opcode == MFB_OP_CODE_MAXIMUM;
-        if (flat) {
-            mf_extremum_s8_same_shape(count, take_max, in1, in2, out);
-            break;
-        }
-        (take_max ? mf_maximum_s8 : mf_minimum_s8)(shape, sa, sb, in1, in2, out);
-        break;
-    }
-    }
+} binary_operands;
+
+static void binary_operands_of(const op_ctx *c, binary_operands *o)
+{
+    o->a = io(c, 0, 0);
+    o->b = io(c, 0, 1);
+    o->y = io(c, 1, 0);
+    o->in1 = (const int8_t *)data(c, &o->a);
+    o->in2 = (const int8_t *)data(c, &o->b);
+    o->out = (int8_t *)data(c, &o->y);
+    o->flat = same_shape(c, &o->a, &o->y) && same_shape(c, &o->b, &o->y);
+    shape4(c, &o->y, o->shape);
+    broadcast_strides(c, &o->a, &o->y, o->sa);
+    broadcast_strides(c, &o->b, &o->y, o->sb);
 }
 
-static void run_pool(const op_ctx *c)
+/* mf_add_s8 and mf_sub_s8: ADD's and SUB's broadcasting kernels, which take the same arguments. */
+typedef void (*add_kernel)(const int32_t *, const int32_t *, const int32_t *, int32_t, int32_t, int32_t, int32_t,
+                           int32_t, int32_t, int32_t, int32_t, int32_t, int32_t, int32_t, int32_t, const int8_t *,
+                           const int8_t *, int8_t *);
+
+/* ADD and SUB: one option table (AddOptions). */
+static mf_status run_add_or_sub(const op_ctx *c, add_kernel broadcasting)
+{
+    binary_operands o;
+    binary_operands_of(c, &o);
+    const int32_t ls = opt(c, MFB_ADD_OPTIONS_LEFT_SHIFT, MFB_ADD_OPTIONS_LEFT_SHIFT_DEFAULT);
+    const int32_t m1 = opt(c, MFB_ADD_OPTIONS_INPUT1_MULT, 0), s1 = opt(c, MFB_ADD_OPTIONS_INPUT1_SHIFT, 0);
+    const int32_t m2 = opt(c, MFB_ADD_OPTIONS_INPUT2_MULT, 0), s2 = opt(c, MFB_ADD_OPTIONS_INPUT2_SHIFT, 0);
+    const int32_t mo = opt(c, MFB_ADD_OPTIONS_OUTPUT_MULT, 0), so = opt(c, MFB_ADD_OPTIONS_OUTPUT_SHIFT, 0);
+    const int32_t lo = opt(c, MFB_ADD_OPTIONS_ACT_MIN, -128), hi = opt(c, MFB_ADD_OPTIONS_ACT_MAX, 127);
+    if (o.flat && so <= 0) { /* SUB: add with the second multiplier negated (m2 in [0, 2^31)) */
+        mf_add_s8_same_shape(o.y.size, ls, o.a.zero_point, m1, s1, o.b.zero_point,
+                             c->opcode == MFB_OP_CODE_ADD ? m2 : -m2, s2, o.y.zero_point, mo, so, lo, hi, o.in1, o.in2,
+                             o.out);
+        return MF_OK;
+    }
+    broadcasting(o.shape, o.sa, o.sb, ls, o.a.zero_point, m1, s1, o.b.zero_point, m2, s2, o.y.zero_point, mo, so, lo,
+                 hi, o.in1, o.in2, o.out);
+    return MF_OK;
+}
+
+static mf_status run_add(const op_ctx *c)
+{
+    return run_add_or_sub(c, mf_add_s8);
+}
+
+static mf_status run_sub(const op_ctx *c)
+{
+    return run_add_or_sub(c, mf_sub_s8);
+}
+
+static mf_status run_mul(const op_ctx *c)
+{
+    binary_operands o;
+    binary_operands_of(c, &o);
+    mf_mul_s8(o.shape, o.sa, o.sb, o.a.zero_point, o.b.zero_point, o.y.zero_point,
+              opt(c, MFB_MUL_OPTIONS_OUTPUT_MULT, 0), opt(c, MFB_MUL_OPTIONS_OUTPUT_SHIFT, 0),
+              opt(c, MFB_MUL_OPTIONS_ACT_MIN, -128), opt(c, MFB_MUL_OPTIONS_ACT_MAX, 127), o.in1, o.in2, o.out);
+    return MF_OK;
+}
+
+static mf_status run_squared_difference(const op_ctx *c)
+{
+    binary_operands o;
+    binary_operands_of(c, &o);
+    const int32_t ls =
+        opt(c, MFB_SQUARED_DIFFERENCE_OPTIONS_LEFT_SHIFT, MFB_SQUARED_DIFFERENCE_OPTIONS_LEFT_SHIFT_DEFAULT);
+    const int32_t m1 = opt(c, MFB_SQUARED_DIFFERENCE_OPTIONS_INPUT1_MULT, 0),
+                  s1 = opt(c, MFB_SQUARED_DIFFERENCE_OPTIONS_INPUT1_SHIFT, 0);
+    const int32_t m2 = opt(c, MFB_SQUARED_DIFFERENCE_OPTIONS_INPUT2_MULT, 0),
+                  s2 = opt(c, MFB_SQUARED_DIFFERENCE_OPTIONS_INPUT2_SHIFT, 0);
+    const int32_t mo = opt(c, MFB_SQUARED_DIFFERENCE_OPTIONS_OUTPUT_MULT, 0),
+                  so = opt(c, MFB_SQUARED_DIFFERENCE_OPTIONS_OUTPUT_SHIFT, 0);
+    if (o.flat && so <= 0) {
+        mf_squared_difference_s8_same_shape(o.y.size, ls, o.a.zero_point, m1, s1, o.b.zero_point, m2, s2,
+                                            o.y.zero_point, mo, so, o.in1, o.in2, o.out);
+        return MF_OK;
+    }
+    mf_squared_difference_s8(o.shape, o.sa, o.sb, ls, o.a.zero_point, m1, s1, o.b.zero_point, m2, s2, o.y.zero_point,
+                             mo, so, o.in1, o.in2, o.out);
+    return MF_OK;
+}
+
+/* mf_maximum_s8 and mf_minimum_s8: MAXIMUM's and MINIMUM's broadcasting kernels. */
+typedef void (*extremum_kernel)(const int32_t *, const int32_t *, const int32_t *, const int8_t *, const int8_t *,
+                                int8_t *);
+
+static mf_status run_extremum(const op_ctx *c, extremum_kernel broadcasting)
+{
+    binary_operands o;
+    binary_operands_of(c, &o);
+    if (o.flat) {
+        mf_extremum_s8_same_shape(o.y.size, c->opcode == MFB_OP_CODE_MAXIMUM, o.in1, o.in2, o.out);
+        return MF_OK;
+    }
+    broadcasting(o.shape, o.sa, o.sb, o.in1, o.in2, o.out);
+    return MF_OK;
+}
+
+static mf_status run_maximum(const op_ctx *c)
+{
+    return run_extremum(c, mf_maximum_s8);
+}
+
+static mf_status run_minimum(const op_ctx *c)
+{
+    return run_extremum(c, mf_minimum_s8);
+}
+
+/* mf_average_pool2d_s8 and mf_max_pool2d_s8: the two pools' kernels, which take the same arguments. */
+typedef void (*pool_kernel)(int32_t, int32_t, int32_t, int32_t, int32_t, int32_t, int32_t, int32_t, int32_t, int32_t,
+                            int32_t, int32_t, int32_t, int32_t, const int8_t *, int8_t *);
+
+static mf_status run_pool(const op_ctx *c, pool_kernel pool)
 {
     const mf_tensor x = io(c, 0, 0), y = io(c, 1, 0);
-    void (*pool)(int32_t, int32_t, int32_t, int32_t, int32_t, int32_t, int32_t, int32_t, int32_t, int32_t, int32_t,
-                 int32_t, int32_t, int32_t, const int8_t *, int8_t *) =
-        c->opcode == MFB_OP_CODE_AVERAGE_POOL_2D ? mf_average_pool2d_s8 : mf_max_pool2d_s8;
     pool(d32(c, &x, 0), d32(c, &x, 1), d32(c, &x, 2), d32(c, &x, 3), opt(c, MFB_POOL2D_OPTIONS_FILTER_H, 1),
          opt(c, MFB_POOL2D_OPTIONS_FILTER_W, 1), d32(c, &y, 1), d32(c, &y, 2), opt(c, MFB_POOL2D_OPTIONS_STRIDE_H, 1),
          opt(c, MFB_POOL2D_OPTIONS_STRIDE_W, 1), opt(c, MFB_POOL2D_OPTIONS_PAD_TOP, 0),
          opt(c, MFB_POOL2D_OPTIONS_PAD_LEFT, 0), opt(c, MFB_POOL2D_OPTIONS_ACT_MIN, -128),
          opt(c, MFB_POOL2D_OPTIONS_ACT_MAX, 127), (const int8_t *)data(c, &x), (int8_t *)data(c, &y));
+    return MF_OK;
 }
 
-static void run_mean(const op_ctx *c)
+static mf_status run_average_pool_2d(const op_ctx *c)
+{
+    return run_pool(c, mf_average_pool2d_s8);
+}
+
+static mf_status run_max_pool_2d(const op_ctx *c)
+{
+    return run_pool(c, mf_max_pool2d_s8);
+}
+
+static mf_status run_mean(const op_ctx *c)
 {
     const mf_tensor x = io(c, 0, 0), y = io(c, 1, 0);
     mf_mean_hw_s8(d32(c, &x, 0), d32(c, &x, 1), d32(c, &x, 2), d32(c, &x, 3), x.zero_point, y.zero_point,
                opt(c, MFB_MEAN_OPTIONS_MULT, 0), opt(c, MFB_MEAN_OPTIONS_SHIFT, 0), (const int8_t *)data(c, &x),
                (int8_t *)data(c, &y));
+    return MF_OK;
 }
 
-static void run_softmax(const op_ctx *c)
+static mf_status run_softmax(const op_ctx *c)
 {
     const mf_tensor x = io(c, 0, 0), y = io(c, 1, 0);
     const int32_t depth = d32(c, &x, x.rank - 1);
     mf_softmax_s8((int32_t)(x.size / depth), depth, opt(c, MFB_SOFTMAX_OPTIONS_INPUT_BETA_MULT, 0),
                opt(c, MFB_SOFTMAX_OPTIONS_INPUT_LEFT_SHIFT, 0), opt(c, MFB_SOFTMAX_OPTIONS_DIFF_MIN, 0),
                (const int8_t *)data(c, &x), (int8_t *)data(c, &y));
+    return MF_OK;
 }
 
-static void run_concatenation(const op_ctx *c)
+static mf_status run_concatenation(const op_ctx *c)
 {
     const mf_tensor y = io(c, 1, 0);
     const int32_t axis = opt(c, MFB_CONCATENATION_OPTIONS_AXIS, 0);
@@ -1288,9 +1290,10 @@ static void run_concatenation(const op_ctx *c)
                          (const int8_t *)data(c, &x), (int8_t *)data(c, &y));
         start += copy;
     }
+    return MF_OK;
 }
 
-static void run_pad(const op_ctx *c)
+static mf_status run_pad(const op_ctx *c)
 {
     const mf_tensor x = io(c, 0, 0), y = io(c, 1, 0);
     const uint32_t before = mfb_ref(c->b, c->options, MFB_PAD_OPTIONS_PAD_BEFORE);
@@ -1301,9 +1304,10 @@ static void run_pad(const op_ctx *c)
         pad[d] = mfb_vec_int(c->b, before, d);
     }
     mf_pad_s8(in, pad, out, y.zero_point, (const int8_t *)data(c, &x), (int8_t *)data(c, &y));
+    return MF_OK;
 }
 
-static void run_reshape(const op_ctx *c)
+static mf_status run_reshape(const op_ctx *c)
 {
     const mf_tensor x = io(c, 0, 0), y = io(c, 1, 0);
     void *dst = data(c, &y);
@@ -1311,11 +1315,12 @@ static void run_reshape(const op_ctx *c)
     if (dst != src) { /* planned in place: no data moves */
         memcpy(dst, src, x.nbytes);
     }
+    return MF_OK;
 }
 
 /* mf_transpose_s8's loop nest, unmerged (transpose.transpose_params merges neighbours; the bytes are the same):
  * output dimension d loops over input dimension perm[d] at its element stride, led by 1s up to five loops. */
-static void run_transpose(const op_ctx *c)
+static mf_status run_transpose(const op_ctx *c)
 {
     const mf_tensor x = io(c, 0, 0), y = io(c, 1, 0);
     const uint32_t perm = mfb_ref(c->b, c->options, MFB_TRANSPOSE_OPTIONS_PERM);
@@ -1332,12 +1337,13 @@ static void run_transpose(const op_ctx *c)
         strides[d] = p < 0 ? 0 : in_strides[p];
     }
     mf_transpose_s8(loops, strides, (const int8_t *)data(c, &x), (int8_t *)data(c, &y));
+    return MF_OK;
 }
 
 /* mf_strided_slice_s8's loop nest, unmerged (slicing.strided_slice_loops merges whole dimensions; the bytes are the
  * same): input dimension d read at begin[d] + k * strides[d] for k below its count (the output's dimension, 1 on
  * a shrunk one), led by 1s up to five loops. */
-static void run_strided_slice(const op_ctx *c)
+static mf_status run_strided_slice(const op_ctx *c)
 {
     const mf_tensor x = io(c, 0, 0), y = io(c, 1, 0);
     const uint32_t begin = mfb_ref(c->b, c->options, MFB_STRIDED_SLICE_OPTIONS_BEGIN);
@@ -1354,6 +1360,7 @@ static void run_strided_slice(const op_ctx *c)
         count[d] = e < 0 || ((shrink >> e) & 1) ? 1 : d32(c, &y, j++);
     }
     mf_strided_slice_s8(in, first, step, count, (const int8_t *)data(c, &x), (int8_t *)data(c, &y));
+    return MF_OK;
 }
 
 /* GATHER: params viewed as [outer, axis size, inner]. mf_gather_s8 trusts its indices, so every one is checked
@@ -1414,56 +1421,102 @@ static int32_t scale10(int64_t in, int64_t out, int32_t align_corners)
     return (int32_t)(((1 << 10) * in + out / 2) / out);
 }
 
-static void run_resize(const op_ctx *c)
+/* ResizeOptions, as both resizes read them. */
+typedef struct {
+    mf_tensor x, y;
+    int32_t align_corners, half_pixel_centers, n, h, w, ch, oh, ow;
+} resize_operands;
+
+static void resize_operands_of(const op_ctx *c, resize_operands *o)
 {
-    const mf_tensor x = io(c, 0, 0), y = io(c, 1, 0);
-    const int32_t ac = mfb_ubyte(c->b, c->options, MFB_RESIZE_OPTIONS_ALIGN_CORNERS, 0) != 0;
-    const int32_t hpc = mfb_ubyte(c->b, c->options, MFB_RESIZE_OPTIONS_HALF_PIXEL_CENTERS, 0) != 0;
-    const int32_t n = d32(c, &x, 0), h = d32(c, &x, 1), w = d32(c, &x, 2), ch = d32(c, &x, 3);
-    const int32_t oh = d32(c, &y, 1), ow = d32(c, &y, 2);
-    if (c->opcode == MFB_OP_CODE_RESIZE_BILINEAR) {
-        mf_resize_bilinear_s8(n, h, w, ch, oh, ow, hpc, scale10(h, oh, ac), scale10(w, ow, ac),
-                           (const int8_t *)data(c, &x), (int8_t *)data(c, &y));
-        return;
-    }
+    o->x = io(c, 0, 0);
+    o->y = io(c, 1, 0);
+    o->align_corners = mfb_ubyte(c->b, c->options, MFB_RESIZE_OPTIONS_ALIGN_CORNERS, 0) != 0;
+    o->half_pixel_centers = mfb_ubyte(c->b, c->options, MFB_RESIZE_OPTIONS_HALF_PIXEL_CENTERS, 0) != 0;
+    o->n = d32(c, &o->x, 0);
+    o->h = d32(c, &o->x, 1);
+    o->w = d32(c, &o->x, 2);
+    o->ch = d32(c, &o->x, 3);
+    o->oh = d32(c, &o->y, 1);
+    o->ow = d32(c, &o->y, 2);
+}
+
+static mf_status run_resize_bilinear(const op_ctx *c)
+{
+    resize_operands o;
+    resize_operands_of(c, &o);
+    mf_resize_bilinear_s8(o.n, o.h, o.w, o.ch, o.oh, o.ow, o.half_pixel_centers, scale10(o.h, o.oh, o.align_corners),
+                          scale10(o.w, o.ow, o.align_corners), (const int8_t *)data(c, &o.x), (int8_t *)data(c, &o.y));
+    return MF_OK;
+}
+
+static mf_status run_resize_nearest_neighbor(const op_ctx *c)
+{
+    resize_operands o;
+    resize_operands_of(c, &o);
+    const int32_t ac = o.align_corners, h = o.h, w = o.w, oh = o.oh, ow = o.ow;
     int32_t scale_h, shift_h, scale_w, shift_w;
     scale24(ac && oh > 1 ? h - 1 : h, ac && oh > 1 ? oh - 1 : oh, &scale_h, &shift_h);
     scale24(ac && ow > 1 ? w - 1 : w, ac && ow > 1 ? ow - 1 : ow, &scale_w, &shift_w);
-    mf_resize_nearest_s8(n, h, w, ch, oh, ow, ac, hpc, scale_h, shift_h, scale_w, shift_w, (const int8_t *)data(c, &x),
-                      (int8_t *)data(c, &y));
+    mf_resize_nearest_s8(o.n, h, w, o.ch, oh, ow, ac, o.half_pixel_centers, scale_h, shift_h, scale_w, shift_w,
+                         (const int8_t *)data(c, &o.x), (int8_t *)data(c, &o.y));
+    return MF_OK;
 }
 
 /* reduce_params, unmerged (the sums and maxima are the same in any order): the input's shape led by 1s to
  * five, and a mask of the reduced axes. */
-static void run_reduce(const op_ctx *c)
+static void reduce_dims(const op_ctx *c, const mf_tensor *x, int32_t shape[REDUCE_MAX_DIMS],
+                        int32_t mask[REDUCE_MAX_DIMS])
 {
-    const mf_tensor x = io(c, 0, 0), y = io(c, 1, 0);
     const uint32_t axes = mfb_ref(c->b, c->options, MFB_REDUCE_OPTIONS_AXES);
-    int32_t shape[REDUCE_MAX_DIMS], mask[REDUCE_MAX_DIMS];
-    const int32_t lead = REDUCE_MAX_DIMS - x.rank;
+    const int32_t lead = REDUCE_MAX_DIMS - x->rank;
     for (int32_t d = 0; d < REDUCE_MAX_DIMS; ++d) {
-        shape[d] = d < lead ? 1 : d32(c, &x, d - lead);
+        shape[d] = d < lead ? 1 : d32(c, x, d - lead);
         mask[d] = 0;
     }
     for (uint32_t i = 0; i < mfb_len(c->b, axes); ++i) {
         mask[lead + mfb_vec_int(c->b, axes, i)] = 1;
     }
-    const int8_t *in = (const int8_t *)data(c, &x);
-    int8_t *out = (int8_t *)data(c, &y);
-    if (c->opcode == MFB_OP_CODE_REDUCE_MAX) {
-        mf_reduce_max_s8(shape, mask, in, out);
-        return;
-    }
-    const int32_t mult = opt(c, MFB_REDUCE_OPTIONS_MULT, 0), shift = opt(c, MFB_REDUCE_OPTIONS_SHIFT, 0);
-    int32_t *scratch = (int32_t *)(void *)scratch_of(c);
-    (c->opcode == MFB_OP_CODE_SUM ? mf_reduce_sum_s8 : mf_reduce_mean_s8)(scratch, shape, mask, x.zero_point, y.zero_point,
-                                                                   mult, shift, in, out);
 }
 
-static void run_lut(const op_ctx *c)
+static mf_status run_reduce_max(const op_ctx *c)
+{
+    const mf_tensor x = io(c, 0, 0), y = io(c, 1, 0);
+    int32_t shape[REDUCE_MAX_DIMS], mask[REDUCE_MAX_DIMS];
+    reduce_dims(c, &x, shape, mask);
+    mf_reduce_max_s8(shape, mask, (const int8_t *)data(c, &x), (int8_t *)data(c, &y));
+    return MF_OK;
+}
+
+/* mf_reduce_sum_s8 and mf_reduce_mean_s8: SUM's and REDUCE_MEAN's kernels, which take the same arguments. */
+typedef void (*sum_kernel)(int32_t *, const int32_t *, const int32_t *, int32_t, int32_t, int32_t, int32_t,
+                           const int8_t *, int8_t *);
+
+static mf_status run_reduce_sum(const op_ctx *c, sum_kernel reduce)
+{
+    const mf_tensor x = io(c, 0, 0), y = io(c, 1, 0);
+    int32_t shape[REDUCE_MAX_DIMS], mask[REDUCE_MAX_DIMS];
+    reduce_dims(c, &x, shape, mask);
+    reduce((int32_t *)(void *)scratch_of(c), shape, mask, x.zero_point, y.zero_point, opt(c, MFB_REDUCE_OPTIONS_MULT, 0),
+           opt(c, MFB_REDUCE_OPTIONS_SHIFT, 0), (const int8_t *)data(c, &x), (int8_t *)data(c, &y));
+    return MF_OK;
+}
+
+static mf_status run_sum(const op_ctx *c)
+{
+    return run_reduce_sum(c, mf_reduce_sum_s8);
+}
+
+static mf_status run_reduce_mean(const op_ctx *c)
+{
+    return run_reduce_sum(c, mf_reduce_mean_s8);
+}
+
+static mf_status run_lut(const op_ctx *c)
 {
     const mf_tensor x = io(c, 0, 0), t = io(c, 0, 1), y = io(c, 1, 0);
     mf_lut_s8((int32_t)x.size, (const int8_t *)data(c, &t), (const int8_t *)data(c, &x), (int8_t *)data(c, &y));
+    return MF_OK;
 }
 
 static float scale_of(const mf_tensor *t)
@@ -1473,101 +1526,108 @@ static float scale_of(const mf_tensor *t)
     return f;
 }
 
-static void run_boundary(const op_ctx *c)
+static mf_status run_quantize(const op_ctx *c)
 {
     const mf_tensor x = io(c, 0, 0), y = io(c, 1, 0);
-    if (c->opcode == MFB_OP_CODE_QUANTIZE) {
-        mf_quantize_s8((int32_t)x.size, scale_of(&y), y.zero_point, (const float *)data(c, &x), (int8_t *)data(c, &y));
-    } else {
-        mf_dequantize_s8((int32_t)x.size, scale_of(&x), x.zero_point, (const int8_t *)data(c, &x), (float *)data(c, &y));
+    mf_quantize_s8((int32_t)x.size, scale_of(&y), y.zero_point, (const float *)data(c, &x), (int8_t *)data(c, &y));
+    return MF_OK;
+}
+
+static mf_status run_dequantize(const op_ctx *c)
+{
+    const mf_tensor x = io(c, 0, 0), y = io(c, 1, 0);
+    mf_dequantize_s8((int32_t)x.size, scale_of(&x), x.zero_point, (const int8_t *)data(c, &x), (float *)data(c, &y));
+    return MF_OK;
+}
+
+/* --- dispatch ---------------------------------------------------------------------------------- */
+
+/* Every operator: X(name of its MFB_OP_CODE_, check, run), what ops.py's OP_DEFS is to the Python runtime. */
+#define OPERATORS(X)                                                                                                  \
+    X(CONV_2D, check_conv_2d, run_conv_2d)                                                                            \
+    X(DEPTHWISE_CONV_2D, check_depthwise_conv_2d, run_depthwise_conv_2d)                                              \
+    X(FULLY_CONNECTED, check_fully_connected, run_fully_connected)                                                    \
+    X(ADD, check_binary, run_add)                                                                                     \
+    X(MUL, check_binary, run_mul)                                                                                     \
+    X(AVERAGE_POOL_2D, check_pool, run_average_pool_2d)                                                               \
+    X(MAX_POOL_2D, check_pool, run_max_pool_2d)                                                                       \
+    X(MEAN, check_mean, run_mean)                                                                                     \
+    X(SOFTMAX, check_softmax, run_softmax)                                                                            \
+    X(CONCATENATION, check_concatenation, run_concatenation)                                                          \
+    X(PAD, check_pad, run_pad)                                                                                        \
+    X(RESHAPE, check_reshape, run_reshape)                                                                            \
+    X(LOGISTIC, check_lut, run_lut)                                                                                   \
+    X(TANH, check_lut, run_lut)                                                                                       \
+    X(HARDSWISH, check_lut, run_lut)                                                                                  \
+    X(QUANTIZE, check_boundary, run_quantize)                                                                         \
+    X(DEQUANTIZE, check_boundary, run_dequantize)                                                                     \
+    X(GELU, check_lut, run_lut)                                                                                       \
+    X(SILU, check_lut, run_lut)                                                                                       \
+    X(HARD_SIGMOID, check_lut, run_lut)                                                                               \
+    X(LEAKY_RELU, check_lut, run_lut)                                                                                 \
+    X(ELU, check_lut, run_lut)                                                                                        \
+    X(MISH, check_lut, run_lut)                                                                                       \
+    X(RELU, check_lut, run_lut)                                                                                       \
+    X(RELU6, check_lut, run_lut)                                                                                      \
+    X(RELU_N1_TO_1, check_lut, run_lut)                                                                               \
+    X(CLAMP, check_lut, run_lut)                                                                                      \
+    X(SUB, check_binary, run_sub)                                                                                     \
+    X(MAXIMUM, check_binary, run_maximum)                                                                             \
+    X(MINIMUM, check_binary, run_minimum)                                                                             \
+    X(SQUARED_DIFFERENCE, check_binary, run_squared_difference)                                                       \
+    X(TRANSPOSE, check_transpose, run_transpose)                                                                      \
+    X(BATCH_MATMUL, check_batch_matmul, run_batch_matmul)                                                             \
+    X(TRANSPOSE_CONV, check_transpose_conv, run_transpose_conv)                                                       \
+    X(RESIZE_NEAREST_NEIGHBOR, check_resize, run_resize_nearest_neighbor)                                             \
+    X(RESIZE_BILINEAR, check_resize, run_resize_bilinear)                                                             \
+    X(SUM, check_reduce, run_sum)                                                                                     \
+    X(REDUCE_MAX, check_reduce, run_reduce_max)                                                                       \
+    X(REDUCE_MEAN, check_reduce, run_reduce_mean)                                                                     \
+    X(RSQRT, check_lut, run_lut)                                                                                      \
+    X(STRIDED_SLICE, check_strided_slice, run_strided_slice)                                                          \
+    X(GATHER, check_gather, run_gather)
+
+/* An operator of an opcode this build leaves out: refused at its opcode field. */
+static mf_status not_built(const op_ctx *c)
+{
+    const uint32_t at = mfb_field(c->b, c->op, MFB_OPERATOR_OPCODE);
+    return mf_fail(c->error, MF_ERROR_OPERATOR_NOT_BUILT, at ? at : c->op, (int32_t)c->k,
+                   "this build leaves the operator out (MF_OPS_SELECTED): define MF_OP_ENABLE_<its opcode>");
+}
+
+#define CHECK_CASE(name, check, run)                                                                                  \
+    case MFB_OP_CODE_##name:                                                                                          \
+        return MFB_OP_BUILT_##name ? check(&c, info) : not_built(&c);
+
+mf_status mf_check_operator(const mf_model *m, uint32_t k, mf_op_info *info, mf_error *error)
+{
+    op_ctx c;
+    ctx_init(&c, m, k, error);
+    info->scratch_bytes = 0;
+    info->in_place = 0;
+    info->overlap_bytes = 0;
+    info->overlap_step = 1;
+    switch (c.opcode) {
+        OPERATORS(CHECK_CASE)
+    default:
+        return fail(&c, c.op, "unsupported opcode");
     }
 }
+
+/* The loader accepted the model, so its opcodes are known and built: the other returns are never taken. */
+#define RUN_CASE(name, check, run)                                                                                    \
+    case MFB_OP_CODE_##name:                                                                                          \
+        return MFB_OP_BUILT_##name ? run(&c) : MF_ERROR_OPERATOR_NOT_BUILT;
 
 mf_status mf_run_operator(const mf_model *m, uint32_t k)
 {
     op_ctx c;
     ctx_init(&c, m, k, 0);
     switch (c.opcode) {
-    case MFB_OP_CODE_CONV_2D:
-        run_conv_2d(&c);
-        break;
-    case MFB_OP_CODE_DEPTHWISE_CONV_2D:
-        run_depthwise_conv_2d(&c);
-        break;
-    case MFB_OP_CODE_FULLY_CONNECTED:
-        run_fully_connected(&c);
-        break;
-    case MFB_OP_CODE_ADD:
-    case MFB_OP_CODE_MUL:
-    case MFB_OP_CODE_SUB:
-    case MFB_OP_CODE_MAXIMUM:
-    case MFB_OP_CODE_MINIMUM:
-    case MFB_OP_CODE_SQUARED_DIFFERENCE:
-        run_binary(&c);
-        break;
-    case MFB_OP_CODE_AVERAGE_POOL_2D:
-    case MFB_OP_CODE_MAX_POOL_2D:
-        run_pool(&c);
-        break;
-    case MFB_OP_CODE_MEAN:
-        run_mean(&c);
-        break;
-    case MFB_OP_CODE_SOFTMAX:
-        run_softmax(&c);
-        break;
-    case MFB_OP_CODE_CONCATENATION:
-        run_concatenation(&c);
-        break;
-    case MFB_OP_CODE_PAD:
-        run_pad(&c);
-        break;
-    case MFB_OP_CODE_RESHAPE:
-        run_reshape(&c);
-        break;
-    case MFB_OP_CODE_LOGISTIC:
-    case MFB_OP_CODE_TANH:
-    case MFB_OP_CODE_HARDSWISH:
-    case MFB_OP_CODE_GELU:
-    case MFB_OP_CODE_SILU:
-    case MFB_OP_CODE_HARD_SIGMOID:
-    case MFB_OP_CODE_LEAKY_RELU:
-    case MFB_OP_CODE_ELU:
-    case MFB_OP_CODE_MISH:
-    case MFB_OP_CODE_RELU:
-    case MFB_OP_CODE_RELU6:
-    case MFB_OP_CODE_RELU_N1_TO_1:
-    case MFB_OP_CODE_CLAMP:
-    case MFB_OP_CODE_RSQRT:
-        run_lut(&c);
-        break;
-    case MFB_OP_CODE_TRANSPOSE:
-        run_transpose(&c);
-        break;
-    case MFB_OP_CODE_TRANSPOSE_CONV:
-        run_transpose_conv(&c);
-        break;
-    case MFB_OP_CODE_BATCH_MATMUL:
-        run_batch_matmul(&c);
-        break;
-    case MFB_OP_CODE_RESIZE_NEAREST_NEIGHBOR:
-    case MFB_OP_CODE_RESIZE_BILINEAR:
-        run_resize(&c);
-        break;
-    case MFB_OP_CODE_SUM:
-    case MFB_OP_CODE_REDUCE_MAX:
-    case MFB_OP_CODE_REDUCE_MEAN:
-        run_reduce(&c);
-        break;
-    case MFB_OP_CODE_STRIDED_SLICE:
-        run_strided_slice(&c);
-        break;
-    case MFB_OP_CODE_GATHER:
-        return run_gather(&c);
-    default: /* QUANTIZE, DEQUANTIZE: the loader accepts no other opcode */
-        run_boundary(&c);
-        break;
+        OPERATORS(RUN_CASE)
+    default:
+        return MF_ERROR_OPERATOR;
     }
-    return MF_OK;
 }
 
 const char *mf_kernel_path(void)

@@ -119,6 +119,221 @@ typedef struct {
 #define MFB_ROUNDING_MODE_DOUBLE_ROUNDING 0
 #define MFB_ROUNDING_MODE_MAX 0
 
+/* The operators this build holds: every one, or with MF_OPS_SELECTED those mf_ops_used.h enables. */
+#ifdef MF_OPS_SELECTED
+#include "mf_ops_used.h"
+#endif
+#if !defined(MF_OPS_SELECTED) || defined(MF_OP_ENABLE_CONV_2D)
+#define MFB_OP_BUILT_CONV_2D 1
+#else
+#define MFB_OP_BUILT_CONV_2D 0
+#endif
+#if !defined(MF_OPS_SELECTED) || defined(MF_OP_ENABLE_DEPTHWISE_CONV_2D)
+#define MFB_OP_BUILT_DEPTHWISE_CONV_2D 1
+#else
+#define MFB_OP_BUILT_DEPTHWISE_CONV_2D 0
+#endif
+#if !defined(MF_OPS_SELECTED) || defined(MF_OP_ENABLE_FULLY_CONNECTED)
+#define MFB_OP_BUILT_FULLY_CONNECTED 1
+#else
+#define MFB_OP_BUILT_FULLY_CONNECTED 0
+#endif
+#if !defined(MF_OPS_SELECTED) || defined(MF_OP_ENABLE_ADD)
+#define MFB_OP_BUILT_ADD 1
+#else
+#define MFB_OP_BUILT_ADD 0
+#endif
+#if !defined(MF_OPS_SELECTED) || defined(MF_OP_ENABLE_MUL)
+#define MFB_OP_BUILT_MUL 1
+#else
+#define MFB_OP_BUILT_MUL 0
+#endif
+#if !defined(MF_OPS_SELECTED) || defined(MF_OP_ENABLE_AVERAGE_POOL_2D)
+#define MFB_OP_BUILT_AVERAGE_POOL_2D 1
+#else
+#define MFB_OP_BUILT_AVERAGE_POOL_2D 0
+#endif
+#if !defined(MF_OPS_SELECTED) || defined(MF_OP_ENABLE_MAX_POOL_2D)
+#define MFB_OP_BUILT_MAX_POOL_2D 1
+#else
+#define MFB_OP_BUILT_MAX_POOL_2D 0
+#endif
+#if !defined(MF_OPS_SELECTED) || defined(MF_OP_ENABLE_MEAN)
+#define MFB_OP_BUILT_MEAN 1
+#else
+#define MFB_OP_BUILT_MEAN 0
+#endif
+#if !defined(MF_OPS_SELECTED) || defined(MF_OP_ENABLE_SOFTMAX)
+#define MFB_OP_BUILT_SOFTMAX 1
+#else
+#define MFB_OP_BUILT_SOFTMAX 0
+#endif
+#if !defined(MF_OPS_SELECTED) || defined(MF_OP_ENABLE_CONCATENATION)
+#define MFB_OP_BUILT_CONCATENATION 1
+#else
+#define MFB_OP_BUILT_CONCATENATION 0
+#endif
+#if !defined(MF_OPS_SELECTED) || defined(MF_OP_ENABLE_PAD)
+#define MFB_OP_BUILT_PAD 1
+#else
+#define MFB_OP_BUILT_PAD 0
+#endif
+#if !defined(MF_OPS_SELECTED) || defined(MF_OP_ENABLE_RESHAPE)
+#define MFB_OP_BUILT_RESHAPE 1
+#else
+#define MFB_OP_BUILT_RESHAPE 0
+#endif
+#if !defined(MF_OPS_SELECTED) || defined(MF_OP_ENABLE_LOGISTIC)
+#define MFB_OP_BUILT_LOGISTIC 1
+#else
+#define MFB_OP_BUILT_LOGISTIC 0
+#endif
+#if !defined(MF_OPS_SELECTED) || defined(MF_OP_ENABLE_TANH)
+#define MFB_OP_BUILT_TANH 1
+#else
+#define MFB_OP_BUILT_TANH 0
+#endif
+#if !defined(MF_OPS_SELECTED) || defined(MF_OP_ENABLE_HARDSWISH)
+#define MFB_OP_BUILT_HARDSWISH 1
+#else
+#define MFB_OP_BUILT_HARDSWISH 0
+#endif
+#if !defined(MF_OPS_SELECTED) || defined(MF_OP_ENABLE_QUANTIZE)
+#define MFB_OP_BUILT_QUANTIZE 1
+#else
+#define MFB_OP_BUILT_QUANTIZE 0
+#endif
+#if !defined(MF_OPS_SELECTED) || defined(MF_OP_ENABLE_DEQUANTIZE)
+#define MFB_OP_BUILT_DEQUANTIZE 1
+#else
+#define MFB_OP_BUILT_DEQUANTIZE 0
+#endif
+#if !defined(MF_OPS_SELECTED) || defined(MF_OP_ENABLE_GELU)
+#define MFB_OP_BUILT_GELU 1
+#else
+#define MFB_OP_BUILT_GELU 0
+#endif
+#if !defined(MF_OPS_SELECTED) || defined(MF_OP_ENABLE_SILU)
+#define MFB_OP_BUILT_SILU 1
+#else
+#define MFB_OP_BUILT_SILU 0
+#endif
+#if !defined(MF_OPS_SELECTED) || defined(MF_OP_ENABLE_HARD_SIGMOID)
+#define MFB_OP_BUILT_HARD_SIGMOID 1
+#else
+#define MFB_OP_BUILT_HARD_SIGMOID 0
+#endif
+#if !defined(MF_OPS_SELECTED) || defined(MF_OP_ENABLE_LEAKY_RELU)
+#define MFB_OP_BUILT_LEAKY_RELU 1
+#else
+#define MFB_OP_BUILT_LEAKY_RELU 0
+#endif
+#if !defined(MF_OPS_SELECTED) || defined(MF_OP_ENABLE_ELU)
+#define MFB_OP_BUILT_ELU 1
+#else
+#define MFB_OP_BUILT_ELU 0
+#endif
+#if !defined(MF_OPS_SELECTED) || defined(MF_OP_ENABLE_MISH)
+#define MFB_OP_BUILT_MISH 1
+#else
+#define MFB_OP_BUILT_MISH 0
+#endif
+#if !defined(MF_OPS_SELECTED) || defined(MF_OP_ENABLE_RELU)
+#define MFB_OP_BUILT_RELU 1
+#else
+#define MFB_OP_BUILT_RELU 0
+#endif
+#if !defined(MF_OPS_SELECTED) || defined(MF_OP_ENABLE_RELU6)
+#define MFB_OP_BUILT_RELU6 1
+#else
+#define MFB_OP_BUILT_RELU6 0
+#endif
+#if !defined(MF_OPS_SELECTED) || defined(MF_OP_ENABLE_RELU_N1_TO_1)
+#define MFB_OP_BUILT_RELU_N1_TO_1 1
+#else
+#define MFB_OP_BUILT_RELU_N1_TO_1 0
+#endif
+#if !defined(MF_OPS_SELECTED) || defined(MF_OP_ENABLE_CLAMP)
+#define MFB_OP_BUILT_CLAMP 1
+#else
+#define MFB_OP_BUILT_CLAMP 0
+#endif
+#if !defined(MF_OPS_SELECTED) || defined(MF_OP_ENABLE_SUB)
+#define MFB_OP_BUILT_SUB 1
+#else
+#define MFB_OP_BUILT_SUB 0
+#endif
+#if !defined(MF_OPS_SELECTED) || defined(MF_OP_ENABLE_MAXIMUM)
+#define MFB_OP_BUILT_MAXIMUM 1
+#else
+#define MFB_OP_BUILT_MAXIMUM 0
+#endif
+#if !defined(MF_OPS_SELECTED) || defined(MF_OP_ENABLE_MINIMUM)
+#define MFB_OP_BUILT_MINIMUM 1
+#else
+#define MFB_OP_BUILT_MINIMUM 0
+#endif
+#if !defined(MF_OPS_SELECTED) || defined(MF_OP_ENABLE_SQUARED_DIFFERENCE)
+#define MFB_OP_BUILT_SQUARED_DIFFERENCE 1
+#else
+#define MFB_OP_BUILT_SQUARED_DIFFERENCE 0
+#endif
+#if !defined(MF_OPS_SELECTED) || defined(MF_OP_ENABLE_TRANSPOSE)
+#define MFB_OP_BUILT_TRANSPOSE 1
+#else
+#define MFB_OP_BUILT_TRANSPOSE 0
+#endif
+#if !defined(MF_OPS_SELECTED) || defined(MF_OP_ENABLE_BATCH_MATMUL)
+#define MFB_OP_BUILT_BATCH_MATMUL 1
+#else
+#define MFB_OP_BUILT_BATCH_MATMUL 0
+#endif
+#if !defined(MF_OPS_SELECTED) || defined(MF_OP_ENABLE_TRANSPOSE_CONV)
+#define MFB_OP_BUILT_TRANSPOSE_CONV 1
+#else
+#define MFB_OP_BUILT_TRANSPOSE_CONV 0
+#endif
+#if !defined(MF_OPS_SELECTED) || defined(MF_OP_ENABLE_RESIZE_NEAREST_NEIGHBOR)
+#define MFB_OP_BUILT_RESIZE_NEAREST_NEIGHBOR 1
+#else
+#define MFB_OP_BUILT_RESIZE_NEAREST_NEIGHBOR 0
+#endif
+#if !defined(MF_OPS_SELECTED) || defined(MF_OP_ENABLE_RESIZE_BILINEAR)
+#define MFB_OP_BUILT_RESIZE_BILINEAR 1
+#else
+#define MFB_OP_BUILT_RESIZE_BILINEAR 0
+#endif
+#if !defined(MF_OPS_SELECTED) || defined(MF_OP_ENABLE_SUM)
+#define MFB_OP_BUILT_SUM 1
+#else
+#define MFB_OP_BUILT_SUM 0
+#endif
+#if !defined(MF_OPS_SELECTED) || defined(MF_OP_ENABLE_REDUCE_MAX)
+#define MFB_OP_BUILT_REDUCE_MAX 1
+#else
+#define MFB_OP_BUILT_REDUCE_MAX 0
+#endif
+#if !defined(MF_OPS_SELECTED) || defined(MF_OP_ENABLE_REDUCE_MEAN)
+#define MFB_OP_BUILT_REDUCE_MEAN 1
+#else
+#define MFB_OP_BUILT_REDUCE_MEAN 0
+#endif
+#if !defined(MF_OPS_SELECTED) || defined(MF_OP_ENABLE_RSQRT)
+#define MFB_OP_BUILT_RSQRT 1
+#else
+#define MFB_OP_BUILT_RSQRT 0
+#endif
+#if !defined(MF_OPS_SELECTED) || defined(MF_OP_ENABLE_STRIDED_SLICE)
+#define MFB_OP_BUILT_STRIDED_SLICE 1
+#else
+#define MFB_OP_BUILT_STRIDED_SLICE 0
+#endif
+#if !defined(MF_OPS_SELECTED) || defined(MF_OP_ENABLE_GATHER)
+#define MFB_OP_BUILT_GATHER 1
+#else
+#define MFB_OP_BUILT_GATHER 0
+#endif
+
 /* Union type codes (0 is NONE). */
 #define MFB_OP_OPTIONS_CONV2D_OPTIONS 1
 #define MFB_OP_OPTIONS_DEPTHWISE_CONV2D_OPTIONS 2

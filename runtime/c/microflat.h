@@ -26,6 +26,13 @@
  * allocated, no libc beyond memcpy and memset is called, and nothing aborts:
  * every failure is a status code.
  *
+ * Operators. By default the runtime holds every operator. A firmware that runs known models can hold only
+ * theirs, as TensorFlow Lite Micro's MicroMutableOpResolver lets it: built with -DMF_OPS_SELECTED, the runtime
+ * includes mf_ops_used.h (from the include path), which defines MF_OP_ENABLE_<NAME> for each operator to keep,
+ * <NAME> as runtime/schema.fbs's OpCode spells it; `microflat export-c` writes the one of its model. The other
+ * operators' code is not compiled in, and with -ffunction-sections -fdata-sections -Wl,--gc-sections the kernels
+ * only they call are not linked. mf_model_load refuses a model that uses one: MF_ERROR_OPERATOR_NOT_BUILT.
+ *
  * Integer only, except QUANTIZE and DEQUANTIZE, the float32 boundary ops.
  * Little-endian targets (every ARM Cortex-M and aarch64 Linux board).
  */
@@ -51,8 +58,10 @@ typedef enum {
     MF_ERROR_PLAN = 8,            /* the memory plan */
     MF_ERROR_ARENA_TOO_SMALL = 9, /* the arena given is smaller than mf_arena_bytes */
     MF_ERROR_NOT_LOADED = 10,     /* mf_invoke on a model mf_model_load did not accept */
-    MF_ERROR_INPUT = 11           /* an input's value is outside what the model accepts, found at invoke: a GATHER
+    MF_ERROR_INPUT = 11,          /* an input's value is outside what the model accepts, found at invoke: a GATHER
                                      index outside its table */
+    MF_ERROR_OPERATOR_NOT_BUILT = 12 /* the model uses an operator this build leaves out (MF_OPS_SELECTED); the
+                                        error's index is the operator, its offset the operator's opcode */
 } mf_status;
 
 typedef struct {
