@@ -49,7 +49,8 @@ def _export_c(args: argparse.Namespace) -> int:
     x = _load_npy(args.input) if args.input else None
     info = export_c.export(args.model, args.output, x)
     print(f"wrote {args.output}: model_data.c ({info['file_bytes']} bytes of model), model_data.h "
-          f"(MICROFLAT_ARENA_BYTES {info['arena_bytes']}), {len(info['inputs'])} example input(s), microflat/ (the C runtime)")
+          f"(MICROFLAT_ARENA_BYTES {info['arena_bytes']}), {len(info['inputs'])} example input(s), mf_ops_used.h "
+          f"({len(info['ops'])} operators), microflat/ (the C runtime)")
     return 0
 
 
