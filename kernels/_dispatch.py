@@ -1,12 +1,16 @@
-"""One argument list, two runtimes.
+"""One call by name, two runtimes.
 
-A public wrapper validates its input, builds the kernel's argument tuple once
-and passes it here. The Numba kernel and its C twin receive the same
-arguments in the same order, and the C function is looked up by the Numba
-kernel's own name (behind the C prefix, mf_), so the twins cannot drift apart.
+A public wrapper validates its input and passes the kernel's arguments here
+by name; kernel_args.bind orders them by the kernel's signature (a missing or
+unknown name is a TypeError), so two arguments of one type cannot be swapped
+unnoticed. The Numba kernel and its C twin receive the same positional
+arguments, and the C function is looked up by the Numba kernel's own name
+(behind the C prefix, mf_), so the twins cannot drift apart.
 """
 
 from __future__ import annotations
+
+from .kernel_args import bind
 
 BACKENDS = ("numba", "c")
 # Every global C symbol of the kernels and the runtime carries this prefix (firmware links microflat beside
@@ -25,8 +29,9 @@ def check_backend(fn: str, backend: str) -> str:
     return backend
 
 
-def run_kernel(backend: str, kernel, *args) -> None:
-    """Run ``kernel`` (an njit dispatcher) or the C function of the same name."""
+def run_kernel(backend: str, kernel, **named) -> None:
+    """Run ``kernel`` (an njit dispatcher) or the C function of the same name on its arguments by name."""
+    args = bind(kernel, **named)
     if backend == "numba":
         kernel(*args)
     elif backend == "c":

@@ -277,6 +277,8 @@ def batch_matmul(
     lo, hi = _checks.activation_range(fn, act_min, act_max)
     batch, lhs_strides, rhs_strides, rows, cols, depth, out_shape = batch_matmul_params(x.shape, y.shape, ax, ay, fn)
     out = np.empty(out_shape, dtype=np.int8)
-    run_kernel(backend, batch_matmul_s8, batch, lhs_strides, rhs_strides, rows, cols, depth, int(ax), int(ay),
-               zl, zr, zo, mult, shift, lo, hi, x.reshape(-1), y.reshape(-1), out.reshape(-1))
+    run_kernel(backend, batch_matmul_s8, batch_shape=batch, lhs_batch_strides=lhs_strides,
+               rhs_batch_strides=rhs_strides, rows=rows, cols=cols, depth=depth, adj_x=int(ax), adj_y=int(ay),
+               lhs_zp=zl, rhs_zp=zr, output_zp=zo, output_mult=mult, output_shift=shift, act_min=lo, act_max=hi,
+               lhs=x.reshape(-1), rhs=y.reshape(-1), output=out.reshape(-1))
     return out

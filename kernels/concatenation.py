@@ -91,6 +91,8 @@ def concatenation(inputs, *, axis: int, input_zps, output_zp: int, mults, shifts
         s = _checks.integer(fn, f"shifts[{i}]", shifts[i], -31, 30)
         r = _checks.integer(fn, f"requants[{i}]", requants[i], 0, 1)
         copy = x.shape[ax] * inner
-        run_kernel(backend, concatenation_s8, outer, copy, row, start, r, zi, zo, m, s, x.reshape(-1), out.reshape(-1))
+        run_kernel(backend, concatenation_s8, outer=outer, copy_size=copy, output_row=row, output_start=start,
+                   requant=r, input_zp=zi, output_zp=zo, mult=m, shift=s, input=x.reshape(-1),
+                   output=out.reshape(-1))
         start += copy
     return out

@@ -23,7 +23,7 @@ from numba import njit, types
 from . import _checks
 from ._dispatch import check_backend, run_kernel
 from .numerics import requantize
-from .weight_encoding import read_bits, weight_value, weighted_call
+from .weight_encoding import read_bits, weight_value, weighted_arguments
 
 _i64 = types.int64
 _i32 = types.int32
@@ -241,12 +241,12 @@ def depthwise_conv2d(
 
     out = np.empty((n, out_h, out_w, out_c), dtype=np.int8)
     scratch = np.empty(depthwise_conv2d_s8_scratch_bytes(in_c, k_h, k_w, depth_multiplier) // 2, dtype=np.int16)
-    kernel, args = weighted_call(
+    kernel, named = weighted_arguments(
         depthwise_conv2d_s8, depthwise_conv2d_encoded_s8, w.reshape(-1) if encoding is None else encoding,
         scratch=scratch, batches=n, input_h=in_h, input_w=in_w, input_ch=in_c, filter_h=k_h, filter_w=k_w,
         output_h=out_h, output_w=out_w, depth_multiplier=depth_multiplier, stride_h=stride_h, stride_w=stride_w,
         dilation_h=dil_h, dilation_w=dil_w, pad_top=pad_top, pad_left=pad_left, input_zp=in_zp, output_zp=out_zp,
         output_mult=mult, output_shift=shift, per_channel=per_channel, act_min=act_lo, act_max=act_hi,
         input=x.reshape(-1), bias=b, output=out.reshape(-1))
-    run_kernel(backend, kernel, *args)
+    run_kernel(backend, kernel, **named)
     return out

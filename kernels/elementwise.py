@@ -481,7 +481,7 @@ def _two_scale_quantization(
     input1_zp, input1_mult, input1_shift, input2_zp, input2_mult, input2_shift,
     output_zp, output_mult, output_shift,
 ):
-    """The checked quantization arguments of add, sub and squared_difference, in the kernels' order:
+    """The checked quantization arguments of add, sub and squared_difference, by their kernels' names
     (left_shift, input1_zp, input1_mult, input1_shift, input2_zp, input2_mult, input2_shift, output_zp,
     output_mult, output_shift). Input shifts must be <= 0 (input multipliers below 1)."""
     ls = _checks.integer(fn, "left_shift", left_shift, 0, max_left_shift)
@@ -494,7 +494,8 @@ def _two_scale_quantization(
     for name, s in (("input1_shift", sh1), ("input2_shift", sh2)):
         if s > 0:
             raise ValueError(f"{fn}: {name} must be <= 0 (input multipliers are at most 1/2), got {s}")
-    return ls, z1, m1, sh1, z2, m2, sh2, zo, mo, so
+    return dict(left_shift=ls, input1_zp=z1, input1_mult=m1, input1_shift=sh1, input2_zp=z2, input2_mult=m2,
+                input2_shift=sh2, output_zp=zo, output_mult=mo, output_shift=so)
 
 
 def _add_or_sub(fn, kernel, input1, input2, quantization, act_min, act_max, backend):
@@ -504,8 +505,8 @@ def _add_or_sub(fn, kernel, input1, input2, quantization, act_min, act_max, back
     q = _two_scale_quantization(fn, max_left_shift=ADD_LEFT_SHIFT, **quantization)
     lo, hi = _checks.activation_range(fn, act_min, act_max)
     out = np.empty(shape, dtype=np.int8)
-    run_kernel(backend, kernel, np.array(shape, np.int32), s1, s2, *q, lo, hi,
-               a.reshape(-1), b.reshape(-1), out.reshape(-1))
+    run_kernel(backend, kernel, output_shape=np.array(shape, np.int32), input1_strides=s1, input2_strides=s2, **q,
+               act_min=lo, act_max=hi, input1=a.reshape(-1), input2=b.reshape(-1), output=out.reshape(-1))
     return out
 
 
@@ -562,8 +563,9 @@ def mul(
     mo, so = _scalar_requant(fn, "output", output_mult, output_shift)
     lo, hi = _checks.activation_range(fn, act_min, act_max)
     out = np.empty(shape, dtype=np.int8)
-    run_kernel(backend, mul_s8, np.array(shape, np.int32), s1, s2, z1, z2, zo, mo, so, lo, hi,
-               a.reshape(-1), b.reshape(-1), out.reshape(-1))
+    run_kernel(backend, mul_s8, output_shape=np.array(shape, np.int32), input1_strides=s1, input2_strides=s2,
+               input1_zp=z1, input2_zp=z2, output_zp=zo, output_mult=mo, output_shift=so, act_min=lo, act_max=hi,
+               input1=a.reshape(-1), input2=b.reshape(-1), output=out.reshape(-1))
     return out
 
 
@@ -571,7 +573,8 @@ def _extremum_op(fn, kernel, input1, input2, backend):
     check_backend(fn, backend)
     a, b, shape, s1, s2 = _inputs(fn, input1, input2)
     out = np.empty(shape, dtype=np.int8)
-    run_kernel(backend, kernel, np.array(shape, np.int32), s1, s2, a.reshape(-1), b.reshape(-1), out.reshape(-1))
+    run_kernel(backend, kernel, output_shape=np.array(shape, np.int32), input1_strides=s1, input2_strides=s2,
+               input1=a.reshape(-1), input2=b.reshape(-1), output=out.reshape(-1))
     return out
 
 
@@ -608,11 +611,12 @@ def squared_difference(
     a, b, shape, s1, s2 = _inputs(fn, input1, input2)
     q = _two_scale_quantization(fn, left_shift, SQUARED_DIFFERENCE_LEFT_SHIFT, input1_zp, input1_mult, input1_shift,
                                 input2_zp, input2_mult, input2_shift, output_zp, output_mult, output_shift)
-    for name, m, sh in (("input1", q[2], q[3]), ("input2", q[5], q[6])):
+    for name in ("input1", "input2"):
+        m, sh = q[f"{name}_mult"], q[f"{name}_shift"]
         if sh == 0 and m > 2**30:
             raise ValueError(f"{fn}: {name}_mult {m} with shift 0 encodes a multiplier above 1/2; "
                              f"the squared difference could overflow int32")
     out = np.empty(shape, dtype=np.int8)
-    run_kernel(backend, squared_difference_s8, np.array(shape, np.int32), s1, s2, *q,
-               a.reshape(-1), b.reshape(-1), out.reshape(-1))
+    run_kernel(backend, squared_difference_s8, output_shape=np.array(shape, np.int32), input1_strides=s1,
+               input2_strides=s2, **q, input1=a.reshape(-1), input2=b.reshape(-1), output=out.reshape(-1))
     return out

@@ -46,7 +46,7 @@ from numba import njit, types
 from . import _checks
 from ._dispatch import check_backend, run_kernel
 from .numerics import requantize, weight_abs_sums
-from .weight_encoding import encoded_row_dot, weighted_call
+from .weight_encoding import encoded_row_dot, weighted_arguments
 
 _i64 = types.int64
 _i32 = types.int32
@@ -223,11 +223,11 @@ def fully_connected(
 
     out = np.empty((n, out_f), dtype=np.int8)
     scratch_bytes = fully_connected_s8_scratch_bytes if encoding is None else fully_connected_encoded_s8_scratch_bytes
-    kernel, args = weighted_call(
+    kernel, named = weighted_arguments(
         fully_connected_s8, fully_connected_encoded_s8, w.reshape(-1) if encoding is None else encoding,
         scratch=np.empty(scratch_bytes(in_f) // 2, dtype=np.int16), batches=n, input_features=in_f,
         output_features=out_f, input_zp=in_zp, filter_zp=w_zp, output_zp=out_zp, output_mult=mult,
         output_shift=shift, per_channel=per_channel, act_min=act_lo, act_max=act_hi, input=x.reshape(-1), bias=b,
         output=out.reshape(-1))
-    run_kernel(backend, kernel, *args)
+    run_kernel(backend, kernel, **named)
     return out

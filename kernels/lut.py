@@ -102,5 +102,5 @@ def lut(input: np.ndarray, table: np.ndarray, *, backend: str = "numba") -> np.n
     if t.shape[0] != 256:
         raise ValueError(f"{fn}: table must have 256 entries, got {t.shape[0]}")
     out = np.empty_like(x)
-    run_kernel(backend, lut_s8, x.size, t, x.reshape(-1), out.reshape(-1))
+    run_kernel(backend, lut_s8, size=x.size, table=t, input=x.reshape(-1), output=out.reshape(-1))
     return out

@@ -57,5 +57,6 @@ def pad(input: np.ndarray, paddings, *, pad_value: int, backend: str = "numba") 
         out_shape[d] = x.shape[d] + b + a
     v = _checks.integer(fn, "pad_value", pad_value, -128, 127)
     out = np.empty(tuple(int(s) for s in out_shape), dtype=np.int8)
-    run_kernel(backend, pad_s8, np.array(x.shape, np.int32), before, out_shape, v, x.reshape(-1), out.reshape(-1))
+    run_kernel(backend, pad_s8, input_shape=np.array(x.shape, np.int32), pad_before=before, output_shape=out_shape,
+               pad_value=v, input=x.reshape(-1), output=out.reshape(-1))
     return out

@@ -152,7 +152,9 @@ def _pool(fn, kernel, input, filter_size, stride, padding, act_min, act_max, bac
         raise ValueError(f"{fn}: every window must overlap the input; the padding is as large as the window ({fh}, {fw})")
     lo, hi = _checks.activation_range(fn, act_min, act_max)
     out = np.empty((n, oh, ow, c), dtype=np.int8)
-    run_kernel(backend, kernel, n, h, w, c, fh, fw, oh, ow, sh, sw, pt, pl, lo, hi, x.reshape(-1), out.reshape(-1))
+    run_kernel(backend, kernel, batches=n, input_h=h, input_w=w, channels=c, filter_h=fh, filter_w=fw, output_h=oh,
+               output_w=ow, stride_h=sh, stride_w=sw, pad_top=pt, pad_left=pl, act_min=lo, act_max=hi,
+               input=x.reshape(-1), output=out.reshape(-1))
     return out
 
 
@@ -188,5 +190,6 @@ def mean_hw(input, *, input_zp: int, output_zp: int, mult: int, shift: int, back
     m = _checks.integer(fn, "mult", mult, 0, 2**31 - 1)
     s = _checks.integer(fn, "shift", shift, -31, 30)
     out = np.empty((n, 1, 1, c), dtype=np.int8)
-    run_kernel(backend, mean_hw_s8, n, h, w, c, zi, zo, m, s, x.reshape(-1), out.reshape(-1))
+    run_kernel(backend, mean_hw_s8, batches=n, input_h=h, input_w=w, channels=c, input_zp=zi, output_zp=zo, mult=m,
+               shift=s, input=x.reshape(-1), output=out.reshape(-1))
     return out

@@ -72,7 +72,8 @@ def quantize_int8(input: np.ndarray, *, scale: float, zero_point: int, backend: 
     x = _checks.array(fn, "input", input, np.float32, input.ndim)
     zp = _checks.integer(fn, "zero_point", zero_point, -128, 127)
     out = np.empty(x.shape, dtype=np.int8)
-    run_kernel(backend, quantize_s8, x.size, _scale(fn, scale), zp, x.reshape(-1), out.reshape(-1))
+    run_kernel(backend, quantize_s8, size=x.size, scale=_scale(fn, scale), zero_point=zp, input=x.reshape(-1),
+               output=out.reshape(-1))
     return out
 
 
@@ -85,5 +86,6 @@ def dequantize_int8(input: np.ndarray, *, scale: float, zero_point: int, backend
     x = _checks.array(fn, "input", input, np.int8, input.ndim)
     zp = _checks.integer(fn, "zero_point", zero_point, -128, 127)
     out = np.empty(x.shape, dtype=np.float32)
-    run_kernel(backend, dequantize_s8, x.size, _scale(fn, scale), zp, x.reshape(-1), out.reshape(-1))
+    run_kernel(backend, dequantize_s8, size=x.size, scale=_scale(fn, scale), zero_point=zp, input=x.reshape(-1),
+               output=out.reshape(-1))
     return out

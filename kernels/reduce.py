@@ -102,7 +102,6 @@ from numba import njit, types
 
 from . import _checks
 from ._dispatch import check_backend, run_kernel
-from .kernel_args import bind
 from .numerics import SHIFT_MAX, SHIFT_MIN, quantize_multiplier, requantize
 from .pooling import MEAN_MAX_ELEMENTS
 
@@ -369,9 +368,8 @@ def _sum_like(fn, kernel, input, axes, input_zp, output_zp, mult, shift, keep_di
     if fold:
         m, s = fold_mean_multiplier(m, s, n, fn)
     scratch = np.empty(reduce_s8_scratch_bytes(out.size) // 4, dtype=np.int32)
-    args = bind(kernel, scratch=scratch, input_shape=input_shape, reduce_mask=reduce_mask, input_zp=zi,
-                output_zp=zo, mult=m, shift=s, input=x.reshape(-1), output=out.reshape(-1))
-    run_kernel(backend, kernel, *args)
+    run_kernel(backend, kernel, scratch=scratch, input_shape=input_shape, reduce_mask=reduce_mask, input_zp=zi,
+               output_zp=zo, mult=m, shift=s, input=x.reshape(-1), output=out.reshape(-1))
     return out
 
 
@@ -400,7 +398,6 @@ def reduce_max(input: np.ndarray, axes, *, keep_dims: bool = False, backend: str
     and zero point (TFLite requires it), so there are no quantization arguments."""
     fn = "reduce_max"
     x, input_shape, reduce_mask, _, out = _prepare(fn, input, axes, keep_dims, backend)
-    args = bind(reduce_max_s8, input_shape=input_shape, reduce_mask=reduce_mask, input=x.reshape(-1),
-                output=out.reshape(-1))
-    run_kernel(backend, reduce_max_s8, *args)
+    run_kernel(backend, reduce_max_s8, input_shape=input_shape, reduce_mask=reduce_mask, input=x.reshape(-1),
+               output=out.reshape(-1))
     return out

@@ -90,7 +90,6 @@ from numba import njit, types
 from . import _checks
 from ._copy import copy_elements
 from ._dispatch import check_backend, run_kernel
-from .kernel_args import bind
 
 MAX_SIZE = 2**16
 METHODS = ("nearest", "bilinear")
@@ -273,9 +272,8 @@ def _resize(fn: str, method: str, kernel, input, output_size, align_corners, hal
         raise ValueError(f"{fn}: output_size {(out_h, out_w)} gives {n * out_h * out_w * c} output elements, "
                          f"more than int32 indexing allows")
     out = np.empty((n, out_h, out_w, c), dtype=np.int8)
-    args = bind(kernel, batches=n, input_h=h, input_w=w, channels=c, output_h=out_h, output_w=out_w, **params,
-                input=x.reshape(-1), output=out.reshape(-1))
-    run_kernel(backend, kernel, *args)
+    run_kernel(backend, kernel, batches=n, input_h=h, input_w=w, channels=c, output_h=out_h, output_w=out_w,
+               **params, input=x.reshape(-1), output=out.reshape(-1))
     return out
 
 

@@ -258,8 +258,8 @@ def strided_slice(input: np.ndarray, begin, end, strides, *, begin_mask: int = 0
     x = _checks.array(fn, "input", input, np.int8, input.ndim).reshape(input.shape)
     p = _resolve(fn, x.shape, begin, end, strides, begin_mask, end_mask, shrink_axis_mask, 0, 0)
     out = np.empty(p.output_tensor_shape, dtype=np.int8)
-    run_kernel(backend, strided_slice_s8, p.input_shape, p.begin, p.strides, p.output_shape,
-               x.reshape(-1), out.reshape(-1))
+    run_kernel(backend, strided_slice_s8, input_shape=p.input_shape, begin=p.begin, strides=p.strides,
+               output_shape=p.output_shape, input=x.reshape(-1), output=out.reshape(-1))
     return out
 
 
@@ -287,5 +287,6 @@ def gather(params: np.ndarray, indices: np.ndarray, *, axis: int = 0, backend: s
     outer = int(np.prod(p.shape[:ax], dtype=np.int64))
     inner = int(np.prod(p.shape[ax + 1:], dtype=np.int64))
     out = np.empty(out_shape, dtype=np.int8)
-    run_kernel(backend, gather_s8, outer, idx.size, axis_size, inner, idx.reshape(-1), p.reshape(-1), out.reshape(-1))
+    run_kernel(backend, gather_s8, outer=outer, indices_count=idx.size, axis_size=axis_size, inner=inner,
+               indices=idx.reshape(-1), params=p.reshape(-1), output=out.reshape(-1))
     return out

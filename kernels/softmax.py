@@ -137,5 +137,6 @@ def softmax(input: np.ndarray, *, input_beta_mult: int, input_left_shift: int, d
     if dm < -softmax_input_radius(ls):
         raise ValueError(f"{fn}: diff_min {dm} is below -{softmax_input_radius(ls)}; the rescaled difference could overflow")
     out = np.empty_like(x)
-    run_kernel(backend, softmax_s8, x.size // depth, depth, m, ls, dm, x.reshape(-1), out.reshape(-1))
+    run_kernel(backend, softmax_s8, outer=x.size // depth, depth=depth, input_beta_mult=m, input_left_shift=ls,
+               diff_min=dm, input=x.reshape(-1), output=out.reshape(-1))
     return out

@@ -117,5 +117,6 @@ def transpose(input: np.ndarray, perm, *, backend: str = "numba") -> np.ndarray:
         raise ValueError(f"{fn}: input {x.shape} must have no empty dimension")
     loops, strides = transpose_params(x.shape, p)
     out = np.empty(tuple(x.shape[d] for d in p), dtype=np.int8)
-    run_kernel(backend, transpose_s8, loops, strides, x.reshape(-1), out.reshape(-1))
+    run_kernel(backend, transpose_s8, output_shape=loops, input_strides=strides, input=x.reshape(-1),
+               output=out.reshape(-1))
     return out

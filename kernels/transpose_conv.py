@@ -300,7 +300,9 @@ def transpose_conv2d(
 
     out = np.empty((n, out_h, out_w, out_c), dtype=np.int8)
     scratch = np.empty(transpose_conv2d_s8_scratch_bytes(out_h, out_w, out_c) // 4, dtype=np.int32)
-    run_kernel(backend, transpose_conv2d_s8, scratch, n, in_h, in_w, in_c, k_h, k_w, out_h, out_w, out_c,
-               stride_h, stride_w, pad_h, pad_w, in_zp, out_zp, mult, shift, per_channel, act_lo, act_hi,
-               x.reshape(-1), w.reshape(-1), b, out.reshape(-1))
+    run_kernel(backend, transpose_conv2d_s8, scratch=scratch, batches=n, input_h=in_h, input_w=in_w, input_ch=in_c,
+               filter_h=k_h, filter_w=k_w, output_h=out_h, output_w=out_w, output_ch=out_c, stride_h=stride_h,
+               stride_w=stride_w, pad_top=pad_h, pad_left=pad_w, input_zp=in_zp, output_zp=out_zp, output_mult=mult,
+               output_shift=shift, per_channel=per_channel, act_min=act_lo, act_max=act_hi, input=x.reshape(-1),
+               filter=w.reshape(-1), bias=b, output=out.reshape(-1))
     return out

@@ -164,24 +164,30 @@ class Encoding:
         return int(self.values.size + self.positions.size + self.codebook.size)
 
 
-def weighted_call(dense_kernel, encoded_kernel, filter, **arguments):
-    """(kernel, arguments) of a conv, depthwise or FC call: the dense kernel on a flat int8 ``filter``, or its
-    *_encoded_s8 twin on an Encoding's streams (codebook, values, positions in the filter's place) and their
-    parameters. ``arguments`` are the dense kernel's other arguments by name (kernel_args.bind); an encoded
-    filter is symmetric, so a ``filter_zp`` there must be 0. The public wrappers and the interpreter both
-    build their calls here."""
+def weighted_arguments(dense_kernel, encoded_kernel, filter, **arguments):
+    """(kernel, arguments by name) of a conv, depthwise or FC call: the dense kernel on a flat int8 ``filter``,
+    or its *_encoded_s8 twin on an Encoding's streams (codebook, values, positions in the filter's place) and
+    their parameters. ``arguments`` are the dense kernel's other arguments by name; an encoded filter is
+    symmetric, so a ``filter_zp`` there must be 0. The public wrappers run the call by name (run_kernel)."""
     if not isinstance(filter, Encoding):
-        return dense_kernel, bind(dense_kernel, filter=filter, **arguments)
+        return dense_kernel, dict(filter=filter, **arguments)
     if arguments.pop("filter_zp", 0):
         raise ValueError(f"{encoded_kernel.__name__}: encoded weights have no zero point")
     e = filter
-    return encoded_kernel, bind(
-        encoded_kernel, value_bits=e.value_bits,
+    return encoded_kernel, dict(
+        value_bits=e.value_bits,
         codebook_size=e.codebook.size // (e.shape[e.axis] if e.codebook_per_channel else 1),
         codebook_per_channel=int(e.codebook_per_channel), position_bits=e.position_bits, entries=e.entries,
         codebook=np.ascontiguousarray(e.codebook, np.int8).reshape(-1),
         values=np.ascontiguousarray(e.values, np.uint8), positions=np.ascontiguousarray(e.positions, np.uint8),
         **arguments)
+
+
+def weighted_call(dense_kernel, encoded_kernel, filter, **arguments):
+    """(kernel, positional arguments) of weighted_arguments' call (kernel_args.bind), as the interpreter's
+    steps take them."""
+    kernel, named = weighted_arguments(dense_kernel, encoded_kernel, filter, **arguments)
+    return kernel, bind(kernel, **named)
 
 
 def stream_bytes(entries: int, bits: int) -> int:

@@ -1,9 +1,12 @@
-"""The public wrappers refuse bad arguments with one ValueError that names the argument."""
+"""The public wrappers refuse bad arguments with one ValueError that names the argument; run_kernel takes a
+kernel's arguments by name only."""
 
 import numpy as np
 import pytest
 
 from microflat.kernels import conv2d, depthwise_conv2d, fully_connected
+from microflat.kernels._dispatch import run_kernel
+from microflat.kernels.lut import lut_s8
 
 X = np.zeros((1, 4, 4, 2), np.int8)
 W = np.ones((3, 3, 3, 2), np.int8)
@@ -92,3 +95,21 @@ def test_non_contiguous_input_is_accepted_and_equal():
         a = conv2d(x, W, None, backend=backend, **Q)
         b = conv2d(np.ascontiguousarray(x), W, None, backend=backend, **Q)
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("backend", ["numba", "c"])
+def test_run_kernel_takes_arguments_by_name(backend):
+    x = np.arange(-128, 128, dtype=np.int64).astype(np.int8)
+    table = x[::-1].copy()
+    named = dict(size=x.size, table=table, input=x, output=np.zeros_like(x))
+    run_kernel(backend, lut_s8, **named)
+    np.testing.assert_array_equal(named["output"], table[x.astype(np.int64) + 128])
+    missing = {k: v for k, v in named.items() if k != "table"}
+    with pytest.raises(TypeError, match=r"lut_s8: missing \['table'\], unknown \[\]"):
+        run_kernel(backend, lut_s8, **missing)
+    with pytest.raises(TypeError, match=r"lut_s8: missing \[\], unknown \['lut'\]"):
+        run_kernel(backend, lut_s8, **named, lut=table)
+    with pytest.raises(TypeError, match=r"lut_s8: missing \['table'\], unknown \['lut'\]"):
+        run_kernel(backend, lut_s8, **missing, lut=table)
+    with pytest.raises(TypeError):
+        run_kernel(backend, lut_s8, x.size, table, x, named["output"])
