@@ -296,7 +296,8 @@ def untrained_inputs(name: str, n: int, seed: int = 0) -> torch.Tensor:
     return e.sample(n, np.random.default_rng(seed))
 
 
-def _cache_path(name: str) -> str:
+def cache_path(name: str) -> str:
+    """Where load() keeps a dataset model's trained weights: $MICROFLAT_CACHE (default ~/.cache/microflat)/zoo."""
     root = os.environ.get("MICROFLAT_CACHE") or os.path.join(
         os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "microflat")
     e = entry(name)
@@ -310,7 +311,7 @@ def load(name: str, *, trained: bool = True, seed: int = 0, progress: bool = Fal
     torch.manual_seed(seed)
     model = e.build()
     if e.dataset and trained:
-        path = _cache_path(name)
+        path = cache_path(name)
         if os.path.exists(path):
             model.load_state_dict(torch.load(path, weights_only=True))
             return model.eval()
