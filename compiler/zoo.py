@@ -40,6 +40,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 
+from microflat.kernels.cache import cache_dir
 from microflat.runtime.errors import CompileError
 
 from . import datasets, training
@@ -297,12 +298,10 @@ def untrained_inputs(name: str, n: int, seed: int = 0) -> torch.Tensor:
 
 
 def cache_path(name: str) -> str:
-    """Where load() keeps a dataset model's trained weights: $MICROFLAT_CACHE (default ~/.cache/microflat)/zoo."""
-    root = os.environ.get("MICROFLAT_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "microflat")
+    """Where load() keeps a dataset model's trained weights: the cache folder (kernels/cache.py)/zoo."""
     e = entry(name)
     key = hashlib.sha256(f"{name}|{e.dataset}|{e.epochs}|{torch.__version__}|1".encode()).hexdigest()[:12]
-    return os.path.join(root, "zoo", f"{name}-{key}.pt")
+    return str(cache_dir() / "zoo" / f"{name}-{key}.pt")
 
 
 def load(name: str, *, trained: bool = True, seed: int = 0, progress: bool = False) -> nn.Module:

@@ -82,6 +82,7 @@ from numba import njit, types
 
 from . import _checks
 from ._dispatch import check_backend, run_kernel
+from ._jit import kernel
 from .numerics import INT32_MAX, MAX_CENTERED_INPUT, SHIFT_MAX, SHIFT_MIN, requantize
 
 _i64 = types.int64
@@ -107,7 +108,7 @@ def _centered_dot(lhs, a, a_step, rhs, b, b_step, depth, lhs_zp, rhs_zp):
     return acc
 
 
-@njit(
+@kernel(
     types.void(
         _v32, _v32, _v32,  # batch_shape[3], lhs_batch_strides[3], rhs_batch_strides[3]
         _i64, _i64, _i64,  # rows (M), cols (N), depth (K)
@@ -116,9 +117,7 @@ def _centered_dot(lhs, a, a_step, rhs, b, b_step, depth, lhs_zp, rhs_zp):
         _i32, _i32,  # output_mult, output_shift
         _i32, _i32,  # act_min, act_max
         _v8, _v8, _v8,  # lhs, rhs, output
-    ),
-    cache=True,
-    nogil=True,
+    )
 )
 def batch_matmul_s8(
     batch_shape, lhs_batch_strides, rhs_batch_strides,

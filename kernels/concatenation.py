@@ -17,23 +17,22 @@ concatenation.c.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, types
+from numba import types
 
 from . import _checks
 from ._dispatch import check_backend, run_kernel
+from ._jit import kernel
 from .numerics import quantize_multiplier, requantize
 
 _i32 = types.int32
 
 
-@njit(
+@kernel(
     types.void(
         _i32, _i32, _i32, _i32,  # outer, copy_size, output_row, output_start
         _i32, _i32, _i32, _i32, _i32,  # requant, input_zp, output_zp, mult, shift
         types.int8[::1], types.int8[::1],  # input, output
-    ),
-    cache=True,
-    nogil=True,
+    )
 )
 def concatenation_s8(outer, copy_size, output_row, output_start, requant, input_zp, output_zp, mult, shift,
                      input, output):

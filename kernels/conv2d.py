@@ -32,6 +32,7 @@ from numba import njit, types
 
 from . import _checks
 from ._dispatch import check_backend, run_kernel
+from ._jit import kernel
 from .numerics import requantize
 from .weight_encoding import encoded_row_dot, weighted_arguments
 
@@ -71,7 +72,7 @@ def im2col_s16(scratch, input, b, iy0, ix0, g, input_h, input_w, input_ch, cin_g
             j += cin_g
 
 
-@njit(
+@kernel(
     types.void(
         types.int16[::1],  # scratch
         _i64, _i64, _i64, _i64,  # batches, input_h, input_w, input_ch
@@ -83,9 +84,7 @@ def im2col_s16(scratch, input, b, iy0, ix0, g, input_h, input_w, input_ch, cin_g
         _i32, _i32,  # act_min, act_max
         types.int8[::1], types.int8[::1], types.int32[::1],  # input, filter, bias
         types.int8[::1],  # output
-    ),
-    cache=True,
-    nogil=True,
+    )
 )
 def conv2d_s8(
     scratch,
@@ -125,7 +124,7 @@ def conv2d_s8(
                         )
 
 
-@njit(
+@kernel(
     types.void(
         types.int16[::1],  # scratch
         _i64, _i64, _i64, _i64,  # batches, input_h, input_w, input_ch
@@ -139,9 +138,7 @@ def conv2d_s8(
         types.int8[::1],  # input
         types.int8[::1], types.uint8[::1], types.uint8[::1],  # codebook, values, positions: the encoded filter
         types.int32[::1], types.int8[::1],  # bias, output
-    ),
-    cache=True,
-    nogil=True,
+    )
 )
 def conv2d_encoded_s8(
     scratch,

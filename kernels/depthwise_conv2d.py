@@ -18,10 +18,11 @@ The C twin is depthwise_conv2d.c.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, types
+from numba import types
 
 from . import _checks
 from ._dispatch import check_backend, run_kernel
+from ._jit import kernel
 from .numerics import requantize
 from .weight_encoding import read_bits, weight_value, weighted_arguments
 
@@ -34,7 +35,7 @@ def depthwise_conv2d_s8_scratch_bytes(input_ch: int, filter_h: int, filter_w: in
     return 0
 
 
-@njit(
+@kernel(
     types.void(
         types.int16[::1],  # scratch (unused)
         _i64, _i64, _i64, _i64,  # batches, input_h, input_w, input_ch
@@ -46,9 +47,7 @@ def depthwise_conv2d_s8_scratch_bytes(input_ch: int, filter_h: int, filter_w: in
         _i32, _i32,  # act_min, act_max
         types.int8[::1], types.int8[::1], types.int32[::1],  # input, filter, bias
         types.int8[::1],  # output
-    ),
-    cache=True,
-    nogil=True,
+    )
 )
 def depthwise_conv2d_s8(
     scratch,
@@ -92,7 +91,7 @@ def depthwise_conv2d_s8(
                         )
 
 
-@njit(
+@kernel(
     types.void(
         types.int16[::1],  # scratch (unused)
         _i64, _i64, _i64, _i64,  # batches, input_h, input_w, input_ch
@@ -106,9 +105,7 @@ def depthwise_conv2d_s8(
         types.int8[::1],  # input
         types.int8[::1], types.uint8[::1], types.uint8[::1],  # codebook, values, positions: the encoded filter
         types.int32[::1], types.int8[::1],  # bias, output
-    ),
-    cache=True,
-    nogil=True,
+    )
 )
 def depthwise_conv2d_encoded_s8(
     scratch,

@@ -107,6 +107,7 @@ from numba import njit, types
 from . import _checks
 from ._copy import copy_elements
 from ._dispatch import check_backend, run_kernel
+from ._jit import kernel
 from .numerics import (multiply_by_quantized_multiplier, multiply_by_quantized_multiplier_right,
                        quantize_multiplier, requantize)
 
@@ -132,7 +133,7 @@ _ADD_SIGNATURE = types.void(
 )
 
 
-@njit(_ADD_SIGNATURE, cache=True, nogil=True)
+@kernel(_ADD_SIGNATURE)
 def add_s8(
     output_shape, input1_strides, input2_strides,
     left_shift,
@@ -159,7 +160,7 @@ def add_s8(
                     i += 1
 
 
-@njit(_ADD_SIGNATURE, cache=True, nogil=True)
+@kernel(_ADD_SIGNATURE)
 def sub_s8(
     output_shape, input1_strides, input2_strides,
     left_shift,
@@ -178,13 +179,11 @@ def sub_s8(
            act_min, act_max, input1, input2, output)
 
 
-@njit(
+@kernel(
     types.void(
         types.int64, _i32,  # count, left_shift
         *_ADD_QUANT_AND_DATA,
-    ),
-    cache=True,
-    nogil=True,
+    )
 )
 def add_s8_same_shape(
     count, left_shift,
@@ -228,7 +227,7 @@ def _extremum_flat(count, take_max, input1, input2, output):
             output[i] = min(input1[i], input2[i])
 
 
-@njit(types.void(types.int64, _i32, _v8, _v8, _v8), cache=True, nogil=True)  # count, take_max, data
+@kernel(types.void(types.int64, _i32, _v8, _v8, _v8))  # count, take_max, data
 def extremum_s8_same_shape(count, take_max, input1, input2, output):
     """maximum_s8 (take_max 1) and minimum_s8 (take_max 0) for two inputs of the output's shape: the same
     comparison of raw values, one loop over the elements per op that LLVM vectorizes. Run in place (the
@@ -245,16 +244,14 @@ def extremum_s8_same_shape(count, take_max, input1, input2, output):
         _extremum_flat(count, take_max, input1, input2, output)
 
 
-@njit(
+@kernel(
     types.void(
         _v32, _v32, _v32,  # output_shape[4], input1_strides[4], input2_strides[4]
         _i32, _i32,  # input1_zp, input2_zp
         _i32, _i32, _i32,  # output_zp, output_mult, output_shift
         _i32, _i32,  # act_min, act_max
         _v8, _v8, _v8,  # input1, input2, output
-    ),
-    cache=True,
-    nogil=True,
+    )
 )
 def mul_s8(
     output_shape, input1_strides, input2_strides,
@@ -302,13 +299,13 @@ def _extremum(output_shape, input1_strides, input2_strides, input1, input2, outp
                     i += 1
 
 
-@njit(types.void(*_EXTREMUM_ARGS), cache=True, nogil=True)
+@kernel(types.void(*_EXTREMUM_ARGS))
 def maximum_s8(output_shape, input1_strides, input2_strides, input1, input2, output):
     """The jitted kernel; trusts its caller."""
     _extremum(output_shape, input1_strides, input2_strides, input1, input2, output, True)
 
 
-@njit(types.void(*_EXTREMUM_ARGS), cache=True, nogil=True)
+@kernel(types.void(*_EXTREMUM_ARGS))
 def minimum_s8(output_shape, input1_strides, input2_strides, input1, input2, output):
     """The jitted kernel; trusts its caller."""
     _extremum(output_shape, input1_strides, input2_strides, input1, input2, output, False)
@@ -317,7 +314,7 @@ def minimum_s8(output_shape, input1_strides, input2_strides, input1, input2, out
 SQUARED_DIFFERENCE_LEFT_SHIFT = 7
 
 
-@njit(
+@kernel(
     types.void(
         _v32, _v32, _v32,  # output_shape[4], input1_strides[4], input2_strides[4]
         _i32,  # left_shift
@@ -325,9 +322,7 @@ SQUARED_DIFFERENCE_LEFT_SHIFT = 7
         _i32, _i32, _i32,  # input2_zp, input2_mult, input2_shift
         _i32, _i32, _i32,  # output_zp, output_mult, output_shift
         _v8, _v8, _v8,  # input1, input2, output
-    ),
-    cache=True,
-    nogil=True,
+    )
 )
 def squared_difference_s8(
     output_shape, input1_strides, input2_strides,
@@ -355,16 +350,14 @@ def squared_difference_s8(
                     i += 1
 
 
-@njit(
+@kernel(
     types.void(
         types.int64, _i32,  # count, left_shift
         _i32, _i32, _i32,  # input1_zp, input1_mult, input1_shift
         _i32, _i32, _i32,  # input2_zp, input2_mult, input2_shift
         _i32, _i32, _i32,  # output_zp, output_mult, output_shift
         _v8, _v8, _v8,  # input1, input2, output
-    ),
-    cache=True,
-    nogil=True,
+    )
 )
 def squared_difference_s8_same_shape(
     count, left_shift,

@@ -41,10 +41,11 @@ asymmetric one on this kernel.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, types
+from numba import types
 
 from . import _checks
 from ._dispatch import check_backend, run_kernel
+from ._jit import kernel
 from .numerics import requantize, weight_abs_sums
 from .weight_encoding import encoded_row_dot, weighted_arguments
 
@@ -62,7 +63,7 @@ def fully_connected_encoded_s8_scratch_bytes(input_features: int) -> int:
     return 4 * input_features
 
 
-@njit(
+@kernel(
     types.void(
         types.int16[::1],  # scratch
         _i64, _i64, _i64,  # batches, input_features, output_features
@@ -71,9 +72,7 @@ def fully_connected_encoded_s8_scratch_bytes(input_features: int) -> int:
         _i32, _i32,  # act_min, act_max
         types.int8[::1], types.int8[::1], types.int32[::1],  # input, filter, bias
         types.int8[::1],  # output
-    ),
-    cache=True,
-    nogil=True,
+    )
 )
 def fully_connected_s8(
     scratch,
@@ -114,7 +113,7 @@ def fully_connected_s8(
             )
 
 
-@njit(
+@kernel(
     types.void(
         types.int16[::1],  # scratch
         _i64, _i64, _i64,  # batches, input_features, output_features
@@ -125,9 +124,7 @@ def fully_connected_s8(
         types.int8[::1],  # input
         types.int8[::1], types.uint8[::1], types.uint8[::1],  # codebook, values, positions: the encoded filter
         types.int32[::1], types.int8[::1],  # bias, output
-    ),
-    cache=True,
-    nogil=True,
+    )
 )
 def fully_connected_encoded_s8(
     scratch,

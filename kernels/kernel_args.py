@@ -1,8 +1,8 @@
 """Each kernel's arguments, declared once: its explicit Numba signature, read with its parameter names.
 
-A jitted kernel is compiled for one signature (`@njit(types.void(...))`), and its Python definition names
-each argument; together they are the kernel's argument schema, and the C twin takes the same names in the
-same order. Everything that builds or decodes a call reads the schema from here instead of restating it:
+A kernel is declared with one signature (`@kernel(types.void(...))`, kernels/_jit.py), and its Python
+definition names each argument; together they are the kernel's argument schema, and the C twin takes the
+same names in the same order. Everything that builds or decodes a call reads the schema from here instead of restating it:
 
     bind(kernel, input_zp=..., output=..., ...)   the positional argument tuple, from names; a missing or
                                                   unknown name raises TypeError
@@ -47,12 +47,13 @@ def _kind(t):
 
 @functools.cache
 def parameters(kernel) -> tuple[Parameter, ...]:
-    """The kernel's arguments in order: names from its definition, kinds from its one explicit signature."""
-    if len(kernel.signatures) != 1:
-        raise TypeError(f"{kernel.__name__}: a kernel has exactly one explicit signature, has "
-                        f"{len(kernel.signatures)}")
+    """The kernel's arguments in order: names from its definition, kinds from its one declared signature
+    (kernels._jit.kernel), read without compiling it."""
+    sig = getattr(kernel, "declared_signature", None)
+    if sig is None:
+        raise TypeError(f"{kernel.__name__}: not a @kernel with one declared signature (kernels._jit)")
+    sig = sig.args
     names = list(inspect.signature(kernel.py_func).parameters)
-    sig = kernel.signatures[0]
     if len(names) != len(sig):
         raise TypeError(f"{kernel.__name__}: {len(names)} parameters, {len(sig)} types in its signature")
     return tuple(Parameter(n, _kind(t)) for n, t in zip(names, sig))

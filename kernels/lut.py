@@ -25,10 +25,11 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit, types
+from numba import types
 
 from . import _checks
 from ._dispatch import check_backend, run_kernel
+from ._jit import kernel
 from .numerics import round_half_away_from_zero
 
 _erf = np.vectorize(math.erf, otypes=[np.float64])
@@ -84,7 +85,7 @@ def build_lut_s8(function: str, input_scale: float, input_zp: int, output_scale:
     return np.clip(rounded + output_zp, -128, 127).astype(np.int8)
 
 
-@njit(types.void(types.int32, types.int8[::1], types.int8[::1], types.int8[::1]), cache=True, nogil=True)
+@kernel(types.void(types.int32, types.int8[::1], types.int8[::1], types.int8[::1]))
 def lut_s8(size, table, input, output):
     """output[i] = table[input[i] + 128]; trusts its caller (table has 256 entries)."""
     for i in range(size):

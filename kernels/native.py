@@ -3,7 +3,7 @@
 The module is built when the package is installed (setup.py runs
 _build_native.py). If it is missing, or was built from other sources (an
 editable checkout whose C files changed since), it is built on first use into
-a cache folder ($MICROFLAT_CACHE_DIR, default ~/.cache/microflat), keyed by a
+the cache folder (kernels/cache.py: $MICROFLAT_CACHE, default ~/.cache/microflat), keyed by a
 digest of the sources, and written there atomically.
 """
 
@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from . import _build_native
+from .cache import cache_dir
 
 _C_ARRAY_TYPES = {
     np.dtype(np.int8): "int8_t[]",
@@ -75,16 +76,11 @@ def _load_installed():
     return _native.ffi, _native.lib
 
 
-def _cache_dir() -> Path:
-    default = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "microflat"
-    return Path(os.environ.get("MICROFLAT_CACHE_DIR", default))
-
-
 def _load_or_build_cached():
     digest = _build_native.source_hash()
     tag = f"{sys.implementation.cache_tag.replace('-', '_')}_{digest}"
     module_name = f"_microflat_native_{tag}"
-    cache = _cache_dir()
+    cache = cache_dir()
     built = sorted(cache.glob(f"{module_name}.*.so")) + sorted(cache.glob(f"{module_name}.so"))
     if not built:
         cache.mkdir(parents=True, exist_ok=True)

@@ -39,6 +39,8 @@ import math
 import numpy as np
 from numba import njit, types
 
+from ._jit import kernel
+
 INT32_MIN = -(2**31)
 INT32_MAX = 2**31 - 1
 
@@ -194,7 +196,7 @@ def dequantize(q: np.ndarray, scale: float, zero_point: int, dtype=np.float32) -
 _i32 = types.int32
 
 
-@njit(_i32(_i32, _i32), cache=True, nogil=True)
+@kernel(_i32(_i32, _i32))
 def saturating_rounding_doubling_high_mul(a, b):
     """The high 32 bits of 2*a*b, rounded to nearest: round(a * b / 2^31).
 
@@ -223,7 +225,7 @@ def saturating_rounding_doubling_high_mul(a, b):
     return np.int32(q)  # |q| <= 2^31 - 1 once the one overflow case is excluded
 
 
-@njit(_i32(_i32, _i32), cache=True, nogil=True)
+@kernel(_i32(_i32, _i32))
 def rounding_divide_by_pot(x, exponent):
     """x / 2^exponent, rounded to nearest, ties away from zero; exponent in [0, 31].
 
@@ -250,7 +252,7 @@ def rounding_divide_by_pot(x, exponent):
     return np.int32(result)
 
 
-@njit(_i32(_i32, _i32, _i32), cache=True, nogil=True)
+@kernel(_i32(_i32, _i32, _i32))
 def multiply_by_quantized_multiplier(x, mult, shift):
     """x * mult * 2^(shift - 31), rounded twice: TFLite's default (double rounding).
 
@@ -279,7 +281,7 @@ def multiply_by_quantized_multiplier(x, mult, shift):
     return rounding_divide_by_pot(high, np.int32(right_shift))
 
 
-@njit(_i32(_i32, _i32, _i32, _i32, _i32, _i32), cache=True, nogil=True)
+@kernel(_i32(_i32, _i32, _i32, _i32, _i32, _i32))
 def requantize(acc, mult, shift, output_zp, act_min, act_max):
     """The output stage of every int8 kernel: scale, add the zero point, clamp.
 
@@ -347,13 +349,13 @@ def multiply_by_quantized_multiplier_right(x, mult, right):
 # ---------------------------------------------------------------------------
 
 
-@njit(_i32(_i32, _i32), cache=True, nogil=True)
+@kernel(_i32(_i32, _i32))
 def wrapping_add(a, b):
     """a + b in two's-complement int32 (gemmlowp's raw `+`)."""
     return np.int32(np.int64(a) + np.int64(b))
 
 
-@njit(_i32(_i32, _i32), cache=True, nogil=True)
+@kernel(_i32(_i32, _i32))
 def saturating_rounding_multiply_by_pot(x, exponent):
     """x * 2^exponent: rounding_divide_by_pot for exponent <= 0, a saturating left shift above.
 
@@ -372,7 +374,7 @@ def saturating_rounding_multiply_by_pot(x, exponent):
     return np.int32(np.int64(x) << exponent)
 
 
-@njit(_i32(_i32, _i32), cache=True, nogil=True)
+@kernel(_i32(_i32, _i32))
 def rounding_half_sum(a, b):
     """(a + b) / 2 rounded to nearest, ties away from zero, computed in int64 (gemmlowp RoundingHalfSum)."""
     s = np.int64(a) + np.int64(b)
@@ -392,7 +394,7 @@ FORTY_EIGHT_OVER_SEVENTEEN_Q2 = 1515870810
 MINUS_THIRTY_TWO_OVER_SEVENTEEN_Q2 = -1010580540
 
 
-@njit(_i32(_i32), cache=True, nogil=True)
+@kernel(_i32(_i32))
 def exp_on_interval_between_negative_one_quarter_and_0_excl(a):
     """exp(a) for a Q0.31 value a in [-1/4, 0), as a Q0.31 value.
 
@@ -415,7 +417,7 @@ def exp_on_interval_between_negative_one_quarter_and_0_excl(a):
     return wrapping_add(c, saturating_rounding_doubling_high_mul(c, wrapping_add(x, poly)))
 
 
-@njit(_i32(_i32), cache=True, nogil=True)
+@kernel(_i32(_i32))
 def exp_on_negative_values(a):
     """exp(a) for a Q5.26 value a <= 0, as a Q0.31 value (gemmlowp exp_on_negative_values<5>).
 
@@ -440,7 +442,7 @@ def exp_on_negative_values(a):
     return result
 
 
-@njit(_i32(_i32), cache=True, nogil=True)
+@kernel(_i32(_i32))
 def one_over_one_plus_x_for_x_in_0_1(a):
     """1 / (1 + a) for a Q0.31 value a in [0, 1), as a Q0.31 value.
 
@@ -466,7 +468,7 @@ def one_over_one_plus_x_for_x_in_0_1(a):
     return saturating_rounding_multiply_by_pot(x, np.int32(1))
 
 
-@njit(_i32(types.uint32), cache=True, nogil=True)
+@kernel(_i32(types.uint32))
 def count_leading_zeros(x):
     """Leading zero bits of a uint32 (32 for 0). ARM: CLZ."""
     n = np.int32(0)

@@ -52,6 +52,7 @@ import numpy as np
 from numba import njit, types
 
 from ._copy import copy_elements
+from ._jit import kernel
 from .conv2d import conv2d_s8
 from .depthwise_conv2d import depthwise_conv2d_s8
 from .fully_connected import fully_connected_s8
@@ -214,7 +215,7 @@ def pad_image(padded, input, base, input_h, input_w, channels, pad_top, pad_left
     padded[(pad_top + input_h) * row:padded_h * row] = zp
 
 
-@njit(
+@kernel(
     types.void(
         types.int32[::1], types.int64[::1], types.int8[::1],  # acc, addrs, padded
         _i64, _i64, _i64, _i64,  # batches, input_h, input_w, input_ch
@@ -224,9 +225,7 @@ def pad_image(padded, input, base, input_h, input_w, channels, pad_top, pad_left
         types.int8[::1], types.int64[::1], *_REQUANT,  # weights, koff, bias, mult, shift, round, right, fused
         _i64, _i64,  # act_min, act_max
         types.int8[::1], types.int8[::1],  # input, output
-    ),
-    cache=True,
-    nogil=True,
+    )
 )
 def conv2d_s8_packed(
     acc, addrs, padded,
@@ -371,7 +370,7 @@ def depthwise_row_output(acc, bias, mult, shift, rnd, right, fused, output_zp, a
                        output[ox * channels:(ox + 1) * channels])
 
 
-@njit(
+@kernel(
     types.void(
         types.int32[::1], types.int8[::1],  # acc, padded
         _i64, _i64, _i64, _i64,  # batches, input_h, input_w, input_ch
@@ -382,9 +381,7 @@ def depthwise_row_output(acc, bias, mult, shift, rnd, right, fused, output_zp, a
         types.int32[::1], types.int32[::1], *_REQUANT,  # weights, tap_sums, bias, mult, shift, round, right, fused
         _i64, _i64,  # act_min, act_max
         types.int8[::1], types.int8[::1],  # input, output
-    ),
-    cache=True,
-    nogil=True,
+    )
 )
 def depthwise_conv2d_s8_packed(
     acc, padded,
@@ -544,15 +541,13 @@ def depthwise_packed_call(**depthwise):
 # --- transposed convolution ---------------------------------------------------------------------------------
 
 
-@njit(
+@kernel(
     types.void(
         _i64, _i64, _i64, _i64,  # batches, rows, cols, channels
         _i64, _i64, _i64, _i64,  # src_at, src_batch, src_row, src_col: element offset and strides of the source
         _i64, _i64, _i64, _i64,  # dst_at, dst_batch, dst_row, dst_col: likewise of the destination
         types.int8[::1], types.int8[::1],  # src, dst
-    ),
-    cache=True,
-    nogil=True,
+    )
 )
 def scatter_pixels_s8(batches, rows, cols, channels, src_at, src_batch, src_row, src_col, dst_at, dst_batch, dst_row,
                       dst_col, src, dst):

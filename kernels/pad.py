@@ -7,19 +7,16 @@ set to ``pad_value`` (the zero point). C twin: pad.c.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, types
+from numba import types
 
 from . import _checks
 from ._dispatch import check_backend, run_kernel
+from ._jit import kernel
 
 _v32 = types.int32[::1]
 
 
-@njit(
-    types.void(_v32, _v32, _v32, types.int32, types.int8[::1], types.int8[::1]),
-    cache=True,
-    nogil=True,
-)
+@kernel(types.void(_v32, _v32, _v32, types.int32, types.int8[::1], types.int8[::1]))
 def pad_s8(input_shape, pad_before, output_shape, pad_value, input, output):
     """The jitted kernel; trusts its caller. Shapes and paddings hold four values."""
     i = 0

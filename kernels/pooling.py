@@ -26,10 +26,11 @@ Output [N, 1, 1, C] (or [N, C]; the bytes are the same). C twins: pooling.c.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, types
+from numba import types
 
 from . import _checks
 from ._dispatch import check_backend, run_kernel
+from ._jit import kernel
 from .numerics import multiply_by_quantized_multiplier
 
 _i32 = types.int32
@@ -38,7 +39,7 @@ _v8 = types.int8[::1]
 MEAN_MAX_ELEMENTS = (2**31 - 1) // 255  # keeps 255 * H * W inside int32
 
 
-@njit(_i32(_i32, _i32), cache=True, nogil=True)
+@kernel(_i32(_i32, _i32))
 def rounded_div_away_from_zero(acc, count):
     """acc / count rounded to nearest, ties away from zero (count > 0), in C's truncating division."""
     if acc > 0:
@@ -58,7 +59,7 @@ _pool_signature = types.void(
 )
 
 
-@njit(_pool_signature, cache=True, nogil=True)
+@kernel(_pool_signature)
 def average_pool2d_s8(
     batches, input_h, input_w, channels,
     filter_h, filter_w, output_h, output_w,
@@ -91,7 +92,7 @@ def average_pool2d_s8(
                     output[out_base + c] = np.int8(min(max(v, act_min), act_max))
 
 
-@njit(_pool_signature, cache=True, nogil=True)
+@kernel(_pool_signature)
 def max_pool2d_s8(
     batches, input_h, input_w, channels,
     filter_h, filter_w, output_h, output_w,
@@ -117,14 +118,12 @@ def max_pool2d_s8(
                     output[out_base + c] = np.int8(min(max(v, act_min), act_max))
 
 
-@njit(
+@kernel(
     types.void(
         _i32, _i32, _i32, _i32,  # batches, input_h, input_w, channels
         _i32, _i32, _i32, _i32,  # input_zp, output_zp, mult, shift
         _v8, _v8,  # input, output
-    ),
-    cache=True,
-    nogil=True,
+    )
 )
 def mean_hw_s8(batches, input_h, input_w, channels, input_zp, output_zp, mult, shift, input, output):
     """The jitted kernel; trusts its caller."""

@@ -18,16 +18,17 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit, types
+from numba import types
 
 from . import _checks
 from ._dispatch import check_backend, run_kernel
+from ._jit import kernel
 
 _i32 = types.int32
 _f32 = types.float32
 
 
-@njit(types.void(_i32, _f32, _i32, types.float32[::1], types.int8[::1]), cache=True, nogil=True)
+@kernel(types.void(_i32, _f32, _i32, types.float32[::1], types.int8[::1]))
 def quantize_s8(size, scale, zero_point, input, output):
     """The jitted kernel; trusts its caller (scale > 0)."""
     for i in range(size):
@@ -49,7 +50,7 @@ def quantize_s8(size, scale, zero_point, input, output):
         output[i] = np.int8(min(max(r + zero_point, -128), 127))
 
 
-@njit(types.void(_i32, _f32, _i32, types.int8[::1], types.float32[::1]), cache=True, nogil=True)
+@kernel(types.void(_i32, _f32, _i32, types.int8[::1], types.float32[::1]))
 def dequantize_s8(size, scale, zero_point, input, output):
     """The jitted kernel; trusts its caller."""
     for i in range(size):

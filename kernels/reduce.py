@@ -102,6 +102,7 @@ from numba import njit, types
 
 from . import _checks
 from ._dispatch import check_backend, run_kernel
+from ._jit import kernel
 from .numerics import SHIFT_MAX, SHIFT_MIN, quantize_multiplier, requantize
 from .pooling import MEAN_MAX_ELEMENTS
 
@@ -182,19 +183,19 @@ _sum_signature = types.void(
 )
 
 
-@njit(_sum_signature, cache=True, nogil=True)
+@kernel(_sum_signature)
 def reduce_mean_s8(scratch, input_shape, reduce_mask, input_zp, output_zp, mult, shift, input, output):
     """The jitted kernel; trusts its caller. (mult, shift) has 1/N folded in (fold_mean_multiplier)."""
     _reduce_sum_requantize(scratch, input_shape, reduce_mask, input_zp, output_zp, mult, shift, input, output)
 
 
-@njit(_sum_signature, cache=True, nogil=True)
+@kernel(_sum_signature)
 def reduce_sum_s8(scratch, input_shape, reduce_mask, input_zp, output_zp, mult, shift, input, output):
     """The jitted kernel; trusts its caller. (mult, shift) encodes s_in / s_out."""
     _reduce_sum_requantize(scratch, input_shape, reduce_mask, input_zp, output_zp, mult, shift, input, output)
 
 
-@njit(types.void(_v32, _v32, _v8, _v8), cache=True, nogil=True)
+@kernel(types.void(_v32, _v32, _v8, _v8))
 def reduce_max_s8(input_shape, reduce_mask, input, output):
     """The jitted kernel; trusts its caller. The running maxima live in the output."""
     s0, s1, s2, s3, s4, outputs, _ = _output_strides(input_shape, reduce_mask)

@@ -90,6 +90,7 @@ from numba import njit, types
 from . import _checks
 from ._copy import copy_elements
 from ._dispatch import check_backend, run_kernel
+from ._jit import kernel
 
 MAX_SIZE = 2**16
 METHODS = ("nearest", "bilinear")
@@ -121,15 +122,13 @@ def _nearest_index(i, in_size, scale, shift, align_corners, half_pixel_centers):
     return np.int32(idx)  # <= in_size - 1 < 2^16
 
 
-@njit(
+@kernel(
     types.void(
         _i32, _i32, _i32, _i32, _i32, _i32,  # batches, input_h, input_w, channels, output_h, output_w
         _i32, _i32,  # align_corners, half_pixel_centers (0 or 1)
         _i32, _i32, _i32, _i32,  # scale_h, shift_h, scale_w, shift_w: the float32 scales, m * 2^-shift
         _v8, _v8,  # input, output
-    ),
-    cache=True,
-    nogil=True,
+    )
 )
 def resize_nearest_s8(batches, input_h, input_w, channels, output_h, output_w, align_corners, half_pixel_centers,
                       scale_h, shift_h, scale_w, shift_w, input, output):
@@ -162,15 +161,13 @@ def _bilinear_axis(i, in_size, scale_10, half_pixel_centers):
     return lo, hi, f
 
 
-@njit(
+@kernel(
     types.void(
         _i32, _i32, _i32, _i32, _i32, _i32,  # batches, input_h, input_w, channels, output_h, output_w
         _i32,  # half_pixel_centers (0 or 1)
         _i32, _i32,  # scale_h, scale_w: TFLite's height_scale_10, width_scale_10
         _v8, _v8,  # input, output
-    ),
-    cache=True,
-    nogil=True,
+    )
 )
 def resize_bilinear_s8(batches, input_h, input_w, channels, output_h, output_w, half_pixel_centers,
                        scale_h, scale_w, input, output):

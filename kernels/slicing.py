@@ -42,11 +42,12 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
-from numba import njit, types
+from numba import types
 
 from . import _checks
 from ._copy import copy_elements
 from ._dispatch import check_backend, run_kernel
+from ._jit import kernel
 
 MAX_DIMS = 5
 INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
@@ -55,11 +56,7 @@ _i32 = types.int32
 _v32 = types.int32[::1]
 
 
-@njit(
-    types.void(_v32, _v32, _v32, _v32, types.int8[::1], types.int8[::1]),  # input_shape, begin, strides, output_shape
-    cache=True,
-    nogil=True,
-)
+@kernel(types.void(_v32, _v32, _v32, _v32, types.int8[::1], types.int8[::1]))
 def strided_slice_s8(input_shape, begin, strides, output_shape, input, output):
     """The jitted kernel; trusts its caller. Four arrays of five values: the input's shape, and per loop
     the first input position, the step between positions and the number of positions; output written in order."""
@@ -88,11 +85,9 @@ def strided_slice_s8(input_shape, begin, strides, output_shape, input, output):
                     i += n4
 
 
-@njit(
+@kernel(
     types.void(_i32, _i32, _i32, _i32,  # outer, indices_count, axis_size, inner
-               types.int32[::1], types.int8[::1], types.int8[::1]),  # indices, params, output
-    cache=True,
-    nogil=True,
+               types.int32[::1], types.int8[::1], types.int8[::1])
 )
 def gather_s8(outer, indices_count, axis_size, inner, indices, params, output):
     """The jitted kernel; trusts its caller (0 <= indices[k] < axis_size). output[o, k, :] = params[o, indices[k], :]."""

@@ -26,10 +26,11 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit, types
+from numba import types
 
 from . import _checks
 from ._dispatch import check_backend, run_kernel
+from ._jit import kernel
 from .numerics import (
     INT32_MAX,
     count_leading_zeros,
@@ -73,14 +74,12 @@ def preprocess_softmax_scaling(beta: float, input_scale: float) -> tuple[int, in
     return mult, shift, -softmax_input_radius(shift)
 
 
-@njit(
+@kernel(
     types.void(
         _i32, _i32,  # outer (rows), depth
         _i32, _i32, _i32,  # input_beta_mult, input_left_shift, diff_min
         types.int8[::1], types.int8[::1],  # input, output
-    ),
-    cache=True,
-    nogil=True,
+    )
 )
 def softmax_s8(outer, depth, input_beta_mult, input_left_shift, diff_min, input, output):
     """The jitted kernel; trusts its caller."""

@@ -24,22 +24,19 @@ C twin: transpose.c.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, types
+from numba import types
 
 from . import _checks
 from ._copy import copy_elements
 from ._dispatch import check_backend, run_kernel
+from ._jit import kernel
 
 MAX_DIMS = 5
 
 _v32 = types.int32[::1]
 
 
-@njit(
-    types.void(_v32, _v32, types.int8[::1], types.int8[::1]),  # output_shape[5], input_strides[5], input, output
-    cache=True,
-    nogil=True,
-)
+@kernel(types.void(_v32, _v32, types.int8[::1], types.int8[::1]))
 def transpose_s8(output_shape, input_strides, input, output):
     """The jitted kernel; trusts its caller. output_shape: five loop sizes in output order;
     input_strides: the input element stride of each; output written in order."""

@@ -81,6 +81,7 @@ from numba import njit, types
 
 from . import _checks
 from ._dispatch import check_backend, run_kernel
+from ._jit import kernel
 from .numerics import INT32_MAX, requantize
 
 _i64 = types.int64
@@ -145,7 +146,7 @@ def _tap_dots(acc, at, column, filter, f_at, channel_stride, output_ch):
         c += 1
 
 
-@njit(
+@kernel(
     types.void(
         types.int32[::1],  # scratch: one batch's accumulators
         _i64, _i64, _i64, _i64,  # batches, input_h, input_w, input_ch
@@ -157,9 +158,7 @@ def _tap_dots(acc, at, column, filter, f_at, channel_stride, output_ch):
         _i32, _i32,  # act_min, act_max
         types.int8[::1], types.int8[::1], types.int32[::1],  # input, filter, bias
         types.int8[::1],  # output
-    ),
-    cache=True,
-    nogil=True,
+    )
 )
 def transpose_conv2d_s8(
     scratch,

@@ -89,7 +89,7 @@ def test_first_use_build_matches_the_installed_module(tmp_path):
         "assert 'microflat_native_' in repr(lib), repr(lib)\n"
         "print(lib.multiply_by_quantized_multiplier(5, 2**30, -1), lib.requantize(-1000, 2**31 - 1, 0, 3, -128, 127))\n"
     )
-    env = {"MICROFLAT_CACHE_DIR": str(tmp_path), "PATH": "/usr/bin:/bin"}
+    env = {"MICROFLAT_CACHE": str(tmp_path), "PATH": "/usr/bin:/bin"}
     # Run from the project root: the build must not depend on the working directory.
     result = subprocess.run(
         [sys.executable, "-c", code], check=True, capture_output=True, text=True, env=env, cwd=ROOT

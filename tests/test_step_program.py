@@ -1,8 +1,6 @@
 """The Numba backend runs its steps as integer programs (runtime/step_program.py): the same bytes as calling
 each kernel from Python, and no known kernel left to Python."""
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 
@@ -14,28 +12,22 @@ from model_builders import conv_pool_fc_softmax
 from zoo_files import compiled_zoo
 
 
-def test_the_decoder_is_generated_from_the_kernels_signatures():
-    """run_program decodes each row field by field from the kernel's named signature (kernel_args); the checked-in
-    decoder must be what the generator writes now."""
-    text = (Path(SP.__file__).parent / "step_decoder.py").read_text()
-    assert text == SP.decoder_source(), "regenerate: python -m microflat.runtime.step_program > runtime/step_decoder.py"
-    assert [k.__name__ for k in SP.KERNELS] == [s.split(":")[1] for s in SP.PROGRAM_KERNELS]
-
-
 def test_a_row_holds_each_argument_where_the_decoder_reads_it():
     """Encode a step whose every scalar argument is distinct, and read each field back at the position the
-    generated decoder reads it from (its `p[...]` index, named in the same line's comment)."""
+    decoder generated for it reads it from (its `p[...]` index, named in the same line's comment)."""
     import re
 
-    text = (Path(SP.__file__).parent / "step_decoder.py").read_text()
     arena = np.zeros(64, np.uint8)
-    for k, kernel in enumerate(SP.KERNELS):
+    for kernel in SP.KERNELS:
         params = parameters(kernel)
         args = []
         for j, prm in enumerate(params):
             args.append(np.zeros(1 + j, prm.kind) if prm.is_array else (j % 2 == 1 if prm.kind == "bool" else 1000 + j))
-        row = SP.StepProgram([(kernel, tuple(args))], arena).segments[0]
-        branch = text.split(f"kind == {k}:")[1].split("pc +=")[0]
+        program = SP.StepProgram([(kernel, tuple(args))], arena)
+        assert program.kernels == (kernel,)
+        row = program.segments[0]
+        assert row[0] == 0
+        branch = SP.decoder_source(program.kernels).split("kind == 0:")[1].split("pc +=")[0]
         for prm, a in zip(params, args):
             at = int(re.search(r"p, (\d+)\),  # " + prm.name + r"\n" if prm.is_array else
                                r"p\[(\d+)\][^,]*,  # " + prm.name + r"\n", branch).group(1))
@@ -43,6 +35,22 @@ def test_a_row_holds_each_argument_where_the_decoder_reads_it():
                 assert row[1 + at + 2] == a.shape[0], (kernel.__name__, prm.name)
             else:
                 assert row[1 + at] == int(a), (kernel.__name__, prm.name)
+
+
+def test_a_decoder_serves_the_kernels_a_model_uses_numbered_in_program_order(tmp_path, monkeypatch):
+    """Two kernels out of order in the steps: the decoder serves exactly those two, numbered in PROGRAM_KERNELS'
+    order, and is written once into the cache folder ($MICROFLAT_CACHE) under a name that changes with its text."""
+    monkeypatch.setenv("MICROFLAT_CACHE", str(tmp_path))
+    monkeypatch.setattr(SP, "_DECODERS", {})
+    first, last = SP.KERNELS[0], SP.KERNELS[-1]
+    assert SP.decoder_source((first, last)) != SP.decoder_source((first,))
+    text = SP.decoder_source((first, last))
+    assert f"kind == 0:\n            {first.__name__}(" in text and f"kind == 1:\n            {last.__name__}(" in text
+    assert "kind == 2" not in text
+    run = SP.decoder((first, last))
+    assert SP.decoder((first, last)) is run
+    written = list((tmp_path / "step_decoders").glob("*.py"))
+    assert [p.read_text() for p in written] == [text]
 
 
 def test_bind_orders_arguments_by_name_and_refuses_a_missing_or_unknown_one():
