@@ -1,4 +1,4 @@
-"""Helpers of the tests that build and run the C runtime as programs: tools, export, output parsing.
+"""Helpers of the tests that build and run the C runtime as programs: tools, export, Cortex-M firmware, output parsing.
 
 The programs print their outputs in firmware_examples/common/report.h's
 format; parse_report reads it back, and fnv1a is the checksum written here
@@ -19,6 +19,7 @@ from microflat.runtime.export_c import example_inputs, export
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "firmware_examples"
+CORTEX_M = EXAMPLES / "cortex-m"
 APT = "apt-get install --no-install-recommends"
 PACKAGES = {
     "arm-none-eabi-gcc": "gcc-arm-none-eabi libnewlib-arm-none-eabi",
@@ -97,3 +98,18 @@ def as_input_files(data: bytes, folder: Path) -> list[str]:
         p.write_bytes(np.ascontiguousarray(x).tobytes())
         paths.append(str(p))
     return paths
+
+
+def build_firmware(model_dir, out_dir, board="mps2-an386", opt="-O2", extra="", ops="model"):
+    """firmware_examples/cortex-m's firmware.elf for an exported model; ops="all" links every operator."""
+    need("make", "arm-none-eabi-gcc")
+    result = run(["make", "-s", "-C", str(CORTEX_M), f"BOARD={board}", f"MODEL_DIR={model_dir}", f"OUT={out_dir}",
+                  f"OPT={opt}", f"EXTRA_CFLAGS={extra}", f"OPS={ops}"])
+    assert result.returncode == 0, result.stdout + result.stderr
+    return out_dir / "firmware.elf"
+
+
+def run_firmware(elf, board="mps2-an386"):
+    need("qemu-system-arm")
+    return run(["qemu-system-arm", "-M", board, "-nographic", "-monitor", "none", "-semihosting-config",
+                "enable=on,target=native", "-kernel", str(elf)], timeout=600)

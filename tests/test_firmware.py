@@ -1,7 +1,8 @@
 """The C runtime on emulated ARM, bit-exact with the Python runtime on every zoo model.
 
 Cortex-M: `microflat export-c`, then firmware_examples/cortex-m's Makefile
-(arm-none-eabi-gcc, the startup that copies .data from flash), run under
+(arm-none-eabi-gcc, the startup that copies .data from flash; the model's
+operators alone, as the Makefile builds by default), run under
 qemu-system-arm; the firmware prints its outputs and checksum over
 semihosting. aarch64 Linux: firmware_examples/aarch64-linux as a static
 binary under qemu-aarch64. Both outputs are compared byte for byte with
@@ -13,28 +14,14 @@ packages to install; under CI (.ci/run installs them) they fail instead.
 
 import pytest
 
-from firmware import EXAMPLES, as_input_files, assert_report_matches, exported, need, python_outputs, run
+from firmware import (EXAMPLES, as_input_files, assert_report_matches, build_firmware, exported, need, python_outputs,
+                      run, run_firmware)
 from op_models import OP_MODELS
 from zoo_files import VARIANTS, compiled_zoo
 from microflat.compiler import zoo
 
 MODELS = sorted(zoo.ZOO) + sorted(VARIANTS) + sorted(OP_MODELS)
-CORTEX_M = EXAMPLES / "cortex-m"
 LINUX = EXAMPLES / "aarch64-linux"
-
-
-def build_firmware(model_dir, out_dir, board="mps2-an386", opt="-O2", extra=""):
-    need("make", "arm-none-eabi-gcc")
-    result = run(["make", "-s", "-C", str(CORTEX_M), f"BOARD={board}", f"MODEL_DIR={model_dir}", f"OUT={out_dir}",
-                  f"OPT={opt}", f"EXTRA_CFLAGS={extra}"])
-    assert result.returncode == 0, result.stdout + result.stderr
-    return out_dir / "firmware.elf"
-
-
-def run_firmware(elf, board="mps2-an386"):
-    need("qemu-system-arm")
-    return run(["qemu-system-arm", "-M", board, "-nographic", "-monitor", "none", "-semihosting-config",
-                "enable=on,target=native", "-kernel", str(elf)], timeout=600)
 
 
 @pytest.mark.parametrize("path", ["dsp", "portable"])
