@@ -11,6 +11,12 @@ import torch
 import torch.nn.functional as F
 
 
+def steps_per_epoch(n: int, batch_size: int) -> int:
+    """The optimizer steps `fit` takes in one epoch of n samples."""
+    full, rest = divmod(n, batch_size)
+    return full + (1 if rest > 1 or (rest == 1 and full == 0) else 0)
+
+
 def batches(x: torch.Tensor, y: torch.Tensor | None = None, size: int = 64, shuffle_seed: int | None = None):
     idx = np.arange(len(x))
     if shuffle_seed is not None:
@@ -38,6 +44,8 @@ def fit(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, *, epochs: int
     step (a pruning schedule) and on_epoch(epoch) after every epoch (freezing QAT statistics).
     shift > 0 augments each batch with random translations of up to that many pixels (seeded); the loss
     sees the shifted batch, so a Distiller's teacher labels the same view the student sees.
+    A last batch of a single sample is skipped (batch norm cannot train on one) unless it is all of x;
+    steps_per_epoch(len(x), batch_size) counts the steps.
     """
     from tqdm.auto import tqdm
 
@@ -48,6 +56,8 @@ def fit(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, *, epochs: int
     model.train()
     for epoch in tqdm(range(epochs), desc="training", unit="epoch", disable=not progress):
         for xb, yb in batches(x, y, batch_size, shuffle_seed=seed * 1000 + epoch):
+            if len(xb) == 1 and len(x) > 1 and batch_size > 1:
+                continue  # a last batch of one sample: batch norm cannot train on it
             if shift:
                 xb = random_shift(xb, generator, shift)
             opt.zero_grad()

@@ -108,10 +108,36 @@ class Recipe:
     batch_size: int = 64
 
 
+def _check(where: str, cls, name: str, value) -> None:
+    """A field's value has its dataclass type (as annotated: float, int, str, bool, tuple[int, int], dict, | None)."""
+    annotation = str(next(f.type for f in dataclasses.fields(cls) if f.name == name))
+    if value is None and "None" in annotation:
+        return
+    base = annotation.split("|")[0].strip()
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    ok = {"float": number, "int": isinstance(value, int) and not isinstance(value, bool),
+          "str": isinstance(value, str), "bool": isinstance(value, bool),
+          "tuple[int, int]": isinstance(value, (list, tuple)) and len(value) == 2
+          and all(isinstance(v, int) and not isinstance(v, bool) for v in value)}.get(base)
+    if base.startswith("dict["):
+        ok = isinstance(value, dict) and all(isinstance(k, str) and isinstance(v, (int, float))
+                                             and not isinstance(v, bool) for k, v in value.items())
+    if ok is None or ok:
+        return
+    words = {"float": "a number", "int": "an integer", "str": "a string", "bool": "true or false",
+             "tuple[int, int]": "a pair of integers"}.get(base, "a table of layer names to numbers")
+    raise CompileError(f"{where}: {name} must be {words}{' or absent' if 'None' in annotation else ''}, "
+                       f"got {value!r}")
+
+
 def from_dict(d: dict) -> Recipe:
+    """A recipe from a TOML file's table: top-level Recipe fields and a list of `step` tables. Raises CompileError
+    naming the step and field of an unknown kind, an unknown field or a value of the wrong type."""
     d = dict(d)
     steps = []
     for i, s in enumerate(d.pop("step", d.pop("steps", []))):
+        if not isinstance(s, dict):
+            raise CompileError(f"recipe step {i + 1}: a [[step]] table, got {s!r}")
         s = dict(s)
         kind = s.get("kind")
         if kind not in STEPS:
@@ -121,6 +147,12 @@ def from_dict(d: dict) -> Recipe:
         unknown = sorted(set(s) - names)
         if unknown:
             raise CompileError(f"recipe step {i + 1} ({kind}): unknown field(s) {unknown}; it takes {sorted(names)}")
+        for name, value in s.items():
+            _check(f"recipe step {i + 1} ({kind})", cls, name, value)
+        if s.get("epochs", 0) < 0:
+            raise CompileError(f"recipe step {i + 1} ({kind}): epochs must be >= 0, got {s['epochs']}")
+        if s.get("lr", 1) <= 0:
+            raise CompileError(f"recipe step {i + 1} ({kind}): lr must be > 0, got {s['lr']}")
         if s.get("n_m") is not None:
             s["n_m"] = tuple(s["n_m"])
         steps.append(cls(**s))
@@ -128,11 +160,15 @@ def from_dict(d: dict) -> Recipe:
     unknown = sorted(set(d) - names)
     if unknown:
         raise CompileError(f"recipe: unknown field(s) {unknown}; it takes {sorted(names)} and [[step]] tables")
+    for name, value in d.items():
+        _check("recipe", Recipe, name, value)
+    if d.get("batch_size", 1) <= 0:
+        raise CompileError(f"recipe: batch_size must be > 0, got {d['batch_size']}")
     return Recipe(steps=steps, **d)
 
 
 def load(path) -> Recipe:
-    """A recipe from a TOML file."""
+    """A recipe from a TOML file; every error names the file (CompileError)."""
     try:
         import tomllib
     except ModuleNotFoundError:  # Python 3.10
@@ -145,7 +181,12 @@ def load(path) -> Recipe:
             data = tomllib.load(f)
     except tomllib.TOMLDecodeError as exc:
         raise CompileError(f"{path}: not valid TOML: {exc}") from None
-    return from_dict(data)
+    except OSError as exc:
+        raise CompileError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    try:
+        return from_dict(data)
+    except CompileError as exc:
+        raise CompileError(f"{path}: {exc}") from None
 
 
 BUILTIN = {
@@ -164,7 +205,7 @@ def default_trainer(x: torch.Tensor, y: torch.Tensor, batch_size: int = 64, seed
     def train(model, loss_fn, on_step, on_epoch, epochs, lr):
         training.fit(model, x, y, epochs=epochs, lr=lr, batch_size=batch_size, seed=seed, progress=progress,
                      loss_fn=loss_fn, on_step=on_step, on_epoch=on_epoch, shift=shift)
-    train.steps_per_epoch = -(-len(x) // batch_size)
+    train.steps_per_epoch = training.steps_per_epoch(len(x), batch_size)
     return train
 
 
