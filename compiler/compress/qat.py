@@ -194,6 +194,27 @@ _FX_FUNCTIONS = {torch.softmax: "softmax", F.softmax: "softmax", torch.sigmoid: 
                  torch.matmul: "batch_matmul", torch.bmm: "batch_matmul", F.max_pool2d: "max_pool",
                  torch.flatten: "reshape", F.interpolate: "resize_nearest",
                  F.scaled_dot_product_attention: "batch_matmul"}
+# The same ops as the aten calls of an exported program's graph (compress/program.py rebuilds a .pt2 as a
+# GraphModule that keeps them: `microflat compress MODEL.pt2`).
+_aten = torch.ops.aten
+_ACTIVATION_FUNCTIONS |= {_aten.relu.default, _aten.relu_.default, _aten.relu6.default, _aten.hardtanh.default,
+                          _aten.hardtanh_.default, _aten.clamp.default}
+_BINARY_OPS.update({_aten.add.Tensor: "add", _aten.add_.Tensor: "add", _aten.mul.Tensor: "mul",
+                    _aten.mul_.Tensor: "mul", _aten.sub.Tensor: "sub", _aten.sub_.Tensor: "sub"})
+_FX_FUNCTIONS.update({
+    _aten.softmax.int: "softmax", _aten._softmax.default: "softmax", _aten.sigmoid.default: "logistic",
+    _aten.tanh.default: "tanh", _aten.hardswish.default: "hardswish", _aten.gelu.default: "gelu",
+    _aten.silu.default: "silu", _aten.hardsigmoid.default: "hardsigmoid", _aten.leaky_relu.default: "leaky_relu",
+    _aten.elu.default: "elu", _aten.mish.default: "mish", _aten.prelu.default: "leaky_relu",
+    _aten.cat.default: "concat", _aten.mean.dim: "reduce_mean", _aten.mean.default: "reduce_mean",
+    _aten.sum.dim_IntList: "reduce_sum", _aten.amax.default: "reduce_max", _aten.maximum.default: "maximum",
+    _aten.minimum.default: "minimum", _aten.matmul.default: "batch_matmul", _aten.bmm.default: "batch_matmul",
+    _aten.max_pool2d.default: "max_pool", _aten.flatten.using_ints: "reshape", _aten.view.default: "reshape",
+    _aten.reshape.default: "reshape", _aten._unsafe_view.default: "reshape", _aten.permute.default: "transpose",
+    _aten.transpose.int: "transpose", _aten.upsample_nearest2d.vec: "resize_nearest",
+    _aten.layer_norm.default: "mul", _aten.scaled_dot_product_attention.default: "batch_matmul"})
+_ADAPTIVE_AVERAGE = (nn.AdaptiveAvgPool2d, F.adaptive_avg_pool2d, _aten.adaptive_avg_pool2d.default)
+_AVERAGE = (F.avg_pool2d, _aten.avg_pool2d.default)
 _FX_METHODS = {"mean": "reduce_mean", "sum": "reduce_sum", "amax": "reduce_max", "softmax": "softmax",
                "sigmoid": "logistic", "tanh": "tanh", "view": "reshape", "reshape": "reshape", "flatten": "reshape",
                "permute": "transpose", "transpose": "transpose"}
@@ -227,7 +248,7 @@ def _requantizes(gm, node) -> str | bool:
     if node.op == "placeholder" or (node.op == "call_module" and isinstance(_module(gm, node), QuantLayer)):
         return True
     target = node.target if node.op != "call_module" else type(_module(gm, node))
-    if target in (nn.AdaptiveAvgPool2d, F.adaptive_avg_pool2d):  # to 1x1: MEAN; else AVERAGE_POOL_2D (tied)
+    if target in _ADAPTIVE_AVERAGE:  # to 1x1: MEAN; else AVERAGE_POOL_2D (tied)
         size = _module(gm, node).output_size if node.op == "call_module" else node.args[1]
         return size in (1, (1, 1), [1, 1])
     if node.op != "call_module" and target in _BINARY_OPS:
@@ -243,9 +264,9 @@ def _is_average_pool(gm, node) -> bool:
         m = _module(gm, node)
         return isinstance(m, nn.AvgPool2d) or (isinstance(m, nn.AdaptiveAvgPool2d) and m.output_size not in (1, (1, 1)))
     if node.op == "call_function":
-        if node.target in (F.avg_pool2d, torch.nn.functional.avg_pool2d):
+        if node.target in _AVERAGE:
             return True
-        return node.target is F.adaptive_avg_pool2d and node.args[1] not in (1, (1, 1), [1, 1])
+        return node.target in _ADAPTIVE_AVERAGE and node.args[1] not in (1, (1, 1), [1, 1])
     return False
 
 
