@@ -11,6 +11,8 @@
   lowrank     SVD factorization of linear and conv layers (two layers each)
   recipe      steps chained (dataclasses or TOML); pipeline.run applies and measures them
   sensitivity per-layer pruning sensitivity and a plan of per-layer rates for a target size
+  program     a saved ExportedProgram (.pt2) rebuilt as a trainable module with real layers
+  command     `microflat compress` (add_arguments, run): a recipe on a .pt2 and an .npz, or a zoo model
 
 Every wrapper keeps its state in parameters and buffers, so it works under
 DistributedDataParallel (tests/test_compress_ddp.py).

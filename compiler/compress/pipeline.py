@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 
 import torch.nn as nn
 from tqdm.auto import tqdm
@@ -58,31 +59,50 @@ def planned_recipe(model: nn.Module, evaluate, target_bytes: int, *, prune_epoch
         recipes.QAT(epochs=qat_epochs)], distill=False)
 
 
-def compress_zoo(name: str, recipe: recipes.Recipe | None, *, target_bytes: int | None = None, output: str | None = None, plot_path: str | None = None,
-                 calibration_images: int = 512, progress: bool = True, log=print):
-    """`microflat compress zoo:NAME`: the recipe on a zoo model, trained and tested on its bundled dataset."""
-    from .. import datasets, zoo
+def compress_arrays(model: nn.Module, example_inputs, train, test, recipe: recipes.Recipe | None, *,
+                    target_bytes: int | None = None, batch_size: int | None = None, output: str | None = None,
+                    plot_path: str | None = None, title: str = "", calibration_images: int = 512,
+                    progress: bool = True, log=print):
+    """The recipe on a model, fine-tuned on train=(x, y) with the default loop (training.fit: Adam, cross-entropy,
+    each step's epochs and learning rate) and measured on test=(x, y) (float and int8 top-1); or, with target_bytes,
+    a recipe planned from per-layer sensitivity on test. Calibrates on the first calibration_images training
+    inputs. batch_size replaces the recipe's. Writes the .mfb to output and the plot to plot_path.
+    Returns (the compressed model, one Row per step with the baseline first, the final .mfb bytes)."""
     from ..writer import write_atomic
     from .report import plot
 
-    entry = zoo.entry(name)
-    if entry.dataset is None:
-        raise CompileError(f"zoo model {name!r} has no bundled dataset to fine-tune on; the ones that do are "
-                           f"{sorted(n for n, e in zoo.ZOO.items() if e.dataset)}")
-    model = zoo.load(name, progress=progress)
-    x, y = datasets.load(entry.dataset, "train", entry.image_size)
-    test = datasets.load(entry.dataset, "test", entry.image_size)
+    x, y = train
     if target_bytes is not None:
         from .. import training
 
         recipe = planned_recipe(model, lambda m: training.accuracy(training.predict(m, test[0]), test[1]),
                                 target_bytes, progress=progress, log=log)
-    example = (zoo.example_input(name),)
-    calib = [x[:calibration_images]]
-    model, rows, data = run(recipe, model, example, calibration_data=calib, data=(x, y), test=test,
-                            progress=progress, log=log)
+    if batch_size is not None:
+        recipe = dataclasses.replace(recipe, batch_size=batch_size)
+    model, rows, data = run(recipe, model, example_inputs, calibration_data=[x[:calibration_images]], data=(x, y),
+                            test=test, progress=progress, log=log)
     if output is not None:
         write_atomic(output, data)
     if plot_path is not None:
-        plot(rows, plot_path, f"{name}: size vs int8 top-1 after each step")
+        plot(rows, plot_path, title)
     return model, rows, data
+
+
+def compress_zoo(name: str, recipe: recipes.Recipe | None, *, target_bytes: int | None = None, output: str | None = None,
+                 plot_path: str | None = None, calibration_images: int = 512, batch_size: int | None = None,
+                 progress: bool = True, log=print):
+    """`microflat compress zoo:NAME`: the recipe on a zoo model, trained and tested on its bundled dataset."""
+    from .. import datasets, zoo
+
+    entry = zoo.entry(name)
+    if entry.dataset is None:
+        with_data = sorted(n for n, e in zoo.ZOO.items() if e.dataset)
+        raise CompileError(f"zoo model {name!r} has no bundled dataset to fine-tune on; give --data TRAIN.npz, or "
+                           f"use {', '.join(with_data[:-1])} or {with_data[-1]}")
+    model = zoo.load(name, progress=progress)
+    train = datasets.load(entry.dataset, "train", entry.image_size)
+    test = datasets.load(entry.dataset, "test", entry.image_size)
+    return compress_arrays(model, (zoo.example_input(name),), train, test, recipe, target_bytes=target_bytes,
+                           batch_size=batch_size, output=output, plot_path=plot_path,
+                           title=f"{name}: size vs int8 top-1 after each step", calibration_images=calibration_images,
+                           progress=progress, log=log)
