@@ -16,20 +16,34 @@ DIR receives:
                  selects from the target's features);
   input_<i>.bin  the example inputs as raw bytes (for microflat_run on Linux).
 
-Every file is written atomically. The example input is --input X.npy (the
-model's own layout, one sample) or, by default, a fixed pseudo-random one.
+The folder is written whole or not at all (atomic.replace_folder): the export
+is built in a temporary folder beside DIR and renamed into place; an existing
+DIR is renamed away first and deleted after, so a kill leaves the old export or
+the new one, never a new model_data.h beside an old model_data.c. Files of your
+own in an existing DIR are carried into the new one; a DIR holding folders
+export-c did not write, or a file at DIR, is refused.
+
+The example input is the given array (one sample in the .mfb's own layout,
+NHWC for images: the CLI converts from PyTorch's NCHW first; float input to an
+int8 model input is quantized with its scale and zero point, as the
+interpreter does) or, by default, a fixed pseudo-random one.
 """
 
 from __future__ import annotations
 
+import errno
 import os
+import re
 import shutil
 from pathlib import Path
 
 import numpy as np
 
-from .atomic import write_atomic
+from microflat.kernels import quantize_s8
+
+from .atomic import replace_folder
 from .c_runtime import CRuntime
+from .errors import InputError
 from .interpreter import Interpreter
 from .loader import load_bytes
 
@@ -73,17 +87,48 @@ def ops_header(names: list[str]) -> str:
     ])
 
 
+def example_input(model, given) -> np.ndarray:
+    """The given array as model input 0: one sample of its shape (the leading 1 may be left out) in its dtype;
+    float input to an int8 input quantized with the tensor's scale and zero point by the runtime's own kernel (the
+    interpreter's boundary). Raises InputError naming the expected and the given shape or dtype."""
+    t = model.tensors[model.inputs[0]]
+    x = np.asarray(given)
+    if x.shape != t.shape:
+        if t.shape[0] == 1 and x.shape == t.shape[1:]:
+            x = x.reshape(t.shape)
+        else:
+            raise InputError(f"the example input has shape {x.shape}; input 0 ({t.name or model.inputs[0]}) takes "
+                             f"one sample of shape {t.shape}")
+    if x.dtype.kind == "f" and not np.isfinite(x).all():
+        raise InputError("the example input holds NaN or infinite values")
+    if x.dtype == np.dtype(t.dtype):
+        return np.ascontiguousarray(x)
+    if t.dtype == "int8" and x.dtype.kind == "f":
+        if t.scale_value is None:
+            raise InputError("input 0 is int8 without quantization; pass int8 data")
+        q = np.empty(t.shape, np.int8)
+        quantize_s8(x.size, np.float32(t.scale_value), t.zero_point,
+                    np.ascontiguousarray(x, np.float32).reshape(-1), q.reshape(-1))
+        return q
+    if t.dtype == "float32" and x.dtype.kind in "fiu":
+        return x.astype(np.float32)
+    if t.dtype == "int32" and x.dtype.kind in "iu":
+        if x.size and (int(x.min()) < -(2**31) or int(x.max()) > 2**31 - 1):
+            raise InputError("the example input holds values outside int32")
+        return x.astype(np.int32)
+    also = {"int8": " or float", "int32": " or another integer type"}.get(t.dtype, "")
+    raise InputError(f"input 0 ({t.name or model.inputs[0]}) takes {t.dtype}{also}; the example input is {x.dtype}")
+
+
 def example_inputs(model, given: np.ndarray | None) -> list[np.ndarray]:
-    """One sample per model input: the given array, or a fixed pseudo-random one in the input's dtype."""
+    """One sample per model input: the given array (example_input) for input 0, or a fixed pseudo-random one in the
+    input's dtype."""
     out = []
     rng = np.random.default_rng(0)
     for j, idx in enumerate(model.inputs):
         t = model.tensors[idx]
         if given is not None and j == 0:
-            x = np.asarray(given)
-            if x.shape != t.shape:
-                x = x.reshape(t.shape)
-            out.append(x.astype(t.dtype))
+            out.append(example_input(model, given))
         elif t.dtype == "float32":
             out.append(rng.normal(size=t.shape).astype(np.float32))
         elif (rows := _gathered_rows(model, idx)) is not None:  # token ids: valid rows of the table they index
@@ -94,6 +139,47 @@ def example_inputs(model, given: np.ndarray | None) -> list[np.ndarray]:
     return out
 
 
+_OWN_FILE = re.compile(r"model_data\.[ch]|mf_ops_used\.h|input_\d+\.bin")
+
+
+def _own_sources(folder: Path, depth: int = 0) -> bool:
+    """Whether `folder` looks like export-c's microflat/: C sources only, and arm/ (the same) inside."""
+    for entry in folder.iterdir():
+        if entry.is_dir() and not entry.is_symlink():
+            if depth > 0 or entry.name != "arm" or not _own_sources(entry, 1):
+                return False
+        elif not (entry.is_file() and entry.suffix in (".c", ".h")):
+            return False
+    return True
+
+
+def _kept_files(out: Path) -> list[str]:
+    """The files of an existing DIR that export-c does not write (carried into the new export). Raises OSError
+    when DIR is not a folder, or holds folders export-c did not write."""
+    if not out.exists():
+        return []
+    if not out.is_dir():
+        raise NotADirectoryError(errno.ENOTDIR, f"{out} exists and is not a folder (export-c writes a folder)")
+    kept, foreign = [], []
+    for entry in sorted(out.iterdir(), key=lambda e: e.name):
+        if entry.is_dir() and not entry.is_symlink():
+            if not (entry.name == "microflat" and _own_sources(entry)):
+                foreign.append(entry.name + "/")
+        elif not _OWN_FILE.fullmatch(entry.name):
+            kept.append(entry.name)
+    if foreign:
+        raise FileExistsError(errno.EEXIST, f"{out} holds folders export-c did not write ({', '.join(foreign)}); "
+                                            "export into a new or empty folder, or over an earlier export")
+    return kept
+
+
+def _write(path: Path, data: bytes) -> None:
+    with open(path, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+
+
 def export(model_path, out_dir, input_array: np.ndarray | None = None) -> dict:
     """Write DIR as the module docstring says; returns {arena_bytes, file_bytes, inputs, outputs, ops}."""
     data = Path(model_path).read_bytes() if not isinstance(model_path, (bytes, bytearray)) else bytes(model_path)
@@ -102,7 +188,7 @@ def export(model_path, out_dir, input_array: np.ndarray | None = None) -> dict:
     inputs = example_inputs(model, input_array)
     outputs = Interpreter(model).invoke(*inputs)
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    kept = _kept_files(out)
     n_in, n_out = len(inputs), len(outputs)
     header = "\n".join([
         "/* Generated by `microflat export-c`: the model, an example input and the outputs it must give. */",
@@ -140,18 +226,17 @@ def export(model_path, out_dir, input_array: np.ndarray | None = None) -> dict:
                  + ", ".join(f"expected_{i}" for i in range(n_out)) + "};\n")
     parts.append("const uint32_t microflat_expected_output_bytes[MICROFLAT_OUTPUTS] = {"
                  + ", ".join(f"{y.nbytes}u" for y in outputs) + "};\n")
-    write_atomic(out / "model_data.h", header.encode())
-    write_atomic(out / "model_data.c", "".join(parts).encode())
     ops = ops_used(model)
-    write_atomic(out / "mf_ops_used.h", ops_header(ops).encode())
-    for i, x in enumerate(inputs):
-        write_atomic(out / f"input_{i}.bin", x.tobytes())
-    sources = out / "microflat"
-    for folder, into in ((KERNELS_C, sources), (RUNTIME_C, sources), (KERNELS_C / "arm", sources / "arm")):
-        into.mkdir(parents=True, exist_ok=True)
-        for path in sorted(folder.glob("*.[ch]")):
-            tmp = into / f".tmp-{path.name}"
-            shutil.copyfile(path, tmp)
-            os.replace(tmp, into / path.name)
+    with replace_folder(out, keep=kept) as tmp:
+        _write(tmp / "model_data.h", header.encode())
+        _write(tmp / "model_data.c", "".join(parts).encode())
+        _write(tmp / "mf_ops_used.h", ops_header(ops).encode())
+        for i, x in enumerate(inputs):
+            _write(tmp / f"input_{i}.bin", x.tobytes())
+        sources = tmp / "microflat"
+        for folder, into in ((KERNELS_C, sources), (RUNTIME_C, sources), (KERNELS_C / "arm", sources / "arm")):
+            into.mkdir(exist_ok=True)
+            for path in sorted(folder.glob("*.[ch]")):
+                shutil.copyfile(path, into / path.name)
     return {"arena_bytes": need, "file_bytes": len(data), "inputs": [x.tobytes() for x in inputs],
             "outputs": [y.tobytes() for y in outputs], "ops": ops}
