@@ -10,9 +10,13 @@ of each input and output.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
+import logging
 import os
+import warnings
+import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -36,13 +40,7 @@ def capture(model, example_inputs=None) -> torch.export.ExportedProgram:
     if isinstance(model, torch.export.ExportedProgram):
         return model
     if isinstance(model, (str, os.PathLike)):
-        path = os.fspath(model)
-        if not os.path.exists(path):
-            raise CompileError(f"{path}: no such file")
-        try:
-            return torch.export.load(path)
-        except Exception as exc:  # torch raises many types for a damaged archive
-            raise CompileError(f"{path}: not a saved ExportedProgram (torch.export.save): {exc}") from None
+        return load_program(model)
     if not isinstance(model, torch.nn.Module):
         raise CompileError(f"model must be a torch.nn.Module, an ExportedProgram or a .pt2 path, got {type(model).__name__}")
     if example_inputs is None:
@@ -54,6 +52,68 @@ def capture(model, example_inputs=None) -> torch.export.ExportedProgram:
         return torch.export.export(model, tuple(example_inputs), strict=False)
     except Exception as exc:
         raise CompileError(f"torch.export failed: {str(exc).splitlines()[0]}") from None
+
+
+_SAVE_HINT = "save one with torch.export.save(torch.export.export(model, (example,)), PATH)"
+
+
+def _first_sentence(exc: BaseException) -> str:
+    text = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    return text.split(". ")[0].rstrip(".")
+
+
+@contextlib.contextmanager
+def _torch_quiet(caught: list):
+    """torch's loggers and warnings silenced: each torch.* logger drops its records into `caught` (torch.export.load
+    logs a whole traceback as a warning before it raises)."""
+    loggers = [logging.getLogger("torch")] + [logger for name, logger in list(logging.root.manager.loggerDict.items())
+                                               if name.startswith("torch.") and isinstance(logger, logging.Logger)]
+
+    def catch(record):
+        caught.append(record)
+        return False
+
+    for logger in loggers:
+        logger.addFilter(catch)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        for logger in loggers:
+            logger.removeFilter(catch)
+
+
+def load_program(path) -> torch.export.ExportedProgram:
+    """A saved ExportedProgram (.pt2). Raises CompileError, one line naming the path and what is wrong with it (a
+    folder, an empty file, a compiled .mfb, not a zip archive, an archive torch cannot read), with torch's own
+    logging silenced while it loads."""
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise CompileError(f"{path}: no such file")
+    if os.path.isdir(path):
+        raise CompileError(f"{path}: is a folder, not a saved ExportedProgram (.pt2); {_SAVE_HINT}")
+    try:
+        with open(path, "rb") as f:
+            head = f.read(8)
+    except OSError as exc:
+        raise CompileError(f"{path}: cannot read it: {exc.strerror or exc}") from None
+    if not head:
+        raise CompileError(f"{path}: is empty, not a saved ExportedProgram (.pt2); {_SAVE_HINT}")
+    if head[4:8] == b"MFB0":
+        raise CompileError(f"{path}: is a compiled .mfb model; this takes the PyTorch model (a .pt2 written by "
+                           "torch.export.save, or zoo:NAME)")
+    if not zipfile.is_zipfile(path):
+        raise CompileError(f"{path}: is not a saved ExportedProgram (.pt2, a zip archive); {_SAVE_HINT}")
+    caught: list = []
+    try:
+        with _torch_quiet(caught):
+            return torch.export.load(path)
+    except Exception as exc:  # torch raises many types for a damaged archive, and logs the cause as a warning
+        causes = [r.exc_info[1] for r in caught if r.exc_info and r.exc_info[1] is not None]
+        reason = _first_sentence(causes[-1] if causes else exc)
+        raise CompileError(f"{path}: a zip archive torch.export.load cannot read ({reason}); "
+                           f"{_SAVE_HINT}") from None
 
 
 def _program_digest(ep: torch.export.ExportedProgram) -> bytes:
