@@ -53,11 +53,14 @@ def test_compile_a_pt2_then_run_and_compare(tmp_path):
     assert r.returncode == 0, r.stderr
     assert f"wrote {out}: {out.stat().st_size} bytes" in r.stdout
     x = np.load(calib)[:4]
-    nhwc = tmp_path / "x_nhwc.npy"
-    np.save(nhwc, x.transpose(0, 2, 3, 1))
-    r = run("run", str(out), "--input", str(nhwc), "--output", str(tmp_path / "y.npy"))
+    np.save(tmp_path / "x.npy", x)  # NCHW, as the PyTorch model takes it: run's default layout
+    r = run("run", str(out), "--input", str(tmp_path / "x.npy"), "--raw", "--output", str(tmp_path / "y.npy"))
     assert r.returncode == 0, r.stderr
     assert np.array_equal(np.load(tmp_path / "y.npy"), Interpreter(str(out)).invoke(x.transpose(0, 2, 3, 1))[0])
+    r = run("run", str(out), "--input", str(tmp_path / "x.npy"), "--output", str(tmp_path / "real.npy"))
+    assert r.returncode == 0, r.stderr  # by default: the outputs dequantized to float32
+    assert np.array_equal(np.load(tmp_path / "real.npy"),
+                          Interpreter(str(out)).invoke(x.transpose(0, 2, 3, 1), dequantize=True)[0])
 
     r = run("inspect", str(out), "--compare", str(pt2), "--input", str(calib), "--json")
     assert r.returncode == 0, r.stderr
