@@ -364,31 +364,13 @@ def _compile(args: argparse.Namespace) -> int:
 
 def _compress(args: argparse.Namespace) -> int:
     _writable(args.output, "-o")
-    _not_an_input(args.output, "-o", args.recipe)
+    _not_an_input(args.output, "-o", args.model, args.recipe, args.data, args.val)
     for path, option in ((args.plot, "--plot"), (args.json, "--json")):
         if path:
             _writable(path, option)
-    _need_compiler("compress")
-    from microflat.compiler.compress import pipeline, recipe, report
+    from microflat.compiler.compress import command
 
-    if not args.model.startswith("zoo:"):
-        raise ValueError("the CLI compresses zoo models (zoo:NAME), which bring their dataset; compress your own "
-                         "model with microflat.compiler.compress.pipeline.run and your train/eval functions")
-    if args.target_bytes is not None:
-        chosen = None
-    elif args.recipe in recipe.BUILTIN:
-        chosen = recipe.BUILTIN[args.recipe]
-    else:
-        chosen = recipe.load(args.recipe)
-    _, rows, _ = pipeline.compress_zoo(args.model[4:], chosen, target_bytes=args.target_bytes, output=args.output,
-                                       plot_path=args.plot, log=lambda line: print(line, file=sys.stderr))
-    print(report.render(rows))
-    if args.json:
-        from .atomic import write_atomic
-
-        write_atomic(args.json, report.to_json(rows).encode())
-    print(f"wrote {args.output}" + (f", {args.plot}" if args.plot else "") + (f", {args.json}" if args.json else ""))
-    return 0
+    return command.run(args)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -476,16 +458,11 @@ def build_parser() -> argparse.ArgumentParser:
                       help="4: weights quantized to [-7, 7] (stored as packed int4)")
     comp.set_defaults(handler=_compile)
 
-    comp = commands.add_parser("compress", help="run a compression recipe on a zoo model, report each step, write a .mfb")
-    comp.add_argument("model", metavar="zoo:NAME", help="a zoo model with a bundled dataset (lenet300, lenet5, small_cnn)")
-    comp.add_argument("--recipe", default="deep_compression", metavar="RECIPE",
-                      help="a TOML file, or a built-in: deep_compression (default), channels_half, lowrank_half")
-    comp.add_argument("--target-bytes", type=_positive, metavar="N", help="instead of a recipe: per-layer sensitivity, "
-                      "then per-layer pruning and cluster rates planned for N bytes (an integer >= 1) of compressed "
-                      "weights")
-    comp.add_argument("-o", "--output", required=True, metavar="OUT.mfb")
-    comp.add_argument("--plot", metavar="PLOT.png", help="size vs accuracy after each step (matplotlib)")
-    comp.add_argument("--json", metavar="REPORT.json", help="the table's figures, machine-readable")
+    from microflat.compiler.compress import command as compress_command  # argparse only: no torch at import
+
+    comp = commands.add_parser("compress", help="run a compression recipe on your model (a .pt2 with --data "
+                               "TRAIN.npz) or a zoo model, report each step, write a .mfb")
+    compress_command.add_arguments(comp)
     comp.set_defaults(handler=_compress)
     return parser
 

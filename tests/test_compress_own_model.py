@@ -257,3 +257,25 @@ def test_fit_skips_a_last_batch_of_one_sample():
     assert len(steps) == 2 * training.steps_per_epoch(65, 64) == 2
     assert [training.steps_per_epoch(n, 64) for n in (1, 64, 65, 66, 1437)] == [1, 1, 1, 2, 23]
     assert recipe.default_trainer(x, y, batch_size=64).steps_per_epoch == 1
+
+
+def test_the_console_script_compresses_a_saved_program(files, tmp_path):
+    """`microflat compress MODEL.pt2 --data ... --recipe FILE.toml -o OUT.mfb` through the installed script: exit 0
+    and a file that loads; a bad option is refused by argparse before any work, one line, nothing written."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(sys.executable).parent / "microflat"
+    root, out = files["root"], tmp_path / "m.mfb"
+    (tmp_path / "r.toml").write_text('[[step]]\nkind = "prune"\nsparsity = 0.5\nepochs = 1\n')
+    done = subprocess.run([str(script), "compress", str(root / "model.pt2"), "--data", str(root / "train.npz"),
+                           "--recipe", str(tmp_path / "r.toml"), "-o", str(out)], capture_output=True, text=True,
+                          env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert done.returncode == 0, done.stderr
+    assert Interpreter(str(out)).input_details[0]["shape"][0] >= 1
+    bad = subprocess.run([str(script), "compress", str(root / "model.pt2"), "--target-bytes", "-5", "-o",
+                          str(tmp_path / "n.mfb")], capture_output=True, text=True)
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "--target-bytes" in bad.stderr
+    assert "Traceback" not in bad.stderr and not (tmp_path / "n.mfb").exists()
