@@ -6,8 +6,12 @@ FlatBuffers Verifier would make: the table's vtable lies inside the buffer
 and is aligned; each present field lies inside its table and is aligned for
 its type; every offset points inside the buffer; vector and string lengths
 fit; strings are NUL-terminated UTF-8 of at most MAX_STRING_BYTES; enums and union types are in range.
-Work is bounded: nesting depth is limited, and each table is verified once
-(shared tables are memoized), so a hostile file cannot make it loop or blow up.
+Work is bounded: nesting depth is limited, each table is verified once
+(shared tables are memoized), and a vector's count is checked before any of
+its elements is read, against the bytes left in the buffer and, for vectors
+of tables or strings, against MAX_TABLE_VECTOR (as the C verifier does), so
+a hostile file cannot make it loop or blow up: a file claiming 100,000
+operators is refused at the vector's length word without reading one.
 
 Failures raise FormatError with the field's path and byte offset.
 """
@@ -21,7 +25,7 @@ from flatbuffers import number_types as N
 from flatbuffers.table import Table as FbTable
 
 from .errors import FormatError
-from .format import MAX_STRING_BYTES, SCHEMA, Schema
+from .format import MAX_STRING_BYTES, MAX_TABLE_VECTOR, SCHEMA, Schema
 
 MAX_DEPTH = 32
 
@@ -190,6 +194,8 @@ class _Reader:
                     self.fail(f"{path}[{i}]", target + 4 + i * size, f"{values[i]} is not a {elem} value")
             return values
         n = self.vector_header(path, target, 4)
+        if n > MAX_TABLE_VECTOR:  # before reading any element
+            self.fail(path, target, f"a vector of {n} {elem} entries holds more than {MAX_TABLE_VECTOR}")
         items = []
         for i in range(n):
             at = target + 4 + 4 * i

@@ -39,6 +39,7 @@ MAX_TENSORS = 4096  # bounds the verifier's work on a hostile file
 MAX_OPERATORS = 4096
 MAX_RANK = 6
 MAX_STRING_BYTES = 4096  # a name; bounds the C verifier's work, which has no memo of shared tables
+MAX_TABLE_VECTOR = 4096  # entries of a vector of tables or strings, checked before any is read (MAX_TENSORS, MAX_OPERATORS)
 MAX_TENSOR_BYTES = 2**31 - 1  # int32 indexing in the kernels
 MAX_ARENA_BYTES = 2**31 - 1
 
