@@ -35,6 +35,7 @@ class CRuntimeError(FormatError):
 
     def __init__(self, status: int, offset: int, index: int, message: str):
         self.status = STATUS.get(status, str(status))
+        self.index = index
         what = f" (tensor or operator {index})" if index >= 0 else ""
         super().__init__(f"C runtime {self.status}{what}", offset, message)
 

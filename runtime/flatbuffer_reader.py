@@ -39,8 +39,13 @@ _FLAGS = {
 class Decoded:
     """A decoded table: one attribute per schema field, plus where each lies.
 
-    ``at[name]`` is the byte offset of the field (of the table itself when the
-    field is absent and its default applies); ``pos`` is the table's offset.
+    ``at[name]`` is where the field's value lies: a scalar's own bytes; for a
+    table, vector or string field (and a union's value), the object the field
+    refers to (the table's first byte, the vector's or string's length word),
+    not the 4-byte reference to it; the table itself when the field is absent.
+    Element i of a vector of n-byte values lies at ``at[name] + 4 + n * i``.
+    ``pos`` is the table's offset. These are the offsets errors report
+    (docs/FORMAT.md, "Where an error points").
     """
 
     def __init__(self, table_name: str, pos: int):
@@ -88,7 +93,8 @@ class _Reader:
             self.fail(path, pos, f"tables nested deeper than {MAX_DEPTH}")
         self.check_range(path, pos, 4, 4)
         vtable = pos - struct.unpack_from("<i", self.buf, pos)[0]
-        self.check_range(path + " (vtable)", vtable, 4, 2)
+        if vtable < 0 or vtable + 4 > self.end or vtable % 2:  # the soffset at pos is what is wrong
+            self.fail(path + " (vtable)", pos, f"the vtable at {vtable} lies outside the flatbuffer or is misaligned")
         vt_bytes, obj_bytes = struct.unpack_from("<HH", self.buf, vtable)
         if vt_bytes < 4 or vt_bytes % 2:
             self.fail(path + " (vtable)", vtable, f"vtable size {vt_bytes} is not an even number >= 4")
@@ -147,12 +153,14 @@ class _Reader:
             if value_at is None:
                 self.fail(path, tab.Pos, f"union type {members[code - 1]} is set but the value is absent")
             target = self.offset_target(path, value_at)
+            out.at[f.name] = target
             return self.table(path, target, members[code - 1], depth + 1)
         at = self.slot(path, tab, f.slot, vt_bytes, obj_bytes, 4)
         out.at[f.name] = tab.Pos if at is None else at
         if at is None:
             return None
         target = self.offset_target(path, at)
+        out.at[f.name] = target
         if kind == "table":
             return self.table(path, target, f.type, depth + 1)
         if kind == "string":
@@ -172,7 +180,8 @@ class _Reader:
         n = self.vector_header(path, target, 1)
         if n > MAX_STRING_BYTES:
             self.fail(path, target, f"a string of {n} bytes is longer than {MAX_STRING_BYTES}")
-        self.check_range(path, target + 4, n + 1)
+        if target + 4 + n + 1 > self.end:  # the terminator: refused at the length word, as every string fault
+            self.fail(path, target, f"the terminator of a {n}-byte string lies past the end of the flatbuffer")
         if self.buf[target + 4 + n] != 0:
             self.fail(path, target, "string is not NUL-terminated")
         try:

@@ -227,13 +227,14 @@ class LoadedModel:
         if idx is None or len(idx) == 0:
             raise FormatError(which, self.root.at[which], "the model needs at least one")
         out = []
-        for j, v in enumerate(idx):
+        for j, v in enumerate(idx):  # stops by j = len(tensors): an invalid entry or a repeat comes by then
             v = int(v)
+            at = self.root.at[which] + 4 + 4 * j
             if not 0 <= v < len(self.tensors) or self.tensors[v].is_const:
-                raise FormatError(f"{which}[{j}]", self.root.at[which] + 4 + 4 * j, f"{v} is not an activation tensor")
+                raise FormatError(f"{which}[{j}]", at, f"{v} is not an activation tensor")
+            if v in out:
+                raise FormatError(f"{which}[{j}]", at, f"tensor {v} is listed twice")
             out.append(v)
-        if len(set(out)) != len(out):
-            raise FormatError(which, self.root.at[which], "a tensor is listed twice")
         return out
 
     def _check_metadata(self):
@@ -379,7 +380,7 @@ def _describe(b) -> str:
 def check_header(data) -> Header:
     n = len(data)
     if n < HEADER_BYTES:
-        raise FormatError("header", None, f"the file has {n} bytes, fewer than the {HEADER_BYTES}-byte header")
+        raise FormatError("header", 0, f"the file has {n} bytes, fewer than the {HEADER_BYTES}-byte header")
     root, ident, major, minor, fb_bytes, seg_off, seg_bytes, file_bytes, reserved = HEADER.unpack_from(data, 0)
     if ident != FILE_IDENTIFIER:
         raise FormatError("header.identifier", 4, f"expected {FILE_IDENTIFIER!r}, found {bytes(ident)!r}: not a .mfb file")
@@ -413,7 +414,7 @@ def load_file(path) -> LoadedModel:
         with open(path, "rb") as f:
             size = os.fstat(f.fileno()).st_size
             if size == 0:
-                raise FormatError("header", None, f"{path} is empty")
+                raise FormatError("header", 0, f"{path} is empty")
             mapped = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_COPY)
     except OSError as exc:
         raise FormatError("file", None, f"cannot read {path}: {exc.strerror or exc}") from None

@@ -15,6 +15,7 @@ and calls the kernel.
 from __future__ import annotations
 
 import functools
+import re
 import struct
 from dataclasses import dataclass
 
@@ -71,11 +72,29 @@ class OpCheck:
         return [t[int(i)] if i >= 0 else None for i in self.op.inputs], [t[int(i)] for i in self.op.outputs]
 
     def fail(self, field, offset, reason):
-        raise FormatError(f"{self.path}.{field}", offset, f"{self.name}: {reason}")
+        raise FormatError(f"{self.path}.{field}", self.at(field) if offset is None else offset, f"{self.name}: {reason}")
 
     def require(self, cond, field, reason, offset=None):
         if not cond:
-            self.fail(field, self.op.pos if offset is None else offset, reason)
+            self.fail(field, offset, reason)
+
+    def at(self, field: str) -> int:
+        """Where ``field`` (a path below the operator: "inputs", "outputs[0]", "options", "options.stride_h",
+        "options.perm[2]") lies, by docs/FORMAT.md's rule, which the C loader follows too: a scalar's bytes; a
+        vector's length word; element i of a vector at its own bytes; the options table's first byte; the
+        table holding the field when the field is absent (the operator for absent options)."""
+        m = re.fullmatch(r"(options\.)?(\w+)(?:\[(\d+)\])?", field)
+        if m is None:
+            return self.op.pos
+        in_options, name, index = m.groups()
+        table = self.op.options if in_options else self.op
+        if table is None or name not in table.at:  # options.x of an operator without options: the operator
+            return self.op.pos
+        at = table.at[name]
+        if index is None or getattr(table, name, None) is None:
+            return at
+        elem = SCHEMA.tables[table.table_name].field(name).type[1:-1]
+        return at + 4 + struct.calcsize(SCHEMA.scalar_format(elem)) * int(index)
 
     def counts(self, inputs, outputs):
         ins, outs = self.op.inputs, self.op.outputs
@@ -85,10 +104,8 @@ class OpCheck:
         self.require(n_out == outputs, "outputs", f"has {outputs} output(s), not {n_out}", self.op.at["outputs"])
 
     def element_at(self, which, i):
-        """The byte offset of inputs[i] / outputs[i] (an element of the vector the operator's field points to),
-        as the C verifier reports it."""
-        at = self.op.at[which]
-        return at + struct.unpack_from("<I", self.model.data, at)[0] + 4 + 4 * i
+        """The byte offset of inputs[i] / outputs[i]: an element of the vector the operator's field points to."""
+        return self.op.at[which] + 4 + 4 * i
 
     def tensor(self, which, i, dtype=None, rank=None, const=None, optional=False, encoded=False):
         """The tensor at inputs[i] / outputs[i], checked; None for an absent optional input.
@@ -473,7 +490,7 @@ def check_squared_difference(c: OpCheck) -> OpInfo:
 def check_extremum(c: OpCheck) -> OpInfo:
     """MAXIMUM and MINIMUM compare raw values: both inputs and the output share one quantization."""
     a, b, y = _binary_tensors(c)
-    c.require(c.op.options is None, "options", "takes no options", c.op.at["options"])
+    c.require(c.op.options is None, "options", "takes no options")
     c.same_quantization(a, y, "inputs[0]")
     c.same_quantization(b, y, "inputs[1]")
     return _binary_info(a, b, y)
@@ -643,11 +660,11 @@ def check_concatenation(c: OpCheck) -> OpInfo:
     c.zero_point(y, "outputs", 0)
     for name in ("requant", "input_mult", "input_shift"):
         v = getattr(o, name)
-        c.require(v is not None and len(v) == len(xs), f"options.{name}", f"needs {len(xs)} values", o.at[name])
-    c.require(int(o.requant.max()) <= 1, "options.requant", "values must be 0 or 1", o.at["requant"])
-    c.require(int(o.input_mult.min()) >= 0, "options.input_mult", "a multiplier is negative", o.at["input_mult"])
+        c.require(v is not None and len(v) == len(xs), f"options.{name}", f"needs {len(xs)} values")
+    c.require(int(o.requant.max()) <= 1, "options.requant", "values must be 0 or 1")
+    c.require(int(o.input_mult.min()) >= 0, "options.input_mult", "a multiplier is negative")
     c.require(SHIFT_MIN <= int(o.input_shift.min()) and int(o.input_shift.max()) <= SHIFT_MAX, "options.input_shift",
-              "a shift is out of range", o.at["input_shift"])
+              "a shift is out of range")
     for i, x in enumerate(xs):
         if not o.requant[i]:
             c.same_quantization(x, y, f"options.requant[{i}]")
@@ -679,7 +696,7 @@ def check_pad(c: OpCheck) -> OpInfo:
     for name in ("pad_before", "pad_after"):
         v = getattr(o, name)
         c.require(v is not None and len(v) == 4 and int(v.min()) >= 0 and int(v.max()) <= MAX_SPATIAL,
-                  f"options.{name}", f"needs four values in [0, {MAX_SPATIAL}]", o.at[name])
+                  f"options.{name}", f"needs four values in [0, {MAX_SPATIAL}]")
     want = tuple(int(x.shape[d] + o.pad_before[d] + o.pad_after[d]) for d in range(4))
     c.require(y.shape == want, "outputs[0]", f"output shape {y.shape} must be {want}")
     c.same_quantization(x, y, "outputs[0]")
@@ -698,7 +715,7 @@ def check_reshape(c: OpCheck) -> OpInfo:
     x = c.tensor("inputs", 0)
     y = c.tensor("outputs", 0, x.dtype, const=False)
     c.require(x.size == y.size, "outputs[0]", f"{y.shape} holds {y.size} elements, the input {x.size}")
-    c.require(c.op.options is None, "options", "takes no options", c.op.at["options"])
+    c.require(c.op.options is None, "options", "takes no options")
     if x.dtype == "int8":
         c.same_quantization(x, y, "outputs[0]")
     return OpInfo(0, 0, (0,))
@@ -723,7 +740,7 @@ def check_transpose(c: OpCheck) -> OpInfo:
     c.require(rank <= TRANSPOSE_MAX_DIMS, "inputs[0]", f"rank {rank} exceeds {TRANSPOSE_MAX_DIMS}")
     perm = o.perm
     c.require(perm is not None and sorted(int(p) for p in perm) == list(range(rank)), "options.perm",
-              f"must be a permutation of 0..{rank - 1}", o.at["perm"])
+              f"must be a permutation of 0..{rank - 1}")
     want = tuple(x.shape[int(p)] for p in perm)
     c.require(y.shape == want, "outputs[0]", f"output shape {y.shape} must be {want}")
     c.same_quantization(x, y, "outputs[0]")
@@ -740,33 +757,31 @@ def check_strided_slice(c: OpCheck) -> OpInfo:
     """Resolved loops (the compiler resolved TFLite's begin / end / masks, slicing.strided_slice_params): for input
     dimension d of up to five, positions begin[d] + k * strides[d] for k below count[d], the output's dimension or
     1 where bit d of shrink_axis_mask drops d; the first and the last lie in [0, size), so every one does. One
-    quantization. The output is written in order while the input is read strided: never in place. Offsets are
-    the C verifier's: an option's field, the output's element of outputs[], the output tensor's table."""
+    quantization. The output is written in order while the input is read strided: never in place."""
     c.counts((1,), 1)
     x = c.tensor("inputs", 0, "int8")
     y = c.tensor("outputs", 0, "int8", const=False)
     o = c.options()
     rank = len(x.shape)
-    c.require(rank <= SLICE_MAX_DIMS, "inputs[0]", f"rank {rank} exceeds {SLICE_MAX_DIMS}", c.element_at("inputs", 0))
+    c.require(rank <= SLICE_MAX_DIMS, "inputs[0]", f"rank {rank} exceeds {SLICE_MAX_DIMS}")
     for name in ("begin", "strides"):
         v = getattr(o, name)
         c.require(v is not None and len(v) == rank, f"options.{name}",
-                  f"needs {rank} values, one per input dimension, has {0 if v is None else len(v)}", o.at[name])
+                  f"needs {rank} values, one per input dimension, has {0 if v is None else len(v)}")
     shrink = c.int_option(o, "shrink_axis_mask", 0, 2**rank - 1)
     kept = [d for d in range(rank) if not shrink >> d & 1]
-    out_at = c.element_at("outputs", 0)
     c.require(len(y.shape) == len(kept), "outputs[0]",
               f"output shape {y.shape} must have {len(kept)} dimensions: the input's {rank} less the "
-              f"{rank - len(kept)} shrink_axis_mask drops", out_at)
+              f"{rank - len(kept)} shrink_axis_mask drops")
     for d, size in enumerate(x.shape):
         b, s = int(o.begin[d]), int(o.strides[d])
-        c.require(s != 0, "options.strides", f"strides[{d}] must be non-zero", o.at["strides"])
-        c.require(0 <= b < size, "options.begin", f"begin[{d}] = {b} lies outside [0, {size})", o.at["begin"])
+        c.require(s != 0, "options.strides", f"strides[{d}] must be non-zero")
+        c.require(0 <= b < size, "options.begin", f"begin[{d}] = {b} lies outside [0, {size})")
         n = 1 if shrink >> d & 1 else y.shape[kept.index(d)]
         last = b + (n - 1) * s  # Python ints: no overflow
         c.require(0 <= last < size, "outputs[0]",
-                  f"{n} positions of input dimension {d} from {b} by {s} end at {last}, outside [0, {size})", out_at)
-    c.same_quantization(x, y, "outputs[0]", y.pos)
+                  f"{n} positions of input dimension {d} from {b} by {s} end at {last}, outside [0, {size})")
+    c.same_quantization(x, y, "outputs[0]")
     return OpInfo(0, 0)
 
 
@@ -792,11 +807,10 @@ def check_gather(c: OpCheck) -> OpInfo:
     o = c.options()
     axis = c.int_option(o, "axis", 0, len(p.shape) - 1)
     want = p.shape[:axis] + i.shape + p.shape[axis + 1:]
-    out_at = c.element_at("outputs", 0)
     c.require(len(want) <= MAX_RANK, "outputs[0]", f"the output would have {len(want)} dimensions, more than "
-              f"{MAX_RANK}", out_at)
-    c.require(y.shape == want, "outputs[0]", f"output shape {y.shape} must be {want}", out_at)
-    c.same_quantization(p, y, "outputs[0]", y.pos)
+              f"{MAX_RANK}")
+    c.require(y.shape == want, "outputs[0]", f"output shape {y.shape} must be {want}")
+    c.same_quantization(p, y, "outputs[0]")
     return OpInfo(0, 0)
 
 
@@ -832,7 +846,7 @@ def check_resize(c: OpCheck) -> OpInfo:
     c.require(max(x.shape[1:3] + y.shape[1:3]) <= RESIZE_MAX_SIZE, "outputs[0]",
               f"heights and widths must be at most {RESIZE_MAX_SIZE}")
     c.require(not (o.align_corners and o.half_pixel_centers), "options.align_corners",
-              "align_corners and half_pixel_centers cannot both be set", o.at["align_corners"])
+              "align_corners and half_pixel_centers cannot both be set")
     c.same_quantization(x, y, "outputs[0]")
     return OpInfo(0, 0)
 
@@ -862,7 +876,7 @@ def check_reduce(c: OpCheck) -> OpInfo:
     axes = o.axes
     c.require(axes is not None and len(axes) >= 1 and len(set(int(a) for a in axes)) == len(axes)
               and all(0 <= int(a) < rank for a in axes), "options.axes",
-              f"must be distinct axes in [0, {rank})", o.at["axes"])
+              f"must be distinct axes in [0, {rank})")
     kept = tuple(1 if d in set(int(a) for a in axes) else x.shape[d] for d in range(rank))
     dropped = tuple(s for d, s in enumerate(x.shape) if d not in set(int(a) for a in axes)) or (1,)
     c.require(y.shape in (kept, dropped), "outputs[0]", f"output shape {y.shape} must be {kept} or {dropped}")
@@ -897,7 +911,7 @@ def check_lut(c: OpCheck) -> OpInfo:
     y = c.tensor("outputs", 0, "int8", const=False)
     c.require(t.shape == (256,), "inputs[1]", f"the table must have 256 entries, has {t.shape}")
     c.require(y.shape == x.shape, "outputs[0]", f"output shape {y.shape} must equal the input's {x.shape}")
-    c.require(c.op.options is None, "options", "takes no options", c.op.at["options"])
+    c.require(c.op.options is None, "options", "takes no options")
     return OpInfo(0, 0, (0,))
 
 

@@ -9,10 +9,16 @@ The valid files mutated: one with dense weights, one whose weights are
 stored in every encoding (a sparse per-channel palette, packed int4 and a
 palette), so damaged streams, codebooks and encoding fields are covered, and
 the op-coverage models (op_models.py), so every opcode's checks are.
+Whenever both refuse a file, they refuse it at the same byte (docs/FORMAT.md,
+"Where an error points"), the C status is the layer the Python field names
+and the C index the tensor or operator it names.
 Any other exception, a crash or a hang fails the test. The CI profile runs
 1,000 cases per property plus every single-byte flip of a valid file;
 HYPOTHESIS_PROFILE=long runs 20,000 per property.
 """
+
+import re
+import struct
 
 import numpy as np
 import pytest
@@ -34,14 +40,37 @@ INPUT = np.random.default_rng(0).normal(size=(1, 8, 8, 3)).astype(np.float32)
 INTERESTING_WORDS = [0, 1, 0x7FFFFFFF, 0x80000000, 0xFFFFFFFF, 0xFFFF, 16, len(VALID), len(VALID) + 4]
 
 
+def c_status_for(field: str) -> set:
+    """The mf_status values a Python refusal of ``field`` may come with: one per layer (docs/FORMAT.md)."""
+    head, _, rest = re.match(r"(\w+)(\[\d+\])?\.?(.*)", field).groups()
+    if head == "tensors" and _:
+        return {"MF_ERROR_ENCODING"} if rest.startswith("encoding") else \
+            {"MF_ERROR_TENSOR", "MF_ERROR_ENCODING"} if rest == "buffer" else {"MF_ERROR_TENSOR"}
+    if head == "operators" and _:  # the operator's own check, or the graph's order (its inputs and outputs)
+        return {"MF_ERROR_OPERATOR", "MF_ERROR_MODEL", "MF_ERROR_OPERATOR_NOT_BUILT"}
+    return {"header": {"MF_ERROR_HEADER"}, "Model": {"MF_ERROR_FLATBUFFER"},
+            "plan": {"MF_ERROR_PLAN"}}.get(head, {"MF_ERROR_MODEL"})
+
+
+def assert_same_refusal(py: FormatError, c: CRuntimeError):
+    """Both loaders refused a file: at the same byte, in the same layer, naming the same tensor or operator."""
+    assert py.offset == c.offset, f"Python: {py}; C: {c}"
+    assert c.status in c_status_for(py.field), f"Python: {py}; C: {c}"
+    named = re.match(r"(tensors|operators)\[(\d+)\]", py.field)
+    if named:
+        assert c.index == int(named.group(2)), f"Python: {py}; C: {c}"
+
+
 def _load_and_run(data: bytes) -> bool:
-    """True if the file was accepted (and then ran, the same on both backends); False if both loaders refused it."""
+    """True if the file was accepted (and then ran, the same on both backends); False if both loaders refused it
+    (at the same byte: assert_same_refusal)."""
     try:
         model = load_bytes(data)
     except FormatError as exc:
-        with pytest.raises(CRuntimeError):
+        with pytest.raises(CRuntimeError) as refused:
             CRuntime(data)
             pytest.fail(f"the C loader accepts a file the Python loader refuses: {exc}")
+        assert_same_refusal(exc, refused.value)
         return False
     t = model.tensors[model.inputs[0]]  # a damaged input shape or dtype can still make a valid model
     xs = [INPUT] if (t.shape, t.dtype) == (INPUT.shape, "float32") else example_inputs(model, None)

@@ -11,6 +11,7 @@
 #include "microflat.h"
 
 #define MF_MAX_RANK 6
+#define MF_MAX_TENSORS 4096     /* format.MAX_TENSORS and MAX_OPERATORS: mf_verify refuses longer vectors of tables */
 #define MF_MAX_BYTES 2147483647u /* MAX_TENSOR_BYTES and MAX_ARENA_BYTES: int32 indexing in the kernels */
 #define MF_ALIGNMENT 16u         /* constant buffers, the segment, every arena offset */
 #define MF_NONE (-1)

@@ -11,6 +11,8 @@
  *   4. the memory plan: every activation and scratch inside the arena, and
  *      no two buffers alive at the same time overlap, except the in-place
  *      reuses and overlap pairs memory_plan.py allows.
+ * A refusal points where docs/FORMAT.md says ("Where an error points"), at
+ * the same byte as the Python loader's.
  *
  * No heap: while loading, the caller's arena is the verifier's workspace:
  * each operator's scratch bytes and overlap distance and step as its check
@@ -118,14 +120,15 @@ static mf_status encoding_check(const mf_model *m, const mf_tensor *t, mf_error 
     }
     const uint32_t pb = mfb_ubyte(b, enc, MFB_WEIGHT_ENCODING_POSITION_BITS, MFB_WEIGHT_ENCODING_POSITION_BITS_DEFAULT);
     const uint32_t pbuf = mfb_uint(b, enc, MFB_WEIGHT_ENCODING_POSITIONS_BUFFER, 0);
+    const uint32_t pbuf_at = mfb_at(b, enc, MFB_WEIGHT_ENCODING_POSITIONS_BUFFER);
     if ((pb || pbuf) && !buffer_exists(m, pbuf)) {
-        return fail(e, MF_ERROR_ENCODING, enc, idx, "encoding.positions_buffer does not exist");
+        return fail(e, MF_ERROR_ENCODING, pbuf_at, idx, "encoding.positions_buffer does not exist");
     }
     if (!buffer_exists(m, t->buffer)) {
-        return fail(e, MF_ERROR_TENSOR, t->table, idx, "the tensor's buffer does not exist");
+        return fail(e, MF_ERROR_TENSOR, mfb_at(b, t->table, MFB_TENSOR_BUFFER), idx, "the tensor's buffer does not exist");
     }
     if (pb == 0 && pbuf) {
-        return fail(e, MF_ERROR_ENCODING, enc, idx, "the dense layout has no positions");
+        return fail(e, MF_ERROR_ENCODING, pbuf_at, idx, "the dense layout has no positions");
     }
     int32_t shape[MF_MAX_RANK];
     for (int32_t d = 0; d < t->rank; ++d) {
@@ -139,7 +142,14 @@ static mf_status encoding_check(const mf_model *m, const mf_tensor *t, mf_error 
         mfb_int(b, enc, MFB_WEIGHT_ENCODING_AXIS, MFB_WEIGHT_ENCODING_AXIS_DEFAULT), (int32_t)pb,
         mfb_uint(b, enc, MFB_WEIGHT_ENCODING_ENTRIES, 0), mf_const_data(m, t->buffer), mf_buffer_bytes(m, t->buffer),
         pbuf ? mf_const_data(m, pbuf) : 0, pbuf ? mf_buffer_bytes(m, pbuf) : 0);
-    return r == WE_VALID ? MF_OK : fail(e, MF_ERROR_ENCODING, enc, idx, reasons[r]);
+    /* each refusal points at the field weight_encoding.validate names */
+    const uint32_t where[] = {
+        enc, mfb_at(b, enc, MFB_WEIGHT_ENCODING_VALUE_BITS), mfb_at(b, enc, MFB_WEIGHT_ENCODING_POSITION_BITS),
+        mfb_at(b, enc, MFB_WEIGHT_ENCODING_ENTRIES), mfb_at(b, enc, MFB_WEIGHT_ENCODING_AXIS),
+        mfb_ref_at(b, enc, MFB_WEIGHT_ENCODING_CODEBOOK), mfb_at(b, enc, MFB_WEIGHT_ENCODING_CODEBOOK_PER_CHANNEL),
+        mfb_at(b, t->table, MFB_TENSOR_BUFFER), pbuf_at,
+    };
+    return r == WE_VALID ? MF_OK : fail(e, MF_ERROR_ENCODING, where[r], idx, reasons[r]);
 }
 
 /* loader._check_tensor. */
@@ -150,7 +160,7 @@ static mf_status tensor_check(const mf_model *m, uint32_t i, mf_error *e)
     mf_tensor_read(m, i, &t);
     const int32_t idx = (int32_t)i;
     if (t.rank < 1 || t.rank > MF_MAX_RANK) {
-        return fail(e, MF_ERROR_TENSOR, t.table, idx, "a tensor's rank is outside [1, 6]");
+        return fail(e, MF_ERROR_TENSOR, t.shape ? t.shape : t.table, idx, "a tensor's rank is outside [1, 6]");
     }
     for (int32_t d = 0; d < t.rank; ++d) {
         if (mf_dim(m, &t, d) < 1) {
@@ -165,21 +175,24 @@ static mf_status tensor_check(const mf_model *m, uint32_t i, mf_error *e)
         const uint32_t scale = mfb_uint(b, t.table, MFB_TENSOR_SCALE, 0);
         const uint32_t count = cs ? mfb_len(b, cs) : 1u;
         if (count == 0 || (cs && (scale & 0x7FFFFFFFu) != 0)) {
-            return fail(e, MF_ERROR_TENSOR, t.table, idx, "give either one scale or per-channel scales");
+            return fail(e, MF_ERROR_TENSOR, cs, idx, "give either one scale or per-channel scales");
         }
         for (uint32_t c = 0; c < count; ++c) {
             if (!positive_finite(cs ? mfb_vec_uint(b, cs, c) : scale)) {
-                return fail(e, MF_ERROR_TENSOR, t.table, idx, "scales must be finite and > 0");
+                return fail(e, MF_ERROR_TENSOR, cs ? cs : mfb_at(b, t.table, MFB_TENSOR_SCALE), idx,
+                            "scales must be finite and > 0");
             }
         }
         if (t.dtype == MFB_DTYPE_INT8 && (t.zero_point < -128 || t.zero_point > 127)) {
-            return fail(e, MF_ERROR_TENSOR, t.table, idx, "an int8 zero point is outside [-128, 127]");
+            return fail(e, MF_ERROR_TENSOR, mfb_at(b, t.table, MFB_TENSOR_ZERO_POINT), idx,
+                        "an int8 zero point is outside [-128, 127]");
         }
         const int32_t ax = mfb_int(b, t.table, MFB_TENSOR_QUANTIZED_AXIS, MFB_TENSOR_QUANTIZED_AXIS_DEFAULT);
         const int ok = (ax == -1 && !cs) ||
                        (ax >= 0 && ax < t.rank && (int64_t)count == (int64_t)mf_dim(m, &t, ax));
         if (!ok) {
-            return fail(e, MF_ERROR_TENSOR, t.table, idx, "quantized_axis does not fit the scales and the shape");
+            return fail(e, MF_ERROR_TENSOR, mfb_at(b, t.table, MFB_TENSOR_QUANTIZED_AXIS), idx,
+                        "quantized_axis does not fit the scales and the shape");
         }
     }
     if (t.encoding) {
@@ -187,10 +200,11 @@ static mf_status tensor_check(const mf_model *m, uint32_t i, mf_error *e)
     }
     if (t.buffer) {
         if (!buffer_exists(m, t.buffer)) {
-            return fail(e, MF_ERROR_TENSOR, t.table, idx, "the tensor's buffer does not exist");
+            return fail(e, MF_ERROR_TENSOR, mfb_at(b, t.table, MFB_TENSOR_BUFFER), idx, "the tensor's buffer does not exist");
         }
         if (mf_buffer_bytes(m, t.buffer) != t.nbytes) {
-            return fail(e, MF_ERROR_TENSOR, t.table, idx, "the tensor's buffer does not hold shape x dtype bytes");
+            return fail(e, MF_ERROR_TENSOR, mfb_at(b, t.table, MFB_TENSOR_BUFFER), idx,
+                        "the tensor's buffer does not hold shape x dtype bytes");
         }
     }
     return MF_OK;
@@ -262,7 +276,7 @@ static mf_status structure(mf_model *m, const uint8_t *file, uint32_t file_bytes
     m->tensor_offsets = plan ? mfb_ref(file, plan, MFB_MEMORY_PLAN_TENSOR_OFFSETS) : 0;
     m->scratch_offsets = plan ? mfb_ref(file, plan, MFB_MEMORY_PLAN_SCRATCH_OFFSETS) : 0;
     if (m->n_tensors == 0) {
-        return fail(e, MF_ERROR_MODEL, root, -1, "the model has no tensors");
+        return fail(e, MF_ERROR_MODEL, m->tensors ? m->tensors : root, -1, "the model has no tensors");
     }
     return MF_OK;
 }
@@ -275,7 +289,8 @@ static mf_status buffers_check(const mf_model *m, mf_error *e)
     const uint32_t offs = m->buffer_offsets, sizes = m->buffer_sizes;
     const uint32_t n = mfb_len(b, offs);
     if (!offs || !sizes || n != mfb_len(b, sizes) || n == 0 || mfb_vec_uint(b, sizes, 0) != 0) {
-        return fail(e, MF_ERROR_MODEL, root, -1, "buffer_offsets and buffer_sizes need one entry per buffer, buffer 0 empty");
+        return fail(e, MF_ERROR_MODEL, sizes ? sizes : root, -1,
+                    "buffer_offsets and buffer_sizes need one entry per buffer, buffer 0 empty");
     }
     const uint32_t seg = mfb_u32_at(b, 20);
     for (uint32_t i = 0; i < n; ++i) {
@@ -298,27 +313,43 @@ static int is_activation(const mf_model *m, int64_t t)
     return mfb_uint(m->file, mfb_vec_table(m->file, m->tensors, (uint32_t)t), MFB_TENSOR_BUFFER, 0) == 0;
 }
 
-/* loader._check_io: at least one, each an activation tensor, none twice. */
-static mf_status io_check(const mf_model *m, uint32_t vec, mf_error *e)
+/* A set of tensor indices (at most MF_MAX_TENSORS): 512 bytes, on the stack. */
+typedef struct {
+    uint8_t bits[MF_MAX_TENSORS / 8];
+} tensor_set;
+
+static int in_set(const tensor_set *s, uint32_t t)
+{
+    return (s->bits[t / 8] >> (t % 8)) & 1;
+}
+
+static void add_to_set(tensor_set *s, uint32_t t)
+{
+    s->bits[t / 8] = (uint8_t)(s->bits[t / 8] | (1u << (t % 8)));
+}
+
+/* loader._check_io: at least one, each an activation tensor, none twice; the first entry that is invalid or
+ * repeats an earlier one is refused (one comes by entry n_tensors, so the loop is bounded by the tensors). */
+static mf_status io_check(const mf_model *m, uint32_t slot, mf_error *e)
 {
     const uint8_t *b = m->file;
+    const uint32_t root = mfb_u32_at(b, 0);
+    const uint32_t vec = mfb_ref(b, root, slot);
     const uint32_t n = mfb_len(b, vec);
+    tensor_set seen;
     if (n == 0) {
-        return fail(e, MF_ERROR_MODEL, vec, -1, "the model needs at least one input and one output");
+        return fail(e, MF_ERROR_MODEL, vec ? vec : root, -1, "the model needs at least one input and one output");
     }
-    if (n > m->n_tensors) {
-        return fail(e, MF_ERROR_MODEL, vec, -1, "more inputs or outputs than tensors: one is listed twice or is invalid");
-    }
+    memset(&seen, 0, sizeof seen);
     for (uint32_t j = 0; j < n; ++j) {
         const int32_t v = mfb_vec_int(b, vec, j);
         if (!is_activation(m, v)) {
             return fail(e, MF_ERROR_MODEL, vec + 4 + 4 * j, v, "a model input or output is not an activation tensor");
         }
-        for (uint32_t k = 0; k < j; ++k) {
-            if (mfb_vec_int(b, vec, k) == v) {
-                return fail(e, MF_ERROR_MODEL, vec + 4 + 4 * j, v, "a tensor is listed twice");
-            }
+        if (in_set(&seen, (uint32_t)v)) {
+            return fail(e, MF_ERROR_MODEL, vec + 4 + 4 * j, v, "a tensor is listed twice");
         }
+        add_to_set(&seen, (uint32_t)v);
     }
     return MF_OK;
 }
@@ -337,7 +368,7 @@ static mf_status metadata_check(const mf_model *m, mf_error *e)
         return fail(e, MF_ERROR_MODEL, sha, -1, "metadata.source_sha256 must hold 32 bytes");
     }
     if (mfb_ubyte(b, md, MFB_METADATA_ROUNDING_MODE, 0) != MFB_ROUNDING_MODE_DOUBLE_ROUNDING) {
-        return fail(e, MF_ERROR_MODEL, md, -1, "unsupported rounding mode");
+        return fail(e, MF_ERROR_MODEL, mfb_at(b, md, MFB_METADATA_ROUNDING_MODE), -1, "unsupported rounding mode");
     }
     return MF_OK;
 }
@@ -553,13 +584,15 @@ static mf_status plan_check(const mf_model *m, const workspace *w, mf_error *e)
     }
     const uint32_t arena = m->arena_bytes;
     if (arena > MF_MAX_BYTES) {
-        return fail(e, MF_ERROR_PLAN, plan, -1, "plan.arena_bytes exceeds 2^31 - 1");
+        return fail(e, MF_ERROR_PLAN, mfb_at(b, plan, MFB_MEMORY_PLAN_ARENA_BYTES), -1, "plan.arena_bytes exceeds 2^31 - 1");
     }
     if (!m->tensor_offsets || mfb_len(b, m->tensor_offsets) != m->n_tensors) {
-        return fail(e, MF_ERROR_PLAN, plan, -1, "plan.tensor_offsets needs one value per tensor");
+        return fail(e, MF_ERROR_PLAN, m->tensor_offsets ? m->tensor_offsets : plan, -1,
+                    "plan.tensor_offsets needs one value per tensor");
     }
     if (!m->scratch_offsets || mfb_len(b, m->scratch_offsets) != m->n_operators) {
-        return fail(e, MF_ERROR_PLAN, plan, -1, "plan.scratch_offsets needs one value per operator");
+        return fail(e, MF_ERROR_PLAN, m->scratch_offsets ? m->scratch_offsets : plan, -1,
+                    "plan.scratch_offsets needs one value per operator");
     }
     mf_span *spans = w->spans;
     for (uint32_t t = 0; t < m->n_tensors; ++t) {
@@ -680,7 +713,7 @@ mf_status mf_model_load(mf_model *model, const uint8_t *file, uint32_t file_byte
             return s;
         }
     }
-    if ((s = io_check(m, m->inputs, error)) != MF_OK || (s = io_check(m, m->outputs, error)) != MF_OK ||
+    if ((s = io_check(m, MFB_MODEL_INPUTS, error)) != MF_OK || (s = io_check(m, MFB_MODEL_OUTPUTS, error)) != MF_OK ||
         (s = metadata_check(m, error)) != MF_OK) {
         return s;
     }

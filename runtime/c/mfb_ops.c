@@ -64,6 +64,15 @@ static mf_status fail(const op_ctx *c, uint32_t at, const char *message)
     return mf_fail(c->error, MF_ERROR_OPERATOR, at ? at : c->op, (int32_t)c->k, message);
 }
 
+/* Where a refusal points (docs/FORMAT.md, "Where an error points"; ops.OpCheck.at): inputs[i] and outputs[i] at
+ * their element; an option's scalar at its bytes and an option's vector at its length word, or the options table
+ * when the field is absent; the options table itself, or the operator when it has none. */
+#define IN(i) (c->ins + 4 + 4 * (i))
+#define OUT(i) (c->outs + 4 + 4 * (i))
+#define OPT(slot) mfb_at(c->b, c->options, (slot))
+#define OPT_VEC(slot) mfb_ref_at(c->b, c->options, (slot))
+#define OPTIONS_AT (c->options ? c->options : c->op)
+
 #define REQUIRE(cond, at, message)                                                                                    \
     do {                                                                                                              \
         if (!(cond)) {                                                                                                \
@@ -124,13 +133,13 @@ static mf_status tensor(const op_ctx *c, int output, uint32_t i, int32_t dtype, 
 
 static mf_status options(const op_ctx *c, uint32_t type)
 {
-    REQUIRE(c->options_type == type && c->options != 0, c->op, "the options table is missing or of the wrong type");
+    REQUIRE(c->options_type == type && c->options != 0, OPTIONS_AT, "the options table is missing or of the wrong type");
     return MF_OK;
 }
 
 static mf_status no_options(const op_ctx *c)
 {
-    REQUIRE(c->options_type == 0, c->op, "this operator takes no options");
+    REQUIRE(c->options_type == 0, OPTIONS_AT, "this operator takes no options");
     return MF_OK;
 }
 
@@ -138,7 +147,7 @@ static mf_status no_options(const op_ctx *c)
 static mf_status int_option(const op_ctx *c, uint32_t slot, int32_t dflt, int64_t lo, int64_t hi, int32_t *value)
 {
     const int32_t v = mfb_int(c->b, c->options, slot, dflt);
-    REQUIRE(v >= lo && v <= hi, mfb_field(c->b, c->options, slot), "an option is out of range");
+    REQUIRE(v >= lo && v <= hi, OPT(slot), "an option is out of range");
     if (value) {
         *value = v;
     }
@@ -150,7 +159,7 @@ static mf_status act_range(const op_ctx *c, uint32_t min_slot, uint32_t max_slot
     int32_t lo = 0, hi = 0;
     CHECK(int_option(c, min_slot, -128, -128, 127, &lo));
     CHECK(int_option(c, max_slot, 127, -128, 127, &hi));
-    REQUIRE(lo <= hi, c->options, "act_min > act_max");
+    REQUIRE(lo <= hi, OPT(min_slot), "act_min > act_max");
     return MF_OK;
 }
 
@@ -159,12 +168,14 @@ static mf_status requant(const op_ctx *c, uint32_t mult_slot, uint32_t shift_slo
 {
     const uint32_t mult = mfb_ref(c->b, c->options, mult_slot), shift = mfb_ref(c->b, c->options, shift_slot);
     const uint32_t n = mfb_len(c->b, mult);
-    REQUIRE(mult && (n == 1 || n == channels), mult, "output_mult needs 1 or one value per channel");
-    REQUIRE(shift && (mfb_len(c->b, shift) == 1 || mfb_len(c->b, shift) == channels), shift,
+    REQUIRE(mult && (n == 1 || n == channels), OPT_VEC(mult_slot), "output_mult needs 1 or one value per channel");
+    REQUIRE(shift && (mfb_len(c->b, shift) == 1 || mfb_len(c->b, shift) == channels), OPT_VEC(shift_slot),
             "output_shift needs 1 or one value per channel");
     REQUIRE(mfb_len(c->b, shift) == n, shift, "output_mult and output_shift differ in length");
-    for (uint32_t i = 0; i < n; ++i) {
+    for (uint32_t i = 0; i < n; ++i) { /* every multiplier, then every shift: OpCheck.requant's order */
         REQUIRE(mfb_vec_int(c->b, mult, i) >= 0, mult, "a multiplier is negative");
+    }
+    for (uint32_t i = 0; i < n; ++i) {
         const int32_t s = mfb_i8_at(c->b, shift + 4 + i);
         REQUIRE(s >= MF_SHIFT_MIN && s <= MF_SHIFT_MAX, shift, "a shift is outside [-31, 30]");
     }
@@ -177,17 +188,19 @@ static mf_status scalar_requant(const op_ctx *c, uint32_t mult_slot, uint32_t sh
     return int_option(c, shift_slot, 0, MF_SHIFT_MIN, MF_SHIFT_MAX, 0);
 }
 
-static mf_status zero_point(const op_ctx *c, const mf_tensor *t)
+/* OpCheck.zero_point: the tensor at `at` (its element of inputs or outputs) is quantized. */
+static mf_status zero_point(const op_ctx *c, const mf_tensor *t, uint32_t at)
 {
-    REQUIRE(t->quantized, t->table, "a tensor has no quantization");
+    REQUIRE(t->quantized, at, "a tensor has no quantization");
     return MF_OK;
 }
 
-static mf_status same_quantization(const op_ctx *c, const mf_tensor *a, const mf_tensor *y)
+/* OpCheck.same_quantization: a and y share scale and zero point; a refusal points at `at`. */
+static mf_status same_quantization(const op_ctx *c, const mf_tensor *a, const mf_tensor *y, uint32_t at)
 {
     const int same = a->quantized == y->quantized &&
                      (!a->quantized || (a->scale_bits == y->scale_bits && a->zero_point == y->zero_point));
-    REQUIRE(same, y->table, "two tensors must share scale and zero point");
+    REQUIRE(same, at, "two tensors must share scale and zero point");
     return MF_OK;
 }
 
@@ -203,7 +216,7 @@ static mf_status geometry(const op_ctx *c, uint32_t stride_slot, int32_t dilatio
     }
     const int64_t eff = (k - 1) * d + 1;
     CHECK(int_option(c, pad_slot, 0, 0, eff - 1, &p));
-    REQUIRE((out_size - 1) * s - p < in_size, mfb_field(c->b, c->options, stride_slot),
+    REQUIRE((out_size - 1) * s - p < in_size, OPT(stride_slot),
             "the output size puts the last window outside the input");
     return MF_OK;
 }
@@ -261,12 +274,12 @@ static mf_status check_weighted(const op_ctx *c, const mf_tensor *x, const mf_te
     int has_bias = 0;
     if (c->n_in > 2) {
         CHECK(tensor(c, 0, 2, MFB_DTYPE_INT32, 1, CONSTANT, 1, 0, &bias, &has_bias));
-        REQUIRE(!has_bias || dim(c, &bias, 0) == channels, c->ins, "the bias must have one value per output channel");
+        REQUIRE(!has_bias || dim(c, &bias, 0) == channels, IN(2), "the bias must have one value per output channel");
     }
     CHECK(requant(c, opts_slot_mult, slot_shift, channels));
     CHECK(act_range(c, slot_min, slot_max));
-    CHECK(zero_point(c, x));
-    CHECK(zero_point(c, y));
+    CHECK(zero_point(c, x, IN(0)));
+    CHECK(zero_point(c, y, OUT(0)));
     int32_t zp = 0;
     CHECK(weight_zero_point(c, w, &zp));
     int32_t shape[MF_MAX_RANK];
@@ -281,7 +294,7 @@ static mf_status check_weighted(const op_ctx *c, const mf_tensor *x, const mf_te
     } else {
         encoded_filter f;
         encoded_of(c->m, w, &f);
-        REQUIRE(!(f.position_bits || f.per_channel) || f.axis == channel_axis, c->ins,
+        REQUIRE(!(f.position_bits || f.per_channel) || f.axis == channel_axis, IN(1),
                 "the encoding's axis is not this op's output-channel axis");
         r = mf_weight_channel_bound(shape, w->rank, channel_axis, f.value_bits, f.codebook, f.codebook_size, f.per_channel,
                                  f.position_bits, f.entries, f.values, f.positions, bias_data, 0);
@@ -327,9 +340,9 @@ static mf_status check_conv_2d(const op_ctx *c, mf_op_info *info)
     CHECK(options(c, MFB_OP_OPTIONS_CONV2D_OPTIONS));
     const int64_t cin = dim(c, &x, 3), cout = dim(c, &w, 0), kh = dim(c, &w, 1), kw = dim(c, &w, 2);
     CHECK(int_option(c, MFB_CONV2D_OPTIONS_GROUPS, 1, 1, cin, &groups));
-    REQUIRE(cin % groups == 0 && cout % groups == 0 && cin / groups == dim(c, &w, 3), c->options,
+    REQUIRE(cin % groups == 0 && cout % groups == 0 && cin / groups == dim(c, &w, 3), OPT(MFB_CONV2D_OPTIONS_GROUPS),
             "input channels, filter and groups disagree");
-    REQUIRE(dim(c, &y, 0) == dim(c, &x, 0) && dim(c, &y, 3) == cout, c->outs, "the output shape does not match");
+    REQUIRE(dim(c, &y, 0) == dim(c, &x, 0) && dim(c, &y, 3) == cout, OUT(0), "the output shape does not match");
     CHECK(geometry(c, MFB_CONV2D_OPTIONS_STRIDE_H, MFB_CONV2D_OPTIONS_DILATION_H, MFB_CONV2D_OPTIONS_PAD_TOP,
                    dim(c, &x, 1), kh, dim(c, &y, 1)));
     CHECK(geometry(c, MFB_CONV2D_OPTIONS_STRIDE_W, MFB_CONV2D_OPTIONS_DILATION_W, MFB_CONV2D_OPTIONS_PAD_LEFT,
@@ -357,14 +370,14 @@ static mf_status check_transpose_conv(const op_ctx *c, mf_op_info *info)
     CHECK(tensor(c, 1, 0, MFB_DTYPE_INT8, 4, ACTIVATION, 0, 0, &y, 0));
     CHECK(options(c, MFB_OP_OPTIONS_TRANSPOSE_CONV_OPTIONS));
     const int64_t cout = dim(c, &w, 0);
-    REQUIRE(dim(c, &w, 3) == dim(c, &x, 3), c->ins, "the filter does not take the input's channels");
-    REQUIRE(dim(c, &y, 0) == dim(c, &x, 0) && dim(c, &y, 3) == cout, c->outs, "the output shape does not match");
+    REQUIRE(dim(c, &w, 3) == dim(c, &x, 3), IN(1), "the filter does not take the input's channels");
+    REQUIRE(dim(c, &y, 0) == dim(c, &x, 0) && dim(c, &y, 3) == cout, OUT(0), "the output shape does not match");
     for (int32_t a = 0; a < 2; ++a) {
         int32_t s = 1;
         const int64_t k = dim(c, &w, 1 + a);
         CHECK(int_option(c, stride_slots[a], 1, 1, MAX_SPATIAL, &s));
         CHECK(int_option(c, pad_slots[a], 0, 0, k - 1, 0));
-        REQUIRE(dim(c, &y, 1 + a) <= dim(c, &x, 1 + a) * s + k, c->outs, "the output exceeds in * stride + kernel");
+        REQUIRE(dim(c, &y, 1 + a) <= dim(c, &x, 1 + a) * s + k, OUT(0), "the output exceeds in * stride + kernel");
     }
     CHECK(check_weighted(c, &x, &w, &y, cout, 0, MFB_TRANSPOSE_CONV_OPTIONS_OUTPUT_MULT,
                          MFB_TRANSPOSE_CONV_OPTIONS_OUTPUT_SHIFT, MFB_TRANSPOSE_CONV_OPTIONS_ACT_MIN,
@@ -432,15 +445,15 @@ static mf_status check_batch_matmul(const op_ctx *c, mf_op_info *info)
     const int adj_y = mfb_ubyte(c->b, c->options, MFB_BATCH_MAT_MUL_OPTIONS_ADJ_Y, 0) != 0;
     REQUIRE(batch_matmul_dims(c, &a, &b, adj_x, adj_y, &m), c->ins,
             "the operands do not multiply (ranks 2..5, equal depth at most 33025, broadcasting batch dimensions)");
-    REQUIRE(y.rank == m.rank, c->outs, "the output shape is not the product's");
+    REQUIRE(y.rank == m.rank, OUT(0), "the output shape is not the product's");
     for (int32_t d = 0; d < m.rank; ++d) {
-        REQUIRE(dim(c, &y, d) == m.shape[d], c->outs, "the output shape is not the product's");
+        REQUIRE(dim(c, &y, d) == m.shape[d], OUT(0), "the output shape is not the product's");
     }
     CHECK(scalar_requant(c, MFB_BATCH_MAT_MUL_OPTIONS_OUTPUT_MULT, MFB_BATCH_MAT_MUL_OPTIONS_OUTPUT_SHIFT));
     CHECK(act_range(c, MFB_BATCH_MAT_MUL_OPTIONS_ACT_MIN, MFB_BATCH_MAT_MUL_OPTIONS_ACT_MAX));
-    CHECK(zero_point(c, &a));
-    CHECK(zero_point(c, &b));
-    return zero_point(c, &y);
+    CHECK(zero_point(c, &a, IN(0)));
+    CHECK(zero_point(c, &b, IN(1)));
+    return zero_point(c, &y, OUT(0));
 }
 
 static mf_status check_depthwise_conv_2d(const op_ctx *c, mf_op_info *info)
@@ -454,8 +467,8 @@ static mf_status check_depthwise_conv_2d(const op_ctx *c, mf_op_info *info)
     CHECK(options(c, MFB_OP_OPTIONS_DEPTHWISE_CONV2D_OPTIONS));
     const int64_t cin = dim(c, &x, 3), cout = dim(c, &w, 3);
     CHECK(int_option(c, MFB_DEPTHWISE_CONV2D_OPTIONS_DEPTH_MULTIPLIER, 1, 1, MAX_SPATIAL, &mult));
-    REQUIRE(dim(c, &w, 0) == 1 && cout == cin * mult, c->ins, "the filter does not match the channels x multiplier");
-    REQUIRE(dim(c, &y, 0) == dim(c, &x, 0) && dim(c, &y, 3) == cout, c->outs, "the output shape does not match");
+    REQUIRE(dim(c, &w, 0) == 1 && cout == cin * mult, IN(1), "the filter does not match the channels x multiplier");
+    REQUIRE(dim(c, &y, 0) == dim(c, &x, 0) && dim(c, &y, 3) == cout, OUT(0), "the output shape does not match");
     CHECK(geometry(c, MFB_DEPTHWISE_CONV2D_OPTIONS_STRIDE_H, MFB_DEPTHWISE_CONV2D_OPTIONS_DILATION_H,
                    MFB_DEPTHWISE_CONV2D_OPTIONS_PAD_TOP, dim(c, &x, 1), dim(c, &w, 1), dim(c, &y, 1)));
     CHECK(geometry(c, MFB_DEPTHWISE_CONV2D_OPTIONS_STRIDE_W, MFB_DEPTHWISE_CONV2D_OPTIONS_DILATION_W,
@@ -480,8 +493,8 @@ static mf_status check_fully_connected(const op_ctx *c, mf_op_info *info)
     CHECK(tensor(c, 1, 0, MFB_DTYPE_INT8, 2, ACTIVATION, 0, 0, &y, 0));
     CHECK(options(c, MFB_OP_OPTIONS_FULLY_CONNECTED_OPTIONS));
     const int64_t k = dim(c, &x, 1), out = dim(c, &w, 0);
-    REQUIRE(dim(c, &w, 1) == k, c->ins, "the filter does not take the input's features");
-    REQUIRE(dim(c, &y, 0) == dim(c, &x, 0) && dim(c, &y, 1) == out, c->outs, "the output shape does not match");
+    REQUIRE(dim(c, &w, 1) == k, IN(1), "the filter does not take the input's features");
+    REQUIRE(dim(c, &y, 0) == dim(c, &x, 0) && dim(c, &y, 1) == out, OUT(0), "the output shape does not match");
     CHECK(check_weighted(c, &x, &w, &y, out, 0, MFB_FULLY_CONNECTED_OPTIONS_OUTPUT_MULT,
                          MFB_FULLY_CONNECTED_OPTIONS_OUTPUT_SHIFT, MFB_FULLY_CONNECTED_OPTIONS_ACT_MIN,
                          MFB_FULLY_CONNECTED_OPTIONS_ACT_MAX));
@@ -493,10 +506,13 @@ static mf_status check_fully_connected(const op_ctx *c, mf_op_info *info)
 /* _broadcast: a and b broadcast (NumPy rules, rank 4) to exactly y's shape. */
 static mf_status broadcast(const op_ctx *c, const mf_tensor *a, const mf_tensor *b, const mf_tensor *y)
 {
-    for (int32_t d = 0; d < FOUR; ++d) {
+    for (int32_t d = 0; d < FOUR; ++d) { /* the inputs over every dimension, then the output: ops._broadcast */
         const int64_t da = dim(c, a, d), db = dim(c, b, d);
         REQUIRE(da == db || da == 1 || db == 1, c->ins, "the input shapes do not broadcast");
-        REQUIRE(dim(c, y, d) == (da > db ? da : db), c->outs, "the output shape is not the broadcast shape");
+    }
+    for (int32_t d = 0; d < FOUR; ++d) {
+        const int64_t da = dim(c, a, d), db = dim(c, b, d);
+        REQUIRE(dim(c, y, d) == (da > db ? da : db), OUT(0), "the output shape is not the broadcast shape");
     }
     return MF_OK;
 }
@@ -525,7 +541,7 @@ static mf_status input_scaling(const op_ctx *c, const uint32_t slots[5], int32_t
         int32_t mult = 0, shift = 0;
         CHECK(int_option(c, slots[1 + 2 * i], 0, 0, INT32_MAX, &mult));
         CHECK(int_option(c, slots[2 + 2 * i], 0, MF_SHIFT_MIN, max_shift, &shift));
-        REQUIRE(shift < 0 || mult <= max_mult, mfb_field(c->b, c->options, slots[1 + 2 * i]),
+        REQUIRE(shift < 0 || mult <= max_mult, OPT(slots[1 + 2 * i]),
                 "an input multiplier is out of range");
     }
     return MF_OK;
@@ -540,9 +556,9 @@ static mf_status binary_tensors(const op_ctx *c, mf_op_info *info, mf_tensor *a,
     CHECK(tensor(c, 0, 1, MFB_DTYPE_INT8, 4, ANY, 0, 0, b, 0));
     CHECK(tensor(c, 1, 0, MFB_DTYPE_INT8, 4, ACTIVATION, 0, 0, y, 0));
     CHECK(broadcast(c, a, b, y));
-    CHECK(zero_point(c, a));
-    CHECK(zero_point(c, b));
-    CHECK(zero_point(c, y));
+    CHECK(zero_point(c, a, IN(0)));
+    CHECK(zero_point(c, b, IN(1)));
+    CHECK(zero_point(c, y, OUT(0)));
     info->in_place = (same_shape(c, a, y) ? 1u : 0u) | (same_shape(c, b, y) ? 2u : 0u);
     return MF_OK;
 }
@@ -576,8 +592,8 @@ static mf_status check_binary(const op_ctx *c, mf_op_info *info)
                               MFB_SQUARED_DIFFERENCE_OPTIONS_OUTPUT_SHIFT);
     default: /* MAXIMUM, MINIMUM: raw values compared, one quantization */
         CHECK(no_options(c));
-        CHECK(same_quantization(c, &a, &y));
-        return same_quantization(c, &b, &y);
+        CHECK(same_quantization(c, &a, &y, IN(0)));
+        return same_quantization(c, &b, &y, IN(1));
     }
 }
 
@@ -591,12 +607,12 @@ static mf_status check_pool(const op_ctx *c, mf_op_info *info)
     CHECK(options(c, MFB_OP_OPTIONS_POOL2D_OPTIONS));
     CHECK(int_option(c, MFB_POOL2D_OPTIONS_FILTER_H, 1, 1, 4096, &fh));
     CHECK(int_option(c, MFB_POOL2D_OPTIONS_FILTER_W, 1, 1, 4096, &fw));
-    REQUIRE(dim(c, &y, 0) == dim(c, &x, 0) && dim(c, &y, 3) == dim(c, &x, 3), c->outs, "the output shape does not match");
+    REQUIRE(dim(c, &y, 0) == dim(c, &x, 0) && dim(c, &y, 3) == dim(c, &x, 3), OUT(0), "the output shape does not match");
     CHECK(geometry(c, MFB_POOL2D_OPTIONS_STRIDE_H, -1, MFB_POOL2D_OPTIONS_PAD_TOP, dim(c, &x, 1), fh, dim(c, &y, 1)));
     CHECK(geometry(c, MFB_POOL2D_OPTIONS_STRIDE_W, -1, MFB_POOL2D_OPTIONS_PAD_LEFT, dim(c, &x, 2), fw, dim(c, &y, 2)));
     CHECK(act_range(c, MFB_POOL2D_OPTIONS_ACT_MIN, MFB_POOL2D_OPTIONS_ACT_MAX));
     row_overlap(c, &x, &y, MFB_POOL2D_OPTIONS_STRIDE_H, MFB_POOL2D_OPTIONS_PAD_TOP, 1, info);
-    return same_quantization(c, &x, &y);
+    return same_quantization(c, &x, &y, OUT(0));
 }
 
 static mf_status check_mean(const op_ctx *c, mf_op_info *info)
@@ -609,12 +625,12 @@ static mf_status check_mean(const op_ctx *c, mf_op_info *info)
     const int64_t n = dim(c, &x, 0), h = dim(c, &x, 1), w = dim(c, &x, 2), ch = dim(c, &x, 3);
     const int as4 = y.rank == 4 && dim(c, &y, 0) == n && dim(c, &y, 1) == 1 && dim(c, &y, 2) == 1 && dim(c, &y, 3) == ch;
     const int as2 = y.rank == 2 && dim(c, &y, 0) == n && dim(c, &y, 1) == ch;
-    REQUIRE(as4 || as2, c->outs, "the output shape must be [N, 1, 1, C] or [N, C]");
-    REQUIRE(h * w <= MEAN_MAX_ELEMENTS, c->ins, "H * W exceeds (2^31 - 1) / 255");
+    REQUIRE(as4 || as2, OUT(0), "the output shape must be [N, 1, 1, C] or [N, C]");
+    REQUIRE(h * w <= MEAN_MAX_ELEMENTS, IN(0), "H * W exceeds (2^31 - 1) / 255");
     CHECK(options(c, MFB_OP_OPTIONS_MEAN_OPTIONS));
     CHECK(scalar_requant(c, MFB_MEAN_OPTIONS_MULT, MFB_MEAN_OPTIONS_SHIFT));
-    CHECK(zero_point(c, &x));
-    return zero_point(c, &y);
+    CHECK(zero_point(c, &x, IN(0)));
+    return zero_point(c, &y, OUT(0));
 }
 
 static mf_status check_softmax(const op_ctx *c, mf_op_info *info)
@@ -624,9 +640,9 @@ static mf_status check_softmax(const op_ctx *c, mf_op_info *info)
     CHECK(counts(c, 1, 1, 1));
     CHECK(tensor(c, 0, 0, MFB_DTYPE_INT8, ANY, ANY, 0, 0, &x, 0));
     CHECK(tensor(c, 1, 0, MFB_DTYPE_INT8, ANY, ACTIVATION, 0, 0, &y, 0));
-    REQUIRE(same_shape(c, &x, &y), c->outs, "the output shape must equal the input's");
-    REQUIRE(dim(c, &x, x.rank - 1) <= SOFTMAX_MAX_DEPTH, c->ins, "the softmax depth exceeds 4095");
-    REQUIRE(y.quantized && y.zero_point == -128 && y.scale_bits == SOFTMAX_OUTPUT_SCALE_BITS, c->outs,
+    REQUIRE(same_shape(c, &x, &y), OUT(0), "the output shape must equal the input's");
+    REQUIRE(dim(c, &x, x.rank - 1) <= SOFTMAX_MAX_DEPTH, IN(0), "the softmax depth exceeds 4095");
+    REQUIRE(y.quantized && y.zero_point == -128 && y.scale_bits == SOFTMAX_OUTPUT_SCALE_BITS, OUT(0),
             "softmax output quantization must be scale 1/256, zero point -128");
     CHECK(options(c, MFB_OP_OPTIONS_SOFTMAX_OPTIONS));
     CHECK(int_option(c, MFB_SOFTMAX_OPTIONS_INPUT_BETA_MULT, 0, 0, INT32_MAX, 0));
@@ -644,6 +660,9 @@ static mf_status check_concatenation(const op_ctx *c, mf_op_info *info)
     int32_t axis = 0;
     (void)info;
     CHECK(counts(c, 1, 1024, 1));
+    for (uint32_t i = 0; i < c->n_in; ++i) { /* ops.check_concatenation's order: every input, then the output */
+        CHECK(tensor(c, 0, i, MFB_DTYPE_INT8, ANY, ANY, 0, 0, &x, 0));
+    }
     CHECK(tensor(c, 1, 0, MFB_DTYPE_INT8, ANY, ACTIVATION, 0, 0, &y, 0));
     CHECK(options(c, MFB_OP_OPTIONS_CONCATENATION_OPTIONS));
     CHECK(int_option(c, MFB_CONCATENATION_OPTIONS_AXIS, 0, 0, y.rank - 1, &axis));
@@ -654,28 +673,35 @@ static mf_status check_concatenation(const op_ctx *c, mf_op_info *info)
         for (int32_t d = 0; same && d < y.rank; ++d) {
             same = d == axis || dim(c, &x, d) == dim(c, &y, d);
         }
-        REQUIRE(same, c->ins + 4 + 4 * i, "an input's shape does not match the output's off the axis");
-        CHECK(zero_point(c, &x));
+        REQUIRE(same, IN(i), "an input's shape does not match the output's off the axis");
+        CHECK(zero_point(c, &x, IN(i)));
         total += dim(c, &x, axis);
     }
-    REQUIRE(total == dim(c, &y, axis), c->outs, "the axis sizes do not add up");
-    CHECK(zero_point(c, &y));
+    REQUIRE(total == dim(c, &y, axis), OUT(0), "the axis sizes do not add up");
+    CHECK(zero_point(c, &y, OUT(0)));
     const uint32_t rq = mfb_ref(c->b, c->options, MFB_CONCATENATION_OPTIONS_REQUANT);
     const uint32_t mult = mfb_ref(c->b, c->options, MFB_CONCATENATION_OPTIONS_INPUT_MULT);
     const uint32_t shift = mfb_ref(c->b, c->options, MFB_CONCATENATION_OPTIONS_INPUT_SHIFT);
-    REQUIRE(rq && mfb_len(c->b, rq) == c->n_in, c->options, "options.requant needs one value per input");
-    REQUIRE(mult && mfb_len(c->b, mult) == c->n_in, c->options, "options.input_mult needs one value per input");
-    REQUIRE(shift && mfb_len(c->b, shift) == c->n_in, c->options, "options.input_shift needs one value per input");
-    for (uint32_t i = 0; i < c->n_in; ++i) {
+    REQUIRE(rq && mfb_len(c->b, rq) == c->n_in, OPT_VEC(MFB_CONCATENATION_OPTIONS_REQUANT),
+            "options.requant needs one value per input");
+    REQUIRE(mult && mfb_len(c->b, mult) == c->n_in, OPT_VEC(MFB_CONCATENATION_OPTIONS_INPUT_MULT),
+            "options.input_mult needs one value per input");
+    REQUIRE(shift && mfb_len(c->b, shift) == c->n_in, OPT_VEC(MFB_CONCATENATION_OPTIONS_INPUT_SHIFT),
+            "options.input_shift needs one value per input");
+    for (uint32_t i = 0; i < c->n_in; ++i) { /* each vector whole, in ops.py's order */
         REQUIRE(c->b[rq + 4 + i] <= 1, rq, "options.requant values must be 0 or 1");
+    }
+    for (uint32_t i = 0; i < c->n_in; ++i) {
         REQUIRE(mfb_vec_int(c->b, mult, i) >= 0, mult, "a multiplier is negative");
+    }
+    for (uint32_t i = 0; i < c->n_in; ++i) {
         const int32_t s = mfb_i8_at(c->b, shift + 4 + i);
         REQUIRE(s >= MF_SHIFT_MIN && s <= MF_SHIFT_MAX, shift, "a shift is out of range");
     }
     for (uint32_t i = 0; i < c->n_in; ++i) {
         if (!c->b[rq + 4 + i]) {
             CHECK(tensor(c, 0, i, MFB_DTYPE_INT8, ANY, ANY, 0, 0, &x, 0));
-            CHECK(same_quantization(c, &x, &y));
+            CHECK(same_quantization(c, &x, &y, rq + 4 + i));
         }
     }
     return MF_OK;
@@ -693,7 +719,8 @@ static mf_status check_pad(const op_ctx *c, mf_op_info *info)
     const uint32_t after = mfb_ref(c->b, c->options, MFB_PAD_OPTIONS_PAD_AFTER);
     const uint32_t vecs[2] = {before, after};
     for (int v = 0; v < 2; ++v) {
-        REQUIRE(vecs[v] && mfb_len(c->b, vecs[v]) == FOUR, c->options, "pad_before and pad_after need four values");
+        REQUIRE(vecs[v] && mfb_len(c->b, vecs[v]) == FOUR, vecs[v] ? vecs[v] : c->options,
+                "pad_before and pad_after need four values");
         for (uint32_t d = 0; d < FOUR; ++d) {
             const int32_t p = mfb_vec_int(c->b, vecs[v], d);
             REQUIRE(p >= 0 && p <= MAX_SPATIAL, vecs[v], "a padding is outside [0, 65536]");
@@ -701,9 +728,9 @@ static mf_status check_pad(const op_ctx *c, mf_op_info *info)
     }
     for (uint32_t d = 0; d < FOUR; ++d) {
         REQUIRE(dim(c, &y, (int32_t)d) == dim(c, &x, (int32_t)d) + mfb_vec_int(c->b, before, d) + mfb_vec_int(c->b, after, d),
-                c->outs, "the output shape is not the padded input shape");
+                OUT(0), "the output shape is not the padded input shape");
     }
-    return same_quantization(c, &x, &y);
+    return same_quantization(c, &x, &y, OUT(0));
 }
 
 static mf_status check_reshape(const op_ctx *c, mf_op_info *info)
@@ -712,10 +739,10 @@ static mf_status check_reshape(const op_ctx *c, mf_op_info *info)
     CHECK(counts(c, 1, 1, 1));
     CHECK(tensor(c, 0, 0, ANY, ANY, ANY, 0, 0, &x, 0));
     CHECK(tensor(c, 1, 0, (int32_t)x.dtype, ANY, ACTIVATION, 0, 0, &y, 0));
-    REQUIRE(x.size == y.size, c->outs, "the output holds a different number of elements");
+    REQUIRE(x.size == y.size, OUT(0), "the output holds a different number of elements");
     CHECK(no_options(c));
     if (x.dtype == MFB_DTYPE_INT8) {
-        CHECK(same_quantization(c, &x, &y));
+        CHECK(same_quantization(c, &x, &y, OUT(0)));
     }
     info->in_place = 1u;
     return MF_OK;
@@ -732,9 +759,9 @@ static mf_status check_transpose(const op_ctx *c, mf_op_info *info)
     CHECK(tensor(c, 0, 0, MFB_DTYPE_INT8, ANY, ANY, 0, 0, &x, 0));
     CHECK(tensor(c, 1, 0, MFB_DTYPE_INT8, ANY, ACTIVATION, 0, 0, &y, 0));
     CHECK(options(c, MFB_OP_OPTIONS_TRANSPOSE_OPTIONS));
-    REQUIRE(x.rank <= TRANSPOSE_MAX_DIMS, c->ins, "a transpose takes at most five dimensions");
+    REQUIRE(x.rank <= TRANSPOSE_MAX_DIMS, IN(0), "a transpose takes at most five dimensions");
     const uint32_t perm = mfb_ref(c->b, c->options, MFB_TRANSPOSE_OPTIONS_PERM);
-    REQUIRE(perm != 0 && mfb_len(c->b, perm) == (uint32_t)x.rank && y.rank == x.rank, perm ? perm : c->options,
+    REQUIRE(perm != 0 && mfb_len(c->b, perm) == (uint32_t)x.rank, perm ? perm : c->options,
             "perm must be a permutation of the input's dimensions");
     uint32_t seen = 0;
     for (int32_t d = 0; d < x.rank; ++d) {
@@ -742,25 +769,21 @@ static mf_status check_transpose(const op_ctx *c, mf_op_info *info)
         REQUIRE(p >= 0 && p < x.rank && !(seen & (1u << p)), perm,
                 "perm must be a permutation of the input's dimensions");
         seen |= 1u << p;
-        REQUIRE(dim(c, &y, d) == dim(c, &x, p), c->outs, "the output shape is not the permuted input shape");
     }
-    return same_quantization(c, &x, &y);
+    REQUIRE(y.rank == x.rank, OUT(0), "the output shape is not the permuted input shape");
+    for (int32_t d = 0; d < x.rank; ++d) {
+        REQUIRE(dim(c, &y, d) == dim(c, &x, mfb_vec_int(c->b, perm, (uint32_t)d)), OUT(0),
+                "the output shape is not the permuted input shape");
+    }
+    return same_quantization(c, &x, &y, OUT(0));
 }
 
 #define SLICE_MAX_DIMS 5 /* slicing.MAX_DIMS */
 
-/* Where an option's field lies, or the options table when the field is absent (the Python reader's opts.at). */
-static uint32_t option_at(const op_ctx *c, uint32_t slot)
-{
-    const uint32_t at = mfb_field(c->b, c->options, slot);
-    return at ? at : c->options;
-}
-
 /* ops.check_strided_slice: resolved loops over up to five dimensions; for input dimension d, positions
  * begin[d] + k * strides[d] for k below its count (the output's dimension, or 1 where shrink_axis_mask drops d),
  * the first and the last inside the dimension (in int64_t: a count and a stride are below 2^31); one
- * quantization; never in place. Offsets as ops.py reports them: an option's field, the output's element of the
- * operator's outputs, the output tensor's table. */
+ * quantization; never in place. */
 static mf_status check_strided_slice(const op_ctx *c, mf_op_info *info)
 {
     mf_tensor x, y;
@@ -770,12 +793,12 @@ static mf_status check_strided_slice(const op_ctx *c, mf_op_info *info)
     CHECK(tensor(c, 0, 0, MFB_DTYPE_INT8, ANY, ANY, 0, 0, &x, 0));
     CHECK(tensor(c, 1, 0, MFB_DTYPE_INT8, ANY, ACTIVATION, 0, 0, &y, 0));
     CHECK(options(c, MFB_OP_OPTIONS_STRIDED_SLICE_OPTIONS));
-    REQUIRE(x.rank <= SLICE_MAX_DIMS, c->ins + 4, "a strided slice takes at most five dimensions");
+    REQUIRE(x.rank <= SLICE_MAX_DIMS, IN(0), "a strided slice takes at most five dimensions");
     const uint32_t begin = mfb_ref(c->b, c->options, MFB_STRIDED_SLICE_OPTIONS_BEGIN);
     const uint32_t strides = mfb_ref(c->b, c->options, MFB_STRIDED_SLICE_OPTIONS_STRIDES);
-    const uint32_t begin_at = option_at(c, MFB_STRIDED_SLICE_OPTIONS_BEGIN);
-    const uint32_t strides_at = option_at(c, MFB_STRIDED_SLICE_OPTIONS_STRIDES);
-    const uint32_t out_at = c->outs + 4;
+    const uint32_t begin_at = OPT_VEC(MFB_STRIDED_SLICE_OPTIONS_BEGIN);
+    const uint32_t strides_at = OPT_VEC(MFB_STRIDED_SLICE_OPTIONS_STRIDES);
+    const uint32_t out_at = OUT(0);
     REQUIRE(begin && mfb_len(c->b, begin) == (uint32_t)x.rank, begin_at,
             "options.begin needs one value per input dimension");
     REQUIRE(strides && mfb_len(c->b, strides) == (uint32_t)x.rank, strides_at,
@@ -795,7 +818,7 @@ static mf_status check_strided_slice(const op_ctx *c, mf_op_info *info)
         const int64_t last = b + (n - 1) * s;
         REQUIRE(last >= 0 && last < size, out_at, "an output dimension puts the slice's last position outside the input");
     }
-    return same_quantization(c, &x, &y);
+    return same_quantization(c, &x, &y, out_at);
 }
 
 /* ops.check_gather: params int8 of any rank, indices int32 of any rank, the output
@@ -812,7 +835,7 @@ static mf_status check_gather(const op_ctx *c, mf_op_info *info)
     CHECK(tensor(c, 1, 0, MFB_DTYPE_INT8, ANY, ACTIVATION, 0, 0, &y, 0));
     CHECK(options(c, MFB_OP_OPTIONS_GATHER_OPTIONS));
     CHECK(int_option(c, MFB_GATHER_OPTIONS_AXIS, 0, 0, p.rank - 1, &axis));
-    const uint32_t out_at = c->outs + 4;
+    const uint32_t out_at = OUT(0);
     const int32_t rank = p.rank - 1 + i.rank;
     REQUIRE(rank <= MF_MAX_RANK, out_at, "the output would have more than six dimensions");
     REQUIRE(y.rank == rank, out_at, "the output shape is not params' with the indices' shape at the axis");
@@ -822,7 +845,7 @@ static mf_status check_gather(const op_ctx *c, mf_op_info *info)
                                                  : dim(c, &p, d - i.rank + 1);
         REQUIRE(dim(c, &y, d) == want, out_at, "the output shape is not params' with the indices' shape at the axis");
     }
-    return same_quantization(c, &p, &y);
+    return same_quantization(c, &p, &y, out_at);
 }
 
 #define RESIZE_MAX_SIZE 65536 /* resize.MAX_SIZE */
@@ -837,16 +860,16 @@ static mf_status check_resize(const op_ctx *c, mf_op_info *info)
     CHECK(tensor(c, 0, 0, MFB_DTYPE_INT8, 4, ANY, 0, 0, &x, 0));
     CHECK(tensor(c, 1, 0, MFB_DTYPE_INT8, 4, ACTIVATION, 0, 0, &y, 0));
     CHECK(options(c, MFB_OP_OPTIONS_RESIZE_OPTIONS));
-    REQUIRE(dim(c, &y, 0) == dim(c, &x, 0) && dim(c, &y, 3) == dim(c, &x, 3), c->outs,
+    REQUIRE(dim(c, &y, 0) == dim(c, &x, 0) && dim(c, &y, 3) == dim(c, &x, 3), OUT(0),
             "the output must keep the input's batch and channels");
     for (int32_t d = 1; d <= 2; ++d) {
-        REQUIRE(dim(c, &x, d) <= RESIZE_MAX_SIZE && dim(c, &y, d) <= RESIZE_MAX_SIZE, c->outs,
+        REQUIRE(dim(c, &x, d) <= RESIZE_MAX_SIZE && dim(c, &y, d) <= RESIZE_MAX_SIZE, OUT(0),
                 "heights and widths must be at most 65536");
     }
     REQUIRE(!(mfb_ubyte(c->b, c->options, MFB_RESIZE_OPTIONS_ALIGN_CORNERS, 0) &&
               mfb_ubyte(c->b, c->options, MFB_RESIZE_OPTIONS_HALF_PIXEL_CENTERS, 0)),
-            c->options, "align_corners and half_pixel_centers cannot both be set");
-    return same_quantization(c, &x, &y);
+            OPT(MFB_RESIZE_OPTIONS_ALIGN_CORNERS), "align_corners and half_pixel_centers cannot both be set");
+    return same_quantization(c, &x, &y, OUT(0));
 }
 
 /* ops.check_reduce: rank <= 5, distinct axes, the output the input with the axes kept as 1s or dropped (a
@@ -858,7 +881,7 @@ static mf_status check_reduce(const op_ctx *c, mf_op_info *info)
     CHECK(tensor(c, 0, 0, MFB_DTYPE_INT8, ANY, ANY, 0, 0, &x, 0));
     CHECK(tensor(c, 1, 0, MFB_DTYPE_INT8, ANY, ACTIVATION, 0, 0, &y, 0));
     CHECK(options(c, MFB_OP_OPTIONS_REDUCE_OPTIONS));
-    REQUIRE(x.rank <= REDUCE_MAX_DIMS, c->ins, "a reduction takes at most five dimensions");
+    REQUIRE(x.rank <= REDUCE_MAX_DIMS, IN(0), "a reduction takes at most five dimensions");
     const uint32_t axes = mfb_ref(c->b, c->options, MFB_REDUCE_OPTIONS_AXES);
     const uint32_t n_axes = mfb_len(c->b, axes);
     REQUIRE(axes != 0 && n_axes >= 1, axes ? axes : c->options, "axes must be distinct axes of the input");
@@ -882,14 +905,14 @@ static mf_status check_reduce(const op_ctx *c, mf_op_info *info)
         }
     }
     dropped = dropped && (dropped_rank > 0 || dim(c, &y, 0) == 1);
-    REQUIRE(kept || dropped, c->outs, "the output shape is not the reduced input's");
+    REQUIRE(kept || dropped, OUT(0), "the output shape is not the reduced input's");
     if (c->opcode == MFB_OP_CODE_REDUCE_MAX) {
-        return same_quantization(c, &x, &y);
+        return same_quantization(c, &x, &y, OUT(0));
     }
-    REQUIRE(n <= MEAN_MAX_ELEMENTS, c->ins, "a sum would take too many elements for int32");
+    REQUIRE(n <= MEAN_MAX_ELEMENTS, IN(0), "a sum would take too many elements for int32");
     CHECK(scalar_requant(c, MFB_REDUCE_OPTIONS_MULT, MFB_REDUCE_OPTIONS_SHIFT));
-    CHECK(zero_point(c, &x));
-    CHECK(zero_point(c, &y));
+    CHECK(zero_point(c, &x, IN(0)));
+    CHECK(zero_point(c, &y, OUT(0)));
     info->scratch_bytes = (uint64_t)mf_reduce_s8_scratch_bytes((int32_t)y.size);
     return MF_OK;
 }
@@ -901,8 +924,8 @@ static mf_status check_lut(const op_ctx *c, mf_op_info *info)
     CHECK(tensor(c, 0, 0, MFB_DTYPE_INT8, ANY, ANY, 0, 0, &x, 0));
     CHECK(tensor(c, 0, 1, MFB_DTYPE_INT8, 1, CONSTANT, 0, 0, &t, 0));
     CHECK(tensor(c, 1, 0, MFB_DTYPE_INT8, ANY, ACTIVATION, 0, 0, &y, 0));
-    REQUIRE(dim(c, &t, 0) == 256, c->ins, "the table must have 256 entries");
-    REQUIRE(same_shape(c, &x, &y), c->outs, "the output shape must equal the input's");
+    REQUIRE(dim(c, &t, 0) == 256, IN(1), "the table must have 256 entries");
+    REQUIRE(same_shape(c, &x, &y), OUT(0), "the output shape must equal the input's");
     CHECK(no_options(c));
     info->in_place = 1u;
     return MF_OK;
@@ -918,8 +941,8 @@ static mf_status check_boundary(const op_ctx *c, mf_op_info *info)
     CHECK(counts(c, 1, 1, 1));
     CHECK(tensor(c, 0, 0, quantize ? MFB_DTYPE_FLOAT32 : MFB_DTYPE_INT8, ANY, ANY, 0, 0, &x, 0));
     CHECK(tensor(c, 1, 0, quantize ? MFB_DTYPE_INT8 : MFB_DTYPE_FLOAT32, ANY, ACTIVATION, 0, 0, &y, 0));
-    REQUIRE(same_shape(c, &x, &y), c->outs, "the output shape must equal the input's");
-    return zero_point(c, quantize ? &y : &x);
+    REQUIRE(same_shape(c, &x, &y), OUT(0), "the output shape must equal the input's");
+    return zero_point(c, quantize ? &y : &x, quantize ? OUT(0) : IN(0));
 }
 
 /* --- execution: the kernel calls ops.py's prepare_* builds -------------------------------------- */

@@ -61,6 +61,14 @@ static inline uint32_t mfb_field(const uint8_t *b, uint32_t table, uint32_t slot
     return rel ? table + rel : 0;
 }
 
+/* Where an error about field `slot` points (docs/FORMAT.md, "Where an error points"): the field's own bytes, or
+ * its table when the field is absent. */
+static inline uint32_t mfb_at(const uint8_t *b, uint32_t table, uint32_t slot)
+{
+    const uint32_t at = mfb_field(b, table, slot);
+    return at ? at : table;
+}
+
 static inline int32_t mfb_int(const uint8_t *b, uint32_t table, uint32_t slot, int32_t dflt)
 {
     const uint32_t at = mfb_field(b, table, slot);
@@ -90,6 +98,14 @@ static inline uint32_t mfb_ref(const uint8_t *b, uint32_t table, uint32_t slot)
 {
     const uint32_t at = mfb_field(b, table, slot);
     return at ? at + mfb_u32_at(b, at) : 0;
+}
+
+/* Where an error about reference field `slot` points: the object it refers to (a table's first byte, a vector's or
+ * string's length word), or the table holding the field when it is absent. */
+static inline uint32_t mfb_ref_at(const uint8_t *b, uint32_t table, uint32_t slot)
+{
+    const uint32_t target = mfb_ref(b, table, slot);
+    return target ? target : table;
 }
 
 /* A vector's length (0 when absent), its element i (4 bytes each) and the table element i points to. */
