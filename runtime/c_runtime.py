@@ -31,17 +31,24 @@ def aligned_bytes(n: int) -> np.ndarray:
 
 
 class CRuntimeError(FormatError):
-    """The C loader refused a file: ``status`` is its mf_status name."""
+    """The C loader refused a file: ``status`` is its mf_status name, ``index`` the tensor or operator (-1: none),
+    ``call`` the function that refused it (mf_arena_bytes, or mf_model_load for what only it checks)."""
 
-    def __init__(self, status: int, offset: int, index: int, message: str):
+    def __init__(self, status: int, offset: int, index: int, message: str, call: str = ""):
         self.status = STATUS.get(status, str(status))
         self.index = index
+        self.call = call
         what = f" (tensor or operator {index})" if index >= 0 else ""
         super().__init__(f"C runtime {self.status}{what}", offset, message)
 
 
 class CRuntime:
-    """A model loaded by the C runtime, on an arena of mf_arena_bytes (``required_bytes``)."""
+    """A model loaded by the C runtime, on an arena of mf_arena_bytes (``required_bytes``).
+
+    Nothing the file claims is allocated before the C verifier has checked it: mf_arena_bytes answers only
+    after every check but the plan's overlaps (which need the arena as workspace), so the arena allocated
+    here is exactly what the verified plan uses (or the verifier's workspace, at most ~270 KB), never a
+    damaged file's arena_bytes; a refused file raises CRuntimeError before any arena exists."""
 
     def __init__(self, data):
         self.ffi, self.lib = native.load()
@@ -51,18 +58,18 @@ class CRuntime:
         self._file_ptr = ffi.from_buffer("uint8_t[]", self.file)
         error = ffi.new("mf_error *")
         need = ffi.new("uint32_t *")
-        self._check(lib.mf_arena_bytes(self._file_ptr, len(data), need, error), error)
-        self.required_bytes = int(need[0])  # the plan's arena or the verifier's workspace, the larger
+        self._check(lib.mf_arena_bytes(self._file_ptr, len(data), need, error), error, "mf_arena_bytes")  # verifies
+        self.required_bytes = int(need[0])  # the verified plan's arena or the verifier's workspace, the larger
         self.arena = aligned_bytes(max(self.required_bytes, 1))
         self._arena_ptr = ffi.from_buffer("uint8_t[]", self.arena)
         self.model = ffi.new("mf_model *")
         self._check(lib.mf_model_load(self.model, self._file_ptr, len(data), self._arena_ptr, self.required_bytes,
-                                      error), error)
+                                      error), error, "mf_model_load")
 
-    def _check(self, status, error):
+    def _check(self, status, error, call):
         if status != 0:
             message = self.ffi.string(error.message).decode() if error.message != self.ffi.NULL else ""
-            raise CRuntimeError(int(status), int(error.offset), int(error.index), message)
+            raise CRuntimeError(int(status), int(error.offset), int(error.index), message, call)
 
     def invoke(self) -> None:
         _invoke_status(self.lib.mf_invoke(self.model), "mf_invoke")

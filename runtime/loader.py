@@ -321,6 +321,11 @@ class LoadedModel:
             if off < 0 or off % ARENA_ALIGNMENT or off + size > arena:
                 raise FormatError(f"plan.scratch_offsets[{k}]", at, f"scratch at {off} (+{size} bytes) does not fit the {arena}-byte arena")
             bufs.append(memory_plan.Buffer([("scratch", k)], size, k, k, off))
+        end = memory_plan.arena_end(bufs)
+        if arena != end:
+            raise FormatError("plan.arena_bytes", plan.at["arena_bytes"],
+                              f"{arena} bytes, but the plan's buffers end at {end}: arena_bytes must be exactly the "
+                              f"largest offset + bytes (rounded up to {ARENA_ALIGNMENT}) of its buffers")
         # In-place reuse is allowed exactly where the planner would take it.
         sizes = [t.nbytes for t in self.tensors]
         groups = memory_plan.alias_groups(len(self.tensors), ops, [i.in_place_inputs for i in self.op_info], life,

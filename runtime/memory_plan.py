@@ -275,7 +275,7 @@ def _place(bufs: list[Buffer], by_ids, taken) -> int:
         for b, r in c.members:
             b.offset = at + r
             placed.append(b)
-    return max((b.offset + b.size for b in bufs), default=0)
+    return arena_end(bufs)
 
 
 def greedy_by_size(bufs: list[Buffer], pairs: list[OverlapPair] = ()) -> int:
@@ -298,6 +298,12 @@ def greedy_by_size(bufs: list[Buffer], pairs: list[OverlapPair] = ()) -> int:
     for b, offset in zip(bufs, best[1]):
         b.offset = offset
     return best[0]
+
+
+def arena_end(bufs: list[Buffer]) -> int:
+    """Where the plan's last buffer ends: the largest offset + size (sizes rounded up to ARENA_ALIGNMENT). A plan's
+    arena_bytes must be exactly this (docs/FORMAT.md); greedy_by_size returns it."""
+    return max((b.offset + b.size for b in bufs), default=0)
 
 
 def _live_bytes(bufs: list[Buffer], n_times: int) -> np.ndarray:

@@ -59,6 +59,17 @@ def assert_same_refusal(py: FormatError, c: CRuntimeError):
     named = re.match(r"(tensors|operators)\[(\d+)\]", py.field)
     if named:
         assert c.index == int(named.group(2)), f"Python: {py}; C: {c}"
+    # mf_arena_bytes answers only for a verified file: what it lets through, only mf_model_load's last check
+    # (two buffers alive together overlap, which needs the arena as workspace) may refuse
+    if c.call == "mf_model_load":
+        assert py.field == "plan" and "overlap" in py.reason, f"mf_arena_bytes answered for a file refused: {py}"
+
+
+def c_workspace_bytes(model) -> int:
+    """The C verifier's workspace in the arena (microflat.h: 26 bytes and a bit a tensor, 40 an operator,
+    16-aligned)."""
+    n = len(model.tensors)
+    return -(-(26 * n + -(-n // 8) + 40 * len(model.operators)) // 16) * 16
 
 
 def _load_and_run(data: bytes) -> bool:
@@ -72,6 +83,8 @@ def _load_and_run(data: bytes) -> bool:
             pytest.fail(f"the C loader accepts a file the Python loader refuses: {exc}")
         assert_same_refusal(exc, refused.value)
         return False
+    # the arena the C runtime asks for is the verified plan's (or the verifier's workspace), never more
+    assert CRuntime(data).required_bytes == max(model.arena_bytes, c_workspace_bytes(model))
     t = model.tensors[model.inputs[0]]  # a damaged input shape or dtype can still make a valid model
     xs = [INPUT] if (t.shape, t.dtype) == (INPUT.shape, "float32") else example_inputs(model, None)
     ran = []

@@ -128,10 +128,12 @@ class HostRuntime:
         file = aligned_bytes(len(data))
         file[:] = np.frombuffer(data, np.uint8)
         error, need_bytes, model = ffi.new("mf_error *"), ffi.new("uint32_t *"), ffi.new("mf_model *")
-        assert lib.mf_arena_bytes(ffi.from_buffer("uint8_t[]", file), len(data), need_bytes, error) == 0
-        arena = aligned_bytes(max(int(need_bytes[0]), 1))
-        status = lib.mf_model_load(model, ffi.from_buffer("uint8_t[]", file), len(data),
-                                   ffi.from_buffer("uint8_t[]", arena), need_bytes[0], error)
+        # mf_arena_bytes verifies the file as mf_model_load does (all but the plan's overlaps): either refuses it
+        status = lib.mf_arena_bytes(ffi.from_buffer("uint8_t[]", file), len(data), need_bytes, error)
+        if status == 0:
+            arena = aligned_bytes(max(int(need_bytes[0]), 1))
+            status = lib.mf_model_load(model, ffi.from_buffer("uint8_t[]", file), len(data),
+                                       ffi.from_buffer("uint8_t[]", arena), need_bytes[0], error)
         if status != 0:
             return int(status), int(error.index), int(error.offset), ffi.string(error.message).decode()
         for i, x in enumerate(example_inputs(load_bytes(data), None)):

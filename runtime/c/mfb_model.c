@@ -8,9 +8,10 @@
  *      shapes (with overflow checks) against buffer bytes; quantization;
  *      weight encodings (weight_encoding.c); inputs and outputs; metadata;
  *      the graph's order; each operator's own rules (mfb_ops.c);
- *   4. the memory plan: every activation and scratch inside the arena, and
- *      no two buffers alive at the same time overlap, except the in-place
- *      reuses and overlap pairs memory_plan.py allows.
+ *   4. the memory plan: every activation and scratch inside the arena,
+ *      arena_bytes exactly where the last of them ends, and no two buffers
+ *      alive at the same time overlap, except the in-place reuses and
+ *      overlap pairs memory_plan.py allows.
  * A refusal points where docs/FORMAT.md says ("Where an error points"), at
  * the same byte as the Python loader's.
  *
@@ -21,8 +22,13 @@
  * per operator, and three
  * int16 arrays of one entry a tensor (tensors number at most 4096): first
  * and last use of each activation (memory_plan.lifetimes, -1 for none) and
- * its alias group (memory_plan.alias_groups, a union-find). Every pass is
- * linear or quadratic in the counts, never in the bytes a shape claims.
+ * its alias group (memory_plan.alias_groups, a union-find), then one bit a
+ * tensor (the tensors the graph writes). Only the last check, the
+ * overlaps, needs it: mf_arena_bytes makes every other check without one
+ * (that bit set on its stack, 512 bytes, and each operator's scratch from
+ * its check run again) before it answers.
+ * Every pass is linear or quadratic in the counts, never in the bytes a
+ * shape claims.
  */
 #include <string.h>
 
@@ -313,43 +319,45 @@ static int is_activation(const mf_model *m, int64_t t)
     return mfb_uint(m->file, mfb_vec_table(m->file, m->tensors, (uint32_t)t), MFB_TENSOR_BUFFER, 0) == 0;
 }
 
-/* A set of tensor indices (at most MF_MAX_TENSORS): 512 bytes, on the stack. */
-typedef struct {
-    uint8_t bits[MF_MAX_TENSORS / 8];
-} tensor_set;
+/* A set of tensor indices: one bit a tensor, set_bytes(n) bytes (at most MF_MAX_TENSORS / 8 = 512). */
+typedef uint8_t tensor_set;
+
+static uint32_t set_bytes(uint32_t n_tensors)
+{
+    return (n_tensors + 7) / 8;
+}
 
 static int in_set(const tensor_set *s, uint32_t t)
 {
-    return (s->bits[t / 8] >> (t % 8)) & 1;
+    return (s[t / 8] >> (t % 8)) & 1;
 }
 
 static void add_to_set(tensor_set *s, uint32_t t)
 {
-    s->bits[t / 8] = (uint8_t)(s->bits[t / 8] | (1u << (t % 8)));
+    s[t / 8] = (uint8_t)(s[t / 8] | (1u << (t % 8)));
 }
 
 /* loader._check_io: at least one, each an activation tensor, none twice; the first entry that is invalid or
  * repeats an earlier one is refused (one comes by entry n_tensors, so the loop is bounded by the tensors). */
-static mf_status io_check(const mf_model *m, uint32_t slot, mf_error *e)
+static mf_status io_check(const mf_model *m, uint32_t slot, tensor_set *seen, mf_error *e)
 {
     const uint8_t *b = m->file;
     const uint32_t root = mfb_u32_at(b, 0);
     const uint32_t vec = mfb_ref(b, root, slot);
     const uint32_t n = mfb_len(b, vec);
-    tensor_set seen;
     if (n == 0) {
         return fail(e, MF_ERROR_MODEL, vec ? vec : root, -1, "the model needs at least one input and one output");
     }
-    memset(&seen, 0, sizeof seen);
+    memset(seen, 0, set_bytes(m->n_tensors));
     for (uint32_t j = 0; j < n; ++j) {
         const int32_t v = mfb_vec_int(b, vec, j);
         if (!is_activation(m, v)) {
             return fail(e, MF_ERROR_MODEL, vec + 4 + 4 * j, v, "a model input or output is not an activation tensor");
         }
-        if (in_set(&seen, (uint32_t)v)) {
+        if (in_set(seen, (uint32_t)v)) {
             return fail(e, MF_ERROR_MODEL, vec + 4 + 4 * j, v, "a tensor is listed twice");
         }
-        add_to_set(&seen, (uint32_t)v);
+        add_to_set(seen, (uint32_t)v);
     }
     return MF_OK;
 }
@@ -410,18 +418,24 @@ static int listed(const mf_model *m, uint32_t vec, int32_t t)
     return 0;
 }
 
-/* loader._check_graph_order, recording memory_plan.lifetimes as it goes: every activation an operator
- * reads was written before (by an earlier op, or is a model input); none is written twice. */
-static mf_status graph_check(const mf_model *m, const workspace *w, mf_error *e)
+/* loader._check_graph_order: every activation an operator reads was written before (by an earlier op, or is a
+ * model input); none is written twice; every model output is written. `written` ends as the set of the tensors
+ * the plan must place (memory_plan.lifetimes gives them a lifetime). With a workspace it also records
+ * memory_plan.lifetimes and resets the alias union-find. */
+static mf_status graph_check(const mf_model *m, const workspace *w, tensor_set *written, mf_error *e)
 {
     const uint8_t *b = m->file;
-    for (uint32_t t = 0; t < m->n_tensors; ++t) {
+    memset(written, 0, set_bytes(m->n_tensors));
+    for (uint32_t t = 0; w && t < m->n_tensors; ++t) {
         w->first[t] = w->last[t] = MF_NONE;
         w->root[t] = (int16_t)t;
     }
     for (uint32_t j = 0; j < mfb_len(b, m->inputs); ++j) {
         const int32_t t = mfb_vec_int(b, m->inputs, j);
-        w->first[t] = w->last[t] = 0;
+        add_to_set(written, (uint32_t)t);
+        if (w) {
+            w->first[t] = w->last[t] = 0;
+        }
     }
     for (uint32_t k = 0; k < m->n_operators; ++k) {
         const uint32_t op = op_table(m, k);
@@ -435,11 +449,13 @@ static mf_status graph_check(const mf_model *m, const workspace *w, mf_error *e)
                 return fail(e, MF_ERROR_MODEL, ins + 4 + 4 * j, (int32_t)k, "an operator's input index is out of range");
             }
             if (is_activation(m, t)) {
-                if (w->first[t] == MF_NONE) {
+                if (!in_set(written, (uint32_t)t)) {
                     return fail(e, MF_ERROR_MODEL, ins + 4 + 4 * j, (int32_t)k,
                                 "an operator reads a tensor before any operator writes it");
                 }
-                w->last[t] = (int16_t)k;
+                if (w) {
+                    w->last[t] = (int16_t)k;
+                }
             }
         }
         for (uint32_t j = 0; j < mfb_len(b, outs); ++j) {
@@ -447,20 +463,25 @@ static mf_status graph_check(const mf_model *m, const workspace *w, mf_error *e)
             if (!is_activation(m, t)) {
                 return fail(e, MF_ERROR_MODEL, outs + 4 + 4 * j, (int32_t)k, "an operator's output is not an activation tensor");
             }
-            if (w->first[t] != MF_NONE) {
+            if (in_set(written, (uint32_t)t)) {
                 return fail(e, MF_ERROR_MODEL, outs + 4 + 4 * j, (int32_t)k,
                             "a tensor is written twice (or is a model input)");
             }
-            w->first[t] = w->last[t] = (int16_t)k;
+            add_to_set(written, (uint32_t)t);
+            if (w) {
+                w->first[t] = w->last[t] = (int16_t)k;
+            }
         }
     }
     const int16_t end = (int16_t)(m->n_operators ? m->n_operators - 1 : 0);
     for (uint32_t j = 0; j < mfb_len(b, m->outputs); ++j) {
         const int32_t t = mfb_vec_int(b, m->outputs, j);
-        if (w->first[t] == MF_NONE) {
+        if (!in_set(written, (uint32_t)t)) {
             return fail(e, MF_ERROR_MODEL, m->outputs + 4 + 4 * j, t, "a model output is never written");
         }
-        w->last[t] = end;
+        if (w) {
+            w->last[t] = end;
+        }
     }
     return MF_OK;
 }
@@ -571,10 +592,11 @@ static int clash(const mf_span *a, const mf_span *b)
            b->offset < a->offset + a->size;
 }
 
-/* loader._check_plan: bounds, then the spans (alive tensors merged as the loader merges them: the
- * tensors of one alias group placed at one offset are one buffer, alive over the union of their
- * lifetimes), then no two spans alive at the same time overlap. */
-static mf_status plan_check(const mf_model *m, const workspace *w, mf_error *e)
+/* loader._check_plan, first part: the plan's fields and every buffer's place, and arena_bytes exactly the end of
+ * its last buffer. Needs no workspace: mf_arena_bytes runs it too. `written`: the tensors the plan must place
+ * (graph_check). Operator k's scratch is the workspace's record of its check, or without one its check again.
+ * With a workspace, it records each buffer's span. */
+static mf_status plan_bounds(const mf_model *m, const workspace *w, const tensor_set *written, mf_error *e)
 {
     const uint8_t *b = m->file;
     const uint32_t root = mfb_u32_at(b, 0);
@@ -583,8 +605,9 @@ static mf_status plan_check(const mf_model *m, const workspace *w, mf_error *e)
         return fail(e, MF_ERROR_PLAN, root, -1, "the memory plan is missing");
     }
     const uint32_t arena = m->arena_bytes;
+    const uint32_t arena_at = mfb_at(b, plan, MFB_MEMORY_PLAN_ARENA_BYTES);
     if (arena > MF_MAX_BYTES) {
-        return fail(e, MF_ERROR_PLAN, mfb_at(b, plan, MFB_MEMORY_PLAN_ARENA_BYTES), -1, "plan.arena_bytes exceeds 2^31 - 1");
+        return fail(e, MF_ERROR_PLAN, arena_at, -1, "plan.arena_bytes exceeds 2^31 - 1");
     }
     if (!m->tensor_offsets || mfb_len(b, m->tensor_offsets) != m->n_tensors) {
         return fail(e, MF_ERROR_PLAN, m->tensor_offsets ? m->tensor_offsets : plan, -1,
@@ -594,12 +617,14 @@ static mf_status plan_check(const mf_model *m, const workspace *w, mf_error *e)
         return fail(e, MF_ERROR_PLAN, m->scratch_offsets ? m->scratch_offsets : plan, -1,
                     "plan.scratch_offsets needs one value per operator");
     }
-    mf_span *spans = w->spans;
+    uint64_t end = 0; /* where the last buffer ends */
     for (uint32_t t = 0; t < m->n_tensors; ++t) {
         const int32_t off = mfb_vec_int(b, m->tensor_offsets, t);
         const uint32_t at = m->tensor_offsets + 4 + 4 * t;
-        spans[t].size = 0;
-        if (!is_activation(m, t) || w->first[t] == MF_NONE) {
+        if (w) {
+            w->spans[t].size = 0;
+        }
+        if (!is_activation(m, t) || !in_set(written, t)) {
             if (off != -1) {
                 return fail(e, MF_ERROR_PLAN, at, (int32_t)t, "constant and unused tensors must have offset -1");
             }
@@ -607,33 +632,65 @@ static mf_status plan_check(const mf_model *m, const workspace *w, mf_error *e)
         }
         mf_tensor tt;
         mf_tensor_read(m, t, &tt);
-        if (off < 0 || off % (int32_t)MF_ALIGNMENT != 0 || (uint64_t)off + align16(tt.nbytes) > arena) {
+        const uint64_t top = (uint64_t)(int64_t)off + align16(tt.nbytes);
+        if (off < 0 || off % (int32_t)MF_ALIGNMENT != 0 || top > arena) {
             return fail(e, MF_ERROR_PLAN, at, (int32_t)t, "a tensor's offset is not a 16-aligned place in the arena");
         }
-        spans[t].offset = off;
-        spans[t].size = (int32_t)align16(tt.nbytes);
-        spans[t].first = w->first[t];
-        spans[t].last = w->last[t];
+        end = top > end ? top : end;
+        if (w) {
+            w->spans[t].offset = off;
+            w->spans[t].size = (int32_t)align16(tt.nbytes);
+            w->spans[t].first = w->first[t];
+            w->spans[t].last = w->last[t];
+        }
     }
     for (uint32_t k = 0; k < m->n_operators; ++k) {
         const int32_t off = mfb_vec_int(b, m->scratch_offsets, k);
         const uint32_t at = m->scratch_offsets + 4 + 4 * k;
-        mf_span *s = &spans[m->n_tensors + k];
-        const uint64_t scratch = w->scratch[k]; /* the operator's check recorded it */
-        s->size = 0;
+        uint64_t scratch;
+        if (w) {
+            scratch = w->scratch[k]; /* the operator's check recorded it */
+            w->spans[m->n_tensors + k].size = 0;
+        } else {
+            mf_op_info info;
+            if (mf_check_operator(m, k, &info, 0) != MF_OK) {
+                return fail(e, MF_ERROR_OPERATOR, op_table(m, k), (int32_t)k, "an operator's check changed its answer");
+            }
+            scratch = info.scratch_bytes;
+        }
         if (scratch == 0) {
             if (off != -1) {
                 return fail(e, MF_ERROR_PLAN, at, (int32_t)k, "this operator needs no scratch; its offset must be -1");
             }
             continue;
         }
-        if (off < 0 || off % (int32_t)MF_ALIGNMENT != 0 || (uint64_t)off + align16(scratch) > arena) {
+        const uint64_t top = (uint64_t)(int64_t)off + align16(scratch);
+        if (off < 0 || off % (int32_t)MF_ALIGNMENT != 0 || top > arena) {
             return fail(e, MF_ERROR_PLAN, at, (int32_t)k, "an operator's scratch does not fit the arena");
         }
-        s->offset = off;
-        s->size = (int32_t)align16(scratch); /* inside the arena: below 2^31 */
-        s->first = s->last = (int16_t)k;
+        end = top > end ? top : end;
+        if (w) {
+            mf_span *sp = &w->spans[m->n_tensors + k];
+            sp->offset = off;
+            sp->size = (int32_t)align16(scratch); /* inside the arena: below 2^31 */
+            sp->first = sp->last = (int16_t)k;
+        }
     }
+    if (end != arena) {
+        return fail(e, MF_ERROR_PLAN, arena_at, -1,
+                    "plan.arena_bytes is not where the plan's last buffer ends (its offset + bytes rounded up to 16)");
+    }
+    return MF_OK;
+}
+
+/* loader._check_plan, second part: the spans (alive tensors merged as the loader merges them: the tensors of one
+ * alias group placed at one offset are one buffer, alive over the union of their lifetimes), then no two spans
+ * alive at the same time overlap, except as an overlap pair allows. Needs the workspace plan_bounds filled. */
+static mf_status plan_overlaps(const mf_model *m, const workspace *w, mf_error *e)
+{
+    const uint8_t *b = m->file;
+    const uint32_t plan = mfb_ref(b, mfb_u32_at(b, 0), MFB_MODEL_PLAN);
+    mf_span *spans = w->spans;
     for (uint32_t t = 0; t < m->n_tensors; ++t) {
         w->root[t] = find(w, (int16_t)t);
     }
@@ -662,23 +719,62 @@ static mf_status plan_check(const mf_model *m, const workspace *w, mf_error *e)
     return MF_OK;
 }
 
+/* Every check of the loader, in its order (layers 3 and 4 of the file's comment; the header and the structure
+ * come first). Without a workspace (mf_arena_bytes) every check but the last, plan_overlaps, which needs one: so
+ * the arena mf_arena_bytes reports is the verified plan's. `written`: a tensor set, io_check's scratch, then
+ * graph_check's answer. */
+static mf_status verify(const mf_model *m, const workspace *w, tensor_set *written, mf_error *e)
+{
+    mf_status s;
+    if ((s = buffers_check(m, e)) != MF_OK) {
+        return s;
+    }
+    for (uint32_t i = 0; i < m->n_tensors; ++i) {
+        if ((s = tensor_check(m, i, e)) != MF_OK) {
+            return s;
+        }
+    }
+    if ((s = io_check(m, MFB_MODEL_INPUTS, written, e)) != MF_OK ||
+        (s = io_check(m, MFB_MODEL_OUTPUTS, written, e)) != MF_OK ||
+        (s = metadata_check(m, e)) != MF_OK || (s = graph_check(m, w, written, e)) != MF_OK) {
+        return s;
+    }
+    for (uint32_t k = 0; k < m->n_operators; ++k) {
+        mf_op_info info;
+        if ((s = mf_check_operator(m, k, &info, e)) != MF_OK) {
+            return s;
+        }
+        if (w) {
+            w->scratch[k] = info.scratch_bytes;
+            w->overlap_bytes[k] = info.overlap_bytes;
+            w->overlap_step[k] = info.overlap_step;
+            alias(m, w, k, info.in_place);
+        }
+    }
+    if ((s = plan_bounds(m, w, written, e)) != MF_OK) {
+        return s;
+    }
+    return w ? plan_overlaps(m, w, e) : MF_OK;
+}
+
 /* --- the API ------------------------------------------------------------------------------------ */
 
 static uint32_t workspace_bytes(const mf_model *m)
 {
     return (uint32_t)align16((uint64_t)(m->n_tensors + m->n_operators) * sizeof(mf_span) +
                              m->n_operators * (sizeof(uint64_t) + sizeof(int64_t) + sizeof(int32_t)) +
-                             3u * sizeof(int16_t) * m->n_tensors);
+                             3u * sizeof(int16_t) * m->n_tensors + set_bytes(m->n_tensors));
 }
 
 mf_status mf_arena_bytes(const uint8_t *file, uint32_t file_bytes, uint32_t *arena_bytes, mf_error *error)
 {
     mf_model m;
+    mf_status s;
+    tensor_set written[MF_MAX_TENSORS / 8]; /* no arena yet: on the stack */
     if (file == 0 || arena_bytes == 0) {
         return fail(error, MF_ERROR_ARGUMENT, 0, -1, "a NULL argument");
     }
-    const mf_status s = structure(&m, file, file_bytes, error);
-    if (s != MF_OK) {
+    if ((s = structure(&m, file, file_bytes, error)) != MF_OK || (s = verify(&m, 0, written, error)) != MF_OK) {
         return s;
     }
     const uint32_t ws = workspace_bytes(&m);
@@ -705,18 +801,6 @@ mf_status mf_model_load(mf_model *model, const uint8_t *file, uint32_t file_byte
         return fail(error, MF_ERROR_ARENA_TOO_SMALL, 0, -1, "the arena is smaller than mf_arena_bytes");
     }
     m->arena = arena;
-    if ((s = buffers_check(m, error)) != MF_OK) {
-        return s;
-    }
-    for (uint32_t i = 0; i < m->n_tensors; ++i) {
-        if ((s = tensor_check(m, i, error)) != MF_OK) {
-            return s;
-        }
-    }
-    if ((s = io_check(m, MFB_MODEL_INPUTS, error)) != MF_OK || (s = io_check(m, MFB_MODEL_OUTPUTS, error)) != MF_OK ||
-        (s = metadata_check(m, error)) != MF_OK) {
-        return s;
-    }
     workspace w;
     w.scratch = (uint64_t *)(void *)arena; /* the 16-aligned arena: 8-byte entries first, then 4, then 2 */
     w.overlap_bytes = (int64_t *)(void *)(w.scratch + m->n_operators);
@@ -725,20 +809,8 @@ mf_status mf_model_load(mf_model *model, const uint8_t *file, uint32_t file_byte
     w.first = (int16_t *)(void *)(w.overlap_step + m->n_operators);
     w.last = w.first + m->n_tensors;
     w.root = w.last + m->n_tensors;
-    if ((s = graph_check(m, &w, error)) != MF_OK) {
-        return s;
-    }
-    for (uint32_t k = 0; k < m->n_operators; ++k) {
-        mf_op_info info;
-        if ((s = mf_check_operator(m, k, &info, error)) != MF_OK) {
-            return s;
-        }
-        w.scratch[k] = info.scratch_bytes;
-        w.overlap_bytes[k] = info.overlap_bytes;
-        w.overlap_step[k] = info.overlap_step;
-        alias(m, &w, k, info.in_place);
-    }
-    if ((s = plan_check(m, &w, error)) != MF_OK) {
+    tensor_set *written = (tensor_set *)(void *)(w.root + m->n_tensors);
+    if ((s = verify(m, &w, written, error)) != MF_OK) {
         return s;
     }
     if (arena_bytes < m->arena_bytes) {

@@ -21,8 +21,12 @@
  * one arena (16-byte aligned). The arena holds the activations and scratch
  * at the offsets of the file's memory plan, so it needs the plan's
  * arena_bytes; while loading it also serves as the verifier's workspace
- * (18 bytes a tensor and 20 an operator). mf_arena_bytes reports the larger
- * of the two. Nothing is
+ * (26 bytes and a bit a tensor, 40 an operator). mf_arena_bytes reports the larger
+ * of the two, and only for a file it has verified: it makes every check
+ * mf_model_load makes but the last (no two buffers alive at the same time
+ * overlap, which needs the arena as workspace), so the number it gives is
+ * the verified plan's (whose arena_bytes must be exactly where its last
+ * buffer ends), never one a damaged file claims. Nothing is
  * allocated, no libc beyond memcpy and memset is called, and nothing aborts:
  * every failure is a status code.
  *
@@ -91,6 +95,8 @@ typedef struct {
     uint32_t loaded;          /* 1 once mf_model_load accepted the file */
 } mf_model;
 
+/* Verify the file (all of mf_model_load's checks but the plan's overlaps) and give the arena it needs: MF_OK and
+ * *arena_bytes, or the refusal mf_model_load would give (the same status, offset and index). */
 mf_status mf_arena_bytes(const uint8_t *file, uint32_t file_bytes, uint32_t *arena_bytes, mf_error *error);
 mf_status mf_model_load(mf_model *model, const uint8_t *file, uint32_t file_bytes, uint8_t *arena,
                         uint32_t arena_bytes, mf_error *error);
