@@ -47,16 +47,6 @@ def _on_sigterm(signum, frame):
     raise _Terminated()
 
 
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text!r}")
-    return value
-
-
 def _version() -> str:
     from importlib.metadata import PackageNotFoundError, version
 
@@ -374,6 +364,9 @@ def _compress(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    # The count options' argparse type, shared with `compress`'s own options; no torch at import.
+    from microflat.compiler.compress import command as compress_command
+
     parser = _Parser(
         prog="microflat",
         description="Compress PyTorch models and run them with integer-only arithmetic. Arrays are in PyTorch's "
@@ -449,7 +442,7 @@ def build_parser() -> argparse.ArgumentParser:
     comp.add_argument("--observer", default="minmax", choices=("minmax", "moving_average", "percentile", "mse"))
     comp.add_argument("--io", default="int8", choices=("int8", "float32"),
                       help="int8: the file's inputs and outputs are int8; float32: it quantizes and dequantizes them")
-    comp.add_argument("--batch-size", type=_positive, default=32, metavar="N",
+    comp.add_argument("--batch-size", type=compress_command.positive_int, default=32, metavar="N",
                       help="calibration batch size, an integer >= 1 (default 32)")
     comp.add_argument("--weights", default="auto", choices=("auto", "dense", "packed", "int4", "palette", "sparse"),
                       help="how conv/linear weights are stored: auto (default) picks each layer's smallest encoding "
@@ -457,8 +450,6 @@ def build_parser() -> argparse.ArgumentParser:
     comp.add_argument("--weight-bits", type=int, default=8, choices=(8, 4),
                       help="4: weights quantized to [-7, 7] (stored as packed int4)")
     comp.set_defaults(handler=_compile)
-
-    from microflat.compiler.compress import command as compress_command  # argparse only: no torch at import
 
     comp = commands.add_parser("compress", help="run a compression recipe on your model (a .pt2 with --data "
                                "TRAIN.npz) or a zoo model, report each step, write a .mfb")

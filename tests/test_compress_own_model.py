@@ -185,10 +185,10 @@ def test_bad_options_and_models(files, tmp_path, capsys):
     for flag in ("--target-bytes", "--batch-size"):
         with pytest.raises(SystemExit) as info:
             _parse([root / "model.pt2", "--data", root / "train.npz", flag, "-5", "-o", out])
-        assert info.value.code == 2 and f"argument {flag}: must be a positive integer, got -5" in capsys.readouterr().err
+        assert info.value.code == 2 and f"argument {flag}: must be an integer >= 1, got '-5'" in capsys.readouterr().err
     args = _parse([root / "model.pt2", "--data", root / "train.npz", "-o", out])
     args.target_bytes = -5  # a Namespace built without the parser's types
-    with pytest.raises(CompileError, match="--target-bytes must be a positive integer, got -5"):
+    with pytest.raises(CompileError, match="--target-bytes must be an integer >= 1, got -5"):
         command.run(args)
     cases = [
         ([root / "model.pt2", "-o", out], CompileError, f"{root / 'model.pt2'}: .*needs --data"),

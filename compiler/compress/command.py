@@ -47,13 +47,13 @@ CALIBRATION_SAMPLES = 512
 
 
 def positive_int(text: str) -> int:
-    """argparse type: an integer > 0."""
+    """argparse type: an integer >= 1 (every count option of the CLI)."""
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text!r}")
     return value
 
 
@@ -83,7 +83,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
 def _positive(args, name: str, flag: str):
     value = getattr(args, name, None)
     if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value <= 0):
-        raise CompileError(f"{flag} must be a positive integer, got {value!r}")
+        raise CompileError(f"{flag} must be an integer >= 1, got {value!r}")
     return value
 
 
