@@ -4,15 +4,20 @@
    -fsanitize=address,undefined -fno-sanitize-recover=all, runs every zoo
    model bit-exactly, and every damaged file either loads and runs or exits
    2 with one error line: never a sanitizer report.
-2. tests/fuzz/fuzz_loader.c under clang's libFuzzer (with both
-   sanitizers), seeded with valid .mfb files: a bounded run in CI
-   (MICROFLAT_FUZZ_SECONDS, default 60), a long one on demand with
-   `make fuzz` (MICROFLAT_FUZZ_SECONDS=3600). It prints the executions and
-   fails on any crash, leak, timeout or sanitizer report.
+2. libFuzzer (clang, with both sanitizers) on two targets, seeded with
+   valid .mfb files and sharing one corpus: tests/fuzz/fuzz_verify.c, the
+   loader alone (mf_arena_bytes and mf_model_load, nothing run: thousands
+   of executions a second), then tests/fuzz/fuzz_loader.c, which also runs
+   what loads. A bounded run in CI (MICROFLAT_FUZZ_VERIFY_SECONDS and
+   MICROFLAT_FUZZ_SECONDS, 30 s each), a long one with `make fuzz` (3000 s
+   and 600 s, the corpus kept in MICROFLAT_FUZZ_CORPUS). Each prints its
+   executions and executions a second, and fails on any crash, leak,
+   timeout or sanitizer report.
 """
 
 import os
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -87,25 +92,46 @@ def test_damaged_files_load_and_run_or_fail_in_one_line_under_asan_and_ubsan(san
     assert outcomes[2] > 0
 
 
-def test_libfuzzer_finds_no_crash_in_the_c_loader(tmp_path):
-    """The bounded CI run; `make fuzz` runs it for an hour (MICROFLAT_FUZZ_SECONDS)."""
-    need("clang")
-    seconds = int(os.environ.get("MICROFLAT_FUZZ_SECONDS", "60"))
-    fuzzer = tmp_path / "fuzz_loader"
-    sources = [str(p) for d in C_DIRS for p in sorted(d.glob("*.c"))]
-    build = run(["clang", "-O1", "-g", "-std=c99", "-fsanitize=fuzzer,address,undefined", "-fno-sanitize-recover=all",
-                 *[f"-I{d}" for d in C_DIRS], str(ROOT / "tests" / "fuzz" / "fuzz_loader.c"), *sources, "-o", str(fuzzer)])
-    assert build.returncode == 0, build.stderr
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
+@pytest.fixture(scope="module")
+def fuzz_corpus(tmp_path_factory):
+    """The corpus both targets share: MICROFLAT_FUZZ_CORPUS (kept between runs) or a fresh folder, seeded with
+    valid files. The loader-only target runs first, so the other starts from what it found."""
+    corpus = Path(os.environ.get("MICROFLAT_FUZZ_CORPUS") or tmp_path_factory.mktemp("fuzz") / "corpus")
+    corpus.mkdir(parents=True, exist_ok=True)
     seeds = [conv_pool_fc_softmax()[0], conv_pool_fc_softmax(encoded=True)[0]] + [
         compiled_zoo()[name] for name in ("small_cnn", "ds_cnn/int4", "ds_cnn")]
     for i, seed in enumerate(seeds):
         (corpus / f"seed{i}.mfb").write_bytes(seed)
+    return corpus
+
+
+def _libfuzzer(target: str, seconds: int, corpus: Path, tmp_path: Path, what: str):
+    """Build tests/fuzz/<target>.c with libFuzzer, ASan and UBSan and run it on the corpus for `seconds`."""
+    need("clang")
+    fuzzer = tmp_path / target
+    sources = [str(p) for d in C_DIRS for p in sorted(d.glob("*.c"))]
+    build = run(["clang", "-O1", "-g", "-std=c99", "-fsanitize=fuzzer,address,undefined", "-fno-sanitize-recover=all",
+                 *[f"-I{d}" for d in C_DIRS], str(ROOT / "tests" / "fuzz" / f"{target}.c"), *sources, "-o", str(fuzzer)])
+    assert build.returncode == 0, build.stderr
     result = run([str(fuzzer), str(corpus), f"-max_total_time={seconds}", "-timeout=10", "-rss_limit_mb=2048",
-                  "-max_len=65536", f"-artifact_prefix={tmp_path}/"], timeout=seconds + 300)
+                  "-max_len=65536", "-print_final_stats=1", f"-artifact_prefix={tmp_path}/"], timeout=seconds + 300)
     done = re.search(r"Done (\d+) runs in (\d+) second", result.stderr)
+    rate = re.search(r"stat::average_exec_per_sec:\s+(\d+)", result.stderr)
     crashes = sorted(p.name for p in tmp_path.glob("crash-*")) + sorted(p.name for p in tmp_path.glob("timeout-*"))
-    print(f"\nlibFuzzer on the C loader: {done.group(1) if done else '?'} executions in "
-          f"{done.group(2) if done else '?'} s, {len(crashes)} crashes")
+    print(f"\nlibFuzzer on {what}: {done.group(1) if done else '?'} executions in {done.group(2) if done else '?'} s "
+          f"({rate.group(1) if rate else '?'} a second), {len(crashes)} crashes")
     assert result.returncode == 0 and not crashes, result.stderr[-4000:]
+
+
+def test_libfuzzer_finds_no_crash_in_the_c_loader_alone(fuzz_corpus, tmp_path):
+    """The loader only (parse and verify, nothing run): `make fuzz` gives it most of its time
+    (MICROFLAT_FUZZ_VERIFY_SECONDS). It also aborts when mf_arena_bytes answers for a file the loader refuses for
+    anything but the plan's overlaps, or the two refuse a file differently."""
+    seconds = int(os.environ.get("MICROFLAT_FUZZ_VERIFY_SECONDS", "30"))
+    _libfuzzer("fuzz_verify", seconds, fuzz_corpus, tmp_path, "the C loader alone")
+
+
+def test_libfuzzer_finds_no_crash_in_the_c_loader(fuzz_corpus, tmp_path):
+    """The loader, then a run of whatever it accepts (MICROFLAT_FUZZ_SECONDS)."""
+    seconds = int(os.environ.get("MICROFLAT_FUZZ_SECONDS", "30"))
+    _libfuzzer("fuzz_loader", seconds, fuzz_corpus, tmp_path, "the C loader and a run of what loads")
