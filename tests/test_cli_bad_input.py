@@ -362,6 +362,7 @@ def test_export_c_refuses_a_file_or_a_folder_of_folders(fmodel, tmp_path):
 
 KILL = """
 import os, signal, sys
+signal.signal(signal.SIGINT, signal.default_int_handler)  # a shell's background job starts with SIGINT ignored
 {patch}
 from microflat.runtime.cli import main
 sys.exit(main(sys.argv[1:]))
