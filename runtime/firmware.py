@@ -6,8 +6,9 @@ input, build firmware_examples/cortex-m with its Makefile
 read back what the firmware prints (firmware_examples/common/report.h's
 format: each output's bytes, their checksum, whether they match the outputs
 the Python runtime computed at export time, the kernel path, the arena and
-the stack peak). `microflat demo` runs its model this way; the tests keep
-their own helpers (tests/firmware.py), written independently of this module.
+the stack peak). `microflat demo` runs its model this way, and the tests
+build and run theirs through build and run_elf; they read the printout with
+their own parser (tests/firmware.py), written independently of this one.
 
 The firmware example ships with the source checkout, not with an installed
 wheel: `example_folder()` says where it is, or None.
@@ -72,25 +73,26 @@ def _sh(cmd, timeout) -> subprocess.CompletedProcess:
 
 
 def build(model_dir, out_dir, board: str = "mps2-an386", opt: str = "-O2", extra_cflags: str = "",
-          timeout: float = 600) -> Path:
-    """firmware_examples/cortex-m built for `board` around an export-c folder; returns the ELF's path."""
+          ops: str = "model", timeout: float = 600) -> Path:
+    """firmware_examples/cortex-m built for `board` around an export-c folder; returns the ELF's path. ops="model"
+    links only the operators the folder's mf_ops_used.h enables, "all" every operator."""
     folder = example_folder()
     if folder is None:
         raise FirmwareError(f"{CORTEX_M} is missing: the firmware example ships with the source checkout")
     if board not in BOARDS:
         raise FirmwareError(f"unknown board {board!r}: use one of {', '.join(BOARDS)}")
     result = _sh(["make", "-s", "-C", folder, f"BOARD={board}", f"MODEL_DIR={Path(model_dir).resolve()}",
-                  f"OUT={Path(out_dir).resolve()}", f"OPT={opt}", f"EXTRA_CFLAGS={extra_cflags}"], timeout)
+                  f"OUT={Path(out_dir).resolve()}", f"OPT={opt}", f"EXTRA_CFLAGS={extra_cflags}", f"OPS={ops}"], timeout)
     if result.returncode != 0:
         raise FirmwareError(f"the firmware did not build:\n{result.stdout}{result.stderr}")
     return Path(out_dir) / "firmware.elf"
 
 
-def run_elf(elf, board: str = "mps2-an386", timeout: float = 600) -> tuple[int, str]:
-    """(exit status, what it printed) of the firmware under qemu-system-arm, semihosting on."""
-    result = _sh(["qemu-system-arm", "-M", board, "-nographic", "-monitor", "none", "-semihosting-config",
-                  "enable=on,target=native", "-kernel", elf], timeout)
-    return result.returncode, result.stdout + result.stderr
+def run_elf(elf, board: str = "mps2-an386", timeout: float = 600) -> subprocess.CompletedProcess:
+    """The firmware under qemu-system-arm, semihosting on: its exit status, and what it printed (the UART on
+    stdout, semihosting's stderr on stderr)."""
+    return _sh(["qemu-system-arm", "-M", board, "-nographic", "-monitor", "none", "-semihosting-config",
+                "enable=on,target=native", "-kernel", elf], timeout)
 
 
 def parse_report(text: str) -> FirmwareRun:
@@ -131,7 +133,8 @@ def run_model(data: bytes, inputs, work, board: str = "mps2-an386", opt: str = "
 
     def one(folder):
         elf = build(folder / "model", folder / "build", board, opt)
-        status, text = run_elf(elf, board)
+        result = run_elf(elf, board)
+        status, text = result.returncode, result.stdout + result.stderr
         report = parse_report(text)
         if status not in (0, 1) or not report.outputs:  # 1: ran, outputs differ from export-c's; the caller says so
             raise FirmwareError(f"the firmware failed under QEMU (exit status {status}):\n{text}")

@@ -14,12 +14,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from microflat.runtime import Interpreter, load_bytes
+from microflat.runtime import Interpreter, firmware, load_bytes
 from microflat.runtime.export_c import example_inputs, export
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "firmware_examples"
-CORTEX_M = EXAMPLES / "cortex-m"
 APT = "apt-get install --no-install-recommends"
 PACKAGES = {
     "arm-none-eabi-gcc": "gcc-arm-none-eabi libnewlib-arm-none-eabi",
@@ -101,15 +100,13 @@ def as_input_files(data: bytes, folder: Path) -> list[str]:
 
 
 def build_firmware(model_dir, out_dir, board="mps2-an386", opt="-O2", extra="", ops="model"):
-    """firmware_examples/cortex-m's firmware.elf for an exported model; ops="all" links every operator."""
+    """firmware_examples/cortex-m's firmware.elf for an exported model (runtime/firmware.py's build); ops="all"
+    links every operator."""
     need("make", "arm-none-eabi-gcc")
-    result = run(["make", "-s", "-C", str(CORTEX_M), f"BOARD={board}", f"MODEL_DIR={model_dir}", f"OUT={out_dir}",
-                  f"OPT={opt}", f"EXTRA_CFLAGS={extra}", f"OPS={ops}"])
-    assert result.returncode == 0, result.stdout + result.stderr
-    return out_dir / "firmware.elf"
+    return firmware.build(model_dir, out_dir, board=board, opt=opt, extra_cflags=extra, ops=ops)
 
 
 def run_firmware(elf, board="mps2-an386"):
+    """The ELF's run under qemu-system-arm (runtime/firmware.py's run_elf)."""
     need("qemu-system-arm")
-    return run(["qemu-system-arm", "-M", board, "-nographic", "-monitor", "none", "-semihosting-config",
-                "enable=on,target=native", "-kernel", str(elf)], timeout=600)
+    return firmware.run_elf(elf, board)
