@@ -41,8 +41,3 @@ def kernel(signature):
         return dispatcher
 
     return wrap
-
-
-def compile_now(kernel) -> None:
-    """Compile (or load from the cache) a @kernel's declared overload now."""
-    kernel.compile()

@@ -244,9 +244,10 @@ def run(args: argparse.Namespace, *, log=None, progress: bool = True) -> int:
             if data is None:
                 raise CompileError(f"{spec}: compressing your own model needs --data TRAIN.npz (x: inputs, y: "
                                    "class labels) to fine-tune on")
+            from ..api import load_program
             from . import program
 
-            ep = program.load(spec)
+            ep = load_program(spec)
             shape, dtype, classes = _program_signature(ep, spec)
             title, model_name = os.path.basename(spec), spec
         train = load_arrays(data, "--data", shape, dtype, classes, model_name)

@@ -29,9 +29,7 @@ the reason, never trained wrongly.
 
 from __future__ import annotations
 
-import logging
 import operator
-import os
 
 import torch
 import torch.fx as fx
@@ -46,24 +44,6 @@ _RESHAPE = (aten.view.default, aten.reshape.default, aten._unsafe_view.default)
 
 DYNAMIC_BATCH_HINT = ("export it with a dynamic batch dimension: torch.export.export(model, (x,), "
                       "dynamic_shapes=({0: torch.export.Dim('batch')},))")
-
-
-def load(path) -> torch.export.ExportedProgram:
-    """torch.export.load with one-line errors naming the file."""
-    path = os.fspath(path)
-    if not os.path.exists(path):
-        raise CompileError(f"{path}: no such file")
-    quiet = logging.getLogger("torch.export")
-    level = quiet.level
-    quiet.setLevel(logging.CRITICAL)  # torch logs a traceback before it raises on a foreign file
-    try:
-        return torch.export.load(path)
-    except Exception as exc:  # torch raises many types for a damaged or foreign archive
-        first = (str(exc).splitlines() or [type(exc).__name__])[0]
-        why = "" if "warnings above" in first else f": {first}"
-        raise CompileError(f"{path}: not a saved ExportedProgram (torch.export.save){why}") from None
-    finally:
-        quiet.setLevel(level)
 
 
 def _val(node):
