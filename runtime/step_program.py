@@ -37,9 +37,7 @@ from __future__ import annotations
 import hashlib
 import importlib
 import importlib.util
-import os
 import sys
-import tempfile
 import threading
 from pathlib import Path
 
@@ -47,6 +45,8 @@ import numpy as np
 
 from microflat.kernels.cache import cache_dir
 from microflat.kernels.kernel_args import parameters
+
+from .atomic import write_atomic
 
 # The kernels a program may call (module:name); a decoder numbers the ones it serves in this order.
 PROGRAM_KERNELS = (
@@ -240,14 +240,7 @@ def decoder(kernels: tuple):
         path = folder / f"{name}.py"
         if not path.exists():
             folder.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
-            try:
-                with os.fdopen(fd, "w") as f:
-                    f.write(text)
-                os.replace(tmp, path)
-            except BaseException:
-                os.unlink(tmp)
-                raise
+            write_atomic(path, text.encode())
         spec = importlib.util.spec_from_file_location(f"microflat_{name}", path)
         module = importlib.util.module_from_spec(spec)
         sys.modules[spec.name] = module  # Numba's cache finds a function's module by name
