@@ -10,6 +10,12 @@ right after FlatBuffers' root offset and file identifier. Every offset inside
 a flatbuffer is relative, except the root offset, so only that one is
 adjusted; 24 is a multiple of the builder's alignment (8), so every field
 stays aligned. The constant segment follows, 16-byte aligned.
+
+Equal scalar vectors and equal strings are written once and shared: a
+flatbuffer field is an offset, so two tables may point at the same vector
+(shapes repeated by RESHAPE views and elementwise ops, the same inputs list,
+equal shift vectors). Both loaders read fields through offsets only and never
+assume a vector is unshared.
 """
 
 from __future__ import annotations
@@ -35,7 +41,9 @@ _PREPEND_SLOT = {"bool": "PrependBoolSlot", "byte": "PrependInt8Slot", "ubyte": 
                  "float": "PrependFloat32Slot", "double": "PrependFloat64Slot"}
 
 
-def _encode_table(b: flatbuffers.Builder, name: str, values: dict) -> int:
+def _encode_table(b: flatbuffers.Builder, name: str, values: dict, shared: dict) -> int:
+    """The table ``name`` built from ``values``; ``shared`` maps (element type, bytes) of each scalar vector and
+    string already written to its offset."""
     table = SCHEMA.tables[name]
     unknown = set(values) - {f.name for f in table.fields}
     if unknown:
@@ -47,41 +55,54 @@ def _encode_table(b: flatbuffers.Builder, name: str, values: dict) -> int:
             continue
         kind = SCHEMA.kind(f.type)
         if kind == "table":
-            children[f.name] = _encode_table(b, f.type, v)
+            children[f.name] = _encode_table(b, f.type, v, shared)
         elif kind == "union":
             member, member_values = v
-            children[f.name] = _encode_table(b, member, member_values)
+            children[f.name] = _encode_table(b, member, member_values, shared)
         elif kind == "string":
-            children[f.name] = b.CreateString(v)
+            children[f.name] = _shared(shared, ("string", v), lambda: b.CreateString(v))
         elif kind == "vector":
             elem = f.type[1:-1]
             ekind = SCHEMA.kind(elem)
             if ekind in ("scalar", "enum"):
                 dtype = SCHEMA.scalar_dtype(elem)
                 arr = np.frombuffer(v, dtype=dtype) if isinstance(v, (bytes, bytearray)) else np.asarray(v, dtype=dtype)
-                children[f.name] = b.CreateNumpyVector(arr)
+                children[f.name] = _shared(shared, (elem, arr.tobytes()), lambda: b.CreateNumpyVector(arr))
             else:
-                offsets = [_encode_table(b, elem, item) if ekind == "table" else b.CreateString(item) for item in v]
+                offsets = [_encode_table(b, elem, item, shared) if ekind == "table" else
+                           _shared(shared, ("string", item), lambda: b.CreateString(item)) for item in v]
                 b.StartVector(4, len(offsets), 4)
                 for off in reversed(offsets):
                     b.PrependUOffsetTRelative(off)
                 children[f.name] = b.EndVector()
-    b.StartObject(table.slot_count)
+    # Widest fields first, as flatc orders them: the builder writes back to front, so the narrow ones end up
+    # together at the table's start and an alignment gap is paid at most once (a byte between two ints costs 3).
+    slots = []  # (bytes, slot, prepend)
     for f in table.fields:
         v = values.get(f.name)
         if v is None:
             continue
         kind = SCHEMA.kind(f.type)
         if kind in ("scalar", "enum"):
+            base = SCHEMA.base(f.type)
             default = f.default if f.default is not None else 0
-            getattr(b, _PREPEND_SLOT[SCHEMA.base(f.type)])(f.slot, v, default)
-        elif kind == "union":
+            slots.append((np.dtype(SCHEMA.scalar_dtype(base)).itemsize, f.slot,
+                          lambda f=f, v=v, base=base, default=default: getattr(b, _PREPEND_SLOT[base])(f.slot, v, default)))
+            continue
+        if kind == "union":  # its type is the slot before its value, a ubyte
             code = SCHEMA.unions[f.type].members.index(v[0]) + 1
-            b.PrependUint8Slot(f.slot - 1, code, 0)
-            b.PrependUOffsetTRelativeSlot(f.slot, children[f.name], 0)
-        else:
-            b.PrependUOffsetTRelativeSlot(f.slot, children[f.name], 0)
+            slots.append((1, f.slot - 1, lambda f=f, code=code: b.PrependUint8Slot(f.slot - 1, code, 0)))
+        slots.append((4, f.slot, lambda f=f: b.PrependUOffsetTRelativeSlot(f.slot, children[f.name], 0)))
+    b.StartObject(table.slot_count)
+    for _, _, prepend in sorted(slots, key=lambda s: (-s[0], s[1])):
+        prepend()
     return b.EndObject()
+
+
+def _shared(shared: dict, key: tuple, create) -> int:
+    if key not in shared:
+        shared[key] = create()
+    return shared[key]
 
 
 def _align(n: int, a: int) -> int:
@@ -106,7 +127,7 @@ def serialize(model: dict, buffers: list[bytes]) -> bytes:
     values["buffer_offsets"] = offsets
     values["buffer_sizes"] = [len(d) for d in buffers]
     b = flatbuffers.Builder(1024)
-    root = _encode_table(b, SCHEMA.root, values)
+    root = _encode_table(b, SCHEMA.root, values, {})
     b.Finish(root, file_identifier=FILE_IDENTIFIER)
     fb = bytes(b.Output())
     (root_offset,) = struct.unpack_from("<I", fb, 0)
