@@ -73,11 +73,10 @@ class _Emitter:
         mode = mode if encodable else "dense"
         choice = encodings.choose(data, axis, mode, f" ({name}, at {node.source})")
         enc = encodings.encode(data, axis, choice)
-        scale = q["weight_scale"]
-        if enc is None:
-            wt = self.w.add_constant(name, data, scale=scale, zero_point=0, axis=axis)
-        else:
-            wt = self.w.add_encoded(name, enc, scale=scale, zero_point=0, axis=axis)
+        # The weight's scales are stored once, in the op's output multipliers (real = s_in * s_w / s_out), as the
+        # bias's are (s_in * s_w): a symmetric weight needs no quantization of its own in the file, and a
+        # runtime treats a weight without one as zero point 0.
+        wt = (self.w.add_constant(name, data) if enc is None else self.w.add_encoded(name, enc))
         b = self.w.add_constant(f"{node.output.name}.bias", q["bias"])
         real = node.inputs[0].scale * q["weight_scale"] / node.output.scale
         if np.all(real == real[0]):  # one weight scale (a palettized layer): one multiplier, not one per channel

@@ -49,11 +49,12 @@ def _run(model, x, calib=None):
     return y, ref, load_bytes(cm.data), cm
 
 
-def _layer_bound(lm, x, k, abs_w_sum):
+def _layer_bound(lm, cm, x, k, abs_w_sum):
     tin = lm.tensors[lm.inputs[0]]
     tout = lm.tensors[lm.outputs[0]]
-    w = next(t for t in lm.tensors if t.name.endswith(".weight"))
-    s_w = np.asarray(w.scale, np.float64)
+    # the weight's scales: the file stores them only inside the op's multipliers, the compiled graph as they are
+    s_w = np.asarray(next(n.attrs["quantized"]["weight_scale"] for n in cm.graph.nodes if "quantized" in n.attrs),
+                     np.float64)
     s_in, s_out = tin.scale_value, tout.scale_value
     xmax = float(np.abs(x).max()) + s_in / 2
     return (abs_w_sum * s_in / 2 + k * xmax * s_w / 2 + k * s_in * s_w / 4 + s_in * s_w / 2 + 1.5 * s_out)
@@ -101,7 +102,7 @@ def test_conv_matches_pytorch_within_the_derived_bound(c):
     # the folded float weights (conv * BN scale) are what the int8 weights approximate
     w_f = next(n for n in cm.graph.nodes if n.op in ("conv", "fc")).attrs["weight"]
     k = int(np.prod(w_f.shape[1:]))
-    bound = _layer_bound(lm, x.numpy(), k, np.abs(w_f).reshape(w_f.shape[0], -1).sum(1))
+    bound = _layer_bound(lm, cm, x.numpy(), k, np.abs(w_f).reshape(w_f.shape[0], -1).sum(1))
     assert y.shape == ref.shape
     assert np.all(np.abs(y - ref) <= bound.reshape(1, 1, 1, -1) + 1e-9), float(np.max(np.abs(y - ref) - bound))
 
@@ -120,7 +121,7 @@ def test_linear_matches_pytorch_within_the_derived_bound(n_in, n_out, bias, act,
     x = torch.randn(8, n_in)
     y, ref, lm, cm = _run(model, x)
     w_f = next(n for n in cm.graph.nodes if n.op in ("conv", "fc")).attrs["weight"]
-    bound = _layer_bound(lm, x.numpy(), n_in, np.abs(w_f).sum(1))
+    bound = _layer_bound(lm, cm, x.numpy(), n_in, np.abs(w_f).sum(1))
     assert np.all(np.abs(y - ref) <= bound.reshape(1, -1) + 1e-9)
 
 
@@ -374,7 +375,7 @@ def test_linear_on_a_sequence_runs_each_token_through_one_fully_connected():
     y, ref, lm, cm = _run(layer, x)
     assert [n.op for n in cm.graph.nodes if n.op != "reshape"] == ["fc"]
     w = layer.weight.detach().double().numpy()
-    bound = _layer_bound(lm, x.numpy(), w.shape[1], np.abs(w).sum(axis=1))
+    bound = _layer_bound(lm, cm, x.numpy(), w.shape[1], np.abs(w).sum(axis=1))
     assert y.shape == ref.shape
     assert np.all(np.abs(y - ref) <= bound + 1e-9)
 
@@ -471,7 +472,7 @@ def test_conv_transpose2d_within_the_layer_bound(k, stride, padding, output_padd
     w = layer.weight.detach().double().numpy()  # [I, O, KH, KW]
     # each output meets at most I * ceil(KH / s) * ceil(KW / s) taps; the whole filter's sum bounds their |w|
     taps = 5 * math.ceil(k / stride) ** 2
-    bound = _layer_bound(lm, x.numpy(), taps, np.abs(w).sum(axis=(0, 2, 3)))
+    bound = _layer_bound(lm, cm, x.numpy(), taps, np.abs(w).sum(axis=(0, 2, 3)))
     assert y.shape == ref.shape
     assert np.all(np.abs(y - ref) <= bound.reshape(1, 1, 1, -1) + 1e-9)
 
