@@ -131,10 +131,12 @@ class CompiledModel:
     calibration_batches: int
     io_dtype: str = "int8"
     source_sha256: bytes | None = None
+    strip_names: bool = False
 
     def encoded(self, weight_encoding="auto") -> bytes:
         """The same compiled model as .mfb bytes with another weight encoding (e.g. "dense", for a size ledger)."""
-        return emit(self.graph, self.io_dtype, weight_encoding).to_bytes(self.source_sha256)
+        return emit(self.graph, self.io_dtype, weight_encoding).to_bytes(self.source_sha256,
+                                                                         strip_names=self.strip_names)
 
     def to_physical(self, inputs) -> list[torch.Tensor]:
         """PyTorch-layout (NCHW) float inputs -> the runtime's layout (NHWC for 4-D inputs)."""
@@ -160,7 +162,8 @@ def lower_program(model, example_inputs=None) -> Graph:
 
 def compile_model(model, example_inputs=None, calibration_data: Iterable | None = None, *,
                   observer: str = observers.DEFAULT_OBSERVER, io_dtype: str = "int8",
-                  weight_encoding="auto", weight_bits: int = 8, progress: bool = True) -> CompiledModel:
+                  weight_encoding="auto", weight_bits: int = 8, strip_names: bool = False,
+                  progress: bool = True) -> CompiledModel:
     """Capture, lower, optimize, calibrate, quantize and serialize. Raises CompileError.
 
     calibration_data: an iterable of batches, each a tensor (or tuple of
@@ -174,6 +177,8 @@ def compile_model(model, example_inputs=None, calibration_data: Iterable | None 
     "packed", "int4", "palette" or "sparse"; or a dict {weight tensor name or
     layer name: mode}, "auto" elsewhere.
     weight_bits: 8, or 4 (weights in [-7, 7], stored as packed int4).
+    strip_names: leave every tensor name out of the file but the inputs' and
+    outputs' (the file's bytes per operator: docs/FORMAT.md, "Size").
     """
     if io_dtype not in ("int8", "float32"):
         raise CompileError(f"io_dtype must be 'int8' or 'float32', got {io_dtype!r}")
@@ -188,16 +193,17 @@ def compile_model(model, example_inputs=None, calibration_data: Iterable | None 
     batches = calibrate(graph, calibration_data, observer, progress)
     quantize_weights(graph, weight_bits)
     digest = _program_digest(ep)
-    data = emit(graph, io_dtype, weight_encoding).to_bytes(digest)
-    return CompiledModel(graph, data, batches, io_dtype, digest)
+    data = emit(graph, io_dtype, weight_encoding).to_bytes(digest, strip_names=strip_names)
+    return CompiledModel(graph, data, batches, io_dtype, digest, strip_names)
 
 
 def compile(model, example_inputs=None, calibration_data: Iterable | None = None, *, output=None,
             observer: str = observers.DEFAULT_OBSERVER, io_dtype: str = "int8", weight_encoding="auto",
-            weight_bits: int = 8, progress: bool = True) -> bytes:
+            weight_bits: int = 8, strip_names: bool = False, progress: bool = True) -> bytes:
     """Compile a PyTorch model to .mfb bytes; with output=PATH, also write them there (atomically)."""
     compiled = compile_model(model, example_inputs, calibration_data, observer=observer, io_dtype=io_dtype,
-                             weight_encoding=weight_encoding, weight_bits=weight_bits, progress=progress)
+                             weight_encoding=weight_encoding, weight_bits=weight_bits, strip_names=strip_names,
+                             progress=progress)
     if output is not None:
         write_atomic(output, compiled.data)
     return compiled.data

@@ -94,8 +94,12 @@ class ModelWriter:
     def set_io(self, inputs, outputs):
         self.inputs, self.outputs = [int(i) for i in inputs], [int(o) for o in outputs]
 
-    def _model(self, plan, source_sha256: bytes):
-        return {"tensors": self.tensors, "operators": self.operators, "inputs": self.inputs, "outputs": self.outputs,
+    def _model(self, plan, source_sha256: bytes, strip_names: bool = False):
+        tensors = self.tensors
+        if strip_names:  # the inputs' and outputs' names stay: they are the model's interface (input_details)
+            named = set(self.inputs) | set(self.outputs)
+            tensors = [t if i in named else dict(t, name=None) for i, t in enumerate(tensors)]
+        return {"tensors": tensors, "operators": self.operators, "inputs": self.inputs, "outputs": self.outputs,
                 "plan": plan, "metadata": {"rounding_mode": ROUNDING_MODE["DOUBLE_ROUNDING"], "producer": PRODUCER,
                                            "source_sha256": source_sha256}}
 
@@ -114,11 +118,13 @@ class ModelWriter:
         plan = {"arena_bytes": arena, "tensor_offsets": tensor_offsets, "scratch_offsets": scratch_offsets}
         return plan, arena, memory_plan.liveness_lower_bound(bufs, len(loaded.operators))
 
-    def to_bytes(self, source_sha256: bytes | None = None) -> bytes:
+    def to_bytes(self, source_sha256: bytes | None = None, *, strip_names: bool = False) -> bytes:
         """Serialize, verify, plan, and verify again. Raises MicroflatError on an invalid model.
 
         source_sha256: the 32-byte digest of the source model; by default the
         digest of this model's own unplanned serialization.
+        strip_names: leave out every tensor name but the model's inputs' and
+        outputs' (names are for people and tools; no runtime reads them).
         """
         unplanned = self._model(None, source_sha256 or b"")
         if source_sha256 is None:  # no source model: identify the content itself
@@ -131,13 +137,13 @@ class ModelWriter:
             unplanned["operators"] = self.operators
             first = LoadedModel(bytearray(serialize(unplanned, self.buffers)), verify_plan=False)
         plan, _, _ = self.plan(first)
-        data = serialize(self._model(plan, unplanned["metadata"]["source_sha256"]), self.buffers)
+        data = serialize(self._model(plan, unplanned["metadata"]["source_sha256"], strip_names), self.buffers)
         LoadedModel(bytearray(data))  # the final file passes the runtime's verifier
         return data
 
-    def save(self, path, source_sha256: bytes | None = None) -> int:
+    def save(self, path, source_sha256: bytes | None = None, *, strip_names: bool = False) -> int:
         """Write atomically; returns the file's size."""
-        data = self.to_bytes(source_sha256)
+        data = self.to_bytes(source_sha256, strip_names=strip_names)
         write_atomic(path, data)
         return len(data)
 

@@ -1,7 +1,7 @@
 """`microflat compress`: a recipe on your own model (a saved ExportedProgram, .pt2) or a zoo model.
 
     microflat compress MODEL.pt2 --data TRAIN.npz [--val VAL.npz] [--recipe NAME|FILE.toml | --target-bytes N]
-                       [--batch-size N] -o OUT.mfb [--plot PLOT.png] [--json REPORT.json]
+                       [--batch-size N] -o OUT.mfb [--strip-names] [--plot PLOT.png] [--json REPORT.json]
     microflat compress zoo:NAME [--data TRAIN.npz [--val VAL.npz]] ... -o OUT.mfb
 
 The data (--data, --val) is a NumPy .npz archive (np.savez(path, x=x, y=y)) of two arrays:
@@ -57,9 +57,13 @@ def positive_int(text: str) -> int:
     return value
 
 
+STRIP_NAMES_HELP = ("leave out every tensor name but the inputs' and outputs' (a smaller file; inspect then shows "
+                    "the others by index)")
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """The options of `microflat compress` (MODEL, --data, --val, --recipe, --target-bytes, --batch-size, -o,
-    --plot, --json) on an argparse parser (or subparser)."""
+    --strip-names, --plot, --json) on an argparse parser (or subparser)."""
     parser.add_argument("model", metavar="MODEL",
                         help="your model as a saved ExportedProgram (torch.export.save, .pt2), or zoo:NAME")
     parser.add_argument("--data", metavar="TRAIN.npz",
@@ -75,6 +79,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument("--batch-size", type=positive_int, metavar="N",
                         help="training batch size (default: the recipe's batch_size, 64)")
     parser.add_argument("-o", "--output", required=True, metavar="OUT.mfb")
+    parser.add_argument("--strip-names", action="store_true", help=STRIP_NAMES_HELP)
     parser.add_argument("--plot", metavar="PLOT.png", help="size vs accuracy after each step (matplotlib)")
     parser.add_argument("--json", metavar="REPORT.json", help="the table's figures, machine-readable")
     return parser
@@ -224,13 +229,15 @@ def run(args: argparse.Namespace, *, log=None, progress: bool = True) -> int:
     batch_size = _positive(args, "batch_size", "--batch-size")
     data, val = getattr(args, "data", None), getattr(args, "val", None)
     plot_path, json_path = getattr(args, "plot", None), getattr(args, "json", None)
+    strip_names = getattr(args, "strip_names", False)
     if val is not None and data is None:
         raise CompileError(f"--val {val} needs --data TRAIN.npz (the training data)")
     chosen = resolve_recipe(getattr(args, "recipe", None), target_bytes)
     spec = args.model
     if spec.startswith("zoo:") and data is None:
         _, rows, _ = pipeline.compress_zoo(spec[4:], chosen, target_bytes=target_bytes, batch_size=batch_size,
-                                           output=args.output, plot_path=plot_path, progress=progress, log=log)
+                                           output=args.output, plot_path=plot_path, strip_names=strip_names,
+                                           progress=progress, log=log)
     else:
         if spec.startswith("zoo:"):
             from .. import zoo
@@ -268,7 +275,8 @@ def run(args: argparse.Namespace, *, log=None, progress: bool = True) -> int:
         _, rows, _ = pipeline.compress_arrays(model, (train[0][:1],), train, test, chosen, target_bytes=target_bytes,
                                               batch_size=batch_size, output=args.output, plot_path=plot_path,
                                               title=f"{title}: size vs int8 top-1 after each step",
-                                              calibration_images=CALIBRATION_SAMPLES, progress=progress, log=log)
+                                              calibration_images=CALIBRATION_SAMPLES, strip_names=strip_names,
+                                              progress=progress, log=log)
     print(report.render(rows))
     if json_path:
         write_atomic(json_path, report.to_json(rows).encode())

@@ -15,8 +15,8 @@ from .report import Row, measure
 
 
 def run(recipe: recipes.Recipe, model: nn.Module, example_inputs, *, calibration_data, train=None,
-        data=None, test=None, evaluate=None, teacher: nn.Module | None = None, progress: bool = True,
-        log=print) -> tuple[nn.Module, list[Row], bytes]:
+        data=None, test=None, evaluate=None, teacher: nn.Module | None = None, strip_names: bool = False,
+        progress: bool = True, log=print) -> tuple[nn.Module, list[Row], bytes]:
     """Apply the recipe's steps to `model` (in place; QAT returns a new GraphModule).
 
     train: train(model, loss_fn, on_step, on_epoch, epochs, lr), with train.steps_per_epoch; or data=(x, y) for
@@ -31,12 +31,13 @@ def run(recipe: recipes.Recipe, model: nn.Module, example_inputs, *, calibration
     steps_per_epoch = getattr(train, "steps_per_epoch", 100)
     teacher = copy.deepcopy(model if teacher is None else teacher).eval()
     loss_fn = recipes.make_loss(recipe, teacher)
-    row, compiled = measure("baseline", model, example_inputs, calibration_data, test, evaluate)
+    row, compiled = measure("baseline", model, example_inputs, calibration_data, test, evaluate, strip_names)
     rows = [row]
     log(f"baseline: float {row.accuracy}, int8 {row.int8_accuracy}, {row.file_bytes:,} B")
     for i, step in enumerate(tqdm(recipe.steps, desc="recipe", unit="step", disable=not progress)):
         model = recipes.apply_step(step, model, example_inputs, train, loss_fn, steps_per_epoch, calibration_data)
-        row, compiled = measure(f"{i + 1}:{step.kind}", model, example_inputs, calibration_data, test, evaluate)
+        row, compiled = measure(f"{i + 1}:{step.kind}", model, example_inputs, calibration_data, test, evaluate,
+                                strip_names)
         rows.append(row)
         log(f"{row.step}: float {row.accuracy}, int8 {row.int8_accuracy}, {row.nonzero:,} nonzero, "
             f"{row.max_distinct} values/layer, {row.file_bytes:,} B")
@@ -62,7 +63,7 @@ def planned_recipe(model: nn.Module, evaluate, target_bytes: int, *, prune_epoch
 def compress_arrays(model: nn.Module, example_inputs, train, test, recipe: recipes.Recipe | None, *,
                     target_bytes: int | None = None, batch_size: int | None = None, output: str | None = None,
                     plot_path: str | None = None, title: str = "", calibration_images: int = 512,
-                    progress: bool = True, log=print):
+                    strip_names: bool = False, progress: bool = True, log=print):
     """The recipe on a model, fine-tuned on train=(x, y) with the default loop (training.fit: Adam, cross-entropy,
     each step's epochs and learning rate) and measured on test=(x, y) (float and int8 top-1); or, with target_bytes,
     a recipe planned from per-layer sensitivity on test. Calibrates on the first calibration_images training
@@ -80,7 +81,7 @@ def compress_arrays(model: nn.Module, example_inputs, train, test, recipe: recip
     if batch_size is not None:
         recipe = dataclasses.replace(recipe, batch_size=batch_size)
     model, rows, data = run(recipe, model, example_inputs, calibration_data=[x[:calibration_images]], data=(x, y),
-                            test=test, progress=progress, log=log)
+                            test=test, strip_names=strip_names, progress=progress, log=log)
     if output is not None:
         write_atomic(output, data)
     if plot_path is not None:
@@ -90,7 +91,7 @@ def compress_arrays(model: nn.Module, example_inputs, train, test, recipe: recip
 
 def compress_zoo(name: str, recipe: recipes.Recipe | None, *, target_bytes: int | None = None, output: str | None = None,
                  plot_path: str | None = None, calibration_images: int = 512, batch_size: int | None = None,
-                 progress: bool = True, log=print):
+                 strip_names: bool = False, progress: bool = True, log=print):
     """`microflat compress zoo:NAME`: the recipe on a zoo model, trained and tested on its bundled dataset."""
     from .. import datasets, zoo
 
@@ -105,4 +106,4 @@ def compress_zoo(name: str, recipe: recipes.Recipe | None, *, target_bytes: int 
     return compress_arrays(model, (zoo.example_input(name),), train, test, recipe, target_bytes=target_bytes,
                            batch_size=batch_size, output=output, plot_path=plot_path,
                            title=f"{name}: size vs int8 top-1 after each step", calibration_images=calibration_images,
-                           progress=progress, log=log)
+                           strip_names=strip_names, progress=progress, log=log)

@@ -53,13 +53,14 @@ def _max_distinct(model) -> int:
     return best
 
 
-def compile_step(model, example_inputs, calibration_data):
-    return compile_model(model.eval(), example_inputs, calibration_data, progress=False)
+def compile_step(model, example_inputs, calibration_data, strip_names: bool = False):
+    return compile_model(model.eval(), example_inputs, calibration_data, strip_names=strip_names, progress=False)
 
 
-def measure(step: str, model, example_inputs, calibration_data, test=None, evaluate=None):
-    """(Row, compiled model): accuracy from `evaluate(model)` or the test tensors (x, y)."""
-    compiled = compile_step(model, example_inputs, calibration_data)
+def measure(step: str, model, example_inputs, calibration_data, test=None, evaluate=None, strip_names: bool = False):
+    """(Row, compiled model): accuracy from `evaluate(model)` or the test tensors (x, y); strip_names: the file
+    keeps only its inputs' and outputs' tensor names (compile_model's)."""
+    compiled = compile_step(model, example_inputs, calibration_data, strip_names)
     acc = int8 = None
     if evaluate is not None:
         acc = float(evaluate(model))
