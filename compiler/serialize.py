@@ -86,8 +86,9 @@ def _encode_table(b: flatbuffers.Builder, name: str, values: dict, shared: dict)
         if kind in ("scalar", "enum"):
             base = SCHEMA.base(f.type)
             default = f.default if f.default is not None else 0
+            prepend = getattr(b, _PREPEND_SLOT[base])
             slots.append((np.dtype(SCHEMA.scalar_dtype(base)).itemsize, f.slot,
-                          lambda f=f, v=v, base=base, default=default: getattr(b, _PREPEND_SLOT[base])(f.slot, v, default)))
+                          lambda f=f, v=v, prepend=prepend, default=default: prepend(f.slot, v, default)))
             continue
         if kind == "union":  # its type is the slot before its value, a ubyte
             code = SCHEMA.unions[f.type].members.index(v[0]) + 1
