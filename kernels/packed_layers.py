@@ -59,16 +59,20 @@ from .fully_connected import fully_connected_s8
 from .kernel_args import bind
 from .transpose_conv import transpose_conv2d_s8
 from .numerics import requant_fused, requant_prepare_channels, requantize
-from .vector_ir import LANES, depthwise_taps, quad_dot_tile
+from .vector_ir import LANES, TILE_BLOCKS, TILE_PIXELS, depthwise_taps, quad_dot_tile
 
 QUAD = 4  # bytes of the reduction per VPDPBUSD lane
-BLOCKS = 4  # 16-channel blocks of a tile, at most
-# Pixels of a tile by the layer's blocks (up to 4): P x NB int32 vectors of accumulators stay in registers, 12
-# to 18 of the 32, with NB weight vectors and a broadcast beside them.
-TILE_PIXELS = {1: 12, 2: 8, 3: 6, 4: 4}
+BLOCKS = TILE_BLOCKS  # 16-channel blocks of a tile, at most (the target's: vector_ir)
 
-_t12_1, _t8_2, _t6_3 = quad_dot_tile(12, 1), quad_dot_tile(8, 2), quad_dot_tile(6, 3)
-_t4_1, _t4_2, _t4_3, _t4_4 = (quad_dot_tile(4, nb) for nb in range(1, BLOCKS + 1))
+# The tiles run_tile chooses from: a layer of NB blocks takes tiles of TILE_PIXELS[min(NB, BLOCKS)] pixels;
+# BLOCKS at a time, then the remaining blocks at that many pixels. On AVX-512 (12, 1), (8, 2), (6, 3), (4, 4)
+# and (4, 1..3); on AVX2 (2, 1) only. Unused sizes are never compiled (an intrinsic compiles when called).
+_FULL = tuple(quad_dot_tile(TILE_PIXELS[nb], nb) for nb in range(1, BLOCKS + 1))
+_REST = tuple(quad_dot_tile(TILE_PIXELS[BLOCKS], nb) for nb in range(1, BLOCKS + 1))
+_FULL_PIXELS = tuple(TILE_PIXELS[nb] for nb in range(1, BLOCKS + 1))
+_f1, _f2, _f3, _f4 = _FULL + (_FULL[-1],) * (4 - BLOCKS)
+_r1, _r2, _r3, _r4 = _REST + (_REST[-1],) * (4 - BLOCKS)
+_p1, _p2, _p3, _p4 = _FULL_PIXELS + (_FULL_PIXELS[-1],) * (4 - BLOCKS)
 
 _taps3x3_16 = depthwise_taps(3, 3, 16)
 _taps3x3_8 = depthwise_taps(3, 3, 8)
@@ -145,23 +149,28 @@ def tile_requant(bias, r: Requant, reps: int):
 
 @njit(inline="always", cache=True, nogil=True)
 def run_tile(pixels, blocks, acc, acc_stride, addrs, koff, w, w_off, w_stride):
-    """The tile of `pixels` (12, 8, 6 or 4, with 1, 2, 3 or 1..4 blocks: TILE_PIXELS) x `blocks` (each its own
-    compiled intrinsic)."""
+    """The tile of `pixels` x `blocks` (1..BLOCKS): the layer's full tile (TILE_PIXELS[blocks] pixels) or a
+    remainder of its last blocks at TILE_PIXELS[BLOCKS] pixels, each its own compiled intrinsic."""
     nk = koff.shape[0]
-    if pixels == 12:
-        _t12_1(acc, 0, acc_stride, addrs, koff, nk, w, w_off, w_stride)
-    elif pixels == 8:
-        _t8_2(acc, 0, acc_stride, addrs, koff, nk, w, w_off, w_stride)
-    elif pixels == 6:
-        _t6_3(acc, 0, acc_stride, addrs, koff, nk, w, w_off, w_stride)
-    elif blocks == 4:
-        _t4_4(acc, 0, acc_stride, addrs, koff, nk, w, w_off, w_stride)
-    elif blocks == 3:
-        _t4_3(acc, 0, acc_stride, addrs, koff, nk, w, w_off, w_stride)
+    if blocks == 1:
+        if pixels == _p1:
+            _f1(acc, 0, acc_stride, addrs, koff, nk, w, w_off, w_stride)
+        else:
+            _r1(acc, 0, acc_stride, addrs, koff, nk, w, w_off, w_stride)
     elif blocks == 2:
-        _t4_2(acc, 0, acc_stride, addrs, koff, nk, w, w_off, w_stride)
+        if pixels == _p2:
+            _f2(acc, 0, acc_stride, addrs, koff, nk, w, w_off, w_stride)
+        else:
+            _r2(acc, 0, acc_stride, addrs, koff, nk, w, w_off, w_stride)
+    elif blocks == 3:
+        if pixels == _p3:
+            _f3(acc, 0, acc_stride, addrs, koff, nk, w, w_off, w_stride)
+        else:
+            _r3(acc, 0, acc_stride, addrs, koff, nk, w, w_off, w_stride)
+    elif pixels == _p4:
+        _f4(acc, 0, acc_stride, addrs, koff, nk, w, w_off, w_stride)
     else:
-        _t4_1(acc, 0, acc_stride, addrs, koff, nk, w, w_off, w_stride)
+        _r4(acc, 0, acc_stride, addrs, koff, nk, w, w_off, w_stride)
 
 
 @njit(inline="always", cache=True, nogil=True)
@@ -240,7 +249,7 @@ def conv2d_s8_packed(
     """conv2d_s8 (groups = 1) on a PackedGemm, with no im2col: a tile's pixels are read where they lie, in the
     input or, where the layer pads or its runs end off a quad, in a copy of it with a border of zero points
     (pad_image; padded_h x padded_w pixels, 4 bytes to spare). Per tile of P output pixels (TILE_PIXELS; the
-    last tile repeats its last pixel), every 64-channel slice of the output through one tile, then the tile's
+    last tile repeats its last pixel), every BLOCKS x 16-channel slice of the output through one tile, then the tile's
     output stage at once (bias..right: tile_requant over P pixels). A fully connected layer is the same call
     on an input of [batches, 1, 1, K] as [1, batches, 1, K]."""
     blocks = (output_ch + 15) // 16
@@ -266,9 +275,9 @@ def conv2d_s8_packed(
                     oy, ox = oy + 1, 0
             for r in range(count, pixels_per_tile):
                 addrs[r] = addrs[count - 1]
-            for nb0 in range(0, blocks, 4):
-                run_tile(pixels_per_tile, min(4, blocks - nb0), acc[nb0 * 16:], acc_stride, addrs, koff, weights,
-                         nb0 * block_stride, block_stride)
+            for nb0 in range(0, blocks, BLOCKS):
+                run_tile(pixels_per_tile, min(BLOCKS, blocks - nb0), acc[nb0 * 16:], acc_stride, addrs, koff,
+                         weights, nb0 * block_stride, block_stride)
             out_base = (b * pixels + p0) * output_ch
             if not fused:
                 for r in range(count):

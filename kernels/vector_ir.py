@@ -31,10 +31,19 @@ bias, inside int32. So the tile equals the int64 sum on every input the loader
 accepts.
 
 Targets: with AVX-512 VNNI the quad product and its accumulating add are
-llvm.x86.avx512.vpdpbusd.512; elsewhere (AVX2, AArch64, other hosts) it is the
-portable IR zext/sext/mul/add of the four lanes, which every LLVM target
-lowers. The choice follows the CPU Numba compiles for, so a cached kernel is
-never run on another.
+llvm.x86.avx512.vpdpbusd.512. With AVX2 they are VPMADDWD
+(llvm.x86.avx2.pmadd.wd): the pixel's four u(x) widened to int16 once, each
+block's 64 weight bytes widened to four vectors of 16 int16 once per quad,
+and each VPMADDWD sums two products into an int32, so a block keeps 32 int32
+partial sums (two per channel) that the tile adds pairwise when it stores.
+|u(x) w| <= 255 * 128, so a pair's sum is below 2^16 and VPMADDWD (exact
+unless both pairs are -32768 * -32768) adds it exactly; VPMADDUBSW, which
+saturates int16 sums, would not be exact here. Elsewhere (AArch64, other
+hosts) it is the portable IR zext/sext/mul/add of the four lanes, which every
+LLVM target lowers. The choice follows the CPU Numba compiles for (TARGET),
+so a cached kernel is never run on another; so do the tile sizes
+(TILE_PIXELS, TILE_BLOCKS: the accumulators of a tile stay within the
+target's vector registers).
 """
 
 from __future__ import annotations
@@ -52,23 +61,80 @@ _ACC = ir.VectorType(_I32, LANES)
 
 
 def _target() -> str:
-    """"vnni" (AVX-512 VNNI) or "portable": what the CPU Numba compiles for can run."""
-    if config.CPU_NAME:  # NUMBA_CPU_NAME (e.g. "generic" for a portable cache): no host-specific intrinsics
-        return "portable"
-    features = set(llvm.get_host_cpu_features().flatten().split(","))
-    return "vnni" if {"+avx512bw", "+avx512vnni"} <= features else "portable"
+    """"vnni" (AVX-512 VNNI), "avx2" or "portable": what the CPU Numba compiles for can run. That CPU is the
+    host, or NUMBA_CPU_NAME with the features of NUMBA_CPU_FEATURES; a name without features (e.g. "generic",
+    for a portable cache) gets no CPU-specific intrinsics."""
+    if config.CPU_NAME:
+        if not config.CPU_FEATURES:
+            return "portable"
+        features = set(config.CPU_FEATURES.split(","))
+    else:
+        features = set(llvm.get_host_cpu_features().flatten().split(","))
+    if {"+avx512bw", "+avx512vnni"} <= features:
+        return "vnni"
+    return "avx2" if "+avx2" in features else "portable"
 
 
 TARGET = _target()
+
+# Pixels of a tile by its 16-channel blocks (P x NB accumulators held in registers beside NB blocks of
+# weights and a broadcast pixel), and the most blocks a tile takes. AVX-512: 32 zmm, one per accumulator.
+# AVX2: 16 ymm, and an accumulator of 32 partial sums takes four, as does a block's widened weights.
+TILE_PIXELS, TILE_BLOCKS = ({1: 2}, 1) if TARGET == "avx2" else ({1: 12, 2: 8, 3: 6, 4: 4}, 4)
 
 
 def _lanes(n, offset=0, step=1):
     return ir.Constant(ir.VectorType(_I32, n), [offset + step * i for i in range(n)])
 
 
+_I16 = ir.IntType(16)
+_WORDS = ir.VectorType(_I16, LANES)  # one 256-bit vector of int16
+_PAIRS = ir.VectorType(_I32, 2 * LANES)  # AVX2's accumulator: channel c's two partial sums in lanes 2c, 2c + 1
+
+
+def _accumulator_type():
+    return _PAIRS if TARGET == "avx2" else _ACC
+
+
+def _pixel_operand(builder, quad):
+    """The pixel's quad (four u(x) bytes in an int32) as the accumulate step takes it: broadcast to every lane
+    (<16 x i32>), or on AVX2 widened to int16 and repeated four times (<16 x i16>: lane j holds byte j % 4)."""
+    if TARGET == "avx2":
+        four = builder.zext(builder.bitcast(quad, ir.VectorType(_I8, 4)), ir.VectorType(_I16, 4))
+        repeat = ir.Constant(ir.VectorType(_I32, LANES), [j % 4 for j in range(LANES)])
+        return builder.shuffle_vector(four, four, repeat)
+    splat = builder.insert_element(ir.Constant(_ACC, None), quad, ir.Constant(_I32, 0))
+    return builder.shuffle_vector(splat, splat, ir.Constant(_ACC, [0] * LANES))
+
+
+def _weight_operand(builder, w):
+    """A block's 64 weight bytes (<16 x i32>) as the accumulate step takes them: as they are, or on AVX2
+    sign-extended to int16 in four vectors of 16 (weights 16k..16k + 15: channels 4k..4k + 3)."""
+    if TARGET != "avx2":
+        return w
+    words = builder.sext(builder.bitcast(w, ir.VectorType(_I8, 4 * LANES)), ir.VectorType(_I16, 4 * LANES))
+    return [builder.shuffle_vector(words, words, _lanes(LANES, LANES * k)) for k in range(4)]
+
+
+def _finish(builder, acc):
+    """The <16 x i32> channel sums of an accumulator: on AVX2 each channel's two partial sums added."""
+    if TARGET != "avx2":
+        return acc
+    even, odd = (builder.shuffle_vector(acc, acc, _lanes(LANES, i, 2)) for i in range(2))
+    return builder.add(even, odd)
+
+
 def _quad_accumulate(builder, acc, x, w):
     """acc + (for each lane l: the sum over i < 4 of x[4l + i] * w[4l + i]), x unsigned and w signed bytes, as
-    <16 x i32> vectors of four bytes per lane; exact in int32 (module docstring)."""
+    <16 x i32> vectors of four bytes per lane (on AVX2 as _pixel_operand and _weight_operand give them, into
+    pairs of partial sums); exact in int32 (module docstring)."""
+    if TARGET == "avx2":
+        fn = cgutils.get_or_insert_function(builder.module,
+                                            ir.FunctionType(ir.VectorType(_I32, 8), [_WORDS, _WORDS]),
+                                            "llvm.x86.avx2.pmadd.wd")
+        sums = [builder.call(fn, [x, wk]) for wk in w]  # each: 4 channels x 2 partial sums
+        low, high = (builder.shuffle_vector(sums[k], sums[k + 1], _lanes(LANES)) for k in (0, 2))
+        return builder.add(acc, builder.shuffle_vector(low, high, _lanes(2 * LANES)))
     if TARGET == "vnni":
         fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(_ACC, [_ACC, _ACC, _ACC]),
                                             "llvm.x86.avx512.vpdpbusd.512")
@@ -105,24 +171,25 @@ def _tile_codegen(pixels, blocks):
         j = builder.phi(_I64)
         j.add_incoming(ir.Constant(_I64, 0), entry)
         sums = []
+        acc_type = _accumulator_type()
         for _ in range(pixels * blocks):
-            phi = builder.phi(_ACC)
-            phi.add_incoming(ir.Constant(_ACC, None), entry)
+            phi = builder.phi(acc_type)
+            phi.add_incoming(ir.Constant(acc_type, None), entry)
             sums.append(phi)
         weights = []
         quad_row = builder.mul(j, ir.Constant(_I64, 4 * LANES))
         for nb in range(blocks):
             at = builder.add(quad_row, builder.mul(ir.Constant(_I64, nb), w_stride))
-            weights.append(builder.load(builder.bitcast(builder.gep(wp, [at]), _ACC.as_pointer()), align=1))
+            w = builder.load(builder.bitcast(builder.gep(wp, [at]), _ACC.as_pointer()), align=1)
+            weights.append(_weight_operand(builder, w))
         offset = builder.load(builder.gep(koff, [j]))
         updated = []
         for p in range(pixels):
             address = builder.inttoptr(builder.add(addrs[p], offset), _I32.as_pointer())
             quad = builder.xor(builder.load(address, align=1), flip)
-            splat = builder.insert_element(ir.Constant(_ACC, None), quad, ir.Constant(_I32, 0))
-            splat = builder.shuffle_vector(splat, splat, ir.Constant(_ACC, [0] * LANES))
+            x = _pixel_operand(builder, quad)
             for nb in range(blocks):
-                updated.append(_quad_accumulate(builder, sums[p * blocks + nb], splat, weights[nb]))
+                updated.append(_quad_accumulate(builder, sums[p * blocks + nb], x, weights[nb]))
         j_next = builder.add(j, ir.Constant(_I64, 1))
         tail = builder.block
         j.add_incoming(j_next, tail)
@@ -134,8 +201,8 @@ def _tile_codegen(pixels, blocks):
         for p in range(pixels):
             for nb in range(blocks):
                 at = builder.add(builder.mul(ir.Constant(_I64, p), acc_stride), ir.Constant(_I64, nb * LANES))
-                builder.store(updated[p * blocks + nb], builder.bitcast(builder.gep(accp, [at]), _ACC.as_pointer()),
-                              align=4)
+                builder.store(_finish(builder, updated[p * blocks + nb]),
+                              builder.bitcast(builder.gep(accp, [at]), _ACC.as_pointer()), align=4)
         return context.get_dummy_value()
 
     return codegen
