@@ -23,6 +23,7 @@ import math
 import numpy as np
 
 from microflat.runtime import Interpreter, load_bytes, load_file
+from microflat.runtime.errors import CompileError
 
 from .api import lower_program
 from .quantize import physical_batches
@@ -34,6 +35,10 @@ def compare(mfb, model, inputs, *, backend: str = "numba") -> list[dict]:
     import torch
 
     loaded = load_bytes(bytes(mfb)) if isinstance(mfb, (bytes, bytearray)) else load_file(mfb)
+    if not all(t.name for t in loaded.tensors):  # layers are matched to the float model's by tensor name
+        where = "the model" if isinstance(mfb, (bytes, bytearray)) else str(mfb)
+        raise CompileError(f"{where}: its tensor names were stripped (--strip-names), and a per-layer comparison "
+                           "matches layers by name: compare a file compiled without --strip-names")
     items = inputs if isinstance(inputs, (tuple, list)) else [inputs]
     example = tuple(torch.as_tensor(np.asarray(x[:1], np.float32)) for x in items)
     graph = lower_program(model, example)

@@ -159,7 +159,8 @@ class Interpreter:
                    for a, (shape, dtype) in zip(inputs, self._input_kinds))
 
     def trace(self, *inputs) -> dict[str, np.ndarray]:
-        """Run the model and keep every operator's output: {tensor name: array, batch first}.
+        """Run the model and keep every operator's output: {tensor name: array, batch first}; a tensor without a
+        name (a file compiled with --strip-names) is keyed "#INDEX", its index in the file.
 
         For debugging accuracy (microflat.compiler.compare): the arena reuses
         memory, so each output is copied right after the operator that writes it.
@@ -167,7 +168,7 @@ class Interpreter:
         record: dict[int, list] = {}
         self._run(inputs, False, record)
         m = self.model
-        return {m.tensors[i].name: np.stack(v) for i, v in record.items()}
+        return {m.tensors[i].name or f"#{i}": np.stack(v) for i, v in record.items()}
 
     def _run(self, inputs, dequantize, record):
         n, prepared = self._batch(inputs)

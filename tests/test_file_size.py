@@ -107,3 +107,20 @@ def test_compile_strip_names_through_the_console_script(tmp_path):
         names = [t.name for t in load_bytes(out.read_bytes()).tensors]
         assert all(names) != bool(flag)
     assert sizes[True] < sizes[False]
+    # a per-layer comparison matches layers by name: a stripped file is refused in one line, not half-compared
+    np.save(tmp_path / "x.npy", X[:4].numpy())
+    r = subprocess.run([str(SCRIPT), "inspect", str(tmp_path / "model1.mfb"), "--compare", str(pt2), "--input",
+                        str(tmp_path / "x.npy")], capture_output=True, text=True)
+    assert r.returncode == 2 and "--strip-names" in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_a_stripped_files_trace_keeps_every_tensor_apart():
+    kept, stripped = _compile(), _compile(strip_names=True)
+    x = kept.to_physical([X[:2]])[0].numpy()
+    named, unnamed = Interpreter(kept.data).trace(x), Interpreter(stripped.data).trace(x)
+    assert len(unnamed) == len(named)
+    by_index = {t.name: t.index for t in load_bytes(kept.data).tensors}
+    for name, value in named.items():
+        key = name if name in unnamed else f"#{by_index[name]}"
+        np.testing.assert_array_equal(unnamed[key], value)
