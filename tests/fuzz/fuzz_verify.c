@@ -16,25 +16,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz_buffers.h"
 #include "microflat.h"
-
-#define MAX_FILE (4u << 20)
-#define MAX_ARENA (16u << 20)
-
-static uint8_t file[MAX_FILE] __attribute__((aligned(16)));
-static uint8_t arena[MAX_ARENA] __attribute__((aligned(16)));
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     mf_model model;
     mf_error error, again;
     uint32_t need = 0, ignored = 0;
-    if (size > MAX_FILE) {
+    if (!fuzz_copy_input(data, size)) {
         return 0;
     }
-    memcpy(file, data, size);
     const mf_status answered = mf_arena_bytes(file, (uint32_t)size, &need, &error);
     if (answered != MF_OK) {
         /* mf_model_load refuses it the same way, whatever arena it is given */
