@@ -23,40 +23,41 @@ from __future__ import annotations
 import argparse
 import inspect
 
+import os
+import sys
+
 import torch
-from torch import nn
 
 from microflat.compiler import compile_model, zoo
 from microflat.runtime.inspect_model import summary
 from microflat.runtime.loader import load_bytes
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tests"))
+from model_builders import digits_cnn  # noqa: E402  (the small model, written once)
+from zoo_files import compile_zoo_model  # noqa: E402  (the zoo compiled as the tests compile it)
+
 CAN_STRIP = "strip_names" in inspect.signature(compile_model).parameters
 
 
-def digits_cnn() -> nn.Module:
-    """3,106 parameters: two 3x3 convs (8 and 16 channels) with pooling on an 8x8 digit, then 64 -> 24 -> 10."""
-    return nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(), nn.MaxPool2d(2),
-                         nn.Conv2d(8, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU(), nn.MaxPool2d(2),
-                         nn.Flatten(), nn.Linear(64, 24), nn.ReLU(), nn.Linear(24, 10)).eval()
-
-
 def cases():
-    """(label, model, calibration inputs, compile options)."""
+    """(label, compile(**options) -> .mfb bytes, compile options)."""
     for name in zoo.ZOO:
-        torch.manual_seed(0)
-        yield name, zoo.load(name, trained=False), zoo.untrained_inputs(name, 64, seed=7), {}
+        yield name, lambda name=name, **o: compile_zoo_model(name, **o), {}
     torch.manual_seed(0)
     x = torch.rand(64, 1, 8, 8)
-    yield "digits_cnn (3,106 parameters)", digits_cnn(), x, {}
-    yield "digits_cnn, 4-bit weights", digits_cnn(), x, dict(weight_bits=4)
+
+    def digits(**o):
+        return compile_model(digits_cnn(), (x[:1],), [x[i:i + 16] for i in range(0, 64, 16)], progress=False,
+                             **o).data
+
+    yield "digits_cnn (3,106 parameters)", digits, {}
+    yield "digits_cnn, 4-bit weights", digits, dict(weight_bits=4)
 
 
-def measure(model, x, options, strip: bool):
+def measure(compile_file, options, strip: bool):
     if strip and not CAN_STRIP:
         return None
-    extra = dict(strip_names=True) if strip else {}
-    data = compile_model(model, (x[:1],), [x[i:i + 16] for i in range(0, len(x), 16)], progress=False,
-                         **options, **extra).data
+    data = compile_file(**options, **(dict(strip_names=True) if strip else {}))
     s = summary(load_bytes(data))
     fb, ops = s["file_breakdown"]["flatbuffer"], len(s["ops"])
     return dict(ops=ops, flatbuffer=fb, per_op=fb / ops, constants=s["weight_bytes"], file=s["file_bytes"])
@@ -86,8 +87,8 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     lines = ["| model | ops | flatbuffer B | B/op | stripped: flatbuffer B | B/op | constants B | file / constants "
              "| stripped |", "|---|---|---|---|---|---|---|---|---|"]
-    for label, model, x, options in cases():
-        kept, stripped = measure(model, x, options, False), measure(model, x, options, True)
+    for label, compile_file, options in cases():
+        kept, stripped = measure(compile_file, options, False), measure(compile_file, options, True)
         s = stripped or {}
         dash = "-"
         lines.append(f"| {label} | {kept['ops']} | {kept['flatbuffer']:,} | {kept['per_op']:.0f} | "

@@ -24,6 +24,7 @@ import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tests"))
 from cpu_targets import TARGETS, environment  # noqa: E402  (the CPUs' feature lists, written once)
+from zoo_files import compile_zoo_model  # noqa: E402  (the zoo compiled as the tests compile it)
 
 WORKER = r"""
 import json, statistics, sys, time
@@ -46,17 +47,9 @@ print(json.dumps({"path": vector_ir.TARGET, "median": statistics.median(times)})
 
 
 def compile_zoo(name: str, folder: str) -> str:
-    import torch
-
-    from microflat.compiler import compile_model, zoo
-
-    torch.manual_seed(0)
-    x = zoo.untrained_inputs(name, 64, seed=7)
-    data = compile_model(zoo.load(name, trained=False), (x[:1],), [x[i:i + 16] for i in range(0, 64, 16)],
-                         progress=False).data
     path = os.path.join(folder, f"{name}.mfb")
     with open(path, "wb") as f:
-        f.write(data)
+        f.write(compile_zoo_model(name))
     return path
 
 

@@ -138,3 +138,15 @@ def rewritten(mutate, **builder_kwargs) -> bytes:
     model = w._model(plan, bytes(32))
     mutate(model, w.buffers)
     return serialize(model, w.buffers)
+
+
+def digits_cnn():
+    """A 3,106-parameter CNN on an 8x8 digit, seeded: two 3x3 convs (8 and 16 channels) with batch norm and
+    pooling, then 64 -> 24 -> 10 (tests/test_file_size.py's small model, benchmarks/file_bytes.py's)."""
+    import torch
+    from torch import nn
+
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(), nn.MaxPool2d(2),
+                         nn.Conv2d(8, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU(), nn.MaxPool2d(2),
+                         nn.Flatten(), nn.Linear(64, 24), nn.ReLU(), nn.Linear(24, 10)).eval()

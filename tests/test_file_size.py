@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from torch import nn
 
+from model_builders import digits_cnn
 from microflat.compiler import compile_model, save_program
 from microflat.compiler.writer import ModelWriter
 from microflat.runtime import Interpreter, load_bytes
@@ -22,14 +22,8 @@ from microflat.runtime import Interpreter, load_bytes
 SCRIPT = Path(sys.executable).parent / "microflat"
 
 
-def digits_cnn() -> nn.Module:
-    """3,106 parameters on an 8x8 digit: two 3x3 convs with pooling, then 64 -> 24 -> 10."""
-    torch.manual_seed(0)
-    m = nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(), nn.MaxPool2d(2),
-                      nn.Conv2d(8, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU(), nn.MaxPool2d(2),
-                      nn.Flatten(), nn.Linear(64, 24), nn.ReLU(), nn.Linear(24, 10)).eval()
-    assert sum(p.numel() for p in m.parameters()) == 3106
-    return m
+def test_the_small_model_has_3106_parameters():
+    assert sum(p.numel() for p in digits_cnn().parameters()) == 3106
 
 
 X = torch.rand(64, 1, 8, 8, generator=torch.Generator().manual_seed(1))
