@@ -15,8 +15,10 @@ interpreter does at load:
                             address and the quads' offsets, and keeps its P x NB
                             vectors of accumulators in registers through the
                             whole reduction. The input is read as x + 128
-                            (unsigned, what VPDPBUSD multiplies), the 128 and
-                            the zero point taken out through the bias.
+                            where the target multiplies unsigned by signed
+                            bytes (VPDPBUSD), as x elsewhere (vector_ir.
+                            INPUT_OFFSET); that offset and the zero point are
+                            taken out through the bias.
   transpose conv2d          stride_h * stride_w ordinary convolutions, one per
                             output phase (the rows oy = oy0 + j * stride_h, columns
                             likewise), each on the conv2d path above; a phase's
@@ -59,7 +61,7 @@ from .fully_connected import fully_connected_s8
 from .kernel_args import bind
 from .transpose_conv import transpose_conv2d_s8
 from .numerics import requant_fused, requant_prepare_channels, requantize
-from .vector_ir import LANES, TILE_BLOCKS, TILE_PIXELS, depthwise_taps, quad_dot_tile
+from .vector_ir import INPUT_OFFSET, LANES, TILE_BLOCKS, TILE_PIXELS, depthwise_taps, quad_dot_tile
 
 QUAD = 4  # bytes of the reduction per VPDPBUSD lane
 BLOCKS = TILE_BLOCKS  # 16-channel blocks of a tile, at most (the target's: vector_ir)
@@ -106,7 +108,7 @@ class PackedGemm:
     weights: np.ndarray  # int8 [blocks * nk * 64]
     koff: np.ndarray  # int64 [nk]: quad j's byte offset from a pixel's first tap in the source image
     channels: int
-    bias: np.ndarray  # int32 [C_out]: the layer's bias - (input_zp + 128) * sum of the channel's weights
+    bias: np.ndarray  # int32 [C_out]: the layer's bias - (input_zp + INPUT_OFFSET) * sum of the channel's weights
     requant: Requant
 
 
@@ -136,7 +138,7 @@ def pack_gemm(filter_rows: np.ndarray, runs, bias, mult, shift, input_zp: int) -
     quads = padded[:, np.where(index < 0, k, index)]  # [C_out', nk, 4]
     packed = quads.reshape(blocks, LANES, len(koff), QUAD).transpose(0, 2, 1, 3).reshape(-1).copy()
     b = np.zeros(channels, np.int64) if bias is None or len(bias) == 0 else np.asarray(bias, np.int64)
-    b = (b - (int(input_zp) + 128) * w.astype(np.int64).sum(axis=1)).astype(np.int32)
+    b = (b - (int(input_zp) + INPUT_OFFSET) * w.astype(np.int64).sum(axis=1)).astype(np.int32)
     return PackedGemm(packed, koff, channels, b, prepare_requant(mult, shift, channels))
 
 

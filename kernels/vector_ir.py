@@ -61,26 +61,47 @@ _ACC = ir.VectorType(_I32, LANES)
 
 
 def _target() -> str:
-    """"vnni" (AVX-512 VNNI), "avx2" or "portable": what the CPU Numba compiles for can run. That CPU is the
-    host, or NUMBA_CPU_NAME with the features of NUMBA_CPU_FEATURES; a name without features (e.g. "generic",
-    for a portable cache) gets no CPU-specific intrinsics."""
+    """"vnni" (AVX-512 VNNI), "avx2", "sdot" (AArch64 dot product), "neon" (AArch64 without it) or "portable":
+    what the CPU Numba compiles for can run. That CPU is the host, or NUMBA_CPU_NAME with the features of
+    NUMBA_CPU_FEATURES; a name without features (e.g. "generic", for a portable cache) gets no CPU-specific
+    intrinsics, nor does a host whose features LLVM cannot read (an emulated one shows the emulator's)."""
     if config.CPU_NAME:
         if not config.CPU_FEATURES:
             return "portable"
         features = set(config.CPU_FEATURES.split(","))
     else:
-        features = set(llvm.get_host_cpu_features().flatten().split(","))
+        try:
+            features = set(llvm.get_host_cpu_features().flatten().split(","))
+        except RuntimeError:
+            return "portable"
     if {"+avx512bw", "+avx512vnni"} <= features:
         return "vnni"
-    return "avx2" if "+avx2" in features else "portable"
+    if "+avx2" in features:
+        return "avx2"
+    if "+dotprod" in features:
+        return "sdot"
+    return "neon" if "+neon" in features else "portable"
 
 
 TARGET = _target()
 
+# The tiles read u(x) = x + INPUT_OFFSET: unsigned for VPDPBUSD (u8 x s8), the input's own signed bytes on
+# every other path (VPMADDWD and SMULL take int16 or s8 x s8, SDOT s8 x s8). pack_gemm folds
+# (zp + INPUT_OFFSET) * sum w into the bias.
+INPUT_OFFSET = 128 if TARGET == "vnni" else 0
+
+# Whether an accumulator holds each channel's sum in one lane or in two partial sums (lanes 2c, 2c + 1).
+_PAIRED = TARGET in ("avx2", "neon")
+
 # Pixels of a tile by its 16-channel blocks (P x NB accumulators held in registers beside NB blocks of
 # weights and a broadcast pixel), and the most blocks a tile takes. AVX-512: 32 zmm, one per accumulator.
 # AVX2: 16 ymm, and an accumulator of 32 partial sums takes four, as does a block's widened weights.
-TILE_PIXELS, TILE_BLOCKS = ({1: 2}, 1) if TARGET == "avx2" else ({1: 12, 2: 8, 3: 6, 4: 4}, 4)
+# AArch64: 32 q registers; an accumulator takes four (SDOT) or eight (pairs), a block's weights four.
+TILE_PIXELS, TILE_BLOCKS = {
+    "avx2": ({1: 2}, 1),
+    "sdot": ({1: 4, 2: 2}, 2),
+    "neon": ({1: 2}, 1),
+}.get(TARGET, ({1: 12, 2: 8, 3: 6, 4: 4}, 4))
 
 
 def _lanes(n, offset=0, step=1):
@@ -89,59 +110,99 @@ def _lanes(n, offset=0, step=1):
 
 _I16 = ir.IntType(16)
 _WORDS = ir.VectorType(_I16, LANES)  # one 256-bit vector of int16
-_PAIRS = ir.VectorType(_I32, 2 * LANES)  # AVX2's accumulator: channel c's two partial sums in lanes 2c, 2c + 1
+_PAIRS = ir.VectorType(_I32, 2 * LANES)  # a paired accumulator: channel c's two partial sums in lanes 2c, 2c + 1
+_Q32, _Q8, _D8 = ir.VectorType(_I32, 4), ir.VectorType(_I8, 16), ir.VectorType(_I8, 8)  # AArch64's registers
 
 
 def _accumulator_type():
-    return _PAIRS if TARGET == "avx2" else _ACC
+    return _PAIRS if _PAIRED else _ACC
+
+
+def _split(builder, vector, parts):
+    """`vector` cut into `parts` equal vectors, first lanes first."""
+    n = vector.type.count // parts
+    return [builder.shuffle_vector(vector, vector, _lanes(n, n * k)) for k in range(parts)]
+
+
+def _concat(builder, parts):
+    """The vectors `parts` (a power of two of them, of one type) side by side, first lanes first."""
+    while len(parts) > 1:
+        n = 2 * parts[0].type.count
+        parts = [builder.shuffle_vector(a, b, _lanes(n)) for a, b in zip(parts[::2], parts[1::2])]
+    return parts[0]
+
+
+def _splat(builder, quad, count):
+    """The int32 `quad` in every one of `count` lanes."""
+    vector = ir.VectorType(_I32, count)
+    one = builder.insert_element(ir.Constant(vector, None), quad, ir.Constant(_I32, 0))
+    return builder.shuffle_vector(one, one, ir.Constant(vector, [0] * count))
 
 
 def _pixel_operand(builder, quad):
-    """The pixel's quad (four u(x) bytes in an int32) as the accumulate step takes it: broadcast to every lane
-    (<16 x i32>), or on AVX2 widened to int16 and repeated four times (<16 x i16>: lane j holds byte j % 4)."""
+    """The pixel's quad (its four bytes in an int32) as the accumulate step takes it: broadcast to every int32
+    lane of a block (<16 x i32>), of one q register (SDOT: <16 x i8>) or of one d register (SMULL: <8 x i8>),
+    or on AVX2 sign-extended to int16 and repeated four times (<16 x i16>: lane j holds byte j % 4)."""
     if TARGET == "avx2":
-        four = builder.zext(builder.bitcast(quad, ir.VectorType(_I8, 4)), ir.VectorType(_I16, 4))
+        four = builder.sext(builder.bitcast(quad, ir.VectorType(_I8, 4)), ir.VectorType(_I16, 4))
         repeat = ir.Constant(ir.VectorType(_I32, LANES), [j % 4 for j in range(LANES)])
         return builder.shuffle_vector(four, four, repeat)
-    splat = builder.insert_element(ir.Constant(_ACC, None), quad, ir.Constant(_I32, 0))
-    return builder.shuffle_vector(splat, splat, ir.Constant(_ACC, [0] * LANES))
+    if TARGET == "sdot":
+        return builder.bitcast(_splat(builder, quad, 4), _Q8)
+    if TARGET == "neon":
+        return builder.bitcast(_splat(builder, quad, 2), _D8)
+    return _splat(builder, quad, LANES)
 
 
 def _weight_operand(builder, w):
-    """A block's 64 weight bytes (<16 x i32>) as the accumulate step takes them: as they are, or on AVX2
-    sign-extended to int16 in four vectors of 16 (weights 16k..16k + 15: channels 4k..4k + 3)."""
-    if TARGET != "avx2":
-        return w
-    words = builder.sext(builder.bitcast(w, ir.VectorType(_I8, 4 * LANES)), ir.VectorType(_I16, 4 * LANES))
-    return [builder.shuffle_vector(words, words, _lanes(LANES, LANES * k)) for k in range(4)]
+    """A block's 64 weight bytes (<16 x i32>) as the accumulate step takes them: as they are; on AVX2
+    sign-extended to int16 in four vectors of 16 (weights 16k..16k + 15: channels 4k..4k + 3); on AArch64 as
+    four q registers of 16 bytes (SDOT: channels 4k..4k + 3) or eight d registers of 8 (SMULL: 2k, 2k + 1)."""
+    if TARGET == "avx2":
+        words = builder.sext(builder.bitcast(w, ir.VectorType(_I8, 4 * LANES)), ir.VectorType(_I16, 4 * LANES))
+        return _split(builder, words, 4)
+    if TARGET in ("sdot", "neon"):
+        return _split(builder, builder.bitcast(w, ir.VectorType(_I8, 4 * LANES)), 4 if TARGET == "sdot" else 8)
+    return w
 
 
 def _finish(builder, acc):
-    """The <16 x i32> channel sums of an accumulator: on AVX2 each channel's two partial sums added."""
-    if TARGET != "avx2":
+    """The <16 x i32> channel sums of an accumulator: a paired one's two partial sums added."""
+    if not _PAIRED:
         return acc
     even, odd = (builder.shuffle_vector(acc, acc, _lanes(LANES, i, 2)) for i in range(2))
     return builder.add(even, odd)
 
 
+def _intrinsic(builder, name, result, *operands):
+    fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(result, [v.type for v in operands]), name)
+    return builder.call(fn, list(operands))
+
+
 def _quad_accumulate(builder, acc, x, w):
-    """acc + (for each lane l: the sum over i < 4 of x[4l + i] * w[4l + i]), x unsigned and w signed bytes, as
-    <16 x i32> vectors of four bytes per lane (on AVX2 as _pixel_operand and _weight_operand give them, into
-    pairs of partial sums); exact in int32 (module docstring)."""
+    """acc + (for each channel c: the sum over i < 4 of u(x)[i] * w[4c + i]), the pixel's and the block's bytes
+    as _pixel_operand and _weight_operand give them; exact in int32 (module docstring).
+
+    AVX2: VPMADDWD sums a channel's products two by two (i = 0, 1 and 2, 3) into int32 lanes 2c, 2c + 1.
+    AArch64 without SDOT: SMULL multiplies 8 bytes into int16 lanes, SADDLP (with the add: SADALP) sums
+    adjacent ones into int32, so each d register of weights gives channels 2k and 2k + 1 their two pairs."""
     if TARGET == "avx2":
-        fn = cgutils.get_or_insert_function(builder.module,
-                                            ir.FunctionType(ir.VectorType(_I32, 8), [_WORDS, _WORDS]),
-                                            "llvm.x86.avx2.pmadd.wd")
-        sums = [builder.call(fn, [x, wk]) for wk in w]  # each: 4 channels x 2 partial sums
-        low, high = (builder.shuffle_vector(sums[k], sums[k + 1], _lanes(LANES)) for k in (0, 2))
-        return builder.add(acc, builder.shuffle_vector(low, high, _lanes(2 * LANES)))
+        sums = [_intrinsic(builder, "llvm.x86.avx2.pmadd.wd", ir.VectorType(_I32, 8), x, wk) for wk in w]
+        return builder.add(acc, _concat(builder, sums))
     if TARGET == "vnni":
-        fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(_ACC, [_ACC, _ACC, _ACC]),
-                                            "llvm.x86.avx512.vpdpbusd.512")
-        return builder.call(fn, [acc, x, w])
+        return _intrinsic(builder, "llvm.x86.avx512.vpdpbusd.512", _ACC, acc, x, w)
+    if TARGET == "sdot":
+        parts = _split(builder, acc, 4)
+        return _concat(builder, [_intrinsic(builder, "llvm.aarch64.neon.sdot.v4i32.v16i8", _Q32, part, wk, x)
+                                 for part, wk in zip(parts, w)])
+    if TARGET == "neon":
+        words = ir.VectorType(_I16, 8)
+        pairs = [_intrinsic(builder, "llvm.aarch64.neon.saddlp.v4i32.v8i16", _Q32,
+                            _intrinsic(builder, "llvm.aarch64.neon.smull.v8i16", words, x, wk)) for wk in w]
+        return builder.add(acc, _concat(builder, pairs))
     bytes_ = ir.VectorType(_I8, 4 * LANES)
     wide = ir.VectorType(_I32, 4 * LANES)
-    products = builder.mul(builder.zext(builder.bitcast(x, bytes_), wide), builder.sext(builder.bitcast(w, bytes_), wide))
+    products = builder.mul(builder.sext(builder.bitcast(x, bytes_), wide), builder.sext(builder.bitcast(w, bytes_), wide))
     for i in range(4):
         acc = builder.add(acc, builder.shuffle_vector(products, products, _lanes(LANES, i, 4)))
     return acc
@@ -186,7 +247,9 @@ def _tile_codegen(pixels, blocks):
         updated = []
         for p in range(pixels):
             address = builder.inttoptr(builder.add(addrs[p], offset), _I32.as_pointer())
-            quad = builder.xor(builder.load(address, align=1), flip)
+            quad = builder.load(address, align=1)
+            if INPUT_OFFSET:
+                quad = builder.xor(quad, flip)
             x = _pixel_operand(builder, quad)
             for nb in range(blocks):
                 updated.append(_quad_accumulate(builder, sums[p * blocks + nb], x, weights[nb]))

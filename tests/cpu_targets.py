@@ -1,17 +1,28 @@
-"""The x86 CPUs other than this host that the Numba runtime is checked and timed for.
+"""The CPUs other than this host that the Numba runtime is checked and measured for.
 
-Numba compiles for NUMBA_CPU_NAME with the features in NUMBA_CPU_FEATURES (the name alone keeps the host's
+x86 (TARGETS): Numba compiles for NUMBA_CPU_NAME with the features in NUMBA_CPU_FEATURES (the name alone keeps the host's
 features, AVX-512 included), so a process started with Haswell's name and feature list compiles what an
 AVX2 laptop would, and runs it here. Each target gets its own NUMBA_CACHE_DIR: code compiled for one CPU
 is never loaded for another. tests/test_cpu_targets.py and benchmarks/target_speed.py use these.
+
+AArch64 (AARCH64_TARGETS): an arm64 Python (tests/arm/aarch64_python.sh, made into build/aarch64-python)
+under qemu-aarch64, emulating the CPU (QEMU_CPU: which instructions are legal) and compiling for it
+(NUMBA_CPU_NAME and NUMBA_CPU_FEATURES: QEMU shows the guest this host's /proc/cpuinfo, so LLVM cannot
+find the features itself). The feature lists are what LLVM reads from /proc/cpuinfo on a Raspberry Pi 4
+(Cortex-A72: no dot product) and a Pi 5 (Cortex-A76). tests/test_aarch64.py and
+benchmarks/arm_instructions.py use these.
 """
 
 import os
+import shutil
+from pathlib import Path
 
 # LLVM's feature list of each CPU, and the vector path (kernels.vector_ir.TARGET) it must select.
 TARGETS = {
     "haswell": ("+avx,+avx2,+bmi,+bmi2,+cmov,+cx16,+f16c,+fma,+fsgsbase,+fxsr,+invpcid,+lzcnt,+mmx,+movbe,+pclmul,"
                 "+popcnt,+rdrnd,+sahf,+sse,+sse2,+sse3,+sse4.1,+sse4.2,+ssse3,+x87,+xsave,+xsaveopt", "avx2"),
+    # A CPU name without features: the portable LLVM IR every other target gets (vector_ir._target)
+    "generic": ("", "portable"),
 }
 
 
@@ -23,3 +34,33 @@ def environment(target: str | None, cache: str) -> dict:
     if target is not None:
         env["NUMBA_CPU_NAME"], env["NUMBA_CPU_FEATURES"] = target, TARGETS[target][0]
     return env
+
+
+AARCH64_TARGETS = {
+    "cortex-a72": ("+crc,+fp-armv8,+neon", "neon"),
+    "cortex-a76": ("+aes,+ccpp,+crc,+dotprod,+fp-armv8,+fullfp16,+lse,+neon,+rcpc,+rdm,+sha2", "sdot"),
+}
+AARCH64_PYTHON = Path(__file__).resolve().parents[1] / "build" / "aarch64-python"
+
+
+def aarch64_command(cpu: str, cache, project, python=AARCH64_PYTHON) -> tuple[list, dict]:
+    """(argv prefix, environment) that run the arm64 Python at `python` under qemu-aarch64 as `cpu`, compiling
+    for it into its own Numba cache, with `project` (a folder holding microflat/) importable."""
+    env = dict(os.environ, QEMU_CPU=cpu, QEMU_LD_PREFIX=str(Path(python) / "root"), NUMBA_CPU_NAME=cpu,
+               NUMBA_CPU_FEATURES=AARCH64_TARGETS[cpu][0], NUMBA_CACHE_DIR=str(cache), NUMBA_NUM_THREADS="1",
+               OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1",
+               PYTHONPATH=f"{project}{os.pathsep}{Path(python) / 'site'}")
+    return ["qemu-aarch64", str(Path(python) / "root" / "usr" / "bin" / "python3.11")], env
+
+
+def guest_project(folder) -> Path:
+    """A copy of the runtime and kernels' Python sources in folder/microflat (no compiled modules: those
+    built here are x86), for the guest's PYTHONPATH. Returns folder."""
+    root = Path(__file__).resolve().parents[1]
+    package = Path(folder) / "microflat"
+    package.mkdir(parents=True, exist_ok=True)
+    (package / "__init__.py").write_text("")
+    for part in ("runtime", "kernels"):
+        shutil.copytree(root / part, package / part, dirs_exist_ok=True,
+                        ignore=shutil.ignore_patterns("*.so", "__pycache__", "*.o"))
+    return Path(folder)
