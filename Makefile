@@ -16,7 +16,16 @@ $(STAMP): pyproject.toml setup.py $(wildcard kernels/*.c kernels/*.h runtime/c/*
 demo: $(STAMP)
 	$(VENV)/bin/microflat demo
 
+# An arm64 Python under qemu-aarch64, for tests/test_aarch64.py (and, with LiteRT, benchmarks/arm_instructions.py).
+# Needs apt to know arm64 packages (dpkg --add-architecture arm64, as .ci/run does); without it the
+# AArch64 tests skip, naming what to do (under CI they fail).
+AARCH64_PYTHON := build/aarch64-python
+
+$(AARCH64_PYTHON) $(AARCH64_PYTHON)-bench: tests/arm/aarch64_python.sh | $(STAMP)
+	PYTHON=$(PY) tests/arm/aarch64_python.sh $@ $(if $(findstring -bench,$@),ai-edge-litert)
+
 test: $(STAMP)
+	-@$(MAKE) --no-print-directory $(AARCH64_PYTHON)
 	$(PY) -m pytest
 
 # The long fuzz runs (CI runs 30 s of each libFuzzer target and the ci profile):

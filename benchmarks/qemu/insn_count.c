@@ -5,6 +5,14 @@
  *
  *   qemu-system-arm ... -plugin insn_count.so,marker=0x1234,out=counts.txt
  *
+ * or, for a process under qemu-user (benchmarks/arm_instructions.py), where
+ * addresses move from run to run, each time the guest makes system call
+ * number N with first argument A:
+ *
+ *   qemu-aarch64 -plugin insn_count.so,syscall=N,sysarg=A,out=counts.txt ...
+ *
+ * (QEMU reads an option named arg= as its own old spelling, hence sysarg.)
+ *
  * Writes one line per marker hit (the instructions executed before it), then
  * "total N". Debian's QEMU 7.2 loads plugins but ships neither plugins nor
  * qemu-plugin.h, so the dozen declarations this plugin uses are written here
@@ -26,6 +34,10 @@ enum qemu_plugin_op { QEMU_PLUGIN_INLINE_ADD_U64 };
 typedef void (*qemu_plugin_vcpu_tb_trans_cb_t)(qemu_plugin_id_t id, struct qemu_plugin_tb *tb);
 typedef void (*qemu_plugin_vcpu_udata_cb_t)(unsigned int vcpu_index, void *userdata);
 typedef void (*qemu_plugin_udata_cb_t)(qemu_plugin_id_t id, void *userdata);
+typedef void (*qemu_plugin_vcpu_syscall_cb_t)(qemu_plugin_id_t id, unsigned int vcpu_index, int64_t num, uint64_t a1,
+                                              uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5, uint64_t a6,
+                                              uint64_t a7, uint64_t a8);
+void qemu_plugin_register_vcpu_syscall_cb(qemu_plugin_id_t id, qemu_plugin_vcpu_syscall_cb_t cb);
 void qemu_plugin_register_vcpu_tb_trans_cb(qemu_plugin_id_t id, qemu_plugin_vcpu_tb_trans_cb_t cb);
 void qemu_plugin_register_vcpu_tb_exec_cb(struct qemu_plugin_tb *tb, qemu_plugin_vcpu_udata_cb_t cb,
                                           enum qemu_plugin_cb_flags flags, void *userdata);
@@ -51,8 +63,10 @@ static block_count blocks[MAX_BLOCKS];
 static size_t n_blocks;
 static const char *blocks_path;
 
-static uint64_t executed; /* one vCPU: the MPS2 boards are single-core */
+static uint64_t executed; /* one counter for all vCPUs: the MPS2 boards are single-core, and a qemu-user process is measured with one thread at work */
 static uint64_t marker = UINT64_MAX;
+static int64_t marker_syscall = -1; /* with syscall=N: the system call that marks, and its first argument */
+static uint64_t marker_arg;
 static uint64_t marks[MAX_MARKS];
 static size_t n_marks;
 static const char *out_path = "insn_count.txt";
@@ -63,6 +77,15 @@ static void on_marker(unsigned int vcpu, void *userdata)
     (void)userdata;
     if (n_marks < MAX_MARKS) {
         marks[n_marks++] = executed;
+    }
+}
+
+static void on_syscall(qemu_plugin_id_t id, unsigned int vcpu, int64_t num, uint64_t a1, uint64_t a2, uint64_t a3,
+                       uint64_t a4, uint64_t a5, uint64_t a6, uint64_t a7, uint64_t a8)
+{
+    (void)id, (void)a2, (void)a3, (void)a4, (void)a5, (void)a6, (void)a7, (void)a8;
+    if (num == marker_syscall && a1 == marker_arg) {
+        on_marker(vcpu, NULL);
     }
 }
 
@@ -112,6 +135,10 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id, const qemu_info_
     for (int i = 0; i < argc; ++i) {
         if (strncmp(argv[i], "marker=", 7) == 0) {
             marker = strtoull(argv[i] + 7, NULL, 0);
+        } else if (strncmp(argv[i], "syscall=", 8) == 0) {
+            marker_syscall = strtoll(argv[i] + 8, NULL, 0);
+        } else if (strncmp(argv[i], "sysarg=", 7) == 0) {
+            marker_arg = strtoull(argv[i] + 7, NULL, 0);
         } else if (strncmp(argv[i], "out=", 4) == 0) {
             out_path = argv[i] + 4;
         } else if (strncmp(argv[i], "blocks=", 7) == 0) {
@@ -119,6 +146,9 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id, const qemu_info_
         }
     }
     qemu_plugin_register_vcpu_tb_trans_cb(id, on_translate);
+    if (marker_syscall >= 0) {
+        qemu_plugin_register_vcpu_syscall_cb(id, on_syscall);
+    }
     qemu_plugin_register_atexit_cb(id, write_counts, NULL);
     return 0;
 }
