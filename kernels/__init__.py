@@ -36,6 +36,7 @@ The jitted kernels themselves (conv2d_s8, ...) trust their caller; they are
 what the interpreter calls on arena buffers.
 """
 
+from . import _jit  # noqa: F401  (first: its cache locator must be in place before any kernel is defined)
 from .conv2d import conv2d, conv2d_encoded_s8, conv2d_encoded_s8_scratch_bytes, conv2d_s8, conv2d_s8_scratch_bytes
 from .depthwise_conv2d import (
     depthwise_conv2d,

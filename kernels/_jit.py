@@ -15,11 +15,61 @@ signature does, only later:
     loads it instead of compiling.
 
 `declared_signature` is the kernel's argument schema before it is compiled (kernels/kernel_args.py).
+
+Numba's on-disk cache judges a cached function fresh by a hash of the one file that defines it. The kernels
+inline helpers from other files (vector_ir's intrinsics, numerics' rounding), and which code those emit
+follows the target; a change to a helper alone would leave every caller's cached code stale. So a function
+defined in this folder is cached under a stamp that also covers every source file here
+(kernel_sources_digest): Numba's own locator, asked first by CacheImpl, with that digest added.
 """
 
 from __future__ import annotations
 
+import functools
+import hashlib
+from pathlib import Path
+
 from numba import njit
+from numba.core import caching
+
+KERNELS = Path(__file__).resolve().parent
+
+
+@functools.lru_cache(maxsize=None)
+def kernel_sources_digest() -> str:
+    """sha256 of every kernels/*.py file, names and bytes, in name order."""
+    digest = hashlib.sha256()
+    for path in sorted(KERNELS.glob("*.py")):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+class KernelSourcesLocator:
+    """The cache locator Numba would use for a function in kernels/, whose source stamp also covers every
+    kernels source (module docstring). Numba's locator protocol: from_function returns None for a function
+    it does not take."""
+
+    def __init__(self, inner):
+        self._inner = inner
+
+    @classmethod
+    def from_function(cls, py_func, py_file):
+        if Path(py_file).resolve().parent != KERNELS:
+            return None
+        for locator_class in caching.CacheImpl._locator_classes:
+            if locator_class is not cls and (inner := locator_class.from_function(py_func, py_file)) is not None:
+                return cls(inner)
+        return None
+
+    def get_source_stamp(self):
+        return self._inner.get_source_stamp(), kernel_sources_digest()
+
+    def __getattr__(self, name):  # get_cache_path, get_disambiguator, ensure_cache_path: Numba's own
+        return getattr(self._inner, name)
+
+
+if KernelSourcesLocator not in caching.CacheImpl._locator_classes:
+    caching.CacheImpl._locator_classes.insert(0, KernelSourcesLocator)
 
 
 def kernel(signature):

@@ -61,7 +61,7 @@ from .fully_connected import fully_connected_s8
 from .kernel_args import bind
 from .transpose_conv import transpose_conv2d_s8
 from .numerics import requant_fused, requant_prepare_channels, requantize
-from .vector_ir import INPUT_OFFSET, LANES, TILE_BLOCKS, TILE_PIXELS, depthwise_taps, quad_dot_tile
+from .vector_ir import INPUT_OFFSET, LANES, TILE_BLOCKS, TILE_PIXELS, depthwise_taps, quad_dot_tile, requant_lanes
 
 QUAD = 4  # bytes of the reduction per VPDPBUSD lane
 BLOCKS = TILE_BLOCKS  # 16-channel blocks of a tile, at most (the target's: vector_ir)
@@ -80,7 +80,7 @@ _taps3x3_16 = depthwise_taps(3, 3, 16)
 _taps3x3_8 = depthwise_taps(3, 3, 8)
 
 _i64 = types.int64
-_REQUANT = (types.int32[::1], types.int64[::1], types.int64[::1], types.int64[::1], types.int64[::1],
+_REQUANT = (types.int32[::1], types.int32[::1], types.int32[::1], types.int64[::1], types.int64[::1],
             types.boolean)  # bias, mult, shift, round, right, fused
 
 
@@ -88,8 +88,8 @@ _REQUANT = (types.int32[::1], types.int64[::1], types.int64[::1], types.int64[::
 class Requant:
     """Per-channel vectors of the output stage, prepared once (requant_prepare in numerics.h)."""
 
-    mult: np.ndarray  # int64 [C]
-    shift: np.ndarray  # int64 [C], as stored (for the reference path)
+    mult: np.ndarray  # int32 [C]
+    shift: np.ndarray  # int32 [C], as stored
     round: np.ndarray  # int64 [C]: 2^30 + 2^(31 + right)
     right: np.ndarray  # int64 [C]: -shift - 1
     fused: bool  # every channel has shift <= -1 and mult != INT32_MIN
@@ -98,7 +98,7 @@ class Requant:
 def prepare_requant(mult, shift, channels: int) -> Requant:
     mult = np.broadcast_to(np.asarray(mult, np.int64).reshape(-1), (channels,)).copy()
     shift = np.broadcast_to(np.asarray(shift, np.int64).reshape(-1), (channels,)).copy()
-    return Requant(mult, shift, *requant_prepare_channels(mult, shift))
+    return Requant(mult.astype(np.int32), shift.astype(np.int32), *requant_prepare_channels(mult, shift))
 
 
 @dataclass(frozen=True)
@@ -176,19 +176,20 @@ def run_tile(pixels, blocks, acc, acc_stride, addrs, koff, w, w_off, w_stride):
 
 
 @njit(inline="always", cache=True, nogil=True)
-def requantize_span(acc, bias, mult, rnd, right, output_zp, act_min, act_max, output):
+def requantize_span(acc, bias, mult, shift, rnd, right, output_zp, act_min, act_max, output):
     """output[j] = the fused requantization of acc[j] + bias[j] with entry j's vectors, for j < len(output).
 
-    The fused form (numerics.requant_fused) needs |acc + bias| < 2^31, the loader's bound, so the sum is an
-    exact int32 and the product of two sign-extended int32 values (one PMULDQ); the result lies within
-    +-(2^30 + 2^29 + 1), an int32, so the clamp to [act_min - output_zp, act_max - output_zp] before adding
-    output_zp cannot overflow. Every index is the loop counter: the loop vectorizes."""
+    Where the target has instructions for it, vector_ir.requant_lanes does the first multiple of 16 entries.
+    The rest, or all, here: the fused form (numerics.requant_fused) needs |acc + bias| < 2^31, the loader's
+    bound, so the sum is an exact int32 and the product of two sign-extended int32 values (one PMULDQ); the
+    result lies within +-(2^30 + 2^29 + 1), an int32, so the clamp to [act_min - output_zp, act_max -
+    output_zp] before adding output_zp cannot overflow. Every index is the loop counter: the loop vectorizes."""
     lo = np.int32(act_min - output_zp)
     hi = np.int32(act_max - output_zp)
     zp = np.int32(output_zp)
-    for j in range(output.shape[0]):
+    for j in range(requant_lanes(acc, bias, mult, shift, output_zp, act_min, act_max, output), output.shape[0]):
         x = np.int64(np.int32(np.int64(acc[j]) + bias[j]))
-        v = np.int32(requant_fused(x, np.int64(np.int32(mult[j])), rnd[j], right[j]))
+        v = np.int32(requant_fused(x, np.int64(mult[j]), rnd[j], right[j]))
         output[j] = np.int8(min(max(v, lo), hi) + zp)
 
 
@@ -291,7 +292,7 @@ def conv2d_s8_packed(
                     for r in range(1, count):
                         for c in range(output_ch):
                             acc[r * output_ch + c] = acc[r * acc_stride + c]
-                requantize_span(acc, bias, mult, rnd, right, output_zp, act_min, act_max,
+                requantize_span(acc, bias, mult, shift, rnd, right, output_zp, act_min, act_max,
                                 output[out_base:out_base + count * output_ch])
 
 
@@ -374,7 +375,7 @@ def depthwise_row_output(acc, bias, mult, shift, rnd, right, fused, output_zp, a
                          output):
     """The output stage of one depthwise output row: at once where fused, else pixel by pixel."""
     if fused:
-        requantize_span(acc, bias, mult, rnd, right, output_zp, act_min, act_max, output)
+        requantize_span(acc, bias, mult, shift, rnd, right, output_zp, act_min, act_max, output)
         return
     for ox in range(output_w):
         requantize_row(acc[ox * channels:], bias, mult, shift, output_zp, act_min, act_max,

@@ -291,7 +291,10 @@ def quad_dot_tile(pixels: int, blocks: int):
 
 
 def _depthwise_codegen(filter_h, filter_w, lanes):
-    i8v, accv = ir.VectorType(ir.IntType(8), lanes), ir.VectorType(_I32, lanes)
+    i8v, i16v, accv = (ir.VectorType(t, lanes) for t in (_I8, _I16, _I32))
+    # AArch64 holds the taps' weights as bytes (9 registers of 16, not 36 of int32 that spill) and multiplies
+    # bytes into int16 products (int8 x int8 <= 2^14 in magnitude); x86 keeps its int32 lanes (VPMULLD).
+    narrow = TARGET in ("sdot", "neon")
 
     def codegen(context, builder, sig, args):
         acc_a, acc_off, acc_step, x_addr, x_step, count, row_stride, col_stride, w_a, w_off, w_stride, sums_a, zp = args
@@ -302,8 +305,9 @@ def _depthwise_codegen(filter_h, filter_w, lanes):
                 offsets.append(builder.add(builder.mul(ir.Constant(_I64, ky), row_stride),
                                            builder.mul(ir.Constant(_I64, kx), col_stride)))
                 w_at = builder.add(w_off, builder.mul(ir.Constant(_I64, t), w_stride))
-                weights.append(builder.load(builder.bitcast(_data(context, builder, sig.args[8], w_a, w_at),
-                                                            accv.as_pointer()), align=4))
+                w = builder.load(builder.bitcast(_data(context, builder, sig.args[8], w_a, w_at), accv.as_pointer()),
+                                 align=4)
+                weights.append(builder.trunc(w, i8v) if narrow else w)
         sums = builder.load(builder.bitcast(_data(context, builder, sig.args[11], sums_a, w_off), accv.as_pointer()),
                             align=4)
         zpv = builder.insert_element(ir.Constant(accv, None), builder.trunc(zp, _I32), ir.Constant(_I32, 0))
@@ -322,7 +326,10 @@ def _depthwise_codegen(filter_h, filter_w, lanes):
         total = None
         for offset, w in zip(offsets, weights):
             x = builder.load(builder.inttoptr(builder.add(pixel, offset), i8v.as_pointer()), align=1)
-            product = builder.mul(builder.sext(x, accv), w)
+            if narrow:  # SMULL (int8 x int8 into int16: |x w| <= 2^14, exact), then SADDW into the int32 sum
+                product = builder.sext(builder.mul(builder.sext(x, i16v), builder.sext(w, i16v)), accv)
+            else:
+                product = builder.mul(builder.sext(x, accv), w)
             total = product if total is None else builder.add(total, product)
         out = builder.gep(accp, [builder.mul(i, acc_step)])
         builder.store(builder.sub(total, correction), builder.bitcast(out, accv.as_pointer()), align=4)
@@ -358,3 +365,79 @@ def depthwise_taps(filter_h: int, filter_w: int, lanes: int):
 
     taps_fn.__name__ = f"depthwise_taps_{filter_h}x{filter_w}x{lanes}"
     return taps_fn
+
+
+def _requant_codegen(context, builder, sig, args):
+    acc_a, bias_a, mult_a, shift_a, zp, act_min, act_max, out_a = args
+    n = cgutils.create_struct_proxy(sig.args[7])(context, builder, value=out_a).nitems
+    if TARGET not in ("sdot", "neon"):
+        return ir.Constant(_I64, 0)
+    done = builder.and_(n, ir.Constant(_I64, -16))
+    pointers = [_data(context, builder, sig.args[k], a, ir.Constant(_I64, 0))
+                for k, a in enumerate((acc_a, bias_a, mult_a, shift_a))]
+    out = _data(context, builder, sig.args[7], out_a, ir.Constant(_I64, 0))
+    halves = ir.VectorType(_I16, 4)
+    words = ir.VectorType(_I16, 8)
+    zp8 = builder.trunc(zp, _I16)
+    zpv = builder.shuffle_vector(builder.insert_element(ir.Constant(words, None), zp8, ir.Constant(_I32, 0)),
+                                 ir.Constant(words, None), ir.Constant(ir.VectorType(_I32, 8), [0] * 8))
+    bounds = []
+    for value in (act_min, act_max):
+        one = builder.insert_element(ir.Constant(_Q8, None), builder.trunc(value, _I8), ir.Constant(_I32, 0))
+        bounds.append(builder.shuffle_vector(one, one, ir.Constant(ir.VectorType(_I32, 16), [0] * 16)))
+    entry = builder.block
+    loop = builder.append_basic_block("requant_lanes.loop")
+    end = builder.append_basic_block("requant_lanes.end")
+    builder.cbranch(builder.icmp_signed(">", done, ir.Constant(_I64, 0)), loop, end)
+
+    builder.position_at_end(loop)
+    i = builder.phi(_I64)
+    i.add_incoming(ir.Constant(_I64, 0), entry)
+    narrowed = []
+    for q in range(4):
+        at = builder.add(i, ir.Constant(_I64, 4 * q))
+        acc, bias, mult, shift = (builder.load(builder.bitcast(builder.gep(p, [at]), _Q32.as_pointer()), align=4)
+                                  for p in pointers)
+        x = builder.add(acc, bias)
+        high = _intrinsic(builder, "llvm.aarch64.neon.sqrdmulh.v4i32", _Q32, x, mult)
+        fixup = builder.ashr(builder.and_(high, shift), ir.Constant(_Q32, [31] * 4))
+        fixed = _intrinsic(builder, "llvm.aarch64.neon.sqadd.v4i32", _Q32, high, fixup)
+        value = _intrinsic(builder, "llvm.aarch64.neon.srshl.v4i32", _Q32, fixed, shift)
+        narrowed.append(_intrinsic(builder, "llvm.aarch64.neon.sqxtn.v4i16", halves, value))
+    bytes_ = []
+    for pair in (narrowed[:2], narrowed[2:]):
+        shifted = _intrinsic(builder, "llvm.aarch64.neon.sqadd.v8i16", words, _concat(builder, pair), zpv)
+        bytes_.append(_intrinsic(builder, "llvm.aarch64.neon.sqxtn.v8i8", _D8, shifted))
+    result = _concat(builder, bytes_)
+    result = _intrinsic(builder, "llvm.smin.v16i8", _Q8, _intrinsic(builder, "llvm.smax.v16i8", _Q8, result,
+                                                                      bounds[0]), bounds[1])
+    builder.store(result, builder.bitcast(builder.gep(out, [i]), _Q8.as_pointer()), align=1)
+    i_next = builder.add(i, ir.Constant(_I64, 16))
+    i.add_incoming(i_next, builder.block)
+    builder.cbranch(builder.icmp_signed("<", i_next, done), loop, end)
+
+    builder.position_at_end(end)
+    return done
+
+
+@intrinsic
+def requant_lanes(typingctx, acc, bias, mult, shift, output_zp, act_min, act_max, output):
+    """The fused output stage (packed_layers.requantize_span) of output's first 16 * floor(len / 16) entries
+    in the target's own instructions, where it has them; returns how many it wrote (0 where it has none,
+    leaving all to the caller's loop).
+
+        requant_lanes(acc, bias, mult, shift, output_zp, act_min, act_max, output) -> int64
+
+    acc, bias, mult, shift int32[::1] and output int8[::1], entry j of each for output[j]; every shift <= -1.
+
+    AArch64 (sdot, neon): TFLite's double rounding is two instructions' exact semantics.
+    SaturatingRoundingDoublingHighMul(x, m) is SQRDMULH: both give sat((2 x m + 2^31) >> 32) (gemmlowp's
+    nudge of 1 - 2^30 for negative products, divided toward zero, is the same floor). RoundingDivideByPOT(v, e)
+    rounds half away from zero; SRSHL by -e rounds half up, so a negative v first takes 1 off (the sign bit
+    of v & shift, shift being negative, is v's: the fixup -1 or 0), with a saturating add whose one saturating
+    case, v = INT32_MIN, rounds to the same -2^(31 - e) either way. Then the clamp: saturating narrows to
+    int16, + output_zp (saturating), to int8, then [act_min, act_max]. A value past int16 saturates there and
+    stays past every int8 bound after the zero point (|zp| <= 128), so this equals TFLite's clamp of
+    v + zp to [act_min, act_max]."""
+    sig = types.int64(acc, bias, mult, shift, types.int64, types.int64, types.int64, output)
+    return sig, _requant_codegen

@@ -43,6 +43,7 @@ from pathlib import Path
 
 import numpy as np
 
+from microflat.kernels._jit import kernel_sources_digest
 from microflat.kernels.cache import cache_dir
 from microflat.kernels.kernel_args import parameters
 
@@ -63,7 +64,6 @@ PROGRAM_KERNELS = (
     "microflat.kernels.softmax:softmax_s8",
 )
 KERNELS = tuple(getattr(importlib.import_module(m), n) for m, n in (spec.split(":") for spec in PROGRAM_KERNELS))
-_KERNEL_SOURCES = Path(sys.modules["microflat.kernels"].__file__).parent
 ALIGN = 64
 # The dtypes an array field may have: run_program views both buffers as each of them.
 VIEW_DTYPES = (np.dtype(np.int8), np.dtype(np.int16), np.dtype(np.int32), np.dtype(np.int64))
@@ -233,8 +233,7 @@ def decoder(kernels: tuple):
             return _DECODERS[kernels]
         text = decoder_source(kernels)
         digest = hashlib.sha256(text.encode())
-        for path in sorted(_KERNEL_SOURCES.glob("*.py")):  # the kernels and every helper they inline
-            digest.update(path.read_bytes())
+        digest.update(kernel_sources_digest().encode())  # the kernels and every helper they inline
         name = f"step_decoder_{digest.hexdigest()[:20]}"
         folder = cache_dir() / "step_decoders"
         path = folder / f"{name}.py"
