@@ -16,6 +16,7 @@ import subprocess
 import numpy as np
 import pytest
 
+import int_reference as ref
 from cpu_targets import AARCH64_PYTHON, AARCH64_TARGETS, aarch64_command, guest_project
 from firmware import need
 from microflat.compiler import zoo
@@ -73,3 +74,66 @@ def test_every_zoo_operator_output_equals_the_hosts(cpu, guest, models, tmp_path
             assert sorted(theirs.files) == sorted(host), name
             for tensor, value in host.items():
                 np.testing.assert_array_equal(theirs[tensor], value, err_msg=f"{name}: {tensor} on {cpu}")
+
+
+SPANS = r"""
+import sys
+import numpy as np
+from microflat.kernels.numerics import requant_prepare_channels
+from microflat.kernels.packed_layers import requantize_span
+cases = np.load(sys.argv[1])
+outputs = []
+for k in range(cases["zp"].shape[0]):
+    n = cases["length"][k]
+    acc, bias, mult, shift = (cases[name][k, :n].copy() for name in ("acc", "bias", "mult", "shift"))
+    rnd, right, fused = requant_prepare_channels(mult.astype(np.int64), shift.astype(np.int64))
+    assert fused
+    out = np.zeros(n, np.int8)
+    requantize_span(acc, bias, mult, shift, rnd, right, cases["zp"][k], cases["lo"][k], cases["hi"][k], out)
+    outputs.append(out)
+np.save(sys.argv[2], np.concatenate(outputs))
+"""
+
+
+def _span_cases(count, width, seed=0):
+    """Output-stage spans of random lengths (so both the 16-lane part and the tail run), edge-heavy: sums at
+    and next to +-2^31, multipliers at 2^30 and 2^31 - 1, every right shift from 1 to 31."""
+    rng = np.random.default_rng(seed)
+    edges = np.array([-2**31, -2**31 + 1, -2**30, -1, 0, 1, 2**30, 2**31 - 1], np.int64)
+    total = rng.integers(-2**31, 2**31, size=(count, width))
+    pick = rng.random((count, width)) < 0.3
+    total[pick] = rng.choice(edges, size=pick.sum())
+    small = rng.random((count, width)) < 0.3  # the range of real layers' sums
+    total[small] = rng.integers(-2**20, 2**20, size=small.sum())
+    bias = rng.integers(-2**20, 2**20, size=(count, width))
+    acc = np.clip(total - bias, -2**31, 2**31 - 1)
+    bias = total - acc  # acc + bias = total, both int32
+    mult = np.where(rng.random((count, width)) < 0.2, rng.choice([2**30, 2**31 - 1], size=(count, width)),
+                    rng.integers(2**30, 2**31, size=(count, width)))
+    shift = rng.integers(-31, 0, size=(count, width))
+    zp = rng.integers(-128, 128, size=count)
+    lo = rng.integers(-128, 128, size=count)
+    hi = np.maximum(lo, rng.integers(-128, 128, size=count))
+    full = rng.random(count) < 0.5
+    lo[full], hi[full] = -128, 127
+    return dict(acc=acc.astype(np.int32), bias=bias.astype(np.int32), mult=mult.astype(np.int32),
+                shift=shift.astype(np.int32), zp=zp, lo=lo, hi=hi, length=rng.integers(1, width + 1, size=count))
+
+
+@pytest.mark.parametrize("cpu", sorted(AARCH64_TARGETS))
+def test_output_stage_equals_tflites_double_rounding(cpu, guest, tmp_path):
+    """requantize_span on the guest (SQRDMULH, SRSHL and saturating narrows on AArch64) against the int64
+    reference of TFLite's double rounding (int_reference.requantize), on 4,000 spans of up to 70 entries."""
+    cases = _span_cases(4000, 70)
+    np.savez(tmp_path / "cases.npz", **cases)
+    argv, env = aarch64_command(cpu, tmp_path / "numba-cache", guest)
+    done = subprocess.run([*argv, "-c", SPANS, str(tmp_path / "cases.npz"), str(tmp_path / "out.npy")],
+                          capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    expected = []
+    for k in range(len(cases["zp"])):
+        n = cases["length"][k]
+        total = cases["acc"][k, :n].astype(np.int64) + cases["bias"][k, :n]
+        expected.append(ref.requantize(total, cases["mult"][k, :n], cases["shift"][k, :n], cases["zp"][k],
+                                       cases["lo"][k], cases["hi"][k]))
+    np.testing.assert_array_equal(np.load(tmp_path / "out.npy"), np.concatenate(expected).astype(np.int8))
