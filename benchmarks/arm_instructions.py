@@ -14,7 +14,8 @@ microflat compiles the kernels for the CPU (NUMBA_CPU_NAME, NUMBA_CPU_FEATURES: 
 runs the zoo model (the MLPerf Tiny architecture, the same layers and MACs); LiteRT runs the reference int8
 .tflite file with XNNPACK (its default delegate, one thread; XNNPACK picks its kernels from the hardware
 capabilities QEMU gives the emulated CPU), tensor indices looked up once. Both get the same random int8
-input. Printed: a markdown table of instructions per inference and their ratio, per model and CPU.
+input. Printed: a markdown table of instructions per inference and their ratio, per model and CPU, then the
+counts as JSON; with --out FILE.md the table is also written there, under a line naming what ran.
 """
 
 from __future__ import annotations
@@ -98,6 +99,7 @@ def main(argv=None) -> int:
     parser.add_argument("--models", default="KWS,VWW,IC,AD")
     parser.add_argument("--cpus", default=",".join(AARCH64_TARGETS))
     parser.add_argument("--calls", type=int, default=3, help="counted calls per model, after two warm-up calls")
+    parser.add_argument("--out", help="also write the table to this markdown file")
     args = parser.parse_args(argv)
     models = [m for m in MODELS if m.key in args.models.split(",") and m.tflite]
     cpus = args.cpus.split(",")
@@ -121,12 +123,24 @@ def main(argv=None) -> int:
         for cpu in cpus:
             rows[cpu] = (count("microflat", cpu, mine, args.calls, plugin, work),
                          count("litert", cpu, theirs, args.calls, plugin, work))
-        print("| model | " + " | ".join(f"{c}: microflat / XNNPACK (M instructions)" for c in cpus) + " |")
-        print("|---" * (1 + len(cpus)) + "|")
+        lines = ["| model | " + " | ".join(f"{c}: microflat / XNNPACK (M instructions)" for c in cpus) + " |",
+                 "|---" * (1 + len(cpus)) + "|"]
         for k, m in enumerate(models):
             cells = [f"{rows[c][0][k] / 1e6:.2f} / {rows[c][1][k] / 1e6:.2f} = {rows[c][0][k] / rows[c][1][k]:.2f}"
                      for c in cpus]
-            print(f"| {m.key} | " + " | ".join(cells) + " |")
+            lines.append(f"| {m.key} | " + " | ".join(cells) + " |")
+        print("\n".join(lines))
+        if args.out:
+            qemu = subprocess.run(["qemu-aarch64", "--version"], capture_output=True, text=True).stdout.split("\n")[0]
+            argv, env = aarch64_command(cpus[0], work / "numba-versions", work / "guest", python=SYSROOT)
+            versions = subprocess.run([*argv, "-c", "import ai_edge_litert, numba; "
+                                       "print(numba.__version__, ai_edge_litert.__version__)"],
+                                      env=env, capture_output=True, text=True).stdout.split()
+            Path(args.out).write_text(
+                f"Instructions executed per inference under {qemu}, batch 1, one thread, after two warm-up calls "
+                f"(mean of {args.calls}): microflat's Numba runtime (Numba {versions[0]}) on the zoo model, LiteRT "
+                f"{versions[1]} with XNNPACK on the MLPerf Tiny reference .tflite file, the same int8 input. "
+                f"`python benchmarks/arm_instructions.py --out {args.out}`\n\n" + "\n".join(lines) + "\n")
         print(json.dumps({c: {m.key: [rows[c][0][k], rows[c][1][k]] for k, m in enumerate(models)} for c in cpus}))
     return 0
 

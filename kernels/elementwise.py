@@ -110,6 +110,7 @@ from ._dispatch import check_backend, run_kernel
 from ._jit import kernel
 from .numerics import (multiply_by_quantized_multiplier, multiply_by_quantized_multiplier_right,
                        quantize_multiplier, requantize)
+from .vector_ir import add_lanes
 
 _i32 = types.int32
 _v32 = types.int32[::1]
@@ -195,7 +196,8 @@ def add_s8_same_shape(
 ):
     """add_s8 for two inputs of the output's shape and every shift <= 0 (the loader demands it of the
     inputs; an output multiplier below 1 gives it): the same arithmetic, one branch-free loop over the
-    elements that LLVM vectorizes. SUB runs it too, with input2_mult negated (sub_s8's arithmetic):
+    elements that LLVM vectorizes (where the target has its own instructions for it, vector_ir.add_lanes does
+    the first multiple of 16 elements). SUB runs it too, with input2_mult negated (sub_s8's arithmetic):
     input1_mult and output_mult lie in [0, 2^31), input2_mult in (-2^31, 2^31).
     Ranges: |(a - zp) * 2^left_shift| < 2^28, so the scaled inputs are below 2^27 and their sum fits."""
     r1, r2, ro = -np.int64(input1_shift), -np.int64(input2_shift), -np.int64(output_shift)
@@ -204,7 +206,9 @@ def add_s8_same_shape(
     # time that its stores overlap no load and falls back to scalar code when they do, so each chunk is
     # computed into a buffer of its own and then copied.
     chunk = np.empty(256, np.int8)
-    for start in range(0, count, 256):
+    done = add_lanes(count, left_shift, input1_zp, input1_mult, input1_shift, input2_zp, input2_mult, input2_shift,
+                     output_zp, output_mult, output_shift, act_min, act_max, input1, input2, output)
+    for start in range(done, count, 256):
         n = min(256, count - start)
         x1, x2 = input1[start:start + n], input2[start:start + n]
         for i in range(n):

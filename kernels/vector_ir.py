@@ -367,6 +367,42 @@ def depthwise_taps(filter_h: int, filter_w: int, lanes: int):
     return taps_fn
 
 
+_H16 = ir.VectorType(_I16, 8)
+
+
+def _broadcast(builder, value, vector):
+    """The int64 `value`, truncated to the lanes' type, in every lane of a `vector` type."""
+    one = builder.insert_element(ir.Constant(vector, None), builder.trunc(value, vector.element),
+                                 ir.Constant(_I32, 0))
+    return builder.shuffle_vector(one, one, ir.Constant(ir.VectorType(_I32, vector.count), [0] * vector.count))
+
+
+def _rescale(builder, x, mult, shift):
+    """AArch64: TFLite's MultiplyByQuantizedMultiplier of four int32 lanes by multipliers `mult` and shifts
+    `shift` <= 0 (no left shift), each a <4 x i32>. Why it is exact: requant_lanes."""
+    high = _intrinsic(builder, "llvm.aarch64.neon.sqrdmulh.v4i32", _Q32, x, mult)
+    fixup = builder.ashr(builder.and_(high, shift), ir.Constant(_Q32, [31] * 4))
+    fixed = _intrinsic(builder, "llvm.aarch64.neon.sqadd.v4i32", _Q32, high, fixup)
+    return _intrinsic(builder, "llvm.aarch64.neon.srshl.v4i32", _Q32, fixed, shift)
+
+
+def _double_rounding(builder, x, mult, shift):
+    """_rescale, narrowed to int16 with saturation (<4 x i16>)."""
+    return _intrinsic(builder, "llvm.aarch64.neon.sqxtn.v4i16", ir.VectorType(_I16, 4),
+                      _rescale(builder, x, mult, shift))
+
+
+def _to_output(builder, quarters, zp, bounds):
+    """AArch64: four <4 x i16> values (saturated) + the output zero point (<8 x i16>), saturated to int8 and
+    clamped to bounds (two <16 x i8>): 16 output bytes. Equal to clamping value + zp, as requant_lanes shows."""
+    bytes_ = []
+    for pair in (quarters[:2], quarters[2:]):
+        shifted = _intrinsic(builder, "llvm.aarch64.neon.sqadd.v8i16", _H16, _concat(builder, pair), zp)
+        bytes_.append(_intrinsic(builder, "llvm.aarch64.neon.sqxtn.v8i8", _D8, shifted))
+    result = _intrinsic(builder, "llvm.smax.v16i8", _Q8, _concat(builder, bytes_), bounds[0])
+    return _intrinsic(builder, "llvm.smin.v16i8", _Q8, result, bounds[1])
+
+
 def _requant_codegen(context, builder, sig, args):
     acc_a, bias_a, mult_a, shift_a, zp, act_min, act_max, out_a = args
     n = cgutils.create_struct_proxy(sig.args[7])(context, builder, value=out_a).nitems
@@ -376,15 +412,8 @@ def _requant_codegen(context, builder, sig, args):
     pointers = [_data(context, builder, sig.args[k], a, ir.Constant(_I64, 0))
                 for k, a in enumerate((acc_a, bias_a, mult_a, shift_a))]
     out = _data(context, builder, sig.args[7], out_a, ir.Constant(_I64, 0))
-    halves = ir.VectorType(_I16, 4)
-    words = ir.VectorType(_I16, 8)
-    zp8 = builder.trunc(zp, _I16)
-    zpv = builder.shuffle_vector(builder.insert_element(ir.Constant(words, None), zp8, ir.Constant(_I32, 0)),
-                                 ir.Constant(words, None), ir.Constant(ir.VectorType(_I32, 8), [0] * 8))
-    bounds = []
-    for value in (act_min, act_max):
-        one = builder.insert_element(ir.Constant(_Q8, None), builder.trunc(value, _I8), ir.Constant(_I32, 0))
-        bounds.append(builder.shuffle_vector(one, one, ir.Constant(ir.VectorType(_I32, 16), [0] * 16)))
+    zpv = _broadcast(builder, zp, _H16)
+    bounds = [_broadcast(builder, value, _Q8) for value in (act_min, act_max)]
     entry = builder.block
     loop = builder.append_basic_block("requant_lanes.loop")
     end = builder.append_basic_block("requant_lanes.end")
@@ -398,20 +427,9 @@ def _requant_codegen(context, builder, sig, args):
         at = builder.add(i, ir.Constant(_I64, 4 * q))
         acc, bias, mult, shift = (builder.load(builder.bitcast(builder.gep(p, [at]), _Q32.as_pointer()), align=4)
                                   for p in pointers)
-        x = builder.add(acc, bias)
-        high = _intrinsic(builder, "llvm.aarch64.neon.sqrdmulh.v4i32", _Q32, x, mult)
-        fixup = builder.ashr(builder.and_(high, shift), ir.Constant(_Q32, [31] * 4))
-        fixed = _intrinsic(builder, "llvm.aarch64.neon.sqadd.v4i32", _Q32, high, fixup)
-        value = _intrinsic(builder, "llvm.aarch64.neon.srshl.v4i32", _Q32, fixed, shift)
-        narrowed.append(_intrinsic(builder, "llvm.aarch64.neon.sqxtn.v4i16", halves, value))
-    bytes_ = []
-    for pair in (narrowed[:2], narrowed[2:]):
-        shifted = _intrinsic(builder, "llvm.aarch64.neon.sqadd.v8i16", words, _concat(builder, pair), zpv)
-        bytes_.append(_intrinsic(builder, "llvm.aarch64.neon.sqxtn.v8i8", _D8, shifted))
-    result = _concat(builder, bytes_)
-    result = _intrinsic(builder, "llvm.smin.v16i8", _Q8, _intrinsic(builder, "llvm.smax.v16i8", _Q8, result,
-                                                                      bounds[0]), bounds[1])
-    builder.store(result, builder.bitcast(builder.gep(out, [i]), _Q8.as_pointer()), align=1)
+        narrowed.append(_double_rounding(builder, builder.add(acc, bias), mult, shift))
+    builder.store(_to_output(builder, narrowed, zpv, bounds), builder.bitcast(builder.gep(out, [i]), _Q8.as_pointer()),
+                  align=1)
     i_next = builder.add(i, ir.Constant(_I64, 16))
     i.add_incoming(i_next, builder.block)
     builder.cbranch(builder.icmp_signed("<", i_next, done), loop, end)
@@ -441,3 +459,61 @@ def requant_lanes(typingctx, acc, bias, mult, shift, output_zp, act_min, act_max
     v + zp to [act_min, act_max]."""
     sig = types.int64(acc, bias, mult, shift, types.int64, types.int64, types.int64, output)
     return sig, _requant_codegen
+
+
+def _add_codegen(context, builder, sig, args):
+    (count, left_shift, zp1, mult1, shift1, zp2, mult2, shift2, zpo, multo, shifto, act_min, act_max,
+     in1, in2, out_a) = args
+    if TARGET not in ("sdot", "neon"):
+        return ir.Constant(_I64, 0)
+    done = builder.and_(count, ir.Constant(_I64, -16))
+    p1, p2, out = (_data(context, builder, sig.args[k], a, ir.Constant(_I64, 0))
+                   for k, a in ((13, in1), (14, in2), (15, out_a)))
+    zps = [_broadcast(builder, z, _D8) for z in (zp1, zp2)]
+    left = _broadcast(builder, builder.sext(left_shift, _I64), _Q32)
+    mults = [_broadcast(builder, builder.sext(m, _I64), _Q32) for m in (mult1, mult2, multo)]
+    shifts = [_broadcast(builder, builder.sext(v, _I64), _Q32) for v in (shift1, shift2, shifto)]
+    zpv = _broadcast(builder, zpo, _H16)
+    bounds = [_broadcast(builder, v, _Q8) for v in (act_min, act_max)]
+    entry = builder.block
+    loop = builder.append_basic_block("add_lanes.loop")
+    end = builder.append_basic_block("add_lanes.end")
+    builder.cbranch(builder.icmp_signed(">", done, ir.Constant(_I64, 0)), loop, end)
+
+    builder.position_at_end(loop)
+    i = builder.phi(_I64)
+    i.add_incoming(ir.Constant(_I64, 0), entry)
+    scaled = []  # per input: four <4 x i32> of its rescaled values
+    for k, p in enumerate((p1, p2)):
+        x = builder.load(builder.bitcast(builder.gep(p, [i]), _Q8.as_pointer()), align=1)
+        centred = [builder.sub(builder.sext(half, _H16), builder.sext(zps[k], _H16))  # SSUBL: in [-255, 255]
+                   for half in _split(builder, x, 2)]
+        quarters = [builder.shl(builder.sext(q, _Q32), left) for h in centred for q in _split(builder, h, 2)]
+        scaled.append([_rescale(builder, q, mults[k], shifts[k]) for q in quarters])
+    totals = [builder.add(a, b) for a, b in zip(*scaled)]
+    result = _to_output(builder, [_double_rounding(builder, t, mults[2], shifts[2]) for t in totals], zpv, bounds)
+    builder.store(result, builder.bitcast(builder.gep(out, [i]), _Q8.as_pointer()), align=1)
+    i_next = builder.add(i, ir.Constant(_I64, 16))
+    i.add_incoming(i_next, builder.block)
+    builder.cbranch(builder.icmp_signed("<", i_next, done), loop, end)
+
+    builder.position_at_end(end)
+    return done
+
+
+@intrinsic
+def add_lanes(typingctx, count, left_shift, input1_zp, input1_mult, input1_shift, input2_zp, input2_mult,
+              input2_shift, output_zp, output_mult, output_shift, act_min, act_max, input1, input2, output):
+    """elementwise.add_s8_same_shape's arithmetic on the first 16 * floor(count / 16) elements, in the
+    target's own instructions where it has them; returns how many it wrote (0 where it has none).
+
+    AArch64: each input (x - zp) << left_shift (below 2^28), rescaled by MultiplyByQuantizedMultiplier with
+    its shift <= 0 (SQRDMULH and SRSHL with the sign fixup, exact as requant_lanes derives; a negative
+    multiplier, SUB's, is no exception: SQRDMULH and SaturatingRoundingDoublingHighMul agree for any signs),
+    the two added (below 2^28 each, no overflow), the sum rescaled by the output's multiplier and then
+    narrowed, offset and clamped as requant_lanes does. Elements are loaded before they are stored, 16 at a
+    time, so an output that is one of the inputs (the planner's in-place add) is safe."""
+    i32 = types.int32
+    sig = types.int64(types.int64, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, input1, input2,
+                      output)
+    return sig, _add_codegen

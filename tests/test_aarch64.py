@@ -6,7 +6,9 @@ widening-multiply path (SMULL, SADALP), the Cortex-A76 the dot-product path (SDO
 traced there, and every operator's output must equal this host's trace byte for byte: integer arithmetic
 leaves no room for a tolerance. The guest also reports the vector path it selected, so a run that fell back
 to the portable path fails. Under emulation each CPU's kernels compile in a few minutes; the zoo models
-(not the op-coverage models, which the x86 targets run) keep this within CI's budget.
+(not the op-coverage models, which the x86 targets run) keep this within CI's budget. The output stage and
+ADD, which AArch64 runs in its own instructions (vector_ir.requant_lanes, add_lanes), are also checked on
+the guest against the int64 references on thousands of edge-heavy cases.
 """
 
 import json
@@ -17,6 +19,7 @@ import numpy as np
 import pytest
 
 import int_reference as ref
+import ops_reference as ops_ref
 from cpu_targets import AARCH64_PYTHON, AARCH64_TARGETS, aarch64_command, guest_project
 from firmware import need
 from microflat.compiler import zoo
@@ -76,23 +79,35 @@ def test_every_zoo_operator_output_equals_the_hosts(cpu, guest, models, tmp_path
                 np.testing.assert_array_equal(theirs[tensor], value, err_msg=f"{name}: {tensor} on {cpu}")
 
 
-SPANS = r"""
+NUMERICS = r"""
 import sys
 import numpy as np
+from microflat.kernels.elementwise import add_s8_same_shape
 from microflat.kernels.numerics import requant_prepare_channels
 from microflat.kernels.packed_layers import requantize_span
-cases = np.load(sys.argv[1])
+spans, adds = np.load(sys.argv[1]), np.load(sys.argv[2])
 outputs = []
-for k in range(cases["zp"].shape[0]):
-    n = cases["length"][k]
-    acc, bias, mult, shift = (cases[name][k, :n].copy() for name in ("acc", "bias", "mult", "shift"))
+for k in range(spans["zp"].shape[0]):
+    n = spans["length"][k]
+    acc, bias, mult, shift = (spans[name][k, :n].copy() for name in ("acc", "bias", "mult", "shift"))
     rnd, right, fused = requant_prepare_channels(mult.astype(np.int64), shift.astype(np.int64))
     assert fused
     out = np.zeros(n, np.int8)
-    requantize_span(acc, bias, mult, shift, rnd, right, cases["zp"][k], cases["lo"][k], cases["hi"][k], out)
+    requantize_span(acc, bias, mult, shift, rnd, right, spans["zp"][k], spans["lo"][k], spans["hi"][k], out)
     outputs.append(out)
-np.save(sys.argv[2], np.concatenate(outputs))
+np.save(sys.argv[3], np.concatenate(outputs))
+outputs = []
+for k in range(adds["params"].shape[0]):
+    n = adds["length"][k]
+    a, b = adds["a"][k, :n].copy(), adds["b"][k, :n].copy()
+    out = (np.zeros(n, np.int8), a, b)[adds["in_place"][k]]
+    add_s8_same_shape(n, *(int(v) for v in adds["params"][k]), a, b, out)
+    outputs.append(out.copy())
+np.save(sys.argv[4], np.concatenate(outputs))
 """
+
+ADD_PARAMS = ("left_shift", "input1_zp", "input1_mult", "input1_shift", "input2_zp", "input2_mult", "input2_shift",
+              "output_zp", "output_mult", "output_shift", "act_min", "act_max")
 
 
 def _span_cases(count, width, seed=0):
@@ -120,20 +135,47 @@ def _span_cases(count, width, seed=0):
                 shift=shift.astype(np.int32), zp=zp, lo=lo, hi=hi, length=rng.integers(1, width + 1, size=count))
 
 
+def _add_cases(count, width, seed=1):
+    """ADD and SUB (input2_mult negated, as the runtimes run SUB) of random int8 vectors of random lengths
+    (both the 16-lane part and the tail), into a new array or in place; multipliers in [2^30, 2^31) with
+    every shift the loader admits (<= 0), TFLite's left shift of 20, any zero points and clamp."""
+    rng = np.random.default_rng(seed)
+    a = rng.integers(-128, 128, size=(count, width)).astype(np.int8)
+    b = rng.integers(-128, 128, size=(count, width)).astype(np.int8)
+    p = {"left_shift": np.full(count, 20), "act_min": rng.integers(-128, 128, size=count)}
+    p["act_max"] = np.maximum(p["act_min"], rng.integers(-128, 128, size=count))
+    for name in ("input1", "input2", "output"):
+        p[f"{name}_zp"] = rng.integers(-128, 128, size=count)
+        p[f"{name}_mult"] = rng.integers(2**30, 2**31, size=count)
+        p[f"{name}_shift"] = rng.integers(-31, 1, size=count)
+    p["input2_mult"] *= rng.choice([1, -1], size=count)
+    return dict(a=a, b=b, params=np.stack([p[k] for k in ADD_PARAMS], axis=1),
+                length=rng.integers(1, width + 1, size=count), in_place=rng.integers(0, 3, size=count))
+
+
 @pytest.mark.parametrize("cpu", sorted(AARCH64_TARGETS))
-def test_output_stage_equals_tflites_double_rounding(cpu, guest, tmp_path):
-    """requantize_span on the guest (SQRDMULH, SRSHL and saturating narrows on AArch64) against the int64
-    reference of TFLite's double rounding (int_reference.requantize), on 4,000 spans of up to 70 entries."""
-    cases = _span_cases(4000, 70)
-    np.savez(tmp_path / "cases.npz", **cases)
+def test_output_stage_and_add_equal_tflites_double_rounding(cpu, guest, tmp_path):
+    """On the guest, the output stage (requantize_span: SQRDMULH, SRSHL and saturating narrows on AArch64)
+    on 4,000 edge-heavy spans, and ADD / SUB (add_s8_same_shape: three such rescales an element) on 2,000
+    vectors, against the int64 references of TFLite's arithmetic (int_reference, ops_reference)."""
+    spans, adds = _span_cases(4000, 70), _add_cases(2000, 70)
+    np.savez(tmp_path / "spans.npz", **spans)
+    np.savez(tmp_path / "adds.npz", **adds)
     argv, env = aarch64_command(cpu, tmp_path / "numba-cache", guest)
-    done = subprocess.run([*argv, "-c", SPANS, str(tmp_path / "cases.npz"), str(tmp_path / "out.npy")],
+    done = subprocess.run([*argv, "-c", NUMERICS, *(str(tmp_path / f) for f in ("spans.npz", "adds.npz",
+                                                                                 "spans.npy", "adds.npy"))],
                           capture_output=True, text=True, env=env)
     assert done.returncode == 0, done.stderr[-3000:]
     expected = []
-    for k in range(len(cases["zp"])):
-        n = cases["length"][k]
-        total = cases["acc"][k, :n].astype(np.int64) + cases["bias"][k, :n]
-        expected.append(ref.requantize(total, cases["mult"][k, :n], cases["shift"][k, :n], cases["zp"][k],
-                                       cases["lo"][k], cases["hi"][k]))
-    np.testing.assert_array_equal(np.load(tmp_path / "out.npy"), np.concatenate(expected).astype(np.int8))
+    for k in range(len(spans["zp"])):
+        n = spans["length"][k]
+        total = spans["acc"][k, :n].astype(np.int64) + spans["bias"][k, :n]
+        expected.append(ref.requantize(total, spans["mult"][k, :n], spans["shift"][k, :n], spans["zp"][k],
+                                       spans["lo"][k], spans["hi"][k]))
+    np.testing.assert_array_equal(np.load(tmp_path / "spans.npy"), np.concatenate(expected).astype(np.int8))
+    expected = []
+    for k in range(len(adds["length"])):
+        n = adds["length"][k]
+        p = dict(zip(ADD_PARAMS, (int(v) for v in adds["params"][k])))
+        expected.append(ops_ref.add(adds["a"][k, :n], adds["b"][k, :n], p))
+    np.testing.assert_array_equal(np.load(tmp_path / "adds.npy"), np.concatenate(expected))
