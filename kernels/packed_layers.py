@@ -75,6 +75,10 @@ _FULL_PIXELS = tuple(TILE_PIXELS[nb] for nb in range(1, BLOCKS + 1))
 _f1, _f2, _f3, _f4 = _FULL + (_FULL[-1],) * (4 - BLOCKS)
 _r1, _r2, _r3, _r4 = _REST + (_REST[-1],) * (4 - BLOCKS)
 _p1, _p2, _p3, _p4 = _FULL_PIXELS + (_FULL_PIXELS[-1],) * (4 - BLOCKS)
+# A layer of one output pixel (a fully connected layer at batch 1) takes 1-pixel tiles: a full tile would
+# compute its one pixel TILE_PIXELS times over.
+_ONE = tuple(quad_dot_tile(1, nb) for nb in range(1, BLOCKS + 1))
+_o1, _o2, _o3, _o4 = _ONE + (_ONE[-1],) * (4 - BLOCKS)
 
 _taps3x3_16 = depthwise_taps(3, 3, 16)
 _taps3x3_8 = depthwise_taps(3, 3, 8)
@@ -151,10 +155,20 @@ def tile_requant(bias, r: Requant, reps: int):
 
 @njit(inline="always", cache=True, nogil=True)
 def run_tile(pixels, blocks, acc, acc_stride, addrs, koff, w, w_off, w_stride):
-    """The tile of `pixels` x `blocks` (1..BLOCKS): the layer's full tile (TILE_PIXELS[blocks] pixels) or a
-    remainder of its last blocks at TILE_PIXELS[BLOCKS] pixels, each its own compiled intrinsic."""
+    """The tile of `pixels` x `blocks` (1..BLOCKS): the layer's full tile (TILE_PIXELS[blocks] pixels), a
+    remainder of its last blocks at TILE_PIXELS[BLOCKS] pixels, or a one-pixel layer's tile, each its own
+    compiled intrinsic."""
     nk = koff.shape[0]
-    if blocks == 1:
+    if pixels == 1:
+        if blocks == 1:
+            _o1(acc, 0, acc_stride, addrs, koff, nk, w, w_off, w_stride)
+        elif blocks == 2:
+            _o2(acc, 0, acc_stride, addrs, koff, nk, w, w_off, w_stride)
+        elif blocks == 3:
+            _o3(acc, 0, acc_stride, addrs, koff, nk, w, w_off, w_stride)
+        else:
+            _o4(acc, 0, acc_stride, addrs, koff, nk, w, w_off, w_stride)
+    elif blocks == 1:
         if pixels == _p1:
             _f1(acc, 0, acc_stride, addrs, koff, nk, w, w_off, w_stride)
         else:
@@ -505,7 +519,7 @@ def conv2d_packed_call(**conv):
                   filter_runs(a.filter_h, a.filter_w, in_c, a.dilation_h, a.dilation_w, src_w), a.bias,
                   a.output_mult, a.output_shift, int(a.input_zp))
     blocks = -(-a.output_ch // LANES)
-    pixels = TILE_PIXELS[min(blocks, BLOCKS)]
+    pixels = 1 if a.output_h * a.output_w == 1 else TILE_PIXELS[min(blocks, BLOCKS)]
     stage = _output_stage_args(p.bias, p.requant, pixels)
     return conv2d_s8_packed, bind(conv2d_s8_packed, acc=np.zeros(pixels * blocks * LANES, np.int32),
                                   addrs=np.zeros(pixels, np.int64),

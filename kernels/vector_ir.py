@@ -403,6 +403,23 @@ def _to_output(builder, quarters, zp, bounds):
     return _intrinsic(builder, "llvm.smin.v16i8", _Q8, result, bounds[1])
 
 
+def _sixteen_at_a_time(builder, done, name, body):
+    """Emit for (i = 0; i < done; i += 16) body(i): `done` an int64 multiple of 16, body(i) emitting one
+    iteration's instructions."""
+    entry = builder.block
+    loop = builder.append_basic_block(f"{name}.loop")
+    end = builder.append_basic_block(f"{name}.end")
+    builder.cbranch(builder.icmp_signed(">", done, ir.Constant(_I64, 0)), loop, end)
+    builder.position_at_end(loop)
+    i = builder.phi(_I64)
+    i.add_incoming(ir.Constant(_I64, 0), entry)
+    body(i)
+    i_next = builder.add(i, ir.Constant(_I64, 16))
+    i.add_incoming(i_next, builder.block)
+    builder.cbranch(builder.icmp_signed("<", i_next, done), loop, end)
+    builder.position_at_end(end)
+
+
 def _requant_codegen(context, builder, sig, args):
     acc_a, bias_a, mult_a, shift_a, zp, act_min, act_max, out_a = args
     n = cgutils.create_struct_proxy(sig.args[7])(context, builder, value=out_a).nitems
@@ -414,27 +431,18 @@ def _requant_codegen(context, builder, sig, args):
     out = _data(context, builder, sig.args[7], out_a, ir.Constant(_I64, 0))
     zpv = _broadcast(builder, zp, _H16)
     bounds = [_broadcast(builder, value, _Q8) for value in (act_min, act_max)]
-    entry = builder.block
-    loop = builder.append_basic_block("requant_lanes.loop")
-    end = builder.append_basic_block("requant_lanes.end")
-    builder.cbranch(builder.icmp_signed(">", done, ir.Constant(_I64, 0)), loop, end)
 
-    builder.position_at_end(loop)
-    i = builder.phi(_I64)
-    i.add_incoming(ir.Constant(_I64, 0), entry)
-    narrowed = []
-    for q in range(4):
-        at = builder.add(i, ir.Constant(_I64, 4 * q))
-        acc, bias, mult, shift = (builder.load(builder.bitcast(builder.gep(p, [at]), _Q32.as_pointer()), align=4)
-                                  for p in pointers)
-        narrowed.append(_double_rounding(builder, builder.add(acc, bias), mult, shift))
-    builder.store(_to_output(builder, narrowed, zpv, bounds), builder.bitcast(builder.gep(out, [i]), _Q8.as_pointer()),
-                  align=1)
-    i_next = builder.add(i, ir.Constant(_I64, 16))
-    i.add_incoming(i_next, builder.block)
-    builder.cbranch(builder.icmp_signed("<", i_next, done), loop, end)
+    def body(i):
+        narrowed = []
+        for q in range(4):
+            at = builder.add(i, ir.Constant(_I64, 4 * q))
+            acc, bias, mult, shift = (builder.load(builder.bitcast(builder.gep(p, [at]), _Q32.as_pointer()),
+                                                   align=4) for p in pointers)
+            narrowed.append(_double_rounding(builder, builder.add(acc, bias), mult, shift))
+        builder.store(_to_output(builder, narrowed, zpv, bounds),
+                      builder.bitcast(builder.gep(out, [i]), _Q8.as_pointer()), align=1)
 
-    builder.position_at_end(end)
+    _sixteen_at_a_time(builder, done, "requant_lanes", body)
     return done
 
 
@@ -475,29 +483,21 @@ def _add_codegen(context, builder, sig, args):
     shifts = [_broadcast(builder, builder.sext(v, _I64), _Q32) for v in (shift1, shift2, shifto)]
     zpv = _broadcast(builder, zpo, _H16)
     bounds = [_broadcast(builder, v, _Q8) for v in (act_min, act_max)]
-    entry = builder.block
-    loop = builder.append_basic_block("add_lanes.loop")
-    end = builder.append_basic_block("add_lanes.end")
-    builder.cbranch(builder.icmp_signed(">", done, ir.Constant(_I64, 0)), loop, end)
 
-    builder.position_at_end(loop)
-    i = builder.phi(_I64)
-    i.add_incoming(ir.Constant(_I64, 0), entry)
-    scaled = []  # per input: four <4 x i32> of its rescaled values
-    for k, p in enumerate((p1, p2)):
-        x = builder.load(builder.bitcast(builder.gep(p, [i]), _Q8.as_pointer()), align=1)
-        centred = [builder.sub(builder.sext(half, _H16), builder.sext(zps[k], _H16))  # SSUBL: in [-255, 255]
-                   for half in _split(builder, x, 2)]
-        quarters = [builder.shl(builder.sext(q, _Q32), left) for h in centred for q in _split(builder, h, 2)]
-        scaled.append([_rescale(builder, q, mults[k], shifts[k]) for q in quarters])
-    totals = [builder.add(a, b) for a, b in zip(*scaled)]
-    result = _to_output(builder, [_double_rounding(builder, t, mults[2], shifts[2]) for t in totals], zpv, bounds)
-    builder.store(result, builder.bitcast(builder.gep(out, [i]), _Q8.as_pointer()), align=1)
-    i_next = builder.add(i, ir.Constant(_I64, 16))
-    i.add_incoming(i_next, builder.block)
-    builder.cbranch(builder.icmp_signed("<", i_next, done), loop, end)
+    def body(i):
+        scaled = []  # per input: four <4 x i32> of its rescaled values
+        for k, p in enumerate((p1, p2)):
+            x = builder.load(builder.bitcast(builder.gep(p, [i]), _Q8.as_pointer()), align=1)
+            centred = [builder.sub(builder.sext(half, _H16), builder.sext(zps[k], _H16))  # SSUBL: in [-255, 255]
+                       for half in _split(builder, x, 2)]
+            quarters = [builder.shl(builder.sext(q, _Q32), left) for h in centred for q in _split(builder, h, 2)]
+            scaled.append([_rescale(builder, q, mults[k], shifts[k]) for q in quarters])
+        totals = [builder.add(a, b) for a, b in zip(*scaled)]
+        result = _to_output(builder, [_double_rounding(builder, t, mults[2], shifts[2]) for t in totals], zpv,
+                            bounds)
+        builder.store(result, builder.bitcast(builder.gep(out, [i]), _Q8.as_pointer()), align=1)
 
-    builder.position_at_end(end)
+    _sixteen_at_a_time(builder, done, "add_lanes", body)
     return done
 
 

@@ -64,3 +64,21 @@ def guest_project(folder) -> Path:
         shutil.copytree(root / part, package / part, dirs_exist_ok=True,
                         ignore=shutil.ignore_patterns("*.so", "__pycache__", "*.o"))
     return Path(folder)
+
+
+# A worker that traces every .mfb file in the folder argv[1] (example inputs) into FILE.npz beside it and
+# prints the vector path it ran: the target tests run it under each target and compare with this host's trace.
+TRACE_WORKER = r"""
+import json, sys
+from pathlib import Path
+import numpy as np
+from microflat.kernels import vector_ir
+from microflat.runtime import Interpreter, load_bytes
+from microflat.runtime.export_c import example_inputs
+folder = Path(sys.argv[1])
+for path in sorted(folder.glob("*.mfb")):
+    data = path.read_bytes()
+    trace = Interpreter(data).trace(*example_inputs(load_bytes(data), None))
+    np.savez(path.with_suffix(".npz"), **trace)
+print(json.dumps({"path": vector_ir.TARGET}))
+"""

@@ -20,27 +20,12 @@ import pytest
 
 import int_reference as ref
 import ops_reference as ops_ref
-from cpu_targets import AARCH64_PYTHON, AARCH64_TARGETS, aarch64_command, guest_project
+from cpu_targets import AARCH64_PYTHON, AARCH64_TARGETS, TRACE_WORKER, aarch64_command, guest_project
 from firmware import need
 from microflat.compiler import zoo
 from microflat.runtime import Interpreter, load_bytes
 from microflat.runtime.export_c import example_inputs
 from zoo_files import compiled_zoo
-
-WORKER = r"""
-import json, sys
-from pathlib import Path
-import numpy as np
-from microflat.kernels import vector_ir
-from microflat.runtime import Interpreter, load_bytes
-from microflat.runtime.export_c import example_inputs
-folder = Path(sys.argv[1])
-for path in sorted(folder.glob("*.mfb")):
-    data = path.read_bytes()
-    trace = Interpreter(data).trace(*example_inputs(load_bytes(data), None))
-    np.savez(path.with_suffix(".npz"), **trace)
-print(json.dumps({"path": vector_ir.TARGET}))
-"""
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +53,7 @@ def test_every_zoo_operator_output_equals_the_hosts(cpu, guest, models, tmp_path
     for k, data in enumerate(models.values()):
         (folder / f"{k:02d}.mfb").write_bytes(data)
     argv, env = aarch64_command(cpu, tmp_path / "numba-cache", guest)
-    done = subprocess.run([*argv, "-c", WORKER, str(folder)], capture_output=True, text=True, env=env)
+    done = subprocess.run([*argv, "-c", TRACE_WORKER, str(folder)], capture_output=True, text=True, env=env)
     assert done.returncode == 0, done.stderr[-3000:]
     assert json.loads(done.stdout.strip().splitlines()[-1])["path"] == AARCH64_TARGETS[cpu][1]
     for k, (name, data) in enumerate(models.items()):

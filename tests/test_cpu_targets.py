@@ -13,25 +13,10 @@ import sys
 import numpy as np
 import pytest
 
-from cpu_targets import TARGETS, environment
+from cpu_targets import TARGETS, TRACE_WORKER, environment
 from microflat.runtime import Interpreter, load_bytes
 from microflat.runtime.export_c import example_inputs
 from zoo_files import compiled_zoo
-
-WORKER = r"""
-import json, sys
-from pathlib import Path
-import numpy as np
-from microflat.kernels import vector_ir
-from microflat.runtime import Interpreter, load_bytes
-from microflat.runtime.export_c import example_inputs
-folder = Path(sys.argv[1])
-for path in sorted(folder.glob("*.mfb")):
-    data = path.read_bytes()
-    trace = Interpreter(data).trace(*example_inputs(load_bytes(data), None))
-    np.savez(path.with_suffix(".npz"), **trace)
-print(json.dumps({"path": vector_ir.TARGET}))
-"""
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +31,7 @@ def models(tmp_path_factory):
 @pytest.mark.parametrize("target", sorted(TARGETS))
 def test_every_operator_output_equals_the_hosts(target, models, tmp_path):
     folder, names = models
-    done = subprocess.run([sys.executable, "-c", WORKER, str(folder)], capture_output=True, text=True,
+    done = subprocess.run([sys.executable, "-c", TRACE_WORKER, str(folder)], capture_output=True, text=True,
                           env=environment(target, tmp_path / "numba-cache"))
     assert done.returncode == 0, done.stderr[-3000:]
     assert json.loads(done.stdout.strip().splitlines()[-1])["path"] == TARGETS[target][1]
