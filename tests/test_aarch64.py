@@ -41,18 +41,25 @@ def guest(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
+def numba_caches(tmp_path_factory):
+    """One Numba cache per CPU for this module's tests: what one test compiled for a CPU, the next loads."""
+    folder = tmp_path_factory.mktemp("numba-caches")
+    return {cpu: folder / cpu for cpu in AARCH64_TARGETS}
+
+
+@pytest.fixture(scope="module")
 def models(tmp_path_factory):
     files = compiled_zoo()
     return {name: files[name] for name in sorted(zoo.ZOO)}
 
 
 @pytest.mark.parametrize("cpu", sorted(AARCH64_TARGETS))
-def test_every_zoo_operator_output_equals_the_hosts(cpu, guest, models, tmp_path):
+def test_every_zoo_operator_output_equals_the_hosts(cpu, guest, models, numba_caches, tmp_path):
     folder = tmp_path / "models"
     folder.mkdir()
     for k, data in enumerate(models.values()):
         (folder / f"{k:02d}.mfb").write_bytes(data)
-    argv, env = aarch64_command(cpu, tmp_path / "numba-cache", guest)
+    argv, env = aarch64_command(cpu, numba_caches[cpu], guest)
     done = subprocess.run([*argv, "-c", TRACE_WORKER, str(folder)], capture_output=True, text=True, env=env)
     assert done.returncode == 0, done.stderr[-3000:]
     assert json.loads(done.stdout.strip().splitlines()[-1])["path"] == AARCH64_TARGETS[cpu][1]
@@ -67,28 +74,42 @@ def test_every_zoo_operator_output_equals_the_hosts(cpu, guest, models, tmp_path
 NUMERICS = r"""
 import sys
 import numpy as np
+from numba import njit
 from microflat.kernels.elementwise import add_s8_same_shape
 from microflat.kernels.numerics import requant_prepare_channels
 from microflat.kernels.packed_layers import requantize_span
+
+
+@njit
+def all_spans(acc, bias, mult, shift, rnd, right, zp, lo, hi, length, out):
+    for k in range(zp.shape[0]):  # the cases in one compiled loop: Python's calls are slow under emulation
+        n = length[k]
+        requantize_span(acc[k, :n], bias[k, :n], mult[k, :n], shift[k, :n], rnd[k, :n], right[k, :n], zp[k], lo[k],
+                        hi[k], out[k, :n])
+
+
+@njit
+def all_adds(params, a, b, in_place, length, out):
+    for k in range(length.shape[0]):
+        n = length[k]
+        p = params[k]
+        target = out[k, :n] if in_place[k] == 0 else (a[k, :n] if in_place[k] == 1 else b[k, :n])
+        add_s8_same_shape(n, p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[8], p[9], p[10], p[11],
+                          a[k, :n], b[k, :n], target)
+        out[k, :n] = target
+
+
 spans, adds = np.load(sys.argv[1]), np.load(sys.argv[2])
-outputs = []
-for k in range(spans["zp"].shape[0]):
-    n = spans["length"][k]
-    acc, bias, mult, shift = (spans[name][k, :n].copy() for name in ("acc", "bias", "mult", "shift"))
-    rnd, right, fused = requant_prepare_channels(mult.astype(np.int64), shift.astype(np.int64))
-    assert fused
-    out = np.zeros(n, np.int8)
-    requantize_span(acc, bias, mult, shift, rnd, right, spans["zp"][k], spans["lo"][k], spans["hi"][k], out)
-    outputs.append(out)
-np.save(sys.argv[3], np.concatenate(outputs))
-outputs = []
-for k in range(adds["params"].shape[0]):
-    n = adds["length"][k]
-    a, b = adds["a"][k, :n].copy(), adds["b"][k, :n].copy()
-    out = (np.zeros(n, np.int8), a, b)[adds["in_place"][k]]
-    add_s8_same_shape(n, *(int(v) for v in adds["params"][k]), a, b, out)
-    outputs.append(out.copy())
-np.save(sys.argv[4], np.concatenate(outputs))
+rnd, right, fused = requant_prepare_channels(spans["mult"].astype(np.int64).reshape(-1),
+                                             spans["shift"].astype(np.int64).reshape(-1))
+assert fused
+out = np.zeros(spans["acc"].shape, np.int8)
+all_spans(spans["acc"], spans["bias"], spans["mult"], spans["shift"], rnd.reshape(out.shape), right.reshape(out.shape),
+          spans["zp"], spans["lo"], spans["hi"], spans["length"], out)
+np.save(sys.argv[3], np.concatenate([out[k, :n] for k, n in enumerate(spans["length"])]))
+out = np.zeros(adds["a"].shape, np.int8)
+all_adds(adds["params"].astype(np.int32), adds["a"].copy(), adds["b"].copy(), adds["in_place"], adds["length"], out)
+np.save(sys.argv[4], np.concatenate([out[k, :n] for k, n in enumerate(adds["length"])]))
 """
 
 ADD_PARAMS = ("left_shift", "input1_zp", "input1_mult", "input1_shift", "input2_zp", "input2_mult", "input2_shift",
@@ -139,14 +160,14 @@ def _add_cases(count, width, seed=1):
 
 
 @pytest.mark.parametrize("cpu", sorted(AARCH64_TARGETS))
-def test_output_stage_and_add_equal_tflites_double_rounding(cpu, guest, tmp_path):
+def test_output_stage_and_add_equal_tflites_double_rounding(cpu, guest, numba_caches, tmp_path):
     """On the guest, the output stage (requantize_span: SQRDMULH, SRSHL and saturating narrows on AArch64)
     on 4,000 edge-heavy spans, and ADD / SUB (add_s8_same_shape: three such rescales an element) on 2,000
     vectors, against the int64 references of TFLite's arithmetic (int_reference, ops_reference)."""
     spans, adds = _span_cases(4000, 70), _add_cases(2000, 70)
     np.savez(tmp_path / "spans.npz", **spans)
     np.savez(tmp_path / "adds.npz", **adds)
-    argv, env = aarch64_command(cpu, tmp_path / "numba-cache", guest)
+    argv, env = aarch64_command(cpu, numba_caches[cpu], guest)
     done = subprocess.run([*argv, "-c", NUMERICS, *(str(tmp_path / f) for f in ("spans.npz", "adds.npz",
                                                                                  "spans.npy", "adds.npy"))],
                           capture_output=True, text=True, env=env)
