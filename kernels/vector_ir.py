@@ -1,49 +1,54 @@
-"""The inner loops of the packed kernels (packed_layers.py), written as LLVM vector IR.
+"""The inner loops of the packed kernels (packed_layers.py, elementwise.py), written as LLVM vector IR.
 
-  quad_dot_tile      a tile of u8 x s8 quad dot products: the GEMM of conv2d and fully connected
+  quad_dot_tile      a tile of quad dot products: the GEMM of conv2d and fully connected
   depthwise_taps     one pixel's taps of a depthwise layer, 8 or 16 channels at a time
+  requant_lanes      the fused output stage, 16 outputs at a time (AArch64; elsewhere Numba's loop)
+  add_lanes          ADD and SUB of same-shape inputs, 16 elements at a time (AArch64; likewise)
 
 Why hand-written: Numba widens int32 * int32 to int64 and its loops reach
 LLVM as scalar code, so the auto-vectorizer never forms the x86 VPDPBUSD
-(four u8 x s8 products summed into one int32 lane) nor keeps a tile of
-accumulators in registers. No library gives Numba kernels that instruction;
-an @intrinsic that emits the loop in LLVM IR does, and Numba inlines it into
-the kernel that calls it like any other function.
+(four u8 x s8 products summed into one int32 lane) or the AArch64 SDOT, nor
+keeps a tile of accumulators in registers. No library gives Numba kernels
+those instructions; an @intrinsic that emits the loop in LLVM IR does, and
+Numba inlines it into the kernel that calls it like any other function.
 
 What a tile computes (LANES = 16 output channels per block):
 
     acc[p, nb * 16 + l] = sum_{j < nk} sum_{i < 4} u(x_p[koff[j] + i]) * w[nb, j, l, i]
 
 for p < P pixels and nb < NB blocks of 16 channels (`w_stride` bytes apart).
-x_p is the int8 memory at the address addrs[p], read as u(x) = x + 128 (the
-byte with its top bit flipped: an unsigned 0..255), koff[j] the byte offset
-of the reduction's quad j from the pixel's first tap. Each block of the packed
-filter holds, for every quad j, 16 channels' four weights side by side (64
-bytes, one vector): the layout VPDPBUSD reads. Each pixel's quad is loaded as
-one int32 and broadcast to all 16 lanes. The caller takes the 128 back out:
-sum (x - zp) w = sum u(x) w - (zp + 128) sum w, a per-channel constant it
-folds into the bias.
+x_p is the int8 memory at the address addrs[p], read as u(x) = x + INPUT_OFFSET:
+x + 128 for VPDPBUSD, which multiplies an unsigned byte by a signed one (the
+byte with its top bit flipped: 0..255), x itself on every other path. koff[j]
+is the byte offset of the reduction's quad j from the pixel's first tap. Each
+block of the packed filter holds, for every quad j, 16 channels' four weights
+side by side (64 bytes): the layout VPDPBUSD and SDOT read. Each pixel's quad
+is loaded as one int32 and broadcast. The caller takes the offset back out:
+sum (x - zp) w = sum u(x) w - (zp + INPUT_OFFSET) sum w, a per-channel
+constant it folds into the bias.
 
-Exactness: u(x) <= 255 and |w| <= 128, so a lane's sum of four products is
-below 2^17 and VPDPBUSD adds it exactly (it does not saturate); the loader's
-bound 255 * sum|w| + |bias| < 2^31 keeps every partial sum, and the corrected
-bias, inside int32. So the tile equals the int64 sum on every input the loader
-accepts.
+Exactness: |u(x)| <= 255 and |w| <= 128, so a lane's sum of four products is
+below 2^17 and VPDPBUSD or SDOT adds it exactly (neither saturates); the
+loader's bound 255 * sum|w| + |bias| < 2^31 keeps every partial sum, and the
+corrected bias, inside int32. So the tile equals the int64 sum on every input
+the loader accepts.
 
-Targets: with AVX-512 VNNI the quad product and its accumulating add are
-llvm.x86.avx512.vpdpbusd.512. With AVX2 they are VPMADDWD
-(llvm.x86.avx2.pmadd.wd): the pixel's four u(x) widened to int16 once, each
-block's 64 weight bytes widened to four vectors of 16 int16 once per quad,
-and each VPMADDWD sums two products into an int32, so a block keeps 32 int32
-partial sums (two per channel) that the tile adds pairwise when it stores.
-|u(x) w| <= 255 * 128, so a pair's sum is below 2^16 and VPMADDWD (exact
-unless both pairs are -32768 * -32768) adds it exactly; VPMADDUBSW, which
-saturates int16 sums, would not be exact here. Elsewhere (AArch64, other
-hosts) it is the portable IR zext/sext/mul/add of the four lanes, which every
-LLVM target lowers. The choice follows the CPU Numba compiles for (TARGET),
-so a cached kernel is never run on another; so do the tile sizes
-(TILE_PIXELS, TILE_BLOCKS: the accumulators of a tile stay within the
-target's vector registers).
+Targets (TARGET, from the CPU Numba compiles for, so a cached kernel is never
+run on another; the tile sizes TILE_PIXELS, TILE_BLOCKS follow it, so the
+accumulators of a tile stay within the target's vector registers):
+  vnni      AVX-512 VNNI: llvm.x86.avx512.vpdpbusd.512, the quad product and its add.
+  avx2      VPMADDWD (llvm.x86.avx2.pmadd.wd): the pixel's four bytes widened to
+            int16 once, each block's 64 weight bytes to four vectors of 16 int16
+            once per quad; each VPMADDWD sums two products into an int32, so a
+            block keeps 32 int32 partial sums (two per channel) that the tile
+            adds pairwise when it stores. |x w| <= 128 * 128, so a pair's sum is
+            at most 2^15 and VPMADDWD (exact unless both pairs are -32768 *
+            -32768) adds it exactly; VPMADDUBSW saturates int16 sums and would not be.
+  sdot      AArch64 with the dot product (Cortex-A55, A76 and later):
+            llvm.aarch64.neon.sdot, s8 x s8, four q registers a block.
+  neon      AArch64 without it (Cortex-A53, A72): SMULL into int16 (|x w| <= 2^14)
+            and SADALP into int32 pairs, as AVX2's pairs.
+  portable  the IR sext/mul/add of the four lanes, which every LLVM target lowers.
 """
 
 from __future__ import annotations
