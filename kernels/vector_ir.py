@@ -95,6 +95,9 @@ TARGET = _target()
 # (zp + INPUT_OFFSET) * sum w into the bias.
 INPUT_OFFSET = 128 if TARGET == "vnni" else 0
 
+# AArch64 (either path): its own instructions for the depthwise taps, the output stage and ADD.
+_AARCH64 = TARGET in ("sdot", "neon")
+
 # Whether an accumulator holds each channel's sum in one lane or in two partial sums (lanes 2c, 2c + 1).
 _PAIRED = TARGET in ("avx2", "neon")
 
@@ -166,7 +169,7 @@ def _weight_operand(builder, w):
     if TARGET == "avx2":
         words = builder.sext(builder.bitcast(w, ir.VectorType(_I8, 4 * LANES)), ir.VectorType(_I16, 4 * LANES))
         return _split(builder, words, 4)
-    if TARGET in ("sdot", "neon"):
+    if _AARCH64:
         return _split(builder, builder.bitcast(w, ir.VectorType(_I8, 4 * LANES)), 4 if TARGET == "sdot" else 8)
     return w
 
@@ -299,7 +302,7 @@ def _depthwise_codegen(filter_h, filter_w, lanes):
     i8v, i16v, accv = (ir.VectorType(t, lanes) for t in (_I8, _I16, _I32))
     # AArch64 holds the taps' weights as bytes (9 registers of 16, not 36 of int32 that spill) and multiplies
     # bytes into int16 products (int8 x int8 <= 2^14 in magnitude); x86 keeps its int32 lanes (VPMULLD).
-    narrow = TARGET in ("sdot", "neon")
+    narrow = _AARCH64
 
     def codegen(context, builder, sig, args):
         acc_a, acc_off, acc_step, x_addr, x_step, count, row_stride, col_stride, w_a, w_off, w_stride, sums_a, zp = args
@@ -428,7 +431,7 @@ def _sixteen_at_a_time(builder, done, name, body):
 def _requant_codegen(context, builder, sig, args):
     acc_a, bias_a, mult_a, shift_a, zp, act_min, act_max, out_a = args
     n = cgutils.create_struct_proxy(sig.args[7])(context, builder, value=out_a).nitems
-    if TARGET not in ("sdot", "neon"):
+    if not _AARCH64:
         return ir.Constant(_I64, 0)
     done = builder.and_(n, ir.Constant(_I64, -16))
     pointers = [_data(context, builder, sig.args[k], a, ir.Constant(_I64, 0))
@@ -477,7 +480,7 @@ def requant_lanes(typingctx, acc, bias, mult, shift, output_zp, act_min, act_max
 def _add_codegen(context, builder, sig, args):
     (count, left_shift, zp1, mult1, shift1, zp2, mult2, shift2, zpo, multo, shifto, act_min, act_max,
      in1, in2, out_a) = args
-    if TARGET not in ("sdot", "neon"):
+    if not _AARCH64:
         return ir.Constant(_I64, 0)
     done = builder.and_(count, ir.Constant(_I64, -16))
     p1, p2, out = (_data(context, builder, sig.args[k], a, ir.Constant(_I64, 0))

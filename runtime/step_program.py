@@ -39,7 +39,6 @@ import importlib
 import importlib.util
 import sys
 import threading
-from pathlib import Path
 
 import numpy as np
 
