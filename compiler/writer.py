@@ -106,15 +106,8 @@ class ModelWriter:
     def plan(self, loaded: LoadedModel):
         """Greedy-by-size arena plan with overlap pairs. Returns (plan dict, arena bytes, liveness lower bound)."""
         bufs = loaded.plan_buffers()
-        arena = memory_plan.greedy_by_size(bufs, loaded.overlap_pairs())
-        tensor_offsets = [-1] * len(loaded.tensors)
-        scratch_offsets = [-1] * len(loaded.operators)
-        for b in bufs:
-            for m in b.members:
-                if isinstance(m, tuple):
-                    scratch_offsets[m[1]] = b.offset
-                else:
-                    tensor_offsets[m] = b.offset
+        arena, tensor_offsets, scratch_offsets = memory_plan.place(bufs, loaded.overlap_pairs(), len(loaded.tensors),
+                                                                   len(loaded.operators))
         plan = {"arena_bytes": arena, "tensor_offsets": tensor_offsets, "scratch_offsets": scratch_offsets}
         return plan, arena, memory_plan.liveness_lower_bound(bufs, len(loaded.operators))
 

@@ -18,7 +18,11 @@ outputs out; it allocates nothing else and computes no parameter.
 Inputs are int8 (or whatever the model's input dtype is), or float32 for an
 int8 input, quantized at the boundary with the input tensor's scale and zero
 point. The batch is the leading dimension: a model compiled for batch 1 runs
-an [N, ...] input one sample at a time on the same arena.
+an [N, ...] input on the Numba backend as programs of up to
+BATCH_PROGRAM_SAMPLES samples each, the model re-planned for that batch
+(batch_plan.py), where every operator is per-sample; otherwise (and on the C
+backend, which runs the file's own plan) one sample at a time on the same
+arena.
 """
 
 from __future__ import annotations
@@ -30,11 +34,18 @@ import numpy as np
 from microflat.kernels import dequantize_s8, quantize_s8
 from microflat.kernels._dispatch import c_name, check_backend
 
+from .batch_plan import batched_model, per_sample_reason
 from .c_runtime import CRuntime
 from .errors import InputError
 from .loader import LoadedModel, load_bytes, load_file
 from .ops import OPS, OpCheck
 from .step_program import StepProgram
+
+# A batch runs as programs of at most this many samples, each on an arena of at most BATCH_PROGRAM_ARENA bytes:
+# four samples fill a pixel tile (packed_layers.py), so weight reuse gains nothing from more, while the arena
+# (and the time to prepare a program) grows with every sample.
+BATCH_PROGRAM_SAMPLES = 64
+BATCH_PROGRAM_ARENA = 64 << 20
 
 
 class Interpreter:
@@ -66,6 +77,8 @@ class Interpreter:
             self.op_steps = [slice(k, k + 1) for k in range(len(m.operators))]
             self._invoke_all = self._c.invoke
             return
+        self._per_sample = per_sample_reason(m) is None
+        self._batch_interpreters = {}  # samples -> an Interpreter of the model planned for them, or None
         self.arena = np.zeros(-(-max(m.arena_bytes, 1) // 8) * 8, dtype=np.uint8)  # whole int64s: step_program
         for k, op in enumerate(m.operators):
             off = m.scratch_offsets[k]
@@ -173,10 +186,14 @@ class Interpreter:
     def _run(self, inputs, dequantize, record):
         n, prepared = self._batch(inputs)
         m = self.model
-        outs = [np.empty((n,) + m.tensors[i].shape[1:] if m.tensors[i].shape[0] == 1 else m.tensors[i].shape,
-                         dtype=m.tensors[i].dtype) for i in m.outputs]
         if n > 1 and any(m.tensors[i].shape[0] != 1 for i in m.outputs):
             raise InputError("a batched input needs a model compiled for batch 1")
+        if n > 1 and record is None:
+            outs = self._run_batch_programs(n, prepared, dequantize)
+            if outs is not None:
+                return outs
+        outs = [np.empty((n,) + m.tensors[i].shape[1:] if m.tensors[i].shape[0] == 1 else m.tensors[i].shape,
+                         dtype=m.tensors[i].dtype) for i in m.outputs]
         for b in range(n):
             for t, per in prepared:
                 dst = self.view(t)
@@ -199,6 +216,31 @@ class Interpreter:
         if dequantize:
             outs = [self._dequantized(o, m.tensors[i]) for o, i in zip(outs, m.outputs)]
         return outs
+
+    def _run_batch_programs(self, n, prepared, dequantize):
+        """The outputs of n > 1 samples, run as batch programs of up to BATCH_PROGRAM_SAMPLES samples each; None where
+        the model is not per-sample (batch_plan.py) or the backend runs the file's own plan (C)."""
+        chunk = min(BATCH_PROGRAM_SAMPLES, BATCH_PROGRAM_ARENA // max(self.model.arena_bytes, 1))
+        if self.backend != "numba" or not self._per_sample or chunk < 2:
+            return None
+        parts = []
+        for start in range(0, n, chunk):
+            size = min(chunk, n - start)
+            runner = self if size == 1 else self._batch_interpreter(size)
+            if runner is None:
+                return None
+            parts.append(runner._run([per[start:start + size].reshape((size,) + t.shape[1:]) for t, per in prepared],
+                                     dequantize, None))
+        return parts[0] if len(parts) == 1 else [np.concatenate(p) for p in zip(*parts)]
+
+    def _batch_interpreter(self, size):
+        """An Interpreter of the model planned for `size` samples (None where it cannot be); the last two kept."""
+        if size not in self._batch_interpreters:
+            if len(self._batch_interpreters) >= 2:
+                self._batch_interpreters.clear()
+            model = batched_model(self.model, size)
+            self._batch_interpreters[size] = None if model is None else Interpreter(model, self.backend)
+        return self._batch_interpreters[size]
 
     def _dequantized(self, out, t):
         if t.dtype != "int8" or t.scale_value is None:

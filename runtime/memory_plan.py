@@ -300,6 +300,20 @@ def greedy_by_size(bufs: list[Buffer], pairs: list[OverlapPair] = ()) -> int:
     return best[0]
 
 
+def place(bufs: list[Buffer], pairs, n_tensors: int, n_ops: int):
+    """greedy_by_size, read back per tensor and per op: (arena bytes, tensor offsets, scratch offsets), -1 where a
+    tensor (a constant, an unused one) or an op has no buffer."""
+    arena = greedy_by_size(bufs, pairs)
+    tensor_offsets, scratch_offsets = [-1] * n_tensors, [-1] * n_ops
+    for b in bufs:
+        for m in b.members:
+            if isinstance(m, tuple):
+                scratch_offsets[m[1]] = b.offset
+            else:
+                tensor_offsets[m] = b.offset
+    return arena, tensor_offsets, scratch_offsets
+
+
 def arena_end(bufs: list[Buffer]) -> int:
     """Where the plan's last buffer ends: the largest offset + size (sizes rounded up to ARENA_ALIGNMENT). A plan's
     arena_bytes must be exactly this (docs/FORMAT.md); greedy_by_size returns it."""

@@ -969,6 +969,10 @@ class OpDef:
     output_quantization: object = "requantizes"
 
     options: str | None = None  # the schema's options table, None: the op takes none
+    # Whether sample b of the output depends only on sample b of each input that leads with the batch, so the
+    # op, checked and prepared with every activation's leading 1 made N, computes N samples at once
+    # (batch_plan.py): True, False, or a predicate of the checked op (OpCheck) for ops where an option decides.
+    per_sample: object = False
 
     @property
     def fixed_output(self):
@@ -979,21 +983,39 @@ class OpDef:
         return self.options is not None and "act_min" in {f.name for f in SCHEMA.tables[self.options].fields}
 
 
-_POOL = dict(check=_check_pool, output_quantization="tied", options="Pool2DOptions")
-_LUT = dict(check=check_lut, prepare=prepare_lut)
+_POOL = dict(check=_check_pool, output_quantization="tied", options="Pool2DOptions", per_sample=True)
+_LUT = dict(check=check_lut, prepare=prepare_lut, per_sample=True)
+
+
+def _keeps_axis_0(option: str):
+    """per_sample of an op whose option (a list of axes or one axis) names the dimensions it works across."""
+    return lambda c: 0 not in np.atleast_1d(getattr(c.op.options, option))
+
+
+def _pads_no_sample(c: OpCheck) -> bool:
+    return c.op.options.pad_before[0] == 0 and c.op.options.pad_after[0] == 0
+
+
+def _keeps_batch_first(c: OpCheck) -> bool:
+    return int(c.op.options.perm[0]) == 0
+
 OP_DEFS = {
-    "CONV_2D": OpDef(check_conv_2d, prepare_conv_2d, options="Conv2DOptions"),
-    "DEPTHWISE_CONV_2D": OpDef(check_depthwise_conv_2d, prepare_depthwise_conv_2d, options="DepthwiseConv2DOptions"),
-    "FULLY_CONNECTED": OpDef(check_fully_connected, prepare_fully_connected, options="FullyConnectedOptions"),
-    "ADD": OpDef(check_add, prepare_add, options="AddOptions"),
-    "MUL": OpDef(check_mul, prepare_mul, options="MulOptions"),
+    "CONV_2D": OpDef(check_conv_2d, prepare_conv_2d, options="Conv2DOptions", per_sample=True),
+    "DEPTHWISE_CONV_2D": OpDef(check_depthwise_conv_2d, prepare_depthwise_conv_2d, options="DepthwiseConv2DOptions",
+                                 per_sample=True),
+    "FULLY_CONNECTED": OpDef(check_fully_connected, prepare_fully_connected, options="FullyConnectedOptions",
+                               per_sample=True),
+    "ADD": OpDef(check_add, prepare_add, options="AddOptions", per_sample=True),
+    "MUL": OpDef(check_mul, prepare_mul, options="MulOptions", per_sample=True),
     "AVERAGE_POOL_2D": OpDef(prepare=_prepare_pool(K.average_pool2d_s8), **_POOL),
     "MAX_POOL_2D": OpDef(prepare=_prepare_pool(K.max_pool2d_s8), **_POOL),
-    "MEAN": OpDef(check_mean, prepare_mean, options="MeanOptions"),
-    "SOFTMAX": OpDef(check_softmax, prepare_softmax, (SOFTMAX_OUTPUT_SCALE, SOFTMAX_OUTPUT_ZP), "SoftmaxOptions"),
-    "CONCATENATION": OpDef(check_concatenation, prepare_concatenation, options="ConcatenationOptions"),
-    "PAD": OpDef(check_pad, prepare_pad, "tied", "PadOptions"),
-    "RESHAPE": OpDef(check_reshape, prepare_reshape, "tied"),
+    "MEAN": OpDef(check_mean, prepare_mean, options="MeanOptions", per_sample=True),
+    "SOFTMAX": OpDef(check_softmax, prepare_softmax, (SOFTMAX_OUTPUT_SCALE, SOFTMAX_OUTPUT_ZP), "SoftmaxOptions",
+                     per_sample=True),
+    "CONCATENATION": OpDef(check_concatenation, prepare_concatenation, options="ConcatenationOptions",
+                           per_sample=_keeps_axis_0("axis")),
+    "PAD": OpDef(check_pad, prepare_pad, "tied", "PadOptions", per_sample=_pads_no_sample),
+    "RESHAPE": OpDef(check_reshape, prepare_reshape, "tied", per_sample=True),
     # TFLite's int8 logistic and tanh fix their output quantization; a table computes any, but the compiler
     # keeps TFLite's so that a model means the same in both.
     "LOGISTIC": OpDef(**_LUT, output_quantization=(1.0 / 256.0, -128)),
@@ -1001,24 +1023,29 @@ OP_DEFS = {
     "HARDSWISH": OpDef(**_LUT),
     **{name: OpDef(**_LUT) for name in ("GELU", "SILU", "HARD_SIGMOID", "LEAKY_RELU", "ELU", "MISH", "RELU", "RELU6",
                                         "RELU_N1_TO_1", "CLAMP")},
-    "SUB": OpDef(check_add, prepare_sub, options="AddOptions"),
-    "MAXIMUM": OpDef(check_extremum, _prepare_extremum(K.maximum_s8, 1), "tied"),
-    "MINIMUM": OpDef(check_extremum, _prepare_extremum(K.minimum_s8, 0), "tied"),
+    "SUB": OpDef(check_add, prepare_sub, options="AddOptions", per_sample=True),
+    "MAXIMUM": OpDef(check_extremum, _prepare_extremum(K.maximum_s8, 1), "tied", per_sample=True),
+    "MINIMUM": OpDef(check_extremum, _prepare_extremum(K.minimum_s8, 0), "tied", per_sample=True),
     "SQUARED_DIFFERENCE": OpDef(check_squared_difference, prepare_squared_difference,
-                                options="SquaredDifferenceOptions"),
-    "TRANSPOSE": OpDef(check_transpose, prepare_transpose, "tied", "TransposeOptions"),
+                                options="SquaredDifferenceOptions", per_sample=True),
+    "TRANSPOSE": OpDef(check_transpose, prepare_transpose, "tied", "TransposeOptions", per_sample=_keeps_batch_first),
     "BATCH_MATMUL": OpDef(check_batch_matmul, prepare_batch_matmul, options="BatchMatMulOptions"),
-    "TRANSPOSE_CONV": OpDef(check_transpose_conv, prepare_transpose_conv, options="TransposeConvOptions"),
+    "TRANSPOSE_CONV": OpDef(check_transpose_conv, prepare_transpose_conv, options="TransposeConvOptions",
+                            per_sample=True),
     "RESIZE_NEAREST_NEIGHBOR": OpDef(check_resize, _prepare_resize("nearest", K.resize_nearest_s8), "tied",
-                                     "ResizeOptions"),
-    "RESIZE_BILINEAR": OpDef(check_resize, _prepare_resize("bilinear", K.resize_bilinear_s8), "tied", "ResizeOptions"),
-    "SUM": OpDef(check_reduce, _prepare_reduce(K.reduce_sum_s8), options="ReduceOptions"),
-    "REDUCE_MAX": OpDef(check_reduce, _prepare_reduce(K.reduce_max_s8), "tied", "ReduceOptions"),
-    "REDUCE_MEAN": OpDef(check_reduce, _prepare_reduce(K.reduce_mean_s8), options="ReduceOptions"),
+                                     "ResizeOptions", per_sample=True),
+    "RESIZE_BILINEAR": OpDef(check_resize, _prepare_resize("bilinear", K.resize_bilinear_s8), "tied", "ResizeOptions",
+                             per_sample=True),
+    "SUM": OpDef(check_reduce, _prepare_reduce(K.reduce_sum_s8), options="ReduceOptions",
+                 per_sample=_keeps_axis_0("axes")),
+    "REDUCE_MAX": OpDef(check_reduce, _prepare_reduce(K.reduce_max_s8), "tied", "ReduceOptions",
+                        per_sample=_keeps_axis_0("axes")),
+    "REDUCE_MEAN": OpDef(check_reduce, _prepare_reduce(K.reduce_mean_s8), options="ReduceOptions",
+                         per_sample=_keeps_axis_0("axes")),
     "RSQRT": OpDef(**_LUT),
     "STRIDED_SLICE": OpDef(check_strided_slice, prepare_strided_slice, "tied", "StridedSliceOptions"),
     "GATHER": OpDef(check_gather, prepare_gather, "tied", "GatherOptions"),
-    "QUANTIZE": OpDef(check_quantize, prepare_quantize),
-    "DEQUANTIZE": OpDef(check_dequantize, prepare_dequantize),
+    "QUANTIZE": OpDef(check_quantize, prepare_quantize, per_sample=True),
+    "DEQUANTIZE": OpDef(check_dequantize, prepare_dequantize, per_sample=True),
 }
 OPS = {OPCODE[name]: d for name, d in OP_DEFS.items()}
