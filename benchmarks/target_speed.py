@@ -1,11 +1,14 @@
 """The Numba runtime compiled for other x86 CPUs than this one, timed on this one, against the host's path.
 
-    python benchmarks/target_speed.py [--models ds_cnn,mobilenet_v1_025,resnet8] [--targets host,haswell]
+    python benchmarks/target_speed.py [--models ds_cnn,mobilenet_v1_025,resnet8]
+                                      [--targets host,haswell,alderlake-evex]
                                       [--calls 200] [--rounds 3]
 
 Most users' machines have no AVX-512: a laptop is AVX2. Numba compiles for the CPU named by NUMBA_CPU_NAME,
 with the features in NUMBA_CPU_FEATURES (the name alone keeps the host's features, AVX-512 included), so a
 process started with Haswell's name and feature list runs the code an AVX2 machine would, on this machine.
+The AVX-VNNI path (Alder Lake and later client CPUs) runs as alderlake-evex: the same instructions in the
+EVEX encoding this CPU has (tests/cpu_targets.py says why), so its times are this CPU's, not Alder Lake's.
 Each target runs in a process of its own with its own NUMBA_CACHE_DIR (a cache filled for one CPU is never
 read for another) and reports its vector path (kernels.vector_ir.TARGET); the targets take turns in rounds,
 so the machine's load falls on all alike. Printed: each model's batch-1 latency per target (the least of
@@ -56,7 +59,7 @@ def compile_zoo(name: str, folder: str) -> str:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", default="ds_cnn,mobilenet_v1_025,resnet8")
-    parser.add_argument("--targets", default="host,haswell")
+    parser.add_argument("--targets", default="host,haswell,alderlake-evex")
     parser.add_argument("--calls", type=int, default=200, help="timed calls per round")
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args(argv)

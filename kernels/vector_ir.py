@@ -37,6 +37,9 @@ Targets (TARGET, from the CPU Numba compiles for, so a cached kernel is never
 run on another; the tile sizes TILE_PIXELS, TILE_BLOCKS follow it, so the
 accumulators of a tile stay within the target's vector registers):
   vnni      AVX-512 VNNI: llvm.x86.avx512.vpdpbusd.512, the quad product and its add.
+  avxvnni   AVX-VNNI (Intel client CPUs since Alder Lake, AVX-512 off): the same product on
+            256-bit vectors, llvm.x86.avx512.vpdpbusd.256, two a block, which LLVM encodes as the
+            VEX VPDPBUSD where the CPU has no AVX-512 (and as the EVEX one where it has).
   avx2      VPMADDWD (llvm.x86.avx2.pmadd.wd): the pixel's four bytes widened to
             int16 once, each block's 64 weight bytes to four vectors of 16 int16
             once per quad; each VPMADDWD sums two products into an int32, so a
@@ -66,7 +69,8 @@ _ACC = ir.VectorType(_I32, LANES)
 
 
 def _target() -> str:
-    """"vnni" (AVX-512 VNNI), "avx2", "sdot" (AArch64 dot product), "neon" (AArch64 without it) or "portable":
+    """"vnni" (AVX-512 VNNI), "avxvnni", "avx2", "sdot" (AArch64 dot product), "neon" (AArch64 without it) or
+    "portable":
     what the CPU Numba compiles for can run. That CPU is the host, or NUMBA_CPU_NAME with the features of
     NUMBA_CPU_FEATURES; a name without features (e.g. "generic", for a portable cache) gets no CPU-specific
     intrinsics, nor does a host whose features LLVM cannot read (an emulated one shows the emulator's)."""
@@ -81,6 +85,8 @@ def _target() -> str:
             return "portable"
     if {"+avx512bw", "+avx512vnni"} <= features:
         return "vnni"
+    if "+avxvnni" in features or {"+avx512vl", "+avx512vnni"} <= features:  # a 256-bit VPDPBUSD, VEX or EVEX
+        return "avxvnni"
     if "+avx2" in features:
         return "avx2"
     if "+dotprod" in features:
@@ -90,10 +96,10 @@ def _target() -> str:
 
 TARGET = _target()
 
-# The tiles read u(x) = x + INPUT_OFFSET: unsigned for VPDPBUSD (u8 x s8), the input's own signed bytes on
-# every other path (VPMADDWD and SMULL take int16 or s8 x s8, SDOT s8 x s8). pack_gemm folds
+# The tiles read u(x) = x + INPUT_OFFSET: unsigned for VPDPBUSD (u8 x s8, either width), the input's own signed
+# bytes on every other path (VPMADDWD and SMULL take int16 or s8 x s8, SDOT s8 x s8). pack_gemm folds
 # (zp + INPUT_OFFSET) * sum w into the bias.
-INPUT_OFFSET = 128 if TARGET == "vnni" else 0
+INPUT_OFFSET = 128 if TARGET in ("vnni", "avxvnni") else 0
 
 # AArch64 (either path): its own instructions for the depthwise taps, the output stage and ADD.
 _AARCH64 = TARGET in ("sdot", "neon")
@@ -104,9 +110,11 @@ _PAIRED = TARGET in ("avx2", "neon")
 # Pixels of a tile by its 16-channel blocks (P x NB accumulators held in registers beside NB blocks of
 # weights and a broadcast pixel), and the most blocks a tile takes. AVX-512: 32 zmm, one per accumulator.
 # AVX2: 16 ymm, and an accumulator of 32 partial sums takes four, as does a block's widened weights.
+# AVX-VNNI: 16 ymm; an accumulator takes two, a block's weights two, the broadcast pixel one: 6 x 2 + 2 + 1.
 # AArch64: 32 q registers; an accumulator takes four (SDOT) or eight (pairs), a block's weights four.
 TILE_PIXELS, TILE_BLOCKS = {
     "avx2": ({1: 2}, 1),
+    "avxvnni": ({1: 6}, 1),
     "sdot": ({1: 4, 2: 2}, 2),
     "neon": ({1: 2}, 1),
 }.get(TARGET, ({1: 12, 2: 8, 3: 6, 4: 4}, 4))
@@ -149,12 +157,15 @@ def _splat(builder, quad, count):
 
 def _pixel_operand(builder, quad):
     """The pixel's quad (its four bytes in an int32) as the accumulate step takes it: broadcast to every int32
-    lane of a block (<16 x i32>), of one q register (SDOT: <16 x i8>) or of one d register (SMULL: <8 x i8>),
-    or on AVX2 sign-extended to int16 and repeated four times (<16 x i16>: lane j holds byte j % 4)."""
+    lane of a block (<16 x i32>), of one ymm register (AVX-VNNI: <8 x i32>), of one q register (SDOT:
+    <16 x i8>) or of one d register (SMULL: <8 x i8>), or on AVX2 sign-extended to int16 and repeated four
+    times (<16 x i16>: lane j holds byte j % 4)."""
     if TARGET == "avx2":
         four = builder.sext(builder.bitcast(quad, ir.VectorType(_I8, 4)), ir.VectorType(_I16, 4))
         repeat = ir.Constant(ir.VectorType(_I32, LANES), [j % 4 for j in range(LANES)])
         return builder.shuffle_vector(four, four, repeat)
+    if TARGET == "avxvnni":
+        return _splat(builder, quad, LANES // 2)
     if TARGET == "sdot":
         return builder.bitcast(_splat(builder, quad, 4), _Q8)
     if TARGET == "neon":
@@ -164,11 +175,14 @@ def _pixel_operand(builder, quad):
 
 def _weight_operand(builder, w):
     """A block's 64 weight bytes (<16 x i32>) as the accumulate step takes them: as they are; on AVX2
-    sign-extended to int16 in four vectors of 16 (weights 16k..16k + 15: channels 4k..4k + 3); on AArch64 as
+    sign-extended to int16 in four vectors of 16 (weights 16k..16k + 15: channels 4k..4k + 3); on AVX-VNNI as
+    two ymm registers (channels 0..7 and 8..15); on AArch64 as
     four q registers of 16 bytes (SDOT: channels 4k..4k + 3) or eight d registers of 8 (SMULL: 2k, 2k + 1)."""
     if TARGET == "avx2":
         words = builder.sext(builder.bitcast(w, ir.VectorType(_I8, 4 * LANES)), ir.VectorType(_I16, 4 * LANES))
         return _split(builder, words, 4)
+    if TARGET == "avxvnni":
+        return _split(builder, w, 2)
     if _AARCH64:
         return _split(builder, builder.bitcast(w, ir.VectorType(_I8, 4 * LANES)), 4 if TARGET == "sdot" else 8)
     return w
@@ -199,6 +213,10 @@ def _quad_accumulate(builder, acc, x, w):
         return builder.add(acc, _concat(builder, sums))
     if TARGET == "vnni":
         return _intrinsic(builder, "llvm.x86.avx512.vpdpbusd.512", _ACC, acc, x, w)
+    if TARGET == "avxvnni":
+        half = ir.VectorType(_I32, LANES // 2)
+        return _concat(builder, [_intrinsic(builder, "llvm.x86.avx512.vpdpbusd.256", half, part, x, wk)
+                                 for part, wk in zip(_split(builder, acc, 2), w)])
     if TARGET == "sdot":
         parts = _split(builder, acc, 4)
         return _concat(builder, [_intrinsic(builder, "llvm.aarch64.neon.sdot.v4i32.v16i8", _Q32, part, wk, x)

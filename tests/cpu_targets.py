@@ -2,7 +2,8 @@
 
 x86 (TARGETS): Numba compiles for NUMBA_CPU_NAME with the features in NUMBA_CPU_FEATURES (the name alone keeps the host's
 features, AVX-512 included), so a process started with Haswell's name and feature list compiles what an
-AVX2 laptop would, and runs it here. Each target gets its own NUMBA_CACHE_DIR: code compiled for one CPU
+AVX2 laptop would, and runs it here. AVX-VNNI cannot run here (this CPU has the EVEX VPDPBUSD, not the VEX
+one, and QEMU 7.2 has neither): its path runs here EVEX-encoded, and its Alder Lake code is read, not run. Each target gets its own NUMBA_CACHE_DIR: code compiled for one CPU
 is never loaded for another. tests/test_cpu_targets.py and benchmarks/target_speed.py use these.
 
 AArch64 (AARCH64_TARGETS): an arm64 Python (tests/arm/aarch64_python.sh, made into build/aarch64-python)
@@ -17,22 +18,40 @@ import os
 import shutil
 from pathlib import Path
 
-# LLVM's feature list of each CPU, and the vector path (kernels.vector_ir.TARGET) it must select.
+HASWELL = ("+avx,+avx2,+bmi,+bmi2,+cmov,+cx16,+f16c,+fma,+fsgsbase,+fxsr,+invpcid,+lzcnt,+mmx,+movbe,+pclmul,+popcnt,"
+           "+rdrnd,+sahf,+sse,+sse2,+sse3,+sse4.1,+sse4.2,+ssse3,+x87,+xsave,+xsaveopt")
+# Alder Lake (Intel's client CPUs since 2021: AVX-VNNI, AVX-512 fused off), as LLVM's alderlake CPU defines it.
+ALDERLAKE = ("+adx,+aes,+avx,+avx2,+avxvnni,+bmi,+bmi2,+cldemote,+clflushopt,+clwb,+cmov,+cx16,+f16c,+fma,+fsgsbase,"
+             "+fxsr,+gfni,+hreset,+invpcid,+kl,+lzcnt,+mmx,+movbe,+movdir64b,+movdiri,+pclmul,+pconfig,+pku,+popcnt,"
+             "+prfchw,+ptwrite,+rdpid,+rdrnd,+rdseed,+sahf,+serialize,+sha,+shstk,+sse,+sse2,+sse3,+sse4.1,+sse4.2,"
+             "+ssse3,+vaes,+vpclmulqdq,+waitpkg,+widekl,+x87,+xsave,+xsavec,+xsaveopt,+xsaves")
+
+# Each target run here: (NUMBA_CPU_NAME, LLVM's feature list, the vector path kernels.vector_ir.TARGET must select).
 TARGETS = {
-    "haswell": ("+avx,+avx2,+bmi,+bmi2,+cmov,+cx16,+f16c,+fma,+fsgsbase,+fxsr,+invpcid,+lzcnt,+mmx,+movbe,+pclmul,"
-                "+popcnt,+rdrnd,+sahf,+sse,+sse2,+sse3,+sse4.1,+sse4.2,+ssse3,+x87,+xsave,+xsaveopt", "avx2"),
+    "haswell": ("haswell", HASWELL, "avx2"),
     # A CPU name without features: the portable LLVM IR every other target gets (vector_ir._target)
-    "generic": ("", "portable"),
+    "generic": ("generic", "", "portable"),
+    # The AVX-VNNI path, run on this CPU: Alder Lake's features with AVX-VNNI swapped for the AVX-512 VNNI
+    # and VL this host has (but not AVX-512 BW, which would select the vnni path). Either gives the 256-bit
+    # VPDPBUSD that selects the path; LLVM encodes it in EVEX, which this CPU runs, where Alder Lake gets the
+    # VEX form it does not. ("-avxvnni": the CPU name alone implies it, and LLVM would then compress the
+    # EVEX form to VEX.) Same IR, so the same bytes; test_cpu_targets also compiles for Alder Lake itself and
+    # reads its code.
+    "alderlake-evex": ("alderlake", ALDERLAKE.replace("+avxvnni", "-avxvnni,+avx512f,+avx512vl,+avx512vnni"),
+                       "avxvnni"),
 }
 
 
-def environment(target: str | None, cache: str) -> dict:
-    """os.environ for a process compiling for `target` (None: this host), one thread, its own Numba cache."""
+def environment(target: str | None, cache: str, cpu: tuple | None = None) -> dict:
+    """os.environ for a process compiling for `target` (a key of TARGETS; None: this host, unless `cpu` gives
+    (NUMBA_CPU_NAME, feature list)), one thread, its own Numba cache."""
     env = dict(os.environ, NUMBA_CACHE_DIR=str(cache), NUMBA_NUM_THREADS="1", OMP_NUM_THREADS="1")
     env.pop("NUMBA_CPU_NAME", None)
     env.pop("NUMBA_CPU_FEATURES", None)
     if target is not None:
-        env["NUMBA_CPU_NAME"], env["NUMBA_CPU_FEATURES"] = target, TARGETS[target][0]
+        cpu = TARGETS[target][:2]
+    if cpu is not None:
+        env["NUMBA_CPU_NAME"], env["NUMBA_CPU_FEATURES"] = cpu
     return env
 
 
