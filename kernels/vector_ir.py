@@ -2,7 +2,7 @@
 
   quad_dot_tile      a tile of quad dot products: the GEMM of conv2d and fully connected
   depthwise_taps     one pixel's taps of a depthwise layer, 8 or 16 channels at a time
-  requant_lanes      the fused output stage, 16 outputs at a time (AArch64; elsewhere Numba's loop)
+  requant_lanes      the fused output stage, 16 outputs at a time (AArch64, x86; the portable path: Numba's loop)
   add_lanes          ADD and SUB of same-shape inputs, 16 elements at a time (AArch64; likewise)
 
 Why hand-written: Numba widens int32 * int32 to int64 and its loops reach
@@ -103,6 +103,9 @@ INPUT_OFFSET = 128 if TARGET in ("vnni", "avxvnni") else 0
 
 # AArch64 (either path): its own instructions for the depthwise taps, the output stage and ADD.
 _AARCH64 = TARGET in ("sdot", "neon")
+
+# x86 with at least AVX2 (its own output stage; the portable path leaves it to Numba's loop).
+_X86 = ("vnni", "avxvnni", "avx2")
 
 # Whether an accumulator holds each channel's sum in one lane or in two partial sums (lanes 2c, 2c + 1).
 _PAIRED = TARGET in ("avx2", "neon")
@@ -446,9 +449,45 @@ def _sixteen_at_a_time(builder, done, name, body):
     builder.position_at_end(end)
 
 
+def _requant_x86(context, builder, sig, args, done):
+    """requant_lanes on x86: numerics.requant_fused on 16 lanes, in plain vector IR (LLVM multiplies the
+    sign-extended int32 lanes with VPMULDQ, eight or four a register)."""
+    acc_a, bias_a, mult_a, shift_a, zp, act_min, act_max, out_a = args
+    wide = ir.VectorType(_I64, LANES)
+    pointers = [_data(context, builder, sig.args[k], a, ir.Constant(_I64, 0))
+                for k, a in enumerate((acc_a, bias_a, mult_a, shift_a))]
+    out = _data(context, builder, sig.args[7], out_a, ir.Constant(_I64, 0))
+    zpv = _broadcast(builder, zp, _ACC)
+    lo, hi = (_broadcast(builder, builder.sub(bound, zp), _ACC) for bound in (act_min, act_max))
+
+    def lanes(value, bits):
+        return ir.Constant(ir.VectorType(ir.IntType(bits), LANES), [value] * LANES)
+
+    def body(i):
+        acc, bias, mult, shift = (builder.load(builder.bitcast(builder.gep(p, [i]), _ACC.as_pointer()), align=4)
+                                  for p in pointers)
+        x = builder.add(acc, bias)
+        negative = builder.icmp_signed("<", builder.xor(x, mult), lanes(0, 32))
+        nudge = builder.sub(builder.shl(lanes(1, 64), builder.sext(builder.sub(lanes(30, 32), shift), wide)),
+                            builder.select(negative, lanes(1 << 31, 64), lanes(0, 64)))
+        total = builder.add(builder.add(builder.mul(builder.sext(x, wide), builder.sext(mult, wide)), nudge),
+                            lanes(1 << 30, 64))
+        high = builder.trunc(builder.ashr(total, lanes(32, 64)), _ACC)
+        value = builder.ashr(high, builder.sub(lanes(-1, 32), shift))
+        clamped = builder.select(builder.icmp_signed("<", value, lo), lo, value)
+        clamped = builder.select(builder.icmp_signed(">", clamped, hi), hi, clamped)
+        builder.store(builder.trunc(builder.add(clamped, zpv), ir.VectorType(_I8, LANES)),
+                      builder.bitcast(builder.gep(out, [i]), ir.VectorType(_I8, LANES).as_pointer()), align=1)
+
+    _sixteen_at_a_time(builder, done, "requant_lanes", body)
+    return done
+
+
 def _requant_codegen(context, builder, sig, args):
     acc_a, bias_a, mult_a, shift_a, zp, act_min, act_max, out_a = args
     n = cgutils.create_struct_proxy(sig.args[7])(context, builder, value=out_a).nitems
+    if TARGET in _X86:
+        return _requant_x86(context, builder, sig, args, builder.and_(n, ir.Constant(_I64, -16)))
     if not _AARCH64:
         return ir.Constant(_I64, 0)
     done = builder.and_(n, ir.Constant(_I64, -16))
@@ -490,7 +529,14 @@ def requant_lanes(typingctx, acc, bias, mult, shift, output_zp, act_min, act_max
     case, v = INT32_MIN, rounds to the same -2^(31 - e) either way. Then the clamp: saturating narrows to
     int16, + output_zp (saturating), to int8, then [act_min, act_max]. A value past int16 saturates there and
     stays past every int8 bound after the zero point (|zp| <= 128), so this equals TFLite's clamp of
-    v + zp to [act_min, act_max]."""
+    v + zp to [act_min, act_max].
+
+    x86 (vnni, avxvnni, avx2): numerics.requant_fused itself, on int64 lanes, with its two per-channel
+    constants made from the shift: right = -shift - 1 and round = 2^30 + 2^(31 + right) = 2^30 + 2^(30 - shift).
+    Its one 64-bit shift by 32 + right is split: floor(floor(s / 2^32) / 2^right) = floor(s / 2^(32 + right)),
+    so the second, by a per-lane amount, is on int32 lanes (VPSRAVD; AVX2 has no 64-bit VPSRAVQ). The result
+    lies within +-(2^30 + 2^29 + 1), so clamping to [act_min - zp, act_max - zp] before adding zp is exact,
+    as in the loop it replaces."""
     sig = types.int64(acc, bias, mult, shift, types.int64, types.int64, types.int64, output)
     return sig, _requant_codegen
 

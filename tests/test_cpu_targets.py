@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 from cpu_targets import ALDERLAKE, TARGETS, TRACE_WORKER, environment
+from output_stage_cases import NUMERICS, check_results, write_cases
 from microflat.runtime import Interpreter, load_bytes
 from microflat.runtime.export_c import example_inputs
 from zoo_files import compiled_zoo
@@ -72,3 +73,15 @@ def test_alder_lake_gets_vex_vpdpbusd_on_sixteen_ymm_registers(tmp_path):
         assert not re.search(r"%zmm|%[xy]mm(1[6-9]|2\d|3[01])\b|%k[1-7]\b|\{%k", asm), name
         assert len(re.findall(r"vpdpbusd", asm)) == len(re.findall(r"\{vex\}\s+vpdpbusd", asm)), name
     assert len(re.findall(r"\{vex\}\s+vpdpbusd", report["asm"]["conv2d_s8_packed"])) >= 12
+
+
+@pytest.mark.parametrize("target", [None, *sorted(TARGETS)])
+def test_output_stage_and_add_equal_tflites_double_rounding(target, tmp_path):
+    """The output stage (requantize_span: vector_ir.requant_lanes on x86's int64 lanes, Numba's loop on the
+    portable path) on 4,000 edge-heavy spans, and ADD / SUB on 2,000 vectors, compiled for this host (None)
+    and each target, against the int64 references of TFLite's arithmetic (output_stage_cases)."""
+    paths = write_cases(tmp_path)
+    done = subprocess.run([sys.executable, "-c", NUMERICS, *paths], capture_output=True, text=True,
+                          env=environment(target, tmp_path / "numba-cache"))
+    assert done.returncode == 0, done.stderr[-3000:]
+    check_results(tmp_path)
