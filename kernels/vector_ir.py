@@ -3,7 +3,7 @@
   quad_dot_tile      a tile of quad dot products: the GEMM of conv2d and fully connected
   depthwise_taps     one pixel's taps of a depthwise layer, 8 or 16 channels at a time
   requant_lanes      the fused output stage, 16 outputs at a time (AArch64, x86; the portable path: Numba's loop)
-  add_lanes          ADD and SUB of same-shape inputs, 16 elements at a time (AArch64; likewise)
+  add_lanes          ADD and SUB of same-shape inputs, 16 elements at a time (AArch64, x86; likewise)
 
 Why hand-written: Numba widens int32 * int32 to int64 and its loops reach
 LLVM as scalar code, so the auto-vectorizer never forms the x86 VPDPBUSD
@@ -400,9 +400,12 @@ _H16 = ir.VectorType(_I16, 8)
 
 
 def _broadcast(builder, value, vector):
-    """The int64 `value`, truncated to the lanes' type, in every lane of a `vector` type."""
-    one = builder.insert_element(ir.Constant(vector, None), builder.trunc(value, vector.element),
-                                 ir.Constant(_I32, 0))
+    """The integer `value`, truncated or sign-extended to the lanes' type, in every lane of a `vector` type."""
+    if value.type.width > vector.element.width:
+        value = builder.trunc(value, vector.element)
+    elif value.type.width < vector.element.width:
+        value = builder.sext(value, vector.element)
+    one = builder.insert_element(ir.Constant(vector, None), value, ir.Constant(_I32, 0))
     return builder.shuffle_vector(one, one, ir.Constant(ir.VectorType(_I32, vector.count), [0] * vector.count))
 
 
@@ -541,9 +544,57 @@ def requant_lanes(typingctx, acc, bias, mult, shift, output_zp, act_min, act_max
     return sig, _requant_codegen
 
 
+def _add_x86(context, builder, sig, args):
+    """add_lanes on x86: add_s8_same_shape's arithmetic on 16 lanes. multiply_by_quantized_multiplier_right
+    (numerics.py) takes an operand below 2^28 in magnitude here, so its first step's result floor((x * mult +
+    2^30) / 2^31) is below 2^28 too: the product is on int64 lanes (VPMULDQ), the rounding divide on int32."""
+    (count, left_shift, zp1, mult1, shift1, zp2, mult2, shift2, zpo, multo, shifto, act_min, act_max,
+     in1, in2, out_a) = args
+    wide, bytes_ = ir.VectorType(_I64, LANES), ir.VectorType(_I8, LANES)
+    done = builder.and_(count, ir.Constant(_I64, -16))
+    p1, p2, out = (_data(context, builder, sig.args[k], a, ir.Constant(_I64, 0))
+                   for k, a in ((13, in1), (14, in2), (15, out_a)))
+
+    def lanes(value, vector=_ACC):
+        return ir.Constant(vector, [value] * vector.count)
+
+    def constants(mult, shift):
+        """(multiplier on int64 lanes, right = -shift, mask = 2^right - 1, mask >> 1) of one rescale."""
+        right = builder.neg(_broadcast(builder, shift, _ACC))
+        mask = builder.sub(builder.shl(lanes(1), right), lanes(1))
+        return _broadcast(builder, mult, wide), right, mask, builder.ashr(mask, lanes(1))
+
+    def rescale(x, mult, right, mask, half):
+        s = builder.trunc(builder.ashr(builder.add(builder.mul(builder.sext(x, wide), mult), lanes(1 << 30, wide)),
+                                       lanes(31, wide)), _ACC)
+        threshold = builder.add(half, builder.zext(builder.icmp_signed("<", s, lanes(0)), _ACC))
+        above = builder.zext(builder.icmp_signed(">", builder.and_(s, mask), threshold), _ACC)
+        return builder.add(builder.ashr(s, right), above)
+
+    scales = [constants(m, e) for m, e in ((mult1, shift1), (mult2, shift2), (multo, shifto))]
+    zps = [_broadcast(builder, z, _ACC) for z in (zp1, zp2, zpo)]
+    left = _broadcast(builder, left_shift, _ACC)
+    lo, hi = (_broadcast(builder, v, _ACC) for v in (act_min, act_max))
+
+    def body(i):
+        total = lanes(0)
+        for k, p in enumerate((p1, p2)):
+            x = builder.sext(builder.load(builder.bitcast(builder.gep(p, [i]), bytes_.as_pointer()), align=1), _ACC)
+            total = builder.add(total, rescale(builder.shl(builder.sub(x, zps[k]), left), *scales[k]))
+        v = builder.add(rescale(total, *scales[2]), zps[2])
+        v = builder.select(builder.icmp_signed("<", v, lo), lo, v)
+        v = builder.select(builder.icmp_signed(">", v, hi), hi, v)
+        builder.store(builder.trunc(v, bytes_), builder.bitcast(builder.gep(out, [i]), bytes_.as_pointer()), align=1)
+
+    _sixteen_at_a_time(builder, done, "add_lanes", body)
+    return done
+
+
 def _add_codegen(context, builder, sig, args):
     (count, left_shift, zp1, mult1, shift1, zp2, mult2, shift2, zpo, multo, shifto, act_min, act_max,
      in1, in2, out_a) = args
+    if TARGET in _X86:
+        return _add_x86(context, builder, sig, args)
     if not _AARCH64:
         return ir.Constant(_I64, 0)
     done = builder.and_(count, ir.Constant(_I64, -16))
@@ -584,7 +635,10 @@ def add_lanes(typingctx, count, left_shift, input1_zp, input1_mult, input1_shift
     multiplier, SUB's, is no exception: SQRDMULH and SaturatingRoundingDoublingHighMul agree for any signs),
     the two added (below 2^28 each, no overflow), the sum rescaled by the output's multiplier and then
     narrowed, offset and clamped as requant_lanes does. Elements are loaded before they are stored, 16 at a
-    time, so an output that is one of the inputs (the planner's in-place add) is safe."""
+    time, so an output that is one of the inputs (the planner's in-place add) is safe.
+
+    x86 (vnni, avxvnni, avx2): the loop's own formula (numerics.multiply_by_quantized_multiplier_right) on
+    lanes, exact because every value it makes fits its lanes (_add_x86)."""
     i32 = types.int32
     sig = types.int64(types.int64, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, input1, input2,
                       output)
