@@ -41,6 +41,8 @@ import sys
 import threading
 
 import numpy as np
+from numba import types
+from numba.extending import intrinsic
 
 from microflat.kernels._jit import kernel_sources_digest
 from microflat.kernels.cache import cache_dir
@@ -160,6 +162,30 @@ class StepProgram:
 
 
 
+@intrinsic
+def borrowed_slice(typingctx, buffer, start, length):
+    """buffer[start:start + length] of a 1-D contiguous array, as an array that holds no reference to the
+    buffer's memory (a null meminfo), so that passing it on and slicing it again costs no reference count.
+
+    Why: Numba counts references to an array's memory with atomic adds; a small model's run makes a few
+    dozen slices per layer, and on AD (ten small fully connected layers) the counting took as long as the
+    kernels. The slices a program makes live only while run_program runs, and the arena and constants they
+    point into belong to the StepProgram, which outlives every call. Trusts its caller: the row's fields
+    name a slice inside the buffer (the interpreter made them from the buffers' own views)."""
+    sig = buffer(buffer, types.int64, types.int64)
+
+    def codegen(context, builder, signature, args):
+        array, begin, count = args
+        source = context.make_array(buffer)(context, builder, array)
+        view = context.make_array(buffer)(context, builder)
+        itemsize = context.get_constant(types.intp, context.get_abi_sizeof(context.get_data_type(buffer.dtype)))
+        context.populate_array(view, data=builder.gep(source.data, [begin]), shape=[count], strides=[itemsize],
+                               itemsize=itemsize, meminfo=None)
+        return view._getvalue()
+
+    return sig, codegen
+
+
 _SCALAR = {"int32": "np.int32(p[{at}])", "int64": "p[{at}]", "bool": "p[{at}] != 0"}
 
 
@@ -179,6 +205,7 @@ def decoder_source(kernels) -> str:
         "from numba import njit, types",
         "",
         "from microflat.kernels._jit import kernel",
+        "from microflat.runtime.step_program import borrowed_slice",
     ]
     for module, name, _ in kernels:
         lines.append(f"from {module} import {name}")
@@ -186,9 +213,9 @@ def decoder_source(kernels) -> str:
     lines += [
         '@njit(inline="always", cache=True, nogil=True)',
         "def _array(arena, constants, p, at):",
-        '    """The slice that the array field (buffer, offset, length) at p[at] names, of the two buffers\' views."""',
-        "    buffer = arena if p[at] == 0 else constants",
-        "    return buffer[p[at + 1]:p[at + 1] + p[at + 2]]",
+        '    """The slice that the array field (buffer, offset, length) at p[at] names, of the two buffers\' views',
+        '    (borrowed: step_program.borrowed_slice)."""',
+        "    return borrowed_slice(arena if p[at] == 0 else constants, p[at + 1], p[at + 2])",
         "",
         "",
         "@kernel(types.void(types.int64[::1], types.uint8[::1], types.uint8[::1]))",
