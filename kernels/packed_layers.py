@@ -201,7 +201,7 @@ def requantize_span(acc, bias, mult, shift, rnd, right, output_zp, act_min, act_
     lo = np.int32(act_min - output_zp)
     hi = np.int32(act_max - output_zp)
     zp = np.int32(output_zp)
-    for j in range(requant_lanes(acc, bias, mult, shift, output_zp, act_min, act_max, output), output.shape[0]):
+    for j in range(requant_lanes(acc, bias, mult, shift, rnd, output_zp, act_min, act_max, output), output.shape[0]):
         x = np.int64(np.int32(np.int64(acc[j]) + bias[j]))
         v = np.int32(requant_fused(x, np.int64(mult[j]), rnd[j], right[j]))
         output[j] = np.int8(min(max(v, lo), hi) + zp)

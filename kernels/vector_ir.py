@@ -455,11 +455,12 @@ def _sixteen_at_a_time(builder, done, name, body):
 def _requant_x86(context, builder, sig, args, done):
     """requant_lanes on x86: numerics.requant_fused on 16 lanes, in plain vector IR (LLVM multiplies the
     sign-extended int32 lanes with VPMULDQ, eight or four a register)."""
-    acc_a, bias_a, mult_a, shift_a, zp, act_min, act_max, out_a = args
+    acc_a, bias_a, mult_a, shift_a, rnd_a, zp, act_min, act_max, out_a = args
     wide = ir.VectorType(_I64, LANES)
     pointers = [_data(context, builder, sig.args[k], a, ir.Constant(_I64, 0))
                 for k, a in enumerate((acc_a, bias_a, mult_a, shift_a))]
-    out = _data(context, builder, sig.args[7], out_a, ir.Constant(_I64, 0))
+    rnd_p = _data(context, builder, sig.args[4], rnd_a, ir.Constant(_I64, 0))
+    out = _data(context, builder, sig.args[8], out_a, ir.Constant(_I64, 0))
     zpv = _broadcast(builder, zp, _ACC)
     lo, hi = (_broadcast(builder, builder.sub(bound, zp), _ACC) for bound in (act_min, act_max))
 
@@ -469,12 +470,11 @@ def _requant_x86(context, builder, sig, args, done):
     def body(i):
         acc, bias, mult, shift = (builder.load(builder.bitcast(builder.gep(p, [i]), _ACC.as_pointer()), align=4)
                                   for p in pointers)
+        rnd = builder.load(builder.bitcast(builder.gep(rnd_p, [i]), wide.as_pointer()), align=8)
         x = builder.add(acc, bias)
         negative = builder.icmp_signed("<", builder.xor(x, mult), lanes(0, 32))
-        nudge = builder.sub(builder.shl(lanes(1, 64), builder.sext(builder.sub(lanes(30, 32), shift), wide)),
-                            builder.select(negative, lanes(1 << 31, 64), lanes(0, 64)))
-        total = builder.add(builder.add(builder.mul(builder.sext(x, wide), builder.sext(mult, wide)), nudge),
-                            lanes(1 << 30, 64))
+        nudge = builder.sub(rnd, builder.select(negative, lanes(1 << 31, 64), lanes(0, 64)))
+        total = builder.add(builder.mul(builder.sext(x, wide), builder.sext(mult, wide)), nudge)
         high = builder.trunc(builder.ashr(total, lanes(32, 64)), _ACC)
         value = builder.ashr(high, builder.sub(lanes(-1, 32), shift))
         clamped = builder.select(builder.icmp_signed("<", value, lo), lo, value)
@@ -487,8 +487,8 @@ def _requant_x86(context, builder, sig, args, done):
 
 
 def _requant_codegen(context, builder, sig, args):
-    acc_a, bias_a, mult_a, shift_a, zp, act_min, act_max, out_a = args
-    n = cgutils.create_struct_proxy(sig.args[7])(context, builder, value=out_a).nitems
+    acc_a, bias_a, mult_a, shift_a, _, zp, act_min, act_max, out_a = args
+    n = cgutils.create_struct_proxy(sig.args[8])(context, builder, value=out_a).nitems
     if TARGET in _X86:
         return _requant_x86(context, builder, sig, args, builder.and_(n, ir.Constant(_I64, -16)))
     if not _AARCH64:
@@ -496,7 +496,7 @@ def _requant_codegen(context, builder, sig, args):
     done = builder.and_(n, ir.Constant(_I64, -16))
     pointers = [_data(context, builder, sig.args[k], a, ir.Constant(_I64, 0))
                 for k, a in enumerate((acc_a, bias_a, mult_a, shift_a))]
-    out = _data(context, builder, sig.args[7], out_a, ir.Constant(_I64, 0))
+    out = _data(context, builder, sig.args[8], out_a, ir.Constant(_I64, 0))
     zpv = _broadcast(builder, zp, _H16)
     bounds = [_broadcast(builder, value, _Q8) for value in (act_min, act_max)]
 
@@ -515,14 +515,15 @@ def _requant_codegen(context, builder, sig, args):
 
 
 @intrinsic
-def requant_lanes(typingctx, acc, bias, mult, shift, output_zp, act_min, act_max, output):
+def requant_lanes(typingctx, acc, bias, mult, shift, rnd, output_zp, act_min, act_max, output):
     """The fused output stage (packed_layers.requantize_span) of output's first 16 * floor(len / 16) entries
     in the target's own instructions, where it has them; returns how many it wrote (0 where it has none,
     leaving all to the caller's loop).
 
-        requant_lanes(acc, bias, mult, shift, output_zp, act_min, act_max, output) -> int64
+        requant_lanes(acc, bias, mult, shift, rnd, output_zp, act_min, act_max, output) -> int64
 
-    acc, bias, mult, shift int32[::1] and output int8[::1], entry j of each for output[j]; every shift <= -1.
+    acc, bias, mult, shift int32[::1], rnd int64[::1] (numerics.requant_prepare_channels' round, which only x86
+    reads) and output int8[::1], entry j of each for output[j]; every shift <= -1.
 
     AArch64 (sdot, neon): TFLite's double rounding is two instructions' exact semantics.
     SaturatingRoundingDoublingHighMul(x, m) is SQRDMULH: both give sat((2 x m + 2^31) >> 32) (gemmlowp's
@@ -534,13 +535,12 @@ def requant_lanes(typingctx, acc, bias, mult, shift, output_zp, act_min, act_max
     stays past every int8 bound after the zero point (|zp| <= 128), so this equals TFLite's clamp of
     v + zp to [act_min, act_max].
 
-    x86 (vnni, avxvnni, avx2): numerics.requant_fused itself, on int64 lanes, with its two per-channel
-    constants made from the shift: right = -shift - 1 and round = 2^30 + 2^(31 + right) = 2^30 + 2^(30 - shift).
-    Its one 64-bit shift by 32 + right is split: floor(floor(s / 2^32) / 2^right) = floor(s / 2^(32 + right)),
+    x86 (vnni, avxvnni, avx2): numerics.requant_fused itself, on int64 lanes, its round read from rnd and
+    right = -shift - 1 made from the shift. Its one 64-bit shift by 32 + right is split: floor(floor(s / 2^32) / 2^right) = floor(s / 2^(32 + right)),
     so the second, by a per-lane amount, is on int32 lanes (VPSRAVD; AVX2 has no 64-bit VPSRAVQ). The result
     lies within +-(2^30 + 2^29 + 1), so clamping to [act_min - zp, act_max - zp] before adding zp is exact,
     as in the loop it replaces."""
-    sig = types.int64(acc, bias, mult, shift, types.int64, types.int64, types.int64, output)
+    sig = types.int64(acc, bias, mult, shift, rnd, types.int64, types.int64, types.int64, output)
     return sig, _requant_codegen
 
 
