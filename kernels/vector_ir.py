@@ -2,7 +2,7 @@
 
   quad_dot_tile      a tile of quad dot products: the GEMM of conv2d and fully connected
   depthwise_taps     one pixel's taps of a depthwise layer, 8 or 16 channels at a time
-  requant_lanes      the fused output stage, 16 outputs at a time (AArch64, x86; the portable path: Numba's loop)
+  requant_lanes      the fused output stage, 16 outputs at a time (AArch64, AVX-512; elsewhere Numba's loop)
   add_lanes          ADD and SUB of same-shape inputs, 16 elements at a time (AArch64, x86; likewise)
 
 Why hand-written: Numba widens int32 * int32 to int64 and its loops reach
@@ -104,8 +104,11 @@ INPUT_OFFSET = 128 if TARGET in ("vnni", "avxvnni") else 0
 # AArch64 (either path): its own instructions for the depthwise taps, the output stage and ADD.
 _AARCH64 = TARGET in ("sdot", "neon")
 
-# x86 with at least AVX2 (its own output stage; the portable path leaves it to Numba's loop).
+# x86 with at least AVX2: its own ADD (add_lanes); the portable path leaves it to Numba's loop. The output
+# stage (requant_lanes) only with AVX-512, whose VPMOVQD and VPMOVDB narrow in one instruction: on AVX2
+# (Haswell, and Alder Lake's avxvnni path) the same IR took as long as Numba's own loop.
 _X86 = ("vnni", "avxvnni", "avx2")
+_X86_REQUANT = ("vnni",)
 
 # Whether an accumulator holds each channel's sum in one lane or in two partial sums (lanes 2c, 2c + 1).
 _PAIRED = TARGET in ("avx2", "neon")
@@ -489,7 +492,7 @@ def _requant_x86(context, builder, sig, args, done):
 def _requant_codegen(context, builder, sig, args):
     acc_a, bias_a, mult_a, shift_a, _, zp, act_min, act_max, out_a = args
     n = cgutils.create_struct_proxy(sig.args[8])(context, builder, value=out_a).nitems
-    if TARGET in _X86:
+    if TARGET in _X86_REQUANT:
         return _requant_x86(context, builder, sig, args, builder.and_(n, ir.Constant(_I64, -16)))
     if not _AARCH64:
         return ir.Constant(_I64, 0)
@@ -535,11 +538,11 @@ def requant_lanes(typingctx, acc, bias, mult, shift, rnd, output_zp, act_min, ac
     stays past every int8 bound after the zero point (|zp| <= 128), so this equals TFLite's clamp of
     v + zp to [act_min, act_max].
 
-    x86 (vnni, avxvnni, avx2): numerics.requant_fused itself, on int64 lanes, its round read from rnd and
+    AVX-512 (vnni): numerics.requant_fused itself, on int64 lanes, its round read from rnd and
     right = -shift - 1 made from the shift. Its one 64-bit shift by 32 + right is split: floor(floor(s / 2^32) / 2^right) = floor(s / 2^(32 + right)),
     so the second, by a per-lane amount, is on int32 lanes (VPSRAVD; AVX2 has no 64-bit VPSRAVQ). The result
     lies within +-(2^30 + 2^29 + 1), so clamping to [act_min - zp, act_max - zp] before adding zp is exact,
-    as in the loop it replaces."""
+    as in the loop it replaces. Other x86 paths: 0 (_X86_REQUANT says why)."""
     sig = types.int64(acc, bias, mult, shift, rnd, types.int64, types.int64, types.int64, output)
     return sig, _requant_codegen
 

@@ -77,9 +77,10 @@ def test_alder_lake_gets_vex_vpdpbusd_on_sixteen_ymm_registers(tmp_path):
 
 @pytest.mark.parametrize("target", [None, *sorted(TARGETS)])
 def test_output_stage_and_add_equal_tflites_double_rounding(target, tmp_path):
-    """The output stage (requantize_span: vector_ir.requant_lanes on x86's int64 lanes, Numba's loop on the
-    portable path) on 4,000 edge-heavy spans, and ADD / SUB on 2,000 vectors, compiled for this host (None)
-    and each target, against the int64 references of TFLite's arithmetic (output_stage_cases)."""
+    """The output stage (requantize_span: vector_ir.requant_lanes on AVX-512's int64 lanes, Numba's loop on the
+    other paths) on 4,000 edge-heavy spans, and ADD / SUB (add_lanes on every x86 path but the portable one) on
+    2,000 vectors, compiled for this host (None) and each target, against the int64 references of TFLite's
+    arithmetic (output_stage_cases)."""
     paths = write_cases(tmp_path)
     done = subprocess.run([sys.executable, "-c", NUMERICS, *paths], capture_output=True, text=True,
                           env=environment(target, tmp_path / "numba-cache"))
