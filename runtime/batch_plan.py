@@ -14,11 +14,10 @@ output sample b depends only on input sample b. Such a model means the same
 with every sampled tensor's leading 1 made N, N independent samples;
 constants, and activations computed from constants alone, keep their shapes
 (they broadcast over the batch, as they broadcast over the one sample).
-Each operator is then checked
-again by its own rule (ops.py) at N, so a kernel meets only shapes it
-verified, and the arena is planned again by the compiler's planner
-(memory_plan.py), overlap pairs re-derived at N. A model that does not
-qualify returns None, and its batches run sample by sample.
+Each operator is then checked again by its own rule (ops.py) at N, so a
+kernel meets only shapes it verified, and the arena is planned again by the
+compiler's planner (memory_plan.py), overlap pairs re-derived at N. A model
+that does not qualify returns None, and its batches run sample by sample.
 """
 
 from __future__ import annotations
@@ -54,8 +53,9 @@ def per_sample_reason(model) -> str | None:
 
 
 def batched_model(model, n: int):
-    """``model`` (a verified LoadedModel) for n samples: the same operators and constants, every activation's
-    leading 1 made n, checked and planned again; None when the model is not per-sample (per_sample_reason)."""
+    """``model`` (a verified LoadedModel) for n samples: the same operators and constants, every sampled tensor's
+    leading 1 made n, checked and planned again; None where the model is not per-sample (per_sample_reason) or
+    an operator's check refuses it at n."""
     if per_sample_reason(model) is not None:
         return None
     sampled = sampled_tensors(model)

@@ -999,12 +999,13 @@ def _pads_no_sample(c: OpCheck) -> bool:
 def _keeps_batch_first(c: OpCheck) -> bool:
     return int(c.op.options.perm[0]) == 0
 
+
 OP_DEFS = {
     "CONV_2D": OpDef(check_conv_2d, prepare_conv_2d, options="Conv2DOptions", per_sample=True),
     "DEPTHWISE_CONV_2D": OpDef(check_depthwise_conv_2d, prepare_depthwise_conv_2d, options="DepthwiseConv2DOptions",
-                                 per_sample=True),
-    "FULLY_CONNECTED": OpDef(check_fully_connected, prepare_fully_connected, options="FullyConnectedOptions",
                                per_sample=True),
+    "FULLY_CONNECTED": OpDef(check_fully_connected, prepare_fully_connected, options="FullyConnectedOptions",
+                             per_sample=True),
     "ADD": OpDef(check_add, prepare_add, options="AddOptions", per_sample=True),
     "MUL": OpDef(check_mul, prepare_mul, options="MulOptions", per_sample=True),
     "AVERAGE_POOL_2D": OpDef(prepare=_prepare_pool(K.average_pool2d_s8), **_POOL),
