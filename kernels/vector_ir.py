@@ -456,8 +456,8 @@ def _sixteen_at_a_time(builder, done, name, body):
 
 
 def _requant_x86(context, builder, sig, args, done):
-    """requant_lanes on x86: numerics.requant_fused on 16 lanes, in plain vector IR (LLVM multiplies the
-    sign-extended int32 lanes with VPMULDQ, eight or four a register)."""
+    """requant_lanes on AVX-512: numerics.requant_fused on 16 lanes, in plain vector IR (LLVM multiplies the
+    sign-extended int32 lanes with VPMULDQ, eight a register)."""
     acc_a, bias_a, mult_a, shift_a, rnd_a, zp, act_min, act_max, out_a = args
     wide = ir.VectorType(_I64, LANES)
     pointers = [_data(context, builder, sig.args[k], a, ir.Constant(_I64, 0))
@@ -539,10 +539,11 @@ def requant_lanes(typingctx, acc, bias, mult, shift, rnd, output_zp, act_min, ac
     v + zp to [act_min, act_max].
 
     AVX-512 (vnni): numerics.requant_fused itself, on int64 lanes, its round read from rnd and
-    right = -shift - 1 made from the shift. Its one 64-bit shift by 32 + right is split: floor(floor(s / 2^32) / 2^right) = floor(s / 2^(32 + right)),
-    so the second, by a per-lane amount, is on int32 lanes (VPSRAVD; AVX2 has no 64-bit VPSRAVQ). The result
-    lies within +-(2^30 + 2^29 + 1), so clamping to [act_min - zp, act_max - zp] before adding zp is exact,
-    as in the loop it replaces. Other x86 paths: 0 (_X86_REQUANT says why)."""
+    right = -shift - 1 made from the shift. Its one 64-bit shift by 32 + right is split, as
+    floor(floor(s / 2^32) / 2^right) = floor(s / 2^(32 + right)): the second, by a per-lane amount, is then
+    one VPSRAVD on 16 int32 lanes instead of two on int64 ones. The result lies within +-(2^30 + 2^29 + 1),
+    so clamping to [act_min - zp, act_max - zp] before adding zp is exact, as in the loop it replaces.
+    Other x86 paths: 0 (_X86_REQUANT says why)."""
     sig = types.int64(acc, bias, mult, shift, rnd, types.int64, types.int64, types.int64, output)
     return sig, _requant_codegen
 
