@@ -126,6 +126,12 @@ TILE_PIXELS, TILE_BLOCKS = {
 }.get(TARGET, ({1: 12, 2: 8, 3: 6, 4: 4}, 4))
 
 
+def _same(value, vector=None):
+    """The constant `value` in every lane of `vector` (16 int32 lanes by default)."""
+    vector = vector or _ACC
+    return ir.Constant(vector, [value] * vector.count)
+
+
 def _lanes(n, offset=0, step=1):
     return ir.Constant(ir.VectorType(_I32, n), [offset + step * i for i in range(n)])
 
@@ -467,19 +473,16 @@ def _requant_x86(context, builder, sig, args, done):
     zpv = _broadcast(builder, zp, _ACC)
     lo, hi = (_broadcast(builder, builder.sub(bound, zp), _ACC) for bound in (act_min, act_max))
 
-    def lanes(value, bits):
-        return ir.Constant(ir.VectorType(ir.IntType(bits), LANES), [value] * LANES)
-
     def body(i):
         acc, bias, mult, shift = (builder.load(builder.bitcast(builder.gep(p, [i]), _ACC.as_pointer()), align=4)
                                   for p in pointers)
         rnd = builder.load(builder.bitcast(builder.gep(rnd_p, [i]), wide.as_pointer()), align=8)
         x = builder.add(acc, bias)
-        negative = builder.icmp_signed("<", builder.xor(x, mult), lanes(0, 32))
-        nudge = builder.sub(rnd, builder.select(negative, lanes(1 << 31, 64), lanes(0, 64)))
+        negative = builder.icmp_signed("<", builder.xor(x, mult), _same(0))
+        nudge = builder.sub(rnd, builder.select(negative, _same(1 << 31, wide), _same(0, wide)))
         total = builder.add(builder.mul(builder.sext(x, wide), builder.sext(mult, wide)), nudge)
-        high = builder.trunc(builder.ashr(total, lanes(32, 64)), _ACC)
-        value = builder.ashr(high, builder.sub(lanes(-1, 32), shift))
+        high = builder.trunc(builder.ashr(total, _same(32, wide)), _ACC)
+        value = builder.ashr(high, builder.sub(_same(-1), shift))
         clamped = builder.select(builder.icmp_signed("<", value, lo), lo, value)
         clamped = builder.select(builder.icmp_signed(">", clamped, hi), hi, clamped)
         builder.store(builder.trunc(builder.add(clamped, zpv), ir.VectorType(_I8, LANES)),
@@ -559,19 +562,16 @@ def _add_x86(context, builder, sig, args):
     p1, p2, out = (_data(context, builder, sig.args[k], a, ir.Constant(_I64, 0))
                    for k, a in ((13, in1), (14, in2), (15, out_a)))
 
-    def lanes(value, vector=_ACC):
-        return ir.Constant(vector, [value] * vector.count)
-
     def constants(mult, shift):
         """(multiplier on int64 lanes, right = -shift, mask = 2^right - 1, mask >> 1) of one rescale."""
         right = builder.neg(_broadcast(builder, shift, _ACC))
-        mask = builder.sub(builder.shl(lanes(1), right), lanes(1))
-        return _broadcast(builder, mult, wide), right, mask, builder.ashr(mask, lanes(1))
+        mask = builder.sub(builder.shl(_same(1), right), _same(1))
+        return _broadcast(builder, mult, wide), right, mask, builder.ashr(mask, _same(1))
 
     def rescale(x, mult, right, mask, half):
-        s = builder.trunc(builder.ashr(builder.add(builder.mul(builder.sext(x, wide), mult), lanes(1 << 30, wide)),
-                                       lanes(31, wide)), _ACC)
-        threshold = builder.add(half, builder.zext(builder.icmp_signed("<", s, lanes(0)), _ACC))
+        s = builder.trunc(builder.ashr(builder.add(builder.mul(builder.sext(x, wide), mult), _same(1 << 30, wide)),
+                                       _same(31, wide)), _ACC)
+        threshold = builder.add(half, builder.zext(builder.icmp_signed("<", s, _same(0)), _ACC))
         above = builder.zext(builder.icmp_signed(">", builder.and_(s, mask), threshold), _ACC)
         return builder.add(builder.ashr(s, right), above)
 
@@ -581,7 +581,7 @@ def _add_x86(context, builder, sig, args):
     lo, hi = (_broadcast(builder, v, _ACC) for v in (act_min, act_max))
 
     def body(i):
-        total = lanes(0)
+        total = _same(0)
         for k, p in enumerate((p1, p2)):
             x = builder.sext(builder.load(builder.bitcast(builder.gep(p, [i]), bytes_.as_pointer()), align=1), _ACC)
             total = builder.add(total, rescale(builder.shl(builder.sub(x, zps[k]), left), *scales[k]))

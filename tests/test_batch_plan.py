@@ -2,6 +2,8 @@
 runtime computes sample by sample on the file's own plan, byte for byte; models that mix samples are refused
 and still run, sample by sample."""
 
+import functools
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -70,11 +72,8 @@ def test_any_batch_size_equals_single_runs(name, n, seed, dequantize):
         np.testing.assert_array_equal(g, w)
 
 
-_CACHE = {}
-
-
+@functools.lru_cache(maxsize=None)
 def _interpreters(name):
-    if name not in _CACHE:
-        data = compiled_zoo()[name]
-        _CACHE[name] = Interpreter(data), Interpreter(data, backend="c")
-    return _CACHE[name]
+    """(Numba, C) interpreters of a zoo file, made once per test session: hypothesis calls the test many times."""
+    data = compiled_zoo()[name]
+    return Interpreter(data), Interpreter(data, backend="c")
