@@ -15,8 +15,8 @@ Independent of microflat's runtime: the TFLite schema (tensorflow/lite/schema/sc
   Operator:    opcode_index 0 (uint), inputs 1, outputs 2, builtin_options_type 3 (ubyte),
                builtin_options 4
 
-TensorType: FLOAT32 0, INT32 2, INT8 9. A union is two slots: its type (the member's index, 1-based; 0 is
-NONE), then the offset of the member table.
+TensorType: FLOAT32 0, INT16 7, INT32 2, INT8 9 (TFLite wants int16 activations with zero point 0). A union is
+two slots: its type (the member's index, 1-based; 0 is NONE), then the offset of the member table.
 
 Constant inputs (TRANSPOSE's perm, a reduction's axes, RESIZE's size, STRIDED_SLICE's begin / end /
 strides, TRANSPOSE_CONV's output_shape, filters and biases) are tensors with buffers, as TFLite wants. A
@@ -38,7 +38,7 @@ import numpy as np
 
 FILE_IDENTIFIER = b"TFL3"
 SCHEMA_VERSION = 3
-TENSOR_TYPE = {"float32": 0, "int32": 2, "int8": 9}
+TENSOR_TYPE = {"float32": 0, "int16": 7, "int32": 2, "int8": 9}
 
 # BuiltinOperator (schema.fbs enum). Codes above 127 are stored in builtin_code only; the deprecated byte
 # field then holds PLACEHOLDER_FOR_GREATER_OP_CODES (127).
@@ -57,13 +57,14 @@ PLACEHOLDER_FOR_GREATER_OP_CODES = 127
 OPTIONS = {
     "FullyConnectedOptions": (8, {"fused_activation_function": (0, "b", 0), "weights_format": (1, "b", 0),
                                   "keep_num_dims": (2, "b", 0), "asymmetric_quantize_inputs": (3, "b", 0)}),
-    "AddOptions": (11, {"fused_activation_function": (0, "b", 0)}),
+    # pot_scale_int16 (default true) lets int16 ADD / SUB take their power-of-two-scale path; false: the general one
+    "AddOptions": (11, {"fused_activation_function": (0, "b", 0), "pot_scale_int16": (1, "b", 1)}),
     "ResizeBilinearOptions": (15, {"align_corners": (2, "b", 0), "half_pixel_centers": (3, "b", 0)}),  # 0, 1 deprecated
     "MulOptions": (21, {"fused_activation_function": (0, "b", 0)}),
     "GatherOptions": (23, {"axis": (0, "i", 0), "batch_dims": (1, "i", 0)}),
     "TransposeOptions": (26, {}),
     "ReducerOptions": (27, {"keep_dims": (0, "b", 0)}),
-    "SubOptions": (28, {"fused_activation_function": (0, "b", 0)}),
+    "SubOptions": (28, {"fused_activation_function": (0, "b", 0), "pot_scale_int16": (1, "b", 1)}),
     "StridedSliceOptions": (32, {"begin_mask": (0, "i", 0), "end_mask": (1, "i", 0), "ellipsis_mask": (2, "i", 0),
                                  "new_axis_mask": (3, "i", 0), "shrink_axis_mask": (4, "i", 0),
                                  "offset": (5, "b", 0)}),
@@ -108,9 +109,10 @@ class TFLiteBuilder:
         return len(self.tensors) - 1
 
     def constant(self, name, data: np.ndarray, *, scale=None, zero_point=0, axis=0) -> int:
-        """A constant tensor holding data (int8, int32 or float32), little-endian, in a buffer of its own."""
+        """A constant tensor holding data (int8, int16, int32 or float32), little-endian, in a buffer of its own."""
         data = np.ascontiguousarray(data)
-        dtype = {np.dtype(np.int8): "int8", np.dtype(np.int32): "int32", np.dtype(np.float32): "float32"}[data.dtype]
+        dtype = {np.dtype(np.int8): "int8", np.dtype(np.int16): "int16", np.dtype(np.int32): "int32",
+                 np.dtype(np.float32): "float32"}[data.dtype]
         self.buffers.append(data.astype(data.dtype.newbyteorder("<")).tobytes())
         return self.tensor(name, dtype, data.shape, scale=scale, zero_point=zero_point, axis=axis,
                            buffer=len(self.buffers) - 1)

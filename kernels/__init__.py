@@ -8,8 +8,8 @@ naming the one that is wrong):
     transpose_conv2d                               int8 transposed convolution (ConvTranspose2d, groups 1)
     encode, decode, Encoding                       compressed weights (palette, sparse, packed int4)
     add, sub, mul, maximum, minimum,
-    squared_difference                             int8 elementwise, NHWC broadcasting
-    average_pool2d, max_pool2d, mean_hw            int8 pooling
+    squared_difference                             int8 elementwise, NHWC broadcasting (add, sub, mul: int16 too)
+    average_pool2d, max_pool2d, mean_hw            int8 pooling (average_pool2d, max_pool2d: int16 too)
     softmax                                        int8 softmax (output scale 1/256, zp -128)
     concatenation, pad, lut                        int8 data movement and table activations
     transpose                                      int8 permutation of up to five dimensions
@@ -19,7 +19,9 @@ naming the one that is wrong):
     resize_nearest, resize_bilinear                int8 RESIZE_NEAREST_NEIGHBOR, RESIZE_BILINEAR (NHWC)
     batch_matmul                                   int8 batched matmul of two activations (attention)
     quantize_int8, dequantize_int8                 float32 <-> int8 at the model boundary
-    add_params, sub_params,
+    quantize_int16, dequantize_int16,
+    requantize_tensor                              float32 <-> int16; int8 / int16 -> int16 / int8 (QUANTIZE)
+    add_params, sub_params, mul_params,
     squared_difference_params,
     preprocess_softmax_scaling,
     concatenation_params, build_lut_s8,
@@ -37,12 +39,14 @@ what the interpreter calls on arena buffers.
 """
 
 from . import _jit  # noqa: F401  (first: its cache locator must be in place before any kernel is defined)
-from .conv2d import conv2d, conv2d_encoded_s8, conv2d_encoded_s8_scratch_bytes, conv2d_s8, conv2d_s8_scratch_bytes
+from .conv2d import (conv2d, conv2d_encoded_s8, conv2d_encoded_s8_scratch_bytes, conv2d_s8, conv2d_s8_scratch_bytes,
+                     conv2d_s16)
 from .depthwise_conv2d import (
     depthwise_conv2d,
     depthwise_conv2d_encoded_s8,
     depthwise_conv2d_s8,
     depthwise_conv2d_s8_scratch_bytes,
+    depthwise_conv2d_s16,
 )
 from .fully_connected import (
     fully_connected,
@@ -50,6 +54,7 @@ from .fully_connected import (
     fully_connected_encoded_s8_scratch_bytes,
     fully_connected_s8,
     fully_connected_s8_scratch_bytes,
+    fully_connected_s16,
 )
 from .weight_encoding import Encoding, EncodingError, decode, encode
 from .concatenation import concatenation, concatenation_params, concatenation_s8
@@ -57,23 +62,30 @@ from .elementwise import (
     add,
     add_params,
     add_s8,
+    add_s16,
     maximum,
     maximum_s8,
     minimum,
     minimum_s8,
     mul,
+    mul_params,
     mul_s8,
+    mul_s16,
     squared_difference,
     squared_difference_params,
     squared_difference_s8,
     sub,
     sub_params,
     sub_s8,
+    sub_s16,
 )
 from .lut import build_lut_s8, lut, lut_s8
 from .pad import pad, pad_s8
-from .pooling import average_pool2d, average_pool2d_s8, max_pool2d, max_pool2d_s8, mean_hw, mean_hw_s8
-from .quantization import dequantize_int8, dequantize_s8, quantize_int8, quantize_s8
+from .pooling import (average_pool2d, average_pool2d_s8, average_pool2d_s16, max_pool2d, max_pool2d_s8,
+                      max_pool2d_s16, mean_hw, mean_hw_s8)
+from .quantization import (dequantize_int8, dequantize_int16, dequantize_s8, dequantize_s16, quantize_int8,
+                           quantize_int16, quantize_s8, quantize_s16, requantize_s8_s16, requantize_s16_s8,
+                           requantize_s16_s16, requantize_tensor)
 from .softmax import preprocess_softmax_scaling, softmax, softmax_s8
 from .transpose import transpose, transpose_params, transpose_s8
 from .slicing import gather, gather_s8, strided_slice, strided_slice_loops, strided_slice_params, strided_slice_s8
@@ -97,10 +109,12 @@ from .numerics import (
     ROUNDING_MODE,
     dequantize,
     multiply_by_quantized_multiplier,
+    multiply_by_quantized_multiplier_int64,
     quantize,
     quantize_multiplier,
     quantize_multipliers,
     requantize,
+    requantize_int64,
     rounding_divide_by_pot,
     saturating_rounding_doubling_high_mul,
 )
@@ -112,8 +126,10 @@ __all__ = [
     "add",
     "add_params",
     "add_s8",
+    "add_s16",
     "average_pool2d",
     "average_pool2d_s8",
+    "average_pool2d_s16",
     "batch_matmul",
     "batch_matmul_params",
     "batch_matmul_s8",
@@ -126,14 +142,18 @@ __all__ = [
     "conv2d_encoded_s8_scratch_bytes",
     "conv2d_s8",
     "conv2d_s8_scratch_bytes",
+    "conv2d_s16",
     "depthwise_conv2d",
     "depthwise_conv2d_encoded_s8",
     "depthwise_conv2d_s8",
     "depthwise_conv2d_s8_scratch_bytes",
+    "depthwise_conv2d_s16",
     "decode",
     "dequantize",
     "dequantize_int8",
+    "dequantize_int16",
     "dequantize_s8",
+    "dequantize_s16",
     "encode",
     "fold_mean_multiplier",
     "fully_connected",
@@ -141,12 +161,14 @@ __all__ = [
     "fully_connected_encoded_s8_scratch_bytes",
     "fully_connected_s8",
     "fully_connected_s8_scratch_bytes",
+    "fully_connected_s16",
     "gather",
     "gather_s8",
     "lut",
     "lut_s8",
     "max_pool2d",
     "max_pool2d_s8",
+    "max_pool2d_s16",
     "maximum",
     "maximum_s8",
     "mean_hw",
@@ -154,8 +176,11 @@ __all__ = [
     "minimum",
     "minimum_s8",
     "mul",
+    "mul_params",
     "mul_s8",
+    "mul_s16",
     "multiply_by_quantized_multiplier",
+    "multiply_by_quantized_multiplier_int64",
     "pad",
     "pad_s8",
     "preprocess_softmax_scaling",
@@ -163,7 +188,9 @@ __all__ = [
     "quantize_int8",
     "quantize_multiplier",
     "quantize_multipliers",
+    "quantize_int16",
     "quantize_s8",
+    "quantize_s16",
     "reduce_max",
     "reduce_max_s8",
     "reduce_mean",
@@ -175,6 +202,11 @@ __all__ = [
     "reduce_sum_params",
     "reduce_sum_s8",
     "requantize",
+    "requantize_s8_s16",
+    "requantize_s16_s8",
+    "requantize_s16_s16",
+    "requantize_tensor",
+    "requantize_int64",
     "resize_bilinear",
     "resize_bilinear_s8",
     "resize_nearest",
@@ -194,6 +226,7 @@ __all__ = [
     "sub",
     "sub_params",
     "sub_s8",
+    "sub_s16",
     "transpose",
     "transpose_conv2d",
     "transpose_conv2d_s8",

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from .numerics import INT32_MAX, SHIFT_MAX, SHIFT_MIN, accumulator_overflow
+from .numerics import (INT32_MAX, MAX_S16_INPUT, S16_ACCUMULATOR_MAX, S16_SHIFT_MAX, SHIFT_MAX, SHIFT_MIN,
+                       accumulator_overflow)
 from .weight_encoding import Encoding, EncodingError, decode, validate
 
 INT8_MIN, INT8_MAX = -128, 127
+INT16_MIN, INT16_MAX = -(2**15), 2**15 - 1
 WEIGHT_MIN, WEIGHT_MAX = -127, 127  # symmetric weights: -128 is never used
 
 
@@ -29,12 +31,21 @@ def array(fn: str, name: str, value, dtype, ndim: int) -> np.ndarray:
     return np.ascontiguousarray(value)
 
 
-def filter_array(fn: str, value, ndim: int, channel_axis: int):
+def layer_input(fn: str, value, ndim: int) -> np.ndarray:
+    """A weighted layer's input: int8, or int16 for the layer's 16x8 form."""
+    int16 = isinstance(value, np.ndarray) and value.dtype == np.int16
+    return array(fn, "input", value, np.int16 if int16 else np.int8, ndim)
+
+
+def filter_array(fn: str, value, ndim: int, channel_axis: int, dense: bool = False):
     """(the filter as a dense int8 array, for the shape and range checks; its Encoding or None).
 
-    value: an int8 array, or a weight_encoding.Encoding that the *_encoded_s8 kernel reads in place."""
+    value: an int8 array, or a weight_encoding.Encoding that the *_encoded_s8 kernel reads in place (not where
+    ``dense``: a 16x8 layer's filter)."""
     if not isinstance(value, Encoding):
         return array(fn, "filter", value, np.int8, ndim), None
+    if dense:
+        raise ValueError(f"{fn}: a 16x8 layer (int16 input) takes a dense int8 filter, not an encoding")
     if len(value.shape) != ndim:
         raise ValueError(f"{fn}: filter must be {ndim}-D, got an encoding of shape {value.shape}")
     try:
@@ -65,9 +76,10 @@ def pair(fn: str, name: str, value, lo: int, hi: int) -> tuple[int, int]:
     raise ValueError(f"{fn}: {name} must be an int or a pair of ints, got {value!r}")
 
 
-def activation_range(fn: str, act_min, act_max) -> tuple[int, int]:
-    lo = integer(fn, "act_min", act_min, INT8_MIN, INT8_MAX)
-    hi = integer(fn, "act_max", act_max, INT8_MIN, INT8_MAX)
+def activation_range(fn: str, act_min, act_max, low=INT8_MIN, high=INT8_MAX) -> tuple[int, int]:
+    """act_min and act_max within [low, high] (the activation type's range), None meaning that end of it."""
+    lo = integer(fn, "act_min", low if act_min is None else act_min, low, high)
+    hi = integer(fn, "act_max", high if act_max is None else act_max, low, high)
     if lo > hi:
         raise ValueError(f"{fn}: act_min ({lo}) must be <= act_max ({hi})")
     return lo, hi
@@ -79,7 +91,8 @@ def weights(fn: str, name: str, w: np.ndarray) -> None:
         raise ValueError(f"{fn}: {name} holds -128; symmetric int8 weights lie in [-127, 127]")
 
 
-def requant_params(fn: str, output_mult, output_shift, channels: int) -> tuple[np.ndarray, np.ndarray, int]:
+def requant_params(fn: str, output_mult, output_shift, channels: int,
+                   shift_max: int = SHIFT_MAX) -> tuple[np.ndarray, np.ndarray, int]:
     """Per-tensor (one value) or per-channel (``channels`` values) mult and shift.
 
     Returns the int32 multipliers, the int8 shifts (as the .mfb stores them) and the per_channel flag the kernels take.
@@ -97,19 +110,20 @@ def requant_params(fn: str, output_mult, output_shift, channels: int) -> tuple[n
         raise ValueError(f"{fn}: output_mult {mult.shape} and output_shift {shift.shape} differ in length")
     if mult.min() < 0 or mult.max() > INT32_MAX:
         raise ValueError(f"{fn}: output_mult must be in [0, 2^31 - 1], got [{mult.min()}, {mult.max()}]")
-    if shift.min() < SHIFT_MIN or shift.max() > SHIFT_MAX:
+    if shift.min() < SHIFT_MIN or shift.max() > shift_max:
         raise ValueError(
-            f"{fn}: output_shift must be in [{SHIFT_MIN}, {SHIFT_MAX}], got [{shift.min()}, {shift.max()}]"
+            f"{fn}: output_shift must be in [{SHIFT_MIN}, {shift_max}], got [{shift.min()}, {shift.max()}]"
         )
     per_channel = 1 if mult.shape[0] > 1 else 0
     return mult.astype(np.int32), shift.astype(np.int8), per_channel
 
 
-def bias_values(fn: str, b, channels: int) -> np.ndarray:
-    """int32 bias of ``channels`` values, or None (passed to the kernels as an empty array)."""
+def bias_values(fn: str, b, channels: int, dtype=np.int32) -> np.ndarray:
+    """A bias of ``channels`` values (int32; int64 for a 16x8 layer), or None (passed to the kernels as an empty
+    array)."""
     if b is None:
-        return np.zeros(0, dtype=np.int32)
-    b = array(fn, "bias", b, np.int32, 1)
+        return np.zeros(0, dtype=dtype)
+    b = array(fn, "bias", b, dtype, 1)
     if b.shape[0] != channels:
         raise ValueError(f"{fn}: bias must have {channels} values (one per output channel), got {b.shape[0]}")
     return b
@@ -121,6 +135,27 @@ def accumulator_fits(fn: str, abs_weight_sums: np.ndarray, b: np.ndarray) -> Non
     if worst is not None:
         raise ValueError(f"{fn}: the int32 accumulator of output channel {worst[0]} could reach {worst[1]} "
                          f"(255 * sum|w - filter zero point| + |bias|), above 2^31 - 1")
+
+
+def accumulator_fits_16x8(fn: str, abs_weight_sums: np.ndarray, b: np.ndarray) -> None:
+    """Refuse a 16x8 layer whose int64 accumulator could leave the int64 rescaling's domain
+    (numerics.multiply_by_quantized_multiplier_int64: |acc| <= 2^47 - 1)."""
+    worst = accumulator_overflow(abs_weight_sums, b, MAX_S16_INPUT, S16_ACCUMULATOR_MAX)
+    if worst is not None:
+        raise ValueError(f"{fn}: the int64 accumulator of output channel {worst[0]} could reach {worst[1]} "
+                         f"(2^15 * sum|w| + |bias|), above 2^47 - 1")
+
+
+def layer_quantization_16x8(fn: str, *, input_zp, output_zp, act_min, act_max, output_mult, output_shift, bias,
+                            channels):
+    """layer_quantization of a 16x8 layer (int16 activations, TFLite's 16x8 mode): zero points 0 (int16
+    activations are symmetric), the clamp inside int16, shifts at most S16_SHIFT_MAX and an int64 bias.
+    Returns (act_min, act_max, mult, shift, per_channel, bias)."""
+    integer(fn, "input_zp", input_zp, 0, 0)
+    integer(fn, "output_zp", output_zp, 0, 0)
+    lo, hi = activation_range(fn, act_min, act_max, INT16_MIN, INT16_MAX)
+    mult, shift, per_channel = requant_params(fn, output_mult, output_shift, channels, S16_SHIFT_MAX)
+    return lo, hi, mult, shift, per_channel, bias_values(fn, bias, channels, np.int64)
 
 
 def layer_quantization(fn: str, *, input_zp, output_zp, act_min, act_max, output_mult, output_shift, bias, channels):

@@ -23,6 +23,17 @@ Method: for each output pixel and group, the receptive field is gathered once
 into ``scratch`` as int16 (x - input_zp), zero for padding taps (im2col, one
 column). Each output channel of the group is then a dot product of that
 column with a contiguous filter row. The C twin is conv2d.c.
+
+16x8 (conv2d_s16): TFLite's int16 ConvPerChannel (its 16x8 mode). int16
+input and output with zero point 0, symmetric int8 weights and an int64 bias:
+
+    acc[c] = sum x * w + bias[c]          in int64; a padding tap is 0
+    out[c] = requantize_int64(acc[c], mult[c], shift[c], act_min, act_max)
+
+|x| <= 2^15, so |acc| <= 2^15 * sum|w| + |bias|, which the wrapper (and both
+loaders) keep <= 2^47 - 1, the domain of numerics.multiply_by_quantized_
+multiplier_int64; shifts lie in [-31, 7]. Direct loops, no scratch (a padding
+tap is skipped: its product is 0). The C twin sums int32 products in int64.
 """
 
 from __future__ import annotations
@@ -33,7 +44,7 @@ from numba import njit, types
 from . import _checks
 from ._dispatch import check_backend, run_kernel
 from ._jit import kernel
-from .numerics import requantize
+from .numerics import requantize, requantize_int64
 from .weight_encoding import encoded_row_dot, weighted_arguments
 
 _i64 = types.int64
@@ -186,6 +197,60 @@ def conv2d_encoded_s8(
                         )
 
 
+@kernel(
+    types.void(
+        _i64, _i64, _i64, _i64,  # batches, input_h, input_w, input_ch
+        _i64, _i64,  # filter_h, filter_w
+        _i64, _i64, _i64,  # output_h, output_w, output_ch
+        _i64, _i64, _i64, _i64, _i64, _i64, _i64,  # groups, stride_h/w, dilation_h/w, pad_top, pad_left
+        types.int32[::1], types.int8[::1], _i64,  # output_mult, output_shift, per_channel
+        _i32, _i32,  # act_min, act_max
+        types.int16[::1], types.int8[::1], types.int64[::1],  # input, filter, bias
+        types.int16[::1],  # output
+    )
+)
+def conv2d_s16(
+    batches, input_h, input_w, input_ch,
+    filter_h, filter_w,
+    output_h, output_w, output_ch,
+    groups, stride_h, stride_w, dilation_h, dilation_w, pad_top, pad_left,
+    output_mult, output_shift, per_channel,
+    act_min, act_max,
+    input, filter, bias, output,
+):
+    """The 16x8 kernel (the module docstring derives it). Trusts its caller; flat C-order buffers; bias empty
+    means none."""
+    cin_g = input_ch // groups
+    cout_g = output_ch // groups
+    has_bias = bias.shape[0] > 0
+    for b in range(batches):
+        for oy in range(output_h):
+            iy0 = oy * stride_h - pad_top
+            for ox in range(output_w):
+                ix0 = ox * stride_w - pad_left
+                out_base = ((b * output_h + oy) * output_w + ox) * output_ch
+                for c in range(output_ch):
+                    g = c // cout_g
+                    acc = np.int64(0)
+                    for ky in range(filter_h):
+                        iy = iy0 + ky * dilation_h
+                        if iy < 0 or iy >= input_h:
+                            continue
+                        for kx in range(filter_w):
+                            ix = ix0 + kx * dilation_w
+                            if ix < 0 or ix >= input_w:
+                                continue
+                            x_base = ((b * input_h + iy) * input_w + ix) * input_ch + g * cin_g
+                            f_base = ((c * filter_h + ky) * filter_w + kx) * cin_g
+                            for i in range(cin_g):
+                                acc += np.int64(input[x_base + i]) * np.int64(filter[f_base + i])
+                    if has_bias:
+                        acc += bias[c]
+                    q = c if per_channel else 0
+                    output[out_base + c] = np.int16(
+                        requantize_int64(acc, output_mult[q], output_shift[q], act_min, act_max))
+
+
 def conv2d(
     input: np.ndarray,
     filter: np.ndarray,
@@ -199,14 +264,15 @@ def conv2d(
     dilation=1,
     padding="valid",
     groups: int = 1,
-    act_min: int = -128,
-    act_max: int = 127,
+    act_min: int | None = None,
+    act_max: int | None = None,
     backend: str = "numba",
 ) -> np.ndarray:
-    """int8 convolution, TFLite's int8 reference arithmetic, bit-exact.
+    """int8 convolution, TFLite's int8 reference arithmetic, bit-exact; or 16x8 (an int16 input).
 
     Args:
-      input: int8 [N, H, W, C_in], NHWC.
+      input: int8 [N, H, W, C_in], NHWC; or int16 for TFLite's 16x8 layer: zero points 0, an int64 bias,
+        output_shift at most 7, requantized by numerics.requantize_int64, a dense filter, an int16 output.
       filter: int8 [C_out, KH, KW, C_in / groups], OHWI, symmetric (zero point 0,
         values in [-127, 127]).
       bias: int32 [C_out] at scale input_scale * filter_scale[c], or None.
@@ -218,7 +284,8 @@ def conv2d(
       padding: 'valid', 'same' (TFLite's, extra padding at the bottom/right),
         an int, (pad_h, pad_w) or (top, bottom, left, right).
       groups: C_in and C_out must both be divisible by it.
-      act_min, act_max: the output clamp in [-128, 127] (fused ReLU/ReLU6).
+      act_min, act_max: the output clamp in [-128, 127] (fused ReLU/ReLU6); None: that end of the output
+        type's range.
       backend: 'numba' or 'c' (the C twin through cffi); results are identical.
 
     Returns:
@@ -230,8 +297,8 @@ def conv2d(
     """
     fn = "conv2d"
     check_backend(fn, backend)
-    x = _checks.array(fn, "input", input, np.int8, 4)
-    w, encoding = _checks.filter_array(fn, filter, 4, 0)
+    x = _checks.layer_input(fn, input, 4)
+    w, encoding = _checks.filter_array(fn, filter, 4, 0, dense=x.dtype == np.int16)
     n, in_h, in_w, in_c = x.shape
     out_c, k_h, k_w, k_c = w.shape
     groups = _checks.integer(fn, "groups", groups, 1, 2**31 - 1)
@@ -246,12 +313,22 @@ def conv2d(
     stride_h, stride_w, dil_h, dil_w, out_h, out_w, pad_top, pad_left = _checks.spatial_geometry(
         fn, in_h, in_w, k_h, k_w, stride, dilation, padding
     )
-    in_zp, out_zp, act_lo, act_hi, mult, shift, per_channel, b = _checks.layer_quantization(
-        fn, input_zp=input_zp, output_zp=output_zp, act_min=act_min, act_max=act_max,
-        output_mult=output_mult, output_shift=output_shift, bias=bias, channels=out_c,
-    )
+    quantization = dict(input_zp=input_zp, output_zp=output_zp, act_min=act_min, act_max=act_max,
+                        output_mult=output_mult, output_shift=output_shift, bias=bias, channels=out_c)
     _checks.weights(fn, "filter", w)
-    _checks.accumulator_fits(fn, np.abs(w.reshape(out_c, -1).astype(np.int64)).sum(axis=1), b)
+    abs_sums = np.abs(w.reshape(out_c, -1).astype(np.int64)).sum(axis=1)
+    if x.dtype == np.int16:
+        act_lo, act_hi, mult, shift, per_channel, b = _checks.layer_quantization_16x8(fn, **quantization)
+        _checks.accumulator_fits_16x8(fn, abs_sums, b)
+        out = np.empty((n, out_h, out_w, out_c), dtype=np.int16)
+        run_kernel(backend, conv2d_s16, batches=n, input_h=in_h, input_w=in_w, input_ch=in_c, filter_h=k_h,
+                   filter_w=k_w, output_h=out_h, output_w=out_w, output_ch=out_c, groups=groups, stride_h=stride_h,
+                   stride_w=stride_w, dilation_h=dil_h, dilation_w=dil_w, pad_top=pad_top, pad_left=pad_left,
+                   output_mult=mult, output_shift=shift, per_channel=per_channel, act_min=act_lo, act_max=act_hi,
+                   input=x.reshape(-1), filter=w.reshape(-1), bias=b, output=out.reshape(-1))
+        return out
+    in_zp, out_zp, act_lo, act_hi, mult, shift, per_channel, b = _checks.layer_quantization(fn, **quantization)
+    _checks.accumulator_fits(fn, abs_sums, b)
 
     out = np.empty((n, out_h, out_w, out_c), dtype=np.int8)
     scratch_bytes = conv2d_s8_scratch_bytes if encoding is None else conv2d_encoded_s8_scratch_bytes

@@ -307,3 +307,48 @@ void mf_depthwise_conv2d_encoded_s8(int16_t *scratch,
         }
     }
 }
+
+/*
+ * 16x8 (depthwise_conv2d.py derives it): direct loops, a tap outside the image skipped; output channel c
+ * reads input channel c / depth_multiplier; acc in int64 (each product fits int32), requantize_int64.
+ */
+void mf_depthwise_conv2d_s16(int32_t batches, int32_t input_h, int32_t input_w, int32_t input_ch,
+                          int32_t filter_h, int32_t filter_w,
+                          int32_t output_h, int32_t output_w, int32_t depth_multiplier,
+                          int32_t stride_h, int32_t stride_w,
+                          int32_t dilation_h, int32_t dilation_w, int32_t pad_top, int32_t pad_left,
+                          const int32_t *output_mult, const int8_t *output_shift, int32_t per_channel,
+                          int32_t act_min, int32_t act_max,
+                          const int16_t *input, const int8_t *filter, const int64_t *bias, int16_t *output)
+{
+    const int32_t output_ch = input_ch * depth_multiplier;
+    for (int32_t b = 0; b < batches; ++b) {
+        for (int32_t oy = 0; oy < output_h; ++oy) {
+            const int32_t iy0 = oy * stride_h - pad_top;
+            for (int32_t ox = 0; ox < output_w; ++ox) {
+                const int32_t ix0 = ox * stride_w - pad_left;
+                int16_t *out = output + (((int64_t)b * output_h + oy) * output_w + ox) * output_ch;
+                for (int32_t c = 0; c < output_ch; ++c) {
+                    const int32_t i = c / depth_multiplier;
+                    int64_t acc = bias != 0 ? bias[c] : 0;
+                    for (int32_t ky = 0; ky < filter_h; ++ky) {
+                        const int32_t iy = iy0 + ky * dilation_h;
+                        if (iy < 0 || iy >= input_h) {
+                            continue;
+                        }
+                        for (int32_t kx = 0; kx < filter_w; ++kx) {
+                            const int32_t ix = ix0 + kx * dilation_w;
+                            if (ix < 0 || ix >= input_w) {
+                                continue;
+                            }
+                            acc += (int32_t)input[(((int64_t)b * input_h + iy) * input_w + ix) * input_ch + i] *
+                                   filter[((int64_t)ky * filter_w + kx) * output_ch + c];
+                        }
+                    }
+                    const int32_t q = per_channel ? c : 0;
+                    out[c] = (int16_t)requantize_int64(acc, output_mult[q], output_shift[q], act_min, act_max);
+                }
+            }
+        }
+    }
+}

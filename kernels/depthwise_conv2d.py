@@ -13,6 +13,12 @@ conv2d. Padding taps contribute 0 (the zero point). Accumulator bound:
 Method: direct; no scratch is needed (depthwise_conv2d_s8_scratch_bytes is 0
 and the argument is kept so every kernel has the same leading argument).
 The C twin is depthwise_conv2d.c.
+
+16x8 (depthwise_conv2d_s16): TFLite's int16 DepthwiseConvPerChannel, int16
+input and output with zero point 0, symmetric int8 weights, an int64 bias;
+acc = sum x * w + bias[c] in int64 (a padding tap is 0, the zero point),
+rescaled by numerics.requantize_int64. Bound: |acc| <= 2^15 sum |w| + |bias|
+<= 2^47 - 1, checked by the wrapper (conv2d's 16x8 rule).
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ from numba import types
 from . import _checks
 from ._dispatch import check_backend, run_kernel
 from ._jit import kernel
-from .numerics import requantize
+from .numerics import requantize, requantize_int64
 from .weight_encoding import read_bits, weight_value, weighted_arguments
 
 _i64 = types.int64
@@ -178,6 +184,57 @@ def depthwise_conv2d_encoded_s8(
                         )
 
 
+@kernel(
+    types.void(
+        _i64, _i64, _i64, _i64,  # batches, input_h, input_w, input_ch
+        _i64, _i64,  # filter_h, filter_w
+        _i64, _i64, _i64,  # output_h, output_w, depth_multiplier
+        _i64, _i64, _i64, _i64, _i64, _i64,  # stride_h/w, dilation_h/w, pad_top, pad_left
+        types.int32[::1], types.int8[::1], _i64,  # output_mult, output_shift, per_channel
+        _i32, _i32,  # act_min, act_max
+        types.int16[::1], types.int8[::1], types.int64[::1],  # input, filter, bias
+        types.int16[::1],  # output
+    )
+)
+def depthwise_conv2d_s16(
+    batches, input_h, input_w, input_ch,
+    filter_h, filter_w,
+    output_h, output_w, depth_multiplier,
+    stride_h, stride_w, dilation_h, dilation_w, pad_top, pad_left,
+    output_mult, output_shift, per_channel,
+    act_min, act_max,
+    input, filter, bias, output,
+):
+    """The 16x8 kernel (the module docstring derives it). Trusts its caller; flat C-order buffers; bias empty
+    means none."""
+    output_ch = input_ch * depth_multiplier
+    has_bias = bias.shape[0] > 0
+    for b in range(batches):
+        for oy in range(output_h):
+            iy0 = oy * stride_h - pad_top
+            for ox in range(output_w):
+                ix0 = ox * stride_w - pad_left
+                out_base = ((b * output_h + oy) * output_w + ox) * output_ch
+                for c in range(output_ch):
+                    i = c // depth_multiplier
+                    acc = np.int64(0)
+                    for ky in range(filter_h):
+                        iy = iy0 + ky * dilation_h
+                        if iy < 0 or iy >= input_h:
+                            continue
+                        for kx in range(filter_w):
+                            ix = ix0 + kx * dilation_w
+                            if ix < 0 or ix >= input_w:
+                                continue
+                            acc += (np.int64(input[((b * input_h + iy) * input_w + ix) * input_ch + i])
+                                    * np.int64(filter[(ky * filter_w + kx) * output_ch + c]))
+                    if has_bias:
+                        acc += bias[c]
+                    q = c if per_channel else 0
+                    output[out_base + c] = np.int16(
+                        requantize_int64(acc, output_mult[q], output_shift[q], act_min, act_max))
+
+
 def depthwise_conv2d(
     input: np.ndarray,
     filter: np.ndarray,
@@ -190,14 +247,14 @@ def depthwise_conv2d(
     stride=1,
     dilation=1,
     padding="valid",
-    act_min: int = -128,
-    act_max: int = 127,
+    act_min: int | None = None,
+    act_max: int | None = None,
     backend: str = "numba",
 ) -> np.ndarray:
-    """int8 depthwise convolution, TFLite's int8 reference arithmetic, bit-exact.
+    """int8 depthwise convolution, TFLite's int8 reference arithmetic, bit-exact; or 16x8 (int16 input).
 
     Args:
-      input: int8 [N, H, W, C], NHWC.
+      input: int8 [N, H, W, C], NHWC; or int16 for the 16x8 layer (conv2d's rules).
       filter: int8 [1, KH, KW, C * depth_multiplier], symmetric ([-127, 127]);
         output channel i * depth_multiplier + m reads input channel i.
       bias: int32 [C * depth_multiplier] or None.
@@ -205,7 +262,7 @@ def depthwise_conv2d(
       padding, act_min, act_max, backend: as conv2d.
 
     Returns:
-      int8 [N, OH, OW, C * depth_multiplier].
+      int8 [N, OH, OW, C * depth_multiplier] (int16 for an int16 input).
 
     Raises:
       ValueError naming the argument, for any shape, dtype or range violation,
@@ -213,8 +270,8 @@ def depthwise_conv2d(
     """
     fn = "depthwise_conv2d"
     check_backend(fn, backend)
-    x = _checks.array(fn, "input", input, np.int8, 4)
-    w, encoding = _checks.filter_array(fn, filter, 4, 3)
+    x = _checks.layer_input(fn, input, 4)
+    w, encoding = _checks.filter_array(fn, filter, 4, 3, dense=x.dtype == np.int16)
     n, in_h, in_w, in_c = x.shape
     one, k_h, k_w, out_c = w.shape
     if min(x.shape) < 1 or min(w.shape) < 1:
@@ -229,12 +286,23 @@ def depthwise_conv2d(
     stride_h, stride_w, dil_h, dil_w, out_h, out_w, pad_top, pad_left = _checks.spatial_geometry(
         fn, in_h, in_w, k_h, k_w, stride, dilation, padding
     )
-    in_zp, out_zp, act_lo, act_hi, mult, shift, per_channel, b = _checks.layer_quantization(
-        fn, input_zp=input_zp, output_zp=output_zp, act_min=act_min, act_max=act_max,
-        output_mult=output_mult, output_shift=output_shift, bias=bias, channels=out_c,
-    )
+    quantization = dict(input_zp=input_zp, output_zp=output_zp, act_min=act_min, act_max=act_max,
+                        output_mult=output_mult, output_shift=output_shift, bias=bias, channels=out_c)
     _checks.weights(fn, "filter", w)
-    _checks.accumulator_fits(fn, np.abs(w.reshape(-1, out_c).astype(np.int64)).sum(axis=0), b)
+    abs_sums = np.abs(w.reshape(-1, out_c).astype(np.int64)).sum(axis=0)
+    if x.dtype == np.int16:
+        act_lo, act_hi, mult, shift, per_channel, b = _checks.layer_quantization_16x8(fn, **quantization)
+        _checks.accumulator_fits_16x8(fn, abs_sums, b)
+        out = np.empty((n, out_h, out_w, out_c), dtype=np.int16)
+        run_kernel(backend, depthwise_conv2d_s16, batches=n, input_h=in_h, input_w=in_w, input_ch=in_c,
+                   filter_h=k_h, filter_w=k_w, output_h=out_h, output_w=out_w, depth_multiplier=depth_multiplier,
+                   stride_h=stride_h, stride_w=stride_w, dilation_h=dil_h, dilation_w=dil_w, pad_top=pad_top,
+                   pad_left=pad_left, output_mult=mult, output_shift=shift, per_channel=per_channel,
+                   act_min=act_lo, act_max=act_hi, input=x.reshape(-1), filter=w.reshape(-1), bias=b,
+                   output=out.reshape(-1))
+        return out
+    in_zp, out_zp, act_lo, act_hi, mult, shift, per_channel, b = _checks.layer_quantization(fn, **quantization)
+    _checks.accumulator_fits(fn, abs_sums, b)
 
     out = np.empty((n, out_h, out_w, out_c), dtype=np.int8)
     scratch = np.empty(depthwise_conv2d_s8_scratch_bytes(in_c, k_h, k_w, depth_multiplier) // 2, dtype=np.int16)

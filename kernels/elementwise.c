@@ -1,6 +1,6 @@
 /*
  * int8 elementwise add, sub, mul, maximum, minimum and squared difference
- * with NHWC broadcasting: the C twins of elementwise.py, whose docstring
+ * (add, sub and mul also on int16, at the end) with NHWC broadcasting: the C twins of elementwise.py, whose docstring
  * derives the arithmetic (TFLite's int8 Add, Sub, Mul, Maximum, Minimum and
  * SquaredDifference). Each input is read through four element strides (0 on
  * a broadcast axis). Input element i is read before output element i is
@@ -260,5 +260,81 @@ void mf_squared_difference_s8_same_shape(int64_t count, int32_t left_shift,
         v = v < lo ? lo : v;
         v = v > hi ? hi : v;
         output[i] = (int8_t)(v + output_zp);
+    }
+}
+
+/*
+ * 16-bit activations (TFLite's 16x8 mode; elementwise.py derives the ranges): mf_add_s16 and mf_sub_s16
+ * are mf_add_s8's arithmetic on int16 data with left_shift <= 15 and input multipliers <= 1/2, mf_mul_s16
+ * mf_mul_s8's with input zero points 0. requantize's clamp (numerics.h) compares with act - output_zp,
+ * which for int16 bounds and zero points lies within +-65535: no overflow.
+ */
+void mf_add_s16(const int32_t *output_shape, const int32_t *input1_strides, const int32_t *input2_strides,
+                int32_t left_shift,
+                int32_t input1_zp, int32_t input1_mult, int32_t input1_shift,
+                int32_t input2_zp, int32_t input2_mult, int32_t input2_shift,
+                int32_t output_zp, int32_t output_mult, int32_t output_shift,
+                int32_t act_min, int32_t act_max,
+                const int16_t *input1, const int16_t *input2, int16_t *output)
+{
+    int32_t i = 0;
+    for (int32_t n = 0; n < output_shape[0]; ++n) {
+        for (int32_t h = 0; h < output_shape[1]; ++h) {
+            for (int32_t w = 0; w < output_shape[2]; ++w) {
+                const int32_t base1 = n * input1_strides[0] + h * input1_strides[1] + w * input1_strides[2];
+                const int32_t base2 = n * input2_strides[0] + h * input2_strides[1] + w * input2_strides[2];
+                for (int32_t c = 0; c < output_shape[3]; ++c) {
+                    const int32_t a = (int32_t)input1[base1 + c * input1_strides[3]] - input1_zp;
+                    const int32_t b = (int32_t)input2[base2 + c * input2_strides[3]] - input2_zp;
+                    /* |a|, |b| <= 65535 and left_shift <= 15: the shifted values are at most 2^31 - 2^15. */
+                    const int32_t a_scaled = multiply_by_quantized_multiplier(a * (1 << left_shift), input1_mult,
+                                                                              input1_shift);
+                    const int32_t b_scaled = multiply_by_quantized_multiplier(b * (1 << left_shift), input2_mult,
+                                                                              input2_shift);
+                    /* input multipliers <= 1/2: each scaled value is at most 65535 * 2^14, the sum fits */
+                    output[i++] = (int16_t)requantize(a_scaled + b_scaled, output_mult, output_shift, output_zp,
+                                                      act_min, act_max);
+                }
+            }
+        }
+    }
+}
+
+/* TFLite's Sub on int16: mf_add_s16 with the second input's multiplier negated (input2_mult in [0, 2^31)). */
+void mf_sub_s16(const int32_t *output_shape, const int32_t *input1_strides, const int32_t *input2_strides,
+                int32_t left_shift,
+                int32_t input1_zp, int32_t input1_mult, int32_t input1_shift,
+                int32_t input2_zp, int32_t input2_mult, int32_t input2_shift,
+                int32_t output_zp, int32_t output_mult, int32_t output_shift,
+                int32_t act_min, int32_t act_max,
+                const int16_t *input1, const int16_t *input2, int16_t *output)
+{
+    mf_add_s16(output_shape, input1_strides, input2_strides, left_shift,
+               input1_zp, input1_mult, input1_shift,
+               input2_zp, -input2_mult, input2_shift,
+               output_zp, output_mult, output_shift,
+               act_min, act_max, input1, input2, output);
+}
+
+void mf_mul_s16(const int32_t *output_shape, const int32_t *input1_strides, const int32_t *input2_strides,
+                int32_t input1_zp, int32_t input2_zp,
+                int32_t output_zp, int32_t output_mult, int32_t output_shift,
+                int32_t act_min, int32_t act_max,
+                const int16_t *input1, const int16_t *input2, int16_t *output)
+{
+    int32_t i = 0;
+    for (int32_t n = 0; n < output_shape[0]; ++n) {
+        for (int32_t h = 0; h < output_shape[1]; ++h) {
+            for (int32_t w = 0; w < output_shape[2]; ++w) {
+                const int32_t base1 = n * input1_strides[0] + h * input1_strides[1] + w * input1_strides[2];
+                const int32_t base2 = n * input2_strides[0] + h * input2_strides[1] + w * input2_strides[2];
+                for (int32_t c = 0; c < output_shape[3]; ++c) {
+                    const int32_t a = (int32_t)input1[base1 + c * input1_strides[3]] - input1_zp;
+                    const int32_t b = (int32_t)input2[base2 + c * input2_strides[3]] - input2_zp;
+                    /* input zero points 0: |a * b| <= 32768^2 = 2^30 */
+                    output[i++] = (int16_t)requantize(a * b, output_mult, output_shift, output_zp, act_min, act_max);
+                }
+            }
+        }
     }
 }

@@ -1,4 +1,5 @@
-"""int8 elementwise add, sub, mul, maximum, minimum and squared difference, with NHWC broadcasting.
+"""int8 elementwise add, sub, mul, maximum, minimum and squared difference, with NHWC broadcasting; add, sub and
+mul also on int16 (16-bit activations, at the end).
 
 Broadcasting: the output has a 4-D shape [N, H, W, C]; each input is read
 through four element strides, with stride 0 on a broadcast dimension (the
@@ -94,6 +95,38 @@ difference's s^2 / (2^14 s_y)). The form holds for a negative multiplier
 as well (the first rounding is floor((x * mult + 2^30) / 2^31) for either
 sign, its one saturating case needs mult = -2^31, outside (-2^31, 2^31)).
 
+16-bit activations (TFLite's "16x8" mode): add_s16, sub_s16, mul_s16. The
+same formulas on int16 inputs and output, broadcasting as the int8 kernels,
+the output clamped to [act_min, act_max] within [-32768, 32767].
+
+    add (tensorflow/lite/kernels/add.cc, Prepare: for int16 in and out with
+    general scales, left_shift = 15 instead of 20 and the same three
+    multipliers; Eval runs reference_ops::AddElementwise /
+    BroadcastAdd6DSlow, the int8 arithmetic above on int16 values). Ranges:
+    |a - a_zp| <= 65535 for any int16 zero points (TFLite's are 0), so
+    |(a - a_zp) * 2^15| <= 65535 * 2^15 = 2^31 - 2^15 fits int32. TFLite's
+    input multipliers are at most 1/2, which halves it: |a'|, |b'| <=
+    65535 * 2^14 (an even value, so no rounding up) and |a' + b'| <=
+    2^31 - 2^15. Unlike int8 (sum below 2^29) an input multiplier near 1
+    would overflow the sum, so for int16 the wrapper demands at most 1/2
+    (shift <= -1, or shift 0 with mult <= 2^30), as squared_difference does.
+    TFLite's other int16 path (pot_scale_int16 with power-of-two scales, a
+    saturating Q0.15 add for LSTM cells) is not implemented.
+
+    sub: add_s16 with input2_mult negated, as sub_s8 (the same ranges).
+
+    mul (tensorflow/lite/kernels/mul.cc, EvalQuantized: int16 runs
+    reference_integer_ops::Mul / BroadcastMul4DSlow, i.e. MulElementwise:
+    the 32-bit MultiplyByQuantizedMultiplier of (a - a_zp) * (b - b_zp),
+    M = s_a s_b / s_y evaluated in float32, mul_params). With arbitrary int16 zero
+    points the product reaches 65535^2 > 2^31; TFLite refuses non-zero int16
+    zero points for that reason (TF_LITE_ENSURE_EQ on both input offsets).
+    microflat keeps TFLite's int32 product and refuses them likewise:
+    the wrapper demands input1_zp = input2_zp = 0, and then
+    |a * b| <= 32768^2 = 2^30. (An int64 product would need an int64
+    MultiplyByQuantizedMultiplier, whose rounding TFLite does not use here.)
+    The output zero point only shifts the result and may be any int16.
+
 Every kernel reads input element i before writing output element i, so the
 output may alias an input of the output's own shape (the memory planner runs
 them in place). C twins: elementwise.c.
@@ -115,8 +148,10 @@ from .vector_ir import add_lanes
 _i32 = types.int32
 _v32 = types.int32[::1]
 _v8 = types.int8[::1]
+_v16 = types.int16[::1]
 
 ADD_LEFT_SHIFT = 20
+ADD_LEFT_SHIFT_INT16 = 15  # TFLite's for int16 with general scales: 65535 * 2^15 < 2^31
 _ADD_QUANT_AND_DATA = (  # the arguments add_s8 and add_s8_same_shape end with
     _i32, _i32, _i32,  # input1_zp, input1_mult, input1_shift
     _i32, _i32, _i32,  # input2_zp, input2_mult, input2_shift
@@ -388,6 +423,99 @@ def squared_difference_s8_same_shape(
         copy_elements(output[start:start + n], chunk)
 
 
+# --- 16-bit activations (module docstring: TFLite's 16x8 mode) ---------------------------------------------
+
+# add_s16 and sub_s16: add_s8's arguments with int16 data
+_ADD_S16_SIGNATURE = types.void(
+    _v32, _v32, _v32,  # output_shape[4], input1_strides[4], input2_strides[4]
+    _i32,  # left_shift
+    _i32, _i32, _i32,  # input1_zp, input1_mult, input1_shift
+    _i32, _i32, _i32,  # input2_zp, input2_mult, input2_shift
+    _i32, _i32, _i32,  # output_zp, output_mult, output_shift
+    _i32, _i32,  # act_min, act_max
+    _v16, _v16, _v16,  # input1, input2, output
+)
+
+
+@kernel(_ADD_S16_SIGNATURE)
+def add_s16(
+    output_shape, input1_strides, input2_strides,
+    left_shift,
+    input1_zp, input1_mult, input1_shift,
+    input2_zp, input2_mult, input2_shift,
+    output_zp, output_mult, output_shift,
+    act_min, act_max,
+    input1, input2, output,
+):
+    """The jitted kernel; trusts its caller: left_shift <= 15 and input multipliers <= 1/2, so
+    |(a - zp) * 2^left_shift| < 2^31 and the sum of the scaled inputs is at most 2^31 - 2^15."""
+    i = 0
+    for n in range(output_shape[0]):
+        for h in range(output_shape[1]):
+            for w in range(output_shape[2]):
+                base1 = n * input1_strides[0] + h * input1_strides[1] + w * input1_strides[2]
+                base2 = n * input2_strides[0] + h * input2_strides[1] + w * input2_strides[2]
+                for c in range(output_shape[3]):
+                    a = np.int32(input1[base1 + c * input1_strides[3]]) - input1_zp
+                    b = np.int32(input2[base2 + c * input2_strides[3]]) - input2_zp
+                    a_scaled = multiply_by_quantized_multiplier(np.int32(a << left_shift), input1_mult, input1_shift)
+                    b_scaled = multiply_by_quantized_multiplier(np.int32(b << left_shift), input2_mult, input2_shift)
+                    output[i] = np.int16(requantize(
+                        np.int32(a_scaled + b_scaled), output_mult, output_shift, output_zp, act_min, act_max))
+                    i += 1
+
+
+@kernel(_ADD_S16_SIGNATURE)
+def sub_s16(
+    output_shape, input1_strides, input2_strides,
+    left_shift,
+    input1_zp, input1_mult, input1_shift,
+    input2_zp, input2_mult, input2_shift,
+    output_zp, output_mult, output_shift,
+    act_min, act_max,
+    input1, input2, output,
+):
+    """The jitted kernel; trusts its caller. add_s16 with the second input's multiplier negated (sub_s8's
+    arithmetic, TFLite's op_sign); input2_mult in [0, 2^31), so its negation is in int32."""
+    add_s16(output_shape, input1_strides, input2_strides, left_shift,
+            input1_zp, input1_mult, input1_shift,
+            input2_zp, np.int32(-input2_mult), input2_shift,
+            output_zp, output_mult, output_shift,
+            act_min, act_max, input1, input2, output)
+
+
+@kernel(
+    types.void(
+        _v32, _v32, _v32,  # output_shape[4], input1_strides[4], input2_strides[4]
+        _i32, _i32,  # input1_zp, input2_zp
+        _i32, _i32, _i32,  # output_zp, output_mult, output_shift
+        _i32, _i32,  # act_min, act_max
+        _v16, _v16, _v16,  # input1, input2, output
+    )
+)
+def mul_s16(
+    output_shape, input1_strides, input2_strides,
+    input1_zp, input2_zp,
+    output_zp, output_mult, output_shift,
+    act_min, act_max,
+    input1, input2, output,
+):
+    """The jitted kernel; trusts its caller: |(a - input1_zp) * (b - input2_zp)| < 2^31, which input zero
+    points of 0 give (|a * b| <= 2^30; module docstring)."""
+    i = 0
+    for n in range(output_shape[0]):
+        for h in range(output_shape[1]):
+            for w in range(output_shape[2]):
+                base1 = n * input1_strides[0] + h * input1_strides[1] + w * input1_strides[2]
+                base2 = n * input2_strides[0] + h * input2_strides[1] + w * input2_strides[2]
+                for c in range(output_shape[3]):
+                    a = np.int32(input1[base1 + c * input1_strides[3]]) - input1_zp
+                    b = np.int32(input2[base2 + c * input2_strides[3]]) - input2_zp
+                    output[i] = np.int16(requantize(np.int32(a * b), output_mult, output_shift, output_zp, act_min,
+                                                    act_max))
+                    i += 1
+
+
 def broadcast_strides(fn: str, in_shape, out_shape) -> np.ndarray:
     """Element strides of a C-contiguous 4-D input read as ``out_shape`` (0 on broadcast axes)."""
     strides = np.zeros(4, dtype=np.int32)
@@ -414,30 +542,47 @@ def broadcast_shape(fn: str, a_shape, b_shape) -> tuple[int, ...]:
     return tuple(out)
 
 
-def add_params(input1_scale: float, input2_scale: float, output_scale: float):
-    """TFLite's int8 Add parameters from the three scales (compile time).
+def add_params(input1_scale: float, input2_scale: float, output_scale: float, *, left_shift: int = ADD_LEFT_SHIFT):
+    """TFLite's Add parameters from the three scales (compile time).
 
+    left_shift: ADD_LEFT_SHIFT (20) for int8, ADD_LEFT_SHIFT_INT16 (15) for
+    int16 (add.cc's Prepare picks 15 for int16 with general scales).
     Returns dict(left_shift, input1_mult, input1_shift, input2_mult,
     input2_shift, output_mult, output_shift).
     """
     twice_max = 2.0 * max(input1_scale, input2_scale)
     m1, s1 = quantize_multiplier(input1_scale / twice_max)
     m2, s2 = quantize_multiplier(input2_scale / twice_max)
-    mo, so = quantize_multiplier(twice_max / ((1 << ADD_LEFT_SHIFT) * output_scale))
-    return dict(left_shift=ADD_LEFT_SHIFT, input1_mult=m1, input1_shift=s1, input2_mult=m2, input2_shift=s2,
+    mo, so = quantize_multiplier(twice_max / ((1 << left_shift) * output_scale))
+    return dict(left_shift=left_shift, input1_mult=m1, input1_shift=s1, input2_mult=m2, input2_shift=s2,
                 output_mult=mo, output_shift=so)
 
 
-def sub_params(input1_scale: float, input2_scale: float, output_scale: float):
-    """TFLite's int8 Sub parameters from the three scales (compile time): PrepareGeneralSubOp.
+def sub_params(input1_scale: float, input2_scale: float, output_scale: float, *, left_shift: int = ADD_LEFT_SHIFT):
+    """TFLite's Sub parameters from the three scales (compile time): PrepareGeneralSubOp.
 
-    The same values as add_params (left_shift 20, M1 = s1 / s, M2 = s2 / s,
-    M = s / (2^20 s_out), s = 2 * max(s1, s2)). TFLite then stores the
-    second multiplier negated; sub_s8 applies that sign itself, so
-    input2_mult is returned non-negative, as the kernels and the file
-    format take every multiplier.
+    The same values as add_params (left_shift 20 for int8, 15 for int16,
+    M1 = s1 / s, M2 = s2 / s, M = s / (2^left_shift s_out),
+    s = 2 * max(s1, s2)). TFLite then stores the second multiplier negated;
+    sub_s8 and sub_s16 apply that sign themselves, so input2_mult is
+    returned non-negative, as the kernels and the file format take every
+    multiplier.
     """
-    return add_params(input1_scale, input2_scale, output_scale)
+    return add_params(input1_scale, input2_scale, output_scale, left_shift=left_shift)
+
+
+def mul_params(input1_scale: float, input2_scale: float, output_scale: float):
+    """TFLite's Mul parameters from the three scales (compile time), int8 and int16 alike.
+
+    mul.cc's Prepare evaluates input1->params.scale * input2->params.scale /
+    output->params.scale on the tensors' float scales, so in float32 (two
+    roundings), and only then converts to double for QuantizeMultiplier;
+    float64 arithmetic gives a multiplier a few Q31 units away.
+    Returns dict(output_mult, output_shift).
+    """
+    real = np.float32(np.float32(input1_scale) * np.float32(input2_scale)) / np.float32(output_scale)
+    mo, so = quantize_multiplier(float(np.float32(real)))
+    return dict(output_mult=mo, output_shift=so)
 
 
 def squared_difference_params(input1_scale: float, input2_scale: float, output_scale: float):
@@ -464,27 +609,37 @@ def _scalar_requant(fn, name, mult, shift):
     return m, s
 
 
-def _inputs(fn, input1, input2):
-    a = _checks.array(fn, "input1", input1, np.int8, 4)
-    b = _checks.array(fn, "input2", input2, np.int8, 4)
+def _inputs(fn, input1, input2, dtype=np.int8):
+    a = _checks.array(fn, "input1", input1, dtype, 4)
+    b = _checks.array(fn, "input2", input2, dtype, 4)
     shape = broadcast_shape(fn, a.shape, b.shape)
     if min(shape) < 1:
         raise ValueError(f"{fn}: empty shape {shape}")
     return a, b, shape, broadcast_strides(fn, a.shape, shape), broadcast_strides(fn, b.shape, shape)
 
 
+def _activation_dtype(fn, input1) -> np.dtype:
+    """int8 or int16: the dtype of add's, sub's and mul's inputs and output, chosen by input1 (input2 must
+    match it)."""
+    if isinstance(input1, np.ndarray) and input1.dtype not in (np.int8, np.int16):
+        raise ValueError(f"{fn}: input1 must have dtype int8 or int16, got {input1.dtype.name}")
+    return np.dtype(input1.dtype if isinstance(input1, np.ndarray) else np.int8)
+
+
 def _two_scale_quantization(
     fn, left_shift, max_left_shift,
     input1_zp, input1_mult, input1_shift, input2_zp, input2_mult, input2_shift,
-    output_zp, output_mult, output_shift,
+    output_zp, output_mult, output_shift, dtype=np.int8,
 ):
     """The checked quantization arguments of add, sub and squared_difference, by their kernels' names
     (left_shift, input1_zp, input1_mult, input1_shift, input2_zp, input2_mult, input2_shift, output_zp,
-    output_mult, output_shift). Input shifts must be <= 0 (input multipliers below 1)."""
+    output_mult, output_shift). Zero points lie in ``dtype``'s range. Input shifts must be <= 0 (input
+    multipliers below 1)."""
+    type_min, type_max = int(np.iinfo(dtype).min), int(np.iinfo(dtype).max)
     ls = _checks.integer(fn, "left_shift", left_shift, 0, max_left_shift)
-    z1 = _checks.integer(fn, "input1_zp", input1_zp, -128, 127)
-    z2 = _checks.integer(fn, "input2_zp", input2_zp, -128, 127)
-    zo = _checks.integer(fn, "output_zp", output_zp, -128, 127)
+    z1 = _checks.integer(fn, "input1_zp", input1_zp, type_min, type_max)
+    z2 = _checks.integer(fn, "input2_zp", input2_zp, type_min, type_max)
+    zo = _checks.integer(fn, "output_zp", output_zp, type_min, type_max)
     m1, sh1 = _scalar_requant(fn, "input1", input1_mult, input1_shift)
     m2, sh2 = _scalar_requant(fn, "input2", input2_mult, input2_shift)
     mo, so = _scalar_requant(fn, "output", output_mult, output_shift)
@@ -495,13 +650,27 @@ def _two_scale_quantization(
                 input2_shift=sh2, output_zp=zo, output_mult=mo, output_shift=so)
 
 
-def _add_or_sub(fn, kernel, input1, input2, quantization, act_min, act_max, backend):
-    """add and sub: the same arguments, checks and kernel signature (sub_s8 negates input2_mult itself)."""
+def _add_or_sub(fn, kernels, input1, input2, quantization, act_min, act_max, backend):
+    """add and sub: the same arguments, checks and kernel signature (sub_s8 and sub_s16 negate input2_mult
+    themselves). kernels: (the int8 kernel, the int16 kernel), picked by the inputs' dtype."""
     check_backend(fn, backend)
-    a, b, shape, s1, s2 = _inputs(fn, input1, input2)
-    q = _two_scale_quantization(fn, max_left_shift=ADD_LEFT_SHIFT, **quantization)
-    lo, hi = _checks.activation_range(fn, act_min, act_max)
-    out = np.empty(shape, dtype=np.int8)
+    dtype = _activation_dtype(fn, input1)
+    a, b, shape, s1, s2 = _inputs(fn, input1, input2, dtype)
+    int16 = dtype == np.int16
+    type_min, type_max = int(np.iinfo(dtype).min), int(np.iinfo(dtype).max)
+    if quantization["left_shift"] is None:
+        quantization = dict(quantization, left_shift=ADD_LEFT_SHIFT_INT16 if int16 else ADD_LEFT_SHIFT)
+    q = _two_scale_quantization(fn, max_left_shift=ADD_LEFT_SHIFT_INT16 if int16 else ADD_LEFT_SHIFT,
+                                dtype=dtype, **quantization)
+    if int16:  # the int16 sum needs input multipliers of at most 1/2 (module docstring)
+        for name in ("input1", "input2"):
+            m, sh = q[f"{name}_mult"], q[f"{name}_shift"]
+            if sh == 0 and m > 2**30:
+                raise ValueError(f"{fn}: {name}_mult {m} with shift 0 encodes a multiplier above 1/2; "
+                                 f"the sum of the scaled int16 inputs could overflow int32")
+    lo, hi = _checks.activation_range(fn, act_min, act_max, type_min, type_max)
+    kernel = kernels[1] if int16 else kernels[0]
+    out = np.empty(shape, dtype=dtype)
     run_kernel(backend, kernel, output_shape=np.array(shape, np.int32), input1_strides=s1, input2_strides=s2, **q,
                act_min=lo, act_max=hi, input1=a.reshape(-1), input2=b.reshape(-1), output=out.reshape(-1))
     return out
@@ -512,15 +681,19 @@ def add(
     input1_zp: int, input1_mult: int, input1_shift: int,
     input2_zp: int, input2_mult: int, input2_shift: int,
     output_zp: int, output_mult: int, output_shift: int,
-    left_shift: int = ADD_LEFT_SHIFT, act_min: int = -128, act_max: int = 127, backend: str = "numba",
+    left_shift: int | None = None, act_min: int | None = None, act_max: int | None = None, backend: str = "numba",
 ) -> np.ndarray:
-    """int8 add of two NHWC tensors (broadcasting), TFLite's int8 reference arithmetic.
+    """int8 or int16 add of two NHWC tensors (broadcasting), TFLite's reference arithmetic.
 
-    ``add_params`` computes the multipliers from the scales. input1_mult and
-    input2_mult encode real multipliers <= 1/2 (input shifts <= 0), so the
-    scaled inputs stay below 2^27; other values are refused.
+    The dtype is the inputs' (both int8, or both int16: TFLite's 16x8 mode);
+    the output has it too. ``add_params`` computes the multipliers from the
+    scales. left_shift defaults to TFLite's: 20 for int8 (at most 20), 15
+    for int16 (at most 15); act_min and act_max to the dtype's range.
+    input1_mult and input2_mult encode real multipliers below 1 (input
+    shifts <= 0), for int16 at most 1/2, so the scaled inputs and their sum
+    fit int32 (module docstring); other values are refused.
     """
-    return _add_or_sub("add", add_s8, input1, input2, dict(
+    return _add_or_sub("add", (add_s8, add_s16), input1, input2, dict(
         left_shift=left_shift, input1_zp=input1_zp, input1_mult=input1_mult, input1_shift=input1_shift,
         input2_zp=input2_zp, input2_mult=input2_mult, input2_shift=input2_shift,
         output_zp=output_zp, output_mult=output_mult, output_shift=output_shift), act_min, act_max, backend)
@@ -531,15 +704,16 @@ def sub(
     input1_zp: int, input1_mult: int, input1_shift: int,
     input2_zp: int, input2_mult: int, input2_shift: int,
     output_zp: int, output_mult: int, output_shift: int,
-    left_shift: int = ADD_LEFT_SHIFT, act_min: int = -128, act_max: int = 127, backend: str = "numba",
+    left_shift: int | None = None, act_min: int | None = None, act_max: int | None = None, backend: str = "numba",
 ) -> np.ndarray:
-    """int8 input1 - input2 of two NHWC tensors (broadcasting), TFLite's int8 Sub arithmetic.
+    """int8 or int16 input1 - input2 of two NHWC tensors (broadcasting), TFLite's Sub arithmetic.
 
-    The arguments are add's, with the same checks; ``sub_params`` computes
-    them from the scales. input2_mult is given non-negative, as add takes it:
-    the kernel applies TFLite's negation of the second multiplier.
+    The arguments are add's, with the same defaults and checks;
+    ``sub_params`` computes them from the scales. input2_mult is given
+    non-negative, as add takes it: the kernel applies TFLite's negation of
+    the second multiplier.
     """
-    return _add_or_sub("sub", sub_s8, input1, input2, dict(
+    return _add_or_sub("sub", (sub_s8, sub_s16), input1, input2, dict(
         left_shift=left_shift, input1_zp=input1_zp, input1_mult=input1_mult, input1_shift=input1_shift,
         input2_zp=input2_zp, input2_mult=input2_mult, input2_shift=input2_shift,
         output_zp=output_zp, output_mult=output_mult, output_shift=output_shift), act_min, act_max, backend)
@@ -548,19 +722,32 @@ def sub(
 def mul(
     input1: np.ndarray, input2: np.ndarray, *,
     input1_zp: int, input2_zp: int, output_zp: int, output_mult: int, output_shift: int,
-    act_min: int = -128, act_max: int = 127, backend: str = "numba",
+    act_min: int | None = None, act_max: int | None = None, backend: str = "numba",
 ) -> np.ndarray:
-    """int8 multiply of two NHWC tensors (broadcasting), TFLite's int8 reference arithmetic."""
+    """int8 or int16 multiply of two NHWC tensors (broadcasting), TFLite's reference arithmetic.
+
+    The dtype is the inputs' (both int8, or both int16); act_min and act_max
+    default to its range. (output_mult, output_shift) encode
+    s1 * s2 / s_out (quantize_multiplier). For int16, input1_zp and
+    input2_zp must be 0, as TFLite demands, so the int32 product cannot
+    overflow (module docstring); the output zero point may be any int16.
+    """
     fn = "mul"
     check_backend(fn, backend)
-    a, b, shape, s1, s2 = _inputs(fn, input1, input2)
-    z1 = _checks.integer(fn, "input1_zp", input1_zp, -128, 127)
-    z2 = _checks.integer(fn, "input2_zp", input2_zp, -128, 127)
-    zo = _checks.integer(fn, "output_zp", output_zp, -128, 127)
+    dtype = _activation_dtype(fn, input1)
+    a, b, shape, s1, s2 = _inputs(fn, input1, input2, dtype)
+    type_min, type_max = int(np.iinfo(dtype).min), int(np.iinfo(dtype).max)
+    z1 = _checks.integer(fn, "input1_zp", input1_zp, type_min, type_max)
+    z2 = _checks.integer(fn, "input2_zp", input2_zp, type_min, type_max)
+    zo = _checks.integer(fn, "output_zp", output_zp, type_min, type_max)
+    if dtype == np.int16 and (z1 or z2):
+        raise ValueError(f"{fn}: int16 inputs need input1_zp and input2_zp 0 (got {z1} and {z2}), "
+                         f"as TFLite's int16 MUL; otherwise the int32 product could overflow")
     mo, so = _scalar_requant(fn, "output", output_mult, output_shift)
-    lo, hi = _checks.activation_range(fn, act_min, act_max)
-    out = np.empty(shape, dtype=np.int8)
-    run_kernel(backend, mul_s8, output_shape=np.array(shape, np.int32), input1_strides=s1, input2_strides=s2,
+    lo, hi = _checks.activation_range(fn, act_min, act_max, type_min, type_max)
+    out = np.empty(shape, dtype=dtype)
+    kernel = mul_s16 if dtype == np.int16 else mul_s8
+    run_kernel(backend, kernel, output_shape=np.array(shape, np.int32), input1_strides=s1, input2_strides=s2,
                input1_zp=z1, input2_zp=z2, output_zp=zo, output_mult=mo, output_shift=so, act_min=lo, act_max=hi,
                input1=a.reshape(-1), input2=b.reshape(-1), output=out.reshape(-1))
     return out

@@ -121,3 +121,27 @@ void mf_fully_connected_encoded_s8(int16_t *scratch,
         }
     }
 }
+
+/*
+ * 16x8 (fully_connected.py derives it): acc = bias[o] + sum_k x[k] w[o, k] in int64, requantize_int64. Each
+ * product |x w| <= 2^15 * 127 fits int32; the sums stay within the loader's bound 2^47 - 1.
+ */
+void mf_fully_connected_s16(int32_t batches, int32_t input_features, int32_t output_features,
+                         const int32_t *output_mult, const int8_t *output_shift, int32_t per_channel,
+                         int32_t act_min, int32_t act_max,
+                         const int16_t *input, const int8_t *filter, const int64_t *bias, int16_t *output)
+{
+    for (int32_t b = 0; b < batches; ++b) {
+        const int16_t *in = input + (int64_t)b * input_features;
+        for (int32_t o = 0; o < output_features; ++o) {
+            const int8_t *row = filter + (int64_t)o * input_features;
+            int64_t acc = bias != 0 ? bias[o] : 0;
+            for (int32_t k = 0; k < input_features; ++k) {
+                acc += (int32_t)in[k] * row[k];
+            }
+            const int32_t q = per_channel ? o : 0;
+            output[(int64_t)b * output_features + o] =
+                (int16_t)requantize_int64(acc, output_mult[q], output_shift[q], act_min, act_max);
+        }
+    }
+}

@@ -36,6 +36,14 @@ CMSIS-NN's DSP and scalar paths do. Symmetric weights cost what they did
 (C: the same loops; Numba: one add per input value). The interpreter runs a
 symmetric dense layer on the packed SIMD path (packed_layers.py) and an
 asymmetric one on this kernel.
+
+16x8 (fully_connected_s16): TFLite's int16 FullyConnected (its 16x8 mode),
+int16 input and output with zero point 0, symmetric int8 weights, an int64
+bias, and acc = sum_k x[b, k] * w[o, k] + bias[o] in int64, rescaled by
+numerics.requantize_int64 (one rounding, a Q15 multiplier). Accumulator
+bound: |x| <= 2^15, so |acc| <= 2^15 * sum_k |w[o, k]| + |bias[o]|, which
+must be <= 2^47 - 1 (the rescaling's domain; accumulator_overflow with the
+16x8 limits). The C twin sums int32 products (|x w| <= 2^15 * 127) in int64.
 """
 
 from __future__ import annotations
@@ -46,7 +54,7 @@ from numba import types
 from . import _checks
 from ._dispatch import check_backend, run_kernel
 from ._jit import kernel
-from .numerics import requantize, weight_abs_sums
+from .numerics import requantize, requantize_int64, weight_abs_sums
 from .weight_encoding import encoded_row_dot, weighted_arguments
 
 _i64 = types.int64
@@ -159,6 +167,38 @@ def fully_connected_encoded_s8(
             )
 
 
+@kernel(
+    types.void(
+        _i64, _i64, _i64,  # batches, input_features, output_features
+        types.int32[::1], types.int8[::1], _i64,  # output_mult, output_shift, per_channel
+        _i32, _i32,  # act_min, act_max
+        types.int16[::1], types.int8[::1], types.int64[::1],  # input, filter, bias
+        types.int16[::1],  # output
+    )
+)
+def fully_connected_s16(
+    batches, input_features, output_features,
+    output_mult, output_shift, per_channel,
+    act_min, act_max,
+    input, filter, bias, output,
+):
+    """The 16x8 kernel (the module docstring derives it). Trusts its caller; flat C-order buffers; bias empty
+    means none."""
+    has_bias = bias.shape[0] > 0
+    for b in range(batches):
+        in_base = b * input_features
+        for o in range(output_features):
+            f_base = o * input_features
+            acc = np.int64(0)
+            for k in range(input_features):
+                acc += np.int64(input[in_base + k]) * np.int64(filter[f_base + k])
+            if has_bias:
+                acc += bias[o]
+            q = o if per_channel else 0
+            output[b * output_features + o] = np.int16(
+                requantize_int64(acc, output_mult[q], output_shift[q], act_min, act_max))
+
+
 def fully_connected(
     input: np.ndarray,
     filter: np.ndarray,
@@ -169,14 +209,15 @@ def fully_connected(
     output_mult,
     output_shift,
     filter_zp: int = 0,
-    act_min: int = -128,
-    act_max: int = 127,
+    act_min: int | None = None,
+    act_max: int | None = None,
     backend: str = "numba",
 ) -> np.ndarray:
-    """int8 fully connected, TFLite's int8 reference arithmetic, bit-exact.
+    """int8 fully connected, TFLite's int8 reference arithmetic, bit-exact; or 16x8 (int16 input).
 
     Args:
-      input: int8 [N, IN].
+      input: int8 [N, IN]; or int16 [N, IN] for TFLite's 16x8 layer (int16 activations with zero points 0,
+        an int64 bias, shifts at most 7, requantized by numerics.requantize_int64; dense symmetric filters).
       filter: int8 [OUT, IN], symmetric ([-127, 127]) unless filter_zp is given.
       bias: int32 [OUT] or None.
       output_mult, output_shift: one value (per-tensor weights) or OUT values
@@ -189,7 +230,7 @@ def fully_connected(
       input_zp, output_zp, act_min, act_max, backend: as conv2d.
 
     Returns:
-      int8 [N, OUT].
+      int8 [N, OUT] (int16 for an int16 input).
 
     Raises:
       ValueError naming the argument, for any shape, dtype or range violation,
@@ -198,18 +239,27 @@ def fully_connected(
     """
     fn = "fully_connected"
     check_backend(fn, backend)
-    x = _checks.array(fn, "input", input, np.int8, 2)
-    w, encoding = _checks.filter_array(fn, filter, 2, 0)
+    x = _checks.layer_input(fn, input, 2)
+    w, encoding = _checks.filter_array(fn, filter, 2, 0, dense=x.dtype == np.int16)
     n, in_f = x.shape
     out_f, w_in = w.shape
     if min(x.shape) < 1 or min(w.shape) < 1:
         raise ValueError(f"{fn}: input {x.shape} and filter {w.shape} must have no empty dimension")
     if w_in != in_f:
         raise ValueError(f"{fn}: filter has {w_in} input features, input has {in_f}")
-    in_zp, out_zp, act_lo, act_hi, mult, shift, per_channel, b = _checks.layer_quantization(
-        fn, input_zp=input_zp, output_zp=output_zp, act_min=act_min, act_max=act_max,
-        output_mult=output_mult, output_shift=output_shift, bias=bias, channels=out_f,
-    )
+    quantization = dict(input_zp=input_zp, output_zp=output_zp, act_min=act_min, act_max=act_max,
+                        output_mult=output_mult, output_shift=output_shift, bias=bias, channels=out_f)
+    if x.dtype == np.int16:
+        _checks.integer(fn, "filter_zp", filter_zp, 0, 0)
+        act_lo, act_hi, mult, shift, per_channel, b = _checks.layer_quantization_16x8(fn, **quantization)
+        _checks.weights(fn, "filter", w)
+        _checks.accumulator_fits_16x8(fn, weight_abs_sums(w, 0), b)
+        out = np.empty((n, out_f), dtype=np.int16)
+        run_kernel(backend, fully_connected_s16, batches=n, input_features=in_f, output_features=out_f,
+                   output_mult=mult, output_shift=shift, per_channel=per_channel, act_min=act_lo, act_max=act_hi,
+                   input=x.reshape(-1), filter=w.reshape(-1), bias=b, output=out.reshape(-1))
+        return out
+    in_zp, out_zp, act_lo, act_hi, mult, shift, per_channel, b = _checks.layer_quantization(fn, **quantization)
     w_zp = _checks.integer(fn, "filter_zp", filter_zp, _checks.INT8_MIN, _checks.INT8_MAX)
     if w_zp != 0 and encoding is not None:
         raise ValueError(f"{fn}: filter_zp must be 0 for an encoded filter (encodings hold symmetric weights), "
@@ -228,3 +278,4 @@ def fully_connected(
         output=out.reshape(-1))
     run_kernel(backend, kernel, **named)
     return out
+

@@ -132,6 +132,29 @@ void mf_fully_connected_encoded_s8(int16_t *scratch,
                                 const int8_t *input, const int8_t *codebook, const uint8_t *values,
                                 const uint8_t *positions, const int32_t *bias, int8_t *output);
 
+/* 16x8 layers (TFLite's 16x8 mode): int16 activations with zero point 0, symmetric int8 weights, int64 bias;
+ * the contract's accumulator bound is 2^15 * sum|w| + |bias| <= 2^47 - 1 and the shifts lie in [-31, 7]. */
+void mf_conv2d_s16(int32_t batches, int32_t input_h, int32_t input_w, int32_t input_ch,
+                int32_t filter_h, int32_t filter_w,
+                int32_t output_h, int32_t output_w, int32_t output_ch,
+                int32_t groups, int32_t stride_h, int32_t stride_w,
+                int32_t dilation_h, int32_t dilation_w, int32_t pad_top, int32_t pad_left,
+                const int32_t *output_mult, const int8_t *output_shift, int32_t per_channel,
+                int32_t act_min, int32_t act_max,
+                const int16_t *input, const int8_t *filter, const int64_t *bias, int16_t *output);
+void mf_depthwise_conv2d_s16(int32_t batches, int32_t input_h, int32_t input_w, int32_t input_ch,
+                          int32_t filter_h, int32_t filter_w,
+                          int32_t output_h, int32_t output_w, int32_t depth_multiplier,
+                          int32_t stride_h, int32_t stride_w,
+                          int32_t dilation_h, int32_t dilation_w, int32_t pad_top, int32_t pad_left,
+                          const int32_t *output_mult, const int8_t *output_shift, int32_t per_channel,
+                          int32_t act_min, int32_t act_max,
+                          const int16_t *input, const int8_t *filter, const int64_t *bias, int16_t *output);
+void mf_fully_connected_s16(int32_t batches, int32_t input_features, int32_t output_features,
+                         const int32_t *output_mult, const int8_t *output_shift, int32_t per_channel,
+                         int32_t act_min, int32_t act_max,
+                         const int16_t *input, const int8_t *filter, const int64_t *bias, int16_t *output);
+
 void mf_add_s8(const int32_t *output_shape, const int32_t *input1_strides, const int32_t *input2_strides,
             int32_t left_shift,
             int32_t input1_zp, int32_t input1_mult, int32_t input1_shift,
@@ -232,6 +255,47 @@ void mf_reduce_max_s8(const int32_t *input_shape, const int32_t *reduce_mask, co
 
 void mf_quantize_s8(int32_t size, float scale, int32_t zero_point, const float *input, int8_t *output);
 void mf_dequantize_s8(int32_t size, float scale, int32_t zero_point, const int8_t *input, float *output);
+
+/* 16-bit activations (TFLite's 16x8 mode): int16 data, zero points and act_min / act_max in [-32768, 32767].
+ * mf_add_s16 / mf_sub_s16: left_shift <= 15, input multipliers <= 1/2; mf_mul_s16: input zero points 0;
+ * mf_average_pool2d_s16: filter_h * filter_w <= 65535 (elementwise.py, pooling.py derive the bounds). */
+void mf_add_s16(const int32_t *output_shape, const int32_t *input1_strides, const int32_t *input2_strides,
+                int32_t left_shift,
+                int32_t input1_zp, int32_t input1_mult, int32_t input1_shift,
+                int32_t input2_zp, int32_t input2_mult, int32_t input2_shift,
+                int32_t output_zp, int32_t output_mult, int32_t output_shift,
+                int32_t act_min, int32_t act_max,
+                const int16_t *input1, const int16_t *input2, int16_t *output);
+void mf_sub_s16(const int32_t *output_shape, const int32_t *input1_strides, const int32_t *input2_strides,
+                int32_t left_shift,
+                int32_t input1_zp, int32_t input1_mult, int32_t input1_shift,
+                int32_t input2_zp, int32_t input2_mult, int32_t input2_shift,
+                int32_t output_zp, int32_t output_mult, int32_t output_shift,
+                int32_t act_min, int32_t act_max,
+                const int16_t *input1, const int16_t *input2, int16_t *output);
+void mf_mul_s16(const int32_t *output_shape, const int32_t *input1_strides, const int32_t *input2_strides,
+                int32_t input1_zp, int32_t input2_zp,
+                int32_t output_zp, int32_t output_mult, int32_t output_shift,
+                int32_t act_min, int32_t act_max,
+                const int16_t *input1, const int16_t *input2, int16_t *output);
+void mf_average_pool2d_s16(int32_t batches, int32_t input_h, int32_t input_w, int32_t channels,
+                           int32_t filter_h, int32_t filter_w, int32_t output_h, int32_t output_w,
+                           int32_t stride_h, int32_t stride_w, int32_t pad_top, int32_t pad_left,
+                           int32_t act_min, int32_t act_max,
+                           const int16_t *input, int16_t *output);
+void mf_max_pool2d_s16(int32_t batches, int32_t input_h, int32_t input_w, int32_t channels,
+                       int32_t filter_h, int32_t filter_w, int32_t output_h, int32_t output_w,
+                       int32_t stride_h, int32_t stride_w, int32_t pad_top, int32_t pad_left,
+                       int32_t act_min, int32_t act_max,
+                       const int16_t *input, int16_t *output);
+void mf_quantize_s16(int32_t size, float scale, int32_t zero_point, const float *input, int16_t *output);
+void mf_dequantize_s16(int32_t size, float scale, int32_t zero_point, const int16_t *input, float *output);
+void mf_requantize_s8_s16(int32_t size, int32_t input_zp, int32_t output_zp, int32_t mult, int32_t shift,
+                          const int8_t *input, int16_t *output);
+void mf_requantize_s16_s8(int32_t size, int32_t input_zp, int32_t output_zp, int32_t mult, int32_t shift,
+                          const int16_t *input, int8_t *output);
+void mf_requantize_s16_s16(int32_t size, int32_t input_zp, int32_t output_zp, int32_t mult, int32_t shift,
+                           const int16_t *input, int16_t *output);
 /* cffi-end */
 
 #ifdef __cplusplus

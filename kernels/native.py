@@ -26,6 +26,7 @@ _C_ARRAY_TYPES = {
     np.dtype(np.uint8): "uint8_t[]",
     np.dtype(np.int16): "int16_t[]",
     np.dtype(np.int32): "int32_t[]",
+    np.dtype(np.int64): "int64_t[]",
     np.dtype(np.float32): "float[]",
 }
 

@@ -35,6 +35,8 @@ static inline int32_t multiply_by_quantized_multiplier(int32_t x, int32_t mult, 
 int32_t mf_multiply_by_quantized_multiplier_reference(int32_t x, int32_t mult, int32_t shift);
 static inline int32_t requantize(int32_t acc, int32_t mult, int32_t shift, int32_t output_zp,
                                  int32_t act_min, int32_t act_max);
+static inline int32_t multiply_by_quantized_multiplier_int64(int64_t x, int32_t mult, int32_t shift);
+static inline int32_t requantize_int64(int64_t acc, int32_t mult, int32_t shift, int32_t act_min, int32_t act_max);
 static inline int32_t wrapping_add(int32_t a, int32_t b);
 static inline int32_t saturating_rounding_multiply_by_pot(int32_t x, int32_t exponent);
 static inline int32_t rounding_half_sum(int32_t a, int32_t b);
@@ -194,6 +196,26 @@ static inline int32_t requantize(int32_t acc, int32_t mult, int32_t shift, int32
                                  int32_t act_min, int32_t act_max)
 {
     return requant_clamp(multiply_by_quantized_multiplier(acc, mult, shift), output_zp, act_min, act_max);
+}
+
+/*
+ * The 16x8 layers' rescaling of an int64 accumulator (numerics.py derives it): the Q31 multiplier reduced to
+ * Q15 (rounded half up, saturated at 0x7FFF), then one rounding half up of x * reduced / 2^(15 - shift).
+ * shift in [-31, 7] and |x| < 2^47 (the loaders' rules) keep every step in int64; a quotient beyond int32
+ * wraps in the cast, as TFLite's static_cast does.
+ */
+static inline int32_t multiply_by_quantized_multiplier_int64(int64_t x, int32_t mult, int32_t shift)
+{
+    const int64_t reduced = mult < 0x7FFF0000 ? ((int64_t)mult + (1 << 15)) >> 16 : 0x7FFF;
+    const int32_t total = 15 - shift; /* in [8, 46] */
+    return (int32_t)((x * reduced + ((int64_t)1 << (total - 1))) >> total);
+}
+
+/* The output stage of every 16x8 kernel: clamp to [act_min, act_max] (inside int16; no zero point). */
+static inline int32_t requantize_int64(int64_t acc, int32_t mult, int32_t shift, int32_t act_min, int32_t act_max)
+{
+    const int32_t v = multiply_by_quantized_multiplier_int64(acc, mult, shift);
+    return v < act_min ? act_min : (v > act_max ? act_max : v);
 }
 
 /*

@@ -54,6 +54,13 @@ ROUNDING_MODE = "double_rounding"
 # |x - input_zp| of an int8 activation: x and input_zp both lie in [-128, 127].
 MAX_CENTERED_INPUT = 255
 
+# 16x8 layers (int16 activations with zero point 0, int8 weights, int64 accumulators and biases; TFLite's
+# 16x8 mode): |x| <= 2^15, and TFLite's multiply_by_quantized_multiplier_int64 asserts its accumulator lies
+# in [-2^47, 2^47) and its shift in [-31, 7] (the result of shift 8 or more would leave int32 at once).
+MAX_S16_INPUT = 2**15
+S16_ACCUMULATOR_MAX = 2**47 - 1
+S16_SHIFT_MAX = 7
+
 
 def weight_abs_sums(weights, channel_axis: int, zero_point: int = 0) -> np.ndarray:
     """sum |w - zero_point| over each output channel's weights (along ``channel_axis``), int64: the weight term
@@ -63,7 +70,8 @@ def weight_abs_sums(weights, channel_axis: int, zero_point: int = 0) -> np.ndarr
     return np.moveaxis(centred, channel_axis, 0).reshape(w.shape[channel_axis], -1).sum(axis=1)
 
 
-def accumulator_overflow(abs_weight_sums, bias=None) -> tuple[int, int] | None:
+def accumulator_overflow(abs_weight_sums, bias=None, max_input=MAX_CENTERED_INPUT,
+                         limit=INT32_MAX) -> tuple[int, int] | None:
     """The one accumulator rule of every weighted layer (conv, depthwise, fully connected): None when it holds,
     else (channel, bound) of the worst output channel.
 
@@ -73,14 +81,18 @@ def accumulator_overflow(abs_weight_sums, bias=None) -> tuple[int, int] | None:
     and every partial sum of it, is at most 255 * sum_k |w[c, k] - w_zp| + |bias[c]| in magnitude, whatever
     the input; the kernels (int32 in C, and the SIMD tiles) rely on that bound being <= 2^31 - 1. The public
     kernels, both loaders and the compiler apply this function (the C loader its twin, weight_encoding.c's
-    mf_weight_channel_bound, which sums |w - w_zp| the same way)."""
-    bound = MAX_CENTERED_INPUT * np.asarray(abs_weight_sums, np.int64)
+    mf_weight_channel_bound, which sums |w - w_zp| the same way).
+
+    A 16x8 layer passes max_input=MAX_S16_INPUT and limit=S16_ACCUMULATOR_MAX: its int64 accumulator,
+    2^15 * sum_k |w[c, k]| + |bias[c]|, must stay inside multiply_by_quantized_multiplier_int64's domain.
+    Every term is below 2^15 * 127 * 2^31 + 2^63 in exact Python integers (no int64 wrap)."""
+    bound = [max_input * int(s) for s in np.asarray(abs_weight_sums, np.int64).reshape(-1)]
     if bias is not None and np.size(bias):
-        bound = bound + np.abs(np.asarray(bias, np.int64))
-    if bound.size == 0 or int(bound.max()) <= INT32_MAX:
+        bound = [v + abs(int(b)) for v, b in zip(bound, np.asarray(bias).reshape(-1))]
+    if not bound or max(bound) <= limit:
         return None
     c = int(np.argmax(bound))
-    return c, int(bound[c])
+    return c, bound[c]
 
 
 def quantize_multiplier(real_multiplier: float) -> tuple[int, int]:
@@ -294,6 +306,44 @@ def requantize(acc, mult, shift, output_zp, act_min, act_max):
     adds in int32; the results agree wherever TFLite's is defined).
     """
     v = np.int64(multiply_by_quantized_multiplier(acc, mult, shift)) + output_zp
+    if v < act_min:
+        v = act_min
+    elif v > act_max:
+        v = act_max
+    return np.int32(v)
+
+
+_i64 = types.int64
+
+
+@kernel(_i32(_i64, _i32, _i32))
+def multiply_by_quantized_multiplier_int64(x, mult, shift):
+    """x * mult * 2^(shift - 31) for an int64 accumulator, rounded once: TFLite's
+    MultiplyByQuantizedMultiplier(int64_t, ...) of its 16x8 layers (and CMSIS-NN's arm_nn_requantize_s64).
+
+    Numerics: the Q31 multiplier is first reduced to Q15, rounding half up and saturating at 2^15 - 1:
+      reduced = mult < 0x7FFF0000 ? (mult + 2^15) >> 16 : 0x7FFF,  in [0, 2^15)
+    then, with total = 15 - shift in [8, 46] (shift in [-31, 7]):
+      result = floor((x * reduced + 2^(total - 1)) / 2^total)
+    one rounding, half up (ties toward +inf), of x * reduced * 2^(shift - 15). The 16-bit multiplier costs
+    precision: its relative error is up to 2^-15, against 2^-31 for the int8 layers' Q31 one; that is TFLite's
+    arithmetic, kept for bit-exactness.
+    Ranges: |x| <= 2^47 - 1 (the loaders' accumulator rule, accumulator_overflow with S16_ACCUMULATOR_MAX), so
+    |x * reduced| < 2^62 and the sum stays in int64. The quotient can exceed int32 when the layer's real
+    multiplier is large; TFLite then narrows it with static_cast, which wraps modulo 2^32 (its range check
+    is a debug-only DCHECK), and so does this function (Numba's int32 conversion, C's (int32_t) cast on
+    GCC and Clang). Every 16x8 output is then clamped to int16, so a wrapped value is only ever a clamped
+    garbage value in TFLite too."""
+    reduced = (np.int64(mult) + (1 << 15)) >> 16 if mult < 0x7FFF0000 else np.int64(0x7FFF)
+    total = np.int64(15 - shift)
+    return np.int32(np.int64(x) * reduced + (np.int64(1) << (total - 1)) >> total)
+
+
+@kernel(_i32(_i64, _i32, _i32, _i32, _i32))
+def requantize_int64(acc, mult, shift, act_min, act_max):
+    """The output stage of every 16x8 kernel: clamp(multiply_by_quantized_multiplier_int64(acc), act_min,
+    act_max), with [act_min, act_max] inside int16 and no zero point (int16 activations are symmetric)."""
+    v = multiply_by_quantized_multiplier_int64(acc, mult, shift)
     if v < act_min:
         v = act_min
     elif v > act_max:

@@ -1,6 +1,6 @@
 /*
- * int8 average pool, max pool and mean over H, W: the C twins of pooling.py,
- * whose docstring derives the arithmetic.
+ * int8 average pool, max pool and mean over H, W, and average and max pool
+ * on int16: the C twins of pooling.py, whose docstring derives the arithmetic.
  */
 #include "microflat_kernels.h"
 #include "numerics.h"
@@ -90,6 +90,71 @@ void mf_mean_hw_s8(int32_t batches, int32_t input_h, int32_t input_w, int32_t ch
             const int32_t v = multiply_by_quantized_multiplier(acc, mult, shift);
             const int64_t y = (int64_t)rounded_div_away_from_zero(v, count) + output_zp;
             output[b * channels + c] = (int8_t)(y < -128 ? -128 : (y > 127 ? 127 : y));
+        }
+    }
+}
+
+/*
+ * 16-bit activations (TFLite's 16x8 mode, reference_integer_ops::AveragePool / MaxPool on int16_t): the int8
+ * kernels' arithmetic on int16 data. The caller keeps filter_h * filter_w <= 65535, so the int32 window sum
+ * is at most 32768 * 65535 = 2^31 - 2^15 in magnitude.
+ */
+void mf_average_pool2d_s16(int32_t batches, int32_t input_h, int32_t input_w, int32_t channels,
+                           int32_t filter_h, int32_t filter_w, int32_t output_h, int32_t output_w,
+                           int32_t stride_h, int32_t stride_w, int32_t pad_top, int32_t pad_left,
+                           int32_t act_min, int32_t act_max,
+                           const int16_t *input, int16_t *output)
+{
+    for (int32_t b = 0; b < batches; ++b) {
+        for (int32_t oy = 0; oy < output_h; ++oy) {
+            const int32_t y0 = oy * stride_h - pad_top;
+            const int32_t ky0 = max_i32(0, -y0), ky1 = min_i32(filter_h, input_h - y0);
+            for (int32_t ox = 0; ox < output_w; ++ox) {
+                const int32_t x0 = ox * stride_w - pad_left;
+                const int32_t kx0 = max_i32(0, -x0), kx1 = min_i32(filter_w, input_w - x0);
+                const int32_t count = max_i32(ky1 - ky0, 0) * max_i32(kx1 - kx0, 0);
+                const int32_t out_base = ((b * output_h + oy) * output_w + ox) * channels;
+                for (int32_t c = 0; c < channels; ++c) {
+                    int32_t acc = 0;
+                    for (int32_t ky = ky0; ky < ky1; ++ky) {
+                        const int32_t row = ((b * input_h + y0 + ky) * input_w + x0) * channels + c;
+                        for (int32_t kx = kx0; kx < kx1; ++kx) {
+                            acc += input[row + kx * channels];
+                        }
+                    }
+                    const int32_t v = count > 0 ? rounded_div_away_from_zero(acc, count) : 0;
+                    output[out_base + c] = (int16_t)min_i32(max_i32(v, act_min), act_max);
+                }
+            }
+        }
+    }
+}
+
+void mf_max_pool2d_s16(int32_t batches, int32_t input_h, int32_t input_w, int32_t channels,
+                       int32_t filter_h, int32_t filter_w, int32_t output_h, int32_t output_w,
+                       int32_t stride_h, int32_t stride_w, int32_t pad_top, int32_t pad_left,
+                       int32_t act_min, int32_t act_max,
+                       const int16_t *input, int16_t *output)
+{
+    for (int32_t b = 0; b < batches; ++b) {
+        for (int32_t oy = 0; oy < output_h; ++oy) {
+            const int32_t y0 = oy * stride_h - pad_top;
+            const int32_t ky0 = max_i32(0, -y0), ky1 = min_i32(filter_h, input_h - y0);
+            for (int32_t ox = 0; ox < output_w; ++ox) {
+                const int32_t x0 = ox * stride_w - pad_left;
+                const int32_t kx0 = max_i32(0, -x0), kx1 = min_i32(filter_w, input_w - x0);
+                const int32_t out_base = ((b * output_h + oy) * output_w + ox) * channels;
+                for (int32_t c = 0; c < channels; ++c) {
+                    int32_t v = -32768;
+                    for (int32_t ky = ky0; ky < ky1; ++ky) {
+                        const int32_t row = ((b * input_h + y0 + ky) * input_w + x0) * channels + c;
+                        for (int32_t kx = kx0; kx < kx1; ++kx) {
+                            v = max_i32(v, input[row + kx * channels]);
+                        }
+                    }
+                    output[out_base + c] = (int16_t)min_i32(max_i32(v, act_min), act_max);
+                }
+            }
         }
     }
 }

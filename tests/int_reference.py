@@ -46,6 +46,28 @@ def requantize(acc, mult, shift, output_zp, act_min, act_max):
     return np.clip(multiply_by_quantized_multiplier(acc, mult, shift) + output_zp, act_min, act_max)
 
 
+def wrap_int32(v):
+    """v modulo 2^32 as a signed int32 value (two's complement narrowing)."""
+    return ((np.asarray(v, dtype=np.int64) + 2**31) & (2**32 - 1)) - 2**31
+
+
+def multiply_by_quantized_multiplier_int64(x, mult, shift):
+    """TFLite's 16x8 rescaling, from its definition: the Q31 multiplier rounded half up to Q15 and capped at
+    2^15 - 1, m15 = min(floor(mult / 2^16 + 1/2), 2^15 - 1); then x * m15 * 2^(shift - 15) rounded half up,
+    floor((x * m15 + 2^(14 - shift)) / 2^(15 - shift)) by floor division (|x * m15| < 2^62), narrowed to
+    int32 by wrapping."""
+    x = np.asarray(x, dtype=np.int64)
+    mult = np.asarray(mult, dtype=np.int64)
+    shift = np.asarray(shift, dtype=np.int64)
+    m15 = np.minimum((2 * mult + 2**16) // 2**17, 2**15 - 1)
+    divisor = np.left_shift(np.int64(1), 15 - shift)
+    return wrap_int32((x * m15 + divisor // 2) // divisor)
+
+
+def requantize_int64(acc, mult, shift, act_min, act_max):
+    return np.clip(multiply_by_quantized_multiplier_int64(acc, mult, shift), act_min, act_max)
+
+
 def quantize_multiplier_exact(real: float) -> tuple[int, int]:
     """TFLite's QuantizeMultiplier by exact rational arithmetic (no frexp).
 

@@ -173,6 +173,75 @@ def fully_connected_cases(draw):
     return Case(x, w, bias, kwargs)
 
 
+# --- 16x8 layers: int16 activations (zero point 0), int8 weights, int64 bias ---------------------------------
+
+INT16_MIN, INT16_MAX = -(2**15), 2**15 - 1
+ACC16X8_MAX = 2**47 - 1
+# Q31 multipliers around the Q15 reduction's saturation point (0x7FFF0000) and rounding half step (2^15).
+MULT_16X8_EDGES = MULT_EDGES + [2**15 - 1, 2**15, 0x7FFEFFFF, 0x7FFF0000]
+shifts_16x8 = st.one_of(st.integers(-20, 0), st.integers(-31, 7), st.sampled_from([-31, 7]))
+
+
+def int16_array(draw, shape) -> np.ndarray:
+    elements = st.one_of(st.integers(-300, 300), st.integers(INT16_MIN, INT16_MAX))
+    arr = draw(hnp.arrays(np.int16, shape, elements=elements))
+    return with_edges(draw, arr, INT16_MIN, INT16_MAX)
+
+
+@st.composite
+def activation_ranges_16(draw):
+    if draw(st.booleans()):
+        return INT16_MIN, INT16_MAX
+    a, b = draw(st.integers(INT16_MIN, INT16_MAX)), draw(st.integers(INT16_MIN, INT16_MAX))
+    return min(a, b), max(a, b)
+
+
+@st.composite
+def requant_params_16x8(draw, channels: int):
+    count = channels if draw(st.booleans()) else 1
+    mults = st.one_of(st.sampled_from(MULT_16X8_EDGES), st.integers(2**30, 2**31 - 1))
+    mult = np.array(draw(st.lists(mults, min_size=count, max_size=count)), dtype=np.int32)
+    shift = np.array(draw(st.lists(shifts_16x8, min_size=count, max_size=count)), dtype=np.int32)
+    return mult, shift
+
+
+def bias_array_16x8(draw, abs_weight_sums: np.ndarray):
+    """None, or int64 biases within the 16x8 accumulator bound 2^15 * sum|w| + |bias| <= 2^47 - 1."""
+    if draw(st.integers(0, 3)) == 0:
+        return None
+    bound = ACC16X8_MAX - 2**15 * int(abs_weight_sums.max())
+    elements = st.one_of(st.integers(-(2**20), 2**20), st.integers(-bound, bound), st.sampled_from([-bound, bound]))
+    return draw(hnp.arrays(np.int64, abs_weight_sums.shape, elements=elements))
+
+
+def as_16x8(draw, case: Case) -> Case:
+    """An int8 case's geometry and weights as a 16x8 case: int16 input with its edges, zero points 0, an int64
+    bias, shifts in [-31, 7] and an int16 clamp."""
+    channels = case.w.shape[3] if "multiplier" in case.geometry else case.w.shape[0]
+    sums = np.abs(np.moveaxis(case.w, 3 if "multiplier" in case.geometry else 0, 0).reshape(channels, -1)
+                  .astype(np.int64)).sum(axis=1)
+    mult, shift = draw(requant_params_16x8(channels))
+    act_min, act_max = draw(activation_ranges_16())
+    kwargs = dict(case.kwargs, input_zp=0, output_zp=0, output_mult=mult, output_shift=shift, act_min=act_min,
+                  act_max=act_max)
+    return Case(int16_array(draw, case.x.shape), case.w, bias_array_16x8(draw, sums), kwargs, case.geometry)
+
+
+@st.composite
+def conv2d_cases_16x8(draw):
+    return as_16x8(draw, draw(conv2d_cases()))
+
+
+@st.composite
+def depthwise_cases_16x8(draw):
+    return as_16x8(draw, draw(depthwise_cases()))
+
+
+@st.composite
+def fully_connected_cases_16x8(draw):
+    return as_16x8(draw, draw(fully_connected_cases()))
+
+
 @st.composite
 def real_scales(draw, channels: int):
     """Input, per-channel weight and output scales, as a calibrated model would have."""

@@ -6,11 +6,14 @@ import int_reference as ref
 
 
 def _requantized(acc, case, channels):
+    """The int8 output of int64 accumulators; a 16x8 case's (int16 input) int16 output by the int64 rescaling."""
     kw = case.kwargs
     if case.bias is not None:
         acc = acc + case.bias.astype(np.int64)
     mult = ref.per_channel(kw["output_mult"], channels)
     shift = ref.per_channel(kw["output_shift"], channels)
+    if case.x.dtype == np.int16:
+        return ref.requantize_int64(acc, mult, shift, kw["act_min"], kw["act_max"]).astype(np.int16)
     out = ref.requantize(acc, mult, shift, kw["output_zp"], kw["act_min"], kw["act_max"])
     return out.astype(np.int8)
 

@@ -47,7 +47,7 @@ def test_every_global_c_symbol_carries_the_prefix(tmp_path):
     assert [s for s in symbols if not s[1].startswith(C_PREFIX)] == []
 
 
-KERNELS = sorted((getattr(K, n) for n in dir(K) if n.endswith("_s8") and hasattr(getattr(K, n), "py_func")),
+KERNELS = sorted((getattr(K, n) for n in dir(K) if n.endswith(("_s8", "_s16")) and hasattr(getattr(K, n), "py_func")),
                  key=lambda k: k.__name__)
 
 

@@ -22,7 +22,7 @@ def _conv(**over):
 @pytest.mark.parametrize(
     "override, message",
     [
-        (dict(input=X.astype(np.int16)), "input must have dtype int8"),
+        (dict(input=X.astype(np.int32)), "input must have dtype int8"),
         (dict(input=X[0]), "input must be 4-D"),
         (dict(input=[[1]]), "input must be a numpy array"),
         (dict(filter=W.astype(np.float32)), "filter must have dtype int8"),

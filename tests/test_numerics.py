@@ -12,10 +12,12 @@ import int_reference as ref
 from microflat.kernels import (
     dequantize,
     multiply_by_quantized_multiplier,
+    multiply_by_quantized_multiplier_int64,
     quantize,
     quantize_multiplier,
     quantize_multipliers,
     requantize,
+    requantize_int64,
     rounding_divide_by_pot,
     saturating_rounding_doubling_high_mul,
 )
@@ -57,6 +59,29 @@ def test_multiply_by_quantized_multiplier(c, x, mult, shift):
     assert multiply_by_quantized_multiplier(x, mult, shift) == expected
     assert c.multiply_by_quantized_multiplier(x, mult, shift) == expected
     assert c.mf_multiply_by_quantized_multiplier_reference(x, mult, shift) == expected
+
+
+ACC64 = st.one_of(st.sampled_from([-(2**47) + 1, -1, 0, 1, 2**47 - 1]), st.integers(-(2**47) + 1, 2**47 - 1),
+                  st.integers(-(2**20), 2**20))
+MULT_REDUCED_EDGES = st.sampled_from([0, 2**15 - 1, 2**15, 2**30, 0x7FFEFFFF, 0x7FFF0000, ref.INT32_MAX])
+
+
+@given(x=ACC64, mult=st.one_of(MULT, MULT_REDUCED_EDGES), shift=st.integers(-31, 7))
+@example(x=2**47 - 1, mult=ref.INT32_MAX, shift=7)  # the quotient leaves int32 and wraps, as TFLite's cast
+@example(x=-1, mult=2**30, shift=0)  # -1 * 2^14 / 2^15 = -1/2: the tie rounds up, to 0 (not away from zero)
+def test_multiply_by_quantized_multiplier_int64(c, x, mult, shift):
+    expected = int(ref.multiply_by_quantized_multiplier_int64(x, mult, shift))
+    assert multiply_by_quantized_multiplier_int64(x, mult, shift) == expected
+    assert c.multiply_by_quantized_multiplier_int64(x, mult, shift) == expected
+
+
+@given(x=ACC64, mult=MULT, shift=st.integers(-31, 7), a=st.integers(-(2**15), 2**15 - 1),
+       b=st.integers(-(2**15), 2**15 - 1))
+def test_requantize_int64(c, x, mult, shift, a, b):
+    lo, hi = min(a, b), max(a, b)
+    expected = int(ref.requantize_int64(x, mult, shift, lo, hi))
+    assert requantize_int64(x, mult, shift, lo, hi) == expected
+    assert c.requantize_int64(x, mult, shift, lo, hi) == expected
 
 
 @given(x=INT32, mult=INT32, shift=SHIFT)
