@@ -125,7 +125,10 @@ def memory_order(n_tensors, operators, sizes, is_const, model_inputs, model_outp
 
 
 def model_order(loaded) -> list[int]:
-    """memory_order of a verified, unplanned model (runtime.loader.LoadedModel)."""
+    """memory_order of a verified, unplanned model (runtime.loader.LoadedModel). A model with variables keeps
+    its order: a variable's readers must stay before its ASSIGN_VARIABLE, an order the data flow does not show."""
+    if loaded.variables:
+        return list(range(len(loaded.operators)))
     ops, _ = loaded.graph()
     return memory_order(len(loaded.tensors), ops, [t.nbytes for t in loaded.tensors],
                         [t.is_const for t in loaded.tensors], loaded.inputs, loaded.outputs,

@@ -62,7 +62,8 @@ class ModelWriter:
     def add_constant(self, name, data: np.ndarray, *, scale=None, zero_point=0, axis=None) -> int:
         """A constant tensor; its bytes go to the 16-byte-aligned constant segment."""
         data = np.ascontiguousarray(data)
-        dtype = {np.dtype(np.int8): "INT8", np.dtype(np.int32): "INT32", np.dtype(np.float32): "FLOAT32"}[data.dtype]
+        dtype = {np.dtype(np.int8): "INT8", np.dtype(np.int16): "INT16", np.dtype(np.int32): "INT32",
+                 np.dtype(np.int64): "INT64", np.dtype(np.float32): "FLOAT32"}[data.dtype]
         self.buffers.append(data.astype(data.dtype.newbyteorder("<")).tobytes())
         self.tensors.append({"name": name, "dtype": DTYPE[dtype], "shape": list(data.shape) or [1],
                              **self._quant(scale, zero_point, axis), "buffer": len(self.buffers) - 1})

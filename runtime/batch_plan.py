@@ -41,6 +41,8 @@ def sampled_tensors(model) -> set:
 
 def per_sample_reason(model) -> str | None:
     """Why ``model`` (a LoadedModel) cannot run N samples as one batch-N model; None when it can."""
+    if model.variables:
+        return "the model keeps state across invokes: its samples run one after another, as a stream"
     for i in sorted(sampled_tensors(model)):
         t = model.tensors[i]
         if len(t.shape) < 2 or t.shape[0] != 1:

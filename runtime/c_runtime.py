@@ -77,6 +77,10 @@ class CRuntime:
     def invoke_operator(self, k: int) -> None:
         _invoke_status(self.lib.mf_invoke_operator(self.model, k), f"mf_invoke_operator({k})")
 
+    def reset_state(self) -> None:
+        """mf_reset_state: every variable back to real 0."""
+        _invoke_status(self.lib.mf_reset_state(self.model), "mf_reset_state")
+
 
 def _invoke_status(status: int, call: str) -> None:
     """InputError for MF_ERROR_INPUT (an input's value the model refuses), RuntimeError for any other failure."""

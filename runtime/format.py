@@ -188,5 +188,6 @@ DTYPE = SCHEMA.enums["DType"].values
 OPCODE = SCHEMA.enums["OpCode"].values
 OPCODE_NAMES = {v: k for k, v in OPCODE.items()}
 ROUNDING_MODE = SCHEMA.enums["RoundingMode"].values
-DTYPE_NUMPY = {DTYPE["INT8"]: "int8", DTYPE["INT32"]: "int32", DTYPE["FLOAT32"]: "float32"}
-DTYPE_BYTES = {DTYPE["INT8"]: 1, DTYPE["INT32"]: 4, DTYPE["FLOAT32"]: 4}
+DTYPE_NUMPY = {DTYPE["INT8"]: "int8", DTYPE["INT32"]: "int32", DTYPE["FLOAT32"]: "float32", DTYPE["INT16"]: "int16",
+               DTYPE["INT64"]: "int64"}
+DTYPE_BYTES = {DTYPE["INT8"]: 1, DTYPE["INT32"]: 4, DTYPE["FLOAT32"]: 4, DTYPE["INT16"]: 2, DTYPE["INT64"]: 8}

@@ -76,7 +76,7 @@ class Interpreter:
             self.steps = [(self._c.invoke_operator, (k,)) for k in range(len(m.operators))]
             self.op_steps = [slice(k, k + 1) for k in range(len(m.operators))]
             self._invoke_all = self._c.invoke
-            return
+            return  # the C runtime resets the variables when it loads the model
         self._per_sample = per_sample_reason(m) is None
         self._batch_interpreters = {}  # samples -> an Interpreter of the model planned for them, or None
         self.arena = np.zeros(-(-max(m.arena_bytes, 1) // 8) * 8, dtype=np.uint8)  # whole int64s: step_program
@@ -89,6 +89,17 @@ class Interpreter:
                 self.steps.append((self._callable(kernel), args))
             self.op_steps.append(slice(first, len(self.steps)))
         self._invoke_all = StepProgram(self.steps, self.arena).run  # rewrites the steps' own arrays
+        self.reset_state()
+
+    def reset_state(self):
+        """Every variable (the state a streaming model keeps across invokes: a recurrent layer's, a ring buffer)
+        back to real 0: its zero point, or 0. A new Interpreter starts so; invoke never resets."""
+        if self.backend == "c":
+            self._c.reset_state()
+            return
+        for i in self.model.variables:
+            t = self.model.tensors[i]
+            self.view(t)[:] = t.reset_value
 
     def _callable(self, kernel):
         if self.backend == "c" and hasattr(kernel, "py_func"):

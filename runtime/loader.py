@@ -42,6 +42,7 @@ from .format import (
     MAX_RANK,
     MAX_TENSOR_BYTES,
     MAX_TENSORS,
+    OPCODE,
     OPCODE_NAMES,
     ROUNDING_MODE,
     SEGMENT_ALIGNMENT,
@@ -61,6 +62,7 @@ class TensorInfo:
     data: np.ndarray | None  # constant data, read in place from the file (None for an encoded weight)
     pos: int
     encoding: WE.Encoding | None = None  # a compressed int8 weight: its streams, read in place
+    variable: bool = False  # persistent state: keeps its value across invokes (docs/FORMAT.md, "Variables")
 
     @property
     def stored_bytes(self) -> int:
@@ -82,6 +84,11 @@ class TensorInfo:
     @property
     def scale_value(self):
         return None if self.scale is None or len(self.scale) == 0 else float(self.scale[0])
+
+    @property
+    def reset_value(self) -> int:
+        """A variable's value after a reset: real 0, its zero point where it has one (0.0 for float32)."""
+        return 0 if self.dtype == "float32" else self.zero_point or 0
 
 
 @dataclass
@@ -108,6 +115,11 @@ class LoadedModel:
         self.tensors = [self._check_tensor(i, t) for i, t in enumerate(self.root.tensors or [])]
         self.inputs = self._check_io("inputs")
         self.outputs = self._check_io("outputs")
+        self.variables = [t.index for t in self.tensors if t.variable]
+        # What the plan keeps apart for the whole run, as memory_plan takes model inputs and outputs: the inputs
+        # and outputs themselves, and the variables, whose values outlive every invoke.
+        self.held_inputs = self.inputs + self.variables
+        self.held_outputs = self.outputs + self.variables
         self._check_metadata()
         self._check_graph_order()
         self.op_info: list[OpInfo] = []
@@ -172,7 +184,7 @@ class LoadedModel:
                 raise FormatError(f"{path}.{field}", t.at[field], "give either one scale or per-channel scales")
             if not (np.all(np.isfinite(scale)) and np.all(scale > 0)):
                 raise FormatError(f"{path}.{field}", t.at[field], "scales must be finite and > 0")
-            lo, hi = (-128, 127) if dtype == "int8" else (-(2**31), 2**31 - 1)
+            lo, hi = {"int8": (-128, 127), "int16": (-(2**15), 2**15 - 1)}.get(dtype, (-(2**31), 2**31 - 1))
             if not lo <= t.zero_point <= hi:
                 raise FormatError(f"{path}.zero_point", t.at["zero_point"], f"zero point {t.zero_point} is outside [{lo}, {hi}]")
             ax = t.quantized_axis
@@ -185,7 +197,9 @@ class LoadedModel:
         elif t.buffer:
             data = self._buffer_view(f"{path}.buffer", t.at["buffer"], t.buffer, nbytes, f"shape {shape} x {dtype}")
             data = data.view(dtype).reshape(shape)
-        return TensorInfo(i, t.name or "", dtype, shape, scale, zp, t.buffer, data, t.pos, encoding)
+        if t.variable and t.buffer:
+            raise FormatError(f"{path}.variable", t.at["variable"], "a variable is an activation (buffer 0)")
+        return TensorInfo(i, t.name or "", dtype, shape, scale, zp, t.buffer, data, t.pos, encoding, bool(t.variable))
 
     def _buffer_view(self, path, at, index, nbytes=None, what="") -> np.ndarray:
         """Buffer ``index`` as uint8, in place; it must exist (and hold exactly ``nbytes`` when given)."""
@@ -232,6 +246,8 @@ class LoadedModel:
             at = self.root.at[which] + 4 + 4 * j
             if not 0 <= v < len(self.tensors) or self.tensors[v].is_const:
                 raise FormatError(f"{which}[{j}]", at, f"{v} is not an activation tensor")
+            if self.tensors[v].variable:
+                raise FormatError(f"{which}[{j}]", at, f"tensor {v} is a variable (state the model keeps)")
             if v in out:
                 raise FormatError(f"{which}[{j}]", at, f"tensor {v} is listed twice")
             out.append(v)
@@ -252,7 +268,11 @@ class LoadedModel:
             raise FormatError(f"operators[{k}].opcode", op.at["opcode"], f"unsupported opcode {op.opcode}")
 
     def _check_graph_order(self):
-        written = set(self.inputs)
+        """Every activation an operator reads is a model input, a variable or written by an earlier operator;
+        none is written twice. A variable holds the last invoke's value until the one ASSIGN_VARIABLE that may
+        write it, so no operator reads it after that one, and no other operator writes it."""
+        written = set(self.inputs) | {t.index for t in self.tensors if t.variable}
+        assigned = {}  # variable -> the operator that assigns it
         for k, op in enumerate(self.operators):
             for j, t in enumerate(op.inputs):
                 t = int(t)
@@ -263,11 +283,23 @@ class LoadedModel:
                     raise FormatError(f"operators[{k}].inputs[{j}]", at, f"tensor index {t} is out of range")
                 if not self.tensors[t].is_const and t not in written:
                     raise FormatError(f"operators[{k}].inputs[{j}]", at, f"tensor {t} is read before any operator writes it")
+                if t in assigned:
+                    raise FormatError(f"operators[{k}].inputs[{j}]", at,
+                                      f"variable {t} is read after operator {assigned[t]} assigns it")
             for j, t in enumerate(op.outputs):
                 t = int(t)
                 at = op.at["outputs"] + 4 + 4 * j
                 if not 0 <= t < len(self.tensors) or self.tensors[t].is_const:
                     raise FormatError(f"operators[{k}].outputs[{j}]", at, f"{t} is not an activation tensor")
+                if self.tensors[t].variable:
+                    if op.opcode != OPCODE["ASSIGN_VARIABLE"]:
+                        raise FormatError(f"operators[{k}].outputs[{j}]", at,
+                                          f"variable {t} is written by an operator other than ASSIGN_VARIABLE")
+                    if t in assigned:
+                        raise FormatError(f"operators[{k}].outputs[{j}]", at,
+                                          f"variable {t} is assigned twice (operators {assigned[t]} and {k})")
+                    assigned[t] = k
+                    continue
                 if t in written:
                     raise FormatError(f"operators[{k}].outputs[{j}]", at, f"tensor {t} is written twice (or is a model input)")
                 written.add(t)
@@ -279,7 +311,7 @@ class LoadedModel:
     def graph(self):
         ops = [([int(t) for t in op.inputs], [int(t) for t in op.outputs]) for op in self.operators]
         is_const = [t.is_const for t in self.tensors]
-        life = memory_plan.lifetimes(len(self.tensors), ops, self.inputs, self.outputs, is_const)
+        life = memory_plan.lifetimes(len(self.tensors), ops, self.held_inputs, self.held_outputs, is_const)
         return ops, life
 
     def _check_plan(self):
@@ -329,7 +361,7 @@ class LoadedModel:
         # In-place reuse is allowed exactly where the planner would take it.
         sizes = [t.nbytes for t in self.tensors]
         groups = memory_plan.alias_groups(len(self.tensors), ops, [i.in_place_inputs for i in self.op_info], life,
-                                          self.inputs, self.outputs, sizes)
+                                          self.held_inputs, self.held_outputs, sizes)
         merged = {}
         for b in bufs:
             m = b.members[0]
@@ -358,14 +390,15 @@ class LoadedModel:
     def overlap_pairs(self) -> list:
         """memory_plan.overlap_pairs of this graph: where an output may lie partly over its dying input."""
         ops, life = self.graph()
-        return memory_plan.overlap_pairs(ops, [i.overlap for i in self.op_info], life, self.inputs, self.outputs)
+        return memory_plan.overlap_pairs(ops, [i.overlap for i in self.op_info], life, self.held_inputs,
+                                         self.held_outputs)
 
     def plan_buffers(self) -> list:
         """The unplaced arena buffers: each tensor merged with its in-place aliases, and each op's scratch."""
         ops, life = self.graph()
         sizes = [t.nbytes for t in self.tensors]
         groups = memory_plan.alias_groups(len(self.tensors), ops, [i.in_place_inputs for i in self.op_info], life,
-                                          self.inputs, self.outputs, sizes)
+                                          self.held_inputs, self.held_outputs, sizes)
         return memory_plan.buffers(len(self.tensors), ops, life, groups, sizes, [i.scratch_bytes for i in self.op_info])
 
     def liveness_bound(self) -> int:

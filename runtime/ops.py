@@ -25,7 +25,8 @@ from microflat import kernels as K
 from microflat.kernels import packed_layers as PL
 from microflat.kernels import weight_encoding as WE
 from microflat.kernels.kernel_args import bind
-from microflat.kernels.numerics import SHIFT_MAX, SHIFT_MIN, accumulator_overflow, weight_abs_sums
+from microflat.kernels.numerics import (MAX_CENTERED_INPUT, MAX_S16_INPUT, S16_ACCUMULATOR_MAX, S16_SHIFT_MAX,
+                                       SHIFT_MAX, SHIFT_MIN, accumulator_overflow, weight_abs_sums)
 from microflat.kernels.pooling import MEAN_MAX_ELEMENTS
 from microflat.kernels.reduce import MAX_DIMS as REDUCE_MAX_DIMS
 from microflat.kernels.reduce import MAX_ELEMENTS as REDUCE_MAX_ELEMENTS
@@ -39,7 +40,10 @@ from .errors import FormatError, InputError
 from .format import MAX_RANK, OPCODE, SCHEMA
 
 INT32_MAX = 2**31 - 1
+INT16_MIN, INT16_MAX = -(2**15), 2**15 - 1
 MAX_SPATIAL = 2**16
+# The activation dtypes of a weighted layer: int8, or int16 for its 16x8 form (schema.fbs's conventions).
+LAYER_DTYPES = ("int8", "int16")
 
 
 @dataclass
@@ -118,7 +122,8 @@ class OpCheck:
         t = self.model.tensor_or_none(idx)
         self.require(t is not None, field, f"tensor index {idx} is out of range", at)
         if dtype is not None:
-            self.require(t.dtype == dtype, field, f"tensor {idx} must be {dtype}, is {t.dtype}", at)
+            allowed = (dtype,) if isinstance(dtype, str) else dtype
+            self.require(t.dtype in allowed, field, f"tensor {idx} must be {' or '.join(allowed)}, is {t.dtype}", at)
         if rank is not None:
             self.require(len(t.shape) == rank, field, f"tensor {idx} must be {rank}-D, has shape {t.shape}", at)
         if const is not None:
@@ -141,14 +146,14 @@ class OpCheck:
         self.require(lo <= v <= hi, f"options.{name}", f"must be in [{lo}, {hi}], got {v}", opts.at[name])
         return v
 
-    def act_range(self, opts):
-        lo = self.int_option(opts, "act_min", -128, 127)
-        hi = self.int_option(opts, "act_max", -128, 127)
+    def act_range(self, opts, lo=-128, hi=127):
+        """act_min <= act_max, both inside [lo, hi]: the output type's range."""
+        lo, hi = self.int_option(opts, "act_min", lo, hi), self.int_option(opts, "act_max", lo, hi)
         self.require(lo <= hi, "options.act_min", f"act_min {lo} > act_max {hi}", opts.at["act_min"])
         return lo, hi
 
-    def requant(self, opts, mult_name, shift_name, channels):
-        """Per-tensor or per-channel (mult, shift) vectors, range-checked."""
+    def requant(self, opts, mult_name, shift_name, channels, shift_max=SHIFT_MAX):
+        """Per-tensor or per-channel (mult, shift) vectors, range-checked (shifts up to shift_max)."""
         mult, shift = getattr(opts, mult_name), getattr(opts, shift_name)
         for name, v in ((mult_name, mult), (shift_name, shift)):
             self.require(v is not None and len(v) in (1, channels), f"options.{name}",
@@ -156,8 +161,8 @@ class OpCheck:
         self.require(len(mult) == len(shift), f"options.{shift_name}", "mult and shift differ in length",
                      opts.at[shift_name])
         self.require(int(mult.min()) >= 0, f"options.{mult_name}", "a multiplier is negative", opts.at[mult_name])
-        self.require(SHIFT_MIN <= int(shift.min()) and int(shift.max()) <= SHIFT_MAX, f"options.{shift_name}",
-                     f"a shift is outside [{SHIFT_MIN}, {SHIFT_MAX}]", opts.at[shift_name])
+        self.require(SHIFT_MIN <= int(shift.min()) and int(shift.max()) <= shift_max, f"options.{shift_name}",
+                     f"a shift is outside [{SHIFT_MIN}, {shift_max}]", opts.at[shift_name])
         return mult.astype(np.int32), shift.astype(np.int8), int(len(mult) > 1)
 
     def scalar_requant(self, opts, mult_name, shift_name):
@@ -187,10 +192,11 @@ class OpCheck:
                          f"weight zero point {zp} with {len(w.scale)} scales: an asymmetric weight has one scale", at)
         return zp
 
-    def weights(self, w, bias, channels_axis, field, asymmetric=False):
+    def weights(self, w, bias, channels_axis, field, asymmetric=False, wide=False):
         """The weights' zero point (weight_zero_point), then, on the weights centred on it, the symmetric range
         (zero point 0: no -128) and the int32 accumulator bound 255 * sum|w - zp| + |b| < 2^31 (on decoded
-        weights; numerics.accumulator_overflow). Returns the zero point.
+        weights; numerics.accumulator_overflow); wide (a 16x8 layer): the int64 accumulator's bound
+        2^15 * sum|w| + |b| <= 2^47 - 1 instead. Returns the zero point.
 
         An encoded weight is checked from its stored fields (weight_encoding.channel_abs_sums), never
         expanded: a damaged shape cannot make the verifier allocate the tensor it claims."""
@@ -206,14 +212,15 @@ class OpCheck:
             sums, lowest = WE.channel_abs_sums(e, channels_axis)
         self.require(lowest >= -127 or zp != 0, field, "weights hold -128; symmetric int8 lies in [-127, 127]",
                      self.element_at("inputs", 1))
-        worst = accumulator_overflow(sums, None if bias is None else bias.data)
+        limits = (MAX_S16_INPUT, S16_ACCUMULATOR_MAX) if wide else (MAX_CENTERED_INPUT, INT32_MAX)
+        worst = accumulator_overflow(sums, None if bias is None else bias.data, *limits)
         if worst is not None:
             self.fail(field, self.element_at("inputs", 1),
-                      f"the int32 accumulator of channel {worst[0]} could reach {worst[1]}")
+                      f"the {'int64' if wide else 'int32'} accumulator of channel {worst[0]} could reach {worst[1]}")
         return zp
 
-    def bias(self, i, channels):
-        b = self.tensor("inputs", i, "int32", 1, const=True, optional=True) if len(self.op.inputs) > i else None
+    def bias(self, i, channels, dtype="int32"):
+        b = self.tensor("inputs", i, dtype, 1, const=True, optional=True) if len(self.op.inputs) > i else None
         if b is not None:
             self.require(b.shape == (channels,), f"inputs[{i}]", f"bias must have shape ({channels},), has {b.shape}")
         return b
@@ -243,13 +250,39 @@ def _views(view, *tensors):
 def _check_weighted(c: OpCheck, o, x, w, y, out_channels: int, channel_axis: int, asymmetric=False):
     """What conv, depthwise conv and fully connected check alike: the optional bias (inputs[2]), the per-tensor
     or per-channel requantization, the fused activation range, the zero points and the weights' range
-    (asymmetric: the weight may have a zero point, OpCheck.weight_zero_point)."""
+    (asymmetric: the weight may have a zero point, OpCheck.weight_zero_point). An int16 input makes it a 16x8
+    layer (_check_16x8)."""
+    if x.dtype == "int16":
+        return _check_16x8(c, o, x, w, y, out_channels, channel_axis)
     b = c.bias(2, out_channels)
     c.requant(o, "output_mult", "output_shift", out_channels)
     c.act_range(o)
     c.zero_point(x, "inputs", 0)
     c.zero_point(y, "outputs", 0)
     c.weights(w, b, channel_axis, "inputs[1]", asymmetric)
+
+
+def _check_16x8(c: OpCheck, o, x, w, y, out_channels: int, channel_axis: int):
+    """A 16x8 layer (schema.fbs's conventions; TFLite's 16x8 mode): an int64 bias, shifts in [-31, 7]
+    (multiply_by_quantized_multiplier_int64's), the clamp inside int16, zero points 0, a dense symmetric weight
+    and the int64 accumulator bound 2^15 * sum|w| + |b| <= 2^47 - 1."""
+    b = c.bias(2, out_channels, "int64")
+    c.requant(o, "output_mult", "output_shift", out_channels, S16_SHIFT_MAX)
+    c.act_range(o, INT16_MIN, INT16_MAX)
+    for which, i, t in (("inputs", 0, x), ("outputs", 0, y)):
+        c.require(c.zero_point(t, which, i) == 0, f"{which}[{i}]", f"tensor {t.index}: an int16 activation of a "
+                  f"16x8 layer has zero point 0, not {t.zero_point}", c.element_at(which, i))
+    c.require(w.encoding is None, "inputs[1]", "a 16x8 layer's weight must be stored dense",
+              c.element_at("inputs", 1))
+    c.weights(w, b, channel_axis, "inputs[1]", wide=True)
+
+
+def _arguments_16x8(arguments: dict) -> dict:
+    """_weighted's arguments as the *_s16 kernels take them: no zero points (both 0), an int64 bias (empty: none)."""
+    out = {k: v for k, v in arguments.items() if k not in ("input_zp", "output_zp")}
+    if out["bias"].size == 0:
+        out["bias"] = np.zeros(0, np.int64)
+    return out
 
 
 def _weighted(c: OpCheck, view, channel_axis: int):
@@ -282,9 +315,9 @@ def _weighted_call(dense_kernel, encoded_kernel, scratch, w, view, **arguments):
 
 def check_conv_2d(c: OpCheck) -> OpInfo:
     c.counts((2, 3), 1)
-    x = c.tensor("inputs", 0, "int8", 4)
+    x = c.tensor("inputs", 0, LAYER_DTYPES, 4)
     w = c.tensor("inputs", 1, "int8", 4, const=True, encoded=True)
-    y = c.tensor("outputs", 0, "int8", 4, const=False)
+    y = c.tensor("outputs", 0, x.dtype, 4, const=False)
     o = c.options()
     n, h, wd, cin = x.shape
     cout, kh, kw, cg = w.shape
@@ -295,17 +328,22 @@ def check_conv_2d(c: OpCheck) -> OpInfo:
     c.geometry(o, h, kh, y.shape[1], "h")
     c.geometry(o, wd, kw, y.shape[2], "w")
     _check_weighted(c, o, x, w, y, cout, 0)
+    macs = n * y.shape[1] * y.shape[2] * cout * kh * kw * cg
+    if x.dtype == "int16":  # direct loops, no scratch; no overlap (row_overlap counts int8 bytes)
+        return OpInfo(0, macs)
     scratch = K.conv2d_s8_scratch_bytes if w.encoding is None else K.conv2d_encoded_s8_scratch_bytes
     # Every conv kernel reads a pixel's (or, in C, a pixel pair's) whole window before writing it, in pixel
     # order. With groups > 1 the C pair path writes group g of the pair before reading group g + 1, so a pair
     # that straddles two rows writes the lower row before its upper pixel is read: no overlap there.
     overlap = row_overlap(x, y, o.stride_h, o.pad_top) if groups == 1 else None
-    return OpInfo(scratch(cin, kh, kw, groups), n * y.shape[1] * y.shape[2] * cout * kh * kw * cg, overlap=overlap)
+    return OpInfo(scratch(cin, kh, kw, groups), macs, overlap=overlap)
 
 
 def prepare_conv_2d(c: OpCheck, view, scratch):
     o, x, w, y, arguments = _weighted(c, view, 0)
     arguments.update(_conv_geometry(o, x, w, y), output_ch=y.shape[3], groups=o.groups)
+    if x.dtype == "int16":
+        return [_step(K.conv2d_s16, filter=view(w), **_arguments_16x8(arguments))]
     if w.encoding is None and o.groups == 1:  # weights repacked once for the SIMD tiles (packed_layers.py)
         return [PL.conv2d_packed_call(filter=view(w), **arguments)]
     return [_weighted_call(K.conv2d_s8, K.conv2d_encoded_s8, scratch, w, view, **arguments)]
@@ -313,9 +351,9 @@ def prepare_conv_2d(c: OpCheck, view, scratch):
 
 def check_depthwise_conv_2d(c: OpCheck) -> OpInfo:
     c.counts((2, 3), 1)
-    x = c.tensor("inputs", 0, "int8", 4)
+    x = c.tensor("inputs", 0, LAYER_DTYPES, 4)
     w = c.tensor("inputs", 1, "int8", 4, const=True, encoded=True)
-    y = c.tensor("outputs", 0, "int8", 4, const=False)
+    y = c.tensor("outputs", 0, x.dtype, 4, const=False)
     o = c.options()
     n, h, wd, cin = x.shape
     one, kh, kw, cout = w.shape
@@ -325,17 +363,21 @@ def check_depthwise_conv_2d(c: OpCheck) -> OpInfo:
     c.geometry(o, h, kh, y.shape[1], "h")
     c.geometry(o, wd, kw, y.shape[2], "w")
     _check_weighted(c, o, x, w, y, cout, 3)
+    macs = n * y.shape[1] * y.shape[2] * cout * kh * kw
+    if x.dtype == "int16":  # direct loops, no scratch; no overlap (row_overlap counts int8 bytes)
+        return OpInfo(0, macs)
     # The C kernel runs blocks of channels over all rows when m = 1: the output may only land on its own channels.
     overlap = row_overlap(x, y, o.stride_h, o.pad_top, step=cin if m == 1 else 1)
-    return OpInfo(K.depthwise_conv2d_s8_scratch_bytes(cin, kh, kw, m), n * y.shape[1] * y.shape[2] * cout * kh * kw,
-                  overlap=overlap)
+    return OpInfo(K.depthwise_conv2d_s8_scratch_bytes(cin, kh, kw, m), macs, overlap=overlap)
 
 
 def prepare_depthwise_conv_2d(c: OpCheck, view, scratch):
     o, x, w, y, arguments = _weighted(c, view, 3)
+    arguments.update(_conv_geometry(o, x, w, y), depth_multiplier=o.depth_multiplier)
+    if x.dtype == "int16":
+        return [_step(K.depthwise_conv2d_s16, filter=view(w), **_arguments_16x8(arguments))]
     if scratch.size == 0:
         scratch = np.zeros(0, np.int16)
-    arguments.update(_conv_geometry(o, x, w, y), depth_multiplier=o.depth_multiplier)
     if w.encoding is None:
         return [PL.depthwise_packed_call(filter=view(w), **arguments)]
     return [_weighted_call(K.depthwise_conv2d_s8, K.depthwise_conv2d_encoded_s8, scratch, w, view, **arguments)]
@@ -343,15 +385,17 @@ def prepare_depthwise_conv_2d(c: OpCheck, view, scratch):
 
 def check_fully_connected(c: OpCheck) -> OpInfo:
     c.counts((2, 3), 1)
-    x = c.tensor("inputs", 0, "int8", 2)
+    x = c.tensor("inputs", 0, LAYER_DTYPES, 2)
     w = c.tensor("inputs", 1, "int8", 2, const=True, encoded=True)
-    y = c.tensor("outputs", 0, "int8", 2, const=False)
+    y = c.tensor("outputs", 0, x.dtype, 2, const=False)
     o = c.options()
     n, k = x.shape
     out, wk = w.shape
     c.require(wk == k, "inputs[1]", f"filter {w.shape} does not take {k} input features")
     c.require(y.shape == (n, out), "outputs[0]", f"output shape {y.shape} must be {(n, out)}")
     _check_weighted(c, o, x, w, y, out, 0, asymmetric=True)
+    if x.dtype == "int16":
+        return OpInfo(0, n * k * out)
     scratch = K.fully_connected_s8_scratch_bytes if w.encoding is None else K.fully_connected_encoded_s8_scratch_bytes
     return OpInfo(scratch(k), n * k * out)
 
@@ -360,8 +404,10 @@ def prepare_fully_connected(c: OpCheck, view, scratch):
     """Symmetric dense weights: the packed SIMD path (packed_layers.py); asymmetric ones (a weight zero point,
     which the packed s8 weights cannot hold centred): fully_connected_s8 itself; encoded ones: its encoded twin."""
     o, x, w, y, arguments = _weighted(c, view, 0)
-    arguments.update(batches=x.shape[0], input_features=x.shape[1], output_features=w.shape[0],
-                     filter_zp=w.zero_point or 0)
+    arguments.update(batches=x.shape[0], input_features=x.shape[1], output_features=w.shape[0])
+    if x.dtype == "int16":
+        return [_step(K.fully_connected_s16, filter=view(w), **_arguments_16x8(arguments))]
+    arguments.update(filter_zp=w.zero_point or 0)
     if w.encoding is None and arguments["filter_zp"] == 0:
         return [PL.fully_connected_packed_call(filter=view(w), **arguments)]
     return [_weighted_call(K.fully_connected_s8, K.fully_connected_encoded_s8, scratch, w, view, **arguments)]
@@ -716,7 +762,7 @@ def check_reshape(c: OpCheck) -> OpInfo:
     y = c.tensor("outputs", 0, x.dtype, const=False)
     c.require(x.size == y.size, "outputs[0]", f"{y.shape} holds {y.size} elements, the input {x.size}")
     c.require(c.op.options is None, "options", "takes no options")
-    if x.dtype == "int8":
+    if x.dtype in ("int8", "int16"):
         c.same_quantization(x, y, "outputs[0]")
     return OpInfo(0, 0, (0,))
 
@@ -932,6 +978,26 @@ def _check_boundary(c: OpCheck, in_dtype, out_dtype, quantized) -> OpInfo:
     return OpInfo(0, 0)
 
 
+def check_assign_variable(c: OpCheck) -> OpInfo:
+    """ASSIGN_VARIABLE: the value (any activation) is copied into a variable tensor of its dtype, shape and
+    quantization, which keeps it for the next invoke. Which operators may read and write a variable, and in what
+    order, the loader's graph check decides (LoadedModel._check_graph_order)."""
+    c.counts((1,), 1)
+    x = c.tensor("inputs", 0, const=False)
+    y = c.tensor("outputs", 0, x.dtype, const=False)
+    c.require(y.variable, "outputs[0]", f"tensor {y.index} is not a variable", c.element_at("outputs", 0))
+    c.require(x.shape == y.shape, "outputs[0]", f"the variable's shape {y.shape} is not the value's {x.shape}",
+              c.element_at("outputs", 0))
+    c.same_quantization(x, y, "outputs[0]", c.element_at("outputs", 0))
+    c.require(c.op.options is None, "options", "takes no options")
+    return OpInfo(0, 0)
+
+
+def prepare_assign_variable(c: OpCheck, view, scratch):
+    (x,), (y,) = c.io()
+    return [(np.copyto, (view(y), view(x)))]
+
+
 def check_quantize(c: OpCheck) -> OpInfo:
     return _check_boundary(c, "float32", "int8", "output")
 
@@ -1047,6 +1113,7 @@ OP_DEFS = {
     "STRIDED_SLICE": OpDef(check_strided_slice, prepare_strided_slice, "tied", "StridedSliceOptions"),
     "GATHER": OpDef(check_gather, prepare_gather, "tied", "GatherOptions"),
     "QUANTIZE": OpDef(check_quantize, prepare_quantize, per_sample=True),
+    "ASSIGN_VARIABLE": OpDef(check_assign_variable, prepare_assign_variable, "tied"),
     "DEQUANTIZE": OpDef(check_dequantize, prepare_dequantize, per_sample=True),
 }
 OPS = {OPCODE[name]: d for name, d in OP_DEFS.items()}

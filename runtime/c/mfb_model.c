@@ -48,7 +48,12 @@ static uint64_t align16(uint64_t n)
 
 static uint32_t dtype_bytes(uint32_t dtype)
 {
-    return dtype == MFB_DTYPE_INT8 ? 1u : 4u;
+    switch (dtype) {
+    case MFB_DTYPE_INT8: return 1u;
+    case MFB_DTYPE_INT16: return 2u;
+    case MFB_DTYPE_INT64: return 8u;
+    default: return 4u; /* INT32, FLOAT32 */
+    }
 }
 
 /* --- tensors ----------------------------------------------------------------------------------- */
@@ -193,6 +198,10 @@ static mf_status tensor_check(const mf_model *m, uint32_t i, mf_error *e)
             return fail(e, MF_ERROR_TENSOR, mfb_at(b, t.table, MFB_TENSOR_ZERO_POINT), idx,
                         "an int8 zero point is outside [-128, 127]");
         }
+        if (t.dtype == MFB_DTYPE_INT16 && (t.zero_point < -32768 || t.zero_point > 32767)) {
+            return fail(e, MF_ERROR_TENSOR, mfb_at(b, t.table, MFB_TENSOR_ZERO_POINT), idx,
+                        "an int16 zero point is outside [-32768, 32767]");
+        }
         const int32_t ax = mfb_int(b, t.table, MFB_TENSOR_QUANTIZED_AXIS, MFB_TENSOR_QUANTIZED_AXIS_DEFAULT);
         const int ok = (ax == -1 && !cs) ||
                        (ax >= 0 && ax < t.rank && (int64_t)count == (int64_t)mf_dim(m, &t, ax));
@@ -202,9 +211,11 @@ static mf_status tensor_check(const mf_model *m, uint32_t i, mf_error *e)
         }
     }
     if (t.encoding) {
-        return encoding_check(m, &t, e);
-    }
-    if (t.buffer) {
+        const mf_status s = encoding_check(m, &t, e);
+        if (s != MF_OK) {
+            return s;
+        }
+    } else if (t.buffer) {
         if (!buffer_exists(m, t.buffer)) {
             return fail(e, MF_ERROR_TENSOR, mfb_at(b, t.table, MFB_TENSOR_BUFFER), idx, "the tensor's buffer does not exist");
         }
@@ -212,6 +223,10 @@ static mf_status tensor_check(const mf_model *m, uint32_t i, mf_error *e)
             return fail(e, MF_ERROR_TENSOR, mfb_at(b, t.table, MFB_TENSOR_BUFFER), idx,
                         "the tensor's buffer does not hold shape x dtype bytes");
         }
+    }
+    if (t.buffer && mfb_ubyte(b, t.table, MFB_TENSOR_VARIABLE, 0) != 0) {
+        return fail(e, MF_ERROR_TENSOR, mfb_at(b, t.table, MFB_TENSOR_VARIABLE), idx,
+                    "a variable is an activation (buffer 0)");
     }
     return MF_OK;
 }
@@ -319,6 +334,12 @@ static int is_activation(const mf_model *m, int64_t t)
     return mfb_uint(m->file, mfb_vec_table(m->file, m->tensors, (uint32_t)t), MFB_TENSOR_BUFFER, 0) == 0;
 }
 
+/* Tensor t (an index in range) is a variable: state kept across invokes. */
+static int is_variable(const mf_model *m, int64_t t)
+{
+    return mfb_ubyte(m->file, mfb_vec_table(m->file, m->tensors, (uint32_t)t), MFB_TENSOR_VARIABLE, 0) != 0;
+}
+
 /* A set of tensor indices: one bit a tensor, set_bytes(n) bytes (at most MF_MAX_TENSORS / 8 = 512). */
 typedef uint8_t tensor_set;
 
@@ -353,6 +374,9 @@ static mf_status io_check(const mf_model *m, uint32_t slot, tensor_set *seen, mf
         const int32_t v = mfb_vec_int(b, vec, j);
         if (!is_activation(m, v)) {
             return fail(e, MF_ERROR_MODEL, vec + 4 + 4 * j, v, "a model input or output is not an activation tensor");
+        }
+        if (is_variable(m, v)) {
+            return fail(e, MF_ERROR_MODEL, vec + 4 + 4 * j, v, "a model input or output is a variable");
         }
         if (in_set(seen, (uint32_t)v)) {
             return fail(e, MF_ERROR_MODEL, vec + 4 + 4 * j, v, "a tensor is listed twice");
@@ -418,6 +442,21 @@ static int listed(const mf_model *m, uint32_t vec, int32_t t)
     return 0;
 }
 
+/* Whether an operator before k writes variable t (its ASSIGN_VARIABLE): a scan, so the check needs no memory
+ * of its own; models with variables are streaming models of few operators. */
+static int assigned(const mf_model *m, uint32_t t, uint32_t k)
+{
+    for (uint32_t i = 0; i < k; ++i) {
+        const uint32_t outs = mfb_ref(m->file, op_table(m, i), MFB_OPERATOR_OUTPUTS);
+        for (uint32_t j = 0; j < mfb_len(m->file, outs); ++j) {
+            if (mfb_vec_int(m->file, outs, j) == (int32_t)t) {
+                return 1;
+            }
+        }
+    }
+    return 0;
+}
+
 /* loader._check_graph_order: every activation an operator reads was written before (by an earlier op, or is a
  * model input); none is written twice; every model output is written. `written` ends as the set of the tensors
  * the plan must place (memory_plan.lifetimes gives them a lifetime). With a workspace it also records
@@ -437,6 +476,16 @@ static mf_status graph_check(const mf_model *m, const workspace *w, tensor_set *
             w->first[t] = w->last[t] = 0;
         }
     }
+    const int16_t end = (int16_t)(m->n_operators ? m->n_operators - 1 : 0);
+    for (uint32_t t = 0; t < m->n_tensors; ++t) { /* a variable: readable from the start, alive to the end */
+        if (is_activation(m, t) && is_variable(m, t)) {
+            add_to_set(written, t);
+            if (w) {
+                w->first[t] = 0;
+                w->last[t] = end;
+            }
+        }
+    }
     for (uint32_t k = 0; k < m->n_operators; ++k) {
         const uint32_t op = op_table(m, k);
         const uint32_t ins = mfb_ref(b, op, MFB_OPERATOR_INPUTS), outs = mfb_ref(b, op, MFB_OPERATOR_OUTPUTS);
@@ -453,7 +502,12 @@ static mf_status graph_check(const mf_model *m, const workspace *w, tensor_set *
                     return fail(e, MF_ERROR_MODEL, ins + 4 + 4 * j, (int32_t)k,
                                 "an operator reads a tensor before any operator writes it");
                 }
-                if (w) {
+                if (is_variable(m, t)) {
+                    if (assigned(m, (uint32_t)t, k)) {
+                        return fail(e, MF_ERROR_MODEL, ins + 4 + 4 * j, (int32_t)k,
+                                    "an operator reads a variable after ASSIGN_VARIABLE writes it");
+                    }
+                } else if (w) {
                     w->last[t] = (int16_t)k;
                 }
             }
@@ -462,6 +516,16 @@ static mf_status graph_check(const mf_model *m, const workspace *w, tensor_set *
             const int32_t t = mfb_vec_int(b, outs, j);
             if (!is_activation(m, t)) {
                 return fail(e, MF_ERROR_MODEL, outs + 4 + 4 * j, (int32_t)k, "an operator's output is not an activation tensor");
+            }
+            if (is_variable(m, t)) {
+                if (mfb_ubyte(b, op, MFB_OPERATOR_OPCODE, 0) != MFB_OP_CODE_ASSIGN_VARIABLE) {
+                    return fail(e, MF_ERROR_MODEL, outs + 4 + 4 * j, (int32_t)k,
+                                "a variable is written by an operator other than ASSIGN_VARIABLE");
+                }
+                if (assigned(m, (uint32_t)t, k)) {
+                    return fail(e, MF_ERROR_MODEL, outs + 4 + 4 * j, (int32_t)k, "a variable is assigned twice");
+                }
+                continue;
             }
             if (in_set(written, (uint32_t)t)) {
                 return fail(e, MF_ERROR_MODEL, outs + 4 + 4 * j, (int32_t)k,
@@ -473,7 +537,6 @@ static mf_status graph_check(const mf_model *m, const workspace *w, tensor_set *
             }
         }
     }
-    const int16_t end = (int16_t)(m->n_operators ? m->n_operators - 1 : 0);
     for (uint32_t j = 0; j < mfb_len(b, m->outputs); ++j) {
         const int32_t t = mfb_vec_int(b, m->outputs, j);
         if (!in_set(written, (uint32_t)t)) {
@@ -484,6 +547,13 @@ static mf_status graph_check(const mf_model *m, const workspace *w, tensor_set *
         }
     }
     return MF_OK;
+}
+
+/* loader.held_inputs / held_outputs: a model input or output, or a variable; the plan never lets another
+ * buffer take its place (no in-place alias, no overlap pair). */
+static int held(const mf_model *m, int32_t t)
+{
+    return listed(m, m->inputs, t) || listed(m, m->outputs, t) || is_variable(m, t);
 }
 
 static int16_t find(const workspace *w, int16_t t)
@@ -509,8 +579,7 @@ static void alias(const mf_model *m, const workspace *w, uint32_t k, uint32_t in
             continue;
         }
         const int32_t src = mfb_vec_int(b, ins, pos), dst = mfb_vec_int(b, outs, 0);
-        if (src < 0 || listed(m, m->inputs, src) || listed(m, m->outputs, src) || listed(m, m->inputs, dst) ||
-            listed(m, m->outputs, dst) || w->last[src] != (int16_t)k) {
+        if (src < 0 || held(m, src) || held(m, dst) || w->last[src] != (int16_t)k) {
             continue;
         }
         mf_tensor ts, td;
@@ -558,8 +627,7 @@ static void overlap_pairs(const mf_model *m, const workspace *w, mf_span *spans)
         const uint32_t ins = mfb_ref(b, op, MFB_OPERATOR_INPUTS), outs = mfb_ref(b, op, MFB_OPERATOR_OUTPUTS);
         const int32_t src = mfb_vec_int(b, ins, 0), dst = mfb_vec_int(b, outs, 0);
         if (src < 0 || !is_activation(m, (uint32_t)src) || w->first[src] == MF_NONE || w->last[src] != (int16_t)k ||
-            listed(m, m->inputs, src) || listed(m, m->outputs, src) || listed(m, m->inputs, dst) ||
-            listed(m, m->outputs, dst)) {
+            held(m, src) || held(m, dst)) {
             continue;
         }
         int twice = 0;
@@ -818,6 +886,32 @@ mf_status mf_model_load(mf_model *model, const uint8_t *file, uint32_t file_byte
     }
     memset(arena, 0, workspace_bytes(m)); /* the verifier's traces; the plan's buffers are written before read */
     m->loaded = 1;
+    return mf_reset_state(m); /* but the variables', which are read before written */
+}
+
+mf_status mf_reset_state(const mf_model *model)
+{
+    if (model == 0 || !model->loaded) {
+        return MF_ERROR_NOT_LOADED;
+    }
+    for (uint32_t t = 0; t < model->n_tensors; ++t) {
+        if (!is_activation(model, t) || !is_variable(model, t)) {
+            continue;
+        }
+        mf_tensor v;
+        mf_tensor_read(model, t, &v);
+        uint8_t *p = (uint8_t *)mf_tensor_data(model, t);
+        const int32_t zp = v.quantized ? v.zero_point : 0; /* real 0; a float32 variable: 0.0f, all zero bytes */
+        for (int64_t i = 0; i < v.size; ++i) {
+            switch (v.dtype) {
+            case MFB_DTYPE_INT8: ((int8_t *)p)[i] = (int8_t)zp; break;
+            case MFB_DTYPE_INT16: ((int16_t *)(void *)p)[i] = (int16_t)zp; break;
+            case MFB_DTYPE_INT32: ((int32_t *)(void *)p)[i] = zp; break;
+            case MFB_DTYPE_INT64: ((int64_t *)(void *)p)[i] = zp; break;
+            default: ((uint32_t *)(void *)p)[i] = 0u; break;
+            }
+        }
+    }
     return MF_OK;
 }
 

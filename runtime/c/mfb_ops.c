@@ -154,17 +154,25 @@ static mf_status int_option(const op_ctx *c, uint32_t slot, int32_t dflt, int64_
     return MF_OK;
 }
 
-static mf_status act_range(const op_ctx *c, uint32_t min_slot, uint32_t max_slot)
+/* OpCheck.act_range: act_min <= act_max, both inside [lo, hi] (the output type's range). */
+static mf_status act_range_in(const op_ctx *c, uint32_t min_slot, uint32_t max_slot, int32_t lo_limit,
+                              int32_t hi_limit)
 {
     int32_t lo = 0, hi = 0;
-    CHECK(int_option(c, min_slot, -128, -128, 127, &lo));
-    CHECK(int_option(c, max_slot, 127, -128, 127, &hi));
+    CHECK(int_option(c, min_slot, -128, lo_limit, hi_limit, &lo));
+    CHECK(int_option(c, max_slot, 127, lo_limit, hi_limit, &hi));
     REQUIRE(lo <= hi, OPT(min_slot), "act_min > act_max");
     return MF_OK;
 }
 
-/* OpCheck.requant: vectors of 1 or `channels` multipliers in [0, 2^31) and shifts in [-31, 30]. */
-static mf_status requant(const op_ctx *c, uint32_t mult_slot, uint32_t shift_slot, int64_t channels)
+static mf_status act_range(const op_ctx *c, uint32_t min_slot, uint32_t max_slot)
+{
+    return act_range_in(c, min_slot, max_slot, -128, 127);
+}
+
+/* OpCheck.requant: vectors of 1 or `channels` multipliers in [0, 2^31) and shifts in [-31, shift_max]. */
+static mf_status requant_upto(const op_ctx *c, uint32_t mult_slot, uint32_t shift_slot, int64_t channels,
+                              int32_t shift_max)
 {
     const uint32_t mult = mfb_ref(c->b, c->options, mult_slot), shift = mfb_ref(c->b, c->options, shift_slot);
     const uint32_t n = mfb_len(c->b, mult);
@@ -177,9 +185,14 @@ static mf_status requant(const op_ctx *c, uint32_t mult_slot, uint32_t shift_slo
     }
     for (uint32_t i = 0; i < n; ++i) {
         const int32_t s = mfb_i8_at(c->b, shift + 4 + i);
-        REQUIRE(s >= MF_SHIFT_MIN && s <= MF_SHIFT_MAX, shift, "a shift is outside [-31, 30]");
+        REQUIRE(s >= MF_SHIFT_MIN && s <= shift_max, shift, "a shift is outside its range ([-31, 30]; 16x8: [-31, 7])");
     }
     return MF_OK;
+}
+
+static mf_status requant(const op_ctx *c, uint32_t mult_slot, uint32_t shift_slot, int64_t channels)
+{
+    return requant_upto(c, mult_slot, shift_slot, channels, MF_SHIFT_MAX);
 }
 
 static mf_status scalar_requant(const op_ctx *c, uint32_t mult_slot, uint32_t shift_slot)
@@ -262,6 +275,81 @@ static mf_status weight_zero_point(const op_ctx *c, const mf_tensor *w, int32_t 
     return MF_OK;
 }
 
+/* The 16x8 layers' accumulator rule (OpCheck.weights with wide): per output channel c of a dense symmetric
+ * weight, no -128 and 2^15 * sum|w| + |bias[c]| <= 2^47 - 1 (numerics.accumulator_overflow with the 16x8
+ * limits). A bias beyond +-2^47 fails before any sum (|INT64_MIN| is never negated); the sums are below
+ * 127 * 2^31, so every term is exact in int64. Returns WE_BOUND_*, as mf_weight_channel_bound. */
+static int32_t channel_bound_16x8(const mf_model *m, const mf_tensor *w, int32_t channel_axis, const int64_t *bias)
+{
+    const int64_t limit = ((int64_t)1 << 47) - 1;
+    int64_t channels = mf_dim(m, w, channel_axis), inner = 1;
+    for (int32_t d = channel_axis + 1; d < w->rank; ++d) {
+        inner *= mf_dim(m, w, d);
+    }
+    const int64_t outer = w->size / (channels * inner);
+    const int8_t *weights = (const int8_t *)mf_const_data(m, w->buffer);
+    for (int64_t ch = 0; ch < channels; ++ch) {
+        if (bias != 0 && (bias[ch] > limit || bias[ch] < -limit)) {
+            return WE_BOUND_OVERFLOW;
+        }
+    }
+    for (int64_t ch = 0; ch < channels; ++ch) {
+        int64_t sum = 0;
+        for (int64_t o = 0; o < outer; ++o) {
+            for (int64_t k = 0; k < inner; ++k) {
+                const int32_t v = weights[(o * channels + ch) * inner + k];
+                if (v == -128) {
+                    return WE_BOUND_MINUS_128;
+                }
+                sum += v < 0 ? -v : v;
+            }
+        }
+        const int64_t b = bias != 0 ? (bias[ch] < 0 ? -bias[ch] : bias[ch]) : 0;
+        if (((int64_t)1 << 15) * sum + b > limit) {
+            return WE_BOUND_OVERFLOW;
+        }
+    }
+    return WE_BOUND_OK;
+}
+
+/* ops._check_16x8: an int64 bias, shifts in [-31, 7], the clamp inside int16, zero points 0, a dense
+ * symmetric weight and channel_bound_16x8. */
+static mf_status check_16x8(const op_ctx *c, const mf_tensor *x, const mf_tensor *w, const mf_tensor *y,
+                            int64_t channels, int32_t channel_axis, uint32_t slot_mult, uint32_t slot_shift,
+                            uint32_t slot_min, uint32_t slot_max)
+{
+    mf_tensor bias;
+    int has_bias = 0;
+    if (c->n_in > 2) {
+        CHECK(tensor(c, 0, 2, MFB_DTYPE_INT64, 1, CONSTANT, 1, 0, &bias, &has_bias));
+        REQUIRE(!has_bias || dim(c, &bias, 0) == channels, IN(2), "the bias must have one value per output channel");
+    }
+    CHECK(requant_upto(c, slot_mult, slot_shift, channels, 7));
+    CHECK(act_range_in(c, slot_min, slot_max, -32768, 32767));
+    CHECK(zero_point(c, x, IN(0)));
+    REQUIRE(x->zero_point == 0, IN(0), "an int16 activation of a 16x8 layer has zero point 0");
+    CHECK(zero_point(c, y, OUT(0)));
+    REQUIRE(y->zero_point == 0, OUT(0), "an int16 activation of a 16x8 layer has zero point 0");
+    REQUIRE(w->encoding == 0, IN(1), "a 16x8 layer's weight must be stored dense");
+    REQUIRE(!w->quantized || w->zero_point == 0, IN(1), "this op's weights must be symmetric (zero point 0)");
+    const int32_t r = channel_bound_16x8(c->m, w, channel_axis,
+                                         has_bias ? (const int64_t *)(const void *)mf_const_data(c->m, bias.buffer) : 0);
+    REQUIRE(r != WE_BOUND_MINUS_128, IN(1), "weights hold -128; symmetric int8 lies in [-127, 127]");
+    REQUIRE(r == WE_BOUND_OK, IN(1), "the int64 accumulator of an output channel could overflow");
+    return MF_OK;
+}
+
+/* The tensors of a conv, depthwise conv or fully connected layer (ops.LAYER_DTYPES): an int8 or int16 (16x8)
+ * input of `rank`, a constant int8 weight (encoded or not), an output of the input's dtype. */
+static mf_status layer_tensors(const op_ctx *c, int32_t rank, mf_tensor *x, mf_tensor *w, mf_tensor *y)
+{
+    CHECK(tensor(c, 0, 0, ANY, ANY, ANY, 0, 0, x, 0));
+    REQUIRE(x->dtype == MFB_DTYPE_INT8 || x->dtype == MFB_DTYPE_INT16, IN(0), "a tensor has the wrong dtype");
+    REQUIRE(x->rank == rank, IN(0), "a tensor has the wrong rank");
+    CHECK(tensor(c, 0, 1, MFB_DTYPE_INT8, rank, CONSTANT, 0, 1, w, 0));
+    return tensor(c, 1, 0, (int32_t)x->dtype, rank, ACTIVATION, 0, 0, y, 0);
+}
+
 /* _check_weighted: the optional bias (inputs[2]), requantization, activation range, zero points, and
  * OpCheck.weights: the weight's zero point zp (weight_zero_point), then symmetric weights where zp is 0 and
  * 255 * sum|w - zp| + |b| < 2^31 per output channel (mf_weight_channel_bound, which reads an encoded weight's
@@ -270,6 +358,9 @@ static mf_status check_weighted(const op_ctx *c, const mf_tensor *x, const mf_te
                                 int64_t channels, int32_t channel_axis, uint32_t opts_slot_mult, uint32_t slot_shift,
                                 uint32_t slot_min, uint32_t slot_max)
 {
+    if (x->dtype == MFB_DTYPE_INT16) {
+        return check_16x8(c, x, w, y, channels, channel_axis, opts_slot_mult, slot_shift, slot_min, slot_max);
+    }
     mf_tensor bias;
     int has_bias = 0;
     if (c->n_in > 2) {
@@ -334,9 +425,7 @@ static mf_status check_conv_2d(const op_ctx *c, mf_op_info *info)
     mf_tensor x, w, y;
     int32_t groups = 1;
     CHECK(counts(c, 2, 3, 1));
-    CHECK(tensor(c, 0, 0, MFB_DTYPE_INT8, 4, ANY, 0, 0, &x, 0));
-    CHECK(tensor(c, 0, 1, MFB_DTYPE_INT8, 4, CONSTANT, 0, 1, &w, 0));
-    CHECK(tensor(c, 1, 0, MFB_DTYPE_INT8, 4, ACTIVATION, 0, 0, &y, 0));
+    CHECK(layer_tensors(c, 4, &x, &w, &y));
     CHECK(options(c, MFB_OP_OPTIONS_CONV2D_OPTIONS));
     const int64_t cin = dim(c, &x, 3), cout = dim(c, &w, 0), kh = dim(c, &w, 1), kw = dim(c, &w, 2);
     CHECK(int_option(c, MFB_CONV2D_OPTIONS_GROUPS, 1, 1, cin, &groups));
@@ -349,6 +438,9 @@ static mf_status check_conv_2d(const op_ctx *c, mf_op_info *info)
                    dim(c, &x, 2), kw, dim(c, &y, 2)));
     CHECK(check_weighted(c, &x, &w, &y, cout, 0, MFB_CONV2D_OPTIONS_OUTPUT_MULT, MFB_CONV2D_OPTIONS_OUTPUT_SHIFT,
                          MFB_CONV2D_OPTIONS_ACT_MIN, MFB_CONV2D_OPTIONS_ACT_MAX));
+    if (x.dtype == MFB_DTYPE_INT16) { /* mf_conv2d_s16: direct loops, no scratch, no overlap */
+        return MF_OK;
+    }
     const int32_t cin32 = (int32_t)cin, kh32 = (int32_t)kh, kw32 = (int32_t)kw; /* shapes are int32 */
     info->scratch_bytes = (uint64_t)(w.encoding ? mf_conv2d_encoded_s8_scratch_bytes(cin32, kh32, kw32, groups)
                                                 : mf_conv2d_s8_scratch_bytes(cin32, kh32, kw32, groups));
@@ -461,9 +553,7 @@ static mf_status check_depthwise_conv_2d(const op_ctx *c, mf_op_info *info)
     mf_tensor x, w, y;
     int32_t mult = 1;
     CHECK(counts(c, 2, 3, 1));
-    CHECK(tensor(c, 0, 0, MFB_DTYPE_INT8, 4, ANY, 0, 0, &x, 0));
-    CHECK(tensor(c, 0, 1, MFB_DTYPE_INT8, 4, CONSTANT, 0, 1, &w, 0));
-    CHECK(tensor(c, 1, 0, MFB_DTYPE_INT8, 4, ACTIVATION, 0, 0, &y, 0));
+    CHECK(layer_tensors(c, 4, &x, &w, &y));
     CHECK(options(c, MFB_OP_OPTIONS_DEPTHWISE_CONV2D_OPTIONS));
     const int64_t cin = dim(c, &x, 3), cout = dim(c, &w, 3);
     CHECK(int_option(c, MFB_DEPTHWISE_CONV2D_OPTIONS_DEPTH_MULTIPLIER, 1, 1, MAX_SPATIAL, &mult));
@@ -476,6 +566,9 @@ static mf_status check_depthwise_conv_2d(const op_ctx *c, mf_op_info *info)
     CHECK(check_weighted(c, &x, &w, &y, cout, 3, MFB_DEPTHWISE_CONV2D_OPTIONS_OUTPUT_MULT,
                          MFB_DEPTHWISE_CONV2D_OPTIONS_OUTPUT_SHIFT, MFB_DEPTHWISE_CONV2D_OPTIONS_ACT_MIN,
                          MFB_DEPTHWISE_CONV2D_OPTIONS_ACT_MAX));
+    if (x.dtype == MFB_DTYPE_INT16) { /* mf_depthwise_conv2d_s16: no scratch, no overlap */
+        return MF_OK;
+    }
     info->scratch_bytes = (uint64_t)mf_depthwise_conv2d_s8_scratch_bytes((int32_t)cin, (int32_t)dim(c, &w, 1),
                                                                       (int32_t)dim(c, &w, 2), mult);
     /* mf_depthwise_conv2d_s8 runs blocks of channels over all rows when mult = 1: output on its own channels */
@@ -488,9 +581,7 @@ static mf_status check_fully_connected(const op_ctx *c, mf_op_info *info)
 {
     mf_tensor x, w, y;
     CHECK(counts(c, 2, 3, 1));
-    CHECK(tensor(c, 0, 0, MFB_DTYPE_INT8, 2, ANY, 0, 0, &x, 0));
-    CHECK(tensor(c, 0, 1, MFB_DTYPE_INT8, 2, CONSTANT, 0, 1, &w, 0));
-    CHECK(tensor(c, 1, 0, MFB_DTYPE_INT8, 2, ACTIVATION, 0, 0, &y, 0));
+    CHECK(layer_tensors(c, 2, &x, &w, &y));
     CHECK(options(c, MFB_OP_OPTIONS_FULLY_CONNECTED_OPTIONS));
     const int64_t k = dim(c, &x, 1), out = dim(c, &w, 0);
     REQUIRE(dim(c, &w, 1) == k, IN(1), "the filter does not take the input's features");
@@ -498,6 +589,9 @@ static mf_status check_fully_connected(const op_ctx *c, mf_op_info *info)
     CHECK(check_weighted(c, &x, &w, &y, out, 0, MFB_FULLY_CONNECTED_OPTIONS_OUTPUT_MULT,
                          MFB_FULLY_CONNECTED_OPTIONS_OUTPUT_SHIFT, MFB_FULLY_CONNECTED_OPTIONS_ACT_MIN,
                          MFB_FULLY_CONNECTED_OPTIONS_ACT_MAX));
+    if (x.dtype == MFB_DTYPE_INT16) { /* mf_fully_connected_s16: no scratch */
+        return MF_OK;
+    }
     info->scratch_bytes = (uint64_t)(w.encoding ? mf_fully_connected_encoded_s8_scratch_bytes((int32_t)k)
                                                 : mf_fully_connected_s8_scratch_bytes((int32_t)k));
     return MF_OK;
@@ -741,11 +835,30 @@ static mf_status check_reshape(const op_ctx *c, mf_op_info *info)
     CHECK(tensor(c, 1, 0, (int32_t)x.dtype, ANY, ACTIVATION, 0, 0, &y, 0));
     REQUIRE(x.size == y.size, OUT(0), "the output holds a different number of elements");
     CHECK(no_options(c));
-    if (x.dtype == MFB_DTYPE_INT8) {
+    if (x.dtype == MFB_DTYPE_INT8 || x.dtype == MFB_DTYPE_INT16) {
         CHECK(same_quantization(c, &x, &y, OUT(0)));
     }
     info->in_place = 1u;
     return MF_OK;
+}
+
+/* ops.check_assign_variable: the value is copied into a variable of its dtype, shape and quantization (the graph
+ * check, mfb_model.c, decides who reads and writes a variable, and when). */
+static mf_status check_assign_variable(const op_ctx *c, mf_op_info *info)
+{
+    mf_tensor x, y;
+    (void)info;
+    CHECK(counts(c, 1, 1, 1));
+    CHECK(tensor(c, 0, 0, ANY, ANY, ACTIVATION, 0, 0, &x, 0));
+    CHECK(tensor(c, 1, 0, (int32_t)x.dtype, ANY, ACTIVATION, 0, 0, &y, 0));
+    REQUIRE(mfb_ubyte(c->b, y.table, MFB_TENSOR_VARIABLE, 0) != 0, OUT(0), "the output is not a variable");
+    int same = x.rank == y.rank;
+    for (int32_t d = 0; same && d < x.rank; ++d) {
+        same = dim(c, &x, d) == dim(c, &y, d);
+    }
+    REQUIRE(same, OUT(0), "the variable's shape is not the value's");
+    CHECK(same_quantization(c, &x, &y, OUT(0)));
+    return no_options(c);
 }
 
 #define TRANSPOSE_MAX_DIMS 5 /* transpose.MAX_DIMS */
@@ -995,6 +1108,12 @@ static const int32_t *bias_of(const op_ctx *c)
     return (const int32_t *)data(c, &b);
 }
 
+/* A 16x8 layer's int64 bias (0 for none): bias_of's tensor, read as int64 (the loader checked its dtype). */
+static const int64_t *bias64_of(const op_ctx *c)
+{
+    return (const int64_t *)(const void *)bias_of(c);
+}
+
 static int16_t *scratch_of(const op_ctx *c)
 {
     const int32_t off = mfb_vec_int(c->b, c->m->scratch_offsets, c->k);
@@ -1010,6 +1129,13 @@ static mf_status run_conv_2d(const op_ctx *c)
                   dw = opt(c, MFB_CONV2D_OPTIONS_DILATION_W, 1), pt = opt(c, MFB_CONV2D_OPTIONS_PAD_TOP, 0),
                   pl = opt(c, MFB_CONV2D_OPTIONS_PAD_LEFT, 0), lo = opt(c, MFB_CONV2D_OPTIONS_ACT_MIN, -128),
                   hi = opt(c, MFB_CONV2D_OPTIONS_ACT_MAX, 127);
+    if (x.dtype == MFB_DTYPE_INT16) {
+        mf_conv2d_s16(d32(c, &x, 0), d32(c, &x, 1), d32(c, &x, 2), d32(c, &x, 3), d32(c, &w, 1), d32(c, &w, 2),
+                   d32(c, &y, 1), d32(c, &y, 2), d32(c, &y, 3), groups, sh, sw, dh, dw, pt, pl, q.mult, q.shift,
+                   q.per_channel, lo, hi, (const int16_t *)data(c, &x), (const int8_t *)data(c, &w), bias64_of(c),
+                   (int16_t *)data(c, &y));
+        return MF_OK;
+    }
     if (w.encoding == 0) {
         mf_conv2d_s8(scratch_of(c), d32(c, &x, 0), d32(c, &x, 1), d32(c, &x, 2), d32(c, &x, 3), d32(c, &w, 1),
                   d32(c, &w, 2), d32(c, &y, 1), d32(c, &y, 2), d32(c, &y, 3), groups, sh, sw, dh, dw, pt, pl,
@@ -1070,6 +1196,13 @@ static mf_status run_depthwise_conv_2d(const op_ctx *c)
                   pl = opt(c, MFB_DEPTHWISE_CONV2D_OPTIONS_PAD_LEFT, 0),
                   lo = opt(c, MFB_DEPTHWISE_CONV2D_OPTIONS_ACT_MIN, -128),
                   hi = opt(c, MFB_DEPTHWISE_CONV2D_OPTIONS_ACT_MAX, 127);
+    if (x.dtype == MFB_DTYPE_INT16) {
+        mf_depthwise_conv2d_s16(d32(c, &x, 0), d32(c, &x, 1), d32(c, &x, 2), d32(c, &x, 3), d32(c, &w, 1),
+                             d32(c, &w, 2), d32(c, &y, 1), d32(c, &y, 2), m, sh, sw, dh, dw, pt, pl, q.mult, q.shift,
+                             q.per_channel, lo, hi, (const int16_t *)data(c, &x), (const int8_t *)data(c, &w),
+                             bias64_of(c), (int16_t *)data(c, &y));
+        return MF_OK;
+    }
     if (w.encoding == 0) {
         mf_depthwise_conv2d_s8(scratch_of(c), d32(c, &x, 0), d32(c, &x, 1), d32(c, &x, 2), d32(c, &x, 3), d32(c, &w, 1),
                             d32(c, &w, 2), d32(c, &y, 1), d32(c, &y, 2), m, sh, sw, dh, dw, pt, pl, x.zero_point,
@@ -1094,6 +1227,12 @@ static mf_status run_fully_connected(const op_ctx *c)
         vectors(c, MFB_FULLY_CONNECTED_OPTIONS_OUTPUT_MULT, MFB_FULLY_CONNECTED_OPTIONS_OUTPUT_SHIFT);
     const int32_t lo = opt(c, MFB_FULLY_CONNECTED_OPTIONS_ACT_MIN, -128),
                   hi = opt(c, MFB_FULLY_CONNECTED_OPTIONS_ACT_MAX, 127);
+    if (x.dtype == MFB_DTYPE_INT16) {
+        mf_fully_connected_s16(d32(c, &x, 0), d32(c, &x, 1), d32(c, &w, 0), q.mult, q.shift, q.per_channel, lo, hi,
+                            (const int16_t *)data(c, &x), (const int8_t *)data(c, &w), bias64_of(c),
+                            (int16_t *)data(c, &y));
+        return MF_OK;
+    }
     if (w.encoding == 0) { /* the weight's zero point: 0 but for an asymmetric weight (weight_zero_point) */
         mf_fully_connected_s8(scratch_of(c), d32(c, &x, 0), d32(c, &x, 1), d32(c, &w, 0), x.zero_point,
                            w.quantized ? w.zero_point : 0, y.zero_point, q.mult, q.shift, q.per_channel, lo, hi,
@@ -1327,6 +1466,13 @@ static mf_status run_pad(const op_ctx *c)
         pad[d] = mfb_vec_int(c->b, before, d);
     }
     mf_pad_s8(in, pad, out, y.zero_point, (const int8_t *)data(c, &x), (int8_t *)data(c, &y));
+    return MF_OK;
+}
+
+static mf_status run_assign_variable(const op_ctx *c)
+{
+    const mf_tensor x = io(c, 0, 0), y = io(c, 1, 0);
+    memcpy(data(c, &y), data(c, &x), x.nbytes); /* the plan keeps a variable apart from every other buffer */
     return MF_OK;
 }
 
@@ -1608,7 +1754,8 @@ static mf_status run_dequantize(const op_ctx *c)
     X(REDUCE_MEAN, check_reduce, run_reduce_mean)                                                                     \
     X(RSQRT, check_lut, run_lut)                                                                                      \
     X(STRIDED_SLICE, check_strided_slice, run_strided_slice)                                                          \
-    X(GATHER, check_gather, run_gather)
+    X(GATHER, check_gather, run_gather)                                                                                \
+    X(ASSIGN_VARIABLE, check_assign_variable, run_assign_variable)
 
 /* An operator of an opcode this build leaves out: refused at its opcode field. */
 static mf_status not_built(const op_ctx *c)

@@ -72,7 +72,9 @@ typedef struct {
 #define MFB_DTYPE_INT8 0
 #define MFB_DTYPE_INT32 1
 #define MFB_DTYPE_FLOAT32 2
-#define MFB_DTYPE_MAX 2
+#define MFB_DTYPE_INT16 3
+#define MFB_DTYPE_INT64 4
+#define MFB_DTYPE_MAX 4
 #define MFB_OP_CODE_CONV_2D 0
 #define MFB_OP_CODE_DEPTHWISE_CONV_2D 1
 #define MFB_OP_CODE_FULLY_CONNECTED 2
@@ -115,7 +117,8 @@ typedef struct {
 #define MFB_OP_CODE_RSQRT 39
 #define MFB_OP_CODE_STRIDED_SLICE 40
 #define MFB_OP_CODE_GATHER 41
-#define MFB_OP_CODE_MAX 41
+#define MFB_OP_CODE_ASSIGN_VARIABLE 42
+#define MFB_OP_CODE_MAX 42
 #define MFB_ROUNDING_MODE_DOUBLE_ROUNDING 0
 #define MFB_ROUNDING_MODE_MAX 0
 
@@ -333,6 +336,11 @@ typedef struct {
 #else
 #define MFB_OP_BUILT_GATHER 0
 #endif
+#if !defined(MF_OPS_SELECTED) || defined(MF_OP_ENABLE_ASSIGN_VARIABLE)
+#define MFB_OP_BUILT_ASSIGN_VARIABLE 1
+#else
+#define MFB_OP_BUILT_ASSIGN_VARIABLE 0
+#endif
 
 /* Union type codes (0 is NONE). */
 #define MFB_OP_OPTIONS_CONV2D_OPTIONS 1
@@ -382,6 +390,8 @@ typedef struct {
 #define MFB_TENSOR_BUFFER 7
 #define MFB_TENSOR_BUFFER_DEFAULT 0
 #define MFB_TENSOR_ENCODING 8
+#define MFB_TENSOR_VARIABLE 9
+#define MFB_TENSOR_VARIABLE_DEFAULT 0
 #define MFB_CONV2D_OPTIONS_STRIDE_H 0
 #define MFB_CONV2D_OPTIONS_STRIDE_H_DEFAULT 1
 #define MFB_CONV2D_OPTIONS_STRIDE_W 1
@@ -577,7 +587,7 @@ static const mfb_field_desc mfb_fields_WeightEncoding[] = {
 };
 static const mfb_field_desc mfb_fields_Tensor[] = {
     {MFB_KIND_STRING, 0, 4, 0, 0}, /* name */
-    {MFB_KIND_ENUM, 1, 1, 0, 2}, /* dtype */
+    {MFB_KIND_ENUM, 1, 1, 0, 4}, /* dtype */
     {MFB_KIND_VECTOR_SCALAR, 2, 4, 0, 0}, /* shape */
     {MFB_KIND_SCALAR, 3, 4, 0, 0}, /* scale */
     {MFB_KIND_SCALAR, 4, 4, 0, 0}, /* zero_point */
@@ -585,6 +595,7 @@ static const mfb_field_desc mfb_fields_Tensor[] = {
     {MFB_KIND_SCALAR, 6, 4, 0, 0}, /* quantized_axis */
     {MFB_KIND_SCALAR, 7, 4, 0, 0}, /* buffer */
     {MFB_KIND_TABLE, 8, 4, 0, 0}, /* encoding */
+    {MFB_KIND_SCALAR, 9, 1, 0, 0}, /* variable */
 };
 static const mfb_field_desc mfb_fields_Conv2DOptions[] = {
     {MFB_KIND_SCALAR, 0, 4, 0, 0}, /* stride_h */
@@ -712,7 +723,7 @@ static const mfb_field_desc mfb_fields_GatherOptions[] = {
     {MFB_KIND_SCALAR, 0, 4, 0, 0}, /* axis */
 };
 static const mfb_field_desc mfb_fields_Operator[] = {
-    {MFB_KIND_ENUM, 0, 1, 0, 41}, /* opcode */
+    {MFB_KIND_ENUM, 0, 1, 0, 42}, /* opcode */
     {MFB_KIND_VECTOR_SCALAR, 1, 4, 0, 0}, /* inputs */
     {MFB_KIND_VECTOR_SCALAR, 2, 4, 0, 0}, /* outputs */
     {MFB_KIND_UNION, 4, 4, 0, 0}, /* options */
@@ -739,7 +750,7 @@ static const mfb_field_desc mfb_fields_Model[] = {
 };
 static const mfb_table_desc mfb_tables[MFB_TABLE_COUNT] = {
     {mfb_fields_WeightEncoding, 7},
-    {mfb_fields_Tensor, 9},
+    {mfb_fields_Tensor, 10},
     {mfb_fields_Conv2DOptions, 11},
     {mfb_fields_DepthwiseConv2DOptions, 11},
     {mfb_fields_FullyConnectedOptions, 4},

@@ -104,6 +104,9 @@ mf_status mf_model_load(mf_model *model, const uint8_t *file, uint32_t file_byte
  * index outside its table) writes nothing; mf_invoke stops there and returns MF_ERROR_INPUT. */
 mf_status mf_invoke(const mf_model *model);
 mf_status mf_invoke_operator(const mf_model *model, uint32_t op);
+/* Every variable (Tensor.variable: the state a streaming model keeps across invokes) back to real 0: its zero
+ * point, or 0. mf_model_load does it; mf_invoke never does. MF_ERROR_NOT_LOADED before a load. */
+mf_status mf_reset_state(const mf_model *model);
 
 uint32_t mf_input_count(const mf_model *model);
 uint32_t mf_output_count(const mf_model *model);

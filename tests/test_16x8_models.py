@@ -1,0 +1,173 @@
+"""16x8 layers in a .mfb file (int16 activations, int8 weights, int64 bias): both runtimes equal the int64
+reference, and both loaders refuse what the 16x8 kernels cannot take, at the same byte.
+
+The layers are layer_cases.py's 16x8 cases (the kernels' own, test_kernels_16x8.py), each written as a one-op
+model by the writer API, so the file's options, the loaders' checks, the plans and the two interpreters' calls are
+what is tested here; the arithmetic is the int64 reference of layer_references.py.
+"""
+
+import numpy as np
+import pytest
+from hypothesis import assume, given, settings
+
+from layer_cases import conv2d_cases_16x8, depthwise_cases_16x8, fully_connected_cases_16x8
+from layer_references import conv2d_reference, depthwise_reference, fully_connected_reference
+from microflat.compiler.serialize import serialize
+from microflat.compiler.writer import ModelWriter
+from microflat.runtime import FormatError, Interpreter, load_bytes
+from microflat.runtime.c_runtime import CRuntime, CRuntimeError
+
+# One model per example: writing, loading and two interpreters cost about 20 ms.
+EXAMPLES = 200
+
+
+def _requant_options(case):
+    kw = case.kwargs
+    return dict(output_mult=np.asarray(kw["output_mult"], np.int32), output_shift=np.asarray(kw["output_shift"],
+                np.int8), act_min=kw["act_min"], act_max=kw["act_max"])
+
+
+def _one_op(case, out_shape, opcode, options_table, options, channel_axis):
+    w = ModelWriter()
+    x = w.add_tensor("x", "int16", case.x.shape, scale=0.01, zero_point=0)
+    channels = case.w.shape[channel_axis]
+    f = w.add_constant("w", case.w, scale=np.full(channels, 0.02, np.float32), zero_point=0, axis=channel_axis)
+    ins = [x, f] + ([] if case.bias is None else [w.add_constant("b", case.bias.astype(np.int64))])
+    y = w.add_tensor("y", "int16", out_shape, scale=0.03, zero_point=0)
+    w.add_operator(opcode, ins, [y], options_table, dict(options, **_requant_options(case)))
+    w.set_io([x], [y])
+    return w
+
+
+def _conv_options(case):
+    """The case's geometry as options; a case the format cannot hold (padding past the dilated filter, or a last
+    window wholly in the padding: ops.OpCheck.geometry) is discarded."""
+    gh, gw = case.geometry["h"], case.geometry["w"]
+    for g in (gh, gw):
+        assume(g["before"] <= (g["k"] - 1) * g["dilation"] and (g["out"] - 1) * g["stride"] - g["before"] < g["size"])
+    return dict(stride_h=gh["stride"], stride_w=gw["stride"], dilation_h=gh["dilation"], dilation_w=gw["dilation"],
+                pad_top=gh["before"], pad_left=gw["before"])
+
+
+def _check(w: ModelWriter, case, expected):
+    data = w.to_bytes()
+    got = Interpreter(data, backend="numba").invoke(case.x)[0]
+    np.testing.assert_array_equal(got, expected)
+    assert got.dtype == np.int16
+    np.testing.assert_array_equal(Interpreter(data, backend="c").invoke(case.x)[0], expected)
+
+
+@settings(max_examples=EXAMPLES)
+@given(case=conv2d_cases_16x8())
+def test_conv_2d_16x8_model_equals_reference_on_both_runtimes(case):
+    expected = conv2d_reference(case)
+    w = _one_op(case, expected.shape, "CONV_2D", "Conv2DOptions",
+                dict(_conv_options(case), groups=case.kwargs["groups"]), 0)
+    _check(w, case, expected)
+
+
+@settings(max_examples=EXAMPLES)
+@given(case=depthwise_cases_16x8())
+def test_depthwise_conv_2d_16x8_model_equals_reference_on_both_runtimes(case):
+    expected = depthwise_reference(case)
+    w = _one_op(case, expected.shape, "DEPTHWISE_CONV_2D", "DepthwiseConv2DOptions",
+                dict(_conv_options(case), depth_multiplier=case.geometry["multiplier"]), 3)
+    _check(w, case, expected)
+
+
+@settings(max_examples=EXAMPLES)
+@given(case=fully_connected_cases_16x8())
+def test_fully_connected_16x8_model_equals_reference_on_both_runtimes(case):
+    expected = fully_connected_reference(case)
+    _check(_one_op(case, expected.shape, "FULLY_CONNECTED", "FullyConnectedOptions", {}, 0), case, expected)
+
+
+# --- refusals ----------------------------------------------------------------------------------------------------
+
+def _fc_model(mutate):
+    """A valid 16x8 FULLY_CONNECTED [1, 4] -> [1, 3] with its writer's plan, then ``mutate(model, buffers)``
+    applied and serialized without verification."""
+    w = ModelWriter()
+    x = w.add_tensor("x", "int16", (1, 4), scale=0.01, zero_point=0)
+    f = w.add_constant("w", np.arange(-6, 6, dtype=np.int8).reshape(3, 4), scale=0.02, zero_point=0)
+    b = w.add_constant("b", np.array([5, -7, 2**40], np.int64))
+    y = w.add_tensor("y", "int16", (1, 3), scale=0.03, zero_point=0)
+    w.add_operator("FULLY_CONNECTED", [x, f, b], [y], "FullyConnectedOptions",
+                   dict(output_mult=np.array([2**30], np.int32), output_shift=np.array([-3], np.int8),
+                        act_min=-32768, act_max=32767))
+    w.set_io([x], [y])
+    planned = load_bytes(w.to_bytes())
+    plan = {"arena_bytes": planned.arena_bytes, "tensor_offsets": planned.tensor_offsets,
+            "scratch_offsets": planned.scratch_offsets}
+    model = w._model(plan, bytes(32))
+    mutate(model, w.buffers)
+    return serialize(model, w.buffers)
+
+
+def _options(model):
+    return model["operators"][0]["options"][1]
+
+
+def _set(**changes):
+    def mutate(model, buffers):
+        _options(model).update(changes)
+    return mutate
+
+
+def _tensor(index, **changes):
+    def mutate(model, buffers):
+        model["tensors"][index].update(changes)
+    return mutate
+
+
+def _bias(values):
+    def mutate(model, buffers):
+        buffers[model["tensors"][2]["buffer"]] = np.asarray(values, np.int64).tobytes()
+    return mutate
+
+
+def _weights(values):
+    def mutate(model, buffers):
+        buffers[model["tensors"][1]["buffer"]] = np.asarray(values, np.int8).tobytes()
+    return mutate
+
+
+def test_the_valid_16x8_model_loads_on_both_runtimes():
+    data = _fc_model(lambda model, buffers: None)
+    load_bytes(data)
+    CRuntime(data)
+
+
+@pytest.mark.parametrize("mutate, reason", [
+    (_set(output_shift=np.array([8], np.int8)), "a shift is outside"),
+    (_set(act_min=-32769), "must be in [-32768, 32767]"),
+    (_tensor(0, zero_point=1), "zero point 0"),
+    (_tensor(3, zero_point=-2), "zero point 0"),
+    (_tensor(1, zero_point=1), "must be symmetric"),
+    (_weights(np.r_[-128, np.zeros(11)]), "-128"),
+    (_bias([5, -7, 2**47 - 2**15 * 10]), "int64 accumulator"),
+    (_bias([5, -7, -(2**63)]), "int64 accumulator"),
+], ids=["shift-8", "act-min", "input-zp", "output-zp", "weight-zp", "minus-128", "accumulator", "bias-min"])
+def test_both_loaders_refuse_a_damaged_16x8_layer_at_the_same_byte(mutate, reason):
+    data = _fc_model(mutate)
+    with pytest.raises(FormatError, match=reason.replace("[", r"\[").replace("]", r"\]")) as py:
+        load_bytes(data)
+    with pytest.raises(CRuntimeError) as c:
+        CRuntime(data)
+    assert py.value.offset == c.value.offset, f"Python: {py.value}; C: {c.value}"
+
+
+def test_a_16x8_layer_refuses_an_int32_bias_and_mixed_widths():
+    from microflat.runtime.format import DTYPE
+
+    for index, dtype in ((2, "INT32"), (3, "INT8")):
+        def mutate(model, buffers, index=index, dtype=dtype):
+            model["tensors"][index]["dtype"] = DTYPE[dtype]
+            if index == 2:
+                buffers[model["tensors"][2]["buffer"]] = np.array([5, -7, 9], np.int32).tobytes()
+        data = _fc_model(mutate)
+        with pytest.raises(FormatError, match="must be int") as py:
+            load_bytes(data)
+        with pytest.raises(CRuntimeError) as c:
+            CRuntime(data)
+        assert py.value.offset == c.value.offset
