@@ -38,7 +38,7 @@ import numpy as np
 
 FILE_IDENTIFIER = b"TFL3"
 SCHEMA_VERSION = 3
-TENSOR_TYPE = {"float32": 0, "int16": 7, "int32": 2, "int8": 9}
+TENSOR_TYPE = {"float32": 0, "int16": 7, "int32": 2, "int8": 9, "int64": 4}
 
 # BuiltinOperator (schema.fbs enum). Codes above 127 are stored in builtin_code only; the deprecated byte
 # field then holds PLACEHOLDER_FOR_GREATER_OP_CODES (127).
@@ -49,6 +49,8 @@ BUILTIN = {
     "TRANSPOSE_CONV": 67, "SUM": 74, "RSQRT": 76, "REDUCE_MAX": 82, "RESIZE_NEAREST_NEIGHBOR": 97,
     "LEAKY_RELU": 98, "SQUARED_DIFFERENCE": 99, "ELU": 111, "QUANTIZE": 114, "HARD_SWISH": 117,
     "BATCH_MATMUL": 126, "GELU": 150,
+    "AVERAGE_POOL_2D": 1, "CONV_2D": 3, "DEPTHWISE_CONV_2D": 4, "DEQUANTIZE": 6, "MAX_POOL_2D": 17,
+    "SVDF": 27,
 }
 PLACEHOLDER_FOR_GREATER_OP_CODES = 127
 
@@ -78,6 +80,17 @@ OPTIONS = {
     "BatchMatMulOptions": (101, {"adj_x": (0, "b", 0), "adj_y": (1, "b", 0),
                                  "asymmetric_quantize_inputs": (2, "b", 0)}),
     "GeluOptions": (116, {"approximate": (0, "b", 0)}),
+    "Conv2DOptions": (1, {"padding": (0, "b", 0), "stride_w": (1, "i", 0), "stride_h": (2, "i", 0),
+                          "fused_activation_function": (3, "b", 0), "dilation_w_factor": (4, "i", 1),
+                          "dilation_h_factor": (5, "i", 1)}),
+    "DepthwiseConv2DOptions": (2, {"padding": (0, "b", 0), "stride_w": (1, "i", 0), "stride_h": (2, "i", 0),
+                                   "depth_multiplier": (3, "i", 0), "fused_activation_function": (4, "b", 0),
+                                   "dilation_w_factor": (5, "i", 1), "dilation_h_factor": (6, "i", 1)}),
+    "Pool2DOptions": (5, {"padding": (0, "b", 0), "stride_w": (1, "i", 0), "stride_h": (2, "i", 0),
+                          "filter_width": (3, "i", 0), "filter_height": (4, "i", 0),
+                          "fused_activation_function": (5, "b", 0)}),
+    "SVDFOptions": (6, {"rank": (0, "i", 0), "fused_activation_function": (1, "b", 0),
+                        "asymmetric_quantize_inputs": (2, "b", 0)}),
 }
 PADDING = {"SAME": 0, "VALID": 1}
 
@@ -112,7 +125,7 @@ class TFLiteBuilder:
         """A constant tensor holding data (int8, int16, int32 or float32), little-endian, in a buffer of its own."""
         data = np.ascontiguousarray(data)
         dtype = {np.dtype(np.int8): "int8", np.dtype(np.int16): "int16", np.dtype(np.int32): "int32",
-                 np.dtype(np.float32): "float32"}[data.dtype]
+                 np.dtype(np.int64): "int64", np.dtype(np.float32): "float32"}[data.dtype]
         self.buffers.append(data.astype(data.dtype.newbyteorder("<")).tobytes())
         return self.tensor(name, dtype, data.shape, scale=scale, zero_point=zero_point, axis=axis,
                            buffer=len(self.buffers) - 1)

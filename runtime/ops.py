@@ -488,11 +488,13 @@ def _broadcast(c, a, b, y):
     c.require(tuple(shape) == y.shape, "outputs[0]", f"output shape {y.shape} must be {tuple(shape)}")
 
 
-def _binary_tensors(c: OpCheck):
-    """(a, b, y) of a two-input elementwise op: int8 NHWC, broadcasting to the output, each quantized."""
+def _binary_tensors(c: OpCheck, dtypes=("int8",)):
+    """(a, b, y) of a two-input elementwise op: NHWC of one of `dtypes` (all three alike), broadcasting to the
+    output, each quantized."""
     c.counts((2,), 1)
-    a, b = c.tensor("inputs", 0, "int8", 4), c.tensor("inputs", 1, "int8", 4)
-    y = c.tensor("outputs", 0, "int8", 4, const=False)
+    a = c.tensor("inputs", 0, dtypes, 4)
+    b = c.tensor("inputs", 1, a.dtype, 4)
+    y = c.tensor("outputs", 0, a.dtype, 4, const=False)
     _broadcast(c, a, b, y)
     for which, i, t in (("inputs", 0, a), ("inputs", 1, b), ("outputs", 0, y)):
         c.zero_point(t, which, i)
@@ -518,11 +520,17 @@ def _input_scaling(c: OpCheck, o, max_left_shift: int, max_shift: int, max_mult_
 
 
 def check_add(c: OpCheck) -> OpInfo:
-    """ADD and SUB: input multipliers <= 1 (shift <= 0), so the scaled inputs' sum cannot overflow."""
-    a, b, y = _binary_tensors(c)
+    """ADD and SUB: int8, input multipliers <= 1 (shift <= 0), so the scaled inputs' sum cannot overflow; int16
+    (add_s16: TFLite's general-scale int16 form), left_shift <= 15 and input multipliers <= 1/2, which keep
+    |a - zp| * 2^15 and the sum of the scaled inputs below 2^31 (elementwise.py)."""
+    a, b, y = _binary_tensors(c, LAYER_DTYPES)
     o = c.options()
-    _input_scaling(c, o, 20, 0, INT32_MAX)
-    c.act_range(o)
+    if a.dtype == "int16":
+        _input_scaling(c, o, K.elementwise.ADD_LEFT_SHIFT_INT16, 0, 2**30)
+        c.act_range(o, INT16_MIN, INT16_MAX)
+    else:
+        _input_scaling(c, o, 20, 0, INT32_MAX)
+        c.act_range(o)
     return _binary_info(a, b, y)
 
 
@@ -556,25 +564,34 @@ def _same_shape(a, b, y, o=None) -> bool:
     return a.shape == y.shape and b.shape == y.shape and (o is None or o.output_shift <= 0)
 
 
-def _add_or_sub(c: OpCheck, view, sign: int, kernel):
+def _add_or_sub(c: OpCheck, view, sign: int, kernel, kernel_s16):
     """ADD (sign 1) and SUB (sign -1, TFLite's negated second multiplier; add_s8_same_shape takes it so)."""
     o = c.op.options
     (a, b), (y,) = c.io()
     common = dict(_scaled_inputs(o, a, b, y, view), act_min=o.act_min, act_max=o.act_max)
+    if a.dtype == "int16":
+        return [_step(kernel_s16, **_broadcast_args(a, b, y), **common)]
     if _same_shape(a, b, y, o):  # one vectorized loop
         return [_step(K.elementwise.add_s8_same_shape, count=y.size, **dict(common, input2_mult=sign * o.input2_mult))]
     return [_step(kernel, **_broadcast_args(a, b, y), **common)]
 
 
 def prepare_add(c: OpCheck, view, scratch):
-    return _add_or_sub(c, view, 1, K.add_s8)
+    return _add_or_sub(c, view, 1, K.add_s8, K.add_s16)
 
 
 def check_mul(c: OpCheck) -> OpInfo:
-    a, b, y = _binary_tensors(c)
+    """int8, or int16 with input zero points 0 (TFLite's rule: the int32 product |a * b| <= 2^30, mul_s16)."""
+    a, b, y = _binary_tensors(c, LAYER_DTYPES)
     o = c.options()
     c.scalar_requant(o, "output_mult", "output_shift")
-    c.act_range(o)
+    if a.dtype == "int16":
+        c.act_range(o, INT16_MIN, INT16_MAX)
+        for i, t in enumerate((a, b)):
+            c.require(t.zero_point == 0, f"inputs[{i}]", f"tensor {t.index}: an int16 MUL input has zero point 0, "
+                      f"not {t.zero_point}", c.element_at("inputs", i))
+    else:
+        c.act_range(o)
     return _binary_info(a, b, y, int(np.prod(y.shape)))
 
 
@@ -588,7 +605,7 @@ def _scaled_inputs(o, a, b, y, view):
 
 
 def prepare_sub(c: OpCheck, view, scratch):
-    return _add_or_sub(c, view, -1, K.sub_s8)
+    return _add_or_sub(c, view, -1, K.sub_s8, K.sub_s16)
 
 
 def prepare_squared_difference(c: OpCheck, view, scratch):
@@ -612,7 +629,7 @@ def _prepare_extremum(kernel, take_max: int):
 def prepare_mul(c: OpCheck, view, scratch):
     o = c.op.options
     (a, b), (y,) = c.io()
-    return [_step(K.mul_s8, **_broadcast_args(a, b, y), input1_zp=a.zero_point, input2_zp=b.zero_point,
+    return [_step(K.mul_s16 if a.dtype == "int16" else K.mul_s8, **_broadcast_args(a, b, y), input1_zp=a.zero_point, input2_zp=b.zero_point,
                   output_zp=y.zero_point, output_mult=o.output_mult, output_shift=o.output_shift,
                   act_min=o.act_min, act_max=o.act_max, input1=view(a), input2=view(b), output=view(y))]
 
@@ -620,25 +637,34 @@ def prepare_mul(c: OpCheck, view, scratch):
 # --- pooling, mean, softmax ----------------------------------------------------
 
 def _check_pool(c: OpCheck) -> OpInfo:
+    """int8, or int16 (an average's window at most AVERAGE_POOL_S16_MAX_TAPS taps: its int32 sum). An int16
+    pool takes no overlap (row_overlap counts int8 bytes)."""
     c.counts((1,), 1)
-    x = c.tensor("inputs", 0, "int8", 4)
-    y = c.tensor("outputs", 0, "int8", 4, const=False)
+    x = c.tensor("inputs", 0, LAYER_DTYPES, 4)
+    y = c.tensor("outputs", 0, x.dtype, 4, const=False)
     o = c.options()
     fh = c.int_option(o, "filter_h", 1, 4096)
     fw = c.int_option(o, "filter_w", 1, 4096)
     c.require(y.shape[0] == x.shape[0] and y.shape[3] == x.shape[3], "outputs[0]", f"output shape {y.shape} does not match")
     c.geometry(o, x.shape[1], fh, y.shape[1], "h")
     c.geometry(o, x.shape[2], fw, y.shape[2], "w")
+    if x.dtype == "int16":
+        c.act_range(o, INT16_MIN, INT16_MAX)
+        c.same_quantization(x, y, "outputs[0]")
+        c.require(c.op.opcode != OPCODE["AVERAGE_POOL_2D"] or fh * fw <= K.pooling.AVERAGE_POOL_S16_MAX_TAPS,
+                  "options.filter_h", f"an int16 window of {fh} x {fw} taps exceeds "
+                  f"{K.pooling.AVERAGE_POOL_S16_MAX_TAPS}", o.at["filter_h"])
+        return OpInfo(0, 0)
     c.act_range(o)
     c.same_quantization(x, y, "outputs[0]")
     return OpInfo(0, 0, overlap=row_overlap(x, y, o.stride_h, o.pad_top))
 
 
-def _prepare_pool(kernel):
+def _prepare_pool(kernel, kernel_s16):
     def prepare(c: OpCheck, view, scratch):
         o = c.op.options
         (x,), (y,) = c.io()
-        return [_step(kernel, batches=x.shape[0], input_h=x.shape[1], input_w=x.shape[2], channels=x.shape[3],
+        return [_step(kernel_s16 if x.dtype == "int16" else kernel, batches=x.shape[0], input_h=x.shape[1], input_w=x.shape[2], channels=x.shape[3],
                       filter_h=o.filter_h, filter_w=o.filter_w, output_h=y.shape[1], output_w=y.shape[2],
                       stride_h=o.stride_h, stride_w=o.stride_w, pad_top=o.pad_top, pad_left=o.pad_left,
                       act_min=o.act_min, act_max=o.act_max, input=view(x), output=view(y))]
@@ -967,7 +993,8 @@ def prepare_lut(c: OpCheck, view, scratch):
 
 
 def _check_boundary(c: OpCheck, in_dtype, out_dtype, quantized) -> OpInfo:
-    """QUANTIZE (float32 -> int8) and DEQUANTIZE (int8 -> float32): same shape, the int8 side quantized."""
+    """QUANTIZE (float32 -> int8 or int16) and DEQUANTIZE (int8 or int16 -> float32): same shape, the integer
+    side quantized."""
     c.counts((1,), 1)
     x = c.tensor("inputs", 0, in_dtype)
     y = c.tensor("outputs", 0, out_dtype, const=False)
@@ -999,26 +1026,54 @@ def prepare_assign_variable(c: OpCheck, view, scratch):
 
 
 def check_quantize(c: OpCheck) -> OpInfo:
-    return _check_boundary(c, "float32", "int8", "output")
+    return _check_boundary(c, "float32", LAYER_DTYPES, "output")
 
 
 def check_dequantize(c: OpCheck) -> OpInfo:
-    return _check_boundary(c, "int8", "float32", "input")
+    return _check_boundary(c, LAYER_DTYPES, "float32", "input")
 
 
 def _boundary_args(view, x, y, q):
-    """quantize_s8's and dequantize_s8's arguments; q is the int8 side, whose scale and zero point they use."""
+    """quantize_s8's and dequantize_s8's arguments (and their s16 twins'); q is the integer side, whose scale and
+    zero point they use."""
     return dict(size=x.size, scale=np.float32(q.scale_value), zero_point=q.zero_point, input=view(x), output=view(y))
 
 
 def prepare_quantize(c: OpCheck, view, scratch):
     (x,), (y,) = c.io()
-    return [_step(K.quantize_s8, **_boundary_args(view, x, y, y))]
+    return [_step(K.quantize_s16 if y.dtype == "int16" else K.quantize_s8, **_boundary_args(view, x, y, y))]
 
 
 def prepare_dequantize(c: OpCheck, view, scratch):
     (x,), (y,) = c.io()
-    return [_step(K.dequantize_s8, **_boundary_args(view, x, y, x))]
+    return [_step(K.dequantize_s16 if x.dtype == "int16" else K.dequantize_s8, **_boundary_args(view, x, y, x))]
+
+
+# REQUANTIZE's kernels by (input dtype, output dtype): TFLite's QUANTIZE with an integer input (quantize.cc's
+# Requantize; int8 -> int16 as TFLite Micro's quantize_common.cc).
+_REQUANTIZE_KERNELS = {("int8", "int16"): "requantize_s8_s16", ("int16", "int8"): "requantize_s16_s8",
+                       ("int16", "int16"): "requantize_s16_s16"}
+
+
+def check_requantize(c: OpCheck) -> OpInfo:
+    """REQUANTIZE: int8 <-> int16 or int16 -> int16, same shape, both sides quantized, out = clamp(mbqm(x - zp_in,
+    mult, shift) + zp_out) to the output type (one multiplier s_in / s_out, which may exceed 1)."""
+    c.counts((1,), 1)
+    x = c.tensor("inputs", 0, LAYER_DTYPES)
+    y = c.tensor("outputs", 0, LAYER_DTYPES, const=False)
+    c.require((x.dtype, y.dtype) in _REQUANTIZE_KERNELS, "outputs[0]", f"{x.dtype} -> {y.dtype} is not a requantize")
+    c.require(y.shape == x.shape, "outputs[0]", f"output shape {y.shape} must equal the input's {x.shape}")
+    c.zero_point(x, "inputs", 0)
+    c.zero_point(y, "outputs", 0)
+    c.scalar_requant(c.options(), "mult", "shift")
+    return OpInfo(0, 0)
+
+
+def prepare_requantize(c: OpCheck, view, scratch):
+    (x,), (y,) = c.io()
+    o = c.op.options
+    return [_step(getattr(K, _REQUANTIZE_KERNELS[x.dtype, y.dtype]), size=x.size, input_zp=x.zero_point,
+                  output_zp=y.zero_point, mult=o.mult, shift=o.shift, input=view(x), output=view(y))]
 
 
 @dataclass(frozen=True)
@@ -1074,8 +1129,8 @@ OP_DEFS = {
                              per_sample=True),
     "ADD": OpDef(check_add, prepare_add, options="AddOptions", per_sample=True),
     "MUL": OpDef(check_mul, prepare_mul, options="MulOptions", per_sample=True),
-    "AVERAGE_POOL_2D": OpDef(prepare=_prepare_pool(K.average_pool2d_s8), **_POOL),
-    "MAX_POOL_2D": OpDef(prepare=_prepare_pool(K.max_pool2d_s8), **_POOL),
+    "AVERAGE_POOL_2D": OpDef(prepare=_prepare_pool(K.average_pool2d_s8, K.average_pool2d_s16), **_POOL),
+    "MAX_POOL_2D": OpDef(prepare=_prepare_pool(K.max_pool2d_s8, K.max_pool2d_s16), **_POOL),
     "MEAN": OpDef(check_mean, prepare_mean, options="MeanOptions", per_sample=True),
     "SOFTMAX": OpDef(check_softmax, prepare_softmax, (SOFTMAX_OUTPUT_SCALE, SOFTMAX_OUTPUT_ZP), "SoftmaxOptions",
                      per_sample=True),
@@ -1114,6 +1169,7 @@ OP_DEFS = {
     "GATHER": OpDef(check_gather, prepare_gather, "tied", "GatherOptions"),
     "QUANTIZE": OpDef(check_quantize, prepare_quantize, per_sample=True),
     "ASSIGN_VARIABLE": OpDef(check_assign_variable, prepare_assign_variable, "tied"),
+    "REQUANTIZE": OpDef(check_requantize, prepare_requantize, options="RequantizeOptions", per_sample=True),
     "DEQUANTIZE": OpDef(check_dequantize, prepare_dequantize, per_sample=True),
 }
 OPS = {OPCODE[name]: d for name, d in OP_DEFS.items()}

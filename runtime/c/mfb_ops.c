@@ -645,10 +645,14 @@ static mf_status input_scaling(const op_ctx *c, const uint32_t slots[5], int32_t
  * of the output's shape may be overwritten. */
 static mf_status binary_tensors(const op_ctx *c, mf_op_info *info, mf_tensor *a, mf_tensor *b, mf_tensor *y)
 {
+    /* ADD, SUB and MUL also take int16 (ops.LAYER_DTYPES); the others int8 only */
+    const int wide = c->opcode == MFB_OP_CODE_ADD || c->opcode == MFB_OP_CODE_SUB || c->opcode == MFB_OP_CODE_MUL;
     CHECK(counts(c, 2, 2, 1));
-    CHECK(tensor(c, 0, 0, MFB_DTYPE_INT8, 4, ANY, 0, 0, a, 0));
-    CHECK(tensor(c, 0, 1, MFB_DTYPE_INT8, 4, ANY, 0, 0, b, 0));
-    CHECK(tensor(c, 1, 0, MFB_DTYPE_INT8, 4, ACTIVATION, 0, 0, y, 0));
+    CHECK(tensor(c, 0, 0, wide ? ANY : MFB_DTYPE_INT8, ANY, ANY, 0, 0, a, 0));
+    REQUIRE(a->dtype == MFB_DTYPE_INT8 || a->dtype == MFB_DTYPE_INT16, IN(0), "a tensor has the wrong dtype");
+    REQUIRE(a->rank == 4, IN(0), "a tensor has the wrong rank");
+    CHECK(tensor(c, 0, 1, (int32_t)a->dtype, 4, ANY, 0, 0, b, 0));
+    CHECK(tensor(c, 1, 0, (int32_t)a->dtype, 4, ACTIVATION, 0, 0, y, 0));
     CHECK(broadcast(c, a, b, y));
     CHECK(zero_point(c, a, IN(0)));
     CHECK(zero_point(c, b, IN(1)));
@@ -670,14 +674,25 @@ static mf_status check_binary(const op_ctx *c, mf_op_info *info)
     CHECK(binary_tensors(c, info, &a, &b, &y));
     switch (c->opcode) {
     case MFB_OP_CODE_ADD:
-    case MFB_OP_CODE_SUB: /* input multipliers <= 1: no overflow of the sum */
+    case MFB_OP_CODE_SUB: /* input multipliers <= 1 (int16: <= 1/2, left_shift <= 15): no overflow of the sum */
         CHECK(options(c, MFB_OP_OPTIONS_ADD_OPTIONS));
+        if (a.dtype == MFB_DTYPE_INT16) {
+            CHECK(input_scaling(c, add_slots, MFB_ADD_OPTIONS_LEFT_SHIFT_DEFAULT, 15, 0, 1 << 30));
+            CHECK(scalar_requant(c, MFB_ADD_OPTIONS_OUTPUT_MULT, MFB_ADD_OPTIONS_OUTPUT_SHIFT));
+            return act_range_in(c, MFB_ADD_OPTIONS_ACT_MIN, MFB_ADD_OPTIONS_ACT_MAX, -32768, 32767);
+        }
         CHECK(input_scaling(c, add_slots, MFB_ADD_OPTIONS_LEFT_SHIFT_DEFAULT, 20, 0, INT32_MAX));
         CHECK(scalar_requant(c, MFB_ADD_OPTIONS_OUTPUT_MULT, MFB_ADD_OPTIONS_OUTPUT_SHIFT));
         return act_range(c, MFB_ADD_OPTIONS_ACT_MIN, MFB_ADD_OPTIONS_ACT_MAX);
     case MFB_OP_CODE_MUL:
         CHECK(options(c, MFB_OP_OPTIONS_MUL_OPTIONS));
         CHECK(scalar_requant(c, MFB_MUL_OPTIONS_OUTPUT_MULT, MFB_MUL_OPTIONS_OUTPUT_SHIFT));
+        if (a.dtype == MFB_DTYPE_INT16) { /* input zero points 0: the int32 product |a b| <= 2^30 */
+            CHECK(act_range_in(c, MFB_MUL_OPTIONS_ACT_MIN, MFB_MUL_OPTIONS_ACT_MAX, -32768, 32767));
+            REQUIRE(a.zero_point == 0, IN(0), "an int16 MUL input has zero point 0");
+            REQUIRE(b.zero_point == 0, IN(1), "an int16 MUL input has zero point 0");
+            return MF_OK;
+        }
         return act_range(c, MFB_MUL_OPTIONS_ACT_MIN, MFB_MUL_OPTIONS_ACT_MAX);
     case MFB_OP_CODE_SQUARED_DIFFERENCE: /* input multipliers <= 1/2: the square fits int32 */
         CHECK(options(c, MFB_OP_OPTIONS_SQUARED_DIFFERENCE_OPTIONS));
@@ -696,14 +711,23 @@ static mf_status check_pool(const op_ctx *c, mf_op_info *info)
     mf_tensor x, y;
     int32_t fh = 1, fw = 1;
     CHECK(counts(c, 1, 1, 1));
-    CHECK(tensor(c, 0, 0, MFB_DTYPE_INT8, 4, ANY, 0, 0, &x, 0));
-    CHECK(tensor(c, 1, 0, MFB_DTYPE_INT8, 4, ACTIVATION, 0, 0, &y, 0));
+    CHECK(tensor(c, 0, 0, ANY, ANY, ANY, 0, 0, &x, 0));
+    REQUIRE(x.dtype == MFB_DTYPE_INT8 || x.dtype == MFB_DTYPE_INT16, IN(0), "a tensor has the wrong dtype");
+    REQUIRE(x.rank == 4, IN(0), "a tensor has the wrong rank");
+    CHECK(tensor(c, 1, 0, (int32_t)x.dtype, 4, ACTIVATION, 0, 0, &y, 0));
     CHECK(options(c, MFB_OP_OPTIONS_POOL2D_OPTIONS));
     CHECK(int_option(c, MFB_POOL2D_OPTIONS_FILTER_H, 1, 1, 4096, &fh));
     CHECK(int_option(c, MFB_POOL2D_OPTIONS_FILTER_W, 1, 1, 4096, &fw));
     REQUIRE(dim(c, &y, 0) == dim(c, &x, 0) && dim(c, &y, 3) == dim(c, &x, 3), OUT(0), "the output shape does not match");
     CHECK(geometry(c, MFB_POOL2D_OPTIONS_STRIDE_H, -1, MFB_POOL2D_OPTIONS_PAD_TOP, dim(c, &x, 1), fh, dim(c, &y, 1)));
     CHECK(geometry(c, MFB_POOL2D_OPTIONS_STRIDE_W, -1, MFB_POOL2D_OPTIONS_PAD_LEFT, dim(c, &x, 2), fw, dim(c, &y, 2)));
+    if (x.dtype == MFB_DTYPE_INT16) { /* ops._check_pool: an int16 average's window sums in int32; no overlap */
+        CHECK(act_range_in(c, MFB_POOL2D_OPTIONS_ACT_MIN, MFB_POOL2D_OPTIONS_ACT_MAX, -32768, 32767));
+        CHECK(same_quantization(c, &x, &y, OUT(0)));
+        REQUIRE(c->opcode != MFB_OP_CODE_AVERAGE_POOL_2D || (int64_t)fh * fw <= 65535,
+                OPT(MFB_POOL2D_OPTIONS_FILTER_H), "an int16 average's window exceeds 65535 taps");
+        return MF_OK;
+    }
     CHECK(act_range(c, MFB_POOL2D_OPTIONS_ACT_MIN, MFB_POOL2D_OPTIONS_ACT_MAX));
     row_overlap(c, &x, &y, MFB_POOL2D_OPTIONS_STRIDE_H, MFB_POOL2D_OPTIONS_PAD_TOP, 1, info);
     return same_quantization(c, &x, &y, OUT(0));
@@ -1052,10 +1076,30 @@ static mf_status check_boundary(const op_ctx *c, mf_op_info *info)
     const int quantize = c->opcode == MFB_OP_CODE_QUANTIZE;
     (void)info;
     CHECK(counts(c, 1, 1, 1));
-    CHECK(tensor(c, 0, 0, quantize ? MFB_DTYPE_FLOAT32 : MFB_DTYPE_INT8, ANY, ANY, 0, 0, &x, 0));
-    CHECK(tensor(c, 1, 0, quantize ? MFB_DTYPE_INT8 : MFB_DTYPE_FLOAT32, ANY, ACTIVATION, 0, 0, &y, 0));
+    CHECK(tensor(c, 0, 0, quantize ? MFB_DTYPE_FLOAT32 : ANY, ANY, ANY, 0, 0, &x, 0));
+    REQUIRE(quantize || x.dtype == MFB_DTYPE_INT8 || x.dtype == MFB_DTYPE_INT16, IN(0), "a tensor has the wrong dtype");
+    CHECK(tensor(c, 1, 0, quantize ? ANY : MFB_DTYPE_FLOAT32, ANY, ACTIVATION, 0, 0, &y, 0));
+    REQUIRE(!quantize || y.dtype == MFB_DTYPE_INT8 || y.dtype == MFB_DTYPE_INT16, OUT(0), "a tensor has the wrong dtype");
     REQUIRE(same_shape(c, &x, &y), OUT(0), "the output shape must equal the input's");
     return zero_point(c, quantize ? &y : &x, quantize ? OUT(0) : IN(0));
+}
+
+/* ops.check_requantize: int8 <-> int16 or int16 -> int16, one shape, both sides quantized, one multiplier. */
+static mf_status check_requantize(const op_ctx *c, mf_op_info *info)
+{
+    mf_tensor x, y;
+    (void)info;
+    CHECK(counts(c, 1, 1, 1));
+    CHECK(tensor(c, 0, 0, ANY, ANY, ANY, 0, 0, &x, 0));
+    REQUIRE(x.dtype == MFB_DTYPE_INT8 || x.dtype == MFB_DTYPE_INT16, IN(0), "a tensor has the wrong dtype");
+    CHECK(tensor(c, 1, 0, ANY, ANY, ACTIVATION, 0, 0, &y, 0));
+    REQUIRE(y.dtype == MFB_DTYPE_INT8 || y.dtype == MFB_DTYPE_INT16, OUT(0), "a tensor has the wrong dtype");
+    REQUIRE(x.dtype == MFB_DTYPE_INT16 || y.dtype == MFB_DTYPE_INT16, OUT(0), "int8 -> int8 is not a requantize");
+    REQUIRE(same_shape(c, &x, &y), OUT(0), "the output shape must equal the input's");
+    CHECK(zero_point(c, &x, IN(0)));
+    CHECK(zero_point(c, &y, OUT(0)));
+    CHECK(options(c, MFB_OP_OPTIONS_REQUANTIZE_OPTIONS));
+    return scalar_requant(c, MFB_REQUANTIZE_OPTIONS_MULT, MFB_REQUANTIZE_OPTIONS_SHIFT);
 }
 
 /* --- execution: the kernel calls ops.py's prepare_* builds -------------------------------------- */
@@ -1307,6 +1351,12 @@ static mf_status run_add_or_sub(const op_ctx *c, add_kernel broadcasting)
     const int32_t m2 = opt(c, MFB_ADD_OPTIONS_INPUT2_MULT, 0), s2 = opt(c, MFB_ADD_OPTIONS_INPUT2_SHIFT, 0);
     const int32_t mo = opt(c, MFB_ADD_OPTIONS_OUTPUT_MULT, 0), so = opt(c, MFB_ADD_OPTIONS_OUTPUT_SHIFT, 0);
     const int32_t lo = opt(c, MFB_ADD_OPTIONS_ACT_MIN, -128), hi = opt(c, MFB_ADD_OPTIONS_ACT_MAX, 127);
+    if (o.a.dtype == MFB_DTYPE_INT16) { /* add_s16 / sub_s16: broadcasting only */
+        (c->opcode == MFB_OP_CODE_ADD ? mf_add_s16 : mf_sub_s16)(
+            o.shape, o.sa, o.sb, ls, o.a.zero_point, m1, s1, o.b.zero_point, m2, s2, o.y.zero_point, mo, so, lo, hi,
+            (const int16_t *)o.in1, (const int16_t *)o.in2, (int16_t *)o.out);
+        return MF_OK;
+    }
     if (o.flat && so <= 0) { /* SUB: add with the second multiplier negated (m2 in [0, 2^31)) */
         mf_add_s8_same_shape(o.y.size, ls, o.a.zero_point, m1, s1, o.b.zero_point,
                              c->opcode == MFB_OP_CODE_ADD ? m2 : -m2, s2, o.y.zero_point, mo, so, lo, hi, o.in1, o.in2,
@@ -1332,6 +1382,13 @@ static mf_status run_mul(const op_ctx *c)
 {
     binary_operands o;
     binary_operands_of(c, &o);
+    if (o.a.dtype == MFB_DTYPE_INT16) {
+        mf_mul_s16(o.shape, o.sa, o.sb, o.a.zero_point, o.b.zero_point, o.y.zero_point,
+                   opt(c, MFB_MUL_OPTIONS_OUTPUT_MULT, 0), opt(c, MFB_MUL_OPTIONS_OUTPUT_SHIFT, 0),
+                   opt(c, MFB_MUL_OPTIONS_ACT_MIN, -128), opt(c, MFB_MUL_OPTIONS_ACT_MAX, 127),
+                   (const int16_t *)o.in1, (const int16_t *)o.in2, (int16_t *)o.out);
+        return MF_OK;
+    }
     mf_mul_s8(o.shape, o.sa, o.sb, o.a.zero_point, o.b.zero_point, o.y.zero_point,
               opt(c, MFB_MUL_OPTIONS_OUTPUT_MULT, 0), opt(c, MFB_MUL_OPTIONS_OUTPUT_SHIFT, 0),
               opt(c, MFB_MUL_OPTIONS_ACT_MIN, -128), opt(c, MFB_MUL_OPTIONS_ACT_MAX, 127), o.in1, o.in2, o.out);
@@ -1390,9 +1447,22 @@ static mf_status run_minimum(const op_ctx *c)
 typedef void (*pool_kernel)(int32_t, int32_t, int32_t, int32_t, int32_t, int32_t, int32_t, int32_t, int32_t, int32_t,
                             int32_t, int32_t, int32_t, int32_t, const int8_t *, int8_t *);
 
-static mf_status run_pool(const op_ctx *c, pool_kernel pool)
+/* mf_average_pool2d_s16 and mf_max_pool2d_s16: the same arguments on int16 data. */
+typedef void (*pool_kernel_s16)(int32_t, int32_t, int32_t, int32_t, int32_t, int32_t, int32_t, int32_t, int32_t,
+                                int32_t, int32_t, int32_t, int32_t, int32_t, const int16_t *, int16_t *);
+
+static mf_status run_pool(const op_ctx *c, pool_kernel pool, pool_kernel_s16 pool_s16)
 {
     const mf_tensor x = io(c, 0, 0), y = io(c, 1, 0);
+    if (x.dtype == MFB_DTYPE_INT16) {
+        pool_s16(d32(c, &x, 0), d32(c, &x, 1), d32(c, &x, 2), d32(c, &x, 3), opt(c, MFB_POOL2D_OPTIONS_FILTER_H, 1),
+                 opt(c, MFB_POOL2D_OPTIONS_FILTER_W, 1), d32(c, &y, 1), d32(c, &y, 2),
+                 opt(c, MFB_POOL2D_OPTIONS_STRIDE_H, 1), opt(c, MFB_POOL2D_OPTIONS_STRIDE_W, 1),
+                 opt(c, MFB_POOL2D_OPTIONS_PAD_TOP, 0), opt(c, MFB_POOL2D_OPTIONS_PAD_LEFT, 0),
+                 opt(c, MFB_POOL2D_OPTIONS_ACT_MIN, -128), opt(c, MFB_POOL2D_OPTIONS_ACT_MAX, 127),
+                 (const int16_t *)data(c, &x), (int16_t *)data(c, &y));
+        return MF_OK;
+    }
     pool(d32(c, &x, 0), d32(c, &x, 1), d32(c, &x, 2), d32(c, &x, 3), opt(c, MFB_POOL2D_OPTIONS_FILTER_H, 1),
          opt(c, MFB_POOL2D_OPTIONS_FILTER_W, 1), d32(c, &y, 1), d32(c, &y, 2), opt(c, MFB_POOL2D_OPTIONS_STRIDE_H, 1),
          opt(c, MFB_POOL2D_OPTIONS_STRIDE_W, 1), opt(c, MFB_POOL2D_OPTIONS_PAD_TOP, 0),
@@ -1403,12 +1473,12 @@ static mf_status run_pool(const op_ctx *c, pool_kernel pool)
 
 static mf_status run_average_pool_2d(const op_ctx *c)
 {
-    return run_pool(c, mf_average_pool2d_s8);
+    return run_pool(c, mf_average_pool2d_s8, mf_average_pool2d_s16);
 }
 
 static mf_status run_max_pool_2d(const op_ctx *c)
 {
-    return run_pool(c, mf_max_pool2d_s8);
+    return run_pool(c, mf_max_pool2d_s8, mf_max_pool2d_s16);
 }
 
 static mf_status run_mean(const op_ctx *c)
@@ -1698,6 +1768,10 @@ static float scale_of(const mf_tensor *t)
 static mf_status run_quantize(const op_ctx *c)
 {
     const mf_tensor x = io(c, 0, 0), y = io(c, 1, 0);
+    if (y.dtype == MFB_DTYPE_INT16) {
+        mf_quantize_s16((int32_t)x.size, scale_of(&y), y.zero_point, (const float *)data(c, &x), (int16_t *)data(c, &y));
+        return MF_OK;
+    }
     mf_quantize_s8((int32_t)x.size, scale_of(&y), y.zero_point, (const float *)data(c, &x), (int8_t *)data(c, &y));
     return MF_OK;
 }
@@ -1705,7 +1779,27 @@ static mf_status run_quantize(const op_ctx *c)
 static mf_status run_dequantize(const op_ctx *c)
 {
     const mf_tensor x = io(c, 0, 0), y = io(c, 1, 0);
+    if (x.dtype == MFB_DTYPE_INT16) {
+        mf_dequantize_s16((int32_t)x.size, scale_of(&x), x.zero_point, (const int16_t *)data(c, &x),
+                          (float *)data(c, &y));
+        return MF_OK;
+    }
     mf_dequantize_s8((int32_t)x.size, scale_of(&x), x.zero_point, (const int8_t *)data(c, &x), (float *)data(c, &y));
+    return MF_OK;
+}
+
+static mf_status run_requantize(const op_ctx *c)
+{
+    const mf_tensor x = io(c, 0, 0), y = io(c, 1, 0);
+    const int32_t n = (int32_t)x.size, zi = x.zero_point, zo = y.zero_point;
+    const int32_t mult = opt(c, MFB_REQUANTIZE_OPTIONS_MULT, 0), shift = opt(c, MFB_REQUANTIZE_OPTIONS_SHIFT, 0);
+    if (x.dtype == MFB_DTYPE_INT8) {
+        mf_requantize_s8_s16(n, zi, zo, mult, shift, (const int8_t *)data(c, &x), (int16_t *)data(c, &y));
+    } else if (y.dtype == MFB_DTYPE_INT8) {
+        mf_requantize_s16_s8(n, zi, zo, mult, shift, (const int16_t *)data(c, &x), (int8_t *)data(c, &y));
+    } else {
+        mf_requantize_s16_s16(n, zi, zo, mult, shift, (const int16_t *)data(c, &x), (int16_t *)data(c, &y));
+    }
     return MF_OK;
 }
 
@@ -1755,7 +1849,8 @@ static mf_status run_dequantize(const op_ctx *c)
     X(RSQRT, check_lut, run_lut)                                                                                      \
     X(STRIDED_SLICE, check_strided_slice, run_strided_slice)                                                          \
     X(GATHER, check_gather, run_gather)                                                                                \
-    X(ASSIGN_VARIABLE, check_assign_variable, run_assign_variable)
+    X(ASSIGN_VARIABLE, check_assign_variable, run_assign_variable)                                                    \
+    X(REQUANTIZE, check_requantize, run_requantize)
 
 /* An operator of an opcode this build leaves out: refused at its opcode field. */
 static mf_status not_built(const op_ctx *c)

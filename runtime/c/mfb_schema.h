@@ -61,11 +61,12 @@ typedef struct {
 #define MFB_TABLE_PAD_OPTIONS 17
 #define MFB_TABLE_STRIDED_SLICE_OPTIONS 18
 #define MFB_TABLE_GATHER_OPTIONS 19
-#define MFB_TABLE_OPERATOR 20
-#define MFB_TABLE_MEMORY_PLAN 21
-#define MFB_TABLE_METADATA 22
-#define MFB_TABLE_MODEL 23
-#define MFB_TABLE_COUNT 24
+#define MFB_TABLE_REQUANTIZE_OPTIONS 20
+#define MFB_TABLE_OPERATOR 21
+#define MFB_TABLE_MEMORY_PLAN 22
+#define MFB_TABLE_METADATA 23
+#define MFB_TABLE_MODEL 24
+#define MFB_TABLE_COUNT 25
 #define MFB_ROOT_TABLE MFB_TABLE_MODEL
 
 /* Enums. */
@@ -118,7 +119,8 @@ typedef struct {
 #define MFB_OP_CODE_STRIDED_SLICE 40
 #define MFB_OP_CODE_GATHER 41
 #define MFB_OP_CODE_ASSIGN_VARIABLE 42
-#define MFB_OP_CODE_MAX 42
+#define MFB_OP_CODE_REQUANTIZE 43
+#define MFB_OP_CODE_MAX 43
 #define MFB_ROUNDING_MODE_DOUBLE_ROUNDING 0
 #define MFB_ROUNDING_MODE_MAX 0
 
@@ -341,6 +343,11 @@ typedef struct {
 #else
 #define MFB_OP_BUILT_ASSIGN_VARIABLE 0
 #endif
+#if !defined(MF_OPS_SELECTED) || defined(MF_OP_ENABLE_REQUANTIZE)
+#define MFB_OP_BUILT_REQUANTIZE 1
+#else
+#define MFB_OP_BUILT_REQUANTIZE 0
+#endif
 
 /* Union type codes (0 is NONE). */
 #define MFB_OP_OPTIONS_CONV2D_OPTIONS 1
@@ -361,6 +368,7 @@ typedef struct {
 #define MFB_OP_OPTIONS_REDUCE_OPTIONS 16
 #define MFB_OP_OPTIONS_STRIDED_SLICE_OPTIONS 17
 #define MFB_OP_OPTIONS_GATHER_OPTIONS 18
+#define MFB_OP_OPTIONS_REQUANTIZE_OPTIONS 19
 
 /* Field slots (MFB_<TABLE>_<FIELD>) and defaults (..._DEFAULT). */
 #define MFB_WEIGHT_ENCODING_VALUE_BITS 0
@@ -553,6 +561,10 @@ typedef struct {
 #define MFB_STRIDED_SLICE_OPTIONS_SHRINK_AXIS_MASK_DEFAULT 0
 #define MFB_GATHER_OPTIONS_AXIS 0
 #define MFB_GATHER_OPTIONS_AXIS_DEFAULT 0
+#define MFB_REQUANTIZE_OPTIONS_MULT 0
+#define MFB_REQUANTIZE_OPTIONS_MULT_DEFAULT 0
+#define MFB_REQUANTIZE_OPTIONS_SHIFT 1
+#define MFB_REQUANTIZE_OPTIONS_SHIFT_DEFAULT 0
 #define MFB_OPERATOR_OPCODE 0
 #define MFB_OPERATOR_OPCODE_DEFAULT 0
 #define MFB_OPERATOR_INPUTS 1
@@ -722,8 +734,12 @@ static const mfb_field_desc mfb_fields_StridedSliceOptions[] = {
 static const mfb_field_desc mfb_fields_GatherOptions[] = {
     {MFB_KIND_SCALAR, 0, 4, 0, 0}, /* axis */
 };
+static const mfb_field_desc mfb_fields_RequantizeOptions[] = {
+    {MFB_KIND_SCALAR, 0, 4, 0, 0}, /* mult */
+    {MFB_KIND_SCALAR, 1, 4, 0, 0}, /* shift */
+};
 static const mfb_field_desc mfb_fields_Operator[] = {
-    {MFB_KIND_ENUM, 0, 1, 0, 42}, /* opcode */
+    {MFB_KIND_ENUM, 0, 1, 0, 43}, /* opcode */
     {MFB_KIND_VECTOR_SCALAR, 1, 4, 0, 0}, /* inputs */
     {MFB_KIND_VECTOR_SCALAR, 2, 4, 0, 0}, /* outputs */
     {MFB_KIND_UNION, 4, 4, 0, 0}, /* options */
@@ -740,13 +756,13 @@ static const mfb_field_desc mfb_fields_Metadata[] = {
 };
 static const mfb_field_desc mfb_fields_Model[] = {
     {MFB_KIND_VECTOR_TABLE, 0, 4, 1, 0}, /* tensors */
-    {MFB_KIND_VECTOR_TABLE, 1, 4, 20, 0}, /* operators */
+    {MFB_KIND_VECTOR_TABLE, 1, 4, 21, 0}, /* operators */
     {MFB_KIND_VECTOR_SCALAR, 2, 4, 0, 0}, /* inputs */
     {MFB_KIND_VECTOR_SCALAR, 3, 4, 0, 0}, /* outputs */
     {MFB_KIND_VECTOR_SCALAR, 4, 4, 0, 0}, /* buffer_offsets */
     {MFB_KIND_VECTOR_SCALAR, 5, 4, 0, 0}, /* buffer_sizes */
-    {MFB_KIND_TABLE, 6, 4, 21, 0}, /* plan */
-    {MFB_KIND_TABLE, 7, 4, 22, 0}, /* metadata */
+    {MFB_KIND_TABLE, 6, 4, 22, 0}, /* plan */
+    {MFB_KIND_TABLE, 7, 4, 23, 0}, /* metadata */
 };
 static const mfb_table_desc mfb_tables[MFB_TABLE_COUNT] = {
     {mfb_fields_WeightEncoding, 7},
@@ -769,14 +785,15 @@ static const mfb_table_desc mfb_tables[MFB_TABLE_COUNT] = {
     {mfb_fields_PadOptions, 2},
     {mfb_fields_StridedSliceOptions, 3},
     {mfb_fields_GatherOptions, 1},
+    {mfb_fields_RequantizeOptions, 2},
     {mfb_fields_Operator, 4},
     {mfb_fields_MemoryPlan, 3},
     {mfb_fields_Metadata, 3},
     {mfb_fields_Model, 8},
 };
-static const uint8_t mfb_members_OpOptions[] = {MFB_TABLE_CONV2D_OPTIONS, MFB_TABLE_DEPTHWISE_CONV2D_OPTIONS, MFB_TABLE_FULLY_CONNECTED_OPTIONS, MFB_TABLE_ADD_OPTIONS, MFB_TABLE_MUL_OPTIONS, MFB_TABLE_POOL2D_OPTIONS, MFB_TABLE_MEAN_OPTIONS, MFB_TABLE_SOFTMAX_OPTIONS, MFB_TABLE_CONCATENATION_OPTIONS, MFB_TABLE_PAD_OPTIONS, MFB_TABLE_SQUARED_DIFFERENCE_OPTIONS, MFB_TABLE_TRANSPOSE_OPTIONS, MFB_TABLE_BATCH_MAT_MUL_OPTIONS, MFB_TABLE_TRANSPOSE_CONV_OPTIONS, MFB_TABLE_RESIZE_OPTIONS, MFB_TABLE_REDUCE_OPTIONS, MFB_TABLE_STRIDED_SLICE_OPTIONS, MFB_TABLE_GATHER_OPTIONS};
+static const uint8_t mfb_members_OpOptions[] = {MFB_TABLE_CONV2D_OPTIONS, MFB_TABLE_DEPTHWISE_CONV2D_OPTIONS, MFB_TABLE_FULLY_CONNECTED_OPTIONS, MFB_TABLE_ADD_OPTIONS, MFB_TABLE_MUL_OPTIONS, MFB_TABLE_POOL2D_OPTIONS, MFB_TABLE_MEAN_OPTIONS, MFB_TABLE_SOFTMAX_OPTIONS, MFB_TABLE_CONCATENATION_OPTIONS, MFB_TABLE_PAD_OPTIONS, MFB_TABLE_SQUARED_DIFFERENCE_OPTIONS, MFB_TABLE_TRANSPOSE_OPTIONS, MFB_TABLE_BATCH_MAT_MUL_OPTIONS, MFB_TABLE_TRANSPOSE_CONV_OPTIONS, MFB_TABLE_RESIZE_OPTIONS, MFB_TABLE_REDUCE_OPTIONS, MFB_TABLE_STRIDED_SLICE_OPTIONS, MFB_TABLE_GATHER_OPTIONS, MFB_TABLE_REQUANTIZE_OPTIONS};
 static const mfb_union_desc mfb_unions[1] = {
-    {mfb_members_OpOptions, 18},
+    {mfb_members_OpOptions, 19},
 };
 #endif /* MFB_SCHEMA_DESCRIPTORS */
 
