@@ -32,6 +32,7 @@ from .lower import lower
 from .passes import optimize
 from .quantize import physical_batches, calibrate, quantize_weights
 from .simulate import run_graph
+from .widths import assign_widths
 from .writer import write_atomic
 
 
@@ -163,7 +164,7 @@ def lower_program(model, example_inputs=None) -> Graph:
 def compile_model(model, example_inputs=None, calibration_data: Iterable | None = None, *,
                   observer: str = observers.DEFAULT_OBSERVER, io_dtype: str = "int8",
                   weight_encoding="auto", weight_bits: int = 8, strip_names: bool = False,
-                  progress: bool = True) -> CompiledModel:
+                  activations: str = "int8", progress: bool = True) -> CompiledModel:
     """Capture, lower, optimize, calibrate, quantize and serialize. Raises CompileError.
 
     calibration_data: an iterable of batches, each a tensor (or tuple of
@@ -179,6 +180,9 @@ def compile_model(model, example_inputs=None, calibration_data: Iterable | None 
     weight_bits: 8, or 4 (weights in [-7, 7], stored as packed int4).
     strip_names: leave every tensor name out of the file but the inputs' and
     outputs' (the file's bytes per operator: docs/FORMAT.md, "Size").
+    activations: "int8", or "int16": TFLite's 16x8 mode (int16 activations,
+    int8 weights) for every op that has a 16x8 kernel, REQUANTIZE between
+    widths elsewhere (compiler/widths.py).
     """
     if io_dtype not in ("int8", "float32"):
         raise CompileError(f"io_dtype must be 'int8' or 'float32', got {io_dtype!r}")
@@ -186,6 +190,7 @@ def compile_model(model, example_inputs=None, calibration_data: Iterable | None 
         raise CompileError(f"observer must be one of {sorted(observers.OBSERVERS)}, got {observer!r}")
     ep = capture(model, example_inputs)
     graph = optimize(lower(ep))
+    assign_widths(graph, activations)
     if calibration_data is None:
         if example_inputs is None:
             raise CompileError("calibration_data is required (an iterable of input batches)")
@@ -199,11 +204,12 @@ def compile_model(model, example_inputs=None, calibration_data: Iterable | None 
 
 def compile(model, example_inputs=None, calibration_data: Iterable | None = None, *, output=None,
             observer: str = observers.DEFAULT_OBSERVER, io_dtype: str = "int8", weight_encoding="auto",
-            weight_bits: int = 8, strip_names: bool = False, progress: bool = True) -> bytes:
+            weight_bits: int = 8, strip_names: bool = False, activations: str = "int8",
+            progress: bool = True) -> bytes:
     """Compile a PyTorch model to .mfb bytes; with output=PATH, also write them there (atomically)."""
     compiled = compile_model(model, example_inputs, calibration_data, observer=observer, io_dtype=io_dtype,
                              weight_encoding=weight_encoding, weight_bits=weight_bits, strip_names=strip_names,
-                             progress=progress)
+                             activations=activations, progress=progress)
     if output is not None:
         write_atomic(output, compiled.data)
     return compiled.data

@@ -1,7 +1,7 @@
 """Emit a quantized IR graph as a .mfb through the writer API.
 
-The emitter owns what every op's emission shares: one writer tensor per IR value (int8 with its scale and zero
-point, or int32 ids), the model's boundary (QUANTIZE / DEQUANTIZE for float32 I/O), a weighted op's weight,
+The emitter owns what every op's emission shares: one writer tensor per IR value (int8 or int16 with its scale and
+zero point, or int32 ids), the model's boundary (QUANTIZE / DEQUANTIZE for float32 I/O), a weighted op's weight,
 bias and multipliers with the weight's encoding, and the 4-D views of the elementwise ops. What each op writes
 is its IROp's emit (ir_ops.py), where its requantization parameters are computed.
 """
@@ -11,11 +11,14 @@ from __future__ import annotations
 import numpy as np
 
 from microflat import kernels as K
+from microflat.kernels.numerics import S16_SHIFT_MAX
+from microflat.runtime.errors import CompileError
 from microflat.runtime.ops import OP_DEFS
 
 from . import encodings
 from .ir import Graph, Node, Value
 from .ir_ops import IR_OPS, act_range
+from .quantize import QUANTIZED
 from .writer import ModelWriter
 
 
@@ -27,7 +30,7 @@ class _Emitter:
 
     def tensor(self, v: Value) -> int:
         if v not in self.index:
-            quant = dict(scale=v.scale, zero_point=v.zero_point) if v.dtype == "int8" else {}
+            quant = dict(scale=v.scale, zero_point=v.zero_point) if v.dtype in QUANTIZED else {}
             self.index[v] = self.w.add_tensor(v.name, v.dtype, v.shape, **quant)
         return self.index[v]
 
@@ -37,7 +40,7 @@ class _Emitter:
         if len(v.shape) == 4:
             return t
         shape = (1,) * (4 - len(v.shape)) + tuple(v.shape)
-        r = self.w.add_tensor(f"{v.name}:{suffix}", "int8", shape, scale=v.scale, zero_point=v.zero_point)
+        r = self.w.add_tensor(f"{v.name}:{suffix}", v.dtype, shape, scale=v.scale, zero_point=v.zero_point)
         if into:
             self.w.add_operator("RESHAPE", [t], [r])
         return r
@@ -53,7 +56,7 @@ class _Emitter:
     def boundary(self, v: Value, opcode: str) -> int:
         """The model's input or output tensor: the int8 one, or a float32 twin QUANTIZE/DEQUANTIZE converts."""
         t = self.tensor(v)
-        if self.io != "float32" or v.dtype != "int8":  # integer ids stay integers
+        if self.io != "float32" or v.dtype not in QUANTIZED:  # integer ids stay integers
             return t
         f = self.w.add_tensor(f"{v.name}:float", "float32", v.shape)
         src, dst = (f, t) if opcode == "QUANTIZE" else (t, f)
@@ -82,6 +85,9 @@ class _Emitter:
         if np.all(real == real[0]):  # one weight scale (a palettized layer): one multiplier, not one per channel
             real = real[:1]
         mult, shift = K.quantize_multipliers(real)
+        if node.inputs[0].dtype == "int16" and shift.max() > S16_SHIFT_MAX:
+            raise CompileError(f"{node.output.name} at {node.source}: its 16x8 rescaling needs a multiplier of "
+                               f"{float(real.max()):.4g}, above 2^{S16_SHIFT_MAX} (the int64 rescaling's limit)")
         return wt, b, mult, shift
 
     def elementwise(self, node: Node, opcode: str, table: str | None, opts: dict):

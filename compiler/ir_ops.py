@@ -88,9 +88,11 @@ def _clamp(t, node):
 
 
 def act_range(node) -> dict:
-    """The fused clamp in real units on the output's int8 grid: TFLite's quantize, saturating (+-inf -> 127/-128)."""
+    """The fused clamp in real units on the output's int8 (int16) grid: TFLite's quantize, saturating (+-inf ->
+    the type's ends)."""
     v = node.output
-    lo, hi = (int(K.quantize(np.array(r, np.float64), v.scale, v.zero_point)) for r in node.act)
+    dtype = np.int16 if v.dtype == "int16" else np.int8
+    lo, hi = (int(K.quantize(np.array(r, np.float64), v.scale, v.zero_point, dtype)) for r in node.act)
     return {"act_min": lo, "act_max": hi}
 
 
@@ -191,7 +193,8 @@ def simulate_constant(node, xs, fake_quant):
 def emit_constant(e, node):
     """A constant operand: its data quantized at its own scale and zero point (calibration took its range)."""
     v = node.output
-    q = K.quantize(np.asarray(node.attrs["data"], np.float64), v.scale, v.zero_point)
+    q = K.quantize(np.asarray(node.attrs["data"], np.float64), v.scale, v.zero_point,
+                   np.int16 if v.dtype == "int16" else np.int8)
     e.index[v] = e.w.add_constant(v.name, q, scale=v.scale, zero_point=v.zero_point)
 
 
@@ -201,12 +204,17 @@ def _scales(node):
     return [v.scale for v in node.inputs] + [node.output.scale]
 
 
+def _left_shift(node) -> int:
+    """ADD's and SUB's headroom shift: TFLite's 20 for int8, 15 for int16 (add.cc's general int16 form)."""
+    return K.elementwise.ADD_LEFT_SHIFT_INT16 if node.output.dtype == "int16" else K.elementwise.ADD_LEFT_SHIFT
+
+
 def emit_add(e, node):
-    e.elementwise(node, "ADD", "AddOptions", dict(K.add_params(*_scales(node))))
+    e.elementwise(node, "ADD", "AddOptions", dict(K.add_params(*_scales(node), left_shift=_left_shift(node))))
 
 
 def emit_sub(e, node):
-    e.elementwise(node, "SUB", "AddOptions", dict(K.sub_params(*_scales(node))))
+    e.elementwise(node, "SUB", "AddOptions", dict(K.sub_params(*_scales(node), left_shift=_left_shift(node))))
 
 
 def emit_squared_difference(e, node):
@@ -214,9 +222,8 @@ def emit_squared_difference(e, node):
 
 
 def emit_mul(e, node):
-    s1, s2, s_out = _scales(node)
-    mult, shift = K.quantize_multiplier(s1 * s2 / s_out)
-    e.elementwise(node, "MUL", "MulOptions", dict(output_mult=mult, output_shift=shift))
+    """M = s_a s_b / s_out in float32, as TFLite's mul.cc computes it (kernels.mul_params)."""
+    e.elementwise(node, "MUL", "MulOptions", K.mul_params(*_scales(node)))
 
 
 def _emit_extremum(opcode):
@@ -390,6 +397,13 @@ def emit_reshape(e, node):
     e.w.add_operator("RESHAPE", [e.tensor(node.inputs[0])], [e.tensor(node.output)])
 
 
+def emit_requantize(e, node):
+    """A width change (widths.py): M = s_in / s_out, TFLite's QUANTIZE of an integer input (in double)."""
+    x, y = node.inputs[0], node.output
+    mult, shift = K.quantize_multiplier(x.scale / y.scale)
+    e.w.add_operator("REQUANTIZE", [e.tensor(x)], [e.tensor(y)], "RequantizeOptions", dict(mult=mult, shift=shift))
+
+
 # --- table activations (kernels/lut.py: the one float definition of each) -------------------------------------
 
 _NAMED_CLAMPS = {(0.0, INF): "RELU", (0.0, 6.0): "RELU6", (-1.0, 1.0): "RELU_N1_TO_1"}
@@ -446,5 +460,6 @@ IR_OPS: dict[str, IROp] = {
     "strided_slice": IROp("STRIDED_SLICE", simulate_strided_slice, emit_strided_slice),
     "gather": IROp("GATHER", simulate_gather, emit_gather),
     "reshape": IROp("RESHAPE", simulate_reshape, emit_reshape),
+    "requantize": IROp("REQUANTIZE", lambda n, xs, fq: xs[0], emit_requantize),
     **{op: IROp(opcode, simulate_table, emit_table) for op, opcode in TABLE_OPCODES.items()},
 }

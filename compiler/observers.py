@@ -32,12 +32,16 @@ import numpy as np
 SAMPLE_LIMIT = 1 << 18
 
 
-def qparams(lo: float, hi: float) -> tuple[float, int]:
+def qparams(lo: float, hi: float, dtype: str = "int8") -> tuple[float, int]:
+    """(scale, zero point) of the range [lo, hi] widened to hold 0: int8 asymmetric over its 255 steps; int16
+    symmetric, zero point 0 and scale max(|lo|, |hi|) / 32767 (TFLite's 16x8 activations)."""
     lo, hi = min(float(lo), 0.0), max(float(hi), 0.0)
     if not (math.isfinite(lo) and math.isfinite(hi)):
         raise ValueError(f"activation range [{lo}, {hi}] is not finite")
     if hi - lo < 1e-8:  # a constant-zero tensor: any scale represents it; keep the multipliers sane
         hi = lo + 1e-3
+    if dtype == "int16":
+        return max(-lo, hi) / 32767.0, 0
     scale = (hi - lo) / 255.0
     zp = int(np.clip(np.floor(-128.0 - lo / scale + 0.5), -128, 127))
     return scale, zp

@@ -23,6 +23,12 @@ requantization multiplier 1 and its bias exact to one output step.
 
 Biases: int32 at scale s_in * s_w[c], so that they add straight into the
 int32 accumulator: b_q = round(b / (s_in * s_w[c])).
+
+16-bit activations (a Value of dtype "int16", widths.py): symmetric, zero
+point 0, s = max|x| / 32767 (observers.qparams); the weights stay int8 as
+above, and a layer reading an int16 input gets an int64 bias at the same
+scale, bounded by the 16x8 accumulator rule 2^15 * sum|w| + |b| <= 2^47 - 1
+(TFLite's 16x8 mode).
 """
 
 from __future__ import annotations
@@ -32,7 +38,8 @@ from collections.abc import Iterable
 import numpy as np
 import torch
 
-from microflat.kernels.numerics import accumulator_overflow, round_half_away_from_zero
+from microflat.kernels.numerics import (MAX_S16_INPUT, S16_ACCUMULATOR_MAX, accumulator_overflow,
+                                       round_half_away_from_zero)
 from microflat.runtime.errors import CompileError
 
 from . import observers
@@ -40,6 +47,7 @@ from .ir import FIXED_OUTPUT, TIED_OPS, WEIGHTED_OPS, Graph
 from .simulate import run_graph
 
 INT32_MAX = 2**31 - 1
+QUANTIZED = ("int8", "int16")  # the activation dtypes calibration gives a scale (widths.py); int32 ids get none
 
 
 def physical_batches(graph: Graph, data: Iterable):
@@ -87,7 +95,7 @@ def calibrate(graph: Graph, data: Iterable, observer: str = observers.DEFAULT_OB
             src.fake_quant = node.output.fake_quant
     for v in graph.values():
         node = producers.get(v)
-        if v.dtype == "int8" and v.fake_quant is None and (node is None or (node.op not in FIXED_OUTPUT
+        if v.dtype in QUANTIZED and v.fake_quant is None and (node is None or (node.op not in FIXED_OUTPUT
                                                                             and node.op not in TIED_OPS)):
             obs[v] = observers.make(observer)
     count = 0
@@ -107,7 +115,7 @@ def calibrate(graph: Graph, data: Iterable, observer: str = observers.DEFAULT_OB
     _share_ranges(graph, ranges, producers)
     for v in graph.values():
         node = producers.get(v)
-        if v.dtype != "int8":
+        if v.dtype not in QUANTIZED:
             continue  # integer ids: not quantized
         if node is not None and node.op in FIXED_OUTPUT:
             v.scale, v.zero_point = FIXED_OUTPUT[node.op]
@@ -117,7 +125,7 @@ def calibrate(graph: Graph, data: Iterable, observer: str = observers.DEFAULT_OB
         elif v.fake_quant is not None:  # a QAT model's own quantization (compress/qat.py)
             v.scale, v.zero_point = v.fake_quant
         else:
-            v.scale, v.zero_point = observers.qparams(*ranges[v])
+            v.scale, v.zero_point = observers.qparams(*ranges[v], v.dtype)
     return count
 
 
@@ -177,14 +185,19 @@ def quantize_weights(graph: Graph, weight_bits: int = 8) -> None:
             scale, q = _symmetric(w, np.full(out_ch, np.abs(w).max()), qmax, s_out / s_in)
         bias = np.zeros(out_ch) if b is None else np.asarray(b, np.float64)
         bq = round_half_away_from_zero(bias / (s_in * scale))
-        if np.abs(bq).max(initial=0) > INT32_MAX:
+        wide = node.inputs[0].dtype == "int16"  # a 16x8 layer: int64 bias and accumulator
+        acc, limit, rule = (("int64", S16_ACCUMULATOR_MAX, "2^15 * sum|w| + |bias| > 2^47 - 1") if wide else
+                            ("int32", INT32_MAX, "255 * sum|w| + |bias| > 2^31 - 1"))
+        if np.abs(bq).max(initial=0) > limit:
             c = int(np.argmax(np.abs(bq)))
             raise CompileError(f"the bias of channel {c} is {bias[c]:.4g}, {abs(bq[c]):.4g} steps of s_in * s_w: it "
-                               f"does not fit int32 at {node.source}")
-        worst = accumulator_overflow(np.abs(q.reshape(out_ch, -1)).sum(axis=1), bq)
+                               f"does not fit {acc} at {node.source}")
+        worst = accumulator_overflow(np.abs(q.reshape(out_ch, -1)).sum(axis=1), bq,
+                                     *((MAX_S16_INPUT, S16_ACCUMULATOR_MAX) if wide else ()))
         if worst is not None:
             c, bound = worst
-            raise CompileError(f"the int32 accumulator of output channel {c} of {node.output.name} could reach "
-                               f"{bound} (255 * sum|w| + |bias| > 2^31 - 1, with {w[0].size} weights per channel) "
-                               f"at {node.source}; split the layer")
-        node.attrs["quantized"] = dict(weight_torch=q.astype(np.int8), weight_scale=scale, bias=bq.astype(np.int32))
+            raise CompileError(f"the {acc} accumulator of output channel {c} of {node.output.name} could reach "
+                               f"{bound} ({rule}, with {w[0].size} weights per channel) at {node.source}; split the "
+                               "layer")
+        node.attrs["quantized"] = dict(weight_torch=q.astype(np.int8), weight_scale=scale,
+                                       bias=bq.astype(np.int64 if wide else np.int32))

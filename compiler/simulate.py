@@ -4,7 +4,7 @@ or as a fake-quantized simulation of the int8 model.
 Both run on physical (NHWC) tensors, a whole batch at a time.
 
 fake_quant=True simulates exactly the quantization the compiler chose, with
-PyTorch's own fake-quantize ops: every activation is rounded to its int8 grid
+PyTorch's own fake-quantize ops: every activation is rounded to its int8 (or int16) grid
 (torch.fake_quantize_per_tensor_affine), weights are the int8 values times
 their per-channel scales, biases the int32 values times s_in * s_w. What it
 does not simulate is the runtime's fixed-point requantization (a Q31
@@ -22,8 +22,12 @@ from .ir import Graph, Node, Value
 from .ir_ops import IR_OPS
 
 
+# The integer grid of each activation dtype (widths.py).
+GRIDS = {"int8": (-128, 127), "int16": (-(2**15), 2**15 - 1)}
+
+
 def _fq(t: torch.Tensor, v: Value) -> torch.Tensor:
-    return torch.fake_quantize_per_tensor_affine(t, float(v.scale), int(v.zero_point), -128, 127)
+    return torch.fake_quantize_per_tensor_affine(t, float(v.scale), int(v.zero_point), *GRIDS[v.dtype])
 
 
 def run_op(node: Node, xs: list[torch.Tensor], fake_quant: bool) -> torch.Tensor:

@@ -344,7 +344,8 @@ def _compile(args: argparse.Namespace) -> int:
         example = (zoo.example_input(name),)
     batches = [data[i:i + args.batch_size] for i in range(0, len(data), args.batch_size)]
     blob = api.compile(model, example, batches, output=args.output, observer=args.observer, io_dtype=args.io,
-                       weight_encoding=args.weights, weight_bits=args.weight_bits, strip_names=args.strip_names)
+                       weight_encoding=args.weights, weight_bits=args.weight_bits, strip_names=args.strip_names,
+                       activations=args.activations)
     s = summary(load_bytes(blob))
     print(f"wrote {args.output}: {s['file_bytes']} bytes ({s['weight_bytes']} of weights), arena {s['arena_bytes']} bytes, "
           f"{s['macs']} MACs")
@@ -450,6 +451,9 @@ def build_parser() -> argparse.ArgumentParser:
     comp.add_argument("--weight-bits", type=int, default=8, choices=(8, 4),
                       help="4: weights quantized to [-7, 7] (stored as packed int4)")
     comp.add_argument("--strip-names", action="store_true", help=compress_command.STRIP_NAMES_HELP)
+    comp.add_argument("--activations", default="int8", choices=("int8", "int16"),
+                      help="int16: TFLite's 16x8 mode (int16 activations, int8 weights) wherever an op has a 16x8 "
+                           "kernel, requantized to int8 around the others")
     comp.set_defaults(handler=_compile)
 
     comp = commands.add_parser("compress", help="run a compression recipe on your model (a .pt2 with --data "

@@ -31,7 +31,7 @@ import functools
 
 import numpy as np
 
-from microflat.kernels import dequantize_s8, quantize_s8
+from microflat.kernels import dequantize_s8, dequantize_s16, quantize_s8, quantize_s16
 from microflat.kernels._dispatch import c_name, check_backend
 
 from .batch_plan import batched_model, per_sample_reason
@@ -64,8 +64,9 @@ class Interpreter:
         self.backend = backend
         self._input_kinds = [(self.model.tensors[i].shape, np.dtype(self.model.tensors[i].dtype))
                              for i in self.model.inputs]
-        self._quantize = self._callable(quantize_s8)  # boundary kernels, resolved once
-        self._dequantize = self._callable(dequantize_s8)
+        # boundary kernels by integer dtype, resolved once
+        self._quantize = {"int8": self._callable(quantize_s8), "int16": self._callable(quantize_s16)}
+        self._dequantize = {"int8": self._callable(dequantize_s8), "int16": self._callable(dequantize_s16)}
         m = self.model
         self._views = {}
         self.steps = []
@@ -146,16 +147,17 @@ class Interpreter:
                 raise InputError(f"input {j} ({t.name or idx}) must have shape {t.shape} or [N, {', '.join(map(str, t.shape[1:]))}], got {a.shape}")
             if a.dtype == np.dtype(t.dtype):
                 pass
-            elif t.dtype == "int8" and a.dtype in (np.float32, np.float64):
+            elif t.dtype in ("int8", "int16") and a.dtype in (np.float32, np.float64):
                 if t.scale_value is None:
-                    raise InputError(f"input {j} is int8 without quantization; pass int8 data")
+                    raise InputError(f"input {j} is {t.dtype} without quantization; pass {t.dtype} data")
                 per = per.astype(np.float32)
             elif t.dtype == "int32" and a.dtype.kind in "iu":  # token ids as PyTorch and numpy make them: int64
                 if a.size and (int(a.min()) < -(2**31) or int(a.max()) > 2**31 - 1):
                     raise InputError(f"input {j} ({t.name or idx}) holds values outside int32")
                 per = per.astype(np.int32)
             else:
-                also = {"int8": " or float32", "int32": " or another integer type"}.get(t.dtype, "")
+                also = {"int8": " or float32", "int16": " or float32",
+                        "int32": " or another integer type"}.get(t.dtype, "")
                 raise InputError(f"input {j} ({t.name or idx}) must be {t.dtype}{also}, got {a.dtype}")
             batches.add(n)
             prepared.append((t, per))
@@ -209,8 +211,9 @@ class Interpreter:
             for t, per in prepared:
                 dst = self.view(t)
                 src = per[b].reshape(-1)
-                if src.dtype == np.float32 and t.dtype == "int8":
-                    self._quantize(src.size, np.float32(t.scale_value), t.zero_point, np.ascontiguousarray(src), dst)
+                if src.dtype == np.float32 and t.dtype in ("int8", "int16"):
+                    self._quantize[t.dtype](src.size, np.float32(t.scale_value), t.zero_point,
+                                            np.ascontiguousarray(src), dst)
                 else:
                     dst[:] = src
             if record is None:
@@ -254,8 +257,9 @@ class Interpreter:
         return self._batch_interpreters[size]
 
     def _dequantized(self, out, t):
-        if t.dtype != "int8" or t.scale_value is None:
+        if t.dtype not in ("int8", "int16") or t.scale_value is None:
             return out
         res = np.empty(out.shape, np.float32)
-        self._dequantize(out.size, np.float32(t.scale_value), t.zero_point, out.reshape(-1), res.reshape(-1))
+        self._dequantize[t.dtype](out.size, np.float32(t.scale_value), t.zero_point, out.reshape(-1),
+                                  res.reshape(-1))
         return res

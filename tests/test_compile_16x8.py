@@ -1,0 +1,121 @@
+"""The compiler's 16-bit activations (activations="int16": TFLite's 16x8 mode) against PyTorch itself.
+
+1. One-layer models (conv, depthwise conv, linear) compiled with int16 activations stay within the error bound
+   test_compiler_layers.py derives for int8, with the 16x8 rescaling's own terms: the output rounds once (1/2 a
+   step, not 1.5) and the Q31 multiplier is cut to Q15 (numerics.multiply_by_quantized_multiplier_int64: relative
+   error at most 2^-15 of the output), while every step s is 256 times finer.
+2. A model mixing 16x8 ops with int8-only ones (softmax) gets REQUANTIZE between the widths, and both runtimes
+   give the same bytes.
+3. int16 activations buy accuracy: a small regression CNN's SQNR against the float model rises, at the cost of
+   a larger arena.
+"""
+
+import numpy as np
+import pytest
+import torch
+import torch.nn as nn
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from microflat.compiler import compile_model
+from microflat.runtime import Interpreter, load_bytes
+
+CASES = settings(max_examples=15)
+
+
+def _compile(model, x, activations="int16", io_dtype="int8"):
+    cm = compile_model(model, (x[:1],), [x], activations=activations, io_dtype=io_dtype, progress=False)
+    xp = cm.to_physical([x])[0].numpy()
+    q = Interpreter(cm.data).invoke(xp)[0]
+    np.testing.assert_array_equal(Interpreter(cm.data, backend="c").invoke(xp)[0], q)
+    return cm, q
+
+
+def _check_layer(model, x, k):
+    """Compile with int16 activations; the output against the float module within the derived bound."""
+    cm, q = _compile(model, x)
+    lm = load_bytes(cm.data)
+    tin, tout = lm.tensors[lm.inputs[0]], lm.tensors[lm.outputs[0]]
+    assert tin.dtype == tout.dtype == "int16" and tin.zero_point == tout.zero_point == 0
+    y = q.astype(np.float64) * tout.scale_value
+    with torch.no_grad():
+        ref = model(x).double().numpy()
+    if ref.ndim == 4:
+        ref = ref.transpose(0, 2, 3, 1)
+    node = next(n for n in cm.graph.nodes if "quantized" in n.attrs)
+    s_w = np.asarray(node.attrs["quantized"]["weight_scale"], np.float64)
+    w = np.abs(np.asarray(node.attrs["weight"], np.float64)).reshape(len(s_w), -1).sum(axis=1)
+    s_in, s_out = tin.scale_value, tout.scale_value
+    xmax = float(np.abs(x.numpy()).max()) + s_in / 2
+    bound = w * s_in / 2 + k * xmax * s_w / 2 + k * s_in * s_w / 4 + s_in * s_w / 2 + 0.5 * s_out
+    bound = bound + np.abs(ref) * 2.0**-14 + s_out  # the Q15 multiplier, and one step for float32 scales
+    assert np.all(np.abs(y - ref) <= bound), float(np.max(np.abs(y - ref) - bound))
+
+
+@CASES
+@given(cin=st.integers(1, 4), cout=st.integers(1, 6), k=st.integers(1, 3), seed=st.integers(0, 2**31))
+def test_int16_conv_within_the_derived_bound_of_float(cin, cout, k, seed):
+    torch.manual_seed(seed)
+    model = nn.Conv2d(cin, cout, k, padding=k // 2).eval()
+    _check_layer(model, torch.randn(4, cin, 6, 6), cin * k * k)
+
+
+@CASES
+@given(c=st.integers(2, 6), seed=st.integers(0, 2**31))
+def test_int16_depthwise_conv_within_the_derived_bound_of_float(c, seed):
+    torch.manual_seed(seed)
+    model = nn.Conv2d(c, c, 3, padding=1, groups=c).eval()
+    _check_layer(model, torch.randn(4, c, 5, 5), 9)
+
+
+@CASES
+@given(n_in=st.integers(1, 40), n_out=st.integers(1, 12), seed=st.integers(0, 2**31))
+def test_int16_linear_within_the_derived_bound_of_float(n_in, n_out, seed):
+    torch.manual_seed(seed)
+    model = nn.Linear(n_in, n_out).eval()
+    _check_layer(model, torch.randn(8, n_in), n_in)
+
+
+class Mixed(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(1, 4, 3, padding=1)
+        self.fc = nn.Linear(4 * 4 * 4, 10)
+
+    def forward(self, x):
+        y = torch.relu(self.conv(x))
+        y = nn.functional.avg_pool2d(y, 2) * 0.5 + nn.functional.avg_pool2d(y, 2)
+        return torch.softmax(self.fc(y.flatten(1)), dim=-1)
+
+
+def test_widths_meet_through_requantize_and_both_runtimes_agree():
+    torch.manual_seed(0)
+    model, x = Mixed().eval(), torch.randn(16, 1, 8, 8)
+    cm, q = _compile(model, x, io_dtype="float32")
+    lm = load_bytes(cm.data)
+    ops = [lm.opcode_name(o.opcode) for o in lm.operators]
+    assert "REQUANTIZE" in ops and "SOFTMAX" in ops
+    widths = {t.dtype for t in lm.tensors if not t.is_const}
+    assert {"int8", "int16", "float32"} <= widths
+    with torch.no_grad():
+        ref = model(x).numpy()
+    assert np.abs(q - ref).max() <= 2.0 / 256  # softmax's int8 output grid (1/256), and its input's rounding
+
+
+def _sqnr(model, x, activations):
+    cm, q = _compile(model, x, activations=activations, io_dtype="float32")
+    with torch.no_grad():
+        ref = model(x).numpy()
+    return 10 * np.log10((ref ** 2).sum() / ((q - ref) ** 2).sum()), load_bytes(cm.data).arena_bytes
+
+
+def test_int16_activations_raise_the_sqnr_of_a_regression_cnn():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(), nn.AvgPool2d(2),
+                          nn.Conv2d(8, 8, 3, padding=1, groups=8), nn.ReLU(), nn.Flatten(),
+                          nn.Linear(8 * 4 * 4, 32), nn.ReLU(), nn.Linear(32, 10)).eval()
+    x = torch.randn(64, 1, 8, 8)
+    sqnr8, arena8 = _sqnr(model, x, "int8")
+    sqnr16, arena16 = _sqnr(model, x, "int16")
+    assert sqnr16 > sqnr8 + 3.0, (sqnr8, sqnr16)
+    assert arena16 > arena8
