@@ -118,6 +118,7 @@ from .numerics import (
     rounding_divide_by_pot,
     saturating_rounding_doubling_high_mul,
 )
+from .svdf import svdf, svdf_params, svdf_s8, svdf_s8_scratch_bytes
 
 __all__ = [
     "ROUNDING_MODE",
@@ -233,4 +234,8 @@ __all__ = [
     "transpose_conv2d_s8_scratch_bytes",
     "transpose_params",
     "transpose_s8",
+    "svdf",
+    "svdf_params",
+    "svdf_s8",
+    "svdf_s8_scratch_bytes",
 ]

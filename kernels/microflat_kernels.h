@@ -296,6 +296,19 @@ void mf_requantize_s16_s8(int32_t size, int32_t input_zp, int32_t output_zp, int
                           const int16_t *input, int8_t *output);
 void mf_requantize_s16_s16(int32_t size, int32_t input_zp, int32_t output_zp, int32_t mult, int32_t shift,
                            const int16_t *input, int16_t *output);
+
+/* SVDF, one time step (svdf.py): int8 input [B, I] (I <= 65793), int16 state [B, M * F] (F = units * rank,
+ * zero point 0) updated in place, int8 weights_feature [F, I], int16 weights_time [F, M], int32 bias [units]
+ * or NULL, int8 output [B, units]; state_* and output_* requantize into the state and the output. */
+int64_t mf_svdf_s8_scratch_bytes(int32_t input_size);
+void mf_svdf_s8(int16_t *scratch,
+                int32_t batches, int32_t input_size, int32_t units, int32_t memory_size,
+                int32_t rank,
+                int32_t input_zp, int32_t output_zp,
+                int32_t state_mult, int32_t state_shift, int32_t output_mult, int32_t output_shift,
+                const int8_t *input, int16_t *state,
+                const int8_t *weights_feature, const int16_t *weights_time, const int32_t *bias,
+                int8_t *output);
 /* cffi-end */
 
 #ifdef __cplusplus
