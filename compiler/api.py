@@ -11,6 +11,7 @@ of each input and output.
 from __future__ import annotations
 
 import contextlib
+import copy
 import hashlib
 import io
 import logging
@@ -32,7 +33,8 @@ from .lower import lower
 from .passes import optimize
 from .quantize import physical_batches, calibrate, quantize_weights
 from .simulate import run_graph
-from .widths import assign_widths
+from .widths import assign_widths, candidates
+from .widths import choose as choose_widths
 from .writer import write_atomic
 
 
@@ -164,7 +166,7 @@ def lower_program(model, example_inputs=None) -> Graph:
 def compile_model(model, example_inputs=None, calibration_data: Iterable | None = None, *,
                   observer: str = observers.DEFAULT_OBSERVER, io_dtype: str = "int8",
                   weight_encoding="auto", weight_bits: int = 8, strip_names: bool = False,
-                  activations: str = "int8", progress: bool = True) -> CompiledModel:
+                  activations="int8", max_arena: int | None = None, progress: bool = True) -> CompiledModel:
     """Capture, lower, optimize, calibrate, quantize and serialize. Raises CompileError.
 
     calibration_data: an iterable of batches, each a tensor (or tuple of
@@ -182,7 +184,10 @@ def compile_model(model, example_inputs=None, calibration_data: Iterable | None 
     outputs' (the file's bytes per operator: docs/FORMAT.md, "Size").
     activations: "int8", or "int16": TFLite's 16x8 mode (int16 activations,
     int8 weights) for every op that has a 16x8 kernel, REQUANTIZE between
-    widths elsewhere (compiler/widths.py).
+    widths elsewhere (compiler/widths.py); or "auto": int16 where it buys
+    the most accuracy per arena byte under max_arena (widths.choose: each
+    choice compiled and measured on the calibration data); or a set of
+    layer (node output) names to run in 16 bits.
     """
     if io_dtype not in ("int8", "float32"):
         raise CompileError(f"io_dtype must be 'int8' or 'float32', got {io_dtype!r}")
@@ -190,11 +195,19 @@ def compile_model(model, example_inputs=None, calibration_data: Iterable | None 
         raise CompileError(f"observer must be one of {sorted(observers.OBSERVERS)}, got {observer!r}")
     ep = capture(model, example_inputs)
     graph = optimize(lower(ep))
-    assign_widths(graph, activations)
     if calibration_data is None:
         if example_inputs is None:
             raise CompileError("calibration_data is required (an iterable of input batches)")
         calibration_data = [tuple(example_inputs) if isinstance(example_inputs, (tuple, list)) else example_inputs]
+    if activations == "auto":
+        if max_arena is None:
+            raise CompileError("activations='auto' needs max_arena, the arena budget in bytes")
+        calibration_data = list(calibration_data)
+        build = lambda wide: _build(graph, wide, calibration_data, observer, weight_bits, io_dtype,  # noqa: E731
+                                    weight_encoding)
+        activations, *_ = choose_widths(lambda wide: _sqnr_and_arena(graph, build(wide), calibration_data),
+                                        candidates(graph), max_arena, progress)
+    assign_widths(graph, activations)
     batches = calibrate(graph, calibration_data, observer, progress)
     quantize_weights(graph, weight_bits)
     digest = _program_digest(ep)
@@ -202,14 +215,40 @@ def compile_model(model, example_inputs=None, calibration_data: Iterable | None 
     return CompiledModel(graph, data, batches, io_dtype, digest, strip_names)
 
 
+def _build(graph: Graph, wide, data, observer, weight_bits, io_dtype, weight_encoding) -> bytes:
+    """The .mfb of a copy of the float graph with `wide` (a set of layer names) in 16 bits."""
+    g = copy.deepcopy(graph)
+    assign_widths(g, wide)
+    calibrate(g, data, observer, progress=False)
+    quantize_weights(g, weight_bits)
+    return emit(g, io_dtype, weight_encoding).to_bytes()
+
+
+def _sqnr_and_arena(graph: Graph, data: bytes, calibration_data) -> tuple[float, int]:
+    """(SQNR in dB of the integer model's outputs against the float graph's, over the calibration batches; its
+    arena bytes). The Interpreter quantizes the float inputs and dequantizes the outputs."""
+    from microflat.runtime import Interpreter, load_bytes
+
+    it = Interpreter(data)
+    signal = noise = 0.0
+    for batch in physical_batches(graph, calibration_data):
+        ref = run_graph(graph, batch)
+        got = it.invoke(*[x.numpy() for x in batch], dequantize=True)
+        for r, q in zip(ref, got):
+            r = r.numpy().astype(np.float64)
+            signal += float((r ** 2).sum())
+            noise += float(((np.asarray(q, np.float64) - r) ** 2).sum())
+    return 10 * np.log10(max(signal, 1e-30) / max(noise, 1e-30)), load_bytes(data).arena_bytes
+
+
 def compile(model, example_inputs=None, calibration_data: Iterable | None = None, *, output=None,
             observer: str = observers.DEFAULT_OBSERVER, io_dtype: str = "int8", weight_encoding="auto",
-            weight_bits: int = 8, strip_names: bool = False, activations: str = "int8",
+            weight_bits: int = 8, strip_names: bool = False, activations="int8", max_arena: int | None = None,
             progress: bool = True) -> bytes:
     """Compile a PyTorch model to .mfb bytes; with output=PATH, also write them there (atomically)."""
     compiled = compile_model(model, example_inputs, calibration_data, observer=observer, io_dtype=io_dtype,
                              weight_encoding=weight_encoding, weight_bits=weight_bits, strip_names=strip_names,
-                             activations=activations, progress=progress)
+                             activations=activations, max_arena=max_arena, progress=progress)
     if output is not None:
         write_atomic(output, compiled.data)
     return compiled.data

@@ -1,7 +1,7 @@
 """Activation widths: which ops run in 16 bits (TFLite's 16x8 mode), and the conversions where widths meet.
 
-A node's width is 16 where the user asks for int16 activations and the op has a 16x8 kernel (INT16_OPS: runtime
-ops.py's int16 forms), else 8. Its output takes its width. An input whose width differs from its consumer's is
+A node's width is 16 where the user asks for int16 activations (all of them, or a chosen set: `auto` below) and
+the op has a 16x8 kernel (INT16_OPS: runtime ops.py's int16 forms), else 8. Its output takes its width. An input whose width differs from its consumer's is
 converted by a requantize node inserted before that consumer (REQUANTIZE in the file: int8 <-> int16), whose
 output is a new value of the consumer's width; calibration observes it like any other value (it holds the same
 real numbers), so each side gets its own grid. A model input takes the width of its first consumer, a constant
@@ -17,21 +17,29 @@ from microflat.runtime.errors import CompileError
 
 from .ir import Graph, Node, Value
 
-ACTIVATIONS = ("int8", "int16")
+ACTIVATIONS = ("int8", "int16")  # Value dtypes; compile's `activations` also takes "auto" or a set of node names
 # IR ops with a 16x8 form in the runtime: conv (and depthwise), fully connected, add, sub, mul, the pools, reshape.
 INT16_OPS = frozenset({"conv", "fc", "add", "sub", "mul", "avg_pool", "max_pool", "reshape"})
 
 
-def node_width(node: Node, activations: str) -> str:
-    return "int16" if activations == "int16" and node.op in INT16_OPS else "int8"
+def node_width(node: Node, activations) -> str:
+    """int16 where `activations` asks for it ("int16": every op, or a set holding the node's output name) and the
+    op has a 16x8 kernel."""
+    wide = activations == "int16" or (not isinstance(activations, str) and node.output.name in activations)
+    return "int16" if wide and node.op in INT16_OPS else "int8"
 
 
-def assign_widths(graph: Graph, activations: str = "int8") -> int:
-    """Set every activation's dtype for `activations` ("int8" or "int16") and insert the conversions; returns how
-    many were inserted. int8 leaves the graph as it is."""
-    if activations not in ACTIVATIONS:
-        raise CompileError(f"activations must be one of {ACTIVATIONS}, got {activations!r}")
-    if activations == "int8":
+def candidates(graph: Graph) -> list[str]:
+    """The output names of the nodes that can run in 16 bits."""
+    return [n.output.name for n in graph.nodes if n.op in INT16_OPS]
+
+
+def assign_widths(graph: Graph, activations="int8") -> int:
+    """Set every activation's dtype for `activations` ("int8", "int16", or a set of node output names to run in
+    16 bits) and insert the conversions; returns how many were inserted. int8 leaves the graph as it is."""
+    if isinstance(activations, str) and activations not in ACTIVATIONS:
+        raise CompileError(f"activations must be one of {ACTIVATIONS} or a set of layer names, got {activations!r}")
+    if activations == "int8" or (not isinstance(activations, str) and not activations):
         return 0
     quantized = lambda v: v.dtype in ACTIVATIONS  # noqa: E731  (int32 ids stay as they are)
     width = {n: node_width(n, activations) for n in graph.nodes}
@@ -59,3 +67,36 @@ def assign_widths(graph: Graph, activations: str = "int8") -> int:
         nodes.append(n)
     graph.nodes[:] = nodes
     return inserted
+
+
+def choose(widths_of, names: list[str], max_arena: int, progress: bool = False):
+    """The int16 set for `activations="auto"`: the most accuracy per byte of arena under max_arena.
+
+    widths_of(set of names) -> (sqnr in dB, arena bytes) measures one choice (the compiled integer model against
+    the float one on the calibration data). The search starts from every candidate at 16 bits and, while the arena
+    is above max_arena, demotes to 8 bits the layer whose demotion costs the least SQNR per arena byte it saves
+    (each tried one at a time, as compress/sensitivity.py prices its moves; a layer's gain is only real next to
+    16-bit neighbours, so the search narrows a 16-bit model rather than widening an 8-bit one). Returns (the set,
+    its sqnr, its arena, the log of steps [(demoted name, sqnr, arena)])."""
+    from tqdm.auto import tqdm
+
+    chosen = set(names)
+    sqnr, arena = widths_of(chosen)
+    log = [(None, sqnr, arena)]
+    with tqdm(total=len(names), desc="choosing widths", unit="layer", disable=not progress) as bar:
+        while arena > max_arena and chosen:
+            best = None
+            for name in sorted(chosen):
+                s, a = widths_of(chosen - {name})
+                saved = arena - a
+                cost = (sqnr - s) / saved if saved > 0 else float("inf")
+                if best is None or cost < best[0] or (cost == best[0] and a < best[2]):
+                    best = (cost, s, a, name)
+            _, sqnr, arena, name = best
+            chosen.discard(name)
+            log.append((name, sqnr, arena))
+            bar.update(1)
+    if arena > max_arena:
+        raise CompileError(f"max_arena {max_arena} bytes: even with int8 activations everywhere the arena is "
+                           f"{arena} bytes")
+    return chosen, sqnr, arena, log

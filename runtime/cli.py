@@ -316,6 +316,8 @@ def _check_calib_shape(model, calib, path, layout):
 
 
 def _compile(args: argparse.Namespace) -> int:
+    if args.activations == "auto" and args.max_arena is None:
+        raise ValueError("--activations auto needs --max-arena BYTES, the arena budget")
     _writable(args.output, "-o")
     _not_an_input(args.output, "-o", args.model, args.calib)
     calib = None
@@ -345,7 +347,7 @@ def _compile(args: argparse.Namespace) -> int:
     batches = [data[i:i + args.batch_size] for i in range(0, len(data), args.batch_size)]
     blob = api.compile(model, example, batches, output=args.output, observer=args.observer, io_dtype=args.io,
                        weight_encoding=args.weights, weight_bits=args.weight_bits, strip_names=args.strip_names,
-                       activations=args.activations)
+                       activations=args.activations, max_arena=args.max_arena)
     s = summary(load_bytes(blob))
     print(f"wrote {args.output}: {s['file_bytes']} bytes ({s['weight_bytes']} of weights), arena {s['arena_bytes']} bytes, "
           f"{s['macs']} MACs")
@@ -451,9 +453,12 @@ def build_parser() -> argparse.ArgumentParser:
     comp.add_argument("--weight-bits", type=int, default=8, choices=(8, 4),
                       help="4: weights quantized to [-7, 7] (stored as packed int4)")
     comp.add_argument("--strip-names", action="store_true", help=compress_command.STRIP_NAMES_HELP)
-    comp.add_argument("--activations", default="int8", choices=("int8", "int16"),
+    comp.add_argument("--activations", default="int8", choices=("int8", "int16", "auto"),
                       help="int16: TFLite's 16x8 mode (int16 activations, int8 weights) wherever an op has a 16x8 "
-                           "kernel, requantized to int8 around the others")
+                           "kernel, requantized to int8 around the others; auto: int16 where it buys the most "
+                           "accuracy per arena byte, under --max-arena")
+    comp.add_argument("--max-arena", type=compress_command.positive_int, metavar="BYTES",
+                      help="the arena budget of --activations auto")
     comp.set_defaults(handler=_compile)
 
     comp = commands.add_parser("compress", help="run a compression recipe on your model (a .pt2 with --data "

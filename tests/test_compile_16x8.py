@@ -119,3 +119,24 @@ def test_int16_activations_raise_the_sqnr_of_a_regression_cnn():
     sqnr16, arena16 = _sqnr(model, x, "int16")
     assert sqnr16 > sqnr8 + 3.0, (sqnr8, sqnr16)
     assert arena16 > arena8
+
+
+def test_auto_widths_keep_the_arena_under_the_budget():
+    """activations="auto": with room for everything it is the int16 file; at the int8 file's arena it keeps as
+    many 16-bit layers as fit, never above the budget, and never less accurate than int8 (the search only demotes
+    from all-int16 while over budget, so it stops at the first choice that fits)."""
+    torch.manual_seed(1)
+    model = nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(), nn.Conv2d(8, 4, 3, padding=1), nn.ReLU(),
+                          nn.Flatten(), nn.Linear(4 * 8 * 8, 10)).eval()
+    x = torch.randn(32, 1, 8, 8)
+    common = dict(io_dtype="float32", progress=False)
+    int8 = compile_model(model, (x[:1],), [x], activations="int8", **common).data
+    int16 = compile_model(model, (x[:1],), [x], activations="int16", **common).data
+    a8, a16 = load_bytes(int8).arena_bytes, load_bytes(int16).arena_bytes
+    assert a16 > a8
+    roomy = compile_model(model, (x[:1],), [x], activations="auto", max_arena=a16, **common).data
+    assert roomy == int16
+    tight = load_bytes(compile_model(model, (x[:1],), [x], activations="auto", max_arena=a8, **common).data)
+    assert tight.arena_bytes <= a8
+    with pytest.raises(Exception, match="max_arena"):
+        compile_model(model, (x[:1],), [x], activations="auto", **common)
