@@ -119,6 +119,7 @@ from .numerics import (
     saturating_rounding_doubling_high_mul,
 )
 from .svdf import svdf, svdf_params, svdf_s8, svdf_s8_scratch_bytes
+from .lstm import LstmParams, lstm, lstm_8x8_16, lstm_8x8_16_params
 
 __all__ = [
     "ROUNDING_MODE",
@@ -238,4 +239,8 @@ __all__ = [
     "svdf_params",
     "svdf_s8",
     "svdf_s8_scratch_bytes",
+    "LstmParams",
+    "lstm",
+    "lstm_8x8_16",
+    "lstm_8x8_16_params",
 ]

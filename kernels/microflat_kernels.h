@@ -309,6 +309,14 @@ void mf_svdf_s8(int16_t *scratch,
                 const int8_t *input, int16_t *state,
                 const int8_t *weights_feature, const int16_t *weights_time, const int32_t *bias,
                 int8_t *output);
+/* lstm.c: TFLite's integer LSTM (8x8_16), one time-major sequence; lstm.py states the layout and the bound. */
+void mf_lstm_8x8_16(int32_t steps, int32_t input_size, int32_t cell_size,
+                    const int32_t *gate_mult, const int8_t *gate_shift,
+                    int32_t hidden_mult, int32_t hidden_shift, int32_t hidden_zp,
+                    int32_t cell_exponent, int32_t cell_clip,
+                    const int8_t *input, const int8_t *input_weights, const int8_t *recurrent_weights,
+                    const int32_t *input_bias, const int32_t *recurrent_bias,
+                    int8_t *hidden_state, int16_t *cell_state, int8_t *output);
 /* cffi-end */
 
 #ifdef __cplusplus
