@@ -532,6 +532,22 @@ def lstm_8x8_16_params(
     return params
 
 
+def gate_accumulator_overflow(input_weights, recurrent_weights, input_bias, recurrent_bias, gate_shift):
+    """The accumulator rule (module docstring) of the 8 gate matmuls: None when every row's
+    (|bias| + 128 sum|w|) 2^max(shift, 0) <= GATE_ACCUMULATOR_LIMIT, else (side, gate, cell, bound) of the worst
+    ("input" or "recurrent"). Weights [4, C, K], biases [4, C], gate_shift [8]; the public wrapper and both
+    loaders apply it (the C loader its twin in mfb_ops.c)."""
+    shift = np.asarray(gate_shift, np.int64)
+    for side, w, b, offset in (("input", input_weights, input_bias, 0), ("recurrent", recurrent_weights,
+                                                                        recurrent_bias, 4)):
+        bound = np.abs(np.asarray(b, np.int64)) + MAX_INPUT_MAGNITUDE * np.abs(np.asarray(w, np.int64)).sum(axis=2)
+        bound = bound * (np.int64(1) << np.maximum(shift[offset:offset + 4], 0))[:, None]
+        if bound.max() > GATE_ACCUMULATOR_LIMIT:
+            g, r = np.unravel_index(int(np.argmax(bound)), bound.shape)
+            return side, int(g), int(r), int(bound[g, r])
+    return None
+
+
 def _check_params(fn: str, params) -> LstmParams:
     """Every field of an LstmParams within what lstm_8x8_16 takes (module docstring), as contiguous arrays."""
     if not isinstance(params, LstmParams):
@@ -566,14 +582,11 @@ def _check_params(fn: str, params) -> LstmParams:
     _checks.integer(fn, "params.cell_exponent", params.cell_exponent, CELL_EXPONENT_MIN, CELL_EXPONENT_MAX)
     _checks.integer(fn, "params.cell_clip", params.cell_clip, 0, INT16_MAX)
     _checks.integer(fn, "params.state_zp", params.state_zp, _checks.INT8_MIN, _checks.INT8_MAX)
-    for side, w, b, offset in (("input", wx, bx, 0), ("recurrent", wh, bh, 4)):
-        bound = np.abs(b.astype(np.int64)) + MAX_INPUT_MAGNITUDE * np.abs(w.astype(np.int64)).sum(axis=2)
-        bound = bound * (np.int64(1) << np.maximum(shift[offset:offset + 4].astype(np.int64), 0))[:, None]
-        if bound.max() > GATE_ACCUMULATOR_LIMIT:
-            g, r = np.unravel_index(int(np.argmax(bound)), bound.shape)
-            raise ValueError(
-                f"{fn}: the {side}-to-{GATES[g]} accumulator of cell {r} could reach {int(bound[g, r])} "
-                f"((|bias| + 128 * sum|w|) * 2^max(shift, 0)), above 2^31 - 1 - 2^15")
+    worst = gate_accumulator_overflow(wx, wh, bx, bh, shift)
+    if worst is not None:
+        side, g, r, bound = worst
+        raise ValueError(f"{fn}: the {side}-to-{GATES[g]} accumulator of cell {r} could reach {bound} "
+                         f"((|bias| + 128 * sum|w|) * 2^max(shift, 0)), above 2^31 - 1 - 2^15")
     return params._replace(input_weights=wx, recurrent_weights=wh, input_bias=bx, recurrent_bias=bh,
                            gate_mult=mult, gate_shift=shift)
 

@@ -27,6 +27,11 @@ from microflat.kernels import weight_encoding as WE
 from microflat.kernels.kernel_args import bind
 from microflat.kernels.numerics import (MAX_CENTERED_INPUT, MAX_S16_INPUT, S16_ACCUMULATOR_MAX, S16_SHIFT_MAX,
                                        SHIFT_MAX, SHIFT_MIN, accumulator_overflow, weight_abs_sums)
+from microflat.kernels.lstm import CELL_EXPONENT_MAX as LSTM_CELL_EXPONENT_MAX
+from microflat.kernels.lstm import CELL_EXPONENT_MIN as LSTM_CELL_EXPONENT_MIN
+from microflat.kernels.lstm import GATES as LSTM_GATES
+from microflat.kernels.lstm import HIDDEN_SHIFT_MAX as LSTM_HIDDEN_SHIFT_MAX
+from microflat.kernels.lstm import gate_accumulator_overflow
 from microflat.kernels.pooling import MEAN_MAX_ELEMENTS
 from microflat.kernels.reduce import MAX_DIMS as REDUCE_MAX_DIMS
 from microflat.kernels.reduce import MAX_ELEMENTS as REDUCE_MAX_ELEMENTS
@@ -1005,6 +1010,73 @@ def _check_boundary(c: OpCheck, in_dtype, out_dtype, quantized) -> OpInfo:
     return OpInfo(0, 0)
 
 
+def check_lstm(c: OpCheck) -> OpInfo:
+    """UNIDIRECTIONAL_SEQUENCE_LSTM (schema.fbs; kernels/lstm.py derives the arithmetic and its bounds): batch 1,
+    T steps of an int8 sequence; constant int8 weights (symmetric) and int32 biases in gate order i, f, c, o; the
+    states in (h int8, c int16 with zero point 0) and out (h's new value at h's quantization, which the output
+    sequence shares); 8 gate multipliers, a hidden multiplier with shift <= 0, c's scale 2^p with p in [-15, -9],
+    a clip in [0, 32767], and the gate accumulator rule (lstm.gate_accumulator_overflow)."""
+    c.counts((7,), 3)
+    x = c.tensor("inputs", 0, "int8", 3)
+    wx = c.tensor("inputs", 1, "int8", 3, const=True)
+    wh = c.tensor("inputs", 2, "int8", 3, const=True)
+    bx = c.tensor("inputs", 3, "int32", 2, const=True)
+    bh = c.tensor("inputs", 4, "int32", 2, const=True)
+    h = c.tensor("inputs", 5, "int8", 2, const=False)
+    cell = c.tensor("inputs", 6, "int16", 2, const=False)
+    y = c.tensor("outputs", 0, "int8", 3, const=False)
+    h_out = c.tensor("outputs", 1, "int8", 2, const=False)
+    c_out = c.tensor("outputs", 2, "int16", 2, const=False)
+    c.require(x.shape[0] == 1 or x.shape[1] == 1, "inputs[0]", f"input {x.shape} is not one sequence ([1, T, I] "
+              "or [T, 1, I])")
+    cells, inputs = wx.shape[1], x.shape[2]
+    c.require(wx.shape == (4, cells, inputs), "inputs[1]", f"input weights {wx.shape} must be {(4, cells, inputs)}")
+    c.require(wh.shape == (4, cells, cells), "inputs[2]", f"recurrent weights {wh.shape} must be {(4, cells, cells)}")
+    for i, b in ((3, bx), (4, bh)):
+        c.require(b.shape == (4, cells), f"inputs[{i}]", f"bias {b.shape} must be {(4, cells)}")
+    for which, i, t in (("inputs", 5, h), ("inputs", 6, cell), ("outputs", 1, h_out), ("outputs", 2, c_out)):
+        c.require(t.shape == (1, cells), f"{which}[{i}]", f"state {t.shape} must be {(1, cells)}")
+    c.require(y.shape == x.shape[:2] + (cells,), "outputs[0]", f"output {y.shape} must be {x.shape[:2] + (cells,)}")
+    c.zero_point(x, "inputs", 0)
+    c.zero_point(h, "inputs", 5)
+    c.same_quantization(h, y, "outputs[0]")
+    c.same_quantization(h, h_out, "outputs[1]")
+    for which, i, t in (("inputs", 6, cell), ("outputs", 2, c_out)):
+        c.require(not t.zero_point, f"{which}[{i}]", f"the cell state has zero point 0, not {t.zero_point}")
+    o = c.options()
+    mult, shift, _ = c.requant(o, "gate_mult", "gate_shift", 8)
+    c.require(len(mult) == 8, "options.gate_mult", "needs 8 values", o.at["gate_mult"])
+    c.scalar_requant(o, "hidden_mult", "hidden_shift")
+    c.int_option(o, "hidden_shift", SHIFT_MIN, LSTM_HIDDEN_SHIFT_MAX)
+    c.int_option(o, "cell_exponent", LSTM_CELL_EXPONENT_MIN, LSTM_CELL_EXPONENT_MAX)
+    c.int_option(o, "cell_clip", 0, INT16_MAX)
+    for i, w in ((1, wx), (2, wh)):
+        c.require(int(w.data.min()) >= -127, f"inputs[{i}]", "weights hold -128; symmetric int8 lies in [-127, 127]",
+                  c.element_at("inputs", i))
+    worst = gate_accumulator_overflow(wx.data, wh.data, bx.data, bh.data, shift)
+    if worst is not None:
+        side, g, r, bound = worst
+        i = 1 if side == "input" else 2
+        c.fail(f"inputs[{i}]", c.element_at("inputs", i), f"the {side}-to-{LSTM_GATES[g]} accumulator of cell {r} "
+               f"could reach {bound}, above 2^31 - 1 - 2^15")
+    steps = x.shape[0] * x.shape[1]
+    return OpInfo(0, steps * 4 * cells * (inputs + cells))
+
+
+def prepare_lstm(c: OpCheck, view, scratch):
+    """The states are copied to the outputs, which the kernel then updates in place over the sequence."""
+    o = c.op.options
+    (x, wx, wh, bx, bh, h, cell), (y, h_out, c_out) = c.io()
+    steps = x.shape[0] * x.shape[1]
+    return [(np.copyto, (view(h_out), view(h))), (np.copyto, (view(c_out), view(cell))),
+            _step(K.lstm_8x8_16, steps=steps, input_size=x.shape[2], cell_size=wx.shape[1],
+                  gate_mult=o.gate_mult.astype(np.int32), gate_shift=o.gate_shift.astype(np.int8),
+                  hidden_mult=o.hidden_mult, hidden_shift=o.hidden_shift, hidden_zp=y.zero_point,
+                  cell_exponent=o.cell_exponent, cell_clip=o.cell_clip, input=view(x), input_weights=view(wx),
+                  recurrent_weights=view(wh), input_bias=view(bx), recurrent_bias=view(bh),
+                  hidden_state=view(h_out), cell_state=view(c_out), output=view(y))]
+
+
 def check_assign_variable(c: OpCheck) -> OpInfo:
     """ASSIGN_VARIABLE: the value (any activation) is copied into a variable tensor of its dtype, shape and
     quantization, which keeps it for the next invoke. Which operators may read and write a variable, and in what
@@ -1170,6 +1242,7 @@ OP_DEFS = {
     "QUANTIZE": OpDef(check_quantize, prepare_quantize, per_sample=True),
     "ASSIGN_VARIABLE": OpDef(check_assign_variable, prepare_assign_variable, "tied"),
     "REQUANTIZE": OpDef(check_requantize, prepare_requantize, options="RequantizeOptions", per_sample=True),
+    "UNIDIRECTIONAL_SEQUENCE_LSTM": OpDef(check_lstm, prepare_lstm, "tied", "LstmOptions"),
     "DEQUANTIZE": OpDef(check_dequantize, prepare_dequantize, per_sample=True),
 }
 OPS = {OPCODE[name]: d for name, d in OP_DEFS.items()}

@@ -866,6 +866,89 @@ static mf_status check_reshape(const op_ctx *c, mf_op_info *info)
     return MF_OK;
 }
 
+/* lstm.gate_accumulator_overflow on one side's [4, C, K] weights and [4, C] biases with gate shifts shift[0..4):
+ * (|bias| + 128 sum|w|) 2^max(shift, 0) <= 2^31 - 1 - 2^15 for every row. The sums are below 2^31 * 128 and the
+ * shift at most 30, so the bound is checked before the shift can leave int64. */
+static int lstm_side_fits(const int8_t *w, const int32_t *bias, const int8_t *shift, int64_t cells, int64_t k)
+{
+    const int64_t limit = (int64_t)INT32_MAX - (1 << 15);
+    for (int64_t g = 0; g < 4; ++g) {
+        const int32_t left = shift[g] > 0 ? shift[g] : 0;
+        for (int64_t r = 0; r < cells; ++r) {
+            const int64_t b = bias[g * cells + r];
+            int64_t bound = b < 0 ? -b : b;
+            for (int64_t j = 0; j < k; ++j) {
+                const int32_t v = w[(g * cells + r) * k + j];
+                bound += 128 * (v < 0 ? -v : v);
+            }
+            if (bound > (limit >> left)) {
+                return 0;
+            }
+        }
+    }
+    return 1;
+}
+
+/* ops.check_lstm (kernels/lstm.py derives the bounds): one int8 sequence, constant symmetric int8 weights and
+ * int32 biases (gates i, f, c, o), the states in and out, and LstmOptions. Python's order of checks. */
+static mf_status check_lstm(const op_ctx *c, mf_op_info *info)
+{
+    mf_tensor x, wx, wh, bx, bh, h, cell, y, h_out, c_out;
+    (void)info;
+    CHECK(counts(c, 7, 7, 3));
+    CHECK(tensor(c, 0, 0, MFB_DTYPE_INT8, 3, ANY, 0, 0, &x, 0));
+    CHECK(tensor(c, 0, 1, MFB_DTYPE_INT8, 3, CONSTANT, 0, 0, &wx, 0));
+    CHECK(tensor(c, 0, 2, MFB_DTYPE_INT8, 3, CONSTANT, 0, 0, &wh, 0));
+    CHECK(tensor(c, 0, 3, MFB_DTYPE_INT32, 2, CONSTANT, 0, 0, &bx, 0));
+    CHECK(tensor(c, 0, 4, MFB_DTYPE_INT32, 2, CONSTANT, 0, 0, &bh, 0));
+    CHECK(tensor(c, 0, 5, MFB_DTYPE_INT8, 2, ACTIVATION, 0, 0, &h, 0));
+    CHECK(tensor(c, 0, 6, MFB_DTYPE_INT16, 2, ACTIVATION, 0, 0, &cell, 0));
+    CHECK(tensor(c, 1, 0, MFB_DTYPE_INT8, 3, ACTIVATION, 0, 0, &y, 0));
+    CHECK(tensor(c, 1, 1, MFB_DTYPE_INT8, 2, ACTIVATION, 0, 0, &h_out, 0));
+    CHECK(tensor(c, 1, 2, MFB_DTYPE_INT16, 2, ACTIVATION, 0, 0, &c_out, 0));
+    REQUIRE(dim(c, &x, 0) == 1 || dim(c, &x, 1) == 1, IN(0), "the input is not one sequence ([1, T, I] or [T, 1, I])");
+    const int64_t cells = dim(c, &wx, 1), k = dim(c, &x, 2);
+    REQUIRE(dim(c, &wx, 0) == 4 && dim(c, &wx, 2) == k, IN(1), "the input weights are not [4, C, I]");
+    REQUIRE(dim(c, &wh, 0) == 4 && dim(c, &wh, 1) == cells && dim(c, &wh, 2) == cells, IN(2),
+            "the recurrent weights are not [4, C, C]");
+    REQUIRE(dim(c, &bx, 0) == 4 && dim(c, &bx, 1) == cells, IN(3), "a bias is not [4, C]");
+    REQUIRE(dim(c, &bh, 0) == 4 && dim(c, &bh, 1) == cells, IN(4), "a bias is not [4, C]");
+    REQUIRE(dim(c, &h, 0) == 1 && dim(c, &h, 1) == cells, IN(5), "a state is not [1, C]");
+    REQUIRE(dim(c, &cell, 0) == 1 && dim(c, &cell, 1) == cells, IN(6), "a state is not [1, C]");
+    REQUIRE(dim(c, &h_out, 0) == 1 && dim(c, &h_out, 1) == cells, OUT(1), "a state is not [1, C]");
+    REQUIRE(dim(c, &c_out, 0) == 1 && dim(c, &c_out, 1) == cells, OUT(2), "a state is not [1, C]");
+    REQUIRE(dim(c, &y, 0) == dim(c, &x, 0) && dim(c, &y, 1) == dim(c, &x, 1) && dim(c, &y, 2) == cells, OUT(0),
+            "the output is not the input's leading dimensions by C");
+    CHECK(zero_point(c, &x, IN(0)));
+    CHECK(zero_point(c, &h, IN(5)));
+    CHECK(same_quantization(c, &h, &y, OUT(0)));
+    CHECK(same_quantization(c, &h, &h_out, OUT(1)));
+    REQUIRE(!cell.quantized || cell.zero_point == 0, IN(6), "the cell state has zero point 0");
+    REQUIRE(!c_out.quantized || c_out.zero_point == 0, OUT(2), "the cell state has zero point 0");
+    CHECK(options(c, MFB_OP_OPTIONS_LSTM_OPTIONS));
+    CHECK(requant(c, MFB_LSTM_OPTIONS_GATE_MULT, MFB_LSTM_OPTIONS_GATE_SHIFT, 8));
+    REQUIRE(mfb_len(c->b, mfb_ref(c->b, c->options, MFB_LSTM_OPTIONS_GATE_MULT)) == 8,
+            OPT_VEC(MFB_LSTM_OPTIONS_GATE_MULT), "gate_mult needs 8 values");
+    CHECK(scalar_requant(c, MFB_LSTM_OPTIONS_HIDDEN_MULT, MFB_LSTM_OPTIONS_HIDDEN_SHIFT));
+    CHECK(int_option(c, MFB_LSTM_OPTIONS_HIDDEN_SHIFT, 0, MF_SHIFT_MIN, 0, 0));
+    CHECK(int_option(c, MFB_LSTM_OPTIONS_CELL_EXPONENT, 0, -15, -9, 0));
+    CHECK(int_option(c, MFB_LSTM_OPTIONS_CELL_CLIP, 0, 0, 32767, 0));
+    const int8_t *w1 = (const int8_t *)mf_const_data(c->m, wx.buffer), *w2 = (const int8_t *)mf_const_data(c->m, wh.buffer);
+    for (int64_t i = 0; i < wx.size; ++i) {
+        REQUIRE(w1[i] != -128, IN(1), "weights hold -128; symmetric int8 lies in [-127, 127]");
+    }
+    for (int64_t i = 0; i < wh.size; ++i) {
+        REQUIRE(w2[i] != -128, IN(2), "weights hold -128; symmetric int8 lies in [-127, 127]");
+    }
+    const uint32_t shifts = mfb_ref(c->b, c->options, MFB_LSTM_OPTIONS_GATE_SHIFT);
+    const int8_t *shift = (const int8_t *)(c->b + shifts + 4);
+    REQUIRE(lstm_side_fits(w1, (const int32_t *)(const void *)mf_const_data(c->m, bx.buffer), shift, cells, k), IN(1),
+            "an input-to-gate accumulator could overflow");
+    REQUIRE(lstm_side_fits(w2, (const int32_t *)(const void *)mf_const_data(c->m, bh.buffer), shift + 4, cells, cells),
+            IN(2), "a recurrent-to-gate accumulator could overflow");
+    return MF_OK;
+}
+
 /* ops.check_assign_variable: the value is copied into a variable of its dtype, shape and quantization (the graph
  * check, mfb_model.c, decides who reads and writes a variable, and when). */
 static mf_status check_assign_variable(const op_ctx *c, mf_op_info *info)
@@ -1539,6 +1622,22 @@ static mf_status run_pad(const op_ctx *c)
     return MF_OK;
 }
 
+static mf_status run_lstm(const op_ctx *c)
+{
+    const mf_tensor x = io(c, 0, 0), wx = io(c, 0, 1), wh = io(c, 0, 2), bx = io(c, 0, 3), bh = io(c, 0, 4);
+    const mf_tensor h = io(c, 0, 5), cell = io(c, 0, 6), y = io(c, 1, 0), h_out = io(c, 1, 1), c_out = io(c, 1, 2);
+    const requant_vectors q = vectors(c, MFB_LSTM_OPTIONS_GATE_MULT, MFB_LSTM_OPTIONS_GATE_SHIFT);
+    memcpy(data(c, &h_out), data(c, &h), h.nbytes); /* the kernel updates the states in place */
+    memcpy(data(c, &c_out), data(c, &cell), cell.nbytes);
+    mf_lstm_8x8_16(d32(c, &x, 0) * d32(c, &x, 1), d32(c, &x, 2), d32(c, &wx, 1), q.mult, q.shift,
+                   opt(c, MFB_LSTM_OPTIONS_HIDDEN_MULT, 0), opt(c, MFB_LSTM_OPTIONS_HIDDEN_SHIFT, 0), y.zero_point,
+                   opt(c, MFB_LSTM_OPTIONS_CELL_EXPONENT, 0), opt(c, MFB_LSTM_OPTIONS_CELL_CLIP, 0),
+                   (const int8_t *)data(c, &x), (const int8_t *)data(c, &wx), (const int8_t *)data(c, &wh),
+                   (const int32_t *)data(c, &bx), (const int32_t *)data(c, &bh), (int8_t *)data(c, &h_out),
+                   (int16_t *)data(c, &c_out), (int8_t *)data(c, &y));
+    return MF_OK;
+}
+
 static mf_status run_assign_variable(const op_ctx *c)
 {
     const mf_tensor x = io(c, 0, 0), y = io(c, 1, 0);
@@ -1850,7 +1949,8 @@ static mf_status run_requantize(const op_ctx *c)
     X(STRIDED_SLICE, check_strided_slice, run_strided_slice)                                                          \
     X(GATHER, check_gather, run_gather)                                                                                \
     X(ASSIGN_VARIABLE, check_assign_variable, run_assign_variable)                                                    \
-    X(REQUANTIZE, check_requantize, run_requantize)
+    X(REQUANTIZE, check_requantize, run_requantize)                                                                  \
+    X(UNIDIRECTIONAL_SEQUENCE_LSTM, check_lstm, run_lstm)
 
 /* An operator of an opcode this build leaves out: refused at its opcode field. */
 static mf_status not_built(const op_ctx *c)

@@ -1,0 +1,114 @@
+"""UNIDIRECTIONAL_SEQUENCE_LSTM in a .mfb file, its state kept in variables: both runtimes equal the LSTM kernel
+(kernels.lstm, itself bit-exact with LiteRT's reference kernels: tests/test_lstm.py), a sequence fed one step per
+invoke equals the whole sequence in one invoke, and both loaders refuse what the kernel cannot take.
+
+The model is what a streaming recurrent layer compiles to: h and c are variables (docs/FORMAT.md, "Variables");
+the LSTM reads them and writes their new values, which two ASSIGN_VARIABLE ops store for the next invoke.
+"""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from microflat.compiler.serialize import serialize
+from microflat.compiler.writer import ModelWriter
+from microflat.kernels import lstm, lstm_8x8_16_params
+from microflat.runtime import FormatError, Interpreter, load_bytes
+from microflat.runtime.c_runtime import CRuntime, CRuntimeError
+
+S_X, Z_X, S_H, Z_H = 0.03, -5, 1 / 128, 3
+
+
+def _params(seed, inputs, cells, cell_exponent=-11):
+    rng = np.random.default_rng(seed)
+    wx = rng.integers(-127, 128, (4, cells, inputs)).astype(np.int8)
+    wh = rng.integers(-127, 128, (4, cells, cells)).astype(np.int8)
+    bias = rng.integers(-3000, 3000, (4, cells)).astype(np.int32)
+    return lstm_8x8_16_params(wx, wh, bias, input_scale=S_X, input_zp=Z_X,
+                              input_weight_scales=[0.004, 0.005, 0.006, 0.007],
+                              recurrent_weight_scales=[0.008, 0.009, 0.01, 0.011], state_scale=S_H, state_zp=Z_H,
+                              cell_scale=2.0**cell_exponent)
+
+
+def lstm_model(p, steps, inputs, writer=False):
+    cells = p.input_weights.shape[1]
+    w = ModelWriter()
+    qh = dict(scale=S_H, zero_point=Z_H)
+    x = w.add_tensor("x", "int8", (1, steps, inputs), scale=S_X, zero_point=Z_X)
+    h = w.add_tensor("h", "int8", (1, cells), **qh)
+    c = w.add_tensor("c", "int16", (1, cells), scale=2.0**p.cell_exponent, zero_point=0)
+    for v in (h, c):
+        w.tensors[v]["variable"] = True
+    y = w.add_tensor("y", "int8", (1, steps, cells), **qh)
+    h_new = w.add_tensor("h_new", "int8", (1, cells), **qh)
+    c_new = w.add_tensor("c_new", "int16", (1, cells), scale=2.0**p.cell_exponent, zero_point=0)
+    consts = [w.add_constant(name, v) for name, v in (("wx", p.input_weights), ("wh", p.recurrent_weights),
+                                                      ("bx", p.input_bias), ("bh", p.recurrent_bias))]
+    w.add_operator("UNIDIRECTIONAL_SEQUENCE_LSTM", [x, *consts, h, c], [y, h_new, c_new], "LstmOptions",
+                   dict(gate_mult=p.gate_mult, gate_shift=p.gate_shift, hidden_mult=p.hidden_mult,
+                        hidden_shift=p.hidden_shift, cell_exponent=p.cell_exponent, cell_clip=p.cell_clip))
+    w.add_operator("ASSIGN_VARIABLE", [h_new], [h])
+    w.add_operator("ASSIGN_VARIABLE", [c_new], [c])
+    w.set_io([x], [y])
+    return w if writer else w.to_bytes()
+
+
+@settings(max_examples=60)
+@given(seed=st.integers(0, 2**31), inputs=st.integers(1, 8), cells=st.integers(1, 8), steps=st.integers(1, 6),
+       p=st.integers(-15, -9))
+def test_the_lstm_op_equals_the_kernel_and_streams(seed, inputs, cells, steps, p):
+    params = _params(seed, inputs, cells, p)
+    x = np.random.default_rng(seed + 1).integers(-128, 128, (steps, inputs)).astype(np.int8)
+    want, _, _ = lstm(x, params)
+    whole = lstm_model(params, steps, inputs)
+    frame = lstm_model(params, 1, inputs)
+    for backend in ("numba", "c"):
+        got = Interpreter(whole, backend=backend).invoke(x[None])[0]
+        np.testing.assert_array_equal(got[0], want, err_msg=backend)
+        it = Interpreter(frame, backend=backend)
+        stream = np.concatenate([it.invoke(x[t][None, None])[0][0] for t in range(steps)])
+        np.testing.assert_array_equal(stream, want, err_msg=f"{backend}, step by step")
+        it.reset_state()
+        np.testing.assert_array_equal(it.invoke(x[0][None, None])[0][0], want[:1], err_msg=f"{backend} reset")
+
+
+def _damaged(mutate):
+    w = lstm_model(_params(0, 3, 4), 2, 3, writer=True)
+    planned = load_bytes(w.to_bytes())
+    plan = {"arena_bytes": planned.arena_bytes, "tensor_offsets": planned.tensor_offsets,
+            "scratch_offsets": planned.scratch_offsets}
+    model = w._model(plan, bytes(32))
+    mutate(model, w.buffers)
+    return serialize(model, w.buffers)
+
+
+def _options(**changes):
+    def mutate(model, buffers):
+        model["operators"][0]["options"][1].update(changes)
+    return mutate
+
+
+def _bias(value):
+    def mutate(model, buffers):
+        bx = next(t for t in model["tensors"] if t["name"] == "bx")
+        data = np.frombuffer(buffers[bx["buffer"]], np.int32).copy()
+        data[5] = value
+        buffers[bx["buffer"]] = data.tobytes()
+    return mutate
+
+
+@pytest.mark.parametrize("mutate, reason", [
+    (_options(cell_exponent=-8), "must be in"),
+    (_options(hidden_shift=1), "must be in"),
+    (_options(cell_clip=40000), "must be in"),
+    (_options(gate_mult=np.ones(4, np.int32), gate_shift=np.zeros(4, np.int8)), "needs"),
+    (_bias(2**31 - 1), "accumulator"),
+], ids=["cell-exponent", "hidden-shift", "clip", "gate-count", "accumulator"])
+def test_both_loaders_refuse_a_damaged_lstm_at_the_same_byte(mutate, reason):
+    data = _damaged(mutate)
+    with pytest.raises(FormatError, match=reason) as py:
+        load_bytes(data)
+    with pytest.raises(CRuntimeError) as c:
+        CRuntime(data)
+    assert py.value.offset == c.value.offset, f"Python: {py.value}; C: {c.value}"
