@@ -1014,7 +1014,8 @@ def check_lstm(c: OpCheck) -> OpInfo:
     """UNIDIRECTIONAL_SEQUENCE_LSTM (schema.fbs; kernels/lstm.py derives the arithmetic and its bounds): batch 1,
     T steps of an int8 sequence; constant int8 weights (symmetric) and int32 biases in gate order i, f, c, o; the
     states in (h int8, c int16 with zero point 0) and out (h's new value at h's quantization, which the output
-    sequence shares); 8 gate multipliers, a hidden multiplier with shift <= 0, c's scale 2^p with p in [-15, -9],
+    sequence shares; the states in may be constants, the initial state of a layer that starts from it at every
+    invoke, or variables, a streaming layer's); 8 gate multipliers, a hidden multiplier with shift <= 0, c's scale 2^p with p in [-15, -9],
     a clip in [0, 32767], and the gate accumulator rule (lstm.gate_accumulator_overflow)."""
     c.counts((7,), 3)
     x = c.tensor("inputs", 0, "int8", 3)
@@ -1022,8 +1023,8 @@ def check_lstm(c: OpCheck) -> OpInfo:
     wh = c.tensor("inputs", 2, "int8", 3, const=True)
     bx = c.tensor("inputs", 3, "int32", 2, const=True)
     bh = c.tensor("inputs", 4, "int32", 2, const=True)
-    h = c.tensor("inputs", 5, "int8", 2, const=False)
-    cell = c.tensor("inputs", 6, "int16", 2, const=False)
+    h = c.tensor("inputs", 5, "int8", 2)
+    cell = c.tensor("inputs", 6, "int16", 2)
     y = c.tensor("outputs", 0, "int8", 3, const=False)
     h_out = c.tensor("outputs", 1, "int8", 2, const=False)
     c_out = c.tensor("outputs", 2, "int16", 2, const=False)

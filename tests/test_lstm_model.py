@@ -112,3 +112,24 @@ def test_both_loaders_refuse_a_damaged_lstm_at_the_same_byte(mutate, reason):
     with pytest.raises(CRuntimeError) as c:
         CRuntime(data)
     assert py.value.offset == c.value.offset, f"Python: {py.value}; C: {c.value}"
+
+
+def test_constant_initial_states_start_every_invoke_afresh():
+    """A layer whose states in are constants (the zero state: h at its zero point, c at 0) starts from them at
+    every invoke, as a classifier over whole sequences needs."""
+    params = _params(3, 4, 5)
+    w = lstm_model(params, 3, 4, writer=True)
+    lstm_op = w.operators[0]
+    h0 = w.add_constant("h0", np.full((1, 5), Z_H, np.int8), scale=S_H, zero_point=Z_H)
+    c0 = w.add_constant("c0", np.zeros((1, 5), np.int16), scale=2.0**params.cell_exponent, zero_point=0)
+    lstm_op["inputs"][5:7] = [h0, c0]
+    w.operators[1:] = []  # no ASSIGN_VARIABLE: h_new and c_new are plain activations, unread
+    for t in w.tensors:
+        t.pop("variable", None)
+    x = np.random.default_rng(4).integers(-128, 128, (3, 4)).astype(np.int8)
+    want, _, _ = lstm(x, params)
+    data = w.to_bytes()
+    for backend in ("numba", "c"):
+        it = Interpreter(data, backend=backend)
+        for _ in range(2):
+            np.testing.assert_array_equal(it.invoke(x[None])[0][0], want, err_msg=backend)

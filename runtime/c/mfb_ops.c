@@ -901,8 +901,8 @@ static mf_status check_lstm(const op_ctx *c, mf_op_info *info)
     CHECK(tensor(c, 0, 2, MFB_DTYPE_INT8, 3, CONSTANT, 0, 0, &wh, 0));
     CHECK(tensor(c, 0, 3, MFB_DTYPE_INT32, 2, CONSTANT, 0, 0, &bx, 0));
     CHECK(tensor(c, 0, 4, MFB_DTYPE_INT32, 2, CONSTANT, 0, 0, &bh, 0));
-    CHECK(tensor(c, 0, 5, MFB_DTYPE_INT8, 2, ACTIVATION, 0, 0, &h, 0));
-    CHECK(tensor(c, 0, 6, MFB_DTYPE_INT16, 2, ACTIVATION, 0, 0, &cell, 0));
+    CHECK(tensor(c, 0, 5, MFB_DTYPE_INT8, 2, ANY, 0, 0, &h, 0)); /* a constant initial state, or a variable */
+    CHECK(tensor(c, 0, 6, MFB_DTYPE_INT16, 2, ANY, 0, 0, &cell, 0));
     CHECK(tensor(c, 1, 0, MFB_DTYPE_INT8, 3, ACTIVATION, 0, 0, &y, 0));
     CHECK(tensor(c, 1, 1, MFB_DTYPE_INT8, 2, ACTIVATION, 0, 0, &h_out, 0));
     CHECK(tensor(c, 1, 2, MFB_DTYPE_INT16, 2, ACTIVATION, 0, 0, &c_out, 0));
