@@ -33,6 +33,7 @@ from microflat.kernels.lstm import GATES as LSTM_GATES
 from microflat.kernels.lstm import HIDDEN_SHIFT_MAX as LSTM_HIDDEN_SHIFT_MAX
 from microflat.kernels.lstm import gate_accumulator_overflow
 from microflat.kernels.pooling import MEAN_MAX_ELEMENTS
+from microflat.kernels.svdf import MAX_INPUT_SIZE as SVDF_MAX_INPUT_SIZE
 from microflat.kernels.reduce import MAX_DIMS as REDUCE_MAX_DIMS
 from microflat.kernels.reduce import MAX_ELEMENTS as REDUCE_MAX_ELEMENTS
 from microflat.kernels.resize import MAX_SIZE as RESIZE_MAX_SIZE
@@ -1078,6 +1079,52 @@ def prepare_lstm(c: OpCheck, view, scratch):
                   hidden_state=view(h_out), cell_state=view(c_out), output=view(y))]
 
 
+def check_svdf(c: OpCheck) -> OpInfo:
+    """SVDF, one step (schema.fbs; kernels/svdf.py): int8 x [B, I] with I <= svdf.MAX_INPUT_SIZE, constant int8
+    weights_feature [F, I] and int16 weights_time [F, M], an int32 bias [units] (or -1), the int16 state
+    [B, M * F] (zero point 0) in and out; rank divides F; the two requantizations range-checked."""
+    c.counts((5,), 2)
+    x = c.tensor("inputs", 0, "int8", 2)
+    wf = c.tensor("inputs", 1, "int8", 2, const=True)
+    wt = c.tensor("inputs", 2, "int16", 2, const=True)
+    bias = c.tensor("inputs", 3, "int32", 1, const=True, optional=True)
+    state = c.tensor("inputs", 4, "int16", 2)
+    y = c.tensor("outputs", 0, "int8", 2, const=False)
+    state_out = c.tensor("outputs", 1, "int16", 2, const=False)
+    batches, inputs = x.shape
+    filters, memory = wt.shape
+    c.require(inputs <= SVDF_MAX_INPUT_SIZE, "inputs[0]", f"{inputs} features exceed {SVDF_MAX_INPUT_SIZE}")
+    c.require(wf.shape == (filters, inputs), "inputs[1]", f"weights_feature {wf.shape} must be {(filters, inputs)}")
+    for which, i, t in (("inputs", 4, state), ("outputs", 1, state_out)):
+        c.require(t.shape == (batches, memory * filters), f"{which}[{i}]",
+                  f"state {t.shape} must be {(batches, memory * filters)}")
+        c.require(not t.zero_point, f"{which}[{i}]", f"the state has zero point 0, not {t.zero_point}")
+    o = c.options()
+    rank = c.int_option(o, "rank", 1, filters)
+    c.require(filters % rank == 0, "options.rank", f"rank {rank} does not divide {filters} filters", o.at["rank"])
+    units = filters // rank
+    if bias is not None:
+        c.require(bias.shape == (units,), "inputs[3]", f"bias {bias.shape} must be {(units,)}")
+    c.require(y.shape == (batches, units), "outputs[0]", f"output {y.shape} must be {(batches, units)}")
+    c.zero_point(x, "inputs", 0)
+    c.zero_point(y, "outputs", 0)
+    c.scalar_requant(o, "state_mult", "state_shift")
+    c.scalar_requant(o, "output_mult", "output_shift")
+    return OpInfo(K.svdf_s8_scratch_bytes(inputs), batches * filters * (inputs + memory))
+
+
+def prepare_svdf(c: OpCheck, view, scratch):
+    """The state is copied to the new state's tensor, which the kernel then updates in place."""
+    o = c.op.options
+    (x, wf, wt, bias, state), (y, state_out) = c.io()
+    return [(np.copyto, (view(state_out), view(state))),
+            _step(K.svdf_s8, scratch=scratch, batches=x.shape[0], input_size=x.shape[1], units=y.shape[1],
+                  memory_size=wt.shape[1], rank=o.rank, input_zp=x.zero_point, output_zp=y.zero_point,
+                  state_mult=o.state_mult, state_shift=o.state_shift, output_mult=o.output_mult,
+                  output_shift=o.output_shift, input=view(x), state=view(state_out), weights_feature=view(wf),
+                  weights_time=view(wt), bias=np.zeros(0, np.int32) if bias is None else view(bias), output=view(y))]
+
+
 def check_assign_variable(c: OpCheck) -> OpInfo:
     """ASSIGN_VARIABLE: the value (any activation) is copied into a variable tensor of its dtype, shape and
     quantization, which keeps it for the next invoke. Which operators may read and write a variable, and in what
@@ -1244,6 +1291,7 @@ OP_DEFS = {
     "ASSIGN_VARIABLE": OpDef(check_assign_variable, prepare_assign_variable, "tied"),
     "REQUANTIZE": OpDef(check_requantize, prepare_requantize, options="RequantizeOptions", per_sample=True),
     "UNIDIRECTIONAL_SEQUENCE_LSTM": OpDef(check_lstm, prepare_lstm, "tied", "LstmOptions"),
+    "SVDF": OpDef(check_svdf, prepare_svdf, options="SvdfOptions"),
     "DEQUANTIZE": OpDef(check_dequantize, prepare_dequantize, per_sample=True),
 }
 OPS = {OPCODE[name]: d for name, d in OP_DEFS.items()}

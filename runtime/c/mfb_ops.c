@@ -949,6 +949,42 @@ static mf_status check_lstm(const op_ctx *c, mf_op_info *info)
     return MF_OK;
 }
 
+/* ops.check_svdf (kernels/svdf.py): one step; Python's order of checks. */
+static mf_status check_svdf(const op_ctx *c, mf_op_info *info)
+{
+    mf_tensor x, wf, wt, bias, state, y, state_out;
+    int has_bias = 0;
+    int32_t rank = 1;
+    CHECK(counts(c, 5, 5, 2));
+    CHECK(tensor(c, 0, 0, MFB_DTYPE_INT8, 2, ANY, 0, 0, &x, 0));
+    CHECK(tensor(c, 0, 1, MFB_DTYPE_INT8, 2, CONSTANT, 0, 0, &wf, 0));
+    CHECK(tensor(c, 0, 2, MFB_DTYPE_INT16, 2, CONSTANT, 0, 0, &wt, 0));
+    CHECK(tensor(c, 0, 3, MFB_DTYPE_INT32, 1, CONSTANT, 1, 0, &bias, &has_bias));
+    CHECK(tensor(c, 0, 4, MFB_DTYPE_INT16, 2, ANY, 0, 0, &state, 0)); /* a variable, or a constant initial state */
+    CHECK(tensor(c, 1, 0, MFB_DTYPE_INT8, 2, ACTIVATION, 0, 0, &y, 0));
+    CHECK(tensor(c, 1, 1, MFB_DTYPE_INT16, 2, ACTIVATION, 0, 0, &state_out, 0));
+    const int64_t batches = dim(c, &x, 0), inputs = dim(c, &x, 1), filters = dim(c, &wt, 0), memory = dim(c, &wt, 1);
+    REQUIRE(inputs <= INT32_MAX / (128 * 255), IN(0), "the input has too many features for the int32 feature sum");
+    REQUIRE(dim(c, &wf, 0) == filters && dim(c, &wf, 1) == inputs, IN(1), "weights_feature is not [F, I]");
+    REQUIRE(dim(c, &state, 0) == batches && dim(c, &state, 1) == memory * filters, IN(4), "the state is not [B, M * F]");
+    REQUIRE(!state.quantized || state.zero_point == 0, IN(4), "the state has zero point 0");
+    REQUIRE(dim(c, &state_out, 0) == batches && dim(c, &state_out, 1) == memory * filters, OUT(1),
+            "the state is not [B, M * F]");
+    REQUIRE(!state_out.quantized || state_out.zero_point == 0, OUT(1), "the state has zero point 0");
+    CHECK(options(c, MFB_OP_OPTIONS_SVDF_OPTIONS));
+    CHECK(int_option(c, MFB_SVDF_OPTIONS_RANK, MFB_SVDF_OPTIONS_RANK_DEFAULT, 1, filters, &rank));
+    REQUIRE(filters % rank == 0, OPT(MFB_SVDF_OPTIONS_RANK), "the rank does not divide the filters");
+    const int64_t units = filters / rank;
+    REQUIRE(!has_bias || dim(c, &bias, 0) == units, IN(3), "the bias is not [units]");
+    REQUIRE(dim(c, &y, 0) == batches && dim(c, &y, 1) == units, OUT(0), "the output is not [B, units]");
+    CHECK(zero_point(c, &x, IN(0)));
+    CHECK(zero_point(c, &y, OUT(0)));
+    CHECK(scalar_requant(c, MFB_SVDF_OPTIONS_STATE_MULT, MFB_SVDF_OPTIONS_STATE_SHIFT));
+    CHECK(scalar_requant(c, MFB_SVDF_OPTIONS_OUTPUT_MULT, MFB_SVDF_OPTIONS_OUTPUT_SHIFT));
+    info->scratch_bytes = (uint64_t)mf_svdf_s8_scratch_bytes((int32_t)inputs);
+    return MF_OK;
+}
+
 /* ops.check_assign_variable: the value is copied into a variable of its dtype, shape and quantization (the graph
  * check, mfb_model.c, decides who reads and writes a variable, and when). */
 static mf_status check_assign_variable(const op_ctx *c, mf_op_info *info)
@@ -1638,6 +1674,25 @@ static mf_status run_lstm(const op_ctx *c)
     return MF_OK;
 }
 
+static mf_status run_svdf(const op_ctx *c)
+{
+    const mf_tensor x = io(c, 0, 0), wf = io(c, 0, 1), wt = io(c, 0, 2), state = io(c, 0, 4), y = io(c, 1, 0),
+                    state_out = io(c, 1, 1);
+    memcpy(data(c, &state_out), data(c, &state), state.nbytes); /* the kernel updates the state in place */
+    const int32_t *bias = 0; /* SVDF's bias is input 3, not bias_of's 2 */
+    if (mfb_vec_int(c->b, c->ins, 3) != -1) {
+        const mf_tensor b = io(c, 0, 3);
+        bias = (const int32_t *)data(c, &b);
+    }
+    mf_svdf_s8(scratch_of(c), d32(c, &x, 0), d32(c, &x, 1), d32(c, &y, 1), d32(c, &wt, 1),
+               opt(c, MFB_SVDF_OPTIONS_RANK, MFB_SVDF_OPTIONS_RANK_DEFAULT), x.zero_point, y.zero_point,
+               opt(c, MFB_SVDF_OPTIONS_STATE_MULT, 0), opt(c, MFB_SVDF_OPTIONS_STATE_SHIFT, 0),
+               opt(c, MFB_SVDF_OPTIONS_OUTPUT_MULT, 0), opt(c, MFB_SVDF_OPTIONS_OUTPUT_SHIFT, 0),
+               (const int8_t *)data(c, &x), (int16_t *)data(c, &state_out), (const int8_t *)data(c, &wf),
+               (const int16_t *)data(c, &wt), bias, (int8_t *)data(c, &y));
+    return MF_OK;
+}
+
 static mf_status run_assign_variable(const op_ctx *c)
 {
     const mf_tensor x = io(c, 0, 0), y = io(c, 1, 0);
@@ -1950,7 +2005,8 @@ static mf_status run_requantize(const op_ctx *c)
     X(GATHER, check_gather, run_gather)                                                                                \
     X(ASSIGN_VARIABLE, check_assign_variable, run_assign_variable)                                                    \
     X(REQUANTIZE, check_requantize, run_requantize)                                                                  \
-    X(UNIDIRECTIONAL_SEQUENCE_LSTM, check_lstm, run_lstm)
+    X(UNIDIRECTIONAL_SEQUENCE_LSTM, check_lstm, run_lstm)                                                            \
+    X(SVDF, check_svdf, run_svdf)
 
 /* An operator of an opcode this build leaves out: refused at its opcode field. */
 static mf_status not_built(const op_ctx *c)

@@ -62,12 +62,13 @@ typedef struct {
 #define MFB_TABLE_STRIDED_SLICE_OPTIONS 18
 #define MFB_TABLE_GATHER_OPTIONS 19
 #define MFB_TABLE_LSTM_OPTIONS 20
-#define MFB_TABLE_REQUANTIZE_OPTIONS 21
-#define MFB_TABLE_OPERATOR 22
-#define MFB_TABLE_MEMORY_PLAN 23
-#define MFB_TABLE_METADATA 24
-#define MFB_TABLE_MODEL 25
-#define MFB_TABLE_COUNT 26
+#define MFB_TABLE_SVDF_OPTIONS 21
+#define MFB_TABLE_REQUANTIZE_OPTIONS 22
+#define MFB_TABLE_OPERATOR 23
+#define MFB_TABLE_MEMORY_PLAN 24
+#define MFB_TABLE_METADATA 25
+#define MFB_TABLE_MODEL 26
+#define MFB_TABLE_COUNT 27
 #define MFB_ROOT_TABLE MFB_TABLE_MODEL
 
 /* Enums. */
@@ -122,7 +123,8 @@ typedef struct {
 #define MFB_OP_CODE_ASSIGN_VARIABLE 42
 #define MFB_OP_CODE_REQUANTIZE 43
 #define MFB_OP_CODE_UNIDIRECTIONAL_SEQUENCE_LSTM 44
-#define MFB_OP_CODE_MAX 44
+#define MFB_OP_CODE_SVDF 45
+#define MFB_OP_CODE_MAX 45
 #define MFB_ROUNDING_MODE_DOUBLE_ROUNDING 0
 #define MFB_ROUNDING_MODE_MAX 0
 
@@ -355,6 +357,11 @@ typedef struct {
 #else
 #define MFB_OP_BUILT_UNIDIRECTIONAL_SEQUENCE_LSTM 0
 #endif
+#if !defined(MF_OPS_SELECTED) || defined(MF_OP_ENABLE_SVDF)
+#define MFB_OP_BUILT_SVDF 1
+#else
+#define MFB_OP_BUILT_SVDF 0
+#endif
 
 /* Union type codes (0 is NONE). */
 #define MFB_OP_OPTIONS_CONV2D_OPTIONS 1
@@ -377,6 +384,7 @@ typedef struct {
 #define MFB_OP_OPTIONS_GATHER_OPTIONS 18
 #define MFB_OP_OPTIONS_REQUANTIZE_OPTIONS 19
 #define MFB_OP_OPTIONS_LSTM_OPTIONS 20
+#define MFB_OP_OPTIONS_SVDF_OPTIONS 21
 
 /* Field slots (MFB_<TABLE>_<FIELD>) and defaults (..._DEFAULT). */
 #define MFB_WEIGHT_ENCODING_VALUE_BITS 0
@@ -579,6 +587,16 @@ typedef struct {
 #define MFB_LSTM_OPTIONS_CELL_EXPONENT_DEFAULT 0
 #define MFB_LSTM_OPTIONS_CELL_CLIP 5
 #define MFB_LSTM_OPTIONS_CELL_CLIP_DEFAULT 0
+#define MFB_SVDF_OPTIONS_RANK 0
+#define MFB_SVDF_OPTIONS_RANK_DEFAULT 1
+#define MFB_SVDF_OPTIONS_STATE_MULT 1
+#define MFB_SVDF_OPTIONS_STATE_MULT_DEFAULT 0
+#define MFB_SVDF_OPTIONS_STATE_SHIFT 2
+#define MFB_SVDF_OPTIONS_STATE_SHIFT_DEFAULT 0
+#define MFB_SVDF_OPTIONS_OUTPUT_MULT 3
+#define MFB_SVDF_OPTIONS_OUTPUT_MULT_DEFAULT 0
+#define MFB_SVDF_OPTIONS_OUTPUT_SHIFT 4
+#define MFB_SVDF_OPTIONS_OUTPUT_SHIFT_DEFAULT 0
 #define MFB_REQUANTIZE_OPTIONS_MULT 0
 #define MFB_REQUANTIZE_OPTIONS_MULT_DEFAULT 0
 #define MFB_REQUANTIZE_OPTIONS_SHIFT 1
@@ -760,12 +778,19 @@ static const mfb_field_desc mfb_fields_LstmOptions[] = {
     {MFB_KIND_SCALAR, 4, 4, 0, 0}, /* cell_exponent */
     {MFB_KIND_SCALAR, 5, 4, 0, 0}, /* cell_clip */
 };
+static const mfb_field_desc mfb_fields_SvdfOptions[] = {
+    {MFB_KIND_SCALAR, 0, 4, 0, 0}, /* rank */
+    {MFB_KIND_SCALAR, 1, 4, 0, 0}, /* state_mult */
+    {MFB_KIND_SCALAR, 2, 4, 0, 0}, /* state_shift */
+    {MFB_KIND_SCALAR, 3, 4, 0, 0}, /* output_mult */
+    {MFB_KIND_SCALAR, 4, 4, 0, 0}, /* output_shift */
+};
 static const mfb_field_desc mfb_fields_RequantizeOptions[] = {
     {MFB_KIND_SCALAR, 0, 4, 0, 0}, /* mult */
     {MFB_KIND_SCALAR, 1, 4, 0, 0}, /* shift */
 };
 static const mfb_field_desc mfb_fields_Operator[] = {
-    {MFB_KIND_ENUM, 0, 1, 0, 44}, /* opcode */
+    {MFB_KIND_ENUM, 0, 1, 0, 45}, /* opcode */
     {MFB_KIND_VECTOR_SCALAR, 1, 4, 0, 0}, /* inputs */
     {MFB_KIND_VECTOR_SCALAR, 2, 4, 0, 0}, /* outputs */
     {MFB_KIND_UNION, 4, 4, 0, 0}, /* options */
@@ -782,13 +807,13 @@ static const mfb_field_desc mfb_fields_Metadata[] = {
 };
 static const mfb_field_desc mfb_fields_Model[] = {
     {MFB_KIND_VECTOR_TABLE, 0, 4, 1, 0}, /* tensors */
-    {MFB_KIND_VECTOR_TABLE, 1, 4, 22, 0}, /* operators */
+    {MFB_KIND_VECTOR_TABLE, 1, 4, 23, 0}, /* operators */
     {MFB_KIND_VECTOR_SCALAR, 2, 4, 0, 0}, /* inputs */
     {MFB_KIND_VECTOR_SCALAR, 3, 4, 0, 0}, /* outputs */
     {MFB_KIND_VECTOR_SCALAR, 4, 4, 0, 0}, /* buffer_offsets */
     {MFB_KIND_VECTOR_SCALAR, 5, 4, 0, 0}, /* buffer_sizes */
-    {MFB_KIND_TABLE, 6, 4, 23, 0}, /* plan */
-    {MFB_KIND_TABLE, 7, 4, 24, 0}, /* metadata */
+    {MFB_KIND_TABLE, 6, 4, 24, 0}, /* plan */
+    {MFB_KIND_TABLE, 7, 4, 25, 0}, /* metadata */
 };
 static const mfb_table_desc mfb_tables[MFB_TABLE_COUNT] = {
     {mfb_fields_WeightEncoding, 7},
@@ -812,15 +837,16 @@ static const mfb_table_desc mfb_tables[MFB_TABLE_COUNT] = {
     {mfb_fields_StridedSliceOptions, 3},
     {mfb_fields_GatherOptions, 1},
     {mfb_fields_LstmOptions, 6},
+    {mfb_fields_SvdfOptions, 5},
     {mfb_fields_RequantizeOptions, 2},
     {mfb_fields_Operator, 4},
     {mfb_fields_MemoryPlan, 3},
     {mfb_fields_Metadata, 3},
     {mfb_fields_Model, 8},
 };
-static const uint8_t mfb_members_OpOptions[] = {MFB_TABLE_CONV2D_OPTIONS, MFB_TABLE_DEPTHWISE_CONV2D_OPTIONS, MFB_TABLE_FULLY_CONNECTED_OPTIONS, MFB_TABLE_ADD_OPTIONS, MFB_TABLE_MUL_OPTIONS, MFB_TABLE_POOL2D_OPTIONS, MFB_TABLE_MEAN_OPTIONS, MFB_TABLE_SOFTMAX_OPTIONS, MFB_TABLE_CONCATENATION_OPTIONS, MFB_TABLE_PAD_OPTIONS, MFB_TABLE_SQUARED_DIFFERENCE_OPTIONS, MFB_TABLE_TRANSPOSE_OPTIONS, MFB_TABLE_BATCH_MAT_MUL_OPTIONS, MFB_TABLE_TRANSPOSE_CONV_OPTIONS, MFB_TABLE_RESIZE_OPTIONS, MFB_TABLE_REDUCE_OPTIONS, MFB_TABLE_STRIDED_SLICE_OPTIONS, MFB_TABLE_GATHER_OPTIONS, MFB_TABLE_REQUANTIZE_OPTIONS, MFB_TABLE_LSTM_OPTIONS};
+static const uint8_t mfb_members_OpOptions[] = {MFB_TABLE_CONV2D_OPTIONS, MFB_TABLE_DEPTHWISE_CONV2D_OPTIONS, MFB_TABLE_FULLY_CONNECTED_OPTIONS, MFB_TABLE_ADD_OPTIONS, MFB_TABLE_MUL_OPTIONS, MFB_TABLE_POOL2D_OPTIONS, MFB_TABLE_MEAN_OPTIONS, MFB_TABLE_SOFTMAX_OPTIONS, MFB_TABLE_CONCATENATION_OPTIONS, MFB_TABLE_PAD_OPTIONS, MFB_TABLE_SQUARED_DIFFERENCE_OPTIONS, MFB_TABLE_TRANSPOSE_OPTIONS, MFB_TABLE_BATCH_MAT_MUL_OPTIONS, MFB_TABLE_TRANSPOSE_CONV_OPTIONS, MFB_TABLE_RESIZE_OPTIONS, MFB_TABLE_REDUCE_OPTIONS, MFB_TABLE_STRIDED_SLICE_OPTIONS, MFB_TABLE_GATHER_OPTIONS, MFB_TABLE_REQUANTIZE_OPTIONS, MFB_TABLE_LSTM_OPTIONS, MFB_TABLE_SVDF_OPTIONS};
 static const mfb_union_desc mfb_unions[1] = {
-    {mfb_members_OpOptions, 20},
+    {mfb_members_OpOptions, 21},
 };
 #endif /* MFB_SCHEMA_DESCRIPTORS */
 
