@@ -150,3 +150,125 @@ def digits_cnn():
     return nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(), nn.MaxPool2d(2),
                          nn.Conv2d(8, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU(), nn.MaxPool2d(2),
                          nn.Flatten(), nn.Linear(64, 24), nn.ReLU(), nn.Linear(24, 10)).eval()
+
+
+# --- streaming models: state kept in variables (docs/FORMAT.md, "Variables") ------------------------------------
+# Written with the writer API, as a compiled streaming model is: tests/test_variables.py, test_lstm_model.py and
+# test_svdf_model.py test them; the fuzzed loaders and the firmware run them too (STREAM_MODELS).
+
+RING_T, RING_C, RING_OUT = 4, 3, 5
+RING_ZP = -3
+RING_MULT, RING_SHIFT = K.quantize_multiplier(0.01)
+
+
+def _weights(seed):
+    rng = np.random.default_rng(seed)
+    return rng.integers(-127, 128, (RING_OUT, RING_T * RING_C)).astype(np.int8), rng.integers(-500, 500, RING_OUT).astype(np.int32)
+
+
+def ring_buffer_model(seed=0, writer=False):
+    w, b = _weights(seed)
+    m = ModelWriter()
+    q = dict(scale=0.05, zero_point=RING_ZP)
+    x = m.add_tensor("frame", "int8", (1, 1, RING_C), **q)
+    state = m.add_tensor("ring", "int8", (1, RING_T, RING_C), **q)
+    m.tensors[state]["variable"] = True
+    kept = m.add_tensor("kept", "int8", (1, RING_T - 1, RING_C), **q)
+    window = m.add_tensor("window", "int8", (1, RING_T, RING_C), **q)
+    flat = m.add_tensor("flat", "int8", (1, RING_T * RING_C), **q)
+    y = m.add_tensor("y", "int8", (1, RING_OUT), scale=0.1, zero_point=4)
+    fw = m.add_constant("fc.w", w, scale=np.full(RING_OUT, 0.02, np.float32), zero_point=0, axis=0)
+    fb = m.add_constant("fc.b", b)
+    m.add_operator("STRIDED_SLICE", [state], [kept], "StridedSliceOptions",
+                   dict(begin=np.array([0, 1, 0], np.int32), strides=np.array([1, 1, 1], np.int32)))
+    m.add_operator("CONCATENATION", [kept, x], [window], "ConcatenationOptions",
+                   dict(axis=1, requant=np.zeros(2, np.uint8), input_mult=np.zeros(2, np.int32),
+                        input_shift=np.zeros(2, np.int8)))
+    m.add_operator("ASSIGN_VARIABLE", [window], [state])
+    m.add_operator("RESHAPE", [window], [flat])
+    m.add_operator("FULLY_CONNECTED", [flat, fw, fb], [y], "FullyConnectedOptions",
+                   dict(output_mult=np.array([RING_MULT], np.int32), output_shift=np.array([RING_SHIFT], np.int8)))
+    m.set_io([x], [y])
+    return m if writer else m.to_bytes()
+
+
+def window_outputs(frames, seed=0):
+    """The fully connected layer on each whole window of the last T frames (zero-point padded in front)."""
+    w, b = _weights(seed)
+    padded = np.concatenate([np.full((RING_T - 1, RING_C), RING_ZP, np.int8), frames.reshape(-1, RING_C)])
+    windows = np.stack([padded[i:i + RING_T].reshape(-1) for i in range(len(frames))])
+    return K.fully_connected(windows, w, b, input_zp=RING_ZP, output_zp=4, output_mult=RING_MULT, output_shift=RING_SHIFT)
+
+
+LSTM_S_X, LSTM_Z_X, LSTM_S_H, LSTM_Z_H = 0.03, -5, 1 / 128, 3
+
+
+def lstm_params(seed, inputs, cells, cell_exponent=-11):
+    rng = np.random.default_rng(seed)
+    wx = rng.integers(-127, 128, (4, cells, inputs)).astype(np.int8)
+    wh = rng.integers(-127, 128, (4, cells, cells)).astype(np.int8)
+    bias = rng.integers(-3000, 3000, (4, cells)).astype(np.int32)
+    return K.lstm_8x8_16_params(wx, wh, bias, input_scale=LSTM_S_X, input_zp=LSTM_Z_X,
+                              input_weight_scales=[0.004, 0.005, 0.006, 0.007],
+                              recurrent_weight_scales=[0.008, 0.009, 0.01, 0.011], state_scale=LSTM_S_H, state_zp=LSTM_Z_H,
+                              cell_scale=2.0**cell_exponent)
+
+
+def lstm_model(p, steps, inputs, writer=False):
+    cells = p.input_weights.shape[1]
+    w = ModelWriter()
+    qh = dict(scale=LSTM_S_H, zero_point=LSTM_Z_H)
+    x = w.add_tensor("x", "int8", (1, steps, inputs), scale=LSTM_S_X, zero_point=LSTM_Z_X)
+    h = w.add_tensor("h", "int8", (1, cells), **qh)
+    c = w.add_tensor("c", "int16", (1, cells), scale=2.0**p.cell_exponent, zero_point=0)
+    for v in (h, c):
+        w.tensors[v]["variable"] = True
+    y = w.add_tensor("y", "int8", (1, steps, cells), **qh)
+    h_new = w.add_tensor("h_new", "int8", (1, cells), **qh)
+    c_new = w.add_tensor("c_new", "int16", (1, cells), scale=2.0**p.cell_exponent, zero_point=0)
+    consts = [w.add_constant(name, v) for name, v in (("wx", p.input_weights), ("wh", p.recurrent_weights),
+                                                      ("bx", p.input_bias), ("bh", p.recurrent_bias))]
+    w.add_operator("UNIDIRECTIONAL_SEQUENCE_LSTM", [x, *consts, h, c], [y, h_new, c_new], "LstmOptions",
+                   dict(gate_mult=p.gate_mult, gate_shift=p.gate_shift, hidden_mult=p.hidden_mult,
+                        hidden_shift=p.hidden_shift, cell_exponent=p.cell_exponent, cell_clip=p.cell_clip))
+    w.add_operator("ASSIGN_VARIABLE", [h_new], [h])
+    w.add_operator("ASSIGN_VARIABLE", [c_new], [c])
+    w.set_io([x], [y])
+    return w if writer else w.to_bytes()
+
+
+SVDF_S_X, SVDF_Z_X, SVDF_S_STATE, SVDF_S_Y, SVDF_Z_Y = 0.02, 7, 2.0**-10, 0.05, -3
+
+
+def svdf_layer(seed, batches, inputs, units, rank, memory, with_bias=True):
+    rng = np.random.default_rng(seed)
+    filters = units * rank
+    wf = rng.integers(-127, 128, (filters, inputs)).astype(np.int8)
+    wt = rng.integers(-32767, 32768, (filters, memory)).astype(np.int16)
+    bias = rng.integers(-5000, 5000, units).astype(np.int32) if with_bias else None
+    q = K.svdf_params(SVDF_S_X, 0.01, SVDF_S_STATE, 2.0**-14, SVDF_S_Y)
+    return wf, wt, bias, q
+
+
+def svdf_model(seed=0, batches=1, inputs=6, units=3, rank=2, memory=4, with_bias=True, writer=False):
+    wf, wt, bias, q = svdf_layer(seed, batches, inputs, units, rank, memory, with_bias)
+    w = ModelWriter()
+    x = w.add_tensor("x", "int8", (batches, inputs), scale=SVDF_S_X, zero_point=SVDF_Z_X)
+    state = w.add_tensor("state", "int16", (batches, memory * units * rank), scale=SVDF_S_STATE, zero_point=0)
+    w.tensors[state]["variable"] = True
+    new_state = w.add_tensor("state_new", "int16", (batches, memory * units * rank), scale=SVDF_S_STATE, zero_point=0)
+    y = w.add_tensor("y", "int8", (batches, units), scale=SVDF_S_Y, zero_point=SVDF_Z_Y)
+    ins = [x, w.add_constant("wf", wf), w.add_constant("wt", wt), -1 if bias is None else w.add_constant("b", bias),
+           state]
+    w.add_operator("SVDF", ins, [y, new_state], "SvdfOptions", dict(q, rank=rank))
+    w.add_operator("ASSIGN_VARIABLE", [new_state], [state])
+    w.set_io([x], [y])
+    return w if writer else w.to_bytes()
+
+
+
+
+def stream_models() -> dict:
+    """{name: .mfb bytes} of the streaming models, at their default sizes."""
+    return {"streams/ring": ring_buffer_model(), "streams/lstm": lstm_model(lstm_params(0, 3, 4), 2, 3),
+            "streams/svdf": svdf_model()}

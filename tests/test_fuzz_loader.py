@@ -26,7 +26,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from model_builders import conv_pool_fc_softmax, rewritten
+from model_builders import conv_pool_fc_softmax, rewritten, stream_models
 from op_models import OP_MODELS
 from zoo_files import compile_op_model
 from microflat.runtime import FormatError, InputError, Interpreter, load_bytes
@@ -37,6 +37,9 @@ VALID, _ = conv_pool_fc_softmax()
 VALID_ENCODED, _ = conv_pool_fc_softmax(encoded=True)
 # every operator the two above lack (tests/op_models.py)
 VALID_OPS = [compile_op_model(name) for name in sorted(OP_MODELS)]
+# variables, LSTM and SVDF (tests/model_builders.py), and a 16-bit model (int16 conv, FC, pool, REQUANTIZE)
+VALID_STREAMS = [data for _, data in sorted(stream_models().items())] + [
+    compile_op_model("ops/tables", activations="int16")]
 INPUT = np.random.default_rng(0).normal(size=(1, 8, 8, 3)).astype(np.float32)
 INTERESTING_WORDS = [0, 1, 0x7FFFFFFF, 0x80000000, 0xFFFFFFFF, 0xFFFF, 16, len(VALID), len(VALID) + 4]
 
@@ -100,7 +103,7 @@ def _load_and_run(data: bytes) -> bool:
 
 @st.composite
 def mutants(draw):
-    data = bytearray(draw(st.sampled_from([VALID, VALID_ENCODED, *VALID_OPS])))
+    data = bytearray(draw(st.sampled_from([VALID, VALID_ENCODED, *VALID_OPS, *VALID_STREAMS])))
     for _ in range(draw(st.integers(1, 4))):
         kind = draw(st.sampled_from(["flip", "byte", "word", "truncate", "extend"]) if data else st.just("extend"))
         if kind == "flip":
@@ -143,7 +146,8 @@ def test_random_bytes_with_a_valid_header_raise_format_error(prefix, data):
 # every single-byte flip of the files whose operators carry options tables (the table-activation model's new
 # operators take none; random mutants cover it)
 FLIPPED = {"dense": VALID, "encoded": VALID_ENCODED,
-           **{name: data for name, data in zip(sorted(OP_MODELS), VALID_OPS) if name != "ops/tables"}}
+           **{name: data for name, data in zip(sorted(OP_MODELS), VALID_OPS) if name != "ops/tables"},
+           **{name: data for name, data in stream_models().items() if name != "streams/ring"}}
 
 
 @pytest.mark.parametrize("valid", list(FLIPPED.values()), ids=list(FLIPPED))

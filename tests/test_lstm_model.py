@@ -12,47 +12,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from microflat.compiler.serialize import serialize
+from model_builders import LSTM_S_H as S_H, LSTM_Z_H as Z_H, lstm_model
+from model_builders import lstm_params as _params
 from microflat.compiler.writer import ModelWriter
-from microflat.kernels import lstm, lstm_8x8_16_params
+from microflat.kernels import lstm
 from microflat.runtime import FormatError, Interpreter, load_bytes
 from microflat.runtime.c_runtime import CRuntime, CRuntimeError
-
-S_X, Z_X, S_H, Z_H = 0.03, -5, 1 / 128, 3
-
-
-def _params(seed, inputs, cells, cell_exponent=-11):
-    rng = np.random.default_rng(seed)
-    wx = rng.integers(-127, 128, (4, cells, inputs)).astype(np.int8)
-    wh = rng.integers(-127, 128, (4, cells, cells)).astype(np.int8)
-    bias = rng.integers(-3000, 3000, (4, cells)).astype(np.int32)
-    return lstm_8x8_16_params(wx, wh, bias, input_scale=S_X, input_zp=Z_X,
-                              input_weight_scales=[0.004, 0.005, 0.006, 0.007],
-                              recurrent_weight_scales=[0.008, 0.009, 0.01, 0.011], state_scale=S_H, state_zp=Z_H,
-                              cell_scale=2.0**cell_exponent)
-
-
-def lstm_model(p, steps, inputs, writer=False):
-    cells = p.input_weights.shape[1]
-    w = ModelWriter()
-    qh = dict(scale=S_H, zero_point=Z_H)
-    x = w.add_tensor("x", "int8", (1, steps, inputs), scale=S_X, zero_point=Z_X)
-    h = w.add_tensor("h", "int8", (1, cells), **qh)
-    c = w.add_tensor("c", "int16", (1, cells), scale=2.0**p.cell_exponent, zero_point=0)
-    for v in (h, c):
-        w.tensors[v]["variable"] = True
-    y = w.add_tensor("y", "int8", (1, steps, cells), **qh)
-    h_new = w.add_tensor("h_new", "int8", (1, cells), **qh)
-    c_new = w.add_tensor("c_new", "int16", (1, cells), scale=2.0**p.cell_exponent, zero_point=0)
-    consts = [w.add_constant(name, v) for name, v in (("wx", p.input_weights), ("wh", p.recurrent_weights),
-                                                      ("bx", p.input_bias), ("bh", p.recurrent_bias))]
-    w.add_operator("UNIDIRECTIONAL_SEQUENCE_LSTM", [x, *consts, h, c], [y, h_new, c_new], "LstmOptions",
-                   dict(gate_mult=p.gate_mult, gate_shift=p.gate_shift, hidden_mult=p.hidden_mult,
-                        hidden_shift=p.hidden_shift, cell_exponent=p.cell_exponent, cell_clip=p.cell_clip))
-    w.add_operator("ASSIGN_VARIABLE", [h_new], [h])
-    w.add_operator("ASSIGN_VARIABLE", [c_new], [c])
-    w.set_io([x], [y])
-    return w if writer else w.to_bytes()
-
 
 @settings(max_examples=60)
 @given(seed=st.integers(0, 2**31), inputs=st.integers(1, 8), cells=st.integers(1, 8), steps=st.integers(1, 6),

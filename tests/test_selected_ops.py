@@ -21,6 +21,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from firmware import ROOT, build_firmware, exported, need, python_outputs, run, run_firmware
+from model_builders import stream_models
 from op_models import OP_MODELS
 from zoo_files import VARIANTS, compiled_zoo
 from microflat.compiler import zoo
@@ -30,7 +31,7 @@ from microflat.runtime.export_c import example_inputs, export, ops_header, ops_u
 from microflat.runtime.flatbuffer_reader import read_root
 from microflat.runtime.loader import check_header
 
-MODELS = sorted(zoo.ZOO) + sorted(VARIANTS) + sorted(OP_MODELS)
+MODELS = sorted(zoo.ZOO) + sorted(VARIANTS) + sorted(OP_MODELS) + sorted(stream_models())
 RUNTIME_C = ROOT / "runtime" / "c"
 KERNELS_C = ROOT / "kernels"
 OPS_C = RUNTIME_C / "mfb_ops.c"

@@ -8,39 +8,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from microflat.compiler.serialize import serialize
+from model_builders import SVDF_Z_X as Z_X, SVDF_Z_Y as Z_Y, svdf_layer as _layer, svdf_model
 from microflat.compiler.writer import ModelWriter
-from microflat.kernels import svdf, svdf_params
+from microflat.kernels import svdf
 from microflat.runtime import FormatError, Interpreter, load_bytes
 from microflat.runtime.c_runtime import CRuntime, CRuntimeError
-
-S_X, Z_X, S_STATE, S_Y, Z_Y = 0.02, 7, 2.0**-10, 0.05, -3
-
-
-def _layer(seed, batches, inputs, units, rank, memory, with_bias=True):
-    rng = np.random.default_rng(seed)
-    filters = units * rank
-    wf = rng.integers(-127, 128, (filters, inputs)).astype(np.int8)
-    wt = rng.integers(-32767, 32768, (filters, memory)).astype(np.int16)
-    bias = rng.integers(-5000, 5000, units).astype(np.int32) if with_bias else None
-    q = svdf_params(S_X, 0.01, S_STATE, 2.0**-14, S_Y)
-    return wf, wt, bias, q
-
-
-def svdf_model(seed=0, batches=1, inputs=6, units=3, rank=2, memory=4, with_bias=True, writer=False):
-    wf, wt, bias, q = _layer(seed, batches, inputs, units, rank, memory, with_bias)
-    w = ModelWriter()
-    x = w.add_tensor("x", "int8", (batches, inputs), scale=S_X, zero_point=Z_X)
-    state = w.add_tensor("state", "int16", (batches, memory * units * rank), scale=S_STATE, zero_point=0)
-    w.tensors[state]["variable"] = True
-    new_state = w.add_tensor("state_new", "int16", (batches, memory * units * rank), scale=S_STATE, zero_point=0)
-    y = w.add_tensor("y", "int8", (batches, units), scale=S_Y, zero_point=Z_Y)
-    ins = [x, w.add_constant("wf", wf), w.add_constant("wt", wt), -1 if bias is None else w.add_constant("b", bias),
-           state]
-    w.add_operator("SVDF", ins, [y, new_state], "SvdfOptions", dict(q, rank=rank))
-    w.add_operator("ASSIGN_VARIABLE", [new_state], [state])
-    w.set_io([x], [y])
-    return w if writer else w.to_bytes()
-
 
 @settings(max_examples=60)
 @given(seed=st.integers(0, 2**31), batches=st.integers(1, 2), inputs=st.integers(1, 10), units=st.integers(1, 4),

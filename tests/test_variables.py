@@ -14,54 +14,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from microflat.compiler.serialize import serialize
+from model_builders import RING_C as C, RING_ZP as ZP, ring_buffer_model, window_outputs
 from microflat.compiler.writer import ModelWriter
-from microflat.kernels import fully_connected, quantize_multiplier
 from microflat.runtime import FormatError, Interpreter, load_bytes
 from microflat.runtime.c_runtime import CRuntime, CRuntimeError
-
-T, C, OUT = 4, 3, 5
-ZP = -3
-MULT, SHIFT = quantize_multiplier(0.01)
-
-
-def _weights(seed):
-    rng = np.random.default_rng(seed)
-    return rng.integers(-127, 128, (OUT, T * C)).astype(np.int8), rng.integers(-500, 500, OUT).astype(np.int32)
-
-
-def ring_buffer_model(seed=0, writer=False):
-    w, b = _weights(seed)
-    m = ModelWriter()
-    q = dict(scale=0.05, zero_point=ZP)
-    x = m.add_tensor("frame", "int8", (1, 1, C), **q)
-    state = m.add_tensor("ring", "int8", (1, T, C), **q)
-    m.tensors[state]["variable"] = True
-    kept = m.add_tensor("kept", "int8", (1, T - 1, C), **q)
-    window = m.add_tensor("window", "int8", (1, T, C), **q)
-    flat = m.add_tensor("flat", "int8", (1, T * C), **q)
-    y = m.add_tensor("y", "int8", (1, OUT), scale=0.1, zero_point=4)
-    fw = m.add_constant("fc.w", w, scale=np.full(OUT, 0.02, np.float32), zero_point=0, axis=0)
-    fb = m.add_constant("fc.b", b)
-    m.add_operator("STRIDED_SLICE", [state], [kept], "StridedSliceOptions",
-                   dict(begin=np.array([0, 1, 0], np.int32), strides=np.array([1, 1, 1], np.int32)))
-    m.add_operator("CONCATENATION", [kept, x], [window], "ConcatenationOptions",
-                   dict(axis=1, requant=np.zeros(2, np.uint8), input_mult=np.zeros(2, np.int32),
-                        input_shift=np.zeros(2, np.int8)))
-    m.add_operator("ASSIGN_VARIABLE", [window], [state])
-    m.add_operator("RESHAPE", [window], [flat])
-    m.add_operator("FULLY_CONNECTED", [flat, fw, fb], [y], "FullyConnectedOptions",
-                   dict(output_mult=np.array([MULT], np.int32), output_shift=np.array([SHIFT], np.int8)))
-    m.set_io([x], [y])
-    return m if writer else m.to_bytes()
-
-
-def window_outputs(frames, seed=0):
-    """The fully connected layer on each whole window of the last T frames (zero-point padded in front)."""
-    w, b = _weights(seed)
-    padded = np.concatenate([np.full((T - 1, C), ZP, np.int8), frames.reshape(-1, C)])
-    windows = np.stack([padded[i:i + T].reshape(-1) for i in range(len(frames))])
-    return fully_connected(windows, w, b, input_zp=ZP, output_zp=4, output_mult=MULT, output_shift=SHIFT)
-
 
 @settings(max_examples=100)
 @given(seed=st.integers(0, 2**31), frames=st.integers(1, 12))

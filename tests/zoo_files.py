@@ -3,8 +3,9 @@
 Every zoo model (untrained: seeded and BN-calibrated, as test_zoo.py compiles
 them) with the default encoding choice, plus variants whose weights take the
 other encodings, so the C runtime runs packed int4 and sparse layouts on
-whole models too, and the op-coverage models of op_models.py, which use every
-operator the zoo does not.
+whole models too (and 16-bit activations), the op-coverage models of
+op_models.py, which use every operator the zoo does not, and the streaming
+models of model_builders.py (variables, LSTM, SVDF).
 """
 
 import functools
@@ -12,12 +13,14 @@ import functools
 import torch
 
 from microflat.compiler import compile_model, zoo
+from model_builders import stream_models
 from op_models import OP_MODELS, op_model, op_model_inputs
 
 VARIANTS = {
     "ds_cnn/int4": ("ds_cnn", dict(weight_bits=4)),
     "lenet5/sparse": ("lenet5", dict(weight_encoding="sparse")),
     "resnet8/float_io": ("resnet8", dict(io_dtype="float32")),
+    "ds_cnn/int16": ("ds_cnn", dict(activations="int16")),  # 16x8 conv, depthwise, FC, pool; REQUANTIZE
 }
 
 
@@ -35,6 +38,7 @@ def compiled_zoo() -> dict:
     files = {name: compile_zoo_model(name) for name in zoo.ZOO}
     files.update({key: compile_zoo_model(name, **options) for key, (name, options) in VARIANTS.items()})
     files.update({name: compile_op_model(name) for name in OP_MODELS})
+    files.update(stream_models())
     return files
 
 

@@ -442,14 +442,16 @@ static int listed(const mf_model *m, uint32_t vec, int32_t t)
     return 0;
 }
 
-/* Whether an operator before k writes variable t (its ASSIGN_VARIABLE): a scan, so the check needs no memory
- * of its own; models with variables are streaming models of few operators. */
-static int assigned(const mf_model *m, uint32_t t, uint32_t k)
+/* Whether variable t is written before output j of operator k (by an earlier operator, or by an earlier output of
+ * k itself): a scan, so the check needs no memory of its own; models with variables are streaming models of few
+ * operators. */
+static int assigned(const mf_model *m, uint32_t t, uint32_t k, uint32_t j)
 {
-    for (uint32_t i = 0; i < k; ++i) {
+    for (uint32_t i = 0; i <= k; ++i) {
         const uint32_t outs = mfb_ref(m->file, op_table(m, i), MFB_OPERATOR_OUTPUTS);
-        for (uint32_t j = 0; j < mfb_len(m->file, outs); ++j) {
-            if (mfb_vec_int(m->file, outs, j) == (int32_t)t) {
+        const uint32_t n = i < k ? mfb_len(m->file, outs) : j;
+        for (uint32_t o = 0; o < n && o < mfb_len(m->file, outs); ++o) {
+            if (mfb_vec_int(m->file, outs, o) == (int32_t)t) {
                 return 1;
             }
         }
@@ -503,7 +505,7 @@ static mf_status graph_check(const mf_model *m, const workspace *w, tensor_set *
                                 "an operator reads a tensor before any operator writes it");
                 }
                 if (is_variable(m, t)) {
-                    if (assigned(m, (uint32_t)t, k)) {
+                    if (assigned(m, (uint32_t)t, k, 0)) {
                         return fail(e, MF_ERROR_MODEL, ins + 4 + 4 * j, (int32_t)k,
                                     "an operator reads a variable after ASSIGN_VARIABLE writes it");
                     }
@@ -522,7 +524,7 @@ static mf_status graph_check(const mf_model *m, const workspace *w, tensor_set *
                     return fail(e, MF_ERROR_MODEL, outs + 4 + 4 * j, (int32_t)k,
                                 "a variable is written by an operator other than ASSIGN_VARIABLE");
                 }
-                if (assigned(m, (uint32_t)t, k)) {
+                if (assigned(m, (uint32_t)t, k, j)) {
                     return fail(e, MF_ERROR_MODEL, outs + 4 + 4 * j, (int32_t)k, "a variable is assigned twice");
                 }
                 continue;
