@@ -6,8 +6,67 @@
  * a broadcast axis). Input element i is read before output element i is
  * written, so the output may alias an input.
  */
+#include "elements.h"
 #include "microflat_kernels.h"
 #include "numerics.h"
+
+/* add's loops, written once for int8 and int16 (elements.h): centre, shift left by left_shift, scale each input
+ * to the common scale, sum, requantize. int8: |a|, |b| <= 255 and left_shift <= 20, the shifted values below
+ * 2^28; int16: |a|, |b| <= 65535 and left_shift <= 15, at most 2^31 - 2^15, and with input multipliers <= 1/2
+ * each scaled value is at most 65535 * 2^14, so the sum fits (elementwise.py). */
+static MF_ALWAYS_INLINE void add_broadcast(const int32_t *output_shape, const int32_t *input1_strides,
+                                           const int32_t *input2_strides, int32_t left_shift,
+                                           int32_t input1_zp, int32_t input1_mult, int32_t input1_shift,
+                                           int32_t input2_zp, int32_t input2_mult, int32_t input2_shift,
+                                           int32_t output_zp, int32_t output_mult, int32_t output_shift,
+                                           int32_t act_min, int32_t act_max,
+                                           const void *input1, const void *input2, void *output, int wide)
+{
+    int32_t i = 0;
+    for (int32_t n = 0; n < output_shape[0]; ++n) {
+        for (int32_t h = 0; h < output_shape[1]; ++h) {
+            for (int32_t w = 0; w < output_shape[2]; ++w) {
+                const int32_t base1 = n * input1_strides[0] + h * input1_strides[1] + w * input1_strides[2];
+                const int32_t base2 = n * input2_strides[0] + h * input2_strides[1] + w * input2_strides[2];
+                for (int32_t c = 0; c < output_shape[3]; ++c) {
+                    const int32_t a = load_element(input1, base1 + c * input1_strides[3], wide) - input1_zp;
+                    const int32_t b = load_element(input2, base2 + c * input2_strides[3], wide) - input2_zp;
+                    const int32_t a_scaled = multiply_by_quantized_multiplier(a * (1 << left_shift), input1_mult,
+                                                                              input1_shift);
+                    const int32_t b_scaled = multiply_by_quantized_multiplier(b * (1 << left_shift), input2_mult,
+                                                                              input2_shift);
+                    store_element(output, i++, requantize(a_scaled + b_scaled, output_mult, output_shift, output_zp,
+                                                          act_min, act_max), wide);
+                }
+            }
+        }
+    }
+}
+
+/* mul's loops, written once for int8 and int16: (a - a_zp) (b - b_zp) requantized; |a b| <= 255^2 for int8, and
+ * 32768^2 = 2^30 for int16, whose input zero points are 0. */
+static MF_ALWAYS_INLINE void mul_broadcast(const int32_t *output_shape, const int32_t *input1_strides,
+                                           const int32_t *input2_strides, int32_t input1_zp, int32_t input2_zp,
+                                           int32_t output_zp, int32_t output_mult, int32_t output_shift,
+                                           int32_t act_min, int32_t act_max,
+                                           const void *input1, const void *input2, void *output, int wide)
+{
+    int32_t i = 0;
+    for (int32_t n = 0; n < output_shape[0]; ++n) {
+        for (int32_t h = 0; h < output_shape[1]; ++h) {
+            for (int32_t w = 0; w < output_shape[2]; ++w) {
+                const int32_t base1 = n * input1_strides[0] + h * input1_strides[1] + w * input1_strides[2];
+                const int32_t base2 = n * input2_strides[0] + h * input2_strides[1] + w * input2_strides[2];
+                for (int32_t c = 0; c < output_shape[3]; ++c) {
+                    const int32_t a = load_element(input1, base1 + c * input1_strides[3], wide) - input1_zp;
+                    const int32_t b = load_element(input2, base2 + c * input2_strides[3], wide) - input2_zp;
+                    store_element(output, i++, requantize(a * b, output_mult, output_shift, output_zp, act_min,
+                                                          act_max), wide);
+                }
+            }
+        }
+    }
+}
 
 void mf_add_s8(const int32_t *output_shape, const int32_t *input1_strides, const int32_t *input2_strides,
             int32_t left_shift,
@@ -17,26 +76,9 @@ void mf_add_s8(const int32_t *output_shape, const int32_t *input1_strides, const
             int32_t act_min, int32_t act_max,
             const int8_t *input1, const int8_t *input2, int8_t *output)
 {
-    int32_t i = 0;
-    for (int32_t n = 0; n < output_shape[0]; ++n) {
-        for (int32_t h = 0; h < output_shape[1]; ++h) {
-            for (int32_t w = 0; w < output_shape[2]; ++w) {
-                const int32_t base1 = n * input1_strides[0] + h * input1_strides[1] + w * input1_strides[2];
-                const int32_t base2 = n * input2_strides[0] + h * input2_strides[1] + w * input2_strides[2];
-                for (int32_t c = 0; c < output_shape[3]; ++c) {
-                    const int32_t a = (int32_t)input1[base1 + c * input1_strides[3]] - input1_zp;
-                    const int32_t b = (int32_t)input2[base2 + c * input2_strides[3]] - input2_zp;
-                    /* |a|, |b| <= 255 and left_shift <= 20: the shifted values are below 2^28. */
-                    const int32_t a_scaled = multiply_by_quantized_multiplier(a * (1 << left_shift), input1_mult,
-                                                                              input1_shift);
-                    const int32_t b_scaled = multiply_by_quantized_multiplier(b * (1 << left_shift), input2_mult,
-                                                                              input2_shift);
-                    output[i++] = (int8_t)requantize(a_scaled + b_scaled, output_mult, output_shift, output_zp,
-                                                     act_min, act_max);
-                }
-            }
-        }
-    }
+    add_broadcast(output_shape, input1_strides, input2_strides, left_shift, input1_zp, input1_mult, input1_shift,
+                  input2_zp, input2_mult, input2_shift, output_zp, output_mult, output_shift, act_min, act_max, input1,
+                  input2, output, 0);
 }
 
 void mf_mul_s8(const int32_t *output_shape, const int32_t *input1_strides, const int32_t *input2_strides,
@@ -45,20 +87,8 @@ void mf_mul_s8(const int32_t *output_shape, const int32_t *input1_strides, const
             int32_t act_min, int32_t act_max,
             const int8_t *input1, const int8_t *input2, int8_t *output)
 {
-    int32_t i = 0;
-    for (int32_t n = 0; n < output_shape[0]; ++n) {
-        for (int32_t h = 0; h < output_shape[1]; ++h) {
-            for (int32_t w = 0; w < output_shape[2]; ++w) {
-                const int32_t base1 = n * input1_strides[0] + h * input1_strides[1] + w * input1_strides[2];
-                const int32_t base2 = n * input2_strides[0] + h * input2_strides[1] + w * input2_strides[2];
-                for (int32_t c = 0; c < output_shape[3]; ++c) {
-                    const int32_t a = (int32_t)input1[base1 + c * input1_strides[3]] - input1_zp;
-                    const int32_t b = (int32_t)input2[base2 + c * input2_strides[3]] - input2_zp;
-                    output[i++] = (int8_t)requantize(a * b, output_mult, output_shift, output_zp, act_min, act_max);
-                }
-            }
-        }
-    }
+    mul_broadcast(output_shape, input1_strides, input2_strides, input1_zp, input2_zp, output_zp, output_mult,
+                  output_shift, act_min, act_max, input1, input2, output, 0);
 }
 
 /* TFLite's int8 Sub: mf_add_s8 with the second input's multiplier negated (input2_mult in [0, 2^31)). */
@@ -277,27 +307,9 @@ void mf_add_s16(const int32_t *output_shape, const int32_t *input1_strides, cons
                 int32_t act_min, int32_t act_max,
                 const int16_t *input1, const int16_t *input2, int16_t *output)
 {
-    int32_t i = 0;
-    for (int32_t n = 0; n < output_shape[0]; ++n) {
-        for (int32_t h = 0; h < output_shape[1]; ++h) {
-            for (int32_t w = 0; w < output_shape[2]; ++w) {
-                const int32_t base1 = n * input1_strides[0] + h * input1_strides[1] + w * input1_strides[2];
-                const int32_t base2 = n * input2_strides[0] + h * input2_strides[1] + w * input2_strides[2];
-                for (int32_t c = 0; c < output_shape[3]; ++c) {
-                    const int32_t a = (int32_t)input1[base1 + c * input1_strides[3]] - input1_zp;
-                    const int32_t b = (int32_t)input2[base2 + c * input2_strides[3]] - input2_zp;
-                    /* |a|, |b| <= 65535 and left_shift <= 15: the shifted values are at most 2^31 - 2^15. */
-                    const int32_t a_scaled = multiply_by_quantized_multiplier(a * (1 << left_shift), input1_mult,
-                                                                              input1_shift);
-                    const int32_t b_scaled = multiply_by_quantized_multiplier(b * (1 << left_shift), input2_mult,
-                                                                              input2_shift);
-                    /* input multipliers <= 1/2: each scaled value is at most 65535 * 2^14, the sum fits */
-                    output[i++] = (int16_t)requantize(a_scaled + b_scaled, output_mult, output_shift, output_zp,
-                                                      act_min, act_max);
-                }
-            }
-        }
-    }
+    add_broadcast(output_shape, input1_strides, input2_strides, left_shift, input1_zp, input1_mult, input1_shift,
+                  input2_zp, input2_mult, input2_shift, output_zp, output_mult, output_shift, act_min, act_max, input1,
+                  input2, output, 1);
 }
 
 /* TFLite's Sub on int16: mf_add_s16 with the second input's multiplier negated (input2_mult in [0, 2^31)). */
@@ -322,19 +334,6 @@ void mf_mul_s16(const int32_t *output_shape, const int32_t *input1_strides, cons
                 int32_t act_min, int32_t act_max,
                 const int16_t *input1, const int16_t *input2, int16_t *output)
 {
-    int32_t i = 0;
-    for (int32_t n = 0; n < output_shape[0]; ++n) {
-        for (int32_t h = 0; h < output_shape[1]; ++h) {
-            for (int32_t w = 0; w < output_shape[2]; ++w) {
-                const int32_t base1 = n * input1_strides[0] + h * input1_strides[1] + w * input1_strides[2];
-                const int32_t base2 = n * input2_strides[0] + h * input2_strides[1] + w * input2_strides[2];
-                for (int32_t c = 0; c < output_shape[3]; ++c) {
-                    const int32_t a = (int32_t)input1[base1 + c * input1_strides[3]] - input1_zp;
-                    const int32_t b = (int32_t)input2[base2 + c * input2_strides[3]] - input2_zp;
-                    /* input zero points 0: |a * b| <= 32768^2 = 2^30 */
-                    output[i++] = (int16_t)requantize(a * b, output_mult, output_shift, output_zp, act_min, act_max);
-                }
-            }
-        }
-    }
+    mul_broadcast(output_shape, input1_strides, input2_strides, input1_zp, input2_zp, output_zp, output_mult,
+                  output_shift, act_min, act_max, input1, input2, output, 1);
 }

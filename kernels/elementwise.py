@@ -169,17 +169,12 @@ _ADD_SIGNATURE = types.void(
 )
 
 
-@kernel(_ADD_SIGNATURE)
-def add_s8(
-    output_shape, input1_strides, input2_strides,
-    left_shift,
-    input1_zp, input1_mult, input1_shift,
-    input2_zp, input2_mult, input2_shift,
-    output_zp, output_mult, output_shift,
-    act_min, act_max,
-    input1, input2, output,
-):
-    """The jitted kernel; trusts its caller."""
+@njit(inline="always", cache=True, nogil=True)
+def _add_broadcast(output_shape, input1_strides, input2_strides, left_shift, input1_zp, input1_mult, input1_shift,
+                   input2_zp, input2_mult, input2_shift, output_zp, output_mult, output_shift, act_min, act_max,
+                   input1, input2, output):
+    """add's loops, written once for int8 (add_s8) and int16 (add_s16): the store narrows the requantized value,
+    which the clamp keeps in the output's type."""
     i = 0
     for n in range(output_shape[0]):
         for h in range(output_shape[1]):
@@ -191,9 +186,42 @@ def add_s8(
                     b = np.int32(input2[base2 + c * input2_strides[3]]) - input2_zp
                     a_scaled = multiply_by_quantized_multiplier(np.int32(a << left_shift), input1_mult, input1_shift)
                     b_scaled = multiply_by_quantized_multiplier(np.int32(b << left_shift), input2_mult, input2_shift)
-                    output[i] = np.int8(requantize(
-                        np.int32(a_scaled + b_scaled), output_mult, output_shift, output_zp, act_min, act_max))
+                    output[i] = requantize(np.int32(a_scaled + b_scaled), output_mult, output_shift, output_zp,
+                                           act_min, act_max)
                     i += 1
+
+
+@njit(inline="always", cache=True, nogil=True)
+def _mul_broadcast(output_shape, input1_strides, input2_strides, input1_zp, input2_zp, output_zp, output_mult,
+                   output_shift, act_min, act_max, input1, input2, output):
+    """mul's loops, written once for int8 (mul_s8) and int16 (mul_s16), as _add_broadcast."""
+    i = 0
+    for n in range(output_shape[0]):
+        for h in range(output_shape[1]):
+            for w in range(output_shape[2]):
+                base1 = n * input1_strides[0] + h * input1_strides[1] + w * input1_strides[2]
+                base2 = n * input2_strides[0] + h * input2_strides[1] + w * input2_strides[2]
+                for c in range(output_shape[3]):
+                    a = np.int32(input1[base1 + c * input1_strides[3]]) - input1_zp
+                    b = np.int32(input2[base2 + c * input2_strides[3]]) - input2_zp
+                    output[i] = requantize(np.int32(a * b), output_mult, output_shift, output_zp, act_min, act_max)
+                    i += 1
+
+
+@kernel(_ADD_SIGNATURE)
+def add_s8(
+    output_shape, input1_strides, input2_strides,
+    left_shift,
+    input1_zp, input1_mult, input1_shift,
+    input2_zp, input2_mult, input2_shift,
+    output_zp, output_mult, output_shift,
+    act_min, act_max,
+    input1, input2, output,
+):
+    """The jitted kernel; trusts its caller."""
+    _add_broadcast(output_shape, input1_strides, input2_strides, left_shift, input1_zp, input1_mult, input1_shift,
+                   input2_zp, input2_mult, input2_shift, output_zp, output_mult, output_shift, act_min, act_max,
+                   input1, input2, output)
 
 
 @kernel(_ADD_SIGNATURE)
@@ -300,17 +328,8 @@ def mul_s8(
     input1, input2, output,
 ):
     """The jitted kernel; trusts its caller."""
-    i = 0
-    for n in range(output_shape[0]):
-        for h in range(output_shape[1]):
-            for w in range(output_shape[2]):
-                base1 = n * input1_strides[0] + h * input1_strides[1] + w * input1_strides[2]
-                base2 = n * input2_strides[0] + h * input2_strides[1] + w * input2_strides[2]
-                for c in range(output_shape[3]):
-                    a = np.int32(input1[base1 + c * input1_strides[3]]) - input1_zp
-                    b = np.int32(input2[base2 + c * input2_strides[3]]) - input2_zp
-                    output[i] = np.int8(requantize(np.int32(a * b), output_mult, output_shift, output_zp, act_min, act_max))
-                    i += 1
+    _mul_broadcast(output_shape, input1_strides, input2_strides, input1_zp, input2_zp, output_zp, output_mult,
+                   output_shift, act_min, act_max, input1, input2, output)
 
 
 _EXTREMUM_ARGS = (
@@ -449,20 +468,9 @@ def add_s16(
 ):
     """The jitted kernel; trusts its caller: left_shift <= 15 and input multipliers <= 1/2, so
     |(a - zp) * 2^left_shift| < 2^31 and the sum of the scaled inputs is at most 2^31 - 2^15."""
-    i = 0
-    for n in range(output_shape[0]):
-        for h in range(output_shape[1]):
-            for w in range(output_shape[2]):
-                base1 = n * input1_strides[0] + h * input1_strides[1] + w * input1_strides[2]
-                base2 = n * input2_strides[0] + h * input2_strides[1] + w * input2_strides[2]
-                for c in range(output_shape[3]):
-                    a = np.int32(input1[base1 + c * input1_strides[3]]) - input1_zp
-                    b = np.int32(input2[base2 + c * input2_strides[3]]) - input2_zp
-                    a_scaled = multiply_by_quantized_multiplier(np.int32(a << left_shift), input1_mult, input1_shift)
-                    b_scaled = multiply_by_quantized_multiplier(np.int32(b << left_shift), input2_mult, input2_shift)
-                    output[i] = np.int16(requantize(
-                        np.int32(a_scaled + b_scaled), output_mult, output_shift, output_zp, act_min, act_max))
-                    i += 1
+    _add_broadcast(output_shape, input1_strides, input2_strides, left_shift, input1_zp, input1_mult, input1_shift,
+                   input2_zp, input2_mult, input2_shift, output_zp, output_mult, output_shift, act_min, act_max,
+                   input1, input2, output)
 
 
 @kernel(_ADD_S16_SIGNATURE)
@@ -502,18 +510,8 @@ def mul_s16(
 ):
     """The jitted kernel; trusts its caller: |(a - input1_zp) * (b - input2_zp)| < 2^31, which input zero
     points of 0 give (|a * b| <= 2^30; module docstring)."""
-    i = 0
-    for n in range(output_shape[0]):
-        for h in range(output_shape[1]):
-            for w in range(output_shape[2]):
-                base1 = n * input1_strides[0] + h * input1_strides[1] + w * input1_strides[2]
-                base2 = n * input2_strides[0] + h * input2_strides[1] + w * input2_strides[2]
-                for c in range(output_shape[3]):
-                    a = np.int32(input1[base1 + c * input1_strides[3]]) - input1_zp
-                    b = np.int32(input2[base2 + c * input2_strides[3]]) - input2_zp
-                    output[i] = np.int16(requantize(np.int32(a * b), output_mult, output_shift, output_zp, act_min,
-                                                    act_max))
-                    i += 1
+    _mul_broadcast(output_shape, input1_strides, input2_strides, input1_zp, input2_zp, output_zp, output_mult,
+                   output_shift, act_min, act_max, input1, input2, output)
 
 
 def broadcast_strides(fn: str, in_shape, out_shape) -> np.ndarray:

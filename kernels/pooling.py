@@ -37,7 +37,7 @@ C twins: pooling.c.
 from __future__ import annotations
 
 import numpy as np
-from numba import types
+from numba import njit, types
 
 from . import _checks
 from ._dispatch import check_backend, run_kernel
@@ -72,17 +72,12 @@ _pool_signature = types.void(
 )
 
 
-@kernel(_pool_signature)
-def average_pool2d_s8(
-    batches, input_h, input_w, channels,
-    filter_h, filter_w, output_h, output_w,
-    stride_h, stride_w, pad_top, pad_left,
-    act_min, act_max,
-    input, output,
-):
-    """The jitted kernel; trusts its caller. The C twin sums one channel at a time; here a pixel's channels
-    are summed together, tap by tap, so the loop over channels is unit-stride on both sides and vectorizes.
-    The sums are the same integers (|sum| <= 128 * filter_h * filter_w, in int32)."""
+@njit(inline="always", cache=True, nogil=True)
+def _average_pool(batches, input_h, input_w, channels, filter_h, filter_w, output_h, output_w, stride_h, stride_w,
+                  pad_top, pad_left, act_min, act_max, input, output):
+    """The average pool's loops, written once for int8 and int16: a pixel's channels are summed together, tap
+    by tap, so the loop over channels is unit-stride on both sides and vectorizes (the C twin sums one channel at
+    a time: the same integers). The store narrows the clamped value to the output's type."""
     acc = np.empty(channels, np.int32)
     for b in range(batches):
         for oy in range(output_h):
@@ -102,7 +97,41 @@ def average_pool2d_s8(
                             acc[c] += np.int32(px[c])
                 for c in range(channels):
                     v = rounded_div_away_from_zero(acc[c], np.int32(count)) if count > 0 else 0
-                    output[out_base + c] = np.int8(min(max(v, act_min), act_max))
+                    output[out_base + c] = min(max(v, act_min), act_max)
+
+
+@njit(inline="always", cache=True, nogil=True)
+def _max_pool(batches, input_h, input_w, channels, filter_h, filter_w, output_h, output_w, stride_h, stride_w,
+              pad_top, pad_left, act_min, act_max, input, output):
+    """The max pool's loops, written once for int8 and int16."""
+    for b in range(batches):
+        for oy in range(output_h):
+            y0 = oy * stride_h - pad_top
+            ky0, ky1 = max(0, -y0), min(filter_h, input_h - y0)
+            for ox in range(output_w):
+                x0 = ox * stride_w - pad_left
+                kx0, kx1 = max(0, -x0), min(filter_w, input_w - x0)
+                out_base = ((b * output_h + oy) * output_w + ox) * channels
+                for c in range(channels):
+                    v = np.int32(act_min)  # the clamp's floor: max(taps, act_min) is the clamped max
+                    for ky in range(ky0, ky1):
+                        row = ((b * input_h + y0 + ky) * input_w + x0) * channels + c
+                        for kx in range(kx0, kx1):
+                            v = max(v, np.int32(input[row + kx * channels]))
+                    output[out_base + c] = min(max(v, act_min), act_max)
+
+
+@kernel(_pool_signature)
+def average_pool2d_s8(
+    batches, input_h, input_w, channels,
+    filter_h, filter_w, output_h, output_w,
+    stride_h, stride_w, pad_top, pad_left,
+    act_min, act_max,
+    input, output,
+):
+    """The jitted kernel; trusts its caller (_average_pool; |sum| <= 128 * filter_h * filter_w, in int32)."""
+    _average_pool(batches, input_h, input_w, channels, filter_h, filter_w, output_h, output_w, stride_h, stride_w,
+                  pad_top, pad_left, act_min, act_max, input, output)
 
 
 @kernel(_pool_signature)
@@ -114,21 +143,8 @@ def max_pool2d_s8(
     input, output,
 ):
     """The jitted kernel; trusts its caller."""
-    for b in range(batches):
-        for oy in range(output_h):
-            y0 = oy * stride_h - pad_top
-            ky0, ky1 = max(0, -y0), min(filter_h, input_h - y0)
-            for ox in range(output_w):
-                x0 = ox * stride_w - pad_left
-                kx0, kx1 = max(0, -x0), min(filter_w, input_w - x0)
-                out_base = ((b * output_h + oy) * output_w + ox) * channels
-                for c in range(channels):
-                    v = np.int32(-128)
-                    for ky in range(ky0, ky1):
-                        row = ((b * input_h + y0 + ky) * input_w + x0) * channels + c
-                        for kx in range(kx0, kx1):
-                            v = max(v, np.int32(input[row + kx * channels]))
-                    output[out_base + c] = np.int8(min(max(v, act_min), act_max))
+    _max_pool(batches, input_h, input_w, channels, filter_h, filter_w, output_h, output_w, stride_h, stride_w,
+              pad_top, pad_left, act_min, act_max, input, output)
 
 
 @kernel(
@@ -170,28 +186,10 @@ def average_pool2d_s16(
     act_min, act_max,
     input, output,
 ):
-    """The jitted kernel; trusts its caller (filter_h * filter_w <= 65535). average_pool2d_s8's loops on int16:
-    a pixel's channels summed together, tap by tap, into int32 sums (|sum| <= 32768 * 65535 < 2^31)."""
-    acc = np.empty(channels, np.int32)
-    for b in range(batches):
-        for oy in range(output_h):
-            y0 = oy * stride_h - pad_top
-            ky0, ky1 = max(0, -y0), min(filter_h, input_h - y0)
-            for ox in range(output_w):
-                x0 = ox * stride_w - pad_left
-                kx0, kx1 = max(0, -x0), min(filter_w, input_w - x0)
-                count = max(ky1 - ky0, 0) * max(kx1 - kx0, 0)
-                out_base = ((b * output_h + oy) * output_w + ox) * channels
-                acc[:] = 0
-                for ky in range(ky0, ky1):
-                    for kx in range(kx0, kx1):
-                        tap = ((b * input_h + y0 + ky) * input_w + x0 + kx) * channels
-                        px = input[tap:tap + channels]
-                        for c in range(channels):
-                            acc[c] += np.int32(px[c])
-                for c in range(channels):
-                    v = rounded_div_away_from_zero(acc[c], np.int32(count)) if count > 0 else 0
-                    output[out_base + c] = np.int16(min(max(v, act_min), act_max))
+    """The jitted kernel; trusts its caller (filter_h * filter_w <= 65535): _average_pool on int16, int32 sums
+    (|sum| <= 32768 * 65535 < 2^31)."""
+    _average_pool(batches, input_h, input_w, channels, filter_h, filter_w, output_h, output_w, stride_h, stride_w,
+                  pad_top, pad_left, act_min, act_max, input, output)
 
 
 @kernel(_pool_s16_signature)
@@ -203,21 +201,8 @@ def max_pool2d_s16(
     input, output,
 ):
     """The jitted kernel; trusts its caller."""
-    for b in range(batches):
-        for oy in range(output_h):
-            y0 = oy * stride_h - pad_top
-            ky0, ky1 = max(0, -y0), min(filter_h, input_h - y0)
-            for ox in range(output_w):
-                x0 = ox * stride_w - pad_left
-                kx0, kx1 = max(0, -x0), min(filter_w, input_w - x0)
-                out_base = ((b * output_h + oy) * output_w + ox) * channels
-                for c in range(channels):
-                    v = np.int32(-32768)
-                    for ky in range(ky0, ky1):
-                        row = ((b * input_h + y0 + ky) * input_w + x0) * channels + c
-                        for kx in range(kx0, kx1):
-                            v = max(v, np.int32(input[row + kx * channels]))
-                    output[out_base + c] = np.int16(min(max(v, act_min), act_max))
+    _max_pool(batches, input_h, input_w, channels, filter_h, filter_w, output_h, output_w, stride_h, stride_w,
+              pad_top, pad_left, act_min, act_max, input, output)
 
 
 def _pool(fn, kernels, input, filter_size, stride, padding, act_min, act_max, backend, max_taps_s16=None):

@@ -635,8 +635,8 @@ def _prepare_extremum(kernel, take_max: int):
 def prepare_mul(c: OpCheck, view, scratch):
     o = c.op.options
     (a, b), (y,) = c.io()
-    return [_step(K.mul_s16 if a.dtype == "int16" else K.mul_s8, **_broadcast_args(a, b, y), input1_zp=a.zero_point, input2_zp=b.zero_point,
-                  output_zp=y.zero_point, output_mult=o.output_mult, output_shift=o.output_shift,
+    return [_step(K.mul_s16 if a.dtype == "int16" else K.mul_s8, **_broadcast_args(a, b, y), input1_zp=a.zero_point,
+                  input2_zp=b.zero_point, output_zp=y.zero_point, output_mult=o.output_mult, output_shift=o.output_shift,
                   act_min=o.act_min, act_max=o.act_max, input1=view(a), input2=view(b), output=view(y))]
 
 
