@@ -157,60 +157,39 @@ def _scale(fn, scale):
     return np.float32(s)
 
 
-def quantize_int8(input: np.ndarray, *, scale: float, zero_point: int, backend: str = "numba") -> np.ndarray:
-    """float32 -> int8 with TFLite's rounding (ties away from zero) and saturation."""
-    fn = "quantize_int8"
+def _convert(fn, kernel, input, in_dtype, out_dtype, scale, zero_point, backend) -> np.ndarray:
+    """The four boundary wrappers below: input of in_dtype, any shape; the integer side's zero point in its type's
+    range; one kernel call over the flat array."""
     check_backend(fn, backend)
     if not isinstance(input, np.ndarray):
         raise ValueError(f"{fn}: input must be a numpy array")
-    x = _checks.array(fn, "input", input, np.float32, input.ndim)
-    zp = _checks.integer(fn, "zero_point", zero_point, -128, 127)
-    out = np.empty(x.shape, dtype=np.int8)
-    run_kernel(backend, quantize_s8, size=x.size, scale=_scale(fn, scale), zero_point=zp, input=x.reshape(-1),
+    x = _checks.array(fn, "input", input, in_dtype, input.ndim)
+    info = np.iinfo(out_dtype if np.issubdtype(out_dtype, np.integer) else in_dtype)
+    zp = _checks.integer(fn, "zero_point", zero_point, int(info.min), int(info.max))
+    out = np.empty(x.shape, dtype=out_dtype)
+    run_kernel(backend, kernel, size=x.size, scale=_scale(fn, scale), zero_point=zp, input=x.reshape(-1),
                output=out.reshape(-1))
     return out
+
+
+def quantize_int8(input: np.ndarray, *, scale: float, zero_point: int, backend: str = "numba") -> np.ndarray:
+    """float32 -> int8 with TFLite's rounding (ties away from zero) and saturation."""
+    return _convert("quantize_int8", quantize_s8, input, np.float32, np.int8, scale, zero_point, backend)
 
 
 def dequantize_int8(input: np.ndarray, *, scale: float, zero_point: int, backend: str = "numba") -> np.ndarray:
     """int8 -> float32: scale * (q - zero_point) in float32."""
-    fn = "dequantize_int8"
-    check_backend(fn, backend)
-    if not isinstance(input, np.ndarray):
-        raise ValueError(f"{fn}: input must be a numpy array")
-    x = _checks.array(fn, "input", input, np.int8, input.ndim)
-    zp = _checks.integer(fn, "zero_point", zero_point, -128, 127)
-    out = np.empty(x.shape, dtype=np.float32)
-    run_kernel(backend, dequantize_s8, size=x.size, scale=_scale(fn, scale), zero_point=zp, input=x.reshape(-1),
-               output=out.reshape(-1))
-    return out
+    return _convert("dequantize_int8", dequantize_s8, input, np.int8, np.float32, scale, zero_point, backend)
 
 
 def quantize_int16(input: np.ndarray, *, scale: float, zero_point: int, backend: str = "numba") -> np.ndarray:
     """float32 -> int16 with TFLite's rounding (ties away from zero) and saturation."""
-    fn = "quantize_int16"
-    check_backend(fn, backend)
-    if not isinstance(input, np.ndarray):
-        raise ValueError(f"{fn}: input must be a numpy array")
-    x = _checks.array(fn, "input", input, np.float32, input.ndim)
-    zp = _checks.integer(fn, "zero_point", zero_point, -32768, 32767)
-    out = np.empty(x.shape, dtype=np.int16)
-    run_kernel(backend, quantize_s16, size=x.size, scale=_scale(fn, scale), zero_point=zp, input=x.reshape(-1),
-               output=out.reshape(-1))
-    return out
+    return _convert("quantize_int16", quantize_s16, input, np.float32, np.int16, scale, zero_point, backend)
 
 
 def dequantize_int16(input: np.ndarray, *, scale: float, zero_point: int, backend: str = "numba") -> np.ndarray:
     """int16 -> float32: scale * (q - zero_point) in float32."""
-    fn = "dequantize_int16"
-    check_backend(fn, backend)
-    if not isinstance(input, np.ndarray):
-        raise ValueError(f"{fn}: input must be a numpy array")
-    x = _checks.array(fn, "input", input, np.int16, input.ndim)
-    zp = _checks.integer(fn, "zero_point", zero_point, -32768, 32767)
-    out = np.empty(x.shape, dtype=np.float32)
-    run_kernel(backend, dequantize_s16, size=x.size, scale=_scale(fn, scale), zero_point=zp, input=x.reshape(-1),
-               output=out.reshape(-1))
-    return out
+    return _convert("dequantize_int16", dequantize_s16, input, np.int16, np.float32, scale, zero_point, backend)
 
 
 _REQUANTIZE_KERNELS = {
