@@ -23,6 +23,14 @@ higher than instructions per MAC.
 
     .venv/bin/python benchmarks/firmware_cost.py [--board mps2-an386] [--models ds_cnn ...] [--json out.json]
         [--profile N]   # and the N source lines that execute the most instructions
+
+With --layers, one layer at a time instead (LAYERS: DS-CNN's shapes), each
+compiled from PyTorch with int8 and with int16 activations (TFLite's 16x8
+mode), dense weights, and counted on both paths; the table gives the layer
+kernel's instructions per MAC (its operator alone, between the markers):
+
+    .venv/bin/python benchmarks/firmware_cost.py --layers [conv3x3 depthwise3x3 pointwise fc]
+        [--widths int8 int16] [--out benchmarks/results/firmware_cost_16x8.md]
 """
 
 from __future__ import annotations
@@ -177,6 +185,116 @@ def measure(name: str, data: bytes, board: str, plugin_so: Path, work: Path, por
     }
 
 
+# One-layer models (--layers): PyTorch module, input shape (NCHW), what the table calls it.
+LAYERS = {
+    "conv3x3": (lambda nn: nn.Conv2d(64, 64, 3, padding=1), (1, 64, 25, 5), "conv 3x3, 64 -> 64, 25x5, pad 1"),
+    "depthwise3x3": (lambda nn: nn.Conv2d(64, 64, 3, padding=1, groups=64), (1, 64, 25, 5),
+                     "depthwise 3x3, 64 ch, 25x5, pad 1"),
+    "pointwise": (lambda nn: nn.Conv2d(64, 64, 1), (1, 64, 25, 5), "pointwise 1x1, 64 -> 64, 25x5"),
+    "fc": (lambda nn: nn.Linear(256, 64), (1, 256), "fully connected 256 -> 64"),
+}
+WIDTHS = {"int8": "int8", "int16": "16x8"}
+
+
+def compile_layer(name: str, width: str) -> bytes:
+    """LAYERS[name] as a .mfb with `width` activations ("int8" or "int16"), seeded, calibrated on 64 normal
+    samples, dense weights (the kernels' plain layout, whatever "auto" would choose)."""
+    import torch
+    from torch import nn
+
+    from microflat.compiler import compile_model
+
+    make, shape, _ = LAYERS[name]
+    torch.manual_seed(0)
+    model = make(nn).eval()
+    x = torch.randn(64, *shape[1:])
+    return compile_model(model, (x[:1],), [x[i:i + 16] for i in range(0, 64, 16)], activations=width,
+                         weight_encoding="dense", progress=False).data
+
+
+def measure_layer(name: str, width: str, data: bytes, board: str, plugin_so: Path, work: Path,
+                  portable: bool) -> dict:
+    """The layer's operator alone: instructions (between its markers, -O3, per_op_instructions) and MACs."""
+    model_dir = work / "model"
+    export(bytes(data), model_dir)
+    lm = load_bytes(data)
+    s = summary(lm)
+    extra = "-DMICROFLAT_PORTABLE" if portable else ""
+    per_op, _ = per_op_instructions(f"{name}/{width}", model_dir, work, board, plugin_so, extra, len(lm.operators))
+    k = next(i for i, op in enumerate(lm.operators) if layer_kind(lm, op) != "other")
+    return {"layer": name, "width": width, "board": board, "path": "portable" if portable else "optimized",
+            "opcode": lm.opcode_name(lm.operators[k].opcode), "macs": s["ops"][k]["macs"],
+            "instructions": per_op[k], "instructions_per_mac": per_op[k] / s["ops"][k]["macs"]}
+
+
+def render_layers(rows: list[dict]) -> str:
+    """Instructions per MAC of each layer: by width and path, with the DSP path's gain and 16x8 against int8."""
+    cell = {(r["layer"], r["width"], r["path"]): r for r in rows}
+    layers = list(dict.fromkeys(r["layer"] for r in rows))
+    widths = [w for w in WIDTHS if any(r["width"] == w for r in rows)]
+    columns = [(w, p) for w in widths for p in ("optimized", "portable")]
+    head = ["layer", "MACs"] + [f"{WIDTHS[w]} {'DSP' if p == 'optimized' else 'portable'}" for w, p in columns]
+    head += [f"{WIDTHS[w]} portable / DSP" for w in widths]
+    if len(widths) == 2:
+        head.append("16x8 DSP / int8 DSP")
+    out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+
+    def per(layer, w, p):
+        r = cell.get((layer, w, p))
+        return r["instructions_per_mac"] if r else None
+
+    def fmt(v, suffix=""):
+        return f"{v:.2f}{suffix}" if v is not None else "-"
+
+    for layer in layers:
+        macs = next(r["macs"] for r in rows if r["layer"] == layer)
+        line = [LAYERS[layer][2], f"{macs:,}"] + [fmt(per(layer, w, p)) for w, p in columns]
+        for w in widths:
+            d, q = per(layer, w, "optimized"), per(layer, w, "portable")
+            line.append(fmt(q / d if d and q else None, "x"))
+        if len(widths) == 2:
+            a, b = per(layer, "int16", "optimized"), per(layer, "int8", "optimized")
+            line.append(fmt(a / b if a and b else None, "x"))
+        out.append("| " + " | ".join(line) + " |")
+    return "\n".join(out)
+
+
+def main_layers(args) -> int:
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        plugin_so = build_plugin(Path(tmp))
+        for name in args.layers:
+            for width in args.widths:
+                data = compile_layer(name, width)
+                for path in args.paths:
+                    work = Path(tmp) / name / width / path
+                    rows.append(measure_layer(name, width, data, args.board, plugin_so, work, path == "portable"))
+                    r = rows[-1]
+                    print(f"{name} {width} {path}: {r['opcode']} {r['instructions']:,} instructions, "
+                          f"{r['instructions_per_mac']:.2f}/MAC", file=sys.stderr)
+    table = render_layers(rows)
+    print(table)
+    if args.out:
+        command = ["benchmarks/firmware_cost.py", "--layers", *args.layers, "--widths", *args.widths, "--paths",
+                   *args.paths, "--board", args.board, "--out", args.out]
+        Path(args.out).write_text(LAYERS_HEADER.format(board=args.board, command=" ".join(command)) + table + "\n")
+    if args.json:
+        Path(args.json).write_text(json.dumps(rows, indent=2))
+    return 0
+
+
+LAYERS_HEADER = """# Instructions per MAC of the conv, depthwise and FC kernels, int8 and 16x8 ({board}, -O3, QEMU)
+
+Each layer alone (DS-CNN's shapes), compiled from PyTorch with int8 activations and with int16 activations
+(TFLite's 16x8 mode: int16 activations, int8 weights, int64 accumulators), dense weights; the layer's
+operator counted between the firmware's markers (benchmarks/qemu/insn_count.c), its outputs checked against
+the Python runtime's. DSP: the default build, the Cortex-M DSP extension's inner loops (kernels/kernel_paths.h:
+SMLAD for int8, SMLALD for 16x8); portable: -DMICROFLAT_PORTABLE. QEMU counts instructions, not cycles.
+Reproduce: `.venv/bin/python {command}`.
+
+"""
+
+
 def render(rows: list[dict]) -> str:
     out = ["| model | path | MACs | instructions / MAC | 1x1 | depthwise | conv | FC | flash B (code + model) "
            "| code B, all ops | RAM B (arena + stack + other) |", "|---|---|---|---|---|---|---|---|---|---|---|"]
@@ -202,7 +320,15 @@ def main(argv=None) -> int:
     parser.add_argument("--json", metavar="OUT.json")
     parser.add_argument("--profile", type=int, default=0, metavar="N",
                         help="also print the N source lines that execute the most instructions")
+    parser.add_argument("--layers", nargs="*", choices=sorted(LAYERS), metavar="LAYER",
+                        help=f"one-layer models instead of --models ({', '.join(LAYERS)}; none named: all)")
+    parser.add_argument("--widths", nargs="+", default=list(WIDTHS), choices=list(WIDTHS),
+                        help="--layers: activation widths")
+    parser.add_argument("--out", metavar="OUT.md", help="--layers: also write the table, with its header, here")
     args = parser.parse_args(argv)
+    if args.layers is not None:
+        args.layers = args.layers or list(LAYERS)
+        return main_layers(args)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         plugin_so = build_plugin(Path(tmp))

@@ -6,6 +6,7 @@
 #include "kernel_paths.h"
 #include "microflat_kernels.h"
 #include "numerics.h"
+#include "valid_taps.h"
 #include "weight_encoding.h"
 
 int64_t mf_depthwise_conv2d_s8_scratch_bytes(int32_t input_ch, int32_t filter_h, int32_t filter_w,
@@ -18,27 +19,21 @@ int64_t mf_depthwise_conv2d_s8_scratch_bytes(int32_t input_ch, int32_t filter_h,
     return 0;
 }
 
-/*
- * The taps [*lo, *hi) of a window starting at i0 (dilation d, k taps) that fall inside [0, size). Called
- * for every output pixel of every channel block: a window wholly inside (most of them) is answered by
- * two comparisons, a border window by stepping its ends inward.
- */
-static inline void valid_taps(int32_t i0, int32_t d, int32_t k, int32_t size, int32_t *lo, int32_t *hi)
+/* The output columns whose windows' columns all lie inside the input: [*lo, *hi), empty when none. */
+static void inside_columns(int32_t output_w, int32_t stride_w, int32_t pad_left, int32_t dilation_w,
+                           int32_t filter_w, int32_t input_w, int32_t *lo, int32_t *hi)
 {
-    if (i0 >= 0 && i0 + (k - 1) * d < size) {
-        *lo = 0;
-        *hi = k;
-        return;
+    int32_t inside_lo = 0, inside_hi = 0;
+    for (int32_t ox = 0; ox < output_w; ++ox) {
+        int32_t a, b;
+        valid_taps(ox * stride_w - pad_left, dilation_w, filter_w, input_w, &a, &b);
+        if (a == 0 && b == filter_w) {
+            inside_lo = inside_hi == 0 ? ox : inside_lo;
+            inside_hi = ox + 1;
+        }
     }
-    int32_t a = 0, b = k;
-    while (a < k && i0 + a * d < 0) {
-        ++a;
-    }
-    while (b > a && i0 + (b - 1) * d >= size) {
-        --b;
-    }
-    *lo = a;
-    *hi = b;
+    *lo = inside_lo;
+    *hi = inside_hi;
 }
 
 #define CHANNEL_BLOCK 4
@@ -148,16 +143,8 @@ void mf_depthwise_conv2d_s8(int16_t *scratch,
     k.output_zp = output_zp;
     k.act_min = act_min;
     k.act_max = act_max;
-    /* the output columns whose windows' columns all lie inside the input: [inside_lo, inside_hi) */
-    int32_t inside_lo = 0, inside_hi = 0;
-    for (int32_t ox = 0; ox < output_w; ++ox) {
-        int32_t lo, hi;
-        valid_taps(ox * stride_w - pad_left, dilation_w, filter_w, input_w, &lo, &hi);
-        if (lo == 0 && hi == filter_w) {
-            inside_lo = inside_hi == 0 ? ox : inside_lo;
-            inside_hi = ox + 1;
-        }
-    }
+    int32_t inside_lo, inside_hi;
+    inside_columns(output_w, stride_w, pad_left, dilation_w, filter_w, input_w, &inside_lo, &inside_hi);
     for (int32_t b = 0; b < batches; ++b) {
         for (int32_t c = 0; c < blocked; c += CHANNEL_BLOCK) {
             int32_t fused = 1;
@@ -308,9 +295,61 @@ void mf_depthwise_conv2d_encoded_s8(int16_t *scratch,
     }
 }
 
+/* One pair of channels of the 16x8 kernel, laid out once for all its output pixels. */
+typedef struct {
+    const int16_t *input;
+    const int32_t *weights; /* MF_DEPTHWISE_S16_WEIGHTS_X2's layout */
+    int32_t taps, filter_w, act_min, act_max;
+    int64_t bias[2];
+    int32_t mult[2], shift[2];
+} depthwise_pair_s16;
+
+/* The pair's two outputs of one pixel. */
+static inline void pair_outputs_s16(const depthwise_pair_s16 *k, const int64_t acc[2], int16_t *out)
+{
+    out[0] = (int16_t)requantize_int64(acc[0], k->mult[0], k->shift[0], k->act_min, k->act_max);
+    out[1] = (int16_t)requantize_int64(acc[1], k->mult[1], k->shift[1], k->act_min, k->act_max);
+}
+
 /*
- * 16x8 (depthwise_conv2d.py derives it): direct loops, a tap outside the image skipped; output channel c
- * reads input channel c / depth_multiplier; acc in int64 (each product fits int32), requantize_int64.
+ * `count` output pixels of one row whose windows lie wholly inside the input: one run of every tap each. Channel c
+ * at the first window's corner is input[base]; the corner steps by base_step, the output by out_step. Out of line,
+ * like the function below, so that its loop keeps its own registers.
+ */
+MF_NOINLINE static void pair_inside_run_s16(const depthwise_pair_s16 *k, int32_t base, int32_t base_step,
+                                            int32_t count, int16_t *out, int32_t out_step)
+{
+    for (int32_t p = 0; p < count; ++p, base += base_step, out += out_step) {
+        int64_t acc[2] = {k->bias[0], k->bias[1]};
+        MF_DEPTHWISE_S16_TAPS_X2(acc, k->input, base, k->weights, k->taps);
+        pair_outputs_s16(k, acc, out);
+    }
+}
+
+/* One output pixel whose valid taps are rows [ky_lo, ky_hi) by columns [kx_lo, kx_hi) of its window: a run a row. */
+MF_NOINLINE static void pair_border_pixel_s16(const depthwise_pair_s16 *k, int32_t base, int32_t ky_lo, int32_t ky_hi,
+                                              int32_t kx_lo, int32_t kx_hi, int16_t *out)
+{
+    int64_t acc[2] = {k->bias[0], k->bias[1]};
+    for (int32_t ky = ky_lo; ky < ky_hi && kx_lo < kx_hi; ++ky) {
+        MF_DEPTHWISE_S16_TAPS_X2(acc, k->input, base,
+                                 k->weights + (ky * k->filter_w + kx_lo) * MF_DEPTHWISE_S16_WORDS_PER_TAP,
+                                 kx_hi - kx_lo);
+    }
+    pair_outputs_s16(k, acc, out);
+}
+
+/*
+ * 16x8 (depthwise_conv2d.py derives it): a tap outside the image is skipped (its product with the zero point 0
+ * is 0); output channel c reads input channel c / depth_multiplier; acc = bias[c] + sum x w in int64 (each
+ * product fits int32; the sums stay within the loader's bound 2^47 - 1), requantize_int64.
+ *
+ * With a depth multiplier of 1 and up to BLOCK_MAX_TAPS taps, the channels go in pairs, outermost, as the int8
+ * kernel's blocks of four: each pair's taps are laid out once (kernel_paths.h: MF_DEPTHWISE_S16_WEIGHTS_X2), then
+ * every output pixel accumulates the pair over its window's valid taps (MF_DEPTHWISE_S16_TAPS_X2): the windows
+ * wholly inside the input a row's run at a time, each in one run of every tap; a border window one run per valid
+ * row. Other channels (a multiplier above 1, larger filters, an odd last channel) go pixel by pixel in direct
+ * loops. Element indices are int32 as in the int8 kernel (a tensor's element count is an int32).
  */
 void mf_depthwise_conv2d_s16(int32_t batches, int32_t input_h, int32_t input_w, int32_t input_ch,
                           int32_t filter_h, int32_t filter_w,
@@ -322,27 +361,71 @@ void mf_depthwise_conv2d_s16(int32_t batches, int32_t input_h, int32_t input_w, 
                           const int16_t *input, const int8_t *filter, const int64_t *bias, int16_t *output)
 {
     const int32_t output_ch = input_ch * depth_multiplier;
+    const int32_t taps = filter_h * filter_w;
+    const int32_t paired = depth_multiplier == 1 && taps <= BLOCK_MAX_TAPS ? input_ch & ~1 : 0;
+    int32_t weights[MF_DEPTHWISE_S16_WORDS_PER_TAP * BLOCK_MAX_TAPS];
+    depthwise_pair_s16 k;
+    k.input = input;
+    k.weights = weights;
+    k.taps = taps;
+    k.filter_w = filter_w;
+    k.act_min = act_min;
+    k.act_max = act_max;
+    int32_t inside_lo, inside_hi;
+    inside_columns(output_w, stride_w, pad_left, dilation_w, filter_w, input_w, &inside_lo, &inside_hi);
     for (int32_t b = 0; b < batches; ++b) {
+        for (int32_t c = 0; c < paired; c += 2) {
+            for (int32_t j = 0; j < 2; ++j) {
+                const int32_t q = per_channel ? c + j : 0;
+                k.bias[j] = bias != 0 ? bias[c + j] : 0;
+                k.mult[j] = output_mult[q];
+                k.shift[j] = output_shift[q];
+            }
+            MF_DEPTHWISE_S16_WEIGHTS_X2(weights, filter + c, filter_h, filter_w, output_ch,
+                                        dilation_h * input_w * input_ch, dilation_w * input_ch);
+            for (int32_t oy = 0; oy < output_h; ++oy) {
+                const int32_t iy0 = oy * stride_h - pad_top;
+                int32_t ky_lo, ky_hi;
+                valid_taps(iy0, dilation_h, filter_h, input_h, &ky_lo, &ky_hi);
+                const int32_t rows_inside = ky_lo == 0 && ky_hi == filter_h;
+                int16_t *out = output + ((b * output_h + oy) * output_w) * output_ch + c;
+                /* channel c at the corner of column 0's window: an index that may lie outside the input */
+                const int32_t row_base = ((b * input_h + iy0) * input_w - pad_left) * input_ch + c;
+                for (int32_t ox = 0; ox < output_w; ++ox) {
+                    if (rows_inside && ox == inside_lo && inside_hi > inside_lo) {
+                        pair_inside_run_s16(&k, row_base + ox * stride_w * input_ch, stride_w * input_ch,
+                                            inside_hi - inside_lo, out + ox * output_ch, output_ch);
+                        ox = inside_hi - 1;
+                        continue;
+                    }
+                    int32_t kx_lo, kx_hi;
+                    valid_taps(ox * stride_w - pad_left, dilation_w, filter_w, input_w, &kx_lo, &kx_hi);
+                    pair_border_pixel_s16(&k, row_base + ox * stride_w * input_ch, ky_lo, ky_hi, kx_lo, kx_hi,
+                                          out + ox * output_ch);
+                }
+            }
+        }
+        if (paired == output_ch) {
+            continue;
+        }
         for (int32_t oy = 0; oy < output_h; ++oy) {
             const int32_t iy0 = oy * stride_h - pad_top;
+            int32_t ky_lo, ky_hi;
+            valid_taps(iy0, dilation_h, filter_h, input_h, &ky_lo, &ky_hi);
             for (int32_t ox = 0; ox < output_w; ++ox) {
                 const int32_t ix0 = ox * stride_w - pad_left;
-                int16_t *out = output + (((int64_t)b * output_h + oy) * output_w + ox) * output_ch;
-                for (int32_t c = 0; c < output_ch; ++c) {
+                int32_t kx_lo, kx_hi;
+                valid_taps(ix0, dilation_w, filter_w, input_w, &kx_lo, &kx_hi);
+                int16_t *out = output + ((b * output_h + oy) * output_w + ox) * output_ch;
+                for (int32_t c = paired; c < output_ch; ++c) {
                     const int32_t i = c / depth_multiplier;
                     int64_t acc = bias != 0 ? bias[c] : 0;
-                    for (int32_t ky = 0; ky < filter_h; ++ky) {
+                    for (int32_t ky = ky_lo; ky < ky_hi; ++ky) {
                         const int32_t iy = iy0 + ky * dilation_h;
-                        if (iy < 0 || iy >= input_h) {
-                            continue;
-                        }
-                        for (int32_t kx = 0; kx < filter_w; ++kx) {
+                        for (int32_t kx = kx_lo; kx < kx_hi; ++kx) {
                             const int32_t ix = ix0 + kx * dilation_w;
-                            if (ix < 0 || ix >= input_w) {
-                                continue;
-                            }
-                            acc += (int32_t)input[(((int64_t)b * input_h + iy) * input_w + ix) * input_ch + i] *
-                                   filter[((int64_t)ky * filter_w + kx) * output_ch + c];
+                            acc += (int32_t)input[((b * input_h + iy) * input_w + ix) * input_ch + i] *
+                                   filter[(ky * filter_w + kx) * output_ch + c];
                         }
                     }
                     const int32_t q = per_channel ? c : 0;

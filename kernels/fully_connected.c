@@ -124,7 +124,8 @@ void mf_fully_connected_encoded_s8(int16_t *scratch,
 
 /*
  * 16x8 (fully_connected.py derives it): acc = bias[o] + sum_k x[k] w[o, k] in int64, requantize_int64. Each
- * product |x w| <= 2^15 * 127 fits int32; the sums stay within the loader's bound 2^47 - 1.
+ * product |x w| <= 2^15 * 127 fits int32; the sums stay within the loader's bound 2^47 - 1. Two outputs at a
+ * time (kernel_paths.h: MF_ROW_DOTS_S16_X2, the row read once for both), an odd last one alone.
  */
 void mf_fully_connected_s16(int32_t batches, int32_t input_features, int32_t output_features,
                          const int32_t *output_mult, const int8_t *output_shift, int32_t per_channel,
@@ -133,15 +134,22 @@ void mf_fully_connected_s16(int32_t batches, int32_t input_features, int32_t out
 {
     for (int32_t b = 0; b < batches; ++b) {
         const int16_t *in = input + (int64_t)b * input_features;
-        for (int32_t o = 0; o < output_features; ++o) {
+        int16_t *out = output + (int64_t)b * output_features;
+        int32_t o = 0;
+        for (; o + 2 <= output_features; o += 2) {
             const int8_t *row = filter + (int64_t)o * input_features;
+            int64_t acc0 = bias != 0 ? bias[o] : 0;
+            int64_t acc1 = bias != 0 ? bias[o + 1] : 0;
+            MF_ROW_DOTS_S16_X2(&acc0, &acc1, in, row, row + input_features, input_features);
+            const int32_t q0 = per_channel ? o : 0, q1 = per_channel ? o + 1 : 0;
+            out[o] = (int16_t)requantize_int64(acc0, output_mult[q0], output_shift[q0], act_min, act_max);
+            out[o + 1] = (int16_t)requantize_int64(acc1, output_mult[q1], output_shift[q1], act_min, act_max);
+        }
+        if (o < output_features) {
             int64_t acc = bias != 0 ? bias[o] : 0;
-            for (int32_t k = 0; k < input_features; ++k) {
-                acc += (int32_t)in[k] * row[k];
-            }
+            MF_ROW_DOT_S16(&acc, in, filter + (int64_t)o * input_features, input_features);
             const int32_t q = per_channel ? o : 0;
-            output[(int64_t)b * output_features + o] =
-                (int16_t)requantize_int64(acc, output_mult[q], output_shift[q], act_min, act_max);
+            out[o] = (int16_t)requantize_int64(acc, output_mult[q], output_shift[q], act_min, act_max);
         }
     }
 }

@@ -4,7 +4,7 @@
  * features and never by an #if inside a kernel body.
  *
  *   MICROFLAT_PORTABLE defined   portable C99 (row_dots.h), the reference
- *   __ARM_FEATURE_DSP            Cortex-M4/M7/M33/M55: SMLAD (arm/row_dots_dsp.h), in an
+ *   __ARM_FEATURE_DSP            Cortex-M4/M7/M33/M55: SMLAD (arm/row_dots_dsp.h; 16x8: SMLALD), in an
  *                                optimizing build (-O1 and up: at -O0 GCC keeps a frame
  *                                pointer, and the inner loop's assembly needs its register)
  *   __ARM_FEATURE_DOTPROD        AArch64 with SDOT (arm/row_dots_dotprod.h)
@@ -30,6 +30,19 @@
  *   MF_DEPTHWISE_TAPS_X4_FOLDED(acc, input, base, weights, taps)
  *       a run of taps, see depthwise_taps.h
  *   MF_SATURATE_INT8(v)   v clamped to [-128, 127] (the DSP path: SSAT)
+ *
+ * The 16x8 layers' inner loops (int16 activations, int8 weights, int64 sums:
+ * row_dots_s16.h and depthwise_taps_s16.h; the DSP path SMLALD,
+ * arm/row_dots_s16_dsp.h and arm/depthwise_taps_s16_dsp.h; other targets the
+ * portable C). Every path computes the same int64 sums, which the kernels
+ * rescale with requantize_int64:
+ *   MF_ROW_DOT_S16(acc, x, w, length)   *acc += x . w, over `length` values
+ *   MF_ROW_DOTS_S16_X2(acc0, acc1, x, w0, w1, length)  the same for two rows
+ *   MF_DEPTHWISE_S16_WEIGHTS_X2(weights, w, filter_h, filter_w, output_ch,
+ *       x_row_step, x_col_step)  a channel pair's taps,
+ *       MF_DEPTHWISE_S16_WORDS_PER_TAP words each, laid out once
+ *   MF_DEPTHWISE_S16_TAPS_X2(acc, input, base, weights, taps)
+ *       a run of taps, see depthwise_taps_s16.h
  */
 #ifndef MICROFLAT_KERNEL_PATHS_H
 #define MICROFLAT_KERNEL_PATHS_H
@@ -37,8 +50,10 @@
 #include <stdint.h>
 
 #include "depthwise_taps.h"
+#include "depthwise_taps_s16.h"
 #include "numerics.h"
 #include "row_dots.h"
+#include "row_dots_s16.h"
 
 /*
  * A function GCC and Clang must keep out of line: an inner loop inlined into a kernel's large body
@@ -59,7 +74,9 @@ static inline int32_t saturate_int8(int32_t v)
 
 #if !defined(MICROFLAT_PORTABLE) && defined(__ARM_FEATURE_DSP) && !defined(__aarch64__) && defined(__OPTIMIZE__)
 #include "arm/depthwise_taps_dsp.h"
+#include "arm/depthwise_taps_s16_dsp.h"
 #include "arm/row_dots_dsp.h"
+#include "arm/row_dots_s16_dsp.h"
 #define MF_KERNEL_PATH "dsp"
 #define MF_COLUMN_DONE row_dots_dsp_column_done
 #define MF_ROW_SUMS row_sums_dsp
@@ -69,6 +86,11 @@ static inline int32_t saturate_int8(int32_t v)
 #define MF_DEPTHWISE_TAPS_X4 depthwise_taps_x4_dsp
 #define MF_DEPTHWISE_TAPS_X4_FOLDED depthwise_taps_x4_folded_dsp
 #define MF_SATURATE_INT8 dsp_saturate_int8
+#define MF_ROW_DOT_S16 row_dot_s16_dsp
+#define MF_ROW_DOTS_S16_X2 row_dots_s16_x2_dsp
+#define MF_DEPTHWISE_S16_WORDS_PER_TAP DEPTHWISE_S16_WORDS_PER_TAP_DSP
+#define MF_DEPTHWISE_S16_WEIGHTS_X2 depthwise_s16_weights_x2_dsp
+#define MF_DEPTHWISE_S16_TAPS_X2 depthwise_s16_taps_x2_dsp
 #elif !defined(MICROFLAT_PORTABLE) && defined(__ARM_FEATURE_DOTPROD) && defined(__aarch64__)
 #include "arm/row_dots_dotprod.h"
 #define MF_KERNEL_PATH "dotprod"
@@ -80,6 +102,11 @@ static inline int32_t saturate_int8(int32_t v)
 #define MF_DEPTHWISE_WEIGHTS_X4 depthwise_weights_x4
 #define MF_DEPTHWISE_TAPS_X4 depthwise_taps_x4
 #define MF_DEPTHWISE_TAPS_X4_FOLDED depthwise_taps_x4_folded
+#define MF_ROW_DOT_S16 row_dot_s16
+#define MF_ROW_DOTS_S16_X2 row_dots_s16_x2
+#define MF_DEPTHWISE_S16_WORDS_PER_TAP DEPTHWISE_S16_WORDS_PER_TAP
+#define MF_DEPTHWISE_S16_WEIGHTS_X2 depthwise_s16_weights_x2
+#define MF_DEPTHWISE_S16_TAPS_X2 depthwise_s16_taps_x2
 #else
 #define MF_KERNEL_PATH "portable"
 #define MF_SATURATE_INT8 saturate_int8
@@ -90,6 +117,11 @@ static inline int32_t saturate_int8(int32_t v)
 #define MF_DEPTHWISE_WEIGHTS_X4 depthwise_weights_x4
 #define MF_DEPTHWISE_TAPS_X4 depthwise_taps_x4
 #define MF_DEPTHWISE_TAPS_X4_FOLDED depthwise_taps_x4_folded
+#define MF_ROW_DOT_S16 row_dot_s16
+#define MF_ROW_DOTS_S16_X2 row_dots_s16_x2
+#define MF_DEPTHWISE_S16_WORDS_PER_TAP DEPTHWISE_S16_WORDS_PER_TAP
+#define MF_DEPTHWISE_S16_WEIGHTS_X2 depthwise_s16_weights_x2
+#define MF_DEPTHWISE_S16_TAPS_X2 depthwise_s16_taps_x2
 #endif
 
 /*

@@ -10,9 +10,18 @@
  * itself held to int64 references by the host tests, so agreement here is
  * the optimized paths' bit-exactness on this core.
  *
+ * The 16x8 layers likewise: MF_ROW_DOT_S16, MF_ROW_DOTS_S16_X2 and
+ * MF_DEPTHWISE_S16_TAPS_X2 against row_dots_s16.h and depthwise_taps_s16.h
+ * (int16 activations with their edges, int8 weights, int64 accumulators that
+ * start anywhere within the 16x8 bound, so that the sums cross the 32-bit
+ * word boundary and zero), and the whole kernels mf_conv2d_s16,
+ * mf_depthwise_conv2d_s16 and mf_fully_connected_s16, as this core's path
+ * builds them, against direct int64 loops written here (random geometry:
+ * padding, strides, dilations, groups, depth multipliers, odd channels).
+ *
  * Prints "kernel path NAME", then "cases N mismatches M" (and each mismatch);
- * exits 0 when M = 0. Built by tests/test_kernel_paths.py for a Cortex-M4
- * (semihosting) and for AArch64 Linux (qemu-aarch64).
+ * exits 0 when M = 0. Built by tests/test_kernel_paths.py for a Cortex-M4,
+ * M7 and M55 (semihosting) and for AArch64 Linux (qemu-aarch64).
  */
 #include <stdint.h>
 #include <string.h>
@@ -36,6 +45,7 @@ static void say(const char *line)
 #endif
 
 #define CASES 4000
+#define KERNEL_CASES 1000 /* whole 16x8 layers, one of the three each */
 #define MAX_LENGTH 80
 #define MAX_ROWS 11
 
@@ -50,10 +60,11 @@ static uint32_t next(void)
     return state;
 }
 
-/* uniform in [lo, hi] */
+/* uniform in [lo, hi], a range of at most 2^31 values (their count in uint32: hi - lo + 1 may exceed INT32_MAX) */
 static int32_t between(int32_t lo, int32_t hi)
 {
-    return lo + (int32_t)(next() % (uint32_t)(hi - lo + 1));
+    const uint32_t count = (uint32_t)hi - (uint32_t)lo + 1u;
+    return (int32_t)((uint32_t)lo + next() % count);
 }
 
 static void say_number(const char *label, uint32_t v)
@@ -203,6 +214,289 @@ static int depthwise_case(void)
     return memcmp(got_acc, want_acc, sizeof got_acc) == 0;
 }
 
+/* --- 16x8: int16 activations, int8 weights, int64 sums ---------------------------------------------------- */
+
+/* An int16 activation: the edges, small values, or any. */
+static int16_t draw_s16(void)
+{
+    switch (between(0, 5)) {
+    case 0:
+        return (int16_t)(between(0, 1) ? 32767 : -32768);
+    case 1:
+        return (int16_t)between(-300, 300);
+    default:
+        return (int16_t)between(-32768, 32767);
+    }
+}
+
+/* A starting accumulator: near 0 (the sums then cross zero and the 32-bit boundary), or anywhere below 2^46. */
+static int64_t draw_s64(void)
+{
+    if (between(0, 2) == 0) {
+        return (int64_t)between(-100000, 100000);
+    }
+    const int64_t high = (int64_t)(int32_t)next() >> 17; /* |.| <= 2^14 */
+    return high * ((int64_t)1 << 32) + (int64_t)next();
+}
+
+static int16_t x16[MAX_LENGTH + 4] __attribute__((aligned(16)));
+static int8_t rows16[2 * MAX_LENGTH + 8];
+
+/* One random row-dots case, one or two rows: lengths 1..80, unaligned activations and rows; 1 when they agree. */
+static int row_dots_s16_case(void)
+{
+    const int32_t length = between(1, MAX_LENGTH);
+    const int32_t x_offset = between(0, 1), w_offset = between(0, 3);
+    const int32_t distance = between(length, length + 4); /* row 1 after row 0 */
+    for (int32_t t = 0; t < length; ++t) {
+        x16[x_offset + t] = draw_s16();
+    }
+    for (int32_t i = 0; i < distance + length; ++i) {
+        rows16[w_offset + i] = (int8_t)between(-128, 127);
+    }
+    const int16_t *x = x16 + x_offset;
+    const int8_t *w0 = rows16 + w_offset, *w1 = w0 + distance;
+    int64_t want0 = draw_s64(), want1 = draw_s64();
+    int64_t got0 = want0, got1 = want1;
+    if (between(0, 1)) {
+        row_dots_s16_x2(&want0, &want1, x, w0, w1, length);
+        MF_ROW_DOTS_S16_X2(&got0, &got1, x, w0, w1, length);
+    } else {
+        row_dot_s16(&want0, x, w0, length);
+        MF_ROW_DOT_S16(&got0, x, w0, length);
+    }
+    return got0 == want0 && got1 == want1;
+}
+
+static int16_t image16[7 * 7 * 16 + 2];
+static int32_t taps16_reference[DEPTHWISE_S16_WORDS_PER_TAP * 25], taps16_path[MF_DEPTHWISE_S16_WORDS_PER_TAP * 25];
+
+/*
+ * One random 16x8 depthwise-taps case: a pair of 2..16 channels, a filter of up to 5 x 5 taps laid out by each
+ * path, then a whole window inside an image of up to 7 x 7 pixels (one run of every tap) or one row's run of a
+ * border window whose corner may lie outside the image.
+ */
+static int depthwise_s16_case(void)
+{
+    const int32_t channels = between(2, 16), c = between(0, channels - 2);
+    const int32_t filter_h = between(1, 5), filter_w = between(1, 5);
+    const int32_t height = between(filter_h, 7), width = between(filter_w, 7);
+    const int16_t *image = image16 + between(0, 1); /* word-aligned or not */
+    for (int32_t i = 0; i < height * width * channels; ++i) {
+        image16[(image - image16) + i] = draw_s16();
+    }
+    for (int32_t i = 0; i < filter_h * filter_w * channels; ++i) {
+        filter[i] = (int8_t)between(-127, 127);
+    }
+    depthwise_s16_weights_x2(taps16_reference, filter + c, filter_h, filter_w, channels, width * channels, channels);
+    MF_DEPTHWISE_S16_WEIGHTS_X2(taps16_path, filter + c, filter_h, filter_w, channels, width * channels, channels);
+    int64_t want_acc[2], got_acc[2];
+    for (int32_t j = 0; j < 2; ++j) {
+        want_acc[j] = got_acc[j] = draw_s64();
+    }
+    if (between(0, 1)) {
+        const int32_t iy0 = between(0, height - filter_h), ix0 = between(0, width - filter_w);
+        const int32_t base = (iy0 * width + ix0) * channels + c;
+        depthwise_s16_taps_x2(want_acc, image, base, taps16_reference, filter_h * filter_w);
+        MF_DEPTHWISE_S16_TAPS_X2(got_acc, image, base, taps16_path, filter_h * filter_w);
+    } else {
+        const int32_t ky = between(0, filter_h - 1), kx_lo = between(0, filter_w - 1);
+        const int32_t kx_hi = between(kx_lo + 1, filter_w);
+        const int32_t iy0 = between(-ky, height - 1 - ky), ix0 = between(-kx_lo, width - kx_hi);
+        const int32_t base = (iy0 * width + ix0) * channels + c; /* may be negative */
+        const int32_t tap = ky * filter_w + kx_lo;
+        depthwise_s16_taps_x2(want_acc, image, base, taps16_reference + tap * DEPTHWISE_S16_WORDS_PER_TAP,
+                              kx_hi - kx_lo);
+        MF_DEPTHWISE_S16_TAPS_X2(got_acc, image, base, taps16_path + tap * MF_DEPTHWISE_S16_WORDS_PER_TAP,
+                                 kx_hi - kx_lo);
+    }
+    return memcmp(got_acc, want_acc, sizeof got_acc) == 0;
+}
+
+/* --- whole 16x8 layers against direct int64 loops ------------------------------------------------------- */
+
+#define LAYER_MAX_INPUT (2 * 6 * 6 * 8)
+#define LAYER_MAX_FILTER (16 * 4 * 4 * 8)
+#define LAYER_MAX_OUTPUT (2 * 8 * 8 * 16)
+#define LAYER_MAX_CHANNELS 16
+
+static int16_t layer_input[LAYER_MAX_INPUT + 1];
+static int8_t layer_filter[LAYER_MAX_FILTER];
+static int64_t layer_bias[LAYER_MAX_CHANNELS];
+static int32_t layer_mult[LAYER_MAX_CHANNELS];
+static int8_t layer_shift[LAYER_MAX_CHANNELS];
+static int16_t layer_got[LAYER_MAX_OUTPUT], layer_want[LAYER_MAX_OUTPUT];
+
+typedef struct {
+    int32_t batches, input_h, input_w, input_ch, filter_h, filter_w, output_h, output_w, output_ch;
+    int32_t groups, multiplier, stride_h, stride_w, dilation_h, dilation_w, pad_top, pad_left;
+    int32_t per_channel, act_min, act_max, with_bias;
+} layer_s16;
+
+/* The requantization and clamp the 16x8 kernels share (numerics.h), of channel c's int64 sum. */
+static int16_t layer_output(const layer_s16 *l, int64_t acc, int32_t c)
+{
+    const int32_t q = l->per_channel ? c : 0;
+    return (int16_t)requantize_int64(acc, layer_mult[q], layer_shift[q], l->act_min, l->act_max);
+}
+
+/* Random weights (whose absolute sums bound the bias), multipliers and clamp for `channels` output channels. */
+static void draw_layer_parameters(layer_s16 *l, int32_t channels, int32_t weights_per_channel)
+{
+    for (int32_t i = 0; i < channels * weights_per_channel; ++i) {
+        layer_filter[i] = (int8_t)(between(0, 7) == 0 ? (between(0, 1) ? 127 : -127) : between(-127, 127));
+    }
+    for (int32_t c = 0; c < channels; ++c) {
+        layer_bias[c] = between(0, 3) == 0 ? draw_s64() : (int64_t)between(-1000000, 1000000);
+        layer_mult[c] = between(0, 3) == 0 ? between(0, INT32_MAX) : between(1 << 30, INT32_MAX);
+        layer_shift[c] = (int8_t)between(-31, 7);
+    }
+    l->per_channel = between(0, 1);
+    l->with_bias = between(0, 3) != 0;
+    l->act_min = between(0, 2) == 0 ? between(-32768, 0) : -32768;
+    l->act_max = between(0, 2) == 0 ? between(0, 32767) : 32767;
+}
+
+/* Spatial geometry: a window of up to 4 x 4 taps over an image of up to 6 x 6, any padding, stride, dilation. */
+static void draw_layer_geometry(layer_s16 *l)
+{
+    l->batches = between(1, 2);
+    l->input_h = between(1, 6);
+    l->input_w = between(1, 6);
+    l->filter_h = between(1, 4);
+    l->filter_w = between(1, 4);
+    l->stride_h = between(1, 3);
+    l->stride_w = between(1, 3);
+    l->dilation_h = between(1, 2);
+    l->dilation_w = between(1, 2);
+    l->pad_top = between(0, (l->filter_h - 1) * l->dilation_h);
+    l->pad_left = between(0, (l->filter_w - 1) * l->dilation_w);
+    l->output_h = between(1, 8);
+    l->output_w = between(1, 8);
+}
+
+static void draw_layer_input(const layer_s16 *l, const int16_t *input)
+{
+    for (int32_t i = 0; i < l->batches * l->input_h * l->input_w * l->input_ch; ++i) {
+        layer_input[(input - layer_input) + i] = draw_s16();
+    }
+}
+
+/* The tap (iy, ix) of the layer's input, or -1 outside the image. */
+static int32_t layer_pixel(const layer_s16 *l, int32_t b, int32_t iy, int32_t ix)
+{
+    if (iy < 0 || iy >= l->input_h || ix < 0 || ix >= l->input_w) {
+        return -1;
+    }
+    return (b * l->input_h + iy) * l->input_w + ix;
+}
+
+static int conv2d_s16_case(void)
+{
+    layer_s16 l;
+    draw_layer_geometry(&l);
+    l.groups = between(1, 3);
+    l.input_ch = l.groups * between(1, 8 / l.groups);
+    l.output_ch = l.groups * between(1, 16 / l.groups);
+    const int32_t cin_g = l.input_ch / l.groups, cout_g = l.output_ch / l.groups;
+    const int16_t *input = layer_input + between(0, 1);
+    draw_layer_input(&l, input);
+    draw_layer_parameters(&l, l.output_ch, l.filter_h * l.filter_w * cin_g);
+    const int64_t *bias = l.with_bias ? layer_bias : 0;
+    for (int32_t b = 0; b < l.batches; ++b) {
+        for (int32_t oy = 0; oy < l.output_h; ++oy) {
+            for (int32_t ox = 0; ox < l.output_w; ++ox) {
+                for (int32_t c = 0; c < l.output_ch; ++c) {
+                    const int32_t g = c / cout_g;
+                    int64_t acc = bias != 0 ? bias[c] : 0;
+                    for (int32_t ky = 0; ky < l.filter_h; ++ky) {
+                        for (int32_t kx = 0; kx < l.filter_w; ++kx) {
+                            const int32_t p = layer_pixel(&l, b, oy * l.stride_h - l.pad_top + ky * l.dilation_h,
+                                                          ox * l.stride_w - l.pad_left + kx * l.dilation_w);
+                            for (int32_t i = 0; i < cin_g && p >= 0; ++i) {
+                                acc += (int64_t)input[p * l.input_ch + g * cin_g + i] *
+                                       layer_filter[((c * l.filter_h + ky) * l.filter_w + kx) * cin_g + i];
+                            }
+                        }
+                    }
+                    layer_want[((b * l.output_h + oy) * l.output_w + ox) * l.output_ch + c] = layer_output(&l, acc, c);
+                }
+            }
+        }
+    }
+    mf_conv2d_s16(l.batches, l.input_h, l.input_w, l.input_ch, l.filter_h, l.filter_w, l.output_h, l.output_w,
+                  l.output_ch, l.groups, l.stride_h, l.stride_w, l.dilation_h, l.dilation_w, l.pad_top, l.pad_left,
+                  layer_mult, layer_shift, l.per_channel, l.act_min, l.act_max, input, layer_filter, bias, layer_got);
+    const size_t n = (size_t)(l.batches * l.output_h * l.output_w * l.output_ch);
+    return memcmp(layer_got, layer_want, n * sizeof(int16_t)) == 0;
+}
+
+static int depthwise_conv2d_s16_case(void)
+{
+    layer_s16 l;
+    draw_layer_geometry(&l);
+    l.multiplier = between(0, 2) == 0 ? between(2, 3) : 1;
+    l.input_ch = between(1, 16 / l.multiplier < 8 ? 16 / l.multiplier : 8);
+    l.output_ch = l.input_ch * l.multiplier;
+    const int16_t *input = layer_input + between(0, 1);
+    draw_layer_input(&l, input);
+    draw_layer_parameters(&l, l.output_ch, l.filter_h * l.filter_w);
+    /* draw_layer_parameters drew channel-major; the depthwise filter is [1, filter_h, filter_w, output_ch] */
+    const int64_t *bias = l.with_bias ? layer_bias : 0;
+    for (int32_t b = 0; b < l.batches; ++b) {
+        for (int32_t oy = 0; oy < l.output_h; ++oy) {
+            for (int32_t ox = 0; ox < l.output_w; ++ox) {
+                for (int32_t c = 0; c < l.output_ch; ++c) {
+                    int64_t acc = bias != 0 ? bias[c] : 0;
+                    for (int32_t ky = 0; ky < l.filter_h; ++ky) {
+                        for (int32_t kx = 0; kx < l.filter_w; ++kx) {
+                            const int32_t p = layer_pixel(&l, b, oy * l.stride_h - l.pad_top + ky * l.dilation_h,
+                                                          ox * l.stride_w - l.pad_left + kx * l.dilation_w);
+                            if (p >= 0) {
+                                acc += (int64_t)input[p * l.input_ch + c / l.multiplier] *
+                                       layer_filter[(ky * l.filter_w + kx) * l.output_ch + c];
+                            }
+                        }
+                    }
+                    layer_want[((b * l.output_h + oy) * l.output_w + ox) * l.output_ch + c] = layer_output(&l, acc, c);
+                }
+            }
+        }
+    }
+    mf_depthwise_conv2d_s16(l.batches, l.input_h, l.input_w, l.input_ch, l.filter_h, l.filter_w, l.output_h,
+                            l.output_w, l.multiplier, l.stride_h, l.stride_w, l.dilation_h, l.dilation_w, l.pad_top,
+                            l.pad_left, layer_mult, layer_shift, l.per_channel, l.act_min, l.act_max, input,
+                            layer_filter, bias, layer_got);
+    const size_t n = (size_t)(l.batches * l.output_h * l.output_w * l.output_ch);
+    return memcmp(layer_got, layer_want, n * sizeof(int16_t)) == 0;
+}
+
+static int fully_connected_s16_case(void)
+{
+    layer_s16 l;
+    l.batches = between(1, 3);
+    l.input_ch = between(1, 90); /* the input features */
+    l.output_ch = between(1, 9);
+    const int16_t *input = layer_input + between(0, 1);
+    for (int32_t i = 0; i < l.batches * l.input_ch; ++i) {
+        layer_input[(input - layer_input) + i] = draw_s16();
+    }
+    draw_layer_parameters(&l, l.output_ch, l.input_ch);
+    const int64_t *bias = l.with_bias ? layer_bias : 0;
+    for (int32_t b = 0; b < l.batches; ++b) {
+        for (int32_t o = 0; o < l.output_ch; ++o) {
+            int64_t acc = bias != 0 ? bias[o] : 0;
+            for (int32_t k = 0; k < l.input_ch; ++k) {
+                acc += (int64_t)input[b * l.input_ch + k] * layer_filter[o * l.input_ch + k];
+            }
+            layer_want[b * l.output_ch + o] = layer_output(&l, acc, o);
+        }
+    }
+    mf_fully_connected_s16(l.batches, l.input_ch, l.output_ch, layer_mult, layer_shift, l.per_channel, l.act_min,
+                           l.act_max, input, layer_filter, bias, layer_got);
+    return memcmp(layer_got, layer_want, (size_t)(l.batches * l.output_ch) * sizeof(int16_t)) == 0;
+}
+
 int main(void)
 {
     uint32_t mismatches = 0;
@@ -220,8 +514,26 @@ int main(void)
             say_number("depthwise mismatch in case ", k);
             ++mismatches;
         }
+        if (!row_dots_s16_case()) {
+            say_number("16x8 row dots mismatch in case ", k);
+            ++mismatches;
+        }
+        if (!depthwise_s16_case()) {
+            say_number("16x8 depthwise mismatch in case ", k);
+            ++mismatches;
+        }
     }
-    say_number("cases ", 3 * CASES);
+    for (uint32_t k = 0; k < KERNEL_CASES; ++k) {
+        static int (*const layers[3])(void) = {conv2d_s16_case, depthwise_conv2d_s16_case, fully_connected_s16_case};
+        static const char *const names[3] = {"16x8 conv mismatch in case ", "16x8 dw layer mismatch in case ",
+                                             "16x8 fc layer mismatch in case "};
+        const uint32_t which = k % 3u;
+        if (!layers[which]()) {
+            say_number(names[which], k);
+            ++mismatches;
+        }
+    }
+    say_number("cases ", 5 * CASES + KERNEL_CASES);
     say_number("mismatches ", mismatches);
     return mismatches == 0 ? 0 : 1;
 }
