@@ -13,11 +13,15 @@ from microflat.runtime import memory_plan
 from microflat.runtime.batch_plan import batched_model, per_sample_reason
 from microflat.runtime.interpreter import BATCH_PROGRAM_SAMPLES, Interpreter
 from microflat.runtime.loader import load_bytes
+from model_builders import stream_models
 from zoo_files import compiled_zoo
 
 # The op-coverage models whose graphs cross samples: a batch-free [16, 8] activation (attention's heads), a slice
 # and a gather whose first axis is not only the batch.
 MIXING = {"ops/attention", "ops/slicing", "ops/embedding"}
+# The streaming models keep state across invokes: their samples run one after another, as a stream, on both
+# backends (the Numba one carries the state from sample to sample as the C one does).
+STREAMS = set(stream_models())
 
 
 def _inputs(model, n, seed):
@@ -38,7 +42,7 @@ def _inputs(model, n, seed):
 def test_a_batch_equals_the_c_runtime_sample_by_sample(name):
     data = compiled_zoo()[name]
     model = load_bytes(data)
-    assert (per_sample_reason(model) is not None) == (name in MIXING)
+    assert (per_sample_reason(model) is not None) == (name in MIXING | STREAMS)
     n = BATCH_PROGRAM_SAMPLES + 3  # one whole program and a remainder
     x = _inputs(model, n, seed=11)
     got = Interpreter(model).invoke(*x)
@@ -48,7 +52,7 @@ def test_a_batch_equals_the_c_runtime_sample_by_sample(name):
         np.testing.assert_array_equal(g, w)
 
 
-@pytest.mark.parametrize("name", sorted(set(compiled_zoo()) - MIXING))
+@pytest.mark.parametrize("name", sorted(set(compiled_zoo()) - MIXING - STREAMS))
 def test_the_batch_plan_keeps_live_buffers_apart(name):
     model = batched_model(load_bytes(compiled_zoo()[name]), 5)
     bufs = model.plan_buffers()
