@@ -27,6 +27,7 @@ class _Emitter:
         self.g, self.w, self.io = graph, ModelWriter(), io_dtype
         self.index: dict[Value, int] = {}
         self.weight_encoding = weight_encoding
+        self.shared: dict = {}  # (shared_weight key, data, encoding) -> the constant (weights)
 
     def tensor(self, v: Value) -> int:
         if v not in self.index:
@@ -48,8 +49,12 @@ class _Emitter:
     def run(self) -> ModelWriter:
         g, w = self.g, self.w
         ins = [self.boundary(v, "QUANTIZE") for v in g.inputs]
+        for v in g.variables:  # streaming state (docs/FORMAT.md, "Variables"), reset to real 0 by the runtime
+            w.tensors[self.tensor(v)]["variable"] = True
         for node in g.nodes:
             IR_OPS[node.op].emit(self, node)
+        for var, value in g.assignments:  # after every node, so after each variable's last reader
+            w.add_operator("ASSIGN_VARIABLE", [self.tensor(value)], [self.tensor(var)])
         w.set_io(ins, [self.boundary(v, "DEQUANTIZE") for v in g.outputs])
         return w
 
@@ -79,7 +84,14 @@ class _Emitter:
         # The weight's scales are stored once, in the op's output multipliers (real = s_in * s_w / s_out), as the
         # bias's are (s_in * s_w): a symmetric weight needs no quantization of its own in the file, and a
         # runtime treats a weight without one as zero point 0.
-        wt = (self.w.add_constant(name, data) if enc is None else self.w.add_encoded(name, enc))
+        shared = node.attrs.get("shared_weight")  # one weight read by many ops (a GRU's steps): stored once
+        key = None if shared is None else (shared, data.tobytes(), repr(choice))
+        if key is not None and key in self.shared:
+            wt = self.shared[key]
+        else:
+            wt = (self.w.add_constant(shared or name, data) if enc is None else self.w.add_encoded(shared or name, enc))
+            if key is not None:
+                self.shared[key] = wt
         b = self.w.add_constant(f"{node.output.name}.bias", q["bias"])
         real = node.inputs[0].scale * q["weight_scale"] / node.output.scale
         if np.all(real == real[0]):  # one weight scale (a palettized layer): one multiplier, not one per channel

@@ -38,6 +38,17 @@ Ops and their attrs:
                                      inputs[1], an int32 activation: nn.Embedding's token ids)
   logistic, tanh, hardswish, gelu, gelu_tanh, silu, hardsigmoid, mish  -     (table activations)
   leaky_relu, elu  alpha
+  lstm        weight_ih [4C, I], weight_hh [4C, C], bias [4C] | None (b_ih + b_hh), time_major
+              (nn.LSTM's one layer, gates i, f, c, o: UNIDIRECTIONAL_SEQUENCE_LSTM, 8x8_16, batch 1). inputs: x
+              ([N, T, I], or [T, 1, I] when time_major), then h0 [N, C] and c0 [N, C] or neither (the zero state,
+              constants in the file). output: y ([N, T, C] / [T, 1, C]); extra_outputs: h_n [N, C] (y's last
+              row, y's quantization) and c_n [N, C], int16, zero point 0, scale 2^p (quantize.py's cell rule);
+              c0 is int16 at c_n's quantization and h0 at y's (quantize.py ties them)
+
+Streaming state (docs/FORMAT.md, "Variables"): Graph.variables are activations that keep their value across
+invokes (a registered buffer the model updates in place: a ring buffer, an LSTM's (h, c)); they start at real 0
+(the runtime's reset), are read like model inputs, and Graph.assignments [(variable, new value)] are written after
+every node (ASSIGN_VARIABLE), the new value at the variable's quantization.
 """
 
 from __future__ import annotations
@@ -60,7 +71,9 @@ WEIGHTED_OPS = ("conv", "fc", "transpose_conv")
 TABLE_OPS = frozenset(LUT_FUNCTIONS)
 # Ops whose output has the input's quantization (TFLite's rule for them, and what lets the runtime run them
 # without requantizing), and ops whose output quantization (scale, zero point) the op fixes whatever the data.
-TIED_OPS = frozenset(op for op, code in OPCODE_OF.items() if OP_DEFS[code].output_quantization == "tied")
+# An lstm's output is tied to its state h (inputs[1]), not to its first input: quantize.py ties the two itself.
+TIED_OPS = frozenset(op for op, code in OPCODE_OF.items()
+                     if OP_DEFS[code].output_quantization == "tied" and op != "lstm")
 FIXED_OUTPUT = {op: OP_DEFS[code].fixed_output for op, code in OPCODE_OF.items() if OP_DEFS[code].fixed_output}
 # Ops that take a fused activation range (act_min, act_max): those whose options table has the fields.
 FUSES_ACTIVATION = frozenset(op for op, code in OPCODE_OF.items() if OP_DEFS[code].fuses_activation)
@@ -89,6 +102,11 @@ class Node:
     attrs: dict = field(default_factory=dict)
     source: str = ""  # "graph node 'conv2d' (model.py:12: y = self.conv(x))"
     act: tuple[float, float] = (-math.inf, math.inf)  # fused clamp, in real units
+    extra_outputs: list[Value] = field(default_factory=list)  # outputs after the first (an lstm's h_n and c_n)
+
+    @property
+    def outputs(self) -> list[Value]:
+        return [self.output] + self.extra_outputs
 
 
 @dataclass
@@ -102,6 +120,9 @@ class Graph:
     # Whether some value's leading physical dimension is not the batch (a batch-1 model that moves it, as
     # nn.MultiheadAttention's sequence-first layout does): the simulation then runs one sample at a time.
     per_sample: bool = False
+    # Streaming state (the module docstring): variables, and (variable, its new value) written after every node.
+    variables: list[Value] = field(default_factory=list)
+    assignments: list[tuple[Value, Value]] = field(default_factory=list)
 
     def consumers(self) -> dict[Value, list[Node]]:
         uses: dict[Value, list[Node]] = {}
@@ -111,11 +132,15 @@ class Graph:
         return uses
 
     def producers(self) -> dict[Value, Node]:
-        return {n.output: n for n in self.nodes}
+        return {v: n for n in self.nodes for v in n.outputs}
 
     def values(self) -> list[Value]:
-        """Every activation, inputs first, then in execution order."""
-        seen = list(self.inputs)
+        """Every activation: inputs and variables first, then in execution order."""
+        seen = list(self.inputs) + list(self.variables)
         for n in self.nodes:
-            seen.append(n.output)
+            seen.extend(n.outputs)
         return seen
+
+    def kept(self) -> list[Value]:
+        """The values read after the last node: the model's outputs and the variables' new values."""
+        return list(self.outputs) + [value for _, value in self.assignments]

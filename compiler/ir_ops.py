@@ -4,7 +4,8 @@ For each op of the IR (ir.py lists their attrs), IR_OPS holds an IROp:
 
   opcode     the runtime operator (runtime/ops.py's OP_DEFS name) it becomes; from it ir.py derives what the
              runtime's definition says about quantization (tied, fixed output) and fused activations
-  simulate   (node, inputs, fake_quant) -> output: the op on physical (NHWC) float tensors, a whole batch at a
+  simulate   (node, inputs, fake_quant) -> output (a tuple, one per node output, for an op with extra outputs):
+             the op on physical (NHWC) float tensors, a whole batch at a
              time (simulate.run_graph: calibration, and the float side of every comparison). With fake_quant
              the weights are the int8 values times their scales and the biases the int32 values times
              s_in * s_w; run_graph rounds every output to its int8 grid.
@@ -19,6 +20,8 @@ parameter is computed here, once, from the scales the quantizer chose, with the 
   conv, fc   M[c] = s_in * s_w[c] / s_out, per output channel
   mul        M = s_a * s_b / s_out
   mean       M = s_in / s_out (the kernel divides by H*W itself)
+  lstm       every gate and hidden multiplier from kernels.lstm_8x8_16_params (TFLite's Prepare), the zero points
+             folded into the biases there
   act range  the fused clamp [lo, hi] in real units becomes
              [max(-128, zp + round(lo / s)), min(127, zp + round(hi / s))]
 
@@ -38,6 +41,7 @@ import torch.nn.functional as F
 
 from microflat import kernels as K
 from microflat.kernels.lut import LUT_FUNCTIONS, lut_function
+from microflat.runtime.errors import CompileError
 
 INF = float("inf")
 
@@ -404,6 +408,81 @@ def emit_requantize(e, node):
     e.w.add_operator("REQUANTIZE", [e.tensor(x)], [e.tensor(y)], "RequantizeOptions", dict(mult=mult, shift=shift))
 
 
+# --- recurrent layers -------------------------------------------------------------------------------------------
+
+def _lstm_weights(node, fake_quant: bool):
+    """(w_ih [4C, I], w_hh [4C, C], bias [4C] | None) as float32: PyTorch's, or each gate's int8 values times its
+    scale and the int32 bias times s_x s_w(input-to-G) (quantize.py's _quantize_lstm)."""
+    a = node.attrs
+    if not fake_quant:
+        bias = None if a["bias"] is None else torch.as_tensor(a["bias"], dtype=torch.float32)
+        return (torch.as_tensor(a["weight_ih"], dtype=torch.float32),
+                torch.as_tensor(a["weight_hh"], dtype=torch.float32), bias)
+    q, s_x = a["quantized"], node.inputs[0].scale
+    w_ih = torch.as_tensor(q["weight_ih"], dtype=torch.float64) * torch.as_tensor(q["scale_ih"])[:, None, None]
+    w_hh = torch.as_tensor(q["weight_hh"], dtype=torch.float64) * torch.as_tensor(q["scale_hh"])[:, None, None]
+    bias = torch.as_tensor(q["bias"], dtype=torch.float64) * (s_x * torch.as_tensor(q["scale_ih"]))[:, None]
+    return w_ih.reshape(-1, w_ih.shape[2]).float(), w_hh.reshape(-1, w_hh.shape[2]).float(), bias.reshape(-1).float()
+
+
+def lstm_sequence(node, xs, fake_quant: bool = False):
+    """(y, h_n, c_n, max |c| over every step) of an lstm node on physical float tensors, with PyTorch's own cell
+    (torch.lstm_cell) step by step. x is [N, T, I] ([T, 1, I] time-major); the states [N, C], zeros where the node
+    has none. With fake_quant the weights and bias are their quantized values and every step's h and c are
+    rounded to their grids (y's int8, the cell's int16 2^p): the integer kernel's states, not its Q3.12 gates and
+    fixed-point activations, so the simulation is close to the file, not bit-exact."""
+    a = node.attrs
+    x = xs[0].transpose(0, 1) if a["time_major"] else xs[0]
+    n, steps = x.shape[0], x.shape[1]
+    cells = a["weight_hh"].shape[1]
+    w_ih, w_hh, bias = _lstm_weights(node, fake_quant)
+    if len(xs) == 3:
+        h, c = xs[1].reshape(n, cells), xs[2].reshape(n, cells)
+    else:
+        h = c = torch.zeros(n, cells, dtype=x.dtype)
+    y_q, c_q = node.output, node.extra_outputs[1]
+    rows, cell_max = [], 0.0
+    for t in range(steps):
+        h, c = torch.lstm_cell(x[:, t], (h, c), w_ih, w_hh, bias, None)
+        if fake_quant:
+            h = torch.fake_quantize_per_tensor_affine(h, float(y_q.scale), int(y_q.zero_point), -128, 127)
+            c = torch.fake_quantize_per_tensor_affine(c, float(c_q.scale), 0, -(2**15), 2**15 - 1)
+        cell_max = max(cell_max, float(c.abs().max()) if c.numel() else 0.0)
+        rows.append(h)
+    y = torch.stack(rows, 1)
+    return (y.transpose(0, 1) if a["time_major"] else y), h, c, cell_max
+
+
+def simulate_lstm(node, xs, fake_quant):
+    return lstm_sequence(node, xs, fake_quant)[:3]
+
+
+def emit_lstm(e, node):
+    """UNIDIRECTIONAL_SEQUENCE_LSTM: the parameters from the chosen scales (TFLite's Prepare); the initial states
+    the node's inputs, or constants of the zero state (h at its zero point, c at 0) that every invoke starts from."""
+    q, (x, y), (h_n, c_n) = node.attrs["quantized"], (node.inputs[0], node.output), node.extra_outputs
+    try:
+        p = K.lstm_8x8_16_params(q["weight_ih"], q["weight_hh"], q["bias"], input_scale=x.scale, input_zp=x.zero_point,
+                                 input_weight_scales=q["scale_ih"], recurrent_weight_scales=q["scale_hh"],
+                                 state_scale=y.scale, state_zp=y.zero_point, cell_scale=c_n.scale)
+    except ValueError as exc:
+        raise CompileError(f"the LSTM {y.name} at {node.source}: {exc}") from None
+    consts = [e.w.add_constant(f"{y.name}.{name}", data) for name, data in (
+        ("input_weights", p.input_weights), ("recurrent_weights", p.recurrent_weights),
+        ("input_bias", p.input_bias), ("recurrent_bias", p.recurrent_bias))]
+    if len(node.inputs) == 3:
+        states = [e.tensor(node.inputs[1]), e.tensor(node.inputs[2])]
+    else:
+        cells = h_n.shape[-1]
+        states = [e.w.add_constant(f"{y.name}.h0", np.full((1, cells), y.zero_point, np.int8), scale=y.scale,
+                                   zero_point=y.zero_point),
+                  e.w.add_constant(f"{y.name}.c0", np.zeros((1, cells), np.int16), scale=c_n.scale, zero_point=0)]
+    opts = dict(gate_mult=p.gate_mult, gate_shift=p.gate_shift, hidden_mult=p.hidden_mult, hidden_shift=p.hidden_shift,
+                cell_exponent=p.cell_exponent, cell_clip=p.cell_clip)
+    e.w.add_operator("UNIDIRECTIONAL_SEQUENCE_LSTM", [e.tensor(x), *consts, *states],
+                     [e.tensor(y), e.tensor(h_n), e.tensor(c_n)], "LstmOptions", opts)
+
+
 # --- table activations (kernels/lut.py: the one float definition of each) -------------------------------------
 
 _NAMED_CLAMPS = {(0.0, INF): "RELU", (0.0, 6.0): "RELU6", (-1.0, 1.0): "RELU_N1_TO_1"}
@@ -461,5 +540,6 @@ IR_OPS: dict[str, IROp] = {
     "gather": IROp("GATHER", simulate_gather, emit_gather),
     "reshape": IROp("RESHAPE", simulate_reshape, emit_reshape),
     "requantize": IROp("REQUANTIZE", lambda n, xs, fq: xs[0], emit_requantize),
+    "lstm": IROp("UNIDIRECTIONAL_SEQUENCE_LSTM", simulate_lstm, emit_lstm),
     **{op: IROp(opcode, simulate_table, emit_table) for op, opcode in TABLE_OPCODES.items()},
 }

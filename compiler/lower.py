@@ -15,6 +15,19 @@ Constants. Parameters, buffers and lifted constants are torch tensors; a call
 whose tensor arguments are all constants (a weight's transpose, say) is
 evaluated here, once.
 
+Streaming state. A registered buffer the model updates in forward (a ring
+buffer's `self.ring.copy_(...)`, an LSTM wrapper writing h_n and c_n back) is
+a variable (ir.py): torch.export's functional form (buffers_to_mutate) names
+each mutated buffer and its new value; the buffer's reads become reads of the
+variable and its new value an assignment. A variable starts at zeros, the
+runtime's reset, so a buffer whose initial value is not zero is refused.
+
+Recurrent layers. nn.LSTM (aten.lstm.input, its flat weights) becomes one lstm
+node per layer; nn.GRU, which TFLite has no integer op for, is composed step by
+step from fc, add, mul, sub and the logistic and tanh tables. Their h_n and
+c_n (and a GRU's output sequence) are kept one state at a time (_Stack) and
+stacked into PyTorch's shape only where the model reads them whole.
+
 Everything else either lowers to an IR node or raises CompileError naming the
 op, the graph node and the user's source line (torch.export records the stack
 trace of every node).
@@ -57,6 +70,24 @@ class _Ref:
         for j, d in enumerate(self.order):
             shape[d] = self.value.shape[j]
         return tuple(shape)
+
+
+class _Stack:
+    """A recurrent layer's states, one [1, C] _Ref each, that PyTorch sees stacked along `dim`: an LSTM's or GRU's
+    h_n and c_n ([num_layers, 1, C], dim 0) and a GRU's output sequence ([1, T, C], dim 1, or [T, 1, C], dim 0).
+    Selecting one (h_n[-1], y[:, -1]) is that state itself, no stacking; the whole tensor is stacked where it is
+    read (_Lowering.act).
+    """
+
+    def __init__(self, refs: list[_Ref], dim: int, what: str):
+        self.refs, self.dim, self.what = refs, dim, what
+
+
+def _module_name(node, kind: str) -> str:
+    """'nn.LSTM 'encoder.rnn'': the module a graph node came from (torch.export's nn_module_stack)."""
+    stack = node.meta.get("nn_module_stack") or {}
+    path = list(stack.values())[-1][0] if stack else ""
+    return f"{kind} '{path}'" if path else kind
 
 
 def source_of(node) -> str:
@@ -120,6 +151,9 @@ class _Lowering:
         self.step_shapes: dict = {}  # node -> the logical output shape of the step being lowered (step_shape)
         self.per_sample = False  # some value's leading physical dimension is not the batch (Graph.per_sample)
         self.relayouts: dict = {}  # (value, its order, new order) -> the TRANSPOSE's _Ref: one per view and layout
+        self.inputs: list[Value] = []
+        self.variables: dict[str, _Ref] = {}  # placeholder name -> the variable a mutated buffer becomes
+        self.time_leads = False  # a time-major recurrent layer reads the model's leading dimension as time
 
     # --- helpers ---------------------------------------------------------------
 
@@ -135,6 +169,8 @@ class _Lowering:
 
     def emit(self, node, op, inputs, out_logical, order, attrs=None, chw=None) -> _Ref:
         v = self.value(node.name, _physical_shape(out_logical, order))
+        if op == "reshape" and inputs[0].value.dtype == "int16":  # an LSTM's cell state keeps its width
+            v.dtype = "int16"
         self.nodes.append(Node(op, [r.value for r in inputs], v, attrs or {}, source_of(node)))
         return _Ref(v, order, chw)
 
@@ -142,6 +178,8 @@ class _Lowering:
         if isinstance(arg, _Ref):  # already resolved (a 1-D op lowered through its 2-D handler)
             return arg
         r = self.env.get(arg) if isinstance(arg, torch.fx.Node) else None
+        if isinstance(r, _Stack):
+            r = self.env[arg] = self.stacked(node, r)
         if not isinstance(r, _Ref):
             self.fail(node, f"{node.target}: the {what} must be an activation computed from the model's inputs, "
                             f"not a constant or a Python number ({arg!r})")
@@ -170,11 +208,15 @@ class _Lowering:
     def step_shape(self, node, shape):
         """Within it, out_shape(node) is `shape`: one aten node lowered as several steps (a 1-D op through its
         2-D handler, a 3-D Linear over its tokens, attention's logits), each emitted with its own shape."""
+        outer = self.step_shapes.get(node)
         self.step_shapes[node] = tuple(shape)
         try:
             yield
         finally:
-            del self.step_shapes[node]
+            if outer is None:
+                del self.step_shapes[node]
+            else:  # nested (a GRU's 3-D Linear inside its step): the outer step's shape again
+                self.step_shapes[node] = outer
 
     @staticmethod
     def pair(v, default=None):
@@ -189,21 +231,29 @@ class _Lowering:
     def run(self) -> Graph:
         sig = self.ep.graph_signature
         kinds = torch.export.graph_signature.InputKind
-        consts = {}
+        if sig.user_inputs_to_mutate:
+            raise CompileError(f"the model updates its input(s) {sorted(set(sig.user_inputs_to_mutate.values()))} in "
+                               "place; keep state in a registered buffer (a variable) instead")
+        mutated = set(sig.buffers_to_mutate.values())
+        consts, state = {}, {}
         for spec in sig.input_specs:
             if spec.kind in (kinds.PARAMETER, kinds.BUFFER):
-                consts[spec.arg.name] = self.ep.state_dict[spec.target] if spec.target in self.ep.state_dict \
+                data = self.ep.state_dict[spec.target] if spec.target in self.ep.state_dict \
                     else self.ep.constants[spec.target]
+                (state if spec.kind == kinds.BUFFER and spec.target in mutated else consts)[spec.arg.name] = data
             elif spec.kind == kinds.CONSTANT_TENSOR:
                 consts[spec.arg.name] = self.ep.constants[spec.target]
             elif spec.kind != kinds.USER_INPUT:
                 raise CompileError(f"input '{spec.arg.name}' of kind {spec.kind.name} is not supported")
         self.check_supported(consts)
-        inputs, layouts = [], []
+        inputs, layouts = self.inputs, []
         for node in self.ep.graph.nodes:
             if node.op == "placeholder":
                 if node.name in consts:
                     self.env[node] = consts[node.name]
+                    continue
+                if node.name in state:
+                    self.env[node] = self.variable(node, state[node.name])
                     continue
                 shape = _static_shape(node, "input")
                 dtype = node.meta["val"].dtype
@@ -222,16 +272,30 @@ class _Lowering:
             elif node.op == "call_function":
                 self.env[node] = self.call(node)
             elif node.op == "output":
-                outputs, out_layouts = [], []
-                for arg in node.args[0]:
+                outputs, out_layouts, assignments = [], [], []
+                output_kinds = torch.export.graph_signature.OutputKind
+                variables = {r.value: r for r in self.variables.values()}
+                for arg, spec in zip(node.args[0], sig.output_specs):
+                    if spec.kind == output_kinds.BUFFER_MUTATION:
+                        assignments.extend(self.assignment(node, arg, spec.target))
+                        continue
+                    if spec.kind != output_kinds.USER_OUTPUT:
+                        raise CompileError(f"output '{spec.arg.name}' of kind {spec.kind.name} is not supported")
                     r = self.act(node, arg, "output")
                     if r.chw or r.order not in (tuple(range(len(r.order))), NCHW_AS_NHWC):
                         r = self.plain(arg, r)  # PyTorch's element order: a TRANSPOSE
                     if r.value in inputs:
                         self.fail(arg, "a model input is returned unchanged as an output")
+                    if r.value in variables:
+                        self.fail(arg, "a state buffer is returned as it was before this invoke's update; return "
+                                       "the new value (a variable is never a model output)")
                     outputs.append(r.value)
                     out_layouts.append("NHWC" if r.order == NCHW_AS_NHWC and len(r.order) == 4 else "")
-                return Graph(inputs, outputs, self.nodes, layouts, out_layouts, self.per_sample)
+                per_sample = self.per_sample and not self.time_leads
+                graph = Graph(inputs, outputs, self.nodes, layouts, out_layouts, per_sample, list(variables),
+                              assignments)
+                self.check_cell_states(graph)
+                return graph
             else:
                 self.fail(node, f"graph node kind '{node.op}' is not supported")
         raise CompileError("the exported graph has no output node")
@@ -261,6 +325,207 @@ class _Lowering:
         users = list(node.users)
         return bool(users) and all(str(u.target) == "aten.permute.default" and list(u.args[1]) == [0, 3, 1, 2]
                                    for u in users)
+
+    # --- streaming state -------------------------------------------------------------
+
+    def variable(self, node, data: torch.Tensor) -> _Ref:
+        """The variable a mutated buffer becomes: zeros at the start (the runtime's reset), laid out as an input of
+        its rank would be (a 4-D buffer NHWC)."""
+        target = self.ep.graph_signature.inputs_to_buffers[node.name]
+        if data.dtype != torch.float32:
+            self.fail(node, f"the state buffer '{target}' is {data.dtype}; microflat keeps float32 state (int8 in "
+                            "the file)")
+        if torch.count_nonzero(data):
+            self.fail(node, f"the state buffer '{target}' starts non-zero; a variable starts at zeros (the "
+                            "runtime's reset): register it as torch.zeros(...), and zero it again if the model ran "
+                            "before export")
+        shape = tuple(int(d) for d in data.shape)
+        order = NCHW_AS_NHWC if len(shape) == 4 else tuple(range(len(shape)))
+        ref = _Ref(self.value(target.replace(".", "_"), _physical_shape(shape, order)), order)
+        self.variables[node.name] = ref
+        return ref
+
+    def assignment(self, node, arg, target: str) -> list[tuple[Value, Value]]:
+        """[(variable, new value)] for the buffer `target` updated to `arg` ([] where it is left unchanged)."""
+        name = next(n for n, t in self.ep.graph_signature.inputs_to_buffers.items() if t == target)
+        var = self.variables[name]
+        new = self.env.get(arg) if isinstance(arg, torch.fx.Node) else arg
+        if isinstance(new, torch.Tensor):
+            self.fail(node, f"the state buffer '{target}' is set to a constant; a variable holds what the model "
+                            "computes (it is reset to zeros by the runtime, not by the model)")
+        r = self.act(node, arg, f"new value of the buffer '{target}'")
+        if r.logical_shape != var.logical_shape:
+            self.fail(node, f"the state buffer '{target}' of shape {var.logical_shape} is set to a value of shape "
+                            f"{r.logical_shape}")
+        r = self.relayout(node, r, var.order)
+        if r.value is var.value:
+            return []
+        if r.value in self.inputs or any(r.value is v.value for v in self.variables.values()):
+            # ASSIGN_VARIABLE copies a computed activation: a model input or another variable goes through a RESHAPE
+            r = self.emit(node, "reshape", [r], r.logical_shape, r.order)
+        return [(var.value, r.value)]
+
+    def check_cell_states(self, graph: Graph) -> None:
+        """An LSTM's cell state is int16 (lstm): it may pass through reshapes, be a model input or output, or a
+        variable, and be read by an lstm as its c0; no other op has an int16 form that takes it."""
+        for n in graph.nodes:
+            for i, v in enumerate(n.inputs):
+                if v.dtype == "int16" and not (n.op == "reshape" or (n.op == "lstm" and i == 2)):
+                    raise CompileError(f"{n.op} at {n.source} reads an LSTM's cell state ({v.name}, int16); only "
+                                       "a reshape, a model output, a state buffer or another LSTM's initial cell "
+                                       "state can take it")
+
+    # --- recurrent layers --------------------------------------------------------------
+
+    def stacked(self, node, stack: _Stack) -> _Ref:
+        """A _Stack as the tensor PyTorch sees: each [1, C] state grown at stack.dim (a reshape) and, for more than
+        one, concatenated there (int8 states; an int16 cell state has no concatenation)."""
+        refs = stack.refs
+        shape = list(refs[0].logical_shape)
+        shape.insert(stack.dim, 1)
+        grown = [self._reshape(node, r, tuple(shape), tuple(range(len(shape)))) for r in refs]
+        if len(grown) == 1:
+            return grown[0]
+        if refs[0].value.dtype == "int16":
+            self.fail(node, f"the {stack.what} of a {len(refs)}-layer LSTM read whole: its int16 cell states "
+                            "cannot be concatenated; read one layer's (c_n[-1]) or give each layer its own nn.LSTM")
+        shape[stack.dim] = len(grown)
+        with self.step_shape(node, tuple(shape)):
+            return self.emit(node, "concat", grown, tuple(shape), tuple(range(len(shape))), dict(axis=stack.dim))
+
+    def initial_state(self, node, arg, layers: int, cells: int, which: str, where: str) -> list | None:
+        """One [1, C] _Ref per layer for h0 or c0, or None for the zero state (PyTorch's default)."""
+        given = self.env.get(arg) if isinstance(arg, torch.fx.Node) else arg
+        if isinstance(given, torch.Tensor):
+            if torch.count_nonzero(given):
+                self.fail(node, f"{where}: a constant non-zero initial {which}; microflat starts a recurrent layer "
+                                "from zeros, from a model input or from a state buffer")
+            return None
+        if isinstance(given, _Stack):  # another recurrent layer's final state
+            if len(given.refs) != layers:
+                self.fail(node, f"{where}: the initial {which} has {len(given.refs)} layers, the layer {layers}")
+            return given.refs
+        r = self.act(node, arg, f"initial {which}")
+        if r.logical_shape != (layers, 1, cells):
+            self.fail(node, f"{where}: the initial {which} has shape {r.logical_shape}, not {(layers, 1, cells)}")
+        if layers != 1:
+            self.fail(node, f"{where}: an initial {which} for {layers} layers; microflat takes a given initial state "
+                            "for a one-layer module (give each layer a module of its own)")
+        if which == "c0":
+            if r.value not in self.inputs and not any(r.value is v.value for v in self.variables.values()):
+                self.fail(node, f"{where}: the initial cell state must be a model input or a state buffer (it is "
+                                "int16 at the cell's scale), not a computed value")
+            r.value.dtype = "int16"
+        return [self._reshape(node, self.plain(node, r), (1, cells), (0, 1))]
+
+    def lstm(self, node, x, hx, params, has_biases, num_layers, dropout=0.0, train=False, bidirectional=False,
+             batch_first=False):
+        """nn.LSTM: one lstm node per layer (UNIDIRECTIONAL_SEQUENCE_LSTM, batch 1); returns (output, h_n, c_n),
+        the states per layer (_Stack)."""
+        layers, per_layer = int(num_layers), (4 if has_biases else 2)
+        weights = [self.const(node, p, "LSTM weight") for p in params]
+        where, r = self._recurrent_checks(node, "nn.LSTM", bidirectional, train, weights, per_layer, layers, x,
+                                          batch_first)
+        cells = weights[1].shape[1]
+        h0 = self.initial_state(node, hx[0], layers, cells, "h0", where)
+        c0 = self.initial_state(node, hx[1], layers, cells, "c0", where)
+        if (h0 is None) != (c0 is None):
+            raise CompileError(f"{where}: one initial state given and the other zero; give both (h0, c0) or neither")
+        h_n, c_n = [], []
+        for k in range(layers):
+            w_ih, w_hh, *biases = weights[per_layer * k:per_layer * (k + 1)]
+            attrs = dict(weight_ih=w_ih.numpy(), weight_hh=w_hh.numpy(),
+                         bias=(biases[0] + biases[1]).numpy() if biases else None, time_major=not batch_first)
+            out = r.logical_shape[:2] + (cells,)
+            y = self.value(node.name if k == layers - 1 else f"{node.name}_l{k}", out)
+            h = self.value(f"{node.name}_h_l{k}", (1, cells))
+            c = self.value(f"{node.name}_c_l{k}", (1, cells))
+            c.dtype = "int16"
+            states = [] if h0 is None else [h0[k].value, c0[k].value]
+            self.nodes.append(Node("lstm", [r.value] + states, y, attrs, source_of(node), extra_outputs=[h, c]))
+            r = _Ref(y, (0, 1, 2))
+            h_n.append(_Ref(h, (0, 1)))
+            c_n.append(_Ref(c, (0, 1)))
+        return r, _Stack(h_n, 0, "h_n"), _Stack(c_n, 0, "c_n")
+
+    def _recurrent_checks(self, node, kind, bidirectional, train, weights, per_layer, layers, x, batch_first):
+        """The input as a plain [1, T, I] / [T, 1, I] _Ref, after refusing what microflat does not run."""
+        where = f"{_module_name(node, kind)} at {source_of(node)}"
+        if bidirectional:
+            raise CompileError(f"{where}: a bidirectional {kind[3:]} is not supported (TFLite's recurrent ops run "
+                               "one direction); use bidirectional=False")
+        if len(weights) != per_layer * layers:
+            raise CompileError(f"{where}: a {kind[3:]} with a projection (proj_size > 0) is not supported")
+        if train:
+            raise CompileError(f"{where}: a {kind[3:]} in training mode; call model.eval() before export")
+        r = self.plain(node, self.act(node, x))
+        if len(r.logical_shape) != 3:
+            raise CompileError(f"{where}: the input must be 3-D (batched), has logical shape {r.logical_shape}")
+        batch = r.logical_shape[0 if batch_first else 1]
+        if batch != 1:
+            raise CompileError(f"{where}: batch {batch}; microflat runs one sequence (batch 1)")
+        if not batch_first and not self.per_sample:
+            self.time_leads = True  # the model's leading dimension is time: a calibration batch is one sequence
+        return where, r
+
+    def gru(self, node, x, hx, params, has_biases, num_layers, dropout=0.0, train=False, bidirectional=False,
+            batch_first=False):
+        """nn.GRU, which TFLite has no integer op for, composed step by step (gates r, z, n, PyTorch's order):
+
+            r = sigmoid(W_ir x_t + b_ir + W_hr h + b_hr)     z = sigmoid(W_iz x_t + b_iz + W_hz h + b_hz)
+            n = tanh(W_in x_t + b_in + r * (W_hn h + b_hn))   h = n + z * (h - n)
+
+        Each gate's input projection runs once over all steps (a FULLY_CONNECTED over the rows, b_hr and b_hz
+        folded into it), then each step is three FULLY_CONNECTED on h (sharing their weights in the file), ADDs,
+        the LOGISTIC and TANH tables, MULs and SUBs; from the zero state the first step needs no h. Every step's
+        values are int8, each calibrated on its own. Returns (the output sequence, h_n), both _Stacks."""
+        layers, per_layer = int(num_layers), (4 if has_biases else 2)
+        weights = [self.const(node, p, "GRU weight") for p in params]
+        where, r = self._recurrent_checks(node, "nn.GRU", bidirectional, train, weights, per_layer, layers, x,
+                                          batch_first)
+        cells = weights[1].shape[1]
+        h0 = self.initial_state(node, hx, layers, cells, "h0", where)
+        time = 1 if batch_first else 0
+        seq, h_n = r, []
+        for k in range(layers):
+            w_ih, w_hh, *biases = (w.reshape(3, cells, -1) if w.dim() == 2 else w.reshape(3, cells)
+                                   for w in weights[per_layer * k:per_layer * (k + 1)])
+            b_ih, b_hh = biases if biases else (None, None)
+            if isinstance(seq, _Stack):
+                seq = self.stacked(node, seq)
+            projections = []
+            for g in range(3):
+                bias = None if b_ih is None else b_ih[g] + (b_hh[g] if g < 2 else 0)
+                with self.step_shape(node, seq.logical_shape[:2] + (cells,)):
+                    projections.append(self.linear(node, seq, w_ih[g], bias))
+            h = None if h0 is None else h0[k]
+            states = []
+            for t in range(seq.logical_shape[time]):
+                xs = [self._slice(node, p, time, t, 1, 1, shrink=True) for p in projections]
+                h = self._gru_step(node, xs, h, w_hh, None if b_hh is None else b_hh[2], f"{node.name}_l{k}")
+                states.append(h)
+            seq = _Stack(states, time, "output")
+            h_n.append(h)
+        return seq, _Stack(h_n, 0, "h_n")
+
+    def _gru_step(self, node, xs, h, w_hh, b_hn, key) -> _Ref:
+        """One GRU step on the [1, C] input projections xs (r, z, n) and the state h (None: zeros)."""
+        shape, order = xs[0].logical_shape, (0, 1)
+        op = lambda name, *ins, attrs=None: self.emit(node, name, list(ins), shape, order, attrs)  # noqa: E731
+        if h is None:  # h = 0: W_h h = 0, so the gates read only their input projections
+            r, z = op("logistic", xs[0]), op("logistic", xs[1])
+            pre = xs[2] if b_hn is None else op("add", xs[2], op("mul", r, self.constant(node, b_hn, xs[2])))
+            n = op("tanh", pre)
+            return op("sub", n, op("mul", z, n))
+        hidden = []
+        for g in range(3):
+            with self.step_shape(node, shape):
+                hidden.append(self.linear(node, h, w_hh[g], b_hn if g == 2 else None))
+            self.nodes[-1].attrs["shared_weight"] = f"{key}.weight_hh.{'rzn'[g]}"
+        r = op("logistic", op("add", xs[0], hidden[0]))
+        z = op("logistic", op("add", xs[1], hidden[1]))
+        n = op("tanh", op("add", xs[2], op("mul", r, hidden[2])))
+        return op("add", n, op("mul", z, op("sub", h, n)))
 
     def call(self, node):
         target = node.target
@@ -771,7 +1036,14 @@ class _Lowering:
         return self._slice(node, r, d, int(start) % r.logical_shape[d], int(length), 1)
 
     def select(self, node, x, dim, index):
-        """x[..., index, ...]: one element of the dimension, which is dropped (STRIDED_SLICE's shrink_axis_mask)."""
+        """x[..., index, ...]: one element of the dimension, which is dropped (STRIDED_SLICE's shrink_axis_mask).
+        One state of a recurrent layer's _Stack (h_n[-1], a GRU's y[:, -1]) is that state itself."""
+        stack = self.env.get(x) if isinstance(x, torch.fx.Node) else None
+        if isinstance(stack, _Stack) and int(dim) % 3 == stack.dim:
+            if not -len(stack.refs) <= int(index) < len(stack.refs):
+                self.fail(node, f"{node.target}: index {index} of a recurrent layer's {stack.what} of "
+                                f"{len(stack.refs)}")
+            return stack.refs[int(index)]
         r = self.act(node, x)
         d = self._dim(r, dim)
         size = r.logical_shape[d]
@@ -1131,6 +1403,8 @@ _HANDLERS = {
     "aten.fake_quantize_per_tensor_affine.default": _L.fake_quantize,
     "aten.fake_quantize_per_tensor_affine.tensor_qparams": _L.fake_quantize,
     "aten.constant_pad_nd.default": _L.constant_pad_nd,
+    "aten.lstm.input": _L.lstm,
+    "aten.gru.input": _L.gru,
 }
 
 SUPPORTED_OPS = sorted(_HANDLERS) + sorted(_IDENTITY)
@@ -1147,6 +1421,24 @@ _REWRITES = {
 }
 
 
+def functionalize_buffer_updates(ep: torch.export.ExportedProgram) -> torch.export.ExportedProgram:
+    """A program that updates a registered buffer in place (`self.ring.copy_(...)`) in functional form: torch.export
+    then records each mutated buffer and its new value in the signature (buffers_to_mutate). Other programs are
+    returned as they are."""
+    kinds = torch.export.graph_signature.InputKind
+    buffers = {s.arg.name for s in ep.graph_signature.input_specs if s.kind == kinds.BUFFER}
+    for node in ep.graph.nodes:
+        target = node.target
+        if (node.op == "call_function" and isinstance(target, torch._ops.OpOverload) and target._schema.is_mutable
+                and node.args and isinstance(node.args[0], torch.fx.Node) and node.args[0].name in buffers):
+            try:
+                return ep.run_decompositions({})
+            except Exception as exc:
+                raise CompileError(f"the in-place update of a buffer at {source_of(node)} could not be made "
+                                   f"functional: {str(exc).splitlines()[0]}") from None
+    return ep
+
+
 def lower(ep: torch.export.ExportedProgram) -> Graph:
     """The IR of an exported program (batch specialized to 1). Raises CompileError."""
-    return _Lowering(specialize_batch(ep)).run()
+    return _Lowering(functionalize_buffer_updates(specialize_batch(ep))).run()

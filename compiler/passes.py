@@ -19,6 +19,10 @@
    SQUARED_DIFFERENCE (the difference used by that multiply alone).
 6. fold_matmul_scale: a batch matmul times a scalar constant (attention's
    1 / sqrt(d)) carries the scale in its output multiplier.
+7. fold_state_reshapes: a variable read only through one reshape takes the
+   reshape's shape, and a new value reshaped only to be assigned is assigned
+   as it is: an LSTM wrapper's (h, c) buffers ([1, 1, C] to PyTorch) become
+   the op's [1, C] states, read and written with no copy.
 
 Each pass needs its input to have a single consumer, so that folding changes
 nothing else.
@@ -37,7 +41,7 @@ from .ir import FUSES_ACTIVATION, WEIGHTED_OPS, Graph, Node
 
 def _single_consumer(graph: Graph, node: Node) -> bool:
     uses = graph.consumers().get(node.output, [])
-    return len(uses) == 1 and node.output not in graph.outputs
+    return len(uses) == 1 and node.output not in graph.kept()
 
 
 def _replace(graph: Graph, old: Node, keep: Node):
@@ -128,7 +132,7 @@ def fuse_squared_difference(graph: Graph) -> None:
         d = mul.inputs[0]
         sub = producers.get(d)
         if (mul.inputs[1] is d and sub is not None and sub.op == "sub" and sub.act == (-math.inf, math.inf)
-                and uses.get(d) == [mul, mul] and d not in graph.outputs):
+                and uses.get(d) == [mul, mul] and d not in graph.kept()):
             mul.op, mul.inputs = "squared_difference", list(sub.inputs)
             graph.nodes.remove(sub)
             producers, uses = graph.producers(), graph.consumers()
@@ -152,6 +156,33 @@ def fold_matmul_scale(graph: Graph) -> None:
                 break
 
 
+def fold_state_reshapes(graph: Graph) -> None:
+    """A variable whose only reader is a reshape is stored in the reshape's shape (the same elements in the same
+    order), and its readers read it directly; its new value, where a reshape from that shape made it for the
+    assignment alone, is assigned before the reshape. Both reshapes leave the graph."""
+    producers, uses = graph.producers(), graph.consumers()
+    for k, (var, value) in enumerate(graph.assignments):
+        readers = uses.get(var, [])
+        if len(readers) != 1 or readers[0].op != "reshape" or readers[0].output in graph.kept():
+            continue
+        read = readers[0]
+        write = producers.get(value)
+        if value.shape == read.output.shape:
+            write = None
+        elif not (write is not None and write.op == "reshape" and write.inputs[0].shape == read.output.shape
+                  and not uses.get(value) and graph.outputs.count(value) == 0
+                  and write.inputs[0] not in graph.inputs and write.inputs[0] not in graph.variables):
+            continue
+        var.shape = read.output.shape
+        for n in graph.nodes:
+            n.inputs = [var if v is read.output else v for v in n.inputs]
+        graph.nodes.remove(read)
+        if write is not None:
+            graph.assignments[k] = (var, write.inputs[0])
+            graph.nodes.remove(write)
+        producers, uses = graph.producers(), graph.consumers()
+
+
 def optimize(graph: Graph) -> Graph:
     fold_batch_norm(graph)
     fuse_pad(graph)
@@ -159,4 +190,5 @@ def optimize(graph: Graph) -> Graph:
     fuse_squared_difference(graph)
     fold_matmul_scale(graph)
     fuse_clamp(graph)
+    fold_state_reshapes(graph)
     return graph

@@ -24,6 +24,18 @@ requantization multiplier 1 and its bias exact to one output step.
 Biases: int32 at scale s_in * s_w[c], so that they add straight into the
 int32 accumulator: b_q = round(b / (s_in * s_w[c])).
 
+LSTM (an lstm node, UNIDIRECTIONAL_SEQUENCE_LSTM 8x8_16): x and the output sequence y asymmetric int8 from
+their observed ranges (h_n has y's quantization, as TFLite gives the state and the output one); the cell state
+c int16, zero point 0, scale 2^p with the smallest p in [-15, -9] such that 2^p * 32767 >= the largest |c|
+observed at any step (above 2^-9 * 32767, about 64, p stays -9 and the kernel saturates c); weights symmetric
+int8 with one scale per gate matrix (TFLite's LSTM is per tensor per gate: s_G = max|W_G| / 127, 4 input and 4
+recurrent scales), always 8-bit (the op reads int8 weights, whatever weight_bits); the bias b_ih + b_hh int32 at
+s_x s_w(input-to-G).
+
+Ties (_tie_states): values that must share one quantization get the union of their observed ranges: an lstm's
+given initial h0 and its y (the kernel reads h0 at y's quantization), its c0 and its cell state, and each
+variable and the new value assigned to it (ASSIGN_VARIABLE copies the integers).
+
 16-bit activations (a Value of dtype "int16", widths.py): symmetric, zero
 point 0, s = max|x| / 32767 (observers.qparams); the weights stay int8 as
 above, and a layer reading an int16 input gets an int64 bias at the same
@@ -38,12 +50,14 @@ from collections.abc import Iterable
 import numpy as np
 import torch
 
+from microflat.kernels.lstm import CELL_EXPONENT_MAX, CELL_EXPONENT_MIN
 from microflat.kernels.numerics import (MAX_S16_INPUT, S16_ACCUMULATOR_MAX, accumulator_overflow,
                                        round_half_away_from_zero)
 from microflat.runtime.errors import CompileError
 
 from . import observers
-from .ir import FIXED_OUTPUT, TIED_OPS, WEIGHTED_OPS, Graph
+from .ir import FIXED_OUTPUT, TIED_OPS, WEIGHTED_OPS, Graph, Value
+from .ir_ops import lstm_sequence
 from .simulate import run_graph
 
 INT32_MAX = 2**31 - 1
@@ -96,13 +110,17 @@ def calibrate(graph: Graph, data: Iterable, observer: str = observers.DEFAULT_OB
     for v in graph.values():
         node = producers.get(v)
         if v.dtype in QUANTIZED and v.fake_quant is None and (node is None or (node.op not in FIXED_OUTPUT
-                                                                            and node.op not in TIED_OPS)):
+                                                                            and node.op not in TIED_OPS
+                                                                            and v is node.output)):
             obs[v] = observers.make(observer)
+    cell_max = {n: 0.0 for n in graph.nodes if n.op == "lstm"}  # the largest |c| at any step
     count = 0
     for batch in tqdm(physical_batches(graph, data), desc="calibrating", unit="batch", disable=not progress):
         _, env = run_graph(graph, batch, record=True)
         for v, o in obs.items():
             o.update(env[v].numpy())
+        for n in cell_max:
+            cell_max[n] = max(cell_max[n], _cell_max(graph, n, env))
         count += 1
     if count == 0:
         raise CompileError("the calibration data holds no batch")
@@ -113,11 +131,16 @@ def calibrate(graph: Graph, data: Iterable, observer: str = observers.DEFAULT_OB
             data = np.asarray(node.attrs["data"], np.float64)
             ranges[v] = (float(data.min()), float(data.max()))
     _share_ranges(graph, ranges, producers)
+    tied = _tie_states(graph, ranges, producers, cell_max)
     for v in graph.values():
         node = producers.get(v)
         if v.dtype not in QUANTIZED:
             continue  # integer ids: not quantized
-        if node is not None and node.op in FIXED_OUTPUT:
+        if v in tied:
+            v.scale, v.zero_point = tied[v]
+        elif node is not None and node.op == "lstm" and v is not node.output:  # h_n: y's (c_n is always tied)
+            v.scale, v.zero_point = node.output.scale, node.output.zero_point
+        elif node is not None and node.op in FIXED_OUTPUT:
             v.scale, v.zero_point = FIXED_OUTPUT[node.op]
         elif node is not None and node.op in TIED_OPS:
             src = node.inputs[0]
@@ -155,6 +178,100 @@ def _share_ranges(graph: Graph, ranges: dict, producers: dict) -> None:
                     ranges[v], changed = union, True
 
 
+def _cell_max(graph: Graph, node, env) -> float:
+    """The largest |c| of an lstm node over every step of a calibration batch. Where run_graph ran the batch sample
+    by sample (a stream, or Graph.per_sample) env holds the samples one after another: each input's own leading
+    dimension is one sample's."""
+    xs = [env[v] for v in node.inputs]
+    if not (graph.variables or graph.per_sample):
+        return lstm_sequence(node, xs)[3]
+    rows = [v.shape[0] for v in node.inputs]
+    return max(lstm_sequence(node, [x[i * r:(i + 1) * r] for x, r in zip(xs, rows)])[3]
+               for i in range(len(xs[0]) // rows[0]))
+
+
+def cell_exponent(maxabs: float) -> int:
+    """p of an LSTM cell state's scale 2^p: the smallest p in [-15, -9] with 2^p * 32767 >= maxabs. Above 2^-9 *
+    32767 (about 64) p stays -9 and the kernel saturates c there: TFLite's tanh of the cell reads at most
+    15 + p = 6 integer bits."""
+    for p in range(CELL_EXPONENT_MIN, CELL_EXPONENT_MAX + 1):
+        if 2.0**p * 32767 >= maxabs:
+            return p
+    return CELL_EXPONENT_MAX
+
+
+def _tie_states(graph: Graph, ranges: dict, producers: dict, cell_max: dict) -> dict[Value, tuple[float, int]]:
+    """{value: (scale, zero point)} for the values that must share one quantization (module docstring), each
+    group's from the union of its members' ranges: an LSTM cell's int16 2^p (cell_exponent), else int8 (int16)
+    from the observer's rule; a member whose quantization is fixed (a table activation's, a QAT one) gives it to
+    the group. Members are taken back through tied ops (a reshape of a variable is the variable)."""
+    def source(v):
+        while True:
+            node = producers.get(v)
+            if node is not None and node.op == "lstm" and v is node.extra_outputs[0]:
+                v = node.output  # h_n has y's quantization
+            elif node is not None and node.op in TIED_OPS:
+                v = node.inputs[0]
+            else:
+                return v
+
+    parent: dict = {}
+
+    def find(v):
+        parent.setdefault(v, v)
+        while parent[v] is not v:
+            v = parent[v]
+        return v
+
+    def union(a, b):
+        parent[find(a)] = find(b)
+
+    cells = {}
+    for n in graph.nodes:
+        if n.op == "lstm":
+            cells[n.extra_outputs[1]] = n
+            find(n.extra_outputs[1])
+            if len(n.inputs) == 3:
+                union(source(n.inputs[1]), n.output)
+                union(source(n.inputs[2]), n.extra_outputs[1])
+    for var, value in graph.assignments:
+        union(var, source(value))
+    groups: dict = {}
+    for v in list(parent):
+        groups.setdefault(find(v), []).append(v)
+    tied = {}
+    for members in groups.values():
+        names = ", ".join(m.name for m in members)
+        if len({m.dtype for m in members}) > 1:
+            raise CompileError(f"the values {names} must share one quantization but have different widths "
+                               f"({', '.join(m.dtype for m in members)})")
+        fixed = set()
+        for m in members:
+            node = producers.get(m)
+            if m.fake_quant is not None:
+                fixed.add(m.fake_quant)
+            elif node is not None and node.op in FIXED_OUTPUT:
+                fixed.add(FIXED_OUTPUT[node.op])
+        if any(m in cells for m in members):
+            maxabs = max([cell_max[cells[m]] for m in members if m in cells]
+                         + [max(abs(ranges[m][0]), abs(ranges[m][1])) for m in members if m in ranges])
+            if fixed or members[0].dtype != "int16":
+                raise CompileError(f"an LSTM's cell state shares its quantization with {names}, which must be an "
+                                   "int16 model input or state buffer")
+            q = (2.0 ** cell_exponent(maxabs), 0)
+        elif len(fixed) > 1:
+            raise CompileError(f"the values {names} must share one quantization, but their producers fix "
+                               f"different ones: {sorted(fixed)}")
+        elif fixed:
+            q = fixed.pop()
+        else:
+            lo = min(ranges[m][0] for m in members)
+            hi = max(ranges[m][1] for m in members)
+            q = observers.qparams(lo, hi, members[0].dtype)
+        tied.update((m, q) for m in members)
+    return tied
+
+
 PALETTE_MAX = 256
 
 
@@ -172,6 +289,8 @@ def quantize_weights(graph: Graph, weight_bits: int = 8) -> None:
         raise CompileError(f"weight_bits must be 4 or 8, got {weight_bits!r}")
     qmax = 2 ** (weight_bits - 1) - 1
     for node in graph.nodes:
+        if node.op == "lstm":
+            _quantize_lstm(node)
         if node.op not in WEIGHTED_OPS:
             continue
         w = np.asarray(node.attrs["weight"], np.float64)
@@ -201,3 +320,24 @@ def quantize_weights(graph: Graph, weight_bits: int = 8) -> None:
                                "layer")
         node.attrs["quantized"] = dict(weight_torch=q.astype(np.int8), weight_scale=scale,
                                        bias=bq.astype(np.int64 if wide else np.int32))
+
+
+def _quantize_lstm(node) -> None:
+    """An lstm's int8 weights with one scale per gate matrix and its int32 bias at s_x s_w(input-to-G) (module
+    docstring), in node.attrs['quantized']: weight_ih [4, C, I], weight_hh [4, C, C], scale_ih [4], scale_hh [4],
+    bias [4, C]. A gate matrix of zeros gets scale 1/127 (any scale holds it)."""
+    a = node.attrs
+    cells = a["weight_hh"].shape[1]
+    q = {}
+    for side in ("ih", "hh"):
+        w = np.asarray(a[f"weight_{side}"], np.float64).reshape(4, cells, -1)
+        scale, wq = _symmetric(w, np.abs(w).reshape(4, -1).max(axis=1), 127, 1.0 / 127)
+        q[f"weight_{side}"], q[f"scale_{side}"] = wq.astype(np.int8), scale
+    bias = np.zeros((4, cells)) if a["bias"] is None else np.asarray(a["bias"], np.float64).reshape(4, cells)
+    bq = round_half_away_from_zero(bias / (node.inputs[0].scale * q["scale_ih"][:, None]))
+    if np.abs(bq).max(initial=0) > INT32_MAX:
+        g, c = np.unravel_index(int(np.argmax(np.abs(bq))), bq.shape)
+        raise CompileError(f"the bias of gate {'ifco'[g]}, cell {c} of the LSTM {node.output.name} is "
+                           f"{bias[g, c]:.4g}: it does not fit int32 at s_x * s_w, at {node.source}")
+    q["bias"] = bq.astype(np.int32)
+    a["quantized"] = q

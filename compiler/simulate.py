@@ -35,7 +35,7 @@ def run_op(node: Node, xs: list[torch.Tensor], fake_quant: bool) -> torch.Tensor
     return IR_OPS[node.op].simulate(node, xs, fake_quant)
 
 
-def _run(graph: Graph, inputs, fake_quant: bool) -> dict:
+def _run(graph: Graph, inputs, fake_quant: bool, state: dict | None = None) -> dict:
     env: dict[Value, torch.Tensor] = {}
     for v, x in zip(graph.inputs, inputs):
         if v.dtype == "int32":  # token ids: integers, never quantized
@@ -43,20 +43,41 @@ def _run(graph: Graph, inputs, fake_quant: bool) -> dict:
             continue
         x = torch.as_tensor(x, dtype=torch.float32)
         env[v] = _fq(x, v) if fake_quant else x
+    for v in graph.variables:  # what the previous sample of the stream left
+        env[v] = _fq(state[v], v) if fake_quant else state[v]
     for node in graph.nodes:
-        y = run_op(node, [env[v] for v in node.inputs], fake_quant)
-        env[node.output] = _fq(y, node.output) if fake_quant else y
+        ys = run_op(node, [env[v] for v in node.inputs], fake_quant)
+        for v, y in zip(node.outputs, ys if isinstance(ys, tuple) else (ys,)):
+            env[v] = _fq(y, v) if fake_quant else y
     return env
+
+
+def _stream(graph: Graph, inputs, fake_quant: bool, n: int) -> list[dict]:
+    """A graph with variables on a batch of n samples: n consecutive invokes of one stream, as the runtime runs
+    them, every variable starting at 0 (its reset) and then holding the value the previous sample assigned. A
+    sample is one input of the model's own leading dimension: 1, or T for a time-major sequence."""
+    state = {v: torch.zeros(v.shape) for v in graph.variables}
+    rows = [v.shape[0] for v in graph.inputs]
+    runs = []
+    for i in range(n // rows[0] if rows else n):
+        env = _run(graph, [x[i * k:(i + 1) * k] for x, k in zip(inputs, rows)], fake_quant, state)
+        state = {**state, **{var: env[value] for var, value in graph.assignments}}
+        runs.append(env)
+    return runs
 
 
 def run_graph(graph: Graph, inputs, *, fake_quant: bool = False, record: bool = False):
     """Run on physical-layout float inputs (batch first). Returns the outputs, or (outputs, {Value: tensor}) when record.
 
     A graph whose values do not all lead with the batch (Graph.per_sample) runs sample by sample; each value's
-    tensors are then concatenated along their first dimension (what an observer sees is the same elements)."""
+    tensors are then concatenated along their first dimension (what an observer sees is the same elements).
+    A graph with variables (streaming state) runs its samples as one stream (_stream)."""
     with torch.no_grad():
         n = len(inputs[0]) if inputs else 1
-        if graph.per_sample and n > 1:
+        if graph.variables:
+            runs = _stream(graph, inputs, fake_quant, n)
+            env = {v: torch.cat([r[v] for r in runs]) for v in runs[0]}
+        elif graph.per_sample and n > 1:
             runs = [_run(graph, [x[i:i + 1] for x in inputs], fake_quant) for i in range(n)]
             env = {v: torch.cat([r[v] for r in runs]) for v in runs[0]}
         else:

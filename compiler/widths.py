@@ -19,6 +19,7 @@ from .ir import Graph, Node, Value
 
 ACTIVATIONS = ("int8", "int16")  # Value dtypes; compile's `activations` also takes "auto" or a set of node names
 # IR ops with a 16x8 form in the runtime: conv (and depthwise), fully connected, add, sub, mul, the pools, reshape.
+# The lstm is int8-only (TFLite's 8x8_16: int8 input and hidden state; its int16 cell state is pinned, below).
 INT16_OPS = frozenset({"conv", "fc", "add", "sub", "mul", "avg_pool", "max_pool", "reshape"})
 
 
@@ -42,11 +43,14 @@ def assign_widths(graph: Graph, activations="int8") -> int:
     if activations == "int8" or (not isinstance(activations, str) and not activations):
         return 0
     quantized = lambda v: v.dtype in ACTIVATIONS  # noqa: E731  (int32 ids stay as they are)
-    width = {n: node_width(n, activations) for n in graph.nodes}
+    # An LSTM's cell state (its c0 and c_n, and the reshapes, inputs and variables that carry them: lower.py) is
+    # int16 whatever the widths; before this pass no other value is.
+    pinned = {v for v in graph.values() if v.dtype == "int16"}
+    width = {n: "int16" if n.output in pinned else node_width(n, activations) for n in graph.nodes}
     consumers = graph.consumers()
     producers = graph.producers()
     for v in graph.inputs:
-        if quantized(v) and consumers.get(v):
+        if quantized(v) and consumers.get(v) and v not in pinned:
             v.dtype = width[consumers[v][0]]
     for n in graph.nodes:
         if n.op == "constant" and consumers.get(n.output):
@@ -57,7 +61,7 @@ def assign_widths(graph: Graph, activations="int8") -> int:
     nodes = []
     for n in graph.nodes:
         for i, v in enumerate(n.inputs):
-            if not quantized(v) or v.dtype == width[n]:
+            if not quantized(v) or v.dtype == width[n] or v in pinned:
                 continue
             converted = Value(f"{v.name}:{width[n]}", v.shape, width[n])
             src = producers.get(v)
@@ -65,6 +69,13 @@ def assign_widths(graph: Graph, activations="int8") -> int:
             n.inputs[i] = converted
             inserted += 1
         nodes.append(n)
+    for k, (var, value) in enumerate(graph.assignments):  # a variable keeps its width; its new value converts to it
+        if value.dtype != var.dtype:
+            converted = Value(f"{value.name}:{var.dtype}", value.shape, var.dtype)
+            nodes.append(Node("requantize", [value], converted, {}, producers[value].source if value in producers
+                              else ""))
+            graph.assignments[k] = (var, converted)
+            inserted += 1
     graph.nodes[:] = nodes
     return inserted
 
