@@ -97,6 +97,8 @@ def layer_kind(lm, op) -> str:
     if name == "CONV_2D":
         w = lm.tensors[int(op.inputs[1])]
         return "pointwise 1x1" if w.shape[1] == w.shape[2] == 1 else "conv"
+    if name == "UNIDIRECTIONAL_SEQUENCE_LSTM":
+        return "lstm"
     return "other"
 
 
@@ -192,7 +194,26 @@ LAYERS = {
                      "depthwise 3x3, 64 ch, 25x5, pad 1"),
     "pointwise": (lambda nn: nn.Conv2d(64, 64, 1), (1, 64, 25, 5), "pointwise 1x1, 64 -> 64, 25x5"),
     "fc": (lambda nn: nn.Linear(256, 64), (1, 256), "fully connected 256 -> 64"),
+    # a keyword spotter's recurrent layer: 40 MFCC features a frame, 64 cells, 10 frames (batch_first)
+    "lstm": (lambda nn: _SequenceOutput(nn.LSTM(40, 64, batch_first=True)), (1, 10, 40),
+             "LSTM 40 -> 64, 10 steps (8x8_16)"),
 }
+LSTM_STEPS = 10
+
+
+def _SequenceOutput(lstm):
+    """nn.LSTM's output sequence alone, as a module (its forward returns (y, (h, c)))."""
+    import torch
+
+    class SequenceOutput(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lstm = lstm
+
+        def forward(self, x):
+            return self.lstm(x)[0]
+
+    return SequenceOutput()
 WIDTHS = {"int8": "int8", "int16": "16x8"}
 
 
@@ -273,6 +294,10 @@ def main_layers(args) -> int:
                     print(f"{name} {width} {path}: {r['opcode']} {r['instructions']:,} instructions, "
                           f"{r['instructions_per_mac']:.2f}/MAC", file=sys.stderr)
     table = render_layers(rows)
+    for r in rows:  # the LSTM's cost per time step: the issue's figure for recurrent layers
+        if r["layer"] == "lstm":
+            table += (f"\n\nLSTM ({r['width']} activations, {'DSP' if r['path'] == 'optimized' else 'portable'} "
+                      f"build): {r['instructions'] / LSTM_STEPS:,.0f} instructions per time step.")
     print(table)
     if args.out:
         command = ["benchmarks/firmware_cost.py", "--layers", *args.layers, "--widths", *args.widths, "--paths",
