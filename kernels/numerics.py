@@ -85,14 +85,16 @@ def accumulator_overflow(abs_weight_sums, bias=None, max_input=MAX_CENTERED_INPU
 
     A 16x8 layer passes max_input=MAX_S16_INPUT and limit=S16_ACCUMULATOR_MAX: its int64 accumulator,
     2^15 * sum_k |w[c, k]| + |bias[c]|, must stay inside multiply_by_quantized_multiplier_int64's domain.
-    Every term is below 2^15 * 127 * 2^31 + 2^63 in exact Python integers (no int64 wrap)."""
-    bound = [max_input * int(s) for s in np.asarray(abs_weight_sums, np.int64).reshape(-1)]
+    The weight term is below 2^15 * 127 * 2^31 = 2^53 in int64; a bias beyond 2^62 in magnitude fails every
+    limit, so |bias| is capped there (INT64_MIN included) and the sum cannot wrap."""
+    bound = max_input * np.asarray(abs_weight_sums, np.int64).reshape(-1)
     if bias is not None and np.size(bias):
-        bound = [v + abs(int(b)) for v, b in zip(bound, np.asarray(bias).reshape(-1))]
-    if not bound or max(bound) <= limit:
+        b = np.asarray(bias, np.int64).reshape(-1)
+        bound = bound + np.abs(np.clip(b, -(2**62), 2**62))
+    if bound.size == 0 or int(bound.max()) <= limit:
         return None
     c = int(np.argmax(bound))
-    return c, bound[c]
+    return c, int(bound[c])
 
 
 def quantize_multiplier(real_multiplier: float) -> tuple[int, int]:

@@ -1262,19 +1262,25 @@ static requant_vectors vectors(const op_ctx *c, uint32_t mult_slot, uint32_t shi
     return v;
 }
 
-static const int32_t *bias_of(const op_ctx *c)
+/* The optional bias at inputs[i] (0 for none): a weighted layer's is input 2, SVDF's input 3. */
+static const void *bias_at(const op_ctx *c, uint32_t i)
 {
-    if (c->n_in < 3 || mfb_vec_int(c->b, c->ins, 2) == -1) {
+    if (c->n_in <= i || mfb_vec_int(c->b, c->ins, i) == -1) {
         return 0;
     }
-    const mf_tensor b = io(c, 0, 2);
-    return (const int32_t *)data(c, &b);
+    const mf_tensor b = io(c, 0, i);
+    return data(c, &b);
+}
+
+static const int32_t *bias_of(const op_ctx *c)
+{
+    return (const int32_t *)bias_at(c, 2);
 }
 
 /* A 16x8 layer's int64 bias (0 for none): bias_of's tensor, read as int64 (the loader checked its dtype). */
 static const int64_t *bias64_of(const op_ctx *c)
 {
-    return (const int64_t *)(const void *)bias_of(c);
+    return (const int64_t *)bias_at(c, 2);
 }
 
 static int16_t *scratch_of(const op_ctx *c)
@@ -1679,17 +1685,12 @@ static mf_status run_svdf(const op_ctx *c)
     const mf_tensor x = io(c, 0, 0), wf = io(c, 0, 1), wt = io(c, 0, 2), state = io(c, 0, 4), y = io(c, 1, 0),
                     state_out = io(c, 1, 1);
     memcpy(data(c, &state_out), data(c, &state), state.nbytes); /* the kernel updates the state in place */
-    const int32_t *bias = 0; /* SVDF's bias is input 3, not bias_of's 2 */
-    if (mfb_vec_int(c->b, c->ins, 3) != -1) {
-        const mf_tensor b = io(c, 0, 3);
-        bias = (const int32_t *)data(c, &b);
-    }
     mf_svdf_s8(scratch_of(c), d32(c, &x, 0), d32(c, &x, 1), d32(c, &y, 1), d32(c, &wt, 1),
                opt(c, MFB_SVDF_OPTIONS_RANK, MFB_SVDF_OPTIONS_RANK_DEFAULT), x.zero_point, y.zero_point,
                opt(c, MFB_SVDF_OPTIONS_STATE_MULT, 0), opt(c, MFB_SVDF_OPTIONS_STATE_SHIFT, 0),
                opt(c, MFB_SVDF_OPTIONS_OUTPUT_MULT, 0), opt(c, MFB_SVDF_OPTIONS_OUTPUT_SHIFT, 0),
                (const int8_t *)data(c, &x), (int16_t *)data(c, &state_out), (const int8_t *)data(c, &wf),
-               (const int16_t *)data(c, &wt), bias, (int8_t *)data(c, &y));
+               (const int16_t *)data(c, &wt), (const int32_t *)bias_at(c, 3), (int8_t *)data(c, &y));
     return MF_OK;
 }
 
