@@ -80,6 +80,8 @@ FUSES_ACTIVATION = frozenset(op for op, code in OPCODE_OF.items() if OP_DEFS[cod
 
 
 @dataclass(eq=False)
+# Their int16 forms (TFLite's 16x8 softmax, logistic and tanh) all output Q0.15: scale 2^-15, zero point 0.
+FIXED_OUTPUT_INT16 = {op: (1.0 / 32768.0, 0) for op in FIXED_OUTPUT}
 class Value:
     name: str
     shape: tuple[int, ...]
@@ -93,6 +95,7 @@ class Value:
     def quantized(self) -> bool:
         return self.scale is not None
 
+    fake_quant_dtype: str | None = None  # the width that fake quantization simulated: "int8" or "int16"
 
 @dataclass(eq=False)
 class Node:

@@ -1145,18 +1145,28 @@ class _Lowering:
         return self.emit(node, "softmax", [r], self.out_shape(node), r.order)
 
     def fake_quantize(self, node, x, scale, zero_point, qmin, qmax):
-        """A QAT fake-quantization of an activation: no op, but it fixes the value's int8 quantization."""
+        """A QAT fake-quantization of an activation: no op, but it fixes the value's quantization: int8 on
+        [-128, 127], or int16 on [-32768, 32767] with zero point 0 (TFLite's 16x8 activations)."""
         r = self.act(node, x)
-        if (int(qmin), int(qmax)) != (-128, 127):
-            self.fail(node, f"fake quantization to [{qmin}, {qmax}]: microflat activations are int8 [-128, 127]")
+        dtype = {(-128, 127): "int8", (-(2**15), 2**15 - 1): "int16"}.get((int(qmin), int(qmax)))
+        if dtype is None:
+            self.fail(node, f"fake quantization to [{qmin}, {qmax}]: microflat activations are int8 [-128, 127] "
+                            "or int16 [-32768, 32767]")
         s = float(self.env[scale]) if isinstance(scale, torch.fx.Node) else float(scale)
         zp = int(self.env[zero_point]) if isinstance(zero_point, torch.fx.Node) else int(zero_point)
         if not (math.isfinite(s) and s > 0):
             self.fail(node, f"fake quantization with scale {s}")
-        if r.value.fake_quant is not None and r.value.fake_quant != (s, zp):
-            self.fail(node, f"a second fake quantization {(s, zp)} of a value already fake-quantized as "
-                            f"{r.value.fake_quant}")
-        r.value.fake_quant = (s, zp)
+        if dtype == "int16" and zp != 0:
+            self.fail(node, f"16-bit fake quantization with zero point {zp}: int16 activations are symmetric")
+        if r.value.fake_quant is not None and r.value.fake_quant_dtype != dtype:
+            # a width conversion QAT simulated (an int16 value read by an int8 layer: compress/qat.py): a
+            # requantize to the new width, on the grid of this second fake quantization
+            r = self.emit(node, "requantize", [r], self.out_shape(node), r.order, chw=r.chw)
+            r.value.dtype = dtype
+        if r.value.fake_quant is not None and (r.value.fake_quant, r.value.fake_quant_dtype) != ((s, zp), dtype):
+            self.fail(node, f"a second fake quantization {(s, zp)} ({dtype}) of a value already fake-quantized as "
+                            f"{r.value.fake_quant} ({r.value.fake_quant_dtype})")
+        r.value.fake_quant, r.value.fake_quant_dtype = (s, zp), dtype
         return r
 
     def _table_attrs(self, node, op, given):

@@ -106,7 +106,10 @@ def calibrate(graph: Graph, data: Iterable, observer: str = observers.DEFAULT_OB
     for node in reversed(graph.nodes):  # a QAT quantization seen after a tied op (a 1-D conv's reshape) is its input's
         src = node.inputs[0] if node.inputs else None
         if node.op in TIED_OPS and node.output.fake_quant is not None and src is not None and src.fake_quant is None:
-            src.fake_quant = node.output.fake_quant
+            src.fake_quant, src.fake_quant_dtype = node.output.fake_quant, node.output.fake_quant_dtype
+    for v in graph.values():  # a QAT grid of another width than the value now has (an int8 QAT model compiled at
+        if v.fake_quant is not None and v.fake_quant_dtype != v.dtype:  # int16, or widths.py's conversions) does
+            v.fake_quant = v.fake_quant_dtype = None  # not apply: the value is calibrated instead
     for v in graph.values():
         node = producers.get(v)
         if v.dtype in QUANTIZED and v.fake_quant is None and (node is None or (node.op not in FIXED_OUTPUT

@@ -40,18 +40,26 @@ def assign_widths(graph: Graph, activations="int8") -> int:
     16 bits) and insert the conversions; returns how many were inserted. int8 leaves the graph as it is."""
     if isinstance(activations, str) and activations not in ACTIVATIONS:
         raise CompileError(f"activations must be one of {ACTIVATIONS} or a set of layer names, got {activations!r}")
-    if activations == "int8" or (not isinstance(activations, str) and not activations):
+    # A QAT model trained with 16-bit fake quantization (compress/qat.py) fixes those values' width itself.
+    trained = {v for v in graph.values() if v.fake_quant_dtype == "int16"}
+    if (activations == "int8" or (not isinstance(activations, str) and not activations)) and not trained:
         return 0
     quantized = lambda v: v.dtype in ACTIVATIONS  # noqa: E731  (int32 ids stay as they are)
     # An LSTM's cell state (its c0 and c_n, and the reshapes, inputs and variables that carry them: lower.py) is
     # int16 whatever the widths; before this pass no other value is.
     pinned = {v for v in graph.values() if v.dtype == "int16"}
-    width = {n: "int16" if n.output in pinned else node_width(n, activations) for n in graph.nodes}
+    # (a requantize already in the graph is a conversion QAT simulated: lower.py gave it its width)
+    width = {n: n.output.dtype if n.op == "requantize" else "int16" if n.output in pinned or n.output in trained
+             else node_width(n, activations) for n in graph.nodes}
+    for n in graph.nodes:
+        if n.output in trained and n.op not in INT16_OPS | {"requantize"} and n.output not in pinned:
+            raise CompileError(f"{n.source or n.output.name}: trained with 16-bit fake quantization, but microflat's "
+                               f"{n.op} has no 16-bit kernel (16-bit ops: {', '.join(sorted(INT16_OPS))})")
     consumers = graph.consumers()
     producers = graph.producers()
     for v in graph.inputs:
         if quantized(v) and consumers.get(v) and v not in pinned:
-            v.dtype = width[consumers[v][0]]
+            v.dtype = v.fake_quant_dtype or width[consumers[v][0]]  # a QAT model's input keeps its simulated width
     for n in graph.nodes:
         if n.op == "constant" and consumers.get(n.output):
             width[n] = width[consumers[n.output][0]]
@@ -61,7 +69,7 @@ def assign_widths(graph: Graph, activations="int8") -> int:
     nodes = []
     for n in graph.nodes:
         for i, v in enumerate(n.inputs):
-            if not quantized(v) or v.dtype == width[n] or v in pinned:
+            if not quantized(v) or v.dtype == width[n] or v in pinned or n.op == "requantize":
                 continue
             converted = Value(f"{v.name}:{width[n]}", v.shape, width[n])
             src = producers.get(v)

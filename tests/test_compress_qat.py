@@ -131,5 +131,97 @@ def test_compiler_refuses_fake_quantization_outside_int8():
         def forward(self, x):
             return torch.fake_quantize_per_tensor_affine(torch.relu(x), 0.1, 0, 0, 255)
 
-    with pytest.raises(CompileError, match=r"int8 \[-128, 127\]"):
+    with pytest.raises(CompileError, match=r"int8 \[-128, 127\] or int16"):
         compile_model(UInt8(), (torch.randn(1, 4),), progress=False)
+
+
+def test_int16_fake_quant_is_symmetric_on_the_int16_grid():
+    fq = qat.FakeQuant(dtype="int16")
+    fq.train()
+    x = torch.tensor([-3.0, 0.25, 1.5])
+    y = fq(x)
+    scale = 3.0 / 32767  # max(|lo|, |hi|) / 32767, zero point 0 (TFLite's 16x8 activations)
+    assert abs(float(fq.scale) - scale) < 1e-6 * scale and int(fq.zero_point) == 0
+    q = np.round(x.numpy().astype(np.float64) / float(fq.scale))
+    np.testing.assert_allclose(y.numpy(), q * float(fq.scale), rtol=1e-6)
+    assert np.abs(q).max() <= 32767
+
+
+def _int16_values(compiled):
+    from microflat.runtime import load_bytes
+
+    return {t.name for t in load_bytes(compiled.data).tensors if t.dtype == "int16"}
+
+
+def test_qat_16x8_runs_in_16_bits_where_training_simulated_it():
+    """activations="int16": every linear layer's output and the input fake-quantized on the int16 grid; compiled
+    with the default activations, the file is 16-bit exactly there and agrees with the QAT model's own outputs.
+    Tolerance: the 16x8 output stage multiplies by the multiplier rounded to Q15 (TFLite's int64 form), a relative
+    error of at most 2^-15, so up to 1 LSB of a full-scale int16 value per layer; through a second layer a hidden
+    value's LSB is worth |w| * s_hidden / s_out of an output LSB, and over a deep stack the differences add up
+    (a 10-layer autoencoder: 99% within 6 LSB). Two layers: 1 LSB on >= 99% of the outputs, as the int8 tests ask."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 32))
+    x = torch.randn(256, 64)
+    q = qat.prepare(model, [x[:64]], activations="int16")
+    fqs = [m for m in q.modules() if isinstance(m, qat.FakeQuant)]
+    assert len(fqs) == 3 and all(m.dtype == "int16" for m in fqs)
+    q.train()
+    q(x[:16]).float().pow(2).mean().backward()
+    q.eval()
+    compiled = compile_model(q, (x[:1],), [x[:8]], progress=False)
+    assert compiled.output_quantization[0] == (float(fqs[-1].scale), 0)
+    fcs = [n for n in compiled.graph.nodes if n.op == "fc"]
+    assert len(fcs) == 2 and all(n.output.dtype == "int16" for n in fcs)
+    assert compiled.graph.inputs[0].dtype == "int16"
+    d = _lsb_agreement(q, compiled, x[64:])
+    assert (d <= 1).mean() >= 0.99, f"{(d <= 1).mean():.4f} within 1 LSB"
+
+
+def test_qat_16_bit_set_of_layers():
+    """activations={names}: only those layers are fake-quantized (and compiled) in 16 bits; REQUANTIZE between."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(16, 16), nn.ReLU(), nn.Linear(16, 8))
+    x = torch.randn(64, 16)
+    q = qat.prepare(model, [x], activations={"0"})  # the first Linear, by its module path
+    widths = {m.dtype for m in q.modules() if isinstance(m, qat.FakeQuant)}
+    assert widths == {"int8", "int16"}
+    compiled = compile_model(q.eval(), (x[:1],), [x[:8]], progress=False)
+    fcs = [n for n in compiled.graph.nodes if n.op == "fc"]
+    assert [n.output.dtype for n in fcs] == ["int16", "int8"]
+    assert any(n.op == "requantize" for n in compiled.graph.nodes)
+    d = _lsb_agreement(q, compiled, x)
+    assert (d <= 1).mean() >= 0.99
+
+
+def test_int8_qat_model_compiled_at_int16_is_recalibrated():
+    """An int8 QAT grid does not fit an int16 value (zero point, 255 steps): compiled with activations="int16" the
+    values are calibrated on the int16 grid instead, and the file loads."""
+    torch.manual_seed(0)
+    model = zoo.load("fc_autoencoder", trained=False)
+    x = zoo.inputs("fc_autoencoder", 64, seed=3)
+    q = qat.prepare(model, [x[:32]]).eval()
+    compiled = compile_model(q, (x[:1],), [x[:8]], activations="int16", progress=False)
+    assert compiled.output_quantization[0][1] == 0
+    Interpreter(compiled.data).invoke(compiled.to_physical([x[:1]])[0].numpy())
+
+
+def test_compiler_refuses_asymmetric_int16_fake_quantization():
+    from microflat.runtime.errors import CompileError
+
+    class Asymmetric(nn.Module):
+        def forward(self, x):
+            return torch.fake_quantize_per_tensor_affine(x, 0.1, 3, -32768, 32767)
+
+    with pytest.raises(CompileError, match="int16 activations are symmetric"):
+        compile_model(Asymmetric(), (torch.randn(1, 4),), progress=False)
+
+
+def test_recipe_qat_step_takes_the_activation_width():
+    from microflat.compiler.compress import recipe
+    from microflat.runtime.errors import CompileError
+
+    r = recipe.from_dict({"step": [{"kind": "qat", "epochs": 1, "activations": "int16"}]})
+    assert r.steps[0].activations == "int16"
+    with pytest.raises(CompileError, match="activations must be"):
+        qat.prepare(nn.Sequential(nn.Linear(4, 4)), activations="int12")

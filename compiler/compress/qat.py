@@ -9,7 +9,9 @@ it simulates:
     symmetric, s_w[c] = max|w[c]| / 127, q in [-127, 127]: the compiler's
     own weight scheme (quantize.py), recomputed from the weight at every
     step as in Jacob et al. 3.1;
-  * a FakeQuant (asymmetric int8, [-128, 127]) follows every value the
+  * a FakeQuant (asymmetric int8, [-128, 127]; or symmetric int16,
+    [-32768, 32767], zero point 0, where `prepare(activations=...)` asks
+    for TFLite's 16x8 mode and the op has a 16-bit kernel) follows every value the
     runtime requantizes: the model inputs (not integer ids), each conv/linear
     (after its fused relu/relu6/hardtanh), and every op whose IR op the
     runtime requantizes (_FX_MODULES, _FX_FUNCTIONS, _FX_METHODS name the IR
@@ -23,7 +25,7 @@ it simulates:
 
 Activation ranges are an exponential moving average (factor 0.01) of each
 batch's min and max (Jacob et al. 3.1), turned into (scale, zero point) by
-the compiler's own `observers.qparams`. Under DistributedDataParallel each
+the compiler's own `observers.qparams` (of the FakeQuant's width). Under DistributedDataParallel each
 batch's min and max are all-reduced (MIN, MAX) first, so every rank holds
 the same quantization parameters.
 
@@ -41,7 +43,9 @@ gradient still reaches the centroids (the PCQAT idea).
 
 The compiler reads every FakeQuant in the exported graph
 (aten.fake_quantize_per_tensor_affine) as the quantization of the value it
-follows and uses its scale and zero point as they are.
+follows and uses its scale and zero point as they are; a 16-bit one also
+fixes the value's width (compiler/widths.py), so the compiled model runs in
+16 bits exactly where training simulated it.
 """
 
 from __future__ import annotations
@@ -56,8 +60,9 @@ import torch.nn.functional as F
 
 from microflat.runtime.errors import CompileError
 
-from ..ir import FIXED_OUTPUT, TIED_OPS
+from ..ir import FIXED_OUTPUT, FIXED_OUTPUT_INT16, TIED_OPS
 from ..observers import qparams
+from ..widths import INT16_OPS
 
 EMA = 0.01
 WEIGHT_QMAX = 127
@@ -67,12 +72,18 @@ def _distributed() -> bool:
     return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
 
 
-class FakeQuant(nn.Module):
-    """Asymmetric int8 fake quantization of an activation, its range a moving average of batch extremes."""
+GRIDS = {"int8": (-128, 127), "int16": (-(2**15), 2**15 - 1)}
 
-    def __init__(self, fixed: tuple[float, int] | None = None, ema: float = EMA):
+
+class FakeQuant(nn.Module):
+    """Fake quantization of an activation, its range a moving average of batch extremes: asymmetric int8, or
+    symmetric int16 (zero point 0) for TFLite's 16x8 mode."""
+
+    def __init__(self, fixed: tuple[float, int] | None = None, ema: float = EMA, dtype: str = "int8"):
         super().__init__()
-        self.ema, self.fixed = ema, fixed
+        if dtype not in GRIDS:
+            raise CompileError(f"FakeQuant dtype must be one of {sorted(GRIDS)}, got {dtype!r}")
+        self.ema, self.fixed, self.dtype = ema, fixed, dtype
         self.observing = fixed is None
         self.calibrating = False
         self.ready = fixed is not None  # a Python mirror of `seen`: export must not branch on a buffer
@@ -96,7 +107,7 @@ class FakeQuant(nn.Module):
         self.hi.copy_(hi)
         self.seen.fill_(True)
         self.ready = True
-        s, zp = qparams(float(self.lo), float(self.hi))
+        s, zp = qparams(float(self.lo), float(self.hi), self.dtype)
         self.scale.fill_(s)
         self.zero_point.fill_(zp)
 
@@ -111,7 +122,7 @@ class FakeQuant(nn.Module):
             self.observe(x)
         if not self.ready:
             return x  # no range yet: calibrate() or a training step first
-        return torch.fake_quantize_per_tensor_affine(x, self.scale, self.zero_point, -128, 127)
+        return torch.fake_quantize_per_tensor_affine(x, self.scale, self.zero_point, *GRIDS[self.dtype])
 
 
 def fake_quantize_weight(w: torch.Tensor, per_tensor: bool = False) -> torch.Tensor:
@@ -242,20 +253,30 @@ def _is_activation(gm, node) -> bool:
     return node.op == "call_method" and node.target in _ACTIVATION_METHODS
 
 
+def _ir_op(gm, node) -> str | None:
+    """The IR op (ir_ops.py) that computes this node's output, as far as QAT needs to know it: "input" for a model
+    input, None for an op it does not know (its output then calibrated after training) or a binary op with a
+    constant operand (left to calibration)."""
+    if node.op == "placeholder":
+        return "input"
+    if node.op == "call_module" and isinstance(_module(gm, node), QuantLayer):
+        return "fc" if isinstance(_module(gm, node).layer, nn.Linear) else "conv"
+    target = node.target if node.op != "call_module" else type(_module(gm, node))
+    if target in _ADAPTIVE_AVERAGE:  # to 1x1: MEAN; else AVERAGE_POOL_2D
+        size = _module(gm, node).output_size if node.op == "call_module" else node.args[1]
+        return "mean" if size in (1, (1, 1), [1, 1]) else "avg_pool"
+    if node.op != "call_module" and target in _BINARY_OPS:
+        return _BINARY_OPS[target] if all(isinstance(a, fx.Node) for a in node.args[:2]) else None
+    if node.op == "call_module":
+        return next((op for cls, op in _FX_MODULES.items() if isinstance(_module(gm, node), cls)), None)
+    return (_FX_FUNCTIONS if node.op == "call_function" else _FX_METHODS).get(target)
+
+
 def _requantizes(gm, node) -> str | bool:
     """True when the runtime requantizes this node's output (it needs its own FakeQuant); a FIXED_OUTPUT op name
     when its output quantization is fixed (_rule of the IR op the node lowers to)."""
-    if node.op == "placeholder" or (node.op == "call_module" and isinstance(_module(gm, node), QuantLayer)):
-        return True
-    target = node.target if node.op != "call_module" else type(_module(gm, node))
-    if target in _ADAPTIVE_AVERAGE:  # to 1x1: MEAN; else AVERAGE_POOL_2D (tied)
-        size = _module(gm, node).output_size if node.op == "call_module" else node.args[1]
-        return size in (1, (1, 1), [1, 1])
-    if node.op != "call_module" and target in _BINARY_OPS:
-        return all(isinstance(a, fx.Node) for a in node.args[:2]) and _rule(_BINARY_OPS[target])
-    if node.op == "call_module":
-        return _rule(next((op for cls, op in _FX_MODULES.items() if isinstance(_module(gm, node), cls)), None))
-    return _rule((_FX_FUNCTIONS if node.op == "call_function" else _FX_METHODS).get(target))
+    op = _ir_op(gm, node)
+    return True if op == "input" else _rule(op)
 
 
 def _is_average_pool(gm, node) -> bool:
@@ -287,13 +308,27 @@ def _sole_user(node):
     return users[0] if len(users) == 1 else None
 
 
-def prepare(model: nn.Module, calibration_data=None) -> fx.GraphModule:
+def _width(gm, node, activations) -> str:
+    """int16 where `activations` asks for it ("int16": everywhere; or a set of torch.fx node names) and the value
+    runs in 16 bits in the compiled model (a model input, or an op with a 16-bit kernel: widths.INT16_OPS).
+    A layer is named by its torch.fx node name or, for a module, its path in the model ("0", "encoder.fc1")."""
+    names = {node.name, str(node.target).removesuffix("_qat")} if node.op == "call_module" else {node.name}
+    wide = activations == "int16" or (not isinstance(activations, str) and bool(names & set(activations)))
+    return "int16" if wide and _ir_op(gm, node) in INT16_OPS | {"input"} else "int8"
+
+
+def prepare(model: nn.Module, calibration_data=None, activations="int8") -> fx.GraphModule:
     """The QAT model: a GraphModule that shares the model's parameters (and their pruning or clustering
     parametrizations). Train it in the usual way, then `microflat.compiler.compile(qat_model.eval(), ...)`.
 
     calibration_data (an iterable of input batches) initializes the activation ranges before training;
     without it, the first training batch does.
+    activations: "int8"; "int16" (TFLite's 16x8 mode: 16-bit fake quantization of every model input and of
+    every op output that has a 16-bit kernel, the rest int8, as `compile(activations="int16")` assigns them);
+    or a set of layers to run in 16 bits, each a module path ("encoder.fc1") or torch.fx node name. The compiler reads each value's width from its FakeQuant.
     """
+    if isinstance(activations, str) and activations not in GRIDS:
+        raise CompileError(f"activations must be 'int8', 'int16' or a set of layer names, got {activations!r}")
     try:
         gm = fx.symbolic_trace(model)
     except Exception as exc:
@@ -324,13 +359,33 @@ def prepare(model: nn.Module, calibration_data=None) -> fx.GraphModule:
         last = node
         while (nxt := _sole_user(last)) is not None and _is_activation(gm, nxt):
             last = nxt
-        fq = FakeQuant(FIXED_OUTPUT[kind] if isinstance(kind, str) else None)
+        dtype = _width(gm, node, activations)
+        fixed = FIXED_OUTPUT_INT16.get(kind) if dtype == "int16" else FIXED_OUTPUT.get(kind)
+        fq = FakeQuant(fixed if isinstance(kind, str) else None, dtype=dtype)
         name = f"fake_quant_{count}"
         count += 1
         gm.add_submodule(name, fq)
         with graph.inserting_after(last):
             q = graph.call_module(name, (last,))
         last.replace_all_uses_with(q, delete_user_cb=lambda user: user is not q)
+    # 2b. where a value of one width is read by a layer of the other, the compiled model converts it (a
+    #     REQUANTIZE, compiler/widths.py) to a grid of its own: simulate that grid with a second FakeQuant
+    for node in list(graph.nodes):
+        fq = _module(gm, node)
+        if not isinstance(fq, FakeQuant):
+            continue
+        for width in ("int8", "int16"):
+            readers = [u for u in node.users if u.op != "output" and not isinstance(_module(gm, u), FakeQuant)
+                       and _width(gm, u, activations) == width != fq.dtype]
+            if not readers:
+                continue
+            name = f"fake_quant_{count}"
+            count += 1
+            gm.add_submodule(name, FakeQuant(dtype=width))
+            with graph.inserting_after(node):
+                q = graph.call_module(name, (node,))
+            for u in readers:
+                u.replace_input_with(node, q)
     # 3. an average pool keeps its input's quantization but rounds each average to it: fake-quantize its
     #    output with the same (scale, zero point), read from the source FakeQuant's buffers
     for node in list(graph.nodes):

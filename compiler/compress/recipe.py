@@ -17,6 +17,7 @@ TOML file:
     [[step]]
     kind = "qat"              # quantization-aware training; the compiled model is the QAT model
     epochs = 3
+    activations = "int8"      # or "int16": 16-bit fake quantization where a layer has a 16x8 kernel
 
 Steps run in order on the model, in place. `run` fine-tunes each with the
 default loop (training.fit) on the given data, or with the caller's own
@@ -86,9 +87,11 @@ class LowRank:
 
 @dataclass
 class QAT:
-    """Quantization-aware training; batch-norm statistics and activation ranges freeze for the last epoch."""
+    """Quantization-aware training; batch-norm statistics and activation ranges freeze for the last epoch.
+    activations: "int8", or "int16" (TFLite's 16x8 mode simulated: qat.prepare; the compiled file follows it)."""
     epochs: int = 3
     lr: float = 1e-4
+    activations: str = "int8"
     kind: str = "qat"
 
 
@@ -238,7 +241,7 @@ def apply_step(step, model: nn.Module, example_inputs, train, loss_fn, steps_per
         prune.finalize(model)
         lowrank.factorize(model, energy=step.energy, budget=step.budget if step.energy is None else None)
     elif isinstance(step, QAT):
-        model = qat.prepare(model, calibration_data)
+        model = qat.prepare(model, calibration_data, activations=step.activations)
         last = step.epochs - 1
 
         def on_epoch(epoch):
