@@ -2,8 +2,9 @@
 
 x86 (TARGETS): Numba compiles for NUMBA_CPU_NAME with the features in NUMBA_CPU_FEATURES (the name alone keeps the host's
 features, AVX-512 included), so a process started with Haswell's name and feature list compiles what an
-AVX2 laptop would, and runs it here. AVX-VNNI cannot run here (this CPU has the EVEX VPDPBUSD, not the VEX
-one, and QEMU 7.2 has neither): its path runs here EVEX-encoded, and its Alder Lake code is read, not run. Each target gets its own NUMBA_CACHE_DIR: code compiled for one CPU
+AVX2 laptop would, and runs it here. AVX-VNNI cannot run here (an AVX-512 VNNI host has the EVEX VPDPBUSD, not
+the VEX one, and QEMU 7.2 has neither): on such a host its path runs EVEX-encoded (a host without AVX-512 skips
+it, naming the flags it lacks: host_lacks), and its Alder Lake code is read, not run. Each target gets its own NUMBA_CACHE_DIR: code compiled for one CPU
 is never loaded for another. tests/test_cpu_targets.py and benchmarks/target_speed.py use these.
 
 AArch64 (AARCH64_TARGETS): an arm64 Python (tests/arm/aarch64_python.sh, made into build/aarch64-python)
@@ -40,6 +41,36 @@ TARGETS = {
     "alderlake-evex": ("alderlake", ALDERLAKE.replace("+avxvnni", "-avxvnni,+avx512f,+avx512vl,+avx512vnni"),
                        "avxvnni"),
 }
+
+
+def _host_flags() -> set[str]:
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return set()
+    return set(next((line.split(":", 1)[1].split() for line in text.splitlines() if line.startswith("flags")), []))
+
+
+# /proc/cpuinfo's name of each AVX-512 feature a target's code may hold: a host without one cannot run that target
+# (it dies with SIGILL), and nothing here emulates it (QEMU 7.2 has no AVX-512).
+_AVX512_FLAGS = {"+avx512f": "avx512f", "+avx512vl": "avx512vl", "+avx512vnni": "avx512_vnni", "+avx512bw": "avx512bw"}
+
+
+def host_lacks(target: str) -> list[str]:
+    """The CPU flags target's code needs that this host does not have."""
+    needed = [flag for feature, flag in _AVX512_FLAGS.items() if feature in TARGETS[target][1].split(",")]
+    host = _host_flags()
+    return [flag for flag in needed if flag not in host]
+
+
+def runnable(targets) -> list:
+    """pytest parameters for `targets` (names of TARGETS, or None: the host), each one this host cannot execute
+    marked skip, naming the flags it lacks."""
+    import pytest
+
+    return [pytest.param(t, marks=pytest.mark.skipif(bool(t and host_lacks(t)), reason=f"this host's CPU lacks "
+                                                                                       f"{', '.join(host_lacks(t))}"
+                                                     if t else "")) for t in targets]
 
 
 def environment(target: str | None, cache: str, cpu: tuple | None = None) -> dict:

@@ -15,7 +15,7 @@ import sys
 import numpy as np
 import pytest
 
-from cpu_targets import ALDERLAKE, TARGETS, TRACE_WORKER, environment
+from cpu_targets import ALDERLAKE, TARGETS, TRACE_WORKER, environment, runnable
 from output_stage_cases import NUMERICS, check_results, write_cases
 from microflat.runtime import Interpreter, load_bytes
 from microflat.runtime.export_c import example_inputs
@@ -31,7 +31,7 @@ def models(tmp_path_factory):
     return folder, sorted(files)
 
 
-@pytest.mark.parametrize("target", sorted(TARGETS))
+@pytest.mark.parametrize("target", runnable(sorted(TARGETS)))
 def test_every_operator_output_equals_the_hosts(target, models, tmp_path):
     folder, names = models
     done = subprocess.run([sys.executable, "-c", TRACE_WORKER, str(folder)], capture_output=True, text=True,
@@ -75,7 +75,7 @@ def test_alder_lake_gets_vex_vpdpbusd_on_sixteen_ymm_registers(tmp_path):
     assert len(re.findall(r"\{vex\}\s+vpdpbusd", report["asm"]["conv2d_s8_packed"])) >= 12
 
 
-@pytest.mark.parametrize("target", [None, *sorted(TARGETS)])
+@pytest.mark.parametrize("target", runnable([None, *sorted(TARGETS)]))
 def test_output_stage_and_add_equal_tflites_double_rounding(target, tmp_path):
     """The output stage (requantize_span: vector_ir.requant_lanes on AVX-512's int64 lanes, Numba's loop on the
     other paths) on 4,000 edge-heavy spans, and ADD / SUB (add_lanes on every x86 path but the portable one) on
