@@ -299,10 +299,38 @@ def simulate_softmax(node, xs, fake_quant):
     return torch.softmax(xs[0], dim=-1)
 
 
+def _int16_params(node, params):
+    """params(s_in) of an int16 logistic, tanh or softmax (kernels' compile-time helpers), its refusal a
+    CompileError naming the node."""
+    try:
+        return params(node.inputs[0].scale)
+    except ValueError as exc:
+        raise CompileError(f"the int16 {node.op} {node.output.name} at {node.source}: {exc}") from None
+
+
+def _on_int16_grid(x, v, run):
+    """run (int16 array -> int16 array, an int16 kernel) on the integers of x, a tensor on v's int16 grid (the
+    fake-quantized simulation's input), its Q0.15 output back in real units: the file's arithmetic, exactly."""
+    q = np.clip(np.round(x.detach().double().numpy() / v.scale), -(2**15), 2**15 - 1).astype(np.int16)
+    return torch.from_numpy(run(q).astype(np.float64) / 32768.0).to(x.dtype)
+
+
 def emit_softmax(e, node):
-    m, ls, dmin = K.preprocess_softmax_scaling(1.0, node.inputs[0].scale)
-    e.w.add_operator("SOFTMAX", [e.tensor(node.inputs[0])], [e.tensor(node.output)], "SoftmaxOptions",
-                     dict(input_beta_mult=m, input_left_shift=ls, diff_min=dmin))
+    """softmax over the last axis; with fake_quant, an int16 softmax is the kernel itself (TFLite's SoftmaxInt16:
+    its tables' interpolation is not the float function rounded to the output grid)."""
+    v = node.inputs[0]
+    if fake_quant and v.dtype == "int16":
+        m, s = _int16_params(node, K.softmax_s16_params)
+        return _on_int16_grid(xs[0], v, lambda q: K.softmax_int16(q, input_multiplier=m, input_left_shift=s))
+    """int8: TFLite's int8 scaling (beta 1); int16: its SoftmaxInt16 multiplier (diff_min unused, 0)."""
+    x = node.inputs[0]
+    if x.dtype == "int16":
+        m, ls = _int16_params(node, K.softmax_s16_params)
+        opts = dict(input_beta_mult=m, input_left_shift=ls)
+    else:
+        m, ls, dmin = K.preprocess_softmax_scaling(1.0, x.scale)
+        opts = dict(input_beta_mult=m, input_left_shift=ls, diff_min=dmin)
+    e.w.add_operator("SOFTMAX", [e.tensor(x)], [e.tensor(node.output)], "SoftmaxOptions", opts)
 
 
 # --- data movement --------------------------------------------------------------------------------------------
@@ -493,7 +521,13 @@ assert set(TABLE_OPCODES) == set(LUT_FUNCTIONS), "every table function of kernel
 
 
 def simulate_table(node, xs, fake_quant):
-    x = xs[0]
+    """f in float64; with fake_quant, an int16 logistic or tanh is the kernel itself (its table of sigmoid(i / 24)
+    interpolated, within a few output steps of f: not f rounded to the output grid)."""
+    x, v = xs[0], node.inputs[0]
+    if fake_quant and v.dtype == "int16" and node.op in INT16_TABLES:
+        params, kernel = INT16_TABLES[node.op]
+        m, k = _int16_params(node, params)
+        return _on_int16_grid(x, v, lambda q: kernel(q, input_multiplier=m, input_left_shift=k))
     return torch.from_numpy(lut_function(node.op, **node.attrs)(x.detach().double().numpy())).to(x.dtype)
 
 
@@ -543,3 +577,12 @@ IR_OPS: dict[str, IROp] = {
     "lstm": IROp("UNIDIRECTIONAL_SEQUENCE_LSTM", simulate_lstm, emit_lstm),
     **{op: IROp(opcode, simulate_table, emit_table) for op, opcode in TABLE_OPCODES.items()},
 }
+# The table activations with TFLite's int16 form (widths.INT16_OPS): (compile-time params, kernel wrapper).
+INT16_TABLES = {"logistic": (K.logistic_s16_params, K.logistic_int16), "tanh": (K.tanh_s16_params, K.tanh_int16)}
+
+
+    if x.dtype == "int16":  # TFLite's int16 LOGISTIC / TANH: no table, the input scaling in LogisticOptions
+        m, k = _int16_params(node, INT16_TABLES[node.op][0])
+        e.w.add_operator(TABLE_OPCODES[node.op], [e.tensor(x)], [e.tensor(y)], "LogisticOptions",
+                         dict(input_multiplier=m, input_left_shift=k))
+        return

@@ -56,7 +56,7 @@ from microflat.kernels.numerics import (MAX_S16_INPUT, S16_ACCUMULATOR_MAX, accu
 from microflat.runtime.errors import CompileError
 
 from . import observers
-from .ir import FIXED_OUTPUT, TIED_OPS, WEIGHTED_OPS, Graph, Value
+from .ir import FIXED_OUTPUT, FIXED_OUTPUT_INT16, TIED_OPS, WEIGHTED_OPS, Graph, Value
 from .ir_ops import lstm_sequence
 from .simulate import run_graph
 
@@ -143,8 +143,8 @@ def calibrate(graph: Graph, data: Iterable, observer: str = observers.DEFAULT_OB
             v.scale, v.zero_point = tied[v]
         elif node is not None and node.op == "lstm" and v is not node.output:  # h_n: y's (c_n is always tied)
             v.scale, v.zero_point = node.output.scale, node.output.zero_point
-        elif node is not None and node.op in FIXED_OUTPUT:
-            v.scale, v.zero_point = FIXED_OUTPUT[node.op]
+        elif node is not None and node.op in FIXED_OUTPUT:  # the op's int8 or int16 form's
+            v.scale, v.zero_point = (FIXED_OUTPUT_INT16 if v.dtype == "int16" else FIXED_OUTPUT)[node.op]
         elif node is not None and node.op in TIED_OPS:
             src = node.inputs[0]
             v.scale, v.zero_point = src.scale, src.zero_point
@@ -254,7 +254,7 @@ def _tie_states(graph: Graph, ranges: dict, producers: dict, cell_max: dict) -> 
             if m.fake_quant is not None:
                 fixed.add(m.fake_quant)
             elif node is not None and node.op in FIXED_OUTPUT:
-                fixed.add(FIXED_OUTPUT[node.op])
+                fixed.add((FIXED_OUTPUT_INT16 if m.dtype == "int16" else FIXED_OUTPUT)[node.op])
         if any(m in cells for m in members):
             maxabs = max([cell_max[cells[m]] for m in members if m in cells]
                          + [max(abs(ranges[m][0]), abs(ranges[m][1])) for m in members if m in ranges])

@@ -18,9 +18,12 @@ from microflat.runtime.errors import CompileError
 from .ir import Graph, Node, Value
 
 ACTIVATIONS = ("int8", "int16")  # Value dtypes; compile's `activations` also takes "auto" or a set of node names
-# IR ops with a 16x8 form in the runtime: conv (and depthwise), fully connected, add, sub, mul, the pools, reshape.
+# IR ops with a 16x8 form in the runtime: conv (and depthwise), fully connected, add, sub, mul, the pools, reshape,
+# and TFLite's int16 logistic, tanh and softmax (output Q0.15: ir.FIXED_OUTPUT_INT16). The other table activations
+# (gelu, silu, ...: 256-entry int8 tables) stay int8, a REQUANTIZE on each side.
 # The lstm is int8-only (TFLite's 8x8_16: int8 input and hidden state; its int16 cell state is pinned, below).
-INT16_OPS = frozenset({"conv", "fc", "add", "sub", "mul", "avg_pool", "max_pool", "reshape"})
+INT16_OPS = frozenset({"conv", "fc", "add", "sub", "mul", "avg_pool", "max_pool", "reshape", "logistic", "tanh",
+                       "softmax"})
 
 
 def node_width(node: Node, activations) -> str:

@@ -11,6 +11,7 @@ naming the one that is wrong):
     squared_difference                             int8 elementwise, NHWC broadcasting (add, sub, mul: int16 too)
     average_pool2d, max_pool2d, mean_hw            int8 pooling (average_pool2d, max_pool2d: int16 too)
     softmax                                        int8 softmax (output scale 1/256, zp -128)
+    logistic_int16, tanh_int16, softmax_int16      TFLite's int16 LOGISTIC, TANH, SOFTMAX (output Q0.15)
     concatenation, pad, lut                        int8 data movement and table activations
     transpose                                      int8 permutation of up to five dimensions
     strided_slice, gather                          int8 STRIDED_SLICE (SLICE, SPLIT, SPLIT_V, UNPACK) of up to
@@ -24,6 +25,8 @@ naming the one that is wrong):
     add_params, sub_params, mul_params,
     squared_difference_params,
     preprocess_softmax_scaling,
+    softmax_s16_params, logistic_s16_params,
+    tanh_s16_params,
     concatenation_params, build_lut_s8,
     resize_params,
     transpose_params, batch_matmul_params,
@@ -86,7 +89,9 @@ from .pooling import (average_pool2d, average_pool2d_s8, average_pool2d_s16, max
 from .quantization import (dequantize_int8, dequantize_int16, dequantize_s8, dequantize_s16, quantize_int8,
                            quantize_int16, quantize_s8, quantize_s16, requantize_s8_s16, requantize_s16_s8,
                            requantize_s16_s16, requantize_tensor)
-from .softmax import preprocess_softmax_scaling, softmax, softmax_s8
+from .softmax import preprocess_softmax_scaling, softmax, softmax_int16, softmax_s8, softmax_s16, softmax_s16_params
+from .activations_s16 import (logistic_int16, logistic_s16, logistic_s16_params, tanh_int16, tanh_s16,
+                              tanh_s16_params)
 from .transpose import transpose, transpose_params, transpose_s8
 from .slicing import gather, gather_s8, strided_slice, strided_slice_loops, strided_slice_params, strided_slice_s8
 from .reduce import (
@@ -166,6 +171,9 @@ __all__ = [
     "fully_connected_s16",
     "gather",
     "gather_s8",
+    "logistic_int16",
+    "logistic_s16",
+    "logistic_s16_params",
     "lut",
     "lut_s8",
     "max_pool2d",
@@ -217,7 +225,10 @@ __all__ = [
     "rounding_divide_by_pot",
     "saturating_rounding_doubling_high_mul",
     "softmax",
+    "softmax_int16",
     "softmax_s8",
+    "softmax_s16",
+    "softmax_s16_params",
     "squared_difference",
     "squared_difference_params",
     "squared_difference_s8",
@@ -229,6 +240,9 @@ __all__ = [
     "sub_params",
     "sub_s8",
     "sub_s16",
+    "tanh_int16",
+    "tanh_s16",
+    "tanh_s16_params",
     "transpose",
     "transpose_conv2d",
     "transpose_conv2d_s8",

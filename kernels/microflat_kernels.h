@@ -296,6 +296,16 @@ void mf_requantize_s16_s8(int32_t size, int32_t input_zp, int32_t output_zp, int
                           const int16_t *input, int8_t *output);
 void mf_requantize_s16_s16(int32_t size, int32_t input_zp, int32_t output_zp, int32_t mult, int32_t shift,
                            const int16_t *input, int16_t *output);
+/* TFLite's int16 LOGISTIC, TANH and SOFTMAX (docs/RECURRENT.md sections 1 and 2): input zero point 0, output Q0.15
+ * (scale 1/32768, zero point 0). mf_logistic_s16 / mf_tanh_s16: input_multiplier in [0, 32767], input_left_shift
+ * in [0, 31] ([0, 14] when input_multiplier is 0: a power-of-two scale; activations_s16.py derives the bounds).
+ * mf_softmax_s16: depth <= 65535, input_multiplier in [0, 2^31), input_left_shift in [-31, 15] (softmax.py). */
+void mf_logistic_s16(int32_t size, int32_t input_multiplier, int32_t input_left_shift, const int16_t *input,
+                     int16_t *output);
+void mf_tanh_s16(int32_t size, int32_t input_multiplier, int32_t input_left_shift, const int16_t *input,
+                 int16_t *output);
+void mf_softmax_s16(int32_t outer, int32_t depth, int32_t input_multiplier, int32_t input_left_shift,
+                    const int16_t *input, int16_t *output);
 
 /* SVDF, one time step (svdf.py): int8 input [B, I] (I <= 65793), int16 state [B, M * F] (F = units * rank,
  * zero point 0) updated in place, int8 weights_feature [F, I], int16 weights_time [F, M], int32 bias [units]
@@ -317,6 +327,7 @@ void mf_lstm_8x8_16(int32_t steps, int32_t input_size, int32_t cell_size,
                     const int8_t *input, const int8_t *input_weights, const int8_t *recurrent_weights,
                     const int32_t *input_bias, const int32_t *recurrent_bias,
                     int8_t *hidden_state, int16_t *cell_state, int8_t *output);
+                  int16_t *hidden_state, int16_t *cell_state, int16_t *output);
 /* cffi-end */
 
 #ifdef __cplusplus

@@ -45,6 +45,9 @@ from . import memory_plan
 from .errors import FormatError, InputError
 from .format import MAX_RANK, OPCODE, SCHEMA
 
+from microflat.kernels.softmax import (SOFTMAX_S16_LEFT_SHIFT_MAX, SOFTMAX_S16_MAX_DEPTH, SOFTMAX_S16_OUTPUT_SCALE,
+                                       SOFTMAX_S16_OUTPUT_ZP)
+from microflat.kernels import activations_s16 as S16_ACTIVATIONS
 INT32_MAX = 2**31 - 1
 INT16_MIN, INT16_MAX = -(2**15), 2**15 - 1
 MAX_SPATIAL = 2**16
@@ -701,14 +704,37 @@ def prepare_mean(c: OpCheck, view, scratch):
 
 def check_softmax(c: OpCheck) -> OpInfo:
     c.counts((1,), 1)
-    x = c.tensor("inputs", 0, "int8")
-    y = c.tensor("outputs", 0, "int8", const=False)
+    x = c.tensor("inputs", 0, LAYER_DTYPES)
+    y = c.tensor("outputs", 0, x.dtype, const=False)
     c.require(y.shape == x.shape, "outputs[0]", f"output shape {y.shape} must equal the input's {x.shape}")
+def _check_q015_output(c: OpCheck, x, y, output_scale: float, output_zp: int):
+    """An int16 LOGISTIC, TANH or SOFTMAX (TFLite's 16x8 forms): both zero points 0, and the output at the op's
+    fixed quantization, Q0.15 (scale 1/32768 exactly, zero point 0)."""
+    for which, i, t in (("inputs", 0, x), ("outputs", 0, y)):
+        c.require(c.zero_point(t, which, i) == 0, f"{which}[{i}]", f"tensor {t.index}: an int16 {c.name} has zero "
+                  f"point 0, not {t.zero_point}", c.element_at(which, i))
+    c.require((y.scale_value, y.zero_point) == (output_scale, output_zp), "outputs[0]",
+              f"an int16 {c.name}'s output quantization must be scale 1/32768, zero point 0",
+              c.element_at("outputs", 0))
+
+
     c.require(x.shape[-1] <= SOFTMAX_MAX_DEPTH, "inputs[0]", f"depth {x.shape[-1]} exceeds {SOFTMAX_MAX_DEPTH}")
+    """int8: TFLite's int8 Softmax (output scale 1/256, zero point -128; diff_min bounds the Q5.26 rescaling).
+    int16: TFLite's SoftmaxInt16 (zero points 0, output Q0.15, depth <= 65535 so the int32 sum of the exps cannot
+    overflow, input_left_shift in [-31, 15] so 65535 * 2^shift stays inside int32, diff_min 0; kernels/softmax.py)."""
     c.require((y.scale_value, y.zero_point) == (SOFTMAX_OUTPUT_SCALE, SOFTMAX_OUTPUT_ZP), "outputs[0]",
               f"softmax output quantization must be scale {SOFTMAX_OUTPUT_SCALE}, zero point {SOFTMAX_OUTPUT_ZP}")
     o = c.options()
     c.int_option(o, "input_beta_mult", 0, INT32_MAX)
+    if x.dtype == "int16":
+        c.require(x.shape[-1] <= SOFTMAX_S16_MAX_DEPTH, "inputs[0]",
+                  f"depth {x.shape[-1]} exceeds {SOFTMAX_S16_MAX_DEPTH}")
+        _check_q015_output(c, x, y, SOFTMAX_S16_OUTPUT_SCALE, SOFTMAX_S16_OUTPUT_ZP)
+        o = c.options()
+        c.int_option(o, "input_beta_mult", 0, INT32_MAX)
+        c.int_option(o, "input_left_shift", SHIFT_MIN, SOFTMAX_S16_LEFT_SHIFT_MAX)
+        c.int_option(o, "diff_min", 0, 0)
+        return OpInfo(0, 0, (0,))
     ls = c.int_option(o, "input_left_shift", 0, 31)
     c.int_option(o, "diff_min", -softmax_input_radius(ls), 0)
     return OpInfo(0, 0, (0,))
@@ -723,6 +749,9 @@ def prepare_softmax(c: OpCheck, view, scratch):
 
 
 # --- data movement ---------------------------------------------------------------
+    if x.dtype == "int16":
+        return [_step(K.softmax_s16, outer=x.size // depth, depth=depth, input_multiplier=o.input_beta_mult,
+                      input_left_shift=o.input_left_shift, input=view(x), output=view(y))]
 
 def check_concatenation(c: OpCheck) -> OpInfo:
     c.counts(range(1, 1025), 1)
@@ -1003,6 +1032,36 @@ def _check_boundary(c: OpCheck, in_dtype, out_dtype, quantized) -> OpInfo:
     side quantized."""
     c.counts((1,), 1)
     x = c.tensor("inputs", 0, in_dtype)
+def check_logistic(c: OpCheck) -> OpInfo:
+    """LOGISTIC and TANH: int8, a table op (check_lut); or int16, TFLite's 16x8 form (kernels/activations_s16.py):
+    no table, zero points 0, output Q0.15, and LogisticOptions within the kernels' bounds: input_multiplier in
+    [0, 32767], input_left_shift in [0, 31], or [0, 14] with multiplier 0 (then the multiplier is 3 << shift, and
+    2^15 (3 << 14) < 2^31)."""
+    c.counts((1, 2), 1)
+    x = c.tensor("inputs", 0, LAYER_DTYPES)
+    if x.dtype == "int8":
+        return check_lut(c)
+    c.counts((1,), 1)
+    y = c.tensor("outputs", 0, "int16", const=False)
+    c.require(y.shape == x.shape, "outputs[0]", f"output shape {y.shape} must equal the input's {x.shape}")
+    _check_q015_output(c, x, y, S16_ACTIVATIONS.OUTPUT_SCALE, S16_ACTIVATIONS.OUTPUT_ZP)
+    o = c.options()
+    m = c.int_option(o, "input_multiplier", 0, S16_ACTIVATIONS.INPUT_MULTIPLIER_MAX)
+    c.int_option(o, "input_left_shift", 0, S16_ACTIVATIONS.POT_INPUT_LEFT_SHIFT_MAX if m == 0
+                 else S16_ACTIVATIONS.INPUT_LEFT_SHIFT_MAX)
+    return OpInfo(0, 0, (0,))
+
+
+def prepare_logistic(c: OpCheck, view, scratch):
+    (x, *_), (y,) = c.io()
+    if x.dtype == "int8":
+        return prepare_lut(c, view, scratch)
+    o = c.op.options
+    kernel = K.logistic_s16 if c.op.opcode == OPCODE["LOGISTIC"] else K.tanh_s16
+    return [_step(kernel, size=x.size, input_multiplier=o.input_multiplier, input_left_shift=o.input_left_shift,
+                  input=view(x), output=view(y))]
+
+
     y = c.tensor("outputs", 0, out_dtype, const=False)
     c.require(y.shape == x.shape, "outputs[0]", f"output shape {y.shape} must equal the input's {x.shape}")
     which, t = ("outputs", y) if quantized == "output" else ("inputs", x)
@@ -1209,7 +1268,7 @@ class OpDef:
     prepare: object
     output_quantization: object = "requantizes"
 
-    options: str | None = None  # the schema's options table, None: the op takes none
+    options: str | None = None  # the schema's options table, None: the op takes none (LOGISTIC, TANH: int16 only)
     # Whether sample b of the output depends only on sample b of each input that leads with the batch, so the
     # op, checked and prepared with every activation's leading 1 made N, computes N samples at once
     # (batch_plan.py): True, False, or a predicate of the checked op (OpCheck) for ops where an option decides.
@@ -1259,9 +1318,9 @@ OP_DEFS = {
     "PAD": OpDef(check_pad, prepare_pad, "tied", "PadOptions", per_sample=_pads_no_sample),
     "RESHAPE": OpDef(check_reshape, prepare_reshape, "tied", per_sample=True),
     # TFLite's int8 logistic and tanh fix their output quantization; a table computes any, but the compiler
-    # keeps TFLite's so that a model means the same in both.
-    "LOGISTIC": OpDef(**_LUT, output_quantization=(1.0 / 256.0, -128)),
-    "TANH": OpDef(**_LUT, output_quantization=(1.0 / 128.0, 0)),
+    # keeps TFLite's so that a model means the same in both. Their int16 forms (and SOFTMAX's) output Q0.15.
+    "LOGISTIC": OpDef(check_logistic, prepare_logistic, (1.0 / 256.0, -128), "LogisticOptions", per_sample=True),
+    "TANH": OpDef(check_logistic, prepare_logistic, (1.0 / 128.0, 0), "LogisticOptions", per_sample=True),
     "HARDSWISH": OpDef(**_LUT),
     **{name: OpDef(**_LUT) for name in ("GELU", "SILU", "HARD_SIGMOID", "LEAKY_RELU", "ELU", "MISH", "RELU", "RELU6",
                                         "RELU_N1_TO_1", "CLAMP")},

@@ -108,9 +108,25 @@ class Embedding(nn.Module):
         return self.fc(self.embed(ids).mean(dim=1))
 
 
+class Int16Activations(nn.Module):
+    """TFLite's int16 LOGISTIC, TANH and SOFTMAX (compiled with activations="int16": OP_MODEL_OPTIONS): a conv's
+    sigmoid times its tanh (a 16x8 MUL), a Linear, the softmax of its logits."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3, padding=1)
+        self.fc = nn.Linear(4 * 8 * 8, 10)
+
+    def forward(self, x):
+        h = self.conv(x)
+        return torch.softmax(self.fc((torch.sigmoid(h) * torch.tanh(h)).flatten(1)), dim=-1)
+
+
 OP_MODELS = {"ops/tables": TableActivations, "ops/binary": BinaryOps, "ops/attention": AttentionAndUpsampling,
              "ops/norms": NormsAndResizing, "ops/slicing": SlicingAndGathering,
-             "ops/embedding": Embedding}
+             "ops/embedding": Embedding, "ops/activations16": Int16Activations}
+# compile_model options of an op model other than the defaults
+OP_MODEL_OPTIONS = {"ops/activations16": dict(activations="int16")}
 
 
 def op_model(name: str) -> nn.Module:

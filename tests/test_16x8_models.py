@@ -1,16 +1,24 @@
-"""16x8 layers in a .mfb file (int16 activations, int8 weights, int64 bias): both runtimes equal the int64
-reference, and both loaders refuse what the 16x8 kernels cannot take, at the same byte.
+"""16x8 layers in a .mfb file (int16 activations, int8 weights, int64 bias), and the int16 LOGISTIC, TANH and
+SOFTMAX: both runtimes equal the int64 reference, and both loaders refuse what the 16x8 kernels cannot take, at the
+same byte.
 
 The layers are layer_cases.py's 16x8 cases (the kernels' own, test_kernels_16x8.py), each written as a one-op
 model by the writer API, so the file's options, the loaders' checks, the plans and the two interpreters' calls are
-what is tested here; the arithmetic is the int64 reference of layer_references.py.
+what is tested here; the arithmetic is the int64 reference of layer_references.py (activation_references.py for
+the activations).
 """
+
+import math
+import re
 
 import numpy as np
 import pytest
 from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
-from layer_cases import conv2d_cases_16x8, depthwise_cases_16x8, fully_connected_cases_16x8
+from activation_references import ref_logistic, ref_softmax, ref_tanh
+from layer_cases import conv2d_cases_16x8, depthwise_cases_16x8, fully_connected_cases_16x8, int16_array
+from microflat import kernels as K
 from layer_references import conv2d_reference, depthwise_reference, fully_connected_reference
 from microflat.compiler.serialize import serialize
 from microflat.compiler.writer import ModelWriter
@@ -171,3 +179,127 @@ def test_a_16x8_layer_refuses_an_int32_bias_and_mixed_widths():
         with pytest.raises(CRuntimeError) as c:
             CRuntime(data)
         assert py.value.offset == c.value.offset
+
+
+# --- int16 LOGISTIC, TANH and SOFTMAX -------------------------------------------------------------------------------
+
+Q015 = 1.0 / 32768.0
+ACTIVATION_PARAMS = {"LOGISTIC": K.logistic_s16_params, "TANH": K.tanh_s16_params}
+
+
+def _activation_writer(op, shape, s_in, options):
+    """A one-op int16 LOGISTIC, TANH (LogisticOptions) or SOFTMAX (SoftmaxOptions) model, output at Q0.15."""
+    w = ModelWriter()
+    x = w.add_tensor("x", "int16", shape, scale=s_in, zero_point=0)
+    y = w.add_tensor("y", "int16", shape, scale=Q015, zero_point=0)
+    w.add_operator(op, [x], [y], "SoftmaxOptions" if op == "SOFTMAX" else "LogisticOptions", options)
+    w.set_io([x], [y])
+    return w
+
+
+def _activation_options(op, s_in):
+    if op == "SOFTMAX":
+        m, s = K.softmax_s16_params(s_in)
+        return dict(input_beta_mult=m, input_left_shift=s)
+    m, k = ACTIVATION_PARAMS[op](s_in)
+    return dict(input_multiplier=m, input_left_shift=k)
+
+
+@settings(max_examples=EXAMPLES)
+@given(data=st.data(), op=st.sampled_from(["LOGISTIC", "TANH", "SOFTMAX"]))
+def test_int16_activation_model_equals_reference_on_both_runtimes(data, op):
+    shape = tuple(data.draw(st.lists(st.integers(1, 6), min_size=1, max_size=4)))
+    s_in = data.draw(st.one_of(st.sampled_from([2.0**-12, 2.0**-11]),
+                               st.floats(math.log(1e-5), math.log(4e-3)).map(math.exp)))
+    s_in = float(np.float32(s_in))
+    options = _activation_options(op, s_in)
+    x = int16_array(data.draw, shape)
+    if op == "SOFTMAX":
+        expected = ref_softmax(x, options["input_beta_mult"], options["input_left_shift"])
+    else:
+        expected = (ref_logistic if op == "LOGISTIC" else ref_tanh)(x, options["input_multiplier"],
+                                                                    options["input_left_shift"])
+    data_bytes = _activation_writer(op, shape, s_in, options).to_bytes()
+    for backend in ("numba", "c"):
+        got = Interpreter(data_bytes, backend=backend).invoke(x)[0]
+        assert got.dtype == np.int16
+        np.testing.assert_array_equal(got, expected)
+
+
+def _activation_model(op, mutate, shape=(2, 9)):
+    """A valid one-op int16 activation model at s_in 0.001 with its writer's plan, then ``mutate(model, buffers)``
+    applied and serialized without verification."""
+    w = _activation_writer(op, shape, 0.001, _activation_options(op, 0.001))
+    planned = load_bytes(w.to_bytes())
+    plan = {"arena_bytes": planned.arena_bytes, "tensor_offsets": planned.tensor_offsets,
+            "scratch_offsets": planned.scratch_offsets}
+    model = w._model(plan, bytes(32))
+    mutate(model, w.buffers)
+    return serialize(model, w.buffers)
+
+
+def _no_options(model, buffers):
+    del model["operators"][0]["options"]
+
+
+def _with_a_table(model, buffers):
+    """An int8 table op's second input (a constant) beside the int16 input."""
+    model["operators"][0]["inputs"] = [0, 0]
+
+
+def _output_dtype_int8(model, buffers):
+    from microflat.runtime.format import DTYPE
+
+    model["tensors"][1]["dtype"] = DTYPE["INT8"]
+
+
+# (op, mutation, the field both loaders name, the Python loader's reason)
+ACTIVATION_REFUSALS = [
+    ("LOGISTIC", _set(input_multiplier=32768), "options.input_multiplier", "must be in [0, 32767]"),
+    ("LOGISTIC", _set(input_multiplier=-1), "options.input_multiplier", "must be in [0, 32767]"),
+    ("LOGISTIC", _set(input_multiplier=0, input_left_shift=15), "options.input_left_shift", "must be in [0, 14]"),
+    ("TANH", _set(input_multiplier=1, input_left_shift=32), "options.input_left_shift", "must be in [0, 31]"),
+    ("TANH", _set(input_left_shift=-1), "options.input_left_shift", "must be in [0, 31]"),
+    ("TANH", _tensor(1, scale=1.0 / 256.0), "outputs[0]", "output quantization must be scale 1/32768"),
+    ("LOGISTIC", _tensor(1, zero_point=1), "outputs[0]", "has zero point 0, not 1"),
+    ("TANH", _tensor(0, zero_point=-3), "inputs[0]", "has zero point 0, not -3"),
+    ("LOGISTIC", _no_options, "options", "needs LogisticOptions"),
+    ("TANH", _with_a_table, "inputs", "takes (1,) inputs"),
+    ("LOGISTIC", _output_dtype_int8, "outputs[0]", "must be int16"),
+    ("SOFTMAX", _set(input_left_shift=16), "options.input_left_shift", "must be in [-31, 15]"),
+    ("SOFTMAX", _set(input_left_shift=-32), "options.input_left_shift", "must be in [-31, 15]"),
+    ("SOFTMAX", _set(input_beta_mult=-5), "options.input_beta_mult", "must be in [0, 2147483647]"),
+    ("SOFTMAX", _set(diff_min=-4), "options.diff_min", "must be in [0, 0]"),
+    ("SOFTMAX", _tensor(1, scale=1.0 / 256.0), "outputs[0]", "output quantization must be scale 1/32768"),
+    ("SOFTMAX", _tensor(1, zero_point=-128), "outputs[0]", "has zero point 0, not -128"),
+    ("SOFTMAX", _output_dtype_int8, "outputs[0]", "must be int16"),
+]
+
+
+@pytest.mark.parametrize("op, mutate, field, reason", ACTIVATION_REFUSALS,
+                         ids=[f"{op}-{field}-{i}" for i, (op, _, field, _) in enumerate(ACTIVATION_REFUSALS)])
+def test_both_loaders_refuse_a_damaged_int16_activation_at_the_same_byte(op, mutate, field, reason):
+    data = _activation_model(op, mutate)
+    with pytest.raises(FormatError, match=f"^operators\\[0\\]\\.{re.escape(field)} at .*{re.escape(reason)}") as py:
+        load_bytes(data)
+    with pytest.raises(CRuntimeError) as c:
+        CRuntime(data)
+    assert py.value.offset == c.value.offset, f"Python: {py.value}; C: {c.value}"
+
+
+def test_an_int16_softmax_deeper_than_65535_is_refused_by_both_loaders():
+    """65535 values load (the int32 sum of their exps stays below 2^31); 65536, in the same plan (both tensors round
+    up to 131,072 arena bytes), are refused at the input."""
+    data = _activation_model("SOFTMAX", lambda model, buffers: None, shape=(1, 65535))
+    load_bytes(data)
+    CRuntime(data)
+
+    def deeper(model, buffers):
+        for t in model["tensors"]:
+            t["shape"] = [1, 65536]
+    data = _activation_model("SOFTMAX", deeper, shape=(1, 65535))
+    with pytest.raises(FormatError, match=r"operators\[0\]\.inputs\[0\] .*depth 65536 exceeds 65535") as py:
+        load_bytes(data)
+    with pytest.raises(CRuntimeError) as c:
+        CRuntime(data)
+    assert py.value.offset == c.value.offset

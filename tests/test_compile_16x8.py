@@ -4,10 +4,13 @@
    test_compiler_layers.py derives for int8, with the 16x8 rescaling's own terms: the output rounds once (1/2 a
    step, not 1.5) and the Q31 multiplier is cut to Q15 (numerics.multiply_by_quantized_multiplier_int64: relative
    error at most 2^-15 of the output), while every step s is 256 times finer.
-2. A model mixing 16x8 ops with int8-only ones (softmax) gets REQUANTIZE between the widths, and both runtimes
+2. A model mixing 16x8 ops with int8-only ones (GELU) gets REQUANTIZE between the widths, and both runtimes
    give the same bytes.
 3. int16 activations buy accuracy: a small regression CNN's SQNR against the float model rises, at the cost of
    a larger arena.
+4. sigmoid, tanh and softmax take TFLite's int16 forms (output Q0.15), each within the bound
+   activation_references.py derives for its kernel plus its input's rounding; the other table activations (GELU)
+   stay int8 between two REQUANTIZEs.
 """
 
 import numpy as np
@@ -17,6 +20,7 @@ import torch.nn as nn
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from activation_references import SOFTMAX_ARGUMENT_STEP, logistic_bound, softmax_bound, tanh_bound
 from microflat.compiler import compile_model
 from microflat.runtime import Interpreter, load_bytes
 
@@ -85,7 +89,7 @@ class Mixed(nn.Module):
     def forward(self, x):
         y = torch.relu(self.conv(x))
         y = nn.functional.avg_pool2d(y, 2) * 0.5 + nn.functional.avg_pool2d(y, 2)
-        return torch.softmax(self.fc(y.flatten(1)), dim=-1)
+        return torch.softmax(nn.functional.gelu(self.fc(y.flatten(1))), dim=-1)
 
 
 def test_widths_meet_through_requantize_and_both_runtimes_agree():
@@ -94,12 +98,14 @@ def test_widths_meet_through_requantize_and_both_runtimes_agree():
     cm, q = _compile(model, x, io_dtype="float32")
     lm = load_bytes(cm.data)
     ops = [lm.opcode_name(o.opcode) for o in lm.operators]
-    assert "REQUANTIZE" in ops and "SOFTMAX" in ops
+    assert "REQUANTIZE" in ops and "GELU" in ops and "SOFTMAX" in ops
     widths = {t.dtype for t in lm.tensors if not t.is_const}
     assert {"int8", "int16", "float32"} <= widths
     with torch.no_grad():
         ref = model(x).numpy()
-    assert np.abs(q - ref).max() <= 2.0 / 256  # softmax's int8 output grid (1/256), and its input's rounding
+    # the GELU's int8 output grid (its scale about 1/40 here: 1/2 a step and the REQUANTIZE's step back into
+    # int16, through softmax's derivative <= 1/2) and the int16 softmax's few 2^-15 steps
+    assert np.abs(q - ref).max() <= 2.0 / 256
 
 
 def _sqnr(model, x, activations):
@@ -140,3 +146,63 @@ def test_auto_widths_keep_the_arena_under_the_budget():
     assert tight.arena_bytes <= a8
     with pytest.raises(Exception, match="max_arena"):
         compile_model(model, (x[:1],), [x], activations="auto", **common)
+
+
+class Activations16(nn.Module):
+    """sigmoid, tanh and softmax of the input itself (their int16 forms), and a GELU, which has none, into an add."""
+
+    def forward(self, x):
+        return torch.sigmoid(x), torch.tanh(x), torch.softmax(x, dim=-1), x + nn.functional.gelu(x)
+
+
+def test_int16_sigmoid_tanh_softmax_within_the_derived_bound_of_float():
+    """Each output of the int16 LOGISTIC, TANH and SOFTMAX against PyTorch's float function of the float input:
+    the kernel's own bound (activation_references.py: the table and its interpolation, the input rescaling, the
+    rounding) plus the input's rounding to its int16 grid, |x_q s - x| <= s / 2, carried through sigmoid' <= 1/4 and
+    tanh' <= 1; into softmax as a per-argument error (a shift common to a row cancels). The GELU stays int8: a
+    REQUANTIZE before and after it."""
+    torch.manual_seed(0)
+    x = torch.randn(64, 10) * 3
+    cm = compile_model(Activations16().eval(), (x[:1],), [x], activations="int16", progress=False)
+    lm = load_bytes(cm.data)
+    by_op = {lm.opcode_name(o.opcode): o for o in lm.operators}
+    assert {"LOGISTIC", "TANH", "SOFTMAX", "GELU", "REQUANTIZE"} <= set(by_op)
+    for name in ("LOGISTIC", "TANH", "SOFTMAX"):
+        op = by_op[name]
+        assert len(op.inputs) == 1  # no table
+        tin, tout = lm.tensors[op.inputs[0]], lm.tensors[op.outputs[0]]
+        assert tin.dtype == tout.dtype == "int16" and tin.zero_point == tout.zero_point == 0
+        assert tout.scale_value == 1.0 / 32768.0
+    gelu = by_op["GELU"]
+    assert lm.tensors[gelu.inputs[0]].dtype == lm.tensors[gelu.outputs[0]].dtype == "int8"
+    assert sum(lm.opcode_name(o.opcode) == "REQUANTIZE" for o in lm.operators) == 2  # into and out of int8
+    assert lm.tensors[lm.inputs[0]].dtype == "int16"
+
+    xp = cm.to_physical([x])[0].numpy()
+    outs = Interpreter(cm.data).invoke(xp)
+    for got, want in zip(Interpreter(cm.data, backend="c").invoke(xp), outs):
+        assert got.tobytes() == want.tobytes()
+    s_in = lm.tensors[lm.inputs[0]].scale_value
+    q = np.clip(np.round(x.double().numpy() / s_in), -32768, 32767)  # the input on its int16 grid
+    assert np.abs(q * s_in - x.double().numpy()).max() <= s_in / 2 * (1 + 1e-6)
+    xf = x.double().numpy()
+    y = [o.astype(np.float64) / 32768.0 for o in outs[:3]]
+    logistic, tanh = by_op["LOGISTIC"].options, by_op["TANH"].options
+    bound = logistic_bound(q, s_in, logistic.input_multiplier, logistic.input_left_shift) + s_in / 8
+    assert np.all(np.abs(y[0] - 1.0 / (1.0 + np.exp(-xf))) <= bound)
+    bound = tanh_bound(q, s_in, tanh.input_multiplier, tanh.input_left_shift) + s_in / 2
+    assert np.all(np.abs(y[1] - np.tanh(xf)) <= bound)
+    # the argument: one step of the scaled difference, each input's rounding, the multiplier's 2^-30 over |a| <= 10
+    argument_error = SOFTMAX_ARGUMENT_STEP + s_in / 2 + 10 * 2.0**-30
+    p = torch.softmax(x.double(), dim=-1).numpy()
+    assert np.abs(y[2] - p).max() <= softmax_bound(x.shape[-1], argument_error)
+
+    # the fake-quantized simulation models the int16 forms exactly: on the input's int16 values it is the file
+    from microflat.compiler.simulate import run_op
+
+    q16 = q.astype(np.int16)
+    file_outs = Interpreter(cm.data).invoke(q16)
+    on_grid = torch.from_numpy((q16 * np.float32(s_in)).astype(np.float32))
+    for op, got in zip(("logistic", "tanh", "softmax"), file_outs):
+        node = next(n for n in cm.graph.nodes if n.op == op)
+        np.testing.assert_array_equal(run_op(node, [on_grid], True).double().numpy() * 32768.0, got)

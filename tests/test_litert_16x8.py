@@ -226,9 +226,46 @@ def _boundary(op, draw, rng):
     return b, [x]
 
 
+# Input scales of the int16 activations: TFLite's power-of-two cases (2^-12 for both, 2^-11 for TANH), and any
+# scale between 1e-5 (|x| up to 0.33) and 2e-3 (up to 65: logistic saturates beyond 10.625, tanh beyond 5.3125).
+activation_scales = st.one_of(st.sampled_from([2.0**-12, 2.0**-11, 2.0**-13]),
+                              st.floats(np.log(1e-5), np.log(2e-3)).map(lambda v: f32(np.exp(v))))
+Q015 = 1.0 / 32768.0
+
+
+def spread_input(rng, shape):
+    """int16 values over the whole range, or within +-4000 (where the softmax differences and the tables' curves
+    lie at the smaller scales), holding -32768 and 32767 when it has two elements."""
+    x = int16_input(rng, shape)
+    if rng.integers(2):
+        x = (x // 8).astype(np.int16)
+    return x
+
+
+def _activation(op, draw, rng):
+    """int16 LOGISTIC, TANH (LogisticOptions from TFLite's Prepare: activations_s16) or SOFTMAX (beta drawn; its
+    multiplier from softmax_s16_params) with the output at Q0.15; SOFTMAX's rows of 1 to 40 values."""
+    shape = (draw(st.integers(1, 3)), draw(st.integers(1, 40)))
+    s_in = draw(activation_scales)
+    b = Both()
+    (xm, xt), (ym, yt) = b.act("x", shape, s_in), b.act("y", shape, Q015)
+    if op == "SOFTMAX":
+        beta = draw(st.sampled_from([1.0, 0.5, 2.0, 0.3]))
+        m, s = K.softmax_s16_params(s_in, beta)
+        b.m.add_operator(op, [xm], [ym], "SoftmaxOptions", dict(input_beta_mult=m, input_left_shift=s))
+        b.t.operator(op, [xt], [yt], "SoftmaxOptions", dict(beta=beta))
+    else:
+        m, k = (K.logistic_s16_params if op == "LOGISTIC" else K.tanh_s16_params)(s_in)
+        b.m.add_operator(op, [xm], [ym], "LogisticOptions", dict(input_multiplier=m, input_left_shift=k))
+        b.t.operator(op, [xt], [yt])
+    b.io([(xm, xt)], [(ym, yt)])
+    return b, [spread_input(rng, shape)]
+
+
 BUILDERS = {"FULLY_CONNECTED": _layer, "CONV_2D": _layer, "DEPTHWISE_CONV_2D": _layer, "ADD": _binary,
             "SUB": _binary, "MUL": _binary, "AVERAGE_POOL_2D": _pool, "MAX_POOL_2D": _pool, "QUANTIZE": _boundary,
-            "DEQUANTIZE": _boundary, "REQUANTIZE": _boundary}
+            "DEQUANTIZE": _boundary, "REQUANTIZE": _boundary, "LOGISTIC": _activation, "TANH": _activation,
+            "SOFTMAX": _activation}
 
 
 @pytest.mark.parametrize("op", list(BUILDERS))
@@ -269,3 +306,31 @@ def test_litert_fully_connected_16x8_rounds_differently():
         assert int(K.multiply_by_quantized_multiplier_int64(x, 2**30, -1)) == ours
         assert int(tflm(data, [xv]).reshape(-1)[0]) == ours
         assert int(litert(data, [xv]).reshape(-1)[0]) == theirs
+
+
+@pytest.mark.parametrize("scale", [2.0**-12, 2.0**-11, 2.0**-13, 0.001, 3e-4, 1.0 / 3000], ids=lambda v: f"{v:.3g}")
+@pytest.mark.parametrize("op", ["LOGISTIC", "TANH"])
+def test_int16_logistic_and_tanh_equal_tflite_on_every_input(op, scale):
+    """All 65,536 int16 inputs through LiteRT's reference kernel and both of microflat's runtimes, at the scales
+    docs/RECURRENT.md 1.4 measured (the power-of-two cases included)."""
+    b = Both()
+    (xm, xt), (ym, yt) = b.act("x", (1, 65536), scale), b.act("y", (1, 65536), Q015)
+    m, k = (K.logistic_s16_params if op == "LOGISTIC" else K.tanh_s16_params)(scale)
+    b.m.add_operator(op, [xm], [ym], "LogisticOptions", dict(input_multiplier=m, input_left_shift=k))
+    b.t.operator(op, [xt], [yt])
+    b.io([(xm, xt)], [(ym, yt)])
+    check(*b.files(), [np.arange(-(2**15), 2**15, dtype=np.int16).reshape(1, 65536)])
+
+
+def test_int16_softmax_equals_tflite_where_tflite_micro_differs():
+    """RECURRENT.md 2.3's row, which reaches the two entries of the 1 / (1 + x) table where TFLite's double table and
+    TFLite Micro's float one differ: microflat takes LiteRT's (20822, 10794)."""
+    b = Both()
+    (xm, xt), (ym, yt) = b.act("x", (1, 6), 0.003), b.act("y", (1, 6), Q015)
+    m, s = K.softmax_s16_params(f32(0.003))
+    b.m.add_operator("SOFTMAX", [xm], [ym], "SoftmaxOptions", dict(input_beta_mult=m, input_left_shift=s))
+    b.t.operator("SOFTMAX", [xt], [yt], "SoftmaxOptions", dict(beta=1.0))
+    b.io([(xm, xt)], [(ym, yt)])
+    x = np.array([[-348, 1520, 1301, 392, 173, -1787]], np.int16)
+    check(*b.files(), [x])
+    assert Interpreter(b.files()[0]).invoke(x)[0][0, 1:3].tolist() == [20822, 10794]

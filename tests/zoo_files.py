@@ -14,7 +14,7 @@ import torch
 
 from microflat.compiler import compile_model, zoo
 from model_builders import stream_models
-from op_models import OP_MODELS, op_model, op_model_inputs
+from op_models import OP_MODEL_OPTIONS, OP_MODELS, op_model, op_model_inputs
 
 VARIANTS = {
     "ds_cnn/int4": ("ds_cnn", dict(weight_bits=4)),
@@ -43,7 +43,8 @@ def compiled_zoo() -> dict:
 
 
 def compile_op_model(name, **options):
-    """An op-coverage model (op_models.py), calibrated on 64 samples, as .mfb bytes."""
+    """An op-coverage model (op_models.py), calibrated on 64 samples, as .mfb bytes; its OP_MODEL_OPTIONS, then
+    `options`, as compile options."""
     x = op_model_inputs(64, seed=7, name=name)
     return compile_model(op_model(name), (x[:1],), [x[i:i + 16] for i in range(0, 64, 16)], progress=False,
-                         **options).data
+                         **{**OP_MODEL_OPTIONS.get(name, {}), **options}).data

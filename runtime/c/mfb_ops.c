@@ -28,6 +28,12 @@
 #define MEAN_MAX_ELEMENTS (2147483647 / 255) /* pooling.MEAN_MAX_ELEMENTS: 255 * H * W fits int32 */
 #define SOFTMAX_MAX_DEPTH 4095               /* softmax.SOFTMAX_MAX_DEPTH */
 #define SOFTMAX_OUTPUT_SCALE_BITS 0x3B800000u /* 1 / 256 as float32 */
+#define SOFTMAX_S16_MAX_DEPTH 65535          /* softmax.SOFTMAX_S16_MAX_DEPTH: the int32 sum of the exps */
+#define SOFTMAX_S16_LEFT_SHIFT_MAX 15        /* softmax.SOFTMAX_S16_LEFT_SHIFT_MAX: 65535 * 2^15 < 2^31 */
+#define Q015_SCALE_BITS 0x38000000u          /* 1 / 32768 as float32: the int16 LOGISTIC, TANH, SOFTMAX output */
+#define S16_INPUT_MULTIPLIER_MAX 32767       /* activations_s16.INPUT_MULTIPLIER_MAX */
+#define S16_INPUT_LEFT_SHIFT_MAX 31          /* activations_s16.INPUT_LEFT_SHIFT_MAX */
+#define S16_POT_INPUT_LEFT_SHIFT_MAX 14      /* activations_s16.POT_INPUT_LEFT_SHIFT_MAX: 2^15 (3 << 14) < 2^31 */
 #define FOUR 4
 
 typedef struct {
@@ -751,14 +757,38 @@ static mf_status check_mean(const op_ctx *c, mf_op_info *info)
     return zero_point(c, &y, OUT(0));
 }
 
+/* ops._check_q015_output: an int16 LOGISTIC, TANH or SOFTMAX has zero points 0 and its output at scale 1/32768. */
+static mf_status check_q015_output(const op_ctx *c, const mf_tensor *x, const mf_tensor *y)
+{
+    CHECK(zero_point(c, x, IN(0)));
+    REQUIRE(x->zero_point == 0, IN(0), "an int16 activation of this op has zero point 0");
+    CHECK(zero_point(c, y, OUT(0)));
+    REQUIRE(y->zero_point == 0, OUT(0), "an int16 activation of this op has zero point 0");
+    REQUIRE(y->scale_bits == Q015_SCALE_BITS, OUT(0), "the int16 output quantization must be scale 1/32768");
+    return MF_OK;
+}
+
+/* ops.check_softmax: int8 (output 1/256, zero point -128, diff_min within the Q5.26 radius) or int16 (SoftmaxInt16:
+ * depth <= 65535, zero points 0, output Q0.15, input_left_shift in [-31, 15], diff_min 0). */
 static mf_status check_softmax(const op_ctx *c, mf_op_info *info)
 {
     mf_tensor x, y;
     int32_t ls = 0;
     CHECK(counts(c, 1, 1, 1));
-    CHECK(tensor(c, 0, 0, MFB_DTYPE_INT8, ANY, ANY, 0, 0, &x, 0));
-    CHECK(tensor(c, 1, 0, MFB_DTYPE_INT8, ANY, ACTIVATION, 0, 0, &y, 0));
+    CHECK(tensor(c, 0, 0, ANY, ANY, ANY, 0, 0, &x, 0));
+    REQUIRE(x.dtype == MFB_DTYPE_INT8 || x.dtype == MFB_DTYPE_INT16, IN(0), "a tensor has the wrong dtype");
+    CHECK(tensor(c, 1, 0, (int32_t)x.dtype, ANY, ACTIVATION, 0, 0, &y, 0));
     REQUIRE(same_shape(c, &x, &y), OUT(0), "the output shape must equal the input's");
+    if (x.dtype == MFB_DTYPE_INT16) {
+        REQUIRE(dim(c, &x, x.rank - 1) <= SOFTMAX_S16_MAX_DEPTH, IN(0), "the int16 softmax depth exceeds 65535");
+        CHECK(check_q015_output(c, &x, &y));
+        CHECK(options(c, MFB_OP_OPTIONS_SOFTMAX_OPTIONS));
+        CHECK(int_option(c, MFB_SOFTMAX_OPTIONS_INPUT_BETA_MULT, 0, 0, INT32_MAX, 0));
+        CHECK(int_option(c, MFB_SOFTMAX_OPTIONS_INPUT_LEFT_SHIFT, 0, MF_SHIFT_MIN, SOFTMAX_S16_LEFT_SHIFT_MAX, 0));
+        CHECK(int_option(c, MFB_SOFTMAX_OPTIONS_DIFF_MIN, 0, 0, 0, 0));
+        info->in_place = 1u;
+        return MF_OK;
+    }
     REQUIRE(dim(c, &x, x.rank - 1) <= SOFTMAX_MAX_DEPTH, IN(0), "the softmax depth exceeds 4095");
     REQUIRE(y.quantized && y.zero_point == -128 && y.scale_bits == SOFTMAX_OUTPUT_SCALE_BITS, OUT(0),
             "softmax output quantization must be scale 1/256, zero point -128");
@@ -1271,6 +1301,30 @@ static const void *bias_at(const op_ctx *c, uint32_t i)
     const mf_tensor b = io(c, 0, i);
     return data(c, &b);
 }
+/* ops.check_logistic: LOGISTIC and TANH, int8 (a table: check_lut) or int16 (TFLite's 16x8 form: no table, zero
+ * points 0, output Q0.15, LogisticOptions within activations_s16.h's contract). */
+static mf_status check_logistic(const op_ctx *c, mf_op_info *info)
+{
+    mf_tensor x, y;
+    int32_t m = 0;
+    CHECK(counts(c, 1, 2, 1));
+    CHECK(tensor(c, 0, 0, ANY, ANY, ANY, 0, 0, &x, 0));
+    REQUIRE(x.dtype == MFB_DTYPE_INT8 || x.dtype == MFB_DTYPE_INT16, IN(0), "a tensor has the wrong dtype");
+    if (x.dtype == MFB_DTYPE_INT8) {
+        return check_lut(c, info);
+    }
+    CHECK(counts(c, 1, 1, 1));
+    CHECK(tensor(c, 1, 0, MFB_DTYPE_INT16, ANY, ACTIVATION, 0, 0, &y, 0));
+    REQUIRE(same_shape(c, &x, &y), OUT(0), "the output shape must equal the input's");
+    CHECK(check_q015_output(c, &x, &y));
+    CHECK(options(c, MFB_OP_OPTIONS_LOGISTIC_OPTIONS));
+    CHECK(int_option(c, MFB_LOGISTIC_OPTIONS_INPUT_MULTIPLIER, 0, 0, S16_INPUT_MULTIPLIER_MAX, &m));
+    CHECK(int_option(c, MFB_LOGISTIC_OPTIONS_INPUT_LEFT_SHIFT, 0, 0,
+                     m == 0 ? S16_POT_INPUT_LEFT_SHIFT_MAX : S16_INPUT_LEFT_SHIFT_MAX, 0));
+    info->in_place = 1u;
+    return MF_OK;
+}
+
 
 static const int32_t *bias_of(const op_ctx *c)
 {
@@ -1703,6 +1757,12 @@ static mf_status run_assign_variable(const op_ctx *c)
 
 static mf_status run_reshape(const op_ctx *c)
 {
+    if (x.dtype == MFB_DTYPE_INT16) {
+        mf_softmax_s16((int32_t)(x.size / depth), depth, opt(c, MFB_SOFTMAX_OPTIONS_INPUT_BETA_MULT, 0),
+                       opt(c, MFB_SOFTMAX_OPTIONS_INPUT_LEFT_SHIFT, 0), (const int16_t *)data(c, &x),
+                       (int16_t *)data(c, &y));
+        return MF_OK;
+    }
     const mf_tensor x = io(c, 0, 0), y = io(c, 1, 0);
     void *dst = data(c, &y);
     const void *src = data(c, &x);
@@ -1974,8 +2034,8 @@ static mf_status run_requantize(const op_ctx *c)
     X(CONCATENATION, check_concatenation, run_concatenation)                                                          \
     X(PAD, check_pad, run_pad)                                                                                        \
     X(RESHAPE, check_reshape, run_reshape)                                                                            \
-    X(LOGISTIC, check_lut, run_lut)                                                                                   \
-    X(TANH, check_lut, run_lut)                                                                                       \
+    X(LOGISTIC, check_logistic, run_logistic)                                                                         \
+    X(TANH, check_logistic, run_tanh)                                                                                 \
     X(HARDSWISH, check_lut, run_lut)                                                                                  \
     X(QUANTIZE, check_boundary, run_quantize)                                                                         \
     X(DEQUANTIZE, check_boundary, run_dequantize)                                                                     \
@@ -2018,6 +2078,31 @@ static mf_status not_built(const op_ctx *c)
 }
 
 #define CHECK_CASE(name, check, run)                                                                                  \
+typedef void (*activation_kernel_s16)(int32_t size, int32_t input_multiplier, int32_t input_left_shift,
+                                      const int16_t *input, int16_t *output);
+
+/* LOGISTIC and TANH: the int8 table, or the op's int16 kernel. */
+static mf_status run_activation(const op_ctx *c, activation_kernel_s16 kernel_s16)
+{
+    const mf_tensor x = io(c, 0, 0), y = io(c, 1, 0);
+    if (x.dtype == MFB_DTYPE_INT8) {
+        return run_lut(c);
+    }
+    kernel_s16((int32_t)x.size, opt(c, MFB_LOGISTIC_OPTIONS_INPUT_MULTIPLIER, 0),
+               opt(c, MFB_LOGISTIC_OPTIONS_INPUT_LEFT_SHIFT, 0), (const int16_t *)data(c, &x), (int16_t *)data(c, &y));
+    return MF_OK;
+}
+
+static mf_status run_logistic(const op_ctx *c)
+{
+    return run_activation(c, mf_logistic_s16);
+}
+
+static mf_status run_tanh(const op_ctx *c)
+{
+    return run_activation(c, mf_tanh_s16);
+}
+
     case MFB_OP_CODE_##name:                                                                                          \
         return MFB_OP_BUILT_##name ? check(&c, info) : not_built(&c);
 

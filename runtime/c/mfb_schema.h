@@ -64,11 +64,12 @@ typedef struct {
 #define MFB_TABLE_LSTM_OPTIONS 20
 #define MFB_TABLE_SVDF_OPTIONS 21
 #define MFB_TABLE_REQUANTIZE_OPTIONS 22
-#define MFB_TABLE_OPERATOR 23
-#define MFB_TABLE_MEMORY_PLAN 24
-#define MFB_TABLE_METADATA 25
-#define MFB_TABLE_MODEL 26
-#define MFB_TABLE_COUNT 27
+#define MFB_TABLE_LOGISTIC_OPTIONS 23
+#define MFB_TABLE_OPERATOR 24
+#define MFB_TABLE_MEMORY_PLAN 25
+#define MFB_TABLE_METADATA 26
+#define MFB_TABLE_MODEL 27
+#define MFB_TABLE_COUNT 28
 #define MFB_ROOT_TABLE MFB_TABLE_MODEL
 
 /* Enums. */
@@ -385,6 +386,7 @@ typedef struct {
 #define MFB_OP_OPTIONS_REQUANTIZE_OPTIONS 19
 #define MFB_OP_OPTIONS_LSTM_OPTIONS 20
 #define MFB_OP_OPTIONS_SVDF_OPTIONS 21
+#define MFB_OP_OPTIONS_LOGISTIC_OPTIONS 22
 
 /* Field slots (MFB_<TABLE>_<FIELD>) and defaults (..._DEFAULT). */
 #define MFB_WEIGHT_ENCODING_VALUE_BITS 0
@@ -601,6 +603,10 @@ typedef struct {
 #define MFB_REQUANTIZE_OPTIONS_MULT_DEFAULT 0
 #define MFB_REQUANTIZE_OPTIONS_SHIFT 1
 #define MFB_REQUANTIZE_OPTIONS_SHIFT_DEFAULT 0
+#define MFB_LOGISTIC_OPTIONS_INPUT_MULTIPLIER 0
+#define MFB_LOGISTIC_OPTIONS_INPUT_MULTIPLIER_DEFAULT 0
+#define MFB_LOGISTIC_OPTIONS_INPUT_LEFT_SHIFT 1
+#define MFB_LOGISTIC_OPTIONS_INPUT_LEFT_SHIFT_DEFAULT 0
 #define MFB_OPERATOR_OPCODE 0
 #define MFB_OPERATOR_OPCODE_DEFAULT 0
 #define MFB_OPERATOR_INPUTS 1
@@ -789,6 +795,10 @@ static const mfb_field_desc mfb_fields_RequantizeOptions[] = {
     {MFB_KIND_SCALAR, 0, 4, 0, 0}, /* mult */
     {MFB_KIND_SCALAR, 1, 4, 0, 0}, /* shift */
 };
+static const mfb_field_desc mfb_fields_LogisticOptions[] = {
+    {MFB_KIND_SCALAR, 0, 4, 0, 0}, /* input_multiplier */
+    {MFB_KIND_SCALAR, 1, 4, 0, 0}, /* input_left_shift */
+};
 static const mfb_field_desc mfb_fields_Operator[] = {
     {MFB_KIND_ENUM, 0, 1, 0, 45}, /* opcode */
     {MFB_KIND_VECTOR_SCALAR, 1, 4, 0, 0}, /* inputs */
@@ -807,13 +817,13 @@ static const mfb_field_desc mfb_fields_Metadata[] = {
 };
 static const mfb_field_desc mfb_fields_Model[] = {
     {MFB_KIND_VECTOR_TABLE, 0, 4, 1, 0}, /* tensors */
-    {MFB_KIND_VECTOR_TABLE, 1, 4, 23, 0}, /* operators */
+    {MFB_KIND_VECTOR_TABLE, 1, 4, 24, 0}, /* operators */
     {MFB_KIND_VECTOR_SCALAR, 2, 4, 0, 0}, /* inputs */
     {MFB_KIND_VECTOR_SCALAR, 3, 4, 0, 0}, /* outputs */
     {MFB_KIND_VECTOR_SCALAR, 4, 4, 0, 0}, /* buffer_offsets */
     {MFB_KIND_VECTOR_SCALAR, 5, 4, 0, 0}, /* buffer_sizes */
-    {MFB_KIND_TABLE, 6, 4, 24, 0}, /* plan */
-    {MFB_KIND_TABLE, 7, 4, 25, 0}, /* metadata */
+    {MFB_KIND_TABLE, 6, 4, 25, 0}, /* plan */
+    {MFB_KIND_TABLE, 7, 4, 26, 0}, /* metadata */
 };
 static const mfb_table_desc mfb_tables[MFB_TABLE_COUNT] = {
     {mfb_fields_WeightEncoding, 7},
@@ -839,14 +849,15 @@ static const mfb_table_desc mfb_tables[MFB_TABLE_COUNT] = {
     {mfb_fields_LstmOptions, 6},
     {mfb_fields_SvdfOptions, 5},
     {mfb_fields_RequantizeOptions, 2},
+    {mfb_fields_LogisticOptions, 2},
     {mfb_fields_Operator, 4},
     {mfb_fields_MemoryPlan, 3},
     {mfb_fields_Metadata, 3},
     {mfb_fields_Model, 8},
 };
-static const uint8_t mfb_members_OpOptions[] = {MFB_TABLE_CONV2D_OPTIONS, MFB_TABLE_DEPTHWISE_CONV2D_OPTIONS, MFB_TABLE_FULLY_CONNECTED_OPTIONS, MFB_TABLE_ADD_OPTIONS, MFB_TABLE_MUL_OPTIONS, MFB_TABLE_POOL2D_OPTIONS, MFB_TABLE_MEAN_OPTIONS, MFB_TABLE_SOFTMAX_OPTIONS, MFB_TABLE_CONCATENATION_OPTIONS, MFB_TABLE_PAD_OPTIONS, MFB_TABLE_SQUARED_DIFFERENCE_OPTIONS, MFB_TABLE_TRANSPOSE_OPTIONS, MFB_TABLE_BATCH_MAT_MUL_OPTIONS, MFB_TABLE_TRANSPOSE_CONV_OPTIONS, MFB_TABLE_RESIZE_OPTIONS, MFB_TABLE_REDUCE_OPTIONS, MFB_TABLE_STRIDED_SLICE_OPTIONS, MFB_TABLE_GATHER_OPTIONS, MFB_TABLE_REQUANTIZE_OPTIONS, MFB_TABLE_LSTM_OPTIONS, MFB_TABLE_SVDF_OPTIONS};
+static const uint8_t mfb_members_OpOptions[] = {MFB_TABLE_CONV2D_OPTIONS, MFB_TABLE_DEPTHWISE_CONV2D_OPTIONS, MFB_TABLE_FULLY_CONNECTED_OPTIONS, MFB_TABLE_ADD_OPTIONS, MFB_TABLE_MUL_OPTIONS, MFB_TABLE_POOL2D_OPTIONS, MFB_TABLE_MEAN_OPTIONS, MFB_TABLE_SOFTMAX_OPTIONS, MFB_TABLE_CONCATENATION_OPTIONS, MFB_TABLE_PAD_OPTIONS, MFB_TABLE_SQUARED_DIFFERENCE_OPTIONS, MFB_TABLE_TRANSPOSE_OPTIONS, MFB_TABLE_BATCH_MAT_MUL_OPTIONS, MFB_TABLE_TRANSPOSE_CONV_OPTIONS, MFB_TABLE_RESIZE_OPTIONS, MFB_TABLE_REDUCE_OPTIONS, MFB_TABLE_STRIDED_SLICE_OPTIONS, MFB_TABLE_GATHER_OPTIONS, MFB_TABLE_REQUANTIZE_OPTIONS, MFB_TABLE_LSTM_OPTIONS, MFB_TABLE_SVDF_OPTIONS, MFB_TABLE_LOGISTIC_OPTIONS};
 static const mfb_union_desc mfb_unions[1] = {
-    {mfb_members_OpOptions, 21},
+    {mfb_members_OpOptions, 22},
 };
 #endif /* MFB_SCHEMA_DESCRIPTORS */
 
