@@ -44,6 +44,11 @@ Ops and their attrs:
               constants in the file). output: y ([N, T, C] / [T, 1, C]); extra_outputs: h_n [N, C] (y's last
               row, y's quantization) and c_n [N, C], int16, zero point 0, scale 2^p (quantize.py's cell rule);
               c0 is int16 at c_n's quantization and h0 at y's (quantize.py ties them)
+  svdf        weight_feature [F, I], weight_time [F, M], bias [F / rank] | None, rank, layer (TFLite's SVDF, one
+              frame: compiler/streaming.py; F = units * rank filters). inputs: x [B, I], then the state
+              [B, F * M] or none (the zero state, a constant in the file). output: y [B, units]; extra_outputs:
+              the new state [B, F * M], int16, zero point 0. `layer` names the PyTorch call: a whole-window SVDF is
+              one svdf node per frame, all with one layer, whose outputs and states quantize.py ties
 
 Streaming state (docs/FORMAT.md, "Variables"): Graph.variables are activations that keep their value across
 invokes (a registered buffer the model updates in place: a ring buffer, an LSTM's (h, c)); they start at real 0
@@ -75,13 +80,13 @@ TABLE_OPS = frozenset(LUT_FUNCTIONS)
 TIED_OPS = frozenset(op for op, code in OPCODE_OF.items()
                      if OP_DEFS[code].output_quantization == "tied" and op != "lstm")
 FIXED_OUTPUT = {op: OP_DEFS[code].fixed_output for op, code in OPCODE_OF.items() if OP_DEFS[code].fixed_output}
+# Their int16 forms (TFLite's 16x8 softmax, logistic and tanh) all output Q0.15: scale 2^-15, zero point 0.
+FIXED_OUTPUT_INT16 = {op: (1.0 / 32768.0, 0) for op in FIXED_OUTPUT}
 # Ops that take a fused activation range (act_min, act_max): those whose options table has the fields.
 FUSES_ACTIVATION = frozenset(op for op, code in OPCODE_OF.items() if OP_DEFS[code].fuses_activation)
 
 
 @dataclass(eq=False)
-# Their int16 forms (TFLite's 16x8 softmax, logistic and tanh) all output Q0.15: scale 2^-15, zero point 0.
-FIXED_OUTPUT_INT16 = {op: (1.0 / 32768.0, 0) for op in FIXED_OUTPUT}
 class Value:
     name: str
     shape: tuple[int, ...]
@@ -90,12 +95,12 @@ class Value:
     zero_point: int = 0
     # (scale, zero point) fixed by a fake-quantize op in the captured graph (a QAT model); calibration keeps it
     fake_quant: tuple[float, int] | None = None
+    fake_quant_dtype: str | None = None  # the width that fake quantization simulated: "int8" or "int16"
 
     @property
     def quantized(self) -> bool:
         return self.scale is not None
 
-    fake_quant_dtype: str | None = None  # the width that fake quantization simulated: "int8" or "int16"
 
 @dataclass(eq=False)
 class Node:

@@ -22,6 +22,8 @@ parameter is computed here, once, from the scales the quantizer chose, with the 
   mean       M = s_in / s_out (the kernel divides by H*W itself)
   lstm       every gate and hidden multiplier from kernels.lstm_8x8_16_params (TFLite's Prepare), the zero points
              folded into the biases there
+  svdf       M_state = s_in * s_wf / s_state and M_out = s_state * s_wt / s_out from kernels.svdf_params (TFLite's
+             Prepare, float32 products)
   act range  the fused clamp [lo, hi] in real units becomes
              [max(-128, zp + round(lo / s)), min(127, zp + round(hi / s))]
 
@@ -42,6 +44,8 @@ import torch.nn.functional as F
 from microflat import kernels as K
 from microflat.kernels.lut import LUT_FUNCTIONS, lut_function
 from microflat.runtime.errors import CompileError
+
+from .streaming import svdf_step_float
 
 INF = float("inf")
 
@@ -295,10 +299,6 @@ def _emit_reduce(opcode, params=None):
     return emit
 
 
-def simulate_softmax(node, xs, fake_quant):
-    return torch.softmax(xs[0], dim=-1)
-
-
 def _int16_params(node, params):
     """params(s_in) of an int16 logistic, tanh or softmax (kernels' compile-time helpers), its refusal a
     CompileError naming the node."""
@@ -315,13 +315,17 @@ def _on_int16_grid(x, v, run):
     return torch.from_numpy(run(q).astype(np.float64) / 32768.0).to(x.dtype)
 
 
-def emit_softmax(e, node):
+def simulate_softmax(node, xs, fake_quant):
     """softmax over the last axis; with fake_quant, an int16 softmax is the kernel itself (TFLite's SoftmaxInt16:
     its tables' interpolation is not the float function rounded to the output grid)."""
     v = node.inputs[0]
     if fake_quant and v.dtype == "int16":
         m, s = _int16_params(node, K.softmax_s16_params)
         return _on_int16_grid(xs[0], v, lambda q: K.softmax_int16(q, input_multiplier=m, input_left_shift=s))
+    return torch.softmax(xs[0], dim=-1)
+
+
+def emit_softmax(e, node):
     """int8: TFLite's int8 scaling (beta 1); int16: its SoftmaxInt16 multiplier (diff_min unused, 0)."""
     x = node.inputs[0]
     if x.dtype == "int16":
@@ -511,6 +515,57 @@ def emit_lstm(e, node):
                      [e.tensor(y), e.tensor(h_n), e.tensor(c_n)], "LstmOptions", opts)
 
 
+def _svdf_weights(node, fake_quant: bool):
+    """(weight_feature, weight_time, bias | None) as float32: PyTorch's, or the int8 and int16 values times their
+    scales and the int32 bias times s_state * s_wt (quantize.py's _quantize_svdf)."""
+    a = node.attrs
+    if not fake_quant:
+        return tuple(None if a[k] is None else torch.as_tensor(a[k], dtype=torch.float32)
+                     for k in ("weight_feature", "weight_time", "bias"))
+    q, s_state = a["quantized"], node.extra_outputs[0].scale
+    wf = torch.as_tensor(q["weight_feature"], dtype=torch.float64) * q["feature_scale"]
+    wt = torch.as_tensor(q["weight_time"], dtype=torch.float64) * q["time_scale"]
+    bias = None if q["bias"] is None else torch.as_tensor(q["bias"], dtype=torch.float64) * (s_state * q["time_scale"])
+    return wf.float(), wt.float(), None if bias is None else bias.float()
+
+
+def simulate_svdf(node, xs, fake_quant):
+    """One SVDF frame (compiler/streaming.py's float step) from the given state or zeros; run_graph rounds the new
+    state to its int16 grid, so with fake_quant each slot holds what the kernel's requantized feature sum does, to
+    one step."""
+    x = xs[0]
+    filters, memory = node.attrs["weight_time"].shape
+    state = xs[1] if len(xs) == 2 else torch.zeros(x.shape[0], filters * memory, dtype=x.dtype)
+    wf, wt, bias = _svdf_weights(node, fake_quant)
+    return svdf_step_float(x, wf, wt, bias, state, node.attrs["rank"])
+
+
+def emit_svdf(e, node):
+    """SVDF: the multipliers from the chosen scales (TFLite's Prepare); the weights, the bias and a zero initial
+    state stored once per layer (a whole-window SVDF's frames share them); the state the node's input or that zero
+    constant."""
+    q, a = node.attrs["quantized"], node.attrs
+    x, y, new_state = node.inputs[0], node.output, node.extra_outputs[0]
+    try:
+        p = K.svdf_params(x.scale, q["feature_scale"], new_state.scale, q["time_scale"], y.scale)
+    except ValueError as exc:
+        raise CompileError(f"the SVDF {y.name} at {node.source}: {exc}") from None
+
+    def constant(name, data, **quant):
+        key = ("svdf", a["layer"], name, data.tobytes())
+        if key not in e.shared:
+            e.shared[key] = e.w.add_constant(f"{a['layer']}.{name}", data, **quant)
+        return e.shared[key]
+
+    ins = [e.tensor(x), constant("weights_feature", q["weight_feature"]), constant("weights_time", q["weight_time"]),
+           -1 if q["bias"] is None else constant("bias", q["bias"])]
+    if len(node.inputs) == 2:
+        ins.append(e.tensor(node.inputs[1]))
+    else:
+        ins.append(constant("state0", np.zeros(new_state.shape, np.int16), scale=new_state.scale, zero_point=0))
+    e.w.add_operator("SVDF", ins, [e.tensor(y), e.tensor(new_state)], "SvdfOptions", dict(p, rank=a["rank"]))
+
+
 # --- table activations (kernels/lut.py: the one float definition of each) -------------------------------------
 
 _NAMED_CLAMPS = {(0.0, INF): "RELU", (0.0, 6.0): "RELU6", (-1.0, 1.0): "RELU_N1_TO_1"}
@@ -518,6 +573,10 @@ TABLE_OPCODES = {"logistic": "LOGISTIC", "tanh": "TANH", "hardswish": "HARDSWISH
                  "silu": "SILU", "hardsigmoid": "HARD_SIGMOID", "leaky_relu": "LEAKY_RELU", "elu": "ELU",
                  "mish": "MISH", "clamp": "CLAMP", "rsqrt": "RSQRT"}
 assert set(TABLE_OPCODES) == set(LUT_FUNCTIONS), "every table function of kernels/lut.py has its opcode here"
+
+
+# The table activations with TFLite's int16 form (widths.INT16_OPS): (compile-time params, kernel wrapper).
+INT16_TABLES = {"logistic": (K.logistic_s16_params, K.logistic_int16), "tanh": (K.tanh_s16_params, K.tanh_int16)}
 
 
 def simulate_table(node, xs, fake_quant):
@@ -533,6 +592,11 @@ def simulate_table(node, xs, fake_quant):
 
 def emit_table(e, node):
     x, y = node.inputs[0], node.output
+    if x.dtype == "int16":  # TFLite's int16 LOGISTIC / TANH: no table, the input scaling in LogisticOptions
+        m, k = _int16_params(node, INT16_TABLES[node.op][0])
+        e.w.add_operator(TABLE_OPCODES[node.op], [e.tensor(x)], [e.tensor(y)], "LogisticOptions",
+                         dict(input_multiplier=m, input_left_shift=k))
+        return
     table = K.build_lut_s8(node.op, x.scale, x.zero_point, y.scale, y.zero_point, **node.attrs)
     t = e.w.add_constant(f"{y.name}.table", table)
     opcode = TABLE_OPCODES[node.op]
@@ -575,14 +639,6 @@ IR_OPS: dict[str, IROp] = {
     "reshape": IROp("RESHAPE", simulate_reshape, emit_reshape),
     "requantize": IROp("REQUANTIZE", lambda n, xs, fq: xs[0], emit_requantize),
     "lstm": IROp("UNIDIRECTIONAL_SEQUENCE_LSTM", simulate_lstm, emit_lstm),
+    "svdf": IROp("SVDF", simulate_svdf, emit_svdf),
     **{op: IROp(opcode, simulate_table, emit_table) for op, opcode in TABLE_OPCODES.items()},
 }
-# The table activations with TFLite's int16 form (widths.INT16_OPS): (compile-time params, kernel wrapper).
-INT16_TABLES = {"logistic": (K.logistic_s16_params, K.logistic_int16), "tanh": (K.tanh_s16_params, K.tanh_int16)}
-
-
-    if x.dtype == "int16":  # TFLite's int16 LOGISTIC / TANH: no table, the input scaling in LogisticOptions
-        m, k = _int16_params(node, INT16_TABLES[node.op][0])
-        e.w.add_operator(TABLE_OPCODES[node.op], [e.tensor(x)], [e.tensor(y)], "LogisticOptions",
-                         dict(input_multiplier=m, input_left_shift=k))
-        return

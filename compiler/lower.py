@@ -28,6 +28,13 @@ step from fc, add, mul, sub and the logistic and tanh tables. Their h_n and
 c_n (and a GRU's output sequence) are kept one state at a time (_Stack) and
 stacked into PyTorch's shape only where the model reads them whole.
 
+SVDF (compiler/streaming.py's custom ops). microflat::svdf_step becomes one
+svdf node (SVDF in the file) whose int16 state is its input and its new state
+an extra output: a state buffer in streaming mode (a variable, assigned the new
+state). microflat::svdf_window is unrolled into one svdf node per frame of the
+window, the first from the zero state (a constant in the file) and each next
+one reading the state the previous one wrote; the frames' outputs are a _Stack.
+
 Everything else either lowers to an IR node or raises CompileError naming the
 op, the graph node and the user's source line (torch.export records the stack
 trace of every node).
@@ -45,9 +52,11 @@ import numpy as np
 import torch
 
 from microflat.kernels.reduce import MAX_DIMS as REDUCE_MAX_DIMS
+from microflat.kernels.svdf import MAX_INPUT_SIZE as SVDF_MAX_INPUT_SIZE
 from microflat.kernels.transpose import MAX_DIMS as TRANSPOSE_MAX_DIMS
 from microflat.runtime.errors import CompileError
 
+from . import streaming  # noqa: F401  (registers the microflat:: custom ops a saved program may call)
 from .ir import Graph, Node, Value
 
 NCHW_AS_NHWC = (0, 2, 3, 1)
@@ -366,14 +375,17 @@ class _Lowering:
         return [(var.value, r.value)]
 
     def check_cell_states(self, graph: Graph) -> None:
-        """An LSTM's cell state is int16 (lstm): it may pass through reshapes, be a model input or output, or a
-        variable, and be read by an lstm as its c0; no other op has an int16 form that takes it."""
+        """An LSTM's cell state is int16 (lstm), and so is an SVDF's state (svdf): it may pass through reshapes, be
+        a model input or output, or a variable, and be read by an lstm as its c0 or an svdf as its state; no other
+        op has an int16 form that takes it. (A requantize's int16 output is a 16-bit activation QAT simulated.)"""
+        converted = {n.output for n in graph.nodes if n.op == "requantize"}
         for n in graph.nodes:
             for i, v in enumerate(n.inputs):
-                if v.dtype == "int16" and not (n.op == "reshape" or (n.op == "lstm" and i == 2)):
-                    raise CompileError(f"{n.op} at {n.source} reads an LSTM's cell state ({v.name}, int16); only "
-                                       "a reshape, a model output, a state buffer or another LSTM's initial cell "
-                                       "state can take it")
+                reader = n.op == "reshape" or (n.op == "lstm" and i == 2) or (n.op == "svdf" and i == 1)
+                if v.dtype == "int16" and v not in converted and not reader:
+                    raise CompileError(f"{n.op} at {n.source} reads a recurrent state ({v.name}, int16); only "
+                                       "a reshape, a model output, a state buffer, another LSTM's initial cell "
+                                       "state or another SVDF's state can take it")
 
     # --- recurrent layers --------------------------------------------------------------
 
@@ -526,6 +538,78 @@ class _Lowering:
         z = op("logistic", op("add", xs[1], hidden[1]))
         n = op("tanh", op("add", xs[2], op("mul", r, hidden[2])))
         return op("add", n, op("mul", z, op("sub", h, n)))
+
+    # --- SVDF (compiler/streaming.py): microflat::svdf_step and microflat::svdf_window -------------------------
+
+    def _svdf_weights(self, node, weights_feature, weights_time, bias, rank) -> tuple[str, dict]:
+        """(where, the svdf node's weight attrs) after refusing what SVDF cannot run."""
+        where = f"{_module_name(node, 'SVDF')} at {source_of(node)}"
+        wf = self.const(node, weights_feature, "SVDF feature weight")
+        wt = self.const(node, weights_time, "SVDF time weight")
+        b = self.const(node, bias, "SVDF bias")
+        rank = int(rank)
+        if wf.dim() != 2 or wt.dim() != 2 or wf.shape[0] != wt.shape[0] or rank < 1 or wt.shape[0] % rank:
+            raise CompileError(f"{where}: weights_feature {tuple(wf.shape)} and weights_time {tuple(wt.shape)} must "
+                               f"be [F, I] and [F, M] with the rank {rank} dividing F")
+        units = wt.shape[0] // rank
+        if b is not None and tuple(b.shape) != (units,):
+            raise CompileError(f"{where}: the bias {tuple(b.shape)} must be [{units}] (one per unit)")
+        if wf.shape[1] > SVDF_MAX_INPUT_SIZE:
+            raise CompileError(f"{where}: {wf.shape[1]} input features, more than {SVDF_MAX_INPUT_SIZE} (the int32 "
+                               "feature sum's bound)")
+        return where, dict(weight_feature=wf.numpy(), weight_time=wt.numpy(), bias=None if b is None else b.numpy(),
+                           rank=rank, layer=node.name)
+
+    def _svdf_node(self, node, name, x: _Ref, state: Value | None, attrs) -> tuple[_Ref, _Ref]:
+        """One svdf node on x [B, I] from `state` (None: the zero state): (y [B, units], new state [B, F * M])."""
+        batches = x.logical_shape[0]
+        filters, memory = attrs["weight_time"].shape
+        y = self.value(name, (batches, filters // attrs["rank"]))
+        new_state = self.value(f"{name}_state", (batches, filters * memory))
+        new_state.dtype = "int16"
+        self.nodes.append(Node("svdf", [x.value] + ([] if state is None else [state]), y, dict(attrs),
+                               source_of(node), extra_outputs=[new_state]))
+        return _Ref(y, (0, 1)), _Ref(new_state, (0, 1))
+
+    def svdf_step(self, node, x, weights_feature, weights_time, bias, state, rank):
+        """microflat::svdf_step: one svdf node; its state a state buffer (a variable), a model input, another SVDF
+        step's new state, or a constant zero (the zero state). Returns (y, the new state)."""
+        where, attrs = self._svdf_weights(node, weights_feature, weights_time, bias, rank)
+        r = self.plain(node, self.act(node, x))
+        filters, memory = attrs["weight_time"].shape
+        if len(r.logical_shape) != 2 or r.logical_shape[1] != attrs["weight_feature"].shape[1]:
+            raise CompileError(f"{where}: the frame {r.logical_shape} must be [B, {attrs['weight_feature'].shape[1]}]")
+        given = self.env.get(state) if isinstance(state, torch.fx.Node) else state
+        if isinstance(given, torch.Tensor):
+            if torch.count_nonzero(given):
+                raise CompileError(f"{where}: a constant non-zero state; an SVDF starts from zeros, a state buffer, a "
+                                   "model input or another SVDF step's state")
+            return self._svdf_node(node, node.name, r, None, attrs)
+        s = self.plain(node, self.act(node, state, "state"))
+        if s.logical_shape != (r.logical_shape[0], filters * memory):
+            raise CompileError(f"{where}: the state {s.logical_shape} must be {(r.logical_shape[0], filters * memory)}")
+        if s.value.dtype != "int16":
+            if s.value not in self.inputs and not any(s.value is v.value for v in self.variables.values()):
+                raise CompileError(f"{where}: the state must be a state buffer, a model input or another SVDF step's "
+                                   "state (it is int16 at the state's scale), not a computed value")
+            s.value.dtype = "int16"
+        return self._svdf_node(node, node.name, r, s.value, attrs)
+
+    def svdf_window(self, node, x, weights_feature, weights_time, bias, rank):
+        """microflat::svdf_window: one svdf node per frame of x [B, T, I], the first from the zero state, each next
+        from the state the one before wrote (no variable); the outputs a _Stack along dimension 1."""
+        where, attrs = self._svdf_weights(node, weights_feature, weights_time, bias, rank)
+        r = self.plain(node, self.act(node, x))
+        if len(r.logical_shape) != 3 or r.logical_shape[2] != attrs["weight_feature"].shape[1]:
+            raise CompileError(f"{where}: the window {r.logical_shape} must be [B, T, "
+                               f"{attrs['weight_feature'].shape[1]}]")
+        ys, state = [], None
+        for t in range(r.logical_shape[1]):
+            frame = self._slice(node, r, 1, t, 1, 1, shrink=True)
+            y, s = self._svdf_node(node, f"{node.name}_t{t}", frame, state, attrs)
+            ys.append(y)
+            state = s.value
+        return _Stack(ys, 1, "output")
 
     def call(self, node):
         target = node.target
@@ -1415,6 +1499,8 @@ _HANDLERS = {
     "aten.constant_pad_nd.default": _L.constant_pad_nd,
     "aten.lstm.input": _L.lstm,
     "aten.gru.input": _L.gru,
+    "microflat.svdf_step.default": _L.svdf_step,
+    "microflat.svdf_window.default": _L.svdf_window,
 }
 
 SUPPORTED_OPS = sorted(_HANDLERS) + sorted(_IDENTITY)

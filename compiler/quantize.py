@@ -32,9 +32,20 @@ int8 with one scale per gate matrix (TFLite's LSTM is per tensor per gate: s_G =
 recurrent scales), always 8-bit (the op reads int8 weights, whatever weight_bits); the bias b_ih + b_hh int32 at
 s_x s_w(input-to-G).
 
+SVDF (an svdf node, TFLite's SVDF: int8 input and output, int16 state): x and y asymmetric int8 from their observed
+ranges; the state int16 symmetric, zero point 0, s_state = max|a| / 32767 over the feature activations a that it
+holds (observed with minmax whatever the observer: int16 has steps to spare, and a clipped state would be wrong
+for `memory` frames); weight_feature symmetric int8 per tensor, s_wf = max|wf| / 127; weight_time symmetric int16
+per tensor, s_wt = max|wt| / 32767, made larger where needed so that no unit's time accumulator
+(bias + rank * memory products of a state of up to 2^15) can leave int32 (_quantize_svdf; the kernel would wrap);
+the bias int32 at s_state * s_wt (TFLite's rule). Always 8-bit feature weights, whatever weight_bits.
+
 Ties (_tie_states): values that must share one quantization get the union of their observed ranges: an lstm's
 given initial h0 and its y (the kernel reads h0 at y's quantization), its c0 and its cell state, and each
-variable and the new value assigned to it (ASSIGN_VARIABLE copies the integers).
+variable and the new value assigned to it (ASSIGN_VARIABLE copies the integers). An svdf's state input and its
+new state (the kernel copies the integers); and the nodes of one whole-window SVDF (one per frame, one `layer`):
+their outputs, their states, and a concatenation of their outputs (the window's output), so that each frame is
+computed with the numbers of the streaming layer.
 
 16-bit activations (a Value of dtype "int16", widths.py): symmetric, zero
 point 0, s = max|x| / 32767 (observers.qparams); the weights stay int8 as
@@ -116,6 +127,9 @@ def calibrate(graph: Graph, data: Iterable, observer: str = observers.DEFAULT_OB
                                                                             and node.op not in TIED_OPS
                                                                             and v is node.output)):
             obs[v] = observers.make(observer)
+    for n in graph.nodes:  # an svdf's new state (an extra output): minmax over the feature activations it holds
+        if n.op == "svdf":
+            obs[n.extra_outputs[0]] = observers.make("minmax")
     cell_max = {n: 0.0 for n in graph.nodes if n.op == "lstm"}  # the largest |c| at any step
     count = 0
     for batch in tqdm(physical_batches(graph, data), desc="calibrating", unit="batch", disable=not progress):
@@ -239,6 +253,7 @@ def _tie_states(graph: Graph, ranges: dict, producers: dict, cell_max: dict) -> 
                 union(source(n.inputs[2]), n.extra_outputs[1])
     for var, value in graph.assignments:
         union(var, source(value))
+    _tie_svdf(graph, source, union)
     groups: dict = {}
     for v in list(parent):
         groups.setdefault(find(v), []).append(v)
@@ -275,6 +290,27 @@ def _tie_states(graph: Graph, ranges: dict, producers: dict, cell_max: dict) -> 
     return tied
 
 
+def _tie_svdf(graph: Graph, source, union) -> None:
+    """_tie_states's svdf groups (module docstring): each node's state input with its new state; the outputs, and
+    the states, of the nodes of one layer; a concatenation whose inputs all come from one layer's outputs."""
+    first: dict = {}
+    layer_of = {}
+    for n in graph.nodes:
+        if n.op != "svdf":
+            continue
+        head = first.setdefault(n.attrs["layer"], n)
+        layer_of[n.output] = n.attrs["layer"]
+        union(n.output, head.output)
+        union(n.extra_outputs[0], head.extra_outputs[0])
+        if len(n.inputs) == 2:
+            union(source(n.inputs[1]), n.extra_outputs[0])
+    for n in graph.nodes:
+        if n.op == "concat":
+            layers = {layer_of.get(source(v)) for v in n.inputs}
+            if len(layers) == 1 and None not in layers:
+                union(n.output, source(n.inputs[0]))
+
+
 PALETTE_MAX = 256
 
 
@@ -294,6 +330,8 @@ def quantize_weights(graph: Graph, weight_bits: int = 8) -> None:
     for node in graph.nodes:
         if node.op == "lstm":
             _quantize_lstm(node)
+        if node.op == "svdf":
+            _quantize_svdf(node)
         if node.op not in WEIGHTED_OPS:
             continue
         w = np.asarray(node.attrs["weight"], np.float64)
@@ -344,3 +382,40 @@ def _quantize_lstm(node) -> None:
                            f"{bias[g, c]:.4g}: it does not fit int32 at s_x * s_w, at {node.source}")
     q["bias"] = bq.astype(np.int32)
     a["quantized"] = q
+
+
+SVDF_STATE_MAX = 2**15  # the largest |int16 state value|
+
+
+def _quantize_svdf(node) -> None:
+    """An svdf's int8 feature weights, int16 time weights and int32 bias (module docstring), in
+    node.attrs['quantized']: weight_feature [F, I], feature_scale, weight_time [F, M], time_scale, bias [units] or
+    None. s_state (the new state's scale) is calibrated first.
+
+    The time accumulator of unit u is bias_q[u] + the sum of its n = rank * M products wt_q * state, |state| <=
+    2^15. With wt_q = round(wt / s) (each within 1/2 of wt / s) and bias_q = round(b / (s_state * s)), its bound
+    2^15 * sum|wt_q| + |bias_q| <= (2^15 * L1_u + |b_u| / s_state) / s + 2^14 * n + 1/2, L1_u = sum|wt| over the
+    unit's weights, is at most 2^31 - 1 when s >= (2^15 * L1_u + |b_u| / s_state) / (2^31 - 1 - 2^14 * n - 1/2):
+    the time scale is the larger of that and max|wt| / 32767. The bound is checked again on the integers."""
+    a = node.attrs
+    s_state = node.extra_outputs[0].scale
+    rank = a["rank"]
+    wf = np.asarray(a["weight_feature"], np.float64)
+    wt = np.asarray(a["weight_time"], np.float64)
+    units = wt.shape[0] // rank
+    bias = np.zeros(units) if a["bias"] is None else np.asarray(a["bias"], np.float64)
+    s_wf = float(np.abs(wf).max()) / 127 or 1 / 127  # a zero matrix: any scale holds it
+    q_wf = np.clip(round_half_away_from_zero(wf / s_wf), -127, 127)
+    products = rank * wt.shape[1]
+    l1 = np.abs(wt).reshape(units, -1).sum(axis=1)
+    need = (SVDF_STATE_MAX * l1 + np.abs(bias) / s_state) / (INT32_MAX - 2**14 * products - 0.5)
+    s_wt = max(float(np.abs(wt).max()) / 32767, float(need.max())) or 1 / 32767
+    q_wt = np.clip(round_half_away_from_zero(wt / s_wt), -32767, 32767)
+    q_b = round_half_away_from_zero(bias / (s_state * s_wt))
+    bound = SVDF_STATE_MAX * np.abs(q_wt).reshape(units, -1).sum(axis=1) + np.abs(q_b)
+    if bound.max() > INT32_MAX:  # the derivation above rules it out; a float rounding would show here
+        u = int(np.argmax(bound))
+        raise CompileError(f"the time accumulator of unit {u} of the SVDF {node.output.name} could reach "
+                           f"{int(bound[u])}, above 2^31 - 1, at {node.source}")
+    a["quantized"] = dict(weight_feature=q_wf.astype(np.int8), feature_scale=s_wf, weight_time=q_wt.astype(np.int16),
+                          time_scale=s_wt, bias=None if a["bias"] is None else q_b.astype(np.int32))

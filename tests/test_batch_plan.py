@@ -14,14 +14,14 @@ from microflat.runtime.batch_plan import batched_model, per_sample_reason
 from microflat.runtime.interpreter import BATCH_PROGRAM_SAMPLES, Interpreter
 from microflat.runtime.loader import load_bytes
 from model_builders import stream_models
-from zoo_files import compiled_zoo
+from zoo_files import COMPILED_STREAMS, compiled_zoo
 
 # The op-coverage models whose graphs cross samples: a batch-free [16, 8] activation (attention's heads), a slice
 # and a gather whose first axis is not only the batch.
 MIXING = {"ops/attention", "ops/slicing", "ops/embedding"}
 # The streaming models keep state across invokes: their samples run one after another, as a stream, on both
 # backends (the Numba one carries the state from sample to sample as the C one does).
-STREAMS = set(stream_models())
+STREAMS = set(stream_models()) | set(COMPILED_STREAMS)
 
 
 def _inputs(model, n, seed):

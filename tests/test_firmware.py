@@ -18,10 +18,11 @@ from firmware import (EXAMPLES, as_input_files, assert_report_matches, build_fir
                       run, run_firmware)
 from op_models import OP_MODELS
 from model_builders import stream_models
-from zoo_files import VARIANTS, compiled_zoo
+from zoo_files import COMPILED_STREAMS, VARIANTS, compiled_zoo
 from microflat.compiler import zoo
 
-MODELS = sorted(zoo.ZOO) + sorted(VARIANTS) + sorted(OP_MODELS) + sorted(stream_models())
+MODELS = (sorted(zoo.ZOO) + sorted(VARIANTS) + sorted(OP_MODELS) + sorted(stream_models())
+          + sorted(COMPILED_STREAMS))
 LINUX = EXAMPLES / "aarch64-linux"
 
 

@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from firmware import ROOT, build_firmware, exported, need, python_outputs, run, run_firmware
 from model_builders import stream_models
 from op_models import OP_MODELS
-from zoo_files import VARIANTS, compiled_zoo
+from zoo_files import COMPILED_STREAMS, VARIANTS, compiled_zoo
 from microflat.compiler import zoo
 from microflat.runtime import load_bytes
 from microflat.runtime.c_runtime import aligned_bytes
@@ -31,7 +31,8 @@ from microflat.runtime.export_c import example_inputs, export, ops_header, ops_u
 from microflat.runtime.flatbuffer_reader import read_root
 from microflat.runtime.loader import check_header
 
-MODELS = sorted(zoo.ZOO) + sorted(VARIANTS) + sorted(OP_MODELS) + sorted(stream_models())
+MODELS = (sorted(zoo.ZOO) + sorted(VARIANTS) + sorted(OP_MODELS) + sorted(stream_models())
+          + sorted(COMPILED_STREAMS))
 RUNTIME_C = ROOT / "runtime" / "c"
 KERNELS_C = ROOT / "kernels"
 OPS_C = RUNTIME_C / "mfb_ops.c"

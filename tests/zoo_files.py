@@ -5,7 +5,8 @@ them) with the default encoding choice, plus variants whose weights take the
 other encodings, so the C runtime runs packed int4 and sparse layouts on
 whole models too (and 16-bit activations), the op-coverage models of
 op_models.py, which use every operator the zoo does not, and the streaming
-models of model_builders.py (variables, LSTM, SVDF).
+models of model_builders.py (variables, LSTM, SVDF) and the streaming models compiled from PyTorch
+(COMPILED_STREAMS: the SVDF keyword spotter of compiler/streaming.py).
 """
 
 import functools
@@ -13,6 +14,7 @@ import functools
 import torch
 
 from microflat.compiler import compile_model, zoo
+from microflat.compiler.streaming import SvdfKeywordSpotter, set_streaming
 from model_builders import stream_models
 from op_models import OP_MODEL_OPTIONS, OP_MODELS, op_model, op_model_inputs
 
@@ -33,12 +35,27 @@ def compile_zoo_model(name, **options):
     return compile_model(model, (x[:1],), batches, progress=False, **options).data
 
 
+def compile_kws_svdf():
+    """The SVDF keyword spotter (40 features a frame, 12 classes) in streaming mode, seeded, calibrated on 32 random
+    frames as one stream, as .mfb bytes: one frame an invoke, its two SVDF states in variables."""
+    torch.manual_seed(0)
+    model = set_streaming(SvdfKeywordSpotter(40, 12).eval(), True)
+    frames = torch.randn(32, 40, generator=torch.Generator().manual_seed(7))
+    return compile_model(model, (frames[:1],), [frames], progress=False).data
+
+
+# Streaming models compiled from PyTorch (a second each), named here so that test modules can list them without
+# compiling: the zoo-wide tests run them as they run model_builders' writer-built streams.
+COMPILED_STREAMS = {"streams/kws_svdf": compile_kws_svdf}
+
+
 @functools.lru_cache(maxsize=None)
 def compiled_zoo() -> dict:
     files = {name: compile_zoo_model(name) for name in zoo.ZOO}
     files.update({key: compile_zoo_model(name, **options) for key, (name, options) in VARIANTS.items()})
     files.update({name: compile_op_model(name) for name in OP_MODELS})
     files.update(stream_models())
+    files.update({name: build() for name, build in COMPILED_STREAMS.items()})
     return files
 
 
