@@ -147,12 +147,6 @@ def test_int16_fake_quant_is_symmetric_on_the_int16_grid():
     assert np.abs(q).max() <= 32767
 
 
-def _int16_values(compiled):
-    from microflat.runtime import load_bytes
-
-    return {t.name for t in load_bytes(compiled.data).tensors if t.dtype == "int16"}
-
-
 def test_qat_16x8_runs_in_16_bits_where_training_simulated_it():
     """activations="int16": every linear layer's output and the input fake-quantized on the int16 grid; compiled
     with the default activations, the file is 16-bit exactly there and agrees with the QAT model's own outputs.
