@@ -125,6 +125,7 @@ from .numerics import (
 )
 from .svdf import svdf, svdf_params, svdf_s8, svdf_s8_scratch_bytes
 from .lstm import LstmParams, lstm, lstm_8x8_16, lstm_8x8_16_params
+from .lstm_16x8 import Lstm16x8Params, lstm_16x8, lstm_16x8_params, lstm_int16
 
 __all__ = [
     "ROUNDING_MODE",
@@ -257,4 +258,8 @@ __all__ = [
     "lstm",
     "lstm_8x8_16",
     "lstm_8x8_16_params",
+    "Lstm16x8Params",
+    "lstm_16x8",
+    "lstm_16x8_params",
+    "lstm_int16",
 ]

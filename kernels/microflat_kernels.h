@@ -327,6 +327,16 @@ void mf_lstm_8x8_16(int32_t steps, int32_t input_size, int32_t cell_size,
                     const int8_t *input, const int8_t *input_weights, const int8_t *recurrent_weights,
                     const int32_t *input_bias, const int32_t *recurrent_bias,
                     int8_t *hidden_state, int16_t *cell_state, int8_t *output);
+/* lstm_16x8.c: TFLite Micro's integer LSTM (16x8: int16 input and states, int64 biases), one time-major
+ * sequence; lstm_16x8.py states the layout and the bounds (cell_exponent in [-29, 2], the three product shifts
+ * <= 0, gate shifts in [-31, 7], |bias| + 2^15 sum|w| <= 2^47 - 1). */
+void mf_lstm_16x8(int32_t steps, int32_t input_size, int32_t cell_size,
+                  const int32_t *gate_mult, const int8_t *gate_shift,
+                  int32_t forget_mult, int32_t forget_shift, int32_t input_mult, int32_t input_shift,
+                  int32_t hidden_mult, int32_t hidden_shift,
+                  int32_t cell_exponent, int32_t cell_clip,
+                  const int16_t *input, const int8_t *input_weights, const int8_t *recurrent_weights,
+                  const int64_t *bias,
                   int16_t *hidden_state, int16_t *cell_state, int16_t *output);
 /* cffi-end */
 

@@ -32,6 +32,11 @@ from microflat.kernels.lstm import CELL_EXPONENT_MIN as LSTM_CELL_EXPONENT_MIN
 from microflat.kernels.lstm import GATES as LSTM_GATES
 from microflat.kernels.lstm import HIDDEN_SHIFT_MAX as LSTM_HIDDEN_SHIFT_MAX
 from microflat.kernels.lstm import gate_accumulator_overflow
+from microflat.kernels.lstm_16x8 import CELL_EXPONENT_MAX as LSTM16_CELL_EXPONENT_MAX
+from microflat.kernels.lstm_16x8 import CELL_EXPONENT_MIN as LSTM16_CELL_EXPONENT_MIN
+from microflat.kernels.lstm_16x8 import MUL_SHIFT_MAX as LSTM16_MUL_SHIFT_MAX
+from microflat.kernels.lstm_16x8 import cell_product_multipliers as lstm16_cell_product_multipliers
+from microflat.kernels.lstm_16x8 import gate_accumulator_overflow as lstm16_gate_accumulator_overflow
 from microflat.kernels.pooling import MEAN_MAX_ELEMENTS
 from microflat.kernels.svdf import MAX_INPUT_SIZE as SVDF_MAX_INPUT_SIZE
 from microflat.kernels.reduce import MAX_DIMS as REDUCE_MAX_DIMS
@@ -40,14 +45,14 @@ from microflat.kernels.resize import MAX_SIZE as RESIZE_MAX_SIZE
 from microflat.kernels.slicing import MAX_DIMS as SLICE_MAX_DIMS
 from microflat.kernels.transpose import MAX_DIMS as TRANSPOSE_MAX_DIMS
 from microflat.kernels.softmax import SOFTMAX_MAX_DEPTH, SOFTMAX_OUTPUT_SCALE, SOFTMAX_OUTPUT_ZP, softmax_input_radius
+from microflat.kernels.softmax import (SOFTMAX_S16_LEFT_SHIFT_MAX, SOFTMAX_S16_MAX_DEPTH, SOFTMAX_S16_OUTPUT_SCALE,
+                                       SOFTMAX_S16_OUTPUT_ZP)
+from microflat.kernels import activations_s16 as S16_ACTIVATIONS
 
 from . import memory_plan
 from .errors import FormatError, InputError
 from .format import MAX_RANK, OPCODE, SCHEMA
 
-from microflat.kernels.softmax import (SOFTMAX_S16_LEFT_SHIFT_MAX, SOFTMAX_S16_MAX_DEPTH, SOFTMAX_S16_OUTPUT_SCALE,
-                                       SOFTMAX_S16_OUTPUT_ZP)
-from microflat.kernels import activations_s16 as S16_ACTIVATIONS
 INT32_MAX = 2**31 - 1
 INT16_MIN, INT16_MAX = -(2**15), 2**15 - 1
 MAX_SPATIAL = 2**16
@@ -702,11 +707,6 @@ def prepare_mean(c: OpCheck, view, scratch):
                   output_zp=y.zero_point, mult=o.mult, shift=o.shift, input=view(x), output=view(y))]
 
 
-def check_softmax(c: OpCheck) -> OpInfo:
-    c.counts((1,), 1)
-    x = c.tensor("inputs", 0, LAYER_DTYPES)
-    y = c.tensor("outputs", 0, x.dtype, const=False)
-    c.require(y.shape == x.shape, "outputs[0]", f"output shape {y.shape} must equal the input's {x.shape}")
 def _check_q015_output(c: OpCheck, x, y, output_scale: float, output_zp: int):
     """An int16 LOGISTIC, TANH or SOFTMAX (TFLite's 16x8 forms): both zero points 0, and the output at the op's
     fixed quantization, Q0.15 (scale 1/32768 exactly, zero point 0)."""
@@ -718,14 +718,14 @@ def _check_q015_output(c: OpCheck, x, y, output_scale: float, output_zp: int):
               c.element_at("outputs", 0))
 
 
-    c.require(x.shape[-1] <= SOFTMAX_MAX_DEPTH, "inputs[0]", f"depth {x.shape[-1]} exceeds {SOFTMAX_MAX_DEPTH}")
+def check_softmax(c: OpCheck) -> OpInfo:
     """int8: TFLite's int8 Softmax (output scale 1/256, zero point -128; diff_min bounds the Q5.26 rescaling).
     int16: TFLite's SoftmaxInt16 (zero points 0, output Q0.15, depth <= 65535 so the int32 sum of the exps cannot
     overflow, input_left_shift in [-31, 15] so 65535 * 2^shift stays inside int32, diff_min 0; kernels/softmax.py)."""
-    c.require((y.scale_value, y.zero_point) == (SOFTMAX_OUTPUT_SCALE, SOFTMAX_OUTPUT_ZP), "outputs[0]",
-              f"softmax output quantization must be scale {SOFTMAX_OUTPUT_SCALE}, zero point {SOFTMAX_OUTPUT_ZP}")
-    o = c.options()
-    c.int_option(o, "input_beta_mult", 0, INT32_MAX)
+    c.counts((1,), 1)
+    x = c.tensor("inputs", 0, LAYER_DTYPES)
+    y = c.tensor("outputs", 0, x.dtype, const=False)
+    c.require(y.shape == x.shape, "outputs[0]", f"output shape {y.shape} must equal the input's {x.shape}")
     if x.dtype == "int16":
         c.require(x.shape[-1] <= SOFTMAX_S16_MAX_DEPTH, "inputs[0]",
                   f"depth {x.shape[-1]} exceeds {SOFTMAX_S16_MAX_DEPTH}")
@@ -735,6 +735,11 @@ def _check_q015_output(c: OpCheck, x, y, output_scale: float, output_zp: int):
         c.int_option(o, "input_left_shift", SHIFT_MIN, SOFTMAX_S16_LEFT_SHIFT_MAX)
         c.int_option(o, "diff_min", 0, 0)
         return OpInfo(0, 0, (0,))
+    c.require(x.shape[-1] <= SOFTMAX_MAX_DEPTH, "inputs[0]", f"depth {x.shape[-1]} exceeds {SOFTMAX_MAX_DEPTH}")
+    c.require((y.scale_value, y.zero_point) == (SOFTMAX_OUTPUT_SCALE, SOFTMAX_OUTPUT_ZP), "outputs[0]",
+              f"softmax output quantization must be scale {SOFTMAX_OUTPUT_SCALE}, zero point {SOFTMAX_OUTPUT_ZP}")
+    o = c.options()
+    c.int_option(o, "input_beta_mult", 0, INT32_MAX)
     ls = c.int_option(o, "input_left_shift", 0, 31)
     c.int_option(o, "diff_min", -softmax_input_radius(ls), 0)
     return OpInfo(0, 0, (0,))
@@ -744,14 +749,14 @@ def prepare_softmax(c: OpCheck, view, scratch):
     o = c.op.options
     (x,), (y,) = c.io()
     depth = x.shape[-1]
+    if x.dtype == "int16":
+        return [_step(K.softmax_s16, outer=x.size // depth, depth=depth, input_multiplier=o.input_beta_mult,
+                      input_left_shift=o.input_left_shift, input=view(x), output=view(y))]
     return [_step(K.softmax_s8, outer=x.size // depth, depth=depth, input_beta_mult=o.input_beta_mult,
                   input_left_shift=o.input_left_shift, diff_min=o.diff_min, input=view(x), output=view(y))]
 
 
 # --- data movement ---------------------------------------------------------------
-    if x.dtype == "int16":
-        return [_step(K.softmax_s16, outer=x.size // depth, depth=depth, input_multiplier=o.input_beta_mult,
-                      input_left_shift=o.input_left_shift, input=view(x), output=view(y))]
 
 def check_concatenation(c: OpCheck) -> OpInfo:
     c.counts(range(1, 1025), 1)
@@ -1027,11 +1032,6 @@ def prepare_lut(c: OpCheck, view, scratch):
     return [_step(K.lut_s8, size=x.size, table=view(t), input=view(x), output=view(y))]
 
 
-def _check_boundary(c: OpCheck, in_dtype, out_dtype, quantized) -> OpInfo:
-    """QUANTIZE (float32 -> int8 or int16) and DEQUANTIZE (int8 or int16 -> float32): same shape, the integer
-    side quantized."""
-    c.counts((1,), 1)
-    x = c.tensor("inputs", 0, in_dtype)
 def check_logistic(c: OpCheck) -> OpInfo:
     """LOGISTIC and TANH: int8, a table op (check_lut); or int16, TFLite's 16x8 form (kernels/activations_s16.py):
     no table, zero points 0, output Q0.15, and LogisticOptions within the kernels' bounds: input_multiplier in
@@ -1062,6 +1062,11 @@ def prepare_logistic(c: OpCheck, view, scratch):
                   input=view(x), output=view(y))]
 
 
+def _check_boundary(c: OpCheck, in_dtype, out_dtype, quantized) -> OpInfo:
+    """QUANTIZE (float32 -> int8 or int16) and DEQUANTIZE (int8 or int16 -> float32): same shape, the integer
+    side quantized."""
+    c.counts((1,), 1)
+    x = c.tensor("inputs", 0, in_dtype)
     y = c.tensor("outputs", 0, out_dtype, const=False)
     c.require(y.shape == x.shape, "outputs[0]", f"output shape {y.shape} must equal the input's {x.shape}")
     which, t = ("outputs", y) if quantized == "output" else ("inputs", x)
@@ -1076,9 +1081,12 @@ def check_lstm(c: OpCheck) -> OpInfo:
     states in (h int8, c int16 with zero point 0) and out (h's new value at h's quantization, which the output
     sequence shares; the states in may be constants, the initial state of a layer that starts from it at every
     invoke, or variables, a streaming layer's); 8 gate multipliers, a hidden multiplier with shift <= 0, c's scale 2^p with p in [-15, -9],
-    a clip in [0, 32767], and the gate accumulator rule (lstm.gate_accumulator_overflow)."""
+    a clip in [0, 32767], and the gate accumulator rule (lstm.gate_accumulator_overflow). An int16 input selects the
+    16x8 form (check_lstm_16x8)."""
     c.counts((7,), 3)
-    x = c.tensor("inputs", 0, "int8", 3)
+    x = c.tensor("inputs", 0, LAYER_DTYPES, 3)
+    if x.dtype == "int16":
+        return check_lstm_16x8(c, x)
     wx = c.tensor("inputs", 1, "int8", 3, const=True)
     wh = c.tensor("inputs", 2, "int8", 3, const=True)
     bx = c.tensor("inputs", 3, "int32", 2, const=True)
@@ -1124,11 +1132,74 @@ def check_lstm(c: OpCheck) -> OpInfo:
     return OpInfo(0, steps * 4 * cells * (inputs + cells))
 
 
+def check_lstm_16x8(c: OpCheck, x) -> OpInfo:
+    """UNIDIRECTIONAL_SEQUENCE_LSTM's 16x8 form (kernels/lstm_16x8.py derives the arithmetic and its bounds; TFLM's
+    int16 LSTM): check_lstm's layout with an int16 sequence x and int16 states h and c, all with zero point 0 (y and
+    the new h share h's quantization); int64 input-to-gate biases (inputs[3]) and no recurrent bias (inputs[4] is
+    -1: TFLM's recurrent FCs have none); gate shifts in [-31, 7], a hidden shift <= 0, c's scale 2^p with p in
+    [-29, 2] (the f c and i g multipliers follow from p: lstm_16x8.cell_product_multipliers), a clip in [0, 32767],
+    and the int64 accumulator rule (lstm_16x8.gate_accumulator_overflow). Checked in the C loader's order."""
+    wx = c.tensor("inputs", 1, "int8", 3, const=True)
+    wh = c.tensor("inputs", 2, "int8", 3, const=True)
+    bx = c.tensor("inputs", 3, "int64", 2, const=True)
+    c.require(int(c.op.inputs[4]) == -1, "inputs[4]", "the 16x8 form has no recurrent bias (inputs[4] must be -1)",
+              c.element_at("inputs", 4))
+    h = c.tensor("inputs", 5, "int16", 2)
+    cell = c.tensor("inputs", 6, "int16", 2)
+    y = c.tensor("outputs", 0, "int16", 3, const=False)
+    h_out = c.tensor("outputs", 1, "int16", 2, const=False)
+    c_out = c.tensor("outputs", 2, "int16", 2, const=False)
+    c.require(x.shape[0] == 1 or x.shape[1] == 1, "inputs[0]", f"input {x.shape} is not one sequence ([1, T, I] "
+              "or [T, 1, I])")
+    cells, inputs = wx.shape[1], x.shape[2]
+    c.require(wx.shape == (4, cells, inputs), "inputs[1]", f"input weights {wx.shape} must be {(4, cells, inputs)}")
+    c.require(wh.shape == (4, cells, cells), "inputs[2]", f"recurrent weights {wh.shape} must be {(4, cells, cells)}")
+    c.require(bx.shape == (4, cells), "inputs[3]", f"bias {bx.shape} must be {(4, cells)}")
+    for which, i, t in (("inputs", 5, h), ("inputs", 6, cell), ("outputs", 1, h_out), ("outputs", 2, c_out)):
+        c.require(t.shape == (1, cells), f"{which}[{i}]", f"state {t.shape} must be {(1, cells)}")
+    c.require(y.shape == x.shape[:2] + (cells,), "outputs[0]", f"output {y.shape} must be {x.shape[:2] + (cells,)}")
+    for i, t in ((0, x), (5, h)):
+        c.require(c.zero_point(t, "inputs", i) == 0, f"inputs[{i}]", f"int16 tensor {t.index} has zero point "
+                  f"{t.zero_point}, not 0", c.element_at("inputs", i))
+    c.same_quantization(h, y, "outputs[0]")
+    c.same_quantization(h, h_out, "outputs[1]")
+    for which, i, t in (("inputs", 6, cell), ("outputs", 2, c_out)):
+        c.require(not t.zero_point, f"{which}[{i}]", f"the cell state has zero point 0, not {t.zero_point}")
+    o = c.options()
+    mult, shift, _ = c.requant(o, "gate_mult", "gate_shift", 8, S16_SHIFT_MAX)
+    c.require(len(mult) == 8, "options.gate_mult", "needs 8 values", o.at["gate_mult"])
+    c.scalar_requant(o, "hidden_mult", "hidden_shift")
+    c.int_option(o, "hidden_shift", SHIFT_MIN, LSTM16_MUL_SHIFT_MAX)
+    c.int_option(o, "cell_exponent", LSTM16_CELL_EXPONENT_MIN, LSTM16_CELL_EXPONENT_MAX)
+    c.int_option(o, "cell_clip", 0, INT16_MAX)
+    for i, w in ((1, wx), (2, wh)):
+        c.require(int(w.data.min()) >= -127, f"inputs[{i}]", "weights hold -128; symmetric int8 lies in [-127, 127]",
+                  c.element_at("inputs", i))
+    worst = lstm16_gate_accumulator_overflow(wx.data, wh.data, bx.data)
+    if worst is not None:
+        side, g, r, bound = worst
+        i = 1 if side == "input" else 2
+        c.fail(f"inputs[{i}]", c.element_at("inputs", i), f"the {side}-to-{LSTM_GATES[g]} int64 accumulator of cell "
+               f"{r} could reach {bound}, above 2^47 - 1")
+    steps = x.shape[0] * x.shape[1]
+    return OpInfo(0, steps * 4 * cells * (inputs + cells))
+
+
 def prepare_lstm(c: OpCheck, view, scratch):
     """The states are copied to the outputs, which the kernel then updates in place over the sequence."""
     o = c.op.options
     (x, wx, wh, bx, bh, h, cell), (y, h_out, c_out) = c.io()
     steps = x.shape[0] * x.shape[1]
+    if x.dtype == "int16":
+        forget_mult, forget_shift, input_mult, input_shift = lstm16_cell_product_multipliers(o.cell_exponent)
+        return [(np.copyto, (view(h_out), view(h))), (np.copyto, (view(c_out), view(cell))),
+                _step(K.lstm_16x8, steps=steps, input_size=x.shape[2], cell_size=wx.shape[1],
+                      gate_mult=o.gate_mult.astype(np.int32), gate_shift=o.gate_shift.astype(np.int8),
+                      forget_mult=forget_mult, forget_shift=forget_shift, input_mult=input_mult,
+                      input_shift=input_shift, hidden_mult=o.hidden_mult, hidden_shift=o.hidden_shift,
+                      cell_exponent=o.cell_exponent, cell_clip=o.cell_clip, input=view(x), input_weights=view(wx),
+                      recurrent_weights=view(wh), bias=view(bx), hidden_state=view(h_out),
+                      cell_state=view(c_out), output=view(y))]
     return [(np.copyto, (view(h_out), view(h))), (np.copyto, (view(c_out), view(cell))),
             _step(K.lstm_8x8_16, steps=steps, input_size=x.shape[2], cell_size=wx.shape[1],
                   gate_mult=o.gate_mult.astype(np.int32), gate_shift=o.gate_shift.astype(np.int8),

@@ -919,14 +919,98 @@ static int lstm_side_fits(const int8_t *w, const int32_t *bias, const int8_t *sh
     return 1;
 }
 
+/* lstm_16x8.gate_accumulator_overflow on one side's [4, C, K] weights and [4, C] int64 biases (none: the recurrent
+ * side): |bias| + 2^15 sum|w| <= 2^47 - 1 for every row. A bias beyond +-(2^47 - 1) fails before any sum (INT64_MIN
+ * is never negated); the sums are below 127 * 2^31, so every term is exact in int64. */
+static int lstm_16x8_side_fits(const int8_t *w, const int64_t *bias, int64_t cells, int64_t k)
+{
+    const int64_t limit = ((int64_t)1 << 47) - 1;
+    for (int64_t row = 0; row < 4 * cells; ++row) {
+        const int64_t b = bias != 0 ? bias[row] : 0;
+        if (b > limit || b < -limit) {
+            return 0;
+        }
+        int64_t sum = 0;
+        for (int64_t j = 0; j < k; ++j) {
+            const int32_t v = w[row * k + j];
+            sum += v < 0 ? -v : v;
+        }
+        if (((int64_t)1 << 15) * sum + (b < 0 ? -b : b) > limit) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* ops.check_lstm_16x8 (kernels/lstm_16x8.py derives the bounds): check_lstm's layout with an int16 sequence and
+ * int16 states (zero points 0), int64 input-to-gate biases and no recurrent bias (inputs[4] is -1), gate shifts in
+ * [-31, 7], c's exponent in [-29, 2] and the int64 accumulator rule. Python's order of checks. */
+static mf_status check_lstm_16x8(const op_ctx *c, const mf_tensor *x)
+{
+    mf_tensor wx, wh, bx, h, cell, y, h_out, c_out;
+    CHECK(tensor(c, 0, 1, MFB_DTYPE_INT8, 3, CONSTANT, 0, 0, &wx, 0));
+    CHECK(tensor(c, 0, 2, MFB_DTYPE_INT8, 3, CONSTANT, 0, 0, &wh, 0));
+    CHECK(tensor(c, 0, 3, MFB_DTYPE_INT64, 2, CONSTANT, 0, 0, &bx, 0));
+    REQUIRE(mfb_vec_int(c->b, c->ins, 4) == -1, IN(4), "the 16x8 form has no recurrent bias (inputs[4] must be -1)");
+    CHECK(tensor(c, 0, 5, MFB_DTYPE_INT16, 2, ANY, 0, 0, &h, 0)); /* a constant initial state, or a variable */
+    CHECK(tensor(c, 0, 6, MFB_DTYPE_INT16, 2, ANY, 0, 0, &cell, 0));
+    CHECK(tensor(c, 1, 0, MFB_DTYPE_INT16, 3, ACTIVATION, 0, 0, &y, 0));
+    CHECK(tensor(c, 1, 1, MFB_DTYPE_INT16, 2, ACTIVATION, 0, 0, &h_out, 0));
+    CHECK(tensor(c, 1, 2, MFB_DTYPE_INT16, 2, ACTIVATION, 0, 0, &c_out, 0));
+    REQUIRE(dim(c, x, 0) == 1 || dim(c, x, 1) == 1, IN(0), "the input is not one sequence ([1, T, I] or [T, 1, I])");
+    const int64_t cells = dim(c, &wx, 1), k = dim(c, x, 2);
+    REQUIRE(dim(c, &wx, 0) == 4 && dim(c, &wx, 2) == k, IN(1), "the input weights are not [4, C, I]");
+    REQUIRE(dim(c, &wh, 0) == 4 && dim(c, &wh, 1) == cells && dim(c, &wh, 2) == cells, IN(2),
+            "the recurrent weights are not [4, C, C]");
+    REQUIRE(dim(c, &bx, 0) == 4 && dim(c, &bx, 1) == cells, IN(3), "a bias is not [4, C]");
+    REQUIRE(dim(c, &h, 0) == 1 && dim(c, &h, 1) == cells, IN(5), "a state is not [1, C]");
+    REQUIRE(dim(c, &cell, 0) == 1 && dim(c, &cell, 1) == cells, IN(6), "a state is not [1, C]");
+    REQUIRE(dim(c, &h_out, 0) == 1 && dim(c, &h_out, 1) == cells, OUT(1), "a state is not [1, C]");
+    REQUIRE(dim(c, &c_out, 0) == 1 && dim(c, &c_out, 1) == cells, OUT(2), "a state is not [1, C]");
+    REQUIRE(dim(c, &y, 0) == dim(c, x, 0) && dim(c, &y, 1) == dim(c, x, 1) && dim(c, &y, 2) == cells, OUT(0),
+            "the output is not the input's leading dimensions by C");
+    CHECK(zero_point(c, x, IN(0)));
+    REQUIRE(x->zero_point == 0, IN(0), "an int16 tensor has zero point 0");
+    CHECK(zero_point(c, &h, IN(5)));
+    REQUIRE(h.zero_point == 0, IN(5), "an int16 tensor has zero point 0");
+    CHECK(same_quantization(c, &h, &y, OUT(0)));
+    CHECK(same_quantization(c, &h, &h_out, OUT(1)));
+    REQUIRE(!cell.quantized || cell.zero_point == 0, IN(6), "the cell state has zero point 0");
+    REQUIRE(!c_out.quantized || c_out.zero_point == 0, OUT(2), "the cell state has zero point 0");
+    CHECK(options(c, MFB_OP_OPTIONS_LSTM_OPTIONS));
+    CHECK(requant_upto(c, MFB_LSTM_OPTIONS_GATE_MULT, MFB_LSTM_OPTIONS_GATE_SHIFT, 8, 7));
+    REQUIRE(mfb_len(c->b, mfb_ref(c->b, c->options, MFB_LSTM_OPTIONS_GATE_MULT)) == 8,
+            OPT_VEC(MFB_LSTM_OPTIONS_GATE_MULT), "gate_mult needs 8 values");
+    CHECK(scalar_requant(c, MFB_LSTM_OPTIONS_HIDDEN_MULT, MFB_LSTM_OPTIONS_HIDDEN_SHIFT));
+    CHECK(int_option(c, MFB_LSTM_OPTIONS_HIDDEN_SHIFT, 0, MF_SHIFT_MIN, 0, 0));
+    CHECK(int_option(c, MFB_LSTM_OPTIONS_CELL_EXPONENT, 0, -29, 2, 0));
+    CHECK(int_option(c, MFB_LSTM_OPTIONS_CELL_CLIP, 0, 0, 32767, 0));
+    const int8_t *w1 = (const int8_t *)mf_const_data(c->m, wx.buffer), *w2 = (const int8_t *)mf_const_data(c->m, wh.buffer);
+    for (int64_t i = 0; i < wx.size; ++i) {
+        REQUIRE(w1[i] != -128, IN(1), "weights hold -128; symmetric int8 lies in [-127, 127]");
+    }
+    for (int64_t i = 0; i < wh.size; ++i) {
+        REQUIRE(w2[i] != -128, IN(2), "weights hold -128; symmetric int8 lies in [-127, 127]");
+    }
+    REQUIRE(lstm_16x8_side_fits(w1, (const int64_t *)(const void *)mf_const_data(c->m, bx.buffer), cells, k), IN(1),
+            "an input-to-gate int64 accumulator could overflow");
+    REQUIRE(lstm_16x8_side_fits(w2, 0, cells, cells), IN(2), "a recurrent-to-gate int64 accumulator could overflow");
+    return MF_OK;
+}
+
 /* ops.check_lstm (kernels/lstm.py derives the bounds): one int8 sequence, constant symmetric int8 weights and
- * int32 biases (gates i, f, c, o), the states in and out, and LstmOptions. Python's order of checks. */
+ * int32 biases (gates i, f, c, o), the states in and out, and LstmOptions. Python's order of checks. An int16
+ * sequence selects the 16x8 form (check_lstm_16x8). */
 static mf_status check_lstm(const op_ctx *c, mf_op_info *info)
 {
     mf_tensor x, wx, wh, bx, bh, h, cell, y, h_out, c_out;
     (void)info;
     CHECK(counts(c, 7, 7, 3));
-    CHECK(tensor(c, 0, 0, MFB_DTYPE_INT8, 3, ANY, 0, 0, &x, 0));
+    CHECK(tensor(c, 0, 0, ANY, 3, ANY, 0, 0, &x, 0));
+    REQUIRE(x.dtype == MFB_DTYPE_INT8 || x.dtype == MFB_DTYPE_INT16, IN(0), "a tensor has the wrong dtype");
+    if (x.dtype == MFB_DTYPE_INT16) {
+        return check_lstm_16x8(c, &x);
+    }
     CHECK(tensor(c, 0, 1, MFB_DTYPE_INT8, 3, CONSTANT, 0, 0, &wx, 0));
     CHECK(tensor(c, 0, 2, MFB_DTYPE_INT8, 3, CONSTANT, 0, 0, &wh, 0));
     CHECK(tensor(c, 0, 3, MFB_DTYPE_INT32, 2, CONSTANT, 0, 0, &bx, 0));
@@ -1217,6 +1301,30 @@ static mf_status check_lut(const op_ctx *c, mf_op_info *info)
     return MF_OK;
 }
 
+/* ops.check_logistic: LOGISTIC and TANH, int8 (a table: check_lut) or int16 (TFLite's 16x8 form: no table, zero
+ * points 0, output Q0.15, LogisticOptions within activations_s16.h's contract). */
+static mf_status check_logistic(const op_ctx *c, mf_op_info *info)
+{
+    mf_tensor x, y;
+    int32_t m = 0;
+    CHECK(counts(c, 1, 2, 1));
+    CHECK(tensor(c, 0, 0, ANY, ANY, ANY, 0, 0, &x, 0));
+    REQUIRE(x.dtype == MFB_DTYPE_INT8 || x.dtype == MFB_DTYPE_INT16, IN(0), "a tensor has the wrong dtype");
+    if (x.dtype == MFB_DTYPE_INT8) {
+        return check_lut(c, info);
+    }
+    CHECK(counts(c, 1, 1, 1));
+    CHECK(tensor(c, 1, 0, MFB_DTYPE_INT16, ANY, ACTIVATION, 0, 0, &y, 0));
+    REQUIRE(same_shape(c, &x, &y), OUT(0), "the output shape must equal the input's");
+    CHECK(check_q015_output(c, &x, &y));
+    CHECK(options(c, MFB_OP_OPTIONS_LOGISTIC_OPTIONS));
+    CHECK(int_option(c, MFB_LOGISTIC_OPTIONS_INPUT_MULTIPLIER, 0, 0, S16_INPUT_MULTIPLIER_MAX, &m));
+    CHECK(int_option(c, MFB_LOGISTIC_OPTIONS_INPUT_LEFT_SHIFT, 0, 0,
+                     m == 0 ? S16_POT_INPUT_LEFT_SHIFT_MAX : S16_INPUT_LEFT_SHIFT_MAX, 0));
+    info->in_place = 1u;
+    return MF_OK;
+}
+
 /* QUANTIZE (float32 -> int8) and DEQUANTIZE (int8 -> float32): same shape; the int8 side is quantized
  * (then its scale is positive and finite: tensor_check). */
 static mf_status check_boundary(const op_ctx *c, mf_op_info *info)
@@ -1301,30 +1409,6 @@ static const void *bias_at(const op_ctx *c, uint32_t i)
     const mf_tensor b = io(c, 0, i);
     return data(c, &b);
 }
-/* ops.check_logistic: LOGISTIC and TANH, int8 (a table: check_lut) or int16 (TFLite's 16x8 form: no table, zero
- * points 0, output Q0.15, LogisticOptions within activations_s16.h's contract). */
-static mf_status check_logistic(const op_ctx *c, mf_op_info *info)
-{
-    mf_tensor x, y;
-    int32_t m = 0;
-    CHECK(counts(c, 1, 2, 1));
-    CHECK(tensor(c, 0, 0, ANY, ANY, ANY, 0, 0, &x, 0));
-    REQUIRE(x.dtype == MFB_DTYPE_INT8 || x.dtype == MFB_DTYPE_INT16, IN(0), "a tensor has the wrong dtype");
-    if (x.dtype == MFB_DTYPE_INT8) {
-        return check_lut(c, info);
-    }
-    CHECK(counts(c, 1, 1, 1));
-    CHECK(tensor(c, 1, 0, MFB_DTYPE_INT16, ANY, ACTIVATION, 0, 0, &y, 0));
-    REQUIRE(same_shape(c, &x, &y), OUT(0), "the output shape must equal the input's");
-    CHECK(check_q015_output(c, &x, &y));
-    CHECK(options(c, MFB_OP_OPTIONS_LOGISTIC_OPTIONS));
-    CHECK(int_option(c, MFB_LOGISTIC_OPTIONS_INPUT_MULTIPLIER, 0, 0, S16_INPUT_MULTIPLIER_MAX, &m));
-    CHECK(int_option(c, MFB_LOGISTIC_OPTIONS_INPUT_LEFT_SHIFT, 0, 0,
-                     m == 0 ? S16_POT_INPUT_LEFT_SHIFT_MAX : S16_INPUT_LEFT_SHIFT_MAX, 0));
-    info->in_place = 1u;
-    return MF_OK;
-}
-
 
 static const int32_t *bias_of(const op_ctx *c)
 {
@@ -1673,6 +1757,12 @@ static mf_status run_softmax(const op_ctx *c)
 {
     const mf_tensor x = io(c, 0, 0), y = io(c, 1, 0);
     const int32_t depth = d32(c, &x, x.rank - 1);
+    if (x.dtype == MFB_DTYPE_INT16) {
+        mf_softmax_s16((int32_t)(x.size / depth), depth, opt(c, MFB_SOFTMAX_OPTIONS_INPUT_BETA_MULT, 0),
+                       opt(c, MFB_SOFTMAX_OPTIONS_INPUT_LEFT_SHIFT, 0), (const int16_t *)data(c, &x),
+                       (int16_t *)data(c, &y));
+        return MF_OK;
+    }
     mf_softmax_s8((int32_t)(x.size / depth), depth, opt(c, MFB_SOFTMAX_OPTIONS_INPUT_BETA_MULT, 0),
                opt(c, MFB_SOFTMAX_OPTIONS_INPUT_LEFT_SHIFT, 0), opt(c, MFB_SOFTMAX_OPTIONS_DIFF_MIN, 0),
                (const int8_t *)data(c, &x), (int8_t *)data(c, &y));
@@ -1718,8 +1808,29 @@ static mf_status run_pad(const op_ctx *c)
     return MF_OK;
 }
 
+/* The 16x8 form: no recurrent bias (inputs[4] is -1); the f c and i g multipliers follow from c's exponent p,
+ * (2^30, -14) and (2^30, -29 - p) (lstm_16x8.cell_product_multipliers). */
+static mf_status run_lstm_16x8(const op_ctx *c)
+{
+    const mf_tensor x = io(c, 0, 0), wx = io(c, 0, 1), wh = io(c, 0, 2), bx = io(c, 0, 3);
+    const mf_tensor h = io(c, 0, 5), cell = io(c, 0, 6), y = io(c, 1, 0), h_out = io(c, 1, 1), c_out = io(c, 1, 2);
+    const requant_vectors q = vectors(c, MFB_LSTM_OPTIONS_GATE_MULT, MFB_LSTM_OPTIONS_GATE_SHIFT);
+    const int32_t p = opt(c, MFB_LSTM_OPTIONS_CELL_EXPONENT, 0); /* in [-29, 2] */
+    memcpy(data(c, &h_out), data(c, &h), h.nbytes); /* the kernel updates the states in place */
+    memcpy(data(c, &c_out), data(c, &cell), cell.nbytes);
+    mf_lstm_16x8(d32(c, &x, 0) * d32(c, &x, 1), d32(c, &x, 2), d32(c, &wx, 1), q.mult, q.shift, 1 << 30, -14,
+                 1 << 30, -29 - p, opt(c, MFB_LSTM_OPTIONS_HIDDEN_MULT, 0), opt(c, MFB_LSTM_OPTIONS_HIDDEN_SHIFT, 0), p,
+                 opt(c, MFB_LSTM_OPTIONS_CELL_CLIP, 0), (const int16_t *)data(c, &x), (const int8_t *)data(c, &wx),
+                 (const int8_t *)data(c, &wh), (const int64_t *)data(c, &bx), (int16_t *)data(c, &h_out),
+                 (int16_t *)data(c, &c_out), (int16_t *)data(c, &y));
+    return MF_OK;
+}
+
 static mf_status run_lstm(const op_ctx *c)
 {
+    if (io(c, 0, 0).dtype == MFB_DTYPE_INT16) {
+        return run_lstm_16x8(c);
+    }
     const mf_tensor x = io(c, 0, 0), wx = io(c, 0, 1), wh = io(c, 0, 2), bx = io(c, 0, 3), bh = io(c, 0, 4);
     const mf_tensor h = io(c, 0, 5), cell = io(c, 0, 6), y = io(c, 1, 0), h_out = io(c, 1, 1), c_out = io(c, 1, 2);
     const requant_vectors q = vectors(c, MFB_LSTM_OPTIONS_GATE_MULT, MFB_LSTM_OPTIONS_GATE_SHIFT);
@@ -1757,12 +1868,6 @@ static mf_status run_assign_variable(const op_ctx *c)
 
 static mf_status run_reshape(const op_ctx *c)
 {
-    if (x.dtype == MFB_DTYPE_INT16) {
-        mf_softmax_s16((int32_t)(x.size / depth), depth, opt(c, MFB_SOFTMAX_OPTIONS_INPUT_BETA_MULT, 0),
-                       opt(c, MFB_SOFTMAX_OPTIONS_INPUT_LEFT_SHIFT, 0), (const int16_t *)data(c, &x),
-                       (int16_t *)data(c, &y));
-        return MF_OK;
-    }
     const mf_tensor x = io(c, 0, 0), y = io(c, 1, 0);
     void *dst = data(c, &y);
     const void *src = data(c, &x);
@@ -1973,6 +2078,31 @@ static mf_status run_lut(const op_ctx *c)
     return MF_OK;
 }
 
+typedef void (*activation_kernel_s16)(int32_t size, int32_t input_multiplier, int32_t input_left_shift,
+                                      const int16_t *input, int16_t *output);
+
+/* LOGISTIC and TANH: the int8 table, or the op's int16 kernel. */
+static mf_status run_activation(const op_ctx *c, activation_kernel_s16 kernel_s16)
+{
+    const mf_tensor x = io(c, 0, 0), y = io(c, 1, 0);
+    if (x.dtype == MFB_DTYPE_INT8) {
+        return run_lut(c);
+    }
+    kernel_s16((int32_t)x.size, opt(c, MFB_LOGISTIC_OPTIONS_INPUT_MULTIPLIER, 0),
+               opt(c, MFB_LOGISTIC_OPTIONS_INPUT_LEFT_SHIFT, 0), (const int16_t *)data(c, &x), (int16_t *)data(c, &y));
+    return MF_OK;
+}
+
+static mf_status run_logistic(const op_ctx *c)
+{
+    return run_activation(c, mf_logistic_s16);
+}
+
+static mf_status run_tanh(const op_ctx *c)
+{
+    return run_activation(c, mf_tanh_s16);
+}
+
 static float scale_of(const mf_tensor *t)
 {
     float f;
@@ -2078,31 +2208,6 @@ static mf_status not_built(const op_ctx *c)
 }
 
 #define CHECK_CASE(name, check, run)                                                                                  \
-typedef void (*activation_kernel_s16)(int32_t size, int32_t input_multiplier, int32_t input_left_shift,
-                                      const int16_t *input, int16_t *output);
-
-/* LOGISTIC and TANH: the int8 table, or the op's int16 kernel. */
-static mf_status run_activation(const op_ctx *c, activation_kernel_s16 kernel_s16)
-{
-    const mf_tensor x = io(c, 0, 0), y = io(c, 1, 0);
-    if (x.dtype == MFB_DTYPE_INT8) {
-        return run_lut(c);
-    }
-    kernel_s16((int32_t)x.size, opt(c, MFB_LOGISTIC_OPTIONS_INPUT_MULTIPLIER, 0),
-               opt(c, MFB_LOGISTIC_OPTIONS_INPUT_LEFT_SHIFT, 0), (const int16_t *)data(c, &x), (int16_t *)data(c, &y));
-    return MF_OK;
-}
-
-static mf_status run_logistic(const op_ctx *c)
-{
-    return run_activation(c, mf_logistic_s16);
-}
-
-static mf_status run_tanh(const op_ctx *c)
-{
-    return run_activation(c, mf_tanh_s16);
-}
-
     case MFB_OP_CODE_##name:                                                                                          \
         return MFB_OP_BUILT_##name ? check(&c, info) : not_built(&c);
 
