@@ -548,34 +548,49 @@ def gate_accumulator_overflow(input_weights, recurrent_weights, input_bias, recu
     return None
 
 
-def _check_params(fn: str, params) -> LstmParams:
-    """Every field of an LstmParams within what lstm_8x8_16 takes (module docstring), as contiguous arrays."""
-    if not isinstance(params, LstmParams):
-        raise ValueError(f"{fn}: params must be an LstmParams (lstm_8x8_16_params), got {type(params).__name__}")
-    wx = _checks.array(fn, "params.input_weights", params.input_weights, np.int8, 3)
+def gate_weights(fn: str, input_weights, recurrent_weights) -> tuple[np.ndarray, np.ndarray]:
+    """An LSTM's gate matrices (either integer form), checked: int8 input-to-gate [4, C, I] and recurrent-to-gate
+    [4, C, C] weights, C, I >= 1, no -128 (symmetric); as contiguous arrays."""
+    wx = _checks.array(fn, "params.input_weights", input_weights, np.int8, 3)
     if wx.shape[0] != 4 or min(wx.shape) < 1:
         raise ValueError(f"{fn}: params.input_weights must be [4, C, I] with C, I >= 1, got shape {wx.shape}")
     cells = wx.shape[1]
-    wh = _checks.array(fn, "params.recurrent_weights", params.recurrent_weights, np.int8, 3)
+    wh = _checks.array(fn, "params.recurrent_weights", recurrent_weights, np.int8, 3)
     if wh.shape != (4, cells, cells):
         raise ValueError(f"{fn}: params.recurrent_weights must be [4, C, C] = {(4, cells, cells)}, got {wh.shape}")
     _checks.weights(fn, "params.input_weights", wx)
     _checks.weights(fn, "params.recurrent_weights", wh)
-    bx = _checks.array(fn, "params.input_bias", params.input_bias, np.int32, 2)
-    bh = _checks.array(fn, "params.recurrent_bias", params.recurrent_bias, np.int32, 2)
-    for name, v in (("params.input_bias", bx), ("params.recurrent_bias", bh)):
-        if v.shape != (4, cells):
-            raise ValueError(f"{fn}: {name} must be [4, C] = {(4, cells)}, got shape {v.shape}")
-    mult = _checks.array(fn, "params.gate_mult", params.gate_mult, np.int32, 1)
-    shift = _checks.array(fn, "params.gate_shift", params.gate_shift, np.int8, 1)
+    return wx, wh
+
+
+def gate_multipliers(fn: str, gate_mult, gate_shift, shift_max: int) -> tuple[np.ndarray, np.ndarray]:
+    """An LSTM's 8 gate multipliers (input-to-G, then recurrent-to-G), checked: int32 in [0, 2^31 - 1], int8 shifts
+    in [SHIFT_MIN, shift_max]; as contiguous arrays."""
+    mult = _checks.array(fn, "params.gate_mult", gate_mult, np.int32, 1)
+    shift = _checks.array(fn, "params.gate_shift", gate_shift, np.int8, 1)
     if mult.shape != (8,) or shift.shape != (8,):
         raise ValueError(f"{fn}: params.gate_mult and params.gate_shift must hold 8 values, got {mult.shape}, "
                          f"{shift.shape}")
     if mult.min() < 0:
         raise ValueError(f"{fn}: params.gate_mult must be in [0, 2^31 - 1], got {int(mult.min())}")
-    if shift.min() < SHIFT_MIN or shift.max() > SHIFT_MAX:
-        raise ValueError(f"{fn}: params.gate_shift must be in [{SHIFT_MIN}, {SHIFT_MAX}], "
+    if shift.min() < SHIFT_MIN or shift.max() > shift_max:
+        raise ValueError(f"{fn}: params.gate_shift must be in [{SHIFT_MIN}, {shift_max}], "
                          f"got [{int(shift.min())}, {int(shift.max())}]")
+    return mult, shift
+
+
+def _check_params(fn: str, params) -> LstmParams:
+    """Every field of an LstmParams within what lstm_8x8_16 takes (module docstring), as contiguous arrays."""
+    if not isinstance(params, LstmParams):
+        raise ValueError(f"{fn}: params must be an LstmParams (lstm_8x8_16_params), got {type(params).__name__}")
+    wx, wh = gate_weights(fn, params.input_weights, params.recurrent_weights)
+    cells = wx.shape[1]
+    bx = _checks.array(fn, "params.input_bias", params.input_bias, np.int32, 2)
+    bh = _checks.array(fn, "params.recurrent_bias", params.recurrent_bias, np.int32, 2)
+    for name, v in (("params.input_bias", bx), ("params.recurrent_bias", bh)):
+        if v.shape != (4, cells):
+            raise ValueError(f"{fn}: {name} must be [4, C] = {(4, cells)}, got shape {v.shape}")
+    mult, shift = gate_multipliers(fn, params.gate_mult, params.gate_shift, SHIFT_MAX)
     _checks.integer(fn, "params.hidden_mult", params.hidden_mult, 0, INT32_MAX)
     _checks.integer(fn, "params.hidden_shift", params.hidden_shift, SHIFT_MIN, HIDDEN_SHIFT_MAX)
     _checks.integer(fn, "params.hidden_zp", params.hidden_zp, _checks.INT8_MIN, _checks.INT8_MAX)

@@ -86,7 +86,7 @@ from . import _checks
 from ._dispatch import check_backend, run_kernel
 from ._jit import kernel
 from .activations_s16 import logistic_s16_element, tanh_s16_element
-from .lstm import GATES, _float32_scale, _gate_scales, checked_log2
+from .lstm import GATES, _float32_scale, _gate_scales, checked_log2, gate_multipliers, gate_weights
 from .numerics import (INT32_MAX, MAX_S16_INPUT, S16_ACCUMULATOR_MAX, S16_SHIFT_MAX, SHIFT_MIN, accumulator_overflow,
                        multiply_by_quantized_multiplier, quantize_multiplier, requantize_int64)
 
@@ -332,28 +332,12 @@ def _check_params(fn: str, params) -> Lstm16x8Params:
     """Every field of a Lstm16x8Params within what lstm_16x8 takes (module docstring), as contiguous arrays."""
     if not isinstance(params, Lstm16x8Params):
         raise ValueError(f"{fn}: params must be an Lstm16x8Params (lstm_16x8_params), got {type(params).__name__}")
-    wx = _checks.array(fn, "params.input_weights", params.input_weights, np.int8, 3)
-    if wx.shape[0] != 4 or min(wx.shape) < 1:
-        raise ValueError(f"{fn}: params.input_weights must be [4, C, I] with C, I >= 1, got shape {wx.shape}")
+    wx, wh = gate_weights(fn, params.input_weights, params.recurrent_weights)
     cells = wx.shape[1]
-    wh = _checks.array(fn, "params.recurrent_weights", params.recurrent_weights, np.int8, 3)
-    if wh.shape != (4, cells, cells):
-        raise ValueError(f"{fn}: params.recurrent_weights must be [4, C, C] = {(4, cells, cells)}, got {wh.shape}")
-    _checks.weights(fn, "params.input_weights", wx)
-    _checks.weights(fn, "params.recurrent_weights", wh)
     b = _checks.array(fn, "params.bias", params.bias, np.int64, 2)
     if b.shape != (4, cells):
         raise ValueError(f"{fn}: params.bias must be [4, C] = {(4, cells)}, got shape {b.shape}")
-    mult = _checks.array(fn, "params.gate_mult", params.gate_mult, np.int32, 1)
-    shift = _checks.array(fn, "params.gate_shift", params.gate_shift, np.int8, 1)
-    if mult.shape != (8,) or shift.shape != (8,):
-        raise ValueError(f"{fn}: params.gate_mult and params.gate_shift must hold 8 values, got {mult.shape}, "
-                         f"{shift.shape}")
-    if mult.min() < 0:
-        raise ValueError(f"{fn}: params.gate_mult must be in [0, 2^31 - 1], got {int(mult.min())}")
-    if shift.min() < SHIFT_MIN or shift.max() > S16_SHIFT_MAX:
-        raise ValueError(f"{fn}: params.gate_shift must be in [{SHIFT_MIN}, {S16_SHIFT_MAX}], "
-                         f"got [{int(shift.min())}, {int(shift.max())}]")
+    mult, shift = gate_multipliers(fn, params.gate_mult, params.gate_shift, S16_SHIFT_MAX)
     for name in ("forget", "input", "hidden"):
         _checks.integer(fn, f"params.{name}_mult", getattr(params, f"{name}_mult"), 0, INT32_MAX)
         _checks.integer(fn, f"params.{name}_shift", getattr(params, f"{name}_shift"), SHIFT_MIN, MUL_SHIFT_MAX)
