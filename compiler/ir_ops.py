@@ -461,8 +461,8 @@ def lstm_sequence(node, xs, fake_quant: bool = False):
     """(y, h_n, c_n, max |c| over every step) of an lstm node on physical float tensors, with PyTorch's own cell
     (torch.lstm_cell) step by step. x is [N, T, I] ([T, 1, I] time-major); the states [N, C], zeros where the node
     has none. With fake_quant the weights and bias are their quantized values and every step's h and c are
-    rounded to their grids (y's int8, the cell's int16 2^p): the integer kernel's states, not its Q3.12 gates and
-    fixed-point activations, so the simulation is close to the file, not bit-exact."""
+    rounded to their grids (y's int8 or int16, the cell's int16 2^p): the integer kernel's states, not its Q3.12
+    gates and fixed-point or table activations, so the simulation is close to the file, not bit-exact."""
     a = node.attrs
     x = xs[0].transpose(0, 1) if a["time_major"] else xs[0]
     n, steps = x.shape[0], x.shape[1]
@@ -477,7 +477,8 @@ def lstm_sequence(node, xs, fake_quant: bool = False):
     for t in range(steps):
         h, c = torch.lstm_cell(x[:, t], (h, c), w_ih, w_hh, bias, None)
         if fake_quant:
-            h = torch.fake_quantize_per_tensor_affine(h, float(y_q.scale), int(y_q.zero_point), -128, 127)
+            grid = (-(2**15), 2**15 - 1) if y_q.dtype == "int16" else (-128, 127)
+            h = torch.fake_quantize_per_tensor_affine(h, float(y_q.scale), int(y_q.zero_point), *grid)
             c = torch.fake_quantize_per_tensor_affine(c, float(c_q.scale), 0, -(2**15), 2**15 - 1)
         cell_max = max(cell_max, float(c.abs().max()) if c.numel() else 0.0)
         rows.append(h)
@@ -493,21 +494,30 @@ def emit_lstm(e, node):
     """UNIDIRECTIONAL_SEQUENCE_LSTM: the parameters from the chosen scales (TFLite's Prepare); the initial states
     the node's inputs, or constants of the zero state (h at its zero point, c at 0) that every invoke starts from."""
     q, (x, y), (h_n, c_n) = node.attrs["quantized"], (node.inputs[0], node.output), node.extra_outputs
+    wide = x.dtype == "int16"  # TFLite Micro's 16x8 form: int64 input-to-gate biases, no recurrent bias
     try:
-        p = K.lstm_8x8_16_params(q["weight_ih"], q["weight_hh"], q["bias"], input_scale=x.scale, input_zp=x.zero_point,
-                                 input_weight_scales=q["scale_ih"], recurrent_weight_scales=q["scale_hh"],
-                                 state_scale=y.scale, state_zp=y.zero_point, cell_scale=c_n.scale)
+        if wide:
+            p = K.lstm_16x8_params(q["weight_ih"], q["weight_hh"], q["bias"], input_scale=x.scale,
+                                   input_weight_scales=q["scale_ih"], recurrent_weight_scales=q["scale_hh"],
+                                   state_scale=y.scale, cell_scale=c_n.scale)
+        else:
+            p = K.lstm_8x8_16_params(q["weight_ih"], q["weight_hh"], q["bias"], input_scale=x.scale,
+                                     input_zp=x.zero_point, input_weight_scales=q["scale_ih"],
+                                     recurrent_weight_scales=q["scale_hh"], state_scale=y.scale, state_zp=y.zero_point,
+                                     cell_scale=c_n.scale)
     except ValueError as exc:
         raise CompileError(f"the LSTM {y.name} at {node.source}: {exc}") from None
     consts = [e.w.add_constant(f"{y.name}.{name}", data) for name, data in (
         ("input_weights", p.input_weights), ("recurrent_weights", p.recurrent_weights),
-        ("input_bias", p.input_bias), ("recurrent_bias", p.recurrent_bias))]
+        *((("bias", p.bias),) if wide else (("input_bias", p.input_bias), ("recurrent_bias", p.recurrent_bias))))]
+    if wide:
+        consts.append(-1)
     if len(node.inputs) == 3:
         states = [e.tensor(node.inputs[1]), e.tensor(node.inputs[2])]
     else:
         cells = h_n.shape[-1]
-        states = [e.w.add_constant(f"{y.name}.h0", np.full((1, cells), y.zero_point, np.int8), scale=y.scale,
-                                   zero_point=y.zero_point),
+        states = [e.w.add_constant(f"{y.name}.h0", np.full((1, cells), y.zero_point, np.int16 if wide else np.int8),
+                                   scale=y.scale, zero_point=y.zero_point),
                   e.w.add_constant(f"{y.name}.c0", np.zeros((1, cells), np.int16), scale=c_n.scale, zero_point=0)]
     opts = dict(gate_mult=p.gate_mult, gate_shift=p.gate_shift, hidden_mult=p.hidden_mult, hidden_shift=p.hidden_shift,
                 cell_exponent=p.cell_exponent, cell_clip=p.cell_clip)

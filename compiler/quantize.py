@@ -30,6 +30,8 @@ c int16, zero point 0, scale 2^p with the smallest p in [-15, -9] such that 2^p 
 observed at any step (above 2^-9 * 32767, about 64, p stays -9 and the kernel saturates c); weights symmetric
 int8 with one scale per gate matrix (TFLite's LSTM is per tensor per gate: s_G = max|W_G| / 127, 4 input and 4
 recurrent scales), always 8-bit (the op reads int8 weights, whatever weight_bits); the bias b_ih + b_hh int32 at
+s_x s_w(input-to-G). An lstm whose width is int16 (widths.py: TFLite Micro's 16x8 LSTM) has x, y and h_n int16
+symmetric (zero point 0, as every int16 activation), the same cell rule and weights, and the bias int64 at
 s_x s_w(input-to-G).
 
 SVDF (an svdf node, TFLite's SVDF: int8 input and output, int16 state): x and y asymmetric int8 from their observed
@@ -376,11 +378,12 @@ def _quantize_lstm(node) -> None:
         q[f"weight_{side}"], q[f"scale_{side}"] = wq.astype(np.int8), scale
     bias = np.zeros((4, cells)) if a["bias"] is None else np.asarray(a["bias"], np.float64).reshape(4, cells)
     bq = round_half_away_from_zero(bias / (node.inputs[0].scale * q["scale_ih"][:, None]))
-    if np.abs(bq).max(initial=0) > INT32_MAX:
+    wide = node.inputs[0].dtype == "int16"  # 16x8: an int64 bias (its accumulator bound is the kernel's check)
+    if not wide and np.abs(bq).max(initial=0) > INT32_MAX:
         g, c = np.unravel_index(int(np.argmax(np.abs(bq))), bq.shape)
         raise CompileError(f"the bias of gate {'ifco'[g]}, cell {c} of the LSTM {node.output.name} is "
                            f"{bias[g, c]:.4g}: it does not fit int32 at s_x * s_w, at {node.source}")
-    q["bias"] = bq.astype(np.int32)
+    q["bias"] = bq.astype(np.int64 if wide else np.int32)
     a["quantized"] = q
 
 

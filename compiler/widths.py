@@ -21,9 +21,14 @@ ACTIVATIONS = ("int8", "int16")  # Value dtypes; compile's `activations` also ta
 # IR ops with a 16x8 form in the runtime: conv (and depthwise), fully connected, add, sub, mul, the pools, reshape,
 # and TFLite's int16 logistic, tanh and softmax (output Q0.15: ir.FIXED_OUTPUT_INT16). The other table activations
 # (gelu, silu, ...: 256-entry int8 tables) stay int8, a REQUANTIZE on each side.
-# The lstm is int8-only (TFLite's 8x8_16: int8 input and hidden state; its int16 cell state is pinned, below).
+# The lstm in 8 bits is TFLite's 8x8_16, in 16 TFLite Micro's 16x8 (int16 input, output and hidden state h_n); its
+# int16 cell state is pinned whatever its width (below).
 INT16_OPS = frozenset({"conv", "fc", "add", "sub", "mul", "avg_pool", "max_pool", "reshape", "logistic", "tanh",
-                       "softmax"})
+                       "softmax", "lstm"})
+
+
+# Ops that keep their input's quantization (ir.TIED_OPS) and have an int16 form: they keep an int16 input's width too.
+KEEP_INPUT_WIDTH = frozenset({"reshape", "max_pool", "avg_pool"})
 
 
 def node_width(node: Node, activations) -> str:
@@ -60,14 +65,18 @@ def assign_widths(graph: Graph, activations="int8") -> int:
                                f"{n.op} has no 16-bit kernel (16-bit ops: {', '.join(sorted(INT16_OPS))})")
     consumers = graph.consumers()
     producers = graph.producers()
-    for v in graph.inputs:
+    for v in graph.inputs + graph.variables:  # (a variable, like an input, takes its first reader's width)
         if quantized(v) and consumers.get(v) and v not in pinned:
             v.dtype = v.fake_quant_dtype or width[consumers[v][0]]  # a QAT model's input keeps its simulated width
     for n in graph.nodes:
         if n.op == "constant" and consumers.get(n.output):
             width[n] = width[consumers[n.output][0]]
+        if n.op in KEEP_INPUT_WIDTH and quantized(n.inputs[0]) and n.inputs[0].dtype == "int16":
+            width[n] = "int16"  # a reshape or pool of an int16 value stays int16, as TFLite's do
         if quantized(n.output):
             n.output.dtype = width[n]
+        if n.op == "lstm":  # h_n has y's width (c_n is pinned)
+            n.extra_outputs[0].dtype = width[n]
     inserted = 0
     nodes = []
     for n in graph.nodes:

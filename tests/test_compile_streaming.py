@@ -102,51 +102,74 @@ def test_a_ring_buffer_streamed_frame_by_frame_equals_the_window_model(kind):
         np.testing.assert_array_equal(it.invoke(q)[0], want, err_msg=f"{backend}, batch")
 
 
-class LstmStream(nn.Module):
-    """An LSTM wrapper that keeps (h, c) in buffers: one frame in, its output row out."""
+# The 16-bit streams' quantization (symmetric int16, as QAT's 16-bit fake quantization fixes it): frames and h
+S16, S_Y16 = 5.0 / 32767, 1.0 / 32767
 
-    def __init__(self, lstm):
+
+def fq16(x, scale):
+    return torch.fake_quantize_per_tensor_affine(x, scale, 0, -(2**15), 2**15 - 1)
+
+
+def fq_frames(x, width):
+    return fq(x, S, Z) if width == "int8" else fq16(x, S16)
+
+
+def fq_output(y, width):
+    return fq(y, S_Y, Z_Y) if width == "int8" else fq16(y, S_Y16)
+
+
+class LstmStream(nn.Module):
+    """An LSTM wrapper that keeps (h, c) in buffers: one frame in, its output row out; 8-bit (TFLite's 8x8_16
+    LSTM) or 16-bit (TFLite Micro's 16x8: the fake quantization's width is the compiled width)."""
+
+    def __init__(self, lstm, width="int8"):
         super().__init__()
-        self.lstm = lstm
+        self.lstm, self.width = lstm, width
         self.register_buffer("h", torch.zeros(1, 1, HIDDEN))
         self.register_buffer("c", torch.zeros(1, 1, HIDDEN))
 
     def forward(self, frame):
-        y, (h, c) = self.lstm(fq(frame, S, Z), (self.h, self.c))
+        y, (h, c) = self.lstm(fq_frames(frame, self.width), (self.h, self.c))
         self.h.copy_(h)
         self.c.copy_(c)
-        return fq(y, S_Y, Z_Y)[:, -1]
+        y = fq_output(y, self.width)
+        # (STRIDED_SLICE is int8-only: the 16-bit stream takes its one row by a reshape, which has an int16 form)
+        return y[:, -1] if self.width == "int8" else y.reshape(1, HIDDEN)
 
 
 class LstmWhole(nn.Module):
-    def __init__(self, lstm):
+    def __init__(self, lstm, width="int8"):
         super().__init__()
-        self.lstm = lstm
+        self.lstm, self.width = lstm, width
 
     def forward(self, x):
-        y, _ = self.lstm(fq(x, S, Z))
-        return fq(y, S_Y, Z_Y)
+        y, _ = self.lstm(fq_frames(x, self.width))
+        return fq_output(y, self.width)
 
 
-def test_an_lstm_with_buffer_states_streamed_frame_by_frame_equals_it_on_the_whole_sequence():
+@pytest.mark.parametrize("width", ["int8", "int16"])
+def test_an_lstm_with_buffer_states_streamed_frame_by_frame_equals_it_on_the_whole_sequence(width):
     torch.manual_seed(2)
     lstm = nn.LSTM(C, HIDDEN, batch_first=True).eval()
     frames = _frames(24, seed=3)
-    stream = compile_model(LstmStream(lstm).eval(), (frames[:1],), [frames], progress=False)
+    stream = compile_model(LstmStream(lstm, width).eval(), (frames[:1],), [frames], progress=False)
     sequence = frames.transpose(0, 1)  # [1, 24, C]: the same frames as one sequence
-    whole = compile_model(LstmWhole(lstm).eval(), (sequence,), [sequence], progress=False)
+    whole = compile_model(LstmWhole(lstm, width).eval(), (sequence,), [sequence], progress=False)
 
     loaded = load_bytes(stream.data)
     states = {loaded.tensors[i].name: loaded.tensors[i] for i in loaded.variables}
     assert sorted(states) == ["c", "h"]
-    assert states["c"].dtype == "int16" and states["h"].dtype == "int8"
-    cell = next(v for v in whole.graph.values() if v.dtype == "int16")
+    assert states["c"].dtype == "int16" and states["h"].dtype == width  # h at the LSTM's width
+    cell = next(n.extra_outputs[1] for n in whole.graph.nodes if n.op == "lstm")  # c_n
     assert states["c"].scale_value == np.float32(cell.scale)  # both calibrated on the same 24 steps
     lstm_op = next(op for op in loaded.operators if loaded.opcode_name(op.opcode) == "UNIDIRECTIONAL_SEQUENCE_LSTM")
     assert list(lstm_op.inputs[5:7]) == [states["h"].index, states["c"].index]  # the op reads the variables
-    assert [loaded.opcode_name(op.opcode) for op in loaded.operators].count("RESHAPE") == 0
+    assert [loaded.opcode_name(op.opcode) for op in loaded.operators].count("RESHAPE") == (width == "int16")
 
-    q = np.clip(np.round(frames.numpy() / S) + Z, -128, 127).astype(np.int8)
+    if width == "int8":
+        q = np.clip(np.round(frames.numpy() / S) + Z, -128, 127).astype(np.int8)
+    else:
+        q = np.clip(np.round(frames.numpy() / S16), -(2**15), 2**15 - 1).astype(np.int16)
     for backend in ("numba", "c"):
         want = Interpreter(whole.data, backend=backend).invoke(q.transpose(1, 0, 2))[0][0]  # [24, HIDDEN]
         it = Interpreter(stream.data, backend=backend)
