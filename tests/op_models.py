@@ -122,11 +122,25 @@ class Int16Activations(nn.Module):
         return torch.softmax(self.fc((torch.sigmoid(h) * torch.tanh(h)).flatten(1)), dim=-1)
 
 
+class Int16Lstm(nn.Module):
+    """TFLite Micro's 16x8 LSTM (compiled with activations="int16"): each image's 8 rows of 3 x 8 values as a
+    sequence (a reshape), an nn.LSTM from the zero state, a Linear on its last hidden state h_n."""
+
+    def __init__(self):
+        super().__init__()
+        self.lstm = nn.LSTM(24, 8, batch_first=True)
+        self.fc = nn.Linear(8, 5)
+
+    def forward(self, x):
+        _, (h, _) = self.lstm(x.reshape(x.shape[0], 8, 24))
+        return self.fc(h[-1])
+
+
 OP_MODELS = {"ops/tables": TableActivations, "ops/binary": BinaryOps, "ops/attention": AttentionAndUpsampling,
              "ops/norms": NormsAndResizing, "ops/slicing": SlicingAndGathering,
-             "ops/embedding": Embedding, "ops/activations16": Int16Activations}
+             "ops/embedding": Embedding, "ops/activations16": Int16Activations, "ops/lstm16": Int16Lstm}
 # compile_model options of an op model other than the defaults
-OP_MODEL_OPTIONS = {"ops/activations16": dict(activations="int16")}
+OP_MODEL_OPTIONS = {"ops/activations16": dict(activations="int16"), "ops/lstm16": dict(activations="int16")}
 
 
 def op_model(name: str) -> nn.Module:

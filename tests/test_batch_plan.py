@@ -17,8 +17,8 @@ from model_builders import stream_models
 from zoo_files import COMPILED_STREAMS, compiled_zoo
 
 # The op-coverage models whose graphs cross samples: a batch-free [16, 8] activation (attention's heads), a slice
-# and a gather whose first axis is not only the batch.
-MIXING = {"ops/attention", "ops/slicing", "ops/embedding"}
+# and a gather whose first axis is not only the batch, an LSTM (one sequence: batch 1).
+MIXING = {"ops/attention", "ops/slicing", "ops/embedding", "ops/lstm16"}
 # The streaming models keep state across invokes: their samples run one after another, as a stream, on both
 # backends (the Numba one carries the state from sample to sample as the C one does).
 STREAMS = set(stream_models()) | set(COMPILED_STREAMS)
