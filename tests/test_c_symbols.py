@@ -47,8 +47,9 @@ def test_every_global_c_symbol_carries_the_prefix(tmp_path):
     assert [s for s in symbols if not s[1].startswith(C_PREFIX)] == []
 
 
-KERNELS = sorted((getattr(K, n) for n in dir(K) if n.endswith(("_s8", "_s16")) and hasattr(getattr(K, n), "py_func")),
-                 key=lambda k: k.__name__)
+# Every exported Numba kernel of an integer width (the LSTMs name their form instead: 8x8_16, 16x8).
+KERNELS = sorted((getattr(K, n) for n in dir(K) if n.endswith(("_s8", "_s16", "_8x8_16", "_16x8"))
+                  and hasattr(getattr(K, n), "py_func")), key=lambda k: k.__name__)
 
 
 @pytest.mark.parametrize("kernel", KERNELS, ids=lambda k: k.__name__)

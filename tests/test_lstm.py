@@ -19,9 +19,7 @@ from __future__ import annotations
 
 import functools
 import importlib.util
-import re
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -31,11 +29,8 @@ from hypothesis import strategies as st
 from int_reference import multiply_by_quantized_multiplier, quantize_multiplier_exact, rounding_divide_by_pot
 from layer_cases import MULT_EDGES, int8_array, int16_array, with_edges, zero_points
 from microflat.kernels import LstmParams, lstm, lstm_8x8_16, lstm_8x8_16_params
-from microflat.kernels._dispatch import c_name
-from microflat.kernels.kernel_args import parameters
 from microflat.kernels.lstm import checked_log2, logistic_fixed16, tanh_fixed16
 
-ROOT = Path(__file__).resolve().parents[1]
 INT16_MIN, INT16_MAX = -(2**15), 2**15 - 1
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -466,14 +461,6 @@ def test_lstm_params_refuse_what_the_kernel_cannot_take(changes, message):
 def test_lstm_refuses_what_the_kernel_cannot_take(call, message):
     with pytest.raises(ValueError, match=message):
         call(_layer())
-
-
-def test_c_twin_names_the_kernels_arguments_in_order():
-    header = re.sub(r"/\*.*?\*/", "", (ROOT / "kernels" / "microflat_kernels.h").read_text(), flags=re.S)
-    found = re.search(rf"\b{c_name(lstm_8x8_16)}\(([^;{{]*?)\);", header, flags=re.S)
-    assert found, f"{c_name(lstm_8x8_16)} is not declared in microflat_kernels.h"
-    names = [a.strip().split()[-1].lstrip("*") for a in found.group(1).split(",")]
-    assert names == [p.name for p in parameters(lstm_8x8_16)]
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -34,8 +34,6 @@ from int_reference import (multiply_by_quantized_multiplier, multiply_by_quantiz
                            quantize_multiplier_exact)
 from layer_cases import MULT_EDGES, int16_array, with_edges
 from microflat.kernels import Lstm16x8Params, lstm_16x8, lstm_16x8_params, lstm_int16
-from microflat.kernels._dispatch import c_name
-from microflat.kernels.kernel_args import parameters
 from microflat.kernels.lstm_16x8 import cell_product_multipliers
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -443,14 +441,6 @@ def test_lstm_16x8_params_refuse_what_the_kernel_cannot_take(changes, message):
 def test_lstm_int16_refuses_what_the_kernel_cannot_take(call, message):
     with pytest.raises(ValueError, match=message):
         call(_layer())
-
-
-def test_c_twin_names_the_kernels_arguments_in_order():
-    header = re.sub(r"/\*.*?\*/", "", (ROOT / "kernels" / "microflat_kernels.h").read_text(), flags=re.S)
-    found = re.search(rf"\b{c_name(lstm_16x8)}\(([^;{{]*?)\);", header, flags=re.S)
-    assert found, f"{c_name(lstm_16x8)} is not declared in microflat_kernels.h"
-    names = [a.strip().split()[-1].lstrip("*") for a in found.group(1).split(",")]
-    assert names == [p.name for p in parameters(lstm_16x8)]
 
 
 # ---------------------------------------------------------------------------------------------------------------
