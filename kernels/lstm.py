@@ -473,15 +473,8 @@ def lstm_8x8_16_params(
       ValueError naming the argument, as lstm does, and for a layer over the accumulator bound.
     """
     fn = "lstm_8x8_16_params"
-    wx = _checks.array(fn, "input_weights", input_weights, np.int8, 3)
-    wh = _checks.array(fn, "recurrent_weights", recurrent_weights, np.int8, 3)
-    if wx.shape[0] != 4 or min(wx.shape) < 1:
-        raise ValueError(f"{fn}: input_weights must be [4, C, I] with C, I >= 1, got shape {wx.shape}")
+    wx, wh = gate_weights(fn, input_weights, recurrent_weights, prefix="")
     cells = wx.shape[1]
-    if wh.shape != (4, cells, cells):
-        raise ValueError(f"{fn}: recurrent_weights must be [4, C, C] = {(4, cells, cells)}, got shape {wh.shape}")
-    _checks.weights(fn, "input_weights", wx)
-    _checks.weights(fn, "recurrent_weights", wh)
     b = np.zeros((4, cells), np.int32) if bias is None else _checks.array(fn, "bias", bias, np.int32, 2)
     if b.shape != (4, cells):
         raise ValueError(f"{fn}: bias must be [4, C] = {(4, cells)}, got shape {b.shape}")
@@ -548,18 +541,20 @@ def gate_accumulator_overflow(input_weights, recurrent_weights, input_bias, recu
     return None
 
 
-def gate_weights(fn: str, input_weights, recurrent_weights) -> tuple[np.ndarray, np.ndarray]:
+def gate_weights(fn: str, input_weights, recurrent_weights, prefix: str = "params.") -> tuple[np.ndarray, np.ndarray]:
     """An LSTM's gate matrices (either integer form), checked: int8 input-to-gate [4, C, I] and recurrent-to-gate
-    [4, C, C] weights, C, I >= 1, no -128 (symmetric); as contiguous arrays."""
-    wx = _checks.array(fn, "params.input_weights", input_weights, np.int8, 3)
+    [4, C, C] weights, C, I >= 1, no -128 (symmetric); as contiguous arrays. prefix: how the caller's arguments
+    name them ("params." for a params tuple's fields, "" for a params function's own arguments)."""
+    wx = _checks.array(fn, f"{prefix}input_weights", input_weights, np.int8, 3)
     if wx.shape[0] != 4 or min(wx.shape) < 1:
-        raise ValueError(f"{fn}: params.input_weights must be [4, C, I] with C, I >= 1, got shape {wx.shape}")
+        raise ValueError(f"{fn}: {prefix}input_weights must be [4, C, I] with C, I >= 1, got shape {wx.shape}")
     cells = wx.shape[1]
-    wh = _checks.array(fn, "params.recurrent_weights", recurrent_weights, np.int8, 3)
+    wh = _checks.array(fn, f"{prefix}recurrent_weights", recurrent_weights, np.int8, 3)
     if wh.shape != (4, cells, cells):
-        raise ValueError(f"{fn}: params.recurrent_weights must be [4, C, C] = {(4, cells, cells)}, got {wh.shape}")
-    _checks.weights(fn, "params.input_weights", wx)
-    _checks.weights(fn, "params.recurrent_weights", wh)
+        raise ValueError(f"{fn}: {prefix}recurrent_weights must be [4, C, C] = {(4, cells, cells)}, got shape "
+                         f"{wh.shape}")
+    _checks.weights(fn, f"{prefix}input_weights", wx)
+    _checks.weights(fn, f"{prefix}recurrent_weights", wh)
     return wx, wh
 
 

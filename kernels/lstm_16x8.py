@@ -259,13 +259,8 @@ def lstm_16x8_params(
       ValueError naming the argument, as lstm_int16 does, and for a layer over the accumulator bound.
     """
     fn = "lstm_16x8_params"
-    wx = _checks.array(fn, "input_weights", input_weights, np.int8, 3)
-    wh = _checks.array(fn, "recurrent_weights", recurrent_weights, np.int8, 3)
-    if wx.shape[0] != 4 or min(wx.shape) < 1:
-        raise ValueError(f"{fn}: input_weights must be [4, C, I] with C, I >= 1, got shape {wx.shape}")
+    wx, wh = gate_weights(fn, input_weights, recurrent_weights, prefix="")
     cells = wx.shape[1]
-    if wh.shape != (4, cells, cells):
-        raise ValueError(f"{fn}: recurrent_weights must be [4, C, C] = {(4, cells, cells)}, got shape {wh.shape}")
     b = np.zeros((4, cells), np.int64) if bias is None else _checks.array(fn, "bias", bias, np.int64, 2)
     if b.shape != (4, cells):
         raise ValueError(f"{fn}: bias must be [4, C] = {(4, cells)}, got shape {b.shape}")

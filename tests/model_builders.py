@@ -272,3 +272,17 @@ def stream_models() -> dict:
     """{name: .mfb bytes} of the streaming models, at their default sizes."""
     return {"streams/ring": ring_buffer_model(), "streams/lstm": lstm_model(lstm_params(0, 3, 4), 2, 3),
             "streams/svdf": svdf_model()}
+
+
+def damaged(w: ModelWriter, mutate) -> bytes:
+    """The file of writer w, planned as it would be, after mutate(model dict, buffers) changed it: a file that
+    only a loader's checks (not the writer's) can refuse."""
+    from microflat.compiler.serialize import serialize
+    from microflat.runtime import load_bytes
+
+    planned = load_bytes(w.to_bytes())
+    plan = {"arena_bytes": planned.arena_bytes, "tensor_offsets": planned.tensor_offsets,
+            "scratch_offsets": planned.scratch_offsets}
+    model = w._model(plan, bytes(32))
+    mutate(model, w.buffers)
+    return serialize(model, w.buffers)

@@ -652,16 +652,9 @@ def test_the_16x8_lstm_op_equals_the_kernel_and_streams(seed, inputs, cells, ste
 
 
 def _damaged(mutate):
-    from microflat.compiler.serialize import serialize
-    from microflat.runtime import load_bytes
+    from model_builders import damaged
 
-    w = lstm_16x8_model(_model_params(0, 3, 4), 2, 3, writer=True)
-    planned = load_bytes(w.to_bytes())
-    plan = {"arena_bytes": planned.arena_bytes, "tensor_offsets": planned.tensor_offsets,
-            "scratch_offsets": planned.scratch_offsets}
-    model = w._model(plan, bytes(32))
-    mutate(model, w.buffers)
-    return serialize(model, w.buffers)
+    return damaged(lstm_16x8_model(_model_params(0, 3, 4), 2, 3, writer=True), mutate)
 
 
 def _options(**changes):

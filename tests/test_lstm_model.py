@@ -11,8 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from microflat.compiler.serialize import serialize
-from model_builders import LSTM_S_H as S_H, LSTM_Z_H as Z_H, lstm_model
+from model_builders import LSTM_S_H as S_H, LSTM_Z_H as Z_H, damaged, lstm_model
 from model_builders import lstm_params as _params
 from microflat.compiler.writer import ModelWriter
 from microflat.kernels import lstm
@@ -39,13 +38,7 @@ def test_the_lstm_op_equals_the_kernel_and_streams(seed, inputs, cells, steps, p
 
 
 def _damaged(mutate):
-    w = lstm_model(_params(0, 3, 4), 2, 3, writer=True)
-    planned = load_bytes(w.to_bytes())
-    plan = {"arena_bytes": planned.arena_bytes, "tensor_offsets": planned.tensor_offsets,
-            "scratch_offsets": planned.scratch_offsets}
-    model = w._model(plan, bytes(32))
-    mutate(model, w.buffers)
-    return serialize(model, w.buffers)
+    return damaged(lstm_model(_params(0, 3, 4), 2, 3, writer=True), mutate)
 
 
 def _options(**changes):
