@@ -41,10 +41,12 @@ def test_cortex_m4_firmware_is_bit_exact_on_every_zoo_model(name, path, tmp_path
 
 
 @pytest.mark.parametrize("board, path", [("mps2-an385", "portable"), ("mps2-an500", "dsp"), ("mps3-an547", "dsp")])
-@pytest.mark.parametrize("name", ["ds_cnn", "ds_cnn/int4", "ds_cnn/int16", "streams/lstm", "streams/svdf"])
+@pytest.mark.parametrize("name", ["ds_cnn", "ds_cnn/int4", "ds_cnn/int16", "ops/activations16", "ops/lstm16",
+                                  "streams/lstm", "streams/svdf"])
 def test_every_board_runs_the_firmware(board, path, name, tmp_path):
     """The M3 has no DSP extension and runs the portable C; the M7 and the M55 run the SMLAD kernels (SMLALD for
-    ds_cnn/int16's 16x8 conv, depthwise and FC layers); the LSTM and SVDF streams with their variables too."""
+    ds_cnn/int16's 16x8 conv, depthwise and FC layers); the int16 LOGISTIC, TANH and SOFTMAX, the 16x8 LSTM, and
+    the LSTM and SVDF streams with their variables too."""
     data = compiled_zoo()[name]
     elf = build_firmware(exported(data, tmp_path / "model"), tmp_path / "build", board=board)
     result = run_firmware(elf, board)
