@@ -4,8 +4,9 @@ A node's width is 16 where the user asks for int16 activations (all of them, or 
 the op has a 16x8 kernel (INT16_OPS: runtime ops.py's int16 forms), else 8. Its output takes its width. An input whose width differs from its consumer's is
 converted by a requantize node inserted before that consumer (REQUANTIZE in the file: int8 <-> int16), whose
 output is a new value of the consumer's width; calibration observes it like any other value (it holds the same
-real numbers), so each side gets its own grid. A model input takes the width of its first consumer, a constant
-operand its consumer's.
+real numbers), so each side gets its own grid. A model input or a variable takes the width of its first consumer,
+a constant operand its consumer's, a reshape or pool of an int16 value stays int16 (KEEP_INPUT_WIDTH), and a value
+a QAT model fake-quantized in 16 bits is int16 (compress/qat.py).
 
 int16 activations are symmetric (zero point 0, scale max|x| / 32767: observers.qparams), as TFLite's 16x8 kernels
 require. What is decided here is only the width; the quantizer and the emitter read it from Value.dtype.
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 from microflat.runtime.errors import CompileError
 
-from .ir import Graph, Node, Value
+from .ir import TIED_OPS, Graph, Node, Value
 
 ACTIVATIONS = ("int8", "int16")  # Value dtypes; compile's `activations` also takes "auto" or a set of node names
 # IR ops with a 16x8 form in the runtime: conv (and depthwise), fully connected, add, sub, mul, the pools, reshape,
@@ -27,8 +28,9 @@ INT16_OPS = frozenset({"conv", "fc", "add", "sub", "mul", "avg_pool", "max_pool"
                        "softmax", "lstm"})
 
 
-# Ops that keep their input's quantization (ir.TIED_OPS) and have an int16 form: they keep an int16 input's width too.
-KEEP_INPUT_WIDTH = frozenset({"reshape", "max_pool", "avg_pool"})
+# Ops that keep their input's quantization (ir.TIED_OPS) and have an int16 form (reshape, the pools): they keep an
+# int16 input's width too, as TFLite's do.
+KEEP_INPUT_WIDTH = INT16_OPS & TIED_OPS
 
 
 def node_width(node: Node, activations) -> str:
