@@ -5,8 +5,8 @@ the op has a 16x8 kernel (INT16_OPS: runtime ops.py's int16 forms), else 8. Its 
 converted by a requantize node inserted before that consumer (REQUANTIZE in the file: int8 <-> int16), whose
 output is a new value of the consumer's width; calibration observes it like any other value (it holds the same
 real numbers), so each side gets its own grid. A model input or a variable takes the width of its first consumer,
-a constant operand its consumer's, a reshape or pool of an int16 value stays int16 (KEEP_INPUT_WIDTH), and a value
-a QAT model fake-quantized in 16 bits is int16 (compress/qat.py).
+a constant operand its consumer's, a reshape, pool or slice of an int16 value stays int16 (KEEP_INPUT_WIDTH), and
+a value a QAT model fake-quantized in 16 bits is int16 (compress/qat.py).
 
 int16 activations are symmetric (zero point 0, scale max|x| / 32767: observers.qparams), as TFLite's 16x8 kernels
 require. What is decided here is only the width; the quantizer and the emitter read it from Value.dtype.
@@ -20,16 +20,17 @@ from .ir import TIED_OPS, Graph, Node, Value
 
 ACTIVATIONS = ("int8", "int16")  # Value dtypes; compile's `activations` also takes "auto" or a set of node names
 # IR ops with a 16x8 form in the runtime: conv (and depthwise), fully connected, add, sub, mul, the pools, reshape,
-# and TFLite's int16 logistic, tanh and softmax (output Q0.15: ir.FIXED_OUTPUT_INT16). The other table activations
+# strided slice, concatenation, and TFLite's int16 logistic, tanh and softmax (output Q0.15:
+# ir.FIXED_OUTPUT_INT16). The other table activations
 # (gelu, silu, ...: 256-entry int8 tables) stay int8, a REQUANTIZE on each side.
 # The lstm in 8 bits is TFLite's 8x8_16, in 16 TFLite Micro's 16x8 (int16 input, output and hidden state h_n); its
 # int16 cell state is pinned whatever its width (below).
-INT16_OPS = frozenset({"conv", "fc", "add", "sub", "mul", "avg_pool", "max_pool", "reshape", "logistic", "tanh",
-                       "softmax", "lstm"})
+INT16_OPS = frozenset({"conv", "fc", "add", "sub", "mul", "avg_pool", "max_pool", "reshape", "strided_slice",
+                       "concat", "logistic", "tanh", "softmax", "lstm"})
 
 
-# Ops that keep their input's quantization (ir.TIED_OPS) and have an int16 form (reshape, the pools): they keep an
-# int16 input's width too, as TFLite's do.
+# Ops that keep their input's quantization (ir.TIED_OPS) and have an int16 form (reshape, the pools, the strided
+# slice): they keep an int16 input's width too, as TFLite's do.
 KEEP_INPUT_WIDTH = INT16_OPS & TIED_OPS
 
 
@@ -74,7 +75,7 @@ def assign_widths(graph: Graph, activations="int8") -> int:
         if n.op == "constant" and consumers.get(n.output):
             width[n] = width[consumers[n.output][0]]
         if n.op in KEEP_INPUT_WIDTH and quantized(n.inputs[0]) and n.inputs[0].dtype == "int16":
-            width[n] = "int16"  # a reshape or pool of an int16 value stays int16, as TFLite's do
+            width[n] = "int16"  # a reshape, pool or slice of an int16 value stays int16, as TFLite's do
         if quantized(n.output):
             n.output.dtype = width[n]
         if n.op == "lstm":  # h_n has y's width (c_n is pinned)

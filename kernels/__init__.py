@@ -12,10 +12,11 @@ naming the one that is wrong):
     average_pool2d, max_pool2d, mean_hw            int8 pooling (average_pool2d, max_pool2d: int16 too)
     softmax                                        int8 softmax (output scale 1/256, zp -128)
     logistic_int16, tanh_int16, softmax_int16      TFLite's int16 LOGISTIC, TANH, SOFTMAX (output Q0.15)
-    concatenation, pad, lut                        int8 data movement and table activations
+    concatenation, pad, lut                        int8 data movement and table activations (concatenation:
+                                                   int16 too)
     transpose                                      int8 permutation of up to five dimensions
     strided_slice, gather                          int8 STRIDED_SLICE (SLICE, SPLIT, SPLIT_V, UNPACK) of up to
-                                                   five dimensions, GATHER (nn.Embedding)
+                                                   five dimensions (int16 too), GATHER (nn.Embedding)
     reduce_mean, reduce_sum, reduce_max            int8 MEAN, SUM, REDUCE_MAX over any axes (rank <= 5)
     resize_nearest, resize_bilinear                int8 RESIZE_NEAREST_NEIGHBOR, RESIZE_BILINEAR (NHWC)
     batch_matmul                                   int8 batched matmul of two activations (attention)
@@ -60,7 +61,7 @@ from .fully_connected import (
     fully_connected_s16,
 )
 from .weight_encoding import Encoding, EncodingError, decode, encode
-from .concatenation import concatenation, concatenation_params, concatenation_s8
+from .concatenation import concatenation, concatenation_params, concatenation_s8, concatenation_s16
 from .elementwise import (
     add,
     add_params,
@@ -93,7 +94,8 @@ from .softmax import preprocess_softmax_scaling, softmax, softmax_int16, softmax
 from .activations_s16 import (logistic_int16, logistic_s16, logistic_s16_params, tanh_int16, tanh_s16,
                               tanh_s16_params)
 from .transpose import transpose, transpose_params, transpose_s8
-from .slicing import gather, gather_s8, strided_slice, strided_slice_loops, strided_slice_params, strided_slice_s8
+from .slicing import (gather, gather_s8, strided_slice, strided_slice_loops, strided_slice_params, strided_slice_s8,
+                      strided_slice_s16)
 from .reduce import (
     fold_mean_multiplier,
     reduce_max,
@@ -145,6 +147,7 @@ __all__ = [
     "concatenation",
     "concatenation_params",
     "concatenation_s8",
+    "concatenation_s16",
     "conv2d",
     "conv2d_encoded_s8",
     "conv2d_encoded_s8_scratch_bytes",
@@ -237,6 +240,7 @@ __all__ = [
     "strided_slice_loops",
     "strided_slice_params",
     "strided_slice_s8",
+    "strided_slice_s16",
     "sub",
     "sub_params",
     "sub_s8",

@@ -221,12 +221,17 @@ void mf_softmax_s8(int32_t outer, int32_t depth,
 void mf_concatenation_s8(int32_t outer, int32_t copy_size, int32_t output_row, int32_t output_start,
                       int32_t requant, int32_t input_zp, int32_t output_zp, int32_t mult, int32_t shift,
                       const int8_t *input, int8_t *output);
+void mf_concatenation_s16(int32_t outer, int32_t copy_size, int32_t output_row, int32_t output_start,
+                          int32_t requant, int32_t input_zp, int32_t output_zp, int32_t mult, int32_t shift,
+                          const int16_t *input, int16_t *output);
 void mf_pad_s8(const int32_t *input_shape, const int32_t *pad_before, const int32_t *output_shape,
             int32_t pad_value, const int8_t *input, int8_t *output);
 void mf_lut_s8(int32_t size, const int8_t *table, const int8_t *input, int8_t *output);
 void mf_transpose_s8(const int32_t *output_shape, const int32_t *input_strides, const int8_t *input, int8_t *output);
 void mf_strided_slice_s8(const int32_t *input_shape, const int32_t *begin, const int32_t *strides,
                       const int32_t *output_shape, const int8_t *input, int8_t *output);
+void mf_strided_slice_s16(const int32_t *input_shape, const int32_t *begin, const int32_t *strides,
+                          const int32_t *output_shape, const int16_t *input, int16_t *output);
 void mf_gather_s8(int32_t outer, int32_t indices_count, int32_t axis_size, int32_t inner,
                const int32_t *indices, const int8_t *params, int8_t *output);
 void mf_resize_nearest_s8(int32_t batches, int32_t input_h, int32_t input_w, int32_t channels,

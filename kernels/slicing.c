@@ -1,8 +1,10 @@
-/* int8 strided slice and gather: the C twins of slicing.py, whose docstring states the contracts. */
+/* int8 and int16 strided slice, int8 gather: the C twins of slicing.py, whose docstring states the contracts. */
+#include "elements.h"
 #include "microflat_kernels.h"
 
-void mf_strided_slice_s8(const int32_t *input_shape, const int32_t *begin, const int32_t *strides,
-                      const int32_t *output_shape, const int8_t *input, int8_t *output)
+/* The strided slice's loops, written once for int8 and int16 (elements.h). */
+static MF_ALWAYS_INLINE void strided_slice(const int32_t *input_shape, const int32_t *begin, const int32_t *strides,
+                                           const int32_t *output_shape, const void *input, void *output, int wide)
 {
     /* Element stride of each input dimension; indices are formed only for positions that are read. */
     const int32_t e3 = input_shape[4];
@@ -20,13 +22,13 @@ void mf_strided_slice_s8(const int32_t *input_shape, const int32_t *begin, const
                 const int32_t o2 = o1 + (begin[2] + c * strides[2]) * e2;
                 for (int32_t d = 0; d < output_shape[3]; ++d) {
                     const int32_t base = o2 + (begin[3] + d * strides[3]) * e3 + begin[4];
-                    if (s4 == 1) {
+                    if (s4 == 1) { /* a contiguous run */
                         for (int32_t e = 0; e < n4; ++e) {
-                            output[i + e] = input[base + e];
+                            store_element(output, i + e, load_element(input, base + e, wide), wide);
                         }
                     } else {
                         for (int32_t e = 0; e < n4; ++e) {
-                            output[i + e] = input[base + e * s4];
+                            store_element(output, i + e, load_element(input, base + e * s4, wide), wide);
                         }
                     }
                     i += n4;
@@ -34,6 +36,18 @@ void mf_strided_slice_s8(const int32_t *input_shape, const int32_t *begin, const
             }
         }
     }
+}
+
+void mf_strided_slice_s8(const int32_t *input_shape, const int32_t *begin, const int32_t *strides,
+                      const int32_t *output_shape, const int8_t *input, int8_t *output)
+{
+    strided_slice(input_shape, begin, strides, output_shape, input, output, 0);
+}
+
+void mf_strided_slice_s16(const int32_t *input_shape, const int32_t *begin, const int32_t *strides,
+                          const int32_t *output_shape, const int16_t *input, int16_t *output)
+{
+    strided_slice(input_shape, begin, strides, output_shape, input, output, 1);
 }
 
 void mf_gather_s8(int32_t outer, int32_t indices_count, int32_t axis_size, int32_t inner,

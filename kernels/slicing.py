@@ -1,6 +1,7 @@
 """int8 slicing and embedding lookup: TFLite's STRIDED_SLICE (and SLICE, SPLIT, SPLIT_V, UNPACK) and GATHER.
 
-Both copy bytes; the quantization is the input's. C twin: slicing.c.
+Both copy values; the quantization is the input's. STRIDED_SLICE also moves int16 values (strided_slice_s16,
+TFLite's 16x8 mode: the same loops). C twin: slicing.c.
 
 STRIDED_SLICE. strided_slice_s8 walks a rank-5 loop nest in output order: for loop d,
 ``output_shape[d]`` positions ``begin[d] + k * strides[d]`` (k < output_shape[d], stride positive or
@@ -42,7 +43,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
-from numba import types
+from numba import njit, types
 
 from . import _checks
 from ._copy import copy_elements
@@ -56,10 +57,11 @@ _i32 = types.int32
 _v32 = types.int32[::1]
 
 
-@kernel(types.void(_v32, _v32, _v32, _v32, types.int8[::1], types.int8[::1]))
-def strided_slice_s8(input_shape, begin, strides, output_shape, input, output):
-    """The jitted kernel; trusts its caller. Four arrays of five values: the input's shape, and per loop
-    the first input position, the step between positions and the number of positions; output written in order."""
+@njit(inline="always", cache=True, nogil=True)
+def _strided_slice(input_shape, begin, strides, output_shape, input, output):
+    """strided_slice_s8's and strided_slice_s16's loops, written once: four arrays of five values, the input's
+    shape, and per loop the first input position, the step between positions and the number of positions;
+    output written in order."""
     e3 = np.int64(input_shape[4])  # element stride of each input dimension
     e2 = e3 * input_shape[3]
     e1 = e2 * input_shape[2]
@@ -83,6 +85,18 @@ def strided_slice_s8(input_shape, begin, strides, output_shape, input, output):
                         for e in range(n4):
                             output[np.uint64(i + e)] = input[np.uint64(base + e * s4)]
                     i += n4
+
+
+@kernel(types.void(_v32, _v32, _v32, _v32, types.int8[::1], types.int8[::1]))
+def strided_slice_s8(input_shape, begin, strides, output_shape, input, output):
+    """The jitted kernel; trusts its caller."""
+    _strided_slice(input_shape, begin, strides, output_shape, input, output)
+
+
+@kernel(types.void(_v32, _v32, _v32, _v32, types.int16[::1], types.int16[::1]))
+def strided_slice_s16(input_shape, begin, strides, output_shape, input, output):
+    """The jitted kernel; trusts its caller."""
+    _strided_slice(input_shape, begin, strides, output_shape, input, output)
 
 
 @kernel(
@@ -245,15 +259,17 @@ def strided_slice_params(shape, begin, end, strides, begin_mask=0, end_mask=0, s
 
 def strided_slice(input: np.ndarray, begin, end, strides, *, begin_mask: int = 0, end_mask: int = 0,
                   shrink_axis_mask: int = 0, backend: str = "numba") -> np.ndarray:
-    """TFLite's STRIDED_SLICE of an int8 tensor of up to five dimensions (strided_slice_params states the rules)."""
+    """TFLite's STRIDED_SLICE of an int8 or int16 tensor of up to five dimensions (strided_slice_params states the
+    rules)."""
     fn = "strided_slice"
     check_backend(fn, backend)
     if not isinstance(input, np.ndarray):
         raise ValueError(f"{fn}: input must be a numpy array, got {type(input).__name__}")
-    x = _checks.array(fn, "input", input, np.int8, input.ndim).reshape(input.shape)
+    dtype = input.dtype if input.dtype == np.int16 else np.dtype(np.int8)
+    x = _checks.array(fn, "input", input, dtype, input.ndim).reshape(input.shape)
     p = _resolve(fn, x.shape, begin, end, strides, begin_mask, end_mask, shrink_axis_mask, 0, 0)
-    out = np.empty(p.output_tensor_shape, dtype=np.int8)
-    run_kernel(backend, strided_slice_s8, input_shape=p.input_shape, begin=p.begin, strides=p.strides,
+    out = np.empty(p.output_tensor_shape, dtype=dtype)
+    run_kernel(backend, strided_slice_s8 if dtype == np.int8 else strided_slice_s16, input_shape=p.input_shape, begin=p.begin, strides=p.strides,
                output_shape=p.output_shape, input=x.reshape(-1), output=out.reshape(-1))
     return out
 

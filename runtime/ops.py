@@ -759,17 +759,22 @@ def prepare_softmax(c: OpCheck, view, scratch):
 # --- data movement ---------------------------------------------------------------
 
 def check_concatenation(c: OpCheck) -> OpInfo:
+    """int8, or int16 (concatenation_s16: TFLite's 16x8 form, zero points 0): every input of the output's type."""
     c.counts(range(1, 1025), 1)
-    xs = [c.tensor("inputs", i, "int8") for i in range(len(c.op.inputs))]
-    y = c.tensor("outputs", 0, "int8", const=False)
+    xs = [c.tensor("inputs", i, LAYER_DTYPES) for i in range(len(c.op.inputs))]
+    y = c.tensor("outputs", 0, xs[0].dtype, const=False)
+    for i, x in enumerate(xs):
+        c.require(x.dtype == y.dtype, f"inputs[{i}]", f"tensor {x.index}: a concatenation's inputs share one type")
     o = c.options()
     axis = c.int_option(o, "axis", 0, len(y.shape) - 1)
     for i, x in enumerate(xs):
         same = len(x.shape) == len(y.shape) and all(x.shape[d] == y.shape[d] for d in range(len(y.shape)) if d != axis)
         c.require(same, f"inputs[{i}]", f"shape {x.shape} does not match the output {y.shape} off axis {axis}")
-        c.zero_point(x, "inputs", i)
+        c.require(c.zero_point(x, "inputs", i) == 0 or x.dtype == "int8", f"inputs[{i}]",
+                  f"tensor {x.index}: an int16 activation has zero point 0")
     c.require(sum(x.shape[axis] for x in xs) == y.shape[axis], "outputs[0]", "the axis sizes do not add up")
-    c.zero_point(y, "outputs", 0)
+    c.require(c.zero_point(y, "outputs", 0) == 0 or y.dtype == "int8", "outputs[0]",
+              f"tensor {y.index}: an int16 activation has zero point 0")
     for name in ("requant", "input_mult", "input_shift"):
         v = getattr(o, name)
         c.require(v is not None and len(v) == len(xs), f"options.{name}", f"needs {len(xs)} values")
@@ -792,7 +797,7 @@ def prepare_concatenation(c: OpCheck, view, scratch):
     calls, start = [], 0
     for i, x in enumerate(xs):
         copy = x.shape[axis] * inner
-        calls.append(_step(K.concatenation_s8, outer=outer, copy_size=copy, output_row=y.shape[axis] * inner,
+        calls.append(_step(K.concatenation_s16 if y.dtype == "int16" else K.concatenation_s8, outer=outer, copy_size=copy, output_row=y.shape[axis] * inner,
                            output_start=start, requant=int(o.requant[i]), input_zp=x.zero_point,
                            output_zp=y.zero_point, mult=int(o.input_mult[i]), shift=int(o.input_shift[i]),
                            input=view(x), output=view(y)))
@@ -869,10 +874,10 @@ def check_strided_slice(c: OpCheck) -> OpInfo:
     """Resolved loops (the compiler resolved TFLite's begin / end / masks, slicing.strided_slice_params): for input
     dimension d of up to five, positions begin[d] + k * strides[d] for k below count[d], the output's dimension or
     1 where bit d of shrink_axis_mask drops d; the first and the last lie in [0, size), so every one does. One
-    quantization. The output is written in order while the input is read strided: never in place."""
+    quantization, int8 or int16. The output is written in order while the input is read strided: never in place."""
     c.counts((1,), 1)
-    x = c.tensor("inputs", 0, "int8")
-    y = c.tensor("outputs", 0, "int8", const=False)
+    x = c.tensor("inputs", 0, LAYER_DTYPES)
+    y = c.tensor("outputs", 0, x.dtype, const=False)
     o = c.options()
     rank = len(x.shape)
     c.require(rank <= SLICE_MAX_DIMS, "inputs[0]", f"rank {rank} exceeds {SLICE_MAX_DIMS}")
@@ -904,7 +909,7 @@ def prepare_strided_slice(c: OpCheck, view, scratch):
     kept = iter(y.shape)
     counts = [1 if shrink >> d & 1 else next(kept) for d in range(len(x.shape))]
     p = K.strided_slice_loops(x.shape, [int(b) for b in o.begin], [int(s) for s in o.strides], counts, shrink)
-    return [_step(K.strided_slice_s8, input_shape=p.input_shape, begin=p.begin, strides=p.strides,
+    return [_step(K.strided_slice_s16 if x.dtype == "int16" else K.strided_slice_s8, input_shape=p.input_shape, begin=p.begin, strides=p.strides,
                   output_shape=p.output_shape, input=view(x), output=view(y))]
 
 

@@ -96,9 +96,12 @@ def pad(x, paddings, value):
 
 
 def concatenation(xs, axis, input_zps, output_zp, mults, shifts, requants):
+    """int8 or int16 (the inputs' type, whose range the requantized values are clamped to)."""
+    info = np.iinfo(xs[0].dtype)
     parts = []
     for x, zp, m, s, r in zip(xs, input_zps, mults, shifts, requants):
-        parts.append(requantize(x.astype(np.int64) - zp, m, s, output_zp, -128, 127).astype(np.int8) if r else x)
+        parts.append(requantize(x.astype(np.int64) - zp, m, s, output_zp, info.min, info.max).astype(x.dtype)
+                     if r else x)
     return np.concatenate(parts, axis=axis)
 
 

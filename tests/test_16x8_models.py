@@ -24,6 +24,7 @@ from microflat.compiler.serialize import serialize
 from microflat.compiler.writer import ModelWriter
 from microflat.runtime import FormatError, Interpreter, load_bytes
 from microflat.runtime.c_runtime import CRuntime, CRuntimeError
+from microflat.runtime.format import DTYPE
 
 # One model per example: writing, loading and two interpreters cost about 20 ms.
 EXAMPLES = 200
@@ -166,8 +167,6 @@ def test_both_loaders_refuse_a_damaged_16x8_layer_at_the_same_byte(mutate, reaso
 
 
 def test_a_16x8_layer_refuses_an_int32_bias_and_mixed_widths():
-    from microflat.runtime.format import DTYPE
-
     for index, dtype in ((2, "INT32"), (3, "INT8")):
         def mutate(model, buffers, index=index, dtype=dtype):
             model["tensors"][index]["dtype"] = DTYPE[dtype]
@@ -248,8 +247,6 @@ def _with_a_table(model, buffers):
 
 
 def _output_dtype_int8(model, buffers):
-    from microflat.runtime.format import DTYPE
-
     model["tensors"][1]["dtype"] = DTYPE["INT8"]
 
 
@@ -303,3 +300,60 @@ def test_an_int16_softmax_deeper_than_65535_is_refused_by_both_loaders():
     with pytest.raises(CRuntimeError) as c:
         CRuntime(data)
     assert py.value.offset == c.value.offset
+
+
+# --- int16 CONCATENATION and STRIDED_SLICE --------------------------------------------------------------------------
+
+def _concat_slice_model(mutate=None):
+    """CONCATENATION of a [1, 2, 3] input at scale 0.01 (requantized) and a [1, 4, 3] one at the output's scale 0.02
+    (copied) along axis 1, then a STRIDED_SLICE of every second row from row 5 backwards; all int16, zero points 0.
+    ``mutate(model, buffers)`` may damage it before it is serialized without verification."""
+    w = ModelWriter()
+    a = w.add_tensor("a", "int16", (1, 2, 3), scale=0.01, zero_point=0)
+    b = w.add_tensor("b", "int16", (1, 4, 3), scale=0.02, zero_point=0)
+    y = w.add_tensor("y", "int16", (1, 6, 3), scale=0.02, zero_point=0)
+    z = w.add_tensor("z", "int16", (1, 3, 3), scale=0.02, zero_point=0)
+    mult, shift = K.quantize_multiplier(0.01 / 0.02)
+    w.add_operator("CONCATENATION", [a, b], [y], "ConcatenationOptions",
+                   dict(axis=1, requant=np.array([1, 0], np.uint8), input_mult=np.array([mult, 0], np.int32),
+                        input_shift=np.array([shift, 0], np.int8)))
+    w.add_operator("STRIDED_SLICE", [y], [z], "StridedSliceOptions",
+                   dict(begin=np.array([0, 5, 0], np.int32), strides=np.array([1, -2, 1], np.int32)))
+    w.set_io([a, b], [z])
+    if mutate is None:
+        return w.to_bytes()
+    planned = load_bytes(w.to_bytes())
+    plan = {"arena_bytes": planned.arena_bytes, "tensor_offsets": planned.tensor_offsets,
+            "scratch_offsets": planned.scratch_offsets}
+    model = w._model(plan, bytes(32))
+    mutate(model, w.buffers)
+    return serialize(model, w.buffers)
+
+
+@given(data=st.data())
+@settings(max_examples=200)
+def test_int16_concatenation_and_strided_slice_equal_numpy_on_both_runtimes(data):
+    a, b = int16_array(data.draw, (1, 2, 3)), int16_array(data.draw, (1, 4, 3))
+    model = _concat_slice_model()
+    # a at half the output's scale: M = 1/2 is (2^30, shift 0), so the doubling high multiply alone rounds a / 2,
+    # ties toward +inf, and no right shift follows
+    half = np.floor((a.astype(np.int64) + 1) / 2).astype(np.int16)
+    want = np.concatenate([half, b], axis=1)[:, 5::-2]
+    for backend in ("numba", "c"):
+        got = Interpreter(model, backend=backend).invoke(a, b)[0]
+        assert got.dtype == np.int16
+        np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("mutate, reason", [
+    (_tensor(0, zero_point=3), "zero point 0"),
+    (_tensor(2, zero_point=-1), "zero point 0"),
+    (_tensor(1, dtype=DTYPE["INT8"]), "share one type"),
+], ids=["input-zp", "output-zp", "mixed-widths"])
+def test_both_loaders_refuse_a_damaged_int16_concatenation_at_the_same_byte(mutate, reason):
+    data = _concat_slice_model(mutate)
+    with pytest.raises(FormatError, match=reason) as py:
+        load_bytes(data)
+    with pytest.raises(CRuntimeError) as c:
+        CRuntime(data)
+    assert py.value.offset == c.value.offset, f"Python: {py.value}; C: {c.value}"

@@ -78,6 +78,33 @@ def test_gru_classifiers_compile_and_agree_on_both_runtimes(batch_first, layers,
                                model(as_input(seqs[0])).detach().numpy(), atol=1e-5)
 
 
+@pytest.mark.parametrize("layers", [1, 2])
+def test_an_int16_gru_keeps_every_value_in_16_bits(layers):
+    """activations="int16": the per-step slices of the input projections (STRIDED_SLICE) and the second layer's
+    input sequence (CONCATENATION) stay int16 like the gates, so no REQUANTIZE takes a value through 8 bits."""
+    torch.manual_seed(0)
+    model = Classifier(True, layers, True).eval()
+    seqs = _sequences(160)
+    cm = compile_model(model, (seqs[:1],), [seqs[:128]], activations="int16", progress=False)
+    loaded = load_bytes(cm.data)
+    opcodes = [loaded.opcode_name(op.opcode) for op in loaded.operators]
+    assert "REQUANTIZE" not in opcodes and "STRIDED_SLICE" in opcodes
+    assert ("CONCATENATION" in opcodes) == (layers == 2)
+    assert {t.dtype for t in loaded.tensors if not t.is_const} == {"int16"}
+    s, zp = cm.output_quantization[0]
+    numba, c = Interpreter(cm.data, backend="numba"), Interpreter(cm.data, backend="c")
+    errors = []
+    for seq in seqs[128:]:
+        q = numba.invoke(seq[None].numpy())[0]
+        np.testing.assert_array_equal(c.invoke(seq[None].numpy())[0], q)
+        with torch.no_grad():
+            errors.append(np.abs((q.astype(np.float64) - zp) * s - model(seq[None]).numpy()).max())
+    # Measured: the largest error of the logits over these 32 sequences was 0.0016 (1 layer) and 0.0021 (2), where
+    # the same models with int8 activations reach 0.013 and 0.0063 (output LSB 0.0034): what is left is mostly
+    # the int8 weights'. Asserted: 0.005.
+    assert max(errors) <= 0.005, max(errors)
+
+
 class GivenState(nn.Module):
     def __init__(self):
         super().__init__()

@@ -11,7 +11,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import ops_reference as ref
-from layer_cases import activation_ranges, encoded_multiplier, int8_array, mults, q31, shifts, zero_points
+from layer_cases import (activation_ranges, encoded_multiplier, int8_array, int16_array, mults, q31, shifts,
+                         zero_points)
 from microflat import kernels as k
 
 
@@ -300,8 +301,11 @@ def test_pad(data):
     np.testing.assert_array_equal(_both(k.pad, x, paddings, pad_value=v), ref.pad(x, paddings, v))
 
 
+@pytest.mark.parametrize("width", ["int8", "int16"])
 @given(data=st.data())
-def test_concatenation(data):
+def test_concatenation(width, data):
+    """int16: zero points 0 (TFLite's 16x8 rule) and values over the whole int16 range, where a left shift
+    saturates."""
     count = data.draw(st.integers(1, 4))
     axis = data.draw(st.integers(0, 3))
     base = [data.draw(st.integers(1, 4)) for _ in range(4)]
@@ -309,12 +313,13 @@ def test_concatenation(data):
     for _ in range(count):
         shape = list(base)
         shape[axis] = data.draw(st.integers(1, 4))
-        xs.append(int8_array(data.draw, tuple(shape)))
-    zps = [data.draw(zero_points) for _ in xs]
+        xs.append((int8_array if width == "int8" else int16_array)(data.draw, tuple(shape)))
+    zp = zero_points if width == "int8" else st.just(0)
+    zps = [data.draw(zp) for _ in xs]
     ms = [data.draw(mults) for _ in xs]
     ss = [data.draw(shifts) for _ in xs]
     rs = [data.draw(st.integers(0, 1)) for _ in xs]
-    zo = data.draw(zero_points)
+    zo = data.draw(zp)
     got = _both(k.concatenation, xs, axis=axis, input_zps=zps, output_zp=zo, mults=ms, shifts=ss, requants=rs)
     np.testing.assert_array_equal(got, ref.concatenation(xs, axis, zps, zo, ms, ss, rs))
 

@@ -1,4 +1,4 @@
-"""int8 STRIDED_SLICE and GATHER: Numba equals numpy's own slicing / np.take, C equals Numba byte for byte.
+"""int8 and int16 STRIDED_SLICE and int8 GATHER: Numba equals numpy's own slicing / np.take, C equals Numba byte for byte.
 
 Shapes of 1 to 5 dimensions of sizes 1..6; begin and end drawn from [-9, 9] and the int32 extremes (so
 negative and out-of-range indices, clamped as TFLite clamps them, are common), strides in [-7, 7] \\ {0},
@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from layer_cases import int8_array
+from layer_cases import int8_array, int16_array
 from microflat import kernels as k
 from microflat.kernels import native
 
@@ -57,12 +57,16 @@ def slice_cases(draw):
     return x, begin, end, strides, dict(begin_mask=begin_mask, end_mask=end_mask, shrink_axis_mask=shrink)
 
 
-@given(case=slice_cases())
-def test_strided_slice_numba_equals_numpy_and_c_equals_numba(case):
+@pytest.mark.parametrize("width", ["int8", "int16"])
+@given(case=slice_cases(), data=st.data())
+def test_strided_slice_numba_equals_numpy_and_c_equals_numba(width, case, data):
+    """int16 (TFLite's 16x8 mode) through the same loops: the case's shape filled with int16 values."""
     x, begin, end, strides, masks = case
+    if width == "int16":
+        x = int16_array(data.draw, x.shape)
     want = x[reference_index(x.shape, begin, end, strides, **masks)]
     got = k.strided_slice(x, begin, end, strides, **masks, backend="numba")
-    assert got.dtype == np.int8 and got.shape == want.shape
+    assert got.dtype == x.dtype and got.shape == want.shape
     np.testing.assert_array_equal(got, want)
     got_c = k.strided_slice(x, begin, end, strides, **masks, backend="c")
     assert got_c.shape == want.shape and got_c.tobytes() == got.tobytes()
@@ -270,7 +274,7 @@ def test_params_refuse_ellipsis_and_new_axis(mask):
 
 
 @pytest.mark.parametrize("value, message", [
-    (np.zeros(4, np.int16), "input must have dtype int8"),
+    (np.zeros(4, np.int32), "input must have dtype int8"),
     ([1, 2, 3, 4], "input must be a numpy array"),
 ])
 def test_strided_slice_refuses_a_bad_input(value, message):

@@ -808,25 +808,35 @@ static mf_status check_concatenation(const op_ctx *c, mf_op_info *info)
     int32_t axis = 0;
     (void)info;
     CHECK(counts(c, 1, 1024, 1));
-    for (uint32_t i = 0; i < c->n_in; ++i) { /* ops.check_concatenation's order: every input, then the output */
-        CHECK(tensor(c, 0, i, MFB_DTYPE_INT8, ANY, ANY, 0, 0, &x, 0));
+    /* ops.check_concatenation's order: every input int8 or int16, the output of the first's type, every input of
+     * the output's */
+    for (uint32_t i = 0; i < c->n_in; ++i) {
+        CHECK(tensor(c, 0, i, ANY, ANY, ANY, 0, 0, &x, 0));
+        REQUIRE(x.dtype == MFB_DTYPE_INT8 || x.dtype == MFB_DTYPE_INT16, IN(i), "a tensor has the wrong dtype");
     }
-    CHECK(tensor(c, 1, 0, MFB_DTYPE_INT8, ANY, ACTIVATION, 0, 0, &y, 0));
+    CHECK(tensor(c, 0, 0, ANY, ANY, ANY, 0, 0, &x, 0));
+    CHECK(tensor(c, 1, 0, (int32_t)x.dtype, ANY, ACTIVATION, 0, 0, &y, 0));
+    for (uint32_t i = 0; i < c->n_in; ++i) {
+        CHECK(tensor(c, 0, i, ANY, ANY, ANY, 0, 0, &x, 0));
+        REQUIRE(x.dtype == y.dtype, IN(i), "a concatenation's inputs share one type");
+    }
     CHECK(options(c, MFB_OP_OPTIONS_CONCATENATION_OPTIONS));
     CHECK(int_option(c, MFB_CONCATENATION_OPTIONS_AXIS, 0, 0, y.rank - 1, &axis));
     int64_t total = 0;
     for (uint32_t i = 0; i < c->n_in; ++i) {
-        CHECK(tensor(c, 0, i, MFB_DTYPE_INT8, ANY, ANY, 0, 0, &x, 0));
+        CHECK(tensor(c, 0, i, ANY, ANY, ANY, 0, 0, &x, 0));
         int same = x.rank == y.rank;
         for (int32_t d = 0; same && d < y.rank; ++d) {
             same = d == axis || dim(c, &x, d) == dim(c, &y, d);
         }
         REQUIRE(same, IN(i), "an input's shape does not match the output's off the axis");
         CHECK(zero_point(c, &x, IN(i)));
+        REQUIRE(x.dtype == MFB_DTYPE_INT8 || x.zero_point == 0, IN(i), "an int16 activation has zero point 0");
         total += dim(c, &x, axis);
     }
     REQUIRE(total == dim(c, &y, axis), OUT(0), "the axis sizes do not add up");
     CHECK(zero_point(c, &y, OUT(0)));
+    REQUIRE(y.dtype == MFB_DTYPE_INT8 || y.zero_point == 0, OUT(0), "an int16 activation has zero point 0");
     const uint32_t rq = mfb_ref(c->b, c->options, MFB_CONCATENATION_OPTIONS_REQUANT);
     const uint32_t mult = mfb_ref(c->b, c->options, MFB_CONCATENATION_OPTIONS_INPUT_MULT);
     const uint32_t shift = mfb_ref(c->b, c->options, MFB_CONCATENATION_OPTIONS_INPUT_SHIFT);
@@ -848,7 +858,7 @@ static mf_status check_concatenation(const op_ctx *c, mf_op_info *info)
     }
     for (uint32_t i = 0; i < c->n_in; ++i) {
         if (!c->b[rq + 4 + i]) {
-            CHECK(tensor(c, 0, i, MFB_DTYPE_INT8, ANY, ANY, 0, 0, &x, 0));
+            CHECK(tensor(c, 0, i, ANY, ANY, ANY, 0, 0, &x, 0));
             CHECK(same_quantization(c, &x, &y, rq + 4 + i));
         }
     }
@@ -1160,8 +1170,9 @@ static mf_status check_strided_slice(const op_ctx *c, mf_op_info *info)
     int32_t shrink = 0, kept = 0;
     (void)info;
     CHECK(counts(c, 1, 1, 1));
-    CHECK(tensor(c, 0, 0, MFB_DTYPE_INT8, ANY, ANY, 0, 0, &x, 0));
-    CHECK(tensor(c, 1, 0, MFB_DTYPE_INT8, ANY, ACTIVATION, 0, 0, &y, 0));
+    CHECK(tensor(c, 0, 0, ANY, ANY, ANY, 0, 0, &x, 0));
+    REQUIRE(x.dtype == MFB_DTYPE_INT8 || x.dtype == MFB_DTYPE_INT16, IN(0), "a tensor has the wrong dtype");
+    CHECK(tensor(c, 1, 0, (int32_t)x.dtype, ANY, ACTIVATION, 0, 0, &y, 0));
     CHECK(options(c, MFB_OP_OPTIONS_STRIDED_SLICE_OPTIONS));
     REQUIRE(x.rank <= SLICE_MAX_DIMS, IN(0), "a strided slice takes at most five dimensions");
     const uint32_t begin = mfb_ref(c->b, c->options, MFB_STRIDED_SLICE_OPTIONS_BEGIN);
@@ -1786,9 +1797,15 @@ static mf_status run_concatenation(const op_ctx *c)
     for (uint32_t i = 0; i < c->n_in; ++i) {
         const mf_tensor x = io(c, 0, i);
         const int32_t copy = d32(c, &x, axis) * inner;
-        mf_concatenation_s8(outer, copy, d32(c, &y, axis) * inner, start, (int32_t)c->b[rq + 4 + i], x.zero_point,
-                         y.zero_point, mfb_vec_int(c->b, mult, i), mfb_i8_at(c->b, shift + 4 + i),
-                         (const int8_t *)data(c, &x), (int8_t *)data(c, &y));
+        const int32_t row = d32(c, &y, axis) * inner, requant = (int32_t)c->b[rq + 4 + i];
+        const int32_t m = mfb_vec_int(c->b, mult, i), s = mfb_i8_at(c->b, shift + 4 + i);
+        if (y.dtype == MFB_DTYPE_INT16) {
+            mf_concatenation_s16(outer, copy, row, start, requant, x.zero_point, y.zero_point, m, s,
+                                 (const int16_t *)data(c, &x), (int16_t *)data(c, &y));
+        } else {
+            mf_concatenation_s8(outer, copy, row, start, requant, x.zero_point, y.zero_point, m, s,
+                                (const int8_t *)data(c, &x), (int8_t *)data(c, &y));
+        }
         start += copy;
     }
     return MF_OK;
@@ -1918,7 +1935,11 @@ static mf_status run_strided_slice(const op_ctx *c)
         step[d] = e < 0 ? 1 : mfb_vec_int(c->b, strides, (uint32_t)e);
         count[d] = e < 0 || ((shrink >> e) & 1) ? 1 : d32(c, &y, j++);
     }
-    mf_strided_slice_s8(in, first, step, count, (const int8_t *)data(c, &x), (int8_t *)data(c, &y));
+    if (x.dtype == MFB_DTYPE_INT16) {
+        mf_strided_slice_s16(in, first, step, count, (const int16_t *)data(c, &x), (int16_t *)data(c, &y));
+    } else {
+        mf_strided_slice_s8(in, first, step, count, (const int8_t *)data(c, &x), (int8_t *)data(c, &y));
+    }
     return MF_OK;
 }
 
