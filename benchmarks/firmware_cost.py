@@ -196,7 +196,7 @@ LAYERS = {
     "fc": (lambda nn: nn.Linear(256, 64), (1, 256), "fully connected 256 -> 64"),
     # a keyword spotter's recurrent layer: 40 MFCC features a frame, 64 cells, 10 frames (batch_first)
     "lstm": (lambda nn: _SequenceOutput(nn.LSTM(40, 64, batch_first=True)), (1, 10, 40),
-             "LSTM 40 -> 64, 10 steps (8x8_16)"),
+             "LSTM 40 -> 64, 10 steps (int8: 8x8_16; int16: 16x8)"),
 }
 LSTM_STEPS = 10
 

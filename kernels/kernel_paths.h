@@ -31,6 +31,14 @@
  *       a run of taps, see depthwise_taps.h
  *   MF_SATURATE_INT8(v)   v clamped to [-128, 127] (the DSP path: SSAT)
  *
+ * The 8x8_16 LSTM's gate rows (an int8 vector read in place, no scratch,
+ * int8 rows, int32 sums: row_dots_s8.h; the DSP path SMLAD on SXTB16-widened
+ * words of both, arm/row_dots_dsp.h; the dotprod path has no SDOT form of it
+ * and builds the portable C). Every path computes the same int32 sums
+ * (row_dots_s8.h derives why), which mf_lstm_8x8_16 requantizes itself:
+ *   MF_ROW_DOTS_S8_X4(acc, x, rows, row_step, length)
+ *       acc[j] += x . (rows + j * row_step), over `length` values, j = 0..3
+ *
  * The 16x8 layers' inner loops (int16 activations, int8 weights, int64 sums:
  * row_dots_s16.h and depthwise_taps_s16.h; the DSP path SMLALD,
  * arm/row_dots_s16_dsp.h and arm/depthwise_taps_s16_dsp.h; other targets the
@@ -54,6 +62,7 @@
 #include "numerics.h"
 #include "row_dots.h"
 #include "row_dots_s16.h"
+#include "row_dots_s8.h"
 
 /*
  * A function GCC and Clang must keep out of line: an inner loop inlined into a kernel's large body
@@ -86,6 +95,7 @@ static inline int32_t saturate_int8(int32_t v)
 #define MF_DEPTHWISE_TAPS_X4 depthwise_taps_x4_dsp
 #define MF_DEPTHWISE_TAPS_X4_FOLDED depthwise_taps_x4_folded_dsp
 #define MF_SATURATE_INT8 dsp_saturate_int8
+#define MF_ROW_DOTS_S8_X4 row_dots_s8_x4_dsp
 #define MF_ROW_DOT_S16 row_dot_s16_dsp
 #define MF_ROW_DOTS_S16_X2 row_dots_s16_x2_dsp
 #define MF_DEPTHWISE_S16_WORDS_PER_TAP DEPTHWISE_S16_WORDS_PER_TAP_DSP
@@ -95,6 +105,7 @@ static inline int32_t saturate_int8(int32_t v)
 #include "arm/row_dots_dotprod.h"
 #define MF_KERNEL_PATH "dotprod"
 #define MF_SATURATE_INT8 saturate_int8
+#define MF_ROW_DOTS_S8_X4 row_dots_s8_x4 /* no SDOT form: the portable C */
 #define MF_COLUMN_DONE row_dots_dotprod_column_done
 #define MF_ROW_SUMS row_sums_dotprod
 #define MF_ROW_SUMS_X2 row_sums_x2_dotprod
@@ -110,6 +121,7 @@ static inline int32_t saturate_int8(int32_t v)
 #else
 #define MF_KERNEL_PATH "portable"
 #define MF_SATURATE_INT8 saturate_int8
+#define MF_ROW_DOTS_S8_X4 row_dots_s8_x4
 #define MF_COLUMN_DONE row_dots_column_done
 #define MF_ROW_SUMS row_sums
 #define MF_ROW_SUMS_X2 row_sums_x2

@@ -51,7 +51,8 @@ read and updated in place; output [T, C]. No projection, so the hidden size O eq
 
 Order of evaluation: TFLite evaluates each gate for all cells, then the cell update, then the hidden
 product. Without peephole and layer norm every cell's arithmetic reads only its own gates, the old h and
-x_t, so the kernels evaluate cell by cell (i, f, g, cell update, o, hidden), writing each new h value into
+x_t, so the kernels evaluate cell by cell (i, f, g, cell update, o, hidden; the C kernel takes a cell's
+four gate sums at once, lstm.c), writing each new h value into
 the output row and copying the row to hidden_state when the step ends: the same values, and no scratch
 (hence no *_scratch_bytes function, as fully_connected_s16).
 

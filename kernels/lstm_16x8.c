@@ -9,8 +9,15 @@
  * Q0.15 LUT activations (activations_s16.h), the cell update and the hidden product (TFLM's MulElementwise:
  * multiply_by_quantized_multiplier, then the int16 clamp); each new h value goes into the step's output row, which
  * becomes hidden_state when the step ends (no cell reads another cell's new values, so this is TFLM's result).
+ *
+ * A cell's four gate rows of each matrix share its vector, x or h: their dot products are taken two gates at a
+ * time, (i, f) and (c, o), by the target's MF_ROW_DOTS_S16_X2 (kernel_paths.h: on a Cortex-M with the DSP
+ * extension SMLALD, two MACs an instruction, the 16x8 FC's loop), in place, no scratch; the Numba kernel takes
+ * the same products one gate at a time. The int64 sums are exact and so do not depend on the order of their
+ * terms (below), so both give the same values.
  */
 #include "activations_s16.h"
+#include "kernel_paths.h"
 #include "microflat_kernels.h"
 #include "numerics.h"
 
@@ -20,31 +27,36 @@ static inline int32_t lstm_16x8_saturate_int16(int32_t v)
 }
 
 /*
- * Gate `gate`'s (0..3: i, f, c, o) pre-activation of cell `cell`:
+ * The four gates' (i, f, c, o) Q3.12 pre-activations of cell `cell`, into pre[0..3]: gate G's
  * sat16(RQ64(bias + x . W_x, mult_x, shift_x) + RQ64(h . W_h, mult_h, shift_h)).
  * |x|, |h| <= 2^15 and |w| <= 127: each product is below 2^22 in magnitude (int32), and by the caller's bound
- * (|bias| + 2^15 sum|w| <= 2^47 - 1) every partial sum of the int64 accumulators is exact and inside
- * multiply_by_quantized_multiplier_int64's domain. The two requantized values are int16: their sum is exact.
+ * (|bias| + 2^15 sum|w| <= 2^47 - 1) every partial sum of the int64 accumulators is exact (row_dots_s16.h) and
+ * inside multiply_by_quantized_multiplier_int64's domain. The two requantized values are int16: their sum is exact.
  */
-static int32_t lstm_16x8_gate(int32_t gate, int32_t cell, int32_t input_size, int32_t cell_size,
-                              const int32_t *gate_mult, const int8_t *gate_shift, const int16_t *x,
-                              const int8_t *input_weights, const int8_t *recurrent_weights, const int64_t *bias,
-                              const int16_t *hidden_state)
+static void lstm_16x8_gates(int32_t cell, int32_t input_size, int32_t cell_size, const int32_t *gate_mult,
+                            const int8_t *gate_shift, const int16_t *x, const int8_t *input_weights,
+                            const int8_t *recurrent_weights, const int64_t *bias, const int16_t *hidden_state,
+                            int32_t pre[4])
 {
-    const int32_t row = gate * cell_size + cell;
-    const int8_t *wx = input_weights + (int64_t)row * input_size;
-    int64_t acc = bias[row];
-    for (int32_t k = 0; k < input_size; ++k) {
-        acc += (int32_t)x[k] * wx[k];
+    /* gate G's row of cell r: W_x at (G C + r) I, W_h at (G C + r) C */
+    const ptrdiff_t input_step = (ptrdiff_t)cell_size * input_size, state_step = (ptrdiff_t)cell_size * cell_size;
+    const int8_t *wx = input_weights + (ptrdiff_t)cell * input_size;
+    const int8_t *wh = recurrent_weights + (ptrdiff_t)cell * cell_size;
+    int64_t from_input[4], from_state[4] = {0, 0, 0, 0}; /* the recurrent FCs have no bias */
+    for (int32_t gate = 0; gate < 4; ++gate) {
+        from_input[gate] = bias[gate * cell_size + cell];
     }
-    const int32_t from_input = requantize_int64(acc, gate_mult[gate], gate_shift[gate], -32768, 32767);
-    const int8_t *wh = recurrent_weights + (int64_t)row * cell_size;
-    acc = 0;
-    for (int32_t k = 0; k < cell_size; ++k) {
-        acc += (int32_t)hidden_state[k] * wh[k];
+    for (int32_t gate = 0; gate < 4; gate += 2) { /* (i, f), then (c, o) */
+        MF_ROW_DOTS_S16_X2(&from_input[gate], &from_input[gate + 1], x, wx + gate * input_step,
+                           wx + (gate + 1) * input_step, input_size);
+        MF_ROW_DOTS_S16_X2(&from_state[gate], &from_state[gate + 1], hidden_state, wh + gate * state_step,
+                           wh + (gate + 1) * state_step, cell_size);
     }
-    const int32_t from_state = requantize_int64(acc, gate_mult[4 + gate], gate_shift[4 + gate], -32768, 32767);
-    return lstm_16x8_saturate_int16(from_input + from_state);
+    for (int32_t gate = 0; gate < 4; ++gate) {
+        const int32_t a = requantize_int64(from_input[gate], gate_mult[gate], gate_shift[gate], -32768, 32767);
+        const int32_t b = requantize_int64(from_state[gate], gate_mult[4 + gate], gate_shift[4 + gate], -32768, 32767);
+        pre[gate] = lstm_16x8_saturate_int16(a + b);
+    }
 }
 
 void mf_lstm_16x8(int32_t steps, int32_t input_size, int32_t cell_size,
@@ -68,15 +80,12 @@ void mf_lstm_16x8(int32_t steps, int32_t input_size, int32_t cell_size,
         const int16_t *x = input + (int64_t)t * input_size;
         int16_t *out = output + (int64_t)t * cell_size;
         for (int32_t r = 0; r < cell_size; ++r) {
-            const int32_t forget_gate = mf_logistic_s16_element(
-                (int16_t)lstm_16x8_gate(1, r, input_size, cell_size, gate_mult, gate_shift, x, input_weights,
-                                        recurrent_weights, bias, hidden_state), 0, 0);
-            const int32_t input_gate = mf_logistic_s16_element(
-                (int16_t)lstm_16x8_gate(0, r, input_size, cell_size, gate_mult, gate_shift, x, input_weights,
-                                        recurrent_weights, bias, hidden_state), 0, 0);
-            const int32_t cell_gate = mf_tanh_s16_element(
-                (int16_t)lstm_16x8_gate(2, r, input_size, cell_size, gate_mult, gate_shift, x, input_weights,
-                                        recurrent_weights, bias, hidden_state), 0, 0);
+            int32_t pre[4]; /* i, f, c, o */
+            lstm_16x8_gates(r, input_size, cell_size, gate_mult, gate_shift, x, input_weights, recurrent_weights,
+                            bias, hidden_state, pre);
+            const int32_t forget_gate = mf_logistic_s16_element((int16_t)pre[1], 0, 0);
+            const int32_t input_gate = mf_logistic_s16_element((int16_t)pre[0], 0, 0);
+            const int32_t cell_gate = mf_tanh_s16_element((int16_t)pre[2], 0, 0);
             /* f in [0, 32767], c in int16: |f c| <= 32767 * 32768 < 2^30; i in [0, 32767], g in [-32767, 32767]:
              * |i g| < 2^30. Shifts <= 0: no left shift, and each result is below 2^30 in magnitude, so the
              * clamps and the sum of two int16 values are exact in int32 */
@@ -91,9 +100,7 @@ void mf_lstm_16x8(int32_t steps, int32_t input_size, int32_t cell_size,
                 c = c > cell_clip ? cell_clip : (c < -cell_clip ? -cell_clip : c);
             }
             cell_state[r] = (int16_t)c;
-            const int32_t output_gate = mf_logistic_s16_element(
-                (int16_t)lstm_16x8_gate(3, r, input_size, cell_size, gate_mult, gate_shift, x, input_weights,
-                                        recurrent_weights, bias, hidden_state), 0, 0);
+            const int32_t output_gate = mf_logistic_s16_element((int16_t)pre[3], 0, 0);
             /* o in [0, 32767], tanh in [-32767, 32767]: |tanh(c) o| < 2^30; hidden_shift <= 0: no left shift */
             const int32_t product = mf_tanh_s16_element((int16_t)c, tanh_mult, tanh_shift) * output_gate;
             out[r] = (int16_t)lstm_16x8_saturate_int16(

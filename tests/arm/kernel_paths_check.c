@@ -19,6 +19,16 @@
  * builds them, against direct int64 loops written here (random geometry:
  * padding, strides, dilations, groups, depth multipliers, odd channels).
  *
+ * The 8x8_16 LSTM's gate rows likewise: MF_ROW_DOTS_S8_X4 (an int8 vector read
+ * in place against four int8 rows, int32 sums) against row_dots_s8.h, with
+ * int8 edges, unaligned vectors and rows, and accumulators that start
+ * anywhere within the LSTM's bound; and the whole LSTM kernels,
+ * mf_lstm_8x8_16 and mf_lstm_16x8 as this core's path builds them, against
+ * references written here (the per-cell arithmetic on the shared numerics
+ * helpers, each gate's dot products as direct loops) on random small
+ * shapes, weights, biases, multipliers and shifts within the kernels'
+ * contracts (kernels/lstm.py, kernels/lstm_16x8.py).
+ *
  * Prints "kernel path NAME", then "cases N mismatches M" (and each mismatch);
  * exits 0 when M = 0. Built by tests/test_kernel_paths.py for a Cortex-M4,
  * M7 and M55 (semihosting) and for AArch64 Linux (qemu-aarch64).
@@ -26,6 +36,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "activations_s16.h"
+#include "fixed_point16.h"
 #include "kernel_paths.h"
 #include "microflat_kernels.h"
 #include "numerics.h"
@@ -46,6 +58,7 @@ static void say(const char *line)
 
 #define CASES 4000
 #define KERNEL_CASES 1000 /* whole 16x8 layers, one of the three each */
+#define LSTM_CASES 1000   /* whole LSTMs of each form */
 #define MAX_LENGTH 80
 #define MAX_ROWS 11
 
@@ -313,6 +326,68 @@ static int depthwise_s16_case(void)
     return memcmp(got_acc, want_acc, sizeof got_acc) == 0;
 }
 
+/* --- the 8x8_16 LSTM's gate rows: an int8 vector against four int8 rows, int32 sums ---------------------- */
+
+/* The LSTM's accumulator rule (kernels/lstm.py): every row's (|bias| + 128 sum|w|) 2^max(shift, 0) <= this. */
+#define LSTM_ACCUMULATOR_LIMIT (INT32_MAX - 32768)
+#define MAX_ROW_STEP (MAX_LENGTH + 7)
+
+static int8_t x8[MAX_LENGTH + 4];
+static int8_t rows8[3 * MAX_ROW_STEP + MAX_LENGTH + 4];
+
+/* An int8 value in [lo, 127]: an edge (lo or 127) one time in four, else any. */
+static int8_t draw_s8(int32_t lo)
+{
+    if (between(0, 3) == 0) {
+        return (int8_t)(between(0, 1) ? 127 : lo);
+    }
+    return (int8_t)between(lo, 127);
+}
+
+/* A magnitude in [0, room]: small, room itself (the bound's edge), or any. */
+static int32_t draw_room(int32_t room)
+{
+    switch (between(0, 2)) {
+    case 0:
+        return between(0, room < 100000 ? room : 100000);
+    case 1:
+        return room;
+    default:
+        return between(0, room);
+    }
+}
+
+/*
+ * One random MF_ROW_DOTS_S8_X4 case against row_dots_s8_x4: lengths 1..80, x and rows at any byte offset, rows
+ * length..length + 7 bytes apart, int8 edges (-128 too: the primitive's bound holds for |w| <= 128), each
+ * accumulator starting anywhere that leaves its row's products room: |acc| + 128 sum|w| <= the LSTM's limit.
+ */
+static int row_dots_s8_case(void)
+{
+    const int32_t length = between(1, MAX_LENGTH);
+    const int32_t row_step = between(length, length + 7);
+    int8_t *x = x8 + between(0, 3), *rows = rows8 + between(0, 3); /* at any byte offset */
+    for (int32_t t = 0; t < length; ++t) {
+        x[t] = draw_s8(-128);
+    }
+    for (int32_t i = 0; i < 3 * row_step + length; ++i) {
+        rows[i] = draw_s8(-128);
+    }
+    int32_t want[4], got[4];
+    for (int32_t j = 0; j < 4; ++j) {
+        int32_t weight_sum = 0;
+        for (int32_t t = 0; t < length; ++t) {
+            const int32_t w = rows[j * row_step + t];
+            weight_sum += w < 0 ? -w : w;
+        }
+        const int32_t magnitude = draw_room(LSTM_ACCUMULATOR_LIMIT - 128 * weight_sum);
+        want[j] = got[j] = between(0, 1) ? magnitude : -magnitude;
+    }
+    row_dots_s8_x4(want, x, rows, row_step, length);
+    MF_ROW_DOTS_S8_X4(got, x, rows, row_step, length);
+    return memcmp(got, want, sizeof got) == 0;
+}
+
 /* --- whole 16x8 layers against direct int64 loops ------------------------------------------------------- */
 
 #define LAYER_MAX_INPUT (2 * 6 * 6 * 8)
@@ -497,6 +572,269 @@ static int fully_connected_s16_case(void)
     return memcmp(layer_got, layer_want, (size_t)(l.batches * l.output_ch) * sizeof(int16_t)) == 0;
 }
 
+/* --- whole LSTMs against references written here ------------------------------------------------------- */
+
+#define LSTM_MAX_STEPS 4
+#define LSTM_MAX_INPUT 20
+#define LSTM_MAX_CELLS 12
+#define LSTM_MAX_ROWS (4 * LSTM_MAX_CELLS)
+
+static int8_t lstm_wx[LSTM_MAX_ROWS * LSTM_MAX_INPUT + 4], lstm_wh[LSTM_MAX_ROWS * LSTM_MAX_CELLS + 4];
+static int32_t lstm_bx[LSTM_MAX_ROWS], lstm_bh[LSTM_MAX_ROWS];
+static int64_t lstm_bias64[LSTM_MAX_ROWS];
+static int32_t lstm_mult[8];
+static int8_t lstm_shift[8];
+static int8_t lstm_x8[LSTM_MAX_STEPS * LSTM_MAX_INPUT];
+static int16_t lstm_x16[LSTM_MAX_STEPS * LSTM_MAX_INPUT + 1];
+static int8_t lstm_h8[2][LSTM_MAX_CELLS], lstm_out8[2][LSTM_MAX_STEPS * LSTM_MAX_CELLS];
+static int16_t lstm_h16[2][LSTM_MAX_CELLS], lstm_out16[2][LSTM_MAX_STEPS * LSTM_MAX_CELLS];
+static int16_t lstm_c[2][LSTM_MAX_CELLS];
+
+/* Everything an LSTM case passes besides the arrays (the 8x8_16 form has no forget and input products). */
+typedef struct {
+    int32_t steps, input_size, cells;
+    int32_t forget_mult, forget_shift, input_mult, input_shift, hidden_mult, hidden_shift, hidden_zp;
+    int32_t cell_exponent, cell_clip;
+} lstm_shape;
+
+static void draw_lstm_shape(lstm_shape *l)
+{
+    l->steps = between(1, LSTM_MAX_STEPS);
+    l->input_size = between(1, LSTM_MAX_INPUT);
+    l->cells = between(1, LSTM_MAX_CELLS);
+    l->cell_clip = between(0, 1) ? 0 : between(1, 32767);
+}
+
+/* A Q31 multiplier: any in [0, 2^31 - 1] one time in four, else a normalized one, [2^30, 2^31 - 1]. */
+static int32_t draw_multiplier(void)
+{
+    return between(0, 3) == 0 ? between(0, INT32_MAX) : between(1 << 30, INT32_MAX);
+}
+
+/* A weight of a gate matrix (symmetric: no -128), its edges one time in four. */
+static int8_t draw_lstm_weight(void)
+{
+    return draw_s8(-127);
+}
+
+/*
+ * One side (input or recurrent: `k` values a row) of an 8x8_16 LSTM: weights [4, C, k], effective biases
+ * [4, C] and the side's four (mult, shift), within the accumulator rule (|bias| + 128 sum|w|) 2^max(shift, 0)
+ * <= 2^31 - 1 - 2^15: a bias small or up to its row's room; the shift mostly where the gates' Q3.12 values are
+ * neither all saturated nor all 0, else anywhere in [-31, the largest the rule allows] (at most 30).
+ */
+static void draw_lstm_8x8_16_side(int8_t *w, int32_t *b, int32_t *mult, int8_t *shift, int32_t cells, int32_t k)
+{
+    for (int32_t g = 0; g < 4; ++g) {
+        const int32_t large_biases = between(0, 7) == 0;
+        int32_t bound = 0; /* the gate's largest |bias| + 128 sum|w| */
+        for (int32_t r = 0; r < cells; ++r) {
+            int32_t weight_sum = 0;
+            for (int32_t i = 0; i < k; ++i) {
+                const int8_t v = draw_lstm_weight();
+                w[(g * cells + r) * k + i] = v;
+                weight_sum += v < 0 ? -v : v;
+            }
+            const int32_t room = LSTM_ACCUMULATOR_LIMIT - 128 * weight_sum;
+            const int32_t magnitude = large_biases ? draw_room(room) : between(0, 100000);
+            b[g * cells + r] = between(0, 1) ? magnitude : -magnitude;
+            bound = magnitude + 128 * weight_sum > bound ? magnitude + 128 * weight_sum : bound;
+        }
+        int32_t most = 0; /* the largest left shift the rule allows */
+        while (most < 30 && ((int64_t)bound << (most + 1)) <= LSTM_ACCUMULATOR_LIMIT) {
+            ++most;
+        }
+        shift[g] = (int8_t)(between(0, 3) == 0 ? between(-31, most) : between(-6, most < 2 ? most : 2));
+        mult[g] = draw_multiplier();
+    }
+}
+
+/* TFLite's 8x8_16 LSTM (kernels/lstm.py's docstring), step by step and cell by cell, gate by gate. */
+static void lstm_8x8_16_reference(const lstm_shape *l, const int8_t *input, const int8_t *wx, const int8_t *wh,
+                                  int8_t *hidden_state, int16_t *cell_state, int8_t *output)
+{
+    const int32_t cells = l->cells, n = l->input_size;
+    for (int32_t t = 0; t < l->steps; ++t) {
+        const int8_t *x = input + t * n;
+        int8_t *out = output + t * cells;
+        for (int32_t r = 0; r < cells; ++r) {
+            int32_t pre[4];
+            for (int32_t g = 0; g < 4; ++g) {
+                const int32_t row = g * cells + r;
+                int32_t from_input = lstm_bx[row], from_state = lstm_bh[row];
+                for (int32_t k = 0; k < n; ++k) {
+                    from_input += x[k] * wx[row * n + k];
+                }
+                for (int32_t k = 0; k < cells; ++k) {
+                    from_state += hidden_state[k] * wh[row * cells + k];
+                }
+                const int32_t a = saturate_int16(multiply_by_quantized_multiplier(from_input, lstm_mult[g],
+                                                                                  lstm_shift[g]));
+                pre[g] = saturate_int16(
+                    multiply_by_quantized_multiplier(from_state, lstm_mult[4 + g], lstm_shift[4 + g]) + a);
+            }
+            const int32_t i = logistic_fixed16(pre[0], 3), f = logistic_fixed16(pre[1], 3);
+            const int32_t g = tanh_fixed16(pre[2], 3), o = logistic_fixed16(pre[3], 3);
+            int32_t c = saturate_int16(rounding_divide_by_pot(f * cell_state[r], 15) +
+                                       rounding_divide_by_pot(i * g, 30 + l->cell_exponent));
+            if (l->cell_clip > 0) {
+                c = c > l->cell_clip ? l->cell_clip : (c < -l->cell_clip ? -l->cell_clip : c);
+            }
+            cell_state[r] = (int16_t)c;
+            const int32_t h = multiply_by_quantized_multiplier(o * tanh_fixed16(c, 15 + l->cell_exponent),
+                                                               l->hidden_mult, l->hidden_shift) + l->hidden_zp;
+            out[r] = (int8_t)(h < -128 ? -128 : (h > 127 ? 127 : h));
+        }
+        memcpy(hidden_state, out, (size_t)cells);
+    }
+}
+
+/* One random 8x8_16 LSTM: mf_lstm_8x8_16 as this core's path builds it against lstm_8x8_16_reference. */
+static int lstm_8x8_16_case(void)
+{
+    lstm_shape l;
+    draw_lstm_shape(&l);
+    int8_t *wx = lstm_wx + between(0, 3), *wh = lstm_wh + between(0, 3); /* at any byte offset */
+    draw_lstm_8x8_16_side(wx, lstm_bx, lstm_mult, lstm_shift, l.cells, l.input_size);
+    draw_lstm_8x8_16_side(wh, lstm_bh, lstm_mult + 4, lstm_shift + 4, l.cells, l.cells);
+    l.hidden_mult = draw_multiplier();
+    l.hidden_shift = between(0, 3) == 0 ? between(-31, 0) : between(-24, -20); /* 2^-30 / s_h, s_h near 2^-8 */
+    l.hidden_zp = between(-128, 127);
+    l.cell_exponent = between(-15, -9);
+    for (int32_t i = 0; i < l.steps * l.input_size; ++i) {
+        lstm_x8[i] = draw_s8(-128);
+    }
+    for (int32_t r = 0; r < l.cells; ++r) {
+        lstm_h8[0][r] = lstm_h8[1][r] = draw_s8(-128);
+        lstm_c[0][r] = lstm_c[1][r] = (int16_t)between(-32768, 32767);
+    }
+    lstm_8x8_16_reference(&l, lstm_x8, wx, wh, lstm_h8[0], lstm_c[0], lstm_out8[0]);
+    mf_lstm_8x8_16(l.steps, l.input_size, l.cells, lstm_mult, lstm_shift, l.hidden_mult, l.hidden_shift,
+                   l.hidden_zp, l.cell_exponent, l.cell_clip, lstm_x8, wx, wh, lstm_bx, lstm_bh, lstm_h8[1],
+                   lstm_c[1], lstm_out8[1]);
+    const size_t cells = (size_t)l.cells;
+    return memcmp(lstm_out8[0], lstm_out8[1], (size_t)l.steps * cells) == 0 &&
+           memcmp(lstm_h8[0], lstm_h8[1], cells) == 0 && memcmp(lstm_c[0], lstm_c[1], cells * sizeof(int16_t)) == 0;
+}
+
+/*
+ * One side of a 16x8 LSTM: weights [4, C, k], biases [4, C] (b: the input side; the recurrent one has none)
+ * small or up to the rule |bias| + 2^15 sum|w| <= 2^47 - 1, and the side's four (mult, shift), the shift in
+ * [-31, 7], mostly where the Q3.12 gates take all their values.
+ */
+static void draw_lstm_16x8_side(int8_t *w, int64_t *b, int32_t *mult, int8_t *shift, int32_t cells, int32_t k)
+{
+    for (int32_t g = 0; g < 4; ++g) {
+        const int32_t large_biases = between(0, 7) == 0;
+        for (int32_t r = 0; r < cells; ++r) {
+            int64_t weight_sum = 0;
+            for (int32_t i = 0; i < k; ++i) {
+                const int8_t v = draw_lstm_weight();
+                w[(g * cells + r) * k + i] = v;
+                weight_sum += v < 0 ? -v : v;
+            }
+            if (b != 0) {
+                const int64_t room = (((int64_t)1 << 47) - 1) - ((int64_t)1 << 15) * weight_sum;
+                int64_t magnitude = between(0, 1000000);
+                if (large_biases) {
+                    const int64_t any = ((int64_t)(next() & 0xFFFFu) << 32) | (int64_t)next(); /* [0, 2^48) */
+                    magnitude = between(0, 1) ? room : any % (room + 1);
+                }
+                b[g * cells + r] = between(0, 1) ? magnitude : -magnitude;
+            }
+        }
+        shift[g] = (int8_t)(between(0, 3) == 0 ? between(-31, 7) : between(-12, 0));
+        mult[g] = draw_multiplier();
+    }
+}
+
+/* TFLite Micro's 16x8 LSTM (kernels/lstm_16x8.py's docstring), step by step and cell by cell, gate by gate. */
+static void lstm_16x8_reference(const lstm_shape *l, const int16_t *input, const int8_t *wx, const int8_t *wh,
+                                int16_t *hidden_state, int16_t *cell_state, int16_t *output)
+{
+    const int32_t cells = l->cells, n = l->input_size;
+    int32_t tanh_mult = 0, tanh_shift = 12 + l->cell_exponent; /* (15 + p) - 3: the LUT's power-of-two path */
+    if (tanh_shift < 0) {
+        tanh_mult = 3;
+        tanh_shift = -tanh_shift;
+    }
+    for (int32_t t = 0; t < l->steps; ++t) {
+        const int16_t *x = input + t * n;
+        int16_t *out = output + t * cells;
+        for (int32_t r = 0; r < cells; ++r) {
+            int32_t pre[4];
+            for (int32_t g = 0; g < 4; ++g) {
+                const int32_t row = g * cells + r;
+                int64_t from_input = lstm_bias64[row], from_state = 0;
+                for (int32_t k = 0; k < n; ++k) {
+                    from_input += x[k] * wx[row * n + k];
+                }
+                for (int32_t k = 0; k < cells; ++k) {
+                    from_state += hidden_state[k] * wh[row * cells + k];
+                }
+                pre[g] = saturate_int16(requantize_int64(from_input, lstm_mult[g], lstm_shift[g], -32768, 32767) +
+                                        requantize_int64(from_state, lstm_mult[4 + g], lstm_shift[4 + g], -32768,
+                                                         32767));
+            }
+            const int32_t i = mf_logistic_s16_element((int16_t)pre[0], 0, 0);
+            const int32_t f = mf_logistic_s16_element((int16_t)pre[1], 0, 0);
+            const int32_t g = mf_tanh_s16_element((int16_t)pre[2], 0, 0);
+            const int32_t o = mf_logistic_s16_element((int16_t)pre[3], 0, 0);
+            int32_t c = saturate_int16(
+                saturate_int16(multiply_by_quantized_multiplier(f * cell_state[r], l->forget_mult, l->forget_shift)) +
+                saturate_int16(multiply_by_quantized_multiplier(i * g, l->input_mult, l->input_shift)));
+            if (l->cell_clip > 0) {
+                c = c > l->cell_clip ? l->cell_clip : (c < -l->cell_clip ? -l->cell_clip : c);
+            }
+            cell_state[r] = (int16_t)c;
+            const int32_t product = mf_tanh_s16_element((int16_t)c, tanh_mult, tanh_shift) * o;
+            out[r] = (int16_t)saturate_int16(multiply_by_quantized_multiplier(product, l->hidden_mult,
+                                                                              l->hidden_shift));
+        }
+        memcpy(hidden_state, out, (size_t)cells * sizeof(int16_t));
+    }
+}
+
+/* One random 16x8 LSTM: mf_lstm_16x8 as this core's path builds it against lstm_16x8_reference. */
+static int lstm_16x8_case(void)
+{
+    lstm_shape l;
+    draw_lstm_shape(&l);
+    int8_t *wx = lstm_wx + between(0, 3), *wh = lstm_wh + between(0, 3); /* at any byte offset */
+    int16_t *input = lstm_x16 + between(0, 1);                             /* word-aligned or not */
+    draw_lstm_16x8_side(wx, lstm_bias64, lstm_mult, lstm_shift, l.cells, l.input_size);
+    draw_lstm_16x8_side(wh, 0, lstm_mult + 4, lstm_shift + 4, l.cells, l.cells);
+    l.cell_exponent = between(-29, 2);
+    if (between(0, 1)) { /* lstm_16x8.cell_product_multipliers: what the loaders derive from the cell scale */
+        l.forget_mult = 1 << 30;
+        l.forget_shift = -14;
+        l.input_mult = 1 << 30;
+        l.input_shift = -29 - l.cell_exponent;
+    } else { /* anywhere in the kernel's domain: shifts <= 0 */
+        l.forget_mult = draw_multiplier();
+        l.forget_shift = between(-31, 0);
+        l.input_mult = draw_multiplier();
+        l.input_shift = between(-31, 0);
+    }
+    l.hidden_mult = draw_multiplier();
+    l.hidden_shift = between(0, 3) == 0 ? between(-31, 0) : between(-18, -12); /* 2^-30 / s_h, s_h near 2^-15 */
+    for (int32_t i = 0; i < l.steps * l.input_size; ++i) {
+        input[i] = draw_s16();
+    }
+    for (int32_t r = 0; r < l.cells; ++r) {
+        lstm_h16[0][r] = lstm_h16[1][r] = draw_s16();
+        lstm_c[0][r] = lstm_c[1][r] = (int16_t)between(-32768, 32767);
+    }
+    lstm_16x8_reference(&l, input, wx, wh, lstm_h16[0], lstm_c[0], lstm_out16[0]);
+    mf_lstm_16x8(l.steps, l.input_size, l.cells, lstm_mult, lstm_shift, l.forget_mult, l.forget_shift, l.input_mult,
+                 l.input_shift, l.hidden_mult, l.hidden_shift, l.cell_exponent, l.cell_clip, input, wx, wh,
+                 lstm_bias64, lstm_h16[1], lstm_c[1], lstm_out16[1]);
+    const size_t cells = (size_t)l.cells;
+    return memcmp(lstm_out16[0], lstm_out16[1], (size_t)l.steps * cells * sizeof(int16_t)) == 0 &&
+           memcmp(lstm_h16[0], lstm_h16[1], cells * sizeof(int16_t)) == 0 &&
+           memcmp(lstm_c[0], lstm_c[1], cells * sizeof(int16_t)) == 0;
+}
+
 int main(void)
 {
     uint32_t mismatches = 0;
@@ -522,6 +860,10 @@ int main(void)
             say_number("16x8 depthwise mismatch in case ", k);
             ++mismatches;
         }
+        if (!row_dots_s8_case()) {
+            say_number("int8 row dots mismatch in case ", k);
+            ++mismatches;
+        }
     }
     for (uint32_t k = 0; k < KERNEL_CASES; ++k) {
         static int (*const layers[3])(void) = {conv2d_s16_case, depthwise_conv2d_s16_case, fully_connected_s16_case};
@@ -533,7 +875,17 @@ int main(void)
             ++mismatches;
         }
     }
-    say_number("cases ", 5 * CASES + KERNEL_CASES);
+    for (uint32_t k = 0; k < LSTM_CASES; ++k) {
+        if (!lstm_8x8_16_case()) {
+            say_number("8x8_16 LSTM mismatch in case ", k);
+            ++mismatches;
+        }
+        if (!lstm_16x8_case()) {
+            say_number("16x8 LSTM mismatch in case ", k);
+            ++mismatches;
+        }
+    }
+    say_number("cases ", 6 * CASES + KERNEL_CASES + 2 * LSTM_CASES);
     say_number("mismatches ", mismatches);
     return mismatches == 0 ? 0 : 1;
 }
