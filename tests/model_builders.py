@@ -128,16 +128,7 @@ def fc_model(in_features=196, hidden=96, classes=10, seed=1, per_channel=False):
 def rewritten(mutate, **builder_kwargs) -> bytes:
     """conv_pool_fc_softmax(**builder_kwargs)'s tables with ``mutate(model dict, buffers)`` applied, serialized
     with the writer's plan but not re-planned or verified: a damaged file for the verifier's tests."""
-    from microflat.compiler.serialize import serialize
-    from microflat.runtime import load_bytes
-
-    w = conv_pool_fc_softmax(writer=True, **builder_kwargs)
-    planned = load_bytes(w.to_bytes())
-    plan = {"arena_bytes": planned.arena_bytes, "tensor_offsets": planned.tensor_offsets,
-            "scratch_offsets": planned.scratch_offsets}
-    model = w._model(plan, bytes(32))
-    mutate(model, w.buffers)
-    return serialize(model, w.buffers)
+    return damaged(conv_pool_fc_softmax(writer=True, **builder_kwargs), mutate)
 
 
 def digits_cnn():

@@ -20,7 +20,7 @@ from activation_references import ref_logistic, ref_softmax, ref_tanh
 from layer_cases import conv2d_cases_16x8, depthwise_cases_16x8, fully_connected_cases_16x8, int16_array
 from microflat import kernels as K
 from layer_references import conv2d_reference, depthwise_reference, fully_connected_reference
-from microflat.compiler.serialize import serialize
+from model_builders import damaged
 from microflat.compiler.writer import ModelWriter
 from microflat.runtime import FormatError, Interpreter, load_bytes
 from microflat.runtime.c_runtime import CRuntime, CRuntimeError
@@ -105,12 +105,7 @@ def _fc_model(mutate):
                    dict(output_mult=np.array([2**30], np.int32), output_shift=np.array([-3], np.int8),
                         act_min=-32768, act_max=32767))
     w.set_io([x], [y])
-    planned = load_bytes(w.to_bytes())
-    plan = {"arena_bytes": planned.arena_bytes, "tensor_offsets": planned.tensor_offsets,
-            "scratch_offsets": planned.scratch_offsets}
-    model = w._model(plan, bytes(32))
-    mutate(model, w.buffers)
-    return serialize(model, w.buffers)
+    return damaged(w, mutate)
 
 
 def _options(model):
@@ -228,13 +223,7 @@ def test_int16_activation_model_equals_reference_on_both_runtimes(data, op):
 def _activation_model(op, mutate, shape=(2, 9)):
     """A valid one-op int16 activation model at s_in 0.001 with its writer's plan, then ``mutate(model, buffers)``
     applied and serialized without verification."""
-    w = _activation_writer(op, shape, 0.001, _activation_options(op, 0.001))
-    planned = load_bytes(w.to_bytes())
-    plan = {"arena_bytes": planned.arena_bytes, "tensor_offsets": planned.tensor_offsets,
-            "scratch_offsets": planned.scratch_offsets}
-    model = w._model(plan, bytes(32))
-    mutate(model, w.buffers)
-    return serialize(model, w.buffers)
+    return damaged(_activation_writer(op, shape, 0.001, _activation_options(op, 0.001)), mutate)
 
 
 def _no_options(model, buffers):
@@ -320,14 +309,7 @@ def _concat_slice_model(mutate=None):
     w.add_operator("STRIDED_SLICE", [y], [z], "StridedSliceOptions",
                    dict(begin=np.array([0, 5, 0], np.int32), strides=np.array([1, -2, 1], np.int32)))
     w.set_io([a, b], [z])
-    if mutate is None:
-        return w.to_bytes()
-    planned = load_bytes(w.to_bytes())
-    plan = {"arena_bytes": planned.arena_bytes, "tensor_offsets": planned.tensor_offsets,
-            "scratch_offsets": planned.scratch_offsets}
-    model = w._model(plan, bytes(32))
-    mutate(model, w.buffers)
-    return serialize(model, w.buffers)
+    return w.to_bytes() if mutate is None else damaged(w, mutate)
 
 
 @given(data=st.data())
