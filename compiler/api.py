@@ -166,7 +166,8 @@ def lower_program(model, example_inputs=None) -> Graph:
 def compile_model(model, example_inputs=None, calibration_data: Iterable | None = None, *,
                   observer: str = observers.DEFAULT_OBSERVER, io_dtype: str = "int8",
                   weight_encoding="auto", weight_bits: int = 8, strip_names: bool = False,
-                  activations="int8", max_arena: int | None = None, progress: bool = True) -> CompiledModel:
+                  activations="int8", max_arena: int | None = None, bias_correction: bool = False,
+                  progress: bool = True) -> CompiledModel:
     """Capture, lower, optimize, calibrate, quantize and serialize. Raises CompileError.
 
     calibration_data: an iterable of batches, each a tensor (or tuple of
@@ -188,6 +189,9 @@ def compile_model(model, example_inputs=None, calibration_data: Iterable | None 
     the most accuracy per arena byte under max_arena (widths.choose: each
     choice compiled and measured on the calibration data); or a set of
     layer (node output) names to run in 16 bits.
+    bias_correction: fold the mean shift that rounding the weights causes
+    into each conv's and linear's bias, measured on the calibration data
+    (quantize.py's docstring: Nagel et al. 2019).
     """
     if io_dtype not in ("int8", "float32"):
         raise CompileError(f"io_dtype must be 'int8' or 'float32', got {io_dtype!r}")
@@ -204,22 +208,22 @@ def compile_model(model, example_inputs=None, calibration_data: Iterable | None 
             raise CompileError("activations='auto' needs max_arena, the arena budget in bytes")
         calibration_data = list(calibration_data)
         build = lambda wide: _build(graph, wide, calibration_data, observer, weight_bits, io_dtype,  # noqa: E731
-                                    weight_encoding)
+                                    weight_encoding, bias_correction)
         activations, *_ = choose_widths(lambda wide: _sqnr_and_arena(graph, build(wide), calibration_data),
                                         candidates(graph), max_arena, progress)
     assign_widths(graph, activations)
-    batches = calibrate(graph, calibration_data, observer, progress)
+    batches = calibrate(graph, calibration_data, observer, progress, bias_correction)
     quantize_weights(graph, weight_bits)
     digest = _program_digest(ep)
     data = emit(graph, io_dtype, weight_encoding).to_bytes(digest, strip_names=strip_names)
     return CompiledModel(graph, data, batches, io_dtype, digest, strip_names)
 
 
-def _build(graph: Graph, wide, data, observer, weight_bits, io_dtype, weight_encoding) -> bytes:
+def _build(graph: Graph, wide, data, observer, weight_bits, io_dtype, weight_encoding, bias_correction) -> bytes:
     """The .mfb of a copy of the float graph with `wide` (a set of layer names) in 16 bits."""
     g = copy.deepcopy(graph)
     assign_widths(g, wide)
-    calibrate(g, data, observer, progress=False)
+    calibrate(g, data, observer, progress=False, bias_correction=bias_correction)
     quantize_weights(g, weight_bits)
     return emit(g, io_dtype, weight_encoding).to_bytes()
 
@@ -244,11 +248,12 @@ def _sqnr_and_arena(graph: Graph, data: bytes, calibration_data) -> tuple[float,
 def compile(model, example_inputs=None, calibration_data: Iterable | None = None, *, output=None,
             observer: str = observers.DEFAULT_OBSERVER, io_dtype: str = "int8", weight_encoding="auto",
             weight_bits: int = 8, strip_names: bool = False, activations="int8", max_arena: int | None = None,
-            progress: bool = True) -> bytes:
+            bias_correction: bool = False, progress: bool = True) -> bytes:
     """Compile a PyTorch model to .mfb bytes; with output=PATH, also write them there (atomically)."""
     compiled = compile_model(model, example_inputs, calibration_data, observer=observer, io_dtype=io_dtype,
                              weight_encoding=weight_encoding, weight_bits=weight_bits, strip_names=strip_names,
-                             activations=activations, max_arena=max_arena, progress=progress)
+                             activations=activations, max_arena=max_arena, bias_correction=bias_correction,
+                             progress=progress)
     if output is not None:
         write_atomic(output, compiled.data)
     return compiled.data

@@ -24,6 +24,23 @@ requantization multiplier 1 and its bias exact to one output step.
 Biases: int32 at scale s_in * s_w[c], so that they add straight into the
 int32 accumulator: b_q = round(b / (s_in * s_w[c])).
 
+Bias correction (bias_correction=True; Nagel et al. 2019, "Data-Free
+Quantization", section 4.2, with the input's mean measured on the calibration
+data rather than inferred from batch norm): rounding the weights moves each
+output's mean by (W_q - W) E[x], W_q = q * s_w the weights the file holds,
+which a bias absorbs. Calibration records E[x] per input channel of every conv
+and fc (over the batch, the rows and the pixels; _input_means), and the float
+bias becomes
+
+    b' = b - sum over k of (W_q - W)[c, k] E[x_k]
+
+(a conv's k: its taps and the input channels of the output channel's group;
+padding's zeros are taken as the mean, as in the paper) before it is quantized
+as above, so the layer's output has the float layer's mean over the calibration
+data up to the bias's own rounding. A layer without a bias gets one. A GRU's
+steps, which share their weights, each get their own bias (their inputs' means
+differ). The LSTM and SVDF ops and a transposed conv keep their biases.
+
 LSTM (an lstm node, UNIDIRECTIONAL_SEQUENCE_LSTM 8x8_16): x and the output sequence y asymmetric int8 from
 their observed ranges (h_n has y's quantization, as TFLite gives the state and the output one); the cell state
 c int16, zero point 0, scale 2^p with the smallest p in [-15, -9] such that 2^p * 32767 >= the largest |c|
@@ -110,8 +127,15 @@ def physical_batches(graph: Graph, data: Iterable):
         yield out
 
 
-def calibrate(graph: Graph, data: Iterable, observer: str = observers.DEFAULT_OBSERVER, progress: bool = True) -> int:
-    """Observe every activation over the calibration data; set each Value's scale and zero point."""
+# The layers whose biases bias correction adjusts (module docstring).
+CORRECTED_OPS = ("conv", "fc")
+
+
+def calibrate(graph: Graph, data: Iterable, observer: str = observers.DEFAULT_OBSERVER, progress: bool = True,
+              bias_correction: bool = False) -> int:
+    """Observe every activation over the calibration data; set each Value's scale and zero point. With
+    bias_correction, also record each conv's and fc's mean input per channel (node.attrs["input_mean"]), which
+    quantize_weights folds into its bias."""
     from tqdm.auto import tqdm
 
     obs = {}
@@ -133,6 +157,7 @@ def calibrate(graph: Graph, data: Iterable, observer: str = observers.DEFAULT_OB
         if n.op == "svdf":
             obs[n.extra_outputs[0]] = observers.make("minmax")
     cell_max = {n: 0.0 for n in graph.nodes if n.op == "lstm"}  # the largest |c| at any step
+    sums = {n: [0.0, 0] for n in graph.nodes if bias_correction and n.op in CORRECTED_OPS}  # (sum, rows) per input
     count = 0
     for batch in tqdm(physical_batches(graph, data), desc="calibrating", unit="batch", disable=not progress):
         _, env = run_graph(graph, batch, record=True)
@@ -140,9 +165,15 @@ def calibrate(graph: Graph, data: Iterable, observer: str = observers.DEFAULT_OB
             o.update(env[v].numpy())
         for n in cell_max:
             cell_max[n] = max(cell_max[n], _cell_max(graph, n, env))
+        for n, acc in sums.items():  # channels last (NHWC, or an fc's [rows, IN]): one sum per input channel
+            x = env[n.inputs[0]].numpy().astype(np.float64)
+            acc[0] = acc[0] + x.reshape(-1, x.shape[-1]).sum(axis=0)
+            acc[1] += x.size // x.shape[-1]
         count += 1
     if count == 0:
         raise CompileError("the calibration data holds no batch")
+    for n, (total, rows) in sums.items():
+        n.attrs["input_mean"] = total / rows
     ranges = {v: o.range() for v, o in obs.items()}
     for v in ranges:  # a constant operand keeps its exact range, whatever the observer would clip
         node = producers.get(v)
@@ -346,6 +377,8 @@ def quantize_weights(graph: Graph, weight_bits: int = 8) -> None:
         if distinct <= PALETTE_MAX and np.unique(q).size > distinct:  # channels' scales split shared values
             scale, q = _symmetric(w, np.full(out_ch, np.abs(w).max()), qmax, s_out / s_in)
         bias = np.zeros(out_ch) if b is None else np.asarray(b, np.float64)
+        if "input_mean" in node.attrs:
+            bias = bias - _mean_shift(node, q * scale.reshape((-1,) + (1,) * (w.ndim - 1)) - w)
         bq = round_half_away_from_zero(bias / (s_in * scale))
         wide = node.inputs[0].dtype == "int16"  # a 16x8 layer: int64 bias and accumulator
         acc, limit, rule = (("int64", S16_ACCUMULATOR_MAX, "2^15 * sum|w| + |bias| > 2^47 - 1") if wide else
@@ -363,6 +396,19 @@ def quantize_weights(graph: Graph, weight_bits: int = 8) -> None:
                                "layer")
         node.attrs["quantized"] = dict(weight_torch=q.astype(np.int8), weight_scale=scale,
                                        bias=bq.astype(np.int64 if wide else np.int32))
+
+
+def _mean_shift(node, error: np.ndarray) -> np.ndarray:
+    """(W_q - W) E[x] per output channel (the module docstring's bias correction): error = W_q - W in the node's
+    weight layout (fc [OUT, IN]; conv [O, I / groups, KH, KW], output channel o reading input channels
+    (o // (O / groups)) * (I / groups) + j, j < I / groups)."""
+    mean = node.attrs["input_mean"]
+    if node.op == "fc":
+        return error @ mean
+    out_ch, per_group = error.shape[:2]
+    group = np.arange(out_ch) // (out_ch // node.attrs["groups"])
+    channels = group[:, None] * per_group + np.arange(per_group)[None, :]  # [O, I / groups]
+    return (error.sum(axis=(2, 3)) * mean[channels]).sum(axis=1)
 
 
 def _quantize_lstm(node) -> None:

@@ -347,7 +347,8 @@ def _compile(args: argparse.Namespace) -> int:
     batches = [data[i:i + args.batch_size] for i in range(0, len(data), args.batch_size)]
     blob = api.compile(model, example, batches, output=args.output, observer=args.observer, io_dtype=args.io,
                        weight_encoding=args.weights, weight_bits=args.weight_bits, strip_names=args.strip_names,
-                       activations=args.activations, max_arena=args.max_arena)
+                       activations=args.activations, max_arena=args.max_arena,
+                       bias_correction=args.bias_correction)
     s = summary(load_bytes(blob))
     print(f"wrote {args.output}: {s['file_bytes']} bytes ({s['weight_bytes']} of weights), arena {s['arena_bytes']} bytes, "
           f"{s['macs']} MACs")
@@ -459,6 +460,9 @@ def build_parser() -> argparse.ArgumentParser:
                            "accuracy per arena byte, under --max-arena")
     comp.add_argument("--max-arena", type=compress_command.positive_int, metavar="BYTES",
                       help="the arena budget of --activations auto")
+    comp.add_argument("--bias-correction", action="store_true",
+                      help="fold the mean shift that rounding the weights causes into each conv/linear bias, "
+                           "measured on the calibration data (Nagel et al. 2019)")
     comp.set_defaults(handler=_compile)
 
     comp = commands.add_parser("compress", help="run a compression recipe on your model (a .pt2 with --data "
