@@ -123,3 +123,21 @@ def test_compile_weight_bits_4_stores_packed_int4_and_inspect_shows_the_ledger(t
     assert "int4" in text and "stored" in text
     r = run("compile", str(pt2), "-o", str(tmp_path / "x.mfb"), "--calib", str(calib), "--weights", "int4")
     assert r.returncode == 2 and "int4 needs weights in [-8, 7]" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_compile_bias_correction_gives_the_api_s_file(tmp_path):
+    """--bias-correction is compile_model(bias_correction=True): the same bytes, and other biases than without."""
+    from microflat.compiler import compile_model
+
+    pt2, calib = _saved(tmp_path, Net(), (1, 2, 6, 6))
+    files = {}
+    for flag in ((), ("--bias-correction",)):
+        out = tmp_path / f"model{len(flag)}.mfb"
+        r = run("compile", str(pt2), "-o", str(out), "--calib", str(calib), "--batch-size", "32", *flag)
+        assert r.returncode == 0, r.stderr
+        files[bool(flag)] = out.read_bytes()
+    ep = torch.export.load(str(pt2))
+    data = torch.from_numpy(np.load(calib))
+    api = compile_model(ep, (data[:1],), [data], bias_correction=True, progress=False)
+    assert files[True] == api.data
+    assert files[True] != files[False]
