@@ -109,8 +109,9 @@ class Embedding(nn.Module):
 
 
 class Int16Activations(nn.Module):
-    """TFLite's int16 LOGISTIC, TANH and SOFTMAX (compiled with activations="int16": OP_MODEL_OPTIONS): a conv's
-    sigmoid times its tanh (a 16x8 MUL), a Linear, the softmax of its logits."""
+    """TFLite's int16 LOGISTIC, TANH and SOFTMAX (compiled with activations="int16": OP_MODEL_OPTIONS): the sigmoid
+    of a conv's first two channels times the tanh of its last two (int16 STRIDED_SLICE, a 16x8 MUL), beside its
+    middle two (an int16 CONCATENATION), a Linear, the softmax of its logits."""
 
     def __init__(self):
         super().__init__()
@@ -119,7 +120,8 @@ class Int16Activations(nn.Module):
 
     def forward(self, x):
         h = self.conv(x)
-        return torch.softmax(self.fc((torch.sigmoid(h) * torch.tanh(h)).flatten(1)), dim=-1)
+        gated = torch.cat([torch.sigmoid(h[:, :2]) * torch.tanh(h[:, 2:]), h[:, 1:3]], dim=1)
+        return torch.softmax(self.fc(gated.flatten(1)), dim=-1)
 
 
 class Int16Lstm(nn.Module):
