@@ -18,6 +18,7 @@ import functools
 import re
 import struct
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -1080,112 +1081,88 @@ def _check_boundary(c: OpCheck, in_dtype, out_dtype, quantized) -> OpInfo:
     return OpInfo(0, 0)
 
 
+class _LstmForm(NamedTuple):
+    """What an LSTM's two integer forms differ in (check_lstm), by its input's dtype."""
+
+    bias: str  # the input-to-gate biases' dtype
+    recurrent_bias: bool  # whether inputs[4] holds recurrent-to-gate biases (else it is -1)
+    gate_shift_max: int
+    hidden_shift_max: int
+    cell_exponents: tuple[int, int]
+
+
+LSTM_FORMS = {"int8": _LstmForm("int32", True, SHIFT_MAX, LSTM_HIDDEN_SHIFT_MAX,
+                                (LSTM_CELL_EXPONENT_MIN, LSTM_CELL_EXPONENT_MAX)),
+              "int16": _LstmForm("int64", False, S16_SHIFT_MAX, LSTM16_MUL_SHIFT_MAX,
+                                 (LSTM16_CELL_EXPONENT_MIN, LSTM16_CELL_EXPONENT_MAX))}
+
+
 def check_lstm(c: OpCheck) -> OpInfo:
     """UNIDIRECTIONAL_SEQUENCE_LSTM (schema.fbs; kernels/lstm.py derives the arithmetic and its bounds): batch 1,
     T steps of an int8 sequence; constant int8 weights (symmetric) and int32 biases in gate order i, f, c, o; the
     states in (h int8, c int16 with zero point 0) and out (h's new value at h's quantization, which the output
     sequence shares; the states in may be constants, the initial state of a layer that starts from it at every
-    invoke, or variables, a streaming layer's); 8 gate multipliers, a hidden multiplier with shift <= 0, c's scale 2^p with p in [-15, -9],
-    a clip in [0, 32767], and the gate accumulator rule (lstm.gate_accumulator_overflow). An int16 input selects the
-    16x8 form (check_lstm_16x8)."""
+    invoke, or variables, a streaming layer's); 8 gate multipliers, a hidden multiplier with shift <= 0, c's scale
+    2^p with p in [-15, -9], a clip in [0, 32767], and the gate accumulator rule (lstm.gate_accumulator_overflow).
+
+    An int16 sequence selects the 16x8 form (kernels/lstm_16x8.py; TFLM's int16 LSTM; LSTM_FORMS): int16 x, h, y
+    and new h, x and h with zero point 0; int64 input-to-gate biases and no recurrent bias (inputs[4] is -1: TFLM's
+    recurrent FCs have none); gate shifts in [-31, 7], c's scale 2^p with p in [-29, 2] (the f c and i g
+    multipliers follow from p: lstm_16x8.cell_product_multipliers), and the int64 accumulator rule
+    (lstm_16x8.gate_accumulator_overflow). The C loader checks in the same order."""
     c.counts((7,), 3)
     x = c.tensor("inputs", 0, LAYER_DTYPES, 3)
-    if x.dtype == "int16":
-        return check_lstm_16x8(c, x)
+    form, wide = LSTM_FORMS[x.dtype], x.dtype == "int16"
     wx = c.tensor("inputs", 1, "int8", 3, const=True)
     wh = c.tensor("inputs", 2, "int8", 3, const=True)
-    bx = c.tensor("inputs", 3, "int32", 2, const=True)
-    bh = c.tensor("inputs", 4, "int32", 2, const=True)
-    h = c.tensor("inputs", 5, "int8", 2)
+    biases = [(3, c.tensor("inputs", 3, form.bias, 2, const=True))]
+    if form.recurrent_bias:
+        biases.append((4, c.tensor("inputs", 4, form.bias, 2, const=True)))
+    else:
+        c.require(int(c.op.inputs[4]) == -1, "inputs[4]", "the 16x8 form has no recurrent bias (inputs[4] must be -1)",
+                  c.element_at("inputs", 4))
+    h = c.tensor("inputs", 5, x.dtype, 2)
     cell = c.tensor("inputs", 6, "int16", 2)
-    y = c.tensor("outputs", 0, "int8", 3, const=False)
-    h_out = c.tensor("outputs", 1, "int8", 2, const=False)
+    y = c.tensor("outputs", 0, x.dtype, 3, const=False)
+    h_out = c.tensor("outputs", 1, x.dtype, 2, const=False)
     c_out = c.tensor("outputs", 2, "int16", 2, const=False)
     c.require(x.shape[0] == 1 or x.shape[1] == 1, "inputs[0]", f"input {x.shape} is not one sequence ([1, T, I] "
               "or [T, 1, I])")
     cells, inputs = wx.shape[1], x.shape[2]
     c.require(wx.shape == (4, cells, inputs), "inputs[1]", f"input weights {wx.shape} must be {(4, cells, inputs)}")
     c.require(wh.shape == (4, cells, cells), "inputs[2]", f"recurrent weights {wh.shape} must be {(4, cells, cells)}")
-    for i, b in ((3, bx), (4, bh)):
+    for i, b in biases:
         c.require(b.shape == (4, cells), f"inputs[{i}]", f"bias {b.shape} must be {(4, cells)}")
     for which, i, t in (("inputs", 5, h), ("inputs", 6, cell), ("outputs", 1, h_out), ("outputs", 2, c_out)):
         c.require(t.shape == (1, cells), f"{which}[{i}]", f"state {t.shape} must be {(1, cells)}")
     c.require(y.shape == x.shape[:2] + (cells,), "outputs[0]", f"output {y.shape} must be {x.shape[:2] + (cells,)}")
-    c.zero_point(x, "inputs", 0)
-    c.zero_point(h, "inputs", 5)
-    c.same_quantization(h, y, "outputs[0]")
-    c.same_quantization(h, h_out, "outputs[1]")
-    for which, i, t in (("inputs", 6, cell), ("outputs", 2, c_out)):
-        c.require(not t.zero_point, f"{which}[{i}]", f"the cell state has zero point 0, not {t.zero_point}")
-    o = c.options()
-    mult, shift, _ = c.requant(o, "gate_mult", "gate_shift", 8)
-    c.require(len(mult) == 8, "options.gate_mult", "needs 8 values", o.at["gate_mult"])
-    c.scalar_requant(o, "hidden_mult", "hidden_shift")
-    c.int_option(o, "hidden_shift", SHIFT_MIN, LSTM_HIDDEN_SHIFT_MAX)
-    c.int_option(o, "cell_exponent", LSTM_CELL_EXPONENT_MIN, LSTM_CELL_EXPONENT_MAX)
-    c.int_option(o, "cell_clip", 0, INT16_MAX)
-    for i, w in ((1, wx), (2, wh)):
-        c.require(int(w.data.min()) >= -127, f"inputs[{i}]", "weights hold -128; symmetric int8 lies in [-127, 127]",
-                  c.element_at("inputs", i))
-    worst = gate_accumulator_overflow(wx.data, wh.data, bx.data, bh.data, shift)
-    if worst is not None:
-        side, g, r, bound = worst
-        i = 1 if side == "input" else 2
-        c.fail(f"inputs[{i}]", c.element_at("inputs", i), f"the {side}-to-{LSTM_GATES[g]} accumulator of cell {r} "
-               f"could reach {bound}, above 2^31 - 1 - 2^15")
-    steps = x.shape[0] * x.shape[1]
-    return OpInfo(0, steps * 4 * cells * (inputs + cells))
-
-
-def check_lstm_16x8(c: OpCheck, x) -> OpInfo:
-    """UNIDIRECTIONAL_SEQUENCE_LSTM's 16x8 form (kernels/lstm_16x8.py derives the arithmetic and its bounds; TFLM's
-    int16 LSTM): check_lstm's layout with an int16 sequence x and int16 states h and c, all with zero point 0 (y and
-    the new h share h's quantization); int64 input-to-gate biases (inputs[3]) and no recurrent bias (inputs[4] is
-    -1: TFLM's recurrent FCs have none); gate shifts in [-31, 7], a hidden shift <= 0, c's scale 2^p with p in
-    [-29, 2] (the f c and i g multipliers follow from p: lstm_16x8.cell_product_multipliers), a clip in [0, 32767],
-    and the int64 accumulator rule (lstm_16x8.gate_accumulator_overflow). Checked in the C loader's order."""
-    wx = c.tensor("inputs", 1, "int8", 3, const=True)
-    wh = c.tensor("inputs", 2, "int8", 3, const=True)
-    bx = c.tensor("inputs", 3, "int64", 2, const=True)
-    c.require(int(c.op.inputs[4]) == -1, "inputs[4]", "the 16x8 form has no recurrent bias (inputs[4] must be -1)",
-              c.element_at("inputs", 4))
-    h = c.tensor("inputs", 5, "int16", 2)
-    cell = c.tensor("inputs", 6, "int16", 2)
-    y = c.tensor("outputs", 0, "int16", 3, const=False)
-    h_out = c.tensor("outputs", 1, "int16", 2, const=False)
-    c_out = c.tensor("outputs", 2, "int16", 2, const=False)
-    c.require(x.shape[0] == 1 or x.shape[1] == 1, "inputs[0]", f"input {x.shape} is not one sequence ([1, T, I] "
-              "or [T, 1, I])")
-    cells, inputs = wx.shape[1], x.shape[2]
-    c.require(wx.shape == (4, cells, inputs), "inputs[1]", f"input weights {wx.shape} must be {(4, cells, inputs)}")
-    c.require(wh.shape == (4, cells, cells), "inputs[2]", f"recurrent weights {wh.shape} must be {(4, cells, cells)}")
-    c.require(bx.shape == (4, cells), "inputs[3]", f"bias {bx.shape} must be {(4, cells)}")
-    for which, i, t in (("inputs", 5, h), ("inputs", 6, cell), ("outputs", 1, h_out), ("outputs", 2, c_out)):
-        c.require(t.shape == (1, cells), f"{which}[{i}]", f"state {t.shape} must be {(1, cells)}")
-    c.require(y.shape == x.shape[:2] + (cells,), "outputs[0]", f"output {y.shape} must be {x.shape[:2] + (cells,)}")
     for i, t in ((0, x), (5, h)):
-        c.require(c.zero_point(t, "inputs", i) == 0, f"inputs[{i}]", f"int16 tensor {t.index} has zero point "
-                  f"{t.zero_point}, not 0", c.element_at("inputs", i))
+        c.require(c.zero_point(t, "inputs", i) == 0 or not wide, f"inputs[{i}]", f"int16 tensor {t.index} has zero "
+                  f"point {t.zero_point}, not 0", c.element_at("inputs", i))
     c.same_quantization(h, y, "outputs[0]")
     c.same_quantization(h, h_out, "outputs[1]")
     for which, i, t in (("inputs", 6, cell), ("outputs", 2, c_out)):
         c.require(not t.zero_point, f"{which}[{i}]", f"the cell state has zero point 0, not {t.zero_point}")
     o = c.options()
-    mult, shift, _ = c.requant(o, "gate_mult", "gate_shift", 8, S16_SHIFT_MAX)
+    mult, shift, _ = c.requant(o, "gate_mult", "gate_shift", 8, form.gate_shift_max)
     c.require(len(mult) == 8, "options.gate_mult", "needs 8 values", o.at["gate_mult"])
     c.scalar_requant(o, "hidden_mult", "hidden_shift")
-    c.int_option(o, "hidden_shift", SHIFT_MIN, LSTM16_MUL_SHIFT_MAX)
-    c.int_option(o, "cell_exponent", LSTM16_CELL_EXPONENT_MIN, LSTM16_CELL_EXPONENT_MAX)
+    c.int_option(o, "hidden_shift", SHIFT_MIN, form.hidden_shift_max)
+    c.int_option(o, "cell_exponent", *form.cell_exponents)
     c.int_option(o, "cell_clip", 0, INT16_MAX)
     for i, w in ((1, wx), (2, wh)):
         c.require(int(w.data.min()) >= -127, f"inputs[{i}]", "weights hold -128; symmetric int8 lies in [-127, 127]",
                   c.element_at("inputs", i))
-    worst = lstm16_gate_accumulator_overflow(wx.data, wh.data, bx.data)
+    if wide:
+        worst, kind = lstm16_gate_accumulator_overflow(wx.data, wh.data, biases[0][1].data), "int64 accumulator"
+    else:
+        worst, kind = gate_accumulator_overflow(wx.data, wh.data, biases[0][1].data, biases[1][1].data, shift), \
+            "accumulator"
     if worst is not None:
         side, g, r, bound = worst
         i = 1 if side == "input" else 2
-        c.fail(f"inputs[{i}]", c.element_at("inputs", i), f"the {side}-to-{LSTM_GATES[g]} int64 accumulator of cell "
-               f"{r} could reach {bound}, above 2^47 - 1")
+        c.fail(f"inputs[{i}]", c.element_at("inputs", i), f"the {side}-to-{LSTM_GATES[g]} {kind} of cell {r} could "
+               f"reach {bound}, above {'2^47 - 1' if wide else '2^31 - 1 - 2^15'}")
     steps = x.shape[0] * x.shape[1]
     return OpInfo(0, steps * 4 * cells * (inputs + cells))
 

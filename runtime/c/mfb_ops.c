@@ -952,65 +952,11 @@ static int lstm_16x8_side_fits(const int8_t *w, const int64_t *bias, int64_t cel
     return 1;
 }
 
-/* ops.check_lstm_16x8 (kernels/lstm_16x8.py derives the bounds): check_lstm's layout with an int16 sequence and
- * int16 states (zero points 0), int64 input-to-gate biases and no recurrent bias (inputs[4] is -1), gate shifts in
- * [-31, 7], c's exponent in [-29, 2] and the int64 accumulator rule. Python's order of checks. */
-static mf_status check_lstm_16x8(const op_ctx *c, const mf_tensor *x)
-{
-    mf_tensor wx, wh, bx, h, cell, y, h_out, c_out;
-    CHECK(tensor(c, 0, 1, MFB_DTYPE_INT8, 3, CONSTANT, 0, 0, &wx, 0));
-    CHECK(tensor(c, 0, 2, MFB_DTYPE_INT8, 3, CONSTANT, 0, 0, &wh, 0));
-    CHECK(tensor(c, 0, 3, MFB_DTYPE_INT64, 2, CONSTANT, 0, 0, &bx, 0));
-    REQUIRE(mfb_vec_int(c->b, c->ins, 4) == -1, IN(4), "the 16x8 form has no recurrent bias (inputs[4] must be -1)");
-    CHECK(tensor(c, 0, 5, MFB_DTYPE_INT16, 2, ANY, 0, 0, &h, 0)); /* a constant initial state, or a variable */
-    CHECK(tensor(c, 0, 6, MFB_DTYPE_INT16, 2, ANY, 0, 0, &cell, 0));
-    CHECK(tensor(c, 1, 0, MFB_DTYPE_INT16, 3, ACTIVATION, 0, 0, &y, 0));
-    CHECK(tensor(c, 1, 1, MFB_DTYPE_INT16, 2, ACTIVATION, 0, 0, &h_out, 0));
-    CHECK(tensor(c, 1, 2, MFB_DTYPE_INT16, 2, ACTIVATION, 0, 0, &c_out, 0));
-    REQUIRE(dim(c, x, 0) == 1 || dim(c, x, 1) == 1, IN(0), "the input is not one sequence ([1, T, I] or [T, 1, I])");
-    const int64_t cells = dim(c, &wx, 1), k = dim(c, x, 2);
-    REQUIRE(dim(c, &wx, 0) == 4 && dim(c, &wx, 2) == k, IN(1), "the input weights are not [4, C, I]");
-    REQUIRE(dim(c, &wh, 0) == 4 && dim(c, &wh, 1) == cells && dim(c, &wh, 2) == cells, IN(2),
-            "the recurrent weights are not [4, C, C]");
-    REQUIRE(dim(c, &bx, 0) == 4 && dim(c, &bx, 1) == cells, IN(3), "a bias is not [4, C]");
-    REQUIRE(dim(c, &h, 0) == 1 && dim(c, &h, 1) == cells, IN(5), "a state is not [1, C]");
-    REQUIRE(dim(c, &cell, 0) == 1 && dim(c, &cell, 1) == cells, IN(6), "a state is not [1, C]");
-    REQUIRE(dim(c, &h_out, 0) == 1 && dim(c, &h_out, 1) == cells, OUT(1), "a state is not [1, C]");
-    REQUIRE(dim(c, &c_out, 0) == 1 && dim(c, &c_out, 1) == cells, OUT(2), "a state is not [1, C]");
-    REQUIRE(dim(c, &y, 0) == dim(c, x, 0) && dim(c, &y, 1) == dim(c, x, 1) && dim(c, &y, 2) == cells, OUT(0),
-            "the output is not the input's leading dimensions by C");
-    CHECK(zero_point(c, x, IN(0)));
-    REQUIRE(x->zero_point == 0, IN(0), "an int16 tensor has zero point 0");
-    CHECK(zero_point(c, &h, IN(5)));
-    REQUIRE(h.zero_point == 0, IN(5), "an int16 tensor has zero point 0");
-    CHECK(same_quantization(c, &h, &y, OUT(0)));
-    CHECK(same_quantization(c, &h, &h_out, OUT(1)));
-    REQUIRE(!cell.quantized || cell.zero_point == 0, IN(6), "the cell state has zero point 0");
-    REQUIRE(!c_out.quantized || c_out.zero_point == 0, OUT(2), "the cell state has zero point 0");
-    CHECK(options(c, MFB_OP_OPTIONS_LSTM_OPTIONS));
-    CHECK(requant_upto(c, MFB_LSTM_OPTIONS_GATE_MULT, MFB_LSTM_OPTIONS_GATE_SHIFT, 8, 7));
-    REQUIRE(mfb_len(c->b, mfb_ref(c->b, c->options, MFB_LSTM_OPTIONS_GATE_MULT)) == 8,
-            OPT_VEC(MFB_LSTM_OPTIONS_GATE_MULT), "gate_mult needs 8 values");
-    CHECK(scalar_requant(c, MFB_LSTM_OPTIONS_HIDDEN_MULT, MFB_LSTM_OPTIONS_HIDDEN_SHIFT));
-    CHECK(int_option(c, MFB_LSTM_OPTIONS_HIDDEN_SHIFT, 0, MF_SHIFT_MIN, 0, 0));
-    CHECK(int_option(c, MFB_LSTM_OPTIONS_CELL_EXPONENT, 0, -29, 2, 0));
-    CHECK(int_option(c, MFB_LSTM_OPTIONS_CELL_CLIP, 0, 0, 32767, 0));
-    const int8_t *w1 = (const int8_t *)mf_const_data(c->m, wx.buffer), *w2 = (const int8_t *)mf_const_data(c->m, wh.buffer);
-    for (int64_t i = 0; i < wx.size; ++i) {
-        REQUIRE(w1[i] != -128, IN(1), "weights hold -128; symmetric int8 lies in [-127, 127]");
-    }
-    for (int64_t i = 0; i < wh.size; ++i) {
-        REQUIRE(w2[i] != -128, IN(2), "weights hold -128; symmetric int8 lies in [-127, 127]");
-    }
-    REQUIRE(lstm_16x8_side_fits(w1, (const int64_t *)(const void *)mf_const_data(c->m, bx.buffer), cells, k), IN(1),
-            "an input-to-gate int64 accumulator could overflow");
-    REQUIRE(lstm_16x8_side_fits(w2, 0, cells, cells), IN(2), "a recurrent-to-gate int64 accumulator could overflow");
-    return MF_OK;
-}
-
 /* ops.check_lstm (kernels/lstm.py derives the bounds): one int8 sequence, constant symmetric int8 weights and
- * int32 biases (gates i, f, c, o), the states in and out, and LstmOptions. Python's order of checks. An int16
- * sequence selects the 16x8 form (check_lstm_16x8). */
+ * int32 biases (gates i, f, c, o), the states in and out, and LstmOptions. An int16 sequence selects the 16x8 form
+ * (kernels/lstm_16x8.py; ops.LSTM_FORMS): int16 x, h and outputs (x and h with zero point 0), int64 input-to-gate
+ * biases and no recurrent bias (inputs[4] is -1), gate shifts in [-31, 7], c's exponent in [-29, 2] and the int64
+ * accumulator rule. Python's order of checks. */
 static mf_status check_lstm(const op_ctx *c, mf_op_info *info)
 {
     mf_tensor x, wx, wh, bx, bh, h, cell, y, h_out, c_out;
@@ -1018,17 +964,20 @@ static mf_status check_lstm(const op_ctx *c, mf_op_info *info)
     CHECK(counts(c, 7, 7, 3));
     CHECK(tensor(c, 0, 0, ANY, 3, ANY, 0, 0, &x, 0));
     REQUIRE(x.dtype == MFB_DTYPE_INT8 || x.dtype == MFB_DTYPE_INT16, IN(0), "a tensor has the wrong dtype");
-    if (x.dtype == MFB_DTYPE_INT16) {
-        return check_lstm_16x8(c, &x);
-    }
+    const int wide = x.dtype == MFB_DTYPE_INT16;
+    const int32_t act = (int32_t)x.dtype;
     CHECK(tensor(c, 0, 1, MFB_DTYPE_INT8, 3, CONSTANT, 0, 0, &wx, 0));
     CHECK(tensor(c, 0, 2, MFB_DTYPE_INT8, 3, CONSTANT, 0, 0, &wh, 0));
-    CHECK(tensor(c, 0, 3, MFB_DTYPE_INT32, 2, CONSTANT, 0, 0, &bx, 0));
-    CHECK(tensor(c, 0, 4, MFB_DTYPE_INT32, 2, CONSTANT, 0, 0, &bh, 0));
-    CHECK(tensor(c, 0, 5, MFB_DTYPE_INT8, 2, ANY, 0, 0, &h, 0)); /* a constant initial state, or a variable */
+    CHECK(tensor(c, 0, 3, wide ? MFB_DTYPE_INT64 : MFB_DTYPE_INT32, 2, CONSTANT, 0, 0, &bx, 0));
+    if (wide) {
+        REQUIRE(mfb_vec_int(c->b, c->ins, 4) == -1, IN(4), "the 16x8 form has no recurrent bias (inputs[4] must be -1)");
+    } else {
+        CHECK(tensor(c, 0, 4, MFB_DTYPE_INT32, 2, CONSTANT, 0, 0, &bh, 0));
+    }
+    CHECK(tensor(c, 0, 5, act, 2, ANY, 0, 0, &h, 0)); /* a constant initial state, or a variable */
     CHECK(tensor(c, 0, 6, MFB_DTYPE_INT16, 2, ANY, 0, 0, &cell, 0));
-    CHECK(tensor(c, 1, 0, MFB_DTYPE_INT8, 3, ACTIVATION, 0, 0, &y, 0));
-    CHECK(tensor(c, 1, 1, MFB_DTYPE_INT8, 2, ACTIVATION, 0, 0, &h_out, 0));
+    CHECK(tensor(c, 1, 0, act, 3, ACTIVATION, 0, 0, &y, 0));
+    CHECK(tensor(c, 1, 1, act, 2, ACTIVATION, 0, 0, &h_out, 0));
     CHECK(tensor(c, 1, 2, MFB_DTYPE_INT16, 2, ACTIVATION, 0, 0, &c_out, 0));
     REQUIRE(dim(c, &x, 0) == 1 || dim(c, &x, 1) == 1, IN(0), "the input is not one sequence ([1, T, I] or [T, 1, I])");
     const int64_t cells = dim(c, &wx, 1), k = dim(c, &x, 2);
@@ -1036,7 +985,7 @@ static mf_status check_lstm(const op_ctx *c, mf_op_info *info)
     REQUIRE(dim(c, &wh, 0) == 4 && dim(c, &wh, 1) == cells && dim(c, &wh, 2) == cells, IN(2),
             "the recurrent weights are not [4, C, C]");
     REQUIRE(dim(c, &bx, 0) == 4 && dim(c, &bx, 1) == cells, IN(3), "a bias is not [4, C]");
-    REQUIRE(dim(c, &bh, 0) == 4 && dim(c, &bh, 1) == cells, IN(4), "a bias is not [4, C]");
+    REQUIRE(wide || (dim(c, &bh, 0) == 4 && dim(c, &bh, 1) == cells), IN(4), "a bias is not [4, C]");
     REQUIRE(dim(c, &h, 0) == 1 && dim(c, &h, 1) == cells, IN(5), "a state is not [1, C]");
     REQUIRE(dim(c, &cell, 0) == 1 && dim(c, &cell, 1) == cells, IN(6), "a state is not [1, C]");
     REQUIRE(dim(c, &h_out, 0) == 1 && dim(c, &h_out, 1) == cells, OUT(1), "a state is not [1, C]");
@@ -1044,18 +993,20 @@ static mf_status check_lstm(const op_ctx *c, mf_op_info *info)
     REQUIRE(dim(c, &y, 0) == dim(c, &x, 0) && dim(c, &y, 1) == dim(c, &x, 1) && dim(c, &y, 2) == cells, OUT(0),
             "the output is not the input's leading dimensions by C");
     CHECK(zero_point(c, &x, IN(0)));
+    REQUIRE(!wide || x.zero_point == 0, IN(0), "an int16 tensor has zero point 0");
     CHECK(zero_point(c, &h, IN(5)));
+    REQUIRE(!wide || h.zero_point == 0, IN(5), "an int16 tensor has zero point 0");
     CHECK(same_quantization(c, &h, &y, OUT(0)));
     CHECK(same_quantization(c, &h, &h_out, OUT(1)));
     REQUIRE(!cell.quantized || cell.zero_point == 0, IN(6), "the cell state has zero point 0");
     REQUIRE(!c_out.quantized || c_out.zero_point == 0, OUT(2), "the cell state has zero point 0");
     CHECK(options(c, MFB_OP_OPTIONS_LSTM_OPTIONS));
-    CHECK(requant(c, MFB_LSTM_OPTIONS_GATE_MULT, MFB_LSTM_OPTIONS_GATE_SHIFT, 8));
+    CHECK(requant_upto(c, MFB_LSTM_OPTIONS_GATE_MULT, MFB_LSTM_OPTIONS_GATE_SHIFT, 8, wide ? 7 : MF_SHIFT_MAX));
     REQUIRE(mfb_len(c->b, mfb_ref(c->b, c->options, MFB_LSTM_OPTIONS_GATE_MULT)) == 8,
             OPT_VEC(MFB_LSTM_OPTIONS_GATE_MULT), "gate_mult needs 8 values");
     CHECK(scalar_requant(c, MFB_LSTM_OPTIONS_HIDDEN_MULT, MFB_LSTM_OPTIONS_HIDDEN_SHIFT));
     CHECK(int_option(c, MFB_LSTM_OPTIONS_HIDDEN_SHIFT, 0, MF_SHIFT_MIN, 0, 0));
-    CHECK(int_option(c, MFB_LSTM_OPTIONS_CELL_EXPONENT, 0, -15, -9, 0));
+    CHECK(int_option(c, MFB_LSTM_OPTIONS_CELL_EXPONENT, 0, wide ? -29 : -15, wide ? 2 : -9, 0));
     CHECK(int_option(c, MFB_LSTM_OPTIONS_CELL_CLIP, 0, 0, 32767, 0));
     const int8_t *w1 = (const int8_t *)mf_const_data(c->m, wx.buffer), *w2 = (const int8_t *)mf_const_data(c->m, wh.buffer);
     for (int64_t i = 0; i < wx.size; ++i) {
@@ -1063,6 +1014,12 @@ static mf_status check_lstm(const op_ctx *c, mf_op_info *info)
     }
     for (int64_t i = 0; i < wh.size; ++i) {
         REQUIRE(w2[i] != -128, IN(2), "weights hold -128; symmetric int8 lies in [-127, 127]");
+    }
+    if (wide) {
+        REQUIRE(lstm_16x8_side_fits(w1, (const int64_t *)(const void *)mf_const_data(c->m, bx.buffer), cells, k),
+                IN(1), "an input-to-gate int64 accumulator could overflow");
+        REQUIRE(lstm_16x8_side_fits(w2, 0, cells, cells), IN(2), "a recurrent-to-gate int64 accumulator could overflow");
+        return MF_OK;
     }
     const uint32_t shifts = mfb_ref(c->b, c->options, MFB_LSTM_OPTIONS_GATE_SHIFT);
     const int8_t *shift = (const int8_t *)(c->b + shifts + 4);
