@@ -99,6 +99,8 @@ def layer_kind(lm, op) -> str:
         return "pointwise 1x1" if w.shape[1] == w.shape[2] == 1 else "conv"
     if name == "UNIDIRECTIONAL_SEQUENCE_LSTM":
         return "lstm"
+    if name == "SVDF":
+        return "svdf"
     return "other"
 
 
@@ -197,8 +199,18 @@ LAYERS = {
     # a keyword spotter's recurrent layer: 40 MFCC features a frame, 64 cells, 10 frames (batch_first)
     "lstm": (lambda nn: _SequenceOutput(nn.LSTM(40, 64, batch_first=True)), (1, 10, 40),
              "LSTM 40 -> 64, 10 steps (int8: 8x8_16; int16: 16x8)"),
+    # the first layer of TFLite Micro's micro_speech SVDF model: one 40-feature frame, 64 filters of rank 1 and
+    # memory 8 (int8 only: TFLite's SVDF has no 16x8 form)
+    "svdf": (lambda nn: _streaming_svdf(40, 64, 1, 8), (1, 40), "SVDF 40 -> 64, rank 1, memory 8, one frame"),
 }
 LSTM_STEPS = 10
+
+
+def _streaming_svdf(inputs, units, rank, memory):
+    """compiler/streaming.py's SVDF, one frame a call."""
+    from microflat.compiler.streaming import SVDF
+
+    return SVDF(inputs, units, rank=rank, memory=memory).set_streaming(True)
 
 
 def _SequenceOutput(lstm):

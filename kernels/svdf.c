@@ -11,9 +11,18 @@
  *                back as int32_t (two's complement, as GCC, Clang and arm-none-eabi-gcc convert; numerics.h
  *                relies on the same for wrapping_add). Any order of the additions gives the same residue.
  * Indices: every buffer holds fewer than 2^31 elements (the wrapper's check); row bases are int64.
+ *
+ * The feature matmul is the int8 fully connected layer's: the widened row is a column for the target's
+ * MF_ROW_SUMS (kernel_paths.h: SMLAD on a Cortex-M with the DSP extension, as CMSIS-NN's arm_svdf_s8 takes
+ * arm_nn_vec_mat_mult_t_s8; SDOT on AArch64; the portable C elsewhere), SVDF_FILTER_BLOCK filters at a time.
+ * Its column values lie in [-255, 255] and its partial sums within the bound above, which is every path's
+ * condition for the same exact sums.
  */
+#include "kernel_paths.h"
 #include "microflat_kernels.h"
 #include "numerics.h"
+
+#define SVDF_FILTER_BLOCK 32 /* the feature sums held at once, on the stack */
 
 int64_t mf_svdf_s8_scratch_bytes(int32_t input_size)
 {
@@ -46,17 +55,19 @@ void mf_svdf_s8(int16_t *scratch,
         for (int32_t k = 0; k < input_size; ++k) {
             scratch[k] = (int16_t)(x[k] - input_zp); /* in [-255, 255] */
         }
+        MF_COLUMN_DONE(scratch, input_size, input_zp);
         int16_t *rows = state + (int64_t)b * row_size;
 
         /* 2. The feature matmul into each filter's newest slot, saturated to int16. */
-        for (int32_t f = 0; f < filters; ++f) {
-            const int8_t *w = weights_feature + (int64_t)f * input_size;
-            int32_t d = 0;
-            for (int32_t k = 0; k < input_size; ++k) {
-                d += scratch[k] * w[k]; /* |partial sums| <= 32640 * input_size < 2^31 */
+        for (int32_t f0 = 0; f0 < filters; f0 += SVDF_FILTER_BLOCK) {
+            const int32_t f1 = filters - f0 < SVDF_FILTER_BLOCK ? filters : f0 + SVDF_FILTER_BLOCK;
+            int32_t d[SVDF_FILTER_BLOCK]; /* |partial sums| <= 32640 * input_size < 2^31 */
+            MF_ROW_SUMS(scratch, input_size, weights_feature, f0, f1, 0, input_zp, d);
+            for (int32_t f = f0; f < f1; ++f) {
+                const int32_t v = requant_apply(d[f - f0], to_state);
+                rows[(int64_t)f * memory_size + memory_size - 1] =
+                    (int16_t)(v < -32768 ? -32768 : (v > 32767 ? 32767 : v));
             }
-            const int32_t v = requant_apply(d, to_state);
-            rows[(int64_t)f * memory_size + memory_size - 1] = (int16_t)(v < -32768 ? -32768 : (v > 32767 ? 32767 : v));
         }
 
         /* 3. The time matmul over the memory, the rank reduction and the bias, modulo 2^32; 4. the output. */
