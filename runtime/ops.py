@@ -1353,6 +1353,12 @@ def _keeps_batch_first(c: OpCheck) -> bool:
     return int(c.op.options.perm[0]) == 0
 
 
+def _slices_within_samples(c: OpCheck) -> bool:
+    """A strided slice that takes axis 0 whole and in order (from 0, step 1, not shrunk): each sample's part."""
+    o = c.op.options
+    return int(o.begin[0]) == 0 and int(o.strides[0]) == 1 and not int(o.shrink_axis_mask or 0) & 1
+
+
 OP_DEFS = {
     "CONV_2D": OpDef(check_conv_2d, prepare_conv_2d, options="Conv2DOptions", per_sample=True),
     "DEPTHWISE_CONV_2D": OpDef(check_depthwise_conv_2d, prepare_depthwise_conv_2d, options="DepthwiseConv2DOptions",
@@ -1397,7 +1403,8 @@ OP_DEFS = {
     "REDUCE_MEAN": OpDef(check_reduce, _prepare_reduce(K.reduce_mean_s8), options="ReduceOptions",
                          per_sample=_keeps_axis_0("axes")),
     "RSQRT": OpDef(**_LUT),
-    "STRIDED_SLICE": OpDef(check_strided_slice, prepare_strided_slice, "tied", "StridedSliceOptions"),
+    "STRIDED_SLICE": OpDef(check_strided_slice, prepare_strided_slice, "tied", "StridedSliceOptions",
+                           per_sample=_slices_within_samples),
     "GATHER": OpDef(check_gather, prepare_gather, "tied", "GatherOptions"),
     "QUANTIZE": OpDef(check_quantize, prepare_quantize, per_sample=True),
     "ASSIGN_VARIABLE": OpDef(check_assign_variable, prepare_assign_variable, "tied"),
