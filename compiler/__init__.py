@@ -8,6 +8,8 @@ Modules, in pipeline order: api (capture, compile), lower (torch.export graph
 quantize (calibration, per-channel weights), emit (-> writer -> serialize),
 simulate (the IR in PyTorch, float or fake-quantized), compare (per-layer
 error of a .mfb against its float model), zoo, datasets and training.
+tflite_import (compile_tflite) maps an int8 .tflite file to a .mfb without
+torch.
 
 The compiler needs the `compiler` extra (torch); importing this package does
 not import torch, so the runtime's use of `writer` works on a board without it.
@@ -21,6 +23,10 @@ def __getattr__(name):
         from . import api
 
         return getattr(api, name)
+    if name == "compile_tflite":
+        from .tflite_import import compile_tflite
+
+        return compile_tflite
     if name == "CompileError":
         from microflat.runtime.errors import CompileError
 
@@ -28,4 +34,4 @@ def __getattr__(name):
     raise AttributeError(f"module 'microflat.compiler' has no attribute {name!r}")
 
 
-__all__ = list(_API) + ["CompileError"]
+__all__ = list(_API) + ["compile_tflite", "CompileError"]

@@ -320,6 +320,8 @@ def _compile(args: argparse.Namespace) -> int:
         raise ValueError("--activations auto needs --max-arena BYTES, the arena budget")
     _writable(args.output, "-o")
     _not_an_input(args.output, "-o", args.model, args.calib)
+    if args.model.endswith(".tflite"):
+        return _compile_tflite(args)
     calib = None
     if args.calib:
         calib = _to_torch_layout(_finite(_load_npy(args.calib, "calibration data"), args.calib, "calibration data"),
@@ -330,9 +332,6 @@ def _compile(args: argparse.Namespace) -> int:
     import torch
 
     from microflat.compiler import api, zoo
-
-    from .inspect_model import ledger, summary
-    from .loader import load_bytes
 
     model = _source_model(args.model)
     if calib is not None:
@@ -349,10 +348,41 @@ def _compile(args: argparse.Namespace) -> int:
                        weight_encoding=args.weights, weight_bits=args.weight_bits, strip_names=args.strip_names,
                        activations=args.activations, max_arena=args.max_arena,
                        bias_correction=args.bias_correction)
+    _report_compiled(args.output, blob)
+    return 0
+
+
+def _report_compiled(output, blob: bytes) -> None:
+    from .inspect_model import ledger, summary
+    from .loader import load_bytes
+
     s = summary(load_bytes(blob))
-    print(f"wrote {args.output}: {s['file_bytes']} bytes ({s['weight_bytes']} of weights), arena {s['arena_bytes']} bytes, "
+    print(f"wrote {output}: {s['file_bytes']} bytes ({s['weight_bytes']} of weights), arena {s['arena_bytes']} bytes, "
           f"{s['macs']} MACs")
     print(ledger(s["size_ledger"]))
+
+
+def _compile_tflite(args: argparse.Namespace) -> int:
+    """A .tflite is already quantized: its tensors' scales are kept (compiler/tflite_import.py), so only -o and
+    --weights apply."""
+    given = [flag for flag, value, default in (("--calib", args.calib, None), ("--activations", args.activations, "int8"),
+                                                ("--weight-bits", args.weight_bits, 8),
+                                                ("--bias-correction", args.bias_correction, False))
+             if value != default]
+    if given:
+        raise ValueError(f"{args.model} is already quantized: {', '.join(given)} does not apply to a .tflite")
+    try:
+        data = open(args.model, "rb").read()
+    except OSError as e:
+        raise InputError(f"cannot read {args.model}: {e.strerror or e}") from None
+    _need_compiler("compile")
+    from microflat.compiler.tflite_import import compile_tflite
+
+    from .atomic import write_atomic
+
+    blob = compile_tflite(data, weight_encoding=args.weights, name=args.model)
+    write_atomic(args.output, blob)
+    _report_compiled(args.output, blob)
     return 0
 
 
@@ -433,7 +463,8 @@ def build_parser() -> argparse.ArgumentParser:
     inspect.set_defaults(handler=_inspect)
 
     comp = commands.add_parser("compile", help="quantize a PyTorch model (a .pt2 or zoo:NAME) to int8 and write a .mfb")
-    comp.add_argument("model", metavar="MODEL", help="a saved ExportedProgram (torch.export.save, .pt2) or zoo:NAME")
+    comp.add_argument("model", metavar="MODEL", help="a saved ExportedProgram (torch.export.save, .pt2), zoo:NAME, or "
+                      "an int8 TFLite model (.tflite: its quantization is kept, and no --calib is needed)")
     comp.add_argument("-o", "--output", required=True, metavar="OUT.mfb",
                       help="written atomically; never one of the inputs")
     comp.add_argument("--calib", metavar="DATA.npy", help="calibration inputs, float32, batch first, as the PyTorch "

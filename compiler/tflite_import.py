@@ -1,0 +1,279 @@
+"""A TFLite flat buffer in, a .mfb out: compile_tflite, bit-exact with TFLite's int8 reference kernels.
+
+Where TFLite and TFLite Micro differ, microflat follows TFLite Micro (and CMSIS-NN): LiteRT's reference
+FULLY_CONNECTED with per-tensor weights rounds acc M once, TFLite Micro's rounds twice (gemmlowp's doubling high
+multiply, then the rounding right shift), as every other kernel of both does. tests/test_tflite_import.py holds
+the four MLPerf Tiny models to TFLite Micro's bytes, and those without such a layer to LiteRT's too.
+
+The file is read with the `tflite` package (TFLite's schema.fbs compiled by flatc; the compiler extra's, never
+the runtime's). Every tensor keeps its dtype, shape and quantization; every operator becomes microflat's op of the
+same name, its parameters computed from the file's float32 scales as TFLite's Prepare computes them:
+
+  CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED   per channel (or per tensor) M = s_in s_w / s_out in double
+                                                 (PopulateConvolutionQuantizationParams,
+                                                 GetQuantizedConvolutionMultipler), QuantizeMultiplier's
+                                                 (mult, shift); the int32 bias as stored
+  ADD                                            add.cc's Prepare: left shift 20, M1 = s1 / 2 max(s1, s2),
+                                                 M2 likewise, M = 2 max(s1, s2) / (2^20 s_out) (kernels.add_params)
+  AVERAGE_POOL_2D, MAX_POOL_2D, RESHAPE          no arithmetic; TFLite's int8 pools and reshape keep the input's
+                                                 quantization, which the file must give the output too
+  SOFTMAX                                        PreprocessSoftmaxScaling(beta, s_in) in double (kernels.
+                                                 preprocess_softmax_scaling); output 1/256, -128
+
+Padding: SAME's total padding max((out - 1) stride + (k - 1) dilation + 1 - in, 0), its smaller half at the top
+and left (ComputePaddingHeightWidth). A fused activation is TFLite's CalculateActivationRangeQuantized: the
+bounds zp + round(bound / s) (f32 division, rounded half away from zero) clamped to [-128, 127].
+
+A batch of -1 in a tensor's shape_signature (the MLPerf Tiny files have one) is the batch its shape holds (1).
+Weights are stored as the file holds them, each in the smallest encoding the kernels run in place that keeps
+every value (compiler/encodings.py: sparse, packed int4, palette or dense).
+
+Refused with CompileError, naming what: anything but one subgraph, an op microflat does not map (each such op and
+how often it occurs), a float or custom op, a tensor whose quantization the op cannot take.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+from microflat import kernels as K
+from microflat.runtime.errors import CompileError, MicroflatError
+
+from . import encodings
+from .writer import ModelWriter
+
+try:  # the compiler extra's
+    import tflite
+except ImportError:  # pragma: no cover - the compiler extra installs it
+    tflite = None
+
+_DTYPES = {9: "int8", 7: "int16", 2: "int32", 4: "int64", 0: "float32"}  # tflite.TensorType values
+_PADDING_SAME, _PADDING_VALID = 0, 1  # tflite.Padding
+_ACTIVATIONS = {0: (-math.inf, math.inf), 1: (0.0, math.inf), 2: (-1.0, 1.0), 3: (0.0, 6.0)}  # NONE, RELU, N1_TO_1, 6
+
+
+class _Tensor:
+    """One tensor of the file, as read: name, dtype, shape, per-channel scales and zero points, constant data."""
+
+    def __init__(self, model, graph, index: int):
+        t = graph.Tensors(index)
+        self.index = index
+        self.name = (t.Name() or b"").decode("utf-8", "replace") or f"t{index}"
+        if t.Type() not in _DTYPES:
+            raise CompileError(f"tensor {self.name!r} has TFLite type {t.Type()}, which microflat does not take")
+        self.dtype = _DTYPES[t.Type()]
+        self.shape = tuple(int(d) for d in (t.ShapeAsNumpy() if t.ShapeLength() else ()))
+        q = t.Quantization()
+        self.scales = q.ScaleAsNumpy().astype(np.float32) if q is not None and q.ScaleLength() else None
+        self.zero_points = q.ZeroPointAsNumpy().astype(np.int64) if q is not None and q.ZeroPointLength() else None
+        self.axis = q.QuantizedDimension() if q is not None else 0
+        buf = model.Buffers(t.Buffer()) if t.Buffer() < model.BuffersLength() else None
+        raw = buf.DataAsNumpy() if buf is not None and buf.DataLength() else None
+        self.data = None
+        if raw is not None:
+            data = np.frombuffer(raw.tobytes(), np.dtype(self.dtype).newbyteorder("<"))
+            if data.size != int(np.prod(self.shape, dtype=np.int64)):
+                raise CompileError(f"tensor {self.name!r}: its buffer holds {data.size} values, its shape "
+                                   f"{self.shape} {int(np.prod(self.shape))}")
+            self.data = data.reshape(self.shape).astype(self.dtype)
+
+    @property
+    def scale(self) -> float:
+        return float(self.scales[0])
+
+    @property
+    def zero_point(self) -> int:
+        return int(self.zero_points[0]) if self.zero_points is not None else 0
+
+
+def _options(op, cls):
+    table = op.BuiltinOptions()
+    opts = cls()
+    if table is not None:
+        opts.Init(table.Bytes, table.Pos)
+    return opts
+
+
+def _act_range(y: _Tensor, fused: int) -> dict:
+    """TFLite's CalculateActivationRangeQuantized for an int8 output."""
+    if fused not in _ACTIVATIONS:
+        raise CompileError(f"fused activation {fused} is not one microflat maps (NONE, RELU, RELU_N1_TO_1, RELU6)")
+    lo, hi = _ACTIVATIONS[fused]
+
+    def quantize(v):
+        q = float(np.float32(v) / np.float32(y.scale))  # TFLite divides in float32
+        return y.zero_point + int(math.copysign(math.floor(abs(q) + 0.5), q))
+
+    return {"act_min": -128 if lo == -math.inf else max(-128, quantize(lo)),
+            "act_max": 127 if hi == math.inf else min(127, quantize(hi))}
+
+
+def _same_padding(size: int, out: int, stride: int, kernel: int, dilation: int, padding: int) -> int:
+    """The top (left) padding: ComputePaddingHeightWidth's smaller half of SAME's total; VALID's 0."""
+    if padding == _PADDING_VALID:
+        return 0
+    total = max((out - 1) * stride + (kernel - 1) * dilation + 1 - size, 0)
+    return total // 2
+
+
+class _Importer:
+    def __init__(self, data: bytes, weight_encoding: str):
+        self.data = data
+        self.model = tflite.Model.GetRootAsModel(data, 0)
+        if self.model.SubgraphsLength() != 1:
+            raise CompileError(f"the file has {self.model.SubgraphsLength()} subgraphs; microflat takes one")
+        self.graph = self.model.Subgraphs(0)
+        self.w = ModelWriter()
+        self.ids: dict[int, int] = {}
+        self.weight_encoding = weight_encoding
+
+    def tensor(self, index: int) -> _Tensor:
+        return _Tensor(self.model, self.graph, index)
+
+    def activation(self, t: _Tensor) -> int:
+        """The writer's tensor for activation t (created once)."""
+        if t.index not in self.ids:
+            quant = {} if t.scales is None else {"scale": t.scale, "zero_point": t.zero_point}
+            self.ids[t.index] = self.w.add_tensor(t.name, t.dtype, t.shape, **quant)
+        return self.ids[t.index]
+
+    def weight(self, t: _Tensor, axis: int) -> int:
+        if t.data is None or t.dtype != "int8":
+            raise CompileError(f"weight {t.name!r} must be a constant int8 tensor")
+        if t.zero_points is not None and np.any(t.zero_points != 0):
+            raise CompileError(f"weight {t.name!r} has a non-zero zero point (TFLite's int8 weights are symmetric)")
+        choice = encodings.choose(t.data, axis, self.weight_encoding, f" ({t.name})")
+        enc = encodings.encode(t.data, axis, choice)
+        return self.w.add_constant(t.name, t.data) if enc is None else self.w.add_encoded(t.name, enc)
+
+    def bias(self, t: _Tensor | None, channels: int, name: str) -> int:
+        data = np.zeros(channels, np.int32) if t is None else t.data
+        if data is None or data.dtype != np.int32:
+            raise CompileError(f"the bias of {name!r} must be a constant int32 tensor")
+        return self.w.add_constant(t.name if t is not None else f"{name}.bias", data)
+
+    def io(self, op):
+        ins = [self.tensor(int(i)) if int(i) >= 0 else None for i in op.InputsAsNumpy()]
+        outs = [self.tensor(int(i)) for i in op.OutputsAsNumpy()]
+        return ins, outs
+
+    def requant(self, x: _Tensor, wt: _Tensor, y: _Tensor, channels: int):
+        """(mult, shift) arrays: M[c] = s_in s_w[c] / s_out in double, one value for a per-tensor weight."""
+        s_w = wt.scales.astype(np.float64)
+        real = float(x.scale) * s_w / float(y.scale)
+        if real.size not in (1, channels):
+            raise CompileError(f"weight {wt.name!r} has {real.size} scales for {channels} output channels")
+        return K.quantize_multipliers(real)
+
+    # --- ops ---------------------------------------------------------------------------------------------------
+
+    def conv(self, op, depthwise: bool):
+        (x, wt, b, *_), (y,) = self.io(op)
+        o = _options(op, tflite.DepthwiseConv2DOptions if depthwise else tflite.Conv2DOptions)
+        kh, kw = wt.shape[1], wt.shape[2]
+        channels = wt.shape[3] if depthwise else wt.shape[0]
+        mult, shift = self.requant(x, wt, y, channels)
+        opts = dict(stride_h=o.StrideH(), stride_w=o.StrideW(), dilation_h=o.DilationHFactor(),
+                    dilation_w=o.DilationWFactor(),
+                    pad_top=_same_padding(x.shape[1], y.shape[1], o.StrideH(), kh, o.DilationHFactor(), o.Padding()),
+                    pad_left=_same_padding(x.shape[2], y.shape[2], o.StrideW(), kw, o.DilationWFactor(), o.Padding()),
+                    output_mult=mult, output_shift=shift, **_act_range(y, o.FusedActivationFunction()))
+        if depthwise:
+            opts["depth_multiplier"] = channels // x.shape[3]
+            inputs = [self.activation(x), self.weight(wt, 3), self.bias(b, channels, y.name)]
+            self.w.add_operator("DEPTHWISE_CONV_2D", inputs, [self.activation(y)], "DepthwiseConv2DOptions", opts)
+        else:
+            opts["groups"] = x.shape[3] // wt.shape[3]
+            inputs = [self.activation(x), self.weight(wt, 0), self.bias(b, channels, y.name)]
+            self.w.add_operator("CONV_2D", inputs, [self.activation(y)], "Conv2DOptions", opts)
+
+    def fully_connected(self, op):
+        (x, wt, *rest), (y,) = self.io(op)
+        b = rest[0] if rest else None
+        o = _options(op, tflite.FullyConnectedOptions)
+        if o.WeightsFormat() != 0:
+            raise CompileError(f"FULLY_CONNECTED {y.name!r}: shuffled weights are not taken")
+        mult, shift = self.requant(x, wt, y, wt.shape[0])
+        inputs = [self.activation(x), self.weight(wt, 0), self.bias(b, wt.shape[0], y.name)]
+        self.w.add_operator("FULLY_CONNECTED", inputs, [self.activation(y)], "FullyConnectedOptions",
+                            dict(output_mult=mult, output_shift=shift, **_act_range(y, o.FusedActivationFunction())))
+
+    def pool(self, op, opcode: str):
+        (x,), (y,) = self.io(op)
+        o = _options(op, tflite.Pool2DOptions)
+        kh, kw = o.FilterHeight(), o.FilterWidth()
+        opts = dict(filter_h=kh, filter_w=kw, stride_h=o.StrideH(), stride_w=o.StrideW(),
+                    pad_top=_same_padding(x.shape[1], y.shape[1], o.StrideH(), kh, 1, o.Padding()),
+                    pad_left=_same_padding(x.shape[2], y.shape[2], o.StrideW(), kw, 1, o.Padding()),
+                    **_act_range(y, o.FusedActivationFunction()))
+        self.w.add_operator(opcode, [self.activation(x)], [self.activation(y)], "Pool2DOptions", opts)
+
+    def add(self, op):
+        (a, b), (y,) = self.io(op)
+        o = _options(op, tflite.AddOptions)
+        opts = dict(K.add_params(a.scale, b.scale, y.scale), **_act_range(y, o.FusedActivationFunction()))
+        self.w.add_operator("ADD", [self.activation(a), self.activation(b)], [self.activation(y)], "AddOptions", opts)
+
+    def reshape(self, op):
+        (x, *_), (y,) = self.io(op)
+        self.w.add_operator("RESHAPE", [self.activation(x)], [self.activation(y)])
+
+    def softmax(self, op):
+        (x,), (y,) = self.io(op)
+        beta = float(_options(op, tflite.SoftmaxOptions).Beta())
+        m, ls, dmin = K.preprocess_softmax_scaling(beta, x.scale)
+        self.w.add_operator("SOFTMAX", [self.activation(x)], [self.activation(y)], "SoftmaxOptions",
+                            dict(input_beta_mult=m, input_left_shift=ls, diff_min=dmin))
+
+    def run(self) -> bytes:
+        handlers = {"CONV_2D": lambda op: self.conv(op, False), "DEPTHWISE_CONV_2D": lambda op: self.conv(op, True),
+                    "FULLY_CONNECTED": self.fully_connected, "ADD": self.add, "RESHAPE": self.reshape,
+                    "SOFTMAX": self.softmax, "AVERAGE_POOL_2D": lambda op: self.pool(op, "AVERAGE_POOL_2D"),
+                    "MAX_POOL_2D": lambda op: self.pool(op, "MAX_POOL_2D")}
+        ops = [self.graph.Operators(i) for i in range(self.graph.OperatorsLength())]
+        names = [self.opcode_name(op) for op in ops]
+        missing = Counter(n for n in names if n not in handlers)
+        if missing:
+            raise CompileError("the file uses operators microflat does not map: " +
+                               ", ".join(f"{n} ({c}x)" for n, c in sorted(missing.items())))
+        for op, name in zip(ops, names):
+            handlers[name](op)
+        self.w.set_io([self.activation(self.tensor(int(i))) for i in self.graph.InputsAsNumpy()],
+                      [self.activation(self.tensor(int(i))) for i in self.graph.OutputsAsNumpy()])
+        return self.w.to_bytes(hashlib.sha256(self.data).digest())
+
+    def opcode_name(self, op) -> str:
+        code = self.model.OperatorCodes(op.OpcodeIndex())
+        builtin = max(code.BuiltinCode(), code.DeprecatedBuiltinCode())
+        if builtin == tflite.BuiltinOperator.CUSTOM:
+            return f"CUSTOM:{(code.CustomCode() or b'').decode('utf-8', 'replace')}"
+        return tflite.opcode2name(builtin)
+
+
+def compile_tflite(source, *, weight_encoding: str = "auto", name: str | None = None) -> bytes:
+    """A .tflite file (a path, or its bytes) as .mfb bytes, bit-exact with TFLite Micro's int8 reference kernels
+    (module docstring). name: what error messages call the file (default: its path). Raises CompileError, naming
+    the file, for a file it cannot map or cannot read (a damaged file included)."""
+    if tflite is None:
+        raise CompileError("reading .tflite files needs the compiler extra (pip install microflat[compiler])")
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        data, what = bytes(source), name or "the .tflite file"
+    else:
+        what = name or str(source)
+        try:
+            data = Path(source).read_bytes()
+        except OSError as e:
+            raise CompileError(f"cannot read {what}: {e.strerror or e}") from None
+    if len(data) < 8 or data[4:8] != b"TFL3":
+        raise CompileError(f"{what} is not a TFLite model (its bytes 4 to 8 are not the identifier TFL3)")
+    try:
+        return _Importer(data, weight_encoding).run()
+    except MicroflatError as e:
+        raise CompileError(f"{what}: {e}") from None
+    except Exception as e:  # the flatbuffers reader on a damaged file: IndexError, struct.error, ...
+        raise CompileError(f"{what} is damaged: {type(e).__name__}: {e}") from None

@@ -1,0 +1,135 @@
+""".tflite in (compiler/tflite_import.py): the MLPerf Tiny reference int8 models, compiled from their .tflite
+files, give TFLite's own bytes on both of microflat's runtimes.
+
+The references are TFLite itself: TFLite Micro's Python interpreter (the tflite-micro package) on all four
+models, and LiteRT with its reference op resolver (BUILTIN_REF) on the three whose operators it computes as
+TFLite Micro does. The fourth, the anomaly-detection autoencoder (ad01: ten FULLY_CONNECTED layers with
+per-tensor weights), is where LiteRT's reference FULLY_CONNECTED rounds round(acc M) once (tests/test_fc_weight_zp
+shows it on single layers) and TFLite Micro, CMSIS-NN and microflat round twice (gemmlowp's
+SaturatingRoundingDoublingHighMul, then RoundingDivideByPOT): microflat follows TFLite Micro there. Inputs are
+random over the whole int8 range, with the all -128 and all 127 inputs among them.
+"""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tflite_reference import reference_dir
+from microflat.compiler.tflite_import import compile_tflite
+from microflat.runtime import CompileError, Interpreter, load_bytes
+
+MODELS = ["ad01_int8.tflite", "kws_ref_model.tflite", "pretrainedResnet_quant.tflite", "vww_96_int8.tflite"]
+LITERT_EXACT = MODELS[1:]  # the module docstring: LiteRT's per-tensor FULLY_CONNECTED rounds once
+SCRIPT = Path(sys.executable).parent / "microflat"
+
+
+def _path(name: str) -> str:
+    return os.path.join(reference_dir(), name)
+
+
+def _inputs(shape, n=6, seed=0):
+    rng = np.random.default_rng(seed)
+    xs = [rng.integers(-128, 128, shape, dtype=np.int8) for _ in range(n)]
+    return xs + [np.full(shape, -128, np.int8), np.full(shape, 127, np.int8)]
+
+
+@pytest.fixture(scope="module")
+def compiled():
+    return {name: compile_tflite(_path(name)) for name in MODELS}
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_an_mlperf_tiny_model_equals_tflite_micro_on_both_runtimes(name, compiled):
+    from tflite_micro.python.tflite_micro import runtime
+
+    data = Path(_path(name)).read_bytes()
+    tflm = runtime.Interpreter.from_bytes(data, arena_size=1 << 22)
+    detail = tflm.get_input_details(0)
+    mfb = compiled[name]
+    loaded = load_bytes(mfb)
+    x_in = loaded.tensors[loaded.inputs[0]]
+    assert tuple(x_in.shape) == tuple(detail["shape"]) and x_in.dtype == "int8"  # the file's own input
+    numba, c = Interpreter(mfb, backend="numba"), Interpreter(mfb, backend="c")
+    for x in _inputs(detail["shape"]):
+        tflm.set_input(x, 0)
+        tflm.invoke()
+        want = tflm.get_output(0)
+        got = numba.invoke(x)[0]
+        assert got.dtype == want.dtype and got.shape == want.shape
+        np.testing.assert_array_equal(got, want)
+        np.testing.assert_array_equal(c.invoke(x)[0], want)
+
+
+@pytest.mark.parametrize("name", LITERT_EXACT)
+def test_an_mlperf_tiny_model_equals_litert_s_reference_kernels(name, compiled):
+    from ai_edge_litert.interpreter import Interpreter as LiteRT
+    from ai_edge_litert.interpreter import OpResolverType
+
+    lite = LiteRT(model_path=_path(name), experimental_op_resolver_type=OpResolverType.BUILTIN_REF)
+    lite.allocate_tensors()
+    i, o = lite.get_input_details()[0], lite.get_output_details()[0]
+    it = Interpreter(compiled[name])
+    for x in _inputs(i["shape"], seed=1):
+        lite.set_tensor(i["index"], x)
+        lite.invoke()
+        np.testing.assert_array_equal(it.invoke(x)[0], lite.get_tensor(o["index"]))
+
+
+def test_the_same_tflite_gives_the_same_bytes(compiled):
+    name = "kws_ref_model.tflite"
+    assert compile_tflite(Path(_path(name)).read_bytes()) == compiled[name]
+
+
+def test_the_weights_keep_every_value_and_the_file_shrinks(compiled):
+    """vww's file is mostly weights; each is stored in the smallest lossless encoding the kernels run in place."""
+    tfl = Path(_path("vww_96_int8.tflite")).stat().st_size
+    assert len(compiled["vww_96_int8.tflite"]) < tfl
+    dense = compile_tflite(_path("vww_96_int8.tflite"), weight_encoding="dense")
+    x = _inputs((1, 96, 96, 3), n=2)[0]
+    np.testing.assert_array_equal(Interpreter(dense).invoke(x)[0], Interpreter(compiled["vww_96_int8.tflite"]).invoke(x)[0])
+
+
+@pytest.mark.parametrize("mutate, message", [
+    (lambda b: b[:8] + b"x" * 4, "damaged"),
+    (lambda b: b[:4] + b"XXXX" + b[8:], "identifier TFL3"),
+    (lambda b: b[:3], "identifier TFL3"),
+], ids=["truncated", "identifier", "tiny"])
+def test_a_damaged_file_is_one_compile_error_naming_it(mutate, message):
+    data = mutate(Path(_path("kws_ref_model.tflite")).read_bytes())
+    with pytest.raises(CompileError, match=message) as e:
+        compile_tflite(data, name="kws.tflite")
+    assert "kws.tflite" in str(e.value)
+
+
+def test_an_unmapped_operator_is_refused_by_name_and_count():
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+    from tflite_builder import TFLiteBuilder
+
+    b = TFLiteBuilder()
+    x = b.tensor("x", "int8", (1, 4, 4, 2), scale=0.1, zero_point=0)
+    y = b.tensor("y", "int8", (1, 2, 4, 4), scale=0.1, zero_point=0)
+    z = b.tensor("z", "int8", (1, 4, 4, 2), scale=0.1, zero_point=0)
+    perm = b.constant("perm", np.array([0, 3, 1, 2], np.int32))
+    back = b.constant("back", np.array([0, 2, 3, 1], np.int32))
+    b.operator("TRANSPOSE", [x, perm], [y], "TransposeOptions")
+    b.operator("TRANSPOSE", [y, back], [z], "TransposeOptions")
+    b.set_io([x], [z])
+    with pytest.raises(CompileError, match=r"operators microflat does not map: TRANSPOSE \(2x\)"):
+        compile_tflite(b.to_bytes())
+
+
+def test_the_cli_compiles_a_tflite_and_refuses_calibration_flags(tmp_path):
+    out = tmp_path / "kws.mfb"
+    r = subprocess.run([str(SCRIPT), "compile", _path("kws_ref_model.tflite"), "-o", str(out)],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert out.read_bytes() == compile_tflite(_path("kws_ref_model.tflite"))
+    r = subprocess.run([str(SCRIPT), "compile", _path("kws_ref_model.tflite"), "-o", str(tmp_path / "b.mfb"),
+                        "--calib", str(out)], capture_output=True, text=True)
+    assert r.returncode != 0 and "Traceback" not in r.stderr
+    assert "already quantized: --calib does not apply" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "b.mfb").exists()
