@@ -13,8 +13,15 @@ same name, its parameters computed from the file's float32 scales as TFLite's Pr
                                                  (PopulateConvolutionQuantizationParams,
                                                  GetQuantizedConvolutionMultipler), QuantizeMultiplier's
                                                  (mult, shift); the int32 bias as stored
-  ADD                                            add.cc's Prepare: left shift 20, M1 = s1 / 2 max(s1, s2),
-                                                 M2 likewise, M = 2 max(s1, s2) / (2^20 s_out) (kernels.add_params)
+  ADD, SUB, MUL, SQUARED_DIFFERENCE              their Prepare's multipliers (kernels.add_params: left shift 20,
+                                                 M1 = s1 / 2 max(s1, s2), M2 likewise, M = 2 max(s1, s2) /
+                                                 (2^20 s_out); sub_params, mul_params, squared_difference_params);
+                                                 operands of rank < 4 seen as [1, ..., shape] (in-place RESHAPEs)
+  MAXIMUM, MINIMUM                               no arithmetic: inputs and output share one quantization
+  MEAN, SUM, REDUCE_MAX                          reduce.cc's (kernels.reduce_mean_params, reduce_sum_params)
+  CONCATENATION, PAD(V2)                         copies (TFLite wants one quantization); PAD's value real 0
+  SQUEEZE, EXPAND_DIMS                           RESHAPE
+  QUANTIZE, DEQUANTIZE                           float32 <-> int8 at the model's boundary
   AVERAGE_POOL_2D, MAX_POOL_2D, RESHAPE          no arithmetic; TFLite's int8 pools and reshape keep the input's
                                                  quantization, which the file must give the output too
   SOFTMAX                                        PreprocessSoftmaxScaling(beta, s_in) in double (kernels.
@@ -136,11 +143,26 @@ class _Importer:
         return _Tensor(self.model, self.graph, index)
 
     def activation(self, t: _Tensor) -> int:
-        """The writer's tensor for activation t (created once)."""
+        """The writer's tensor for t (created once): an arena tensor, or a constant operand (an elementwise op's)."""
         if t.index not in self.ids:
             quant = {} if t.scales is None else {"scale": t.scale, "zero_point": t.zero_point}
-            self.ids[t.index] = self.w.add_tensor(t.name, t.dtype, t.shape, **quant)
+            self.ids[t.index] = (self.w.add_tensor(t.name, t.dtype, t.shape, **quant) if t.data is None else
+                                 self.w.add_constant(t.name, t.data, **quant))
         return self.ids[t.index]
+
+    def view_4d(self, t: _Tensor, into: bool) -> int:
+        """t seen as [1, ..., shape] for the 4-D elementwise ops (TFLite broadcasts from the trailing dimension):
+        an in-place RESHAPE into the view (into) or out of it, which the caller adds; a constant is stored so."""
+        if len(t.shape) == 4:
+            return self.activation(t)
+        shape = (1,) * (4 - len(t.shape)) + t.shape
+        quant = {} if t.scales is None else {"scale": t.scale, "zero_point": t.zero_point}
+        if t.data is not None:
+            return self.w.add_constant(t.name, t.data.reshape(shape), **quant)
+        view = self.w.add_tensor(f"{t.name}:4d", t.dtype, shape, **quant)
+        if into:
+            self.w.add_operator("RESHAPE", [self.activation(t)], [view])
+        return view
 
     def weight(self, t: _Tensor, axis: int) -> int:
         if t.data is None or t.dtype != "int8":
@@ -213,11 +235,74 @@ class _Importer:
                     **_act_range(y, o.FusedActivationFunction()))
         self.w.add_operator(opcode, [self.activation(x)], [self.activation(y)], "Pool2DOptions", opts)
 
-    def add(self, op):
+    def binary(self, op, opcode: str):
+        """ADD, SUB, MUL, SQUARED_DIFFERENCE, MAXIMUM, MINIMUM: the operands and output as 4-D views; the
+        parameters of add.cc's, sub.cc's, mul.cc's and squared_difference.cc's Prepare (kernels' *_params)."""
         (a, b), (y,) = self.io(op)
-        o = _options(op, tflite.AddOptions)
-        opts = dict(K.add_params(a.scale, b.scale, y.scale), **_act_range(y, o.FusedActivationFunction()))
-        self.w.add_operator("ADD", [self.activation(a), self.activation(b)], [self.activation(y)], "AddOptions", opts)
+        scales = (a.scale, b.scale, y.scale)
+        options = {"ADD": ("AddOptions", lambda: K.add_params(*scales), tflite.AddOptions),
+                   "SUB": ("AddOptions", lambda: K.sub_params(*scales), tflite.SubOptions),
+                   "MUL": ("MulOptions", lambda: K.mul_params(*scales), tflite.MulOptions),
+                   "SQUARED_DIFFERENCE": ("SquaredDifferenceOptions", lambda: K.squared_difference_params(*scales),
+                                          None),
+                   "MAXIMUM": (None, None, None), "MINIMUM": (None, None, None)}
+        table, params, fused = options[opcode]
+        opts = None if table is None else dict(params())
+        if fused is not None:
+            opts.update(_act_range(y, _options(op, fused).FusedActivationFunction()))
+        y4 = self.view_4d(y, into=False)
+        self.w.add_operator(opcode, [self.view_4d(a, True), self.view_4d(b, True)], [y4], table, opts)
+        if y4 != self.activation(y):
+            self.w.add_operator("RESHAPE", [y4], [self.activation(y)])
+
+    def concatenation(self, op):
+        ins, (y,) = self.io(op)
+        o = _options(op, tflite.ConcatenationOptions)
+        if o.FusedActivationFunction() != 0:
+            raise CompileError(f"CONCATENATION {y.name!r}: a fused activation is not taken")
+        params = [K.concatenation_params(x.scale, x.zero_point, y.scale, y.zero_point) for x in ins]
+        opts = dict(axis=o.Axis() % len(y.shape), requant=np.array([p[0] for p in params], np.uint8),
+                    input_mult=np.array([p[1] for p in params], np.int32),
+                    input_shift=np.array([p[2] for p in params], np.int8))
+        self.w.add_operator("CONCATENATION", [self.activation(x) for x in ins], [self.activation(y)],
+                            "ConcatenationOptions", opts)
+
+    def pad(self, op):
+        """PAD (PADV2 with the output's zero point as its value): TFLite pads an int8 tensor with real 0."""
+        (x, paddings, *value), (y,) = self.io(op)
+        if len(x.shape) != 4 or paddings.data is None:
+            raise CompileError(f"PAD {y.name!r}: microflat pads 4-D tensors by constant paddings")
+        if value and (value[0].data is None or int(value[0].data.reshape(-1)[0]) != y.zero_point):
+            raise CompileError(f"PAD {y.name!r}: the pad value must be the output's zero point (real 0)")
+        p = paddings.data.reshape(4, 2).astype(np.int32)
+        self.w.add_operator("PAD", [self.activation(x)], [self.activation(y)], "PadOptions",
+                            dict(pad_before=p[:, 0].copy(), pad_after=p[:, 1].copy()))
+
+    def reduce(self, op, opcode: str):
+        """MEAN, SUM, REDUCE_MAX over constant axes (kept as 1s or dropped): microflat's REDUCE_MEAN, SUM and
+        REDUCE_MAX, whose (mult, shift) are reduce.cc's Prepare (kernels.reduce_mean_params, reduce_sum_params)."""
+        (x, axes), (y,) = self.io(op)
+        if axes.data is None:
+            raise CompileError(f"{opcode} {y.name!r}: its axes must be a constant")
+        rank = len(x.shape)
+        dims = sorted({int(a) % rank for a in axes.data.reshape(-1)})
+        opts = dict(axes=np.array(dims, np.int32))
+        if opcode == "MEAN":
+            n = int(np.prod([x.shape[d] for d in dims]))
+            p = K.reduce_mean_params(x.scale, x.zero_point, y.scale, y.zero_point, n)
+            opts.update(mult=p["mult"], shift=p["shift"])
+        elif opcode == "SUM":
+            p = K.reduce_sum_params(x.scale, x.zero_point, y.scale, y.zero_point)
+            opts.update(mult=p["mult"], shift=p["shift"])
+        self.w.add_operator({"MEAN": "REDUCE_MEAN"}.get(opcode, opcode), [self.activation(x)], [self.activation(y)],
+                            "ReduceOptions", opts)
+
+    def boundary(self, op, opcode: str):
+        """QUANTIZE (float32 -> int8) and DEQUANTIZE (int8 -> float32)."""
+        (x,), (y,) = self.io(op)
+        if {x.dtype, y.dtype} != {"float32", "int8"}:
+            raise CompileError(f"{opcode} {y.name!r}: {x.dtype} -> {y.dtype} is not mapped (float32 <-> int8 only)")
+        self.w.add_operator(opcode, [self.activation(x)], [self.activation(y)])
 
     def reshape(self, op):
         (x, *_), (y,) = self.io(op)
@@ -232,9 +317,16 @@ class _Importer:
 
     def run(self) -> bytes:
         handlers = {"CONV_2D": lambda op: self.conv(op, False), "DEPTHWISE_CONV_2D": lambda op: self.conv(op, True),
-                    "FULLY_CONNECTED": self.fully_connected, "ADD": self.add, "RESHAPE": self.reshape,
-                    "SOFTMAX": self.softmax, "AVERAGE_POOL_2D": lambda op: self.pool(op, "AVERAGE_POOL_2D"),
-                    "MAX_POOL_2D": lambda op: self.pool(op, "MAX_POOL_2D")}
+                    "FULLY_CONNECTED": self.fully_connected, "RESHAPE": self.reshape, "SQUEEZE": self.reshape,
+                    "EXPAND_DIMS": self.reshape, "SOFTMAX": self.softmax, "CONCATENATION": self.concatenation,
+                    "PAD": self.pad, "PADV2": self.pad,
+                    **{name: (lambda op, name=name: self.reduce(op, name)) for name in ("MEAN", "SUM", "REDUCE_MAX")},
+                    "QUANTIZE": lambda op: self.boundary(op, "QUANTIZE"),
+                    "DEQUANTIZE": lambda op: self.boundary(op, "DEQUANTIZE"),
+                    "AVERAGE_POOL_2D": lambda op: self.pool(op, "AVERAGE_POOL_2D"),
+                    "MAX_POOL_2D": lambda op: self.pool(op, "MAX_POOL_2D"),
+                    **{name: (lambda op, name=name: self.binary(op, name))
+                       for name in ("ADD", "SUB", "MUL", "SQUARED_DIFFERENCE", "MAXIMUM", "MINIMUM")}}
         ops = [self.graph.Operators(i) for i in range(self.graph.OperatorsLength())]
         names = [self.opcode_name(op) for op in ops]
         missing = Counter(n for n in names if n not in handlers)

@@ -133,3 +133,75 @@ def test_the_cli_compiles_a_tflite_and_refuses_calibration_flags(tmp_path):
     assert r.returncode != 0 and "Traceback" not in r.stderr
     assert "already quantized: --calib does not apply" in r.stderr and len(r.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "b.mfb").exists()
+
+
+def _litert(data: bytes, inputs):
+    from ai_edge_litert.interpreter import Interpreter as LiteRT
+    from ai_edge_litert.interpreter import OpResolverType
+
+    lite = LiteRT(model_content=data, experimental_op_resolver_type=OpResolverType.BUILTIN_REF)
+    lite.allocate_tensors()
+    for d, x in zip(lite.get_input_details(), inputs):
+        lite.set_tensor(d["index"], x)
+    lite.invoke()
+    return lite.get_tensor(lite.get_output_details()[0]["index"])
+
+
+def _tflm(data: bytes, inputs):
+    from tflite_micro.python.tflite_micro import runtime
+
+    tflm = runtime.Interpreter.from_bytes(data, arena_size=1 << 20)
+    for i, x in enumerate(inputs):
+        tflm.set_input(x, i)
+    tflm.invoke()
+    return tflm.get_output(0)
+
+
+def _single_ops():
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+    import single_ops
+
+    return single_ops
+
+
+@pytest.mark.parametrize("which", ["speed", "small"])
+@pytest.mark.parametrize("op", ["SUB", "MAXIMUM", "MINIMUM", "SQUARED_DIFFERENCE", "MEAN", "REDUCE_MAX", "SUM"])
+def test_a_single_op_tflite_equals_tflite_on_both_runtimes(op, which):
+    """benchmarks/single_ops.py's .tflite of one op (realistic and small shapes, broadcasting where the op has
+    it). SUM against TFLite Micro: LiteRT's reference SUM reads int8 as uint8 (test_litert_ops.py)."""
+    pair = _single_ops().build(op, which)
+    mfb = compile_tflite(pair.tflite)
+    want = (_tflm if op == "SUM" else _litert)(pair.tflite, pair.inputs)
+    for backend in ("numba", "c"):
+        np.testing.assert_array_equal(Interpreter(mfb, backend=backend).invoke(*pair.inputs)[0], want)
+
+
+def _padded_product_model():
+    """PAD (H, W by 1), MUL of the padded tensor by itself, CONCATENATION of the two on channels, int8."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+    from tflite_builder import TFLiteBuilder
+
+    b = TFLiteBuilder()
+    x = b.tensor("x", "int8", (1, 4, 5, 3), scale=0.05, zero_point=-7)
+    p = b.tensor("p", "int8", (1, 6, 7, 3), scale=0.05, zero_point=-7)
+    m = b.tensor("m", "int8", (1, 6, 7, 3), scale=0.05, zero_point=-7)  # TFLite's CONCATENATION needs it
+    y = b.tensor("y", "int8", (1, 6, 7, 6), scale=0.05, zero_point=-7)
+    paddings = b.constant("paddings", np.array([[0, 0], [1, 1], [1, 1], [0, 0]], np.int32))
+    b.operator("PAD", [x, paddings], [p], "PadOptions")
+    b.operator("MUL", [p, p], [m], "MulOptions", dict(fused_activation_function=1))
+    b.operator("CONCATENATION", [p, m], [y], "ConcatenationOptions", dict(axis=-1))
+    b.set_io([x], [y])
+    return b.to_bytes()
+
+
+def test_pad_mul_and_concatenation_equal_tflite_micro_and_litert():
+    """TFLite's int8 CONCATENATION copies its inputs, which must have the output's quantization (TFLite Micro's
+    Prepare refuses others); PAD fills with the output's zero point; MUL with a fused ReLU."""
+    data = _padded_product_model()
+    mfb = compile_tflite(data)
+    rng = np.random.default_rng(3)
+    for x in [rng.integers(-128, 128, (1, 4, 5, 3), dtype=np.int8), np.full((1, 4, 5, 3), 127, np.int8)]:
+        want = _tflm(data, [x])
+        np.testing.assert_array_equal(_litert(data, [x]), want)
+        for backend in ("numba", "c"):
+            np.testing.assert_array_equal(Interpreter(mfb, backend=backend).invoke(x)[0], want)
