@@ -22,6 +22,7 @@ same name, its parameters computed from the file's float32 scales as TFLite's Pr
   CONCATENATION, PAD(V2)                         copies (TFLite wants one quantization); PAD's value real 0
   SQUEEZE, EXPAND_DIMS                           RESHAPE
   QUANTIZE, DEQUANTIZE                           float32 <-> int8 at the model's boundary
+  LOGISTIC, TANH (int8)                          TFLite Micro's fixed-point results, as a table (tflite_tables.py)
   AVERAGE_POOL_2D, MAX_POOL_2D, RESHAPE          no arithmetic; TFLite's int8 pools and reshape keep the input's
                                                  quantization, which the file must give the output too
   SOFTMAX                                        PreprocessSoftmaxScaling(beta, s_in) in double (kernels.
@@ -51,7 +52,7 @@ import numpy as np
 from microflat import kernels as K
 from microflat.runtime.errors import CompileError, MicroflatError
 
-from . import encodings
+from . import encodings, tflite_tables
 from .writer import ModelWriter
 
 try:  # the compiler extra's
@@ -304,6 +305,14 @@ class _Importer:
             raise CompileError(f"{opcode} {y.name!r}: {x.dtype} -> {y.dtype} is not mapped (float32 <-> int8 only)")
         self.w.add_operator(opcode, [self.activation(x)], [self.activation(y)])
 
+    def table_activation(self, op, opcode: str):
+        """int8 LOGISTIC and TANH: TFLite Micro's fixed-point results as a 256-entry table (tflite_tables.py)."""
+        (x,), (y,) = self.io(op)
+        if x.dtype != "int8":
+            raise CompileError(f"{opcode} {y.name!r}: only the int8 form is mapped")
+        t = self.w.add_constant(f"{y.name}.table", tflite_tables.table(opcode, x.scale, x.zero_point))
+        self.w.add_operator(opcode, [self.activation(x), t], [self.activation(y)])
+
     def reshape(self, op):
         (x, *_), (y,) = self.io(op)
         self.w.add_operator("RESHAPE", [self.activation(x)], [self.activation(y)])
@@ -323,6 +332,8 @@ class _Importer:
                     **{name: (lambda op, name=name: self.reduce(op, name)) for name in ("MEAN", "SUM", "REDUCE_MAX")},
                     "QUANTIZE": lambda op: self.boundary(op, "QUANTIZE"),
                     "DEQUANTIZE": lambda op: self.boundary(op, "DEQUANTIZE"),
+                    "LOGISTIC": lambda op: self.table_activation(op, "LOGISTIC"),
+                    "TANH": lambda op: self.table_activation(op, "TANH"),
                     "AVERAGE_POOL_2D": lambda op: self.pool(op, "AVERAGE_POOL_2D"),
                     "MAX_POOL_2D": lambda op: self.pool(op, "MAX_POOL_2D"),
                     **{name: (lambda op, name=name: self.binary(op, name))

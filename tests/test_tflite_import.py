@@ -7,7 +7,9 @@ TFLite Micro does. The fourth, the anomaly-detection autoencoder (ad01: ten FULL
 per-tensor weights), is where LiteRT's reference FULLY_CONNECTED rounds round(acc M) once (tests/test_fc_weight_zp
 shows it on single layers) and TFLite Micro, CMSIS-NN and microflat round twice (gemmlowp's
 SaturatingRoundingDoublingHighMul, then RoundingDivideByPOT): microflat follows TFLite Micro there. Inputs are
-random over the whole int8 range, with the all -128 and all 127 inputs among them.
+random over the whole int8 range, with the all -128 and all 127 inputs among them. Single operators (.tflite
+files written here or by benchmarks/single_ops.py) against the same references, and int8 LOGISTIC and TANH on
+all 256 inputs at drawn quantizations against TFLite Micro (whose fixed-point results microflat's table holds).
 """
 
 import os
@@ -17,6 +19,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tflite_reference import reference_dir
 from microflat.compiler.tflite_import import compile_tflite
@@ -205,3 +209,25 @@ def test_pad_mul_and_concatenation_equal_tflite_micro_and_litert():
         np.testing.assert_array_equal(_litert(data, [x]), want)
         for backend in ("numba", "c"):
             np.testing.assert_array_equal(Interpreter(mfb, backend=backend).invoke(x)[0], want)
+
+
+@settings(max_examples=40)
+@given(op=st.sampled_from(["LOGISTIC", "TANH"]), scale=st.floats(2.0**-10, 4.0, width=32), zero_point=st.integers(-128, 127))
+def test_int8_logistic_and_tanh_equal_tflite_micro_on_every_input(op, scale, zero_point):
+    """TFLite Micro's gemmlowp fixed-point LOGISTIC and TANH, built into the table microflat runs
+    (compiler/tflite_tables.py), on all 256 int8 inputs at a drawn input quantization."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+    from tflite_builder import TFLiteBuilder
+
+    b = TFLiteBuilder()
+    x = b.tensor("x", "int8", (1, 256), scale=scale, zero_point=zero_point)
+    y = b.tensor("y", "int8", (1, 256), scale=1 / 256 if op == "LOGISTIC" else 1 / 128,
+                 zero_point=-128 if op == "LOGISTIC" else 0)
+    b.operator(op, [x], [y])
+    b.set_io([x], [y])
+    data = b.to_bytes()
+    every = np.arange(-128, 128, dtype=np.int8).reshape(1, 256)
+    want = _tflm(data, [every])
+    mfb = compile_tflite(data)
+    for backend in ("numba", "c"):
+        np.testing.assert_array_equal(Interpreter(mfb, backend=backend).invoke(every)[0], want)

@@ -1,0 +1,108 @@
+"""TFLite Micro's int8 LOGISTIC and TANH as 256-entry tables, for .tflite files (tflite_import.py).
+
+microflat runs an int8 activation as a table of its 256 outputs (kernels/lut.py). Its own tables are the
+correctly rounded function; a .tflite's LOGISTIC or TANH must instead give TFLite Micro's bytes, which come from
+gemmlowp's fixed-point functions (reference_integer_ops::Logistic and Tanh). So the table is built by running
+that integer arithmetic on each of the 256 inputs, here, once, at compile time; any table reproduces any int8
+function exactly. (TFLite's own reference kernels build a float32 table instead and may differ from these by
+one: TFLite Micro is the reference microflat follows, tflite_import.py's docstring.)
+
+TFLite Micro's Prepare (CalculateArithmeticOpData, kInputIntegerBits = 4): the input's real scale times 2^27 (its
+Q4.27 step) is split by frexp into q in [1/2, 1) and a left shift, the multiplier round(q 2^31); the input radius
+floor((2^4 - 1) 2^27 / 2^shift). Eval, per value x: d = x - zp_in; d <= -radius gives -128, d >= radius 127;
+otherwise the Q4.27 value MultiplyByQuantizedMultiplier(d, multiplier, shift) goes through gemmlowp's logistic
+(Q0.31 out; then RoundingDivideByPOT by 23, minus 128: scale 1/256, zero point -128) or tanh (Q0.31; divided by
+2^24: scale 1/128, zero point 0), clamped to int8. The fixed-point pieces are kernels/numerics.py's, gemmlowp's
+functions one for one; exp_on_negative_values is needed here for Q4.27 input too (logistic), which numerics.py
+holds for Q5.26 only (softmax's and tanh's), so it is written below for any integer bits.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from microflat.kernels import numerics as N
+
+INT32_MAX = 2**31 - 1
+INPUT_INTEGER_BITS = 4
+
+
+def _wrap(v: int) -> int:
+    return ((v + 2**31) & (2**32 - 1)) - 2**31
+
+
+def _srdhm(a: int, b: int) -> int:
+    return int(N.saturating_rounding_doubling_high_mul(np.int32(a), np.int32(b)))
+
+
+def exp_on_negative_values(a: int, integer_bits: int) -> int:
+    """gemmlowp's exp_on_negative_values<integer_bits>: exp(a) for a Q(ib).(31 - ib) value a <= 0, Q0.31."""
+    fractional = 31 - integer_bits
+    one_quarter = 1 << (fractional - 2)
+    a_mod = _wrap((a & (one_quarter - 1)) - one_quarter)
+    result = int(N.exp_on_interval_between_negative_one_quarter_and_0_excl(
+        N.saturating_rounding_multiply_by_pot(np.int32(a_mod), np.int32(integer_bits))))
+    remainder = _wrap(a_mod - a)
+    for exponent, multiplier in zip(range(-2, 5), N.EXP_BARREL_MULTIPLIERS_Q0):
+        if integer_bits > exponent and remainder & (1 << (fractional + exponent)):
+            result = _srdhm(result, multiplier)
+    if integer_bits > 5 and a < -(1 << (36 - integer_bits)):  # below -32: 0 (gemmlowp's clamp)
+        result = 0
+    return INT32_MAX if a == 0 else result
+
+
+def _one_minus_x_over_one_plus_x(a: int) -> int:
+    """gemmlowp's one_minus_x_over_one_plus_x_for_x_in_0_1: (1 - a) / (1 + a) for Q0.31 a in [0, 1), Q0.31;
+    numerics.one_over_one_plus_x_for_x_in_0_1's Newton-Raphson, then x - 1 where that takes x / 2."""
+    half_denominator = int(N.rounding_half_sum(np.int32(a), np.int32(INT32_MAX)))
+    x = _wrap(N.FORTY_EIGHT_OVER_SEVENTEEN_Q2 + _srdhm(half_denominator, N.MINUS_THIRTY_TWO_OVER_SEVENTEEN_Q2))
+    one_q2 = 1 << 29
+    for _ in range(3):
+        one_minus = _wrap(one_q2 - _srdhm(half_denominator, x))
+        x = _wrap(x + int(N.saturating_rounding_multiply_by_pot(np.int32(_srdhm(x, one_minus)), np.int32(2))))
+    return int(N.saturating_rounding_multiply_by_pot(np.int32(_wrap(x - one_q2)), np.int32(2)))
+
+
+def logistic_q0(a: int) -> int:
+    """gemmlowp's logistic of a Q4.27 value, Q0.31."""
+    if a == 0:
+        return 1 << 30  # one half
+    positive = int(N.one_over_one_plus_x_for_x_in_0_1(np.int32(exp_on_negative_values(-abs(a), INPUT_INTEGER_BITS))))
+    return positive if a > 0 else _wrap(INT32_MAX - positive)
+
+
+def tanh_q0(a: int) -> int:
+    """gemmlowp's tanh of a Q4.27 value, Q0.31: exp_on_negative_values of -|a| read as Q5.26 (ExactMulByPot<1>:
+    the same raw value, one more integer bit, so 2 |a|)."""
+    if a == 0:
+        return 0
+    t = _one_minus_x_over_one_plus_x(int(N.exp_on_negative_values(np.int32(-abs(a)))))
+    return -t if a < 0 else t
+
+
+def input_params(input_scale: float) -> tuple[int, int, int]:
+    """(multiplier, left shift, radius) of TFLite Micro's Prepare for an int8 LOGISTIC or TANH input."""
+    q, shift = math.frexp(float(np.float32(input_scale)) * float(1 << (31 - INPUT_INTEGER_BITS)))
+    multiplier = int(math.copysign(math.floor(abs(q) * 2**31 + 0.5), q))
+    radius = math.floor((2**INPUT_INTEGER_BITS - 1) * 2.0 ** (31 - INPUT_INTEGER_BITS) / 2.0**shift)
+    return multiplier, shift, radius
+
+
+def table(op: str, input_scale: float, input_zp: int) -> np.ndarray:
+    """The 256 int8 outputs, for inputs -128 .. 127, of TFLite Micro's int8 LOGISTIC or TANH."""
+    multiplier, shift, radius = input_params(input_scale)
+    fn, divisor_bits, zp = (logistic_q0, 23, -128) if op == "LOGISTIC" else (tanh_q0, 24, 0)
+    out = np.empty(256, np.int8)
+    for i, x in enumerate(range(-128, 128)):
+        d = x - input_zp
+        if d <= -radius:
+            out[i] = -128
+        elif d >= radius:
+            out[i] = 127
+        else:
+            a = int(N.multiply_by_quantized_multiplier(np.int32(d), np.int32(multiplier), np.int32(shift)))
+            v = int(N.rounding_divide_by_pot(np.int32(fn(a)), np.int32(divisor_bits))) + zp
+            out[i] = min(max(v, -128), 127)
+    return out
