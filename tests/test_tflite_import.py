@@ -231,3 +231,23 @@ def test_int8_logistic_and_tanh_equal_tflite_micro_on_every_input(op, scale, zer
     mfb = compile_tflite(data)
     for backend in ("numba", "c"):
         np.testing.assert_array_equal(Interpreter(mfb, backend=backend).invoke(every)[0], want)
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.data())
+def test_a_damaged_tflite_gives_a_file_or_one_compile_error(data):
+    """The importer reads untrusted files: flipped bytes anywhere in kws's .tflite (its tables, vectors and
+    buffers), or the file cut short, give either a .mfb both loaders accept or a CompileError, never another
+    exception."""
+    original = bytearray(Path(_path("kws_ref_model.tflite")).read_bytes())
+    damaged = bytearray(original)
+    for _ in range(data.draw(st.integers(1, 8))):
+        at = data.draw(st.integers(0, len(damaged) - 1))
+        damaged[at] = data.draw(st.integers(0, 255))
+    if data.draw(st.booleans()):
+        damaged = damaged[:data.draw(st.integers(0, len(damaged)))]
+    try:
+        mfb = compile_tflite(bytes(damaged))
+    except CompileError:
+        return
+    load_bytes(mfb)
