@@ -245,6 +245,8 @@ def _inspect(args: argparse.Namespace) -> int:
     from .loader import load_file
 
     s = summary(load_file(args.model))
+    if args.source:
+        s["source"] = _source_bytes(args.source, s, args.model)
     if args.input and not args.compare:
         raise ValueError("--input goes with --compare MODEL.pt2 (the float model to compare with)")
     if args.compare:
@@ -258,7 +260,25 @@ def _inspect(args: argparse.Namespace) -> int:
         print(json.dumps(rows, indent=2) if args.json else compare.render(rows))
         return 0
     print(json.dumps(s, indent=2) if args.json else render(s))
+    if args.source and not args.json:
+        src = s["source"]
+        print(f"{args.source}: {src['bytes']:,} bytes; {args.model}: {s['file_bytes']:,} bytes "
+              f"({s['file_bytes'] / src['bytes']:.2f} of it)")
     return 0
+
+
+def _source_bytes(path, s, model) -> dict:
+    """inspect --source: the size of the file the model was compiled from, checked against the digest the
+    compiler wrote into it (metadata.source_sha256)."""
+    import hashlib
+
+    try:
+        data = open(path, "rb").read()
+    except OSError as e:
+        raise InputError(f"cannot read {path}: {e.strerror or e}") from None
+    if hashlib.sha256(data).hexdigest() != s["source_sha256"]:
+        raise InputError(f"{model} was not compiled from {path} (its source digest differs)")
+    return {"path": path, "bytes": len(data)}
 
 
 def _need_compiler(what):
@@ -460,6 +480,8 @@ def build_parser() -> argparse.ArgumentParser:
     inspect.add_argument("--layout", choices=("nchw", "nhwc"), default="nchw",
                          help="nchw (default): --input as the PyTorch model takes it; nhwc: 4-D --input is "
                               "channels-last [N, H, W, C], transposed to NCHW for the model")
+    inspect.add_argument("--source", metavar="MODEL.tflite", help="the .tflite the model was compiled from: its "
+                         "bytes beside the .mfb's")
     inspect.set_defaults(handler=_inspect)
 
     comp = commands.add_parser("compile", help="quantize a PyTorch model (a .pt2 or zoo:NAME) to int8 and write a .mfb")

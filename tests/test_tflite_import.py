@@ -126,7 +126,7 @@ def test_an_unmapped_operator_is_refused_by_name_and_count():
         compile_tflite(b.to_bytes())
 
 
-def test_the_cli_compiles_a_tflite_and_refuses_calibration_flags(tmp_path):
+def test_the_cli_compiles_a_tflite_refuses_calibration_flags_and_inspects_it_beside_its_source(tmp_path):
     out = tmp_path / "kws.mfb"
     r = subprocess.run([str(SCRIPT), "compile", _path("kws_ref_model.tflite"), "-o", str(out)],
                        capture_output=True, text=True)
@@ -137,6 +137,13 @@ def test_the_cli_compiles_a_tflite_and_refuses_calibration_flags(tmp_path):
     assert r.returncode != 0 and "Traceback" not in r.stderr
     assert "already quantized: --calib does not apply" in r.stderr and len(r.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "b.mfb").exists()
+    r = subprocess.run([str(SCRIPT), "inspect", str(out), "--source", _path("kws_ref_model.tflite")],
+                       capture_output=True, text=True)
+    size = Path(_path("kws_ref_model.tflite")).stat().st_size
+    assert r.returncode == 0 and f"kws_ref_model.tflite: {size:,} bytes; {out}: {out.stat().st_size:,} bytes" in r.stdout
+    r = subprocess.run([str(SCRIPT), "inspect", str(out), "--source", _path("ad01_int8.tflite")],
+                       capture_output=True, text=True)
+    assert r.returncode != 0 and "was not compiled from" in r.stderr and "Traceback" not in r.stderr
 
 
 def _litert(data: bytes, inputs):
