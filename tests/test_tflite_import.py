@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from tflite_reference import reference_dir
@@ -258,3 +258,74 @@ def test_a_damaged_tflite_gives_a_file_or_one_compile_error(data):
     except CompileError:
         return
     load_bytes(mfb)
+
+
+def _out_size(size, kernel, stride, dilation, padding):
+    """TFLite's output size (ComputeOutSize): SAME ceil(in / stride), VALID ceil((in - dilated + 1) / stride)."""
+    dilated = (kernel - 1) * dilation + 1
+    return -(-size // stride) if padding == "SAME" else -(-(size - dilated + 1) // stride)
+
+
+@st.composite
+def layer_cases(draw):
+    """One CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED or pool .tflite at drawn options and quantization."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+    from tflite_builder import PADDING, TFLiteBuilder
+
+    kind = draw(st.sampled_from(["CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "AVERAGE_POOL_2D",
+                                 "MAX_POOL_2D"]))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    act = draw(st.sampled_from([0, 1, 2, 3]))  # NONE, RELU, RELU_N1_TO_1, RELU6
+    s_in, zp_in = draw(st.sampled_from([0.02, 0.1, 0.5])), draw(st.integers(-128, 127))
+    s_out, zp_out = draw(st.sampled_from([0.01, 0.05, 0.3])), draw(st.integers(-128, 127))
+    b = TFLiteBuilder()
+    if kind == "FULLY_CONNECTED":
+        n_in, n_out = draw(st.integers(1, 40)), draw(st.integers(1, 12))
+        x = b.tensor("x", "int8", (1, n_in), scale=s_in, zero_point=zp_in)
+        y = b.tensor("y", "int8", (1, n_out), scale=s_out, zero_point=zp_out)
+        w = b.constant("w", rng.integers(-127, 128, (n_out, n_in), dtype=np.int8), scale=0.01, zero_point=0)
+        bias = b.constant("b", rng.integers(-3000, 3000, n_out, dtype=np.int32), scale=s_in * 0.01)
+        b.operator(kind, [x, w, bias], [y], "FullyConnectedOptions", dict(fused_activation_function=act))
+        b.set_io([x], [y])
+        return b.to_bytes(), (1, n_in)
+    h, wd, c = draw(st.integers(1, 9)), draw(st.integers(1, 9)), draw(st.integers(1, 5))
+    kh, kw = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    sh, sw = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    dh, dw = (1, 1) if kind.endswith("POOL_2D") else (draw(st.integers(1, 2)), draw(st.integers(1, 2)))
+    padding = draw(st.sampled_from(["SAME", "VALID"]))
+    oh, ow = _out_size(h, kh, sh, dh, padding), _out_size(wd, kw, sw, dw, padding)
+    assume(oh >= 1 and ow >= 1)
+    x = b.tensor("x", "int8", (1, h, wd, c), scale=s_in, zero_point=zp_in)
+    geometry = dict(padding=PADDING[padding], stride_h=sh, stride_w=sw, fused_activation_function=act)
+    if kind.endswith("POOL_2D"):
+        y = b.tensor("y", "int8", (1, oh, ow, c), scale=s_in, zero_point=zp_in)  # TFLite's pools keep it
+        b.operator(kind, [x], [y], "Pool2DOptions", dict(geometry, filter_height=kh, filter_width=kw))
+    else:
+        multiplier = draw(st.integers(1, 2)) if kind == "DEPTHWISE_CONV_2D" else 1
+        out_c = c * multiplier if kind == "DEPTHWISE_CONV_2D" else draw(st.integers(1, 6))
+        shape = (1, kh, kw, out_c) if kind == "DEPTHWISE_CONV_2D" else (out_c, kh, kw, c)
+        scales = rng.uniform(0.002, 0.02, out_c).astype(np.float32)
+        w = b.constant("w", rng.integers(-127, 128, shape, dtype=np.int8), scale=scales, zero_point=0,
+                       axis=3 if kind == "DEPTHWISE_CONV_2D" else 0)
+        bias = b.constant("b", rng.integers(-3000, 3000, out_c, dtype=np.int32), scale=s_in * scales)
+        y = b.tensor("y", "int8", (1, oh, ow, out_c), scale=s_out, zero_point=zp_out)
+        options = dict(geometry, dilation_h_factor=dh, dilation_w_factor=dw)
+        if kind == "DEPTHWISE_CONV_2D":
+            options["depth_multiplier"] = multiplier
+        b.operator(kind, [x, w, bias], [y], "DepthwiseConv2DOptions" if kind == "DEPTHWISE_CONV_2D" else
+                   "Conv2DOptions", options)
+    b.set_io([x], [y])
+    return b.to_bytes(), (1, h, wd, c)
+
+
+@settings(max_examples=150, deadline=None)
+@given(case=layer_cases(), seed=st.integers(0, 2**32 - 1))
+def test_a_layer_at_drawn_options_equals_tflite_micro_on_both_runtimes(case, seed):
+    """Padding SAME and VALID (odd totals too), strides, dilations, depth multipliers, per-channel weight scales,
+    every fused activation, and the pools' filters: the importer's geometry and multipliers are TFLite's."""
+    data, shape = case
+    x = np.random.default_rng(seed).integers(-128, 128, shape, dtype=np.int8)
+    want = _tflm(data, [x])
+    mfb = compile_tflite(data)
+    for backend in ("numba", "c"):
+        np.testing.assert_array_equal(Interpreter(mfb, backend=backend).invoke(x)[0], want)
