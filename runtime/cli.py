@@ -191,28 +191,80 @@ def _run(args: argparse.Namespace) -> int:
 
     if args.output:
         _writable(args.output, "--output")
-        _not_an_input(args.output, "--output", args.model, args.input)
-    x = _finite(_load_npy(args.input), args.input)
+        _not_an_input(args.output, "--output", args.model, *args.input)
     interpreter = Interpreter(args.model, backend=args.backend)
     m = interpreter.model
-    if len(m.inputs) != 1:
-        raise InputError(f"{args.model} takes {len(m.inputs)} inputs; run gives it one (--input): call "
-                         "microflat.runtime.Interpreter(path).invoke(x0, x1, ...) from Python")
-    x = _to_model_layout(x, m.tensors[m.inputs[0]], args.layout, args.input)
+    if args.output and len(m.outputs) > 1 and not args.output.endswith(".npz"):
+        raise InputError(f"{args.model} has {len(m.outputs)} outputs: --output must name a .npz, which holds them "
+                         "all by name")
+    xs = _run_inputs(args, m)
     try:
-        outputs = interpreter.invoke(x, dequantize=not args.raw)
+        outputs = interpreter.invoke(*xs, dequantize=not args.raw)
     except InputError as exc:
-        raise InputError(f"input {args.input}: {exc}") from None
+        raise InputError(f"input {', '.join(args.input)}: {exc}") from None
     outputs = [_to_user_layout(y, m.tensors[i], args.layout) for y, i in zip(outputs, m.outputs)]
     if args.output:
         buf = io.BytesIO()
-        np.save(buf, outputs[0], allow_pickle=False)
+        if len(outputs) == 1:
+            np.save(buf, outputs[0], allow_pickle=False)
+        else:
+            np.savez(buf, **dict(zip(_io_names(m, m.outputs, "output"), outputs)))
         write_atomic(args.output, buf.getvalue())
     else:
         np.set_printoptions(threshold=50)
         for o in outputs:
             print(o)
     return 0
+
+
+def _io_names(m, indices, kind) -> list[str]:
+    """The model's input or output tensors' names (kind_k where the file leaves one out)."""
+    return [m.tensors[i].name or f"{kind}_{k}" for k, i in enumerate(indices)]
+
+
+def _run_inputs(args, m) -> list:
+    """The model's inputs, in its order: one .npy per input (--input repeated, in that order), or one .npz holding
+    them by input name (or as arr_0, arr_1, ... in order, as numpy.savez names unnamed arrays); each in the
+    model's layout."""
+    names = _io_names(m, m.inputs, "input")
+    if len(args.input) == 1 and _is_npz(args.input[0]):
+        path = args.input[0]
+        arrays = _load_npz(path)
+        keys = names if set(names) <= set(arrays) else [f"arr_{k}" for k in range(len(names))]
+        if not set(keys) <= set(arrays):
+            raise InputError(f"{path} is a .npz archive of {sorted(arrays)}; {args.model}'s inputs are {names} (or "
+                             "arr_0, ... in that order)")
+        sources = [(arrays[k], f"{path}[{k}]") for k in keys]
+    else:
+        if len(args.input) != len(names):
+            raise InputError(f"{args.model} takes {len(names)} input(s) ({', '.join(names)}); give one --input per "
+                             f"input, in that order, or one .npz of them, not {len(args.input)}")
+        sources = [(_load_npy(p), p) for p in args.input]
+    return [_to_model_layout(_finite(a, p), m.tensors[i], args.layout, p) for (a, p), i in zip(sources, m.inputs)]
+
+
+def _is_npz(path) -> bool:
+    try:
+        with open(path, "rb") as f:
+            return f.read(4) == b"PK\x03\x04"
+    except OSError:
+        return False  # _load_npy names the problem
+
+
+def _load_npz(path) -> dict:
+    """The numeric arrays of a .npz, by name, or ValueError naming the file."""
+    import numpy as np
+
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            arrays = {k: archive[k] for k in archive.files}
+    except (OSError, ValueError, EOFError, KeyError) as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise ValueError(f"cannot read input {path}: the .npz archive is damaged or holds objects ({first})") from None
+    for k, a in arrays.items():
+        if a.dtype.kind not in "iuf":
+            raise ValueError(f"cannot read input {path}: its array {k} holds {a.dtype} values, not numbers")
+    return arrays
 
 
 def _export_c(args: argparse.Namespace) -> int:
@@ -444,10 +496,12 @@ def build_parser() -> argparse.ArgumentParser:
                     "Images are NCHW in and out, as in PyTorch (the file holds them NHWC); --layout nhwc for "
                     "channels-last arrays. NaN and infinities are refused.")
     run.add_argument("model", metavar="MODEL.mfb")
-    run.add_argument("--input", required=True, metavar="X.npy",
+    run.add_argument("--input", required=True, action="append", metavar="X.npy",
                      help="float (quantized with the input's scale and zero point) or the model's integer type; "
-                          "batch first, NCHW for images unless --layout nhwc")
-    run.add_argument("--output", metavar="Y.npy", help="write the first output here (atomically) instead of printing")
+                          "batch first, NCHW for images unless --layout nhwc. A model of several inputs takes one "
+                          "--input each, in its order, or one .npz holding them by input name")
+    run.add_argument("--output", metavar="Y.npy", help="write the output here (atomically) instead of printing; a "
+                     "model of several outputs writes them all to a .npz, by output name")
     run.add_argument("--raw", action="store_true",
                      help="the outputs' integers as the model computes them (int8), not dequantized to float32")
     run.add_argument("--layout", choices=("nchw", "nhwc"), default="nchw", help=LAYOUT_HELP)

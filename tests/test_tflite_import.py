@@ -329,3 +329,43 @@ def test_a_layer_at_drawn_options_equals_tflite_micro_on_both_runtimes(case, see
     mfb = compile_tflite(data)
     for backend in ("numba", "c"):
         np.testing.assert_array_equal(Interpreter(mfb, backend=backend).invoke(x)[0], want)
+
+
+def test_the_cli_runs_a_model_of_two_inputs_and_two_outputs(tmp_path):
+    """A .tflite with inputs a, b and outputs a + b, max(a, b): `microflat run` takes one --input per input (or
+    one .npz of them by name) and writes both outputs to a .npz by name."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+    from tflite_builder import TFLiteBuilder
+
+    b = TFLiteBuilder()
+    a = b.tensor("a", "int8", (1, 3, 4, 2), scale=0.1, zero_point=3)
+    c = b.tensor("b", "int8", (1, 3, 4, 2), scale=0.1, zero_point=3)
+    total = b.tensor("total", "int8", (1, 3, 4, 2), scale=0.2, zero_point=-5)
+    biggest = b.tensor("biggest", "int8", (1, 3, 4, 2), scale=0.1, zero_point=3)
+    b.operator("ADD", [a, c], [total], "AddOptions")
+    b.operator("MAXIMUM", [a, c], [biggest], "MaximumMinimumOptions")
+    b.set_io([a, c], [total, biggest])
+    model = tmp_path / "two.mfb"
+    model.write_bytes(compile_tflite(b.to_bytes()))
+    rng = np.random.default_rng(0)
+    xa, xb = (rng.integers(-128, 128, (1, 3, 4, 2), dtype=np.int8) for _ in range(2))
+    np.save(tmp_path / "a.npy", xa)
+    np.save(tmp_path / "b.npy", xb)
+    np.savez(tmp_path / "ab.npz", b=xb, a=xa)
+    want = Interpreter(str(model)).invoke(xa, xb)
+    for inputs in (["--input", str(tmp_path / "a.npy"), "--input", str(tmp_path / "b.npy")],
+                   ["--input", str(tmp_path / "ab.npz")]):
+        out = tmp_path / "y.npz"
+        r = subprocess.run([str(SCRIPT), "run", str(model), *inputs, "--raw", "--layout", "nhwc", "--output", str(out)],
+                           capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr
+        with np.load(out) as got:
+            assert sorted(got.files) == ["biggest", "total"]
+            np.testing.assert_array_equal(got["total"], want[0])
+            np.testing.assert_array_equal(got["biggest"], want[1])
+    r = subprocess.run([str(SCRIPT), "run", str(model), "--input", str(tmp_path / "a.npy"), "--raw"],
+                       capture_output=True, text=True)
+    assert r.returncode != 0 and "takes 2 input(s) (a, b)" in r.stderr and "Traceback" not in r.stderr
+    r = subprocess.run([str(SCRIPT), "run", str(model), "--input", str(tmp_path / "ab.npz"), "--output",
+                        str(tmp_path / "y.npy")], capture_output=True, text=True)
+    assert r.returncode != 0 and "must name a .npz" in r.stderr and not (tmp_path / "y.npy").exists()
