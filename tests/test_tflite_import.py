@@ -29,6 +29,9 @@ from microflat.runtime import CompileError, Interpreter, load_bytes
 MODELS = ["ad01_int8.tflite", "kws_ref_model.tflite", "pretrainedResnet_quant.tflite", "vww_96_int8.tflite"]
 LITERT_EXACT = MODELS[1:]  # the module docstring: LiteRT's per-tensor FULLY_CONNECTED rounds once
 SCRIPT = Path(sys.executable).parent / "microflat"
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+import single_ops  # noqa: E402
+from tflite_builder import PADDING, TFLiteBuilder  # noqa: E402
 
 
 def _path(name: str) -> str:
@@ -110,8 +113,6 @@ def test_a_damaged_file_is_one_compile_error_naming_it(mutate, message):
 
 
 def test_an_unmapped_operator_is_refused_by_name_and_count():
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
-    from tflite_builder import TFLiteBuilder
 
     b = TFLiteBuilder()
     x = b.tensor("x", "int8", (1, 4, 4, 2), scale=0.1, zero_point=0)
@@ -168,19 +169,12 @@ def _tflm(data: bytes, inputs):
     return tflm.get_output(0)
 
 
-def _single_ops():
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
-    import single_ops
-
-    return single_ops
-
-
 @pytest.mark.parametrize("which", ["speed", "small"])
 @pytest.mark.parametrize("op", ["SUB", "MAXIMUM", "MINIMUM", "SQUARED_DIFFERENCE", "MEAN", "REDUCE_MAX", "SUM"])
 def test_a_single_op_tflite_equals_tflite_on_both_runtimes(op, which):
     """benchmarks/single_ops.py's .tflite of one op (realistic and small shapes, broadcasting where the op has
     it). SUM against TFLite Micro: LiteRT's reference SUM reads int8 as uint8 (test_litert_ops.py)."""
-    pair = _single_ops().build(op, which)
+    pair = single_ops.build(op, which)
     mfb = compile_tflite(pair.tflite)
     want = (_tflm if op == "SUM" else _litert)(pair.tflite, pair.inputs)
     for backend in ("numba", "c"):
@@ -189,8 +183,6 @@ def test_a_single_op_tflite_equals_tflite_on_both_runtimes(op, which):
 
 def _padded_product_model():
     """PAD (H, W by 1), MUL of the padded tensor by itself, CONCATENATION of the two on channels, int8."""
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
-    from tflite_builder import TFLiteBuilder
 
     b = TFLiteBuilder()
     x = b.tensor("x", "int8", (1, 4, 5, 3), scale=0.05, zero_point=-7)
@@ -223,8 +215,6 @@ def test_pad_mul_and_concatenation_equal_tflite_micro_and_litert():
 def test_int8_logistic_and_tanh_equal_tflite_micro_on_every_input(op, scale, zero_point):
     """TFLite Micro's gemmlowp fixed-point LOGISTIC and TANH, built into the table microflat runs
     (compiler/tflite_tables.py), on all 256 int8 inputs at a drawn input quantization."""
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
-    from tflite_builder import TFLiteBuilder
 
     b = TFLiteBuilder()
     x = b.tensor("x", "int8", (1, 256), scale=scale, zero_point=zero_point)
@@ -269,8 +259,6 @@ def _out_size(size, kernel, stride, dilation, padding):
 @st.composite
 def layer_cases(draw):
     """One CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED or pool .tflite at drawn options and quantization."""
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
-    from tflite_builder import PADDING, TFLiteBuilder
 
     kind = draw(st.sampled_from(["CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "AVERAGE_POOL_2D",
                                  "MAX_POOL_2D"]))
@@ -334,8 +322,6 @@ def test_a_layer_at_drawn_options_equals_tflite_micro_on_both_runtimes(case, see
 def test_the_cli_runs_a_model_of_two_inputs_and_two_outputs(tmp_path):
     """A .tflite with inputs a, b and outputs a + b, max(a, b): `microflat run` takes one --input per input (or
     one .npz of them by name) and writes both outputs to a .npz by name."""
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
-    from tflite_builder import TFLiteBuilder
 
     b = TFLiteBuilder()
     a = b.tensor("a", "int8", (1, 3, 4, 2), scale=0.1, zero_point=3)
