@@ -355,3 +355,16 @@ def test_the_cli_runs_a_model_of_two_inputs_and_two_outputs(tmp_path):
     r = subprocess.run([str(SCRIPT), "run", str(model), "--input", str(tmp_path / "ab.npz"), "--output",
                         str(tmp_path / "y.npy")], capture_output=True, text=True)
     assert r.returncode != 0 and "must name a .npz" in r.stderr and not (tmp_path / "y.npy").exists()
+
+
+@pytest.mark.parametrize("path", ["dsp", "portable"])
+def test_an_imported_model_runs_bit_exactly_on_a_cortex_m4(path, compiled, tmp_path):
+    """kws (DS-CNN) compiled from its .tflite, exported as C and run under QEMU on the mps2-an386 (Cortex-M4):
+    the firmware's outputs are the Python runtime's, which are TFLite Micro's (above)."""
+    from firmware import assert_report_matches, build_firmware, exported, run_firmware
+
+    data = compiled["kws_ref_model.tflite"]
+    extra = "-DMICROFLAT_PORTABLE" if path == "portable" else ""
+    result = run_firmware(build_firmware(exported(data, tmp_path / "model"), tmp_path / "build", extra=extra))
+    assert_report_matches(result, data)
+    assert f"kernel path {path}\n" in result.stderr
