@@ -1,4 +1,4 @@
-"""TFLite Micro's int8 LOGISTIC and TANH as 256-entry tables, for .tflite files (tflite_import.py).
+"""TFLite Micro's int8 LOGISTIC, TANH, RELU and RELU6 as 256-entry tables, for .tflite files (tflite_import.py).
 
 microflat runs an int8 activation as a table of its 256 outputs (kernels/lut.py). Its own tables are the
 correctly rounded function; a .tflite's LOGISTIC or TANH must instead give TFLite Micro's bytes, which come from
@@ -88,6 +88,28 @@ def input_params(input_scale: float) -> tuple[int, int, int]:
     multiplier = int(math.copysign(math.floor(abs(q) * 2**31 + 0.5), q))
     radius = math.floor((2**INPUT_INTEGER_BITS - 1) * 2.0 ** (31 - INPUT_INTEGER_BITS) / 2.0**shift)
     return multiplier, shift, radius
+
+
+def _round_f32(v) -> int:
+    """roundf of a float32 value: half away from zero."""
+    v = float(v)
+    return int(math.copysign(math.floor(abs(v) + 0.5), v))
+
+
+def relu_table(op: str, input_scale: float, input_zp: int, output_scale: float, output_zp: int) -> np.ndarray:
+    """TFLite Micro's int8 RELU and RELU6 on the 256 inputs. RELU (CalculateReluOpData, ReluQuantized): zp_out +
+    MultiplyByQuantizedMultiplier(x - zp_in, M = s_in / s_out in double), clamped to [max(-128, zp_out +
+    roundf(0 / s_out)), 127]. RELU6 (Relu6Prepare, Relu6Quantized): no rescaling, x clamped to [zp_in,
+    zp_in + roundf(6 / s_in)] (float32 division), the bytes then read at the output's quantization."""
+    x = np.arange(-128, 128)
+    if op == "RELU6":
+        six = input_zp + _round_f32(np.float32(6.0) / np.float32(input_scale))
+        return np.clip(x, input_zp, min(six, 127)).astype(np.int8)
+    mult, shift = N.quantize_multiplier(float(np.float32(input_scale)) / float(np.float32(output_scale)))
+    lo = max(-128, output_zp)
+    out = [output_zp + int(N.multiply_by_quantized_multiplier(np.int32(v - input_zp), np.int32(mult), np.int32(shift)))
+           for v in x]
+    return np.clip(out, lo, 127).astype(np.int8)
 
 
 def table(op: str, input_scale: float, input_zp: int) -> np.ndarray:

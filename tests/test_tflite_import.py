@@ -183,7 +183,6 @@ def test_a_single_op_tflite_equals_tflite_on_both_runtimes(op, which):
 
 def _padded_product_model():
     """PAD (H, W by 1), MUL of the padded tensor by itself, CONCATENATION of the two on channels, int8."""
-
     b = TFLiteBuilder()
     x = b.tensor("x", "int8", (1, 4, 5, 3), scale=0.05, zero_point=-7)
     p = b.tensor("p", "int8", (1, 6, 7, 3), scale=0.05, zero_point=-7)
@@ -210,16 +209,21 @@ def test_pad_mul_and_concatenation_equal_tflite_micro_and_litert():
             np.testing.assert_array_equal(Interpreter(mfb, backend=backend).invoke(x)[0], want)
 
 
-@settings(max_examples=40)
-@given(op=st.sampled_from(["LOGISTIC", "TANH"]), scale=st.floats(2.0**-10, 4.0, width=32), zero_point=st.integers(-128, 127))
-def test_int8_logistic_and_tanh_equal_tflite_micro_on_every_input(op, scale, zero_point):
-    """TFLite Micro's gemmlowp fixed-point LOGISTIC and TANH, built into the table microflat runs
-    (compiler/tflite_tables.py), on all 256 int8 inputs at a drawn input quantization."""
+FIXED_OUTPUTS = {"LOGISTIC": (1 / 256, -128), "TANH": (1 / 128, 0)}  # TFLite's int8 rule
 
+
+@settings(max_examples=80)
+@given(op=st.sampled_from(["LOGISTIC", "TANH", "RELU", "RELU6"]), scale=st.floats(2.0**-10, 4.0, width=32),
+       zero_point=st.integers(-128, 127), output_scale=st.floats(2.0**-8, 0.5, width=32),
+       output_zp=st.integers(-128, 127))
+def test_int8_table_activations_equal_tflite_micro_on_every_input(op, scale, zero_point, output_scale, output_zp):
+    """TFLite Micro's LOGISTIC and TANH (gemmlowp fixed point), RELU (rescaled by MultiplyByQuantizedMultiplier)
+    and RELU6 (clamped, not rescaled), built into the table microflat runs (compiler/tflite_tables.py), on all
+    256 int8 inputs at a drawn quantization."""
+    output_scale, output_zp = FIXED_OUTPUTS.get(op, (output_scale, output_zp))
     b = TFLiteBuilder()
     x = b.tensor("x", "int8", (1, 256), scale=scale, zero_point=zero_point)
-    y = b.tensor("y", "int8", (1, 256), scale=1 / 256 if op == "LOGISTIC" else 1 / 128,
-                 zero_point=-128 if op == "LOGISTIC" else 0)
+    y = b.tensor("y", "int8", (1, 256), scale=output_scale, zero_point=output_zp)
     b.operator(op, [x], [y])
     b.set_io([x], [y])
     data = b.to_bytes()
@@ -259,7 +263,6 @@ def _out_size(size, kernel, stride, dilation, padding):
 @st.composite
 def layer_cases(draw):
     """One CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED or pool .tflite at drawn options and quantization."""
-
     kind = draw(st.sampled_from(["CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "AVERAGE_POOL_2D",
                                  "MAX_POOL_2D"]))
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
@@ -322,7 +325,6 @@ def test_a_layer_at_drawn_options_equals_tflite_micro_on_both_runtimes(case, see
 def test_the_cli_runs_a_model_of_two_inputs_and_two_outputs(tmp_path):
     """A .tflite with inputs a, b and outputs a + b, max(a, b): `microflat run` takes one --input per input (or
     one .npz of them by name) and writes both outputs to a .npz by name."""
-
     b = TFLiteBuilder()
     a = b.tensor("a", "int8", (1, 3, 4, 2), scale=0.1, zero_point=3)
     c = b.tensor("b", "int8", (1, 3, 4, 2), scale=0.1, zero_point=3)
