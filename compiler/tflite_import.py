@@ -22,7 +22,7 @@ same name, its parameters computed from the file's float32 scales as TFLite's Pr
   CONCATENATION, PAD(V2)                         copies (TFLite wants one quantization); PAD's value real 0
   SQUEEZE, EXPAND_DIMS                           RESHAPE
   QUANTIZE, DEQUANTIZE                           float32 <-> int8 at the model's boundary
-  LOGISTIC, TANH, RELU, RELU6 (int8)             TFLite Micro's results, as a table (tflite_tables.py)
+  LOGISTIC, TANH, RELU, RELU6, LEAKY_RELU (int8) TFLite Micro's results, as a table (tflite_tables.py)
   AVERAGE_POOL_2D, MAX_POOL_2D, RESHAPE          no arithmetic; TFLite's int8 pools and reshape keep the input's
                                                  quantization, which the file must give the output too
   SOFTMAX                                        PreprocessSoftmaxScaling(beta, s_in) in double (kernels.
@@ -306,12 +306,20 @@ class _Importer:
         self.w.add_operator(opcode, [self.activation(x)], [self.activation(y)])
 
     def table_activation(self, op, opcode: str):
-        """int8 LOGISTIC, TANH, RELU and RELU6: TFLite Micro's results as a 256-entry table (tflite_tables.py)."""
+        """int8 LOGISTIC, TANH, RELU, RELU6 and LEAKY_RELU: TFLite Micro's results as a 256-entry table
+        (tflite_tables.py)."""
         (x,), (y,) = self.io(op)
         if x.dtype != "int8":
             raise CompileError(f"{opcode} {y.name!r}: only the int8 form is mapped")
-        values = (tflite_tables.relu_table(opcode, x.scale, x.zero_point, y.scale, y.zero_point)
-                  if opcode in ("RELU", "RELU6") else tflite_tables.table(opcode, x.scale, x.zero_point))
+        if opcode == "LEAKY_RELU":
+            alpha = _options(op, tflite.LeakyReluOptions).Alpha()
+            if not alpha >= 0:
+                raise CompileError(f"LEAKY_RELU {y.name!r}: alpha {alpha} is negative, which microflat does not map")
+            values = tflite_tables.leaky_relu_table(alpha, x.scale, x.zero_point, y.scale, y.zero_point)
+        elif opcode in ("RELU", "RELU6"):
+            values = tflite_tables.relu_table(opcode, x.scale, x.zero_point, y.scale, y.zero_point)
+        else:
+            values = tflite_tables.table(opcode, x.scale, x.zero_point)
         t = self.w.add_constant(f"{y.name}.table", values)
         self.w.add_operator(opcode, [self.activation(x), t], [self.activation(y)])
 
@@ -338,6 +346,7 @@ class _Importer:
                     "TANH": lambda op: self.table_activation(op, "TANH"),
                     "RELU": lambda op: self.table_activation(op, "RELU"),
                     "RELU6": lambda op: self.table_activation(op, "RELU6"),
+                    "LEAKY_RELU": lambda op: self.table_activation(op, "LEAKY_RELU"),
                     "AVERAGE_POOL_2D": lambda op: self.pool(op, "AVERAGE_POOL_2D"),
                     "MAX_POOL_2D": lambda op: self.pool(op, "MAX_POOL_2D"),
                     **{name: (lambda op, name=name: self.binary(op, name))

@@ -1,4 +1,5 @@
-"""TFLite Micro's int8 LOGISTIC, TANH, RELU and RELU6 as 256-entry tables, for .tflite files (tflite_import.py).
+"""TFLite Micro's int8 LOGISTIC, TANH, RELU, RELU6 and LEAKY_RELU as 256-entry tables, for .tflite files
+(tflite_import.py).
 
 microflat runs an int8 activation as a table of its 256 outputs (kernels/lut.py). Its own tables are the
 correctly rounded function; a .tflite's LOGISTIC or TANH must instead give TFLite Micro's bytes, which come from
@@ -110,6 +111,23 @@ def relu_table(op: str, input_scale: float, input_zp: int, output_scale: float, 
     out = [output_zp + int(N.multiply_by_quantized_multiplier(np.int32(v - input_zp), np.int32(mult), np.int32(shift)))
            for v in x]
     return np.clip(out, lo, 127).astype(np.int8)
+
+
+def leaky_relu_table(alpha: float, input_scale: float, input_zp: int, output_scale: float,
+                     output_zp: int) -> np.ndarray:
+    """TFLite Micro's int8 LEAKY_RELU (leaky_relu_common.cc's Prepare, reference_ops::QuantizeLeakyRelu) on the
+    256 inputs: d = x - zp_in; zp_out + MultiplyByQuantizedMultiplier(d, M) with M = s_in / s_out for d >= 0 and
+    M = s_in alpha / s_out below, each product and quotient in float32 (as its Prepare computes them) before
+    QuantizeMultiplier; clamped to int8."""
+    s_in, s_out, a = np.float32(input_scale), np.float32(output_scale), np.float32(alpha)
+    identity = N.quantize_multiplier(float(s_in / s_out))
+    negative = N.quantize_multiplier(float(s_in * a / s_out))
+    out = []
+    for x in range(-128, 128):
+        d = x - input_zp
+        mult, shift = identity if d >= 0 else negative
+        out.append(output_zp + int(N.multiply_by_quantized_multiplier(np.int32(d), np.int32(mult), np.int32(shift))))
+    return np.clip(out, -128, 127).astype(np.int8)
 
 
 def table(op: str, input_scale: float, input_zp: int) -> np.ndarray:

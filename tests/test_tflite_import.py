@@ -213,18 +213,23 @@ FIXED_OUTPUTS = {"LOGISTIC": (1 / 256, -128), "TANH": (1 / 128, 0)}  # TFLite's 
 
 
 @settings(max_examples=80)
-@given(op=st.sampled_from(["LOGISTIC", "TANH", "RELU", "RELU6"]), scale=st.floats(2.0**-10, 4.0, width=32),
-       zero_point=st.integers(-128, 127), output_scale=st.floats(2.0**-8, 0.5, width=32),
-       output_zp=st.integers(-128, 127))
-def test_int8_table_activations_equal_tflite_micro_on_every_input(op, scale, zero_point, output_scale, output_zp):
-    """TFLite Micro's LOGISTIC and TANH (gemmlowp fixed point), RELU (rescaled by MultiplyByQuantizedMultiplier)
-    and RELU6 (clamped, not rescaled), built into the table microflat runs (compiler/tflite_tables.py), on all
-    256 int8 inputs at a drawn quantization."""
+@given(op=st.sampled_from(["LOGISTIC", "TANH", "RELU", "RELU6", "LEAKY_RELU"]),
+       scale=st.floats(2.0**-10, 4.0, width=32), zero_point=st.integers(-128, 127),
+       output_scale=st.floats(2.0**-8, 0.5, width=32), output_zp=st.integers(-128, 127),
+       alpha=st.floats(0.0, 2.0, width=32))
+def test_int8_table_activations_equal_tflite_micro_on_every_input(op, scale, zero_point, output_scale, output_zp,
+                                                                  alpha):
+    """TFLite Micro's LOGISTIC and TANH (gemmlowp fixed point), RELU and LEAKY_RELU (rescaled by
+    MultiplyByQuantizedMultiplier) and RELU6 (clamped, not rescaled), built into the table microflat runs
+    (compiler/tflite_tables.py), on all 256 int8 inputs at a drawn quantization (and alpha)."""
     output_scale, output_zp = FIXED_OUTPUTS.get(op, (output_scale, output_zp))
     b = TFLiteBuilder()
     x = b.tensor("x", "int8", (1, 256), scale=scale, zero_point=zero_point)
     y = b.tensor("y", "int8", (1, 256), scale=output_scale, zero_point=output_zp)
-    b.operator(op, [x], [y])
+    if op == "LEAKY_RELU":
+        b.operator(op, [x], [y], "LeakyReluOptions", dict(alpha=alpha))
+    else:
+        b.operator(op, [x], [y])
     b.set_io([x], [y])
     data = b.to_bytes()
     every = np.arange(-128, 128, dtype=np.int8).reshape(1, 256)
