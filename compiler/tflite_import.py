@@ -23,6 +23,10 @@ same name, its parameters computed from the file's float32 scales as TFLite's Pr
   SQUEEZE, EXPAND_DIMS                           RESHAPE
   QUANTIZE, DEQUANTIZE                           float32 <-> int8 at the model's boundary
   LOGISTIC, TANH, RELU, RELU6, LEAKY_RELU (int8) TFLite Micro's results, as a table (tflite_tables.py)
+  TRANSPOSE_CONV                                 a conv's per-channel M; the padding TFLite derives from the output
+  BATCH_MATMUL                                   M = s_lhs s_rhs / s_out in double; adj_x, adj_y
+  TRANSPOSE, RESIZE_NEAREST_NEIGHBOR,            no arithmetic but the resize's own (align_corners,
+  RESIZE_BILINEAR                                half_pixel_centers); the output keeps the input's quantization
   AVERAGE_POOL_2D, MAX_POOL_2D, RESHAPE          no arithmetic; TFLite's int8 pools and reshape keep the input's
                                                  quantization, which the file must give the output too
   SOFTMAX                                        PreprocessSoftmaxScaling(beta, s_in) in double (kernels.
@@ -165,12 +169,14 @@ class _Importer:
             self.w.add_operator("RESHAPE", [self.activation(t)], [view])
         return view
 
-    def weight(self, t: _Tensor, axis: int) -> int:
+    def weight(self, t: _Tensor, axis: int, encodable: bool = True) -> int:
+        """A constant int8 weight in the smallest encoding its op's kernels read in place (dense where they read
+        none: encodable False)."""
         if t.data is None or t.dtype != "int8":
             raise CompileError(f"weight {t.name!r} must be a constant int8 tensor")
         if t.zero_points is not None and np.any(t.zero_points != 0):
             raise CompileError(f"weight {t.name!r} has a non-zero zero point (TFLite's int8 weights are symmetric)")
-        choice = encodings.choose(t.data, axis, self.weight_encoding, f" ({t.name})")
+        choice = encodings.choose(t.data, axis, self.weight_encoding if encodable else "dense", f" ({t.name})")
         enc = encodings.encode(t.data, axis, choice)
         return self.w.add_constant(t.name, t.data) if enc is None else self.w.add_encoded(t.name, enc)
 
@@ -323,6 +329,51 @@ class _Importer:
         t = self.w.add_constant(f"{y.name}.table", values)
         self.w.add_operator(opcode, [self.activation(x), t], [self.activation(y)])
 
+    def transpose(self, op):
+        (x, perm), (y,) = self.io(op)
+        if perm.data is None:
+            raise CompileError(f"TRANSPOSE {y.name!r}: its permutation must be a constant")
+        self.w.add_operator("TRANSPOSE", [self.activation(x)], [self.activation(y)], "TransposeOptions",
+                            dict(perm=perm.data.reshape(-1).astype(np.int32)))
+
+    def resize(self, op, opcode: str):
+        """RESIZE_NEAREST_NEIGHBOR and RESIZE_BILINEAR: the output's H and W are the size input's."""
+        (x, _size), (y,) = self.io(op)
+        table = tflite.ResizeBilinearOptions if opcode == "RESIZE_BILINEAR" else tflite.ResizeNearestNeighborOptions
+        o = _options(op, table)
+        self.w.add_operator(opcode, [self.activation(x)], [self.activation(y)], "ResizeOptions",
+                            dict(align_corners=bool(o.AlignCorners()) or None,
+                                 half_pixel_centers=bool(o.HalfPixelCenters()) or None))
+
+    def batch_matmul(self, op):
+        """M = s_lhs s_rhs / s_out, the product and the quotient in double (batch_matmul.cc's Prepare)."""
+        (a, b), (y,) = self.io(op)
+        o = _options(op, tflite.BatchMatMulOptions)
+        mult, shift = K.quantize_multiplier(float(a.scale) * float(b.scale) / float(y.scale))
+        self.w.add_operator("BATCH_MATMUL", [self.activation(a), self.activation(b)], [self.activation(y)],
+                            "BatchMatMulOptions", dict(adj_x=bool(o.AdjX()) or None, adj_y=bool(o.AdjY()) or None,
+                                                      output_mult=mult, output_shift=shift))
+
+    def transpose_conv(self, op):
+        """TRANSPOSE_CONV (inputs: output shape, weights [O, KH, KW, I], x, bias): the padding TFLite derives from
+        the output (ComputePaddingHeightWidth with the output as the conv's input), per-channel M as a conv's."""
+        (_shape, wt, x, *rest), (y,) = self.io(op)
+        b = rest[0] if rest else None
+        o = _options(op, tflite.TransposeConvOptions)
+        kh, kw = wt.shape[1], wt.shape[2]
+
+        def pad(size, stride, kernel):
+            out = -(-size // stride) if o.Padding() == _PADDING_SAME else (size - kernel + stride) // stride
+            return max((out - 1) * stride + kernel - size, 0) // 2
+
+        mult, shift = self.requant(x, wt, y, wt.shape[0])
+        inputs = [self.activation(x), self.weight(wt, 0, encodable=False), self.bias(b, wt.shape[0], y.name)]
+        self.w.add_operator("TRANSPOSE_CONV", inputs, [self.activation(y)], "TransposeConvOptions",
+                            dict(stride_h=o.StrideH(), stride_w=o.StrideW(),
+                                 pad_top=pad(y.shape[1], o.StrideH(), kh), pad_left=pad(y.shape[2], o.StrideW(), kw),
+                                 output_mult=mult, output_shift=shift,
+                                 **_act_range(y, o.FusedActivationFunction())))
+
     def reshape(self, op):
         (x, *_), (y,) = self.io(op)
         self.w.add_operator("RESHAPE", [self.activation(x)], [self.activation(y)])
@@ -347,6 +398,10 @@ class _Importer:
                     "RELU": lambda op: self.table_activation(op, "RELU"),
                     "RELU6": lambda op: self.table_activation(op, "RELU6"),
                     "LEAKY_RELU": lambda op: self.table_activation(op, "LEAKY_RELU"),
+                    "TRANSPOSE": self.transpose, "BATCH_MATMUL": self.batch_matmul,
+                    "TRANSPOSE_CONV": self.transpose_conv,
+                    "RESIZE_NEAREST_NEIGHBOR": lambda op: self.resize(op, "RESIZE_NEAREST_NEIGHBOR"),
+                    "RESIZE_BILINEAR": lambda op: self.resize(op, "RESIZE_BILINEAR"),
                     "AVERAGE_POOL_2D": lambda op: self.pool(op, "AVERAGE_POOL_2D"),
                     "MAX_POOL_2D": lambda op: self.pool(op, "MAX_POOL_2D"),
                     **{name: (lambda op, name=name: self.binary(op, name))

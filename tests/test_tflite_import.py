@@ -170,7 +170,9 @@ def _tflm(data: bytes, inputs):
 
 
 @pytest.mark.parametrize("which", ["speed", "small"])
-@pytest.mark.parametrize("op", ["SUB", "MAXIMUM", "MINIMUM", "SQUARED_DIFFERENCE", "MEAN", "REDUCE_MAX", "SUM"])
+@pytest.mark.parametrize("op", ["SUB", "MAXIMUM", "MINIMUM", "SQUARED_DIFFERENCE", "MEAN", "REDUCE_MAX", "SUM",
+                                "TRANSPOSE", "BATCH_MATMUL", "TRANSPOSE_CONV", "RESIZE_NEAREST_NEIGHBOR",
+                                "RESIZE_BILINEAR"])
 def test_a_single_op_tflite_equals_tflite_on_both_runtimes(op, which):
     """benchmarks/single_ops.py's .tflite of one op (realistic and small shapes, broadcasting where the op has
     it). SUM against TFLite Micro: LiteRT's reference SUM reads int8 as uint8 (test_litert_ops.py)."""
