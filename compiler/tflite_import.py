@@ -25,6 +25,7 @@ same name, its parameters computed from the file's float32 scales as TFLite's Pr
   LOGISTIC, TANH, RELU, RELU6, LEAKY_RELU (int8) TFLite Micro's results, as a table (tflite_tables.py)
   TRANSPOSE_CONV                                 a conv's per-channel M; the padding TFLite derives from the output
   BATCH_MATMUL                                   M = s_lhs s_rhs / s_out in double; adj_x, adj_y
+  STRIDED_SLICE, GATHER                          copies; the slice's bounds resolved per dimension as TFLite does
   TRANSPOSE, RESIZE_NEAREST_NEIGHBOR,            no arithmetic but the resize's own (align_corners,
   RESIZE_BILINEAR                                half_pixel_centers); the output keeps the input's quantization
   AVERAGE_POOL_2D, MAX_POOL_2D, RESHAPE          no arithmetic; TFLite's int8 pools and reshape keep the input's
@@ -374,6 +375,43 @@ class _Importer:
                                  output_mult=mult, output_shift=shift,
                                  **_act_range(y, o.FusedActivationFunction())))
 
+    def strided_slice(self, op):
+        """STRIDED_SLICE resolved per dimension as TFLite resolves it (StridedSliceStartForAxis / EndForAxis, which
+        are Python's slice(begin, end, stride).indices(size), a masked bound None): microflat's first position and
+        step of each input dimension; a shrunk dimension takes its one element begin[d]."""
+        (x, begin, end, strides), (y,) = self.io(op)
+        o = _options(op, tflite.StridedSliceOptions)
+        if any(t.data is None for t in (begin, end, strides)):
+            raise CompileError(f"STRIDED_SLICE {y.name!r}: begin, end and strides must be constants")
+        if o.EllipsisMask() or o.NewAxisMask() or o.Offset():
+            raise CompileError(f"STRIDED_SLICE {y.name!r}: ellipsis_mask, new_axis_mask and offset are not mapped")
+        b, e, s = (t.data.reshape(-1).astype(np.int64).tolist() for t in (begin, end, strides))
+        first, step = [], []
+        for d, size in enumerate(x.shape):
+            masked_begin, masked_end = o.BeginMask() >> d & 1, o.EndMask() >> d & 1
+            if d >= len(b):  # dimensions past the lists are taken whole
+                first.append(0), step.append(1)
+            elif o.ShrinkAxisMask() >> d & 1:
+                at = 0 if masked_begin else b[d]
+                first.append(at + size if at < 0 else at), step.append(1)
+            else:
+                start, stop, stride = slice(None if masked_begin else b[d], None if masked_end else e[d],
+                                            s[d]).indices(size)
+                if not range(start, stop, stride):
+                    raise CompileError(f"STRIDED_SLICE {y.name!r}: dimension {d} is sliced empty")
+                first.append(start), step.append(stride)
+        self.w.add_operator("STRIDED_SLICE", [self.activation(x)], [self.activation(y)], "StridedSliceOptions",
+                            dict(begin=np.array(first, np.int32), strides=np.array(step, np.int32),
+                                 shrink_axis_mask=o.ShrinkAxisMask() or None))
+
+    def gather(self, op):
+        (params, indices), (y,) = self.io(op)
+        o = _options(op, tflite.GatherOptions)
+        if o.BatchDims() != 0:
+            raise CompileError(f"GATHER {y.name!r}: batch_dims {o.BatchDims()} is not mapped (0 only)")
+        self.w.add_operator("GATHER", [self.activation(params), self.activation(indices)], [self.activation(y)],
+                            "GatherOptions", dict(axis=o.Axis() % len(params.shape) or None))
+
     def reshape(self, op):
         (x, *_), (y,) = self.io(op)
         self.w.add_operator("RESHAPE", [self.activation(x)], [self.activation(y)])
@@ -399,6 +437,7 @@ class _Importer:
                     "RELU6": lambda op: self.table_activation(op, "RELU6"),
                     "LEAKY_RELU": lambda op: self.table_activation(op, "LEAKY_RELU"),
                     "TRANSPOSE": self.transpose, "BATCH_MATMUL": self.batch_matmul,
+                    "STRIDED_SLICE": self.strided_slice, "GATHER": self.gather,
                     "TRANSPOSE_CONV": self.transpose_conv,
                     "RESIZE_NEAREST_NEIGHBOR": lambda op: self.resize(op, "RESIZE_NEAREST_NEIGHBOR"),
                     "RESIZE_BILINEAR": lambda op: self.resize(op, "RESIZE_BILINEAR"),
