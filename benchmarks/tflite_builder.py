@@ -50,7 +50,8 @@ BUILTIN = {
     "LEAKY_RELU": 98, "SQUARED_DIFFERENCE": 99, "ELU": 111, "QUANTIZE": 114, "HARD_SWISH": 117,
     "BATCH_MATMUL": 126, "GELU": 150,
     "AVERAGE_POOL_2D": 1, "CONV_2D": 3, "DEPTHWISE_CONV_2D": 4, "DEQUANTIZE": 6, "MAX_POOL_2D": 17,
-    "SVDF": 27, "SOFTMAX": 25, "CONCATENATION": 2, "PAD": 34,
+    "SVDF": 27, "SOFTMAX": 25, "CONCATENATION": 2, "PAD": 34, "SLICE": 65, "SPLIT": 49, "SPLIT_V": 102,
+    "PACK": 83, "UNPACK": 88,
 }
 PLACEHOLDER_FOR_GREATER_OP_CODES = 127
 
@@ -60,6 +61,11 @@ OPTIONS = {
     "SoftmaxOptions": (9, {"beta": (0, "f", 0.0)}),
     "ConcatenationOptions": (10, {"axis": (0, "i", 0), "fused_activation_function": (1, "b", 0)}),
     "PadOptions": (22, {}),
+    "SliceOptions": (48, {}),
+    "SplitOptions": (35, {"num_splits": (0, "i", 0)}),
+    "SplitVOptions": (79, {"num_splits": (0, "i", 0)}),
+    "PackOptions": (59, {"values_count": (0, "i", 0), "axis": (1, "i", 0)}),
+    "UnpackOptions": (64, {"num": (0, "i", 0), "axis": (1, "i", 0)}),
     "FullyConnectedOptions": (8, {"fused_activation_function": (0, "b", 0), "weights_format": (1, "b", 0),
                                   "keep_num_dims": (2, "b", 0), "asymmetric_quantize_inputs": (3, "b", 0)}),
     # pot_scale_int16 (default true) lets int16 ADD / SUB take their power-of-two-scale path; false: the general one

@@ -26,6 +26,8 @@ same name, its parameters computed from the file's float32 scales as TFLite's Pr
   TRANSPOSE_CONV                                 a conv's per-channel M; the padding TFLite derives from the output
   BATCH_MATMUL                                   M = s_lhs s_rhs / s_out in double; adj_x, adj_y
   STRIDED_SLICE, GATHER                          copies; the slice's bounds resolved per dimension as TFLite does
+  SLICE, SPLIT, SPLIT_V, UNPACK, PACK            strided slices of step 1 (one per output), and PACK a concatenation
+                                                 of in-place reshapes
   TRANSPOSE, RESIZE_NEAREST_NEIGHBOR,            no arithmetic but the resize's own (align_corners,
   RESIZE_BILINEAR                                half_pixel_centers); the output keeps the input's quantization
   AVERAGE_POOL_2D, MAX_POOL_2D, RESHAPE          no arithmetic; TFLite's int8 pools and reshape keep the input's
@@ -404,6 +406,72 @@ class _Importer:
                             dict(begin=np.array(first, np.int32), strides=np.array(step, np.int32),
                                  shrink_axis_mask=o.ShrinkAxisMask() or None))
 
+    def slice_into(self, x: _Tensor, y: _Tensor, first, shrink: int = 0):
+        """microflat's STRIDED_SLICE of x from per-dimension first positions, step 1 (shrink: the dimensions taken
+        once and dropped): how SLICE, SPLIT, SPLIT_V and UNPACK are written."""
+        self.w.add_operator("STRIDED_SLICE", [self.activation(x)], [self.activation(y)], "StridedSliceOptions",
+                            dict(begin=np.array(first, np.int32), strides=np.ones(len(first), np.int32),
+                                 shrink_axis_mask=shrink or None))
+
+    def _constant_ints(self, t: _Tensor, what: str) -> list[int]:
+        if t.data is None:
+            raise CompileError(f"{what} must be a constant")
+        return t.data.reshape(-1).astype(np.int64).tolist()
+
+    def slice(self, op):
+        """SLICE(begin, size): begin >= 0 per dimension (TFLite's rule); the output's shape is the size."""
+        (x, begin, size), (y,) = self.io(op)
+        first = self._constant_ints(begin, f"SLICE {y.name!r}: its begin")
+        sizes = self._constant_ints(size, f"SLICE {y.name!r}: its size")
+        want = tuple(n - b if s == -1 else s for b, s, n in zip(first, sizes, x.shape))
+        if len(first) != len(x.shape) or min(first) < 0 or want != y.shape or any(
+                b + s > n for b, s, n in zip(first, want, x.shape)):
+            raise CompileError(f"SLICE {y.name!r}: begin {first} and size {sizes} do not give its shape {y.shape} "
+                               f"inside the input's {x.shape}")
+        self.slice_into(x, y, first)
+
+    def split(self, op, opcode: str):
+        """SPLIT (axis, x) and SPLIT_V (x, size_splits, axis): one slice per output along the axis."""
+        ins, outs = self.io(op)
+        x, axis_t = (ins[1], ins[0]) if opcode == "SPLIT" else (ins[0], ins[2])
+        axis = self._constant_ints(axis_t, f"{opcode} {outs[0].name!r}: its axis")[0] % len(x.shape)
+        rest = lambda t: t.shape[:axis] + t.shape[axis + 1:]  # noqa: E731
+        if sum(y.shape[axis] for y in outs) != x.shape[axis] or any(rest(y) != rest(x) for y in outs):
+            raise CompileError(f"{opcode} {outs[0].name!r}: its outputs' shapes do not split the input's {x.shape} "
+                               f"along axis {axis}")
+        start = 0
+        for y in outs:
+            first = [0] * len(x.shape)
+            first[axis] = start
+            self.slice_into(x, y, first)
+            start += y.shape[axis]
+
+    def unpack(self, op):
+        """UNPACK: output k is the slice at k along the axis, that dimension dropped."""
+        (x,), outs = self.io(op)
+        axis = _options(op, tflite.UnpackOptions).Axis() % len(x.shape)
+        for k, y in enumerate(outs):
+            first = [0] * len(x.shape)
+            first[axis] = k
+            self.slice_into(x, y, first, shrink=1 << axis)
+
+    def pack(self, op):
+        """PACK: each input seen with a dimension of 1 at the axis (an in-place RESHAPE), then one CONCATENATION
+        along it (TFLite's int8 PACK copies: the inputs have the output's quantization)."""
+        ins, (y,) = self.io(op)
+        axis = _options(op, tflite.PackOptions).Axis() % len(y.shape)
+        views = []
+        for x in ins:
+            shape = x.shape[:axis] + (1,) + x.shape[axis:]
+            view = self.w.add_tensor(f"{x.name}:packed", x.dtype, shape, scale=x.scale, zero_point=x.zero_point)
+            self.w.add_operator("RESHAPE", [self.activation(x)], [view])
+            views.append(view)
+        params = [K.concatenation_params(x.scale, x.zero_point, y.scale, y.zero_point) for x in ins]
+        self.w.add_operator("CONCATENATION", views, [self.activation(y)], "ConcatenationOptions",
+                            dict(axis=axis, requant=np.array([p[0] for p in params], np.uint8),
+                                 input_mult=np.array([p[1] for p in params], np.int32),
+                                 input_shift=np.array([p[2] for p in params], np.int8)))
+
     def gather(self, op):
         (params, indices), (y,) = self.io(op)
         o = _options(op, tflite.GatherOptions)
@@ -437,7 +505,9 @@ class _Importer:
                     "RELU6": lambda op: self.table_activation(op, "RELU6"),
                     "LEAKY_RELU": lambda op: self.table_activation(op, "LEAKY_RELU"),
                     "TRANSPOSE": self.transpose, "BATCH_MATMUL": self.batch_matmul,
-                    "STRIDED_SLICE": self.strided_slice, "GATHER": self.gather,
+                    "STRIDED_SLICE": self.strided_slice, "GATHER": self.gather, "SLICE": self.slice,
+                    "SPLIT": lambda op: self.split(op, "SPLIT"), "SPLIT_V": lambda op: self.split(op, "SPLIT_V"),
+                    "UNPACK": self.unpack, "PACK": self.pack,
                     "TRANSPOSE_CONV": self.transpose_conv,
                     "RESIZE_NEAREST_NEIGHBOR": lambda op: self.resize(op, "RESIZE_NEAREST_NEIGHBOR"),
                     "RESIZE_BILINEAR": lambda op: self.resize(op, "RESIZE_BILINEAR"),

@@ -17,9 +17,8 @@ int16 (concatenation_s16, TFLite's 16x8 mode): the same loops on int16 values,
 clamped to [-32768, 32767]. TFLite's int16 Concatenation requires zero points 0
 and copies (its converter gives the inputs the output's scale); a requantized
 input is microflat's extension, as for int8, with TFLite's int16 Requantize
-arithmetic (requantize_s16_s16): |x| <= 2^15, so multiply_by_quantized_multiplier
-is exact for every shift the loaders allow, its left shift saturating as
-TFLite's does.
+arithmetic (requantize_s16_s16), multiply_by_quantized_multiplier's: its left
+shift saturates where TFLite's int32 product would overflow (undefined there).
 """
 
 from __future__ import annotations

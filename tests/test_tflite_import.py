@@ -418,3 +418,63 @@ def test_a_strided_slice_at_drawn_bounds_and_masks_equals_tflite_micro_and_numpy
     mfb = compile_tflite(data)
     for backend in ("numba", "c"):
         np.testing.assert_array_equal(Interpreter(mfb, backend=backend).invoke(x)[0], want)
+
+
+def _split_family(op: str):
+    """A .tflite of one SLICE, SPLIT, SPLIT_V, UNPACK or PACK on [1, 4, 6, 3] int8 tensors; (bytes, input count)."""
+    q = dict(scale=0.1, zero_point=3)
+    b = TFLiteBuilder()
+    x = b.tensor("x", "int8", (1, 4, 6, 3), **q)
+    ints = lambda name, v: b.constant(name, np.array(v, np.int32))  # noqa: E731
+    if op == "SLICE":  # size -1: to the end of the dimension
+        y = [b.tensor("y", "int8", (1, 2, 4, 2), **q)]
+        b.operator(op, [x, ints("begin", [0, 1, 2, 1]), ints("size", [1, 2, -1, 2])], y, "SliceOptions")
+    elif op == "SPLIT":
+        y = [b.tensor(f"y{k}", "int8", (1, 4, 2, 3), **q) for k in range(3)]
+        b.operator(op, [ints("axis", 2), x], y, "SplitOptions", dict(num_splits=3))
+    elif op == "SPLIT_V":
+        y = [b.tensor("y0", "int8", (1, 1, 6, 3), **q), b.tensor("y1", "int8", (1, 3, 6, 3), **q)]
+        b.operator(op, [x, ints("sizes", [1, 3]), ints("axis", -3)], y, "SplitVOptions", dict(num_splits=2))
+    elif op == "UNPACK":
+        y = [b.tensor(f"y{k}", "int8", (1, 4, 6), **q) for k in range(3)]
+        b.operator(op, [x], y, "UnpackOptions", dict(num=3, axis=3))
+    else:
+        x2 = b.tensor("x2", "int8", (1, 4, 6, 3), **q)
+        y = [b.tensor("y", "int8", (1, 4, 2, 6, 3), **q)]
+        b.operator(op, [x, x2], y, "PackOptions", dict(values_count=2, axis=-3))
+        b.set_io([x, x2], y)
+        return b.to_bytes(), 2
+    b.set_io([x], y)
+    return b.to_bytes(), 1
+
+
+@pytest.mark.parametrize("op", ["SLICE", "SPLIT", "SPLIT_V", "UNPACK", "PACK"])
+def test_slice_split_unpack_and_pack_equal_tflite_micro_on_both_runtimes(op):
+    from tflite_micro.python.tflite_micro import runtime
+
+    data, count = _split_family(op)
+    rng = np.random.default_rng(4)
+    xs = [rng.integers(-128, 128, (1, 4, 6, 3), dtype=np.int8) for _ in range(count)]
+    tflm = runtime.Interpreter.from_bytes(data, arena_size=1 << 18)
+    for i, x in enumerate(xs):
+        tflm.set_input(x, i)
+    tflm.invoke()
+    mfb = compile_tflite(data)
+    outputs = len(load_bytes(mfb).outputs)
+    want = [tflm.get_output(k) for k in range(outputs)]
+    for backend in ("numba", "c"):
+        got = Interpreter(mfb, backend=backend).invoke(*xs)
+        assert len(got) == len(want)
+        for g, w in zip(got, want):
+            np.testing.assert_array_equal(g, w)
+
+
+def test_a_slice_whose_size_is_not_its_output_shape_is_refused():
+    b = TFLiteBuilder()
+    x = b.tensor("x", "int8", (1, 4, 6, 3), scale=0.1, zero_point=0)
+    y = b.tensor("y", "int8", (1, 2, 3, 2), scale=0.1, zero_point=0)
+    b.operator("SLICE", [x, b.constant("begin", np.array([0, 1, 2, 1], np.int32)),
+                         b.constant("size", np.array([1, 2, -1, 2], np.int32))], [y], "SliceOptions")
+    b.set_io([x], [y])
+    with pytest.raises(CompileError, match="do not give its shape"):
+        compile_tflite(b.to_bytes())
