@@ -341,10 +341,8 @@ def emit_softmax(e, node):
 
 def emit_concat(e, node):
     y = node.output
-    params = [K.concatenation_params(v.scale, v.zero_point, y.scale, y.zero_point) for v in node.inputs]
-    opts = dict(axis=node.attrs["axis"], requant=np.array([p[0] for p in params], np.uint8),
-                input_mult=np.array([p[1] for p in params], np.int32),
-                input_shift=np.array([p[2] for p in params], np.int8))
+    opts = dict(axis=node.attrs["axis"], **K.concatenation_options([(v.scale, v.zero_point) for v in node.inputs],
+                                                                    (y.scale, y.zero_point)))
     e.w.add_operator("CONCATENATION", [e.tensor(v) for v in node.inputs], [e.tensor(y)], "ConcatenationOptions", opts)
 
 

@@ -121,8 +121,7 @@ def _act_range(y: _Tensor, fused: int) -> dict:
     lo, hi = _ACTIVATIONS[fused]
 
     def quantize(v):
-        q = float(np.float32(v) / np.float32(y.scale))  # TFLite divides in float32
-        return y.zero_point + int(math.copysign(math.floor(abs(q) + 0.5), q))
+        return y.zero_point + tflite_tables.round_f32(np.float32(v) / np.float32(y.scale))  # a float32 division
 
     return {"act_min": -128 if lo == -math.inf else max(-128, quantize(lo)),
             "act_max": 127 if hi == math.inf else min(127, quantize(hi))}
@@ -270,10 +269,8 @@ class _Importer:
         o = _options(op, tflite.ConcatenationOptions)
         if o.FusedActivationFunction() != 0:
             raise CompileError(f"CONCATENATION {y.name!r}: a fused activation is not taken")
-        params = [K.concatenation_params(x.scale, x.zero_point, y.scale, y.zero_point) for x in ins]
-        opts = dict(axis=o.Axis() % len(y.shape), requant=np.array([p[0] for p in params], np.uint8),
-                    input_mult=np.array([p[1] for p in params], np.int32),
-                    input_shift=np.array([p[2] for p in params], np.int8))
+        opts = dict(axis=o.Axis() % len(y.shape),
+                    **K.concatenation_options([(x.scale, x.zero_point) for x in ins], (y.scale, y.zero_point)))
         self.w.add_operator("CONCATENATION", [self.activation(x) for x in ins], [self.activation(y)],
                             "ConcatenationOptions", opts)
 
@@ -466,11 +463,9 @@ class _Importer:
             view = self.w.add_tensor(f"{x.name}:packed", x.dtype, shape, scale=x.scale, zero_point=x.zero_point)
             self.w.add_operator("RESHAPE", [self.activation(x)], [view])
             views.append(view)
-        params = [K.concatenation_params(x.scale, x.zero_point, y.scale, y.zero_point) for x in ins]
         self.w.add_operator("CONCATENATION", views, [self.activation(y)], "ConcatenationOptions",
-                            dict(axis=axis, requant=np.array([p[0] for p in params], np.uint8),
-                                 input_mult=np.array([p[1] for p in params], np.int32),
-                                 input_shift=np.array([p[2] for p in params], np.int8)))
+                            dict(axis=axis, **K.concatenation_options([(x.scale, x.zero_point) for x in ins],
+                                                                      (y.scale, y.zero_point))))
 
     def gather(self, op):
         (params, indices), (y,) = self.io(op)

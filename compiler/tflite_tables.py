@@ -86,15 +86,14 @@ def tanh_q0(a: int) -> int:
 def input_params(input_scale: float) -> tuple[int, int, int]:
     """(multiplier, left shift, radius) of TFLite Micro's Prepare for an int8 LOGISTIC or TANH input."""
     q, shift = math.frexp(float(np.float32(input_scale)) * float(1 << (31 - INPUT_INTEGER_BITS)))
-    multiplier = int(math.copysign(math.floor(abs(q) * 2**31 + 0.5), q))
+    multiplier = int(N.round_half_away_from_zero(np.float64(q * 2**31)))
     radius = math.floor((2**INPUT_INTEGER_BITS - 1) * 2.0 ** (31 - INPUT_INTEGER_BITS) / 2.0**shift)
     return multiplier, shift, radius
 
 
-def _round_f32(v) -> int:
-    """roundf of a float32 value: half away from zero."""
-    v = float(v)
-    return int(math.copysign(math.floor(abs(v) + 0.5), v))
+def round_f32(v) -> int:
+    """TfLiteRound / roundf of a float32 value (ties away from zero: numerics.round_half_away_from_zero)."""
+    return int(N.round_half_away_from_zero(np.float64(v)))
 
 
 def relu_table(op: str, input_scale: float, input_zp: int, output_scale: float, output_zp: int) -> np.ndarray:
@@ -104,7 +103,7 @@ def relu_table(op: str, input_scale: float, input_zp: int, output_scale: float, 
     zp_in + roundf(6 / s_in)] (float32 division), the bytes then read at the output's quantization."""
     x = np.arange(-128, 128)
     if op == "RELU6":
-        six = input_zp + _round_f32(np.float32(6.0) / np.float32(input_scale))
+        six = input_zp + round_f32(np.float32(6.0) / np.float32(input_scale))
         return np.clip(x, input_zp, min(six, 127)).astype(np.int8)
     mult, shift = N.quantize_multiplier(float(np.float32(input_scale)) / float(np.float32(output_scale)))
     lo = max(-128, output_zp)

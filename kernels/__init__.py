@@ -61,7 +61,8 @@ from .fully_connected import (
     fully_connected_s16,
 )
 from .weight_encoding import Encoding, EncodingError, decode, encode
-from .concatenation import concatenation, concatenation_params, concatenation_s8, concatenation_s16
+from .concatenation import (concatenation, concatenation_options, concatenation_params, concatenation_s8,
+                            concatenation_s16)
 from .elementwise import (
     add,
     add_params,
@@ -145,6 +146,7 @@ __all__ = [
     "batch_matmul_s8",
     "build_lut_s8",
     "concatenation",
+    "concatenation_options",
     "concatenation_params",
     "concatenation_s8",
     "concatenation_s16",

@@ -81,6 +81,15 @@ def concatenation_params(input_scale: float, input_zp: int, output_scale: float,
     return 1, mult, shift
 
 
+def concatenation_options(inputs, output) -> dict:
+    """ConcatenationOptions' per-input vectors, by field name (requant uint8, input_mult int32, input_shift int8),
+    for inputs [(scale, zero point), ...] concatenated into output (scale, zero point): concatenation_params of each."""
+    params = [concatenation_params(s, zp, *output) for s, zp in inputs]
+    return dict(requant=np.array([p[0] for p in params], np.uint8),
+                input_mult=np.array([p[1] for p in params], np.int32),
+                input_shift=np.array([p[2] for p in params], np.int8))
+
+
 def concatenation(inputs, *, axis: int, input_zps, output_zp: int, mults, shifts, requants,
                   backend: str = "numba") -> np.ndarray:
     """Concatenate int8 or int16 tensors (all of one type) along ``axis``; per input (requant, mult, shift) from
