@@ -182,7 +182,13 @@ def _binary(op, draw, rng):
         b.t.operator(op, [at, bt], [yt], table, dict(pot_scale_int16=0))
         b.m.add_operator(op, [am, bm], [ym], "AddOptions", dict(params, act_min=INT16["lo"], act_max=INT16["hi"]))
     b.io([(am, at), (bm, bt)], [(ym, yt)])
-    return b, [int16_input(rng, shape), int16_input(rng, other)]
+    x1, x2 = int16_input(rng, shape), int16_input(rng, other)
+    if op == "MUL" and params["output_shift"] > 0:
+        # TFLite shifts the int32 product x1 x2 left by the shift before its multiply, and leaves an overflow
+        # undefined (LiteRT wraps; microflat saturates: numerics.multiply_by_quantized_multiplier). x2 >> shift
+        # keeps |x1 x2| 2^shift <= 2^30, TFLite's defined domain.
+        x2 = (x2 >> params["output_shift"]).astype(np.int16)
+    return b, [x1, x2]
 
 
 def _pool(op, draw, rng):
