@@ -19,7 +19,9 @@ streams in place, which pays in flash, not in host speed), the dense .mfb on the
 indices up once, as its users do (benchmarks/peer_runtimes.py), and the runtimes take turns in blocks of calls
 (benchmarks/peers.py's interleaved_medians): the medians are comparable within one run only. LiteRT's built-in
 and XNNPACK kernels are its fast ones, not its reference: the table says whether their outputs equal microflat's
-(which equal TFLite Micro's, checked above).
+(which equal TFLite Micro's, checked above), and on how many of 1,000 random inputs LiteRT's reference kernels
+(BUILTIN_REF) give outputs other than TFLite Micro's: its per-tensor FULLY_CONNECTED rounds once where TFLite Micro
+rounds twice (tests/test_tflite_import.py), and every one of these models has such a layer.
 """
 
 from __future__ import annotations
@@ -85,6 +87,25 @@ def latency(path: str, files: dict, x: np.ndarray, calls: int) -> tuple[dict, di
     return peers.interleaved_medians(sessions, "batch1", calls, 25), equal
 
 
+def litert_reference_differences(data: bytes, mfb: bytes, n: int = 1000) -> int:
+    """How many of n random inputs' outputs LiteRT's reference kernels (BUILTIN_REF, one input at a time) give
+    differently from microflat's (which are TFLite Micro's: tests/test_tflite_import.py), and of how many."""
+    from ai_edge_litert.interpreter import Interpreter as LiteRT
+    from ai_edge_litert.interpreter import OpResolverType
+
+    lite = LiteRT(model_content=data, experimental_op_resolver_type=OpResolverType.BUILTIN_REF)
+    lite.allocate_tensors()
+    i, o = lite.get_input_details()[0], lite.get_output_details()[0]["index"]
+    xs = np.random.default_rng(1).integers(-128, 128, (n,) + tuple(i["shape"][1:]), dtype=np.int8)
+    mine = Interpreter(mfb, backend="c").invoke(xs)[0]
+    differ = 0
+    for x, y in zip(xs, mine):
+        lite.set_tensor(i["index"], x[None])
+        lite.invoke()
+        differ += int(not np.array_equal(lite.get_tensor(o)[0], y))
+    return differ
+
+
 def measure(name: str, calls: int) -> dict:
     from tflite_micro.python.tflite_micro import runtime
 
@@ -99,7 +120,8 @@ def measure(name: str, calls: int) -> dict:
     if not np.array_equal(Interpreter(mfb).invoke(x)[0], tflm.get_output(0)):
         raise SystemExit(f"{name}: microflat's output differs from TFLite Micro's")
     return dict(name=name, task=MODELS[name], tflite=len(data), mfb=len(mfb), dense=len(dense),
-                arena=load_bytes(mfb).arena_bytes, tflm=tflm_arena(path), **dict(zip(("latency", "peer_equal"), latency(path, dict(auto=mfb, dense=dense), x, calls))))
+                arena=load_bytes(mfb).arena_bytes, tflm=tflm_arena(path),
+                litert_ref_differ=litert_reference_differences(data, dense), **dict(zip(("latency", "peer_equal"), latency(path, dict(auto=mfb, dense=dense), x, calls))))
 
 
 def table(rows: list[dict]) -> str:
@@ -119,13 +141,14 @@ def latency_table(rows: list[dict]) -> str:
     ratios = [(mine, peer) for mine in ("microflat Numba", "microflat Numba, dense")
               for peer in ("LiteRT built-in kernels", "LiteRT XNNPACK")]
     lines = ["| model | " + " | ".join(f"{n} (ms)" for n in names) + " | " +
-             " | ".join(f"{m[10:]} / {p}" for m, p in ratios) + " | LiteRT's outputs equal microflat's |",
-             "|---" * (len(names) + len(ratios) + 2) + "|"]
+             " | ".join(f"{m[10:]} / {p}" for m, p in ratios) + " | LiteRT's outputs equal microflat's | LiteRT reference's outputs differing from TFLM's, of 1,000 inputs |",
+             "|---" * (len(names) + len(ratios) + 3) + "|"]
     for r in rows:
         t = r["latency"]
         lines.append(f"| {r['name']} | " + " | ".join(f"{t[n] * 1e3:.3f}" for n in names) + " | " +
                      " | ".join(f"{t[m] / t[p]:.2f}" for m, p in ratios) + " | " +
-                     ", ".join(f"{n[7:]}: {'yes' if e else 'no'}" for n, e in r["peer_equal"].items()) + " |")
+                     ", ".join(f"{n[7:]}: {'yes' if e else 'no'}" for n, e in r["peer_equal"].items()) +
+                     f" | {r['litert_ref_differ']} |")
     return "\n".join(lines)
 
 
