@@ -38,7 +38,7 @@ import numpy as np
 
 FILE_IDENTIFIER = b"TFL3"
 SCHEMA_VERSION = 3
-TENSOR_TYPE = {"float32": 0, "int16": 7, "int32": 2, "int8": 9, "int64": 4}
+TENSOR_TYPE = {"float32": 0, "int16": 7, "int32": 2, "int8": 9, "int64": 4, "int4": 17}
 
 # BuiltinOperator (schema.fbs enum). Codes above 127 are stored in builtin_code only; the deprecated byte
 # field then holds PLACEHOLDER_FOR_GREATER_OP_CODES (127).
@@ -51,7 +51,7 @@ BUILTIN = {
     "BATCH_MATMUL": 126, "GELU": 150,
     "AVERAGE_POOL_2D": 1, "CONV_2D": 3, "DEPTHWISE_CONV_2D": 4, "DEQUANTIZE": 6, "MAX_POOL_2D": 17,
     "SVDF": 27, "SOFTMAX": 25, "CONCATENATION": 2, "PAD": 34, "SLICE": 65, "SPLIT": 49, "SPLIT_V": 102,
-    "PACK": 83, "UNPACK": 88,
+    "PACK": 83, "UNPACK": 88, "RESHAPE": 22, "SQUEEZE": 43, "EXPAND_DIMS": 70, "ARG_MAX": 56,
 }
 PLACEHOLDER_FOR_GREATER_OP_CODES = 127
 
@@ -137,6 +137,18 @@ class TFLiteBuilder:
                  np.dtype(np.int64): "int64", np.dtype(np.float32): "float32"}[data.dtype]
         self.buffers.append(data.astype(data.dtype.newbyteorder("<")).tobytes())
         return self.tensor(name, dtype, data.shape, scale=scale, zero_point=zero_point, axis=axis,
+                           buffer=len(self.buffers) - 1)
+
+    def constant_int4(self, name, data: np.ndarray, *, scale=None, zero_point=0, axis=0) -> int:
+        """A constant INT4 tensor: int8 data in [-8, 7], two values a byte, the even-indexed one in the low nibble
+        (TFLite's PackInt8IntoDenseInt4), an odd count's last byte half empty."""
+        flat = np.asarray(data, np.int8).reshape(-1)
+        if flat.size and (flat.min() < -8 or flat.max() > 7):
+            raise ValueError("INT4 data must lie in [-8, 7]")
+        nibbles = np.zeros(flat.size + flat.size % 2, np.uint8)
+        nibbles[:flat.size] = flat.astype(np.uint8) & 0x0F
+        self.buffers.append((nibbles[0::2] | (nibbles[1::2] << 4)).astype(np.uint8).tobytes())
+        return self.tensor(name, "int4", np.shape(data), scale=scale, zero_point=zero_point, axis=axis,
                            buffer=len(self.buffers) - 1)
 
     def operator(self, op: str, inputs, outputs, options_table: str | None = None, options: dict | None = None):

@@ -1,4 +1,4 @@
-"""A TFLite flat buffer in, a .mfb out: compile_tflite, bit-exact with TFLite's int8 reference kernels.
+"""A TFLite flat buffer in, a .mfb out: compile_tflite, bit-exact with TFLite's int8 and 16x8 reference kernels.
 
 Where TFLite and TFLite Micro differ, microflat follows TFLite Micro (and CMSIS-NN): LiteRT's reference
 FULLY_CONNECTED with per-tensor weights rounds acc M once, TFLite Micro's rounds twice (gemmlowp's doubling high
@@ -22,7 +22,9 @@ same name, its parameters computed from the file's float32 scales as TFLite's Pr
   CONCATENATION, PAD(V2)                         copies (TFLite wants one quantization); PAD's value real 0
   SQUEEZE, EXPAND_DIMS                           RESHAPE
   QUANTIZE, DEQUANTIZE                           float32 <-> int8 at the model's boundary
-  LOGISTIC, TANH, RELU, RELU6, LEAKY_RELU (int8) TFLite Micro's results, as a table (tflite_tables.py)
+  LOGISTIC, TANH, RELU, RELU6, LEAKY_RELU,       TFLite Micro's results, as a table (tflite_tables.py): gemmlowp
+  HARD_SWISH, ELU, GELU (int8)                   fixed point, HardSwish's int16 fixed point, ELU's float32 table;
+                                                 GELU (which TFLite Micro lacks) TFLite's float32 table
   TRANSPOSE_CONV                                 a conv's per-channel M; the padding TFLite derives from the output
   BATCH_MATMUL                                   M = s_lhs s_rhs / s_out in double; adj_x, adj_y
   STRIDED_SLICE, GATHER                          copies; the slice's bounds resolved per dimension as TFLite does
@@ -35,13 +37,43 @@ same name, its parameters computed from the file's float32 scales as TFLite's Pr
   SOFTMAX                                        PreprocessSoftmaxScaling(beta, s_in) in double (kernels.
                                                  preprocess_softmax_scaling); output 1/256, -128
 
+TFLite's 16x8 mode (int16 activations at zero point 0, int8 weights) maps to the same ops' int16 forms:
+
+  CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED   M as above; the int64 bias as stored (none: zeros; LiteRT's CONV_2D
+                                                 wants one, TFLite Micro's does not); the weight dense (the 16x8
+                                                 kernels read no encoding). An int32 bias is refused: TFLite's
+                                                 kernels then accumulate and round in 32 bits (measured: some
+                                                 outputs differ), a form microflat's runtime has not
+  ADD, SUB                                       add.cc's general form: add_params with left shift 15, which
+                                                 pot_scale_int16 false selects, and true (the default) unless all
+                                                 three scales are powers of two; there TFLite takes its power-of-two
+                                                 form (TFLite Micro still the general one): refused
+  MUL                                            mul_params (float32 products, as for int8)
+  AVERAGE_POOL_2D, MAX_POOL_2D, RESHAPE,         as for int8; CONCATENATION and PACK copy raw int16 values whatever
+  SQUEEZE, EXPAND_DIMS, STRIDED_SLICE, SLICE,    the scales (TFLite's), so an input at another quantization than
+  SPLIT(_V), UNPACK, PACK, CONCATENATION         the output's is refused (microflat's copy would requantize it)
+  QUANTIZE, DEQUANTIZE                           float32 <-> int16 too
+  QUANTIZE int -> int                            quantize.cc's Requantize, M = s_in / s_out in double: microflat's
+                                                 REQUANTIZE (int16 -> int8, int16 -> int16; int8 -> int16, TFLite
+                                                 Micro's, which LiteRT refuses); int8 -> int8 a one-input
+                                                 CONCATENATION (its requantizing copy is the same arithmetic)
+  LOGISTIC, TANH                                 SigmoidPrepare's / TanhPrepare's input multiplier and left shift
+                                                 (kernels.logistic_s16_params, tanh_s16_params); output 1/32768, 0
+  SOFTMAX                                        QuantizeMultiplier(s_in beta / (10 / 65535)) (kernels.
+                                                 softmax_s16_params); output 1/32768, 0
+
+Every other op touching an int16 tensor is refused by name (its 16x8 form is none microflat's runtime has).
+
 Padding: SAME's total padding max((out - 1) stride + (k - 1) dilation + 1 - in, 0), its smaller half at the top
 and left (ComputePaddingHeightWidth). A fused activation is TFLite's CalculateActivationRangeQuantized: the
-bounds zp + round(bound / s) (f32 division, rounded half away from zero) clamped to [-128, 127].
+bounds zp + round(bound / s) (f32 division, rounded half away from zero) clamped to the output type's range
+([-128, 127], or [-32768, 32767] in 16x8 mode).
 
 A batch of -1 in a tensor's shape_signature (the MLPerf Tiny files have one) is the batch its shape holds (1).
 Weights are stored as the file holds them, each in the smallest encoding the kernels run in place that keeps
-every value (compiler/encodings.py: sparse, packed int4, palette or dense).
+every value (compiler/encodings.py: sparse, packed int4, palette or dense). An INT4 weight (TFLite's packed 4-bit
+type, two values a byte, the even-indexed one in the low nibble) is read into its int8 values, which TFLite's and
+TFLite Micro's kernels unpack the same way; the encoder then packs it again, to 4 bits or fewer.
 
 Refused with CompileError, naming what: anything but one subgraph, an op microflat does not map (each such op and
 how often it occurs), a float or custom op, a tensor whose quantization the op cannot take.
@@ -59,7 +91,7 @@ import numpy as np
 from microflat import kernels as K
 from microflat.runtime.errors import CompileError, MicroflatError
 
-from . import encodings, tflite_tables
+from . import encodings, tflite_recurrent, tflite_tables
 from .writer import ModelWriter
 
 try:  # the compiler extra's
@@ -68,8 +100,32 @@ except ImportError:  # pragma: no cover - the compiler extra installs it
     tflite = None
 
 _DTYPES = {9: "int8", 7: "int16", 2: "int32", 4: "int64", 0: "float32"}  # tflite.TensorType values
+_INT4 = 17  # tflite.TensorType.INT4: constant weights only, read into int8 (_unpack_int4)
 _PADDING_SAME, _PADDING_VALID = 0, 1  # tflite.Padding
 _ACTIVATIONS = {0: (-math.inf, math.inf), 1: (0.0, math.inf), 2: (-1.0, 1.0), 3: (0.0, 6.0)}  # NONE, RELU, N1_TO_1, 6
+_RANGES = {"int8": (-128, 127), "int16": (-32768, 32767)}  # an integer activation's values
+# A weighted layer's bias by its activations' type: int32 (int8), int64 (TFLite's 16x8 mode; module docstring).
+_BIAS_DTYPES = {"int8": "int32", "int16": "int64"}
+# The ops whose int16 form (TFLite's 16x8 mode) microflat maps: any other touching an int16 tensor is refused by
+# name. LSTM and SVDF are not listed: their int8 forms hold int16 states; tflite_recurrent.py checks their types.
+_INT16_FORMS = frozenset({"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "ADD", "SUB", "MUL", "AVERAGE_POOL_2D",
+                          "MAX_POOL_2D", "RESHAPE", "SQUEEZE", "EXPAND_DIMS", "STRIDED_SLICE", "SLICE", "SPLIT",
+                          "SPLIT_V", "UNPACK", "PACK", "CONCATENATION", "QUANTIZE", "DEQUANTIZE", "LOGISTIC", "TANH",
+                          "SOFTMAX"})
+_CHECKS_OWN_DTYPES = frozenset({"UNIDIRECTIONAL_SEQUENCE_LSTM", "SVDF"})
+_Q015 = 1.0 / 32768.0  # the output scale of int16 LOGISTIC, TANH and SOFTMAX (zero point 0)
+
+
+def _unpack_int4(raw: np.ndarray, count: int, name: str) -> np.ndarray:
+    """An INT4 buffer as int8 values: two a byte, the even-indexed value in the low nibble (TFLite's
+    PackInt8IntoDenseInt4), each nibble sign-extended ((n ^ 8) - 8); ceil(count / 2) bytes."""
+    raw = np.asarray(raw, np.uint8).reshape(-1)
+    if raw.size != (count + 1) // 2:
+        raise CompileError(f"tensor {name!r}: its INT4 buffer holds {raw.size} bytes, its {count} values need "
+                           f"{(count + 1) // 2}")
+    nibbles = np.empty(2 * raw.size, np.int16)
+    nibbles[0::2], nibbles[1::2] = raw & 0x0F, raw >> 4
+    return ((nibbles[:count] ^ 8) - 8).astype(np.int8)
 
 
 class _Tensor:
@@ -79,9 +135,9 @@ class _Tensor:
         t = graph.Tensors(index)
         self.index = index
         self.name = (t.Name() or b"").decode("utf-8", "replace") or f"t{index}"
-        if t.Type() not in _DTYPES:
+        if t.Type() not in _DTYPES and t.Type() != _INT4:
             raise CompileError(f"tensor {self.name!r} has TFLite type {t.Type()}, which microflat does not take")
-        self.dtype = _DTYPES[t.Type()]
+        self.dtype = _DTYPES.get(t.Type(), "int8")
         self.shape = tuple(int(d) for d in (t.ShapeAsNumpy() if t.ShapeLength() else ()))
         q = t.Quantization()
         self.scales = q.ScaleAsNumpy().astype(np.float32) if q is not None and q.ScaleLength() else None
@@ -90,9 +146,13 @@ class _Tensor:
         buf = model.Buffers(t.Buffer()) if t.Buffer() < model.BuffersLength() else None
         raw = buf.DataAsNumpy() if buf is not None and buf.DataLength() else None
         self.data = None
+        if t.Type() == _INT4 and raw is None:
+            raise CompileError(f"tensor {self.name!r} is INT4, which microflat takes for constant weights only")
         if raw is not None:
-            data = np.frombuffer(raw.tobytes(), np.dtype(self.dtype).newbyteorder("<"))
-            if data.size != int(np.prod(self.shape, dtype=np.int64)):
+            count = int(np.prod(self.shape, dtype=np.int64))
+            data = (_unpack_int4(raw, count, self.name) if t.Type() == _INT4 else
+                    np.frombuffer(raw.tobytes(), np.dtype(self.dtype).newbyteorder("<")))
+            if data.size != count:
                 raise CompileError(f"tensor {self.name!r}: its buffer holds {data.size} values, its shape "
                                    f"{self.shape} {int(np.prod(self.shape))}")
             self.data = data.reshape(self.shape).astype(self.dtype)
@@ -105,6 +165,11 @@ class _Tensor:
     def zero_point(self) -> int:
         return int(self.zero_points[0]) if self.zero_points is not None else 0
 
+    @property
+    def quant(self) -> dict:
+        """The writer's quantization keywords: the per-tensor scale and zero point, none for a float tensor."""
+        return {} if self.scales is None else {"scale": self.scale, "zero_point": self.zero_point}
+
 
 def _options(op, cls):
     table = op.BuiltinOptions()
@@ -115,16 +180,34 @@ def _options(op, cls):
 
 
 def _act_range(y: _Tensor, fused: int) -> dict:
-    """TFLite's CalculateActivationRangeQuantized for an int8 output."""
+    """TFLite's CalculateActivationRangeQuantized: the fused activation's bounds in y's integers, within y's type's
+    range (int8, or int16 in 16x8 mode)."""
     if fused not in _ACTIVATIONS:
         raise CompileError(f"fused activation {fused} is not one microflat maps (NONE, RELU, RELU_N1_TO_1, RELU6)")
     lo, hi = _ACTIVATIONS[fused]
+    q_min, q_max = _RANGES[y.dtype]
 
     def quantize(v):
         return y.zero_point + tflite_tables.round_f32(np.float32(v) / np.float32(y.scale))  # a float32 division
 
-    return {"act_min": -128 if lo == -math.inf else max(-128, quantize(lo)),
-            "act_max": 127 if hi == math.inf else min(127, quantize(hi))}
+    return {"act_min": q_min if lo == -math.inf else max(q_min, quantize(lo)),
+            "act_max": q_max if hi == math.inf else min(q_max, quantize(hi))}
+
+
+def _derived(what: str, params, *args):
+    """params(*args), a kernels' *_params (TFLite's Prepare), its ValueError (a quantization that Prepare refuses too)
+    a CompileError naming what."""
+    try:
+        return params(*args)
+    except ValueError as e:
+        raise CompileError(f"{what}: {e}") from None
+
+
+def _q015_output(opcode: str, x: _Tensor, y: _Tensor):
+    """TFLite's int16 LOGISTIC, TANH and SOFTMAX: the input at zero point 0, the output int16 at 1/32768, 0."""
+    if y.dtype != "int16" or y.scales is None or (y.scale, y.zero_point) != (_Q015, 0) or x.zero_point != 0:
+        raise CompileError(f"{opcode} {y.name!r}: an int16 {opcode} takes its input at zero point 0 and gives int16 "
+                           f"at scale 1/32768, zero point 0 (TFLite's Prepare)")
 
 
 def _same_padding(size: int, out: int, stride: int, kernel: int, dilation: int, padding: int) -> int:
@@ -152,9 +235,8 @@ class _Importer:
     def activation(self, t: _Tensor) -> int:
         """The writer's tensor for t (created once): an arena tensor, or a constant operand (an elementwise op's)."""
         if t.index not in self.ids:
-            quant = {} if t.scales is None else {"scale": t.scale, "zero_point": t.zero_point}
-            self.ids[t.index] = (self.w.add_tensor(t.name, t.dtype, t.shape, **quant) if t.data is None else
-                                 self.w.add_constant(t.name, t.data, **quant))
+            self.ids[t.index] = (self.w.add_tensor(t.name, t.dtype, t.shape, **t.quant) if t.data is None else
+                                 self.w.add_constant(t.name, t.data, **t.quant))
         return self.ids[t.index]
 
     def view_4d(self, t: _Tensor, into: bool) -> int:
@@ -163,10 +245,9 @@ class _Importer:
         if len(t.shape) == 4:
             return self.activation(t)
         shape = (1,) * (4 - len(t.shape)) + t.shape
-        quant = {} if t.scales is None else {"scale": t.scale, "zero_point": t.zero_point}
         if t.data is not None:
-            return self.w.add_constant(t.name, t.data.reshape(shape), **quant)
-        view = self.w.add_tensor(f"{t.name}:4d", t.dtype, shape, **quant)
+            return self.w.add_constant(t.name, t.data.reshape(shape), **t.quant)
+        view = self.w.add_tensor(f"{t.name}:4d", t.dtype, shape, **t.quant)
         if into:
             self.w.add_operator("RESHAPE", [self.activation(t)], [view])
         return view
@@ -182,16 +263,25 @@ class _Importer:
         enc = encodings.encode(t.data, axis, choice)
         return self.w.add_constant(t.name, t.data) if enc is None else self.w.add_encoded(t.name, enc)
 
-    def bias(self, t: _Tensor | None, channels: int, name: str) -> int:
-        data = np.zeros(channels, np.int32) if t is None else t.data
-        if data is None or data.dtype != np.int32:
-            raise CompileError(f"the bias of {name!r} must be a constant int32 tensor")
+    def bias(self, t: _Tensor | None, channels: int, name: str, activations: str = "int8") -> int:
+        """A weighted layer's constant bias of _BIAS_DTYPES[activations], zeros where the file has none."""
+        dtype = _BIAS_DTYPES[activations]
+        data = np.zeros(channels, dtype) if t is None else t.data
+        if data is None or data.dtype != np.dtype(dtype):
+            raise CompileError(f"the bias of {name!r} must be a constant {dtype} tensor" + (
+                " (TFLite's 16x8 kernels with an int32 bias accumulate and round in 32 bits, a form microflat's "
+                "runtime has not)" if activations == "int16" else ""))
         return self.w.add_constant(t.name if t is not None else f"{name}.bias", data)
 
     def io(self, op):
         ins = [self.tensor(int(i)) if int(i) >= 0 else None for i in op.InputsAsNumpy()]
         outs = [self.tensor(int(i)) for i in op.OutputsAsNumpy()]
         return ins, outs
+
+    def layer_inputs(self, x: _Tensor, wt: _Tensor, b: _Tensor | None, channels: int, axis: int, name: str):
+        """A weighted layer's input, weight (dense in 16x8 mode: its kernels read no encoding) and bias."""
+        wide = x.dtype == "int16"
+        return [self.activation(x), self.weight(wt, axis, encodable=not wide), self.bias(b, channels, name, x.dtype)]
 
     def requant(self, x: _Tensor, wt: _Tensor, y: _Tensor, channels: int):
         """(mult, shift) arrays: M[c] = s_in s_w[c] / s_out in double, one value for a per-tensor weight."""
@@ -216,11 +306,11 @@ class _Importer:
                     output_mult=mult, output_shift=shift, **_act_range(y, o.FusedActivationFunction()))
         if depthwise:
             opts["depth_multiplier"] = channels // x.shape[3]
-            inputs = [self.activation(x), self.weight(wt, 3), self.bias(b, channels, y.name)]
+            inputs = self.layer_inputs(x, wt, b, channels, 3, y.name)
             self.w.add_operator("DEPTHWISE_CONV_2D", inputs, [self.activation(y)], "DepthwiseConv2DOptions", opts)
         else:
             opts["groups"] = x.shape[3] // wt.shape[3]
-            inputs = [self.activation(x), self.weight(wt, 0), self.bias(b, channels, y.name)]
+            inputs = self.layer_inputs(x, wt, b, channels, 0, y.name)
             self.w.add_operator("CONV_2D", inputs, [self.activation(y)], "Conv2DOptions", opts)
 
     def fully_connected(self, op):
@@ -230,7 +320,7 @@ class _Importer:
         if o.WeightsFormat() != 0:
             raise CompileError(f"FULLY_CONNECTED {y.name!r}: shuffled weights are not taken")
         mult, shift = self.requant(x, wt, y, wt.shape[0])
-        inputs = [self.activation(x), self.weight(wt, 0), self.bias(b, wt.shape[0], y.name)]
+        inputs = self.layer_inputs(x, wt, b, wt.shape[0], 0, y.name)
         self.w.add_operator("FULLY_CONNECTED", inputs, [self.activation(y)], "FullyConnectedOptions",
                             dict(output_mult=mult, output_shift=shift, **_act_range(y, o.FusedActivationFunction())))
 
@@ -249,8 +339,12 @@ class _Importer:
         parameters of add.cc's, sub.cc's, mul.cc's and squared_difference.cc's Prepare (kernels' *_params)."""
         (a, b), (y,) = self.io(op)
         scales = (a.scale, b.scale, y.scale)
-        options = {"ADD": ("AddOptions", lambda: K.add_params(*scales), tflite.AddOptions),
-                   "SUB": ("AddOptions", lambda: K.sub_params(*scales), tflite.SubOptions),
+        shift = {}
+        if a.dtype == "int16" and opcode in ("ADD", "SUB"):
+            self.require_general_int16(op, opcode, a, b, y)
+            shift = dict(left_shift=K.elementwise.ADD_LEFT_SHIFT_INT16)
+        options = {"ADD": ("AddOptions", lambda: K.add_params(*scales, **shift), tflite.AddOptions),
+                   "SUB": ("AddOptions", lambda: K.sub_params(*scales, **shift), tflite.SubOptions),
                    "MUL": ("MulOptions", lambda: K.mul_params(*scales), tflite.MulOptions),
                    "SQUARED_DIFFERENCE": ("SquaredDifferenceOptions", lambda: K.squared_difference_params(*scales),
                                           None),
@@ -264,11 +358,35 @@ class _Importer:
         if y4 != self.activation(y):
             self.w.add_operator("RESHAPE", [y4], [self.activation(y)])
 
+    @staticmethod
+    def require_general_int16(op, opcode: str, a: _Tensor, b: _Tensor, y: _Tensor):
+        """int16 ADD and SUB map to add.cc's and sub.cc's general form (left shift 15), which pot_scale_int16 false
+        selects, and true (the schema's default) too unless all three scales are powers of two (CheckedLog2: log2
+        within 1e-3 of an integer). Then TFLite takes its power-of-two form, a saturating int16 add of the inputs,
+        one of them rounded by 2^(its log2 - the output's) first, which microflat's runtime has not: refused. (TFLite
+        Micro takes the general form whatever the flag: the two differ there.)"""
+        flag = op.BuiltinOptions() is not None and _options(
+            op, tflite.AddOptions if opcode == "ADD" else tflite.SubOptions).PotScaleInt16()
+        if flag and all(K.activations_s16.checked_log2(t.scale)[0] for t in (a, b, y)):
+            raise CompileError(f"{opcode} {y.name!r}: int16 with pot_scale_int16 and power-of-two scales is TFLite's "
+                               f"power-of-two form, which microflat's runtime has not (TFLite's converter writes "
+                               f"pot_scale_int16 false, the general form microflat maps)")
+
+    @staticmethod
+    def require_one_int16_quantization(opcode: str, ins: list[_Tensor], y: _Tensor):
+        """TFLite's int16 CONCATENATION and PACK copy the raw values whatever the inputs' scales (Prepare asks only
+        for zero points 0); microflat's copies only an input at the output's quantization (it requantizes the
+        rest): an int16 input at another is refused."""
+        if y.dtype == "int16" and any(x.quant != y.quant for x in ins):
+            raise CompileError(f"{opcode} {y.name!r}: an int16 input's quantization differs from the output's, whose "
+                               f"raw values TFLite copies; microflat copies only at one quantization")
+
     def concatenation(self, op):
         ins, (y,) = self.io(op)
         o = _options(op, tflite.ConcatenationOptions)
         if o.FusedActivationFunction() != 0:
             raise CompileError(f"CONCATENATION {y.name!r}: a fused activation is not taken")
+        self.require_one_int16_quantization("CONCATENATION", ins, y)
         opts = dict(axis=o.Axis() % len(y.shape),
                     **K.concatenation_options([(x.scale, x.zero_point) for x in ins], (y.scale, y.zero_point)))
         self.w.add_operator("CONCATENATION", [self.activation(x) for x in ins], [self.activation(y)],
@@ -305,29 +423,72 @@ class _Importer:
                             "ReduceOptions", opts)
 
     def boundary(self, op, opcode: str):
-        """QUANTIZE (float32 -> int8) and DEQUANTIZE (int8 -> float32)."""
+        """QUANTIZE (float32 -> int8 or int16) and DEQUANTIZE (int8 or int16 -> float32); QUANTIZE between integer
+        types is requantize's."""
         (x,), (y,) = self.io(op)
-        if {x.dtype, y.dtype} != {"float32", "int8"}:
-            raise CompileError(f"{opcode} {y.name!r}: {x.dtype} -> {y.dtype} is not mapped (float32 <-> int8 only)")
+        if opcode == "QUANTIZE" and x.dtype in _RANGES:
+            return self.requantize(x, y)
+        integer, real = (y, x) if opcode == "QUANTIZE" else (x, y)
+        if real.dtype != "float32" or integer.dtype not in _RANGES:
+            raise CompileError(f"{opcode} {y.name!r}: {x.dtype} -> {y.dtype} is not mapped (float32 and int8 or int16)")
         self.w.add_operator(opcode, [self.activation(x)], [self.activation(y)])
 
+    def requantize(self, x: _Tensor, y: _Tensor):
+        """QUANTIZE between integer types, quantize.cc's Requantize: M = s_in / s_out in double (QuantizeMultiplier),
+        y = clamp(MultiplyByQuantizedMultiplier(x - zp_in, M) + zp_out) to y's type. microflat's REQUANTIZE where one
+        side is int16 (int8 -> int16 is TFLite Micro's; LiteRT refuses it); int8 -> int8 as a one-input
+        CONCATENATION, whose requantizing copy is that arithmetic (kernels.concatenation_params)."""
+        if y.dtype not in _RANGES:
+            raise CompileError(f"QUANTIZE {y.name!r}: {x.dtype} -> {y.dtype} is not mapped")
+        if (x.dtype, y.dtype) == ("int8", "int8"):
+            self.w.add_operator("CONCATENATION", [self.activation(x)], [self.activation(y)], "ConcatenationOptions",
+                                dict(axis=0, **K.concatenation_options([(x.scale, x.zero_point)],
+                                                                       (y.scale, y.zero_point))))
+            return
+        mult, shift = K.quantize_multiplier(float(x.scale) / float(y.scale))
+        self.w.add_operator("REQUANTIZE", [self.activation(x)], [self.activation(y)], "RequantizeOptions",
+                            dict(mult=mult, shift=shift))
+
+    def logistic_or_tanh(self, op, opcode: str):
+        """int8: table_activation's. int16 (16x8): LOGISTIC or TANH with the input multiplier and left shift of
+        TFLite's SigmoidPrepare / TanhPrepare (kernels.logistic_s16_params, tanh_s16_params)."""
+        (x,), (y,) = self.io(op)
+        if x.dtype != "int16":
+            return self.table_activation(op, opcode)
+        _q015_output(opcode, x, y)
+        m, k = _derived(f"{opcode} {y.name!r}", K.logistic_s16_params if opcode == "LOGISTIC" else K.tanh_s16_params,
+                        x.scale)
+        self.w.add_operator(opcode, [self.activation(x)], [self.activation(y)], "LogisticOptions",
+                            dict(input_multiplier=m, input_left_shift=k))
+
     def table_activation(self, op, opcode: str):
-        """int8 LOGISTIC, TANH, RELU, RELU6 and LEAKY_RELU: TFLite Micro's results as a 256-entry table
-        (tflite_tables.py)."""
+        """int8 LOGISTIC, TANH, RELU, RELU6, LEAKY_RELU, HARD_SWISH, ELU and GELU: TFLite Micro's results (TFLite's
+        for GELU, which TFLite Micro lacks) as a 256-entry table (tflite_tables.py), run by microflat's op of the
+        function's name."""
         (x,), (y,) = self.io(op)
         if x.dtype != "int8":
             raise CompileError(f"{opcode} {y.name!r}: only the int8 form is mapped")
+        quant = (x.scale, x.zero_point, y.scale, y.zero_point)
         if opcode == "LEAKY_RELU":
             alpha = _options(op, tflite.LeakyReluOptions).Alpha()
             if not alpha >= 0:
                 raise CompileError(f"LEAKY_RELU {y.name!r}: alpha {alpha} is negative, which microflat does not map")
-            values = tflite_tables.leaky_relu_table(alpha, x.scale, x.zero_point, y.scale, y.zero_point)
+            values = tflite_tables.leaky_relu_table(alpha, *quant)
         elif opcode in ("RELU", "RELU6"):
-            values = tflite_tables.relu_table(opcode, x.scale, x.zero_point, y.scale, y.zero_point)
+            values = tflite_tables.relu_table(opcode, *quant)
+        elif opcode == "HARD_SWISH":
+            values = _derived(f"HARD_SWISH {y.name!r}", tflite_tables.hard_swish_table, *quant)
+        elif opcode == "ELU":
+            values = tflite_tables.float_lookup_table(tflite_tables.elu, *quant)
+        elif opcode == "GELU":
+            approximate = _options(op, tflite.GeluOptions).Approximate()
+            values = tflite_tables.float_lookup_table(
+                tflite_tables.gelu_approximate if approximate else tflite_tables.gelu, *quant)
         else:
             values = tflite_tables.table(opcode, x.scale, x.zero_point)
         t = self.w.add_constant(f"{y.name}.table", values)
-        self.w.add_operator(opcode, [self.activation(x), t], [self.activation(y)])
+        self.w.add_operator({"HARD_SWISH": "HARDSWISH"}.get(opcode, opcode), [self.activation(x), t],
+                            [self.activation(y)])
 
     def transpose(self, op):
         (x, perm), (y,) = self.io(op)
@@ -457,10 +618,11 @@ class _Importer:
         along it (TFLite's int8 PACK copies: the inputs have the output's quantization)."""
         ins, (y,) = self.io(op)
         axis = _options(op, tflite.PackOptions).Axis() % len(y.shape)
+        self.require_one_int16_quantization("PACK", ins, y)
         views = []
         for x in ins:
             shape = x.shape[:axis] + (1,) + x.shape[axis:]
-            view = self.w.add_tensor(f"{x.name}:packed", x.dtype, shape, scale=x.scale, zero_point=x.zero_point)
+            view = self.w.add_tensor(f"{x.name}:packed", x.dtype, shape, **x.quant)
             self.w.add_operator("RESHAPE", [self.activation(x)], [view])
             views.append(view)
         self.w.add_operator("CONCATENATION", views, [self.activation(y)], "ConcatenationOptions",
@@ -480,11 +642,20 @@ class _Importer:
         self.w.add_operator("RESHAPE", [self.activation(x)], [self.activation(y)])
 
     def softmax(self, op):
+        """int8: PreprocessSoftmaxScaling's (mult, left shift, diff_min). int16 (16x8): SoftmaxPrepare's
+        QuantizeMultiplier(s_in beta / (10 / 65535)) (kernels.softmax_s16_params)."""
         (x,), (y,) = self.io(op)
+        if x.dtype != y.dtype:
+            raise CompileError(f"SOFTMAX {y.name!r}: {x.dtype} -> {y.dtype} is not mapped (one type in and out)")
         beta = float(_options(op, tflite.SoftmaxOptions).Beta())
-        m, ls, dmin = K.preprocess_softmax_scaling(beta, x.scale)
-        self.w.add_operator("SOFTMAX", [self.activation(x)], [self.activation(y)], "SoftmaxOptions",
-                            dict(input_beta_mult=m, input_left_shift=ls, diff_min=dmin))
+        if x.dtype == "int16":
+            _q015_output("SOFTMAX", x, y)
+            m, ls = _derived(f"SOFTMAX {y.name!r}", K.softmax_s16_params, x.scale, beta)
+            opts = dict(input_beta_mult=m, input_left_shift=ls)
+        else:
+            m, ls, dmin = K.preprocess_softmax_scaling(beta, x.scale)
+            opts = dict(input_beta_mult=m, input_left_shift=ls, diff_min=dmin)
+        self.w.add_operator("SOFTMAX", [self.activation(x)], [self.activation(y)], "SoftmaxOptions", opts)
 
     def run(self) -> bytes:
         handlers = {"CONV_2D": lambda op: self.conv(op, False), "DEPTHWISE_CONV_2D": lambda op: self.conv(op, True),
@@ -494,15 +665,18 @@ class _Importer:
                     **{name: (lambda op, name=name: self.reduce(op, name)) for name in ("MEAN", "SUM", "REDUCE_MAX")},
                     "QUANTIZE": lambda op: self.boundary(op, "QUANTIZE"),
                     "DEQUANTIZE": lambda op: self.boundary(op, "DEQUANTIZE"),
-                    "LOGISTIC": lambda op: self.table_activation(op, "LOGISTIC"),
-                    "TANH": lambda op: self.table_activation(op, "TANH"),
+                    "LOGISTIC": lambda op: self.logistic_or_tanh(op, "LOGISTIC"),
+                    "TANH": lambda op: self.logistic_or_tanh(op, "TANH"),
                     "RELU": lambda op: self.table_activation(op, "RELU"),
                     "RELU6": lambda op: self.table_activation(op, "RELU6"),
-                    "LEAKY_RELU": lambda op: self.table_activation(op, "LEAKY_RELU"),
+                    **{name: (lambda op, name=name: self.table_activation(op, name))
+                       for name in ("LEAKY_RELU", "HARD_SWISH", "ELU", "GELU")},
                     "TRANSPOSE": self.transpose, "BATCH_MATMUL": self.batch_matmul,
                     "STRIDED_SLICE": self.strided_slice, "GATHER": self.gather, "SLICE": self.slice,
                     "SPLIT": lambda op: self.split(op, "SPLIT"), "SPLIT_V": lambda op: self.split(op, "SPLIT_V"),
                     "UNPACK": self.unpack, "PACK": self.pack,
+                    "UNIDIRECTIONAL_SEQUENCE_LSTM": lambda op: tflite_recurrent.lstm(self, op),
+                    "SVDF": lambda op: tflite_recurrent.svdf(self, op),
                     "TRANSPOSE_CONV": self.transpose_conv,
                     "RESIZE_NEAREST_NEIGHBOR": lambda op: self.resize(op, "RESIZE_NEAREST_NEIGHBOR"),
                     "RESIZE_BILINEAR": lambda op: self.resize(op, "RESIZE_BILINEAR"),
@@ -517,10 +691,20 @@ class _Importer:
             raise CompileError("the file uses operators microflat does not map: " +
                                ", ".join(f"{n} ({c}x)" for n, c in sorted(missing.items())))
         for op, name in zip(ops, names):
+            self.check_int16_form(op, name)
             handlers[name](op)
         self.w.set_io([self.activation(self.tensor(int(i))) for i in self.graph.InputsAsNumpy()],
                       [self.activation(self.tensor(int(i))) for i in self.graph.OutputsAsNumpy()])
         return self.w.to_bytes(hashlib.sha256(self.data).digest())
+
+    def check_int16_form(self, op, name: str):
+        """An op outside _INT16_FORMS touching an int16 tensor is refused: its 16x8 form is none microflat has."""
+        if name in _INT16_FORMS or name in _CHECKS_OWN_DTYPES:
+            return
+        ins, outs = self.io(op)
+        if any(t is not None and t.dtype == "int16" for t in ins + outs):
+            raise CompileError(f"{name} {outs[0].name!r}: its int16 form (TFLite's 16x8 mode) is not one microflat's "
+                               f"runtime has")
 
     def opcode_name(self, op) -> str:
         code = self.model.OperatorCodes(op.OpcodeIndex())
@@ -531,9 +715,9 @@ class _Importer:
 
 
 def compile_tflite(source, *, weight_encoding: str = "auto", name: str | None = None) -> bytes:
-    """A .tflite file (a path, or its bytes) as .mfb bytes, bit-exact with TFLite Micro's int8 reference kernels
-    (module docstring). name: what error messages call the file (default: its path). Raises CompileError, naming
-    the file, for a file it cannot map or cannot read (a damaged file included)."""
+    """A .tflite file (a path, or its bytes) as .mfb bytes, bit-exact with TFLite Micro's int8 and 16x8 reference
+    kernels (module docstring). name: what error messages call the file (default: its path). Raises CompileError,
+    naming the file, for a file it cannot map or cannot read (a damaged file included)."""
     if tflite is None:
         raise CompileError("reading .tflite files needs the compiler extra (pip install microflat[compiler])")
     if isinstance(source, (bytes, bytearray, memoryview)):

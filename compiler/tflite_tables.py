@@ -1,5 +1,5 @@
-"""TFLite Micro's int8 LOGISTIC, TANH, RELU, RELU6 and LEAKY_RELU as 256-entry tables, for .tflite files
-(tflite_import.py).
+"""TFLite Micro's int8 LOGISTIC, TANH, RELU, RELU6, LEAKY_RELU, HARD_SWISH and ELU, and TFLite's GELU, as
+256-entry tables, for .tflite files (tflite_import.py).
 
 microflat runs an int8 activation as a table of its 256 outputs (kernels/lut.py). Its own tables are the
 correctly rounded function; a .tflite's LOGISTIC or TANH must instead give TFLite Micro's bytes, which come from
@@ -20,6 +20,8 @@ holds for Q5.26 only (softmax's and tanh's), so it is written below for any inte
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import math
 
 import numpy as np
@@ -144,4 +146,124 @@ def table(op: str, input_scale: float, input_zp: int) -> np.ndarray:
             a = int(N.multiply_by_quantized_multiplier(np.int32(d), np.int32(multiplier), np.int32(shift)))
             v = int(N.rounding_divide_by_pot(np.int32(fn(a)), np.int32(divisor_bits))) + zp
             out[i] = min(max(v, -128), 127)
+    return out
+
+
+# --- HARD_SWISH: reference_ops::HardSwish<int8> (TFLite's and TFLite Micro's), int16 fixed point -------------
+
+INT16_MIN, INT16_MAX = -(2**15), 2**15 - 1
+
+
+def _srdhm16(a: int, b: int) -> int:
+    """gemmlowp's SaturatingRoundingDoublingHighMul for int16: (a b + nudge) / 2^15 truncated toward zero, nudge
+    2^14 for a b >= 0 and 1 - 2^14 below (so ties round away from zero); -2^15 * -2^15 saturates."""
+    if a == b == INT16_MIN:
+        return INT16_MAX
+    ab = a * b
+    n = ab + (1 << 14 if ab >= 0 else 1 - (1 << 14))
+    return abs(n) >> 15 if n >= 0 else -(abs(n) >> 15)
+
+
+def _sdhm16(a: int, b: int) -> int:
+    """TFLite's SaturatingDoublingHighMul (int16): a b / 2^15 truncated toward zero, without rounding."""
+    if a == b == INT16_MIN:
+        return INT16_MAX
+    ab = a * b
+    return ab >> 15 if ab >= 0 else -((-ab) >> 15)
+
+
+def _saturating_left_shift16(v: int, amount: int) -> int:
+    return min(max(v << amount, INT16_MIN), INT16_MAX)
+
+
+def _down_scale_to_int16(multiplier: int) -> int:
+    """DownScaleInt32ToInt16Multiplier: the Q31 multiplier's top 16 bits, rounded; 32767 where that overflows."""
+    if multiplier >= INT32_MAX - (1 << 15):
+        return INT16_MAX
+    return (multiplier + (1 << 15)) >> 16
+
+
+def hard_swish_params(input_scale: float, output_scale: float) -> tuple[int, int, int, int]:
+    """HardSwishPrepare, in float32 as it computes: the hires input scale s_in / 128 (x d seen with 7 more bits);
+    the output multiplier (s_in / 128) / s_out and the relu-ish one (s_in / 128) / (3 / 32768) (real 3 at 32768),
+    each QuantizeMultiplier'd and cut to 16 bits. Returns (output_mult16, output_exponent, reluish_mult16,
+    reluish_exponent). TFLite refuses an output exponent > 0 (s_out < s_in / 128); so does this."""
+    hires = np.float32(np.float32(1.0 / 128.0) * np.float32(input_scale))
+    out_mult, out_exp = N.quantize_multiplier(float(np.float32(hires / np.float32(output_scale))))
+    if out_exp > 0:
+        raise ValueError(f"its output scale {output_scale} is below the input scale / 128 "
+                         f"({float(hires)}), which TFLite refuses")
+    relu_mult, relu_exp = N.quantize_multiplier(float(np.float32(hires / np.float32(3.0 / 32768.0))))
+    return _down_scale_to_int16(int(out_mult)), int(out_exp), _down_scale_to_int16(int(relu_mult)), int(relu_exp)
+
+
+def hard_swish_table(input_scale: float, input_zp: int, output_scale: float, output_zp: int) -> np.ndarray:
+    """TFLite's int8 HARD_SWISH, x relu6(x + 3) / 6, on the 256 inputs (reference_ops::HardSwish):
+      h = (x - zp_in) 2^7                                   the input at the hires scale s_in / 128
+      p = SRDHM16(h, output_mult16)                         x on the output scale, before its right shift
+      r = h rescaled by the relu-ish multiplier (left shifts saturating in two steps, the last after SRDHM16,
+          so saturation decides the result only there; right shifts RoundingDivideByPOT): x at 3 = 2^15,
+          saturated to [-1, 1) there, then (r + 2^15) >> 1 maps [-3, 3] to [0, 1) in Q0.15
+      y = RoundingDivideByPOT(SDHM16(r, p), -output_exponent) + zp_out, clamped to int8. The product rounds
+          toward zero (SaturatingDoublingHighMul), which TFLite chose to cancel the bias of the roundings above."""
+    out_mult, out_exp, relu_mult, relu_exp = hard_swish_params(input_scale, output_scale)
+    table_ = np.empty(256, np.int8)
+    for i, x in enumerate(range(-128, 128)):
+        hires = (x - input_zp) * (1 << 7)
+        preshift = _srdhm16(hires, out_mult)
+        r = hires
+        if relu_exp > 0:
+            r = _saturating_left_shift16(r, relu_exp - 1)
+        r = _srdhm16(r, relu_mult)
+        if relu_exp > 0:
+            r = _saturating_left_shift16(r, 1)
+        elif relu_exp < 0:
+            r = int(N.rounding_divide_by_pot(np.int32(r), np.int32(-relu_exp)))
+        r = (r + (1 << 15)) >> 1
+        y = int(N.rounding_divide_by_pot(np.int32(_sdhm16(r, preshift)), np.int32(-out_exp))) + output_zp
+        table_[i] = min(max(y, -128), 127)
+    return table_
+
+
+# --- ELU and GELU: TFLite's float lookup tables ------------------------------------------------------------
+
+_LIBM = ctypes.CDLL(ctypes.util.find_library("m"))
+for _name in ("expf", "erfcf", "tanhf"):
+    getattr(_LIBM, _name).restype, getattr(_LIBM, _name).argtypes = ctypes.c_float, [ctypes.c_float]
+
+
+def _libm(name: str, v) -> np.float32:
+    """The C library's float32 function, as TFLite's C++ calls it (std::exp(float) is expf): numpy's own
+    float32 transcendental functions may differ from it in the last place, which can move a rounding."""
+    return np.float32(getattr(_LIBM, name)(float(v)))
+
+
+def elu(v: np.float32) -> np.float32:
+    """TFLite Micro's ELU transform: v < 0 ? std::exp(v) - 1.0f : v, in float32."""
+    return np.float32(_libm("expf", v) - np.float32(1.0)) if v < 0 else v
+
+
+def gelu(v: np.float32) -> np.float32:
+    """TFLite's GELU transform: 0.5f x erfc(x (float)-M_SQRT1_2), in float32."""
+    return np.float32(np.float32(0.5) * v * _libm("erfcf", np.float32(v * np.float32(-math.sqrt(0.5)))))
+
+
+def gelu_approximate(v: np.float32) -> np.float32:
+    """TFLite's approximate GELU: 0.5f x (1 + tanh(sqrt(2 / pi) (x + 0.044715f x^3))), in float32."""
+    inner = np.float32(np.float32(math.sqrt(2.0 / math.pi)) * (v + np.float32(0.044715) * v * v * v))
+    return np.float32(np.float32(0.5) * v * (np.float32(1.0) + _libm("tanhf", inner)))
+
+
+def float_lookup_table(transform, input_scale: float, input_zp: int, output_scale: float,
+                       output_zp: int) -> np.ndarray:
+    """PopulateLookupTable / LUTPopulate<int8_t> on the 256 inputs, every step float32 as TFLite computes it:
+    v = s_in (x - zp_in); y = (int)(roundf(transform(v) (1 / s_out)) + zp_out), clamped to int8."""
+    s_in, inverse = np.float32(input_scale), np.float32(np.float32(1.0) / np.float32(output_scale))
+    out = np.empty(256, np.int8)
+    with np.errstate(over="ignore"):
+        for i, x in enumerate(range(-128, 128)):
+            v = transform(np.float32(s_in * np.float32(x - input_zp)))
+            rescaled = np.float32(round_f32(np.float32(v * inverse)))
+            quantized = np.float32(rescaled + np.float32(output_zp))
+            out[i] = -128 if not quantized > -128 else 127 if quantized > 127 else int(quantized)
     return out
