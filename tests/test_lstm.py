@@ -468,6 +468,25 @@ def test_lstm_refuses_what_the_kernel_cannot_take(call, message):
 # ---------------------------------------------------------------------------------------------------------------
 
 
+def schema_tensor(model, graph, name, type_code, shape, scale, zero_point, data=None, variable=False) -> int:
+    """A per-tensor quantized tensor appended to a LiteRT schema graph (object API), its data (if any) in a
+    buffer of its own; returns its index."""
+    from ai_edge_litert import schema_py_generated as S
+
+    t = S.TensorT()
+    t.name, t.type, t.shape, t.isVariable, t.buffer = name, type_code, list(shape), variable, 0
+    q = S.QuantizationParametersT()
+    q.scale, q.zeroPoint = [float(scale)], [int(zero_point)]
+    t.quantization = q
+    if data is not None:
+        b = S.BufferT()
+        b.data = np.frombuffer(np.ascontiguousarray(data).tobytes(), np.uint8)
+        model.buffers.append(b)
+        t.buffer = len(model.buffers) - 1
+    graph.tensors.append(t)
+    return len(graph.tensors) - 1
+
+
 def _tflite_lstm(layer: FloatLayer, steps: int, time_major: bool) -> tuple[bytes, dict]:
     """A one-operator .tflite: UNIDIRECTIONAL_SEQUENCE_LSTM with batch 1, variable h and c, and its five
     intermediates (four gate scales 2^-12, the hidden product's), through the LiteRT wheel's own schema."""
@@ -482,18 +501,7 @@ def _tflite_lstm(layer: FloatLayer, steps: int, time_major: bool) -> tuple[bytes
     dtypes = {"int8": S.TensorType.INT8, "int16": S.TensorType.INT16, "int32": S.TensorType.INT32}
 
     def tensor(name, dtype, shape, scale, zero_point, data=None, variable=False):
-        t = S.TensorT()
-        t.name, t.type, t.shape, t.isVariable, t.buffer = name, dtypes[dtype], list(shape), variable, 0
-        q = S.QuantizationParametersT()
-        q.scale, q.zeroPoint = [float(scale)], [int(zero_point)]
-        t.quantization = q
-        if data is not None:
-            b = S.BufferT()
-            b.data = np.frombuffer(np.ascontiguousarray(data).tobytes(), np.uint8)
-            model.buffers.append(b)
-            t.buffer = len(model.buffers) - 1
-        graph.tensors.append(t)
-        return len(graph.tensors) - 1
+        return schema_tensor(model, graph, name, dtypes[dtype], shape, scale, zero_point, data, variable)
 
     cells, inputs = layer.wx.shape[1], layer.wx.shape[2]
     seq = (steps, 1) if time_major else (1, steps)

@@ -289,20 +289,7 @@ def _16x8_file() -> bytes:
 
 
 def _add_tensor(model, graph, name, dtype, shape, data=None, scale=1.0, zero_point=0):
-    from ai_edge_litert import schema_py_generated as S
-
-    t = S.TensorT()
-    t.name, t.type, t.shape, t.buffer = name, dtype, list(shape), 0
-    q = S.QuantizationParametersT()
-    q.scale, q.zeroPoint = [float(scale)], [int(zero_point)]
-    t.quantization = q
-    if data is not None:
-        b = S.BufferT()
-        b.data = np.frombuffer(np.ascontiguousarray(data).tobytes(), np.uint8)
-        model.buffers.append(b)
-        t.buffer = len(model.buffers) - 1
-    graph.tensors.append(t)
-    return len(graph.tensors) - 1
+    return L8.schema_tensor(model, graph, name, dtype, shape, scale, zero_point, data)
 
 
 def _inputs_set(changes):
