@@ -15,9 +15,10 @@ filter, and the C twin must equal Numba.
 
 import numpy as np
 import pytest
-from hypothesis import assume, given
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+import int_reference as R
 from layer_cases import conv2d_cases, depthwise_cases, fully_connected_cases
 from test_kernels_exact import conv2d_reference, depthwise_reference, fully_connected_reference
 from microflat.kernels import conv2d, depthwise_conv2d, fully_connected, native
@@ -144,6 +145,32 @@ def _check_encoded(op, reference, case, data, axis):
 @given(case=conv2d_cases(), data=st.data())
 def test_conv2d_encoded_equals_dense_reference(case, data):
     _check_encoded(conv2d, conv2d_reference, case, data, 0)
+
+
+@settings(max_examples=120, deadline=None)
+@given(data=st.data())
+def test_an_encoded_conv_of_wide_rows_gives_its_exact_accumulators(data):
+    """8 to 40 input channels, so a row can hold fewer than a quarter of its taps nonzero (the Numba kernel then
+    visits only those) or more (a pointwise row then sums x w - zp sum w); 1x1 and 3x3 filters, padding, strides.
+    M = 1 (mult 2^30, shift 1) and small values, so the output is the accumulator itself (clamped): an
+    accumulator off by one shows, as it would not behind a small multiplier."""
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1)))
+    k, cin, cout = data.draw(st.sampled_from([1, 3])), data.draw(st.integers(8, 40)), data.draw(st.integers(1, 5))
+    h, w, pad, stride = (data.draw(st.integers(1, 5)), data.draw(st.integers(1, 5)), data.draw(st.integers(0, 1)),
+                         data.draw(st.integers(1, 2)))
+    assume(h + 2 * pad >= k and w + 2 * pad >= k)
+    out_h, out_w = (h + 2 * pad - k) // stride + 1, (w + 2 * pad - k) // stride + 1
+    density = data.draw(st.sampled_from([0.0, 0.03, 0.1, 0.2, 0.5, 1.0]))
+    wts = np.where(rng.random((cout, k, k, cin)) < density, rng.integers(-2, 3, (cout, k, k, cin)), 0).astype(np.int8)
+    x = rng.integers(-3, 4, (1, h, w, cin)).astype(np.int8)
+    zp = data.draw(st.integers(-2, 2))
+    acc = R.conv2d_accumulators(x.astype(np.int64) - zp, wts.astype(np.int64), (stride, stride), (1, 1), pad, pad,
+                                out_h, out_w, 1)
+    want = np.clip(acc, -128, 127)
+    e = data.draw(encodings_of(wts, 0))
+    kw = dict(input_zp=zp, output_zp=0, output_mult=1 << 30, output_shift=1, stride=stride, padding=(pad, pad))
+    for backend in ("numba", "c"):
+        np.testing.assert_array_equal(conv2d(x, e, backend=backend, **kw), want)
 
 
 @given(case=depthwise_cases(), data=st.data())
