@@ -28,7 +28,8 @@ import numpy as np
 from .export_c import export
 
 CORTEX_M = Path(__file__).resolve().parents[1] / "firmware_examples" / "cortex-m"
-BOARDS = {"mps2-an385": "Cortex-M3", "mps2-an386": "Cortex-M4F", "mps2-an500": "Cortex-M7", "mps3-an547": "Cortex-M55"}
+BOARDS = {"microbit": "Cortex-M0", "mps2-an385": "Cortex-M3", "mps2-an386": "Cortex-M4F", "mps2-an500": "Cortex-M7", "mps2-an505": "Cortex-M33",
+          "mps3-an547": "Cortex-M55"}
 TOOLS = ("make", "arm-none-eabi-gcc", "qemu-system-arm")
 APT = "apt-get install --no-install-recommends"
 PACKAGES = {"make": "make", "arm-none-eabi-gcc": "gcc-arm-none-eabi libnewlib-arm-none-eabi",

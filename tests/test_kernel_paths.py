@@ -63,6 +63,7 @@ def assert_agrees(result, path):
 @pytest.mark.parametrize("board, cpu, flags", [
     ("mps2-an386", "cortex-m4", ["-mfpu=fpv4-sp-d16", "-mfloat-abi=hard"]),
     ("mps2-an500", "cortex-m7", ["-mfpu=fpv5-d16", "-mfloat-abi=hard"]),
+    ("mps2-an505", "cortex-m33", ["-mfloat-abi=soft"]),
     ("mps3-an547", "cortex-m55", ["-mfloat-abi=hard"]),
 ])
 def test_cortex_m_dsp_kernels_agree_with_the_portable_c(board, cpu, flags, tmp_path):
