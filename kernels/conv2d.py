@@ -163,91 +163,63 @@ def conv2d_encoded_s8(
     act_min, act_max,
     input, codebook, values, positions, bias, output,
 ):
-    """conv2d_s8 on a filter in a WeightEncoding (weight_encoding.py), read in place, output channel by output
-    channel: each OHWI row is decoded once (decode_encoded_row, into the scratch after the column's place), then
-    dotted with every pixel's receptive field, (x - input_zp) w summed over the taps inside the input as the dense
-    kernel's im2col column holds them (padding taps add 0); a row with fewer than a quarter of its taps nonzero
-    visits only those, listed in the column's place of the scratch. Channels are visited in order, so a sparse walk runs
-    once through the stream per call. The C twin decodes rows per pixel into less RAM (encoded_row_dot); the
-    sums, and so the bytes, are the dense kernel's on the decoded filter. Scratch:
-    conv2d_encoded_s8_scratch_bytes."""
+    """conv2d_s8 on a filter in a WeightEncoding (weight_encoding.py): the same im2col column (in the scratch),
+    each output channel a dot product with its decoded OHWI row. The host kernel decodes every row once per call
+    (decode_encoded_row, in channel order, so a sparse walk runs once through the stream) into memory of its own;
+    a row with fewer than a quarter of its taps nonzero keeps those alone (their column positions and weights),
+    and its dot visits only them. The C twin, short of RAM, decodes each row at every pixel into the scratch
+    after the column (encoded_row_dot). Pixels are visited in order, each one's column read before its outputs
+    are written, as the dense kernel does: the memory planner lets an output overlap its input on that order.
+    The sums, and so the bytes, are the dense kernel's on the decoded filter."""
     cin_g = input_ch // groups
     cout_g = output_ch // groups
     k = filter_h * filter_w * cin_g
-    row_buffer = scratch[k:]
     has_bias = bias.shape[0] > 0
-    taps = scratch[:k]  # the column's place: a row's nonzero taps, where the indices fit int16
-    list_taps = k <= 32767
+    rows = np.empty(output_ch * k, np.int16)  # decoded rows, or a sparse row's nonzero weights first
+    taps = np.empty(output_ch * k, np.int32)  # a sparse row's nonzero taps
+    nonzero = np.full(output_ch, -1, np.int64)  # per row: how many nonzero taps, or -1 (a dense row)
     entry = 0
     position = -1
     for c in range(output_ch):
-        g = c // cout_g
-        cb = c * codebook_size if codebook_per_channel else 0
-        entry, position = decode_encoded_row(row_buffer, c, k, value_bits, codebook, cb, position_bits, entries,
-                                             values, positions, entry, position)
-        nonzero = 0
-        if list_taps:
+        row = rows[c * k:(c + 1) * k]
+        entry, position = decode_encoded_row(row, c, k, value_bits, codebook,
+                                             c * codebook_size if codebook_per_channel else 0, position_bits,
+                                             entries, values, positions, entry, position)
+        n = 0
+        for t in range(k):
+            n += row[t] != 0
+        if 4 * n < k:  # few taps: visit those only (compacted in place: the n-th nonzero tap is at or past n)
+            n = 0
             for t in range(k):
-                if row_buffer[t] != 0:
-                    taps[nonzero] = t
-                    nonzero += 1
-        sparse = list_taps and 4 * nonzero < k  # few taps: visit those only
-        if sparse:  # their weights compacted in place (taps[n] >= n)
-            for n in range(nonzero):
-                row_buffer[n] = row_buffer[taps[n]]
-        pointwise = filter_h == 1 and filter_w == 1
-        row_sum = np.int32(0)  # a pointwise pixel's sum (x - zp) w = sum x w - zp sum w
-        if pointwise and not sparse:
-            for t in range(k):
-                row_sum += np.int32(row_buffer[t])
-        q = c if per_channel else 0
-        for b in range(batches):
-            for oy in range(output_h):
-                iy0 = oy * stride_h - pad_top
-                for ox in range(output_w):
-                    ix0 = ox * stride_w - pad_left
-                    acc = np.int32(0)
-                    if sparse and pointwise:
-                        if 0 <= iy0 < input_h and 0 <= ix0 < input_w:
-                            base = ((b * input_h + iy0) * input_w + ix0) * input_ch + g * cin_g
-                            for n in range(nonzero):
-                                acc += np.int32(np.int32(input[base + taps[n]]) - input_zp) * \
-                                    np.int32(row_buffer[n])
-                    elif pointwise:
-                        if 0 <= iy0 < input_h and 0 <= ix0 < input_w:
-                            base = ((b * input_h + iy0) * input_w + ix0) * input_ch + g * cin_g
-                            dot = np.int32(0)
-                            for i in range(cin_g):
-                                dot += np.int32(input[base + i]) * np.int32(row_buffer[i])
-                            acc = np.int32(dot - input_zp * row_sum)
-                    elif sparse:
-                        for n in range(nonzero):
-                            t = np.int64(taps[n])
-                            tap, i = t // cin_g, t % cin_g
-                            ky, kx = tap // filter_w, tap % filter_w
-                            iy = iy0 + ky * dilation_h
-                            ix = ix0 + kx * dilation_w
-                            if 0 <= iy < input_h and 0 <= ix < input_w:
-                                x = input[((b * input_h + iy) * input_w + ix) * input_ch + g * cin_g + i]
-                                acc += np.int32(np.int32(x) - input_zp) * np.int32(row_buffer[n])
-                    else:
-                        j = 0
-                        for ky in range(filter_h):
-                            iy = iy0 + ky * dilation_h
-                            for kx in range(filter_w):
-                                ix = ix0 + kx * dilation_w
-                                if 0 <= iy < input_h and 0 <= ix < input_w:
-                                    base = ((b * input_h + iy) * input_w + ix) * input_ch + g * cin_g
-                                    for i in range(cin_g):
-                                        acc += np.int32(np.int32(input[base + i]) - input_zp) * \
-                                            np.int32(row_buffer[j + i])
-                                j += cin_g
-                    if has_bias:
-                        acc += bias[c]
-                    out = ((b * output_h + oy) * output_w + ox) * output_ch + c
-                    output[out] = np.int8(
-                        requantize(np.int32(acc), output_mult[q], output_shift[q], output_zp, act_min, act_max)
-                    )
+                if row[t] != 0:
+                    taps[c * k + n] = t
+                    row[n] = row[t]
+                    n += 1
+            nonzero[c] = n
+    for b in range(batches):
+        for oy in range(output_h):
+            iy0 = oy * stride_h - pad_top
+            for ox in range(output_w):
+                ix0 = ox * stride_w - pad_left
+                out_base = ((b * output_h + oy) * output_w + ox) * output_ch
+                for g in range(groups):
+                    im2col_s16(scratch, input, b, iy0, ix0, g, input_h, input_w, input_ch, cin_g,
+                               filter_h, filter_w, dilation_h, dilation_w, input_zp)
+                    for c in range(g * cout_g, (g + 1) * cout_g):
+                        acc = np.int32(0)
+                        base = c * k
+                        if nonzero[c] >= 0:
+                            for n in range(nonzero[c]):
+                                acc += np.int32(scratch[taps[base + n]]) * np.int32(rows[base + n])
+                        else:
+                            for t in range(k):
+                                acc += np.int32(scratch[t]) * np.int32(rows[base + t])
+                        if has_bias:
+                            acc += bias[c]
+                        q = c if per_channel else 0
+                        output[out_base + c] = np.int8(
+                            requantize(np.int32(acc), output_mult[q], output_shift[q], output_zp, act_min, act_max)
+                        )
 
 
 @kernel(

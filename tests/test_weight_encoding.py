@@ -151,7 +151,7 @@ def test_conv2d_encoded_equals_dense_reference(case, data):
 @given(data=st.data())
 def test_an_encoded_conv_of_wide_rows_gives_its_exact_accumulators(data):
     """8 to 40 input channels, so a row can hold fewer than a quarter of its taps nonzero (the Numba kernel then
-    visits only those) or more (a pointwise row then sums x w - zp sum w); 1x1 and 3x3 filters, padding, strides.
+    visits only those) or more; 1x1 and 3x3 filters, padding, strides.
     M = 1 (mult 2^30, shift 1) and small values, so the output is the accumulator itself (clamped): an
     accumulator off by one shows, as it would not behind a small multiplier."""
     rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1)))
