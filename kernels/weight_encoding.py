@@ -111,10 +111,9 @@ def decode_encoded_row(row_buffer, row, length, value_bits, codebook, codebook_b
                        positions, entry, position):
     """Row ``row`` (``length`` weights) of an encoded weight in row order, as int16 in row_buffer[:length].
 
-    Dense layout: decode_row. Sparse layout: zeros, then the walk of encoded_row_dot from (entry, position),
-    each entry's value stored at its place; rows must be visited in order. Returns (entry, position).
-    (Numba only: its conv kernel decodes each row once per call, where the C twin, short of RAM, decodes it
-    once per pixel.)
+    Dense layout: decode_row. Sparse layout: zeros, then the walk from (entry, position), the state after the
+    previous row, each entry's value stored at its place, stopping before the first entry past this row; rows
+    must be visited in order. Returns (entry, position).
     """
     if position_bits == 0:
         decode_row(row_buffer, values, row * length * value_bits, length, value_bits, codebook, codebook_base)
@@ -136,30 +135,16 @@ def decode_encoded_row(row_buffer, row, length, value_bits, codebook, codebook_b
 @njit(inline="always", cache=True, nogil=True)
 def encoded_row_dot(column, row_buffer, row, length, value_bits, codebook, codebook_base, position_bits, entries,
                     values, positions, entry, position):
-    """sum_t column[t] * w[row, t] over row ``row`` (``length`` weights) of an encoded weight in row order.
-
-    Dense layout: the row is decoded into ``row_buffer`` (int16, ``length``), then one dot product, which
-    compilers vectorize as they do the dense kernel's.
-    Sparse layout: the walk goes on from (entry, position), the state after the previous row, and stops
-    before the first entry past this row; rows must be visited in order. Returns (acc, entry, position);
-    the C twin updates *entry and *position instead.
+    """sum_t column[t] * w[row, t] over row ``row`` (``length`` weights) of an encoded weight in row order: the
+    row decoded into ``row_buffer`` (int16, ``length``; decode_encoded_row, so rows must be visited in order),
+    then one dot product, which compilers vectorize as they do the dense kernel's. Returns (acc, entry,
+    position); the C twin walks a sparse row without decoding it, and updates *entry and *position instead.
     """
+    entry, position = decode_encoded_row(row_buffer, row, length, value_bits, codebook, codebook_base, position_bits,
+                                         entries, values, positions, entry, position)
     acc = np.int32(0)
-    if position_bits == 0:
-        decode_row(row_buffer, values, row * length * value_bits, length, value_bits, codebook, codebook_base)
-        for t in range(length):
-            acc += np.int32(column[t]) * np.int32(row_buffer[t])
-    else:
-        start = row * length
-        end = start + length
-        while entry < entries:
-            nxt = position + 1 + read_bits(positions, entry * position_bits, position_bits)
-            if nxt >= end:
-                break
-            position = nxt
-            w = weight_value(read_bits(values, entry * value_bits, value_bits), value_bits, codebook, codebook_base)
-            acc += np.int32(column[position - start]) * w
-            entry += 1
+    for t in range(length):
+        acc += np.int32(column[t]) * np.int32(row_buffer[t])
     return acc, entry, position
 
 
