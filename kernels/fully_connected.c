@@ -3,7 +3,8 @@
  * derives the arithmetic). Each input row is widened once into `scratch` as
  * int16 (x - input_zp); each output is a dot product with a weight row
  * (requantized_row_dots.h), or, for asymmetric weights (filter_zp != 0, decided
- * once per call), with the row's weights centred as they are read.
+ * once per call) or one rounding (single_rounding), with the row's weights
+ * centred as they are read.
  */
 #include "requantized_row_dots.h"
 #include "microflat_kernels.h"
@@ -15,16 +16,30 @@ int64_t mf_fully_connected_s8_scratch_bytes(int32_t input_features)
     return 2 * (int64_t)input_features;
 }
 
+/* One output's requantization: TFLite's two roundings, or LiteRT's reference one (single_rounding). */
+static inline int8_t fc_output(int32_t acc, const int32_t *output_mult, const int8_t *output_shift,
+                               int32_t per_channel, int32_t single_rounding, int32_t o, int32_t output_zp,
+                               int32_t act_min, int32_t act_max)
+{
+    if (single_rounding) {
+        const int32_t q = per_channel ? o : 0;
+        return (int8_t)requantize_single_rounding(acc, output_mult[q], output_shift[q], output_zp, act_min, act_max);
+    }
+    return requant_output(acc, channel_requant(output_mult, output_shift, per_channel, o), output_zp, act_min,
+                          act_max);
+}
+
 /*
- * The outputs of one widened row (x - input_zp, in natural order) on asymmetric weights: output o is
+ * The outputs of one widened row (x - input_zp, in natural order), the portable way, for asymmetric weights
+ * and for single rounding (which the paths of requantized_row_dots.h do not take): output o is
  * requantize(bias[o] + sum_k column[k] * (w[o, k] - filter_zp)). Both factors lie in [-255, 255] and
  * every partial sum within the loader's bound 255 * sum_k |w[o, k] - filter_zp| + |bias[o]| < 2^31
  * (numerics.accumulator_overflow), so the int32 sums are exact. Four rows at a time, as row_dots.h.
  */
-static void asymmetric_row_outputs(const int16_t *column, int32_t length, const int8_t *rows, int32_t filter_zp,
-                                   int32_t output_features, const int32_t *bias, const int32_t *output_mult,
-                                   const int8_t *output_shift, int32_t per_channel, int32_t output_zp,
-                                   int32_t act_min, int32_t act_max, int8_t *out)
+static void centred_row_outputs(const int16_t *column, int32_t length, const int8_t *rows, int32_t filter_zp,
+                                int32_t output_features, const int32_t *bias, const int32_t *output_mult,
+                                const int8_t *output_shift, int32_t per_channel, int32_t single_rounding,
+                                int32_t output_zp, int32_t act_min, int32_t act_max, int8_t *out)
 {
     const int16_t zp = (int16_t)filter_zp;
     int32_t o = 0;
@@ -41,8 +56,8 @@ static void asymmetric_row_outputs(const int16_t *column, int32_t length, const 
         }
         const int32_t sums[4] = {s0, s1, s2, s3};
         for (int32_t j = 0; j < 4; ++j) {
-            out[o + j] = requant_output(sums[j], channel_requant(output_mult, output_shift, per_channel, o + j),
-                                        output_zp, act_min, act_max);
+            out[o + j] = fc_output(sums[j], output_mult, output_shift, per_channel, single_rounding, o + j, output_zp,
+                                   act_min, act_max);
         }
     }
     for (; o < output_features; ++o) {
@@ -51,8 +66,8 @@ static void asymmetric_row_outputs(const int16_t *column, int32_t length, const 
         for (int32_t k = 0; k < length; ++k) {
             acc += column[k] * (int16_t)(r[k] - zp);
         }
-        out[o] = requant_output(acc, channel_requant(output_mult, output_shift, per_channel, o), output_zp, act_min,
-                                act_max);
+        out[o] = fc_output(acc, output_mult, output_shift, per_channel, single_rounding, o, output_zp, act_min,
+                           act_max);
     }
 }
 
@@ -60,18 +75,18 @@ void mf_fully_connected_s8(int16_t *scratch,
                         int32_t batches, int32_t input_features, int32_t output_features,
                         int32_t input_zp, int32_t filter_zp, int32_t output_zp,
                         const int32_t *output_mult, const int8_t *output_shift, int32_t per_channel,
-                        int32_t act_min, int32_t act_max,
+                        int32_t single_rounding, int32_t act_min, int32_t act_max,
                         const int8_t *input, const int8_t *filter, const int32_t *bias, int8_t *output)
 {
-    if (filter_zp != 0) {
+    if (filter_zp != 0 || single_rounding) {
         for (int32_t b = 0; b < batches; ++b) {
             const int8_t *in = input + b * input_features;
             for (int32_t k = 0; k < input_features; ++k) {
                 scratch[k] = (int16_t)(in[k] - input_zp); /* in [-255, 255]; no MF_COLUMN_DONE: natural order */
             }
-            asymmetric_row_outputs(scratch, input_features, filter, filter_zp, output_features, bias, output_mult,
-                                   output_shift, per_channel, output_zp, act_min, act_max,
-                                   output + b * output_features);
+            centred_row_outputs(scratch, input_features, filter, filter_zp, output_features, bias, output_mult,
+                                output_shift, per_channel, single_rounding, output_zp, act_min, act_max,
+                                output + b * output_features);
         }
         return;
     }
@@ -98,7 +113,7 @@ void mf_fully_connected_encoded_s8(int16_t *scratch,
                                 int32_t position_bits, int32_t entries,
                                 int32_t input_zp, int32_t output_zp,
                                 const int32_t *output_mult, const int8_t *output_shift, int32_t per_channel,
-                                int32_t act_min, int32_t act_max,
+                                int32_t single_rounding, int32_t act_min, int32_t act_max,
                                 const int8_t *input, const int8_t *codebook, const uint8_t *values,
                                 const uint8_t *positions, const int32_t *bias, int8_t *output)
 {
@@ -116,8 +131,8 @@ void mf_fully_connected_encoded_s8(int16_t *scratch,
             if (bias != 0) {
                 acc += bias[o];
             }
-            output[b * output_features + o] = requant_output(
-                acc, channel_requant(output_mult, output_shift, per_channel, o), output_zp, act_min, act_max);
+            output[b * output_features + o] = fc_output(acc, output_mult, output_shift, per_channel, single_rounding,
+                                                        o, output_zp, act_min, act_max);
         }
     }
 }

@@ -54,7 +54,7 @@ from numba import types
 from . import _checks
 from ._dispatch import check_backend, run_kernel
 from ._jit import kernel
-from .numerics import requantize, requantize_int64, weight_abs_sums
+from .numerics import requantize, requantize_int64, requantize_single_rounding, weight_abs_sums
 from .weight_encoding import encoded_row_dot, weighted_arguments
 
 _i64 = types.int64
@@ -76,7 +76,7 @@ def fully_connected_encoded_s8_scratch_bytes(input_features: int) -> int:
         types.int16[::1],  # scratch
         _i64, _i64, _i64,  # batches, input_features, output_features
         _i32, _i32, _i32,  # input_zp, filter_zp, output_zp
-        types.int32[::1], types.int8[::1], _i64,  # output_mult, output_shift, per_channel
+        types.int32[::1], types.int8[::1], _i64, _i64,  # output_mult, output_shift, per_channel, single_rounding
         _i32, _i32,  # act_min, act_max
         types.int8[::1], types.int8[::1], types.int32[::1],  # input, filter, bias
         types.int8[::1],  # output
@@ -86,7 +86,7 @@ def fully_connected_s8(
     scratch,
     batches, input_features, output_features,
     input_zp, filter_zp, output_zp,
-    output_mult, output_shift, per_channel,
+    output_mult, output_shift, per_channel, single_rounding,
     act_min, act_max,
     input, filter, bias, output,
 ):
@@ -98,7 +98,9 @@ def fully_connected_s8(
     - filter_zp * sum_k (x - input_zp), the last sum once per input row (0 for symmetric weights). No
     partial sum can leave int64 (each is below 255 * 128 * 2^31 in magnitude); the result is the
     accumulator, which the layer's bound keeps in int32. The C twin centres each weight instead (int32
-    accumulators)."""
+    accumulators). single_rounding: requantize each output with one rounding
+    (numerics.requantize_single_rounding: LiteRT's reference per-tensor FULLY_CONNECTED) instead of TFLite
+    Micro's two."""
     has_bias = bias.shape[0] > 0
     for b in range(batches):
         in_base = b * input_features
@@ -117,6 +119,8 @@ def fully_connected_s8(
                 acc += bias[o]
             q = o if per_channel else 0
             output[b * output_features + o] = np.int8(
+                requantize_single_rounding(np.int32(acc), output_mult[q], output_shift[q], output_zp, act_min,
+                                           act_max) if single_rounding else
                 requantize(np.int32(acc), output_mult[q], output_shift[q], output_zp, act_min, act_max)
             )
 
@@ -127,7 +131,7 @@ def fully_connected_s8(
         _i64, _i64, _i64,  # batches, input_features, output_features
         _i64, _i64, _i64, _i64, _i64,  # value_bits, codebook_size, codebook_per_channel, position_bits, entries
         _i32, _i32,  # input_zp, output_zp
-        types.int32[::1], types.int8[::1], _i64,  # output_mult, output_shift, per_channel
+        types.int32[::1], types.int8[::1], _i64, _i64,  # output_mult, output_shift, per_channel, single_rounding
         _i32, _i32,  # act_min, act_max
         types.int8[::1],  # input
         types.int8[::1], types.uint8[::1], types.uint8[::1],  # codebook, values, positions: the encoded filter
@@ -139,7 +143,7 @@ def fully_connected_encoded_s8(
     batches, input_features, output_features,
     value_bits, codebook_size, codebook_per_channel, position_bits, entries,
     input_zp, output_zp,
-    output_mult, output_shift, per_channel,
+    output_mult, output_shift, per_channel, single_rounding,
     act_min, act_max,
     input, codebook, values, positions, bias, output,
 ):
@@ -163,6 +167,8 @@ def fully_connected_encoded_s8(
                 acc += bias[o]
             q = o if per_channel else 0
             output[b * output_features + o] = np.int8(
+                requantize_single_rounding(np.int32(acc), output_mult[q], output_shift[q], output_zp, act_min,
+                                           act_max) if single_rounding else
                 requantize(np.int32(acc), output_mult[q], output_shift[q], output_zp, act_min, act_max)
             )
 
@@ -211,6 +217,7 @@ def fully_connected(
     filter_zp: int = 0,
     act_min: int | None = None,
     act_max: int | None = None,
+    single_rounding: bool = False,
     backend: str = "numba",
 ) -> np.ndarray:
     """int8 fully connected, TFLite's int8 reference arithmetic, bit-exact; or 16x8 (int16 input).
@@ -227,6 +234,9 @@ def fully_connected(
         the weights may take all of [-128, 127] and each product is
         (x - input_zp) * (w - filter_zp). A dense filter only (an Encoding
         holds symmetric weights).
+      single_rounding: requantize with one rounding, ties away from zero (what LiteRT's reference per-tensor
+        FULLY_CONNECTED computes: numerics.multiply_by_quantized_multiplier_single_rounding) instead of
+        TFLite's default two (TFLite Micro, CMSIS-NN). int8 only.
       input_zp, output_zp, act_min, act_max, backend: as conv2d.
 
     Returns:
@@ -251,6 +261,8 @@ def fully_connected(
                         output_mult=output_mult, output_shift=output_shift, bias=bias, channels=out_f)
     if x.dtype == np.int16:
         _checks.integer(fn, "filter_zp", filter_zp, 0, 0)
+        if single_rounding:
+            raise ValueError(f"{fn}: single_rounding is for int8 layers (16x8 ones round once already)")
         act_lo, act_hi, mult, shift, per_channel, b = _checks.layer_quantization_16x8(fn, **quantization)
         _checks.weights(fn, "filter", w)
         _checks.accumulator_fits_16x8(fn, weight_abs_sums(w, 0), b)
@@ -274,8 +286,8 @@ def fully_connected(
         fully_connected_s8, fully_connected_encoded_s8, w.reshape(-1) if encoding is None else encoding,
         scratch=np.empty(scratch_bytes(in_f) // 2, dtype=np.int16), batches=n, input_features=in_f,
         output_features=out_f, input_zp=in_zp, filter_zp=w_zp, output_zp=out_zp, output_mult=mult,
-        output_shift=shift, per_channel=per_channel, act_min=act_lo, act_max=act_hi, input=x.reshape(-1), bias=b,
-        output=out.reshape(-1))
+        output_shift=shift, per_channel=per_channel, single_rounding=int(bool(single_rounding)), act_min=act_lo,
+        act_max=act_hi, input=x.reshape(-1), bias=b, output=out.reshape(-1))
     run_kernel(backend, kernel, **named)
     return out
 

@@ -22,6 +22,9 @@
  *   requant      output_mult (Q31, [0, 2^31), int32) and output_shift ([-31, 30], int8 as the .mfb stores it,
  *                positive = left), per_channel = 1: one pair per output
  *                channel, 0: one pair for the whole tensor;
+ *                mf_fully_connected_s8 and its encoded twin also take single_rounding = 1:
+ *                one rounding, ties away from zero (what LiteRT's reference per-tensor
+ *                FULLY_CONNECTED computes), 0: TFLite's default two;
  *   output       clamped to [act_min, act_max] (fused ReLU / ReLU6).
  *
  * Contract (checked by the callers, trusted here): dimensions positive and
@@ -118,7 +121,7 @@ void mf_fully_connected_s8(int16_t *scratch,
                         int32_t batches, int32_t input_features, int32_t output_features,
                         int32_t input_zp, int32_t filter_zp, int32_t output_zp,
                         const int32_t *output_mult, const int8_t *output_shift, int32_t per_channel,
-                        int32_t act_min, int32_t act_max,
+                        int32_t single_rounding, int32_t act_min, int32_t act_max,
                         const int8_t *input, const int8_t *filter, const int32_t *bias, int8_t *output);
 
 int64_t mf_fully_connected_encoded_s8_scratch_bytes(int32_t input_features);
@@ -128,7 +131,7 @@ void mf_fully_connected_encoded_s8(int16_t *scratch,
                                 int32_t position_bits, int32_t entries,
                                 int32_t input_zp, int32_t output_zp,
                                 const int32_t *output_mult, const int8_t *output_shift, int32_t per_channel,
-                                int32_t act_min, int32_t act_max,
+                                int32_t single_rounding, int32_t act_min, int32_t act_max,
                                 const int8_t *input, const int8_t *codebook, const uint8_t *values,
                                 const uint8_t *positions, const int32_t *bias, int8_t *output);
 

@@ -35,6 +35,9 @@ static inline int32_t multiply_by_quantized_multiplier(int32_t x, int32_t mult, 
 int32_t mf_multiply_by_quantized_multiplier_reference(int32_t x, int32_t mult, int32_t shift);
 static inline int32_t requantize(int32_t acc, int32_t mult, int32_t shift, int32_t output_zp,
                                  int32_t act_min, int32_t act_max);
+static inline int32_t multiply_by_quantized_multiplier_single_rounding(int32_t x, int32_t mult, int32_t shift);
+static inline int32_t requantize_single_rounding(int32_t acc, int32_t mult, int32_t shift, int32_t output_zp,
+                                                 int32_t act_min, int32_t act_max);
 static inline int32_t multiply_by_quantized_multiplier_int64(int64_t x, int32_t mult, int32_t shift);
 static inline int32_t requantize_int64(int64_t acc, int32_t mult, int32_t shift, int32_t act_min, int32_t act_max);
 static inline int32_t wrapping_add(int32_t a, int32_t b);
@@ -196,6 +199,34 @@ static inline int32_t requantize(int32_t acc, int32_t mult, int32_t shift, int32
                                  int32_t act_min, int32_t act_max)
 {
     return requant_clamp(multiply_by_quantized_multiplier(acc, mult, shift), output_zp, act_min, act_max);
+}
+
+/*
+ * x * mult * 2^(shift - 31) rounded once, ties away from zero: LiteRT's reference per-tensor FULLY_CONNECTED
+ * (numerics.py derives it). p = x * mult, total = 31 - shift in [1, 62]:
+ * floor((p + 2^(total - 1) - [p < 0]) / 2^total). |p| < 2^62 and the rounding term <= 2^61, so the sum is exact
+ * in int64; `>>` is arithmetic (flooring: the check at the top). Saturated to int32, as numerics.py.
+ */
+static inline int32_t multiply_by_quantized_multiplier_single_rounding(int32_t x, int32_t mult, int32_t shift)
+{
+    const int32_t total = 31 - shift;
+    const int64_t p = (int64_t)x * (int64_t)mult;
+    const int64_t result = (p + ((int64_t)1 << (total - 1)) - (p < 0 ? 1 : 0)) >> total;
+    if (result > INT32_MAX) {
+        return INT32_MAX;
+    }
+    if (result < INT32_MIN) {
+        return INT32_MIN;
+    }
+    return (int32_t)result;
+}
+
+/* requantize with one rounding: clamp(multiply_by_quantized_multiplier_single_rounding(acc) + output_zp, ...). */
+static inline int32_t requantize_single_rounding(int32_t acc, int32_t mult, int32_t shift, int32_t output_zp,
+                                                 int32_t act_min, int32_t act_max)
+{
+    return requant_clamp(multiply_by_quantized_multiplier_single_rounding(acc, mult, shift), output_zp, act_min,
+                         act_max);
 }
 
 /*

@@ -295,6 +295,42 @@ def multiply_by_quantized_multiplier(x, mult, shift):
     return rounding_divide_by_pot(high, np.int32(right_shift))
 
 
+@kernel(_i32(_i32, _i32, _i32))
+def multiply_by_quantized_multiplier_single_rounding(x, mult, shift):
+    """x * mult * 2^(shift - 31), rounded once, ties away from zero: what LiteRT's reference per-tensor int8
+    FULLY_CONNECTED computes (measured: tests/test_tflite_import.py's witness, where M = 1/4 gives 5 -> 1, 2 -> 1,
+    -2 -> -1, 10 -> 3, -10 -> -3), where TFLite Micro and CMSIS-NN round twice (multiply_by_quantized_multiplier).
+
+    Numerics: p = x * mult, total = 31 - shift in [1, 62] (shift in [-31, 30]);
+      result = floor((p + 2^(total - 1) - [p < 0]) / 2^total),
+    round-half-up for p >= 0 and, with the 1 taken off, round-half-down for p < 0: ties away from zero, the
+    nudge of gemmlowp's RoundingDivideByPOT applied to the exact 62-bit product. |p| < 2^31 * 2^31 = 2^62 and the
+    rounding term is at most 2^61, so the sum is exact in int64, and `>>` floors. The quotient exceeds int32 only
+    where x * M does; it is saturated here, and every caller clamps to int8 next.
+    Ranges: mult in [0, 2^31), shift in [-31, 30].
+    """
+    total = np.int64(31 - shift)
+    p = np.int64(x) * np.int64(mult)
+    result = (p + (np.int64(1) << (total - 1)) - (1 if p < 0 else 0)) >> total
+    if result > INT32_MAX:
+        result = INT32_MAX
+    elif result < INT32_MIN:
+        result = INT32_MIN
+    return np.int32(result)
+
+
+@kernel(_i32(_i32, _i32, _i32, _i32, _i32, _i32))
+def requantize_single_rounding(acc, mult, shift, output_zp, act_min, act_max):
+    """requantize with multiply_by_quantized_multiplier_single_rounding: the output stage of LiteRT's reference
+    per-tensor FULLY_CONNECTED, which a FULLY_CONNECTED with FullyConnectedOptions.single_rounding runs."""
+    v = np.int64(multiply_by_quantized_multiplier_single_rounding(acc, mult, shift)) + output_zp
+    if v < act_min:
+        v = act_min
+    elif v > act_max:
+        v = act_max
+    return np.int32(v)
+
+
 @kernel(_i32(_i32, _i32, _i32, _i32, _i32, _i32))
 def requantize(acc, mult, shift, output_zp, act_min, act_max):
     """The output stage of every int8 kernel: scale, add the zero point, clamp.

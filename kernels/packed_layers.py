@@ -533,11 +533,11 @@ def conv2d_packed_call(**conv):
 
 
 def fully_connected_packed_call(**fc):
-    """fully_connected_s8's arguments by name but its scratch (filter_zp 0: the packed weights are symmetric),
-    as a 1x1 convolution over `batches` pixels."""
+    """fully_connected_s8's arguments by name but its scratch (filter_zp 0: the packed weights are symmetric;
+    single_rounding 0: the packed output stage rounds twice), as a 1x1 convolution over `batches` pixels."""
     a = arguments_of(fully_connected_s8, fc)
-    if a.filter_zp:
-        raise ValueError("fully_connected_s8 packed: filter_zp must be 0")
+    if a.filter_zp or a.single_rounding:
+        raise ValueError("fully_connected_s8 packed: filter_zp and single_rounding must be 0")
     return conv2d_packed_call(batches=1, input_h=a.batches, input_w=1, input_ch=a.input_features, filter_h=1,
                               filter_w=1, output_h=a.batches, output_w=1, output_ch=a.output_features, groups=1,
                               stride_h=1, stride_w=1, dilation_h=1, dilation_w=1, pad_top=0, pad_left=0,

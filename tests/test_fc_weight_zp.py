@@ -17,7 +17,7 @@ int64 NumPy (requantization from int_reference.py, which never imports microflat
   asymmetric file's outputs equal the Numba runtime's;
 * LiteRT (ai-edge-litert): its reference FULLY_CONNECTED (BUILTIN_REF) honours a per-tensor filter zero
   point: its outputs are the same int64 accumulator, requantized. It rounds that once, though
-  (round(acc * M) with ties up, TFLite's TFLITE_SINGLE_ROUNDING form), for symmetric weights as well, where
+  (round(acc * M) with ties away from zero), for symmetric weights as well, where
   microflat, TFLite's default and CMSIS-NN round twice (numerics.multiply_by_quantized_multiplier); the two
   differ by one where the double rounding meets a tie. So LiteRT is held to the single-rounding reference,
   microflat to the double-rounding one, and the two equal wherever those agree. (With per-channel scales
@@ -41,6 +41,7 @@ from microflat import kernels as K
 from microflat.compiler.serialize import serialize
 from microflat.compiler.writer import ModelWriter
 from microflat.kernels import native
+from microflat.kernels import weight_encoding as WE
 from microflat.kernels.numerics import weight_abs_sums
 from microflat.runtime import FormatError, Interpreter, load_bytes
 from microflat.runtime.c_runtime import CRuntime, CRuntimeError
@@ -356,6 +357,35 @@ def test_both_loaders_refuse_a_bad_weight_zero_point_at_the_same_field(name):
     assert c.value.offset == py.value.offset, f"Python: {py.value}; C: {c.value}"
 
 
+@pytest.mark.parametrize("single_rounding", [False, True])
+def test_both_loaders_refuse_single_rounding_on_a_16x8_fc_at_the_same_field(single_rounding):
+    """A 16x8 FULLY_CONNECTED rounds once already (requantize_int64); the flag is for int8 layers."""
+    mw = ModelWriter()
+    x = mw.add_tensor("x", "int16", (1, 4), scale=0.01, zero_point=0)
+    y = mw.add_tensor("y", "int16", (1, 2), scale=0.02, zero_point=0)
+    mw.add_operator("FULLY_CONNECTED", [x, mw.add_constant("w", np.ones((2, 4), np.int8), scale=0.01),
+                                        mw.add_constant("b", np.zeros(2, np.int64))], [y], "FullyConnectedOptions",
+                    dict(output_mult=[1 << 30], output_shift=[0], act_min=-32768, act_max=32767))
+    mw.set_io([x], [y])
+    planned = load_bytes(mw.to_bytes())  # the writer verifies: the flag is set after it, as _damaged does
+    model = mw._model({"arena_bytes": planned.arena_bytes, "tensor_offsets": planned.tensor_offsets,
+                       "scratch_offsets": planned.scratch_offsets}, bytes(32))
+    if single_rounding:
+        model["operators"][0]["options"][1]["single_rounding"] = True
+    data = serialize(model, mw.buffers)
+    if not single_rounding:  # the same file without the flag loads in both
+        load_bytes(data)
+        CRuntime(data)
+        return
+    with pytest.raises(FormatError) as py:
+        load_bytes(data)
+    assert py.value.field == "operators[0].options.single_rounding", str(py.value)
+    with pytest.raises(CRuntimeError) as c:
+        CRuntime(data)
+    assert c.value.status == "MF_ERROR_OPERATOR", str(c.value)
+    assert c.value.offset == py.value.offset, f"Python: {py.value}; C: {c.value}"
+
+
 def test_an_unchanged_zero_point_damages_nothing():
     for base, _ in DAMAGED.values():
         data = _damaged(VALID[base](), lambda tensors, buffers: None)
@@ -389,13 +419,46 @@ def _litert_pair(rng, k, out, q):
     return mw.to_bytes(), tb.to_bytes(), (w, bias, mult, shift)
 
 
-def single_rounding_reference(x, w, bias, *, input_zp, filter_zp, output_zp, output_mult, output_shift):
-    """TFLite's TFLITE_SINGLE_ROUNDING requantization: (acc * mult + 2^(30 - shift)) >> (31 - shift), then the
-    zero point and the clamp (what LiteRT's reference FULLY_CONNECTED computes)."""
+def single_rounding_reference(x, w, bias, *, input_zp, filter_zp, output_zp, output_mult, output_shift, act_min=-128,
+                              act_max=127):
+    """One rounding of acc * mult / 2^(31 - shift), ties away from zero, then the zero point and the clamp (what
+    LiteRT's reference per-tensor FULLY_CONNECTED computes; tests/test_tflite_import.py's witness shows its
+    ties). Python integers: exact."""
     acc = reference_accumulators(x, w, bias, input_zp, filter_zp)
-    total = 31 - int(output_shift)
-    scaled = (acc * int(output_mult) + (1 << (total - 1))) >> total
-    return np.clip(scaled + output_zp, -128, 127).astype(np.int8)
+    channels = w.shape[0]
+    mult, shift = ref.per_channel(output_mult, channels), ref.per_channel(output_shift, channels)
+    scaled = np.empty(acc.shape, np.int64)
+    for (n, o), a in np.ndenumerate(acc):
+        p, total = int(a) * int(mult[o]), 31 - int(shift[o])
+        scaled[n, o] = (abs(p) + (1 << (total - 1))) >> total if p >= 0 else -((-p + (1 << (total - 1))) >> total)
+    return np.clip(scaled + output_zp, act_min, act_max).astype(np.int8)
+
+
+@given(case=asymmetric_cases(), encoded=st.booleans(), tie_shift=st.sampled_from([None, -1, -2, -3]))
+def test_the_single_rounding_kernels_equal_the_reference_and_c_equals_numba(case, encoded, tie_shift):
+    """single_rounding (FullyConnectedOptions.single_rounding, what LiteRT's reference FULLY_CONNECTED computes):
+    the dense kernel with or without a weight zero point, and the encoded one (symmetric weights), against
+    single_rounding_reference. With tie_shift the multiplier is 1/2^(1 - tie_shift) exactly (mult 2^30), so
+    small accumulators put many outputs on a tie, of both signs, which rounds away from zero."""
+    x, w, bias, kwargs = case
+    if tie_shift is not None:
+        kwargs = dict(kwargs, output_mult=1 << 30, output_shift=tie_shift)
+        x = (x // 16).astype(np.int8)
+        bias = None
+    filt = w
+    if encoded:  # symmetric weights; the drawn bias was bounded for the drawn zero point
+        kwargs, bias = dict(kwargs, filter_zp=0), None
+        filt = WE.encode(np.clip(w, -127, 127).astype(np.int8), 0, value_bits=8, position_bits=4)
+        w = np.clip(w, -127, 127).astype(np.int8)
+    want = single_rounding_reference(x, w, bias, **kwargs)
+    got = _both_backends(x, filt, bias, dict(kwargs, single_rounding=True))
+    np.testing.assert_array_equal(got, want)
+
+
+def test_a_16x8_fc_refuses_single_rounding():
+    with pytest.raises(ValueError, match="single_rounding is for int8 layers"):
+        K.fully_connected(np.zeros((1, 4), np.int16), np.ones((2, 4), np.int8), None, input_zp=0, output_zp=0,
+                          output_mult=1 << 30, output_shift=0, single_rounding=True)
 
 
 @settings(max_examples=40)

@@ -583,6 +583,12 @@ static mf_status check_depthwise_conv_2d(const op_ctx *c, mf_op_info *info)
     return MF_OK;
 }
 
+/* FullyConnectedOptions.single_rounding: any non-zero byte is true, as the Python reader's bool(). */
+static int32_t single_rounding(const op_ctx *c)
+{
+    return mfb_ubyte(c->b, c->options, MFB_FULLY_CONNECTED_OPTIONS_SINGLE_ROUNDING, 0) != 0;
+}
+
 static mf_status check_fully_connected(const op_ctx *c, mf_op_info *info)
 {
     mf_tensor x, w, y;
@@ -595,7 +601,9 @@ static mf_status check_fully_connected(const op_ctx *c, mf_op_info *info)
     CHECK(check_weighted(c, &x, &w, &y, out, 0, MFB_FULLY_CONNECTED_OPTIONS_OUTPUT_MULT,
                          MFB_FULLY_CONNECTED_OPTIONS_OUTPUT_SHIFT, MFB_FULLY_CONNECTED_OPTIONS_ACT_MIN,
                          MFB_FULLY_CONNECTED_OPTIONS_ACT_MAX));
-    if (x.dtype == MFB_DTYPE_INT16) { /* mf_fully_connected_s16: no scratch */
+    if (x.dtype == MFB_DTYPE_INT16) { /* mf_fully_connected_s16: no scratch; it rounds once already */
+        REQUIRE(!single_rounding(c), OPT(MFB_FULLY_CONNECTED_OPTIONS_SINGLE_ROUNDING),
+                "single_rounding is for int8 layers");
         return MF_OK;
     }
     info->scratch_bytes = (uint64_t)(w.encoding ? mf_fully_connected_encoded_s8_scratch_bytes((int32_t)k)
@@ -1510,17 +1518,17 @@ static mf_status run_fully_connected(const op_ctx *c)
     }
     if (w.encoding == 0) { /* the weight's zero point: 0 but for an asymmetric weight (weight_zero_point) */
         mf_fully_connected_s8(scratch_of(c), d32(c, &x, 0), d32(c, &x, 1), d32(c, &w, 0), x.zero_point,
-                           w.quantized ? w.zero_point : 0, y.zero_point, q.mult, q.shift, q.per_channel, lo, hi,
-                           (const int8_t *)data(c, &x), (const int8_t *)data(c, &w), bias_of(c),
-                           (int8_t *)data(c, &y));
+                           w.quantized ? w.zero_point : 0, y.zero_point, q.mult, q.shift, q.per_channel,
+                           single_rounding(c), lo, hi, (const int8_t *)data(c, &x), (const int8_t *)data(c, &w),
+                           bias_of(c), (int8_t *)data(c, &y));
         return MF_OK;
     }
     encoded_filter f;
     encoded_of(c->m, &w, &f);
     mf_fully_connected_encoded_s8(scratch_of(c), d32(c, &x, 0), d32(c, &x, 1), d32(c, &w, 0), f.value_bits,
                                f.codebook_size, f.per_channel, f.position_bits, f.entries, x.zero_point, y.zero_point,
-                               q.mult, q.shift, q.per_channel, lo, hi, (const int8_t *)data(c, &x), f.codebook,
-                               f.values, f.positions, bias_of(c), (int8_t *)data(c, &y));
+                               q.mult, q.shift, q.per_channel, single_rounding(c), lo, hi, (const int8_t *)data(c, &x),
+                               f.codebook, f.values, f.positions, bias_of(c), (int8_t *)data(c, &y));
     return MF_OK;
 }
 

@@ -464,6 +464,8 @@ typedef struct {
 #define MFB_FULLY_CONNECTED_OPTIONS_ACT_MAX_DEFAULT 127
 #define MFB_FULLY_CONNECTED_OPTIONS_OUTPUT_MULT 2
 #define MFB_FULLY_CONNECTED_OPTIONS_OUTPUT_SHIFT 3
+#define MFB_FULLY_CONNECTED_OPTIONS_SINGLE_ROUNDING 4
+#define MFB_FULLY_CONNECTED_OPTIONS_SINGLE_ROUNDING_DEFAULT 0
 #define MFB_ADD_OPTIONS_LEFT_SHIFT 0
 #define MFB_ADD_OPTIONS_LEFT_SHIFT_DEFAULT 20
 #define MFB_ADD_OPTIONS_INPUT1_MULT 1
@@ -682,6 +684,7 @@ static const mfb_field_desc mfb_fields_FullyConnectedOptions[] = {
     {MFB_KIND_SCALAR, 1, 4, 0, 0}, /* act_max */
     {MFB_KIND_VECTOR_SCALAR, 2, 4, 0, 0}, /* output_mult */
     {MFB_KIND_VECTOR_SCALAR, 3, 1, 0, 0}, /* output_shift */
+    {MFB_KIND_SCALAR, 4, 1, 0, 0}, /* single_rounding */
 };
 static const mfb_field_desc mfb_fields_AddOptions[] = {
     {MFB_KIND_SCALAR, 0, 4, 0, 0}, /* left_shift */
@@ -830,7 +833,7 @@ static const mfb_table_desc mfb_tables[MFB_TABLE_COUNT] = {
     {mfb_fields_Tensor, 10},
     {mfb_fields_Conv2DOptions, 11},
     {mfb_fields_DepthwiseConv2DOptions, 11},
-    {mfb_fields_FullyConnectedOptions, 4},
+    {mfb_fields_FullyConnectedOptions, 5},
     {mfb_fields_AddOptions, 9},
     {mfb_fields_MulOptions, 4},
     {mfb_fields_SquaredDifferenceOptions, 7},
