@@ -1,4 +1,5 @@
-"""A minimal writer of .tflite files (single operators, int8), with the flatbuffers package's Builder only.
+"""A minimal writer of .tflite files (single operators, int8; several subgraphs), with the flatbuffers package's
+Builder only.
 
 Independent of microflat's runtime: the TFLite schema (tensorflow/lite/schema/schema.fbs, file identifier
 "TFL3", Model version 3) hand-coded, table by table, as tests/tflite_reference.py reads it. Field numbers
@@ -13,7 +14,7 @@ Independent of microflat's runtime: the TFLite schema (tensorflow/lite/schema/sc
                details 5, quantized_dimension 6 (int)
   Buffer:      data 0 ([ubyte], 16-byte aligned here)
   Operator:    opcode_index 0 (uint), inputs 1, outputs 2, builtin_options_type 3 (ubyte),
-               builtin_options 4
+               builtin_options 4, builtin_options_2_type 11 (ubyte), builtin_options_2 12
 
 TensorType: FLOAT32 0, INT16 7, INT32 2, INT8 9 (TFLite wants int16 activations with zero point 0). A union is
 two slots: its type (the member's index, 1-based; 0 is NONE), then the offset of the member table.
@@ -29,6 +30,15 @@ Checked against the generated schema of the ai-edge-litert wheel by tests/test_l
     b.operator("TRANSPOSE", [x, b.constant("perm", np.array([0, 3, 1, 2], np.int32))], [y], "TransposeOptions")
     b.set_io([x], [y])
     data = b.to_bytes()
+
+Several subgraphs: b.subgraph() is a builder of one more subgraph (its index in the file: .index; the first is
+b's own, 0), sharing b's buffers and operator codes; b.to_bytes() writes them all, in the order made. Its tensor
+indices are its own. Options tables that name a subgraph (CallOnceOptions, StableHLOCompositeOptions,
+WhileOptions, IfOptions) take that index.
+
+    init = b.subgraph()
+    v = init.tensor("v", "resource", ())
+    init.operator("VAR_HANDLE", [], [v], "VarHandleOptions", dict(shared_name="state"))
 """
 
 from __future__ import annotations
@@ -38,7 +48,7 @@ import numpy as np
 
 FILE_IDENTIFIER = b"TFL3"
 SCHEMA_VERSION = 3
-TENSOR_TYPE = {"float32": 0, "int16": 7, "int32": 2, "int8": 9, "int64": 4, "int4": 17}
+TENSOR_TYPE = {"float32": 0, "int16": 7, "int32": 2, "int8": 9, "int64": 4, "int4": 17, "resource": 13}
 
 # BuiltinOperator (schema.fbs enum). Codes above 127 are stored in builtin_code only; the deprecated byte
 # field then holds PLACEHOLDER_FOR_GREATER_OP_CODES (127).
@@ -52,11 +62,14 @@ BUILTIN = {
     "AVERAGE_POOL_2D": 1, "CONV_2D": 3, "DEPTHWISE_CONV_2D": 4, "DEQUANTIZE": 6, "MAX_POOL_2D": 17,
     "SVDF": 27, "SOFTMAX": 25, "CONCATENATION": 2, "PAD": 34, "SLICE": 65, "SPLIT": 49, "SPLIT_V": 102,
     "PACK": 83, "UNPACK": 88, "RESHAPE": 22, "SQUEEZE": 43, "EXPAND_DIMS": 70, "ARG_MAX": 56,
+    # ops that call subgraphs, and resource variables
+    "CALL": 31, "IF": 118, "WHILE": 119, "CALL_ONCE": 129, "VAR_HANDLE": 142, "READ_VARIABLE": 143,
+    "ASSIGN_VARIABLE": 144, "STABLEHLO_COMPOSITE": 206,
 }
 PLACEHOLDER_FOR_GREATER_OP_CODES = 127
 
 # BuiltinOptions (schema.fbs union): table -> (union type code, {field: (slot, kind, default)}).
-# kind: "b" bool / byte (int8), "i" int32, "f" float32.
+# kind: "b" bool / byte (int8), "i" int32, "f" float32, "s" string, "v" bytes (a [ubyte] vector).
 OPTIONS = {
     "SoftmaxOptions": (9, {"beta": (0, "f", 0.0)}),
     "ConcatenationOptions": (10, {"axis": (0, "i", 0), "fused_activation_function": (1, "b", 0)}),
@@ -100,6 +113,18 @@ OPTIONS = {
                           "fused_activation_function": (5, "b", 0)}),
     "SVDFOptions": (6, {"rank": (0, "i", 0), "fused_activation_function": (1, "b", 0),
                         "asymmetric_quantize_inputs": (2, "b", 0)}),
+    "IfOptions": (92, {"then_subgraph_index": (0, "i", 0), "else_subgraph_index": (1, "i", 0)}),
+    "WhileOptions": (93, {"cond_subgraph_index": (0, "i", 0), "body_subgraph_index": (1, "i", 0)}),
+    "CallOnceOptions": (103, {"init_subgraph_index": (0, "i", 0)}),
+    "VarHandleOptions": (111, {"container": (0, "s", None), "shared_name": (1, "s", None)}),
+    "ReadVariableOptions": (112, {}),
+    "AssignVariableOptions": (113, {}),
+}
+# BuiltinOptions2 (schema.fbs union, written to builtin_options_2_type / builtin_options_2), as OPTIONS.
+OPTIONS_2 = {
+    # composite_attributes: a flexbuffer (LiteRT wants the field, even empty); its format 0 is FLEXBUFFERS
+    "StableHLOCompositeOptions": (21, {"name": (0, "s", None), "decomposition_subgraph_index": (1, "i", 0),
+                                       "composite_attributes": (2, "v", None), "version": (4, "i", 0)}),
 }
 PADDING = {"SAME": 0, "VALID": 1}
 
@@ -108,15 +133,28 @@ _BUFFER_ALIGNMENT = 16
 
 
 class TFLiteBuilder:
-    """Tensors, constant buffers and operators of one subgraph; to_bytes() serializes the Model."""
+    """Tensors, constant buffers and operators of one subgraph; to_bytes() serializes the Model (with the subgraphs
+    subgraph() added, which share its buffers and operator codes)."""
 
-    def __init__(self):
+    def __init__(self, name: str = "main"):
+        self.name = name
         self.tensors: list[dict] = []
         self.buffers: list[bytes] = [b""]  # buffer 0: the empty sentinel every activation points at
         self.opcodes: list[str] = []
         self.operators: list[dict] = []
         self.inputs: list[int] = []
         self.outputs: list[int] = []
+        self.index = 0  # this subgraph's index in the file
+        self.subgraphs: list[TFLiteBuilder] = [self]  # the file's subgraphs (shared with each sub-builder)
+
+    def subgraph(self, name: str | None = None) -> "TFLiteBuilder":
+        """A builder of the file's next subgraph (index .index), sharing this builder's buffers, operator codes and
+        list of subgraphs: its tensors and operators are its own; the root builder's to_bytes() writes them all."""
+        sub = TFLiteBuilder(name or f"subgraph{len(self.subgraphs)}")
+        sub.buffers, sub.opcodes, sub.subgraphs = self.buffers, self.opcodes, self.subgraphs
+        sub.index = len(self.subgraphs)
+        self.subgraphs.append(sub)
+        return sub
 
     def tensor(self, name, dtype, shape, *, scale=None, zero_point=0, axis=0, buffer=0) -> int:
         """An activation (buffer 0) or, with buffer, a constant. scale: one float or one per channel of axis
@@ -155,9 +193,10 @@ class TFLiteBuilder:
         """op: a BUILTIN name; inputs: tensor indices, -1 for an absent optional input."""
         if op not in BUILTIN:
             raise ValueError(f"unknown builtin {op!r}; known: {sorted(BUILTIN)}")
-        if options_table is not None and options_table not in OPTIONS:
+        tables = OPTIONS | OPTIONS_2
+        if options_table is not None and options_table not in tables:
             raise ValueError(f"unknown options table {options_table!r}")
-        unknown = set(options or {}) - set(OPTIONS[options_table][1] if options_table else ())
+        unknown = set(options or {}) - set(tables[options_table][1] if options_table else ())
         if unknown:
             raise ValueError(f"{options_table} has no field(s) {sorted(unknown)}")
         if op not in self.opcodes:
@@ -196,8 +235,34 @@ class TFLiteBuilder:
                 b.PrependUOffsetTRelativeSlot(0, vec, 0)
             buffers.append(b.EndObject())
 
+        graphs = [self._graph(b, ints, table_vector, g) for g in self.subgraphs]
+
+        codes = []
+        for name in self.opcodes:
+            code = BUILTIN[name]
+            b.StartObject(4)
+            b.PrependInt8Slot(0, min(code, PLACEHOLDER_FOR_GREATER_OP_CODES), 0)
+            b.PrependInt32Slot(2, 1, 1)
+            b.PrependInt32Slot(3, code, 0)
+            codes.append(b.EndObject())
+
+        codes_vec, graphs_vec, buffers_vec = table_vector(codes), table_vector(graphs), table_vector(buffers)
+        description = b.CreateString("microflat benchmarks/tflite_builder.py")
+        b.StartObject(5)
+        b.PrependUint32Slot(0, SCHEMA_VERSION, 0)
+        b.PrependUOffsetTRelativeSlot(1, codes_vec, 0)
+        b.PrependUOffsetTRelativeSlot(2, graphs_vec, 0)
+        b.PrependUOffsetTRelativeSlot(3, description, 0)
+        b.PrependUOffsetTRelativeSlot(4, buffers_vec, 0)
+        model = b.EndObject()
+        b.Finish(model, file_identifier=FILE_IDENTIFIER)
+        return bytes(b.Output())
+
+    @staticmethod
+    def _graph(b, ints, table_vector, g: "TFLiteBuilder") -> int:
+        """Subgraph g's tensors, operators and SubGraph table."""
         tensors = []
-        for t in self.tensors:
+        for t in g.tensors:
             name = b.CreateString(t["name"])
             shape = ints(t["shape"])
             quant = None
@@ -220,57 +285,45 @@ class TFLiteBuilder:
             tensors.append(b.EndObject())
 
         operators = []
-        for op in self.operators:
+        for op in g.operators:
             ins, outs = ints(op["inputs"]), ints(op["outputs"])
             table, fields = op["options"]
             opts = None
             if table is not None:
-                _, layout = OPTIONS[table]
+                _, layout = (OPTIONS | OPTIONS_2)[table]
+                strings = {name: b.CreateString(value) if layout[name][1] == "s" else
+                           b.CreateNumpyVector(np.frombuffer(bytes(value), np.uint8))
+                           for name, value in fields.items() if layout[name][1] in "sv"}
                 b.StartObject(1 + max((s for s, _, _ in layout.values()), default=-1))
                 for name, value in fields.items():
                     slot, kind, default = layout[name]
-                    getattr(b, _SLOT[kind])(slot, float(value) if kind == "f" else int(value), default)
+                    if kind in "sv":
+                        b.PrependUOffsetTRelativeSlot(slot, strings[name], 0)
+                    else:
+                        getattr(b, _SLOT[kind])(slot, float(value) if kind == "f" else int(value), default)
                 opts = b.EndObject()
-            b.StartObject(5)
+            b.StartObject(13)
             b.PrependUint32Slot(0, op["opcode"], 0)
             b.PrependUOffsetTRelativeSlot(1, ins, 0)
             b.PrependUOffsetTRelativeSlot(2, outs, 0)
-            if opts is not None:
+            if opts is not None and table in OPTIONS_2:  # the second union: slots 11 (type) and 12
+                b.PrependUint8Slot(11, OPTIONS_2[table][0], 0)
+                b.PrependUOffsetTRelativeSlot(12, opts, 0)
+            elif opts is not None:
                 b.PrependUint8Slot(3, OPTIONS[table][0], 0)
                 b.PrependUOffsetTRelativeSlot(4, opts, 0)
             operators.append(b.EndObject())
 
         tensor_vec, op_vec = table_vector(tensors), table_vector(operators)
-        inputs, outputs = ints(self.inputs), ints(self.outputs)
-        graph_name = b.CreateString("main")
+        inputs, outputs = ints(g.inputs), ints(g.outputs)
+        graph_name = b.CreateString(g.name)
         b.StartObject(5)
         b.PrependUOffsetTRelativeSlot(0, tensor_vec, 0)
         b.PrependUOffsetTRelativeSlot(1, inputs, 0)
         b.PrependUOffsetTRelativeSlot(2, outputs, 0)
         b.PrependUOffsetTRelativeSlot(3, op_vec, 0)
         b.PrependUOffsetTRelativeSlot(4, graph_name, 0)
-        graph = b.EndObject()
-
-        codes = []
-        for name in self.opcodes:
-            code = BUILTIN[name]
-            b.StartObject(4)
-            b.PrependInt8Slot(0, min(code, PLACEHOLDER_FOR_GREATER_OP_CODES), 0)
-            b.PrependInt32Slot(2, 1, 1)
-            b.PrependInt32Slot(3, code, 0)
-            codes.append(b.EndObject())
-
-        codes_vec, graphs_vec, buffers_vec = table_vector(codes), table_vector([graph]), table_vector(buffers)
-        description = b.CreateString("microflat benchmarks/tflite_builder.py")
-        b.StartObject(5)
-        b.PrependUint32Slot(0, SCHEMA_VERSION, 0)
-        b.PrependUOffsetTRelativeSlot(1, codes_vec, 0)
-        b.PrependUOffsetTRelativeSlot(2, graphs_vec, 0)
-        b.PrependUOffsetTRelativeSlot(3, description, 0)
-        b.PrependUOffsetTRelativeSlot(4, buffers_vec, 0)
-        model = b.EndObject()
-        b.Finish(model, file_identifier=FILE_IDENTIFIER)
-        return bytes(b.Output())
+        return b.EndObject()
 
     def save(self, path) -> int:
         data = self.to_bytes()

@@ -20,8 +20,8 @@ indices up once, as its users do (benchmarks/peer_runtimes.py), and the runtimes
 (benchmarks/peers.py's interleaved_medians): the medians are comparable within one run only. LiteRT's built-in
 and XNNPACK kernels are its fast ones, not its reference: the table says whether their outputs equal microflat's
 (which equal TFLite Micro's, checked above), and on how many of 1,000 random inputs LiteRT's reference kernels
-(BUILTIN_REF) give outputs other than TFLite Micro's: its per-tensor FULLY_CONNECTED rounds once where TFLite Micro
-rounds twice (tests/test_tflite_import.py), and every one of these models has such a layer.
+(BUILTIN_REF) give outputs other than TFLite Micro's (its FULLY_CONNECTED rounds once where TFLite Micro rounds
+twice, and every one of these models has one), and other than the .mfb compiled with reference="litert".
 """
 
 from __future__ import annotations
@@ -89,7 +89,7 @@ def latency(path: str, files: dict, x: np.ndarray, calls: int) -> tuple[dict, di
 
 def litert_reference_differences(data: bytes, mfb: bytes, n: int = 1000) -> int:
     """How many of n random inputs' outputs LiteRT's reference kernels (BUILTIN_REF, one input at a time) give
-    differently from microflat's (which are TFLite Micro's: tests/test_tflite_import.py), and of how many."""
+    differently from the .mfb's on microflat's C runtime."""
     from ai_edge_litert.interpreter import Interpreter as LiteRT
     from ai_edge_litert.interpreter import OpResolverType
 
@@ -121,7 +121,9 @@ def measure(name: str, calls: int) -> dict:
         raise SystemExit(f"{name}: microflat's output differs from TFLite Micro's")
     return dict(name=name, task=MODELS[name], tflite=len(data), mfb=len(mfb), dense=len(dense),
                 arena=load_bytes(mfb).arena_bytes, tflm=tflm_arena(path),
-                litert_ref_differ=litert_reference_differences(data, dense), **dict(zip(("latency", "peer_equal"), latency(path, dict(auto=mfb, dense=dense), x, calls))))
+                litert_ref_differ=litert_reference_differences(data, dense),
+                litert_ref_differ_litert=litert_reference_differences(data, compile_tflite(data, reference="litert")),
+                **dict(zip(("latency", "peer_equal"), latency(path, dict(auto=mfb, dense=dense), x, calls))))
 
 
 def table(rows: list[dict]) -> str:
@@ -141,14 +143,15 @@ def latency_table(rows: list[dict]) -> str:
     ratios = [(mine, peer) for mine in ("microflat Numba", "microflat Numba, dense")
               for peer in ("LiteRT built-in kernels", "LiteRT XNNPACK")]
     lines = ["| model | " + " | ".join(f"{n} (ms)" for n in names) + " | " +
-             " | ".join(f"{m[10:]} / {p}" for m, p in ratios) + " | LiteRT's outputs equal microflat's | LiteRT reference's outputs differing from TFLM's, of 1,000 inputs |",
-             "|---" * (len(names) + len(ratios) + 3) + "|"]
+             " | ".join(f"{m[10:]} / {p}" for m, p in ratios) + " | LiteRT's outputs equal microflat's | LiteRT reference's outputs differing from TFLM's, of 1,000 inputs |"
+             " from microflat's compiled with reference=\"litert\" |",
+             "|---" * (len(names) + len(ratios) + 4) + "|"]
     for r in rows:
         t = r["latency"]
         lines.append(f"| {r['name']} | " + " | ".join(f"{t[n] * 1e3:.3f}" for n in names) + " | " +
                      " | ".join(f"{t[m] / t[p]:.2f}" for m, p in ratios) + " | " +
                      ", ".join(f"{n[7:]}: {'yes' if e else 'no'}" for n, e in r["peer_equal"].items()) +
-                     f" | {r['litert_ref_differ']} |")
+                     f" | {r['litert_ref_differ']} | {r['litert_ref_differ_litert']} |")
     return "\n".join(lines)
 
 

@@ -1,9 +1,19 @@
 """A TFLite flat buffer in, a .mfb out: compile_tflite, bit-exact with TFLite's int8 and 16x8 reference kernels.
 
-Where TFLite and TFLite Micro differ, microflat follows TFLite Micro (and CMSIS-NN): LiteRT's reference
-FULLY_CONNECTED with per-tensor weights rounds acc M once, TFLite Micro's rounds twice (gemmlowp's doubling high
-multiply, then the rounding right shift), as every other kernel of both does. tests/test_tflite_import.py holds
-the four MLPerf Tiny models to TFLite Micro's bytes, and those without such a layer to LiteRT's too.
+Where TFLite's two reference implementations differ, compile_tflite's `reference` chooses which to follow:
+
+  op                     reference="tflite-micro" (default)         reference="litert" (LiteRT's BUILTIN_REF)
+  int8 FULLY_CONNECTED   acc M rounded twice (gemmlowp's doubling    rounded once, ties away from zero
+                         high multiply, then the rounding shift)     (FullyConnectedOptions.single_rounding)
+  int8 LOGISTIC, TANH    gemmlowp fixed point (tflite_tables.table)  float32 tables (float_lookup_table)
+  int8 RELU6             clamped, not rescaled                       rescaled as RELU, then clamped
+  SVDF                   effective scales in double                  in float32 (tflite_recurrent.py)
+
+Everything else is the same in both (every conv, every other op, the int8 LSTM, which follows LiteRT's as TFLite
+Micro's int8 LSTM is another algorithm). TFLite Micro's default is also CMSIS-NN's and LiteRT's optimized kernels'
+arithmetic. Not followed in either: LiteRT's reference SUM reads int8 as uint8 (tests/test_litert_ops.py), and it
+has no ELU (its built-in ELU is TFLite Micro's table). tests/test_tflite_import.py holds the four MLPerf Tiny
+models to TFLite Micro's bytes, and compiled with reference="litert" to LiteRT's reference kernels' bytes.
 
 The file is read with the `tflite` package (TFLite's schema.fbs compiled by flatc; the compiler extra's, never
 the runtime's). Every tensor keeps its dtype, shape and quantization; every operator becomes microflat's op of the
@@ -75,8 +85,31 @@ every value (compiler/encodings.py: sparse, packed int4, palette or dense). An I
 type, two values a byte, the even-indexed one in the low nibble) is read into its int8 values, which TFLite's and
 TFLite Micro's kernels unpack the same way; the encoder then packs it again, to 4 bits or fewer.
 
-Refused with CompileError, naming what: anything but one subgraph, an op microflat does not map (each such op and
-how often it occurs), a float or custom op, a tensor whose quantization the op cannot take.
+Several subgraphs: the model is subgraph 0 (what TFLite Micro runs); a subgraph nothing it runs calls (another
+signature's) is ignored. Two calls are trivial wrappers, imported in place:
+
+  STABLEHLO_COMPOSITE                            its decomposition subgraph (StableHLOCompositeOptions) inlined,
+                                                 recursively: the callee's ops imported in a frame of their own
+                                                 (tensors keyed (frame, index), so a subgraph called twice is
+                                                 inlined twice), its inputs and outputs bound to the composite's,
+                                                 which must have their dtype, shape and quantization (LiteRT runs
+                                                 the decomposition so; TFLite Micro has no STABLEHLO_COMPOSITE)
+  CALL_ONCE, VAR_HANDLE, READ_VARIABLE,          TFLite Micro's streaming pattern: an init subgraph that only
+  ASSIGN_VARIABLE                                VAR_HANDLEs resource variables and ASSIGN_VARIABLEs them constants;
+                                                 each variable (container, shared_name) a microflat variable at the
+                                                 quantization of its reads and assignments (TFLite copies raw
+                                                 values, so all must agree), its initial values real 0 (the zero
+                                                 point, where microflat's variables start and reset). READ_VARIABLE
+                                                 is the variable (after this invoke's ASSIGN_VARIABLE, the value
+                                                 assigned), ASSIGN_VARIABLE microflat's: at most once an invoke,
+                                                 no value read before it used after it, no variable a model output
+                                                 (docs/FORMAT.md, "Variables")
+
+Refused with CompileError, naming what: an op microflat does not map, in subgraph 0 or a decomposition it reaches
+(each such op and how often it occurs: WHILE, IF and CALL among them), a CALL_ONCE whose init does more than assign
+constants, an initial value other than real 0, a decomposition index outside the file, a cycle of subgraphs,
+composites nested deeper than 32 or over 4096 ops once inlined, a float or custom op, a tensor whose quantization
+the op cannot take.
 """
 
 from __future__ import annotations
@@ -112,7 +145,14 @@ _INT16_FORMS = frozenset({"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "AD
                           "MAX_POOL_2D", "RESHAPE", "SQUEEZE", "EXPAND_DIMS", "STRIDED_SLICE", "SLICE", "SPLIT",
                           "SPLIT_V", "UNPACK", "PACK", "CONCATENATION", "QUANTIZE", "DEQUANTIZE", "LOGISTIC", "TANH",
                           "SOFTMAX"})
-_CHECKS_OWN_DTYPES = frozenset({"UNIDIRECTIONAL_SEQUENCE_LSTM", "SVDF"})
+_CHECKS_OWN_DTYPES = frozenset({"UNIDIRECTIONAL_SEQUENCE_LSTM", "SVDF",
+                                "STABLEHLO_COMPOSITE", "CALL_ONCE", "VAR_HANDLE", "READ_VARIABLE", "ASSIGN_VARIABLE"})
+_RESOURCE = 13  # tflite.TensorType.RESOURCE: a VAR_HANDLE's output, which names a resource variable
+_COMPOSITE_OPTIONS = 21  # tflite.BuiltinOptions2.StableHLOCompositeOptions
+_MAX_NESTING = 32  # composites inside composites: deeper is refused (a damaged file's chain of subgraphs)
+# TFLite operators inlined in all (every call of a decomposition counted): a damaged file's composites calling one
+# subgraph twice per level would otherwise inline exponentially many; microflat's file holds at most 4096 operators.
+_MAX_INLINED = 4096
 _Q015 = 1.0 / 32768.0  # the output scale of int16 LOGISTIC, TANH and SOFTMAX (zero point 0)
 
 
@@ -129,11 +169,17 @@ def _unpack_int4(raw: np.ndarray, count: int, name: str) -> np.ndarray:
 
 
 class _Tensor:
-    """One tensor of the file, as read: name, dtype, shape, per-channel scales and zero points, constant data."""
+    """One tensor of the file, as read: name, dtype, shape, per-channel scales and zero points, constant data. key:
+    (frame, index), which the importer's tensors are keyed by (frame 0 is subgraph 0; each inlined call of a
+    subgraph is a frame of its own, so a subgraph inlined twice has two sets of tensors)."""
 
-    def __init__(self, model, graph, index: int):
+    def __init__(self, model, graph, index: int, key: tuple[int, int] | None = None):
+        if not 0 <= index < graph.TensorsLength():
+            raise CompileError(f"tensor index {index} is outside the subgraph's {graph.TensorsLength()} tensors")
         t = graph.Tensors(index)
         self.index = index
+        self.key = (0, index) if key is None else key
+        self.is_variable = bool(t.IsVariable())
         self.name = (t.Name() or b"").decode("utf-8", "replace") or f"t{index}"
         if t.Type() not in _DTYPES and t.Type() != _INT4:
             raise CompileError(f"tensor {self.name!r} has TFLite type {t.Type()}, which microflat does not take")
@@ -219,25 +265,42 @@ def _same_padding(size: int, out: int, stride: int, kernel: int, dilation: int, 
 
 
 class _Importer:
+    reference = "tflite-micro"  # whose arithmetic to follow where TFLite's two differ: compile_tflite's reference
+
     def __init__(self, data: bytes, weight_encoding: str):
         self.data = data
         self.model = tflite.Model.GetRootAsModel(data, 0)
-        if self.model.SubgraphsLength() != 1:
-            raise CompileError(f"the file has {self.model.SubgraphsLength()} subgraphs; microflat takes one")
-        self.graph = self.model.Subgraphs(0)
+        if self.model.SubgraphsLength() < 1:
+            raise CompileError("the file has no subgraph")
+        # The model is subgraph 0 (what TFLite Micro runs). A subgraph it calls is imported in place (inlined) where
+        # the call is a trivial wrapper (module docstring): each call is a frame, its tensors keyed (frame, index).
+        self.graph = self.model.Subgraphs(0)  # the frame being imported's subgraph
+        self.frame = 0
+        self.frames = [0]  # frame -> its subgraph's index
+        self.calls: list[int] = [0]  # the subgraphs being imported, outermost first (a cycle's guard)
+        self.alias: dict[tuple[int, int], tuple[int, int]] = {}  # a callee's input or output -> the caller's tensor
+        self.inlined = 0  # TFLite operators imported so far (_MAX_INLINED)
+        self.variables: dict[tuple[str, str], dict] = {}  # resource variables by (container, shared_name)
+        self.handles: dict[tuple[int, int], tuple[str, str]] = {}  # a VAR_HANDLE's resource tensor -> its variable
         self.w = ModelWriter()
-        self.ids: dict[int, int] = {}
+        self.ids: dict[tuple[int, int], int] = {}
         self.weight_encoding = weight_encoding
 
+    def key(self, index: int) -> tuple[int, int]:
+        """The current frame's tensor index as its key: the caller's tensor where it is a bound input or output."""
+        key = (self.frame, index)
+        return self.alias.get(key, key)
+
     def tensor(self, index: int) -> _Tensor:
-        return _Tensor(self.model, self.graph, index)
+        frame, at = self.key(index)
+        return _Tensor(self.model, self.model.Subgraphs(self.frames[frame]), at, (frame, at))
 
     def activation(self, t: _Tensor) -> int:
         """The writer's tensor for t (created once): an arena tensor, or a constant operand (an elementwise op's)."""
-        if t.index not in self.ids:
-            self.ids[t.index] = (self.w.add_tensor(t.name, t.dtype, t.shape, **t.quant) if t.data is None else
-                                 self.w.add_constant(t.name, t.data, **t.quant))
-        return self.ids[t.index]
+        if t.key not in self.ids:
+            self.ids[t.key] = (self.w.add_tensor(t.name, t.dtype, t.shape, **t.quant) if t.data is None else
+                               self.w.add_constant(t.name, t.data, **t.quant))
+        return self.ids[t.key]
 
     def view_4d(self, t: _Tensor, into: bool) -> int:
         """t seen as [1, ..., shape] for the 4-D elementwise ops (TFLite broadcasts from the trailing dimension):
@@ -321,8 +384,10 @@ class _Importer:
             raise CompileError(f"FULLY_CONNECTED {y.name!r}: shuffled weights are not taken")
         mult, shift = self.requant(x, wt, y, wt.shape[0])
         inputs = self.layer_inputs(x, wt, b, wt.shape[0], 0, y.name)
-        self.w.add_operator("FULLY_CONNECTED", inputs, [self.activation(y)], "FullyConnectedOptions",
-                            dict(output_mult=mult, output_shift=shift, **_act_range(y, o.FusedActivationFunction())))
+        opts = dict(output_mult=mult, output_shift=shift, **_act_range(y, o.FusedActivationFunction()))
+        if self.reference == "litert" and x.dtype == "int8":
+            opts["single_rounding"] = True  # LiteRT's reference FullyConnected rounds once (module docstring)
+        self.w.add_operator("FULLY_CONNECTED", inputs, [self.activation(y)], "FullyConnectedOptions", opts)
 
     def pool(self, op, opcode: str):
         (x,), (y,) = self.io(op)
@@ -475,7 +540,7 @@ class _Importer:
                 raise CompileError(f"LEAKY_RELU {y.name!r}: alpha {alpha} is negative, which microflat does not map")
             values = tflite_tables.leaky_relu_table(alpha, *quant)
         elif opcode in ("RELU", "RELU6"):
-            values = tflite_tables.relu_table(opcode, *quant)
+            values = tflite_tables.relu_table(opcode, *quant, litert=self.reference == "litert")
         elif opcode == "HARD_SWISH":
             values = _derived(f"HARD_SWISH {y.name!r}", tflite_tables.hard_swish_table, *quant)
         elif opcode == "ELU":
@@ -484,7 +549,10 @@ class _Importer:
             approximate = _options(op, tflite.GeluOptions).Approximate()
             values = tflite_tables.float_lookup_table(
                 tflite_tables.gelu_approximate if approximate else tflite_tables.gelu, *quant)
-        else:
+        elif self.reference == "litert":  # LOGISTIC, TANH: LiteRT's float32 table
+            values = tflite_tables.float_lookup_table(
+                tflite_tables.logistic if opcode == "LOGISTIC" else tflite_tables.tanh, *quant)
+        else:  # LOGISTIC, TANH: TFLite Micro's fixed point
             values = tflite_tables.table(opcode, x.scale, x.zero_point)
         t = self.w.add_constant(f"{y.name}.table", values)
         self.w.add_operator({"HARD_SWISH": "HARDSWISH"}.get(opcode, opcode), [self.activation(x), t],
@@ -683,19 +751,252 @@ class _Importer:
                     "AVERAGE_POOL_2D": lambda op: self.pool(op, "AVERAGE_POOL_2D"),
                     "MAX_POOL_2D": lambda op: self.pool(op, "MAX_POOL_2D"),
                     **{name: (lambda op, name=name: self.binary(op, name))
-                       for name in ("ADD", "SUB", "MUL", "SQUARED_DIFFERENCE", "MAXIMUM", "MINIMUM")}}
-        ops = [self.graph.Operators(i) for i in range(self.graph.OperatorsLength())]
-        names = [self.opcode_name(op) for op in ops]
-        missing = Counter(n for n in names if n not in handlers)
+                       for name in ("ADD", "SUB", "MUL", "SQUARED_DIFFERENCE", "MAXIMUM", "MINIMUM")},
+                    "STABLEHLO_COMPOSITE": self.composite, "CALL_ONCE": self.call_once,
+                    "VAR_HANDLE": self.var_handle, "READ_VARIABLE": self.read_variable,
+                    "ASSIGN_VARIABLE": self.assign_variable}
+        self.handlers = handlers
+        # every op of subgraph 0 and of the decompositions it reaches, named before any is mapped (WHILE, IF, CALL
+        # and any other op calling a subgraph among them); CALL_ONCE's init subgraph is call_once's to check
+        missing = Counter(n for n in self.reachable_op_names() if n not in handlers)
         if missing:
             raise CompileError("the file uses operators microflat does not map: " +
                                ", ".join(f"{n} ({c}x)" for n, c in sorted(missing.items())))
-        for op, name in zip(ops, names):
-            self.check_int16_form(op, name)
-            handlers[name](op)
-        self.w.set_io([self.activation(self.tensor(int(i))) for i in self.graph.InputsAsNumpy()],
-                      [self.activation(self.tensor(int(i))) for i in self.graph.OutputsAsNumpy()])
+        self.import_ops()
+        inputs = [self.activation(self.tensor(int(i))) for i in self.graph.InputsAsNumpy()]
+        outputs = [self.activation(self.tensor(int(i))) for i in self.graph.OutputsAsNumpy()]
+        self.check_variables(inputs + outputs)
+        self.w.set_io(inputs, outputs)
         return self.w.to_bytes(hashlib.sha256(self.data).digest())
+
+    def import_ops(self):
+        """The current frame's operators, in order, each mapped by its handler."""
+        for i in range(self.graph.OperatorsLength()):
+            op = self.graph.Operators(i)
+            name = self.opcode_name(op)
+            self.inlined += 1
+            if self.inlined > _MAX_INLINED:
+                raise CompileError(f"the model holds more than {_MAX_INLINED} operators once its composites are "
+                                   f"inlined")
+            if name not in self.handlers:  # an op of a subgraph reachable_op_names did not see (it lists each once)
+                raise CompileError(f"the file uses an operator microflat does not map: {name}")
+            self.check_int16_form(op, name)
+            self.handlers[name](op)
+
+    def reachable_op_names(self) -> list[str]:
+        """The names of the ops of subgraph 0 and of every decomposition subgraph its STABLEHLO_COMPOSITEs reach
+        (each subgraph once; an index out of range is composite's to refuse)."""
+        names, seen, todo = [], {0}, [0]
+        while todo:
+            graph = self.model.Subgraphs(todo.pop())
+            for i in range(graph.OperatorsLength()):
+                op = graph.Operators(i)
+                names.append(self.opcode_name(op))
+                if names[-1] == "STABLEHLO_COMPOSITE":
+                    callee = self.composite_options(op)[1]
+                    if 0 <= callee < self.model.SubgraphsLength() and callee not in seen:
+                        seen.add(callee)
+                        todo.append(callee)
+        return names
+
+    # --- subgraphs and resource variables ------------------------------------------------------------------------
+
+    def composite_options(self, op) -> tuple[str, int]:
+        """A STABLEHLO_COMPOSITE's name and decomposition subgraph index (StableHLOCompositeOptions, in the
+        operator's second options union)."""
+        table = op.BuiltinOptions2()
+        if table is None or op.BuiltinOptions2Type() != _COMPOSITE_OPTIONS:
+            raise CompileError("a STABLEHLO_COMPOSITE has no StableHLOCompositeOptions")
+        o = tflite.StableHLOCompositeOptions()
+        o.Init(table.Bytes, table.Pos)
+        return (o.Name() or b"").decode("utf-8", "replace"), o.DecompositionSubgraphIndex()
+
+    def callee(self, what: str, index: int):
+        """Subgraph index, called from the current frame: in the file, not subgraph 0 or one being imported (a
+        cycle), not nested deeper than _MAX_NESTING."""
+        count = self.model.SubgraphsLength()
+        if not 0 <= index < count:
+            raise CompileError(f"{what} calls subgraph {index}, which the file lacks (it has {count})")
+        if index in self.calls:
+            cycle = " -> ".join(str(k) for k in self.calls[self.calls.index(index):] + [index])
+            raise CompileError(f"{what} calls subgraph {index}, which is calling it: a cycle of subgraphs {cycle}")
+        if len(self.calls) > _MAX_NESTING:
+            raise CompileError(f"{what}: subgraphs nested more than {_MAX_NESTING} deep")
+        return self.model.Subgraphs(index)
+
+    def bind(self, what: str, frame: int, graph, callee_index: int, caller_index: int, role: str):
+        """The callee's tensor callee_index (a decomposition's input or output) stands for the caller's
+        caller_index: one tensor, so both must have one dtype, shape and quantization (TFLite's composite copies
+        the raw values: another quantization would change their meaning)."""
+        if caller_index < 0:
+            raise CompileError(f"{what}: an absent (-1) {role}")
+        key, target = (frame, callee_index), self.key(caller_index)
+        if key in self.alias:
+            raise CompileError(f"{what}: its decomposition's tensor {callee_index} is bound twice (an {role} listed "
+                               f"twice, or an input passed straight through as an output)")
+        mine = _Tensor(self.model, graph, callee_index, key)
+        theirs = self.tensor(caller_index)
+        if (mine.dtype, mine.shape, mine.quant) != (theirs.dtype, theirs.shape, theirs.quant) or (
+                mine.scales is not None and theirs.scales is not None and (
+                    mine.scales.size != theirs.scales.size or np.any(mine.scales != theirs.scales))):
+            raise CompileError(f"{what}: its decomposition's {role} {mine.name!r} ({mine.dtype} {mine.shape} "
+                               f"{mine.quant}) is not the composite's {theirs.name!r} ({theirs.dtype} "
+                               f"{theirs.shape} {theirs.quant})")
+        if role == "output" and mine.data is not None:
+            raise CompileError(f"{what}: its decomposition's output {mine.name!r} is a constant")
+        self.alias[key] = target
+
+    def composite(self, op):
+        """STABLEHLO_COMPOSITE: its decomposition subgraph called on its inputs, giving its outputs (what LiteRT
+        runs), inlined: the callee's ops imported in a frame of their own, its inputs and outputs bound to the
+        composite's."""
+        name, index = self.composite_options(op)
+        what = f"STABLEHLO_COMPOSITE {name!r}"
+        graph = self.callee(what, index)
+        ins, outs = op.InputsAsNumpy() if op.InputsLength() else [], op.OutputsAsNumpy() if op.OutputsLength() else []
+        g_ins = graph.InputsAsNumpy() if graph.InputsLength() else []
+        g_outs = graph.OutputsAsNumpy() if graph.OutputsLength() else []
+        if (len(ins), len(outs)) != (len(g_ins), len(g_outs)):
+            raise CompileError(f"{what}: {len(ins)} inputs and {len(outs)} outputs, its decomposition subgraph "
+                               f"{index} {len(g_ins)} and {len(g_outs)}")
+        frame = len(self.frames)
+        self.frames.append(index)
+        for callee_index, caller_index in zip(g_ins, ins):
+            self.bind(what, frame, graph, int(callee_index), int(caller_index), "input")
+        for callee_index, caller_index in zip(g_outs, outs):
+            self.bind(what, frame, graph, int(callee_index), int(caller_index), "output")
+        caller = (self.frame, self.graph)
+        self.frame, self.graph = frame, graph
+        self.calls.append(index)
+        self.import_ops()
+        self.calls.pop()
+        self.frame, self.graph = caller
+
+    def variable_name(self, op) -> tuple[str, str]:
+        o = _options(op, tflite.VarHandleOptions)
+        return tuple((s or b"").decode("utf-8", "replace") for s in (o.Container(), o.SharedName()))
+
+    def resource(self, what: str, index: int) -> dict:
+        """The resource variable whose handle tensor index (of the current frame) a VAR_HANDLE gave."""
+        name = self.handles.get(self.key(index)) if index >= 0 else None
+        if name is None:
+            raise CompileError(f"{what}: its resource input is no VAR_HANDLE's output")
+        return self.variables.setdefault(name, dict(name=name, initial=None, tensor=None, form=None, value=None,
+                                                    assign=None))
+
+    @staticmethod
+    def variable_label(v: dict) -> str:
+        container, shared = v["name"]
+        return repr(f"{container}/{shared}" if container else shared)
+
+    def call_once(self, op):
+        """CALL_ONCE(init): the init subgraph runs on the first invoke only. Taken where it only gives resource
+        variables constant initial values (VAR_HANDLE, ASSIGN_VARIABLE of a constant): TFLite Micro's streaming
+        models' pattern. The values are checked (variable_tensor) to be real 0, which microflat's variables start
+        (and reset) at."""
+        index = _options(op, tflite.CallOnceOptions).InitSubgraphIndex()
+        graph = self.callee("CALL_ONCE", index)
+        if graph.InputsLength() or graph.OutputsLength():
+            raise CompileError(f"CALL_ONCE: its init subgraph {index} has inputs or outputs")
+        handles = {}
+        for i in range(graph.OperatorsLength()):
+            init_op = graph.Operators(i)
+            name = self.opcode_name(init_op)
+            ins = [int(k) for k in init_op.InputsAsNumpy()] if init_op.InputsLength() else []
+            outs = [int(k) for k in init_op.OutputsAsNumpy()] if init_op.OutputsLength() else []
+            if name == "VAR_HANDLE" and len(outs) == 1:
+                handles[outs[0]] = self.variable_name(init_op)
+            elif name == "ASSIGN_VARIABLE" and len(ins) == 2 and ins[0] in handles:
+                value = _Tensor(self.model, graph, ins[1], (-1, ins[1]))
+                v = self.variables.setdefault(handles[ins[0]], dict(name=handles[ins[0]], initial=None, tensor=None,
+                                                                    form=None, value=None, assign=None))
+                if value.data is None:
+                    raise CompileError(f"CALL_ONCE: its init subgraph {index} assigns variable "
+                                       f"{self.variable_label(v)} a value that is not a constant")
+                if v["tensor"] is not None or v["value"] is not None:
+                    raise CompileError(f"CALL_ONCE: its init subgraph {index} assigns variable "
+                                       f"{self.variable_label(v)} after the model used it")
+                v["initial"] = value
+            else:
+                raise CompileError(f"CALL_ONCE: its init subgraph {index} runs {name}; microflat takes an init that "
+                                   f"only assigns resource variables constants (VAR_HANDLE, ASSIGN_VARIABLE)")
+
+    def var_handle(self, op):
+        if op.InputsLength() or op.OutputsLength() != 1:
+            raise CompileError("VAR_HANDLE: one output and no inputs")
+        index = int(op.OutputsAsNumpy()[0])
+        frame, at = self.key(index)
+        graph = self.model.Subgraphs(self.frames[frame])
+        if not 0 <= at < graph.TensorsLength() or graph.Tensors(at).Type() != _RESOURCE:
+            raise CompileError(f"VAR_HANDLE: its output {at} is not a RESOURCE tensor")
+        self.handles[(frame, at)] = self.variable_name(op)
+
+    def variable_tensor(self, v: dict, t: _Tensor, what: str) -> int:
+        """Variable v's microflat variable (made at its first use, with t's dtype, shape and quantization, which
+        every later use must have: TFLite copies the raw values). Its initial values must be real 0."""
+        form = (t.dtype, t.shape, t.quant)
+        label = self.variable_label(v)
+        if v["form"] is not None and v["form"] != form:
+            raise CompileError(f"{what}: variable {label} is used as {form}, elsewhere as {v['form']}")
+        if v["tensor"] is None:
+            if t.dtype not in _RANGES:
+                raise CompileError(f"{what}: variable {label} is {t.dtype}; microflat's variables from resource "
+                                   f"variables are int8 or int16")
+            initial = v["initial"]
+            if initial is not None and (initial.dtype != t.dtype or initial.shape != t.shape or
+                                        np.any(initial.data != t.zero_point)):
+                raise CompileError(f"{what}: variable {label} starts at values other than real 0 ({t.dtype} "
+                                   f"{t.shape} at zero point {t.zero_point}), where microflat's variables start")
+            v["form"] = form
+            v["tensor"] = self.w.add_tensor(f"{v['name'][1] or t.name}:variable", t.dtype, t.shape, **t.quant)
+            self.w.tensors[v["tensor"]]["variable"] = True
+        return v["tensor"]
+
+    def read_variable(self, op):
+        """READ_VARIABLE: its output is the variable itself (no copy); after this invoke's ASSIGN_VARIABLE, the
+        value assigned (TFLite's variable holds it from then on)."""
+        if op.InputsLength() != 1 or op.OutputsLength() != 1:
+            raise CompileError("READ_VARIABLE: one input and one output")
+        y = self.tensor(int(op.OutputsAsNumpy()[0]))
+        what = f"READ_VARIABLE {y.name!r}"
+        v = self.resource(what, int(op.InputsAsNumpy()[0]))
+        if y.key in self.ids or y.data is not None:
+            raise CompileError(f"{what}: its output is written by another operator or a constant")
+        if v["value"] is None and v["initial"] is None:
+            raise CompileError(f"{what}: variable {self.variable_label(v)} is read before any value is assigned "
+                               f"(no CALL_ONCE initializes it)")
+        var = self.variable_tensor(v, y, what)
+        self.ids[y.key] = var if v["value"] is None else v["value"]
+
+    def assign_variable(self, op):
+        """ASSIGN_VARIABLE: microflat's, once per variable an invoke (its rule: FORMAT.md, "Variables")."""
+        if op.InputsLength() != 2 or op.OutputsLength():
+            raise CompileError("ASSIGN_VARIABLE: two inputs and no outputs")
+        res, value_index = (int(i) for i in op.InputsAsNumpy())
+        x = self.tensor(value_index)
+        what = f"ASSIGN_VARIABLE {x.name!r}"
+        v = self.resource(what, res)
+        if v["value"] is not None:
+            raise CompileError(f"{what}: variable {self.variable_label(v)} is assigned twice; microflat assigns a "
+                               f"variable once an invoke")
+        var = self.variable_tensor(v, x, what)
+        v["value"] = self.activation(x)
+        v["assign"] = self.w.add_operator("ASSIGN_VARIABLE", [v["value"]], [var])
+
+    def check_variables(self, interface: list[int]):
+        """microflat's rules for variables (docs/FORMAT.md): never a model input or output, nothing reads one after
+        its ASSIGN_VARIABLE (a value READ_VARIABLE gave before it, used after: TFLite's copy, microflat's variable)."""
+        for v in self.variables.values():
+            if v["tensor"] is None:
+                continue
+            label = self.variable_label(v)
+            if v["tensor"] in interface:
+                raise CompileError(f"variable {label}: a value READ_VARIABLE gives is a model input or output, which "
+                                   f"a microflat variable cannot be")
+            if v["assign"] is not None and any(v["tensor"] in op["inputs"]
+                                               for op in self.w.operators[v["assign"] + 1:]):
+                raise CompileError(f"variable {label}: an operator after its ASSIGN_VARIABLE reads the value "
+                                   f"READ_VARIABLE gave before it, which microflat's variable no longer holds")
 
     def check_int16_form(self, op, name: str):
         """An op outside _INT16_FORMS touching an int16 tensor is refused: its 16x8 form is none microflat has."""
@@ -714,10 +1015,18 @@ class _Importer:
         return tflite.opcode2name(builtin)
 
 
-def compile_tflite(source, *, weight_encoding: str = "auto", name: str | None = None) -> bytes:
+REFERENCES = ("tflite-micro", "litert")  # compile_tflite's reference
+
+
+def compile_tflite(source, *, weight_encoding: str = "auto", name: str | None = None,
+                   reference: str = "tflite-micro") -> bytes:
     """A .tflite file (a path, or its bytes) as .mfb bytes, bit-exact with TFLite Micro's int8 and 16x8 reference
-    kernels (module docstring). name: what error messages call the file (default: its path). Raises CompileError,
-    naming the file, for a file it cannot map or cannot read (a damaged file included)."""
+    kernels (module docstring), or, with reference="litert", with LiteRT's reference kernels (its BUILTIN_REF op
+    resolver) where the two differ and microflat can follow LiteRT. name: what error messages call the file
+    (default: its path). Raises CompileError, naming the file, for a file it cannot map or cannot read (a damaged
+    file included)."""
+    if reference not in REFERENCES:
+        raise CompileError(f"reference {reference!r} is not one of {', '.join(REFERENCES)}")
     if tflite is None:
         raise CompileError("reading .tflite files needs the compiler extra (pip install microflat[compiler])")
     if isinstance(source, (bytes, bytearray, memoryview)):
@@ -731,7 +1040,9 @@ def compile_tflite(source, *, weight_encoding: str = "auto", name: str | None = 
     if len(data) < 8 or data[4:8] != b"TFL3":
         raise CompileError(f"{what} is not a TFLite model (its bytes 4 to 8 are not the identifier TFL3)")
     try:
-        return _Importer(data, weight_encoding).run()
+        importer = _Importer(data, weight_encoding)
+        importer.reference = reference
+        return importer.run()
     except MicroflatError as e:
         raise CompileError(f"{what}: {e}") from None
     except Exception as e:  # the flatbuffers reader on a damaged file: IndexError, struct.error, ...

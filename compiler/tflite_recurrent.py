@@ -58,7 +58,7 @@ from microflat.runtime.errors import CompileError
 
 from . import tflite_import  # imported by it: its names are read when an op is mapped
 
-SVDF_PRECISION = "double"  # TFLite Micro's effective scales (module docstring); LiteRT's would be "float32"
+SVDF_PRECISION = "double"  # TFLite Micro's effective scales (module docstring); LiteRT's "float32" (reference="litert")
 _TANH = 4  # tflite.ActivationFunctionType.TANH
 # lstm_shared.h's input indices
 _X, _WX, _WH, _PEEPHOLE, _BIAS, _PROJECTION, _H, _C, _LAYER_NORM = (0, range(1, 5), range(5, 9), range(9, 12),
@@ -90,10 +90,10 @@ def _variable(importer, what: str, t, shape, zero_point: int) -> int:
     takes the state only through GetVariableInput, which is null unless is_variable is set, and its
     InterpreterBuilder refuses a variable with a buffer."""
     _check_state(importer, what, t)
-    if t.index not in importer.ids:
+    if t.key not in importer.ids:
         v = importer.w.add_tensor(f"{t.name}:state", t.dtype, shape, scale=_scale(what, t), zero_point=zero_point)
-        importer.ids[t.index] = v
-    v = importer.ids[t.index]
+        importer.ids[t.key] = v
+    v = importer.ids[t.key]
     if any(v in op["outputs"] for op in importer.w.operators):  # an earlier op's new state: assigned already
         raise CompileError(f"{what}: state {t.name!r} is updated by two operators; microflat assigns a variable once")
     importer.w.tensors[v]["variable"] = True
@@ -112,7 +112,7 @@ def _assign(importer, variable: int, value: int, t=None) -> None:
     place) read the value."""
     importer.w.add_operator("ASSIGN_VARIABLE", [value], [variable])
     if t is not None:
-        importer.ids[t.index] = value
+        importer.ids[t.key] = value
 
 
 # --- UNIDIRECTIONAL_SEQUENCE_LSTM ------------------------------------------------------------------------------
@@ -239,7 +239,7 @@ def lstm(importer, op) -> None:
 
 
 def _check_state(importer, what: str, t) -> None:
-    if not importer.graph.Tensors(t.index).IsVariable():
+    if not t.is_variable:
         raise CompileError(f"{what}: state {t.name!r} must be a variable tensor (is_variable), as TFLite requires")
     if t.data is not None:
         raise CompileError(f"{what}: state {t.name!r} is a variable with data, which TFLite refuses")
@@ -249,7 +249,7 @@ def _variable_rows(importer, what: str, t) -> None:
     """A batch LSTM's state: a TFLite variable as _variable's; each batch row is its own microflat variable (the
     file's [B, C] tensor itself has no microflat tensor, so no other op may read it)."""
     _check_state(importer, what, t)
-    if t.index in importer.ids:
+    if t.key in importer.ids:
         raise CompileError(f"{what}: state {t.name!r} of a batch of sequences is read by another operator")
 
 
@@ -303,7 +303,8 @@ def svdf(importer, op) -> None:
                            f"{batches * memory * filters} values")
     try:
         params = K.svdf_params(_scale(what, x), s_wf, _scale(what, state), s_wt, _scale(what, y),
-                               None if b is None else _scale(what, b), precision=SVDF_PRECISION)
+                               None if b is None else _scale(what, b),
+                               precision="float32" if importer.reference == "litert" else SVDF_PRECISION)
     except CompileError:
         raise
     except ValueError as e:  # the params functions' refusals, by name

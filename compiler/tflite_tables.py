@@ -98,20 +98,23 @@ def round_f32(v) -> int:
     return int(N.round_half_away_from_zero(np.float64(v)))
 
 
-def relu_table(op: str, input_scale: float, input_zp: int, output_scale: float, output_zp: int) -> np.ndarray:
+def relu_table(op: str, input_scale: float, input_zp: int, output_scale: float, output_zp: int,
+               litert: bool = False) -> np.ndarray:
     """TFLite Micro's int8 RELU and RELU6 on the 256 inputs. RELU (CalculateReluOpData, ReluQuantized): zp_out +
     MultiplyByQuantizedMultiplier(x - zp_in, M = s_in / s_out in double), clamped to [max(-128, zp_out +
     roundf(0 / s_out)), 127]. RELU6 (Relu6Prepare, Relu6Quantized): no rescaling, x clamped to [zp_in,
-    zp_in + roundf(6 / s_in)] (float32 division), the bytes then read at the output's quantization."""
+    zp_in + roundf(6 / s_in)] (float32 division), the bytes then read at the output's quantization. LiteRT's
+    RELU6 (litert; QuantizedReluX) rescales as RELU does, clamped to [zp_out, zp_out + roundf(6 / s_out)]."""
     x = np.arange(-128, 128)
-    if op == "RELU6":
+    if op == "RELU6" and not litert:
         six = input_zp + round_f32(np.float32(6.0) / np.float32(input_scale))
         return np.clip(x, input_zp, min(six, 127)).astype(np.int8)
     mult, shift = N.quantize_multiplier(float(np.float32(input_scale)) / float(np.float32(output_scale)))
     lo = max(-128, output_zp)
+    hi = min(127, output_zp + round_f32(np.float32(6.0) / np.float32(output_scale))) if op == "RELU6" else 127
     out = [output_zp + int(N.multiply_by_quantized_multiplier(np.int32(v - input_zp), np.int32(mult), np.int32(shift)))
            for v in x]
-    return np.clip(out, lo, 127).astype(np.int8)
+    return np.clip(out, lo, hi).astype(np.int8)
 
 
 def leaky_relu_table(alpha: float, input_scale: float, input_zp: int, output_scale: float,
@@ -252,6 +255,17 @@ def gelu_approximate(v: np.float32) -> np.float32:
     """TFLite's approximate GELU: 0.5f x (1 + tanh(sqrt(2 / pi) (x + 0.044715f x^3))), in float32."""
     inner = np.float32(np.float32(math.sqrt(2.0 / math.pi)) * (v + np.float32(0.044715) * v * v * v))
     return np.float32(np.float32(0.5) * v * (np.float32(1.0) + _libm("tanhf", inner)))
+
+
+def logistic(v: np.float32) -> np.float32:
+    """LiteRT's int8 LOGISTIC transform: 1.0f / (1.0f + std::exp(-value)), in float32 (TFLite Micro's is
+    gemmlowp fixed point: table())."""
+    return np.float32(np.float32(1.0) / (np.float32(1.0) + _libm("expf", -v)))
+
+
+def tanh(v: np.float32) -> np.float32:
+    """LiteRT's int8 TANH transform: std::tanh(value), in float32 (TFLite Micro's: table())."""
+    return _libm("tanhf", v)
 
 
 def float_lookup_table(transform, input_scale: float, input_zp: int, output_scale: float,

@@ -394,6 +394,8 @@ def _compile(args: argparse.Namespace) -> int:
     _not_an_input(args.output, "-o", args.model, args.calib)
     if args.model.endswith(".tflite"):
         return _compile_tflite(args)
+    if args.reference is not None:
+        raise ValueError(f"--reference applies to a .tflite, not {args.model}")
     calib = None
     if args.calib:
         calib = _to_torch_layout(_finite(_load_npy(args.calib, "calibration data"), args.calib, "calibration data"),
@@ -452,7 +454,8 @@ def _compile_tflite(args: argparse.Namespace) -> int:
 
     from .atomic import write_atomic
 
-    blob = compile_tflite(data, weight_encoding=args.weights, name=args.model)
+    blob = compile_tflite(data, weight_encoding=args.weights, name=args.model,
+                          reference=args.reference or "tflite-micro")
     write_atomic(args.output, blob)
     _report_compiled(args.output, blob)
     return 0
@@ -558,6 +561,10 @@ def build_parser() -> argparse.ArgumentParser:
     comp.add_argument("--weights", default="auto", choices=("auto", "dense", "packed", "int4", "palette", "sparse"),
                       help="how conv/linear weights are stored: auto (default) picks each layer's smallest encoding "
                            "the kernels run in place")
+    comp.add_argument("--reference", default=None, choices=("tflite-micro", "litert"),
+                      help="a .tflite only: whose integer arithmetic to follow where TFLite's two differ: "
+                           "tflite-micro (default; also CMSIS-NN's and LiteRT's optimized kernels') or litert "
+                           "(LiteRT's reference kernels, its BUILTIN_REF op resolver)")
     comp.add_argument("--weight-bits", type=int, default=8, choices=(8, 4),
                       help="4: weights quantized to [-7, 7] (stored as packed int4)")
     comp.add_argument("--strip-names", action="store_true", help=compress_command.STRIP_NAMES_HELP)

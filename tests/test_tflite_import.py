@@ -1,15 +1,15 @@
 """.tflite in (compiler/tflite_import.py): the MLPerf Tiny reference int8 models, compiled from their .tflite
 files, give TFLite's own bytes on both of microflat's runtimes.
 
-The reference for the four models is TFLite Micro's Python interpreter (the tflite-micro package). LiteRT's
-reference op resolver (BUILTIN_REF) is not: all four have FULLY_CONNECTED layers with per-tensor weights (ad01's
-ten, the last layer of the others), where LiteRT's reference FULLY_CONNECTED rounds round(acc M) once
-(tests/test_fc_weight_zp shows it on single layers) and TFLite Micro, CMSIS-NN and microflat round twice
-(gemmlowp's SaturatingRoundingDoublingHighMul, then RoundingDivideByPOT), so some of LiteRT's outputs on 1,000
-random inputs differ from TFLite Micro's (benchmarks/tflite_import.py counts them). microflat follows TFLite Micro. Single operators are held to LiteRT's reference kernels too. Inputs are
-random over the whole int8 range, with the all -128 and all 127 inputs among them. Single operators (.tflite
-files written here or by benchmarks/single_ops.py) against the same references, and int8 LOGISTIC and TANH on
-all 256 inputs at drawn quantizations against TFLite Micro (whose fixed-point results microflat's table holds).
+TFLite has two reference implementations, and they differ (compiler/tflite_import.py's docstring has the
+table): TFLite Micro's Python interpreter (the tflite-micro package) and LiteRT's reference op resolver
+(BUILTIN_REF), whose FULLY_CONNECTED rounds acc M once (ties away from zero) where TFLite Micro, CMSIS-NN and
+microflat's default round twice (gemmlowp's SaturatingRoundingDoublingHighMul, then RoundingDivideByPOT). All four
+models have a FULLY_CONNECTED. Each model, compiled by default, gives TFLite Micro's bytes, and compiled with
+reference="litert" LiteRT's reference kernels' bytes, on 1,000 random inputs over the whole int8 range (the all
+-128 and all 127 inputs among them), on both runtimes. Single operators (.tflite files written here or by
+benchmarks/single_ops.py) against the same references, and the table activations on all 256 inputs at drawn
+quantizations against each reference.
 """
 
 import os
@@ -48,6 +48,12 @@ def compiled():
     return {name: compile_tflite(_path(name)) for name in MODELS}
 
 
+@pytest.fixture(scope="module")
+def compiled_litert():
+    """The four models compiled to follow LiteRT's reference kernels (reference="litert")."""
+    return {name: compile_tflite(_path(name), reference="litert") for name in MODELS}
+
+
 INPUTS = 1000  # per model: the issue's count
 
 
@@ -63,17 +69,36 @@ def _tflm_outputs(data: bytes, xs: np.ndarray) -> np.ndarray:
     return np.array(out)
 
 
+def _litert_reference_outputs(data: bytes, xs: np.ndarray) -> np.ndarray:
+    """LiteRT's reference kernels (BUILTIN_REF), one input at a time, the output tensor looked up once."""
+    from ai_edge_litert.interpreter import Interpreter as LiteRT
+    from ai_edge_litert.interpreter import OpResolverType
+
+    lite = LiteRT(model_content=data, num_threads=1, experimental_op_resolver_type=OpResolverType.BUILTIN_REF)
+    lite.allocate_tensors()
+    x_index, y_index = lite.get_input_details()[0]["index"], lite.get_output_details()[0]["index"]
+    out = []
+    for x in xs:
+        lite.set_tensor(x_index, x[None])
+        lite.invoke()
+        out.append(lite.get_tensor(y_index)[0].copy())
+    return np.array(out)
+
+
+@pytest.mark.parametrize("reference", ["tflite-micro", "litert"])
 @pytest.mark.parametrize("name", MODELS)
-def test_an_mlperf_tiny_model_equals_tflite_on_a_thousand_inputs_on_both_runtimes(name, compiled):
+def test_an_mlperf_tiny_model_equals_tflite_on_a_thousand_inputs_on_both_runtimes(name, reference, compiled,
+                                                                                  compiled_litert):
     """1,000 random inputs over the whole int8 range (all -128 and all 127 among them), run as one batch by
-    microflat's Numba and C runtimes and one at a time by TFLite Micro."""
+    microflat's Numba and C runtimes and one at a time by the reference: TFLite Micro, or, for the file compiled
+    with reference="litert", LiteRT's reference kernels (whose per-tensor FULLY_CONNECTED rounds once)."""
     data = Path(_path(name)).read_bytes()
-    mfb = compiled[name]
+    mfb = (compiled if reference == "tflite-micro" else compiled_litert)[name]
     loaded = load_bytes(mfb)
     x_in = loaded.tensors[loaded.inputs[0]]
     shape = tuple(x_in.shape)
     xs = np.stack(_inputs(shape, n=INPUTS - 2, seed=1)).reshape((INPUTS,) + shape[1:])
-    want = _tflm_outputs(data, xs)
+    want = (_tflm_outputs if reference == "tflite-micro" else _litert_reference_outputs)(data, xs)
     assert x_in.dtype == "int8" and shape[0] == 1  # the file's own input
     numba = Interpreter(mfb, backend="numba").invoke(xs)[0]
     assert numba.dtype == want.dtype and numba.shape == want.shape
@@ -84,6 +109,33 @@ def test_an_mlperf_tiny_model_equals_tflite_on_a_thousand_inputs_on_both_runtime
 def test_the_same_tflite_gives_the_same_bytes(compiled):
     name = "kws_ref_model.tflite"
     assert compile_tflite(Path(_path(name)).read_bytes()) == compiled[name]
+
+
+@pytest.mark.parametrize("per_channel", [False, True])
+def test_a_fully_connected_layer_rounds_as_the_chosen_reference(per_channel):
+    """Scales that are powers of two (0.5, 2^-4 and 0.125: M = 0.25 exactly, QuantizeMultiplier's (2^30, -1)) put
+    many accumulators on a tie of one of TFLite Micro's two roundings, where they and LiteRT's reference one disagree
+    (29 / 4: 8 against 7, the first rounding's tie carried into the second). With per-tensor and with per-channel
+    weights, the default file gives TFLite Micro's bytes, reference="litert" LiteRT's, on both runtimes, and the
+    two references differ (so the test tells them apart)."""
+    rng = np.random.default_rng(11)
+    b = TFLiteBuilder()
+    x = b.tensor("x", "int8", (64, 6), scale=0.5, zero_point=0)
+    y = b.tensor("y", "int8", (64, 5), scale=0.125, zero_point=0)
+    scale = np.full(5, 2.0**-4, np.float32) if per_channel else 2.0**-4
+    w = b.constant("w", rng.integers(-3, 4, (5, 6), dtype=np.int8), scale=scale, zero_point=0)
+    bias = b.constant("b", rng.integers(-6, 7, 5, dtype=np.int32), scale=np.float32(0.5) * np.float32(2.0**-4))
+    b.operator("FULLY_CONNECTED", [x, w, bias], [y], "FullyConnectedOptions")
+    b.set_io([x], [y])
+    data = b.to_bytes()
+    xs = rng.integers(-12, 13, (64, 6), dtype=np.int8)
+    micro, lite = _tflm(data, [xs]), _litert(data, [xs])
+    assert not np.array_equal(micro, lite)
+    for reference, want in (("tflite-micro", micro), ("litert", lite)):
+        mfb = compile_tflite(data, reference=reference)
+        for backend in ("numba", "c"):
+            got = Interpreter(mfb, backend=backend).invoke(xs)[0]
+            np.testing.assert_array_equal(got, want, f"{reference} {backend}")
 
 
 def test_the_weights_keep_every_value_and_the_file_shrinks(compiled):
@@ -118,16 +170,20 @@ def test_an_unmapped_operator_is_refused_by_name_and_count():
         compile_tflite(b.to_bytes())
 
 
-def _litert(data: bytes, inputs):
+def _litert(data: bytes, inputs, resolver: str = "BUILTIN_REF"):
     from ai_edge_litert.interpreter import Interpreter as LiteRT
     from ai_edge_litert.interpreter import OpResolverType
 
-    lite = LiteRT(model_content=data, experimental_op_resolver_type=OpResolverType.BUILTIN_REF)
+    lite = LiteRT(model_content=data, experimental_op_resolver_type=getattr(OpResolverType, resolver))
     lite.allocate_tensors()
     for d, x in zip(lite.get_input_details(), inputs):
         lite.set_tensor(d["index"], x)
     lite.invoke()
     return lite.get_tensor(lite.get_output_details()[0]["index"])
+
+
+def _litert_builtin(data: bytes, inputs):
+    return _litert(data, inputs, "BUILTIN_WITHOUT_DEFAULT_DELEGATES")
 
 
 def _tflm(data: bytes, inputs):
@@ -196,7 +252,9 @@ def test_int8_table_activations_equal_tflite_on_every_input(op, scale, zero_poin
     MultiplyByQuantizedMultiplier), RELU6 (clamped, not rescaled), HARD_SWISH (int16 fixed point) and ELU (a
     float32 lookup table), and LiteRT's GELU (a float32 lookup table, exact or tanh-approximated; TFLite Micro
     has no GELU), built into the table microflat runs (compiler/tflite_tables.py), on all 256 int8 inputs at a
-    drawn quantization (and alpha)."""
+    drawn quantization (and alpha). Compiled with reference="litert": LiteRT's reference kernels' bytes, whose
+    LOGISTIC and TANH are float32 tables and whose RELU6 rescales as RELU does (ELU: LiteRT's built-in kernel, as
+    its reference resolver has none)."""
     output_scale, output_zp = FIXED_OUTPUTS.get(op, (output_scale, output_zp))
     # HardSwishPrepare refuses an output scale below s_in / 128 (its output multiplier's exponent must be <= 0)
     assume(op != "HARD_SWISH" or np.float32(output_scale) > np.float32(scale) / 128)
@@ -209,10 +267,12 @@ def test_int8_table_activations_equal_tflite_on_every_input(op, scale, zero_poin
     b.set_io([x], [y])
     data = b.to_bytes()
     every = np.arange(-128, 128, dtype=np.int8).reshape(1, 256)
-    want = (_litert if op == "GELU" else _tflm)(data, [every])
-    mfb = compile_tflite(data)
-    for backend in ("numba", "c"):
-        np.testing.assert_array_equal(Interpreter(mfb, backend=backend).invoke(every)[0], want)
+    wants = {"tflite-micro": (_litert if op == "GELU" else _tflm)(data, [every]),
+             "litert": (_litert_builtin if op == "ELU" else _litert)(data, [every])}
+    for reference, want in wants.items():
+        mfb = compile_tflite(data, reference=reference)
+        for backend in ("numba", "c"):
+            np.testing.assert_array_equal(Interpreter(mfb, backend=backend).invoke(every)[0], want)
 
 
 def test_a_hard_swish_whose_output_scale_tflite_refuses_is_refused():
@@ -273,8 +333,10 @@ def layer_cases(draw):
         n_in, n_out = draw(st.integers(1, 40)), draw(st.integers(1, 12))
         x = b.tensor("x", "int8", (1, n_in), scale=s_in, zero_point=zp_in)
         y = b.tensor("y", "int8", (1, n_out), scale=s_out, zero_point=zp_out)
-        w = weights(b, (n_out, n_in), scale=0.01, zero_point=0)
-        bias = b.constant("b", rng.integers(-3000, 3000, n_out, dtype=np.int32), scale=s_in * 0.01)
+        per_channel = not int4 and draw(st.booleans())  # TFLite Micro's FC takes no per-channel INT4 weight
+        scale = rng.uniform(0.002, 0.02, n_out).astype(np.float32) if per_channel else 0.01
+        w = weights(b, (n_out, n_in), scale=scale, zero_point=0)
+        bias = b.constant("b", rng.integers(-3000, 3000, n_out, dtype=np.int32), scale=s_in * np.float32(scale))
         b.operator(kind, [x, w, bias], [y], "FullyConnectedOptions", dict(fused_activation_function=act))
         b.set_io([x], [y])
         return b.to_bytes(), (1, n_in)
@@ -312,13 +374,31 @@ def layer_cases(draw):
 def test_a_layer_at_drawn_options_equals_tflite_micro_on_both_runtimes(case, seed):
     """Padding SAME and VALID (odd totals too), strides, dilations, depth multipliers, per-channel weight scales,
     every fused activation, the pools' filters, INT4 weights: the importer's geometry, multipliers and unpacking
-    are TFLite's."""
+    are TFLite's. Compiled with reference="litert", LiteRT's reference kernels' bytes."""
     data, shape = case
     x = np.random.default_rng(seed).integers(-128, 128, shape, dtype=np.int8)
-    want = _tflm(data, [x])
-    mfb = compile_tflite(data)
-    for backend in ("numba", "c"):
-        np.testing.assert_array_equal(Interpreter(mfb, backend=backend).invoke(x)[0], want)
+    for reference, run in (("tflite-micro", _tflm), ("litert", _litert)):
+        want = run(data, [x])
+        mfb = compile_tflite(data, reference=reference)
+        for backend in ("numba", "c"):
+            np.testing.assert_array_equal(Interpreter(mfb, backend=backend).invoke(x)[0], want)
+
+
+def test_the_cli_compiles_for_either_reference_and_refuses_the_flag_on_a_pytorch_model(tmp_path, compiled_litert):
+    """`microflat compile MODEL.tflite --reference litert` writes compile_tflite(..., reference="litert")'s bytes;
+    --reference on a .pt2 is one line naming the file, and nothing is written."""
+    name = "kws_ref_model.tflite"
+    out = tmp_path / "kws.mfb"
+    r = subprocess.run([str(SCRIPT), "compile", _path(name), "-o", str(out), "--reference", "litert"],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert out.read_bytes() == compiled_litert[name]
+    pt2 = tmp_path / "model.pt2"
+    pt2.write_bytes(b"not read")
+    r = subprocess.run([str(SCRIPT), "compile", str(pt2), "-o", str(tmp_path / "m.mfb"), "--reference", "litert"],
+                       capture_output=True, text=True)
+    assert r.returncode != 0 and "--reference applies to a .tflite, not" in r.stderr and "Traceback" not in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1 and not (tmp_path / "m.mfb").exists()
 
 
 def test_the_cli_runs_a_model_of_two_inputs_and_two_outputs(tmp_path):
@@ -358,13 +438,15 @@ def test_the_cli_runs_a_model_of_two_inputs_and_two_outputs(tmp_path):
     assert r.returncode != 0 and "must name a .npz" in r.stderr and not (tmp_path / "y.npy").exists()
 
 
-@pytest.mark.parametrize("path", ["dsp", "portable"])
-def test_an_imported_model_runs_bit_exactly_on_a_cortex_m4(path, compiled, tmp_path):
+@pytest.mark.parametrize("path, reference", [("dsp", "tflite-micro"), ("portable", "tflite-micro"),
+                                             ("dsp", "litert")])
+def test_an_imported_model_runs_bit_exactly_on_a_cortex_m4(path, reference, compiled, compiled_litert, tmp_path):
     """kws (DS-CNN) compiled from its .tflite, exported as C and run under QEMU on the mps2-an386 (Cortex-M4):
-    the firmware's outputs are the Python runtime's, which are TFLite Micro's (above)."""
+    the firmware's outputs are the Python runtime's, which are TFLite Micro's, or, compiled with
+    reference="litert", LiteRT's reference kernels' (above)."""
     from firmware import assert_report_matches, build_firmware, exported, run_firmware
 
-    data = compiled["kws_ref_model.tflite"]
+    data = (compiled if reference == "tflite-micro" else compiled_litert)["kws_ref_model.tflite"]
     extra = "-DMICROFLAT_PORTABLE" if path == "portable" else ""
     result = run_firmware(build_firmware(exported(data, tmp_path / "model"), tmp_path / "build", extra=extra))
     assert_report_matches(result, data)

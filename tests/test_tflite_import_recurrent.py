@@ -211,30 +211,36 @@ exact_svdf_scales = st.tuples(_mantissa_scale(16, 21), _mantissa_scale(17, 22), 
 
 
 def _svdf_run(case, scales):
-    """(microflat's outputs, TFLM's, LiteRT's) over the case's invokes, from one compiled file."""
+    """(microflat's outputs, TFLM's, LiteRT's, microflat's compiled with reference="litert") over the case's
+    invokes."""
     k = case["kwargs"]
     inputs = case["inputs"]
     tfl, state = SV._tflite_svdf(scales, (k["input_zp"], k["output_zp"]), case["wf"], case["wt"], case["bias"],
                                  inputs[0].shape[0], k["rank"])
-    runtimes = _runtimes(compile_tflite(tfl))
-    units = case["wt"].shape[0] // k["rank"]
-    _same_interface(runtimes[0], [("int8", inputs[0].shape, np.float32(scales[0]), k["input_zp"])],
-                    [("int8", (inputs[0].shape[0], units), np.float32(scales[4]), k["output_zp"])])
-    got = [_invoke_both(runtimes, x) for x in inputs]
-    return got, [y for y, _ in SV._tflm_steps(tfl, state, inputs)], [y for y, _ in SV._litert_steps(tfl, state, inputs)]
+    got = []
+    for reference in ("tflite-micro", "litert"):
+        runtimes = _runtimes(compile_tflite(tfl, reference=reference))
+        units = case["wt"].shape[0] // k["rank"]
+        _same_interface(runtimes[0], [("int8", inputs[0].shape, np.float32(scales[0]), k["input_zp"])],
+                        [("int8", (inputs[0].shape[0], units), np.float32(scales[4]), k["output_zp"])])
+        got.append([_invoke_both(runtimes, x) for x in inputs])
+    return (got[0], [y for y, _ in SV._tflm_steps(tfl, state, inputs)],
+            [y for y, _ in SV._litert_steps(tfl, state, inputs)], got[1])
 
 
 @settings(max_examples=200, deadline=None)
 @given(case=SV.tflite_cases(), exact=st.booleans(), data=st.data())
 def test_an_svdf_imports_equal_to_tflite_micro_and_litert_where_they_agree(case, exact, data):
     """test_svdf's cases (batches 1-2, rank 1-2, full-range weights, biases and inputs, int32-wrapping sums) at its
-    drawn scales, or at scales where both interpreters' multipliers are the same (then LiteRT's bytes too)."""
+    drawn scales, or at scales where both interpreters' multipliers are the same (then LiteRT's bytes too). Compiled
+    with reference="litert" (float32 effective scales), LiteRT's bytes at every scale."""
     scales = data.draw(exact_svdf_scales) if exact else case["scales"]
     same = svdf_params(*scales, precision="float32") == svdf_params(*scales, precision="double")
     assert same or not exact
-    got, tflm, litert = _svdf_run(case, scales)
-    for mine, micro, lite in zip(got, tflm, litert, strict=True):
+    got, tflm, litert, got_litert = _svdf_run(case, scales)
+    for mine, micro, lite, mine_litert in zip(got, tflm, litert, got_litert, strict=True):
         np.testing.assert_array_equal(mine, micro)
+        np.testing.assert_array_equal(mine_litert, lite)
         if same:
             np.testing.assert_array_equal(mine, lite)
 
@@ -243,7 +249,8 @@ def test_an_svdf_import_follows_tflite_micro_where_litert_differs():
     """test_svdf's effective_scale_1 witness (177 Q31 units apart in the two precisions; sixteen filters whose
     feature sums the two multipliers round to different state values), one memory slot, effective_scale_2 exactly 1
     and each unit's bias minus its state value under LiteRT's float32 multiplier: LiteRT outputs 0 where TFLM
-    outputs the one-unit difference. The import gives TFLM's outputs, which are not LiteRT's."""
+    outputs the one-unit difference. The import gives TFLM's outputs, which are not LiteRT's; compiled with
+    reference="litert", LiteRT's."""
     s_state = 0.01646604761481285
     scales = (0.049796052277088165, 0.009956151247024536, s_state, 2.0**-10, float(np.float32(s_state)) * 2.0**-10)
     s_in, s_wf, s_st = (np.float32(s) for s in scales[:3])
@@ -259,10 +266,11 @@ def test_an_svdf_import_follows_tflite_micro_where_litert_differs():
     bias = -R.multiply_by_quantized_multiplier(targets, *R.quantize_multiplier_exact(single)).astype(np.int32)
     case = dict(inputs=[x, x], wf=wf, wt=np.ones((filters, 1), np.int16), bias=bias,
                 kwargs=dict(rank=1, input_zp=0, output_zp=0))
-    got, tflm, litert = _svdf_run(case, scales)
-    for mine, micro, lite in zip(got, tflm, litert, strict=True):
+    got, tflm, litert, got_litert = _svdf_run(case, scales)
+    for mine, micro, lite, mine_litert in zip(got, tflm, litert, got_litert, strict=True):
         np.testing.assert_array_equal(lite, 0)
         np.testing.assert_array_equal(mine, micro)
+        np.testing.assert_array_equal(mine_litert, lite)  # reference="litert": LiteRT's float32 scales
         assert np.count_nonzero(mine) == filters
 
 
