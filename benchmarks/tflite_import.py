@@ -144,7 +144,7 @@ def latency_table(rows: list[dict]) -> str:
               for peer in ("LiteRT built-in kernels", "LiteRT XNNPACK")]
     lines = ["| model | " + " | ".join(f"{n} (ms)" for n in names) + " | " +
              " | ".join(f"{m[10:]} / {p}" for m, p in ratios) + " | LiteRT's outputs equal microflat's | LiteRT reference's outputs differing from TFLM's, of 1,000 inputs |"
-             " from microflat's compiled with reference=\"litert\" |",
+             " the same, from microflat's with reference=\"litert\" |",
              "|---" * (len(names) + len(ratios) + 4) + "|"]
     for r in rows:
         t = r["latency"]

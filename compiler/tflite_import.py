@@ -3,8 +3,9 @@
 Where TFLite's two reference implementations differ, compile_tflite's `reference` chooses which to follow:
 
   op                     reference="tflite-micro" (default)         reference="litert" (LiteRT's BUILTIN_REF)
-  int8 FULLY_CONNECTED   acc M rounded twice (gemmlowp's doubling    rounded once, ties away from zero
-                         high multiply, then the rounding shift)     (FullyConnectedOptions.single_rounding)
+  FULLY_CONNECTED        int8: acc M rounded twice (gemmlowp's       rounded once with the Q31 multiplier, ties
+                         doubling high multiply, then the rounding   away from zero (FullyConnectedOptions.
+                         shift); 16x8: once with a Q15 multiplier    single_rounding), int8 and 16x8
   int8 LOGISTIC, TANH    gemmlowp fixed point (tflite_tables.table)  float32 tables (float_lookup_table)
   int8 RELU6             clamped, not rescaled                       rescaled as RELU, then clamped
   SVDF                   effective scales in double                  in float32 (tflite_recurrent.py)
@@ -385,7 +386,7 @@ class _Importer:
         mult, shift = self.requant(x, wt, y, wt.shape[0])
         inputs = self.layer_inputs(x, wt, b, wt.shape[0], 0, y.name)
         opts = dict(output_mult=mult, output_shift=shift, **_act_range(y, o.FusedActivationFunction()))
-        if self.reference == "litert" and x.dtype == "int8":
+        if self.reference == "litert":
             opts["single_rounding"] = True  # LiteRT's reference FullyConnected rounds once (module docstring)
         self.w.add_operator("FULLY_CONNECTED", inputs, [self.activation(y)], "FullyConnectedOptions", opts)
 

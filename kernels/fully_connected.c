@@ -137,6 +137,14 @@ void mf_fully_connected_encoded_s8(int16_t *scratch,
     }
 }
 
+/* One 16x8 output's requantization: TFLite's source's (TFLite Micro's), or LiteRT's reference one. */
+static inline int16_t fc_output_s16(int64_t acc, int32_t mult, int32_t shift, int32_t single_rounding,
+                                    int32_t act_min, int32_t act_max)
+{
+    return (int16_t)(single_rounding ? requantize_int64_single_rounding(acc, mult, shift, act_min, act_max)
+                                     : requantize_int64(acc, mult, shift, act_min, act_max));
+}
+
 /*
  * 16x8 (fully_connected.py derives it): acc = bias[o] + sum_k x[k] w[o, k] in int64, requantize_int64. Each
  * product |x w| <= 2^15 * 127 fits int32; the sums stay within the loader's bound 2^47 - 1. Two outputs at a
@@ -144,7 +152,7 @@ void mf_fully_connected_encoded_s8(int16_t *scratch,
  */
 void mf_fully_connected_s16(int32_t batches, int32_t input_features, int32_t output_features,
                          const int32_t *output_mult, const int8_t *output_shift, int32_t per_channel,
-                         int32_t act_min, int32_t act_max,
+                         int32_t single_rounding, int32_t act_min, int32_t act_max,
                          const int16_t *input, const int8_t *filter, const int64_t *bias, int16_t *output)
 {
     for (int32_t b = 0; b < batches; ++b) {
@@ -157,14 +165,14 @@ void mf_fully_connected_s16(int32_t batches, int32_t input_features, int32_t out
             int64_t acc1 = bias != 0 ? bias[o + 1] : 0;
             MF_ROW_DOTS_S16_X2(&acc0, &acc1, in, row, row + input_features, input_features);
             const int32_t q0 = per_channel ? o : 0, q1 = per_channel ? o + 1 : 0;
-            out[o] = (int16_t)requantize_int64(acc0, output_mult[q0], output_shift[q0], act_min, act_max);
-            out[o + 1] = (int16_t)requantize_int64(acc1, output_mult[q1], output_shift[q1], act_min, act_max);
+            out[o] = fc_output_s16(acc0, output_mult[q0], output_shift[q0], single_rounding, act_min, act_max);
+            out[o + 1] = fc_output_s16(acc1, output_mult[q1], output_shift[q1], single_rounding, act_min, act_max);
         }
         if (o < output_features) {
             int64_t acc = bias != 0 ? bias[o] : 0;
             MF_ROW_DOT_S16(&acc, in, filter + (int64_t)o * input_features, input_features);
             const int32_t q = per_channel ? o : 0;
-            out[o] = (int16_t)requantize_int64(acc, output_mult[q], output_shift[q], act_min, act_max);
+            out[o] = fc_output_s16(acc, output_mult[q], output_shift[q], single_rounding, act_min, act_max);
         }
     }
 }

@@ -54,7 +54,8 @@ from numba import types
 from . import _checks
 from ._dispatch import check_backend, run_kernel
 from ._jit import kernel
-from .numerics import requantize, requantize_int64, requantize_single_rounding, weight_abs_sums
+from .numerics import (requantize, requantize_int64, requantize_int64_single_rounding, requantize_single_rounding,
+                       weight_abs_sums)
 from .weight_encoding import encoded_row_dot, weighted_arguments
 
 _i64 = types.int64
@@ -176,7 +177,7 @@ def fully_connected_encoded_s8(
 @kernel(
     types.void(
         _i64, _i64, _i64,  # batches, input_features, output_features
-        types.int32[::1], types.int8[::1], _i64,  # output_mult, output_shift, per_channel
+        types.int32[::1], types.int8[::1], _i64, _i64,  # output_mult, output_shift, per_channel, single_rounding
         _i32, _i32,  # act_min, act_max
         types.int16[::1], types.int8[::1], types.int64[::1],  # input, filter, bias
         types.int16[::1],  # output
@@ -184,12 +185,13 @@ def fully_connected_encoded_s8(
 )
 def fully_connected_s16(
     batches, input_features, output_features,
-    output_mult, output_shift, per_channel,
+    output_mult, output_shift, per_channel, single_rounding,
     act_min, act_max,
     input, filter, bias, output,
 ):
     """The 16x8 kernel (the module docstring derives it). Trusts its caller; flat C-order buffers; bias empty
-    means none."""
+    means none. single_rounding: numerics.requantize_int64_single_rounding (the Q31 multiplier, one rounding
+    ties away from zero: LiteRT's reference) instead of requantize_int64 (TFLite's source, TFLite Micro)."""
     has_bias = bias.shape[0] > 0
     for b in range(batches):
         in_base = b * input_features
@@ -202,7 +204,8 @@ def fully_connected_s16(
                 acc += bias[o]
             q = o if per_channel else 0
             output[b * output_features + o] = np.int16(
-                requantize_int64(acc, output_mult[q], output_shift[q], act_min, act_max))
+                requantize_int64_single_rounding(acc, output_mult[q], output_shift[q], act_min, act_max)
+                if single_rounding else requantize_int64(acc, output_mult[q], output_shift[q], act_min, act_max))
 
 
 def fully_connected(
@@ -236,7 +239,8 @@ def fully_connected(
         holds symmetric weights).
       single_rounding: requantize with one rounding, ties away from zero (what LiteRT's reference per-tensor
         FULLY_CONNECTED computes: numerics.multiply_by_quantized_multiplier_single_rounding) instead of
-        TFLite's default two (TFLite Micro, CMSIS-NN). int8 only.
+        TFLite's default two (TFLite Micro, CMSIS-NN); for a 16x8 layer, with the Q31 multiplier instead of
+        TFLite's source's one rounding with a Q15 one.
       input_zp, output_zp, act_min, act_max, backend: as conv2d.
 
     Returns:
@@ -261,15 +265,14 @@ def fully_connected(
                         output_mult=output_mult, output_shift=output_shift, bias=bias, channels=out_f)
     if x.dtype == np.int16:
         _checks.integer(fn, "filter_zp", filter_zp, 0, 0)
-        if single_rounding:
-            raise ValueError(f"{fn}: single_rounding is for int8 layers (16x8 ones round once already)")
         act_lo, act_hi, mult, shift, per_channel, b = _checks.layer_quantization_16x8(fn, **quantization)
         _checks.weights(fn, "filter", w)
         _checks.accumulator_fits_16x8(fn, weight_abs_sums(w, 0), b)
         out = np.empty((n, out_f), dtype=np.int16)
         run_kernel(backend, fully_connected_s16, batches=n, input_features=in_f, output_features=out_f,
-                   output_mult=mult, output_shift=shift, per_channel=per_channel, act_min=act_lo, act_max=act_hi,
-                   input=x.reshape(-1), filter=w.reshape(-1), bias=b, output=out.reshape(-1))
+                   output_mult=mult, output_shift=shift, per_channel=per_channel,
+                   single_rounding=int(bool(single_rounding)), act_min=act_lo, act_max=act_hi, input=x.reshape(-1),
+                   filter=w.reshape(-1), bias=b, output=out.reshape(-1))
         return out
     in_zp, out_zp, act_lo, act_hi, mult, shift, per_channel, b = _checks.layer_quantization(fn, **quantization)
     w_zp = _checks.integer(fn, "filter_zp", filter_zp, _checks.INT8_MIN, _checks.INT8_MAX)

@@ -22,9 +22,9 @@
  *   requant      output_mult (Q31, [0, 2^31), int32) and output_shift ([-31, 30], int8 as the .mfb stores it,
  *                positive = left), per_channel = 1: one pair per output
  *                channel, 0: one pair for the whole tensor;
- *                mf_fully_connected_s8 and its encoded twin also take single_rounding = 1:
- *                one rounding, ties away from zero (what LiteRT's reference per-tensor
- *                FULLY_CONNECTED computes), 0: TFLite's default two;
+ *                the fully connected kernels also take single_rounding = 1: one rounding
+ *                of the Q31 multiplier, ties away from zero (what LiteRT's reference
+ *                FULLY_CONNECTED computes), 0: TFLite's default;
  *   output       clamped to [act_min, act_max] (fused ReLU / ReLU6).
  *
  * Contract (checked by the callers, trusted here): dimensions positive and
@@ -155,7 +155,7 @@ void mf_depthwise_conv2d_s16(int32_t batches, int32_t input_h, int32_t input_w, 
                           const int16_t *input, const int8_t *filter, const int64_t *bias, int16_t *output);
 void mf_fully_connected_s16(int32_t batches, int32_t input_features, int32_t output_features,
                          const int32_t *output_mult, const int8_t *output_shift, int32_t per_channel,
-                         int32_t act_min, int32_t act_max,
+                         int32_t single_rounding, int32_t act_min, int32_t act_max,
                          const int16_t *input, const int8_t *filter, const int64_t *bias, int16_t *output);
 
 void mf_add_s8(const int32_t *output_shape, const int32_t *input1_strides, const int32_t *input2_strides,

@@ -35,11 +35,13 @@ static inline int32_t multiply_by_quantized_multiplier(int32_t x, int32_t mult, 
 int32_t mf_multiply_by_quantized_multiplier_reference(int32_t x, int32_t mult, int32_t shift);
 static inline int32_t requantize(int32_t acc, int32_t mult, int32_t shift, int32_t output_zp,
                                  int32_t act_min, int32_t act_max);
-static inline int32_t multiply_by_quantized_multiplier_single_rounding(int32_t x, int32_t mult, int32_t shift);
+static inline int32_t multiply_by_quantized_multiplier_single_rounding(int64_t x, int32_t mult, int32_t shift);
 static inline int32_t requantize_single_rounding(int32_t acc, int32_t mult, int32_t shift, int32_t output_zp,
                                                  int32_t act_min, int32_t act_max);
 static inline int32_t multiply_by_quantized_multiplier_int64(int64_t x, int32_t mult, int32_t shift);
 static inline int32_t requantize_int64(int64_t acc, int32_t mult, int32_t shift, int32_t act_min, int32_t act_max);
+static inline int32_t requantize_int64_single_rounding(int64_t acc, int32_t mult, int32_t shift, int32_t act_min,
+                                                       int32_t act_max);
 static inline int32_t wrapping_add(int32_t a, int32_t b);
 static inline int32_t saturating_rounding_multiply_by_pot(int32_t x, int32_t exponent);
 static inline int32_t rounding_half_sum(int32_t a, int32_t b);
@@ -202,16 +204,19 @@ static inline int32_t requantize(int32_t acc, int32_t mult, int32_t shift, int32
 }
 
 /*
- * x * mult * 2^(shift - 31) rounded once, ties away from zero: LiteRT's reference per-tensor FULLY_CONNECTED
- * (numerics.py derives it). p = x * mult, total = 31 - shift in [1, 62]:
- * floor((p + 2^(total - 1) - [p < 0]) / 2^total). |p| < 2^62 and the rounding term <= 2^61, so the sum is exact
- * in int64; `>>` is arithmetic (flooring: the check at the top). Saturated to int32, as numerics.py.
+ * x * mult * 2^(shift - 31) rounded once, ties away from zero: LiteRT's reference FULLY_CONNECTED, int8 and 16x8
+ * (numerics.py derives it): sign(x) floor((|x| mult + 2^(total - 1)) / 2^total), total = 31 - shift, exact in
+ * int64 for |x| <= 2^31 directly, and for |x| < 2^47 with shift <= 7 (a 16x8 layer's) with |x| split at bit 24.
+ * Saturated to int32, as numerics.py.
  */
-static inline int32_t multiply_by_quantized_multiplier_single_rounding(int32_t x, int32_t mult, int32_t shift)
+static inline int32_t multiply_by_quantized_multiplier_single_rounding(int64_t x, int32_t mult, int32_t shift)
 {
     const int32_t total = 31 - shift;
-    const int64_t p = (int64_t)x * (int64_t)mult;
-    const int64_t result = (p + ((int64_t)1 << (total - 1)) - (p < 0 ? 1 : 0)) >> total;
+    const int64_t m = x < 0 ? -x : x, half = (int64_t)1 << (total - 1);
+    const int64_t q = m <= ((int64_t)1 << 31)
+                          ? (m * mult + half) >> total
+                          : ((m >> 24) * mult + (((m & 0xFFFFFF) * mult + half) >> 24)) >> (total - 24);
+    const int64_t result = x < 0 ? -q : q;
     if (result > INT32_MAX) {
         return INT32_MAX;
     }
@@ -246,6 +251,14 @@ static inline int32_t multiply_by_quantized_multiplier_int64(int64_t x, int32_t 
 static inline int32_t requantize_int64(int64_t acc, int32_t mult, int32_t shift, int32_t act_min, int32_t act_max)
 {
     const int32_t v = multiply_by_quantized_multiplier_int64(acc, mult, shift);
+    return v < act_min ? act_min : (v > act_max ? act_max : v);
+}
+
+/* requantize_int64 with one rounding of the Q31 multiplier (LiteRT's reference 16x8 FULLY_CONNECTED). */
+static inline int32_t requantize_int64_single_rounding(int64_t acc, int32_t mult, int32_t shift, int32_t act_min,
+                                                       int32_t act_max)
+{
+    const int32_t v = multiply_by_quantized_multiplier_single_rounding(acc, mult, shift);
     return v < act_min ? act_min : (v > act_max ? act_max : v);
 }
 

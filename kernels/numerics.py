@@ -208,6 +208,7 @@ def dequantize(q: np.ndarray, scale: float, zero_point: int, dtype=np.float32) -
 # ---------------------------------------------------------------------------
 
 _i32 = types.int32
+_i64 = types.int64
 
 
 @kernel(_i32(_i32, _i32))
@@ -295,23 +296,30 @@ def multiply_by_quantized_multiplier(x, mult, shift):
     return rounding_divide_by_pot(high, np.int32(right_shift))
 
 
-@kernel(_i32(_i32, _i32, _i32))
+@kernel(_i32(_i64, _i32, _i32))
 def multiply_by_quantized_multiplier_single_rounding(x, mult, shift):
-    """x * mult * 2^(shift - 31), rounded once, ties away from zero: what LiteRT's reference per-tensor int8
-    FULLY_CONNECTED computes (measured: tests/test_tflite_import.py's witness, where M = 1/4 gives 5 -> 1, 2 -> 1,
-    -2 -> -1, 10 -> 3, -10 -> -3), where TFLite Micro and CMSIS-NN round twice (multiply_by_quantized_multiplier).
+    """x * mult * 2^(shift - 31), rounded once, ties away from zero: what LiteRT's reference FULLY_CONNECTED
+    computes, int8 and 16x8 (measured: tests/test_tflite_import.py's witness, where M = 1/4 gives 5 -> 1, 2 -> 1,
+    -2 -> -1, 10 -> 3, -10 -> -3), where TFLite Micro and CMSIS-NN round twice (multiply_by_quantized_multiplier)
+    or, in 16x8, once with a Q15 multiplier (multiply_by_quantized_multiplier_int64).
 
-    Numerics: p = x * mult, total = 31 - shift in [1, 62] (shift in [-31, 30]);
-      result = floor((p + 2^(total - 1) - [p < 0]) / 2^total),
-    round-half-up for p >= 0 and, with the 1 taken off, round-half-down for p < 0: ties away from zero, the
-    nudge of gemmlowp's RoundingDivideByPOT applied to the exact 62-bit product. |p| < 2^31 * 2^31 = 2^62 and the
-    rounding term is at most 2^61, so the sum is exact in int64, and `>>` floors. The quotient exceeds int32 only
-    where x * M does; it is saturated here, and every caller clamps to int8 next.
-    Ranges: mult in [0, 2^31), shift in [-31, 30].
+    Numerics: total = 31 - shift, m = |x|; the result is sign(x) floor((m mult + 2^(total - 1)) / 2^total):
+    ties away from zero (the rounding is of the magnitude). Exact in int64 in two cases:
+      m <= 2^31 (an int8 layer's int32 accumulator; shift in [-31, 30], total in [1, 62]): m mult < 2^62 and
+        the rounding term is at most 2^61;
+      m < 2^47 (a 16x8 layer's accumulator; the loaders' bound) with shift <= 7 (total >= 24, the 16x8
+        verifiers' range): m = hi 2^24 + lo, and floor((A 2^24 + B) / 2^total) = floor((A + floor(B / 2^24)) /
+        2^(total - 24)) for A = hi mult < 2^23 2^31 = 2^54 and B = lo mult + 2^(total - 1) < 2^55 + 2^61.
+    The quotient exceeds int32 only where x M does; it is saturated here, and every caller clamps next.
     """
     total = np.int64(31 - shift)
-    p = np.int64(x) * np.int64(mult)
-    result = (p + (np.int64(1) << (total - 1)) - (1 if p < 0 else 0)) >> total
+    m = -np.int64(x) if x < 0 else np.int64(x)
+    half = np.int64(1) << (total - 1)
+    if m <= (np.int64(1) << 31):
+        q = (m * np.int64(mult) + half) >> total
+    else:
+        q = ((m >> 24) * np.int64(mult) + (((m & 0xFFFFFF) * np.int64(mult) + half) >> 24)) >> (total - 24)
+    result = -q if x < 0 else q
     if result > INT32_MAX:
         result = INT32_MAX
     elif result < INT32_MIN:
@@ -351,8 +359,6 @@ def requantize(acc, mult, shift, output_zp, act_min, act_max):
     return np.int32(v)
 
 
-_i64 = types.int64
-
 
 @kernel(_i32(_i64, _i32, _i32))
 def multiply_by_quantized_multiplier_int64(x, mult, shift):
@@ -382,6 +388,18 @@ def requantize_int64(acc, mult, shift, act_min, act_max):
     """The output stage of every 16x8 kernel: clamp(multiply_by_quantized_multiplier_int64(acc), act_min,
     act_max), with [act_min, act_max] inside int16 and no zero point (int16 activations are symmetric)."""
     v = multiply_by_quantized_multiplier_int64(acc, mult, shift)
+    if v < act_min:
+        v = act_min
+    elif v > act_max:
+        v = act_max
+    return np.int32(v)
+
+
+@kernel(_i32(_i64, _i32, _i32, _i32, _i32))
+def requantize_int64_single_rounding(acc, mult, shift, act_min, act_max):
+    """requantize_int64 with multiply_by_quantized_multiplier_single_rounding: the output stage of LiteRT's
+    reference 16x8 FULLY_CONNECTED (FullyConnectedOptions.single_rounding)."""
+    v = multiply_by_quantized_multiplier_single_rounding(acc, mult, shift)
     if v < act_min:
         v = act_min
     elif v > act_max:

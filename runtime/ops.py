@@ -409,9 +409,7 @@ def check_fully_connected(c: OpCheck) -> OpInfo:
     c.require(wk == k, "inputs[1]", f"filter {w.shape} does not take {k} input features")
     c.require(y.shape == (n, out), "outputs[0]", f"output shape {y.shape} must be {(n, out)}")
     _check_weighted(c, o, x, w, y, out, 0, asymmetric=True)
-    if x.dtype == "int16":  # fully_connected_s16 rounds once already
-        c.require(not o.single_rounding, "options.single_rounding", "single_rounding is for int8 layers",
-                  o.at["single_rounding"])
+    if x.dtype == "int16":
         return OpInfo(0, n * k * out)
     scratch = K.fully_connected_s8_scratch_bytes if w.encoding is None else K.fully_connected_encoded_s8_scratch_bytes
     return OpInfo(scratch(k), n * k * out)
@@ -422,10 +420,11 @@ def prepare_fully_connected(c: OpCheck, view, scratch):
     which the packed s8 weights cannot hold centred) and single rounding (which the packed output stage has
     not): fully_connected_s8 itself; encoded ones: its encoded twin."""
     o, x, w, y, arguments = _weighted(c, view, 0)
-    arguments.update(batches=x.shape[0], input_features=x.shape[1], output_features=w.shape[0])
+    arguments.update(batches=x.shape[0], input_features=x.shape[1], output_features=w.shape[0],
+                     single_rounding=int(bool(o.single_rounding)))
     if x.dtype == "int16":
         return [_step(K.fully_connected_s16, filter=view(w), **_arguments_16x8(arguments))]
-    arguments.update(filter_zp=w.zero_point or 0, single_rounding=int(bool(o.single_rounding)))
+    arguments.update(filter_zp=w.zero_point or 0)
     if w.encoding is None and arguments["filter_zp"] == 0 and not arguments["single_rounding"]:
         return [PL.fully_connected_packed_call(filter=view(w), **arguments)]
     return [_weighted_call(K.fully_connected_s8, K.fully_connected_encoded_s8, scratch, w, view, **arguments)]

@@ -10,6 +10,7 @@ test, so that agreement means something:
 
 from __future__ import annotations
 
+import math
 from fractions import Fraction
 
 import numpy as np
@@ -62,6 +63,14 @@ def multiply_by_quantized_multiplier_int64(x, mult, shift):
     m15 = np.minimum((2 * mult + 2**16) // 2**17, 2**15 - 1)
     divisor = np.left_shift(np.int64(1), 15 - shift)
     return wrap_int32((x * m15 + divisor // 2) // divisor)
+
+
+def multiply_by_quantized_multiplier_single_rounding(x: int, mult: int, shift: int) -> int:
+    """LiteRT's reference FULLY_CONNECTED rescaling (int8 and 16x8), from its definition: x * mult * 2^(shift - 31)
+    rounded once to the nearest integer, ties away from zero, in exact rational arithmetic; saturated to int32."""
+    v = Fraction(int(x) * int(mult), 2 ** (31 - int(shift)))
+    magnitude = math.floor(abs(v) + Fraction(1, 2))
+    return max(INT32_MIN, min(INT32_MAX, magnitude if v >= 0 else -magnitude))
 
 
 def requantize_int64(acc, mult, shift, act_min, act_max):

@@ -357,35 +357,6 @@ def test_both_loaders_refuse_a_bad_weight_zero_point_at_the_same_field(name):
     assert c.value.offset == py.value.offset, f"Python: {py.value}; C: {c.value}"
 
 
-@pytest.mark.parametrize("single_rounding", [False, True])
-def test_both_loaders_refuse_single_rounding_on_a_16x8_fc_at_the_same_field(single_rounding):
-    """A 16x8 FULLY_CONNECTED rounds once already (requantize_int64); the flag is for int8 layers."""
-    mw = ModelWriter()
-    x = mw.add_tensor("x", "int16", (1, 4), scale=0.01, zero_point=0)
-    y = mw.add_tensor("y", "int16", (1, 2), scale=0.02, zero_point=0)
-    mw.add_operator("FULLY_CONNECTED", [x, mw.add_constant("w", np.ones((2, 4), np.int8), scale=0.01),
-                                        mw.add_constant("b", np.zeros(2, np.int64))], [y], "FullyConnectedOptions",
-                    dict(output_mult=[1 << 30], output_shift=[0], act_min=-32768, act_max=32767))
-    mw.set_io([x], [y])
-    planned = load_bytes(mw.to_bytes())  # the writer verifies: the flag is set after it, as _damaged does
-    model = mw._model({"arena_bytes": planned.arena_bytes, "tensor_offsets": planned.tensor_offsets,
-                       "scratch_offsets": planned.scratch_offsets}, bytes(32))
-    if single_rounding:
-        model["operators"][0]["options"][1]["single_rounding"] = True
-    data = serialize(model, mw.buffers)
-    if not single_rounding:  # the same file without the flag loads in both
-        load_bytes(data)
-        CRuntime(data)
-        return
-    with pytest.raises(FormatError) as py:
-        load_bytes(data)
-    assert py.value.field == "operators[0].options.single_rounding", str(py.value)
-    with pytest.raises(CRuntimeError) as c:
-        CRuntime(data)
-    assert c.value.status == "MF_ERROR_OPERATOR", str(c.value)
-    assert c.value.offset == py.value.offset, f"Python: {py.value}; C: {c.value}"
-
-
 def test_an_unchanged_zero_point_damages_nothing():
     for base, _ in DAMAGED.values():
         data = _damaged(VALID[base](), lambda tensors, buffers: None)
@@ -421,16 +392,15 @@ def _litert_pair(rng, k, out, q):
 
 def single_rounding_reference(x, w, bias, *, input_zp, filter_zp, output_zp, output_mult, output_shift, act_min=-128,
                               act_max=127):
-    """One rounding of acc * mult / 2^(31 - shift), ties away from zero, then the zero point and the clamp (what
-    LiteRT's reference per-tensor FULLY_CONNECTED computes; tests/test_tflite_import.py's witness shows its
-    ties). Python integers: exact."""
+    """One rounding of acc * mult / 2^(31 - shift), ties away from zero (int_reference's), then the zero point and
+    the clamp: what LiteRT's reference FULLY_CONNECTED computes (tests/test_tflite_import.py's witness shows its
+    ties)."""
     acc = reference_accumulators(x, w, bias, input_zp, filter_zp)
     channels = w.shape[0]
     mult, shift = ref.per_channel(output_mult, channels), ref.per_channel(output_shift, channels)
     scaled = np.empty(acc.shape, np.int64)
     for (n, o), a in np.ndenumerate(acc):
-        p, total = int(a) * int(mult[o]), 31 - int(shift[o])
-        scaled[n, o] = (abs(p) + (1 << (total - 1))) >> total if p >= 0 else -((-p + (1 << (total - 1))) >> total)
+        scaled[n, o] = ref.multiply_by_quantized_multiplier_single_rounding(int(a), int(mult[o]), int(shift[o]))
     return np.clip(scaled + output_zp, act_min, act_max).astype(np.int8)
 
 
@@ -455,10 +425,27 @@ def test_the_single_rounding_kernels_equal_the_reference_and_c_equals_numba(case
     np.testing.assert_array_equal(got, want)
 
 
-def test_a_16x8_fc_refuses_single_rounding():
-    with pytest.raises(ValueError, match="single_rounding is for int8 layers"):
-        K.fully_connected(np.zeros((1, 4), np.int16), np.ones((2, 4), np.int8), None, input_zp=0, output_zp=0,
-                          output_mult=1 << 30, output_shift=0, single_rounding=True)
+@given(data=st.data())
+def test_the_16x8_single_rounding_kernel_equals_the_reference_and_c_equals_numba(data):
+    """The 16x8 FULLY_CONNECTED with single_rounding (LiteRT's reference: the Q31 multiplier, one rounding ties away
+    from zero) on int16 inputs holding -32768 and 32767, int64 biases up to 2^46 (accumulators past 2^31, where
+    the kernels split the product), per-tensor or per-channel multipliers with shifts in the 16x8 range."""
+    n, k, o = data.draw(st.integers(1, 3)), data.draw(st.integers(1, 40)), data.draw(st.integers(1, 8))
+    edges = st.one_of(st.sampled_from([-32768, 32767]), st.integers(-32768, 32767))
+    x = np.array(data.draw(st.lists(edges, min_size=n * k, max_size=n * k)), np.int16).reshape(n, k)
+    w = np.array(data.draw(st.lists(st.integers(-127, 127), min_size=o * k, max_size=o * k)), np.int8).reshape(o, k)
+    bias = np.array(data.draw(st.lists(st.integers(-(2**46), 2**46), min_size=o, max_size=o)), np.int64)
+    channels = data.draw(st.sampled_from([1, o]))
+    mult = np.array(data.draw(st.lists(st.integers(0, INT32_MAX), min_size=channels, max_size=channels)), np.int32)
+    shift = np.array(data.draw(st.lists(st.integers(-31, 7), min_size=channels, max_size=channels)), np.int8)
+    acc = x.astype(np.int64) @ w.T.astype(np.int64) + bias
+    m, sh = ref.per_channel(mult, o), ref.per_channel(shift, o)
+    want = np.array([[ref.multiply_by_quantized_multiplier_single_rounding(int(acc[i, j]), int(m[j]), int(sh[j]))
+                      for j in range(o)] for i in range(n)], np.int64)
+    kwargs = dict(input_zp=0, output_zp=0, output_mult=mult, output_shift=shift, act_min=-32768, act_max=32767,
+                  single_rounding=True)
+    got = _both_backends(x, w, bias, kwargs)
+    np.testing.assert_array_equal(got, np.clip(want, -32768, 32767))
 
 
 @settings(max_examples=40)

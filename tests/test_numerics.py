@@ -22,6 +22,7 @@ from microflat.kernels import (
     saturating_rounding_doubling_high_mul,
 )
 from microflat.kernels import native
+from microflat.kernels.numerics import multiply_by_quantized_multiplier_single_rounding
 
 INT32 = st.one_of(
     st.sampled_from([ref.INT32_MIN, ref.INT32_MIN + 1, -1, 0, 1, 2**30, ref.INT32_MAX]),
@@ -73,6 +74,26 @@ def test_multiply_by_quantized_multiplier_int64(c, x, mult, shift):
     expected = int(ref.multiply_by_quantized_multiplier_int64(x, mult, shift))
     assert multiply_by_quantized_multiplier_int64(x, mult, shift) == expected
     assert c.multiply_by_quantized_multiplier_int64(x, mult, shift) == expected
+
+
+@given(x=INT32, mult=MULT, shift=SHIFT)
+@example(x=5, mult=2**30, shift=-1)  # 5/4: 1, where TFLite Micro's two roundings give 2
+@example(x=-2, mult=2**30, shift=-1)  # -1/2: a tie, away from zero: -1
+@example(x=ref.INT32_MIN, mult=ref.INT32_MAX, shift=30)  # saturates
+def test_multiply_by_quantized_multiplier_single_rounding_of_an_int32_accumulator(c, x, mult, shift):
+    expected = ref.multiply_by_quantized_multiplier_single_rounding(x, mult, shift)
+    assert multiply_by_quantized_multiplier_single_rounding(x, mult, shift) == expected
+    assert c.multiply_by_quantized_multiplier_single_rounding(x, mult, shift) == expected
+
+
+@given(x=ACC64, mult=MULT, shift=st.integers(-31, 7))
+@example(x=-(2**47) + 1, mult=ref.INT32_MAX, shift=-31)  # the split product's largest magnitude
+@example(x=2**31 + 2**23, mult=2**30, shift=-17)  # just past the direct path: 2^55 + 2^47 over 2^48, a tie
+def test_multiply_by_quantized_multiplier_single_rounding_of_a_16x8_accumulator(c, x, mult, shift):
+    """|x| < 2^47 with shift <= 7 (the 16x8 domain): beyond 2^31 the product is split at bit 24."""
+    expected = ref.multiply_by_quantized_multiplier_single_rounding(x, mult, shift)
+    assert multiply_by_quantized_multiplier_single_rounding(x, mult, shift) == expected
+    assert c.multiply_by_quantized_multiplier_single_rounding(x, mult, shift) == expected
 
 
 @given(x=ACC64, mult=MULT, shift=st.integers(-31, 7), a=st.integers(-(2**15), 2**15 - 1),

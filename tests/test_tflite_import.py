@@ -488,11 +488,12 @@ def strided_slices(draw):
 
 @settings(max_examples=80, deadline=None)
 @given(case=strided_slices())
-def test_a_strided_slice_at_drawn_bounds_and_masks_equals_tflite_micro_and_numpy(case):
+def test_a_strided_slice_at_drawn_bounds_and_masks_equals_tflite_and_numpy(case):
     data, shape, index = case
     x = np.arange(np.prod(shape), dtype=np.int64).reshape(shape).astype(np.int8)
     want = _tflm(data, [x])
     np.testing.assert_array_equal(want, x[index].reshape(want.shape))
+    np.testing.assert_array_equal(_litert(data, [x]), want)  # a copy: LiteRT's reference gives the same bytes
     mfb = compile_tflite(data)
     for backend in ("numba", "c"):
         np.testing.assert_array_equal(Interpreter(mfb, backend=backend).invoke(x)[0], want)
@@ -527,7 +528,7 @@ def _split_family(op: str):
 
 
 @pytest.mark.parametrize("op", ["SLICE", "SPLIT", "SPLIT_V", "UNPACK", "PACK"])
-def test_slice_split_unpack_and_pack_equal_tflite_micro_on_both_runtimes(op):
+def test_slice_split_unpack_and_pack_equal_tflite_micro_and_litert_on_both_runtimes(op):
     from tflite_micro.python.tflite_micro import runtime
 
     data, count = _split_family(op)
@@ -540,6 +541,16 @@ def test_slice_split_unpack_and_pack_equal_tflite_micro_on_both_runtimes(op):
     mfb = compile_tflite(data)
     outputs = len(load_bytes(mfb).outputs)
     want = [tflm.get_output(k) for k in range(outputs)]
+    from ai_edge_litert.interpreter import Interpreter as LiteRT
+    from ai_edge_litert.interpreter import OpResolverType
+
+    lite = LiteRT(model_content=data, experimental_op_resolver_type=OpResolverType.BUILTIN_REF)
+    lite.allocate_tensors()
+    for d, x in zip(lite.get_input_details(), xs):
+        lite.set_tensor(d["index"], x)
+    lite.invoke()
+    for d, w in zip(lite.get_output_details(), want, strict=True):  # copies: LiteRT's reference agrees
+        np.testing.assert_array_equal(lite.get_tensor(d["index"]), w)
     for backend in ("numba", "c"):
         got = Interpreter(mfb, backend=backend).invoke(*xs)
         assert len(got) == len(want)

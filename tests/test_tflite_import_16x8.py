@@ -4,7 +4,8 @@ int16 inputs holding -32768 and 32767, against TFLite itself.
 
 The reference is LiteRT's reference op resolver (BUILTIN_REF), but for FULLY_CONNECTED and int8 -> int16 QUANTIZE,
 which are held to TFLite Micro: LiteRT 2.3's int16 FULLY_CONNECTED rounds differently from TFLite's own source
-(tests/test_litert_16x8.py pins that down) and LiteRT has no int8 -> int16 QUANTIZE. The single-op files are
+(tests/test_litert_16x8.py pins that down) and LiteRT has no int8 -> int16 QUANTIZE. Every op compiled with
+reference="litert" is held to LiteRT's reference, FULLY_CONNECTED included. The single-op files are
 test_litert_16x8.py's (BUILDERS: one .tflite per op at drawn quantizations and shapes); here they go through the
 importer rather than beside a hand-written .mfb. What the importer refuses (ops without an int16 form, int32 16x8
 biases, ADD / SUB's power-of-two form, raw int16 copies across scales) is refused by name, and where the refusal
@@ -48,9 +49,9 @@ def tflm_all(data: bytes, inputs) -> list[np.ndarray]:
     return [L.tflm(data, inputs)]
 
 
-def check(tflite: bytes, inputs, reference=litert_all):
-    """compile_tflite's .mfb on both runtimes equals the reference on every output."""
-    mfb = compile_tflite(tflite)
+def check(tflite: bytes, inputs, reference=litert_all, compiled_for: str = "tflite-micro"):
+    """compile_tflite(..., reference=compiled_for)'s .mfb on both runtimes equals the reference on every output."""
+    mfb = compile_tflite(tflite, reference=compiled_for)
     want = reference(tflite, inputs)
     got = Interpreter(mfb, backend="numba").invoke(*inputs)
     got_c = Interpreter(mfb, backend="c").invoke(*inputs)
@@ -72,6 +73,7 @@ def test_a_16x8_op_compiled_from_tflite_equals_tflite(op, data, seed):
     rng = np.random.default_rng(seed)
     both, inputs = L.BUILDERS[op](op, data.draw, rng)
     check(both.t.to_bytes(), inputs, tflm_all if op == "FULLY_CONNECTED" else litert_all)
+    check(both.t.to_bytes(), inputs, litert_all, compiled_for="litert")  # LiteRT's reference FC rounds once
 
 
 @pytest.mark.parametrize("op", ["ADD", "SUB"])

@@ -601,9 +601,7 @@ static mf_status check_fully_connected(const op_ctx *c, mf_op_info *info)
     CHECK(check_weighted(c, &x, &w, &y, out, 0, MFB_FULLY_CONNECTED_OPTIONS_OUTPUT_MULT,
                          MFB_FULLY_CONNECTED_OPTIONS_OUTPUT_SHIFT, MFB_FULLY_CONNECTED_OPTIONS_ACT_MIN,
                          MFB_FULLY_CONNECTED_OPTIONS_ACT_MAX));
-    if (x.dtype == MFB_DTYPE_INT16) { /* mf_fully_connected_s16: no scratch; it rounds once already */
-        REQUIRE(!single_rounding(c), OPT(MFB_FULLY_CONNECTED_OPTIONS_SINGLE_ROUNDING),
-                "single_rounding is for int8 layers");
+    if (x.dtype == MFB_DTYPE_INT16) { /* mf_fully_connected_s16: no scratch */
         return MF_OK;
     }
     info->scratch_bytes = (uint64_t)(w.encoding ? mf_fully_connected_encoded_s8_scratch_bytes((int32_t)k)
@@ -1511,7 +1509,8 @@ static mf_status run_fully_connected(const op_ctx *c)
     const int32_t lo = opt(c, MFB_FULLY_CONNECTED_OPTIONS_ACT_MIN, -128),
                   hi = opt(c, MFB_FULLY_CONNECTED_OPTIONS_ACT_MAX, 127);
     if (x.dtype == MFB_DTYPE_INT16) {
-        mf_fully_connected_s16(d32(c, &x, 0), d32(c, &x, 1), d32(c, &w, 0), q.mult, q.shift, q.per_channel, lo, hi,
+        mf_fully_connected_s16(d32(c, &x, 0), d32(c, &x, 1), d32(c, &w, 0), q.mult, q.shift, q.per_channel,
+                            single_rounding(c), lo, hi,
                             (const int16_t *)data(c, &x), (const int8_t *)data(c, &w), bias64_of(c),
                             (int16_t *)data(c, &y));
         return MF_OK;

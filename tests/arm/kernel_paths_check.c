@@ -567,8 +567,8 @@ static int fully_connected_s16_case(void)
             layer_want[b * l.output_ch + o] = layer_output(&l, acc, o);
         }
     }
-    mf_fully_connected_s16(l.batches, l.input_ch, l.output_ch, layer_mult, layer_shift, l.per_channel, l.act_min,
-                           l.act_max, input, layer_filter, bias, layer_got);
+    mf_fully_connected_s16(l.batches, l.input_ch, l.output_ch, layer_mult, layer_shift, l.per_channel, 0,
+                           l.act_min, l.act_max, input, layer_filter, bias, layer_got);
     return memcmp(layer_got, layer_want, (size_t)(l.batches * l.output_ch) * sizeof(int16_t)) == 0;
 }
 
