@@ -297,6 +297,17 @@ def multiply_by_quantized_multiplier(x, mult, shift):
 
 
 @kernel(_i32(_i64, _i32, _i32))
+def clamp(v, act_min, act_max):
+    """v clamped to [act_min, act_max]: the last step of every output stage (a fused ReLU or ReLU6 is a narrower
+    range). v in int64, so a zero point added to a saturated int32 value cannot overflow first."""
+    if v < act_min:
+        return np.int32(act_min)
+    if v > act_max:
+        return np.int32(act_max)
+    return np.int32(v)
+
+
+@kernel(_i32(_i64, _i32, _i32))
 def multiply_by_quantized_multiplier_single_rounding(x, mult, shift):
     """x * mult * 2^(shift - 31), rounded once, ties away from zero: what LiteRT's reference FULLY_CONNECTED
     computes, int8 and 16x8 (measured: tests/test_tflite_import.py's witness, where M = 1/4 gives 5 -> 1, 2 -> 1,
@@ -331,12 +342,8 @@ def multiply_by_quantized_multiplier_single_rounding(x, mult, shift):
 def requantize_single_rounding(acc, mult, shift, output_zp, act_min, act_max):
     """requantize with multiply_by_quantized_multiplier_single_rounding: the output stage of LiteRT's reference
     per-tensor FULLY_CONNECTED, which a FULLY_CONNECTED with FullyConnectedOptions.single_rounding runs."""
-    v = np.int64(multiply_by_quantized_multiplier_single_rounding(acc, mult, shift)) + output_zp
-    if v < act_min:
-        v = act_min
-    elif v > act_max:
-        v = act_max
-    return np.int32(v)
+    return clamp(np.int64(multiply_by_quantized_multiplier_single_rounding(acc, mult, shift)) + output_zp, act_min,
+                 act_max)
 
 
 @kernel(_i32(_i32, _i32, _i32, _i32, _i32, _i32))
@@ -351,12 +358,7 @@ def requantize(acc, mult, shift, output_zp, act_min, act_max):
     overflow even when the scaled value saturated at the int32 limits (TFLite
     adds in int32; the results agree wherever TFLite's is defined).
     """
-    v = np.int64(multiply_by_quantized_multiplier(acc, mult, shift)) + output_zp
-    if v < act_min:
-        v = act_min
-    elif v > act_max:
-        v = act_max
-    return np.int32(v)
+    return clamp(np.int64(multiply_by_quantized_multiplier(acc, mult, shift)) + output_zp, act_min, act_max)
 
 
 
@@ -387,24 +389,14 @@ def multiply_by_quantized_multiplier_int64(x, mult, shift):
 def requantize_int64(acc, mult, shift, act_min, act_max):
     """The output stage of every 16x8 kernel: clamp(multiply_by_quantized_multiplier_int64(acc), act_min,
     act_max), with [act_min, act_max] inside int16 and no zero point (int16 activations are symmetric)."""
-    v = multiply_by_quantized_multiplier_int64(acc, mult, shift)
-    if v < act_min:
-        v = act_min
-    elif v > act_max:
-        v = act_max
-    return np.int32(v)
+    return clamp(multiply_by_quantized_multiplier_int64(acc, mult, shift), act_min, act_max)
 
 
 @kernel(_i32(_i64, _i32, _i32, _i32, _i32))
 def requantize_int64_single_rounding(acc, mult, shift, act_min, act_max):
     """requantize_int64 with multiply_by_quantized_multiplier_single_rounding: the output stage of LiteRT's
     reference 16x8 FULLY_CONNECTED (FullyConnectedOptions.single_rounding)."""
-    v = multiply_by_quantized_multiplier_single_rounding(acc, mult, shift)
-    if v < act_min:
-        v = act_min
-    elif v > act_max:
-        v = act_max
-    return np.int32(v)
+    return clamp(multiply_by_quantized_multiplier_single_rounding(acc, mult, shift), act_min, act_max)
 
 
 def requant_prepare_channels(mult, shift):

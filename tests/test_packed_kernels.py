@@ -11,10 +11,10 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-import ops_reference as ops_ref
-from layer_cases import (Case, activation_ranges, bias_array, fix_modes, int8_array, padding_argument, q31,
+from microflat.testing import ops_reference as ops_ref
+from microflat.testing.layer_cases import (Case, activation_ranges, bias_array, fix_modes, int8_array, padding_argument, q31,
                          requant_params, spatial_geometry, weight_array, zero_points)
-from layer_references import conv2d_reference, depthwise_reference, fully_connected_reference
+from microflat.testing.layer_references import conv2d_reference, depthwise_reference, fully_connected_reference
 from microflat.kernels import elementwise
 from microflat.kernels import packed_layers as PL
 
@@ -110,8 +110,8 @@ def test_packed_fully_connected_equals_reference(case):
     expected = fully_connected_reference(case)
     out = np.full(expected.shape, 99, np.int8)
     call = PL.fully_connected_packed_call(batches=case.x.shape[0], input_features=case.x.shape[1],
-                                          output_features=case.w.shape[0], filter_zp=0, **_layer(case),
-                                          output=out.reshape(-1))
+                                          output_features=case.w.shape[0], filter_zp=0, single_rounding=0,
+                                          **_layer(case), output=out.reshape(-1))
     np.testing.assert_array_equal(_run(call, out), expected)
 
 
