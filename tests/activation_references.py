@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from int_reference import INT32_MAX, multiply_by_quantized_multiplier
+from microflat.testing.int_reference import INT32_MAX, multiply_by_quantized_multiplier
 
 I16_MIN, I16_MAX = -(2**15), 2**15 - 1
 KERNELS_DIR = Path(__file__).resolve().parent.parent / "kernels"

@@ -5,8 +5,8 @@ has its own instructions for them (requant_lanes, add_lanes): AArch64 (test_aarc
 
 import numpy as np
 
-import int_reference as ref
-import ops_reference as ops_ref
+from microflat.testing import int_reference as ref
+from microflat.testing import ops_reference as ops_ref
 
 NUMERICS = r"""
 import sys

@@ -17,9 +17,9 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from activation_references import ref_logistic, ref_softmax, ref_tanh
-from layer_cases import conv2d_cases_16x8, depthwise_cases_16x8, fully_connected_cases_16x8, int16_array
+from microflat.testing.layer_cases import conv2d_cases_16x8, depthwise_cases_16x8, fully_connected_cases_16x8, int16_array
 from microflat import kernels as K
-from layer_references import conv2d_reference, depthwise_reference, fully_connected_reference
+from microflat.testing.layer_references import conv2d_reference, depthwise_reference, fully_connected_reference
 from model_builders import damaged
 from microflat.compiler.writer import ModelWriter
 from microflat.runtime import FormatError, Interpreter, load_bytes

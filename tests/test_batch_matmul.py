@@ -28,8 +28,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-import int_reference as ref
-from layer_cases import activation_ranges, encoded_multiplier, int8_array, mults, q31, shifts, zero_points
+from microflat.testing import int_reference as ref
+from microflat.testing.layer_cases import activation_ranges, encoded_multiplier, int8_array, mults, q31, shifts, zero_points
 from microflat.kernels import batch_matmul, batch_matmul_s8
 from microflat.kernels.kernel_args import parameters
 

@@ -20,7 +20,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from layer_cases import activation_ranges, int8_array, mults, q31, zero_points
+from microflat.testing.layer_cases import activation_ranges, int8_array, mults, q31, zero_points
 from microflat import kernels as K
 from microflat.compiler.writer import ModelWriter
 from microflat.kernels import elementwise as E

@@ -2,7 +2,7 @@
 (params.weights_offset = -zero point) and CMSIS-NN's arm_fully_connected_s8 (filter_offset) take it.
 
 acc = bias + sum_k (x - input_zp) * (w - filter_zp), requantized as usual. The references here are plain
-int64 NumPy (requantization from int_reference.py, which never imports microflat):
+int64 NumPy (requantization from microflat.testing.int_reference, which never imports microflat's kernels):
 
 * the kernels: Numba equals the reference and C equals Numba byte for byte, on drawn shapes, zero points and
   weights over all of [-128, 127], and at the corners: |x - input_zp| = |w - filter_zp| = 255 with the
@@ -35,8 +35,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import int_reference as ref
-from layer_cases import activation_ranges, int8_array, requant_params
+from microflat.testing import int_reference as ref
+from microflat.testing.layer_cases import activation_ranges, int8_array, requant_params
 from microflat import kernels as K
 from microflat.compiler.serialize import serialize
 from microflat.compiler.writer import ModelWriter

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from hypothesis import given
 
-from layer_cases import conv2d_cases_16x8, depthwise_cases_16x8, fully_connected_cases_16x8
-from layer_references import conv2d_reference, depthwise_reference, fully_connected_reference
+from microflat.testing.layer_cases import conv2d_cases_16x8, depthwise_cases_16x8, fully_connected_cases_16x8
+from microflat.testing.layer_references import conv2d_reference, depthwise_reference, fully_connected_reference
 from microflat.kernels import conv2d, depthwise_conv2d, fully_connected
 
 

@@ -9,8 +9,8 @@ accumulator bound; every input holds -128 and 127, every filter -127 and 127.
 import numpy as np
 from hypothesis import given
 
-from layer_cases import conv2d_cases, depthwise_cases, fully_connected_cases
-from layer_references import conv2d_reference, depthwise_reference, fully_connected_reference
+from microflat.testing.layer_cases import conv2d_cases, depthwise_cases, fully_connected_cases
+from microflat.testing.layer_references import conv2d_reference, depthwise_reference, fully_connected_reference
 from microflat.kernels import conv2d, depthwise_conv2d, fully_connected
 
 

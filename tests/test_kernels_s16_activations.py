@@ -32,7 +32,7 @@ from hypothesis.extra import numpy as hnp
 
 from activation_references import (EXP_LUT, ONE_OVER_LUT, SIGMOID_TABLE, SOFTMAX_ARGUMENT_STEP, logistic_bound,
                                    ref_logistic, ref_softmax, ref_tanh, softmax_bound, tanh_bound)
-from layer_cases import with_edges
+from microflat.testing.layer_cases import with_edges
 from microflat import kernels as K
 
 I16_MIN, I16_MAX = -(2**15), 2**15 - 1

@@ -34,9 +34,9 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from int_reference import (INT32_MAX, multiply_by_quantized_multiplier, quantize_multiplier_exact, requantize,
+from microflat.testing.int_reference import (INT32_MAX, multiply_by_quantized_multiplier, quantize_multiplier_exact, requantize,
                            same_padding)
-from layer_cases import mults, shifts, with_edges
+from microflat.testing.layer_cases import mults, shifts, with_edges
 from microflat import kernels as K
 
 I16_MIN, I16_MAX = -(2**15), 2**15 - 1

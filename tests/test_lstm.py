@@ -26,8 +26,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from int_reference import multiply_by_quantized_multiplier, quantize_multiplier_exact, rounding_divide_by_pot
-from layer_cases import MULT_EDGES, int8_array, int16_array, with_edges, zero_points
+from microflat.testing.int_reference import multiply_by_quantized_multiplier, quantize_multiplier_exact, rounding_divide_by_pot
+from microflat.testing.layer_cases import MULT_EDGES, int8_array, int16_array, with_edges, zero_points
 from microflat.kernels import LstmParams, lstm, lstm_8x8_16, lstm_8x8_16_params
 from microflat.kernels.lstm import checked_log2, logistic_fixed16, tanh_fixed16
 

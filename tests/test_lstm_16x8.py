@@ -7,7 +7,7 @@ tflite-micro interpreter on .tflite files built here, over two Invokes that carr
 The reference never imports microflat's numerics and is formulated differently from the kernels: vectorized over
 every cell; the LUT activations as a weighted sum T[h] (2^n - f) + T[h + 1] f with floor divisions and explicit
 complements, on the table read from the C source (its sum and CRC-32 pinned); the int16 clamps as np.clip; the int64
-rescaling and the double-rounding multiply from tests/int_reference.py (closed forms); the multipliers by exact
+rescaling and the double-rounding multiply from microflat.testing.int_reference (closed forms); the multipliers by exact
 rational arithmetic (int_reference.quantize_multiplier_exact) on double products.
 
 Two levels of cases: integer layers (multipliers with their edges, including the Q15 reduction's 0x7FFF0000, gate
@@ -30,9 +30,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from int_reference import (multiply_by_quantized_multiplier, multiply_by_quantized_multiplier_int64,
+from microflat.testing.int_reference import (multiply_by_quantized_multiplier, multiply_by_quantized_multiplier_int64,
                            quantize_multiplier_exact)
-from layer_cases import MULT_EDGES, int16_array, with_edges
+from microflat.testing.layer_cases import MULT_EDGES, int16_array, with_edges
 from microflat.kernels import Lstm16x8Params, lstm_16x8, lstm_16x8_params, lstm_int16
 from microflat.kernels.lstm_16x8 import cell_product_multipliers
 

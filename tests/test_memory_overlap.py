@@ -13,9 +13,9 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-import ops_reference as ops_ref
-from layer_cases import conv2d_cases, depthwise_cases, int8_array
-from layer_references import conv2d_reference, depthwise_reference
+from microflat.testing import ops_reference as ops_ref
+from microflat.testing.layer_cases import conv2d_cases, depthwise_cases, int8_array
+from microflat.testing.layer_references import conv2d_reference, depthwise_reference
 from microflat.compiler.serialize import serialize
 from microflat.compiler.writer import ModelWriter
 from microflat.runtime import FormatError, Interpreter, load_bytes

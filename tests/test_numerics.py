@@ -8,7 +8,7 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-import int_reference as ref
+from microflat.testing import int_reference as ref
 from microflat.kernels import (
     dequantize,
     multiply_by_quantized_multiplier,

@@ -22,7 +22,7 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from layer_cases import int8_array, zero_points
+from microflat.testing.layer_cases import int8_array, zero_points
 from microflat import kernels as k
 
 

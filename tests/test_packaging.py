@@ -30,8 +30,11 @@ def test_wheel_installs_everything_under_microflat(wheel):
     dist_info = {t for t in tops if t.endswith(".dist-info")}
     assert tops - dist_info == {"microflat"}, f"bare top-level entries: {tops - dist_info}"
     names = set(wheel.namelist())
-    for sub in ("compiler", "runtime", "kernels"):
+    for sub in ("compiler", "runtime", "kernels", "testing"):
         assert f"microflat/{sub}/__init__.py" in names
+    # microflat.testing (issue 27): check_kernel, the strategies and the int64 references the tests share.
+    for module in ("check", "int_reference", "layer_references", "ops_reference", "layer_cases", "op_cases"):
+        assert f"microflat/testing/{module}.py" in names
     assert not any(n.startswith("microflat/__init__") for n in names)  # microflat is a namespace package
     # The C twins ship as sources (first-use build, firmware) and as the compiled cffi module.
     for src in C_SOURCES:
@@ -50,17 +53,30 @@ def test_runtime_depends_only_on_numpy_numba_cffi_and_flatbuffers(wheel):
     unconditional = {r.split(">")[0].split("=")[0].split("<")[0].strip() for r in requires if "extra ==" not in r}
     assert unconditional == {"numpy", "numba", "cffi", "flatbuffers"}
     assert any(r.startswith("torch==2.13.0") and 'extra == "compiler"' in r for r in requires)
+    # microflat.testing needs hypothesis, through its own extra only.
+    assert any(r.startswith("hypothesis") and 'extra == "testing"' in r for r in requires)
     entry_points = [n for n in wheel.namelist() if n.endswith("entry_points.txt")]
     assert "microflat = microflat.runtime.cli:main" in wheel.read(entry_points[0]).decode()
 
 
-def test_runtime_and_kernels_import_without_torch():
+def test_runtime_and_kernels_import_without_torch_or_hypothesis():
     code = (
-        "import sys; sys.modules['torch'] = None\n"  # any `import torch` now raises ImportError
+        # any `import torch` or `import hypothesis` now raises ImportError
+        "import sys; sys.modules['torch'] = None; sys.modules['hypothesis'] = None\n"
         "import microflat.runtime, microflat.runtime.cli, microflat.kernels, microflat.compiler.writer\n"
         "from microflat.kernels import native; native.load()\n"
+        "assert 'microflat.testing' not in sys.modules\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_nothing_installed_for_the_runtime_imports_microflat_testing():
+    """microflat.testing is for users' tests (and ours): the runtime, kernels and compiler never import it, so
+    they need no hypothesis, and the references it holds stay independent of the code they check."""
+    for folder in ("runtime", "kernels", "compiler"):
+        for source in (ROOT / folder).rglob("*.py"):
+            text = source.read_text()
+            assert "microflat.testing" not in text and "from ..testing" not in text, source
 
 
 @pytest.mark.parametrize("source", C_SOURCES, ids=lambda p: p.name)

@@ -29,8 +29,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from int_reference import multiply_by_quantized_multiplier, quantize_multiplier_exact
-from layer_cases import int8_array, mults, shifts, zero_points
+from microflat.testing.int_reference import multiply_by_quantized_multiplier, quantize_multiplier_exact
+from microflat.testing.layer_cases import int8_array, mults, shifts, zero_points
 from microflat import kernels as k
 from microflat.kernels import native
 

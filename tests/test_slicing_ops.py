@@ -19,7 +19,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from layer_cases import int8_array
+from microflat.testing.layer_cases import int8_array
 from test_slicing import reference_index
 from microflat.compiler.serialize import serialize
 from microflat.compiler.writer import ModelWriter

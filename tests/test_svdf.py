@@ -24,8 +24,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import int_reference as R
-from layer_cases import mults, shifts, with_edges
+from microflat.testing import int_reference as R
+from microflat.testing.layer_cases import mults, shifts, with_edges
 from microflat.kernels import native, svdf, svdf_params, svdf_s8, svdf_s8_scratch_bytes
 from microflat.kernels._dispatch import run_kernel
 

@@ -27,9 +27,9 @@ from hypothesis import strategies as st
 
 import test_lstm as L8
 import test_lstm_16x8 as L16
-import int_reference as R
+from microflat.testing import int_reference as R
 import test_svdf as SV
-from layer_cases import with_edges
+from microflat.testing.layer_cases import with_edges
 from microflat.compiler.tflite_import import compile_tflite
 from microflat.kernels import svdf_params
 from microflat.runtime import CompileError, Interpreter

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from layer_cases import int8_array
+from microflat.testing.layer_cases import int8_array
 from microflat import kernels as k
 from microflat.kernels import native
 

@@ -18,8 +18,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import int_reference as ref
-from layer_cases import (
+from microflat.testing import int_reference as ref
+from microflat.testing.layer_cases import (
     activation_ranges,
     bias_array,
     int8_array,

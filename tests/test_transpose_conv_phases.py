@@ -19,7 +19,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from layer_cases import activation_ranges, bias_array, int8_array, requant_params, weight_array, zero_points
+from microflat.testing.layer_cases import activation_ranges, bias_array, int8_array, requant_params, weight_array, zero_points
 from microflat import kernels as K
 from microflat.compiler.writer import ModelWriter
 from microflat.kernels import native

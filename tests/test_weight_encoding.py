@@ -18,8 +18,8 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-import int_reference as R
-from layer_cases import conv2d_cases, depthwise_cases, fully_connected_cases
+from microflat.testing import int_reference as R
+from microflat.testing.layer_cases import conv2d_cases, depthwise_cases, fully_connected_cases
 from test_kernels_exact import conv2d_reference, depthwise_reference, fully_connected_reference
 from microflat.kernels import conv2d, depthwise_conv2d, fully_connected, native
 from microflat.kernels.weight_encoding import Encoding, EncodingError, encode, validate

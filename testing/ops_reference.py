@@ -1,4 +1,4 @@
-"""Plain-Python / int64 references for the non-convolution ops. Never imports microflat.
+"""Plain-Python / int64 references for the non-convolution ops. Never imports microflat's kernels, compiler or runtime.
 
 Written from the definitions (TFLite's reference kernels and gemmlowp's
 fixedpoint.h), in closed forms and whole-array numpy rather than the kernels'
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from int_reference import INT32_MAX, INT32_MIN, multiply_by_quantized_multiplier, requantize
+from .int_reference import INT32_MAX, INT32_MIN, multiply_by_quantized_multiplier, requantize
 
 
 def broadcast_int64(a, b):

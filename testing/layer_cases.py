@@ -1,4 +1,4 @@
-"""Hypothesis strategies for kernel test cases. Never imports microflat.
+"""Hypothesis strategies for kernel test cases. Never imports microflat's kernels, compiler or runtime.
 
 Every drawn array contains its edge values (-128 and 127 for activations,
 -127 and 127 for weights), and the requantization parameters include the
@@ -14,7 +14,7 @@ import numpy as np
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from int_reference import INT32_MAX, quantize_multiplier_exact, same_padding
+from .int_reference import INT32_MAX, quantize_multiplier_exact, same_padding
 
 MULT_EDGES = [0, 1, 2**30, 2**31 - 1]
 SHIFT_EDGES = [-31, 30]
@@ -82,14 +82,17 @@ class Case:
     geometry: dict = field(default_factory=dict)
 
 
+PADDING_MODES = ("valid", "same", "explicit")
+
+
 @st.composite
-def spatial_geometry(draw, kernel_sizes=st.integers(1, 4)):
+def spatial_geometry(draw, kernel_sizes=st.integers(1, 4), modes=PADDING_MODES):
     """Kernel size, stride, dilation and padding for one axis, plus an input size that gives output >= 1."""
     k = draw(kernel_sizes)
     stride = draw(st.integers(1, 3))
     dilation = draw(st.integers(1, 3))
     eff = (k - 1) * dilation + 1
-    mode = draw(st.sampled_from(["valid", "same", "explicit"]))
+    mode = draw(st.sampled_from(modes))
     before, after = (draw(st.integers(0, 3)), draw(st.integers(0, 3))) if mode == "explicit" else (0, 0)
     smallest = 1 if mode == "same" else max(1, eff - before - after)
     size = draw(st.integers(smallest, smallest + 7))
@@ -118,8 +121,9 @@ def fix_modes(gh, gw):
 
 
 @st.composite
-def conv2d_cases(draw):
-    gh, gw = fix_modes(draw(spatial_geometry()), draw(spatial_geometry()))
+def conv2d_cases(draw, modes=PADDING_MODES):
+    """modes: the padding modes drawn; ("same",) keeps SAME, and its odd extra row / column, on both axes."""
+    gh, gw = fix_modes(draw(spatial_geometry(modes=modes)), draw(spatial_geometry(modes=modes)))
     groups = draw(st.integers(1, 3))
     cin = groups * draw(st.integers(1, 4))
     cout = groups * draw(st.integers(1, 4))
@@ -138,8 +142,9 @@ def conv2d_cases(draw):
 
 
 @st.composite
-def depthwise_cases(draw):
-    gh, gw = fix_modes(draw(spatial_geometry()), draw(spatial_geometry()))
+def depthwise_cases(draw, modes=PADDING_MODES):
+    """modes: the padding modes drawn; ("same",) keeps SAME, and its odd extra row / column, on both axes."""
+    gh, gw = fix_modes(draw(spatial_geometry(modes=modes)), draw(spatial_geometry(modes=modes)))
     cin = draw(st.integers(1, 6))
     multiplier = draw(st.integers(1, 3))
     n = draw(st.integers(1, 2))

@@ -1,8 +1,8 @@
-"""int64 references of the convolution-like layers, on the cases of layer_cases.py. Never imports microflat."""
+"""int64 references of the convolution-like layers, on the cases of layer_cases.py. Never imports microflat's kernels, compiler or runtime."""
 
 import numpy as np
 
-import int_reference as ref
+from . import int_reference as ref
 
 
 def _requantized(acc, case, channels):

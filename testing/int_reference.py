@@ -1,4 +1,4 @@
-"""Plain int64 / float64 references for the kernels. Never imports microflat.
+"""Plain int64 / float64 references for the kernels. Never imports microflat's kernels, compiler or runtime.
 
 Written from the definitions, in a different formulation from the code under
 test, so that agreement means something:
